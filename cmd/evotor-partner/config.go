@@ -1,0 +1,169 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// config is read from the environment only; every variable is prefixed EVOTOR_PARTNER_ except
+// DATABASE_URL. README.md's configuration table lists them.
+type config struct {
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	App         security.AppCredentials
+	SecretKey   []byte
+	BodyLimit   int64
+	DevToken    bool // no app credential was configured; a development token is in use
+	notes       []string
+}
+
+const (
+	envAddr          = "EVOTOR_PARTNER_ADDR"
+	envDataDir       = "EVOTOR_PARTNER_DATA_DIR"
+	envDatabaseURL   = "DATABASE_URL"
+	envAppToken      = "EVOTOR_PARTNER_APP_TOKEN"
+	envBasicUser     = "EVOTOR_PARTNER_APP_BASIC_USER"
+	envBasicPassword = "EVOTOR_PARTNER_APP_BASIC_PASSWORD"
+	envSecretKey     = "EVOTOR_PARTNER_SECRET_KEY"
+	envBodyLimit     = "EVOTOR_PARTNER_BODY_LIMIT"
+	envDevAppToken   = "EVOTOR_PARTNER_DEV_APP_TOKEN"
+
+	secretKeyFile   = "secret.key"
+	devAppTokenFile = "dev-app-token"
+)
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// loadConfig reads and checks the environment; an error names the variable at fault.
+func loadConfig() (config, error) {
+	c := config{
+		Addr:        env(envAddr, ":8080"),
+		DataDir:     env(envDataDir, "./data"),
+		DatabaseURL: os.Getenv(envDatabaseURL),
+		BodyLimit:   impl.DefaultBodyLimit,
+		App: security.AppCredentials{
+			BasicUser:     os.Getenv(envBasicUser),
+			BasicPassword: os.Getenv(envBasicPassword),
+		},
+	}
+	for _, t := range strings.Split(os.Getenv(envAppToken), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.App.Tokens = append(c.App.Tokens, t)
+		}
+	}
+	if v := os.Getenv(envBodyLimit); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			return c, fmt.Errorf("%s: want a number of bytes ≥ 1024, got %q", envBodyLimit, v)
+		}
+		c.BodyLimit = n
+	}
+	if len(c.App.Tokens) == 0 && c.App.BasicUser == "" && c.App.BasicPassword == "" && env(envDevAppToken, "") == "1" {
+		if err := c.useDevAppToken(); err != nil {
+			return c, err
+		}
+	}
+	if err := c.App.Check(); err != nil {
+		return c, fmt.Errorf("%s / %s / %s: %w", envAppToken, envBasicUser, envBasicPassword, err)
+	}
+	key, err := c.secretKey()
+	if err != nil {
+		return c, err
+	}
+	c.SecretKey = key
+	return c, nil
+}
+
+// secretKey is EVOTOR_PARTNER_SECRET_KEY (64 hex characters), or a key generated once into the
+// data directory.
+func (c *config) secretKey() ([]byte, error) {
+	if v := os.Getenv(envSecretKey); v != "" {
+		key, err := hex.DecodeString(v)
+		if err != nil || len(key) != security.SecretKeySize {
+			return nil, fmt.Errorf("%s: want %d hex characters", envSecretKey, 2*security.SecretKeySize)
+		}
+		return key, nil
+	}
+	path := filepath.Join(c.DataDir, secretKeyFile)
+	created, err := readOrCreate(path, func() string {
+		b := make([]byte, security.SecretKeySize)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s unset and %s: %w", envSecretKey, path, err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(created.value))
+	if err != nil || len(key) != security.SecretKeySize {
+		return nil, fmt.Errorf("%s: not %d hex-encoded bytes", path, security.SecretKeySize)
+	}
+	if created.isNew {
+		c.notes = append(c.notes, "generated a secret key into "+path+"; back it up, or set "+envSecretKey)
+	} else {
+		c.notes = append(c.notes, "using the secret key in "+path+" ("+envSecretKey+" unset)")
+	}
+	return key, nil
+}
+
+// useDevAppToken (EVOTOR_PARTNER_DEV_APP_TOKEN=1, as `make run` sets) keeps a development app
+// token in the data directory so a first run works without configuration.
+func (c *config) useDevAppToken() error {
+	path := filepath.Join(c.DataDir, devAppTokenFile)
+	got, err := readOrCreate(path, func() string { return uuid.NewString() })
+	if err != nil {
+		return fmt.Errorf("%s: %w", envDevAppToken, err)
+	}
+	c.App.Tokens = []string{strings.TrimSpace(got.value)}
+	c.DevToken = true
+	if got.isNew {
+		// Shown once, on the terminal only (not in the log): it is a credential.
+		fmt.Fprintf(os.Stderr, "\nDevelopment app token (kept in %s):\n\n    Authorization: Bearer %s\n\n", path, c.App.Tokens[0])
+	}
+	return nil
+}
+
+type fileValue struct {
+	value string
+	isNew bool
+}
+
+// readOrCreate returns the file's content, creating it (mode 0600) with gen() when absent.
+func readOrCreate(path string, gen func() string) (fileValue, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return fileValue{value: string(b)}, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fileValue{}, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fileValue{}, err
+	}
+	v := gen()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fileValue{}, err
+	}
+	defer f.Close()
+	if _, err := f.WriteString(v + "\n"); err != nil {
+		return fileValue{}, err
+	}
+	return fileValue{value: v, isNew: true}, nil
+}

@@ -1,0 +1,40 @@
+// Package impl is what the server does: one small handler per operation of the spec
+// (implementing generated.StrictServerInterface), speaking to the store in domain terms.
+package impl
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// Server implements every operation of openapi/openapi.yaml.
+type Server struct {
+	store  *store.Store
+	sealer *security.Sealer
+	logger *slog.Logger
+}
+
+var _ generated.StrictServerInterface = (*Server)(nil)
+
+// NewServer builds the handlers over a store; sealer encrypts Evotor's cloud tokens at rest.
+func NewServer(st *store.Store, sealer *security.Sealer, logger *slog.Logger) *Server {
+	return &Server{store: st, sealer: sealer, logger: logger}
+}
+
+// Healthz answers while the process is up.
+func (s *Server) Healthz(context.Context, generated.HealthzRequestObject) (generated.HealthzResponseObject, error) {
+	return generated.Healthz200JSONResponse{Status: "ok"}, nil
+}
+
+// Readyz answers 200 while the database answers.
+func (s *Server) Readyz(ctx context.Context, _ generated.ReadyzRequestObject) (generated.ReadyzResponseObject, error) {
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.WarnContext(ctx, "database not reachable", "error", err.Error())
+		return generated.Readyz503JSONResponse{Status: "database unreachable"}, nil
+	}
+	return generated.Readyz200JSONResponse{Status: "ok"}, nil
+}

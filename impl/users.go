@@ -1,0 +1,117 @@
+package impl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// evotorUserID takes userId, or the legacy userUuid older Evotor payloads carry.
+func evotorUserID(userID, userUUID *string) (string, bool) {
+	switch {
+	case userID != nil && *userID != "":
+		return *userID, true
+	case userUUID != nil && *userUUID != "":
+		return *userUUID, true
+	}
+	return "", false
+}
+
+var missingUserID = generated.BadRequestJSONResponse(security.Missing("userId"))
+
+// loginFields are the custom fields, in order of preference, that name the account's login.
+var loginFields = []string{"username", "login", "email"}
+
+// registration splits user/create's custom fields into the account's login, password (hashed
+// here, dropped from what is kept) and the rest, kept as given.
+func registration(custom map[string]any) (store.NewAccount, error) {
+	var a store.NewAccount
+	for _, f := range loginFields {
+		if v, ok := custom[f].(string); ok && v != "" {
+			a.Login = v
+			break
+		}
+	}
+	kept := make(map[string]any, len(custom))
+	for k, v := range custom {
+		kept[k] = v
+	}
+	if pw, ok := kept["password"].(string); ok && pw != "" {
+		a.PasswordHash = security.HashPassword(pw)
+	}
+	delete(kept, "password")
+	b, err := json.Marshal(kept)
+	a.CustomFields = string(b)
+	return a, err
+}
+
+// CreateUser registers the Evotor user as a new partner account (user/create).
+func (s *Server) CreateUser(ctx context.Context, req generated.CreateUserRequestObject) (generated.CreateUserResponseObject, error) {
+	userID, ok := evotorUserID(req.Body.UserId, req.Body.UserUuid)
+	if !ok {
+		return generated.CreateUser400JSONResponse{BadRequestJSONResponse: missingUserID}, nil
+	}
+	account, err := registration(req.Body.AdditionalProperties)
+	if err != nil {
+		return nil, err
+	}
+	token, hash := security.NewUserToken()
+	_, err = s.store.RegisterEvotorUser(ctx, userID, account, hash[:])
+	if errors.Is(err, store.ErrLoginTaken) {
+		return generated.CreateUser409JSONResponse{ConflictJSONResponse: generated.ConflictJSONResponse(
+			security.Envelope(security.CodeAlreadyRegistered, "already exists", "username"))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return generated.CreateUser200JSONResponse{UserId: userID, Token: token}, nil
+}
+
+// VerifyUser links an existing partner account to the Evotor user (user/verify).
+func (s *Server) VerifyUser(ctx context.Context, req generated.VerifyUserRequestObject) (generated.VerifyUserResponseObject, error) {
+	userID, ok := evotorUserID(req.Body.UserId, req.Body.UserUuid)
+	if !ok {
+		return generated.VerifyUser400JSONResponse{BadRequestJSONResponse: missingUserID}, nil
+	}
+	acc, found, err := s.store.AccountByLogin(ctx, req.Body.Username)
+	if err != nil {
+		return nil, err
+	}
+	hash := ""
+	if found && acc.PasswordHash != nil {
+		hash = *acc.PasswordHash
+	}
+	// Always runs argon2, so an unknown login costs the same as a wrong password.
+	if !security.CheckPassword(hash, req.Body.Password) {
+		return generated.VerifyUser401JSONResponse{UnauthorizedJSONResponse: generated.UnauthorizedJSONResponse(
+			security.Envelope(security.CodeBadLoginPassword, "", ""))}, nil
+	}
+	token, tokenHash := security.NewUserToken()
+	err = s.store.LinkEvotorUser(ctx, acc.ID, userID, tokenHash[:])
+	if errors.Is(err, store.ErrLinkedElsewhere) {
+		return generated.VerifyUser409JSONResponse{ConflictJSONResponse: generated.ConflictJSONResponse(
+			security.Envelope(security.CodeLinkedElsewhere, "already linked", "userId"))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return generated.VerifyUser200JSONResponse{UserId: userID, HasBilling: acc.HasBilling, Token: token}, nil
+}
+
+// StoreCloudToken keeps Evotor's cloud token for the user, sealed (user/token). It may come
+// before the user has an account.
+func (s *Server) StoreCloudToken(ctx context.Context, req generated.StoreCloudTokenRequestObject) (generated.StoreCloudTokenResponseObject, error) {
+	userID, ok := evotorUserID(req.Body.UserId, req.Body.UserUuid)
+	if !ok {
+		return generated.StoreCloudToken400JSONResponse{BadRequestJSONResponse: missingUserID}, nil
+	}
+	sealed := s.sealer.Seal([]byte(req.Body.Token), userID)
+	if err := s.store.SaveCloudToken(ctx, userID, sealed); err != nil {
+		return nil, err
+	}
+	return generated.StoreCloudToken200Response{}, nil
+}

@@ -1,0 +1,39 @@
+package security
+
+import "context"
+
+// Principal is who an accepted request comes from: the app (Evotor Cloud holding the app
+// credential) or the Evotor user behind a user token.
+type Principal struct {
+	App     bool
+	UserID  string // Evotor user id; set for user-token requests
+	TokenID int64  // the user token's row; set for user-token requests
+}
+
+type ctxKey int
+
+const (
+	principalKey ctxKey = iota
+	rawBodyKey
+)
+
+// PrincipalFrom returns the principal the validator authenticated for this request.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey).(Principal)
+	return p, ok
+}
+
+// RawBodyFrom returns the request body exactly as received (for the inbox).
+func RawBodyFrom(ctx context.Context) []byte {
+	b, _ := ctx.Value(rawBodyKey).([]byte)
+	return b
+}
+
+// WithPrincipal puts a principal on the context (used by the validator, and by tests).
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey, p)
+}
+
+func withRawBody(ctx context.Context, body []byte) context.Context {
+	return context.WithValue(ctx, rawBodyKey, body)
+}

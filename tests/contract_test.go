@@ -1,0 +1,104 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/store"
+)
+
+// fixtureOperation maps a file of ../shared/evotor/requests to its endpoint by its name.
+func fixtureOperation(t *testing.T, name string) op {
+	prefixes := []struct{ prefix, op string }{
+		{"user_create", "createUser"},
+		{"user_verify", "verifyUser"},
+		{"user_token", "storeCloudToken"},
+		{"subscription_", "subscriptionEvent"},
+		{"addons_", "subscriptionEvent"},
+		{"installation_", "installationEvent"},
+		{"products_", "createProducts"},
+		{"documents_", "putDocuments"},
+		{"devices", "putDevices"},
+		{"employees", "putEmployees"},
+		{"stores", "putStores"},
+		{"receipts_v2", "postReceipts"},
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(name, p.prefix) {
+			return opByID(t, p.op)
+		}
+	}
+	t.Fatalf("fixture %s maps to no endpoint: add it to fixtureOperation", name)
+	return op{}
+}
+
+// TestEveryEvotorFixtureIsAccepted sends every real payload to its endpoint with the right
+// credential, each on a fresh database holding the accounts the verify fixtures log in to, and
+// requires 200 — and, for events and notifications, the body stored byte for byte.
+func TestEveryEvotorFixtureIsAccepted(t *testing.T) {
+	entries, err := os.ReadDir(fixturesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) < 40 {
+		t.Fatalf("only %d fixtures in %s", len(entries), fixturesDir)
+	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		for _, entry := range entries {
+			name := entry.Name()
+			t.Run(name, func(t *testing.T) {
+				e := newEnv(t, b)
+				e.addAccount("test4", "password", false)
+				e.addAccount("И.Иванов", "superpassword", true)
+				o := fixtureOperation(t, name)
+				credential := bearer(appToken)
+				if o.kind == userCredential {
+					credential = bearer(e.createUser("01-000000000000001"))
+				}
+				body := fixture(t, name)
+				status, resp := e.send(o, body, credential)
+				if status != 200 {
+					t.Fatalf("%s → %s: status %d, body %s", name, o.id, status, resp)
+				}
+				if strings.HasPrefix(o.id, "create") || strings.HasPrefix(o.id, "verify") || o.id == "storeCloudToken" {
+					return
+				}
+				var got store.InboxEntry
+				if err := e.store.DB().Order("id desc").Take(&got).Error; err != nil {
+					t.Fatal(err)
+				}
+				if got.Operation != o.id || !bytes.Equal(got.Body, body) {
+					t.Fatalf("inbox holds %q with %d bytes, want %q with the %d bytes sent", got.Operation, len(got.Body), o.id, len(body))
+				}
+			})
+		}
+	})
+}
+
+// TestOperationTableCoversSpec keeps the tests' operation table equal to the spec's webhooks.
+func TestOperationTableCoversSpec(t *testing.T) {
+	spec, err := generated.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secured := map[string]bool{}
+	for _, item := range spec.Paths.Map() {
+		for _, operation := range item.Operations() {
+			if operation.Security != nil && len(*operation.Security) > 0 {
+				secured[strings.ToLower(operation.OperationID)] = true // the embedded spec capitalises ids
+			}
+		}
+	}
+	for _, o := range webhookOps {
+		if !secured[strings.ToLower(o.id)] {
+			t.Errorf("tests name %s, which the spec does not secure", o.id)
+		}
+		delete(secured, strings.ToLower(o.id))
+	}
+	for id := range secured {
+		t.Errorf("spec operation %s is missing from webhookOps", id)
+	}
+}

@@ -1,0 +1,261 @@
+// Package tests proves the server from outside: every request goes through the generated
+// client into the assembled API, in-process, on SQLite always and on PostgreSQL when
+// TEST_DATABASE_URL is set.
+package tests
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/labstack/echo/v4"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+const (
+	appToken      = "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"
+	appBasicUser  = "partner"
+	appBasicPass  = "s3cret+/="
+	otherAppToken = "9b2e7c1d-4f3a-4b5c-8d6e-7f8091a2b3c4"
+)
+
+// fixturesDir holds Evotor's real payloads (../shared/evotor/requests beside the checkout).
+var fixturesDir = filepath.Join("..", "..", "shared", "evotor", "requests")
+
+// backend is one database the suite runs on.
+type backend struct {
+	name string
+	open func(t testing.TB) *store.Store
+}
+
+// backends lists SQLite, and PostgreSQL when TEST_DATABASE_URL names one. Every PostgreSQL
+// store gets a schema of its own, dropped after the test.
+func backends() []backend {
+	bs := []backend{{name: "sqlite", open: func(t testing.TB) *store.Store {
+		st, err := store.Open(context.Background(), "", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}}}
+	if url := os.Getenv("TEST_DATABASE_URL"); url != "" {
+		bs = append(bs, backend{name: "postgres", open: func(t testing.TB) *store.Store {
+			return openPostgresSchema(t, url)
+		}})
+	}
+	return bs
+}
+
+func openPostgresSchema(t testing.TB, url string) *store.Store {
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	st, err := store.Open(context.Background(), url+sep+"search_path="+schema, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = st.Close()
+		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+	})
+	return st
+}
+
+// eachBackend runs f once per backend, as a subtest.
+func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// env is one running API over a fresh database, with a client and a captured log.
+type env struct {
+	t      testing.TB
+	store  *store.Store
+	sealer *security.Sealer
+	api    *echo.Echo
+	client *generated.ClientWithResponses
+	logs   *syncBuffer
+}
+
+type envOption func(*impl.APIConfig)
+
+func withBodyLimit(n int64) envOption { return func(c *impl.APIConfig) { c.BodyLimit = n } }
+
+func newEnv(t testing.TB, b backend, opts ...envOption) *env {
+	key := make([]byte, security.SecretKeySize)
+	_, _ = rand.Read(key)
+	sealer, err := security.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cfg := impl.APIConfig{
+		Store:  b.open(t),
+		Sealer: sealer,
+		App: security.AppCredentials{Tokens: []string{otherAppToken, appToken},
+			BasicUser: appBasicUser, BasicPassword: appBasicPass},
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	api, err := impl.NewAPI(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := generated.NewClientWithResponses("http://evotor-partner.test", generated.WithHTTPClient(inProcess{api}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, store: cfg.Store, sealer: sealer, api: api, client: client, logs: logs}
+}
+
+// inProcess hands requests straight to the API's ServeHTTP: no sockets, same code path.
+type inProcess struct{ h http.Handler }
+
+func (d inProcess) Do(req *http.Request) (*http.Response, error) {
+	if req.Body == nil {
+		req.Body = http.NoBody // echo's BodyLimit needs a body
+	}
+	rec := httptest.NewRecorder()
+	d.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// Authorization header values.
+func bearer(token string) string { return "Bearer " + token }
+
+func basic(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// auth sets the Authorization header ("" leaves it out).
+func auth(value string) generated.RequestEditorFn {
+	return func(_ context.Context, req *http.Request) error {
+		if value != "" {
+			req.Header.Set("Authorization", value)
+		}
+		return nil
+	}
+}
+
+const jsonUTF8 = "application/json;charset=UTF-8"
+
+// fixture reads one of Evotor's request files.
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixturesDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// createUser runs user/create for userID and returns the user token.
+func (e *env) createUser(userID string) string {
+	e.t.Helper()
+	res, err := e.client.CreateUserWithBodyWithResponse(context.Background(), jsonUTF8,
+		strings.NewReader(`{"userId":"`+userID+`"}`), auth(bearer(appToken)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if res.JSON200 == nil {
+		e.t.Fatalf("user/create: %d %s", res.StatusCode(), res.Body)
+	}
+	return res.JSON200.Token
+}
+
+// addAccount creates a partner account the way `evotor-partner accounts add` does.
+func (e *env) addAccount(login, password string, hasBilling bool) {
+	e.t.Helper()
+	_, err := e.store.AddAccount(context.Background(), store.NewAccount{
+		Login: login, PasswordHash: security.HashPassword(password), HasBilling: hasBilling})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// inboxCount counts stored deliveries.
+func (e *env) inboxCount() int64 {
+	e.t.Helper()
+	var n int64
+	if err := e.store.DB().Model(&store.InboxEntry{}).Count(&n).Error; err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// errorCodes decodes an error envelope into its codes; it fails the test on anything else.
+func errorCodes(t testing.TB, body []byte) generated.Errors {
+	t.Helper()
+	var env generated.Errors
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil || len(env.Errors) == 0 {
+		t.Fatalf("not an Evotor error envelope: %s", body)
+	}
+	return env
+}
+
+// expectError asserts status, code and (when given) subject of an error response.
+func expectError(t testing.TB, status int, body []byte, wantStatus, wantCode int, wantSubject string) {
+	t.Helper()
+	if status != wantStatus {
+		t.Fatalf("status %d, want %d; body %s", status, wantStatus, body)
+	}
+	e := errorCodes(t, body).Errors[0]
+	if e.Code != wantCode {
+		t.Fatalf("code %d, want %d; body %s", e.Code, wantCode, body)
+	}
+	if wantSubject != "" && (e.Subject == nil || *e.Subject != wantSubject) {
+		t.Fatalf("subject %v, want %q; body %s", e.Subject, wantSubject, body)
+	}
+}

@@ -1,0 +1,91 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// TestBadInputGetsEvotorErrors: malformed JSON 2001, a missing required field 2002, a wrong
+// type or value 2003 — each with the field as subject, never the value — and nothing stored.
+func TestBadInputGetsEvotorErrors(t *testing.T) {
+	cases := []struct {
+		name, op, body string
+		code           int
+		subject        string
+	}{
+		{"truncated json", "subscriptionEvent", `{"subscriptionId":`, security.CodeMalformed, ""},
+		{"not json", "putStores", `uuid=1`, security.CodeMalformed, ""},
+		{"trailing garbage", "putStores", `[{"uuid":"20170228-F4F1-401B-80FA-9ECCA8451FFB","name":"x"}] {}`, security.CodeMalformed, ""},
+		{"empty body", "putDevices", ``, security.CodeMissing, "body"},
+		{"missing token", "storeCloudToken", `{"userId":"01-000000000000001"}`, security.CodeMissing, "token"},
+		{"missing userId", "storeCloudToken", `{"token":"secret-cloud-token"}`, security.CodeMissing, "userId"},
+		{"missing userId on create", "createUser", `{"email":"a@b.ru"}`, security.CodeMissing, "userId"},
+		{"missing password", "verifyUser", `{"userId":"01-000000000000001","username":"x"}`, security.CodeMissing, "password"},
+		{"missing store name", "putStores", `[{"uuid":"20170228-F4F1-401B-80FA-9ECCA8451FFB"}]`, security.CodeMissing, "name"},
+		{"missing sequenceNumber", "subscriptionEvent", `{"subscriptionId":"s","productId":"p","userId":"01-000000000000001","timestamp":"2017-04-20T18:26:37.753+0000","type":"SubscriptionCreated"}`, security.CodeMissing, "sequenceNumber"},
+		{"sequenceNumber not a number", "subscriptionEvent", `{"subscriptionId":"s","productId":"p","userId":"01-000000000000001","timestamp":"2017-04-20T18:26:37.753+0000","sequenceNumber":"SECRETVALUE","type":"T"}`, security.CodeIncorrect, "sequenceNumber"},
+		{"bad userId", "storeCloudToken", `{"userId":"SECRETVALUE","token":"t"}`, security.CodeIncorrect, "userId"},
+		{"bad time", "subscriptionEvent", `{"subscriptionId":"s","productId":"p","userId":"01-000000000000001","timestamp":"SECRETVALUE","sequenceNumber":1,"type":"T"}`, security.CodeIncorrect, "timestamp"},
+		{"bad product uuid", "createProducts", `[{"uuid":"SECRETVALUE","name":"x","group":false}]`, security.CodeIncorrect, "uuid"},
+		{"object instead of array", "putDevices", `{"uuid":"20170222-D58C-40E0-8051-B53ADFF38860"}`, security.CodeIncorrect, "body"},
+		{"group not boolean", "createProducts", `[{"uuid":"01ba18b6-8707-5f47-3d9c-4db058054cb2","name":"x","group":"SECRETVALUE"}]`, security.CodeIncorrect, "group"},
+		{"millis not digits", "installationEvent", `{"id":"a99fbf70-6307-4acc-b61c-741ee9eef6c0","timestamp":"SECRETVALUE","version":2,"type":"ApplicationInstalled","data":{"userId":"01-000000000000001","productId":"p"}}`, security.CodeIncorrect, "timestamp"},
+	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		user := bearer(e.createUser("01-000000000000001"))
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				o := opByID(t, c.op)
+				h := bearer(appToken)
+				if o.kind == userCredential {
+					h = user
+				}
+				status, resp := e.send(o, []byte(c.body), h)
+				expectError(t, status, resp, 400, c.code, c.subject)
+				if bytes.Contains(resp, []byte("SECRETVALUE")) {
+					t.Fatalf("error body echoes the submitted value: %s", resp)
+				}
+			})
+		}
+		if n := e.inboxCount(); n != 0 {
+			t.Fatalf("%d inbox rows after rejected bodies", n)
+		}
+	})
+}
+
+// TestTransportErrorsUseTheEnvelope: unknown path 404, wrong method 405, wrong content type 415,
+// too large 413 — all in Evotor's envelope; a trailing slash is tolerated.
+func TestTransportErrorsUseTheEnvelope(t *testing.T) {
+	e := newEnv(t, backends()[0], withBodyLimit(4096))
+	do := func(method, path, contentType, body string) (int, []byte) {
+		req, _ := http.NewRequestWithContext(context.Background(), method, "http://x"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", bearer(appToken))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		res, _ := inProcess{e.api}.Do(req)
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(res.Body)
+		return res.StatusCode, buf.Bytes()
+	}
+	status, body := do("GET", "/api/v1/nothing", "", "")
+	expectError(t, status, body, 404, 404, "")
+	status, body = do("GET", "/api/v1/user/create", "", "")
+	expectError(t, status, body, 405, 405, "")
+	status, body = do("POST", "/api/v1/user/token", "text/plain", `{"userId":"01-000000000000001","token":"t"}`)
+	expectError(t, status, body, 415, 415, "")
+	status, body = do("POST", "/api/v1/user/token", "application/json", `{"userId":"01-000000000000001","token":"`+strings.Repeat("a", 5000)+`"}`)
+	expectError(t, status, body, 413, 413, "")
+	if status, body = do("POST", "/api/v1/user/token/", "application/json", `{"userId":"01-000000000000001","token":"t"}`); status != 200 {
+		t.Fatalf("trailing slash: %d %s", status, body)
+	}
+	if status, body = do("POST", "/api/v1/user/create", "application/json; charset=utf-8", `{"userId":"01-000000000000001"}`); status != 200 {
+		t.Fatalf("charset parameter: %d %s", status, body)
+	}
+}
