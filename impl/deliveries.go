@@ -30,7 +30,9 @@ func tokenUser(ctx context.Context) string {
 	return p.UserID
 }
 
-func storeParams(storeUUID string) map[string]string { return map[string]string{"storeUuid": storeUUID} }
+func storeParams(storeUUID string) map[string]string {
+	return map[string]string{"storeUuid": storeUUID}
+}
 
 // Each handler below returns its 200 only when accept stored the delivery (the strict wrapper
 // checks the error first).
