@@ -259,3 +259,10 @@ func expectError(t testing.TB, status int, body []byte, wantStatus, wantCode int
 		t.Fatalf("subject %v, want %q; body %s", e.Subject, wantSubject, body)
 	}
 }
+
+// TestPostgresRunsInCI: CI must exercise PostgreSQL, not skip it silently.
+func TestPostgresRunsInCI(t *testing.T) {
+	if os.Getenv("CI") == "true" && os.Getenv("TEST_DATABASE_URL") == "" {
+		t.Fatal("CI=true but TEST_DATABASE_URL is unset: the PostgreSQL suite would be skipped")
+	}
+}
