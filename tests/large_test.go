@@ -1,0 +1,61 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/evotor-partner/evotor-partner/impl/store"
+)
+
+// catalogue builds a products body of about size bytes, in Evotor's product shape.
+func catalogue(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("[")
+	for i := 0; b.Len() < size; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"uuid":"%08x-8707-4f47-9d9c-4db058054cb2","code":"%d","barCodes":["%013d"],"alcoCodes":null,`+
+			`"name":"Товар номер %d из большого каталога","price":123.12,"quantity":"12.000","costPrice":100.123,"measureName":"шт",`+
+			`"tax":"VAT_20","allowToSell":true,"description":"Описание товара, достаточно длинное для реального каталога: %d",`+
+			`"articleNumber":"A-%d","parentUuid":null,"group":false,"type":"NORMAL","hasVariants":false}`, i, i, 4600000000000+i, i, i, i)
+	}
+	b.WriteString("]")
+	return b.Bytes()
+}
+
+// TestTenMegabyteCatalogueIsStoredWhole: Evotor sends whole catalogues in one body.
+func TestTenMegabyteCatalogueIsStoredWhole(t *testing.T) {
+	body := catalogue(10 << 20)
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		token := e.createUser("01-000000000000001")
+		status, resp := e.send(opByID(t, "createProducts"), body, bearer(token))
+		if status != 200 {
+			t.Fatalf("%d %s", status, resp)
+		}
+		var got store.InboxEntry
+		if err := e.store.DB().Take(&got).Error; err != nil || !bytes.Equal(got.Body, body) {
+			t.Fatalf("stored %d of %d bytes (%v)", len(got.Body), len(body), err)
+		}
+	})
+}
+
+// BenchmarkTenMegabyteCatalogue: a 10 MB products notification end to end (Evotor waits 10 s).
+func BenchmarkTenMegabyteCatalogue(b *testing.B) {
+	body := catalogue(10 << 20)
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) {
+			e := newEnv(b, be)
+			token := e.createUser("01-000000000000001")
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if status, resp := e.send(opByID(b, "createProducts"), body, bearer(token)); status != 200 {
+					b.Fatalf("%d %s", status, resp)
+				}
+			}
+		})
+	}
+}
