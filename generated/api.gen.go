@@ -116,6 +116,9 @@ type Employee_Phone struct {
 	union json.RawMessage
 }
 
+// Empty An empty object, `{}`.
+type Empty = map[string]interface{}
+
 // Error defines model for Error.
 type Error struct {
 	Code    int         `json:"code"`
@@ -2219,6 +2222,8 @@ type PutDevicesResponse struct {
 	JSON401 *Unauthorized
 	// JSON402 the response for an HTTP 402 `application/json` response
 	JSON402 *PaymentRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Empty
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2234,6 +2239,11 @@ func (r PutDevicesResponse) GetJSON401() *Unauthorized {
 // GetJSON402 returns the response for an HTTP 402 `application/json` response
 func (r PutDevicesResponse) GetJSON402() *PaymentRequired {
 	return r.JSON402
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PutDevicesResponse) GetJSON404() *Empty {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -2274,6 +2284,8 @@ type PutEmployeesResponse struct {
 	JSON401 *Unauthorized
 	// JSON402 the response for an HTTP 402 `application/json` response
 	JSON402 *PaymentRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Empty
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2289,6 +2301,11 @@ func (r PutEmployeesResponse) GetJSON401() *Unauthorized {
 // GetJSON402 returns the response for an HTTP 402 `application/json` response
 func (r PutEmployeesResponse) GetJSON402() *PaymentRequired {
 	return r.JSON402
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PutEmployeesResponse) GetJSON404() *Empty {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -2329,6 +2346,8 @@ type PutStoresResponse struct {
 	JSON401 *Unauthorized
 	// JSON402 the response for an HTTP 402 `application/json` response
 	JSON402 *PaymentRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Empty
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2344,6 +2363,11 @@ func (r PutStoresResponse) GetJSON401() *Unauthorized {
 // GetJSON402 returns the response for an HTTP 402 `application/json` response
 func (r PutStoresResponse) GetJSON402() *PaymentRequired {
 	return r.JSON402
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PutStoresResponse) GetJSON404() *Empty {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -2384,6 +2408,8 @@ type PutDocumentsResponse struct {
 	JSON401 *Unauthorized
 	// JSON402 the response for an HTTP 402 `application/json` response
 	JSON402 *PaymentRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Empty
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2399,6 +2425,11 @@ func (r PutDocumentsResponse) GetJSON401() *Unauthorized {
 // GetJSON402 returns the response for an HTTP 402 `application/json` response
 func (r PutDocumentsResponse) GetJSON402() *PaymentRequired {
 	return r.JSON402
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PutDocumentsResponse) GetJSON404() *Empty {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -2439,6 +2470,8 @@ type CreateProductsResponse struct {
 	JSON401 *Unauthorized
 	// JSON402 the response for an HTTP 402 `application/json` response
 	JSON402 *PaymentRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Empty
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2454,6 +2487,11 @@ func (r CreateProductsResponse) GetJSON401() *Unauthorized {
 // GetJSON402 returns the response for an HTTP 402 `application/json` response
 func (r CreateProductsResponse) GetJSON402() *PaymentRequired {
 	return r.JSON402
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateProductsResponse) GetJSON404() *Empty {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -2762,6 +2800,8 @@ type PostReceiptsResponse struct {
 	JSON401 *Unauthorized
 	// JSON402 the response for an HTTP 402 `application/json` response
 	JSON402 *PaymentRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Empty
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2777,6 +2817,11 @@ func (r PostReceiptsResponse) GetJSON401() *Unauthorized {
 // GetJSON402 returns the response for an HTTP 402 `application/json` response
 func (r PostReceiptsResponse) GetJSON402() *PaymentRequired {
 	return r.JSON402
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostReceiptsResponse) GetJSON404() *Empty {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -3247,6 +3292,13 @@ func ParsePutDevicesResponse(rsp *http.Response) (*PutDevicesResponse, error) {
 		}
 		response.JSON402 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Empty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	}
 
 	return response, nil
@@ -3289,6 +3341,13 @@ func ParsePutEmployeesResponse(rsp *http.Response) (*PutEmployeesResponse, error
 			return nil, err
 		}
 		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Empty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 
@@ -3333,6 +3392,13 @@ func ParsePutStoresResponse(rsp *http.Response) (*PutStoresResponse, error) {
 		}
 		response.JSON402 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Empty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	}
 
 	return response, nil
@@ -3376,6 +3442,13 @@ func ParsePutDocumentsResponse(rsp *http.Response) (*PutDocumentsResponse, error
 		}
 		response.JSON402 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Empty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	}
 
 	return response, nil
@@ -3418,6 +3491,13 @@ func ParseCreateProductsResponse(rsp *http.Response) (*CreateProductsResponse, e
 			return nil, err
 		}
 		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Empty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 
@@ -3663,6 +3743,13 @@ func ParsePostReceiptsResponse(rsp *http.Response) (*PostReceiptsResponse, error
 			return nil, err
 		}
 		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Empty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 
@@ -4036,6 +4123,20 @@ func (response PutDevices402JSONResponse) VisitPutDevicesResponse(w http.Respons
 	return err
 }
 
+type PutDevices404JSONResponse Empty
+
+func (response PutDevices404JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutEmployeesRequestObject struct {
 	Body *PutEmployeesJSONRequestBody
 }
@@ -4094,6 +4195,20 @@ func (response PutEmployees402JSONResponse) VisitPutEmployeesResponse(w http.Res
 	return err
 }
 
+type PutEmployees404JSONResponse Empty
+
+func (response PutEmployees404JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutStoresRequestObject struct {
 	Body *PutStoresJSONRequestBody
 }
@@ -4148,6 +4263,20 @@ func (response PutStores402JSONResponse) VisitPutStoresResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutStores404JSONResponse Empty
+
+func (response PutStores404JSONResponse) VisitPutStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4211,6 +4340,20 @@ func (response PutDocuments402JSONResponse) VisitPutDocumentsResponse(w http.Res
 	return err
 }
 
+type PutDocuments404JSONResponse Empty
+
+func (response PutDocuments404JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateProductsRequestObject struct {
 	StoreUuid StoreUuid `json:"storeUuid"`
 	Body      *CreateProductsJSONRequestBody
@@ -4266,6 +4409,20 @@ func (response CreateProducts402JSONResponse) VisitCreateProductsResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProducts404JSONResponse Empty
+
+func (response CreateProducts404JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4584,6 +4741,20 @@ func (response PostReceipts402JSONResponse) VisitPostReceiptsResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostReceipts404JSONResponse Empty
+
+func (response PostReceipts404JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5260,69 +5431,71 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7DzpbttImq9S4A4QCUPrsJN0ovwYyMci3nZsw0eAQeRtlslPYo3JKnZVUbY6EJDeh5kHWGCB2R8zz+C8",
-	"wjzJoA5SlEhJlI9MDyb9oyOSdXz3VV/5s+OzOGEUqBRO77OTYI5jkMD107lkHC5TEqgHQp2ek2AZOq5D",
-	"cQxOzxH5d9fh8HNKOAROT/IUXEf4IcRYTRwyHmPp9BwYM8n4VmomyEli1uCEjpzpdKrWEAmjAvTmuzg4",
-	"g59TEFI9+YxKoPonTpKI+FgSRtt/Eoyqd7Pdfsdh6PSc/2jPEGubr6J9wDnjwuwVgPA5SdQqTs/Z7nS6",
-	"KMaRghUC9F/nJ8cu2u50thFGGWZoSCAKEBEoJkIQOtIjdhC2H0IsEEa3nNERUsghxtEYRym0nKnr7DE6",
-	"jIj/jZB5iWQICPs+S6lUIEeE3kCAJEOYMhkCRweaGygVwFFjDJwMJ813CqNXem7ERoSqmRLfAEUNnwOW",
-	"0NS4nOJJDFSe5Sx/dpS6GUoaXEVpylCCSYBEep0P1MBdUpzKkHHyy7eCrGuZjpME+RwCoJLgyEVdJT8p",
-	"vaHslhrAJbsBqj/sILhLtFQtfHhtFzP0ZxwlWIhbxgPUUCPbllMtR4FiwVPQ70UsDS7UMgWtSThLgEti",
-	"NEpvon7EhB4BHcnQ6XVLiug6ap/DYB1JLs0oOz6zEnVmTIvW4pMF6yoHhF3/CXypdUbLnJpWwAkHAVG0",
-	"x9FpATtjdOZZ4xlEPNRg3Mg0jLA/QV4GsNdESZQK/c1PhWSxUWXzRrEzgCGhIBChVl9eiAFNGJc4aqG+",
-	"WUkZQ89FnuaYp1jmQYxJ5Fm7cA0+i0EUNfKFMPx1kZex1xtQIkWB29q4BojRaIK0ZQmxCJvv9DIchNbq",
-	"G0ik+jgiY6CtAXXcBZZ/A1aWuLYPPolxpHlFJydDp/ep4AQCll5HMLP/NI2vgTtTVzkfKYErzv331h8+",
-	"dbbeXv2+MRi0zK/mH35XdhpXiyzvI7Oeq9iA7QO65URKoIaMZi5qeAOn0+p0OgPHa7aUT0ujCCvQtCxp",
-	"PMbEh7Ia+SzQb+cnVOiR8ZI1Boqin13iLtcuIkkMvzAKJ8OhADm3EqHy9cvlaxAqYaR54KSrgVj02fOK",
-	"rAdV6fE+89PY2uBFfkngMaE4QoEdhBrnB0dHLjrt/3G3v/eji05OD45/Oj84Pz9UTnnv6OT8YPb4n6dn",
-	"h8cXLurv7R2cXrjo71/+3BzQWyJDpNRJckwF9tVuwjXqchuyCKp0xY+YgH0soYoAirp1uKAXOQORRvI8",
-	"jdepUaYq2cQHTLksaOxDRSfQkv7YVeBOcuOLVpnoJcvMhMUahPpkYAnQx7JNrfEUlBQgBGH0OMeh7ozL",
-	"y8P9R238JCakoC065JcQr2VoBQMrt8Gc44mTO4z1UchGpsh1xsAFMTHdGkSrzJYdVGW9DuIkYhOAsvXy",
-	"OIvAU464v//hUBmn/vn7w4Mz5Xw+9I8v+0eogWmAbkMsYTyLuXEQCO1zHuhYIizkcV3nknmh0ocES87o",
-	"JCZ+7bWSkNEKOuyTEZHCRalIcaTClczxNn54++aH169e7mx3O00XCRaD0siZG25ViKX2YfNBQ+bASg6r",
-	"hNaVYi6L6giYVpl5Oa8ra4si/Xi3aflkgc+Bq5RHlYssD0vKTp0DtslOmQapWbbqm85dnd7nRXj1RksB",
-	"E2XIIH+fE3ptrlWm8gIUdtEqON4DjhTTF+EQEstUVOC6sLQdV7X0IRUSR5FOIQ/GlSGNpyYZozBLN+08",
-	"Fc/z4vtLSrIvZXsQYInLWCScBakvTVT/pJncolya125hxyqSbGaltfpLHCfrgPpAooiIDfxFwf4vqsAC",
-	"YgayHJDZVLuqayhfhayFqsT0S0rukFpSZYqxHgQ+o4FwTdJh7aFOSmwCwoYo0HZTMX4zm1dIlHRy9Lnr",
-	"dt9Oq/KjqeucGu5Vxd6WsQasEWdpghqe/reHlC32mi1kxblxfHL2oX/kov7R3sn7k6OfPvTPfjzYdwc0",
-	"e3F8cpG9ROcHZx8P9w5MOI5M+qsTWR2Y221FVRCOI5/tsWDBLped2poYQy0Tsmh38pFFqXFuNaNJO9NS",
-	"7UdCgz1rWGsvELHbC3YOUbTCp14zFgGmegKXxI9gg5gRS8nJdSrh8dH2NeZPQO7akYvPhDzlNq2uSdA5",
-	"qa2xhxbgAhoFUodYfMScYFvtXs+bGLBIOWwcbK2xVQnmQOVjw/VkQ0L+nGIqiZxsMEViDhurkMR3tYiV",
-	"Gfa1A58wvDLCUWXaz8AHklSUTTM3vAp7O3lfDf2WPnE96TYsAK7PolZ61aWOs0igFSHTQuln9/KP+n/q",
-	"6R3yEnPucM5S7oOnhv2kMi7X/jrbd/N3Zv7fv/y5MqyCCxI/ql5gKiaHj6uXjDCpaYbApqCHv4UCzWbC",
-	"TeiQ7YXg39TDNPdBtVIFK1WHEuI6bmpOfupVZ0IytKF2vRLM4WaazySO+jFLTSJR176qWftE+A+Zd2GM",
-	"c90pdWLvKkOQEWNFXaXIvIps9gGBwuYk2VCWJcQXdS3vQ0OH34LbF2m8KfHlZnKF706B+7ABs8pStkKo",
-	"xC4LJmVHY+tvAmigEhJA3Aw3x0UUaUuhMjMBY+A4mk/NalginZ5tYrrKdQ6Vs+nGi7JS4CDgIETNSDt4",
-	"ZH3wyaKuKj6dF47t1xZSFKfYEBXnmKPhwJ172fclGZdfnwGFWwjcAS2+vQAei70Q05Ea3w8CRsVlEpSn",
-	"X5gTKrOSPoauXEsNgeAdMt0V9hxZpb4m6RXql8LIZMKVua+GYc75zQ8w/CgxqqjgNYK2jQv2foj5CAJ7",
-	"OLU4egGHTZ2Zn3IO1J/Uq9uXYDeB2NrcuVANpXAnd1UgTUePPTVKIkxrBgebVO2EkjJaxGp9Ucgp9sHU",
-	"2mUu61hCgYoTIoKjU+CEBfspx7Vz8rpnPo+pVy5QoEhzd1bMLNb9Fgi9IlZRW1qTs6qvBt/l2G2/ebZ6",
-	"7PKGmct8/Sq/90KYZiMSuAhaoxbyOt2tztx/XU/nS4v1xe3pli00vqoqM5qNPwInQ1JFoBALq3HVZZlv",
-	"TcACPKuoqRGabNB+tFCot6081c71mRtzzIwlvr2CLrY8ksNcpoc2TH7KiZycq82svU+SXSyIX5a5Qyok",
-	"4EA57qybyna5Ydvchmkw63dSuwWIUMn0cNtj5dgeNy0wep8crlDKRBdDk+Qik595CC6K2xY3yNUhgDFE",
-	"imd2P9TASEUuL5u6bu/tAubA0SDtdHZ8vYz+Cd48YHpUGTJF1xWgzRr/kAyJQAL4GDjiIFNOIUBDzmI9",
-	"qG16L5Ht1rQtgC00F80SibAY0OUgq+nXmINr4hHKkEHARCJrkJnaTL4aExkSHmwlmMuJxoL4gBpff/36",
-	"P/d/+/rl/m/3f73/6/1f7v8fff31/v++frn/3/u/fP21iQQJdFiHaX4uPjsY62kpuIXrkLEbMaB2hO5y",
-	"RD6OItFCF4pqQxKBblMNAQlCRxEgofN7LXg8lWEPcZZKEG6hOVO4yGrMgCox1KeJCKgRB4EwBzQCClxZ",
-	"fMMJRWA1kg4Z94svJeIp1Yc/rQHNISWBWYUNJVCkwsotEWIlgg1vu9P9obO9vb0VvHrjb73sQGfrTedV",
-	"d+v61Q4OhsOdN29ed7ym3k43MSmXNaA+5nyCvN8rO+0hptu8FB5M75UK0DQwnhx5hWDd0yuZg3ev4OC9",
-	"AW1cMxnaLkelHChT8bZZR7RGrInITJU9s2AbeRolvUwLHdA0FpaLA5p1chkCREQFzGrtguAIF1Emc2L2",
-	"ip0RpmlaaDFlqVQDiW/FVBKpoowsTFEiR7W05nVLp9vqtDpZTw9OiNNzdlqd1o7xa6G2Wm2ckPa42yZU",
-	"pR6MExBtE0kay51qU68MA87iKec0lft2iDGfIGSWZdbuMa6VGtrGw/IJ+HSxzX6xZ3670ylrqE4mA90b",
-	"/dJ8r9o8X6ddaLzXU7rrp8z1XOtJ2+snLXaRFz2MzrcL9vPT1fRKlyVizCcKpxhzmfcOCmQspD5dh4Co",
-	"KM11JB4J5d6U/AwtS4Rzpbap4n9WY10pAQf5oGeWgbzp6LsULJeCnBtPwf9ZO9Ay5p+bEc/MeVP7+c72",
-	"Fcqv+fB0PG9/zrsnp+3cea10BPkgd+7K1JIi4WxIe3alSuH0vG4k67r+LkvLZSnnJGrosLjYAtvU0SnS",
-	"wvEkspU1vmjRYqJCtkyN4TQb9xuWrqyt6LtwLReujI86/tadBwWrRRHOA5h60lUscLUhK5pXC1K5vv5w",
-	"eVjprUr7/MsIwCIjZ4WET1dTt1jaWOSrLR4hzQNrJAp0KHBTj1hgYyGlX2cILoVObp6DceW7dfUZ9yQA",
-	"FEuqFfcq+/buaqYvDd2kyEHySVZSEjgG+735DmE05CDCQlnlGxuTt+sn5ZeAHyF8ZzBSGbW+3ga3yKbA",
-	"+V3foTnJLNzuLYijradsWYGqEsy8FrvErigtnd01fS7hLF1mfZxVQQ2gPp8kSpCw1Ncnm/8SlkafEo8B",
-	"FctfL4StGmpWP4DFpn64nMezuvczsbdcWP8n2J78uKLC+ByV69Mxln4Iwbvqi/X/PubniNAbZWDgjgip",
-	"nOCiAdJ/YuAB9me7TQqXK9bFN+WLGM8jquV9/g3im8IFFUSKN1fS2XWVlUHOdts21qxIdU6ZkFm3zjMx",
-	"b64Z6HtiMmPwyYrWp4xzqDHebq5JTEJ90+oXBewIKnj83n5/RlNuL3tVGPHLxP6RjBztixBQwpkPQijT",
-	"nSYF9FiSIcUBB5PlOJ2Zz/8UlPTeWhRfdXa+wX6KYAGW+BoLQAEDoU9tMBW3wKuIm48lAnHAfojt33qY",
-	"J7KWVD7Oihopj5ye09Y1CztyUQn3cBSJuSgI3WIihY6BGt0OEioDMEokIEDXk/lD59bsjxaVfJCyhfO7",
-	"ZfmdPoArOACT8ImVO7mIw5YAG4nLkIMiy0QUILD2srzvoS0fTfTOAkeG4DO1q9q5cIx8qwgvUnOX0G42",
-	"r7blPY/IGKhSCLWlEn2inxLOrkFYHAAZFWD8HaKscIxa2Eexdno1/UcAAAD//w==",
+	"7DxrbttImlcpcAeIhKH1sJPutPJjoNhetLcd2/CjgUHkbZbIT2KNySp2VVG2OhCQ3jPsGeYACyww+2Pm",
+	"DM4V+iSLepCiREqi/Mh09yQ/Yomsx/d+1Vf64PgsThgFKoXT++AkmOMYJHD97UIyDlcpCdQXQp2ek2AZ",
+	"Oq5DcQxOzxH5e9fh8GNKOAROT/IUXEf4IcRYTRwxHmPp9ByYMMn4TmomyGli1uCEjp3ZbKbWEAmjAvTm",
+	"b3FwDj+mIKT65jMqgeqPOEki4mNJGG3/RTCqns13+wOHkdNz/q09R6xt3or2IeeMC7NXAMLnJFGrOD1n",
+	"t9PpohhHClYI0H9cnJ64aLfT2UUYZZihEYEoQESgmAhB6FiP2EPYvgixQBjdckbHSCGHGEcTHKXQcmau",
+	"s8/oKCL+Z0LmJZIhIOz7LKVSgRwRegMBkgxhymQIHB1qbqBUAEeNCXAymjbfKIxe6bkRGxOqZkp8AxQ1",
+	"fA5YQlPjcoanMVB5nrP82VHqZihpcBWlKUMJJgES6TAfqIG7ojiVIePkp88FWdcyHScJ8jkEQCXBkYu6",
+	"Sn5SekPZLTWAS3YDVL/YQ3CXaKlaevGVXczQn3GUYCFuGQ9QQ41sW061HAWKBU9Bvx+xNLhUyxS0JuEs",
+	"AS6J0Si9ifoQE3oMdCxDp9ctKaLrqH2Ogk0kuTKj7PjMStSZMStai/cWrOscEDb8C/hS64yWOTWtgBMO",
+	"AqJoj6OzAnbG6CyyxjOIeKjBuJFpGGN/irwMYK+JkigV+p2fCslio8rmiWJnACNCQSBCrb68EAOaMC5x",
+	"1EJ9s5Iyhp6LPM0xT7HMgxiTyLN2YQg+i0EUNfKFMPx1kZex1xtQIkWB29q4BojRaIq0ZQmxCJtv9DIc",
+	"hNbqG0ikejkmE6CtAXXcJZZ/BlaWuHYAPolxpHlFp6cjp/e+4AQClg4jmNt/msZD4M7MVc5HSuCKc/+5",
+	"86f3nZ1vrv/YGAxa5lPzT38oO43rZZb3kVnPVWzA9gu65URKoIaMZi5qeAOn0+p0OgPHa7aUT0ujCCvQ",
+	"tCxpPCbEh7Ia+SzQTxcnVOiR8ZI1Boqin13hLjcuIkkMPzEKp6ORALmwEqHyq5er1yBUwljzwEnXA7Hs",
+	"sxcVWQ+q0uMD5qextcHL/JLAY0JxhAI7CDUuDo+PXXTW//Pb/v53Ljo9Ozz54eLw4uJIOeX949OLw/nX",
+	"fz87Pzq5dFF/f//w7NJFv3z8a3NAb4kMkVInyTEV2Fe7Cdeoy23IIqjSFT9iAg6whCoCKOrW4YJe5BxE",
+	"GsmLNN6kRpmqZBMfMOWqoLEPFZ1AS/pjV4E7yY0vWmeiVywzFxZrEOqTgSVAH8s2tcZTUFKAEITRkxyH",
+	"ujOuro4OHrXxk5iQgrbokF9CvJGhFQys3AZzjqdO7jA2RyFbmSLXmQAXxMR0GxCtMlt2UJX1OoyTiE0B",
+	"ytbL4ywCTzni/sG7I2Wc+hffHh2eK+fzrn9y1T9GDUwDdBtiCZN5zI2DQGif80DHEmEhT+o6l8wLlV4k",
+	"WHJGpzHxa6+VhIxW0OGAjIkULkpFiiMVrmSOt/H1N6+//urVy73dbqfpIsFiUBo5d8OtCrHUPmwxaMgc",
+	"WMlhldC6VsxlUR0B0yqzKOd1ZW1ZpB/vNi2fLPA5cCvkUU5Xa+UIR6IUCvcpAjUNmWVc5H2YeS2nanWV",
+	"6awOesohAwdsU6kyhVOzbNU7nRk7vQ/L1NAbXa8CTJQhg/x5zsaNmVyZh0tQ2EWr4PgWcKREahkOIbFM",
+	"RQWuS0vbcVVLH1EhcRTpBPVwUhkweWqSMTnzZNbOU9kCLz6/oiR7U7Y2AZa4jEXCWZD60uQMT5onLku9",
+	"eewWdqwiyXY+QBsXieNkE1DvSBQRsYU3KniXZRVYQsxAlgMyn2pXdQ3lq5C1UJWYfkXJHVJLqjw01oPA",
+	"ZzQQrklprLXVKY9Nb9gIBdoqK8ZvZ1ELaZhOvT503e43s6rsa+Y6Z4Z7VZG9ZawBa8xZmqCGp//2kLL0",
+	"XrOFrDg3Tk7P3/WPXdQ/3j/99vT4h3f98+8OD9wBzR6cnF5mD9HF4fn3R/uHJthHJrnWabIO++22oirE",
+	"x5HP9lmwZPXLLnNDBKOWCVn0dvo9i1LjOmvGqnampdp3hAb71rDWXiBit5fsAqJojcceMhYBpnoCl8SP",
+	"YIuIFEvJyTCV8PhYfoj5E5C7dlzkMyHPuE3aaxJ0QWpr7KEFuIBGgdQhFt9jTrCtpW/mTQxYpBy2DuU2",
+	"2KoEc6DysclAsiUhf0wxlcREJjWnSMxhaxWS+K4WsTLDvnHgEwZvRjiqTPs5+ECSiqJs5obXYW8nH6ih",
+	"n9MnbibdluXFzTnaWq+60nEWCbQmZFoqLL29+rP+T317g7zEnGpcsJT74KlhP6h8zrWfzg/c/JmZ/8vH",
+	"v1aGVXBJ4kdVI0w95uhx1ZgxJjXNENgE9+jXUP7ZTrgJHbH9EPybepjmPqhWqmCl6khCXMdNLchPvdpP",
+	"SEY21K5X4DnaTvOZxFE/ZqlJJOraVzXrgAj/IfMujXGuO6VO7F1lCDJirKnaFJlXkc0+IFDYniRbyrKE",
+	"+LKu5X1o6PBrcPsijbclvtxOrvDdGXAftmBWWcrWCJV4y4Jp2dHY6p4AGqiEBBA3w81hFEXaUqjMTMAE",
+	"OI4WU7MalkinZ9uYrnKdQ+Vsuq2jrBQ4CDgIUTPSDh5ZfXyyqKuKTxeFpoCNhRTFKTZCxTnm4DlwFx72",
+	"fUkm5cfnQOEWAndAi08vgcdiP8R0rMb3g4BRcZUE5emX5vzLrKQPuSvXUkMgeINM74Y9pVapr0l6hfqk",
+	"MDKZcGXuq2FYcH6LAww/SowqKniNoG3r4wA/xHwMgT36Wh69hMO2zsxPOQfqT+udCpRgN4HYxty5UA2l",
+	"cCffqkCajh97JpVEmNYMDrap2gklZbSI1eaikFPssqm1y0LWsYICFedPBEdnwAkLDlKOa+fkdU+UHlOv",
+	"XKJAkebuvJhZrPstEXpNrKK2tCZnXdcOvsux2339bPXY1e04V/n6VX7vhTCtTCRwEbTGLeR1ujudhX9d",
+	"feRQqi/uznZsofFVVZnRbPw9cDIiVQQKsbAaV12W+dwELMCzjpoaoekWzU1LhXrbKFTtXJ+57cfMWOHb",
+	"K+hiyyM5zGV6aMPkp5zI6YXazNr7JHmLBfHLMndEhQQcKMed9WrZHjpsW+cwDebdVGq3ABEqmR5uO7gc",
+	"20GnBUbvk8MVSpnoYmiSXGbyswjBZXHb4ga5OgQwgUjxzO6HGhipyOVlU9ftvbeAOXA0SDudPV8voz+C",
+	"twiYHlWGTNF1DWjztkIkQyKQAD4BjjjIlFMI0IizWA9qm85OZHtBbYNhCy1Es0QiLAZ0Nchq+hBzcE08",
+	"QhkyCJhIZAMyM5vJV2MiQ8KDnQRzOdVYEB9Q49PPn/7r/h+fPt7/4/7v93+//9v9/6FPP9//76eP9/9z",
+	"/7dPPzeRIIEO6zDNT93nB2M9LQW3MAwZuxEDakfoHkrk4ygSLXSpqDYiEegm2BCQIHQcARI6v9eCx1MZ",
+	"9hBnqQThFlo/hYusxgyoEkN9moiAGnEQCHNAY6DAlcU3nFAEViPpiHG/+FAinlJ9+NMa0BxSEphV2EgC",
+	"RSqs3BEhViLY8HY73a87u7u7O8Gr1/7Oyw50dl53XnV3hq/2cDAa7b1+/VXHa+rtdIuUclkD6mPOp8j7",
+	"o7LTHmK6iUzhwfReqQBNA+PJkVcI1j29kjnW9woO3hvQxpDJ0PZQKuVAmYq3zTqiNWZNROaq7JkF28jT",
+	"KOllWuiQprGwXBzQrE/MECAiKmBWaxcER7iIMpkTs1fsuzAt2UKLKUulGkh8K6aSSBVlZGGKEjmqpTWv",
+	"WzrdVqfVyTqGcEKcnrPX6rT2jF8LtdVq44S0J902oSr1YJyAaJtI0ljuVJt6ZRhwFk85Z6k8sEOM+QQh",
+	"syyzdgdzrdTQtjWWT8Bny038yx35u51OWUN1MhnozuuX5n3V5vk67UJbv57S3TxloaNbT9rdPGm5R13P",
+	"e/l0DeG6CaOiH/wcrIHAQwFUol8+/rdxOXgaMRwg5QpF3oSvLO4LYbsy3ihhDAkdK4sjMroWPKOuExTs",
+	"/vvr2bUup8SYTxUvYsxl3lEpkLHsuisAAqKiS9eReCyUW1ZyP7K4C+dabVMlt1lteK3kHuaDnll281as",
+	"L9L7+5PeXIqeQm7nzV2rhPbCjHhmiTW1ti/i+js0tlp+nk5W2x/yHt5ZOw9y1gYM+SB34eLeimLyfEh7",
+	"frFP4fS84UbW+/9FB35/OpBLIGrotK/YQN7U2ZdZ9kl0Imvs0irBRIVOmBraWTbuV6wVWdvcF6X4/SlF",
+	"Jn86L9YdQQUvQRHOA/R6WlEsPLchO8yqVoDyudfD5XhtVFPa5zcjuMuMnBf43l/P3GLJcZmvtqiLNA+s",
+	"cSvQocBNPWKJjYVS2yYDdiV00eE5GFe+UVufcU8CQPGoo0Jv+/bGeqYvDd08zEHyaVbqFTgG+775BmE0",
+	"4iDCQrnzMxvBbzZPyq/+P0L4zmFMhAR9qRVukS1N5Tf8R6bDoHCnvyCOts65YwWqSjDzM5IVdkVp6fyG",
+	"+XMJZ+kK++OsCmoA9fk0UYKEpb403fxNWBrdvTEBVCxLvxC2mq9Z/QAWm7r+ah7Pz6Oeib3lA69/gu3J",
+	"jxErjM9x+dwoxtIPIXhT/XMa/zrm55jQG2Vg4I4IqZzgsgHSPyzyAPuz2yaFS0+b4pvyBannEdXyPv8C",
+	"8U3h4hgixRtl6fwa2dogZ7dtG97WpGhnTMisi+6ZmLfQpPclofrtJ1Sna1opM4lDjcluc0NCFeqbmz8p",
+	"GoyhQja/te+f0QXZy6MVBL5KLFFytC8VeTnzQQhFuTQpoMeSDCkOOJiuxuncvP6noKT31ir0qrP3GfZT",
+	"BAuwxEMsAAUMhD4FxlTcAq8ibj6WCMQB+yG2v0yzSGQtqXySFZFSHjk9p61rRHbksvHYx1EkFqI3dIuJ",
+	"FDp2a3Q7SKjMxSi/gAANp4tNLK35T6yVfKey4Yu7ZXmpPtAvOC6TqIq1O7mIw45W6JH+jSQOiixTUYDA",
+	"2vnyvke2XDfVOwscGYLP1a5q50Jbyq0ivEjN3WS72aLalvc8JhOgSiHUlkr0if6WcDYEYXEAZFSAcWV5",
+	"Cm0ZhX0Ua2fXs/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

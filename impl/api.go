@@ -23,6 +23,11 @@ type APIConfig struct {
 	App       security.AppCredentials
 	Logger    *slog.Logger
 	BodyLimit int64 // bytes; 0 means DefaultBodyLimit
+	// TokenGrace: how long a superseded user token keeps working (0: forever).
+	TokenGrace time.Duration
+	// RequireActiveSubscription: notifications of a user whose subscriptions all ended get 402.
+	RequireActiveSubscription bool
+	Now                       func() time.Time // the clock tokens expire by; nil: time.Now
 }
 
 // NewAPI assembles the HTTP API: spec → validator → generated routes → handlers. Requests pass
@@ -32,7 +37,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading embedded spec: %w", err)
 	}
-	validator, err := security.NewValidator(spec, security.Config{App: cfg.App, UserTokens: cfg.Store})
+	validator, err := security.NewValidator(spec, security.Config{App: cfg.App, UserTokens: cfg.Store, TokenGrace: cfg.TokenGrace, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +50,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	e.HTTPErrorHandler = security.ErrorHandler(cfg.Logger)
 	e.Pre(middleware.RemoveTrailingSlash()) // Evotor integrations also call /api/v1/user/create/
 	e.Use(accessLog(cfg.Logger), middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
-	generated.RegisterHandlers(e, generated.NewStrictHandler(NewServer(cfg.Store, cfg.Sealer, cfg.Logger), nil))
+	generated.RegisterHandlers(e, generated.NewStrictHandler(NewServer(cfg), nil))
 	return e, nil
 }
 

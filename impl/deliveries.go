@@ -3,16 +3,17 @@ package impl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
-// accept stores a delivery in the inbox exactly as it arrived, before the 200: whatever the
-// domain later makes of it, nothing Evotor sent is lost. userID is the user the delivery is
-// about: the token's user for notifications, the body's userId for app events.
-func (s *Server) accept(ctx context.Context, operation, userID string, pathParams map[string]string) error {
+// deliver stores a delivery: apply's domain writes and the inbox row (the body exactly as it
+// arrived) in one transaction, before the 200. userID is the user the delivery is about: the
+// token's user for notifications, the body's userId for app events.
+func (s *Server) deliver(ctx context.Context, operation, userID string, pathParams map[string]string, apply func(tx *store.Tx) error) error {
 	params, err := json.Marshal(pathParams)
 	if err != nil {
 		return err
@@ -21,50 +22,61 @@ func (s *Server) accept(ctx context.Context, operation, userID string, pathParam
 	if userID != "" {
 		entry.EvotorUserID = &userID
 	}
-	return s.store.AppendInbox(ctx, entry)
+	return s.store.Accept(ctx, entry, apply)
 }
 
-// tokenUser is the Evotor user behind the request's user token.
-func tokenUser(ctx context.Context) string {
+// outcome is how a notification ends besides 200 or an internal error.
+type outcome int
+
+const (
+	delivered       outcome = iota
+	paymentRequired         // 402 1004: the payment policy is on and every subscription ended
+	resourceAbsent          // 404 {}: the payload names another user's object
+)
+
+// notify runs a user-token notification: the payment policy, then the delivery on behalf of
+// the token's user (the owner of everything it writes).
+func (s *Server) notify(ctx context.Context, operation string, pathParams map[string]string, apply func(owner string, tx *store.Tx) error) (outcome, error) {
 	p, _ := security.PrincipalFrom(ctx)
-	return p.UserID
+	if s.requireActiveSubscription {
+		ended, err := s.store.AllSubscriptionsTerminated(ctx, p.UserID)
+		if err != nil {
+			return delivered, err
+		}
+		if ended {
+			return paymentRequired, nil
+		}
+	}
+	err := s.deliver(ctx, operation, p.UserID, pathParams, func(tx *store.Tx) error { return apply(p.UserID, tx) })
+	if errors.Is(err, store.ErrNotOwner) {
+		s.logger.WarnContext(ctx, "notification names another user's object; refused", "operation", operation, "user", p.UserID)
+		return resourceAbsent, nil
+	}
+	return delivered, err
+}
+
+// respond turns an outcome into the operation's generated response.
+func respond[R any](ctx context.Context, out outcome, err error, ok, absent R, payment func(generated.PaymentRequiredJSONResponse) R) (R, error) {
+	switch {
+	case err != nil:
+		var zero R
+		return zero, err
+	case out == paymentRequired:
+		p, _ := security.PrincipalFrom(ctx)
+		return payment(generated.PaymentRequiredJSONResponse(security.PaymentRequired(p.UserID))), nil
+	case out == resourceAbsent:
+		return absent, nil
+	}
+	return ok, nil
+}
+
+// rawItems splits a JSON array body into its elements, kept byte for byte.
+func rawItems(ctx context.Context) ([]json.RawMessage, error) {
+	var items []json.RawMessage
+	err := json.Unmarshal(security.RawBodyFrom(ctx), &items)
+	return items, err
 }
 
 func storeParams(storeUUID string) map[string]string {
 	return map[string]string{"storeUuid": storeUUID}
-}
-
-// Each handler below returns its 200 only when accept stored the delivery (the strict wrapper
-// checks the error first).
-
-func (s *Server) SubscriptionEvent(ctx context.Context, req generated.SubscriptionEventRequestObject) (generated.SubscriptionEventResponseObject, error) {
-	return generated.SubscriptionEvent200Response{}, s.accept(ctx, "subscriptionEvent", req.Body.UserId, nil)
-}
-
-func (s *Server) InstallationEvent(ctx context.Context, req generated.InstallationEventRequestObject) (generated.InstallationEventResponseObject, error) {
-	return generated.InstallationEvent200Response{}, s.accept(ctx, "installationEvent", req.Body.Data.UserId, nil)
-}
-
-func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProductsRequestObject) (generated.CreateProductsResponseObject, error) {
-	return generated.CreateProducts200Response{}, s.accept(ctx, "createProducts", tokenUser(ctx), storeParams(req.StoreUuid))
-}
-
-func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsRequestObject) (generated.PutDocumentsResponseObject, error) {
-	return generated.PutDocuments200Response{}, s.accept(ctx, "putDocuments", tokenUser(ctx), storeParams(req.StoreUuid))
-}
-
-func (s *Server) PutDevices(ctx context.Context, _ generated.PutDevicesRequestObject) (generated.PutDevicesResponseObject, error) {
-	return generated.PutDevices200Response{}, s.accept(ctx, "putDevices", tokenUser(ctx), nil)
-}
-
-func (s *Server) PutEmployees(ctx context.Context, _ generated.PutEmployeesRequestObject) (generated.PutEmployeesResponseObject, error) {
-	return generated.PutEmployees200Response{}, s.accept(ctx, "putEmployees", tokenUser(ctx), nil)
-}
-
-func (s *Server) PutStores(ctx context.Context, _ generated.PutStoresRequestObject) (generated.PutStoresResponseObject, error) {
-	return generated.PutStores200Response{}, s.accept(ctx, "putStores", tokenUser(ctx), nil)
-}
-
-func (s *Server) PostReceipts(ctx context.Context, _ generated.PostReceiptsRequestObject) (generated.PostReceiptsResponseObject, error) {
-	return generated.PostReceipts200Response{}, s.accept(ctx, "postReceipts", tokenUser(ctx), nil)
 }

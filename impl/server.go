@@ -13,16 +13,17 @@ import (
 
 // Server implements every operation of openapi/openapi.yaml.
 type Server struct {
-	store  *store.Store
-	sealer *security.Sealer
-	logger *slog.Logger
+	store                     *store.Store
+	sealer                    *security.Sealer
+	logger                    *slog.Logger
+	requireActiveSubscription bool
 }
 
 var _ generated.StrictServerInterface = (*Server)(nil)
 
-// NewServer builds the handlers over a store; sealer encrypts Evotor's cloud tokens at rest.
-func NewServer(st *store.Store, sealer *security.Sealer, logger *slog.Logger) *Server {
-	return &Server{store: st, sealer: sealer, logger: logger}
+// NewServer builds the handlers from the API's configuration.
+func NewServer(cfg APIConfig) *Server {
+	return &Server{store: cfg.Store, sealer: cfg.Sealer, logger: cfg.Logger, requireActiveSubscription: cfg.RequireActiveSubscription}
 }
 
 // Healthz answers while the process is up.

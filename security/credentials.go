@@ -82,8 +82,8 @@ func (m appMatcher) basic(userPass string) bool {
 type UserTokenRecord struct {
 	ID        int64
 	UserID    string
-	Revoked   bool
-	ExpiresAt *time.Time // nil: no expiry
+	Revoked      bool
+	SupersededAt *time.Time // when a newer token was issued for the user; nil while it is the newest
 }
 
 // UserTokens finds the record of a user token by its hash. found=false for an unknown token.

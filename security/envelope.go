@@ -46,6 +46,14 @@ func Incorrect(subject string) generated.Errors {
 	return Envelope(CodeIncorrect, "incorrect", subject)
 }
 
+// PaymentRequired is the 1004 envelope; the value is the Evotor user id (not a secret), as in
+// Evotor's own example.
+func PaymentRequired(userID string) generated.Errors {
+	e := Envelope(CodePaymentRequired, "payment required", "userUuid")
+	e.Errors[0].Value = userID
+	return e
+}
+
 // Failure is an error that already knows its HTTP status and Evotor envelope.
 type Failure struct {
 	Status int

@@ -42,6 +42,9 @@ type authenticator func(ctx context.Context, header string) (Principal, int, err
 type Config struct {
 	App        AppCredentials
 	UserTokens UserTokens
+	// TokenGrace is how long a user token stays valid after a newer one was issued for the
+	// same user (Evotor may still act on the older one). Zero: forever.
+	TokenGrace time.Duration
 	Now        func() time.Time // defaults to time.Now
 }
 
@@ -73,7 +76,7 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 				}
 				return Principal{}, CodeBadAppCredential, nil
 			},
-			"userToken": userTokenAuthenticator(cfg.UserTokens, cfg.Now),
+			"userToken": userTokenAuthenticator(cfg.UserTokens, cfg.TokenGrace, cfg.Now),
 		},
 		options: &openapi3filter.Options{
 			KeepValidatedValue: true,
@@ -215,7 +218,7 @@ func (v *Validator) tryAll(ctx context.Context, schemes []string, header string)
 // maxUserTokenLen bounds what is hashed and looked up: Evotor caps tokens at 128 characters.
 const maxUserTokenLen = 512
 
-func userTokenAuthenticator(tokens UserTokens, now func() time.Time) authenticator {
+func userTokenAuthenticator(tokens UserTokens, grace time.Duration, now func() time.Time) authenticator {
 	return func(ctx context.Context, header string) (Principal, int, error) {
 		t, ok := bearerToken(header, true)
 		if !ok || len(t) > maxUserTokenLen || tokens == nil {
@@ -227,7 +230,7 @@ func userTokenAuthenticator(tokens UserTokens, now func() time.Time) authenticat
 			return Principal{}, 0, fmt.Errorf("looking up user token: %w", err)
 		case !found || rec.Revoked:
 			return Principal{}, CodeBadUserToken, nil
-		case rec.ExpiresAt != nil && !now().Before(*rec.ExpiresAt):
+		case grace > 0 && rec.SupersededAt != nil && !now().Before(rec.SupersededAt.Add(grace)):
 			return Principal{}, CodeExpiredUserToken, nil
 		}
 		return Principal{UserID: rec.UserID, TokenID: rec.ID}, 0, nil

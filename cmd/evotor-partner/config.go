@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -25,6 +26,8 @@ type config struct {
 	App         security.AppCredentials
 	SecretKey   []byte
 	BodyLimit   int64
+	TokenGrace  time.Duration
+	RequireSub  bool // EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION
 	DevToken    bool // no app credential was configured; a development token is in use
 	notes       []string
 }
@@ -39,6 +42,8 @@ const (
 	envSecretKey     = "EVOTOR_PARTNER_SECRET_KEY"
 	envBodyLimit     = "EVOTOR_PARTNER_BODY_LIMIT"
 	envDevAppToken   = "EVOTOR_PARTNER_DEV_APP_TOKEN"
+	envTokenGrace    = "EVOTOR_PARTNER_TOKEN_GRACE"
+	envRequireSub    = "EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION"
 
 	secretKeyFile   = "secret.key"
 	devAppTokenFile = "dev-app-token"
@@ -58,6 +63,7 @@ func loadConfig() (config, error) {
 		DataDir:     env(envDataDir, "./data"),
 		DatabaseURL: os.Getenv(envDatabaseURL),
 		BodyLimit:   impl.DefaultBodyLimit,
+		TokenGrace:  72 * time.Hour,
 		App: security.AppCredentials{
 			BasicUser:     os.Getenv(envBasicUser),
 			BasicPassword: os.Getenv(envBasicPassword),
@@ -74,6 +80,20 @@ func loadConfig() (config, error) {
 			return c, fmt.Errorf("%s: want a number of bytes ≥ 1024, got %q", envBodyLimit, v)
 		}
 		c.BodyLimit = n
+	}
+	if v := os.Getenv(envTokenGrace); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("%s: want a duration such as 72h, got %q", envTokenGrace, v)
+		}
+		c.TokenGrace = d
+	}
+	if v := os.Getenv(envRequireSub); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("%s: want true or false, got %q", envRequireSub, v)
+		}
+		c.RequireSub = b
 	}
 	if len(c.App.Tokens) == 0 && c.App.BasicUser == "" && c.App.BasicPassword == "" && env(envDevAppToken, "") == "1" {
 		if err := c.useDevAppToken(); err != nil {

@@ -67,7 +67,8 @@ func serve() error {
 	if err != nil {
 		return err
 	}
-	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, Logger: logger, BodyLimit: cfg.BodyLimit})
+	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, Logger: logger,
+		BodyLimit: cfg.BodyLimit, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type UserToken struct {
 	EvotorUserID string
 	AccountID    int64
 	IssuedAt     time.Time
+	SupersededAt *time.Time
 	RevokedAt    *time.Time
 }
 

@@ -10,8 +10,21 @@ import (
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
+// insertToken records a new user token; the user's earlier tokens become superseded (they
+// expire a grace period later, see security.Config.TokenGrace).
 func (s *Store) insertToken(tx *gorm.DB, accountID int64, userID string, hash []byte) error {
-	return tx.Create(&UserToken{TokenHash: hash, EvotorUserID: userID, AccountID: accountID, IssuedAt: s.now()}).Error
+	now := s.now()
+	if err := tx.Model(&UserToken{}).Where("evotor_user_id = ? AND superseded_at IS NULL", userID).
+		Update("superseded_at", now).Error; err != nil {
+		return err
+	}
+	return tx.Create(&UserToken{TokenHash: hash, EvotorUserID: userID, AccountID: accountID, IssuedAt: now}).Error
+}
+
+// revokeTokens ends every token of the user (uninstall).
+func (tx *Tx) revokeTokens(userID string) error {
+	return tx.db.Model(&UserToken{}).Where("evotor_user_id = ? AND revoked_at IS NULL", userID).
+		Update("revoked_at", tx.store.now()).Error
 }
 
 // LookupUserToken implements security.UserTokens.
@@ -24,7 +37,7 @@ func (s *Store) LookupUserToken(ctx context.Context, hash security.TokenHash) (s
 	if err != nil {
 		return security.UserTokenRecord{}, false, err
 	}
-	return security.UserTokenRecord{ID: t.ID, UserID: t.EvotorUserID, Revoked: t.RevokedAt != nil}, true, nil
+	return security.UserTokenRecord{ID: t.ID, UserID: t.EvotorUserID, Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}, true, nil
 }
 
 // SaveCloudToken keeps Evotor's (sealed) cloud token for a user; a repeat replaces it.
@@ -33,12 +46,4 @@ func (s *Store) SaveCloudToken(ctx context.Context, userID string, sealed []byte
 		Columns:   []clause.Column{{Name: "evotor_user_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"sealed_token", "updated_at"}),
 	}).Create(&CloudToken{EvotorUserID: userID, SealedToken: sealed, UpdatedAt: s.now()}).Error
-}
-
-// AppendInbox stores one accepted delivery.
-func (s *Store) AppendInbox(ctx context.Context, e InboxEntry) error {
-	if e.ReceivedAt.IsZero() {
-		e.ReceivedAt = s.now()
-	}
-	return s.db.WithContext(ctx).Create(&e).Error
 }

@@ -1,0 +1,107 @@
+// Package billing holds Evotor's subscription rules: how a subscription's state follows from
+// its events. Pure functions, no storage.
+package billing
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+// Statuses a subscription can be in.
+const (
+	StatusTrial      = "trial"      // created with a trial period
+	StatusPending    = "pending"    // created, waiting for the first payment
+	StatusActive     = "active"     // paid
+	StatusTerminated = "terminated" // ended
+)
+
+// Event is what the state needs of one subscription event.
+type Event struct {
+	Type                string          `json:"type"`
+	SequenceNumber      *int64          `json:"sequenceNumber"`
+	UserID              string          `json:"userId"`
+	ProductID           string          `json:"productId"`
+	PlanID              *string         `json:"planId"`
+	TrialPeriodDuration *string         `json:"trialPeriodDuration"`
+	DeviceNumber        *int64          `json:"deviceNumber"`
+	NextBillingDate     *string         `json:"nextBillingDate"`
+	Addons              json.RawMessage `json:"addons"`
+}
+
+// ParseEvent reads the fields the state needs from a stored event body.
+func ParseEvent(body []byte) (Event, error) {
+	var e Event
+	err := json.Unmarshal(body, &e)
+	return e, err
+}
+
+// State is a subscription's current state.
+type State struct {
+	Status               string
+	TerminationRequested bool // active until the paid period ends
+	PlanID               *string
+	DeviceNumber         *int64
+	NextBillingDate      *string
+	Addons               json.RawMessage
+	LastSequence         *int64
+}
+
+// Fold applies events in sequence order, whatever order they arrived in, so a late older event
+// lands where it belongs instead of rolling the state back. Event types are matched
+// case-insensitively; unknown types change nothing.
+func Fold(events []Event) State {
+	sorted := append([]Event(nil), events...)
+	sort.SliceStable(sorted, func(i, j int) bool { return seq(sorted[i]) < seq(sorted[j]) })
+	s := State{Status: StatusPending}
+	for _, e := range sorted {
+		switch strings.ToLower(e.Type) {
+		case "subscriptioncreated":
+			s.Status = StatusPending
+			if e.TrialPeriodDuration != nil && *e.TrialPeriodDuration != "" {
+				s.Status = StatusTrial
+			}
+			s.TerminationRequested = false
+			s.applyTerms(e)
+		case "subscriptionactivated", "subscriptionrenewed":
+			s.Status = StatusActive
+			s.applyTerms(e)
+		case "subscriptiontermschanged", "addonsupdated":
+			s.applyTerms(e)
+		case "subscriptionterminationrequested":
+			s.TerminationRequested = true
+		case "subscriptionterminated":
+			s.Status = StatusTerminated
+		default:
+			continue
+		}
+		if e.SequenceNumber != nil {
+			s.LastSequence = e.SequenceNumber
+		}
+	}
+	return s
+}
+
+// applyTerms takes the fields an event carries ("fields come only if changed").
+func (s *State) applyTerms(e Event) {
+	if e.PlanID != nil {
+		s.PlanID = e.PlanID
+	}
+	if e.DeviceNumber != nil {
+		s.DeviceNumber = e.DeviceNumber
+	}
+	if e.NextBillingDate != nil {
+		s.NextBillingDate = e.NextBillingDate
+	}
+	if len(e.Addons) > 0 && string(e.Addons) != "null" {
+		s.Addons = e.Addons
+	}
+}
+
+// seq orders events without a sequence number first (they cannot be placed).
+func seq(e Event) int64 {
+	if e.SequenceNumber == nil {
+		return -1 << 63
+	}
+	return *e.SequenceNumber
+}

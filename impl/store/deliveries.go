@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+var (
+	// ErrNotOwner: the delivery names an Evotor object (store, device, employee, receipt) that
+	// belongs to another user. Nothing of the delivery is written.
+	ErrNotOwner = errors.New("object belongs to another user")
+)
+
+// Tx is one delivery's transaction: the domain writes and the inbox row commit together.
+type Tx struct {
+	db        *gorm.DB
+	store     *Store
+	duplicate bool
+}
+
+// Redelivery marks the delivery as one already applied: no inbox row is added.
+func (tx *Tx) Redelivery() { tx.duplicate = true }
+
+// Accept stores a delivery: apply's domain writes and the inbox row in one transaction, so a
+// crash never leaves one without the other. When apply fails, nothing is written.
+func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx) error) error {
+	if entry.ReceivedAt.IsZero() {
+		entry.ReceivedAt = s.now()
+	}
+	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		tx := &Tx{db: db, store: s}
+		if apply != nil {
+			if err := apply(tx); err != nil {
+				return err
+			}
+		}
+		if tx.duplicate {
+			return nil
+		}
+		return db.Create(&entry).Error
+	})
+}
+
+// AppendInbox stores a delivery that has no domain effect (yet).
+func (s *Store) AppendInbox(ctx context.Context, e InboxEntry) error {
+	return s.Accept(ctx, e, nil)
+}
+
+// lockRow makes concurrent deliveries about one object take turns (PostgreSQL; SQLite has a
+// single writer already).
+func (tx *Tx) lockRow(q *gorm.DB) *gorm.DB {
+	if tx.store.dialect == "postgres" {
+		return q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return q
+}

@@ -1,0 +1,99 @@
+-- +goose Up
+-- Tokens superseded by a newer one for the same user expire a grace period later.
+ALTER TABLE user_tokens ADD COLUMN superseded_at DATETIME;
+
+-- Billing events, once each: event_key is subscriptionId:sequenceNumber (or a body hash).
+CREATE TABLE subscription_events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_key       TEXT NOT NULL UNIQUE,
+    subscription_id TEXT NOT NULL,
+    sequence_number INTEGER,
+    evotor_user_id  TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    body            BLOB NOT NULL,
+    received_at     DATETIME NOT NULL
+);
+CREATE INDEX subscription_events_sub ON subscription_events (subscription_id, sequence_number);
+
+-- A subscription's state, folded from its events in sequence order.
+CREATE TABLE subscriptions (
+    subscription_id       TEXT PRIMARY KEY,
+    evotor_user_id        TEXT NOT NULL,
+    product_id            TEXT NOT NULL,
+    status                TEXT NOT NULL,
+    termination_requested BOOLEAN NOT NULL DEFAULT FALSE,
+    plan_id               TEXT,
+    device_number         INTEGER,
+    next_billing_date     TEXT,
+    addons                TEXT,
+    last_sequence         INTEGER,
+    updated_at            DATETIME NOT NULL
+);
+CREATE INDEX subscriptions_user ON subscriptions (evotor_user_id);
+
+CREATE TABLE installation_events (
+    event_id       TEXT PRIMARY KEY,
+    evotor_user_id TEXT NOT NULL,
+    product_id     TEXT NOT NULL,
+    type           TEXT NOT NULL,
+    occurred_ms    INTEGER NOT NULL,
+    body           BLOB NOT NULL,
+    received_at    DATETIME NOT NULL
+);
+
+CREATE TABLE installations (
+    evotor_user_id TEXT NOT NULL,
+    product_id     TEXT NOT NULL,
+    installed      BOOLEAN NOT NULL,
+    last_event_ms  INTEGER NOT NULL,
+    updated_at     DATETIME NOT NULL,
+    PRIMARY KEY (evotor_user_id, product_id)
+);
+
+-- Inventory, keyed by owner (the Evotor user); an Evotor uuid belongs to one owner only.
+CREATE TABLE stores (
+    owner_id   TEXT NOT NULL,
+    uuid       TEXT NOT NULL UNIQUE,
+    name       TEXT,
+    address    TEXT,
+    code       TEXT,
+    raw        BLOB,
+    updated_at DATETIME NOT NULL,
+    PRIMARY KEY (owner_id, uuid)
+);
+
+CREATE TABLE devices (
+    owner_id        TEXT NOT NULL,
+    uuid            TEXT NOT NULL UNIQUE,
+    store_uuid      TEXT,
+    name            TEXT,
+    code            TEXT,
+    timezone_offset INTEGER,
+    raw             BLOB NOT NULL,
+    updated_at      DATETIME NOT NULL,
+    PRIMARY KEY (owner_id, uuid)
+);
+
+CREATE TABLE employees (
+    owner_id        TEXT NOT NULL,
+    uuid            TEXT NOT NULL UNIQUE,
+    name            TEXT,
+    last_name       TEXT,
+    patronymic_name TEXT,
+    phone           TEXT,
+    role            TEXT,
+    stores          TEXT NOT NULL,
+    raw             BLOB NOT NULL,
+    updated_at      DATETIME NOT NULL,
+    PRIMARY KEY (owner_id, uuid)
+);
+
+-- +goose Down
+DROP TABLE employees;
+DROP TABLE devices;
+DROP TABLE stores;
+DROP TABLE installations;
+DROP TABLE installation_events;
+DROP TABLE subscriptions;
+DROP TABLE subscription_events;
+ALTER TABLE user_tokens DROP COLUMN superseded_at;
