@@ -1,21 +1,19 @@
 package store
 
 import (
-	"errors"
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
-// Inventory rows are keyed by (owner_id, uuid), and a uuid is unique across owners: an upsert
-// can only ever touch the caller's own row, and a uuid another user has makes the statement
-// fail, which becomes ErrNotOwner.
+// An Evotor uuid belongs to one owner. Upserts arbitrate on the uuid and update only a row of
+// the same owner; a row of another owner is left alone and the delivery fails with ErrNotOwner
+// (its transaction rolls back, so nothing of it is written).
 
 // StoreRow is a merchant's store (stores table); name is empty for a store only referenced so far.
 type StoreRow struct {
-	OwnerID   string `gorm:"primaryKey"`
+	OwnerID   string
 	UUID      string `gorm:"primaryKey;column:uuid"`
 	Name      *string
 	Address   *string
@@ -28,7 +26,7 @@ func (StoreRow) TableName() string { return "stores" }
 
 // DeviceRow is a smart terminal.
 type DeviceRow struct {
-	OwnerID        string `gorm:"primaryKey"`
+	OwnerID        string
 	UUID           string `gorm:"primaryKey;column:uuid"`
 	StoreUUID      *string
 	Name           *string
@@ -42,7 +40,7 @@ func (DeviceRow) TableName() string { return "devices" }
 
 // EmployeeRow is an employee; Stores is a JSON array of store uuids.
 type EmployeeRow struct {
-	OwnerID        string `gorm:"primaryKey"`
+	OwnerID        string
 	UUID           string `gorm:"primaryKey;column:uuid"`
 	Name           *string
 	LastName       *string
@@ -59,25 +57,34 @@ func (EmployeeRow) TableName() string { return "employees" }
 // CanonicalUUID is how Evotor uuids are keyed: Evotor sends the same id in upper and lower case.
 func CanonicalUUID(id string) string { return strings.ToLower(id) }
 
-// notOwner turns the uuid-uniqueness violation of an owned table into ErrNotOwner.
-func notOwner(err error) error {
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return ErrNotOwner
-	}
-	return err
-}
-
-// upsertOwned writes rows in one multi-row statement; Evotor is the master, the latest
-// delivery wins. Rows must already carry owner and canonical uuid, each uuid once.
-func upsertOwned[T any](tx *Tx, rows []T, columns ...string) error {
+// upsertOwned writes rows in multi-row statements (500 rows each); Evotor is the master, the
+// latest delivery wins. A row is updated only when it has the same owner; when fewer rows were
+// written than given, some key belongs to another owner. Rows carry owner and canonical key,
+// each key once.
+func upsertOwned[T any](tx *Tx, rows []T, table string, key []string, columns ...string) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	return notOwner(tx.db.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "owner_id"}, {Name: "uuid"}},
+	conflict := make([]clause.Column, len(key))
+	for i, k := range key {
+		conflict[i] = clause.Column{Name: k}
+	}
+	res := tx.db.Clauses(clause.OnConflict{
+		Columns:   conflict,
 		DoUpdates: clause.AssignmentColumns(append(columns, "raw", "updated_at")),
-	}).CreateInBatches(rows, 500).Error)
+		Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: table + ".owner_id = excluded.owner_id"}}},
+	}).CreateInBatches(rows, 500)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected < int64(len(rows)) {
+		return ErrNotOwner
+	}
+	return nil
 }
+
+// uuidKey is the conflict key of the inventory tables.
+var uuidKey = []string{"uuid"}
 
 // ClaimStores records that these stores are owner's (without overwriting what is known of
 // them); ErrNotOwner when one belongs to another user. Evotor does not promise to send a store
@@ -94,24 +101,36 @@ func (tx *Tx) ClaimStores(owner string, uuids ...string) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	return notOwner(tx.db.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "owner_id"}, {Name: "uuid"}}, DoNothing: true,
-	}).Create(&rows).Error)
+	if err := tx.db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "uuid"}}, DoNothing: true}).Create(&rows).Error; err != nil {
+		return err
+	}
+	var others int64
+	keys := make([]string, len(rows))
+	for i, r := range rows {
+		keys[i] = r.UUID
+	}
+	if err := tx.db.Model(&StoreRow{}).Where("uuid IN ? AND owner_id <> ?", keys, owner).Count(&others).Error; err != nil {
+		return err
+	}
+	if others > 0 {
+		return ErrNotOwner
+	}
+	return nil
 }
 
 // UpsertStores writes the owner's stores.
 func (tx *Tx) UpsertStores(rows []StoreRow) error {
-	return upsertOwned(tx, lastPerUUID(rows, func(r *StoreRow) *string { return &r.UUID }), "name", "address", "code")
+	return upsertOwned(tx, lastPerUUID(rows, func(r *StoreRow) *string { return &r.UUID }), "stores", uuidKey, "name", "address", "code")
 }
 
 // UpsertDevices writes the owner's devices.
 func (tx *Tx) UpsertDevices(rows []DeviceRow) error {
-	return upsertOwned(tx, lastPerUUID(rows, func(r *DeviceRow) *string { return &r.UUID }), "store_uuid", "name", "code", "timezone_offset")
+	return upsertOwned(tx, lastPerUUID(rows, func(r *DeviceRow) *string { return &r.UUID }), "devices", uuidKey, "store_uuid", "name", "code", "timezone_offset")
 }
 
 // UpsertEmployees writes the owner's employees.
 func (tx *Tx) UpsertEmployees(rows []EmployeeRow) error {
-	return upsertOwned(tx, lastPerUUID(rows, func(r *EmployeeRow) *string { return &r.UUID }),
+	return upsertOwned(tx, lastPerUUID(rows, func(r *EmployeeRow) *string { return &r.UUID }), "employees", uuidKey,
 		"name", "last_name", "patronymic_name", "phone", "role", "stores")
 }
 

@@ -50,33 +50,35 @@ CREATE TABLE installations (
     PRIMARY KEY (evotor_user_id, product_id)
 );
 
--- Inventory, keyed by owner (the Evotor user); an Evotor uuid belongs to one owner only.
+-- Inventory of each owner (the Evotor user). An Evotor uuid belongs to one owner only: the uuid
+-- is the one unique key (so ON CONFLICT can arbitrate concurrent deliveries on it), and every
+-- write is conditioned on owner_id, so no upsert moves a row to another owner.
 CREATE TABLE stores (
     owner_id   TEXT NOT NULL,
-    uuid       TEXT NOT NULL UNIQUE,
+    uuid            TEXT PRIMARY KEY,
     name       TEXT,
     address    TEXT,
     code       TEXT,
     raw        BLOB,
-    updated_at DATETIME NOT NULL,
-    PRIMARY KEY (owner_id, uuid)
+    updated_at DATETIME NOT NULL
 );
+CREATE INDEX stores_owner ON stores (owner_id, uuid);
 
 CREATE TABLE devices (
     owner_id        TEXT NOT NULL,
-    uuid            TEXT NOT NULL UNIQUE,
+    uuid            TEXT PRIMARY KEY,
     store_uuid      TEXT,
     name            TEXT,
     code            TEXT,
     timezone_offset INTEGER,
     raw             BLOB NOT NULL,
-    updated_at      DATETIME NOT NULL,
-    PRIMARY KEY (owner_id, uuid)
+    updated_at      DATETIME NOT NULL
 );
+CREATE INDEX devices_owner ON devices (owner_id, uuid);
 
 CREATE TABLE employees (
     owner_id        TEXT NOT NULL,
-    uuid            TEXT NOT NULL UNIQUE,
+    uuid            TEXT PRIMARY KEY,
     name            TEXT,
     last_name       TEXT,
     patronymic_name TEXT,
@@ -84,9 +86,9 @@ CREATE TABLE employees (
     role            TEXT,
     stores          TEXT NOT NULL,
     raw             BLOB NOT NULL,
-    updated_at      DATETIME NOT NULL,
-    PRIMARY KEY (owner_id, uuid)
+    updated_at      DATETIME NOT NULL
 );
+CREATE INDEX employees_owner ON employees (owner_id, uuid);
 
 -- +goose Down
 DROP TABLE employees;

@@ -1,0 +1,120 @@
+package impl
+
+import (
+	"context"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// CreateProducts upserts a catalogue (products and groups) of the token user's store.
+func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProductsRequestObject) (generated.CreateProductsResponseObject, error) {
+	out, err := s.notify(ctx, "createProducts", storeParams(req.StoreUuid), func(owner string, tx *store.Tx) error {
+		if err := tx.ClaimStores(owner, req.StoreUuid); err != nil {
+			return err
+		}
+		raws, err := rawItems(ctx)
+		if err != nil {
+			return err
+		}
+		storeUUID := store.CanonicalUUID(req.StoreUuid)
+		rows := make([]store.ProductRow, len(*req.Body))
+		for i, p := range *req.Body {
+			rows[i] = store.ProductRow{OwnerID: owner, StoreUUID: storeUUID, UUID: p.Uuid, ParentUUID: canonical(p.ParentUuid),
+				IsGroup: p.Group, HasVariants: p.HasVariants, Type: p.Type, Name: p.Name, Code: p.Code,
+				BarCodes: jsonText(p.BarCodes), AlcoCodes: jsonText(p.AlcoCodes), Price: decimalText(p.Price),
+				Quantity: decimalText(p.Quantity), CostPrice: decimalText(p.CostPrice), MeasureName: p.MeasureName,
+				Tax: p.Tax, AllowToSell: p.AllowToSell, ArticleNumber: p.ArticleNumber,
+				AlcoholByVolume: decimalText(p.AlcoholByVolume), AlcoholProductKindCode: decimalText(p.AlcoholProductKindCode),
+				TareVolume: decimalText(p.TareVolume), Raw: raws[i]}
+		}
+		return tx.UpsertProducts(rows)
+	})
+	return respond[generated.CreateProductsResponseObject](ctx, out, err, generated.CreateProducts200Response{}, generated.CreateProducts404JSONResponse{},
+		func(b generated.PaymentRequiredJSONResponse) generated.CreateProductsResponseObject {
+			return generated.CreateProducts402JSONResponse{PaymentRequiredJSONResponse: b}
+		})
+}
+
+// PutDocuments upserts documents of the token user's store, each kept whole.
+func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsRequestObject) (generated.PutDocumentsResponseObject, error) {
+	out, err := s.notify(ctx, "putDocuments", storeParams(req.StoreUuid), func(owner string, tx *store.Tx) error {
+		if err := tx.ClaimStores(owner, req.StoreUuid); err != nil {
+			return err
+		}
+		raws, err := rawItems(ctx)
+		if err != nil {
+			return err
+		}
+		storeUUID := store.CanonicalUUID(req.StoreUuid)
+		rows := make([]store.DocumentRow, len(*req.Body))
+		for i, d := range *req.Body {
+			rows[i] = store.DocumentRow{OwnerID: owner, UUID: d.Uuid, StoreUUID: storeUUID, Type: d.Type,
+				DeviceUUID: canonical(d.DeviceUuid), SessionUUID: canonical(d.SessionUUID), SessionNumber: d.SessionNumber,
+				Number: decimalText(d.Number), OpenAt: evotorTime(d.OpenDate), CloseAt: evotorTime(d.CloseDate),
+				CloseSum: decimalText(d.CloseSum), CloseResultSum: decimalText(d.CloseResultSum), Raw: raws[i]}
+		}
+		return tx.UpsertDocuments(rows)
+	})
+	return respond[generated.PutDocumentsResponseObject](ctx, out, err, generated.PutDocuments200Response{}, generated.PutDocuments404JSONResponse{},
+		func(b generated.PaymentRequiredJSONResponse) generated.PutDocumentsResponseObject {
+			return generated.PutDocuments402JSONResponse{PaymentRequiredJSONResponse: b}
+		})
+}
+
+// PostReceipts stores each receipt once (by its event id), header and items.
+func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsRequestObject) (generated.PostReceiptsResponseObject, error) {
+	out, err := s.notify(ctx, "postReceipts", nil, func(owner string, tx *store.Tx) error {
+		receipts, raws, err := receiptList(ctx, *req.Body)
+		if err != nil {
+			return err
+		}
+		rows := make([]store.ReceiptRow, len(receipts))
+		stores := make([]string, len(receipts))
+		for i, r := range receipts {
+			d := r.Data
+			stores[i] = d.StoreId
+			rows[i] = store.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: store.CanonicalUUID(d.Id),
+				StoreUUID: store.CanonicalUUID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
+				ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: evotorTime(d.DateTime),
+				TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
+				Raw: raws[i]}
+			if d.Items != nil {
+				for _, it := range *d.Items {
+					rows[i].Items = append(rows[i].Items, store.ReceiptItemRow{ItemUUID: store.CanonicalUUID(it.Id), Name: it.Name,
+						ItemType: it.ItemType, Quantity: decimalText(it.Quantity), Price: decimalText(it.Price),
+						SumPrice: decimalText(it.SumPrice), Tax: decimalText(it.Tax), Discount: decimalText(it.Discount)})
+				}
+			}
+		}
+		if err := tx.ClaimStores(owner, stores...); err != nil {
+			return err
+		}
+		return tx.InsertReceipts(rows)
+	})
+	return respond[generated.PostReceiptsResponseObject](ctx, out, err, generated.PostReceipts200Response{}, generated.PostReceipts404JSONResponse{},
+		func(b generated.PaymentRequiredJSONResponse) generated.PostReceiptsResponseObject {
+			return generated.PostReceipts402JSONResponse{PaymentRequiredJSONResponse: b}
+		})
+}
+
+// receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw JSON.
+func receiptList(ctx context.Context, body generated.ReceiptsBody) ([]generated.Receipt, [][]byte, error) {
+	if list, err := body.AsReceiptsBody1(); err == nil {
+		raws, err := rawItems(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		out := make([][]byte, len(raws))
+		for i, r := range raws {
+			out[i] = r
+		}
+		return list, out, nil
+	}
+	one, err := body.AsReceipt()
+	if err != nil {
+		return nil, nil, err
+	}
+	return []generated.Receipt{one}, [][]byte{security.RawBodyFrom(ctx)}, nil
+}

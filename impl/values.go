@@ -1,0 +1,57 @@
+package impl
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// Conversions from the generated types to what the store keeps.
+
+// decimalText keeps a number as Evotor wrote it (123.12, "0.000"); nil for absent or null.
+func decimalText(d *generated.Decimal) *string {
+	if d == nil {
+		return nil
+	}
+	b, err := d.MarshalJSON()
+	if err != nil || string(b) == "null" {
+		return nil
+	}
+	t := strings.Trim(string(b), `"`)
+	return &t
+}
+
+// jsonText renders a list as a JSON array; nil for absent.
+func jsonText(list *[]string) *string {
+	if list == nil {
+		return nil
+	}
+	b, _ := json.Marshal(*list)
+	t := string(b)
+	return &t
+}
+
+// evotorTime parses an Evotor time; nil when absent (the raw JSON keeps what was sent).
+func evotorTime(s *string) *time.Time {
+	if s == nil {
+		return nil
+	}
+	t, err := security.ParseEvotorTime(*s)
+	if err != nil {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// canonical lower-cases an optional Evotor uuid.
+func canonical(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	c := strings.ToLower(*s)
+	return &c
+}
