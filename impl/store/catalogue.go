@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"time"
 
@@ -32,6 +34,7 @@ type ProductRow struct {
 	AlcoholProductKindCode *string
 	TareVolume             *string
 	Raw                    []byte
+	RawHash                []byte
 	UpdatedAt              time.Time
 }
 
@@ -46,33 +49,32 @@ type ProductBarcode struct {
 }
 
 // productColumns are what a later delivery of a product replaces.
-var productColumns = []string{"parent_uuid", "is_group", "has_variants", "type", "name", "code", "bar_codes",
+var productColumns = []string{"raw_hash", "parent_uuid", "is_group", "has_variants", "type", "name", "code", "bar_codes",
 	"alco_codes", "price", "quantity", "cost_price", "measure_name", "tax", "allow_to_sell", "article_number",
 	"alcohol_by_volume", "alcohol_product_kind_code", "tare_volume"}
 
 // UpsertProducts writes a store's products in multi-row statements and re-indexes their
-// barcodes. The store must be claimed first (ClaimStores).
+// barcodes. Only products whose JSON differs from what is stored are written: Evotor re-sends
+// whole catalogues when an answer is late, and a re-sent catalogue should cost a read, not
+// 25,000 updates. The store must be claimed first (ClaimStores).
 func (tx *Tx) UpsertProducts(rows []ProductRow) error {
 	rows = lastPerUUID(rows, func(r *ProductRow) *string { return &r.UUID })
-	if len(rows) == 0 {
-		return nil
+	changed, err := tx.changedProducts(rows)
+	if err != nil || len(changed) == 0 {
+		return err
 	}
-	if err := upsertOwned(tx, rows, "products", []string{"owner_id", "store_uuid", "uuid"}, productColumns...); err != nil {
+	if err := upsertOwned(tx, changed, "products", []string{"owner_id", "store_uuid", "uuid"}, productColumns...); err != nil {
 		return err
 	}
 	var barcodes []ProductBarcode
-	for start := 0; start < len(rows); start += 500 {
-		chunk := rows[start:min(start+500, len(rows))]
-		uuids := make([]string, len(chunk))
-		for i, r := range chunk {
-			uuids[i] = r.UUID
-		}
-		if err := tx.db.Where("owner_id = ? AND store_uuid = ? AND product_uuid IN ?", chunk[0].OwnerID, chunk[0].StoreUUID, uuids).
+	for start := 0; start < len(changed); start += 500 {
+		chunk := changed[start:min(start+500, len(changed))]
+		if err := tx.db.Where("owner_id = ? AND store_uuid = ? AND product_uuid IN ?", chunk[0].OwnerID, chunk[0].StoreUUID, productUUIDs(chunk)).
 			Delete(&ProductBarcode{}).Error; err != nil {
 			return err
 		}
 	}
-	for _, r := range rows {
+	for _, r := range changed {
 		var codes []string
 		if r.BarCodes != nil {
 			_ = json.Unmarshal([]byte(*r.BarCodes), &codes)
@@ -84,7 +86,42 @@ func (tx *Tx) UpsertProducts(rows []ProductRow) error {
 	if len(barcodes) == 0 {
 		return nil
 	}
-	return tx.db.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(barcodes, 1000).Error
+	return tx.db.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(barcodes, 2*tx.batchRows()).Error
+}
+
+// changedProducts keeps the rows that are new or whose raw JSON differs from the stored one,
+// comparing SHA-256 hashes with one read of the store's hashes (an IN list of thousands of
+// uuids makes PostgreSQL scan the table once per uuid on a freshly filled table).
+func (tx *Tx) changedProducts(rows []ProductRow) ([]ProductRow, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	var existing []ProductRow
+	if err := tx.db.Select("uuid", "raw_hash").Where("owner_id = ? AND store_uuid = ?", rows[0].OwnerID, rows[0].StoreUUID).
+		Find(&existing).Error; err != nil {
+		return nil, err
+	}
+	stored := make(map[string][]byte, len(existing))
+	for _, e := range existing {
+		stored[e.UUID] = e.RawHash
+	}
+	changed := rows[:0:0]
+	for _, r := range rows {
+		sum := sha256.Sum256(r.Raw)
+		r.RawHash = sum[:]
+		if old, ok := stored[r.UUID]; !ok || !bytes.Equal(old, r.RawHash) {
+			changed = append(changed, r)
+		}
+	}
+	return changed, nil
+}
+
+func productUUIDs(rows []ProductRow) []string {
+	uuids := make([]string, len(rows))
+	for i, r := range rows {
+		uuids[i] = r.UUID
+	}
+	return uuids
 }
 
 // ProductsByBarcode finds the owner's products (groups excluded) with this barcode.

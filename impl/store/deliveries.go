@@ -49,6 +49,15 @@ func (s *Store) AppendInbox(ctx context.Context, e InboxEntry) error {
 	return s.Accept(ctx, e, nil)
 }
 
+// batchRows is how many rows one multi-row statement carries. The SQLite driver binds
+// parameters in time quadratic in their number per statement, so it gets small statements.
+func (tx *Tx) batchRows() int {
+	if tx.store.dialect == "postgres" {
+		return 500
+	}
+	return 40
+}
+
 // lockRow makes concurrent deliveries about one object take turns (PostgreSQL; SQLite has a
 // single writer already).
 func (tx *Tx) lockRow(q *gorm.DB) *gorm.DB {

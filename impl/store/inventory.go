@@ -57,7 +57,7 @@ func (EmployeeRow) TableName() string { return "employees" }
 // CanonicalUUID is how Evotor uuids are keyed: Evotor sends the same id in upper and lower case.
 func CanonicalUUID(id string) string { return strings.ToLower(id) }
 
-// upsertOwned writes rows in multi-row statements (500 rows each); Evotor is the master, the
+// upsertOwned writes rows in multi-row statements (batchRows each); Evotor is the master, the
 // latest delivery wins. A row is updated only when it has the same owner; when fewer rows were
 // written than given, some key belongs to another owner. Rows carry owner and canonical key,
 // each key once.
@@ -73,7 +73,7 @@ func upsertOwned[T any](tx *Tx, rows []T, table string, key []string, columns ..
 		Columns:   conflict,
 		DoUpdates: clause.AssignmentColumns(append(columns, "raw", "updated_at")),
 		Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: table + ".owner_id = excluded.owner_id"}}},
-	}).CreateInBatches(rows, 500)
+	}).CreateInBatches(rows, tx.batchRows())
 	if res.Error != nil {
 		return res.Error
 	}

@@ -71,7 +71,7 @@ func (tx *Tx) InsertReceipts(receipts []ReceiptRow) error {
 			r.Items[i].ReceiptID, r.Items[i].Position = r.ID, i
 		}
 		if len(r.Items) > 0 {
-			if err := tx.db.CreateInBatches(r.Items, 500).Error; err != nil {
+			if err := tx.db.CreateInBatches(r.Items, tx.batchRows()).Error; err != nil {
 				return err
 			}
 		}

@@ -23,6 +23,7 @@ CREATE TABLE products (
     alcohol_product_kind_code TEXT,
     tare_volume               TEXT,
     raw                       BLOB NOT NULL,
+    raw_hash                  BLOB NOT NULL, -- SHA-256 of raw: a re-sent catalogue is compared, not rewritten
     updated_at                DATETIME NOT NULL,
     PRIMARY KEY (owner_id, store_uuid, uuid)
 );
