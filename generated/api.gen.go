@@ -15,11 +15,38 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
 )
+
+// AccountCreated defines model for AccountCreated.
+type AccountCreated struct {
+	Id    int64  `json:"id"`
+	Login string `json:"login"`
+}
+
+// AdminAccount defines model for AdminAccount.
+type AdminAccount struct {
+	HasBilling bool    `json:"hasBilling"`
+	Id         int64   `json:"id"`
+	Login      *string `json:"login,omitempty"`
+}
+
+// AdminUser defines model for AdminUser.
+type AdminUser struct {
+	Account *AdminAccount `json:"account,omitempty"`
+
+	// HasCloudToken Whether Evotor's cloud token is held (never the token).
+	HasCloudToken bool                `json:"hasCloudToken"`
+	Installations []InstallationState `json:"installations"`
+	Subscriptions []SubscriptionState `json:"subscriptions"`
+
+	// UserId Evotor's user id, e.g. `01-000000000000001`.
+	UserId UserId `json:"userId"`
+}
 
 // CloudTokenRequest defines model for CloudTokenRequest.
 type CloudTokenRequest struct {
@@ -30,6 +57,17 @@ type CloudTokenRequest struct {
 
 	// UserUuid Evotor's user id, e.g. `01-000000000000001`.
 	UserUuid *UserId `json:"userUuid,omitempty"`
+}
+
+// Commodity Evotor's `commodity`, answered to a barcode lookup.
+type Commodity struct {
+	AlcCodes               *[]string `json:"alcCodes,omitempty"`
+	AlcoholByVolume        *float64  `json:"alcoholByVolume,omitempty"`
+	AlcoholProductKindCode *float64  `json:"alcoholProductKindCode,omitempty"`
+	Measure                *string   `json:"measure,omitempty"`
+	Name                   *string   `json:"name,omitempty"`
+	ScanCodes              *[]string `json:"scanCodes,omitempty"`
+	TareVolume             *float64  `json:"tareVolume,omitempty"`
 }
 
 // CreateUserRequest `userId` (or the legacy `userUuid`) plus the custom fields the app defines in Evotor's
@@ -132,6 +170,12 @@ type Errors struct {
 	Errors []Error `json:"errors"`
 }
 
+// EventsPage defines model for EventsPage.
+type EventsPage struct {
+	Items      []StoredEvent `json:"items"`
+	NextCursor *string       `json:"nextCursor,omitempty"`
+}
+
 // Health defines model for Health.
 type Health struct {
 	Status string `json:"status"`
@@ -153,6 +197,13 @@ type InstallationEvent struct {
 	Version   int    `json:"version"`
 }
 
+// InstallationState defines model for InstallationState.
+type InstallationState struct {
+	Installed   bool   `json:"installed"`
+	LastEventMs int64  `json:"lastEventMs"`
+	ProductId   string `json:"productId"`
+}
+
 // Millis Unix time in milliseconds, as a number or a string of digits.
 type Millis struct {
 	union json.RawMessage
@@ -163,6 +214,21 @@ type Millis0 = int64
 
 // Millis1 defines model for Millis.1.
 type Millis1 = string
+
+// NewAccount defines model for NewAccount.
+type NewAccount struct {
+	HasBilling *bool  `json:"hasBilling,omitempty"`
+	Login      string `json:"login"`
+	Password   string `json:"password"`
+}
+
+// Page defines model for Page.
+type Page struct {
+	Items []map[string]interface{} `json:"items"`
+
+	// NextCursor Absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
+}
 
 // Product A product or a group (`group: true`). `type` (NORMAL, ALCOHOL_MARKED,
 // ALCOHOL_NOT_MARKED, SERVICE, …) comes only with products.
@@ -286,6 +352,16 @@ type Store struct {
 	Uuid    string  `json:"uuid"`
 }
 
+// StoredEvent defines model for StoredEvent.
+type StoredEvent struct {
+	// Body The body exactly as received (JSON).
+	Body       interface{}       `json:"body"`
+	Id         int64             `json:"id"`
+	Operation  string            `json:"operation"`
+	PathParams map[string]string `json:"pathParams"`
+	ReceivedAt time.Time         `json:"receivedAt"`
+}
+
 // SubscriptionEvent `type` is one of SubscriptionCreated, SubscriptionActivated, SubscriptionRenewed,
 // SubscriptionTermsChanged, AddonsUpdated, SubscriptionTerminationRequested,
 // SubscriptionTerminated; other fields come with some types only.
@@ -311,6 +387,21 @@ type SubscriptionEvent struct {
 
 	// UserId Evotor's user id, e.g. `01-000000000000001`.
 	UserId UserId `json:"userId"`
+}
+
+// SubscriptionState defines model for SubscriptionState.
+type SubscriptionState struct {
+	Addons          *[]map[string]interface{} `json:"addons,omitempty"`
+	DeviceNumber    *int64                    `json:"deviceNumber,omitempty"`
+	LastSequence    *int64                    `json:"lastSequence,omitempty"`
+	NextBillingDate *string                   `json:"nextBillingDate,omitempty"`
+	PlanId          *string                   `json:"planId,omitempty"`
+	ProductId       string                    `json:"productId"`
+
+	// Status trial, pending, active or terminated
+	Status               string `json:"status"`
+	SubscriptionId       string `json:"subscriptionId"`
+	TerminationRequested bool   `json:"terminationRequested"`
 }
 
 // UserCreated defines model for UserCreated.
@@ -346,8 +437,17 @@ type VerifyUserRequest struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
+// Cursor defines model for Cursor.
+type Cursor = string
+
+// Limit defines model for Limit.
+type Limit = int
+
 // StoreUuid defines model for StoreUuid.
 type StoreUuid = string
+
+// UserIdPath Evotor's user id, e.g. `01-000000000000001`.
+type UserIdPath = UserId
 
 // BadRequest defines model for BadRequest.
 type BadRequest = Errors
@@ -355,11 +455,83 @@ type BadRequest = Errors
 // Conflict defines model for Conflict.
 type Conflict = Errors
 
+// NotFound defines model for NotFound.
+type NotFound = Errors
+
 // PaymentRequired defines model for PaymentRequired.
 type PaymentRequired = Errors
 
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = Errors
+
+// AdminListDevicesParams defines parameters for AdminListDevices.
+type AdminListDevicesParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListEmployeesParams defines parameters for AdminListEmployees.
+type AdminListEmployeesParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListEventsParams defines parameters for AdminListEvents.
+type AdminListEventsParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListReceiptsParams defines parameters for AdminListReceipts.
+type AdminListReceiptsParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListStoresParams defines parameters for AdminListStores.
+type AdminListStoresParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListDocumentsParams defines parameters for AdminListDocuments.
+type AdminListDocumentsParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListProductsParams defines parameters for AdminListProducts.
+type AdminListProductsParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// FindCommodityParams defines parameters for FindCommodity.
+type FindCommodityParams struct {
+	ScanCode string  `form:"scanCode" json:"scanCode"`
+	AlcCode  *string `form:"alcCode,omitempty" json:"alcCode,omitempty"`
+}
 
 // PutDevicesJSONBody defines parameters for PutDevices.
 type PutDevicesJSONBody = []Device
@@ -375,6 +547,9 @@ type PutDocumentsJSONBody = []Document
 
 // CreateProductsJSONBody defines parameters for CreateProducts.
 type CreateProductsJSONBody = []Product
+
+// AdminCreateAccountJSONRequestBody defines body for AdminCreateAccount for application/json ContentType.
+type AdminCreateAccountJSONRequestBody = NewAccount
 
 // PutDevicesJSONRequestBody defines body for PutDevices for application/json ContentType.
 type PutDevicesJSONRequestBody = PutDevicesJSONBody
@@ -923,6 +1098,65 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// AdminCreateAccountWithBody Create a partner account (the API twin of `evotor-partner accounts add`)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
+	AdminCreateAccountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
+	AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminGetUser What is known of an Evotor user
+	//
+	// Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
+	AdminGetUser(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListDevices The user's smart terminals, as Evotor sent them
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/devices (the `AdminListDevices` operationId).
+	AdminListDevices(ctx context.Context, userId UserIdPath, params *AdminListDevicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListEmployees The user's employees, as Evotor sent them
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/employees (the `AdminListEmployees` operationId).
+	AdminListEmployees(ctx context.Context, userId UserIdPath, params *AdminListEmployeesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListEvents Every delivery stored for the user (the inbox), newest first
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
+	AdminListEvents(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListReceipts The user's receipts, each as Evotor sent it
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/receipts (the `AdminListReceipts` operationId).
+	AdminListReceipts(ctx context.Context, userId UserIdPath, params *AdminListReceiptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListStores The user's stores, as Evotor sent them
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/stores (the `AdminListStores` operationId).
+	AdminListStores(ctx context.Context, userId UserIdPath, params *AdminListStoresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListDocuments The documents of one of the user's stores, as Evotor sent them
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/documents (the `AdminListDocuments` operationId).
+	AdminListDocuments(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListDocumentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListProducts The products and groups of one of the user's stores, as Evotor sent them
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
+	AdminListProducts(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FindCommodity The user's product with this barcode (and alcohol code)
+	//
+	// Corresponds with GET /api/v1/commodities (the `FindCommodity` operationId).
+	FindCommodity(ctx context.Context, params *FindCommodityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PutDevicesWithBody Smart terminals created or edited
 	//
 	// Takes any type of body and a specified content type.
@@ -1086,6 +1320,175 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// AdminCreateAccountWithBody Create a partner account (the API twin of `evotor-partner accounts add`)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
+func (c *Client) AdminCreateAccountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminCreateAccountRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
+func (c *Client) AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminCreateAccountRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminGetUser What is known of an Evotor user
+//
+// Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
+func (c *Client) AdminGetUser(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminGetUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListDevices The user's smart terminals, as Evotor sent them
+//
+// Corresponds with GET /admin/v1/users/{userId}/devices (the `AdminListDevices` operationId).
+func (c *Client) AdminListDevices(ctx context.Context, userId UserIdPath, params *AdminListDevicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListDevicesRequest(c.Server, userId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListEmployees The user's employees, as Evotor sent them
+//
+// Corresponds with GET /admin/v1/users/{userId}/employees (the `AdminListEmployees` operationId).
+func (c *Client) AdminListEmployees(ctx context.Context, userId UserIdPath, params *AdminListEmployeesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListEmployeesRequest(c.Server, userId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListEvents Every delivery stored for the user (the inbox), newest first
+//
+// Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
+func (c *Client) AdminListEvents(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListEventsRequest(c.Server, userId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListReceipts The user's receipts, each as Evotor sent it
+//
+// Corresponds with GET /admin/v1/users/{userId}/receipts (the `AdminListReceipts` operationId).
+func (c *Client) AdminListReceipts(ctx context.Context, userId UserIdPath, params *AdminListReceiptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListReceiptsRequest(c.Server, userId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListStores The user's stores, as Evotor sent them
+//
+// Corresponds with GET /admin/v1/users/{userId}/stores (the `AdminListStores` operationId).
+func (c *Client) AdminListStores(ctx context.Context, userId UserIdPath, params *AdminListStoresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListStoresRequest(c.Server, userId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListDocuments The documents of one of the user's stores, as Evotor sent them
+//
+// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/documents (the `AdminListDocuments` operationId).
+func (c *Client) AdminListDocuments(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListDocumentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListDocumentsRequest(c.Server, userId, storeUuid, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListProducts The products and groups of one of the user's stores, as Evotor sent them
+//
+// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
+func (c *Client) AdminListProducts(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListProductsRequest(c.Server, userId, storeUuid, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FindCommodity The user's product with this barcode (and alcohol code)
+//
+// Corresponds with GET /api/v1/commodities (the `FindCommodity` operationId).
+func (c *Client) FindCommodity(ctx context.Context, params *FindCommodityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFindCommodityRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // PutDevicesWithBody Smart terminals created or edited
@@ -1490,6 +1893,667 @@ func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewAdminCreateAccountRequest calls the generic AdminCreateAccount builder with application/json body
+func NewAdminCreateAccountRequest(server string, body AdminCreateAccountJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminCreateAccountRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminCreateAccountRequestWithBody constructs an http.Request for the AdminCreateAccount method, with any body, and a specified content type
+func NewAdminCreateAccountRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/accounts")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminGetUserRequest constructs an http.Request for the AdminGetUser method
+func NewAdminGetUserRequest(server string, userId UserIdPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListDevicesRequest constructs an http.Request for the AdminListDevices method
+func NewAdminListDevicesRequest(server string, userId UserIdPath, params *AdminListDevicesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/devices", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListEmployeesRequest constructs an http.Request for the AdminListEmployees method
+func NewAdminListEmployeesRequest(server string, userId UserIdPath, params *AdminListEmployeesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/employees", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListEventsRequest constructs an http.Request for the AdminListEvents method
+func NewAdminListEventsRequest(server string, userId UserIdPath, params *AdminListEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListReceiptsRequest constructs an http.Request for the AdminListReceipts method
+func NewAdminListReceiptsRequest(server string, userId UserIdPath, params *AdminListReceiptsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/receipts", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListStoresRequest constructs an http.Request for the AdminListStores method
+func NewAdminListStoresRequest(server string, userId UserIdPath, params *AdminListStoresParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/stores", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListDocumentsRequest constructs an http.Request for the AdminListDocuments method
+func NewAdminListDocumentsRequest(server string, userId UserIdPath, storeUuid StoreUuid, params *AdminListDocumentsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/stores/%s/documents", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListProductsRequest constructs an http.Request for the AdminListProducts method
+func NewAdminListProductsRequest(server string, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/stores/%s/products", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewFindCommodityRequest constructs an http.Request for the FindCommodity method
+func NewFindCommodityRequest(server string, params *FindCommodityParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/commodities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scanCode", params.ScanCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.AlcCode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "alcCode", *params.AlcCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewPutDevicesRequest calls the generic PutDevices builder with application/json body
@@ -2044,6 +3108,83 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// AdminCreateAccountWithBodyWithResponse Create a partner account (the API twin of `evotor-partner accounts add`)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
+	AdminCreateAccountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error)
+
+	// AdminCreateAccountWithResponse Create a partner account (the API twin of `evotor-partner accounts add`)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
+	AdminCreateAccountWithResponse(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error)
+
+	// AdminGetUserWithResponse What is known of an Evotor user
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
+	AdminGetUserWithResponse(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*AdminGetUserResponse, error)
+
+	// AdminListDevicesWithResponse The user's smart terminals, as Evotor sent them
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/devices (the `AdminListDevices` operationId).
+	AdminListDevicesWithResponse(ctx context.Context, userId UserIdPath, params *AdminListDevicesParams, reqEditors ...RequestEditorFn) (*AdminListDevicesResponse, error)
+
+	// AdminListEmployeesWithResponse The user's employees, as Evotor sent them
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/employees (the `AdminListEmployees` operationId).
+	AdminListEmployeesWithResponse(ctx context.Context, userId UserIdPath, params *AdminListEmployeesParams, reqEditors ...RequestEditorFn) (*AdminListEmployeesResponse, error)
+
+	// AdminListEventsWithResponse Every delivery stored for the user (the inbox), newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
+	AdminListEventsWithResponse(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*AdminListEventsResponse, error)
+
+	// AdminListReceiptsWithResponse The user's receipts, each as Evotor sent it
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/receipts (the `AdminListReceipts` operationId).
+	AdminListReceiptsWithResponse(ctx context.Context, userId UserIdPath, params *AdminListReceiptsParams, reqEditors ...RequestEditorFn) (*AdminListReceiptsResponse, error)
+
+	// AdminListStoresWithResponse The user's stores, as Evotor sent them
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/stores (the `AdminListStores` operationId).
+	AdminListStoresWithResponse(ctx context.Context, userId UserIdPath, params *AdminListStoresParams, reqEditors ...RequestEditorFn) (*AdminListStoresResponse, error)
+
+	// AdminListDocumentsWithResponse The documents of one of the user's stores, as Evotor sent them
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/documents (the `AdminListDocuments` operationId).
+	AdminListDocumentsWithResponse(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListDocumentsParams, reqEditors ...RequestEditorFn) (*AdminListDocumentsResponse, error)
+
+	// AdminListProductsWithResponse The products and groups of one of the user's stores, as Evotor sent them
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
+	AdminListProductsWithResponse(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*AdminListProductsResponse, error)
+
+	// FindCommodityWithResponse The user's product with this barcode (and alcohol code)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/commodities (the `FindCommodity` operationId).
+	FindCommodityWithResponse(ctx context.Context, params *FindCommodityParams, reqEditors ...RequestEditorFn) (*FindCommodityResponse, error)
+
 	// PutDevicesWithBodyWithResponse Smart terminals created or edited
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -2211,6 +3352,570 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
+}
+
+type AdminCreateAccountResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccountCreated
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON200() *AccountCreated {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminCreateAccountResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminCreateAccountResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminCreateAccountResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminCreateAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminGetUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminGetUserResponse) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminGetUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminGetUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminGetUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminGetUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminGetUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminGetUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListDevicesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Page
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListDevicesResponse) GetJSON200() *Page {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListDevicesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListDevicesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListDevicesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListDevicesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListDevicesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListDevicesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListEmployeesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Page
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListEmployeesResponse) GetJSON200() *Page {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListEmployeesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListEmployeesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListEmployeesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListEmployeesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListEmployeesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListEmployeesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventsPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListEventsResponse) GetJSON200() *EventsPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListEventsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListReceiptsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Page
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListReceiptsResponse) GetJSON200() *Page {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListReceiptsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListReceiptsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListReceiptsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListReceiptsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListReceiptsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListReceiptsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListStoresResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Page
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListStoresResponse) GetJSON200() *Page {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListStoresResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListStoresResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListStoresResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListStoresResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListStoresResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListStoresResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListDocumentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Page
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListDocumentsResponse) GetJSON200() *Page {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListDocumentsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListDocumentsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListDocumentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListDocumentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListDocumentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListDocumentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListProductsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Page
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListProductsResponse) GetJSON200() *Page {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListProductsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListProductsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListProductsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListProductsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListProductsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListProductsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FindCommodityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Commodity
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Empty
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FindCommodityResponse) GetJSON200() *Commodity {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FindCommodityResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FindCommodityResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FindCommodityResponse) GetJSON404() *Empty {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r FindCommodityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FindCommodityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FindCommodityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FindCommodityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type PutDevicesResponse struct {
@@ -2942,6 +4647,149 @@ func (r ReadyzResponse) ContentType() string {
 	return ""
 }
 
+// AdminCreateAccountWithBodyWithResponse Create a partner account (the API twin of `evotor-partner accounts add`)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
+func (c *ClientWithResponses) AdminCreateAccountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error) {
+	rsp, err := c.AdminCreateAccountWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminCreateAccountResponse(rsp)
+}
+
+// AdminCreateAccountWithResponse Create a partner account (the API twin of `evotor-partner accounts add`)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
+func (c *ClientWithResponses) AdminCreateAccountWithResponse(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error) {
+	rsp, err := c.AdminCreateAccount(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminCreateAccountResponse(rsp)
+}
+
+// AdminGetUserWithResponse What is known of an Evotor user
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
+func (c *ClientWithResponses) AdminGetUserWithResponse(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*AdminGetUserResponse, error) {
+	rsp, err := c.AdminGetUser(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminGetUserResponse(rsp)
+}
+
+// AdminListDevicesWithResponse The user's smart terminals, as Evotor sent them
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/devices (the `AdminListDevices` operationId).
+func (c *ClientWithResponses) AdminListDevicesWithResponse(ctx context.Context, userId UserIdPath, params *AdminListDevicesParams, reqEditors ...RequestEditorFn) (*AdminListDevicesResponse, error) {
+	rsp, err := c.AdminListDevices(ctx, userId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListDevicesResponse(rsp)
+}
+
+// AdminListEmployeesWithResponse The user's employees, as Evotor sent them
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/employees (the `AdminListEmployees` operationId).
+func (c *ClientWithResponses) AdminListEmployeesWithResponse(ctx context.Context, userId UserIdPath, params *AdminListEmployeesParams, reqEditors ...RequestEditorFn) (*AdminListEmployeesResponse, error) {
+	rsp, err := c.AdminListEmployees(ctx, userId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListEmployeesResponse(rsp)
+}
+
+// AdminListEventsWithResponse Every delivery stored for the user (the inbox), newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
+func (c *ClientWithResponses) AdminListEventsWithResponse(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*AdminListEventsResponse, error) {
+	rsp, err := c.AdminListEvents(ctx, userId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListEventsResponse(rsp)
+}
+
+// AdminListReceiptsWithResponse The user's receipts, each as Evotor sent it
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/receipts (the `AdminListReceipts` operationId).
+func (c *ClientWithResponses) AdminListReceiptsWithResponse(ctx context.Context, userId UserIdPath, params *AdminListReceiptsParams, reqEditors ...RequestEditorFn) (*AdminListReceiptsResponse, error) {
+	rsp, err := c.AdminListReceipts(ctx, userId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListReceiptsResponse(rsp)
+}
+
+// AdminListStoresWithResponse The user's stores, as Evotor sent them
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/stores (the `AdminListStores` operationId).
+func (c *ClientWithResponses) AdminListStoresWithResponse(ctx context.Context, userId UserIdPath, params *AdminListStoresParams, reqEditors ...RequestEditorFn) (*AdminListStoresResponse, error) {
+	rsp, err := c.AdminListStores(ctx, userId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListStoresResponse(rsp)
+}
+
+// AdminListDocumentsWithResponse The documents of one of the user's stores, as Evotor sent them
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/documents (the `AdminListDocuments` operationId).
+func (c *ClientWithResponses) AdminListDocumentsWithResponse(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListDocumentsParams, reqEditors ...RequestEditorFn) (*AdminListDocumentsResponse, error) {
+	rsp, err := c.AdminListDocuments(ctx, userId, storeUuid, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListDocumentsResponse(rsp)
+}
+
+// AdminListProductsWithResponse The products and groups of one of the user's stores, as Evotor sent them
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
+func (c *ClientWithResponses) AdminListProductsWithResponse(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*AdminListProductsResponse, error) {
+	rsp, err := c.AdminListProducts(ctx, userId, storeUuid, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListProductsResponse(rsp)
+}
+
+// FindCommodityWithResponse The user's product with this barcode (and alcohol code)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/commodities (the `FindCommodity` operationId).
+func (c *ClientWithResponses) FindCommodityWithResponse(ctx context.Context, params *FindCommodityParams, reqEditors ...RequestEditorFn) (*FindCommodityResponse, error) {
+	rsp, err := c.FindCommodity(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFindCommodityResponse(rsp)
+}
+
 // PutDevicesWithBodyWithResponse Smart terminals created or edited
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -3252,6 +5100,420 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseReadyzResponse(rsp)
+}
+
+// ParseAdminCreateAccountResponse parses an HTTP response from a AdminCreateAccountWithResponse call
+func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminCreateAccountResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccountCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminGetUserResponse parses an HTTP response from a AdminGetUserWithResponse call
+func ParseAdminGetUserResponse(rsp *http.Response) (*AdminGetUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminGetUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListDevicesResponse parses an HTTP response from a AdminListDevicesWithResponse call
+func ParseAdminListDevicesResponse(rsp *http.Response) (*AdminListDevicesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListDevicesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Page
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListEmployeesResponse parses an HTTP response from a AdminListEmployeesWithResponse call
+func ParseAdminListEmployeesResponse(rsp *http.Response) (*AdminListEmployeesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListEmployeesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Page
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListEventsResponse parses an HTTP response from a AdminListEventsWithResponse call
+func ParseAdminListEventsResponse(rsp *http.Response) (*AdminListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventsPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListReceiptsResponse parses an HTTP response from a AdminListReceiptsWithResponse call
+func ParseAdminListReceiptsResponse(rsp *http.Response) (*AdminListReceiptsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListReceiptsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Page
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListStoresResponse parses an HTTP response from a AdminListStoresWithResponse call
+func ParseAdminListStoresResponse(rsp *http.Response) (*AdminListStoresResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListStoresResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Page
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListDocumentsResponse parses an HTTP response from a AdminListDocumentsWithResponse call
+func ParseAdminListDocumentsResponse(rsp *http.Response) (*AdminListDocumentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListDocumentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Page
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListProductsResponse parses an HTTP response from a AdminListProductsWithResponse call
+func ParseAdminListProductsResponse(rsp *http.Response) (*AdminListProductsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListProductsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Page
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFindCommodityResponse parses an HTTP response from a FindCommodityWithResponse call
+func ParseFindCommodityResponse(rsp *http.Response) (*FindCommodityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FindCommodityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Commodity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Empty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParsePutDevicesResponse parses an HTTP response from a PutDevicesWithResponse call
@@ -3817,6 +6079,36 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
+	// (POST /admin/v1/accounts)
+	AdminCreateAccount(ctx echo.Context) error
+	// AdminGetUser What is known of an Evotor user
+	// (GET /admin/v1/users/{userId})
+	AdminGetUser(ctx echo.Context, userId UserIdPath) error
+	// AdminListDevices The user's smart terminals, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/devices)
+	AdminListDevices(ctx echo.Context, userId UserIdPath, params AdminListDevicesParams) error
+	// AdminListEmployees The user's employees, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/employees)
+	AdminListEmployees(ctx echo.Context, userId UserIdPath, params AdminListEmployeesParams) error
+	// AdminListEvents Every delivery stored for the user (the inbox), newest first
+	// (GET /admin/v1/users/{userId}/events)
+	AdminListEvents(ctx echo.Context, userId UserIdPath, params AdminListEventsParams) error
+	// AdminListReceipts The user's receipts, each as Evotor sent it
+	// (GET /admin/v1/users/{userId}/receipts)
+	AdminListReceipts(ctx echo.Context, userId UserIdPath, params AdminListReceiptsParams) error
+	// AdminListStores The user's stores, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/stores)
+	AdminListStores(ctx echo.Context, userId UserIdPath, params AdminListStoresParams) error
+	// AdminListDocuments The documents of one of the user's stores, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/stores/{storeUuid}/documents)
+	AdminListDocuments(ctx echo.Context, userId UserIdPath, storeUuid StoreUuid, params AdminListDocumentsParams) error
+	// AdminListProducts The products and groups of one of the user's stores, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/stores/{storeUuid}/products)
+	AdminListProducts(ctx echo.Context, userId UserIdPath, storeUuid StoreUuid, params AdminListProductsParams) error
+	// FindCommodity The user's product with this barcode (and alcohol code)
+	// (GET /api/v1/commodities)
+	FindCommodity(ctx echo.Context, params FindCommodityParams) error
 	// PutDevices Smart terminals created or edited
 	// (PUT /api/v1/inventories/devices)
 	PutDevices(ctx echo.Context) error
@@ -3861,6 +6153,296 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// AdminCreateAccount converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminCreateAccount(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminCreateAccount(ctx)
+	return err
+}
+
+// AdminGetUser converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminGetUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminGetUser(ctx, userId)
+	return err
+}
+
+// AdminListDevices converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListDevices(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListDevicesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListDevices(ctx, userId, params)
+	return err
+}
+
+// AdminListEmployees converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListEmployees(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListEmployeesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListEmployees(ctx, userId, params)
+	return err
+}
+
+// AdminListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListEvents(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListEventsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListEvents(ctx, userId, params)
+	return err
+}
+
+// AdminListReceipts converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListReceipts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListReceiptsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListReceipts(ctx, userId, params)
+	return err
+}
+
+// AdminListStores converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListStores(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListStoresParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListStores(ctx, userId, params)
+	return err
+}
+
+// AdminListDocuments converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListDocuments(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "storeUuid" -------------
+	var storeUuid StoreUuid
+
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListDocumentsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListDocuments(ctx, userId, storeUuid, params)
+	return err
+}
+
+// AdminListProducts converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListProducts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "storeUuid" -------------
+	var storeUuid StoreUuid
+
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListProductsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListProducts(ctx, userId, storeUuid, params)
+	return err
+}
+
+// FindCommodity converts echo context to params.
+func (w *ServerInterfaceWrapper) FindCommodity(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FindCommodityParams
+	// ------------- Required query parameter "scanCode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "scanCode", ctx.QueryParams(), &params.ScanCode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scanCode: %s", err))
+	}
+
+	// ------------- Optional query parameter "alcCode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "alcCode", ctx.QueryParams(), &params.AlcCode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter alcCode: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FindCommodity(ctx, params)
+	return err
 }
 
 // PutDevices converts echo context to params.
@@ -4052,6 +6634,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/api/v1/inventories/employees", wrapper.PutEmployees, options.OperationMiddlewares["putEmployees"]...)
 	router.PUT(options.BaseURL+"/api/v1/inventories/stores", wrapper.PutStores, options.OperationMiddlewares["putStores"]...)
 	router.POST(options.BaseURL+"/api/v2/receipts", wrapper.PostReceipts, options.OperationMiddlewares["postReceipts"]...)
+	router.GET(options.BaseURL+"/api/v1/commodities", wrapper.FindCommodity, options.OperationMiddlewares["findCommodity"]...)
+	router.POST(options.BaseURL+"/admin/v1/accounts", wrapper.AdminCreateAccount, options.OperationMiddlewares["adminCreateAccount"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId", wrapper.AdminGetUser, options.OperationMiddlewares["adminGetUser"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/stores", wrapper.AdminListStores, options.OperationMiddlewares["adminListStores"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/devices", wrapper.AdminListDevices, options.OperationMiddlewares["adminListDevices"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/employees", wrapper.AdminListEmployees, options.OperationMiddlewares["adminListEmployees"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/stores/:storeUuid/products", wrapper.AdminListProducts, options.OperationMiddlewares["adminListProducts"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/stores/:storeUuid/documents", wrapper.AdminListDocuments, options.OperationMiddlewares["adminListDocuments"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/receipts", wrapper.AdminListReceipts, options.OperationMiddlewares["adminListReceipts"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/events", wrapper.AdminListEvents, options.OperationMiddlewares["adminListEvents"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 
@@ -4061,9 +6653,550 @@ type BadRequestJSONResponse Errors
 
 type ConflictJSONResponse Errors
 
+type NotFoundJSONResponse Errors
+
+type PageJSONResponse Page
+
 type PaymentRequiredJSONResponse Errors
 
 type UnauthorizedJSONResponse Errors
+
+type AdminCreateAccountRequestObject struct {
+	Body *AdminCreateAccountJSONRequestBody
+}
+
+type AdminCreateAccountResponseObject interface {
+	VisitAdminCreateAccountResponse(w http.ResponseWriter) error
+}
+
+type AdminCreateAccount200JSONResponse AccountCreated
+
+func (response AdminCreateAccount200JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminCreateAccount400JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminCreateAccount401JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount409JSONResponse struct{ ConflictJSONResponse }
+
+func (response AdminCreateAccount409JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUserRequestObject struct {
+	UserId UserIdPath `json:"userId"`
+}
+
+type AdminGetUserResponseObject interface {
+	VisitAdminGetUserResponse(w http.ResponseWriter) error
+}
+
+type AdminGetUser200JSONResponse AdminUser
+
+func (response AdminGetUser200JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminGetUser401JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminGetUser404JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDevicesRequestObject struct {
+	UserId UserIdPath `json:"userId"`
+	Params AdminListDevicesParams
+}
+
+type AdminListDevicesResponseObject interface {
+	VisitAdminListDevicesResponse(w http.ResponseWriter) error
+}
+
+type AdminListDevices200JSONResponse struct{ PageJSONResponse }
+
+func (response AdminListDevices200JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDevices400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListDevices400JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDevices401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminListDevices401JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEmployeesRequestObject struct {
+	UserId UserIdPath `json:"userId"`
+	Params AdminListEmployeesParams
+}
+
+type AdminListEmployeesResponseObject interface {
+	VisitAdminListEmployeesResponse(w http.ResponseWriter) error
+}
+
+type AdminListEmployees200JSONResponse struct{ PageJSONResponse }
+
+func (response AdminListEmployees200JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEmployees400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListEmployees400JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEmployees401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminListEmployees401JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEventsRequestObject struct {
+	UserId UserIdPath `json:"userId"`
+	Params AdminListEventsParams
+}
+
+type AdminListEventsResponseObject interface {
+	VisitAdminListEventsResponse(w http.ResponseWriter) error
+}
+
+type AdminListEvents200JSONResponse EventsPage
+
+func (response AdminListEvents200JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEvents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListEvents400JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminListEvents401JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListReceiptsRequestObject struct {
+	UserId UserIdPath `json:"userId"`
+	Params AdminListReceiptsParams
+}
+
+type AdminListReceiptsResponseObject interface {
+	VisitAdminListReceiptsResponse(w http.ResponseWriter) error
+}
+
+type AdminListReceipts200JSONResponse struct{ PageJSONResponse }
+
+func (response AdminListReceipts200JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListReceipts400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListReceipts400JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListReceipts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminListReceipts401JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListStoresRequestObject struct {
+	UserId UserIdPath `json:"userId"`
+	Params AdminListStoresParams
+}
+
+type AdminListStoresResponseObject interface {
+	VisitAdminListStoresResponse(w http.ResponseWriter) error
+}
+
+type AdminListStores200JSONResponse struct{ PageJSONResponse }
+
+func (response AdminListStores200JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListStores400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListStores400JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListStores401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminListStores401JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDocumentsRequestObject struct {
+	UserId    UserIdPath `json:"userId"`
+	StoreUuid StoreUuid  `json:"storeUuid"`
+	Params    AdminListDocumentsParams
+}
+
+type AdminListDocumentsResponseObject interface {
+	VisitAdminListDocumentsResponse(w http.ResponseWriter) error
+}
+
+type AdminListDocuments200JSONResponse struct{ PageJSONResponse }
+
+func (response AdminListDocuments200JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDocuments400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListDocuments400JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDocuments401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminListDocuments401JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListProductsRequestObject struct {
+	UserId    UserIdPath `json:"userId"`
+	StoreUuid StoreUuid  `json:"storeUuid"`
+	Params    AdminListProductsParams
+}
+
+type AdminListProductsResponseObject interface {
+	VisitAdminListProductsResponse(w http.ResponseWriter) error
+}
+
+type AdminListProducts200JSONResponse struct{ PageJSONResponse }
+
+func (response AdminListProducts200JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListProducts400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListProducts400JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListProducts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminListProducts401JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindCommodityRequestObject struct {
+	Params FindCommodityParams
+}
+
+type FindCommodityResponseObject interface {
+	VisitFindCommodityResponse(w http.ResponseWriter) error
+}
+
+type FindCommodity200JSONResponse Commodity
+
+func (response FindCommodity200JSONResponse) VisitFindCommodityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindCommodity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response FindCommodity400JSONResponse) VisitFindCommodityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindCommodity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response FindCommodity401JSONResponse) VisitFindCommodityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindCommodity404JSONResponse Empty
+
+func (response FindCommodity404JSONResponse) VisitFindCommodityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type PutDevicesRequestObject struct {
 	Body *PutDevicesJSONRequestBody
@@ -4817,6 +7950,36 @@ func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
+	// (POST /admin/v1/accounts)
+	AdminCreateAccount(ctx context.Context, request AdminCreateAccountRequestObject) (AdminCreateAccountResponseObject, error)
+	// AdminGetUser What is known of an Evotor user
+	// (GET /admin/v1/users/{userId})
+	AdminGetUser(ctx context.Context, request AdminGetUserRequestObject) (AdminGetUserResponseObject, error)
+	// AdminListDevices The user's smart terminals, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/devices)
+	AdminListDevices(ctx context.Context, request AdminListDevicesRequestObject) (AdminListDevicesResponseObject, error)
+	// AdminListEmployees The user's employees, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/employees)
+	AdminListEmployees(ctx context.Context, request AdminListEmployeesRequestObject) (AdminListEmployeesResponseObject, error)
+	// AdminListEvents Every delivery stored for the user (the inbox), newest first
+	// (GET /admin/v1/users/{userId}/events)
+	AdminListEvents(ctx context.Context, request AdminListEventsRequestObject) (AdminListEventsResponseObject, error)
+	// AdminListReceipts The user's receipts, each as Evotor sent it
+	// (GET /admin/v1/users/{userId}/receipts)
+	AdminListReceipts(ctx context.Context, request AdminListReceiptsRequestObject) (AdminListReceiptsResponseObject, error)
+	// AdminListStores The user's stores, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/stores)
+	AdminListStores(ctx context.Context, request AdminListStoresRequestObject) (AdminListStoresResponseObject, error)
+	// AdminListDocuments The documents of one of the user's stores, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/stores/{storeUuid}/documents)
+	AdminListDocuments(ctx context.Context, request AdminListDocumentsRequestObject) (AdminListDocumentsResponseObject, error)
+	// AdminListProducts The products and groups of one of the user's stores, as Evotor sent them
+	// (GET /admin/v1/users/{userId}/stores/{storeUuid}/products)
+	AdminListProducts(ctx context.Context, request AdminListProductsRequestObject) (AdminListProductsResponseObject, error)
+	// FindCommodity The user's product with this barcode (and alcohol code)
+	// (GET /api/v1/commodities)
+	FindCommodity(ctx context.Context, request FindCommodityRequestObject) (FindCommodityResponseObject, error)
 	// PutDevices Smart terminals created or edited
 	// (PUT /api/v1/inventories/devices)
 	PutDevices(ctx context.Context, request PutDevicesRequestObject) (PutDevicesResponseObject, error)
@@ -4868,6 +8031,286 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// AdminCreateAccount operation middleware
+func (sh *strictHandler) AdminCreateAccount(ctx echo.Context) error {
+	var request AdminCreateAccountRequestObject
+
+	var body AdminCreateAccountJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminCreateAccount(ctx.Request().Context(), request.(AdminCreateAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminCreateAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminCreateAccountResponseObject); ok {
+		return validResponse.VisitAdminCreateAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminGetUser operation middleware
+func (sh *strictHandler) AdminGetUser(ctx echo.Context, userId UserIdPath) error {
+	var request AdminGetUserRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminGetUser(ctx.Request().Context(), request.(AdminGetUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminGetUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminGetUserResponseObject); ok {
+		return validResponse.VisitAdminGetUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListDevices operation middleware
+func (sh *strictHandler) AdminListDevices(ctx echo.Context, userId UserIdPath, params AdminListDevicesParams) error {
+	var request AdminListDevicesRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListDevices(ctx.Request().Context(), request.(AdminListDevicesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListDevices")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListDevicesResponseObject); ok {
+		return validResponse.VisitAdminListDevicesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListEmployees operation middleware
+func (sh *strictHandler) AdminListEmployees(ctx echo.Context, userId UserIdPath, params AdminListEmployeesParams) error {
+	var request AdminListEmployeesRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListEmployees(ctx.Request().Context(), request.(AdminListEmployeesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListEmployees")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListEmployeesResponseObject); ok {
+		return validResponse.VisitAdminListEmployeesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListEvents operation middleware
+func (sh *strictHandler) AdminListEvents(ctx echo.Context, userId UserIdPath, params AdminListEventsParams) error {
+	var request AdminListEventsRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListEvents(ctx.Request().Context(), request.(AdminListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListEventsResponseObject); ok {
+		return validResponse.VisitAdminListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListReceipts operation middleware
+func (sh *strictHandler) AdminListReceipts(ctx echo.Context, userId UserIdPath, params AdminListReceiptsParams) error {
+	var request AdminListReceiptsRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListReceipts(ctx.Request().Context(), request.(AdminListReceiptsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListReceipts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListReceiptsResponseObject); ok {
+		return validResponse.VisitAdminListReceiptsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListStores operation middleware
+func (sh *strictHandler) AdminListStores(ctx echo.Context, userId UserIdPath, params AdminListStoresParams) error {
+	var request AdminListStoresRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListStores(ctx.Request().Context(), request.(AdminListStoresRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListStores")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListStoresResponseObject); ok {
+		return validResponse.VisitAdminListStoresResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListDocuments operation middleware
+func (sh *strictHandler) AdminListDocuments(ctx echo.Context, userId UserIdPath, storeUuid StoreUuid, params AdminListDocumentsParams) error {
+	var request AdminListDocumentsRequestObject
+
+	request.UserId = userId
+	request.StoreUuid = storeUuid
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListDocuments(ctx.Request().Context(), request.(AdminListDocumentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListDocuments")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListDocumentsResponseObject); ok {
+		return validResponse.VisitAdminListDocumentsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListProducts operation middleware
+func (sh *strictHandler) AdminListProducts(ctx echo.Context, userId UserIdPath, storeUuid StoreUuid, params AdminListProductsParams) error {
+	var request AdminListProductsRequestObject
+
+	request.UserId = userId
+	request.StoreUuid = storeUuid
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListProducts(ctx.Request().Context(), request.(AdminListProductsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListProducts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListProductsResponseObject); ok {
+		return validResponse.VisitAdminListProductsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// FindCommodity operation middleware
+func (sh *strictHandler) FindCommodity(ctx echo.Context, params FindCommodityParams) error {
+	var request FindCommodityRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.FindCommodity(ctx.Request().Context(), request.(FindCommodityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FindCommodity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(FindCommodityResponseObject); ok {
+		return validResponse.VisitFindCommodityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // PutDevices operation middleware
@@ -5431,71 +8874,91 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7DxrbttImlcpcAeIhKH1sJPutPJjoNhetLcd2/CjgUHkbZbIT2KNySp2VVG2OhCQ3jPsGeYACyww+2Pm",
-	"DM4V+iSLepCiREqi/Mh09yQ/Yomsx/d+1Vf64PgsThgFKoXT++AkmOMYJHD97UIyDlcpCdQXQp2ek2AZ",
-	"Oq5DcQxOzxH5e9fh8GNKOAROT/IUXEf4IcRYTRwxHmPp9ByYMMn4TmomyGli1uCEjp3ZbKbWEAmjAvTm",
-	"b3FwDj+mIKT65jMqgeqPOEki4mNJGG3/RTCqns13+wOHkdNz/q09R6xt3or2IeeMC7NXAMLnJFGrOD1n",
-	"t9PpohhHClYI0H9cnJ64aLfT2UUYZZihEYEoQESgmAhB6FiP2EPYvgixQBjdckbHSCGHGEcTHKXQcmau",
-	"s8/oKCL+Z0LmJZIhIOz7LKVSgRwRegMBkgxhymQIHB1qbqBUAEeNCXAymjbfKIxe6bkRGxOqZkp8AxQ1",
-	"fA5YQlPjcoanMVB5nrP82VHqZihpcBWlKUMJJgES6TAfqIG7ojiVIePkp88FWdcyHScJ8jkEQCXBkYu6",
-	"Sn5SekPZLTWAS3YDVL/YQ3CXaKlaevGVXczQn3GUYCFuGQ9QQ41sW061HAWKBU9Bvx+xNLhUyxS0JuEs",
-	"AS6J0Si9ifoQE3oMdCxDp9ctKaLrqH2Ogk0kuTKj7PjMStSZMStai/cWrOscEDb8C/hS64yWOTWtgBMO",
-	"AqJoj6OzAnbG6CyyxjOIeKjBuJFpGGN/irwMYK+JkigV+p2fCslio8rmiWJnACNCQSBCrb68EAOaMC5x",
-	"1EJ9s5Iyhp6LPM0xT7HMgxiTyLN2YQg+i0EUNfKFMPx1kZex1xtQIkWB29q4BojRaIq0ZQmxCJtv9DIc",
-	"hNbqG0ikejkmE6CtAXXcJZZ/BlaWuHYAPolxpHlFp6cjp/e+4AQClg4jmNt/msZD4M7MVc5HSuCKc/+5",
-	"86f3nZ1vrv/YGAxa5lPzT38oO43rZZb3kVnPVWzA9gu65URKoIaMZi5qeAOn0+p0OgPHa7aUT0ujCCvQ",
-	"tCxpPCbEh7Ia+SzQTxcnVOiR8ZI1Boqin13hLjcuIkkMPzEKp6ORALmwEqHyq5er1yBUwljzwEnXA7Hs",
-	"sxcVWQ+q0uMD5qextcHL/JLAY0JxhAI7CDUuDo+PXXTW//Pb/v53Ljo9Ozz54eLw4uJIOeX949OLw/nX",
-	"fz87Pzq5dFF/f//w7NJFv3z8a3NAb4kMkVInyTEV2Fe7Cdeoy23IIqjSFT9iAg6whCoCKOrW4YJe5BxE",
-	"GsmLNN6kRpmqZBMfMOWqoLEPFZ1AS/pjV4E7yY0vWmeiVywzFxZrEOqTgSVAH8s2tcZTUFKAEITRkxyH",
-	"ujOuro4OHrXxk5iQgrbokF9CvJGhFQys3AZzjqdO7jA2RyFbmSLXmQAXxMR0GxCtMlt2UJX1OoyTiE0B",
-	"ytbL4ywCTzni/sG7I2Wc+hffHh2eK+fzrn9y1T9GDUwDdBtiCZN5zI2DQGif80DHEmEhT+o6l8wLlV4k",
-	"WHJGpzHxa6+VhIxW0OGAjIkULkpFiiMVrmSOt/H1N6+//urVy73dbqfpIsFiUBo5d8OtCrHUPmwxaMgc",
-	"WMlhldC6VsxlUR0B0yqzKOd1ZW1ZpB/vNi2fLPA5cCvkUU5Xa+UIR6IUCvcpAjUNmWVc5H2YeS2nanWV",
-	"6awOesohAwdsU6kyhVOzbNU7nRk7vQ/L1NAbXa8CTJQhg/x5zsaNmVyZh0tQ2EWr4PgWcKREahkOIbFM",
-	"RQWuS0vbcVVLH1EhcRTpBPVwUhkweWqSMTnzZNbOU9kCLz6/oiR7U7Y2AZa4jEXCWZD60uQMT5onLku9",
-	"eewWdqwiyXY+QBsXieNkE1DvSBQRsYU3KniXZRVYQsxAlgMyn2pXdQ3lq5C1UJWYfkXJHVJLqjw01oPA",
-	"ZzQQrklprLXVKY9Nb9gIBdoqK8ZvZ1ELaZhOvT503e43s6rsa+Y6Z4Z7VZG9ZawBa8xZmqCGp//2kLL0",
-	"XrOFrDg3Tk7P3/WPXdQ/3j/99vT4h3f98+8OD9wBzR6cnF5mD9HF4fn3R/uHJthHJrnWabIO++22oirE",
-	"x5HP9lmwZPXLLnNDBKOWCVn0dvo9i1LjOmvGqnampdp3hAb71rDWXiBit5fsAqJojcceMhYBpnoCl8SP",
-	"YIuIFEvJyTCV8PhYfoj5E5C7dlzkMyHPuE3aaxJ0QWpr7KEFuIBGgdQhFt9jTrCtpW/mTQxYpBy2DuU2",
-	"2KoEc6DysclAsiUhf0wxlcREJjWnSMxhaxWS+K4WsTLDvnHgEwZvRjiqTPs5+ECSiqJs5obXYW8nH6ih",
-	"n9MnbibdluXFzTnaWq+60nEWCbQmZFoqLL29+rP+T317g7zEnGpcsJT74KlhP6h8zrWfzg/c/JmZ/8vH",
-	"v1aGVXBJ4kdVI0w95uhx1ZgxJjXNENgE9+jXUP7ZTrgJHbH9EPybepjmPqhWqmCl6khCXMdNLchPvdpP",
-	"SEY21K5X4DnaTvOZxFE/ZqlJJOraVzXrgAj/IfMujXGuO6VO7F1lCDJirKnaFJlXkc0+IFDYniRbyrKE",
-	"+LKu5X1o6PBrcPsijbclvtxOrvDdGXAftmBWWcrWCJV4y4Jp2dHY6p4AGqiEBBA3w81hFEXaUqjMTMAE",
-	"OI4WU7MalkinZ9uYrnKdQ+Vsuq2jrBQ4CDgIUTPSDh5ZfXyyqKuKTxeFpoCNhRTFKTZCxTnm4DlwFx72",
-	"fUkm5cfnQOEWAndAi08vgcdiP8R0rMb3g4BRcZUE5emX5vzLrKQPuSvXUkMgeINM74Y9pVapr0l6hfqk",
-	"MDKZcGXuq2FYcH6LAww/SowqKniNoG3r4wA/xHwMgT36Wh69hMO2zsxPOQfqT+udCpRgN4HYxty5UA2l",
-	"cCffqkCajh97JpVEmNYMDrap2gklZbSI1eaikFPssqm1y0LWsYICFedPBEdnwAkLDlKOa+fkdU+UHlOv",
-	"XKJAkebuvJhZrPstEXpNrKK2tCZnXdcOvsux2339bPXY1e04V/n6VX7vhTCtTCRwEbTGLeR1ujudhX9d",
-	"feRQqi/uznZsofFVVZnRbPw9cDIiVQQKsbAaV12W+dwELMCzjpoaoekWzU1LhXrbKFTtXJ+57cfMWOHb",
-	"K+hiyyM5zGV6aMPkp5zI6YXazNr7JHmLBfHLMndEhQQcKMed9WrZHjpsW+cwDebdVGq3ABEqmR5uO7gc",
-	"20GnBUbvk8MVSpnoYmiSXGbyswjBZXHb4ga5OgQwgUjxzO6HGhipyOVlU9ftvbeAOXA0SDudPV8voz+C",
-	"twiYHlWGTNF1DWjztkIkQyKQAD4BjjjIlFMI0IizWA9qm85OZHtBbYNhCy1Es0QiLAZ0Nchq+hBzcE08",
-	"QhkyCJhIZAMyM5vJV2MiQ8KDnQRzOdVYEB9Q49PPn/7r/h+fPt7/4/7v93+//9v9/6FPP9//76eP9/9z",
-	"/7dPPzeRIIEO6zDNT93nB2M9LQW3MAwZuxEDakfoHkrk4ygSLXSpqDYiEegm2BCQIHQcARI6v9eCx1MZ",
-	"9hBnqQThFlo/hYusxgyoEkN9moiAGnEQCHNAY6DAlcU3nFAEViPpiHG/+FAinlJ9+NMa0BxSEphV2EgC",
-	"RSqs3BEhViLY8HY73a87u7u7O8Gr1/7Oyw50dl53XnV3hq/2cDAa7b1+/VXHa+rtdIuUclkD6mPOp8j7",
-	"o7LTHmK6iUzhwfReqQBNA+PJkVcI1j29kjnW9woO3hvQxpDJ0PZQKuVAmYq3zTqiNWZNROaq7JkF28jT",
-	"KOllWuiQprGwXBzQrE/MECAiKmBWaxcER7iIMpkTs1fsuzAt2UKLKUulGkh8K6aSSBVlZGGKEjmqpTWv",
-	"WzrdVqfVyTqGcEKcnrPX6rT2jF8LtdVq44S0J902oSr1YJyAaJtI0ljuVJt6ZRhwFk85Z6k8sEOM+QQh",
-	"syyzdgdzrdTQtjWWT8Bny038yx35u51OWUN1MhnozuuX5n3V5vk67UJbv57S3TxloaNbT9rdPGm5R13P",
-	"e/l0DeG6CaOiH/wcrIHAQwFUol8+/rdxOXgaMRwg5QpF3oSvLO4LYbsy3ihhDAkdK4sjMroWPKOuExTs",
-	"/vvr2bUup8SYTxUvYsxl3lEpkLHsuisAAqKiS9eReCyUW1ZyP7K4C+dabVMlt1lteK3kHuaDnll281as",
-	"L9L7+5PeXIqeQm7nzV2rhPbCjHhmiTW1ti/i+js0tlp+nk5W2x/yHt5ZOw9y1gYM+SB34eLeimLyfEh7",
-	"frFP4fS84UbW+/9FB35/OpBLIGrotK/YQN7U2ZdZ9kl0Imvs0irBRIVOmBraWTbuV6wVWdvcF6X4/SlF",
-	"Jn86L9YdQQUvQRHOA/R6WlEsPLchO8yqVoDyudfD5XhtVFPa5zcjuMuMnBf43l/P3GLJcZmvtqiLNA+s",
-	"cSvQocBNPWKJjYVS2yYDdiV00eE5GFe+UVufcU8CQPGoo0Jv+/bGeqYvDd08zEHyaVbqFTgG+775BmE0",
-	"4iDCQrnzMxvBbzZPyq/+P0L4zmFMhAR9qRVukS1N5Tf8R6bDoHCnvyCOts65YwWqSjDzM5IVdkVp6fyG",
-	"+XMJZ+kK++OsCmoA9fk0UYKEpb403fxNWBrdvTEBVCxLvxC2mq9Z/QAWm7r+ah7Pz6Oeib3lA69/gu3J",
-	"jxErjM9x+dwoxtIPIXhT/XMa/zrm55jQG2Vg4I4IqZzgsgHSPyzyAPuz2yaFS0+b4pvyBannEdXyPv8C",
-	"8U3h4hgixRtl6fwa2dogZ7dtG97WpGhnTMisi+6ZmLfQpPclofrtJ1Sna1opM4lDjcluc0NCFeqbmz8p",
-	"GoyhQja/te+f0QXZy6MVBL5KLFFytC8VeTnzQQhFuTQpoMeSDCkOOJiuxuncvP6noKT31ir0qrP3GfZT",
-	"BAuwxEMsAAUMhD4FxlTcAq8ibj6WCMQB+yG2v0yzSGQtqXySFZFSHjk9p61rRHbksvHYx1EkFqI3dIuJ",
-	"FDp2a3Q7SKjMxSi/gAANp4tNLK35T6yVfKey4Yu7ZXmpPtAvOC6TqIq1O7mIw45W6JH+jSQOiixTUYDA",
-	"2vnyvke2XDfVOwscGYLP1a5q50Jbyq0ivEjN3WS72aLalvc8JhOgSiHUlkr0if6WcDYEYXEAZFSAcWV5",
-	"Cm0ZhX0Ua2fXs/8PAAD//w==",
+	"7F3rbiPHlX6VQm8Ak0iLojQz9ljzI+BI8lqxRhJ0cRBY2mGx+5Bdme6qdlU1JXogwN5n2GfIAyywQPZH",
+	"8gwzr+AnCerSN3aRbOoW25n8iEWyrud8dW51Ts17L2BJyihQKbyd916KOU5AAtefdjMuGFd/hSACTlJJ",
+	"GPV2vPMIEIUbaX5HbIxkBCjlMCUsEyjFE+h5vkdU2+8z4DPP9yhOwNvxAjOk74kgggSrseUsVb8IyQmd",
+	"eLe3vndIEiKb0x5ISARKgesZUCeEMc5iibb6/e6i+WI9VHU628vb2er3fS/BNyTJEm/nhf5EqPm05efL",
+	"IlTCBLhe15lkHC4yEqpx9GwpllE5mSh+9z0O32eEQ+jtSJ5BdQFjxhMsvR0PpkwyvpGZDk0yXAjgB+GJ",
+	"msI9X6YbLJ3sdxzG3o73H5slnzfNr2LTjO/dqrk4iJRRAZrvr3F4Ct9nIDQTAkYlUP0nTtOYBFjxY/Mv",
+	"QjHlfcu59jlnXJi56lzd7ve3UIJjRRYI0R/Pjo98tN3vbyOM8n2hMYE4RESghAhB6ES3eIaw/SHCAmF0",
+	"zRmdIEVHxDia4jiDnnfre7uMjmMSPNFmnuvDgIOAZVSqJceEvoMQSYYwZTICjvY145FiH+pMgZPxrPtK",
+	"7eiF7huzCaGqp8TvgKJOwAFL6Oq9HDH5Fcto+AR7OWIyInSiFvKOsmuqzjmRehUneAIPtgI9mGP+Ywr6",
+	"oPuIUISRkHgUK86GimqjWU5FEnbtmmYJUHlaHIVHJ9BWzmzNSIVBylCKSYhENioa6sVdUJzJiHHyw1Ot",
+	"bMseB5ymKOAQApUEx74Sltsoo4ajeuGSvQOqf3iG4CbV523uh8/tYAaZTAlgIa4ZD1FHtdy0GO5psWWX",
+	"p1Y/MKdgVwNYbzzlLAUuiRE0RpIWApFQ+flzryl6fU9P7FYWpez7ztOC1LS9KoZho79AINUogzAh1K6p",
+	"uZgIi9ckjtW45UQjxmLAVPV+lMVWJl24YiWnm8vF5T6WgaS251s94W7MsvBcMbepY/8UQUVEfSZQoBob",
+	"KChJEClx26EwVfiIwPygta+DYFRIHMca2obdSoGvWvBBpdeZxBLUUHZwzDmeqc/VA9Z+6LNKr4VDW6Xa",
+	"VnfWeVpo5DqZ52kxvwEX68vuFV1ch4DMeZgQegh0ogyFrYYlse6WTPvczLkDEcyynHtiScJCImdN4BWA",
+	"GwZ5o6GPMBXXwK32RCPMAxYqBcneZakC3dyRiINdFkIdEA1qzDMcxwGLWPx69i2LswRqhzxk2SiGEt00",
+	"S0bmkNteJ5yFWSC/ITRUU7fsnAAWGQfn8oxt5/hBBJjeYXsSc1hjZ7cutmn5rbhdgSIOQ6J4hxUNCiYY",
+	"+7PO2qHB3xB1mBEaMUxwMEPDHGfDLkrjTOjfgkxIlhi7znyjNFgIY0JBKEsgB8olTRmXOO6hgRlJEW7o",
+	"o6EWv0OlpYaQYBIPrZE4goAlIKrm2WfCqDQfDXONNrykRIqKgtNGfYgYjWdIm5kRFlH3lR6Gg9Am3jtI",
+	"pfpxQqZAe5e0gcwnOIENru1BQBIca17R2fHY2/muDTiVEyglcMW5/9r4w3f9jS+vft+5vOyZv7p/+F3T",
+	"WbmaZ/kAmfF8xQZsP6BrTqQEasho+qLO8NLr9/r9/qU31HqEZnGsLD2DJb2PKQmgKf0Ce97qHfzFJ2pl",
+	"Q1H17xa4aSsHkSSBHxiF4/FYgHSaDAvGqJgQ2fJFLDcsdCOX+N1jQZZYs3OeXxJ4QiiOUWgboc7Z/uGh",
+	"j04Gf3492P3GR8cn+0dvz/bPzg6Uh7Z7eHy2X3786uT04OjcR4Pd3f2Tcx/9/ONfu5f0msgIqeMkOaYC",
+	"B1rb+ea4XEcsBtdZCWImYE9pZwcBFHXbcEEPcgoii+WZcuiXH6P8qOQd79DlonJi7wqdUCP9vqPAjeTG",
+	"/F4mohcMU4LFCoT2ZGAp0PuyTY3xEJQUIARh9KjYQ9seFxcHe/ea+EFESOW01JT9MoY6GOicpjQM9OfV",
+	"xuNaosj3psAFMW7sio26xJZt5JJe+0kasxlAU3oNOYthqBTxYO/NgRJOg7OvD/ZPlfJ5Mzi6GByiDqYh",
+	"uo6w1J6LDR3gMBTdphnZWrHEWMijtsploV2XYskZnSUkaD1WGjHqoMMemRApfJSJDMfKXMkVb+eLL19+",
+	"8fmL58+2t/pdHwmWgDqRpRruOWCpdVjdaFjo8za2daWYy+I2ANNHpo7ztlhr+G73VpuWT3bxxeIW4NE4",
+	"Mu5TOcaxaJjCA4pAdUNmGB8N398OK95zZXTOGV9s9DRNBg7YRo+aFM7MsK7fdJjU23k/Tw090dWihYnm",
+	"yqD4vpUvbvbX4OHcKuygznVM1Xh5JHIurpSvoF1YQFv4ejwXqMqbjhYxHT2fa7lfA45NIL++VCGxzMTq",
+	"kW0719DViInZRVNCqk5GQpbhRttPOTe8+v0FJfkvTeEYYombu0iNG2xcnAeNRiwKsJQzukiynsrSslDi",
+	"JF21qDckjolYQ3lWlKHjPqkRDSwXUna1o/qG8qv4b8JazQORM9Qd2lSKTCPnjWgZ46wxfDlyy6Z+ZR31",
+	"SV3bssRuYPmCkhukKIUIRYluBAGjofCNY2l1nnY8rZPJxijUulHheT29VnGGtQP8fsvf+vLW5QPf+t4R",
+	"XLcMLxe3kFZNOHiSR5FXQCyPVKxsOscWM36lv4sHbcXrWobpcgE7pzBHQvmijJrAERayuF6+qyS2ITuX",
+	"E2yharAz4SxLUWeo/7uD1GaG3R6yorRzdHz6ZnDoo8Hh7vHXx4dv3wxOv9nf8y9p/sXR8Xn+JTrbP/32",
+	"YHff+MXIxKF0REl7yHZa4fKGcRywFlG/Vca+I8jZ0q1bHOhsPUDMrs/ZGcTxEuO2gnzMJQliWMN5w1Jy",
+	"Msok3N/tHWH+AORu7UIETMgTbuNbLQlaQ22LOTSA3YI/wuJbzAm26R+reWMj12t7PSuFGAcq7+s3p2sS",
+	"8vsMU2lvI1p2qUfTW3e6aUWs3KhY2fAB/RwDDpecPIUASOrQZLkJuGz3tvOeavqU9thq0q0ZiV8dzlhq",
+	"0S002qoEWmKuz8VgX1/8Wf+f+vQKDVOT83DGMh7AUDV7uzs4+9q3f53u+cV3pv/PP/7VadLDOUnuFbgz",
+	"ocuD+wUuJ5i0FENgY0EHv4RI6XrgJnTMdiMI3rXb6XqurEXVgYSkjZqq4addmDQiY2v1t4uFHqx38pnE",
+	"8SBpk9hQla+q1x4RwV36nRvh3LZLG7/PJQhyYiwJcFaZ5wj83MFQWJ8ka2JZQnLeVvLe1XT4Jah9kSXr",
+	"El+uhyt8cwI8gDWY1UTZElCJ1yxcmHWBBNBQOSSAuGlu7m0p0pJCuc8CpsBxXPefW0gi7UOvI7qaDuJV",
+	"nnnryIEKQw5CtLS0w3sG6h/M6nLxqRqEbOxz5GTeeQRI/YLgBgfSpCdo/k0hRJ0/nh0fmczI1olrakos",
+	"yYIocopldII5XubxL85HKXeaL3FQvxxXVkhubrSQp+VaayPWlukbwjnJXcm/WhkzVQeDjVG1j01p9Gtf",
+	"DgJJps2vT4HCNYT+Ja1+ew48EbsRphPVfhCGjIqLNGx2Pzc382YknX7jHEs1gfAVMinGNn8mYAmYGINQ",
+	"f6kdmcCDM9Sg11CzNVzpmg0OV+VpCxt57YvKIMJ8AqG9lJ9vPbeHdW2HIOMcaDBrd1/ZWLuxe1eGKiqH",
+	"jMKNtIHA+96WpzGmLW2xdQL0QqGMVnfVQnZUExpbzVJz8hZQwHEzTnB8ApywcC8rZVVrz/oxrybmKODX",
+	"At/FvUU1xD9H6CWmYTNz1aUL75UuMH/q5pHdJvEZC3lm99Syi+M0LIH5clg7HJD8bq0u2TWKfJQCDXUt",
+	"CVZyWxeNyEKQutDXxHgTaA5h7Qq9rYMdu40Fg7vgohC6MOm+zBrGN8Vh2H75aDd1i9OBL4rxF+QC6zIE",
+	"EvoIepMeGva3Nvq1/23pu/PGFc327Ya9q3nhuqkxE38LnIyJi0CrCgGemoCV9Syjpt7QbI0s3bkr3Mo9",
+	"0pNnkJseCyxvB11s8HLJ3ZXWY0HGiZydqclyIZkQuqD0QZnTKeaSgoIeu6ZIt7a1D539b4/Pj0/fngxO",
+	"z4/2T9/qTKO358ff7B/pFCK9Iw0UwLwU5jteJGWq7yjS9DUWJHDUNVIhAYd5HSVO07z0BtuKG0zDMiNZ",
+	"jRsiQiUzZZcmC7q2BD2PawVLtl5MW52gOIkhTCFmuvZSz4c6GCmX5nlX37oOX+tdo8us338W6GH0nzBs",
+	"RRvF0iVLK6uRkIyIQAL4FDjiIDNOIURjzhLdaNOUyiFbXGfrknqo5uYSibC4pIuXrLqPMAffWM6UIbMB",
+	"YzOv2MytDfG5dyIjwsMNhbKZ3gUJAHU+/vTxvz/84+OPH/7x4e8f/v7hbx/+H3386cP/ffzxw/9++NvH",
+	"n7pIkFA7IJgWmWtltsaORsE1jCLG3olLalvo8hEU4DgWPXSuqDYmMeiqwgiQIHQSAxI68KeBxzMZ7SDO",
+	"MgnCr1SMCR/Zw3pJFQx1Rg4CauAgEOaAJkCVM5ZzQhFYtaRjxoPqlxLxjOqr+94lLVZKQjMKG0ugSLuB",
+	"IsIKgp3hdn/ri/729vZG+OJlsPG8D/2Nl/0XWxujF89wOB4/e/ny8/6wq6fTacbKuLqkAeZ8hoa/Vypi",
+	"iJhOxFb7YHquTICmgbFO0LDixQ/1SCY1blgxRYeXtDNiMrJ1COpwoFy6bJpxRG/CuoiUR3loBtxEw8Kz",
+	"HfbQPs0SYbl4SfNca0OAmCiFrsauAEf4iDJZEHOnmrtoalyFhinLpGpIAgtTSaSyh3OD2gq2Sl7JjrfV",
+	"6/f6edYtTom34z3r9XvPrBOtBeamloGb061NWzJhdAUz2qVwwpVuMMVqxuzIsyCM5AYh8/DTgxQ+VtIs",
+	"buvawZYM1KqZt/v9B5t5rqDRUXppf9KBl+dmZteAxQo3K8XWusvW6i61alLd6cvVnYoq6Kpq1GG8qlL8",
+	"7ur2Soc7E8xnxXYQzjVjUdjcUUdocHKA5DXRpcHDOtLyhkIhddhViMQTofS3ns67Usso0aXEtdh8b+yM",
+	"W7WbCSyC2H+C1CWRfu25ggXxyLLJZqWeXm3y8UBSFG068JHrs949uP18daeiTnwtbv8pwrJW711qnMxQ",
+	"fA0mbhoPUixn5iERcs82vA9D/ZWtzasSLRraXKRFGFlOeFPN/lRnfx3m5sj7TCCRYC6Lkh+TOFfaSFKp",
+	"x2RNZuc3si3YvV80/cTwJ2J4wZ0HYfU0fy5mBZ9Nu18Hkx/mRYYyJ33Jgxa9XyZc9qfAZyiEmOg/bN3r",
+	"2NbsmsdK1F+EjthN10cUrkFINCZcyDURZG8ZW2Aov778JCqeSlTkvPER4CCaFxdkXVaX1T3LGX1m2n1i",
+	"81OZAJreD6EOzEib74vSx9vNwq9tYfsVTR+X9eXbXZ9w0gonZWyCjfMbcPlE+MkT4lfD5yRv+Qk9vyj0",
+	"5BzUATWdY/xwOEqJQlH+TAxZol2+0tUK+ZszDYi4HgzMX1lZ+qreiuw/98j2dRqv/UCPaaqWZHFYqjp0",
+	"8MQhrOcPZ4Xrwlzni3Zlhc/YXCUUT7cpSNr3hXpNuFcuKJbo1HxwfW2gh89fLNLl57aSBqlvqgExG7vf",
+	"sKFSUcc5ocqpYJyAqEZU0syB95OsEku5a+S1VbaefZSlWb/bNhxb54zJfntixG23EbL1RwWfCqmnYK9m",
+	"sKl/+/nH/zGXfXgWMxwiJVJE8Z6khZ+5+nyFaPlwo8jpugagz+rBIWTu1HSRMITEpkZY6FImydjufQlu",
+	"a8GhRcithoUeFbvFQxKf0PvbQ2+BoofAbem8LgJt4bY+KmJN+vMnuP4Gha3Gz8NhdbEbvtBguLMDXnGK",
+	"rh7b3MhfLvt0Bn57Z6BAIOoYy7ny/FVX30KaYR/kTFRDC+40BnPlfefAwhOeivwlg0+H4rd3KE4cAZRC",
+	"S1CECwO93amoJhibC7zFB6BZG/M4aTzNeX41wG2Ew4rUyu+ubv33lWTPeb7aTF6keWCFW4UOFW7aa9Ya",
+	"GytJjqsEmE2ReQzGNd8DfuI0rGp+u+Pc2iyt4rx09HsuHCSf5dFHgROwv3dfIYzGHERUSTT9VeVvtQbf",
+	"KUyIkKCf5IXrRk7X2BR9ujN+lkepNDCLxPgFckWd0tqr6I8Czsa76feTKqgDNOCzVAEJS/3kc/dXIWlO",
+	"TVUkqiYEfyZsHrVm9R1YbDKqF/O4LEJ4JPY2qxz+BbKnqB1xCJ/DZsZ+gmUQQfjK/S/D/PuIn0NC3ykB",
+	"AzdESKUE5wWQ/jdy7iB/tjer/77CKvum+V7i40C1Oc+/gX1TeUcSkeoDkxmtPv632MjZrmUHuTl4wmqZ",
+	"QY/BvNq7CZ8cql+/Q3W85HWLHHGoM93urnCoIv2Q6w8L75y/tr8/ogqyb8k6CHyRWqLMX8YHIISiXJZW",
+	"tsfSfFMccDhbvKdT8/O/ZEt6bn2EXvSfPcF8OvcFSzzCAlDIQOj6G/MP0biIW7QlAnHAQYTtv6tRJ7JG",
+	"Kp/mQaSMx96Ot6ljRLblvPDYxXEsatYbusZECm27dbb6SCjPxRx+ASEazerlg70y9aChO5UMr8+W+6W6",
+	"lKqiuIyjKpbO5CMOG/pAm2xRDoosM1FZgZXzzXkPbLhupmcWODYEL4+da+ZKQeC1IrzIzFPFdrL6sW3O",
+	"2az0HJwc7Ojn4atJKGpbOEQjHLx7VZazWKeyhwbzy7qkbQtGXxUlW4zqYjQBtvTOAg097z83dVx58ohO",
+	"gGlu5ZBMgaqzrainlkv0p5SzEYgiedecZsaVEK3U9lVIplB6e3X7zwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -18,11 +18,12 @@ const DefaultBodyLimit = 16 << 20
 
 // APIConfig is everything the HTTP API is assembled from.
 type APIConfig struct {
-	Store     *store.Store
-	Sealer    *security.Sealer
-	App       security.AppCredentials
-	Logger    *slog.Logger
-	BodyLimit int64 // bytes; 0 means DefaultBodyLimit
+	Store      *store.Store
+	Sealer     *security.Sealer
+	App        security.AppCredentials
+	AdminToken string // the admin API's bearer token; empty: admin routes answer 404
+	Logger     *slog.Logger
+	BodyLimit  int64 // bytes; 0 means DefaultBodyLimit
 	// TokenGrace: how long a superseded user token keeps working (0: forever).
 	TokenGrace time.Duration
 	// RequireActiveSubscription: notifications of a user whose subscriptions all ended get 402.
@@ -37,7 +38,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading embedded spec: %w", err)
 	}
-	validator, err := security.NewValidator(spec, security.Config{App: cfg.App, UserTokens: cfg.Store, TokenGrace: cfg.TokenGrace, Now: cfg.Now})
+	validator, err := security.NewValidator(spec, security.Config{App: cfg.App, AdminToken: cfg.AdminToken, UserTokens: cfg.Store, TokenGrace: cfg.TokenGrace, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -80,8 +80,8 @@ func (m appMatcher) basic(userPass string) bool {
 
 // UserTokenRecord is what the store knows of an issued user token.
 type UserTokenRecord struct {
-	ID        int64
-	UserID    string
+	ID           int64
+	UserID       string
 	Revoked      bool
 	SupersededAt *time.Time // when a newer token was issued for the user; nil while it is the newest
 }

@@ -3,9 +3,10 @@ package security
 import "context"
 
 // Principal is who an accepted request comes from: the app (Evotor Cloud holding the app
-// credential) or the Evotor user behind a user token.
+// credential), the Evotor user behind a user token, or the partner's admin.
 type Principal struct {
 	App     bool
+	Admin   bool   // the partner's own admin API
 	UserID  string // Evotor user id; set for user-token requests
 	TokenID int64  // the user token's row; set for user-token requests
 }

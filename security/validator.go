@@ -3,6 +3,8 @@ package security
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +44,8 @@ type authenticator func(ctx context.Context, header string) (Principal, int, err
 type Config struct {
 	App        AppCredentials
 	UserTokens UserTokens
+	// AdminToken guards the partner's admin API; empty: the admin routes are not served (404).
+	AdminToken string
 	// TokenGrace is how long a user token stays valid after a newer one was issued for the
 	// same user (Evotor may still act on the older one). Zero: forever.
 	TokenGrace time.Duration
@@ -76,7 +80,8 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 				}
 				return Principal{}, CodeBadAppCredential, nil
 			},
-			"userToken": userTokenAuthenticator(cfg.UserTokens, cfg.TokenGrace, cfg.Now),
+			"userToken":  userTokenAuthenticator(cfg.UserTokens, cfg.TokenGrace, cfg.Now),
+			"adminToken": adminTokenAuthenticator(cfg.AdminToken),
 		},
 		options: &openapi3filter.Options{
 			KeepValidatedValue: true,
@@ -196,7 +201,34 @@ func (v *Validator) authenticate(ctx context.Context, op *operation, header stri
 		}
 		code = altCode
 	}
+	if code == codeNotServed {
+		return Principal{}, transportFailure(http.StatusNotFound)
+	}
+	if code == codeBadAdminToken {
+		return Principal{}, fail(http.StatusUnauthorized, Envelope(code, "unauthorized", ""))
+	}
 	return Principal{}, fail(http.StatusUnauthorized, Envelope(code, "", ""))
+}
+
+// Codes of the admin API's own failures (Evotor never calls it).
+const (
+	codeNotServed     = -1  // no admin token configured: the route does not exist
+	codeBadAdminToken = 401 // wrong or missing admin token
+)
+
+func adminTokenAuthenticator(adminToken string) authenticator {
+	want := sha256.Sum256([]byte(adminToken))
+	return func(_ context.Context, header string) (Principal, int, error) {
+		if adminToken == "" {
+			return Principal{}, codeNotServed, nil
+		}
+		t, ok := bearerToken(header, false)
+		got := sha256.Sum256([]byte(t))
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			return Principal{}, codeBadAdminToken, nil
+		}
+		return Principal{Admin: true}, 0, nil
+	}
 }
 
 func (v *Validator) tryAll(ctx context.Context, schemes []string, header string) (Principal, int, error) {
@@ -209,7 +241,7 @@ func (v *Validator) tryAll(ctx context.Context, schemes []string, header string)
 		if got.UserID != "" {
 			p = got
 		} else if p.UserID == "" {
-			p.App = p.App || got.App
+			p.App, p.Admin = p.App || got.App, p.Admin || got.Admin
 		}
 	}
 	return p, 0, nil

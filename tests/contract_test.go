@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,16 +40,9 @@ func fixtureOperation(t *testing.T, name string) op {
 // credential, each on a fresh database holding the accounts the verify fixtures log in to, and
 // requires 200 — and, for events and notifications, the body stored byte for byte.
 func TestEveryEvotorFixtureIsAccepted(t *testing.T) {
-	entries, err := os.ReadDir(fixturesDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) < 40 {
-		t.Fatalf("only %d fixtures in %s", len(entries), fixturesDir)
-	}
+	names, _ := readFixtureNames(t)
 	eachBackend(t, func(t *testing.T, b backend) {
-		for _, entry := range entries {
-			name := entry.Name()
+		for _, name := range names {
 			t.Run(name, func(t *testing.T) {
 				e := newEnv(t, b)
 				e.addAccount("test4", "password", false)
@@ -78,23 +72,36 @@ func TestEveryEvotorFixtureIsAccepted(t *testing.T) {
 	})
 }
 
+// readFixtureNames lists Evotor's request files; there are at least 40.
+func readFixtureNames(t *testing.T) ([]string, error) {
+	entries, err := os.ReadDir(fixturesDir)
+	if err != nil || len(entries) < 40 {
+		t.Fatalf("fixtures in %s: %d, %v", fixturesDir, len(entries), err)
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
+
 // TestOperationTableCoversSpec keeps the tests' operation table equal to the spec's webhooks.
 func TestOperationTableCoversSpec(t *testing.T) {
 	spec, err := generated.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	secured := map[string]bool{}
+	secured := map[string]bool{} // the webhooks Evotor Cloud sends with a body
 	for _, item := range spec.Paths.Map() {
 		for _, operation := range item.Operations() {
-			if operation.Security != nil && len(*operation.Security) > 0 {
+			if operation.RequestBody != nil && !slices.Contains(operation.Tags, "admin") {
 				secured[strings.ToLower(operation.OperationID)] = true // the embedded spec capitalises ids
 			}
 		}
 	}
 	for _, o := range webhookOps {
 		if !secured[strings.ToLower(o.id)] {
-			t.Errorf("tests name %s, which the spec does not secure", o.id)
+			t.Errorf("tests name %s, which is not a webhook of the spec", o.id)
 		}
 		delete(secured, strings.ToLower(o.id))
 	}

@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,6 +96,9 @@ func TestSubscriptionStateFollowsSequenceNotArrival(t *testing.T) {
 		e.store.DB().Model(&store.SubscriptionEvent{}).Where("subscription_id = ?", "in-order").Count(&n)
 		if n != 4 || stateOf(e.subscription("in-order")) != want {
 			t.Fatalf("%d events stored, state %s", n, stateOf(e.subscription("in-order")))
+		}
+		if !strings.Contains(e.logs.String(), "re-sent with a different body") {
+			t.Fatal("a conflicting redelivery was not logged")
 		}
 		e.sendEvent(lifecycle("in-order", "01-000000000000001")[5]) // unknown type: stored, no change
 		if got := stateOf(e.subscription("in-order")); got != want {

@@ -6,12 +6,14 @@ import (
 	"testing"
 )
 
-// dumpTables renders every row of every table as text, bytes included.
+// dumpTables renders every row of every table as text, bytes included, in a stable order.
 func (e *env) dumpTables() string {
 	e.t.Helper()
 	var sb strings.Builder
-	for _, table := range []string{"accounts", "user_tokens", "cloud_tokens", "inbox"} {
-		rows, err := e.store.DB().Raw("SELECT * FROM " + table).Rows()
+	for _, table := range []string{"accounts", "user_tokens", "cloud_tokens", "inbox", "subscription_events",
+		"subscriptions", "installation_events", "installations", "stores", "devices", "employees", "products",
+		"product_barcodes", "documents", "receipts", "receipt_items"} {
+		rows, err := e.store.DB().Raw("SELECT * FROM " + table + " ORDER BY 1, 2").Rows()
 		if err != nil {
 			e.t.Fatal(err)
 		}

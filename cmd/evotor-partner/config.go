@@ -28,6 +28,7 @@ type config struct {
 	BodyLimit   int64
 	TokenGrace  time.Duration
 	RequireSub  bool // EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION
+	AdminToken  string
 	DevToken    bool // no app credential was configured; a development token is in use
 	notes       []string
 }
@@ -44,6 +45,7 @@ const (
 	envDevAppToken   = "EVOTOR_PARTNER_DEV_APP_TOKEN"
 	envTokenGrace    = "EVOTOR_PARTNER_TOKEN_GRACE"
 	envRequireSub    = "EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION"
+	envAdminToken    = "EVOTOR_PARTNER_ADMIN_TOKEN"
 
 	secretKeyFile   = "secret.key"
 	devAppTokenFile = "dev-app-token"
@@ -94,6 +96,9 @@ func loadConfig() (config, error) {
 			return c, fmt.Errorf("%s: want true or false, got %q", envRequireSub, v)
 		}
 		c.RequireSub = b
+	}
+	if c.AdminToken = os.Getenv(envAdminToken); c.AdminToken != "" && len(c.AdminToken) < 16 {
+		return c, fmt.Errorf("%s: want at least 16 characters", envAdminToken)
 	}
 	if len(c.App.Tokens) == 0 && c.App.BasicUser == "" && c.App.BasicPassword == "" && env(envDevAppToken, "") == "1" {
 		if err := c.useDevAppToken(); err != nil {

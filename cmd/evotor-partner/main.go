@@ -67,7 +67,7 @@ func serve() error {
 	if err != nil {
 		return err
 	}
-	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, Logger: logger,
+	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, AdminToken: cfg.AdminToken, Logger: logger,
 		BodyLimit: cfg.BodyLimit, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub})
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func serve() error {
 		IdleTimeout:       120 * time.Second,
 	}
 	logger.Info("serving", "url", "http://"+displayAddr(cfg.Addr), "database", st.Dialect(),
-		"app_tokens", len(cfg.App.Tokens), "app_basic", cfg.App.BasicUser != "", "dev_app_token", cfg.DevToken)
+		"app_tokens", len(cfg.App.Tokens), "app_basic", cfg.App.BasicUser != "", "dev_app_token", cfg.DevToken, "admin_api", cfg.AdminToken != "")
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

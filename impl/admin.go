@@ -1,0 +1,225 @@
+package impl
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// The partner's admin API: what Evotor sent, read back exactly as stored.
+
+const defaultPageSize = 100
+
+var badCursor = generated.BadRequestJSONResponse(security.Incorrect("cursor"))
+
+// pageArgs reads limit and cursor; ok=false for a cursor this server did not issue.
+func pageArgs(limit *int, cursor *string) (n int, after string, ok bool) {
+	n = defaultPageSize
+	if limit != nil {
+		n = *limit
+	}
+	if cursor == nil || *cursor == "" {
+		return n, "", true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(*cursor)
+	return n, string(b), err == nil && len(b) > 0
+}
+
+func nextCursor(more bool, lastKey string) *string {
+	if !more {
+		return nil
+	}
+	c := base64.RawURLEncoding.EncodeToString([]byte(lastKey))
+	return &c
+}
+
+// rawObject decodes stored JSON with numbers kept as written ("1.000" stays 1.000).
+func rawObject(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	err := dec.Decode(&m)
+	return m, err
+}
+
+// listPage runs one listing and renders it as a page.
+func (s *Server) listPage(ctx context.Context, l store.Listing, limit *int, cursor *string) (*generated.Page, error) {
+	n, after, ok := pageArgs(limit, cursor)
+	if !ok {
+		return nil, nil
+	}
+	items, more, err := s.store.List(ctx, l, after, n)
+	if err != nil {
+		return nil, err
+	}
+	page := &generated.Page{Items: make([]map[string]any, len(items))}
+	for i, it := range items {
+		if it.Raw == nil { // a store only referenced so far
+			page.Items[i] = map[string]any{"uuid": it.Key}
+			continue
+		}
+		if page.Items[i], err = rawObject(it.Raw); err != nil {
+			return nil, err
+		}
+	}
+	if len(items) > 0 {
+		page.NextCursor = nextCursor(more, items[len(items)-1].Key)
+	}
+	return page, nil
+}
+
+// pageResult renders a listPage result as the operation's own response type.
+func pageResult[R any](page *generated.Page, err error, ok func(generated.PageJSONResponse) R, bad func(generated.BadRequestJSONResponse) R) (R, error) {
+	var zero R
+	switch {
+	case err != nil:
+		return zero, err
+	case page == nil:
+		return bad(badCursor), nil
+	}
+	return ok(generated.PageJSONResponse(*page)), nil
+}
+
+func (s *Server) AdminListStores(ctx context.Context, req generated.AdminListStoresRequestObject) (generated.AdminListStoresResponseObject, error) {
+	page, err := s.listPage(ctx, store.StoresOf(req.UserId), req.Params.Limit, req.Params.Cursor)
+	return pageResult(page, err,
+		func(p generated.PageJSONResponse) generated.AdminListStoresResponseObject {
+			return generated.AdminListStores200JSONResponse{PageJSONResponse: p}
+		},
+		func(b generated.BadRequestJSONResponse) generated.AdminListStoresResponseObject {
+			return generated.AdminListStores400JSONResponse{BadRequestJSONResponse: b}
+		})
+}
+
+func (s *Server) AdminListDevices(ctx context.Context, req generated.AdminListDevicesRequestObject) (generated.AdminListDevicesResponseObject, error) {
+	page, err := s.listPage(ctx, store.DevicesOf(req.UserId), req.Params.Limit, req.Params.Cursor)
+	return pageResult(page, err,
+		func(p generated.PageJSONResponse) generated.AdminListDevicesResponseObject {
+			return generated.AdminListDevices200JSONResponse{PageJSONResponse: p}
+		},
+		func(b generated.BadRequestJSONResponse) generated.AdminListDevicesResponseObject {
+			return generated.AdminListDevices400JSONResponse{BadRequestJSONResponse: b}
+		})
+}
+
+func (s *Server) AdminListEmployees(ctx context.Context, req generated.AdminListEmployeesRequestObject) (generated.AdminListEmployeesResponseObject, error) {
+	page, err := s.listPage(ctx, store.EmployeesOf(req.UserId), req.Params.Limit, req.Params.Cursor)
+	return pageResult(page, err,
+		func(p generated.PageJSONResponse) generated.AdminListEmployeesResponseObject {
+			return generated.AdminListEmployees200JSONResponse{PageJSONResponse: p}
+		},
+		func(b generated.BadRequestJSONResponse) generated.AdminListEmployeesResponseObject {
+			return generated.AdminListEmployees400JSONResponse{BadRequestJSONResponse: b}
+		})
+}
+
+func (s *Server) AdminListProducts(ctx context.Context, req generated.AdminListProductsRequestObject) (generated.AdminListProductsResponseObject, error) {
+	page, err := s.listPage(ctx, store.ProductsOf(req.UserId, req.StoreUuid), req.Params.Limit, req.Params.Cursor)
+	return pageResult(page, err,
+		func(p generated.PageJSONResponse) generated.AdminListProductsResponseObject {
+			return generated.AdminListProducts200JSONResponse{PageJSONResponse: p}
+		},
+		func(b generated.BadRequestJSONResponse) generated.AdminListProductsResponseObject {
+			return generated.AdminListProducts400JSONResponse{BadRequestJSONResponse: b}
+		})
+}
+
+func (s *Server) AdminListDocuments(ctx context.Context, req generated.AdminListDocumentsRequestObject) (generated.AdminListDocumentsResponseObject, error) {
+	page, err := s.listPage(ctx, store.DocumentsOf(req.UserId, req.StoreUuid), req.Params.Limit, req.Params.Cursor)
+	return pageResult(page, err,
+		func(p generated.PageJSONResponse) generated.AdminListDocumentsResponseObject {
+			return generated.AdminListDocuments200JSONResponse{PageJSONResponse: p}
+		},
+		func(b generated.BadRequestJSONResponse) generated.AdminListDocumentsResponseObject {
+			return generated.AdminListDocuments400JSONResponse{BadRequestJSONResponse: b}
+		})
+}
+
+func (s *Server) AdminListReceipts(ctx context.Context, req generated.AdminListReceiptsRequestObject) (generated.AdminListReceiptsResponseObject, error) {
+	page, err := s.listPage(ctx, store.ReceiptsOf(req.UserId), req.Params.Limit, req.Params.Cursor)
+	return pageResult(page, err,
+		func(p generated.PageJSONResponse) generated.AdminListReceiptsResponseObject {
+			return generated.AdminListReceipts200JSONResponse{PageJSONResponse: p}
+		},
+		func(b generated.BadRequestJSONResponse) generated.AdminListReceiptsResponseObject {
+			return generated.AdminListReceipts400JSONResponse{BadRequestJSONResponse: b}
+		})
+}
+
+// AdminListEvents lists the user's inbox, newest first.
+func (s *Server) AdminListEvents(ctx context.Context, req generated.AdminListEventsRequestObject) (generated.AdminListEventsResponseObject, error) {
+	n, after, ok := pageArgs(req.Params.Limit, req.Params.Cursor)
+	before, err := strconv.ParseInt(after, 10, 64)
+	if !ok || (after != "" && (err != nil || before <= 0)) {
+		return generated.AdminListEvents400JSONResponse{BadRequestJSONResponse: badCursor}, nil
+	}
+	entries, more, err := s.store.InboxOf(ctx, req.UserId, before, n)
+	if err != nil {
+		return nil, err
+	}
+	page := generated.EventsPage{Items: make([]generated.StoredEvent, len(entries))}
+	for i, e := range entries {
+		var params map[string]string
+		_ = json.Unmarshal([]byte(e.PathParams), &params)
+		body := json.RawMessage(e.Body)
+		page.Items[i] = generated.StoredEvent{Id: e.ID, Operation: e.Operation, ReceivedAt: e.ReceivedAt, PathParams: params, Body: body}
+	}
+	if len(entries) > 0 {
+		page.NextCursor = nextCursor(more, strconv.FormatInt(entries[len(entries)-1].ID, 10))
+	}
+	return generated.AdminListEvents200JSONResponse(page), nil
+}
+
+// AdminGetUser shows what is known of an Evotor user (never the cloud token itself).
+func (s *Server) AdminGetUser(ctx context.Context, req generated.AdminGetUserRequestObject) (generated.AdminGetUserResponseObject, error) {
+	v, err := s.store.User(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	if !v.Known() {
+		return generated.AdminGetUser404JSONResponse{NotFoundJSONResponse: generated.NotFoundJSONResponse(
+			security.Envelope(404, "not found", "userId"))}, nil
+	}
+	out := generated.AdminUser{UserId: req.UserId, HasCloudToken: v.HasCloudToken,
+		Installations: []generated.InstallationState{}, Subscriptions: []generated.SubscriptionState{}}
+	if a := v.Account; a != nil {
+		out.Account = &generated.AdminAccount{Id: a.ID, Login: a.Login, HasBilling: a.HasBilling}
+	}
+	for _, i := range v.Installations {
+		out.Installations = append(out.Installations, generated.InstallationState{ProductId: i.ProductID, Installed: i.Installed, LastEventMs: i.LastEventMs})
+	}
+	for _, sub := range v.Subscriptions {
+		st := generated.SubscriptionState{SubscriptionId: sub.SubscriptionID, ProductId: sub.ProductID, Status: sub.Status,
+			TerminationRequested: sub.TerminationRequested, PlanId: sub.PlanID, DeviceNumber: sub.DeviceNumber,
+			NextBillingDate: sub.NextBillingDate, LastSequence: sub.LastSequence}
+		if sub.Addons != nil {
+			var addons []map[string]any
+			if json.Unmarshal([]byte(*sub.Addons), &addons) == nil {
+				st.Addons = &addons
+			}
+		}
+		out.Subscriptions = append(out.Subscriptions, st)
+	}
+	return generated.AdminGetUser200JSONResponse(out), nil
+}
+
+// AdminCreateAccount is the API twin of `evotor-partner accounts add`.
+func (s *Server) AdminCreateAccount(ctx context.Context, req generated.AdminCreateAccountRequestObject) (generated.AdminCreateAccountResponseObject, error) {
+	hasBilling := req.Body.HasBilling != nil && *req.Body.HasBilling
+	id, err := s.store.AddAccount(ctx, store.NewAccount{Login: req.Body.Login, PasswordHash: security.HashPassword(req.Body.Password), HasBilling: hasBilling})
+	if errors.Is(err, store.ErrLoginTaken) {
+		return generated.AdminCreateAccount409JSONResponse{ConflictJSONResponse: generated.ConflictJSONResponse(
+			security.Envelope(security.CodeAlreadyRegistered, "already exists", "login"))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return generated.AdminCreateAccount200JSONResponse{Id: id, Login: req.Body.Login}, nil
+}

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"gorm.io/gorm"
+)
+
+// Reading back what was stored, for the partner's admin API. Lists are keyset-paginated by
+// their Evotor id, so pages are stable while deliveries keep arriving.
+
+// RawItem is one stored object: its key and the JSON Evotor sent (nil for a store only
+// referenced so far).
+type RawItem struct {
+	Key string
+	Raw []byte
+}
+
+// Listing names what to list: a table of raw objects, its key column, and the filter.
+type Listing struct {
+	Table  string // one of the tables below; never user input
+	Key    string
+	Filter map[string]any
+}
+
+// Listings of the owner-keyed tables.
+func StoresOf(owner string) Listing {
+	return Listing{"stores", "uuid", map[string]any{"owner_id": owner}}
+}
+func DevicesOf(owner string) Listing {
+	return Listing{"devices", "uuid", map[string]any{"owner_id": owner}}
+}
+func EmployeesOf(owner string) Listing {
+	return Listing{"employees", "uuid", map[string]any{"owner_id": owner}}
+}
+func ReceiptsOf(owner string) Listing {
+	return Listing{"receipts", "id", map[string]any{"owner_id": owner}}
+}
+func ProductsOf(owner, store string) Listing {
+	return Listing{"products", "uuid", map[string]any{"owner_id": owner, "store_uuid": CanonicalUUID(store)}}
+}
+func DocumentsOf(owner, store string) Listing {
+	return Listing{"documents", "uuid", map[string]any{"owner_id": owner, "store_uuid": CanonicalUUID(store)}}
+}
+
+// List returns up to limit items with keys after `after`, in key order, and whether more follow.
+func (s *Store) List(ctx context.Context, l Listing, after string, limit int) ([]RawItem, bool, error) {
+	var items []RawItem
+	q := s.db.WithContext(ctx).Table(l.Table).Select(l.Key + " AS key, raw").Where(l.Filter)
+	if after != "" {
+		q = q.Where(l.Key+" > ?", after)
+	}
+	err := q.Order(l.Key).Limit(limit + 1).Scan(&items).Error
+	if len(items) > limit {
+		return items[:limit], true, err
+	}
+	return items, false, err
+}
+
+// InboxOf lists the deliveries stored for a user, newest first, with ids below before (0: from
+// the newest).
+func (s *Store) InboxOf(ctx context.Context, userID string, before int64, limit int) ([]InboxEntry, bool, error) {
+	var entries []InboxEntry
+	q := s.db.WithContext(ctx).Where("evotor_user_id = ?", userID)
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	err := q.Order("id DESC").Limit(limit + 1).Find(&entries).Error
+	if len(entries) > limit {
+		return entries[:limit], true, err
+	}
+	return entries, false, err
+}
+
+// UserView is what is known of an Evotor user.
+type UserView struct {
+	Account       *Account
+	HasCloudToken bool
+	Installations []Installation
+	Subscriptions []Subscription
+}
+
+// Known reports whether anything at all is known of the user.
+func (v UserView) Known() bool {
+	return v.Account != nil || v.HasCloudToken || len(v.Installations) > 0 || len(v.Subscriptions) > 0
+}
+
+// User gathers what is known of an Evotor user.
+func (s *Store) User(ctx context.Context, userID string) (UserView, error) {
+	var v UserView
+	db := s.db.WithContext(ctx)
+	acc, found, err := s.AccountByEvotorUser(ctx, userID)
+	if err != nil {
+		return v, err
+	}
+	if found {
+		v.Account = &acc
+	}
+	var cloud CloudToken
+	err = db.Select("evotor_user_id").Where("evotor_user_id = ?", userID).Take(&cloud).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return v, err
+	}
+	v.HasCloudToken = err == nil
+	if err := db.Where("evotor_user_id = ?", userID).Order("product_id").Find(&v.Installations).Error; err != nil {
+		return v, err
+	}
+	v.Subscriptions, err = s.SubscriptionsOf(ctx, userID)
+	return v, err
+}
