@@ -2,6 +2,7 @@ package impl
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/store"
@@ -11,14 +12,10 @@ import (
 // CreateProducts upserts a catalogue (products and groups) of the token user's store.
 func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProductsRequestObject) (generated.CreateProductsResponseObject, error) {
 	out, err := s.notify(ctx, "createProducts", storeParams(req.StoreUuid), func(owner string, tx *store.Tx) error {
-		if err := tx.ClaimStores(owner, req.StoreUuid); err != nil {
-			return err
-		}
-		raws, err := rawItems(ctx)
+		storeUUID, raws, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
 		if err != nil {
 			return err
 		}
-		storeUUID := store.CanonicalUUID(req.StoreUuid)
 		rows := make([]store.ProductRow, len(*req.Body))
 		for i, p := range *req.Body {
 			rows[i] = store.ProductRow{OwnerID: owner, StoreUUID: storeUUID, UUID: p.Uuid, ParentUUID: canonical(p.ParentUuid),
@@ -40,14 +37,10 @@ func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProduct
 // PutDocuments upserts documents of the token user's store, each kept whole.
 func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsRequestObject) (generated.PutDocumentsResponseObject, error) {
 	out, err := s.notify(ctx, "putDocuments", storeParams(req.StoreUuid), func(owner string, tx *store.Tx) error {
-		if err := tx.ClaimStores(owner, req.StoreUuid); err != nil {
-			return err
-		}
-		raws, err := rawItems(ctx)
+		storeUUID, raws, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
 		if err != nil {
 			return err
 		}
-		storeUUID := store.CanonicalUUID(req.StoreUuid)
 		rows := make([]store.DocumentRow, len(*req.Body))
 		for i, d := range *req.Body {
 			rows[i] = store.DocumentRow{OwnerID: owner, UUID: d.Uuid, StoreUUID: storeUUID, Type: d.Type,
@@ -97,6 +90,16 @@ func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsReq
 		func(b generated.PaymentRequiredJSONResponse) generated.PostReceiptsResponseObject {
 			return generated.PostReceipts402JSONResponse{PaymentRequiredJSONResponse: b}
 		})
+}
+
+// claimStoreItems makes the path's store the owner's (ErrNotOwner when it is another user's)
+// and splits the body into its items, raw.
+func claimStoreItems(ctx context.Context, tx *store.Tx, owner, storeUUID string) (string, []json.RawMessage, error) {
+	if err := tx.ClaimStores(owner, storeUUID); err != nil {
+		return "", nil, err
+	}
+	raws, err := rawItems(ctx)
+	return store.CanonicalUUID(storeUUID), raws, err
 }
 
 // receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw JSON.

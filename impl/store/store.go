@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -81,10 +82,15 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	dir := "migrations/postgres"
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
 	var opts []goose.ProviderOption
 	if s.dialect == goose.DialectSQLite3 {
-		dir = "migrations/sqlite"
+		if fsys, err = sqliteMigrations(fsys); err != nil {
+			return err
+		}
 	} else {
 		// Several instances starting at once take turns.
 		locker, err := lock.NewPostgresSessionLocker()
@@ -92,10 +98,6 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	fsys, err := fs.Sub(migrations, dir)
-	if err != nil {
-		return err
 	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
@@ -109,6 +111,32 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("applying migrations: %w", err)
 	}
 	return nil
+}
+
+// sqliteTypes turns the PostgreSQL migrations into SQLite's dialect; they are written in the
+// subset where column types are the only difference.
+var sqliteTypes = strings.NewReplacer(
+	"BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT",
+	"BIGINT", "INTEGER",
+	"BYTEA", "BLOB",
+	"TIMESTAMPTZ", "DATETIME",
+)
+
+// sqliteMigrations is the migrations directory with every file translated for SQLite.
+func sqliteMigrations(pg fs.FS) (fs.FS, error) {
+	names, err := fs.Glob(pg, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	out := fstest.MapFS{} // an in-memory fs.FS (testing/fstest has the standard one)
+	for _, name := range names {
+		b, err := fs.ReadFile(pg, name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = &fstest.MapFile{Data: []byte(sqliteTypes.Replace(string(b))), Mode: 0o444}
+	}
+	return out, nil
 }
 
 // Dialect names the database in use ("postgres" or "sqlite3").
