@@ -1,7 +1,7 @@
 # evotor-partner — every command a developer or CI needs.
 GO ?= go
 
-.PHONY: run test test-postgres generate check-generated vet bench
+.PHONY: run test test-postgres generate check-generated vet lint bench
 
 ## run: the server on the embedded SQLite file in ./data; without configured credentials it
 ## keeps a development app token in ./data/dev-app-token and shows it on first run.
@@ -30,6 +30,10 @@ check-generated: generate
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^generated/'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+
+## lint: the spec against Redocly's recommended rules (redocly.yaml); @redocly/cli pinned.
+lint:
+	npx --yes @redocly/cli@2.77.0 lint openapi/openapi.yaml
 
 ## bench: the Go benchmarks (add TEST_DATABASE_URL for the PostgreSQL ones).
 bench:

@@ -82,7 +82,7 @@ type CreateUserRequest struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// Decimal A number, or a number written as a string (`"0.000"`).
+// Decimal A number, or a number written as a string (`"0.000"`); null is accepted.
 type Decimal struct {
 	union json.RawMessage
 }
@@ -107,16 +107,16 @@ type Device struct {
 type Document struct {
 	CloseDate *string `json:"closeDate,omitempty"`
 
-	// CloseResultSum A number, or a number written as a string (`"0.000"`).
+	// CloseResultSum A number, or a number written as a string (`"0.000"`); null is accepted.
 	CloseResultSum *Decimal `json:"closeResultSum,omitempty"`
 
-	// CloseSum A number, or a number written as a string (`"0.000"`).
+	// CloseSum A number, or a number written as a string (`"0.000"`); null is accepted.
 	CloseSum      *Decimal                `json:"closeSum,omitempty"`
 	CloseUserUuid *string                 `json:"closeUserUuid,omitempty"`
 	DeviceUuid    *string                 `json:"deviceUuid,omitempty"`
 	Extras        *map[string]interface{} `json:"extras,omitempty"`
 
-	// Number A number, or a number written as a string (`"0.000"`).
+	// Number A number, or a number written as a string (`"0.000"`); null is accepted.
 	Number        *Decimal                  `json:"number,omitempty"`
 	OpenDate      *string                   `json:"openDate,omitempty"`
 	OpenUserUuid  *string                   `json:"openUserUuid,omitempty"`
@@ -136,7 +136,7 @@ type Employee struct {
 	Name           string  `json:"name"`
 	PatronymicName *string `json:"patronymicName,omitempty"`
 
-	// Phone Digits, usually a number (79876543210), sometimes a string.
+	// Phone Digits, usually a number (79876543210), sometimes a string; null is accepted.
 	Phone  *Employee_Phone `json:"phone,omitempty"`
 	Role   string          `json:"role"`
 	Stores []string        `json:"stores"`
@@ -149,7 +149,7 @@ type EmployeePhone0 = int64
 // EmployeePhone1 defines model for Employee.Phone.1.
 type EmployeePhone1 = string
 
-// Employee_Phone Digits, usually a number (79876543210), sometimes a string.
+// Employee_Phone Digits, usually a number (79876543210), sometimes a string; null is accepted.
 type Employee_Phone struct {
 	union json.RawMessage
 }
@@ -235,10 +235,10 @@ type Page struct {
 type Product struct {
 	AlcoCodes *[]string `json:"alcoCodes,omitempty"`
 
-	// AlcoholByVolume A number, or a number written as a string (`"0.000"`).
+	// AlcoholByVolume A number, or a number written as a string (`"0.000"`); null is accepted.
 	AlcoholByVolume *Decimal `json:"alcoholByVolume,omitempty"`
 
-	// AlcoholProductKindCode A number, or a number written as a string (`"0.000"`).
+	// AlcoholProductKindCode A number, or a number written as a string (`"0.000"`); null is accepted.
 	AlcoholProductKindCode *Decimal                `json:"alcoholProductKindCode,omitempty"`
 	AllowToSell            *bool                   `json:"allowToSell,omitempty"`
 	ArticleNumber          *string                 `json:"articleNumber,omitempty"`
@@ -246,7 +246,7 @@ type Product struct {
 	BarCodes               *[]string               `json:"barCodes,omitempty"`
 	Code                   *string                 `json:"code,omitempty"`
 
-	// CostPrice A number, or a number written as a string (`"0.000"`).
+	// CostPrice A number, or a number written as a string (`"0.000"`); null is accepted.
 	CostPrice   *Decimal `json:"costPrice,omitempty"`
 	Description *string  `json:"description,omitempty"`
 	Group       bool     `json:"group"`
@@ -255,13 +255,13 @@ type Product struct {
 	Name        string   `json:"name"`
 	ParentUuid  *string  `json:"parentUuid,omitempty"`
 
-	// Price A number, or a number written as a string (`"0.000"`).
+	// Price A number, or a number written as a string (`"0.000"`); null is accepted.
 	Price *Decimal `json:"price,omitempty"`
 
-	// Quantity A number, or a number written as a string (`"0.000"`).
+	// Quantity A number, or a number written as a string (`"0.000"`); null is accepted.
 	Quantity *Decimal `json:"quantity,omitempty"`
 
-	// TareVolume A number, or a number written as a string (`"0.000"`).
+	// TareVolume A number, or a number written as a string (`"0.000"`); null is accepted.
 	TareVolume *Decimal `json:"tareVolume,omitempty"`
 	Tax        *string  `json:"tax,omitempty"`
 	Type       *string  `json:"type,omitempty"`
@@ -297,42 +297,42 @@ type ReceiptData struct {
 	ShiftId       *string                 `json:"shiftId,omitempty"`
 	StoreId       string                  `json:"storeId"`
 
-	// TotalAmount A number, or a number written as a string (`"0.000"`).
+	// TotalAmount A number, or a number written as a string (`"0.000"`); null is accepted.
 	TotalAmount *Decimal `json:"totalAmount,omitempty"`
 
-	// TotalDiscount A number, or a number written as a string (`"0.000"`).
+	// TotalDiscount A number, or a number written as a string (`"0.000"`); null is accepted.
 	TotalDiscount *Decimal `json:"totalDiscount,omitempty"`
 
-	// TotalTax A number, or a number written as a string (`"0.000"`).
+	// TotalTax A number, or a number written as a string (`"0.000"`); null is accepted.
 	TotalTax *Decimal `json:"totalTax,omitempty"`
 	Type     string   `json:"type"`
 }
 
 // ReceiptItem defines model for ReceiptItem.
 type ReceiptItem struct {
-	// CostPrice A number, or a number written as a string (`"0.000"`).
+	// CostPrice A number, or a number written as a string (`"0.000"`); null is accepted.
 	CostPrice *Decimal `json:"costPrice,omitempty"`
 
-	// Discount A number, or a number written as a string (`"0.000"`).
+	// Discount A number, or a number written as a string (`"0.000"`); null is accepted.
 	Discount    *Decimal `json:"discount,omitempty"`
 	Id          string   `json:"id"`
 	ItemType    *string  `json:"itemType,omitempty"`
 	MeasureName *string  `json:"measureName,omitempty"`
 	Name        *string  `json:"name,omitempty"`
 
-	// Price A number, or a number written as a string (`"0.000"`).
+	// Price A number, or a number written as a string (`"0.000"`); null is accepted.
 	Price *Decimal `json:"price,omitempty"`
 
-	// Quantity A number, or a number written as a string (`"0.000"`).
+	// Quantity A number, or a number written as a string (`"0.000"`); null is accepted.
 	Quantity *Decimal `json:"quantity,omitempty"`
 
-	// SumPrice A number, or a number written as a string (`"0.000"`).
+	// SumPrice A number, or a number written as a string (`"0.000"`); null is accepted.
 	SumPrice *Decimal `json:"sumPrice,omitempty"`
 
-	// Tax A number, or a number written as a string (`"0.000"`).
+	// Tax A number, or a number written as a string (`"0.000"`); null is accepted.
 	Tax *Decimal `json:"tax,omitempty"`
 
-	// TaxPercent A number, or a number written as a string (`"0.000"`).
+	// TaxPercent A number, or a number written as a string (`"0.000"`); null is accepted.
 	TaxPercent *Decimal `json:"taxPercent,omitempty"`
 }
 
@@ -371,7 +371,7 @@ type SubscriptionEvent struct {
 		Quantity *int    `json:"quantity,omitempty"`
 	} `json:"addons,omitempty"`
 	ChargedSum *struct {
-		// Amount A number, or a number written as a string (`"0.000"`).
+		// Amount A number, or a number written as a string (`"0.000"`); null is accepted.
 		Amount   *Decimal `json:"amount,omitempty"`
 		Currency *string  `json:"currency,omitempty"`
 	} `json:"chargedSum,omitempty"`
@@ -8874,91 +8874,91 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F3rbiPHlX6VQm8Ak0iLojQz9ljzI+BI8lqxRhJ0cRBY2mGx+5Bdme6qdlU1JXogwN5n2GfIAyywQPZH",
-	"8gwzr+AnCerSN3aRbOoW25n8iEWyrud8dW51Ts17L2BJyihQKbyd916KOU5AAtefdjMuGFd/hSACTlJJ",
-	"GPV2vPMIEIUbaX5HbIxkBCjlMCUsEyjFE+h5vkdU2+8z4DPP9yhOwNvxAjOk74kgggSrseUsVb8IyQmd",
-	"eLe3vndIEiKb0x5ISARKgesZUCeEMc5iibb6/e6i+WI9VHU628vb2er3fS/BNyTJEm/nhf5EqPm05efL",
-	"IlTCBLhe15lkHC4yEqpx9GwpllE5mSh+9z0O32eEQ+jtSJ5BdQFjxhMsvR0PpkwyvpGZDk0yXAjgB+GJ",
-	"msI9X6YbLJ3sdxzG3o73H5slnzfNr2LTjO/dqrk4iJRRAZrvr3F4Ct9nIDQTAkYlUP0nTtOYBFjxY/Mv",
-	"QjHlfcu59jlnXJi56lzd7ve3UIJjRRYI0R/Pjo98tN3vbyOM8n2hMYE4RESghAhB6ES3eIaw/SHCAmF0",
-	"zRmdIEVHxDia4jiDnnfre7uMjmMSPNFmnuvDgIOAZVSqJceEvoMQSYYwZTICjvY145FiH+pMgZPxrPtK",
-	"7eiF7huzCaGqp8TvgKJOwAFL6Oq9HDH5Fcto+AR7OWIyInSiFvKOsmuqzjmRehUneAIPtgI9mGP+Ywr6",
-	"oPuIUISRkHgUK86GimqjWU5FEnbtmmYJUHlaHIVHJ9BWzmzNSIVBylCKSYhENioa6sVdUJzJiHHyw1Ot",
-	"bMseB5ymKOAQApUEx74Sltsoo4ajeuGSvQOqf3iG4CbV523uh8/tYAaZTAlgIa4ZD1FHtdy0GO5psWWX",
-	"p1Y/MKdgVwNYbzzlLAUuiRE0RpIWApFQ+flzryl6fU9P7FYWpez7ztOC1LS9KoZho79AINUogzAh1K6p",
-	"uZgIi9ckjtW45UQjxmLAVPV+lMVWJl24YiWnm8vF5T6WgaS251s94W7MsvBcMbepY/8UQUVEfSZQoBob",
-	"KChJEClx26EwVfiIwPygta+DYFRIHMca2obdSoGvWvBBpdeZxBLUUHZwzDmeqc/VA9Z+6LNKr4VDW6Xa",
-	"VnfWeVpo5DqZ52kxvwEX68vuFV1ch4DMeZgQegh0ogyFrYYlse6WTPvczLkDEcyynHtiScJCImdN4BWA",
-	"GwZ5o6GPMBXXwK32RCPMAxYqBcneZakC3dyRiINdFkIdEA1qzDMcxwGLWPx69i2LswRqhzxk2SiGEt00",
-	"S0bmkNteJ5yFWSC/ITRUU7fsnAAWGQfn8oxt5/hBBJjeYXsSc1hjZ7cutmn5rbhdgSIOQ6J4hxUNCiYY",
-	"+7PO2qHB3xB1mBEaMUxwMEPDHGfDLkrjTOjfgkxIlhi7znyjNFgIY0JBKEsgB8olTRmXOO6hgRlJEW7o",
-	"o6EWv0OlpYaQYBIPrZE4goAlIKrm2WfCqDQfDXONNrykRIqKgtNGfYgYjWdIm5kRFlH3lR6Gg9Am3jtI",
-	"pfpxQqZAe5e0gcwnOIENru1BQBIca17R2fHY2/muDTiVEyglcMW5/9r4w3f9jS+vft+5vOyZv7p/+F3T",
-	"WbmaZ/kAmfF8xQZsP6BrTqQEasho+qLO8NLr9/r9/qU31HqEZnGsLD2DJb2PKQmgKf0Ce97qHfzFJ2pl",
-	"Q1H17xa4aSsHkSSBHxiF4/FYgHSaDAvGqJgQ2fJFLDcsdCOX+N1jQZZYs3OeXxJ4QiiOUWgboc7Z/uGh",
-	"j04Gf3492P3GR8cn+0dvz/bPzg6Uh7Z7eHy2X3786uT04OjcR4Pd3f2Tcx/9/ONfu5f0msgIqeMkOaYC",
-	"B1rb+ea4XEcsBtdZCWImYE9pZwcBFHXbcEEPcgoii+WZcuiXH6P8qOQd79DlonJi7wqdUCP9vqPAjeTG",
-	"/F4mohcMU4LFCoT2ZGAp0PuyTY3xEJQUIARh9KjYQ9seFxcHe/ea+EFESOW01JT9MoY6GOicpjQM9OfV",
-	"xuNaosj3psAFMW7sio26xJZt5JJe+0kasxlAU3oNOYthqBTxYO/NgRJOg7OvD/ZPlfJ5Mzi6GByiDqYh",
-	"uo6w1J6LDR3gMBTdphnZWrHEWMijtsploV2XYskZnSUkaD1WGjHqoMMemRApfJSJDMfKXMkVb+eLL19+",
-	"8fmL58+2t/pdHwmWgDqRpRruOWCpdVjdaFjo8za2daWYy+I2ANNHpo7ztlhr+G73VpuWT3bxxeIW4NE4",
-	"Mu5TOcaxaJjCA4pAdUNmGB8N398OK95zZXTOGV9s9DRNBg7YRo+aFM7MsK7fdJjU23k/Tw090dWihYnm",
-	"yqD4vpUvbvbX4OHcKuygznVM1Xh5JHIurpSvoF1YQFv4ejwXqMqbjhYxHT2fa7lfA45NIL++VCGxzMTq",
-	"kW0719DViInZRVNCqk5GQpbhRttPOTe8+v0FJfkvTeEYYombu0iNG2xcnAeNRiwKsJQzukiynsrSslDi",
-	"JF21qDckjolYQ3lWlKHjPqkRDSwXUna1o/qG8qv4b8JazQORM9Qd2lSKTCPnjWgZ46wxfDlyy6Z+ZR31",
-	"SV3bssRuYPmCkhukKIUIRYluBAGjofCNY2l1nnY8rZPJxijUulHheT29VnGGtQP8fsvf+vLW5QPf+t4R",
-	"XLcMLxe3kFZNOHiSR5FXQCyPVKxsOscWM36lv4sHbcXrWobpcgE7pzBHQvmijJrAERayuF6+qyS2ITuX",
-	"E2yharAz4SxLUWeo/7uD1GaG3R6yorRzdHz6ZnDoo8Hh7vHXx4dv3wxOv9nf8y9p/sXR8Xn+JTrbP/32",
-	"YHff+MXIxKF0REl7yHZa4fKGcRywFlG/Vca+I8jZ0q1bHOhsPUDMrs/ZGcTxEuO2gnzMJQliWMN5w1Jy",
-	"Msok3N/tHWH+AORu7UIETMgTbuNbLQlaQ22LOTSA3YI/wuJbzAm26R+reWMj12t7PSuFGAcq7+s3p2sS",
-	"8vsMU2lvI1p2qUfTW3e6aUWs3KhY2fAB/RwDDpecPIUASOrQZLkJuGz3tvOeavqU9thq0q0ZiV8dzlhq",
-	"0S002qoEWmKuz8VgX1/8Wf+f+vQKDVOT83DGMh7AUDV7uzs4+9q3f53u+cV3pv/PP/7VadLDOUnuFbgz",
-	"ocuD+wUuJ5i0FENgY0EHv4RI6XrgJnTMdiMI3rXb6XqurEXVgYSkjZqq4addmDQiY2v1t4uFHqx38pnE",
-	"8SBpk9hQla+q1x4RwV36nRvh3LZLG7/PJQhyYiwJcFaZ5wj83MFQWJ8ka2JZQnLeVvLe1XT4Jah9kSXr",
-	"El+uhyt8cwI8gDWY1UTZElCJ1yxcmHWBBNBQOSSAuGlu7m0p0pJCuc8CpsBxXPefW0gi7UOvI7qaDuJV",
-	"nnnryIEKQw5CtLS0w3sG6h/M6nLxqRqEbOxz5GTeeQRI/YLgBgfSpCdo/k0hRJ0/nh0fmczI1olrakos",
-	"yYIocopldII5XubxL85HKXeaL3FQvxxXVkhubrSQp+VaayPWlukbwjnJXcm/WhkzVQeDjVG1j01p9Gtf",
-	"DgJJps2vT4HCNYT+Ja1+ew48EbsRphPVfhCGjIqLNGx2Pzc382YknX7jHEs1gfAVMinGNn8mYAmYGINQ",
-	"f6kdmcCDM9Sg11CzNVzpmg0OV+VpCxt57YvKIMJ8AqG9lJ9vPbeHdW2HIOMcaDBrd1/ZWLuxe1eGKiqH",
-	"jMKNtIHA+96WpzGmLW2xdQL0QqGMVnfVQnZUExpbzVJz8hZQwHEzTnB8ApywcC8rZVVrz/oxrybmKODX",
-	"At/FvUU1xD9H6CWmYTNz1aUL75UuMH/q5pHdJvEZC3lm99Syi+M0LIH5clg7HJD8bq0u2TWKfJQCDXUt",
-	"CVZyWxeNyEKQutDXxHgTaA5h7Qq9rYMdu40Fg7vgohC6MOm+zBrGN8Vh2H75aDd1i9OBL4rxF+QC6zIE",
-	"EvoIepMeGva3Nvq1/23pu/PGFc327Ya9q3nhuqkxE38LnIyJi0CrCgGemoCV9Syjpt7QbI0s3bkr3Mo9",
-	"0pNnkJseCyxvB11s8HLJ3ZXWY0HGiZydqclyIZkQuqD0QZnTKeaSgoIeu6ZIt7a1D539b4/Pj0/fngxO",
-	"z4/2T9/qTKO358ff7B/pFCK9Iw0UwLwU5jteJGWq7yjS9DUWJHDUNVIhAYd5HSVO07z0BtuKG0zDMiNZ",
-	"jRsiQiUzZZcmC7q2BD2PawVLtl5MW52gOIkhTCFmuvZSz4c6GCmX5nlX37oOX+tdo8us338W6GH0nzBs",
-	"RRvF0iVLK6uRkIyIQAL4FDjiIDNOIURjzhLdaNOUyiFbXGfrknqo5uYSibC4pIuXrLqPMAffWM6UIbMB",
-	"YzOv2MytDfG5dyIjwsMNhbKZ3gUJAHU+/vTxvz/84+OPH/7x4e8f/v7hbx/+H3386cP/ffzxw/9++NvH",
-	"n7pIkFA7IJgWmWtltsaORsE1jCLG3olLalvo8hEU4DgWPXSuqDYmMeiqwgiQIHQSAxI68KeBxzMZ7SDO",
-	"MgnCr1SMCR/Zw3pJFQx1Rg4CauAgEOaAJkCVM5ZzQhFYtaRjxoPqlxLxjOqr+94lLVZKQjMKG0ugSLuB",
-	"IsIKgp3hdn/ri/729vZG+OJlsPG8D/2Nl/0XWxujF89wOB4/e/ny8/6wq6fTacbKuLqkAeZ8hoa/Vypi",
-	"iJhOxFb7YHquTICmgbFO0LDixQ/1SCY1blgxRYeXtDNiMrJ1COpwoFy6bJpxRG/CuoiUR3loBtxEw8Kz",
-	"HfbQPs0SYbl4SfNca0OAmCiFrsauAEf4iDJZEHOnmrtoalyFhinLpGpIAgtTSaSyh3OD2gq2Sl7JjrfV",
-	"6/f6edYtTom34z3r9XvPrBOtBeamloGb061NWzJhdAUz2qVwwpVuMMVqxuzIsyCM5AYh8/DTgxQ+VtIs",
-	"buvawZYM1KqZt/v9B5t5rqDRUXppf9KBl+dmZteAxQo3K8XWusvW6i61alLd6cvVnYoq6Kpq1GG8qlL8",
-	"7ur2Soc7E8xnxXYQzjVjUdjcUUdocHKA5DXRpcHDOtLyhkIhddhViMQTofS3ns67Usso0aXEtdh8b+yM",
-	"W7WbCSyC2H+C1CWRfu25ggXxyLLJZqWeXm3y8UBSFG068JHrs949uP18daeiTnwtbv8pwrJW711qnMxQ",
-	"fA0mbhoPUixn5iERcs82vA9D/ZWtzasSLRraXKRFGFlOeFPN/lRnfx3m5sj7TCCRYC6Lkh+TOFfaSFKp",
-	"x2RNZuc3si3YvV80/cTwJ2J4wZ0HYfU0fy5mBZ9Nu18Hkx/mRYYyJ33Jgxa9XyZc9qfAZyiEmOg/bN3r",
-	"2NbsmsdK1F+EjthN10cUrkFINCZcyDURZG8ZW2Aov778JCqeSlTkvPER4CCaFxdkXVaX1T3LGX1m2n1i",
-	"81OZAJreD6EOzEib74vSx9vNwq9tYfsVTR+X9eXbXZ9w0gonZWyCjfMbcPlE+MkT4lfD5yRv+Qk9vyj0",
-	"5BzUATWdY/xwOEqJQlH+TAxZol2+0tUK+ZszDYi4HgzMX1lZ+qreiuw/98j2dRqv/UCPaaqWZHFYqjp0",
-	"8MQhrOcPZ4Xrwlzni3Zlhc/YXCUUT7cpSNr3hXpNuFcuKJbo1HxwfW2gh89fLNLl57aSBqlvqgExG7vf",
-	"sKFSUcc5ocqpYJyAqEZU0syB95OsEku5a+S1VbaefZSlWb/bNhxb54zJfntixG23EbL1RwWfCqmnYK9m",
-	"sKl/+/nH/zGXfXgWMxwiJVJE8Z6khZ+5+nyFaPlwo8jpugagz+rBIWTu1HSRMITEpkZY6FImydjufQlu",
-	"a8GhRcithoUeFbvFQxKf0PvbQ2+BoofAbem8LgJt4bY+KmJN+vMnuP4Gha3Gz8NhdbEbvtBguLMDXnGK",
-	"rh7b3MhfLvt0Bn57Z6BAIOoYy7ny/FVX30KaYR/kTFRDC+40BnPlfefAwhOeivwlg0+H4rd3KE4cAZRC",
-	"S1CECwO93amoJhibC7zFB6BZG/M4aTzNeX41wG2Ew4rUyu+ubv33lWTPeb7aTF6keWCFW4UOFW7aa9Ya",
-	"GytJjqsEmE2ReQzGNd8DfuI0rGp+u+Pc2iyt4rx09HsuHCSf5dFHgROwv3dfIYzGHERUSTT9VeVvtQbf",
-	"KUyIkKCf5IXrRk7X2BR9ujN+lkepNDCLxPgFckWd0tqr6I8Czsa76feTKqgDNOCzVAEJS/3kc/dXIWlO",
-	"TVUkqiYEfyZsHrVm9R1YbDKqF/O4LEJ4JPY2qxz+BbKnqB1xCJ/DZsZ+gmUQQfjK/S/D/PuIn0NC3ykB",
-	"AzdESKUE5wWQ/jdy7iB/tjer/77CKvum+V7i40C1Oc+/gX1TeUcSkeoDkxmtPv632MjZrmUHuTl4wmqZ",
-	"QY/BvNq7CZ8cql+/Q3W85HWLHHGoM93urnCoIv2Q6w8L75y/tr8/ogqyb8k6CHyRWqLMX8YHIISiXJZW",
-	"tsfSfFMccDhbvKdT8/O/ZEt6bn2EXvSfPcF8OvcFSzzCAlDIQOj6G/MP0biIW7QlAnHAQYTtv6tRJ7JG",
-	"Kp/mQaSMx96Ot6ljRLblvPDYxXEsatYbusZECm27dbb6SCjPxRx+ASEazerlg70y9aChO5UMr8+W+6W6",
-	"lKqiuIyjKpbO5CMOG/pAm2xRDoosM1FZgZXzzXkPbLhupmcWODYEL4+da+ZKQeC1IrzIzFPFdrL6sW3O",
-	"2az0HJwc7Ojn4atJKGpbOEQjHLx7VZazWKeyhwbzy7qkbQtGXxUlW4zqYjQBtvTOAg097z83dVx58ohO",
-	"gGlu5ZBMgaqzrainlkv0p5SzEYgiedecZsaVEK3U9lVIplB6e3X7zwAAAP//",
+	"7F3rbiPHlX6VQm8Ak0iLojQz9ljzI+BI8lqxRhJ0cRBY2mGx+5CsTHdVu6qaEj0QYO8z7DPkARZYIPsj",
+	"eYaZV/CTBHXpG7uabOoW25n8iEWyrud8dW51Ts17L2BxwihQKbyd916COY5BAtefdlMuGFd/hSACThJJ",
+	"GPV2vPMpIAo30vyO2BjJKaCEw4ywVKAET6Dn+R5Rbb9Pgc8936M4Bm/HC8yQvieCKcRYjS3nifpFSE7o",
+	"xLu99b1DEhNZn/ZAQixQAlzPgDohjHEaSbTV73eb5ov0UOXpbC9vZ6vf970Y35A4jb2dF/oToebTlp8t",
+	"i1AJE+B6XWeScbhISajG0bMlWE6LyUT+u+9x+D4lHEJvR/IUygsYMx5j6e14MGOS8Y3UdKiT4UIAPwhP",
+	"1BTu+VLdYOlkv+Mw9na8/9gs+LxpfhWbZnzvVs3FQSSMCtB8f43DU/g+BaGZEDAqgeo/cZJEJMCKH5t/",
+	"EYop71vOtc8548LMVeXqdr+/hWIcKbJAiP54dnzko+1+fxthlO0LjQlEISICxUQIQie6xTOE7Q9TLBBG",
+	"15zRCVJ0RIyjGY5S6Hm3vrfL6DgiwRNt5rk+DDgIWEqlWnJE6DsIkWQIUyanwNG+ZjxS7EOdGXAynndf",
+	"qR290H0jNiFU9ZT4HVDUCThgCV29lyMmv2IpDZ9gL0dMTgmdqIW8o+yaqnNOpF7FCZ7Ag61AD+aY/5iC",
+	"Pug+IhRhJCQeRYqzoaLaaJ5RkYRdu6Z5DFSe5kfh0Qm0lTFbM1JhkDKUYBIikY7yhnpxFxSncso4+eGp",
+	"VrZljwNOEhRwCIFKgiNfCcttlFLDUb1wyd4B1T88Q3CT6PO28MPndjCDTKYEsBDXjIeoo1puWgz3tNiy",
+	"y1OrH5hTsKsBrDeecJYAl8QIGiNJc4FIqPz8uVcXvb6nJ3Yri0L2fedpQWraXuXDsNFfIJBqlEEYE2rX",
+	"VF/MFIvXJIrUuMVEI8YiwFT1fpTFliZtXLGS0/Xl4mIfy0BS2fOtnnA3Yml4rphb17F/mkJJRH0mUKAa",
+	"GygoSTBV4rZDYabwMQXzg9a+DoJRIXEUaWgbdisFvmrBB6VeZxJLUEPZwTHneK4+lw9Y+6HPSr0ah7ZK",
+	"ta3urPI018hVMi/SYnEDLtYX3Uu6uAoBmfEwJvQQ6EQZCls1S2LdLZn2mZlzByKYZTn3xOKYhUTO68DL",
+	"ATcMskZDH2EqroFb7YlGmAcsVAqSvUsTBbqFIxEFuyyEKiBq1FhkOI4CNmXR6/m3LEpjqBzykKWjCAp0",
+	"0zQemUNue51wFqaB/IbQUE3dsnMMWKQcnMsztp3jBxFgeoftScxhjZ3dutim5bfidgmKOAyJ4h1WNMiZ",
+	"YOzPKmuHBn9D1GFGaEQwwcEcDTOcDbsoiVKhfwtSIVls7DrzjdJgIYwJBaEsgQwolzRhXOKohwZmJEW4",
+	"oY+GWvwOlZYaQoxJNLRG4ggCFoMom2efCaPSfDTMNNrwkhIpSgpOG/UhYjSaI21mTrGYdl/pYTgIbeK9",
+	"g0SqHydkBrR3SWvIfIITWOPaHgQkxpHmFZ0fj72d71z8p2kUKcsq490iWN/XWiRYSuCKs/+18Yfv+htf",
+	"Xv2+c3nZM391//C7ujNztQiJATLj+4pN2H5A15xICdSQ2fRFneGl1+/1+/1Lb9h9hdRaFMVxEEAiIeyZ",
+	"nc5IAHX5GNgT2bDF+plb2VCUPcAGR27lIJLE8AOjcDweC5BOo6JhjJKRkS5fxHLTQzdyCeg9FqSxNUwX",
+	"OSaBx4TiCIW2Eeqc7R8e+uhk8OfXg91vfHR8sn/09mz/7OxA+XC7h8dn+8XHr05OD47OfTTY3d0/OffR",
+	"zz/+tXtJr4mcInXgJMdU4EDrQ98cqOspi8B1moKICdhT+ttBAEXdNlzQg5yCSCN5plz+5QctO0xZxzt0",
+	"uSid6btCJ9RIv+8ocCO5MdCXCfGGYQqwWBHRngwsAXpftqkxHoKSAoQgjB7le2jb4+LiYO9eEz+ICCmd",
+	"loo5sIyhDgY6pylMB/15tXm5lijyvRlwQYyju2KjLrFlG7mk136cRGwOUJdeQ84iGCrFMdh7c6CE0+Ds",
+	"64P9U6V+3gyOLgaHqINpiK6nWGrfxgYXcBiKbt3QbK1YIizkUVvl0mj5JVhyRucxCVqPlUwZhQbV31rJ",
+	"rJynptf3yIRI4aNUpDhSBlOm2jtffPnyi89fPH+2vdXv+kiwGNSJLxR9g2pXfGsBQX2oqiehLRpr/t+9",
+	"FavlpF18vrgGxBpnyH1uxzgSNXN6QBGobsgM46Ph+9thyQMvjc45481mUd2o4IBtBKpO4dQM6/pNh1q9",
+	"nfeL1NATXTUtTNRXBvn3rfx5s78aDxdWYQd1rmOmxsuimQuxqWwF7UIL2kvQ47lAVdyWtIgL6flcy/0a",
+	"cGQuA6pLFRLLVKwe2bZzDV2Ouphd1GWo6mRkaBGytP2Ug8TL319Qkv1SF58hlri+i8S40sZNetCIRlOQ",
+	"ppjRRZL1lJqWZhLHyapFvSFRRMQa6rWkLh13UrWIYrGQoqsd1TeUX8V/ExqrH4iMoe7wqFJ1GjlvRMs4",
+	"aYXhy5FbNPVL66hO6tqWJXYNyxeU3CBFKUQoinUjCBgNhW+cT6u1tHNqHVE2RqHWbgrP2ntza1WHFi05",
+	"zNpJfr/lb3156/KTb33vCK5bhqjzm0yrJhw8ySLRKyCWRTtWNl1gixm/1N/Fg7bidS3TdbmAXVCYI6G8",
+	"VUZN8AkLmV9R31US27Cfy022UDXYmXCWJqgz1P/dQWozw24PWVHaOTo+fTM49NHgcPf46+PDt28Gp9/s",
+	"7/mXNPvi6Pg8+xKd7Z9+e7C7bzxnZGJZOiqlfWg7rXD5yzgKWIvI4Sp3wBEoben4NQdLWw8QsetzdgZR",
+	"tMT8LSEfc0mCCNZw77CUnIxSCfd3jEeYPwC5WzsZARPyhNsIWEuCVlDbYg4NYLfgn2LxLeYE2xSS1byx",
+	"0e+1/aKVQowDlff1rJM1Cfl9iqm0Nxotu1Qj8q073bQiVmZUrGz4gH6OAYdLTp5CACRxaLLMBFy2e9t5",
+	"TzV9SntsNenWjOavDngstegajbYygZaY6wtR2tcXf9b/pz69QsPE5E2csZQHMFTN3u4Ozr727V+ne37+",
+	"nen/849/dZr0cE7ie4X2THDz4H6hzQkmLcUQ2GjRwS8hlroeuAkds90pBO/a7XQ9V9ai6kBC3EZNVfDT",
+	"LpA6JWNr9beLlh6sd/KZxNEgbpMcUZavqtceEcFd+p0b4dy2Sxu/zyUIMmIsCYGWmecI/NzBUFifJGti",
+	"WUJ83lby3tV0+CWofZHG6xJfrocrfHMCPIA1mFVH2RJQidcsbMzcQAJoqBwSQNw0N3e7FGlJodxnATPg",
+	"OKr6zy0kkfah1xFddQfxKsvedeRRhSEHIVpa2uE9Q/kPZnW5+FQOQtb2OXIy73wKSP2C4AYH0qQ4aP7N",
+	"IESdP54dH5nsytbJb2pKLElDFDnBcnqCOV7m8TfntBQ7zZY4qF6fKyskMzdayNNirZURK8v0DeGc5C7l",
+	"cK2MmaqDwcao3MemRfqVLweBJLP616dA4RpC/5KWvz0HHovdKaYT1X4QhoyKiySsdz83d/dmJJ3C4xxL",
+	"NYHwFTJpyjYHJ2AxmBiDUH+pHZnAgzPUoNdQsTVcKZ81DpflaQsbee2rzGCK+QRCe21fy2ip7mFd2yFI",
+	"OQcazNvdaNbWbuzelaGK0iGjcCNtIPC+9+lJhGlLW2ydAL1QKKPlXbWQHeWkyFazVJy8Bgo47s4Jjk6A",
+	"ExbupYWsau1ZP+bVxAIF/ErgO7+3KIf4Fwi9xDSsZ7+6dOG9EgoWT90istskT2Mhz+yeWnZxnIYlMF8O",
+	"a4cDkt2tVSW7RpGPEqChrkfBSm7rwhOZC1IX+uoYrwPNIaxdobd1sGO30TC4Cy4KoY2J+0XmMb7JD8P2",
+	"y0e7qWtOKb7Ix2/IJ9alDCT0EfQmPTTsb230K//b0nfntSua7dsNe1fzwnVTYyb+FjgZExeBVhUTPDUB",
+	"S+tZRk29ofkamb4LV7ile6Qnz0I3PRosbwddbPByyd2V1mNByomcn6nJMiEZE9pQPqHM6QRzSUFBj11T",
+	"pFvb+onO/rfH58enb08Gp+dH+6dvdS7S2/Pjb/aPdJKR3pEGCmBeCPMdbyplou8okuQ1FiRw1EZSIQGH",
+	"WS0mTpKsfAfbqh1MwyKrWY0bIkIlM6WbJpO6sgQ9j2sFS7aeT1ueID+JIcwgYrp+U8+HOhgpl+Z5V9+6",
+	"Dl/rXaPLtN9/Fuhh9J8wbEUbxdIlSysqmpCcEoEE8BlwxEGmnEKIxpzFutGmKbdDtkDP1jb1UMXNJRJh",
+	"cUmbl6y6jzAH31jOlCGzAWMzr9jMrQ3xuXcip4SHGwplc70LEgDqfPzp439/+MfHHz/848PfP/z9w98+",
+	"/D/6+NOH//v444f//fC3jz91kSChdkAwzXPbimyNHY2CaxhNGXsnLqltoUtQUICjSPTQuaLamESgKxOn",
+	"gAShkwiQ0IE/DTyeyukO4iyVIPxS1ZnwkT2sl1TBUGfkIKAGDgJhDmgCVDljGScUgVVLOmY8KH8pEU+p",
+	"vrrvXdJ8pSQ0o7CxBIq0GyimWEGwM9zub33R397e3ghfvAw2nvehv/Gy/2JrY/TiGQ7H42cvX37eH3b1",
+	"dDoRWRlXlzTAnM/R8PdKRQwR06naah9Mz5UK0DQw1gkalrz4oR7JJLcNS6bo8JJ2RkxObS2DOhwoky6b",
+	"ZhzRm7AuIsVRHpoBN9Ew92yHPbRP01hYLl7SLBvbECAiSqGrsUvAET6iTObE3ClnN5o6WaFhylKpGpLA",
+	"wlQSqezhzKC2gq2UV7LjbfX6vX6Wl4sT4u14z3r93jPrRGuBuall4OZsa9OWXRhdwYx2yZ1wpRtMwZsx",
+	"O7IsCCO5Qcgs/PQgxZOlNIvbqnZQim2xInq733+wmReKIh3lm/YnHXh5bmZ2DZivcLNUsK27bK3uUqlI",
+	"1Z2+XN0pr6Quq0Ydxisrxe+ubq90uDPGfJ5vB+FMM+bF0R11hAYnB0heE11ePKwiLWsoFFKHXYVIPBFK",
+	"f+vpvCu1jAJdSlyLzffGzrhVu5lAE8T+E6Quq/QrTx40xCOLJpulmny1yccDSV746cBHps969+D289Wd",
+	"8lrztbj9pymWlZrxQuOkhuJrMHHTeJBiOTMPiZB7tuF9GOqvbG1epmjR0OYiNWFkOeFNRfxTnf11mJsh",
+	"7zOBRIy5zIuCTOJcYSNJpR7jNZmd3ci2YPd+3vQTw5+I4Tl3HoTVs+zJmRV8Nu1+HUx+mFcdipz0JY9i",
+	"9H6ZcNmfAZ+jECKi/7C1s2Nb92sePFF/ETpiN10fUbgGIdGYcCHXRJC9ZWyBoez68pOoeCpRkfHGR4CD",
+	"6aK4IOuyuqjuWc7oM9PuE5ufygTQ9H4IdWBG2nyfF0febuZ+bQvbL2/6uKwv3v/6hJNWOCliE2yc3YDL",
+	"J8JPlhC/Gj4nWctP6PlFoSfjoA6o6Rzjh8NRQhSKsqdmyBLt8pWuVsjeralBxPXoYPZSy9KX+VZk/7lH",
+	"ti/ceO0HekxTtSCLw1LVoYMnDmE9fzgrXBfmOl/FKyp8xuYqIX/+TUHSvlHUq8O9dEGxRKdmg+trAz18",
+	"9uqRLlC3lTRIfVMOiNnY/YYNlYoqzglVTgXjBEQ5opKkDryfpKVYyl0jr62y9eyzLfX63bbh2CpnTPbb",
+	"EyNuu42QrT5M+FRIPQV7NYNN/dvPP/6PuezD84jhECmRIvI3KS38zNXnK0SLxx9FRtc1AH1WDQ4hc6em",
+	"i4QhJDY1wkKXMknGdu9LcFsJDjUhtxwWelTs5k9NfELvbw+9OYoeAreF89oE2txtfVTEmvTnT3D9DQpb",
+	"jZ+Hw2qzG95oMNzZAS85RVePbW5kb5t9OgO/vTOQIxB1jOVceiCrq28hzbAPcibKoQV3GoO58r5zYOEJ",
+	"T0X2ksGnQ/HbOxQnjgBKriUowrmB3u5UlBOMzQVe8wGo18Y8ThpPfZ5fDXBr4bA8tfK7q1v/fSnZc5Gv",
+	"NpMXaR5Y4VaiQ4mb9pq1wsZSkuMqAWZTZB6DcfU3hZ84Dauc3+44tzZLKz8vHf2eCwfJ51n0UeAY7O/d",
+	"VwijMQcxLSWa/qryt1qD7xQmREjQz/bCdS2na2yKPt0ZP8ujVBqYeWJ8g1xRp7TysvqjgLP29vr9pArq",
+	"AA34PFFAwlI/G939VUiaU1MVicoJwZ8Jm0etWX0HFpuM6mYeF0UIj8TeepXDv0D25LUjDuFzWM/Yj7EM",
+	"phC+cv/rMv8+4ueQ0HdKwMANEVIpwUUBpP+dnTvIn+3N8r/RsMq+qb+X+DhQrc/zb2DflN6RRKT8wGRK",
+	"y4//NRs525XsIDcHT1glM+gxmFd5N+GTQ/Xrd6iOl7xukSEOdWbb3RUO1VQ/5PpD453z1/b3R1RB9i1Z",
+	"B4EvEkuUxcv4AIRQlEuT0vZYkm2KAw7nzXs6NT//S7ak59ZH6EX/2RPMp3NfsMQjLACFDISuvzH/mI2L",
+	"uHlbIhAHHEyx/bdZqkTWSOWzLIiU8sjb8TZ1jMi2XBQeuziKRMV6Q9eYSKFtt85WHwnluZjDLyBEo3m1",
+	"fLBXpB7UdKeS4dXZMr9Ul1KVFJdxVMXSmXzEYUMfaJMtykGRZS5KK7Byvj7vgQ3XzfXMAkeG4MWxc81c",
+	"Kgi8VoQXqXmq2E5WPbb1OeuVnoOTgx39gHw5CUVtC4dohIN3r4pyFutU9tBgcVmXtG3B6Ku8ZItRXYwm",
+	"wJbeWaCh5/3npo4rSx7RCTD1rRySGVB1thX11HKJ/pRwNgKRJ++a08y4EqKl2r4SyRRKb69u/xkAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
