@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"net/http"
 	"reflect"
 	"strings"
@@ -101,7 +102,7 @@ func TestEveryFixtureReadsBackAsSent(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, name := range entries {
 			o := fixtureOperation(t, name)
-			if o.kind != userCredential && o.id != "subscriptionEvent" && o.id != "installationEvent" {
+			if o.Credential != cloud.UserCredential && o.ID != "subscriptionEvent" && o.ID != "installationEvent" {
 				continue
 			}
 			t.Run(name, func(t *testing.T) {
@@ -110,13 +111,13 @@ func TestEveryFixtureReadsBackAsSent(t *testing.T) {
 				token := e.createUser(user)
 				body := fixture(t, name)
 				credential := bearer(appToken)
-				if o.kind == userCredential {
+				if o.Credential == cloud.UserCredential {
 					credential = bearer(token)
 				}
 				if status, resp := e.send(o, body, credential); status != 200 {
 					t.Fatalf("%d %s", status, resp)
 				}
-				if o.kind != userCredential {
+				if o.Credential != cloud.UserCredential {
 					about := user // the user the event is about
 					ev := decodeNumbers(t, body).(map[string]any)
 					if u, ok := ev["userId"].(string); ok {
@@ -140,7 +141,7 @@ func TestEveryFixtureReadsBackAsSent(t *testing.T) {
 				if !ok {
 					list = []any{sent}
 				}
-				stored := e.adminAll(listingOf[o.id], user, storeUUID)
+				stored := e.adminAll(listingOf[o.ID], user, storeUUID)
 				byKey := map[string]any{}
 				for _, item := range stored {
 					m := item.(map[string]any)

@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"fmt"
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"testing"
 
 	"github.com/evotor-partner/evotor-partner/security"
@@ -17,14 +18,14 @@ func TestEveryOperationEnforcesItsCredential(t *testing.T) {
 		e.addAccount("test4", "password", false)
 		userToken := e.createUser("01-000000000000001")
 		refusals := map[int][]byte{}
-		for _, o := range webhookOps {
-			t.Run(o.id, func(t *testing.T) {
-				body := fixture(t, o.sample)
+		for _, o := range cloud.Operations {
+			t.Run(o.ID, func(t *testing.T) {
+				body := fixture(t, samples[o.ID])
 				wantCode, other := security.CodeBadAppCredential, bearer(userToken)
 				accepted := []string{bearer(appToken), "bearer " + appToken, "BEARER " + otherAppToken, basic(appBasicUser, appBasicPass)}
 				refused := []string{"", "Bearer 00000000-0000-4000-8000-000000000000", basic(appBasicUser, "wrong"),
 					basic("someone", appBasicPass), appToken /* no scheme: only user tokens may be bare */, "Token " + appToken}
-				if o.kind == userCredential {
+				if o.Credential == cloud.UserCredential {
 					wantCode, other = security.CodeBadUserToken, bearer(appToken)
 					accepted = []string{bearer(userToken), "bearer " + userToken, userToken}
 					refused = []string{"", "Bearer not-a-token-we-issued", basic(appBasicUser, appBasicPass), "Basic " + userToken}
@@ -59,9 +60,9 @@ func redact(h string) string {
 func TestRefusedRequestsStoreNothing(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
-		for _, o := range webhookOps {
-			if status, _ := e.send(o, fixture(t, o.sample), "Bearer nope"); status != 401 {
-				t.Fatalf("%s: status %d", o.id, status)
+		for _, o := range cloud.Operations {
+			if status, _ := e.send(o, fixture(t, samples[o.ID]), "Bearer nope"); status != 401 {
+				t.Fatalf("%s: status %d", o.ID, status)
 			}
 		}
 		if n := e.inboxCount(); n != 0 {
@@ -79,7 +80,7 @@ func TestAppTokenHeaderVariants(t *testing.T) {
 		"Basic cGFydG5lcjpzM2NyZXQrLz0=", // partner:s3cret+/= — '+' and '/' in the base64
 		fmt.Sprintf("  Bearer   %s  ", appToken),
 	} {
-		if status, resp := e.send(o, fixture(t, o.sample), h); status != 200 {
+		if status, resp := e.send(o, fixture(t, samples[o.ID]), h); status != 200 {
 			t.Fatalf("%q: %d %s", redact(h), status, resp)
 		}
 	}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"os"
 	"slices"
 	"strings"
@@ -11,29 +12,14 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/store"
 )
 
-// fixtureOperation maps a file of ../shared/evotor/requests to its endpoint by its name.
-func fixtureOperation(t *testing.T, name string) op {
-	prefixes := []struct{ prefix, op string }{
-		{"user_create", "createUser"},
-		{"user_verify", "verifyUser"},
-		{"user_token", "storeCloudToken"},
-		{"subscription_", "subscriptionEvent"},
-		{"addons_", "subscriptionEvent"},
-		{"installation_", "installationEvent"},
-		{"products_", "createProducts"},
-		{"documents_", "putDocuments"},
-		{"devices", "putDevices"},
-		{"employees", "putEmployees"},
-		{"stores", "putStores"},
-		{"receipts_v2", "postReceipts"},
+// fixtureOperation maps a file of ../shared/evotor/requests to its endpoint by its name (the
+// simulator's mapping, so `evotor-cloud replay` and this test agree).
+func fixtureOperation(t *testing.T, name string) cloud.Operation {
+	o, ok := cloud.OperationForFile(name)
+	if !ok {
+		t.Fatalf("fixture %s maps to no endpoint: add it to cloud.OperationForFile", name)
 	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(name, p.prefix) {
-			return opByID(t, p.op)
-		}
-	}
-	t.Fatalf("fixture %s maps to no endpoint: add it to fixtureOperation", name)
-	return op{}
+	return o
 }
 
 // TestEveryEvotorFixtureIsAccepted sends every real payload to its endpoint with the right
@@ -49,23 +35,23 @@ func TestEveryEvotorFixtureIsAccepted(t *testing.T) {
 				e.addAccount("И.Иванов", "superpassword", true)
 				o := fixtureOperation(t, name)
 				credential := bearer(appToken)
-				if o.kind == userCredential {
+				if o.Credential == cloud.UserCredential {
 					credential = bearer(e.createUser("01-000000000000001"))
 				}
 				body := fixture(t, name)
 				status, resp := e.send(o, body, credential)
 				if status != 200 {
-					t.Fatalf("%s → %s: status %d, body %s", name, o.id, status, resp)
+					t.Fatalf("%s → %s: status %d, body %s", name, o.ID, status, resp)
 				}
-				if strings.HasPrefix(o.id, "create") || strings.HasPrefix(o.id, "verify") || o.id == "storeCloudToken" {
+				if strings.HasPrefix(o.ID, "create") || strings.HasPrefix(o.ID, "verify") || o.ID == "storeCloudToken" {
 					return
 				}
 				var got store.InboxEntry
 				if err := e.store.DB().Order("id desc").Take(&got).Error; err != nil {
 					t.Fatal(err)
 				}
-				if got.Operation != o.id || !bytes.Equal(got.Body, body) {
-					t.Fatalf("inbox holds %q with %d bytes, want %q with the %d bytes sent", got.Operation, len(got.Body), o.id, len(body))
+				if got.Operation != o.ID || !bytes.Equal(got.Body, body) {
+					t.Fatalf("inbox holds %q with %d bytes, want %q with the %d bytes sent", got.Operation, len(got.Body), o.ID, len(body))
 				}
 			})
 		}
@@ -99,13 +85,13 @@ func TestOperationTableCoversSpec(t *testing.T) {
 			}
 		}
 	}
-	for _, o := range webhookOps {
-		if !secured[strings.ToLower(o.id)] {
-			t.Errorf("tests name %s, which is not a webhook of the spec", o.id)
+	for _, o := range cloud.Operations {
+		if !secured[strings.ToLower(o.ID)] {
+			t.Errorf("tests name %s, which is not a webhook of the spec", o.ID)
 		}
-		delete(secured, strings.ToLower(o.id))
+		delete(secured, strings.ToLower(o.ID))
 	}
 	for id := range secured {
-		t.Errorf("spec operation %s is missing from webhookOps", id)
+		t.Errorf("spec operation %s is missing from cloud.Operations", id)
 	}
 }

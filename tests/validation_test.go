@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"net/http"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestBadInputGetsEvotorErrors(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				o := opByID(t, c.op)
 				h := bearer(appToken)
-				if o.kind == userCredential {
+				if o.Credential == cloud.UserCredential {
 					h = user
 				}
 				status, resp := e.send(o, []byte(c.body), h)
