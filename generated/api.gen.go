@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
@@ -1311,10 +1313,20 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v2/receipts (the `PostReceipts` operationId).
 	PostReceipts(ctx context.Context, body PostReceiptsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDocs A readable API reference, rendered by the server from the embedded spec
+	//
+	// Corresponds with GET /docs (the `GetDocs` operationId).
+	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Healthz The process is up
 	//
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpec This contract, as the server enforces it
+	//
+	// Corresponds with GET /openapi.yaml (the `GetSpec` operationId).
+	GetSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Readyz The database is reachable
 	//
@@ -1865,11 +1877,41 @@ func (c *Client) PostReceipts(ctx context.Context, body PostReceiptsJSONRequestB
 	return c.Client.Do(req)
 }
 
+// GetDocs A readable API reference, rendered by the server from the embedded spec
+//
+// Corresponds with GET /docs (the `GetDocs` operationId).
+func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDocsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // Healthz The process is up
 //
 // Corresponds with GET /healthz (the `Healthz` operationId).
 func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHealthzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpec This contract, as the server enforces it
+//
+// Corresponds with GET /openapi.yaml (the `GetSpec` operationId).
+func (c *Client) GetSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3010,6 +3052,33 @@ func NewPostReceiptsRequestWithBody(server string, contentType string, body io.R
 	return req, nil
 }
 
+// NewGetDocsRequest constructs an http.Request for the GetDocs method
+func NewGetDocsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/docs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewHealthzRequest constructs an http.Request for the Healthz method
 func NewHealthzRequest(server string) (*http.Request, error) {
 	var err error
@@ -3020,6 +3089,33 @@ func NewHealthzRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/healthz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSpecRequest constructs an http.Request for the GetSpec method
+func NewGetSpecRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/openapi.yaml")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3339,12 +3435,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v2/receipts (the `PostReceipts` operationId).
 	PostReceiptsWithResponse(ctx context.Context, body PostReceiptsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostReceiptsResponse, error)
 
+	// GetDocsWithResponse A readable API reference, rendered by the server from the embedded spec
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /docs (the `GetDocs` operationId).
+	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
+
 	// HealthzWithResponse The process is up
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
+
+	// GetSpecWithResponse This contract, as the server enforces it
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /openapi.yaml (the `GetSpec` operationId).
+	GetSpecWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSpecResponse, error)
 
 	// ReadyzWithResponse The database is reachable
 	//
@@ -4558,6 +4668,40 @@ func (r PostReceiptsResponse) ContentType() string {
 	return ""
 }
 
+type GetDocsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDocsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDocsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDocsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDocsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type HealthzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4593,6 +4737,47 @@ func (r HealthzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HealthzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSpecResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// YAML200 the response for an HTTP 200 `application/yaml` response
+	YAML200 *map[string]interface{}
+}
+
+// GetYAML200 returns the response for an HTTP 200 `application/yaml` response
+func (r GetSpecResponse) GetYAML200() *map[string]interface{} {
+	return r.YAML200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSpecResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSpecResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSpecResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSpecResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5076,6 +5261,19 @@ func (c *ClientWithResponses) PostReceiptsWithResponse(ctx context.Context, body
 	return ParsePostReceiptsResponse(rsp)
 }
 
+// GetDocsWithResponse A readable API reference, rendered by the server from the embedded spec
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /docs (the `GetDocs` operationId).
+func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
+	rsp, err := c.GetDocs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDocsResponse(rsp)
+}
+
 // HealthzWithResponse The process is up
 //
 // Returns a wrapper object for the known response body format(s).
@@ -5087,6 +5285,19 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 		return nil, err
 	}
 	return ParseHealthzResponse(rsp)
+}
+
+// GetSpecWithResponse This contract, as the server enforces it
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /openapi.yaml (the `GetSpec` operationId).
+func (c *ClientWithResponses) GetSpecWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSpecResponse, error) {
+	rsp, err := c.GetSpec(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecResponse(rsp)
 }
 
 // ReadyzWithResponse The database is reachable
@@ -6018,6 +6229,22 @@ func ParsePostReceiptsResponse(rsp *http.Response) (*PostReceiptsResponse, error
 	return response, nil
 }
 
+// ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
+func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDocsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
 // ParseHealthzResponse parses an HTTP response from a HealthzWithResponse call
 func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6038,6 +6265,32 @@ func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSpecResponse parses an HTTP response from a GetSpecWithResponse call
+func ParseGetSpecResponse(rsp *http.Response) (*GetSpecResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSpecResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
+		var dest map[string]interface{}
+		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.YAML200 = &dest
 
 	}
 
@@ -6142,9 +6395,15 @@ type ServerInterface interface {
 	// PostReceipts One receipt, or an array of receipts (v2)
 	// (POST /api/v2/receipts)
 	PostReceipts(ctx echo.Context) error
+	// GetDocs A readable API reference, rendered by the server from the embedded spec
+	// (GET /docs)
+	GetDocs(ctx echo.Context) error
 	// Healthz The process is up
 	// (GET /healthz)
 	Healthz(ctx echo.Context) error
+	// GetSpec This contract, as the server enforces it
+	// (GET /openapi.yaml)
+	GetSpec(ctx echo.Context) error
 	// Readyz The database is reachable
 	// (GET /readyz)
 	Readyz(ctx echo.Context) error
@@ -6558,12 +6817,30 @@ func (w *ServerInterfaceWrapper) PostReceipts(ctx echo.Context) error {
 	return err
 }
 
+// GetDocs converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDocs(ctx)
+	return err
+}
+
 // Healthz converts echo context to params.
 func (w *ServerInterfaceWrapper) Healthz(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Healthz(ctx)
+	return err
+}
+
+// GetSpec converts echo context to params.
+func (w *ServerInterfaceWrapper) GetSpec(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetSpec(ctx)
 	return err
 }
 
@@ -6644,6 +6921,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/stores/:storeUuid/documents", wrapper.AdminListDocuments, options.OperationMiddlewares["adminListDocuments"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/receipts", wrapper.AdminListReceipts, options.OperationMiddlewares["adminListReceipts"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/events", wrapper.AdminListEvents, options.OperationMiddlewares["adminListEvents"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetSpec, options.OperationMiddlewares["getSpec"]...)
+	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 
@@ -7892,6 +8171,33 @@ func (response PostReceipts404JSONResponse) VisitPostReceiptsResponse(w http.Res
 	return err
 }
 
+type GetDocsRequestObject struct {
+}
+
+type GetDocsResponseObject interface {
+	VisitGetDocsResponse(w http.ResponseWriter) error
+}
+
+type GetDocs200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
 type HealthzRequestObject struct {
 }
 
@@ -7910,6 +8216,33 @@ func (response Healthz200JSONResponse) VisitHealthzResponse(w http.ResponseWrite
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSpecRequestObject struct {
+}
+
+type GetSpecResponseObject interface {
+	VisitGetSpecResponse(w http.ResponseWriter) error
+}
+
+type GetSpec200ApplicationyamlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetSpec200ApplicationyamlResponse) VisitGetSpecResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/yaml")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
 	return err
 }
 
@@ -8013,9 +8346,15 @@ type StrictServerInterface interface {
 	// PostReceipts One receipt, or an array of receipts (v2)
 	// (POST /api/v2/receipts)
 	PostReceipts(ctx context.Context, request PostReceiptsRequestObject) (PostReceiptsResponseObject, error)
+	// GetDocs A readable API reference, rendered by the server from the embedded spec
+	// (GET /docs)
+	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
 	// Healthz The process is up
 	// (GET /healthz)
 	Healthz(ctx context.Context, request HealthzRequestObject) (HealthzResponseObject, error)
+	// GetSpec This contract, as the server enforces it
+	// (GET /openapi.yaml)
+	GetSpec(ctx context.Context, request GetSpecRequestObject) (GetSpecResponseObject, error)
 	// Readyz The database is reachable
 	// (GET /readyz)
 	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
@@ -8823,6 +9162,29 @@ func (sh *strictHandler) PostReceipts(ctx echo.Context) error {
 	return nil
 }
 
+// GetDocs operation middleware
+func (sh *strictHandler) GetDocs(ctx echo.Context) error {
+	var request GetDocsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDocs(ctx.Request().Context(), request.(GetDocsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDocs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDocsResponseObject); ok {
+		return validResponse.VisitGetDocsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Healthz operation middleware
 func (sh *strictHandler) Healthz(ctx echo.Context) error {
 	var request HealthzRequestObject
@@ -8840,6 +9202,29 @@ func (sh *strictHandler) Healthz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(HealthzResponseObject); ok {
 		return validResponse.VisitHealthzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetSpec operation middleware
+func (sh *strictHandler) GetSpec(ctx echo.Context) error {
+	var request GetSpecRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSpec(ctx.Request().Context(), request.(GetSpecRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSpec")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetSpecResponseObject); ok {
+		return validResponse.VisitGetSpecResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -8874,92 +9259,95 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rbiPHtf9WCv0PYBJpUdRjnLHmQ8CR5L8VayRBDwfBSHdY7D4kK9Nd1a6qlkQPBNh3DXcNWcAFLpD7",
-	"IVnDzBa8kot69ItdTTb1iu2MP4wlsp7n/Oq86pzSBy9gccIoUCm8nQ9egjmOQQLXv+2mXDCufgpBBJwk",
-	"kjDq7XjnU0AUbqX5HrExklNACYdrwlKBEjyBnud7RLX9PgU+83yP4hi8HS8wQ/qeCKYQYzW2nCXqGyE5",
-	"oRPv7s73DklMZH3aAwmxQAlwPQPqhDDGaSTRRr/fbZov0kOVp7O9vJ2Nft/3YnxL4jT2dl7o3wg1v234",
-	"2bIIlTABrtd1JhmHi5SEahw9W4LltJhM5N/7HofvU8Ih9HYkT6G8gDHjMZbejgfXTDK+lpoOdTJcCOAH",
-	"4Ymawj1fqhssnOx3HMbejvf/1gs+r5tvxboZ37tTc3EQCaMCNN9f4/AUvk9BaCYEjEqg+kecJBEJsOLH",
-	"+l+FYsqHlnPtc864MHNVubrZ72+gGEeKLBCiP50dH/los9/fRBhl+0JjAlGIiEAxEYLQiW6xhbD9YooF",
-	"wuiGMzpBio6IcXSNo1TD8HbNEjpgodrfWzWjr2ZQ/2xd3fneLqPjiATPtN1tfVxwELCUSrWpiND3ECLJ",
-	"EKZMToGjfb1ipBiMOtfAyXjWfaX2/EL3jdiEUNVT4vdAUSfggCV0m3a7rTb6Qm30iMmvWUrDZ9joEZNT",
-	"Qidqle8pu6FKTBDZ8+587wRP4NFWoAdzzH9MQcsJHxGKMBISjyIFjFCRdDTLSEzCrl3TLAYqT/OT9OQE",
-	"2siQoLmsIEwZSjAJkUhHeUMnT1VXxc4LilM5ZZz88Fwr3rCnDCcJCjiEQCXBka9k8CZKqeG03pBk74Hq",
-	"L7YQ3Cb6GM998aUdzMCZKbkuxA3jIeqolusW+E0k2PDVrOqfLfXPl1dqxXYXapMDc8J29eHQ9Ek4S4BL",
-	"YsSckeO5OCZUfrnt1QW/7+n1uVVVIXnfelqMm7ZX+TBs9FcIpBplEMaE2jXVFzPF4jWJIjVuMdGIsQgw",
-	"Vb2fZLGlSRtXrLREfbm42MciLFX2fKcn3I1YGp4rDNQ1/J+nUBJ/XwgUqMYGMUqQTJWw71C4VjCagvlC",
-	"48NBMCokjiJ9Agy7lfmwbMEHpV5nEktQQ9nBMed4pn4vn8/2Q5+VejUObVV6W81d5WluD1TJPE+L+Q24",
-	"WF90L1kCVQjIjIcxoYdAJ8pM2ajZMatuybTPjKx7EMEsy7knFscsJHJWB14OuGGQNRr6CFNxA9xqZjTC",
-	"XAkfFDH2Pk0U6OaORBTsGuFUAkSNGvMMx1HApix6PfuORWkMlUMesnQUQYFumsYjc8htrxPOwjSQ3xIa",
-	"qqlbdo4Bi5SDc3nGsnR8IQJM77E9iTmssLM7F9u0/FbcLkERhyFRvMOKBjkTjPVbZe3Q4G+IOswIjQgm",
-	"OJihYYazYRclUSr0d0EqJIuNVWk+UYouhDGhIJQhkQHlkiaMSxz10MCMpAg39NFQi9+hUmZDiDGJhtZE",
-	"HUHAYhBl0+8LYTSfj4aZ4hteUiJFSQ9qlyJEjEYzpI3cKRbT7is9DAehzcf3kEj15YRcA+1d0hoyn+EE",
-	"1ri2BwGJcaR5RWfHY2/nrYv/NI0iZZhlvJsH64daiwRLCVxx9j/W/vi2v/bV1e87l5c981P3j7+ru1JX",
-	"85AYIDO+r9iE7S/ohhMpgRoym76oM7z0+r1+v3/pDbuvkFqLojgOAkgkhD2z02sSQF0+BvZENmyxfuaW",
-	"NhRl/7PBjVw6iCQx/MAoHI/HAqTTqGgYo2RkpIsXsdj00I1cAnqPBWls7dd5jkngMaE4QqFthDpn+4eH",
-	"PjoZ/OX1YPdbHx2f7B+9O9s/OztQHuTu4fHZfvHr1yenB0fnPhrs7u6fnPvo5x//1r2kN0ROkTpwkmMq",
-	"cKD1oW8O1M2UReA6TUHEBOwp/e0ggKJuGy7oQU5BpJE8S+NlBy07TFnHe3S5KJ3p+0In1Eh/6ChwK7kx",
-	"0BcJ8YZhCrBYEdGeDCwB+lC2qTEeg5IChCCMHuV7aNvj4uJg70ETP4oIKZ2WijmwiKEOBjqnKUwH/fty",
-	"83IlUeR718AFMf7wko26xJZt5JJe+3ESsRlAXXoNOYtgqBTHYO/NgRJOg7NvDvZPlfp5Mzi6GByiDqYh",
-	"upliqX0bG5vAYSi6dUOztWKJsJBHbZVLo+WXYMkZncUkaD1WMmUUGlR/ayWzdJ6aXt8jEyKFj1KR4kgZ",
-	"TJlq7/zhq5d/+PLF9tbmRr/rI8FiUCe+UPQNql3xrQUE9aGqnoS2aKz5fw9WrJaTdvH54hoQa5wh97kd",
-	"40jUzOkBRaC6ITOMj4Yf7oYlD7w0OueMN5tFdaOCA7aBqjqFUzOs6zsd6PV2PsxTQ0901bQwUV8Z5J+3",
-	"8ufN/mo8nFuFHdS5jms1XhYMnYtNZStoF1rQXoIezwWq4q6mRVxIz+da7jeAI3MVUV2qkFimYvnItp1r",
-	"6HLUxeyiLkNVJyNDi8im7accJF7+/IKS7Ju6+AyxxPVdJMaVNm7So0Y0moI0xYwukqym1LQ0kzhOli3q",
-	"DYkiIlZQryV16bgRq0UUi4UUXe2ovqH8Mv6b0Fj9QGQMdYdHlarTyHkjWsZJKwxfjNyiqV9aR3VS17Ys",
-	"sWtYvqDkFilKIUJRrBtBwGgofON8Wq2lnVPriLIxCrV2U3jW3ptbqzq0aMlh1k7yhw1/46s7l59853tH",
-	"cNMyRJ3fo1o14eBJFoleArEs2rG06RxbzPil/i4etBWvK5muiwXsnMIcCeWtMmqCT1jI/IL8vpLYhv1c",
-	"brKFqsHOhLM0QZ2h/v8OUpsZdnvIitLO0fHpm8GhjwaHu8ffHB++ezM4/XZ/z7+k2QdHx+fZh+hs//S7",
-	"g9194zkjE8vSUSntQ9tphctfxlHAWkQOl7kDjkBpS8evOVjaeoCI3ZyzM4iiBeZvCfmYSxJEsIJ7h6Xk",
-	"ZJRKeLhjPML8Ecjd2skImJAn3EbAWhK0gtoWc2gAuwX/FIvvMCfYJrAs542Nfq/sFy0VYhyofKhnnaxI",
-	"yO9TTKW90WjZpRqRb93pthWxMqNiacNH9HMMOFxy8hQCIIlDk2Um4KLd2857qulz2mPLSbdiNH95wGOh",
-	"RddotJUJtMBcn4vSvr74i/5H/fYKDROTdnHGUh7AUDV7tzs4+8a3P53u+flnpv/PP/7NadLDOYkfFNoz",
-	"wc2Dh4U2J5i0FENgo0UHv4RY6mrgJnTMdqcQvG+309VcWYuqAwlxGzVVwU+7QOqUjK3V3y5aerDayWcS",
-	"R4O4TXJEWb6qXntEBPfpd26Ec9subfw+lyDIiLEgBFpmniPwcw9DYXWSrIhlCfF5W8l7X9Phl6D2RRqv",
-	"Sny5Gq7w7QnwAFZgVh1lC0AlXrOwMXMDCaChckgAcdPc3O1SpCWFcp8FXAPHUdV/biGJtA+9iuiqO4hX",
-	"We6wI48qDDkI0dLSDh8Yyn80q8vFp3IQsrbPkZN551NA6hsEtziQJsVB8+8aQtT509nxkUnObJ38pqbE",
-	"kjREkRMspyeY40Uef3NOS7HTbImD6vW5skIyc6OFPC3WWhmxskzfEM5J7lIO19KYqToYbIzKfWxapF/5",
-	"cBBIcl3/+BQo3EDoX9Lyp+fAY7E7xXSi2g/CkFFxkYT17ufm7t6MpFN4nGOpJhC+QiYF2ubgBCwGE2MQ",
-	"6ie1IxN4cIYa9BoqtoYr5bPG4bI8bWEjr3yVGUwxn0Bor+1rGS3VPaxqOwQp50CDWbsbzdrajd27NFRR",
-	"OmQUbqUNBD70Pj2JMG1pi60SoBcKZbS8qxayo5wU2WqWipPXQAHH3TnB0QlwwsK9tJBVrT3rp7yamKOA",
-	"Xwl85/cW5RD/HKEXmIb17FeXLnxQQsH8qZtHdpvkaSzkmd1Tyy6O07AA5oth7XBAsru1qmTXKPJRAjTU",
-	"1TBYyW1d9iJzQepCXx3jdaA5hLUr9LYKduw2GgZ3wUUhtDFxv8g8xrf5Ydh8+WQ3dc0pxRf5+A35xLri",
-	"gYQ+gt6kh4b9jbV+5b8NfXdeu6LZvFuzdzUvXDc1ZuLvgJMxcRFoWTHBcxOwtJ5F1NQbmq2Q6Tt3hVu6",
-	"R3r2LHTTo8HydtDFBi8X3F1pPRaknMjZmZosE5IxoQ3lE8qcTjCXFBT02A1FurWtn+jsf3d8fnz67mRw",
-	"en60f/pO5yK9Oz/+dv9IJxnpHWmgAOaFMN/xplIm+o4iSV5jQQJHZSYVEnCYVYLiJMmqfLAt7sE0LLKa",
-	"1bghIlQyUzhqMqkrS9DzuFawYOv5tOUJ8pMYwjVETFeP6vlQByPl0mx39a3r8LXeNbpM+/2tQA+jf4Rh",
-	"K9ooli5YWlH4hOSUCCSAXwNHHGTKKYRozFmsG62bUj5ki/9sCVQPVdxcIhEWl7R5yar7CHPwjeVMGTIb",
-	"MDbzks3c2RCfeydySni4plA207sgAaDOp58+/efHf3768eM/P/7j4z8+/v3j/6JPP338n08/fvzvj3//",
-	"9FMXCRJqBwTTPLetyNbY0Si4gdGUsffiktoWugQFBTiKRA+dK6qNSQS66nEKSBA6iQAJHfjTwOOpnO4g",
-	"zlIJwi8Vpwkf2cN6SRUMdUYOAmrgIBDmgCZAlTOWcUIRWLWkY8aD8ocS8ZTqq/veJc1XSkIzChtLoEi7",
-	"gWKKFQQ7w83+xh/6m5uba+GLl8Hadh/6ay/7LzbWRi+2cDgeb718+WV/2NXT6URkZVxd0gBzPkPD3ysV",
-	"MURMp2qrfTA9VypA08BYJ2hY8uKHeiST3DYsmaLDS9oZMTm1tQzqcKBMuqybcURvwrqIFEd5aAZcR8Pc",
-	"sx320D5NY2G5eEmzbGxDgIgoha7GLgFH+IgymRNzp5zdaKp0hYYpS6VqSAILU0mksoczg9oKtlJeyY63",
-	"0ev3+lleLk6It+Nt9fq9LetEa4G5rmXg+vXGui27MLqCGe2SO+FKN5iCN2N2ZFkQRnKDkFn46VFqLEtp",
-	"FndV7aAU23w99ma//2gzzxVFOqo87Vc68LJtZnYNmK9wvVQurrtsLO9SKVzVnb5a3imv0i6rRh3GKyvF",
-	"t1d3VzrcGWM+y7eDcKYZ88LrjjpCg5MDJG+Irk4eVpGWNRQKqcOuQiSeCKW/9XSeLjct0KXEtVj/YOyM",
-	"O7WbCTRB7P+D1GWVfuXBhYZ4ZNFkvfQigNrk04EkL/x04CPTZ70HcHt7eae8VH0lbv95imWl5LzQOKmh",
-	"+ApMXDcepFjMzEMi5J5t+BCG+ktbm3cxWjS0uUhNGFlMeFNQ/1xnfxXmZsj7QiARYy7zoiCTOFfYSFKp",
-	"x3hFZmc3si3YvZ83/czwZ2J4zp1HYfV19uDNEj6bdr8OJj/O4w9FTvqCNzV6v0y47F8Dn6EQIqJ/sLWz",
-	"Y1v3ax5TUT8ROmK3XR9RuAEh0ZhwIVdEkL1lbIGh7Prys6h4LlGR8cZHgIPpvLggq7K6qO5ZzOgz0+4z",
-	"m5/LBND0fgx1YEZa/5AXR96t535tC9svb/q0rC9eH/uMk1Y4KWITbJzdgMtnwk+WEL8cPidZy8/o+UWh",
-	"J+OgDqjpHOPHw1FCFIqyp2bIAu3yta5WyN6tqUHE9eRh9lLLwncBl2T/uUe2L9x47Qd6SlO1IIvDUtWh",
-	"g2cOYW0/nhWuC3Odj+oVFT5jc5WQvx6nIGnfKOrV4V66oFigU7PB9bWBHj579UgXqNtKGqQ+KQfEbOx+",
-	"zYZKRRXnhCqngnECohxRSVIH3k/SUizlvpHXVtl69tmWev1u23BslTMm++2ZEbfZRshW3zV8LqSegr2a",
-	"wab+7ecf/8tc9uFZxHCIlEgR+XuXFn7m6vMVosXbkSKj6wqAPqsGh5C5U9NFwhASmxphoUuZJGO79wW4",
-	"rQSHmpBbDgs9KXbzpyY+o/e3h94cRY+B28J5bQJt7rY+KWJN+vNnuP4Gha3Gz+NhtdkNbzQY7u2Al5yi",
-	"q6c2N7K3zT6fgd/eGcgRiDrGci49kNXVt5Bm2Ec5E+XQgjuNwVx53zuw8IynInvJ4POh+O0dihNHACXX",
-	"EhTh3EBvdyrKCcbmAq/5ANRrY54mjac+z68GuLVwWJ5a+fbqzv9QSvac56vN5EWaB1a4lehQ4qa9Zq2w",
-	"sZTkuEyA2RSZp2Bc/U3hZ07DKue3O86tzdLKz0tHv+fCQfJZFn0UOAb7ffcVwmjMQUxLiaa/qvyt1uA7",
-	"hQkREvSzvXBTy+kam6JPd8bP4iiVBmaeGN8gV9Qprbys/iTgrL29/jCpgjpAAz5LFJCw1M9Gd38VkubU",
-	"VEWickLwF8LmUWtW34PFJqO6mcdFEcITsbde5fAvkD157YhD+BzWM/ZjLIMphK/cf7nm30f8HBL6XgkY",
-	"uCVCKiU4L4D03/C5h/zZXC//jYZl9k39vcSngWp9nn8D+6b0jiQi5QcmU1p+/K/ZyNmsZAe5OXjCKplB",
-	"T8G8yrsJnx2qX79DdbzgdYsMcahzvdld4lBN9UOuPzTeOX9jv39CFWTfknUQ+CKxRJm/jA9ACEW5NClt",
-	"jyXZpjjgcNa8p1Pz9b9kS3pufYRe9LeeYT6d+4IlHmEBKGQgdP2N+WM2LuLmbYlAHHAwxfZvs1SJrJHK",
-	"r7MgUsojb8db1zEi23JeeOziKBIV6w3dYCKFtt06G30klOdiDr+AEI1m1fLBXpF6UNOdSoZXZ8v8Ul1K",
-	"VVJcxlEVC2fyEYc1faBNtigHRZaZKK3Ayvn6vAc2XDfTMwscGYIXx841c6kg8EYRXqTmqWI7WfXY1ues",
-	"V3oOTg529APy5SQUtS0cohEO3r8qylmsU9lDg/llXdK2BaOv8pItRnUxmgBbemeBhrb726aOK0se0Qkw",
-	"9a0ckmug6mwr6qnlEv1bwtkIRJ68a04z40qIlmr7SiRTKL27uvu/AAAA//8=",
+	"7F3rbhtHln6VQu8AITEtipLtxJF+DGhJGWsiS4IuGQwsrVnsPiRr3F3VqaqWxBgCkn2GfYZ5gAUWmP0x",
+	"8wz2K+RJFnXpG7uabOo2Scb54Yjs6rqc89W51TnFD17A4oRRoFJ4Wx+8BHMcgwSuP+2kXDCu/gpBBJwk",
+	"kjDqbXlnU0AUbqR5jtgYySmghMMVYalACZ5Az/M9otp+nwKfeb5HcQzelheYLn1PBFOIsepbzhL1REhO",
+	"6MS7vfW9AxITWR92X0IsUAJcj4A6IYxxGkm00e93m8aLdFfl4exb3tZGv+97Mb4hcRp7Wy/0J0LNpw0/",
+	"mxahEibA9bxOJeNwnpJQ9aNHS7CcFoOJ/Lnvcfg+JRxCb0vyFMoTGDMeY+lteXDFJONrqXmhToZzAXw/",
+	"PFZDuMdLdYOFg/2Ow9jb8v5jveDzunkq1k3/3q0ai4NIGBWg+f4KhyfwfQpCMyFgVALVf+IkiUiAFT/W",
+	"/yoUUz60HGuPc8aFGavK1c1+fwPFOFJkgRD96fTo0Eeb/f4mwihbFxoTiEJEBIqJEIROdItnCNsHUywQ",
+	"Rtec0QlSdESMoyscpRqGN2uW0AEL1freqhF9NYL659nlre/tMDqOSPBEy32utwsOApZSqRYVEfoeQiQZ",
+	"wpTJKXC0p2eMFINR5wo4Gc+622rNL/S7EZsQqt6U+D1Q1Ak4YAndptU+Vwt9oRZ6yOQ3LKXhEyz0kMkp",
+	"oRM1y/eUXVMlJojsebe+d4wn8GAz0J05xj+ioOWEjwhFGAmJR5ECRqhIOpplJCZh185pFgOVJ/lOenQC",
+	"bWRI0FxWEKYMJZiESKSjvKGTp+pVxc5zilM5ZZz88FQz3rC7DCcJCjiEQCXBka9k8CZKqeG0XpBk74Hq",
+	"B88Q3CR6G889+NJ2ZuDMlFwX4prxEHVUy3UL/CYSbPhqVPXPM/XPl5dqxnYVapEDs8N29ObQ9Ek4S4BL",
+	"YsSckeO5OCZUfvncqwt+39Pzc6uqQvK+9bQYN20v827Y6K8QSNXLIIwJtXOqT2aKxSsSRarfYqARYxFg",
+	"qt5+lMmWBm2csdIS9eniYh2LsFRZ860ecCdiaXimMFDX8H+eQkn8fSFQoBobxChBMlXCvkPhSsFoCuaB",
+	"xoeDYFRIHEV6Bxh2K/Nh2YT3S2+dSixBdWU7x5zjmfpc3p/tuz4tvdXYtVXpbTV3lae5PVAl8zwt5hfg",
+	"Yn3xeskSqEJAZjyMCT0AOlFmykbNjll1SaZ9ZmTdgQhmWs41sThmIZGzOvBywA2DrNHQR5iKa+BWM6MR",
+	"5kr4oIix92miQDe3JaJgxwinEiBq1JhnOI4CNmXRq9l3LEpjqGzykKWjCAp00zQemU1u3zrmLEwD+S2h",
+	"oRq65csxYJFycE7PWJaOByLA9A7Lk5jDCiu7dbFNy2/F7RIUcRgSxTusaJAzwVi/VdYODf6GqMOM0Ihg",
+	"goMZGmY4G3ZREqVCPwtSIVlsrErzjVJ0IYwJBaEMiQwoFzRhXOKohwamJ0W4oY+GWvwOlTIbQoxJNLQm",
+	"6ggCFoMom35fCKP5fDTMFN/wghIpSnpQuxQhYjSaIW3kTrGYdrd1NxyENh/fQyLVwwm5Atq7oDVkPsEO",
+	"rHFtFwIS40jzis6Oxt7WWxf/aRpFyjDLeDcP1g+1FgmWErji7H+u/eFtf+3ry993Li565q/uH35Xd6Uu",
+	"5yExQKZ/X7EJ2w/omhMpgRoym3dRZ3jh9Xv9fv/CG3a3kZqLojgOAkgkhD2z0isSQF0+BnZHNiyxvueW",
+	"NhRl/7PBjVzaiSQx/MAoHI3HAqTTqGjoo2RkpIsnsdj00I1cAnqXBWls7dd5jkngMaE4QqFthDqnewcH",
+	"Pjoe/OXVYOdbHx0d7x2+O907Pd1XHuTOwdHpXvHxm+OT/cMzHw12dvaOz3z0849/617QayKnSG04yTEV",
+	"OND60Dcb6nrKInDtpiBiAnaV/nYQQFG3DRd0Jycg0kiepvGyjZZtpuzFO7xyXtrTd4VOqJF+317gRnJj",
+	"oC8S4g3dFGCxIqI9GVgC9L5sU308BCUFCEEYPczX0PaN8/P93XsN/CAipLRbKubAIoY6GOgcpjAd9Ofl",
+	"5uVKosj3roALYvzhJQt1iS3byCW99uIkYjOAuvQachbBUCmOwe6bfSWcBqev9/dOlPp5Mzg8HxygDqYh",
+	"up5iqX0bG5vAYSi6dUOztWKJsJCHbZVLo+WXYMkZncUkaN1XMmUUGlR/ayWzdJyaXt8lEyKFj1KR4kgZ",
+	"TJlq73z19cuvvnzx/NnmRr/rI8FiUDu+UPQNql3xrQUE9aaq7oS2aKz5f/dWrJaTdvL55BoQa5wh974d",
+	"40jUzOkBRaBeQ6YbHw0/3A5LHnipd84ZbzaL6kYFB2wDVXUKp6Zb1zMd6PW2PsxTQw902TQxUZ8Z5N+3",
+	"8ufN+mo8nJuF7dQ5jyvVXxYMnYtNZTNoF1rQXoLuzwWq4qymRVxIj+ea7mvAkTmKqE5VSCxTsbxn287V",
+	"dTnqYlZRl6HqJSNDi8imfU85SLz8/Tkl2ZO6+AyxxPVVJMaVNm7Sg0Y0moI0xYgukqym1LQ0kzhOlk3q",
+	"DYkiIlZQryV16TgRq0UUi4kUr9pefUP5Zfw3obH6hsgY6g6PKlWnkfNGtIyTVhi+GLlFU780j+qgrmVZ",
+	"YtewfE7JDVKUQoSiWDeCgNFQ+Mb5tFpLO6fWEWVjFGrtpvCsvTe3VnVo0ZLDrJ3kDxv+xte3Lj/51vcO",
+	"4bpliDo/R7VqwsGTLBK9BGJZtGNp0zm2mP5L77t40Fa8rmS6LhawcwpzJJS3yqgJPmEh8wPyu0piG/Zz",
+	"uckWqgY7E87SBHWG+v9bSC1m2O0hK0o7h0cnbwYHPhoc7By9Pjp492Zw8u3ern9Bsy8Oj86yL9Hp3sl3",
+	"+zt7xnNGJpalo1Lah7bDCpe/jKOAtYgcLnMHHIHSlo5fc7C0dQcRuz5jpxBFC8zfEvIxlySIYAX3DkvJ",
+	"ySiVcH/HeIT5A5C7tZMRMCGPuY2AtSRoBbUtxtAAdgv+KRbfYU6wTWBZzhsb/V7ZL1oqxDhQeV/POlmR",
+	"kN+nmEp7otHylWpEvvVLN62IlRkVSxs+oJ9jwOGSkycQAEkcmiwzARet3r68q5o+pT22nHQrRvOXBzwW",
+	"WnSNRluZQAvM9bko7avzv+h/1KdtNExM2sUpS3kAQ9Xs3c7g9LVv/zrZ9fPvzPs///g3p0kPZyS+V2jP",
+	"BDf37xfanGDSUgyBjRbt/xJiqauBm9Ax25lC8L7dSldzZS2q9iXEbdRUBT/tAqlTMrZWf7to6f5qO59J",
+	"HA3iNskRZfmq3tolIrjLe2dGOLd9pY3f5xIEGTEWhEDLzHMEfu5gKKxOkhWxLCE+ayt572o6/BLUvkjj",
+	"VYkvV8MVvjkGHsAKzKqjbAGoxCsWNmZuIAE0VA4JIG6am7NdirSkUO6zgCvgOKr6zy0kkfahVxFddQfx",
+	"MssdduRRhSEHIVpa2uE9Q/kPZnW5+FQOQtbWOXIy72wKSD1BcIMDaVIcNP+uIESdP50eHZrkzNbJb2pI",
+	"LElDFDnBcnqMOV7k8TfntBQrzaY4qB6fKyskMzdayNNirpUeK9P0DeGc5C7lcC2NmaqNwcao/I5Ni/Qr",
+	"Xw4CSa7qX58AhWsI/Qta/vYMeCx2pphOVPtBGDIqzpOw/vqZObs3PekUHmdfqgmE28ikQNscnIDFYGIM",
+	"Qv2lVmQCD85Qg55DxdZwpXzWOFyWpy1s5JWPMoMp5hMI7bF9LaOluoZVbYcg5RxoMGt3olmbu7F7l4Yq",
+	"SpuMwo20gcD7nqcnEaYtbbFVAvRCoYyWV9VCdpSTIluNUnHyGijgODsnODoGTli4mxayqrVn/ZhHE3MU",
+	"8CuB7/zcohzinyP0AtOwnv3q0oX3SiiY33XzyG6TPI2FPLVravmKYzcsgPliWDsckOxsrSrZNYp8lAAN",
+	"dTUMVnJbl73IXJC60FfHeB1oDmHtCr2tgh27jIbOXXBRCG1M3C8yj/FNvhk2Xz7aSV1zSvF53n9DPrGu",
+	"eCChj6A36aFhf2OtX/lvQ5+d145oNm/X7FnNC9dJjRn4O+BkTFwEWlZM8NQELM1nETX1gmYrZPrOHeGW",
+	"zpGePAvdvNFgeTvoYoOXC86utB4LUk7k7FQNlgnJmNCG8gllTieYSwoKeuyaIt3a1k909r47Ojs6eXc8",
+	"ODk73Dt5p3OR3p0dfbt3qJOM9Io0UADzQphveVMpE31GkSSvsCCBozKTCgk4zCpBcZJkVT7YFvdgGhZZ",
+	"zarfEBEqmSkcNZnUlSnocVwzWLD0fNjyAPlODOEKIqarR/V4qIORcmmed/Wp6/CVXjW6SPv9Z4HuRv8J",
+	"w1a0USxdMLWi8AnJKRFIAL8CjjjIlFMI0ZizWDdaN6V8yBb/2RKoHqq4uUQiLC5o85TV6yPMwTeWM2XI",
+	"LMDYzEsWc2tDfO6VyCnh4ZpC2UyvggSAOp9++vRfH//56ceP//z4j4//+Pj3j/+HPv308X8//fjxfz7+",
+	"/dNPXSRIqB0QTPPctiJbY0uj4BpGU8beiwtqW+gSFBTgKBI9dKaoNiYR6KrHKSBB6CQCJHTgTwOPp3K6",
+	"hThLJQi/VJwmfGQ36wVVMNQZOQiogYNAmAOaAFXOWMYJRWDVko4ZD8pfSsRTqo/uexc0nykJTS9sLIEi",
+	"7QaKKVYQ7Aw3+xtf9Tc3N9fCFy+Dted96K+97L/YWBu9eIbD8fjZy5df9oddPZxORFbG1QUNMOczNPy9",
+	"UhFDxHSqtloH02OlAjQNjHWChiUvfqh7Msltw5IpOrygnRGTU1vLoDYHyqTLuulH9Casi0ixlYemw3U0",
+	"zD3bYQ/t0TQWlosXNMvGNgSIiFLoqu8ScISPKJM5MbfK2Y2mSldomLJUqoYksDCVRCp7ODOorWAr5ZVs",
+	"eRu9fq+f5eXihHhb3rNev/fMOtFaYK5rGbh+tbFuyy6MrmBGu+ROuNINpuDNmB1ZFoSR3CBkFn56kBrL",
+	"UprFbVU7KMU2X4+92e8/2MhzRZGOKk/7SAdenpuRXR3mM1wvlYvrVzaWv1IpXNUvfb38pbxKu6wadRiv",
+	"rBTfXt5e6nBnjPksXw7CmWbMC687agsNjveRvCa6OnlYRVrWUCikDrsKkXgilP7Ww3m63LRAlxLXYv2D",
+	"sTNu1Wom0ASxP4LUZZV+5cKFhnhk0WS9dCOAWuTjgSQv/HTgI9NnvXtw+/nyl/JS9ZW4/ecplpWS80Lj",
+	"pIbiKzBx3XiQYjEzD4iQu7bhfRjqL21t7sVo0dDmIjVhZDHhTUH9U+39VZibIe8LgUSMucyLgkziXGEj",
+	"SaUe4xWZnZ3ItmD3Xt70M8OfiOE5dx6E1VfZhTdL+Gza/TqY/DCXPxQ56Qvu1Oj9MuGydwV8hkKIiP7D",
+	"1s6Obd2vuUxF/UXoiN10fUThGoREY8KFXBFB9pSxBYay48vPouKpREXGGx8BDqbz4oKsyuqiumcxo09N",
+	"u89sfioTQNP7IdSB6Wn9Q14cebue+7UtbL+86eOyvrh97DNOWuGkiE2wcXYCLp8IP1lC/HL4HGctP6Pn",
+	"F4WejIM6oKZzjB8ORwlRKMqumiELtMs3ulohu7emBhHXlYfZTS0L7wVckv3n7tnecOO17+gxTdWCLA5L",
+	"VYcOnjiE9fzhrHBdmOu8VK+o8Bmbo4T89jgFSXtHUa8O99IBxQKdmnWujw1099mtR7pA3VbSIPVNOSBm",
+	"Y/drNlQqqjgnVDkVjBMQ5YhKkjrwfpyWYil3jby2ytaz17bU63fbhmOrnDHZb0+MuM02QrZ6r+FTIfUE",
+	"7NEMNvVvP//43+awD88ihkOkRIrI77u08DNHn9uIFndHioyuKwD6tBocQuZMTRcJQ0hsaoSFLmWSjO3a",
+	"F+C2EhxqQm45LPSo2M2vmviM3t8eenMUPQRuC+e1CbS52/qoiDXpz5/h+hsUtho/D4fVZje80WC4swNe",
+	"coouH9vcyO42+7wHfnt7IEcg6hjLuXRBVlefQppuH2RPlEML7jQGc+R958DCE+6K7CaDz5vit7cpjh0B",
+	"lFxLUIRzA73drignGJsDvOYNUK+NeZw0nvo4vxrg1sJheWrl28tb/0Mp2XOerzaTF2keWOFWokOJm/aY",
+	"tcLGUpLjMgFmU2Qeg3H1O4WfOA2rnN/u2Lc2SyvfLx19nwsHyWdZ9FHgGOzz7jbCaMxBTEuJpr+q/K3W",
+	"4DuBCRES9LW9cF3L6Rqbok93xs/iKJUGZp4Y3yBX1C6t3Kz+KOCs3b1+P6mCOkADPksUkLDU10Z3fxWS",
+	"5sRURaJyQvAXwuZRa1bfgcUmo7qZx0URwiOxt17l8C+QPXntiEP4HNQz9mMsgymE2+5frvn3ET8HhL5X",
+	"AgZuiJBKCc4LIP0bPneQP5vr5d9oWGbf1O9LfByo1sf5N7BvSvdIIlK+YDKl5cv/mo2czUp2kJuDx6yS",
+	"GfQYzKvcm/DZofr1O1RHC263yBCHOleb3SUOVciC5gPnP4LcVc+X6h8JN3J9KuOoStX5E+BbxwXCr8/e",
+	"HOg8wm1TmsT1iihDcCOBUxwpG0WT2RKo2JuIAw71L3kNjvcRhzFwoAH4iAMN9W+1jGbGPDYVVrpyR32G",
+	"eARhCCESCQQlArEkI8tU32/7QyNlXtvnj6iZ7RW7DqqdJ/OksDkKAQihAJUmzkXZwpjeDBtGNfH81FBl",
+	"hZVlPZZ/WXG+TOAoAar4pIty8nwcx23R7iqDCs/q6ycCqblxHEidfVFiuy02EtVsv4IsCkWzZlafmMf/",
+	"Ek7rsbXAfdF/9gTj6UwpLPEIC0AhA6GrtcxPH7kwl7clQm3GYIrtL/lUiazlmuKFCTmmPPK2vHUdUbQt",
+	"5wGzg6NIVGx9dI2JFNrS72z0kVB+rlEVotjoedVnr0hUqVlaSuNXR8uiGLrwrmTmmLCGWDiSkjZrWvyb",
+	"3GIOiiwzUZqBtQrq4+7b4O5MjyxwZAheCGnXyKXy0WtFeJGai63tYFUhXx+zXhc8ON7f0j83UE5Z8rVw",
+	"RSMcvN8uip9sCKKHBvPTuqBty4u38wI/RnXpogBbqGmBhp73n5uqvyzVSKdL1ZfyjU3mNvtVK8HQ/hgS",
+	"DoFrLVKUfqI1FJEroEpGqoaqEdGfEs5GIHyT45JJkbwKM9cr+VW9dloK3LeXt/8fAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

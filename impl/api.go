@@ -51,7 +51,11 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	e.HTTPErrorHandler = security.ErrorHandler(cfg.Logger)
 	e.Pre(middleware.RemoveTrailingSlash()) // Evotor integrations also call /api/v1/user/create/
 	e.Use(accessLog(cfg.Logger), middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
-	generated.RegisterHandlers(e, generated.NewStrictHandler(NewServer(cfg), nil))
+	server, err := NewServer(cfg, spec)
+	if err != nil {
+		return nil, err
+	}
+	generated.RegisterHandlers(e, generated.NewStrictHandler(server, nil))
 	return e, nil
 }
 

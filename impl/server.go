@@ -4,7 +4,10 @@ package impl
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/store"
@@ -17,13 +20,19 @@ type Server struct {
 	sealer                    *security.Sealer
 	logger                    *slog.Logger
 	requireActiveSubscription bool
+	contract                  contract // /openapi.yaml and /docs, rendered once
 }
 
 var _ generated.StrictServerInterface = (*Server)(nil)
 
-// NewServer builds the handlers from the API's configuration.
-func NewServer(cfg APIConfig) *Server {
-	return &Server{store: cfg.Store, sealer: cfg.Sealer, logger: cfg.Logger, requireActiveSubscription: cfg.RequireActiveSubscription}
+// NewServer builds the handlers from the API's configuration and the spec they implement.
+func NewServer(cfg APIConfig, spec *openapi3.T) (*Server, error) {
+	c, err := renderContract(spec)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the contract: %w", err)
+	}
+	return &Server{store: cfg.Store, sealer: cfg.Sealer, logger: cfg.Logger,
+		requireActiveSubscription: cfg.RequireActiveSubscription, contract: c}, nil
 }
 
 // Healthz answers while the process is up.

@@ -370,7 +370,7 @@ func TestSecurityIsDevelopersTable(t *testing.T) {
 		"GET /admin/v1/users/{userId}/devices": admin, "GET /admin/v1/users/{userId}/employees": admin,
 		"GET /admin/v1/users/{userId}/stores/{storeUuid}/products": admin, "GET /admin/v1/users/{userId}/stores/{storeUuid}/documents": admin,
 		"GET /admin/v1/users/{userId}/receipts": admin, "GET /admin/v1/users/{userId}/events": admin,
-		"GET /healthz": none, "GET /readyz": none,
+		"GET /healthz": none, "GET /readyz": none, "GET /openapi.yaml": none, "GET /docs": none,
 	}
 	spec := ourSpec(t)
 	seen := 0
