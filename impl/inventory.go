@@ -3,7 +3,6 @@ package impl
 import (
 	"context"
 	"encoding/json"
-	"strings"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/store"
@@ -84,17 +83,4 @@ func (s *Server) PutEmployees(ctx context.Context, req generated.PutEmployeesReq
 		func(b generated.PaymentRequiredJSONResponse) generated.PutEmployeesResponseObject {
 			return generated.PutEmployees402JSONResponse{PaymentRequiredJSONResponse: b}
 		})
-}
-
-// phoneText keeps a phone as its digits, whether Evotor sent a number or a string.
-func phoneText(p *generated.Employee_Phone) *string {
-	if p == nil {
-		return nil
-	}
-	b, err := p.MarshalJSON()
-	if err != nil || string(b) == "null" {
-		return nil
-	}
-	t := strings.Trim(string(b), `"`)
-	return &t
 }

@@ -16,7 +16,20 @@ func decimalText(d *generated.Decimal) *string {
 	if d == nil {
 		return nil
 	}
-	b, err := d.MarshalJSON()
+	return scalarText(d)
+}
+
+// phoneText keeps a phone as its digits, whether Evotor sent a number or a string.
+func phoneText(p *generated.Employee_Phone) *string {
+	if p == nil {
+		return nil
+	}
+	return scalarText(p)
+}
+
+// scalarText renders a number-or-string union as text, without quotes; nil for null.
+func scalarText(m json.Marshaler) *string {
+	b, err := m.MarshalJSON()
 	if err != nil || string(b) == "null" {
 		return nil
 	}
