@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"slices"
 	"sort"
 	"strings"
 
@@ -150,7 +151,7 @@ func fields(s *openapi3.SchemaRef) (string, []docField) {
 	out := make([]docField, 0, len(names))
 	for _, n := range names {
 		p := v.Properties[n]
-		out = append(out, docField{Name: n, Type: typeOf(p), Required: contains(v.Required, n), Description: p.Value.Description})
+		out = append(out, docField{Name: n, Type: typeOf(p), Required: slices.Contains(v.Required, n), Description: p.Value.Description})
 	}
 	if v.AdditionalProperties.Has == nil || *v.AdditionalProperties.Has {
 		note += " (other fields are accepted)"
@@ -206,15 +207,6 @@ func responses(op *openapi3.Operation) []docResponse {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Status < out[j].Status })
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 var docsTemplate = template.Must(template.New("docs").Parse(`<!doctype html>

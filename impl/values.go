@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -60,11 +61,11 @@ func evotorTime(s *string) *time.Time {
 	return &t
 }
 
-// canonical lower-cases an optional Evotor uuid.
+// canonical is store.CanonicalUUID for an optional uuid.
 func canonical(s *string) *string {
 	if s == nil {
 		return nil
 	}
-	c := strings.ToLower(*s)
+	c := store.CanonicalUUID(*s)
 	return &c
 }

@@ -44,11 +44,6 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 	})
 }
 
-// AppendInbox stores a delivery that has no domain effect (yet).
-func (s *Store) AppendInbox(ctx context.Context, e InboxEntry) error {
-	return s.Accept(ctx, e, nil)
-}
-
 // batchRows is how many rows one multi-row statement carries. The SQLite driver binds
 // parameters in time quadratic in their number per statement, so it gets small statements.
 func (tx *Tx) batchRows() int {
