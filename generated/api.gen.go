@@ -46,19 +46,28 @@ type AdminUser struct {
 	Installations []InstallationState `json:"installations"`
 	Subscriptions []SubscriptionState `json:"subscriptions"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId UserId `json:"userId"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
 }
 
 // CloudTokenRequest defines model for CloudTokenRequest.
 type CloudTokenRequest struct {
 	Token string `json:"token"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId *UserId `json:"userId,omitempty"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid Evotor's user id, e.g. `01-000000000000001`.
-	UserUuid *UserId `json:"userUuid,omitempty"`
+	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserUuid *EvotorId `json:"userUuid,omitempty"`
 }
 
 // Commodity Evotor's `commodity`, answered to a barcode lookup.
@@ -76,11 +85,17 @@ type Commodity struct {
 // portal. A `username`, `login` or `email` field becomes the account's login, `password`
 // its password (stored only as a hash); the rest is kept as given.
 type CreateUserRequest struct {
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId *UserId `json:"userId,omitempty"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid Evotor's user id, e.g. `01-000000000000001`.
-	UserUuid             *UserId                `json:"userUuid,omitempty"`
+	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserUuid             *EvotorId              `json:"userUuid,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -97,11 +112,18 @@ type Decimal1 = string
 
 // Device defines model for Device.
 type Device struct {
-	Code           *string `json:"code,omitempty"`
-	Name           *string `json:"name,omitempty"`
-	StoreUuid      *string `json:"storeUuid,omitempty"`
-	TimezoneOffset *int64  `json:"timezoneOffset,omitempty"`
-	Uuid           string  `json:"uuid"`
+	Code *string `json:"code,omitempty"`
+	Name *string `json:"name,omitempty"`
+
+	// StoreUuid An optional Evotor id (see EvotorId); null is accepted.
+	StoreUuid      *OptionalEvotorId `json:"storeUuid,omitempty"`
+	TimezoneOffset *int64            `json:"timezoneOffset,omitempty"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid EvotorId `json:"uuid"`
 }
 
 // Document A terminal document (SELL, PAYBACK, OPEN_SESSION, CLOSE_SESSION, FPRINT, ACCEPT, …)
@@ -113,22 +135,37 @@ type Document struct {
 	CloseResultSum *Decimal `json:"closeResultSum,omitempty"`
 
 	// CloseSum A number, or a number written as a string (`"0.000"`); null is accepted.
-	CloseSum      *Decimal                `json:"closeSum,omitempty"`
-	CloseUserUuid *string                 `json:"closeUserUuid,omitempty"`
-	DeviceUuid    *string                 `json:"deviceUuid,omitempty"`
-	Extras        *map[string]interface{} `json:"extras,omitempty"`
+	CloseSum *Decimal `json:"closeSum,omitempty"`
+
+	// CloseUserUuid An optional Evotor id (see EvotorId); null is accepted.
+	CloseUserUuid *OptionalEvotorId `json:"closeUserUuid,omitempty"`
+
+	// DeviceUuid An optional Evotor id (see EvotorId); null is accepted.
+	DeviceUuid *OptionalEvotorId       `json:"deviceUuid,omitempty"`
+	Extras     *map[string]interface{} `json:"extras,omitempty"`
 
 	// Number A number, or a number written as a string (`"0.000"`); null is accepted.
-	Number        *Decimal                  `json:"number,omitempty"`
-	OpenDate      *string                   `json:"openDate,omitempty"`
-	OpenUserUuid  *string                   `json:"openUserUuid,omitempty"`
-	SessionNumber *string                   `json:"sessionNumber,omitempty"`
-	SessionUUID   *string                   `json:"sessionUUID,omitempty"`
-	StoreUuid     *string                   `json:"storeUuid,omitempty"`
-	Transactions  *[]map[string]interface{} `json:"transactions,omitempty"`
-	Type          string                    `json:"type"`
-	Uuid          string                    `json:"uuid"`
-	Version       *string                   `json:"version,omitempty"`
+	Number   *Decimal `json:"number,omitempty"`
+	OpenDate *string  `json:"openDate,omitempty"`
+
+	// OpenUserUuid An optional Evotor id (see EvotorId); null is accepted.
+	OpenUserUuid  *OptionalEvotorId `json:"openUserUuid,omitempty"`
+	SessionNumber *string           `json:"sessionNumber,omitempty"`
+
+	// SessionUUID An optional Evotor id (see EvotorId); null is accepted.
+	SessionUUID *OptionalEvotorId `json:"sessionUUID,omitempty"`
+
+	// StoreUuid An optional Evotor id (see EvotorId); null is accepted.
+	StoreUuid    *OptionalEvotorId         `json:"storeUuid,omitempty"`
+	Transactions *[]map[string]interface{} `json:"transactions,omitempty"`
+	Type         string                    `json:"type"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid    EvotorId `json:"uuid"`
+	Version *string  `json:"version,omitempty"`
 }
 
 // Employee `role` is ADMIN, CASHIER or MANUAL (and whatever Evotor adds).
@@ -141,8 +178,13 @@ type Employee struct {
 	// Phone Digits, usually a number (79876543210), sometimes a string; null is accepted.
 	Phone  *Employee_Phone `json:"phone,omitempty"`
 	Role   string          `json:"role"`
-	Stores []string        `json:"stores"`
-	Uuid   string          `json:"uuid"`
+	Stores []EvotorId      `json:"stores"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid EvotorId `json:"uuid"`
 }
 
 // EmployeePhone0 defines model for Employee.Phone.0.
@@ -178,6 +220,12 @@ type EventsPage struct {
 	NextCursor *string       `json:"nextCursor,omitempty"`
 }
 
+// EvotorId An Evotor id (user, store, device, employee, product, document, receipt, event,
+// subscription, …), opaque: real traffic carries uuids of any version and case,
+// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+// keys case-insensitively, any other id byte for byte.
+type EvotorId = string
+
 // Health defines model for Health.
 type Health struct {
 	Status string `json:"status"`
@@ -186,17 +234,29 @@ type Health struct {
 // InstallationEvent `type` is ApplicationInstalled or ApplicationUninstalled.
 type InstallationEvent struct {
 	Data struct {
-		ProductId string `json:"productId"`
+		// ProductId An Evotor id (user, store, device, employee, product, document, receipt, event,
+		// subscription, …), opaque: real traffic carries uuids of any version and case,
+		// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+		// keys case-insensitively, any other id byte for byte.
+		ProductId EvotorId `json:"productId"`
 
-		// UserId Evotor's user id, e.g. `01-000000000000001`.
-		UserId UserId `json:"userId"`
+		// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+		// subscription, …), opaque: real traffic carries uuids of any version and case,
+		// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+		// keys case-insensitively, any other id byte for byte.
+		UserId EvotorId `json:"userId"`
 	} `json:"data"`
-	Id string `json:"id"`
+
+	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Id EvotorId `json:"id"`
 
 	// Timestamp Unix time in milliseconds, as a number or a string of digits.
 	Timestamp Millis `json:"timestamp"`
 	Type      string `json:"type"`
-	Version   int    `json:"version"`
+	Version   int64  `json:"version"`
 }
 
 // InstallationState defines model for InstallationState.
@@ -223,6 +283,9 @@ type NewAccount struct {
 	Login      string `json:"login"`
 	Password   string `json:"password"`
 }
+
+// OptionalEvotorId An optional Evotor id (see EvotorId); null is accepted.
+type OptionalEvotorId = string
 
 // Page defines model for Page.
 type Page struct {
@@ -255,7 +318,9 @@ type Product struct {
 	HasVariants *bool    `json:"hasVariants,omitempty"`
 	MeasureName *string  `json:"measureName,omitempty"`
 	Name        string   `json:"name"`
-	ParentUuid  *string  `json:"parentUuid,omitempty"`
+
+	// ParentUuid An optional Evotor id (see EvotorId); null is accepted.
+	ParentUuid *OptionalEvotorId `json:"parentUuid,omitempty"`
 
 	// Price A number, or a number written as a string (`"0.000"`); null is accepted.
 	Price *Decimal `json:"price,omitempty"`
@@ -267,37 +332,63 @@ type Product struct {
 	TareVolume *Decimal `json:"tareVolume,omitempty"`
 	Tax        *string  `json:"tax,omitempty"`
 	Type       *string  `json:"type,omitempty"`
-	Uuid       string   `json:"uuid"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid EvotorId `json:"uuid"`
 }
 
 // Receipt defines model for Receipt.
 type Receipt struct {
 	// Data `type` is SELL, PAYBACK, BUY, BUYBACK; `paymentSource` PAY_CASH, PAY_CARD, PAY_CASHBACK, ….
 	Data ReceiptData `json:"data"`
-	Id   string      `json:"id"`
+
+	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Id EvotorId `json:"id"`
 
 	// Timestamp Unix time in milliseconds, as a number or a string of digits.
 	Timestamp *Millis `json:"timestamp,omitempty"`
 	Type      *string `json:"type,omitempty"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId  *UserId `json:"userId,omitempty"`
-	Version *int    `json:"version,omitempty"`
+	// UserId An optional Evotor id (see EvotorId); null is accepted.
+	UserId  *OptionalEvotorId `json:"userId,omitempty"`
+	Version *int64            `json:"version,omitempty"`
 }
 
 // ReceiptData `type` is SELL, PAYBACK, BUY, BUYBACK; `paymentSource` PAY_CASH, PAY_CARD, PAY_CASHBACK, ….
 type ReceiptData struct {
-	DateTime      *string                 `json:"dateTime,omitempty"`
-	DeviceId      *string                 `json:"deviceId,omitempty"`
-	Egais         *bool                   `json:"egais,omitempty"`
-	EmployeeId    *string                 `json:"employeeId,omitempty"`
-	Extras        *map[string]interface{} `json:"extras,omitempty"`
-	Id            string                  `json:"id"`
-	InfoCheck     *bool                   `json:"infoCheck,omitempty"`
-	Items         *[]ReceiptItem          `json:"items,omitempty"`
-	PaymentSource *string                 `json:"paymentSource,omitempty"`
-	ShiftId       *string                 `json:"shiftId,omitempty"`
-	StoreId       string                  `json:"storeId"`
+	DateTime *string `json:"dateTime,omitempty"`
+
+	// DeviceId An optional Evotor id (see EvotorId); null is accepted.
+	DeviceId *OptionalEvotorId `json:"deviceId,omitempty"`
+	Egais    *bool             `json:"egais,omitempty"`
+
+	// EmployeeId An optional Evotor id (see EvotorId); null is accepted.
+	EmployeeId *OptionalEvotorId       `json:"employeeId,omitempty"`
+	Extras     *map[string]interface{} `json:"extras,omitempty"`
+
+	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Id            EvotorId       `json:"id"`
+	InfoCheck     *bool          `json:"infoCheck,omitempty"`
+	Items         *[]ReceiptItem `json:"items,omitempty"`
+	PaymentSource *string        `json:"paymentSource,omitempty"`
+
+	// ShiftId An optional Evotor id (see EvotorId); null is accepted.
+	ShiftId *OptionalEvotorId `json:"shiftId,omitempty"`
+
+	// StoreId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	StoreId EvotorId `json:"storeId"`
 
 	// TotalAmount A number, or a number written as a string (`"0.000"`); null is accepted.
 	TotalAmount *Decimal `json:"totalAmount,omitempty"`
@@ -310,17 +401,19 @@ type ReceiptData struct {
 	Type     string   `json:"type"`
 }
 
-// ReceiptItem defines model for ReceiptItem.
+// ReceiptItem A position. A free-price position has no product behind it, so its `id` may be absent or null.
 type ReceiptItem struct {
 	// CostPrice A number, or a number written as a string (`"0.000"`); null is accepted.
 	CostPrice *Decimal `json:"costPrice,omitempty"`
 
 	// Discount A number, or a number written as a string (`"0.000"`); null is accepted.
-	Discount    *Decimal `json:"discount,omitempty"`
-	Id          string   `json:"id"`
-	ItemType    *string  `json:"itemType,omitempty"`
-	MeasureName *string  `json:"measureName,omitempty"`
-	Name        *string  `json:"name,omitempty"`
+	Discount *Decimal `json:"discount,omitempty"`
+
+	// Id An optional Evotor id (see EvotorId); null is accepted.
+	Id          *OptionalEvotorId `json:"id,omitempty"`
+	ItemType    *string           `json:"itemType,omitempty"`
+	MeasureName *string           `json:"measureName,omitempty"`
+	Name        *string           `json:"name,omitempty"`
 
 	// Price A number, or a number written as a string (`"0.000"`); null is accepted.
 	Price *Decimal `json:"price,omitempty"`
@@ -351,7 +444,12 @@ type Store struct {
 	Address *string `json:"address,omitempty"`
 	Code    *string `json:"code,omitempty"`
 	Name    string  `json:"name"`
-	Uuid    string  `json:"uuid"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid EvotorId `json:"uuid"`
 }
 
 // StoredEvent defines model for StoredEvent.
@@ -369,26 +467,42 @@ type StoredEvent struct {
 // SubscriptionTerminated; other fields come with some types only.
 type SubscriptionEvent struct {
 	Addons *[]struct {
-		Id       *string `json:"id,omitempty"`
-		Quantity *int    `json:"quantity,omitempty"`
+		// Id An optional Evotor id (see EvotorId); null is accepted.
+		Id       *OptionalEvotorId `json:"id,omitempty"`
+		Quantity *int64            `json:"quantity,omitempty"`
 	} `json:"addons,omitempty"`
 	ChargedSum *struct {
 		// Amount A number, or a number written as a string (`"0.000"`); null is accepted.
 		Amount   *Decimal `json:"amount,omitempty"`
 		Currency *string  `json:"currency,omitempty"`
 	} `json:"chargedSum,omitempty"`
-	DeviceNumber        *int    `json:"deviceNumber,omitempty"`
-	NextBillingDate     *string `json:"nextBillingDate,omitempty"`
-	PlanId              *string `json:"planId,omitempty"`
-	ProductId           string  `json:"productId"`
-	SequenceNumber      int64   `json:"sequenceNumber"`
-	SubscriptionId      string  `json:"subscriptionId"`
-	Timestamp           string  `json:"timestamp"`
-	TrialPeriodDuration *string `json:"trialPeriodDuration,omitempty"`
-	Type                string  `json:"type"`
+	DeviceNumber    *int64  `json:"deviceNumber,omitempty"`
+	NextBillingDate *string `json:"nextBillingDate,omitempty"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId UserId `json:"userId"`
+	// PlanId An optional Evotor id (see EvotorId); null is accepted.
+	PlanId *OptionalEvotorId `json:"planId,omitempty"`
+
+	// ProductId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	ProductId      EvotorId `json:"productId"`
+	SequenceNumber int64    `json:"sequenceNumber"`
+
+	// SubscriptionId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	SubscriptionId      EvotorId `json:"subscriptionId"`
+	Timestamp           string   `json:"timestamp"`
+	TrialPeriodDuration *string  `json:"trialPeriodDuration,omitempty"`
+	Type                string   `json:"type"`
+
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
 }
 
 // SubscriptionState defines model for SubscriptionState.
@@ -410,31 +524,40 @@ type SubscriptionState struct {
 type UserCreated struct {
 	Token string `json:"token"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId UserId `json:"userId"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
 }
-
-// UserId Evotor's user id, e.g. `01-000000000000001`.
-type UserId = string
 
 // UserVerified defines model for UserVerified.
 type UserVerified struct {
 	HasBilling bool   `json:"hasBilling"`
 	Token      string `json:"token"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId UserId `json:"userId"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
 }
 
 // VerifyUserRequest defines model for VerifyUserRequest.
 type VerifyUserRequest struct {
 	Password string `json:"password"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId *UserId `json:"userId,omitempty"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid Evotor's user id, e.g. `01-000000000000001`.
-	UserUuid             *UserId                `json:"userUuid,omitempty"`
+	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserUuid             *EvotorId              `json:"userUuid,omitempty"`
 	Username             string                 `json:"username"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
@@ -445,11 +568,20 @@ type Cursor = string
 // Limit defines model for Limit.
 type Limit = int
 
-// StoreUuid defines model for StoreUuid.
-type StoreUuid = string
+// StoreUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+// subscription, …), opaque: real traffic carries uuids of any version and case,
+// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+// keys case-insensitively, any other id byte for byte.
+type StoreUuid = EvotorId
 
-// UserIdPath Evotor's user id, e.g. `01-000000000000001`.
-type UserIdPath = UserId
+// UserIdPath An Evotor id (user, store, device, employee, product, document, receipt, event,
+// subscription, …), opaque: real traffic carries uuids of any version and case,
+// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+// keys case-insensitively, any other id byte for byte.
+type UserIdPath = EvotorId
+
+// AdminUnauthorized defines model for AdminUnauthorized.
+type AdminUnauthorized = Errors
 
 // BadRequest defines model for BadRequest.
 type BadRequest = Errors
@@ -463,8 +595,17 @@ type NotFound = Errors
 // PaymentRequired defines model for PaymentRequired.
 type PaymentRequired = Errors
 
+// TooLarge defines model for TooLarge.
+type TooLarge = Errors
+
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = Errors
+
+// Unavailable defines model for Unavailable.
+type Unavailable = Errors
+
+// UnsupportedMediaType defines model for UnsupportedMediaType.
+type UnsupportedMediaType = Errors
 
 // AdminListDevicesParams defines parameters for AdminListDevices.
 type AdminListDevicesParams struct {
@@ -2389,7 +2530,7 @@ func NewAdminListDocumentsRequest(server string, userId UserIdPath, storeUuid St
 
 	var pathParam1 string
 
-	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2469,7 +2610,7 @@ func NewAdminListProductsRequest(server string, userId UserIdPath, storeUuid Sto
 
 	var pathParam1 string
 
-	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2735,7 +2876,7 @@ func NewPutDocumentsRequestWithBody(server string, storeUuid StoreUuid, contentT
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2782,7 +2923,7 @@ func NewCreateProductsRequestWithBody(server string, storeUuid StoreUuid, conten
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3472,9 +3613,17 @@ type AdminCreateAccountResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3488,13 +3637,33 @@ func (r AdminCreateAccountResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminCreateAccountResponse) GetJSON401() *Unauthorized {
+func (r AdminCreateAccountResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON404() *NotFound {
+	return r.JSON404
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r AdminCreateAccountResponse) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3531,10 +3700,14 @@ type AdminGetUserResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3542,14 +3715,24 @@ func (r AdminGetUserResponse) GetJSON200() *AdminUser {
 	return r.JSON200
 }
 
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminGetUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminGetUserResponse) GetJSON401() *Unauthorized {
+func (r AdminGetUserResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminGetUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminGetUserResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3589,7 +3772,11 @@ type AdminListDevicesResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3603,8 +3790,18 @@ func (r AdminListDevicesResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListDevicesResponse) GetJSON401() *Unauthorized {
+func (r AdminListDevicesResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListDevicesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListDevicesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3644,7 +3841,11 @@ type AdminListEmployeesResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3658,8 +3859,18 @@ func (r AdminListEmployeesResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListEmployeesResponse) GetJSON401() *Unauthorized {
+func (r AdminListEmployeesResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListEmployeesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListEmployeesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3699,7 +3910,11 @@ type AdminListEventsResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3713,8 +3928,18 @@ func (r AdminListEventsResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListEventsResponse) GetJSON401() *Unauthorized {
+func (r AdminListEventsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListEventsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListEventsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3754,7 +3979,11 @@ type AdminListReceiptsResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3768,8 +3997,18 @@ func (r AdminListReceiptsResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListReceiptsResponse) GetJSON401() *Unauthorized {
+func (r AdminListReceiptsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListReceiptsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListReceiptsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3809,7 +4048,11 @@ type AdminListStoresResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3823,8 +4066,18 @@ func (r AdminListStoresResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListStoresResponse) GetJSON401() *Unauthorized {
+func (r AdminListStoresResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListStoresResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListStoresResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3864,7 +4117,11 @@ type AdminListDocumentsResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3878,8 +4135,18 @@ func (r AdminListDocumentsResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListDocumentsResponse) GetJSON401() *Unauthorized {
+func (r AdminListDocumentsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListDocumentsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListDocumentsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3919,7 +4186,11 @@ type AdminListProductsResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3933,8 +4204,18 @@ func (r AdminListProductsResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListProductsResponse) GetJSON401() *Unauthorized {
+func (r AdminListProductsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListProductsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListProductsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3977,6 +4258,8 @@ type FindCommodityResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3997,6 +4280,11 @@ func (r FindCommodityResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r FindCommodityResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r FindCommodityResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4039,6 +4327,12 @@ type PutDevicesResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4059,6 +4353,21 @@ func (r PutDevicesResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutDevicesResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutDevicesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutDevicesResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutDevicesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4101,6 +4410,12 @@ type PutEmployeesResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4121,6 +4436,21 @@ func (r PutEmployeesResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutEmployeesResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutEmployeesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutEmployeesResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutEmployeesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4163,6 +4493,12 @@ type PutStoresResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4183,6 +4519,21 @@ func (r PutStoresResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutStoresResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutStoresResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutStoresResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutStoresResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4225,6 +4576,12 @@ type PutDocumentsResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4245,6 +4602,21 @@ func (r PutDocumentsResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutDocumentsResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutDocumentsResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutDocumentsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutDocumentsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4287,6 +4659,12 @@ type CreateProductsResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4307,6 +4685,21 @@ func (r CreateProductsResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateProductsResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateProductsResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateProductsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateProductsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4345,6 +4738,12 @@ type SubscriptionEventResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4355,6 +4754,21 @@ func (r SubscriptionEventResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r SubscriptionEventResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SubscriptionEventResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SubscriptionEventResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SubscriptionEventResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4397,6 +4811,12 @@ type CreateUserResponse struct {
 	JSON401 *Unauthorized
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4417,6 +4837,21 @@ func (r CreateUserResponse) GetJSON401() *Unauthorized {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateUserResponse) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateUserResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateUserResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateUserResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4455,6 +4890,12 @@ type StoreCloudTokenResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4465,6 +4906,21 @@ func (r StoreCloudTokenResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r StoreCloudTokenResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r StoreCloudTokenResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r StoreCloudTokenResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StoreCloudTokenResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4507,6 +4963,12 @@ type VerifyUserResponse struct {
 	JSON401 *Unauthorized
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4527,6 +4989,21 @@ func (r VerifyUserResponse) GetJSON401() *Unauthorized {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r VerifyUserResponse) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyUserResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyUserResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyUserResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4565,6 +5042,12 @@ type InstallationEventResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4575,6 +5058,21 @@ func (r InstallationEventResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r InstallationEventResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r InstallationEventResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r InstallationEventResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r InstallationEventResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4617,6 +5115,12 @@ type PostReceiptsResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4637,6 +5141,21 @@ func (r PostReceiptsResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PostReceiptsResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostReceiptsResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostReceiptsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostReceiptsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5342,11 +5861,18 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -5354,6 +5880,27 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5381,8 +5928,15 @@ func ParseAdminGetUserResponse(rsp *http.Response) (*AdminGetUserResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5394,6 +5948,13 @@ func ParseAdminGetUserResponse(rsp *http.Response) (*AdminGetUserResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5429,11 +5990,25 @@ func ParseAdminListDevicesResponse(rsp *http.Response) (*AdminListDevicesRespons
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5469,11 +6044,25 @@ func ParseAdminListEmployeesResponse(rsp *http.Response) (*AdminListEmployeesRes
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5509,11 +6098,25 @@ func ParseAdminListEventsResponse(rsp *http.Response) (*AdminListEventsResponse,
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5549,11 +6152,25 @@ func ParseAdminListReceiptsResponse(rsp *http.Response) (*AdminListReceiptsRespo
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5589,11 +6206,25 @@ func ParseAdminListStoresResponse(rsp *http.Response) (*AdminListStoresResponse,
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5629,11 +6260,25 @@ func ParseAdminListDocumentsResponse(rsp *http.Response) (*AdminListDocumentsRes
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5669,11 +6314,25 @@ func ParseAdminListProductsResponse(rsp *http.Response) (*AdminListProductsRespo
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5721,6 +6380,13 @@ func ParseFindCommodityResponse(rsp *http.Response) (*FindCommodityResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5772,6 +6438,27 @@ func ParsePutDevicesResponse(rsp *http.Response) (*PutDevicesResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -5821,6 +6508,27 @@ func ParsePutEmployeesResponse(rsp *http.Response) (*PutEmployeesResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5872,6 +6580,27 @@ func ParsePutStoresResponse(rsp *http.Response) (*PutStoresResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -5921,6 +6650,27 @@ func ParsePutDocumentsResponse(rsp *http.Response) (*PutDocumentsResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5972,6 +6722,27 @@ func ParseCreateProductsResponse(rsp *http.Response) (*CreateProductsResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -6007,6 +6778,27 @@ func ParseSubscriptionEventResponse(rsp *http.Response) (*SubscriptionEventRespo
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6055,6 +6847,27 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -6090,6 +6903,27 @@ func ParseStoreCloudTokenResponse(rsp *http.Response) (*StoreCloudTokenResponse,
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6138,6 +6972,27 @@ func ParseVerifyUserResponse(rsp *http.Response) (*VerifyUserResponse, error) {
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -6173,6 +7028,27 @@ func ParseInstallationEventResponse(rsp *http.Response) (*InstallationEventRespo
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6223,6 +7099,27 @@ func ParsePostReceiptsResponse(rsp *http.Response) (*PostReceiptsResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6613,7 +7510,7 @@ func (w *ServerInterfaceWrapper) AdminListDocuments(ctx echo.Context) error {
 	// ------------- Path parameter "storeUuid" -------------
 	var storeUuid StoreUuid
 
-	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
 	}
@@ -6653,7 +7550,7 @@ func (w *ServerInterfaceWrapper) AdminListProducts(ctx echo.Context) error {
 	// ------------- Path parameter "storeUuid" -------------
 	var storeUuid StoreUuid
 
-	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
 	}
@@ -6737,7 +7634,7 @@ func (w *ServerInterfaceWrapper) PutDocuments(ctx echo.Context) error {
 	// ------------- Path parameter "storeUuid" -------------
 	var storeUuid StoreUuid
 
-	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
 	}
@@ -6753,7 +7650,7 @@ func (w *ServerInterfaceWrapper) CreateProducts(ctx echo.Context) error {
 	// ------------- Path parameter "storeUuid" -------------
 	var storeUuid StoreUuid
 
-	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
 	}
@@ -6928,6 +7825,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 }
 
+type AdminUnauthorizedJSONResponse Errors
+
 type BadRequestJSONResponse Errors
 
 type ConflictJSONResponse Errors
@@ -6938,7 +7837,13 @@ type PageJSONResponse Page
 
 type PaymentRequiredJSONResponse Errors
 
+type TooLargeJSONResponse Errors
+
 type UnauthorizedJSONResponse Errors
+
+type UnavailableJSONResponse Errors
+
+type UnsupportedMediaTypeJSONResponse Errors
 
 type AdminCreateAccountRequestObject struct {
 	Body *AdminCreateAccountJSONRequestBody
@@ -6976,7 +7881,7 @@ func (response AdminCreateAccount400JSONResponse) VisitAdminCreateAccountRespons
 	return err
 }
 
-type AdminCreateAccount401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminCreateAccount401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminCreateAccount401JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
 
@@ -6986,6 +7891,20 @@ func (response AdminCreateAccount401JSONResponse) VisitAdminCreateAccountRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminCreateAccount404JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7000,6 +7919,50 @@ func (response AdminCreateAccount409JSONResponse) VisitAdminCreateAccountRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response AdminCreateAccount413JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminCreateAccount415JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminCreateAccount503JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7026,7 +7989,21 @@ func (response AdminGetUser200JSONResponse) VisitAdminGetUserResponse(w http.Res
 	return err
 }
 
-type AdminGetUser401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminGetUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminGetUser400JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminGetUser401JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
 
@@ -7050,6 +8027,20 @@ func (response AdminGetUser404JSONResponse) VisitAdminGetUserResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminGetUser503JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7091,7 +8082,7 @@ func (response AdminListDevices400JSONResponse) VisitAdminListDevicesResponse(w 
 	return err
 }
 
-type AdminListDevices401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListDevices401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListDevices401JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
 
@@ -7101,6 +8092,34 @@ func (response AdminListDevices401JSONResponse) VisitAdminListDevicesResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDevices404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListDevices404JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDevices503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListDevices503JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7142,7 +8161,7 @@ func (response AdminListEmployees400JSONResponse) VisitAdminListEmployeesRespons
 	return err
 }
 
-type AdminListEmployees401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListEmployees401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListEmployees401JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
 
@@ -7152,6 +8171,34 @@ func (response AdminListEmployees401JSONResponse) VisitAdminListEmployeesRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEmployees404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListEmployees404JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEmployees503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListEmployees503JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7193,7 +8240,7 @@ func (response AdminListEvents400JSONResponse) VisitAdminListEventsResponse(w ht
 	return err
 }
 
-type AdminListEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListEvents401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListEvents401JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
 
@@ -7203,6 +8250,34 @@ func (response AdminListEvents401JSONResponse) VisitAdminListEventsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListEvents404JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEvents503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListEvents503JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7244,7 +8319,7 @@ func (response AdminListReceipts400JSONResponse) VisitAdminListReceiptsResponse(
 	return err
 }
 
-type AdminListReceipts401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListReceipts401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListReceipts401JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
 
@@ -7254,6 +8329,34 @@ func (response AdminListReceipts401JSONResponse) VisitAdminListReceiptsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListReceipts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListReceipts404JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListReceipts503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListReceipts503JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7295,7 +8398,7 @@ func (response AdminListStores400JSONResponse) VisitAdminListStoresResponse(w ht
 	return err
 }
 
-type AdminListStores401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListStores401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListStores401JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
 
@@ -7305,6 +8408,34 @@ func (response AdminListStores401JSONResponse) VisitAdminListStoresResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListStores404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListStores404JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListStores503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListStores503JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7347,7 +8478,7 @@ func (response AdminListDocuments400JSONResponse) VisitAdminListDocumentsRespons
 	return err
 }
 
-type AdminListDocuments401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListDocuments401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListDocuments401JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
 
@@ -7357,6 +8488,34 @@ func (response AdminListDocuments401JSONResponse) VisitAdminListDocumentsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDocuments404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListDocuments404JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDocuments503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListDocuments503JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7399,7 +8558,7 @@ func (response AdminListProducts400JSONResponse) VisitAdminListProductsResponse(
 	return err
 }
 
-type AdminListProducts401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListProducts401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListProducts401JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
 
@@ -7409,6 +8568,34 @@ func (response AdminListProducts401JSONResponse) VisitAdminListProductsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListProducts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListProducts404JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListProducts503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListProducts503JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7473,6 +8660,20 @@ func (response FindCommodity404JSONResponse) VisitFindCommodityResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindCommodity503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response FindCommodity503JSONResponse) VisitFindCommodityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7549,6 +8750,50 @@ func (response PutDevices404JSONResponse) VisitPutDevicesResponse(w http.Respons
 	return err
 }
 
+type PutDevices413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PutDevices413JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutDevices415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutDevices415JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutDevices503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PutDevices503JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutEmployeesRequestObject struct {
 	Body *PutEmployeesJSONRequestBody
 }
@@ -7621,6 +8866,50 @@ func (response PutEmployees404JSONResponse) VisitPutEmployeesResponse(w http.Res
 	return err
 }
 
+type PutEmployees413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PutEmployees413JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutEmployees415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutEmployees415JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutEmployees503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PutEmployees503JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutStoresRequestObject struct {
 	Body *PutStoresJSONRequestBody
 }
@@ -7689,6 +8978,50 @@ func (response PutStores404JSONResponse) VisitPutStoresResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutStores413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PutStores413JSONResponse) VisitPutStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutStores415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutStores415JSONResponse) VisitPutStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutStores503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PutStores503JSONResponse) VisitPutStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7766,6 +9099,50 @@ func (response PutDocuments404JSONResponse) VisitPutDocumentsResponse(w http.Res
 	return err
 }
 
+type PutDocuments413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PutDocuments413JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutDocuments415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutDocuments415JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutDocuments503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PutDocuments503JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateProductsRequestObject struct {
 	StoreUuid StoreUuid `json:"storeUuid"`
 	Body      *CreateProductsJSONRequestBody
@@ -7839,6 +9216,50 @@ func (response CreateProducts404JSONResponse) VisitCreateProductsResponse(w http
 	return err
 }
 
+type CreateProducts413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response CreateProducts413JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProducts415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateProducts415JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProducts503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CreateProducts503JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SubscriptionEventRequestObject struct {
 	Body *SubscriptionEventJSONRequestBody
 }
@@ -7879,6 +9300,50 @@ func (response SubscriptionEvent401JSONResponse) VisitSubscriptionEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubscriptionEvent413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response SubscriptionEvent413JSONResponse) VisitSubscriptionEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubscriptionEvent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SubscriptionEvent415JSONResponse) VisitSubscriptionEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubscriptionEvent503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response SubscriptionEvent503JSONResponse) VisitSubscriptionEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7947,6 +9412,50 @@ func (response CreateUser409JSONResponse) VisitCreateUserResponse(w http.Respons
 	return err
 }
 
+type CreateUser413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response CreateUser413JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateUser415JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CreateUser503JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StoreCloudTokenRequestObject struct {
 	Body *StoreCloudTokenJSONRequestBody
 }
@@ -7987,6 +9496,50 @@ func (response StoreCloudToken401JSONResponse) VisitStoreCloudTokenResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StoreCloudToken413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response StoreCloudToken413JSONResponse) VisitStoreCloudTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StoreCloudToken415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response StoreCloudToken415JSONResponse) VisitStoreCloudTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StoreCloudToken503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response StoreCloudToken503JSONResponse) VisitStoreCloudTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8055,6 +9608,50 @@ func (response VerifyUser409JSONResponse) VisitVerifyUserResponse(w http.Respons
 	return err
 }
 
+type VerifyUser413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response VerifyUser413JSONResponse) VisitVerifyUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyUser415JSONResponse) VisitVerifyUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response VerifyUser503JSONResponse) VisitVerifyUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type InstallationEventRequestObject struct {
 	Body *InstallationEventJSONRequestBody
 }
@@ -8095,6 +9692,50 @@ func (response InstallationEvent401JSONResponse) VisitInstallationEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InstallationEvent413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response InstallationEvent413JSONResponse) VisitInstallationEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InstallationEvent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response InstallationEvent415JSONResponse) VisitInstallationEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InstallationEvent503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response InstallationEvent503JSONResponse) VisitInstallationEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8167,6 +9808,50 @@ func (response PostReceipts404JSONResponse) VisitPostReceiptsResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostReceipts413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PostReceipts413JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostReceipts415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PostReceipts415JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostReceipts503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PostReceipts503JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9259,95 +10944,103 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F3rbhtHln6VQu8AITEtipLtxJF+DGhJGWsiS4IuGQwsrVnsPiRr3F3VqaqWxBgCkn2GfYZ5gAUWmP0x",
-	"8wz2K+RJFnXpG7uabOo2Scb54Yjs6rqc89W51TnFD17A4oRRoFJ4Wx+8BHMcgwSuP+2kXDCu/gpBBJwk",
-	"kjDqbXlnU0AUbqR5jtgYySmghMMVYalACZ5Az/M9otp+nwKfeb5HcQzelheYLn1PBFOIsepbzhL1REhO",
-	"6MS7vfW9AxITWR92X0IsUAJcj4A6IYxxGkm00e93m8aLdFfl4exb3tZGv+97Mb4hcRp7Wy/0J0LNpw0/",
-	"mxahEibA9bxOJeNwnpJQ9aNHS7CcFoOJ/Lnvcfg+JRxCb0vyFMoTGDMeY+lteXDFJONrqXmhToZzAXw/",
-	"PFZDuMdLdYOFg/2Ow9jb8v5jveDzunkq1k3/3q0ai4NIGBWg+f4KhyfwfQpCMyFgVALVf+IkiUiAFT/W",
-	"/yoUUz60HGuPc8aFGavK1c1+fwPFOFJkgRD96fTo0Eeb/f4mwihbFxoTiEJEBIqJEIROdItnCNsHUywQ",
-	"Rtec0QlSdESMoyscpRqGN2uW0AEL1freqhF9NYL659nlre/tMDqOSPBEy32utwsOApZSqRYVEfoeQiQZ",
-	"wpTJKXC0p2eMFINR5wo4Gc+622rNL/S7EZsQqt6U+D1Q1Ak4YAndptU+Vwt9oRZ6yOQ3LKXhEyz0kMkp",
-	"oRM1y/eUXVMlJojsebe+d4wn8GAz0J05xj+ioOWEjwhFGAmJR5ECRqhIOpplJCZh185pFgOVJ/lOenQC",
-	"bWRI0FxWEKYMJZiESKSjvKGTp+pVxc5zilM5ZZz88FQz3rC7DCcJCjiEQCXBka9k8CZKqeG0XpBk74Hq",
-	"B88Q3CR6G889+NJ2ZuDMlFwX4prxEHVUy3UL/CYSbPhqVPXPM/XPl5dqxnYVapEDs8N29ObQ9Ek4S4BL",
-	"YsSckeO5OCZUfvncqwt+39Pzc6uqQvK+9bQYN20v827Y6K8QSNXLIIwJtXOqT2aKxSsSRarfYqARYxFg",
-	"qt5+lMmWBm2csdIS9eniYh2LsFRZ860ecCdiaXimMFDX8H+eQkn8fSFQoBobxChBMlXCvkPhSsFoCuaB",
-	"xoeDYFRIHEV6Bxh2K/Nh2YT3S2+dSixBdWU7x5zjmfpc3p/tuz4tvdXYtVXpbTV3lae5PVAl8zwt5hfg",
-	"Yn3xeskSqEJAZjyMCT0AOlFmykbNjll1SaZ9ZmTdgQhmWs41sThmIZGzOvBywA2DrNHQR5iKa+BWM6MR",
-	"5kr4oIix92miQDe3JaJgxwinEiBq1JhnOI4CNmXRq9l3LEpjqGzykKWjCAp00zQemU1u3zrmLEwD+S2h",
-	"oRq65csxYJFycE7PWJaOByLA9A7Lk5jDCiu7dbFNy2/F7RIUcRgSxTusaJAzwVi/VdYODf6GqMOM0Ihg",
-	"goMZGmY4G3ZREqVCPwtSIVlsrErzjVJ0IYwJBaEMiQwoFzRhXOKohwamJ0W4oY+GWvwOlTIbQoxJNLQm",
-	"6ggCFoMom35fCKP5fDTMFN/wghIpSnpQuxQhYjSaIW3kTrGYdrd1NxyENh/fQyLVwwm5Atq7oDVkPsEO",
-	"rHFtFwIS40jzis6Oxt7WWxf/aRpFyjDLeDcP1g+1FgmWErji7H+u/eFtf+3ry993Li565q/uH35Xd6Uu",
-	"5yExQKZ/X7EJ2w/omhMpgRoym3dRZ3jh9Xv9fv/CG3a3kZqLojgOAkgkhD2z0isSQF0+BnZHNiyxvueW",
-	"NhRl/7PBjVzaiSQx/MAoHI3HAqTTqGjoo2RkpIsnsdj00I1cAnqXBWls7dd5jkngMaE4QqFthDqnewcH",
-	"Pjoe/OXVYOdbHx0d7x2+O907Pd1XHuTOwdHpXvHxm+OT/cMzHw12dvaOz3z0849/617QayKnSG04yTEV",
-	"OND60Dcb6nrKInDtpiBiAnaV/nYQQFG3DRd0Jycg0kiepvGyjZZtpuzFO7xyXtrTd4VOqJF+317gRnJj",
-	"oC8S4g3dFGCxIqI9GVgC9L5sU308BCUFCEEYPczX0PaN8/P93XsN/CAipLRbKubAIoY6GOgcpjAd9Ofl",
-	"5uVKosj3roALYvzhJQt1iS3byCW99uIkYjOAuvQachbBUCmOwe6bfSWcBqev9/dOlPp5Mzg8HxygDqYh",
-	"up5iqX0bG5vAYSi6dUOztWKJsJCHbZVLo+WXYMkZncUkaN1XMmUUGlR/ayWzdJyaXt8lEyKFj1KR4kgZ",
-	"TJlq73z19cuvvnzx/NnmRr/rI8FiUDu+UPQNql3xrQUE9aaq7oS2aKz5f/dWrJaTdvL55BoQa5wh974d",
-	"40jUzOkBRaBeQ6YbHw0/3A5LHnipd84ZbzaL6kYFB2wDVXUKp6Zb1zMd6PW2PsxTQw902TQxUZ8Z5N+3",
-	"8ufN+mo8nJuF7dQ5jyvVXxYMnYtNZTNoF1rQXoLuzwWq4qymRVxIj+ea7mvAkTmKqE5VSCxTsbxn287V",
-	"dTnqYlZRl6HqJSNDi8imfU85SLz8/Tkl2ZO6+AyxxPVVJMaVNm7Sg0Y0moI0xYgukqym1LQ0kzhOlk3q",
-	"DYkiIlZQryV16TgRq0UUi4kUr9pefUP5Zfw3obH6hsgY6g6PKlWnkfNGtIyTVhi+GLlFU780j+qgrmVZ",
-	"YtewfE7JDVKUQoSiWDeCgNFQ+Mb5tFpLO6fWEWVjFGrtpvCsvTe3VnVo0ZLDrJ3kDxv+xte3Lj/51vcO",
-	"4bpliDo/R7VqwsGTLBK9BGJZtGNp0zm2mP5L77t40Fa8rmS6LhawcwpzJJS3yqgJPmEh8wPyu0piG/Zz",
-	"uckWqgY7E87SBHWG+v9bSC1m2O0hK0o7h0cnbwYHPhoc7By9Pjp492Zw8u3ern9Bsy8Oj86yL9Hp3sl3",
-	"+zt7xnNGJpalo1Lah7bDCpe/jKOAtYgcLnMHHIHSlo5fc7C0dQcRuz5jpxBFC8zfEvIxlySIYAX3DkvJ",
-	"ySiVcH/HeIT5A5C7tZMRMCGPuY2AtSRoBbUtxtAAdgv+KRbfYU6wTWBZzhsb/V7ZL1oqxDhQeV/POlmR",
-	"kN+nmEp7otHylWpEvvVLN62IlRkVSxs+oJ9jwOGSkycQAEkcmiwzARet3r68q5o+pT22nHQrRvOXBzwW",
-	"WnSNRluZQAvM9bko7avzv+h/1KdtNExM2sUpS3kAQ9Xs3c7g9LVv/zrZ9fPvzPs///g3p0kPZyS+V2jP",
-	"BDf37xfanGDSUgyBjRbt/xJiqauBm9Ax25lC8L7dSldzZS2q9iXEbdRUBT/tAqlTMrZWf7to6f5qO59J",
-	"HA3iNskRZfmq3tolIrjLe2dGOLd9pY3f5xIEGTEWhEDLzHMEfu5gKKxOkhWxLCE+ayt572o6/BLUvkjj",
-	"VYkvV8MVvjkGHsAKzKqjbAGoxCsWNmZuIAE0VA4JIG6am7NdirSkUO6zgCvgOKr6zy0kkfahVxFddQfx",
-	"MssdduRRhSEHIVpa2uE9Q/kPZnW5+FQOQtbWOXIy72wKSD1BcIMDaVIcNP+uIESdP50eHZrkzNbJb2pI",
-	"LElDFDnBcnqMOV7k8TfntBQrzaY4qB6fKyskMzdayNNirpUeK9P0DeGc5C7lcC2NmaqNwcao/I5Ni/Qr",
-	"Xw4CSa7qX58AhWsI/Qta/vYMeCx2pphOVPtBGDIqzpOw/vqZObs3PekUHmdfqgmE28ikQNscnIDFYGIM",
-	"Qv2lVmQCD85Qg55DxdZwpXzWOFyWpy1s5JWPMoMp5hMI7bF9LaOluoZVbYcg5RxoMGt3olmbu7F7l4Yq",
-	"SpuMwo20gcD7nqcnEaYtbbFVAvRCoYyWV9VCdpSTIluNUnHyGijgODsnODoGTli4mxayqrVn/ZhHE3MU",
-	"8CuB7/zcohzinyP0AtOwnv3q0oX3SiiY33XzyG6TPI2FPLVravmKYzcsgPliWDsckOxsrSrZNYp8lAAN",
-	"dTUMVnJbl73IXJC60FfHeB1oDmHtCr2tgh27jIbOXXBRCG1M3C8yj/FNvhk2Xz7aSV1zSvF53n9DPrGu",
-	"eCChj6A36aFhf2OtX/lvQ5+d145oNm/X7FnNC9dJjRn4O+BkTFwEWlZM8NQELM1nETX1gmYrZPrOHeGW",
-	"zpGePAvdvNFgeTvoYoOXC86utB4LUk7k7FQNlgnJmNCG8gllTieYSwoKeuyaIt3a1k909r47Ojs6eXc8",
-	"ODk73Dt5p3OR3p0dfbt3qJOM9Io0UADzQphveVMpE31GkSSvsCCBozKTCgk4zCpBcZJkVT7YFvdgGhZZ",
-	"zarfEBEqmSkcNZnUlSnocVwzWLD0fNjyAPlODOEKIqarR/V4qIORcmmed/Wp6/CVXjW6SPv9Z4HuRv8J",
-	"w1a0USxdMLWi8AnJKRFIAL8CjjjIlFMI0ZizWDdaN6V8yBb/2RKoHqq4uUQiLC5o85TV6yPMwTeWM2XI",
-	"LMDYzEsWc2tDfO6VyCnh4ZpC2UyvggSAOp9++vRfH//56ceP//z4j4//+Pj3j/+HPv308X8//fjxfz7+",
-	"/dNPXSRIqB0QTPPctiJbY0uj4BpGU8beiwtqW+gSFBTgKBI9dKaoNiYR6KrHKSBB6CQCJHTgTwOPp3K6",
-	"hThLJQi/VJwmfGQ36wVVMNQZOQiogYNAmAOaAFXOWMYJRWDVko4ZD8pfSsRTqo/uexc0nykJTS9sLIEi",
-	"7QaKKVYQ7Aw3+xtf9Tc3N9fCFy+Dted96K+97L/YWBu9eIbD8fjZy5df9oddPZxORFbG1QUNMOczNPy9",
-	"UhFDxHSqtloH02OlAjQNjHWChiUvfqh7Msltw5IpOrygnRGTU1vLoDYHyqTLuulH9Casi0ixlYemw3U0",
-	"zD3bYQ/t0TQWlosXNMvGNgSIiFLoqu8ScISPKJM5MbfK2Y2mSldomLJUqoYksDCVRCp7ODOorWAr5ZVs",
-	"eRu9fq+f5eXihHhb3rNev/fMOtFaYK5rGbh+tbFuyy6MrmBGu+ROuNINpuDNmB1ZFoSR3CBkFn56kBrL",
-	"UprFbVU7KMU2X4+92e8/2MhzRZGOKk/7SAdenpuRXR3mM1wvlYvrVzaWv1IpXNUvfb38pbxKu6wadRiv",
-	"rBTfXt5e6nBnjPksXw7CmWbMC687agsNjveRvCa6OnlYRVrWUCikDrsKkXgilP7Ww3m63LRAlxLXYv2D",
-	"sTNu1Wom0ASxP4LUZZV+5cKFhnhk0WS9dCOAWuTjgSQv/HTgI9NnvXtw+/nyl/JS9ZW4/ecplpWS80Lj",
-	"pIbiKzBx3XiQYjEzD4iQu7bhfRjqL21t7sVo0dDmIjVhZDHhTUH9U+39VZibIe8LgUSMucyLgkziXGEj",
-	"SaUe4xWZnZ3ItmD3Xt70M8OfiOE5dx6E1VfZhTdL+Gza/TqY/DCXPxQ56Qvu1Oj9MuGydwV8hkKIiP7D",
-	"1s6Obd2vuUxF/UXoiN10fUThGoREY8KFXBFB9pSxBYay48vPouKpREXGGx8BDqbz4oKsyuqiumcxo09N",
-	"u89sfioTQNP7IdSB6Wn9Q14cebue+7UtbL+86eOyvrh97DNOWuGkiE2wcXYCLp8IP1lC/HL4HGctP6Pn",
-	"F4WejIM6oKZzjB8ORwlRKMqumiELtMs3ulohu7emBhHXlYfZTS0L7wVckv3n7tnecOO17+gxTdWCLA5L",
-	"VYcOnjiE9fzhrHBdmOu8VK+o8Bmbo4T89jgFSXtHUa8O99IBxQKdmnWujw1099mtR7pA3VbSIPVNOSBm",
-	"Y/drNlQqqjgnVDkVjBMQ5YhKkjrwfpyWYil3jby2ytaz17bU63fbhmOrnDHZb0+MuM02QrZ6r+FTIfUE",
-	"7NEMNvVvP//43+awD88ihkOkRIrI77u08DNHn9uIFndHioyuKwD6tBocQuZMTRcJQ0hsaoSFLmWSjO3a",
-	"F+C2EhxqQm45LPSo2M2vmviM3t8eenMUPQRuC+e1CbS52/qoiDXpz5/h+hsUtho/D4fVZje80WC4swNe",
-	"coouH9vcyO42+7wHfnt7IEcg6hjLuXRBVlefQppuH2RPlEML7jQGc+R958DCE+6K7CaDz5vit7cpjh0B",
-	"lFxLUIRzA73drignGJsDvOYNUK+NeZw0nvo4vxrg1sJheWrl28tb/0Mp2XOerzaTF2keWOFWokOJm/aY",
-	"tcLGUpLjMgFmU2Qeg3H1O4WfOA2rnN/u2Lc2SyvfLx19nwsHyWdZ9FHgGOzz7jbCaMxBTEuJpr+q/K3W",
-	"4DuBCRES9LW9cF3L6Rqbok93xs/iKJUGZp4Y3yBX1C6t3Kz+KOCs3b1+P6mCOkADPksUkLDU10Z3fxWS",
-	"5sRURaJyQvAXwuZRa1bfgcUmo7qZx0URwiOxt17l8C+QPXntiEP4HNQz9mMsgymE2+5frvn3ET8HhL5X",
-	"AgZuiJBKCc4LIP0bPneQP5vr5d9oWGbf1O9LfByo1sf5N7BvSvdIIlK+YDKl5cv/mo2czUp2kJuDx6yS",
-	"GfQYzKvcm/DZofr1O1RHC263yBCHOleb3SUOVciC5gPnP4LcVc+X6h8JN3J9KuOoStX5E+BbxwXCr8/e",
-	"HOg8wm1TmsT1iihDcCOBUxwpG0WT2RKo2JuIAw71L3kNjvcRhzFwoAH4iAMN9W+1jGbGPDYVVrpyR32G",
-	"eARhCCESCQQlArEkI8tU32/7QyNlXtvnj6iZ7RW7DqqdJ/OksDkKAQihAJUmzkXZwpjeDBtGNfH81FBl",
-	"hZVlPZZ/WXG+TOAoAar4pIty8nwcx23R7iqDCs/q6ycCqblxHEidfVFiuy02EtVsv4IsCkWzZlafmMf/",
-	"Ek7rsbXAfdF/9gTj6UwpLPEIC0AhA6GrtcxPH7kwl7clQm3GYIrtL/lUiazlmuKFCTmmPPK2vHUdUbQt",
-	"5wGzg6NIVGx9dI2JFNrS72z0kVB+rlEVotjoedVnr0hUqVlaSuNXR8uiGLrwrmTmmLCGWDiSkjZrWvyb",
-	"3GIOiiwzUZqBtQrq4+7b4O5MjyxwZAheCGnXyKXy0WtFeJGai63tYFUhXx+zXhc8ON7f0j83UE5Z8rVw",
-	"RSMcvN8uip9sCKKHBvPTuqBty4u38wI/RnXpogBbqGmBhp73n5uqvyzVSKdL1ZfyjU3mNvtVK8HQ/hgS",
-	"DoFrLVKUfqI1FJEroEpGqoaqEdGfEs5GIHyT45JJkbwKM9cr+VW9dloK3LeXt/8fAAD//w==",
+	"7F1pbiPJlb5KgGOgKTglUVu5WvphsCS1S26VJGhpwyhqisHMRzJcmRHZEZGS6IKA9pxhzuADDDCA54d9",
+	"hqor+CSDWHJjRpJJaulNf6rEzNjf95Z48V7kp5bPophRoFK0dj+1YsxxBBK4/rWfcMG4+isA4XMSS8Jo",
+	"a7d1OQZE4U6a94gNkRwDijncEJYIFOMRrLW8FlFlv0+AT1pei+IIWrst3zTptYQ/hgirtuUkVm+E5ISO",
+	"Wvf3XuuYRERWuz2SEAkUA9c9oHYAQ5yEEm10Oit1/YW6qWJ3tlZrd6PT8VoRviNRErV2d/QvQs2vDS8d",
+	"FqESRsD1uC4k43CVkEC1o3uLsRznnYnsvdfi8H1COAStXckTKA7gNxyGrd3Wf6znS79u3or1wxsmGT8K",
+	"dHdXAvhRcKa6cPeX6AKP0dm9akPEjArQlO8GEaFXFCdyzDj5K+gZ+4xKoJowOI5D4mNFmPW/CEWdT007",
+	"5ZxxYbqsogqrfpFkH4EiItAtZ3SEGEcREYLQkaLy3Sroca/6LFCDfb/d2bi+91pvcHAO3ycg5DOMdbPT",
+	"2UARDoeMRxCgP16cnnhos9PZRBilxEBDAmGgpmFHr0tsIWxfjLFA2E5RgU3N8waHCThnqXr0VA/qny01",
+	"4X1GhyHxn2m625rHse+zhEo1qZDQjxAgyRCmTI6BI4MnpFCJ2jfAyXCysqfmvKPrhmxENFUlVuRt+xyw",
+	"hJW62W6rie6oiZ4w+Q1L6HNg8ITJMaEjNcqPlN1SJduIRG0cCobgBvjEQpSzRAK6HZMQEGXTuPUZHZJR",
+	"wiFYqYHstprYGR7Bo01KN+aY0ikFLS89RCjCSEg8CBXWAkWlwSSlGlFD1WOaREDleSZRnnzNN1JwaeAo",
+	"rqAMxZgESCSDrKBzHVVVtZCXjB1j/oiLOVtKDVgw0Syg+uRIjjFFh9+dXp6efzjrnl+eHJ5/eHN68OcP",
+	"x0fvji7dANjQLPzMEnZDSS0jcHAcI59DAFQSHHpKh26ihBrQa0JoMOsXWwjuYi3Rpl68so0ZzmZKLwtx",
+	"y3iA2qrkupUBdaTb8FSv6p8t9c8ruyI3mIQKo89EzABLPMACUEACRJlEmIpb4IpbJIlgTz3TMuEWC6Q1",
+	"fLCWMg2HVQE0EM4Z7nQsjUUSx4xLCN5BQPCltiueFadqVv3pTvo1wNy5Vo3ZDrQtYGT+vhbXGqYxZzFw",
+	"SYytYMwhpQmxNAbTq+1W1X7yWhombosvN2Det7T5ZMpeZ82wwV/Al6oVbZrYMVUHM8biDQlD1W7e0YCx",
+	"EDBVtZ9ksIVOa0esjLnqcHE+j1lkLs35Xne4H7IkuFSsWDWU/zSGgkL+SiBfFc7V01iZH22q9JkWvPqF",
+	"ZlPHglEhcRhq3BhyKyt83oCPCrUuJJagmrKNY87xRP0uivfmTV8UatU2bS3jRaztIlUzw7q80NOrMT0F",
+	"F/Hz6gXrtAwCmVIxIvQY6EjZ+/kGJAXe4pMyNdL9ylILYYbmnBeLIhYQOanCL4Nd308L9T0rVq3FiAaY",
+	"K5GDQsY+JrGC3hRjhP6+EUkFWFRWZJrsOPTZmIVvJt+xMImgxOoBS5RSySrRJBoYVre1zjgLEl9+S2ig",
+	"um5YOQIsEg7O4ZltmuOF8DFdYnoSc1hgZvcusmkproRRAY44CIiiHVZrkBHBbCXLpO0bDPZRmxnREcII",
+	"+xPUT5HWX0FxmAj9zk+EZJHZ7ZgnyuoIYEgoCKVfU6D0qNKPOFxDXdOSWri+h/paCPeVZdGHCJOwb7dO",
+	"A/BZBKK4JflKGDPEQ/3UCun3KJGiYJQY7Y0YDSdIb77GWIxX9nQzHITe1nyEWKqXI3IDdK1HK8h8Ji6s",
+	"UO4AfBLhUNOLTk6Hrd33LgzQJLTWk6HfNGA/VUrEWErgirr/ufr7953Vr69/2+711sxfK7//Tasiiq6n",
+	"YdFFpn1PkQrbH+iWEymBmqU2dVG732t11jqdTq/VX9lDaixq1bHvQywhWDMzvSE+VOWkb7myZopVvptb",
+	"UBQdOrNIcxob/iiSVVmHf2UUTodDAdJpVtQMoGBmJA+RzrqySzgfMD+JrHE5TSkJPCIUhyiwhVD74vD4",
+	"2ENn3T+/6e5/66HTs8OTDxeHFxdHpyce2j8+vTjMf35zdn50cumh7v7+4dmlh/79w99XevSWyDFSzCY5",
+	"pgL7Wh96hpluxywEFyf5IRNwoDR4ce2sQapWt34FcxLqRs5BJKG8SKJ5S5kyUVpxiSpXDbnZBZlAI3vZ",
+	"2nAnuTHJZwnsmhXLwWFFQfNpsxjoQ8mk2njIygkQgjB6ko19Pm+bGldXRwdLdfgg0VDggpKKn0U4B6Gc",
+	"U8zNAbuTnGc2LiRivNYNcEHMJnTOIrvEkS3kkkqHURyyCUBVKvU5C6GvFEH34N2REjrdi7dHh+dKnbzr",
+	"nlx1j1Eb0wDdjrHUuxa7/8ZBIFaqxmNjRRFiIU+aKotaay7GkjM6iYjfuK14zCjUqPLGymNuPxU9fUBG",
+	"RAoPJSLBoTKCUlXd/t3Xr3/3amd7a3Ojs+IhwSJQnJ0r7hpVrejWAIKamZpv8UqsNL2ze7DCtJS0g88G",
+	"V4NYs8Fx8+0Qh6JiIncpAlUNmWY81P903y/srQutc854vZlTNRY4YOsdqq5wYpp1vdOHCq3dT9OroTu6",
+	"rhuYqI4MsufNyKjnV6Hh1Chso85x3Kj2Ui/5lNcpHUEzp4G2/HV7LlDlh5kNPD66P/dwLeyqVhfN3ezG",
+	"N+oZV6KHjEngKcxo4eih2OxDvcxA8xAHH0gsPQRqBl6PFv0OxgbzEIvx9wnsIg44VHbYcEh85GPOCQik",
+	"kC8QGyJMJ8hKeKREqo8FeD0aYAmrYoxjCExZz4oGvVEzSyG09b65s/m1Mt51bQGc4DAtuoaUwkybUR1i",
+	"Dj36ESZC97NKqAAqiCQ3EE48PRZzdEQCNJhIQEPG9R/GXIzwXSpVNndeefOkzFvAoTkrLUNFSCwTMZ+y",
+	"tpyLtEV/lkFRVYepSkaH5Z5WW09tOnnx+RUl6Zuq+gqwxNVZWFgsvvV8DD9Y3rlrdRazL7RikTiK51V6",
+	"R8KQiAUsnYLlMtfD6/Lj5iPL27I1PUOVedgwDsmqsEqJ7XZKKzNEo+qdaOidLoFhNqrzol5hHOVOXdOy",
+	"q1/B+RUld/pkRAmGSBcCn1ElMfRG31oU2hFgN/1siAJteSis6x2z2+JxWDgF54R2SHza8Da+vnf5JO69",
+	"1gncNjwYyIJArAp30CT1/8/BXOpdmlt0iiym/UJ9Fw0qewuXZmG2UFHFCACUVnK6WeYJ17kWbFOtvNCO",
+	"Z7Zenpr5QACViFHjh8RCZoFHyypw6wF2eU0sFxlYjzhLYtTu6/93kZpMf2UNWQ3QPjk9f9c99lD3eP/0",
+	"7enxh3fd828PD7weTR+cnF6mD9HF4fl3R/uHRokj49bUDkrtUrHdCpf7BIc+a+BEnreLdPjMG/oF6v3m",
+	"jRsI2e0lu4AwnLFrKjAl5pL4ISzgBcBScjJIJDzcbzLA/BGWu/He1GdCnnHrCG24oCXUNuhDA9itk8ZY",
+	"fIc5wTYwcD5t7EHIwtvpufKVA5XLOmLiBRfw+wRTaQ+1GlYpH8o0rnTXaJFSw2duwUfcFhtQuOTjudmG",
+	"VMV+arHO6t1WPlBFn9NmnL90jWxkF7pm2ZvzvDcu+7PWxCyu3YyNx5Qf/83Vn/U/6tce6scmsuuCJdyH",
+	"vir2Yb978dazf50feNkzU//fP/zduTmBSxI9yBls9rzLrTmMMGkokdIt9dGP6W1fDOeEDtn+GPyPzWa4",
+	"mBPEouhIQtREU5Xw0szlPiZDudxqa2/IYntbySQOu1GT+Jmi5FW1Dojwl6l3acR20ypNdq0uOZAuxgxf",
+	"epGWLnOVCQ3ZNdRFQw6wqhVh9jiLsrRW7QDGhAaISA8Jps/x+iToowhP0AAQtpY21/sIl7t9CUtlcQos",
+	"ZwEozrhsqgqWtWHm+/uf3g4RSbQoEeRicMZ3Z8B9WIBo9/XIFW9YUBs7hHRUJWIUcten2nlRpKUTYkMk",
+	"4AY4DssehQbST3sVFhGX1X3pdZoK4ojnCwIOQjQ08IMHHjw9mtHnkjBFl3llngMn8bKYU7jDvjRBNpp+",
+	"NxCg9h8vTk9MjHnjIEzVJU53M65zt/EZ5niWo6E+qiqfaTrEbjmIQ7vErUnTQGjnYy21WBqmZxbOudwF",
+	"j/5cD7NiDDZExTo2PNcrPez6ktxUH58DhVsIvB4tPr0EHon9MaYjVb4bBIyKqzioVr80ESSmJR1E5mxL",
+	"FYFgz3r4bRSYzyIwrg2h/lIzMv4Op4dDj6Fk37hCjxdVCUXhuozdvvBBvT/GfASBDTapxF+V57yoQeMn",
+	"nAP1J83O6ytjN7Z47lFZIoaJwp20vtWHhonEIaZHS+70lzgeEQq+dOb0q9Mtnr0dLb+LrVmiqrjiBIdn",
+	"wAkLDpJcGjZ2HTxyUPH0mVl5MbzScUN2fFQ8WJla8xk2bjXS26VvHxRiM82pc7nBkSiAhbywc2pYxcEw",
+	"MzjBYUzWH/54hdPOsvbQOPJQDDTQuYhY6QaddCgzYe3CXxXuVag5FILLq7gIduw0ahp3weVKAK9NUslj",
+	"7PNjj43N14/PEDnma0Pn1UC/A06GxDXSeRkszz+TwohmTUtPabJAaPnU+XbhIO1HSX0wdWqMbcfaWHfp",
+	"jAM8rWH8hBM5uVDdpTIrIrQmc0dZ0DHmkgL/SiB2S0uZpe2pJEMdLPfh8vTbwxMdBafnpOECmOeydbc1",
+	"ljLWpyFx/AYL4jty66mQgIM0lx/HcZrnh216H6ZBHkqv2g0QoZKZ1H8Tvl8agu7HNYIZU8+6LXaQpZME",
+	"cAMh0/n/uj/UxjpWZXtFHz333+hZo17S6Wz5uhn9J/QbrY0i6Yyh5amPSI6JQAL4DXDEQSacQoCGnEW6",
+	"0LrJa0Y2E9omQWYpg2ZnSyTCokfrh6yqDzAHzxjLlCEzAWMmz5nMvfUkumcix4QHqwplEz0L4gNqf/nb",
+	"l//6/K8vP3z+1+d/fv7n5398/j/05W+f//fLD5//5/M/vvxtBQkSgIkfyoIv83CWXY2CWxiMGfsoetSW",
+	"0LlPyMdhKNbQpVq1IQlBp4CPAQlCRyEgof2LGng8keNdk1otvEJ6qvCQZdceVTDUIWMIqIGDjjJCI6Bq",
+	"/5VSQi2wKkmHjPvFhxLxxGR2rvVoj5Yis4hQ0zNxVHnCQioh+is1sVWV2Kkebfc3Oxu/62xubq4GO6/9",
+	"1e0OdFZfd3Y2Vgc7WzgYDrdev37V6a84o6xcgVWXOhpT9Tjp0f5vO51Op4+YzjwQ2mknxzBRgNNLa2wQ",
+	"1C+Yln3UTmXRunkt1kZMDYBJ1M/2uv01dEiTSNhV6dE0CM2sckiU+lWDLeBKmEbStd4tRueaGw2ERjFL",
+	"pCpIfItiSaSyX1MD2Mq9QuzNbmtjrbPWSePHcUxau62ttc7alt1Wa3m6rkXk+s3Guk0FMuqEGQWUbcuV",
+	"+jCpmMZISCNFjGAHIVOH1KMk5hZCUe7LykPpvunrNjY7nUfreSpd15EabF9pV8y26dnVYDbC9cLVGrrK",
+	"xvwq1QtEdM3t+TWz2x50ha/nV8juwVAVNrbmV8huC9AVduZXcKZw33utnc5Wk8p5RnvRItAOy6It8P76",
+	"/lq7cSPMJxmZEE4NguzyjbZi8e7ZEZK3RN9Q0S9zUFpQKA7sryhOwyOhzBbdXUsneOdco7SUWP9kTKx7",
+	"NaER1LHOH0DqRGavdFNQjec1L7JeuMpGTfLpwJ+lWtekxKtZ/gyA/7TI+tMYy9IVJ7lSTwx1FwDMutkz",
+	"i9nAOSZCHtiCDwGPN7e0uTyqQUEbWFaHx9lrb25b+XXDKOWnrwQSEeYySy00oaC5wSuVURItCKv09L4B",
+	"sA6zoi/Q+sVBK8PBo4DqJr3pbg6iTLmfB5we5yaZPNdmxiVSv3rVeajvAAsgJPoPe6PA0N6GYK4+U38R",
+	"OmB3ancFtyAkGhIu5IJYtSffDdCaHqm/iL9fnvhLUeAhwP54WgSSRUGVZ2LOhtSFKfcCqF+eqaYp+xjK",
+	"1LS0/ilLlb9fz7xFDXYDWdGnBVl+aesLIn9iiMx9i2yYxrTIZ0JqmlkzH6hnackXnP5KcZpiRXvmdXrE",
+	"4yE2Jgqv6UVpZIZu/kYnWKW3rlXA6Lr9Or1nbOYV0XPCk90t2/vZWs0besrNS74sjr2LBsqTblxqIPw4",
+	"+zJ9BYXzquI8KXFoziSzC3QVJO0Ne2uPwyKF09EZtkU6IH1mqYeU3vOnr2+xCYNIPSm6pe3B4ao9iBFl",
+	"3iBUbU0ZJyCKvsY4cfDIWVLwMi57rtMoOtheUla93aLpYU+Zmiba9plRutlEBZSvg34udJ+DPRe2yQf/",
+	"/uG/TaQBnoQMB0iJIZHdPG7hZ+Iu8ht7SXZh78/xbGgGy12U3a3IhBzoSyYgIDaQyzIXZZIMLXVmcFbJ",
+	"3VrHW0VH65NyV3ZV1At/vfDX8/NXhvPH4Kzc5VLHVpmz5Ul5yqSsvDDUC0P9CApLI/zxuKne6VRrFi7t",
+	"bipszK+f2qhM72194dIXLn1+Ls14BLXNDq5wjemKjhMxE38Uri064NzBeiYAamn32zPybXpx0AvbvrDt",
+	"87PtmcM9mWlainC2UWzGt8W0HBMwUc+i1azVpwmnrfbzc2Ktn1tQapaj8f763vtUyBqZRp5NCzLXkloF",
+	"UaBUAW828KYEtEK2xDwlYINOnwJa1S9iPHPAdjFvzSH7bDx3xtFtfQUdB8kn6emDwBHY9yt7CKMhBzEu",
+	"ZKw8syL5pcdsN2aPcxgRIUF/EgNuK3HcQ3OlhTvydrZPXLNOlglYI5uVpCt9vehJ2KfyfaOHSWbUBurz",
+	"SaygjqX+LMvKi7R+JDjqWylQMTvrK2GT2jQYlwChSW+rR2GeFfpEAKymnf4I8jtL53UI8ONq+mSEpT+G",
+	"YM/9TdUXEf7T4ZljQj8qIQ13REhl6kwLcf392yVk+OZ68Vty8+zs6v3jT8NM1X5e7OyfAAoLN8cjUrxS",
+	"PqHFK73rje3NUjSxG2NnrBRJ/BTwKt399eIceXGOPL1z5HTGHXIpT6D2zebKHOdIwPz60Kw/gDxQ7+da",
+	"GRLu5PpYRmGZ7tOxUveOj8q8vXx3rHMw9sxtAFzPiDIEdxI4xaGylTUQ1swC5dIDccCB/ux39+wIcRgC",
+	"B+qDhzjQQH+TczAxG0lzqYFOlle/IRpAEECARAx+YYFYnC7LWH9z46+1K/PWvn9C+8t+9sOxalfx9FLY",
+	"aD4fhFCQT2LnpGyy+doEG0LV0fzCrMoCM0tbzGdWTVE9jYEqOulE9yxG1vEFIXeGa4lm1fmbr9NLjn2p",
+	"4xQLZLcJ/KKcVZAvi0LRpJ7U5+b1j0Jp3Xcx1O2J+yt/OJyBKHw53IW5rCwRihn9MbZfbC0vspZrihbm",
+	"gCPhYWu3ta7PL2zJacDs4zAUpR0dusVECr2fa290kFjZQ1aZiZzRs4tW1vKQzoq1qmyScm+pv09tZorm",
+	"q3EAipk9efZr6dJmS3FQyzIRhRFYu6Xa75E9SpqYuzFwaBY8F9Kungs3ttyqhReJ+fCF7aws5Kt9Vq/i",
+	"6Z4d7epP0BWDez0tXNEA+x/38sR766xbQ93pYfVo0xt99rJLMxjV13oIsHejpJ+o3+5sm5s00qBcHVhc",
+	"nco3Nj3N8KtWgoH96C0OgGstkt+2glZRSG6AKhmpCqpCRP+KORuA8ExkZypFDBikyPVK9h0OOywF7vvr",
+	"+/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

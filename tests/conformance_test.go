@@ -342,6 +342,9 @@ func TestOurErrorCodesAreEvotors(t *testing.T) {
 				}
 				for _, c := range raw {
 					code := int(c.(float64))
+					if code < 1000 {
+						continue // our own transport/admin codes (the HTTP status), not Evotor's
+					}
 					checked++
 					if want, ok := codes[code]; !ok || strconv.Itoa(want) != status {
 						t.Errorf("%s %s answers %d with %s; Evotor's reference: %v (known: %v)", method, path, code, status, want, ok)
