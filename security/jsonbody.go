@@ -40,6 +40,9 @@ func strictJSONBody(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ open
 	if !utf8.Valid(raw) {
 		return nil, refuse(apperr.Because(apperr.Malformed, "body", "invalid UTF-8"))
 	}
+	if nestedDeeperThan(raw, MaxBodyDepth) {
+		return nil, refuse(apperr.Because(apperr.Incorrect, "body", "nested deeper than "+strconv.Itoa(MaxBodyDepth)+" levels"))
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var value any
@@ -49,10 +52,34 @@ func strictJSONBody(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ open
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Reason: "content after the JSON value"}
 	}
-	if err := checkValue(value, "body", 1); err != nil {
+	if err := checkValue(value, "body"); err != nil {
 		return nil, refuse(err)
 	}
 	return value, nil
+}
+
+// nestedDeeperThan scans for arrays and objects nested deeper than max, before anything is
+// decoded (encoding/json itself goes 10,000 levels deep).
+func nestedDeeperThan(raw []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range raw {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > max {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
 }
 
 func refuse(err *apperr.Error) error {
@@ -60,10 +87,7 @@ func refuse(err *apperr.Error) error {
 }
 
 // checkValue walks a decoded body; subject is the name of the field v is (or is inside).
-func checkValue(v any, subject string, depth int) *apperr.Error {
-	if depth > MaxBodyDepth {
-		return apperr.Because(apperr.Incorrect, subject, "nested deeper than "+strconv.Itoa(MaxBodyDepth)+" levels")
-	}
+func checkValue(v any, subject string) *apperr.Error {
 	switch v := v.(type) {
 	case string:
 		if reason := textProblem(v); reason != "" {
@@ -71,7 +95,7 @@ func checkValue(v any, subject string, depth int) *apperr.Error {
 		}
 	case []any:
 		for _, item := range v {
-			if err := checkValue(item, subject, depth+1); err != nil {
+			if err := checkValue(item, subject); err != nil {
 				return err
 			}
 		}
@@ -80,7 +104,7 @@ func checkValue(v any, subject string, depth int) *apperr.Error {
 			if reason := textProblem(name); reason != "" {
 				return apperr.Because(apperr.Incorrect, subject, reason+" in a field name")
 			}
-			if err := checkValue(item, name, depth+1); err != nil {
+			if err := checkValue(item, name); err != nil {
 				return err
 			}
 		}

@@ -150,6 +150,7 @@ func (d inProcess) Do(req *http.Request) (*http.Response, error) {
 	}
 	rec := httptest.NewRecorder()
 	d.h.ServeHTTP(rec, req)
+	recordAnswer(req, rec.Code)
 	return rec.Result(), nil
 }
 
