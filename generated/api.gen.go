@@ -24,6 +24,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AdminListUsersParamsSubscriptionStatus.
+const (
+	Active     AdminListUsersParamsSubscriptionStatus = "active"
+	Pending    AdminListUsersParamsSubscriptionStatus = "pending"
+	Terminated AdminListUsersParamsSubscriptionStatus = "terminated"
+	Trial      AdminListUsersParamsSubscriptionStatus = "trial"
+)
+
+// Valid indicates whether the value is a known member of the AdminListUsersParamsSubscriptionStatus enum.
+func (e AdminListUsersParamsSubscriptionStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Pending:
+		return true
+	case Terminated:
+		return true
+	case Trial:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccountCreated defines model for AccountCreated.
 type AccountCreated struct {
 	Id    int64  `json:"id"`
@@ -45,6 +69,26 @@ type AdminUser struct {
 	HasCloudToken bool                `json:"hasCloudToken"`
 	Installations []InstallationState `json:"installations"`
 	Subscriptions []SubscriptionState `json:"subscriptions"`
+
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
+}
+
+// AdminUserSummary defines model for AdminUserSummary.
+type AdminUserSummary struct {
+	// FirstSeenAt When this server first heard of the user.
+	FirstSeenAt   time.Time `json:"firstSeenAt"`
+	HasAccount    bool      `json:"hasAccount"`
+	HasCloudToken bool      `json:"hasCloudToken"`
+
+	// Installed Some installation of the app is current.
+	Installed bool `json:"installed"`
+
+	// SubscriptionStatuses The state of each of the user's subscriptions (trial, pending, active, terminated).
+	SubscriptionStatuses []string `json:"subscriptionStatuses"`
 
 	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
 	// subscription, …), opaque: real traffic carries uuids of any version and case,
@@ -543,6 +587,14 @@ type UserVerified struct {
 	UserId EvotorId `json:"userId"`
 }
 
+// UsersPage defines model for UsersPage.
+type UsersPage struct {
+	Items []AdminUserSummary `json:"items"`
+
+	// NextCursor Absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
 // VerifyUserRequest defines model for VerifyUserRequest.
 type VerifyUserRequest struct {
 	Password string `json:"password"`
@@ -606,6 +658,24 @@ type Unavailable = Errors
 
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Errors
+
+// AdminListUsersParams defines parameters for AdminListUsers.
+type AdminListUsersParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Installed Only users with the app installed (true) or not installed (false).
+	Installed *bool `form:"installed,omitempty" json:"installed,omitempty"`
+
+	// SubscriptionStatus Only users with a subscription in this state.
+	SubscriptionStatus *AdminListUsersParamsSubscriptionStatus `form:"subscriptionStatus,omitempty" json:"subscriptionStatus,omitempty"`
+}
+
+// AdminListUsersParamsSubscriptionStatus defines parameters for AdminListUsers.
+type AdminListUsersParamsSubscriptionStatus string
 
 // AdminListDevicesParams defines parameters for AdminListDevices.
 type AdminListDevicesParams struct {
@@ -1255,6 +1325,11 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminListUsers The Evotor users this server has heard of, newest first
+	//
+	// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
+	AdminListUsers(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminGetUser What is known of an Evotor user
 	//
 	// Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
@@ -1499,6 +1574,21 @@ func (c *Client) AdminCreateAccountWithBody(ctx context.Context, contentType str
 // Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 func (c *Client) AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminCreateAccountRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListUsers The Evotor users this server has heard of, newest first
+//
+// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
+func (c *Client) AdminListUsers(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListUsersRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2114,6 +2204,96 @@ func NewAdminCreateAccountRequestWithBody(server string, contentType string, bod
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminListUsersRequest constructs an http.Request for the AdminListUsers method
+func NewAdminListUsersRequest(server string, params *AdminListUsersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Installed != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "installed", *params.Installed, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SubscriptionStatus != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "subscriptionStatus", *params.SubscriptionStatus, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3359,6 +3539,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccountWithResponse(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error)
 
+	// AdminListUsersWithResponse The Evotor users this server has heard of, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
+	AdminListUsersWithResponse(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*AdminListUsersResponse, error)
+
 	// AdminGetUserWithResponse What is known of an Evotor user
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -3689,6 +3876,75 @@ func (r AdminCreateAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminCreateAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsersPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListUsersResponse) GetJSON200() *UsersPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListUsersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListUsersResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListUsersResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListUsersResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListUsersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5377,6 +5633,19 @@ func (c *ClientWithResponses) AdminCreateAccountWithResponse(ctx context.Context
 	return ParseAdminCreateAccountResponse(rsp)
 }
 
+// AdminListUsersWithResponse The Evotor users this server has heard of, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
+func (c *ClientWithResponses) AdminListUsersWithResponse(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*AdminListUsersResponse, error) {
+	rsp, err := c.AdminListUsers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListUsersResponse(rsp)
+}
+
 // AdminGetUserWithResponse What is known of an Evotor user
 //
 // Returns a wrapper object for the known response body format(s).
@@ -5894,6 +6163,60 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListUsersResponse parses an HTTP response from a AdminListUsersWithResponse call
+func ParseAdminListUsersResponse(rsp *http.Response) (*AdminListUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsersPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -7232,6 +7555,9 @@ type ServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx echo.Context) error
+	// AdminListUsers The Evotor users this server has heard of, newest first
+	// (GET /admin/v1/users)
+	AdminListUsers(ctx echo.Context, params AdminListUsersParams) error
 	// AdminGetUser What is known of an Evotor user
 	// (GET /admin/v1/users/{userId})
 	AdminGetUser(ctx echo.Context, userId UserIdPath) error
@@ -7317,6 +7643,45 @@ func (w *ServerInterfaceWrapper) AdminCreateAccount(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminCreateAccount(ctx)
+	return err
+}
+
+// AdminListUsers converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListUsers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListUsersParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "installed" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "installed", ctx.QueryParams(), &params.Installed, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter installed: %s", err))
+	}
+
+	// ------------- Optional query parameter "subscriptionStatus" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "subscriptionStatus", ctx.QueryParams(), &params.SubscriptionStatus, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter subscriptionStatus: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListUsers(ctx, params)
 	return err
 }
 
@@ -7810,6 +8175,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/v2/receipts", wrapper.PostReceipts, options.OperationMiddlewares["postReceipts"]...)
 	router.GET(options.BaseURL+"/api/v1/commodities", wrapper.FindCommodity, options.OperationMiddlewares["findCommodity"]...)
 	router.POST(options.BaseURL+"/admin/v1/accounts", wrapper.AdminCreateAccount, options.OperationMiddlewares["adminCreateAccount"]...)
+	router.GET(options.BaseURL+"/admin/v1/users", wrapper.AdminListUsers, options.OperationMiddlewares["adminListUsers"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId", wrapper.AdminGetUser, options.OperationMiddlewares["adminGetUser"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/stores", wrapper.AdminListStores, options.OperationMiddlewares["adminListStores"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/devices", wrapper.AdminListDevices, options.OperationMiddlewares["adminListDevices"]...)
@@ -7956,6 +8322,84 @@ func (response AdminCreateAccount415JSONResponse) VisitAdminCreateAccountRespons
 type AdminCreateAccount503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminCreateAccount503JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsersRequestObject struct {
+	Params AdminListUsersParams
+}
+
+type AdminListUsersResponseObject interface {
+	VisitAdminListUsersResponse(w http.ResponseWriter) error
+}
+
+type AdminListUsers200JSONResponse UsersPage
+
+func (response AdminListUsers200JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListUsers400JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListUsers401JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListUsers404JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListUsers503JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -9971,6 +10415,9 @@ type StrictServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx context.Context, request AdminCreateAccountRequestObject) (AdminCreateAccountResponseObject, error)
+	// AdminListUsers The Evotor users this server has heard of, newest first
+	// (GET /admin/v1/users)
+	AdminListUsers(ctx context.Context, request AdminListUsersRequestObject) (AdminListUsersResponseObject, error)
 	// AdminGetUser What is known of an Evotor user
 	// (GET /admin/v1/users/{userId})
 	AdminGetUser(ctx context.Context, request AdminGetUserRequestObject) (AdminGetUserResponseObject, error)
@@ -10097,6 +10544,31 @@ func (sh *strictHandler) AdminCreateAccount(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AdminCreateAccountResponseObject); ok {
 		return validResponse.VisitAdminCreateAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListUsers operation middleware
+func (sh *strictHandler) AdminListUsers(ctx echo.Context, params AdminListUsersParams) error {
+	var request AdminListUsersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListUsers(ctx.Request().Context(), request.(AdminListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListUsers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListUsersResponseObject); ok {
+		return validResponse.VisitAdminListUsersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10944,103 +11416,107 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F1pbiPJlb5KgGOgKTglUVu5WvphsCS1S26VJGhpwyhqisHMRzJcmRHZEZGS6IKA9pxhzuADDDCA54d9",
-	"hqor+CSDWHJjRpJJaulNf6rEzNjf95Z48V7kp5bPophRoFK0dj+1YsxxBBK4/rWfcMG4+isA4XMSS8Jo",
-	"a7d1OQZE4U6a94gNkRwDijncEJYIFOMRrLW8FlFlv0+AT1pei+IIWrst3zTptYQ/hgirtuUkVm+E5ISO",
-	"Wvf3XuuYRERWuz2SEAkUA9c9oHYAQ5yEEm10Oit1/YW6qWJ3tlZrd6PT8VoRviNRErV2d/QvQs2vDS8d",
-	"FqESRsD1uC4k43CVkEC1o3uLsRznnYnsvdfi8H1COAStXckTKA7gNxyGrd3Wf6znS79u3or1wxsmGT8K",
-	"dHdXAvhRcKa6cPeX6AKP0dm9akPEjArQlO8GEaFXFCdyzDj5K+gZ+4xKoJowOI5D4mNFmPW/CEWdT007",
-	"5ZxxYbqsogqrfpFkH4EiItAtZ3SEGEcREYLQkaLy3Sroca/6LFCDfb/d2bi+91pvcHAO3ycg5DOMdbPT",
-	"2UARDoeMRxCgP16cnnhos9PZRBilxEBDAmGgpmFHr0tsIWxfjLFA2E5RgU3N8waHCThnqXr0VA/qny01",
-	"4X1GhyHxn2m625rHse+zhEo1qZDQjxAgyRCmTI6BI4MnpFCJ2jfAyXCysqfmvKPrhmxENFUlVuRt+xyw",
-	"hJW62W6rie6oiZ4w+Q1L6HNg8ITJMaEjNcqPlN1SJduIRG0cCobgBvjEQpSzRAK6HZMQEGXTuPUZHZJR",
-	"wiFYqYHstprYGR7Bo01KN+aY0ikFLS89RCjCSEg8CBXWAkWlwSSlGlFD1WOaREDleSZRnnzNN1JwaeAo",
-	"rqAMxZgESCSDrKBzHVVVtZCXjB1j/oiLOVtKDVgw0Syg+uRIjjFFh9+dXp6efzjrnl+eHJ5/eHN68OcP",
-	"x0fvji7dANjQLPzMEnZDSS0jcHAcI59DAFQSHHpKh26ihBrQa0JoMOsXWwjuYi3Rpl68so0ZzmZKLwtx",
-	"y3iA2qrkupUBdaTb8FSv6p8t9c8ruyI3mIQKo89EzABLPMACUEACRJlEmIpb4IpbJIlgTz3TMuEWC6Q1",
-	"fLCWMg2HVQE0EM4Z7nQsjUUSx4xLCN5BQPCltiueFadqVv3pTvo1wNy5Vo3ZDrQtYGT+vhbXGqYxZzFw",
-	"SYytYMwhpQmxNAbTq+1W1X7yWhombosvN2Det7T5ZMpeZ82wwV/Al6oVbZrYMVUHM8biDQlD1W7e0YCx",
-	"EDBVtZ9ksIVOa0esjLnqcHE+j1lkLs35Xne4H7IkuFSsWDWU/zSGgkL+SiBfFc7V01iZH22q9JkWvPqF",
-	"ZlPHglEhcRhq3BhyKyt83oCPCrUuJJagmrKNY87xRP0uivfmTV8UatU2bS3jRaztIlUzw7q80NOrMT0F",
-	"F/Hz6gXrtAwCmVIxIvQY6EjZ+/kGJAXe4pMyNdL9ylILYYbmnBeLIhYQOanCL4Nd308L9T0rVq3FiAaY",
-	"K5GDQsY+JrGC3hRjhP6+EUkFWFRWZJrsOPTZmIVvJt+xMImgxOoBS5RSySrRJBoYVre1zjgLEl9+S2ig",
-	"um5YOQIsEg7O4ZltmuOF8DFdYnoSc1hgZvcusmkproRRAY44CIiiHVZrkBHBbCXLpO0bDPZRmxnREcII",
-	"+xPUT5HWX0FxmAj9zk+EZJHZ7ZgnyuoIYEgoCKVfU6D0qNKPOFxDXdOSWri+h/paCPeVZdGHCJOwb7dO",
-	"A/BZBKK4JflKGDPEQ/3UCun3KJGiYJQY7Y0YDSdIb77GWIxX9nQzHITe1nyEWKqXI3IDdK1HK8h8Ji6s",
-	"UO4AfBLhUNOLTk6Hrd33LgzQJLTWk6HfNGA/VUrEWErgirr/ufr7953Vr69/2+711sxfK7//Tasiiq6n",
-	"YdFFpn1PkQrbH+iWEymBmqU2dVG732t11jqdTq/VX9lDaixq1bHvQywhWDMzvSE+VOWkb7myZopVvptb",
-	"UBQdOrNIcxob/iiSVVmHf2UUTodDAdJpVtQMoGBmJA+RzrqySzgfMD+JrHE5TSkJPCIUhyiwhVD74vD4",
-	"2ENn3T+/6e5/66HTs8OTDxeHFxdHpyce2j8+vTjMf35zdn50cumh7v7+4dmlh/79w99XevSWyDFSzCY5",
-	"pgL7Wh96hpluxywEFyf5IRNwoDR4ce2sQapWt34FcxLqRs5BJKG8SKJ5S5kyUVpxiSpXDbnZBZlAI3vZ",
-	"2nAnuTHJZwnsmhXLwWFFQfNpsxjoQ8mk2njIygkQgjB6ko19Pm+bGldXRwdLdfgg0VDggpKKn0U4B6Gc",
-	"U8zNAbuTnGc2LiRivNYNcEHMJnTOIrvEkS3kkkqHURyyCUBVKvU5C6GvFEH34N2REjrdi7dHh+dKnbzr",
-	"nlx1j1Eb0wDdjrHUuxa7/8ZBIFaqxmNjRRFiIU+aKotaay7GkjM6iYjfuK14zCjUqPLGymNuPxU9fUBG",
-	"RAoPJSLBoTKCUlXd/t3Xr3/3amd7a3Ojs+IhwSJQnJ0r7hpVrejWAIKamZpv8UqsNL2ze7DCtJS0g88G",
-	"V4NYs8Fx8+0Qh6JiIncpAlUNmWY81P903y/srQutc854vZlTNRY4YOsdqq5wYpp1vdOHCq3dT9OroTu6",
-	"rhuYqI4MsufNyKjnV6Hh1Chso85x3Kj2Ui/5lNcpHUEzp4G2/HV7LlDlh5kNPD66P/dwLeyqVhfN3ezG",
-	"N+oZV6KHjEngKcxo4eih2OxDvcxA8xAHH0gsPQRqBl6PFv0OxgbzEIvx9wnsIg44VHbYcEh85GPOCQik",
-	"kC8QGyJMJ8hKeKREqo8FeD0aYAmrYoxjCExZz4oGvVEzSyG09b65s/m1Mt51bQGc4DAtuoaUwkybUR1i",
-	"Dj36ESZC97NKqAAqiCQ3EE48PRZzdEQCNJhIQEPG9R/GXIzwXSpVNndeefOkzFvAoTkrLUNFSCwTMZ+y",
-	"tpyLtEV/lkFRVYepSkaH5Z5WW09tOnnx+RUl6Zuq+gqwxNVZWFgsvvV8DD9Y3rlrdRazL7RikTiK51V6",
-	"R8KQiAUsnYLlMtfD6/Lj5iPL27I1PUOVedgwDsmqsEqJ7XZKKzNEo+qdaOidLoFhNqrzol5hHOVOXdOy",
-	"q1/B+RUld/pkRAmGSBcCn1ElMfRG31oU2hFgN/1siAJteSis6x2z2+JxWDgF54R2SHza8Da+vnf5JO69",
-	"1gncNjwYyIJArAp30CT1/8/BXOpdmlt0iiym/UJ9Fw0qewuXZmG2UFHFCACUVnK6WeYJ17kWbFOtvNCO",
-	"Z7Zenpr5QACViFHjh8RCZoFHyypw6wF2eU0sFxlYjzhLYtTu6/93kZpMf2UNWQ3QPjk9f9c99lD3eP/0",
-	"7enxh3fd828PD7weTR+cnF6mD9HF4fl3R/uHRokj49bUDkrtUrHdCpf7BIc+a+BEnreLdPjMG/oF6v3m",
-	"jRsI2e0lu4AwnLFrKjAl5pL4ISzgBcBScjJIJDzcbzLA/BGWu/He1GdCnnHrCG24oCXUNuhDA9itk8ZY",
-	"fIc5wTYwcD5t7EHIwtvpufKVA5XLOmLiBRfw+wRTaQ+1GlYpH8o0rnTXaJFSw2duwUfcFhtQuOTjudmG",
-	"VMV+arHO6t1WPlBFn9NmnL90jWxkF7pm2ZvzvDcu+7PWxCyu3YyNx5Qf/83Vn/U/6tce6scmsuuCJdyH",
-	"vir2Yb978dazf50feNkzU//fP/zduTmBSxI9yBls9rzLrTmMMGkokdIt9dGP6W1fDOeEDtn+GPyPzWa4",
-	"mBPEouhIQtREU5Xw0szlPiZDudxqa2/IYntbySQOu1GT+Jmi5FW1Dojwl6l3acR20ypNdq0uOZAuxgxf",
-	"epGWLnOVCQ3ZNdRFQw6wqhVh9jiLsrRW7QDGhAaISA8Jps/x+iToowhP0AAQtpY21/sIl7t9CUtlcQos",
-	"ZwEozrhsqgqWtWHm+/uf3g4RSbQoEeRicMZ3Z8B9WIBo9/XIFW9YUBs7hHRUJWIUcten2nlRpKUTYkMk",
-	"4AY4DssehQbST3sVFhGX1X3pdZoK4ojnCwIOQjQ08IMHHjw9mtHnkjBFl3llngMn8bKYU7jDvjRBNpp+",
-	"NxCg9h8vTk9MjHnjIEzVJU53M65zt/EZ5niWo6E+qiqfaTrEbjmIQ7vErUnTQGjnYy21WBqmZxbOudwF",
-	"j/5cD7NiDDZExTo2PNcrPez6ktxUH58DhVsIvB4tPr0EHon9MaYjVb4bBIyKqzioVr80ESSmJR1E5mxL",
-	"FYFgz3r4bRSYzyIwrg2h/lIzMv4Op4dDj6Fk37hCjxdVCUXhuozdvvBBvT/GfASBDTapxF+V57yoQeMn",
-	"nAP1J83O6ytjN7Z47lFZIoaJwp20vtWHhonEIaZHS+70lzgeEQq+dOb0q9Mtnr0dLb+LrVmiqrjiBIdn",
-	"wAkLDpJcGjZ2HTxyUPH0mVl5MbzScUN2fFQ8WJla8xk2bjXS26VvHxRiM82pc7nBkSiAhbywc2pYxcEw",
-	"MzjBYUzWH/54hdPOsvbQOPJQDDTQuYhY6QaddCgzYe3CXxXuVag5FILLq7gIduw0ahp3weVKAK9NUslj",
-	"7PNjj43N14/PEDnma0Pn1UC/A06GxDXSeRkszz+TwohmTUtPabJAaPnU+XbhIO1HSX0wdWqMbcfaWHfp",
-	"jAM8rWH8hBM5uVDdpTIrIrQmc0dZ0DHmkgL/SiB2S0uZpe2pJEMdLPfh8vTbwxMdBafnpOECmOeydbc1",
-	"ljLWpyFx/AYL4jty66mQgIM0lx/HcZrnh216H6ZBHkqv2g0QoZKZ1H8Tvl8agu7HNYIZU8+6LXaQpZME",
-	"cAMh0/n/uj/UxjpWZXtFHz333+hZo17S6Wz5uhn9J/QbrY0i6Yyh5amPSI6JQAL4DXDEQSacQoCGnEW6",
-	"0LrJa0Y2E9omQWYpg2ZnSyTCokfrh6yqDzAHzxjLlCEzAWMmz5nMvfUkumcix4QHqwplEz0L4gNqf/nb",
-	"l//6/K8vP3z+1+d/fv7n5398/j/05W+f//fLD5//5/M/vvxtBQkSgIkfyoIv83CWXY2CWxiMGfsoetSW",
-	"0LlPyMdhKNbQpVq1IQlBp4CPAQlCRyEgof2LGng8keNdk1otvEJ6qvCQZdceVTDUIWMIqIGDjjJCI6Bq",
-	"/5VSQi2wKkmHjPvFhxLxxGR2rvVoj5Yis4hQ0zNxVHnCQioh+is1sVWV2Kkebfc3Oxu/62xubq4GO6/9",
-	"1e0OdFZfd3Y2Vgc7WzgYDrdev37V6a84o6xcgVWXOhpT9Tjp0f5vO51Op4+YzjwQ2mknxzBRgNNLa2wQ",
-	"1C+Yln3UTmXRunkt1kZMDYBJ1M/2uv01dEiTSNhV6dE0CM2sckiU+lWDLeBKmEbStd4tRueaGw2ERjFL",
-	"pCpIfItiSaSyX1MD2Mq9QuzNbmtjrbPWSePHcUxau62ttc7alt1Wa3m6rkXk+s3Guk0FMuqEGQWUbcuV",
-	"+jCpmMZISCNFjGAHIVOH1KMk5hZCUe7LykPpvunrNjY7nUfreSpd15EabF9pV8y26dnVYDbC9cLVGrrK",
-	"xvwq1QtEdM3t+TWz2x50ha/nV8juwVAVNrbmV8huC9AVduZXcKZw33utnc5Wk8p5RnvRItAOy6It8P76",
-	"/lq7cSPMJxmZEE4NguzyjbZi8e7ZEZK3RN9Q0S9zUFpQKA7sryhOwyOhzBbdXUsneOdco7SUWP9kTKx7",
-	"NaER1LHOH0DqRGavdFNQjec1L7JeuMpGTfLpwJ+lWtekxKtZ/gyA/7TI+tMYy9IVJ7lSTwx1FwDMutkz",
-	"i9nAOSZCHtiCDwGPN7e0uTyqQUEbWFaHx9lrb25b+XXDKOWnrwQSEeYySy00oaC5wSuVURItCKv09L4B",
-	"sA6zoi/Q+sVBK8PBo4DqJr3pbg6iTLmfB5we5yaZPNdmxiVSv3rVeajvAAsgJPoPe6PA0N6GYK4+U38R",
-	"OmB3ancFtyAkGhIu5IJYtSffDdCaHqm/iL9fnvhLUeAhwP54WgSSRUGVZ2LOhtSFKfcCqF+eqaYp+xjK",
-	"1LS0/ilLlb9fz7xFDXYDWdGnBVl+aesLIn9iiMx9i2yYxrTIZ0JqmlkzH6hnackXnP5KcZpiRXvmdXrE",
-	"4yE2Jgqv6UVpZIZu/kYnWKW3rlXA6Lr9Or1nbOYV0XPCk90t2/vZWs0besrNS74sjr2LBsqTblxqIPw4",
-	"+zJ9BYXzquI8KXFoziSzC3QVJO0Ne2uPwyKF09EZtkU6IH1mqYeU3vOnr2+xCYNIPSm6pe3B4ao9iBFl",
-	"3iBUbU0ZJyCKvsY4cfDIWVLwMi57rtMoOtheUla93aLpYU+Zmiba9plRutlEBZSvg34udJ+DPRe2yQf/",
-	"/uG/TaQBnoQMB0iJIZHdPG7hZ+Iu8ht7SXZh78/xbGgGy12U3a3IhBzoSyYgIDaQyzIXZZIMLXVmcFbJ",
-	"3VrHW0VH65NyV3ZV1At/vfDX8/NXhvPH4Kzc5VLHVpmz5Ul5yqSsvDDUC0P9CApLI/zxuKne6VRrFi7t",
-	"bipszK+f2qhM72194dIXLn1+Ls14BLXNDq5wjemKjhMxE38Uri064NzBeiYAamn32zPybXpx0AvbvrDt",
-	"87PtmcM9mWlainC2UWzGt8W0HBMwUc+i1azVpwmnrfbzc2Ktn1tQapaj8f763vtUyBqZRp5NCzLXkloF",
-	"UaBUAW828KYEtEK2xDwlYINOnwJa1S9iPHPAdjFvzSH7bDx3xtFtfQUdB8kn6emDwBHY9yt7CKMhBzEu",
-	"ZKw8syL5pcdsN2aPcxgRIUF/EgNuK3HcQ3OlhTvydrZPXLNOlglYI5uVpCt9vehJ2KfyfaOHSWbUBurz",
-	"SaygjqX+LMvKi7R+JDjqWylQMTvrK2GT2jQYlwChSW+rR2GeFfpEAKymnf4I8jtL53UI8ONq+mSEpT+G",
-	"YM/9TdUXEf7T4ZljQj8qIQ13REhl6kwLcf392yVk+OZ68Vty8+zs6v3jT8NM1X5e7OyfAAoLN8cjUrxS",
-	"PqHFK73rje3NUjSxG2NnrBRJ/BTwKt399eIceXGOPL1z5HTGHXIpT6D2zebKHOdIwPz60Kw/gDxQ7+da",
-	"GRLu5PpYRmGZ7tOxUveOj8q8vXx3rHMw9sxtAFzPiDIEdxI4xaGylTUQ1swC5dIDccCB/ux39+wIcRgC",
-	"B+qDhzjQQH+TczAxG0lzqYFOlle/IRpAEECARAx+YYFYnC7LWH9z46+1K/PWvn9C+8t+9sOxalfx9FLY",
-	"aD4fhFCQT2LnpGyy+doEG0LV0fzCrMoCM0tbzGdWTVE9jYEqOulE9yxG1vEFIXeGa4lm1fmbr9NLjn2p",
-	"4xQLZLcJ/KKcVZAvi0LRpJ7U5+b1j0Jp3Xcx1O2J+yt/OJyBKHw53IW5rCwRihn9MbZfbC0vspZrihbm",
-	"gCPhYWu3ta7PL2zJacDs4zAUpR0dusVECr2fa290kFjZQ1aZiZzRs4tW1vKQzoq1qmyScm+pv09tZorm",
-	"q3EAipk9efZr6dJmS3FQyzIRhRFYu6Xa75E9SpqYuzFwaBY8F9Kungs3ttyqhReJ+fCF7aws5Kt9Vq/i",
-	"6Z4d7epP0BWDez0tXNEA+x/38sR766xbQ93pYfVo0xt99rJLMxjV13oIsHejpJ+o3+5sm5s00qBcHVhc",
-	"nco3Nj3N8KtWgoH96C0OgGstkt+2glZRSG6AKhmpCqpCRP+KORuA8ExkZypFDBikyPVK9h0OOywF7vvr",
-	"+/8PAAD//w==",
+	"7F3rUiPJlX6VDK0jRgoXIG7tHvjhUAPjxkMDgWAcjoZtpaqOULqrMmsyswC5g4jxPsM+gx9gIzbC+8N+",
+	"hu5X8JNs5KVuqiypBIL2jPnTjaTK6/nOJU+ec+pTy2dRzChQKVo7n1ox5jgCCVx/2ku4YFz9FYDwOYkl",
+	"YbS10zofA6JwJ83viI2QHAOKOdwQlggU42tYbXktop79MQE+aXktiiNo7bR806XXEv4YIqz6lpNY/SIk",
+	"J/S6dX/vtY5IRGR12EMJkUAxcD0Cagcwwkko0Xq326kbL9RdFYezrVo7692u14rwHYmSqLWzrT8Raj6t",
+	"e+m0CJVwDVzPqy8Zh4uEBKofPVqM5TgfTGS/ey0OPyaEQ9DakTyB4gR+xWHU2mn9x1q+9WvmV7F2cMMk",
+	"44eBHu5CAD8MTtUQ7vES/cAyBrtXfYiYUQGa8r0gIvSC4kSOGSd/Br1in1EJVBMGx3FIfKwIs/Ynoajz",
+	"qemgnDMuzJBVVGE1LpLsI1BEBLrljF4jxlFEhCD0WlH5bgX0vFd8FqjJvt/qrl/de603ODiDHxMQ8hnm",
+	"utHtrqMIhyPGIwjQ7/snxx7a6HY3EEYpMdCIQBioZdjZ6yc2EbY/jLFA2C5RgU2t8waHCThXqUb01Ajq",
+	"n0214D1GRyHxn2m5W5rHse+zhEq1qJDQjxAgyRCmTI6BI4MnpFCJ2jfAyWjS2VVr3tZtQ3ZNNFUlVuRt",
+	"+xywhE7darfUQrfVQo+Z/I4l9DkweMzkmNBrNcuPlN1SJduIRG0cCobgBvjEQpSzRAK6HZMQEGXTuPUZ",
+	"HZHrhEPQqYHsllrYKb6GpS1Kd+ZY0gkFLS89RCjCSEg8DBXWAkWl4SSlGlFT1XOaREDlWSZRnnzP11Nw",
+	"aeAorqAMxZgESCTD7EHnPqqmaiPPGTvCfImbOVtKDVkw0SygxuRIjjFFBz+cnJ+cfTjtnZ0fH5x9eHOy",
+	"/8cPR4fvDs/dAFjXLPzMEnZdSS0jcHAcI59DAFQSHHpKh26ghBrQa0JoMOsfNhHcxVqiTf3wynZmOJsp",
+	"vSzELeMBaqsn16wMqCPduqdGVf9sqn9e2R25wSRUGH0mYgZY4iEWgAISIMokwlTcAlfcIkkEu+o7LRNu",
+	"sUBawwerKdNwWBFAA+Fc4XbX0lgkccy4hOAdBASfa7viWXGqVjWYHmRQA8ztK9WZHUDbAkbm72lxrWEa",
+	"cxYDl8TYCsYcUpoQS2MwvdpqVe0nr6Vh4rb4cgPmfUubT+bZq6wbNvwT+FL1ok0TO6fqZMZYvCFhqPrN",
+	"BxoyFgKmqvWTTLYwaO2MlTFXnS7O1zGLzKU13+sB90KWBOeKFauG8h/GUFDI3wjkq4dz9TRW5kebKn2m",
+	"Ba/+QbOpY8OokDgMNW4MuZUVPm/Ch4VWfYklqK5s55hzPFGfi+K9edf9Qqvarq1lvIi1XaRqZliXN3p6",
+	"N6aXMJP4/SSKMJ9UMTAiXMg+AO1JJykpkmMikACu6KWfRmPAPEgPXmq2ingZqgMsYUUJr5yiKXz1kgrc",
+	"UyV4BVu1mDDCoDzfPosAFXcpnaRSOMoySjgHKt1YE1OkTexppCrZhCK86hqwPy7uwzeiZDUI1JZcK7gY",
+	"aKBtcOxLcgMeksAjQpVIM4fHFHuVDXsqbBXpXiJLLewgaNVskgt5eQ+Fc1EZejKlcUToEdBrddJcd2Bm",
+	"0SWbFulJ+UHbZKbmXBeLIhYQOalCIxN4Az99aOBZhW7PKmiIuVJ2KGTsYxIr0k+J5NDfM8rw0wKgwKHP",
+	"xix8M/mBhUkEJSUTsESZM1kjmkRDo2Rsq1POgsSX3xMaqKEbNo4Ai4SDc3rGQeD4QfiYPmB5EnNYYGX3",
+	"LrJp+0FJwgIccRAQRTus9iAjgnFilEk7MBgcoDYzSiuEa+xP0CBF2qCD4jAR+jc/EZJF5pwtMvETwIhQ",
+	"EMqyS4FySZVlhsNV1DM9qY0beGig1f9A2bQDiDAJB/bQPgSfRSCKh+FvhDGAPTRI7d/BJSVSFMxhYzci",
+	"RsMJ0sf+MRbjzq7uhoPQB+qPEEv14zW5Abp6SSvIfCYurFBuH3wS4VDTi05ORq2d9y4M0CS0druh3zRg",
+	"P1WeiLGUwBV1/3Plt++7K99e/bp9eblq/ur89ldV9XU1DYseMv17ilTYfkC3nEgJ1Gy1aYvag8tWd7Xb",
+	"7V62Bp1dpOaidh37PsQSglWz0hviQ1VO+pYra5ZY5bu5D4qiK3EWaU5iwx9FsirV/mdG4WQ0EiCdBm3N",
+	"BAoGbvIY6awbu4TzPvOTyB5rpillNW6IAvsQavcPjo48dNr745ve3vceOjk9OP7QP+j3D0+OPbR3dNI/",
+	"yD9+d3p2eHzuod7e3sHpuYf++dNfO5f0lsgxUswmOaZCKXdGhWeY6XbMQnBxkh8yAfvKdizunT0KWcNp",
+	"Lgl1J2cgklD2k2jeVqZMlDZ8QJOLhtzsgkygkf3Q1nAnuTkMzhLYNTuWg8OKgubLZjHQx5JJ9fGYnRMg",
+	"BGH0OJv7fN42LS4uDvcfNOCjREOBC0oqfhbhHIRyLjE3B6wPY57ZuJCI8Vo3wAUx7o85m+wSR/Yhl1Q6",
+	"iOKQTQCqUmnAWQgDpQh6++8OldDp9d8eHpwpdfKud3zRO0JtTAN0O8ZSn5et5wcHgehUjcfGiiLEQh43",
+	"VRa11lyMJWd0EhG/cV/xmFGoUeWNlcfccSp6ep9cEyk8lIgEh8oISlV1+zffvv7Nq+2tzY31bsdDgkWg",
+	"ODtX3DWqWtGtAQQ1MzV3LpRYafrc92iFaSlpJ59Nrgax5oDj5tsRDkXFRO5RBKoZMt14aPDpflA4aRd6",
+	"55zxejOnaixwwNYvWd3hxHTr+k1fZ7V2Pk3vhh7oqm5iojozyL5vRka9vgoNp2ZhO3XO40b1l97PTPk7",
+	"0xk0c1dpy1/35wJVfo3ewNeox3NP18KuanXR/ILHeOU948T2kDEJPIUZLRw9FJtzqJcZaB7i4AOJpYdA",
+	"rcC7pEX3g7HBPMRi/GMCO4gDDpUdNhoRH/mYcwICKeQLxEYI0wmyEh4pkepjAd4l1c4qMcYxBOZZz4oG",
+	"fVAzWyG09b6xvfGtMt51awGc4DB9dBUphZl2owbEHC7pR5gIPc4KoQKoIJLcQDjx9FzMpSUJ0HAiAY0Y",
+	"138YczHCd6lU2dh+5c2TMm8Bh+aWvgwVof0z8ylrn3ORtuhJNSiq6jDVyOiw3Md/mLqMlCYrfH9BM2dS",
+	"VX0FWOLqKiwsFj96LsNLlg/u2p3F7AutWCSO4nmN3pEwJGIBS6dgucy9W3DdIOQzy/uyLT1DlXnYMK7w",
+	"qrAqumqrHldlhmhUvRMN70VKYJiN6vzRsgezOKhrWXb3Kzi/oORO38kpwRDph8BnVEkMfdC3FoV2BNhD",
+	"PxuhQFseCuv6xOy2eBwWTsE5oR0Sn9a99W/vXT6Je691DLcNr6Sy8COrwh00SW+e5mAu9S7NfXSKLKb/",
+	"QnsXDSpnC5dmYfahoooRACht5HSzzBOucy3Yplp5oRPPbL08tfKhACoRo8YPiYXMQt4eqsCtB9jlNbFc",
+	"ZGB9zVkSo/ZA/7+D1GIGnVVkNUD7+OTsXe/IQ72jvZO3J0cf3vXOvj/Y9y5p+sXxyXn6JeofnP1wuHdg",
+	"lDgybk3toNQuFTuscLlPcOizBk7keadIh8+8oV+g3m/euIOQ3Z6zPoThjFNTgSkxl8QPYQEvAJaSk2Ei",
+	"4fF+kyHmS9juxmdTnwl5yq0jtOGGllDbYAwN4NoLyB8wJ9iGpM6njb0IWfg4PVe+cqDyoY6YeMEN/DHB",
+	"VNpLrYZNypcyjRvdNdqk1PCZ++ASj8UGFC75eGaOIVWxn1qss0a3jffVo89pM87fukY2sgtds+zNed4b",
+	"l/1Za2IW927GwWPKj//m4o/6H/VpFw1iE1PYZwn3YaAe+7DX67/17F9n+172nWn/z5/+6jycwDmJHuUM",
+	"Nmfeh+05XGPSUCKlR+rDr+ltXwznhI7Y3hj8j81WuJgTxKLoUELURFOV8NLM5T4mI/mw3dbekMXOtpJJ",
+	"HPaiJpFbRcmrWu0T4T+k3bkR202bNDm1uuRAuhkzfOlFWrrMVSY0ZFdRD404wIpWhNnXWXyvtWqHMCY0",
+	"QER6SDB9jzcgwQBFeIKGgLC1tLk+R7jc7Q+wVBanwMMsAMUZ501VwUNtmPn+/qe3Q0QSLUoEuRic8d0p",
+	"cB8WINp9PXLFGxbUxg4hHc+LGIXc9alOXhRp6YTYCAm4AY7DskehgfTTXoVFxGX1XHqVJiE5IkmDgIMQ",
+	"DQ384JEXT0sz+lwSpugyr6xz6CReFu0Md9iXJshG0+8GAtT+ff/k2GQ3NA7/VUPi9DTjuncbn2KOZzka",
+	"6qOq8pWmU+yVgzhmxG+6hHY+11KPpWl6ZuOc213w6M/1MCvGYCNUbGMDw73Slz1fkpvq12dA4RYC75IW",
+	"vz0HHom9MabX6vleEDAqLuKg2vzcxmzqnnQQmbMvE9a5az38NgrMZxEY14ZQf6kVGX+H08Oh51Cyb1xB",
+	"74uqhKJwfYjdvvBFvT/G/BoCG2xSib8qr3lRg8bE8vqTZvf1lbkbWzz3qDwghonCnbS+1ceGicQhpocP",
+	"POk/4HpEKPjSmcuvLrd493b48FNszRZVxRUnODwFTliwn+TSsLHrYMlBxdN3ZuXN8ErXDdn1UfFiZWrP",
+	"Z9i41RwDl759VIjNNKfO5QZHigoWsm/X1LCJg2FmcILDmKy//PEKt51l7eGOwFdmVR6D78JfFe5VqDkU",
+	"gsuruAh27DJqOnfB5UIAr02PymPs82uP9Y3Xy2eIHPO1ofNqoj8AJyPimum83KnnX0lhRvOWtZRgjUqy",
+	"zte/GdLkmiwQNj91d1+4JPwqaR2mTc1BwkF36wqecTmptaefcCInfTVcKo8jQmvy4dTpIMZcUp0fxG5p",
+	"KV+7PZW6qwMBP5yffH9wrCP89Jo0KwDmud7YaY2ljPVNTxy/wYL4jooVVEjAQTEHymbPYps0i2mQpwmo",
+	"fgNEqGSmoIZJTShNQY/jmsGMpWfDFgfIUmUCuIGQ6aoaejzUxjoOZ6ujr9UHb/Sq0WXS7W76uhv9Jwwa",
+	"7Y0i6Yyp5QnFpSQ3DjLhFAI04izSD62ZagHI1hewqcVZIq45tROJsLik9VNWzYeYg2cOApQhswBzBJiz",
+	"mHvrJXWvRI4JD1YUyiZ6FcQH1P7yly//9fkfX376/I/Pf//8989/+/x/6MtfPv/vl58+/8/nv335SwcJ",
+	"EoCJjcoCS/NQnR2NglsYjhn7KC6pfULndSEfh6FYRedq10YkBF1YYQxIEHodAhLad6qBxxM53jEFC4RX",
+	"SPoWHrLsekkVDHU4HAJq4KAjqNA1UHW2TCmhNlg9SUeM+8UvJeKJyZdevaSXtBR1RoRanokRy5MxUgkx",
+	"6NTEjVXiwi5pe7DRXf9Nd2NjYyXYfu2vbHWhu/K6u72+MtzexMFotPn69avuoOOMIHMFjZ3rSFM14uSS",
+	"Dn7d7Xa7A8R0VoXQDkk5hokCnN5aY1+hQcFsHqB2KovWzM9i9ZqpCTCJBtk5frCKDmgSCbsrlzQNsDO7",
+	"HBJlWqjJFnAlTCfpXu8UI49NnRChUcwSqR4kvkWxJFLZ5qlxb+VeIa5op7W+2l3tprHxOCatndbmand1",
+	"07oMtDxd0yJy7WZ9zaY5GXXCjALKXA5KfZgcV2MA5TmM3Kir1Nm2lHT3QpjNfVl5KN03XcRmo9td2shT",
+	"SfCOhHv7k3YzbZmRXR1mM1wrFKzRTdbnN6mW5dEtt+a3zGqo6Abfzm+QVZdRDdY35zfIanDoBtvzGzgL",
+	"I9x7re3uZpPGeZ2IokWgnbFFW+D91f2VdlGb5GtLJoRTgyAradNWLN47PUTyluis5UGZg9IHheLAQUdx",
+	"Gr4WymzRw7V02YSca5SW0ii8hjqOOSJCatNV811eeKvGnZw/smYKZN17cx+0hqp6croqTKgFGzdCJE/R",
+	"zsJG24qlOvruhcni9zpwrbbgVilVebrGV+E8Nm9CuJTHratxaANBncbrxq6mRpcmATSJdGqxUgJqz82B",
+	"tOW1zIm0cOQrHfQya/XqCQVMfoaZWcOHwi0IaaoA/AxEzdPysrK7CkWnRMmGHGORlUko71sj1l37ZE5H",
+	"97N5+HegWXhhDi7UdntSWOW1R2pqxJjiEf/mQPrDGMtSza/cHk8MdRcAzJpx5TUQ/vv2wceAx1u+sqjB",
+	"4+y9N6LrRR6lRUgizGWW8Wwi1POzqlT6NloQVmlQUQNgHWSPvkDrFwetDAdLAdVNWvp1DqLMcz8POC2n",
+	"tFqeAjjDIvu3V50HuihmACHRf9hCJyNbpMXUAlV/ETpkd53HGGJrNiCnAVrTSJ8X8ffLE38pCjxT+2tK",
+	"BJJFQZUniM+GVN889wKoX56ppim7DGVqelr7lFXwuF/LHL0NTgPZo08LsryK+Qsi/8UQmV8LsFEaaief",
+	"Calpwt98oJ6mT77g9N8UpylW9KWaztpaHmJjovCa1m8kM3TzdzrvMy0GWQGj00Nsyx/OfGfCnKwJd8+2",
+	"bGSreUdPeXjJt8VxdtFAedKDSw2El3Mu05VxnLX781zpkXEFZxXlFSRt4c/V5bBIIbBhhm2RTsjesRCR",
+	"lR/VVaVsHjNS3xRvlOyd/4q9QxVl3iBUHU0ZJyCKvsY4cfDIaVLwMj70SrZR7JStnVgtutP0nnaqkLCp",
+	"tP68KN1oogLK70d4LnSfgQ3psDlR//zpv02QEJ6EDAdIiSGRvYrDws+ETOUl7ElWwf7neK07g+X6ZXcr",
+	"MtFCuvYNBMTGl1rmokySkaXODM4quVvreKvoaH1S7soq2L3w1wt/PT9/ZThfBmflLpc6tsqcLU/KUyaT",
+	"7oWhXhjqKygsjfDlcVO906nWLHywu6lwML96aqMyLSf9wqUvXPr8XJrxCGqbE1yhunJHx4mYhS+Fa4sO",
+	"OHecrYldfLD77Rn5Nq1n9sK2L2z7/Gx76nBPZpqWIpwdFJvxbTGs1ARM1LNoNZn+aSLhq+P8nFjr5xZP",
+	"nqVXvb+69z4VEr6mkWezFU21ZKsgCpQq4M0G3pSAVkh0mqcEbNDpU0Cr+qKeZ861KKbTOmSfTcXIOLqt",
+	"K2NykHyS3j4IHIH9vbOLMBpxEONCstkzK5JferpFY/Y4g2siJOg39cBtJQVjZCrtuCNvZ/vENetkCco1",
+	"sllJutJ71Z6EfSqvXXucZEZtoD6fxArqWOq3RXVepPWS4KiL5aBiYuU3wuajajA+AIQmM7UehXlC9xMB",
+	"sJox/hXkd1ZlwCHAj6qZzxGW/hiCXfdLxl9E+L8OzxwR+lEJabgjQipTZ1qI6xfCP0CGb6wVXxs6z86u",
+	"vhbhaZipOs6Lnf0vgMLCCy0KqYkKcLSYgFhvbG+UoondGDtlpUjip4BXqSThi3PkxTny9M6RkxmlLVOe",
+	"QO2bjc4c50jA/PrQrN+B3Fe/z7UyJNzJtbGMwjLdp2Ol7h3vunp7/u5I52DsmkIeXK+IMgR3EjjFobKV",
+	"NRBWzQbl0gNxwIHaOZ3wzWEEHKgPHuJAA/2q4OHEHCTtS7c5i/RniIYQBBAgEYNf2CAWp9sy1q8C+nPt",
+	"zry1vz+h/WXfRuTYtYt4eitsNJ8PQijIJ7FzUbZOxOoEG0LV0bxvdmWBlaU95iurpqiexEAVnXSNiixG",
+	"1vFiM3eGa4lm1fUTgdTcOPaljlMskN3W3hDlrIJ8WxSKJvWkPjM/fxVK67GLoW5PPJ6OXsYSD7EAFDAQ",
+	"umqAefO2C3PZs0QoZvTH2L5IurzJWq4pWpgLjoSHrZ3Wmr6/sE9OA2YPh6EonejQLSZS6PNce72LRGcX",
+	"WWUmckbPaiSt5iGdFWu1WrUg9fepw0zprffG4pg5kpI2K1pBmWwpDmpbJqIwA2u3VMc9tFdJE1PWBodm",
+	"w3Mh7Rq5UGzpVm28SMz7eOxgZSFfHbNaRat3erij34xZDO71tHBFQ+x/3M1rZlhn3SrqTU/rkjYtxrWb",
+	"1bthVFfkEWDLGlmgoa3ulimCkwbl6sDi6lK+s+lphl+1Egzsu7hxAFxrkbxQElpBIbkBqmSkelA9RPSn",
+	"mLMhCM9EdqZSxIBBilyvZEXg7LQUuO+v7v8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
