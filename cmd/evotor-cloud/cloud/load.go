@@ -117,12 +117,14 @@ func loadDeliveries(o LoadOptions, auth string) func(i int) delivery {
 	}
 }
 
+const statusInterrupted = "interrupted"
+
 // statusKey is how a delivery ended, as the report counts it: "200", "500", "error", or
 // "interrupted" (no answer before the run stopped waiting).
 func statusKey(res Result, answerCtx context.Context) string {
 	switch {
 	case res.Err != nil && answerCtx.Err() != nil:
-		return "interrupted"
+		return statusInterrupted
 	case res.Err != nil:
 		return "error"
 	}

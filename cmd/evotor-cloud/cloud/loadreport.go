@@ -16,7 +16,7 @@ type LoadReport struct {
 	Answered int            // of them, finished: an answer, or given up
 	Dropped  int            // arrivals not sent because MaxInFlight were in flight
 	ByStatus map[string]int // "200", "500", "error", "interrupted", …
-	P50      time.Duration  // latency percentiles of the finished requests (re-sends included)
+	P50      time.Duration  // latency percentiles of the finished requests, re-sends included, interrupted ones not
 	P90      time.Duration
 	P99      time.Duration
 	Max      time.Duration
@@ -105,6 +105,9 @@ func (s *loadStats) answered(status string, latency time.Duration) {
 	s.answers++
 	s.byStatus[status]++
 	s.lastAnswer = time.Now()
+	if status == statusInterrupted {
+		return // not a latency: the run stopped waiting
+	}
 	_ = s.latency.RecordValue(min(latency, maxLatency).Microseconds()) // in range by construction
 }
 
