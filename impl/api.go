@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/metrics"
 	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -29,6 +30,7 @@ type APIConfig struct {
 	// RequireActiveSubscription: notifications of a user whose subscriptions all ended get 402.
 	RequireActiveSubscription bool
 	Now                       func() time.Time // the clock tokens expire by; nil: time.Now
+	Metrics                   *metrics.Metrics // nil: nothing counted
 }
 
 // NewAPI assembles the HTTP API: spec → validator → generated routes → handlers. Requests pass
@@ -51,7 +53,13 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	e.HTTPErrorHandler = security.ErrorHandler(cfg.Logger) // the one place an error becomes a response
 	e.Binder = security.ExactBinder{}                      // bodies bind from the validated value only
 	e.Pre(middleware.RemoveTrailingSlash())                // Evotor integrations also call /api/v1/user/create/
-	e.Use(accessLog(cfg.Logger), middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
+	e.Use(accessLog(cfg.Logger))
+	if cfg.Metrics != nil {
+		deliveries := deliveryOperations(spec)
+		cfg.Metrics.ExpectDeliveries(deliveries)
+		e.Use(observe(cfg.Metrics, deliveries))
+	}
+	e.Use(middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
 	server, err := NewServer(cfg, spec)
 	if err != nil {
 		return nil, err

@@ -21,7 +21,16 @@ func (s *Server) deliver(ctx context.Context, operation, userID string, pathPara
 	if userID != "" {
 		entry.EvotorUserID = &userID
 	}
-	return s.store.Accept(ctx, entry, apply)
+	redelivery := false
+	err = s.store.Accept(ctx, entry, func(tx *store.Tx) error {
+		err := apply(tx)
+		redelivery = tx.IsRedelivery()
+		return err
+	})
+	if err == nil {
+		noteDelivery(ctx, redelivery) // after the commit: only what was really stored
+	}
+	return err
 }
 
 // notify runs a user-token notification: the payment policy, then the delivery on behalf of
