@@ -31,6 +31,8 @@ type config struct {
 	AdminToken  string
 	DevToken    bool // no app credential was configured; a development token is in use
 	notes       []string
+
+	MetricsAddr string // EVOTOR_PARTNER_METRICS_ADDR (metrics.go); empty: no metrics
 }
 
 const (
@@ -66,6 +68,7 @@ func loadConfig() (config, error) {
 		DatabaseURL: os.Getenv(envDatabaseURL),
 		BodyLimit:   impl.DefaultBodyLimit,
 		TokenGrace:  72 * time.Hour,
+		MetricsAddr: metricsAddr(),
 		App: security.AppCredentials{
 			BasicUser:     os.Getenv(envBasicUser),
 			BasicPassword: os.Getenv(envBasicPassword),

@@ -67,8 +67,13 @@ func serve() error {
 	if err != nil {
 		return err
 	}
+	metricsSrv, err := startMetrics(cfg.MetricsAddr, st, logger) // its own listener, stopped after the API's
+	if err != nil {
+		return err
+	}
+	defer metricsSrv.stop()
 	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, AdminToken: cfg.AdminToken, Logger: logger,
-		BodyLimit: cfg.BodyLimit, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub})
+		BodyLimit: cfg.BodyLimit, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub, Metrics: metricsSrv.registry()})
 	if err != nil {
 		return err
 	}
