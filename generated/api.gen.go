@@ -451,6 +451,9 @@ type StoreUuid = string
 // UserIdPath Evotor's user id, e.g. `01-000000000000001`.
 type UserIdPath = UserId
 
+// AdminUnauthorized defines model for AdminUnauthorized.
+type AdminUnauthorized = Errors
+
 // BadRequest defines model for BadRequest.
 type BadRequest = Errors
 
@@ -3472,7 +3475,7 @@ type AdminCreateAccountResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 }
@@ -3488,7 +3491,7 @@ func (r AdminCreateAccountResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminCreateAccountResponse) GetJSON401() *Unauthorized {
+func (r AdminCreateAccountResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -3532,7 +3535,7 @@ type AdminGetUserResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *AdminUser
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 }
@@ -3543,7 +3546,7 @@ func (r AdminGetUserResponse) GetJSON200() *AdminUser {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminGetUserResponse) GetJSON401() *Unauthorized {
+func (r AdminGetUserResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -3589,7 +3592,7 @@ type AdminListDevicesResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3603,7 +3606,7 @@ func (r AdminListDevicesResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListDevicesResponse) GetJSON401() *Unauthorized {
+func (r AdminListDevicesResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -3644,7 +3647,7 @@ type AdminListEmployeesResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3658,7 +3661,7 @@ func (r AdminListEmployeesResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListEmployeesResponse) GetJSON401() *Unauthorized {
+func (r AdminListEmployeesResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -3699,7 +3702,7 @@ type AdminListEventsResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3713,7 +3716,7 @@ func (r AdminListEventsResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListEventsResponse) GetJSON401() *Unauthorized {
+func (r AdminListEventsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -3754,7 +3757,7 @@ type AdminListReceiptsResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3768,7 +3771,7 @@ func (r AdminListReceiptsResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListReceiptsResponse) GetJSON401() *Unauthorized {
+func (r AdminListReceiptsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -3809,7 +3812,7 @@ type AdminListStoresResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3823,7 +3826,7 @@ func (r AdminListStoresResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListStoresResponse) GetJSON401() *Unauthorized {
+func (r AdminListStoresResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -3864,7 +3867,7 @@ type AdminListDocumentsResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3878,7 +3881,7 @@ func (r AdminListDocumentsResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListDocumentsResponse) GetJSON401() *Unauthorized {
+func (r AdminListDocumentsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -3919,7 +3922,7 @@ type AdminListProductsResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *AdminUnauthorized
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3933,7 +3936,7 @@ func (r AdminListProductsResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AdminListProductsResponse) GetJSON401() *Unauthorized {
+func (r AdminListProductsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
@@ -5342,7 +5345,7 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5382,7 +5385,7 @@ func ParseAdminGetUserResponse(rsp *http.Response) (*AdminGetUserResponse, error
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5429,7 +5432,7 @@ func ParseAdminListDevicesResponse(rsp *http.Response) (*AdminListDevicesRespons
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5469,7 +5472,7 @@ func ParseAdminListEmployeesResponse(rsp *http.Response) (*AdminListEmployeesRes
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5509,7 +5512,7 @@ func ParseAdminListEventsResponse(rsp *http.Response) (*AdminListEventsResponse,
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5549,7 +5552,7 @@ func ParseAdminListReceiptsResponse(rsp *http.Response) (*AdminListReceiptsRespo
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5589,7 +5592,7 @@ func ParseAdminListStoresResponse(rsp *http.Response) (*AdminListStoresResponse,
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5629,7 +5632,7 @@ func ParseAdminListDocumentsResponse(rsp *http.Response) (*AdminListDocumentsRes
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5669,7 +5672,7 @@ func ParseAdminListProductsResponse(rsp *http.Response) (*AdminListProductsRespo
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6928,6 +6931,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 }
 
+type AdminUnauthorizedJSONResponse Errors
+
 type BadRequestJSONResponse Errors
 
 type ConflictJSONResponse Errors
@@ -6976,7 +6981,7 @@ func (response AdminCreateAccount400JSONResponse) VisitAdminCreateAccountRespons
 	return err
 }
 
-type AdminCreateAccount401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminCreateAccount401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminCreateAccount401JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
 
@@ -7026,7 +7031,7 @@ func (response AdminGetUser200JSONResponse) VisitAdminGetUserResponse(w http.Res
 	return err
 }
 
-type AdminGetUser401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminGetUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminGetUser401JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
 
@@ -7091,7 +7096,7 @@ func (response AdminListDevices400JSONResponse) VisitAdminListDevicesResponse(w 
 	return err
 }
 
-type AdminListDevices401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListDevices401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListDevices401JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
 
@@ -7142,7 +7147,7 @@ func (response AdminListEmployees400JSONResponse) VisitAdminListEmployeesRespons
 	return err
 }
 
-type AdminListEmployees401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListEmployees401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListEmployees401JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
 
@@ -7193,7 +7198,7 @@ func (response AdminListEvents400JSONResponse) VisitAdminListEventsResponse(w ht
 	return err
 }
 
-type AdminListEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListEvents401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListEvents401JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
 
@@ -7244,7 +7249,7 @@ func (response AdminListReceipts400JSONResponse) VisitAdminListReceiptsResponse(
 	return err
 }
 
-type AdminListReceipts401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListReceipts401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListReceipts401JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
 
@@ -7295,7 +7300,7 @@ func (response AdminListStores400JSONResponse) VisitAdminListStoresResponse(w ht
 	return err
 }
 
-type AdminListStores401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListStores401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListStores401JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
 
@@ -7347,7 +7352,7 @@ func (response AdminListDocuments400JSONResponse) VisitAdminListDocumentsRespons
 	return err
 }
 
-type AdminListDocuments401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListDocuments401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListDocuments401JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
 
@@ -7399,7 +7404,7 @@ func (response AdminListProducts400JSONResponse) VisitAdminListProductsResponse(
 	return err
 }
 
-type AdminListProducts401JSONResponse struct{ UnauthorizedJSONResponse }
+type AdminListProducts401JSONResponse struct{ AdminUnauthorizedJSONResponse }
 
 func (response AdminListProducts401JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
 
@@ -9259,95 +9264,149 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F3rbhtHln6VQu8AITEtipLtxJF+DGhJGWsiS4IuGQwsrVnsPiRr3F3VqaqWxBgCkn2GfYZ5gAUWmP0x",
-	"8wz2K+RJFnXpG7uabOo2Scb54Yjs6rqc89W51TnFD17A4oRRoFJ4Wx+8BHMcgwSuP+2kXDCu/gpBBJwk",
-	"kjDqbXlnU0AUbqR5jtgYySmghMMVYalACZ5Az/M9otp+nwKfeb5HcQzelheYLn1PBFOIsepbzhL1REhO",
-	"6MS7vfW9AxITWR92X0IsUAJcj4A6IYxxGkm00e93m8aLdFfl4exb3tZGv+97Mb4hcRp7Wy/0J0LNpw0/",
-	"mxahEibA9bxOJeNwnpJQ9aNHS7CcFoOJ/Lnvcfg+JRxCb0vyFMoTGDMeY+lteXDFJONrqXmhToZzAXw/",
-	"PFZDuMdLdYOFg/2Ow9jb8v5jveDzunkq1k3/3q0ai4NIGBWg+f4KhyfwfQpCMyFgVALVf+IkiUiAFT/W",
-	"/yoUUz60HGuPc8aFGavK1c1+fwPFOFJkgRD96fTo0Eeb/f4mwihbFxoTiEJEBIqJEIROdItnCNsHUywQ",
-	"Rtec0QlSdESMoyscpRqGN2uW0AEL1freqhF9NYL659nlre/tMDqOSPBEy32utwsOApZSqRYVEfoeQiQZ",
-	"wpTJKXC0p2eMFINR5wo4Gc+622rNL/S7EZsQqt6U+D1Q1Ak4YAndptU+Vwt9oRZ6yOQ3LKXhEyz0kMkp",
-	"oRM1y/eUXVMlJojsebe+d4wn8GAz0J05xj+ioOWEjwhFGAmJR5ECRqhIOpplJCZh185pFgOVJ/lOenQC",
-	"bWRI0FxWEKYMJZiESKSjvKGTp+pVxc5zilM5ZZz88FQz3rC7DCcJCjiEQCXBka9k8CZKqeG0XpBk74Hq",
-	"B88Q3CR6G889+NJ2ZuDMlFwX4prxEHVUy3UL/CYSbPhqVPXPM/XPl5dqxnYVapEDs8N29ObQ9Ek4S4BL",
-	"YsSckeO5OCZUfvncqwt+39Pzc6uqQvK+9bQYN20v827Y6K8QSNXLIIwJtXOqT2aKxSsSRarfYqARYxFg",
-	"qt5+lMmWBm2csdIS9eniYh2LsFRZ860ecCdiaXimMFDX8H+eQkn8fSFQoBobxChBMlXCvkPhSsFoCuaB",
-	"xoeDYFRIHEV6Bxh2K/Nh2YT3S2+dSixBdWU7x5zjmfpc3p/tuz4tvdXYtVXpbTV3lae5PVAl8zwt5hfg",
-	"Yn3xeskSqEJAZjyMCT0AOlFmykbNjll1SaZ9ZmTdgQhmWs41sThmIZGzOvBywA2DrNHQR5iKa+BWM6MR",
-	"5kr4oIix92miQDe3JaJgxwinEiBq1JhnOI4CNmXRq9l3LEpjqGzykKWjCAp00zQemU1u3zrmLEwD+S2h",
-	"oRq65csxYJFycE7PWJaOByLA9A7Lk5jDCiu7dbFNy2/F7RIUcRgSxTusaJAzwVi/VdYODf6GqMOM0Ihg",
-	"goMZGmY4G3ZREqVCPwtSIVlsrErzjVJ0IYwJBaEMiQwoFzRhXOKohwamJ0W4oY+GWvwOlTIbQoxJNLQm",
-	"6ggCFoMom35fCKP5fDTMFN/wghIpSnpQuxQhYjSaIW3kTrGYdrd1NxyENh/fQyLVwwm5Atq7oDVkPsEO",
-	"rHFtFwIS40jzis6Oxt7WWxf/aRpFyjDLeDcP1g+1FgmWErji7H+u/eFtf+3ry993Li565q/uH35Xd6Uu",
-	"5yExQKZ/X7EJ2w/omhMpgRoym3dRZ3jh9Xv9fv/CG3a3kZqLojgOAkgkhD2z0isSQF0+BnZHNiyxvueW",
-	"NhRl/7PBjVzaiSQx/MAoHI3HAqTTqGjoo2RkpIsnsdj00I1cAnqXBWls7dd5jkngMaE4QqFthDqnewcH",
-	"Pjoe/OXVYOdbHx0d7x2+O907Pd1XHuTOwdHpXvHxm+OT/cMzHw12dvaOz3z0849/617QayKnSG04yTEV",
-	"OND60Dcb6nrKInDtpiBiAnaV/nYQQFG3DRd0Jycg0kiepvGyjZZtpuzFO7xyXtrTd4VOqJF+317gRnJj",
-	"oC8S4g3dFGCxIqI9GVgC9L5sU308BCUFCEEYPczX0PaN8/P93XsN/CAipLRbKubAIoY6GOgcpjAd9Ofl",
-	"5uVKosj3roALYvzhJQt1iS3byCW99uIkYjOAuvQachbBUCmOwe6bfSWcBqev9/dOlPp5Mzg8HxygDqYh",
-	"up5iqX0bG5vAYSi6dUOztWKJsJCHbZVLo+WXYMkZncUkaN1XMmUUGlR/ayWzdJyaXt8lEyKFj1KR4kgZ",
-	"TJlq73z19cuvvnzx/NnmRr/rI8FiUDu+UPQNql3xrQUE9aaq7oS2aKz5f/dWrJaTdvL55BoQa5wh974d",
-	"40jUzOkBRaBeQ6YbHw0/3A5LHnipd84ZbzaL6kYFB2wDVXUKp6Zb1zMd6PW2PsxTQw902TQxUZ8Z5N+3",
-	"8ufN+mo8nJuF7dQ5jyvVXxYMnYtNZTNoF1rQXoLuzwWq4qymRVxIj+ea7mvAkTmKqE5VSCxTsbxn287V",
-	"dTnqYlZRl6HqJSNDi8imfU85SLz8/Tkl2ZO6+AyxxPVVJMaVNm7Sg0Y0moI0xYgukqym1LQ0kzhOlk3q",
-	"DYkiIlZQryV16TgRq0UUi4kUr9pefUP5Zfw3obH6hsgY6g6PKlWnkfNGtIyTVhi+GLlFU780j+qgrmVZ",
-	"YtewfE7JDVKUQoSiWDeCgNFQ+Mb5tFpLO6fWEWVjFGrtpvCsvTe3VnVo0ZLDrJ3kDxv+xte3Lj/51vcO",
-	"4bpliDo/R7VqwsGTLBK9BGJZtGNp0zm2mP5L77t40Fa8rmS6LhawcwpzJJS3yqgJPmEh8wPyu0piG/Zz",
-	"uckWqgY7E87SBHWG+v9bSC1m2O0hK0o7h0cnbwYHPhoc7By9Pjp492Zw8u3ern9Bsy8Oj86yL9Hp3sl3",
-	"+zt7xnNGJpalo1Lah7bDCpe/jKOAtYgcLnMHHIHSlo5fc7C0dQcRuz5jpxBFC8zfEvIxlySIYAX3DkvJ",
-	"ySiVcH/HeIT5A5C7tZMRMCGPuY2AtSRoBbUtxtAAdgv+KRbfYU6wTWBZzhsb/V7ZL1oqxDhQeV/POlmR",
-	"kN+nmEp7otHylWpEvvVLN62IlRkVSxs+oJ9jwOGSkycQAEkcmiwzARet3r68q5o+pT22nHQrRvOXBzwW",
-	"WnSNRluZQAvM9bko7avzv+h/1KdtNExM2sUpS3kAQ9Xs3c7g9LVv/zrZ9fPvzPs///g3p0kPZyS+V2jP",
-	"BDf37xfanGDSUgyBjRbt/xJiqauBm9Ax25lC8L7dSldzZS2q9iXEbdRUBT/tAqlTMrZWf7to6f5qO59J",
-	"HA3iNskRZfmq3tolIrjLe2dGOLd9pY3f5xIEGTEWhEDLzHMEfu5gKKxOkhWxLCE+ayt572o6/BLUvkjj",
-	"VYkvV8MVvjkGHsAKzKqjbAGoxCsWNmZuIAE0VA4JIG6am7NdirSkUO6zgCvgOKr6zy0kkfahVxFddQfx",
-	"MssdduRRhSEHIVpa2uE9Q/kPZnW5+FQOQtbWOXIy72wKSD1BcIMDaVIcNP+uIESdP50eHZrkzNbJb2pI",
-	"LElDFDnBcnqMOV7k8TfntBQrzaY4qB6fKyskMzdayNNirpUeK9P0DeGc5C7lcC2NmaqNwcao/I5Ni/Qr",
-	"Xw4CSa7qX58AhWsI/Qta/vYMeCx2pphOVPtBGDIqzpOw/vqZObs3PekUHmdfqgmE28ikQNscnIDFYGIM",
-	"Qv2lVmQCD85Qg55DxdZwpXzWOFyWpy1s5JWPMoMp5hMI7bF9LaOluoZVbYcg5RxoMGt3olmbu7F7l4Yq",
-	"SpuMwo20gcD7nqcnEaYtbbFVAvRCoYyWV9VCdpSTIluNUnHyGijgODsnODoGTli4mxayqrVn/ZhHE3MU",
-	"8CuB7/zcohzinyP0AtOwnv3q0oX3SiiY33XzyG6TPI2FPLVravmKYzcsgPliWDsckOxsrSrZNYp8lAAN",
-	"dTUMVnJbl73IXJC60FfHeB1oDmHtCr2tgh27jIbOXXBRCG1M3C8yj/FNvhk2Xz7aSV1zSvF53n9DPrGu",
-	"eCChj6A36aFhf2OtX/lvQ5+d145oNm/X7FnNC9dJjRn4O+BkTFwEWlZM8NQELM1nETX1gmYrZPrOHeGW",
-	"zpGePAvdvNFgeTvoYoOXC86utB4LUk7k7FQNlgnJmNCG8gllTieYSwoKeuyaIt3a1k909r47Ojs6eXc8",
-	"ODk73Dt5p3OR3p0dfbt3qJOM9Io0UADzQphveVMpE31GkSSvsCCBozKTCgk4zCpBcZJkVT7YFvdgGhZZ",
-	"zarfEBEqmSkcNZnUlSnocVwzWLD0fNjyAPlODOEKIqarR/V4qIORcmmed/Wp6/CVXjW6SPv9Z4HuRv8J",
-	"w1a0USxdMLWi8AnJKRFIAL8CjjjIlFMI0ZizWDdaN6V8yBb/2RKoHqq4uUQiLC5o85TV6yPMwTeWM2XI",
-	"LMDYzEsWc2tDfO6VyCnh4ZpC2UyvggSAOp9++vRfH//56ceP//z4j4//+Pj3j/+HPv308X8//fjxfz7+",
-	"/dNPXSRIqB0QTPPctiJbY0uj4BpGU8beiwtqW+gSFBTgKBI9dKaoNiYR6KrHKSBB6CQCJHTgTwOPp3K6",
-	"hThLJQi/VJwmfGQ36wVVMNQZOQiogYNAmAOaAFXOWMYJRWDVko4ZD8pfSsRTqo/uexc0nykJTS9sLIEi",
-	"7QaKKVYQ7Aw3+xtf9Tc3N9fCFy+Dted96K+97L/YWBu9eIbD8fjZy5df9oddPZxORFbG1QUNMOczNPy9",
-	"UhFDxHSqtloH02OlAjQNjHWChiUvfqh7Msltw5IpOrygnRGTU1vLoDYHyqTLuulH9Casi0ixlYemw3U0",
-	"zD3bYQ/t0TQWlosXNMvGNgSIiFLoqu8ScISPKJM5MbfK2Y2mSldomLJUqoYksDCVRCp7ODOorWAr5ZVs",
-	"eRu9fq+f5eXihHhb3rNev/fMOtFaYK5rGbh+tbFuyy6MrmBGu+ROuNINpuDNmB1ZFoSR3CBkFn56kBrL",
-	"UprFbVU7KMU2X4+92e8/2MhzRZGOKk/7SAdenpuRXR3mM1wvlYvrVzaWv1IpXNUvfb38pbxKu6wadRiv",
-	"rBTfXt5e6nBnjPksXw7CmWbMC687agsNjveRvCa6OnlYRVrWUCikDrsKkXgilP7Ww3m63LRAlxLXYv2D",
-	"sTNu1Wom0ASxP4LUZZV+5cKFhnhk0WS9dCOAWuTjgSQv/HTgI9NnvXtw+/nyl/JS9ZW4/ecplpWS80Lj",
-	"pIbiKzBx3XiQYjEzD4iQu7bhfRjqL21t7sVo0dDmIjVhZDHhTUH9U+39VZibIe8LgUSMucyLgkziXGEj",
-	"SaUe4xWZnZ3ItmD3Xt70M8OfiOE5dx6E1VfZhTdL+Gza/TqY/DCXPxQ56Qvu1Oj9MuGydwV8hkKIiP7D",
-	"1s6Obd2vuUxF/UXoiN10fUThGoREY8KFXBFB9pSxBYay48vPouKpREXGGx8BDqbz4oKsyuqiumcxo09N",
-	"u89sfioTQNP7IdSB6Wn9Q14cebue+7UtbL+86eOyvrh97DNOWuGkiE2wcXYCLp8IP1lC/HL4HGctP6Pn",
-	"F4WejIM6oKZzjB8ORwlRKMqumiELtMs3ulohu7emBhHXlYfZTS0L7wVckv3n7tnecOO17+gxTdWCLA5L",
-	"VYcOnjiE9fzhrHBdmOu8VK+o8Bmbo4T89jgFSXtHUa8O99IBxQKdmnWujw1099mtR7pA3VbSIPVNOSBm",
-	"Y/drNlQqqjgnVDkVjBMQ5YhKkjrwfpyWYil3jby2ytaz17bU63fbhmOrnDHZb0+MuM02QrZ6r+FTIfUE",
-	"7NEMNvVvP//43+awD88ihkOkRIrI77u08DNHn9uIFndHioyuKwD6tBocQuZMTRcJQ0hsaoSFLmWSjO3a",
-	"F+C2EhxqQm45LPSo2M2vmviM3t8eenMUPQRuC+e1CbS52/qoiDXpz5/h+hsUtho/D4fVZje80WC4swNe",
-	"coouH9vcyO42+7wHfnt7IEcg6hjLuXRBVlefQppuH2RPlEML7jQGc+R958DCE+6K7CaDz5vit7cpjh0B",
-	"lFxLUIRzA73drignGJsDvOYNUK+NeZw0nvo4vxrg1sJheWrl28tb/0Mp2XOerzaTF2keWOFWokOJm/aY",
-	"tcLGUpLjMgFmU2Qeg3H1O4WfOA2rnN/u2Lc2SyvfLx19nwsHyWdZ9FHgGOzz7jbCaMxBTEuJpr+q/K3W",
-	"4DuBCRES9LW9cF3L6Rqbok93xs/iKJUGZp4Y3yBX1C6t3Kz+KOCs3b1+P6mCOkADPksUkLDU10Z3fxWS",
-	"5sRURaJyQvAXwuZRa1bfgcUmo7qZx0URwiOxt17l8C+QPXntiEP4HNQz9mMsgymE2+5frvn3ET8HhL5X",
-	"AgZuiJBKCc4LIP0bPneQP5vr5d9oWGbf1O9LfByo1sf5N7BvSvdIIlK+YDKl5cv/mo2czUp2kJuDx6yS",
-	"GfQYzKvcm/DZofr1O1RHC263yBCHOleb3SUOVciC5gPnP4LcVc+X6h8JN3J9KuOoStX5E+BbxwXCr8/e",
-	"HOg8wm1TmsT1iihDcCOBUxwpG0WT2RKo2JuIAw71L3kNjvcRhzFwoAH4iAMN9W+1jGbGPDYVVrpyR32G",
-	"eARhCCESCQQlArEkI8tU32/7QyNlXtvnj6iZ7RW7DqqdJ/OksDkKAQihAJUmzkXZwpjeDBtGNfH81FBl",
-	"hZVlPZZ/WXG+TOAoAar4pIty8nwcx23R7iqDCs/q6ycCqblxHEidfVFiuy02EtVsv4IsCkWzZlafmMf/",
-	"Ek7rsbXAfdF/9gTj6UwpLPEIC0AhA6GrtcxPH7kwl7clQm3GYIrtL/lUiazlmuKFCTmmPPK2vHUdUbQt",
-	"5wGzg6NIVGx9dI2JFNrS72z0kVB+rlEVotjoedVnr0hUqVlaSuNXR8uiGLrwrmTmmLCGWDiSkjZrWvyb",
-	"3GIOiiwzUZqBtQrq4+7b4O5MjyxwZAheCGnXyKXy0WtFeJGai63tYFUhXx+zXhc8ON7f0j83UE5Z8rVw",
-	"RSMcvN8uip9sCKKHBvPTuqBty4u38wI/RnXpogBbqGmBhp73n5uqvyzVSKdL1ZfyjU3mNvtVK8HQ/hgS",
-	"DoFrLVKUfqI1FJEroEpGqoaqEdGfEs5GIHyT45JJkbwKM9cr+VW9dloK3LeXt/8fAAD//w==",
+	"7H1rb+RGkuBfSfAWsIQlSySL9Wwc9qr1WGvdLQl62BhbfaosMqmim0VymEk9RhBgzx4wB9ziBjgsDvdh",
+	"P9x+uc99c2uM13Pu/QulvzC/ZJEPkslHVbEkuceD6cGgrSKZmZGREZERkRGRd4odzqIwQAHByvBOQTdw",
+	"FvmI/T2y7TAJyHaMIEEOfYKT2QzGt8pQOZ0iEKBrAPk3iqpcQT9B9CPPUYaGqvjhpRcoQwVPw+g/iW5b",
+	"caLc36vKyJl5wUFI9sIkKHV8EAKc2FOQYBTLvaI4DmOsDL+iEDtIGVq6pSoxgjikowQhAS7rTVVwMvka",
+	"2UQZKrSTfUe5f5MNehbAhEzD2PtVeUZfxGFwCcIYzDyMveASQPo9IOFbFKwAxJAASeQB5IHpfAoDjtgc",
+	"AXQJitmfWzbDtApgALwAE+j7kHhhAGDgAHJNETPBduxF7CG6YmsmQZauxfBOmUL80vN9L7hUhi70MVL5",
+	"styr9NW2HybOKZvYkMQJfSkNx+cmnlAs8U98iMkuHfM1VoZGR7eMbr9rdcyBripRHDqJTfYdZah0ugPo",
+	"to221nFtV7PaE0sboImluX0D9V2j50C7p9y/YcuUzYaP6aArz0YHyWxCcWXwMU/QLxMU2EgZmqoSoBsi",
+	"JrYDCVKGiqkbPU3varp1qutDqz9s91u6rv+1ruu6oiqRDwMGFiYwJoyk1gZWpY1JgpWhAm3iXSGlCDzr",
+	"CQ4G7sTt6Vq3rfc0C9q2NukattazDIQGCLldm8JDUDzzAobnYzoxzDiLLRHFiSDYoaIbml74n8EZJ4p8",
+	"z2bN9/MFkqkqeww2MOO5AildZMva+hqHwaZMPg4kkP73EfhZCjYnvcYI8mYIEziLKkRGbiO64LUoUJUr",
+	"FGOPcqBZwtNZ4NVjSnpRj6sk+NNhy247Fuq4Xc2A5kSz7Laj9dHA1XRoTEzxsoKtbq+rL8aWjIgyvrbD",
+	"2Sx0PHJblfJigiB00z/xBRdUDCkqF7tgcgs8gsEExkwqymLJt7dDh24pXyl65X+G8kaln4TT0H95+3no",
+	"JzOkDDstq5M9PuLDfuYFzjaTuIbZVpUZgjiJ6Rwf/uvDrxVVCSBtqcz/ef79/F8evqFMasMgG9rMx+zq",
+	"dFACY5SOp7c6PYqHHSaBcFlQ4xmMCRC862fUwuUVLhPHV3cZLP80f//wWzD/Yf7u4duHb+fvwB//y/9s",
+	"M4ESxugsYUtNJZhumn1tz9ozNEs3Xmp9fW+kDXa3t0d9q2Ps7b0US/2rMECHrosRUYaG3meTUZWk0I+p",
+	"7XT625ql7+paX+8Y2stOe7Szt9fu97s63ZFUZSe0kxndPQ4jFJwgzAmhNGX+GIQRCiQGcdKmF/TFhfiq",
+	"BgO2H2KUy+iupg80o31qWMNOd6jrsoxmnx4jnPjkJJkpwyDxffG0/JvuopwGSg8FLg2zjaxOt6eh/mCi",
+	"GabT1qDV6WqW2e12OpYlRuQLJ9p0oNHvO8jSrMGkr1n2xNL6uo40NOlOOqZuWu0epWd0Q2JIKeNeVYJ0",
+	"izJVheKh2Tzpl+UJpM/Wg1+gPd0pFTN/dna2v0Of9FBfd9BEa9su1CzDdbWJ7ZqaobttA7oTw2VMSmIY",
+	"YLqppVsw42wvbDgjBrPVVTJxc3i0e3Bxsntysn94ICSdPNtk7Zly2qat6fa4YBRB/9BwbdPoarbZdjSr",
+	"DaE2acOO1jG6Vtc2od62bU7/u7PID29Rhc8DgMSbjN7TB3VMTrWTA8Ho/2v+u/m7+Y/z9/PfSaJIPKVK",
+	"ByRxGNzOPFu0oFOiz6dhgJRhb9DvdTtW2zR0VYlDn4nundf7B6msECJMcLjT6duapSPB4ZNOGzquyzn8",
+	"TVUgdLo9XbP0bk/rU21pb6+zZ+l7xshs72YIKYt+jgxyC0KuTOcCncrJXaoEG1R6FxrRJ0NwXdGkowjY",
+	"MXJQQDzoL1WmaQ9ca06HMCtDmEOQBG+D8Dqgg8ToKnyLHK5Mr9bWafviAO3KAO0hgAAnEYoxcgpdgwhi",
+	"wja6yxjaCEQo9kJn1YDt4oBWZUBrCMgU8XGmEIMgBBH0nKLCv8HG4F/uXoUk5FYD8JzNVQDIllIEb6kA",
+	"BzH6ZeLFqGowMQbNOqxVUgrT6Vam001pgNmAdJEiiPF1GDtggxk6Vyj23NuVYHelgcwKsZmM2Cg2JqFz",
+	"CzyKNgL+7oTJhMX90mYSOmbQd8N4lhlr6WBmZTCTUkWKNeB6yHfooCmRbwgsAsr8GHhkcxUYpgwG72Wx",
+	"9ZrC1a7AxaiVg0NpBwrcU1lJUc9AeAR0bQk6L7DDOOZiYAV8VgU+QdzCOqUo872AciwJAQxCMkVxgZ6b",
+	"k4hZpGzoxwg6t6L71aB2KqB2OKicbD0MCKQ8vyEZ5ysB6tQAhG48zEz1IkBslxAgMWP+CF6iWjcLwgQ4",
+	"yPeuUHwLNnxv5pH/aGy+ALMwRsANfT+8LnhgCJpxsChnsD+oKv1TaOGQjn0aniDfTx0FMCae7WdmvPLw",
+	"LVXIDZPqvZCQ2JskhG+98x/mf3j47w+/Mehe+fv5j/N3D7+Zfzf/cf79/DtDUbP3Zs17k5pKExgv1u/5",
+	"kihUO7FDTI5iz+ZipcUgd1AmWmn3/2P+w8PfP3w7//Hhv83/FTz8dv5/53+Yv3/4TfrgW25VtBRVuYzD",
+	"JMr8KsIOEdv6QlskgjEKSKr8OA6CRneiDXrGRHMQ6mjt3qCvGRNzAHsQmsjsMU8FB9lst6im+csEBoTZ",
+	"aPRX2XyhT26UofL56PTC6Ocq2ejV9uGnh68uDg5PL16Pjj/b3clVJt2YQKM/6Wr9nt7TOq7V09rOwNYs",
+	"Z6J3+nrHsicm89XQr/tMW42hwBjnB0EVmKs40yMYwxlXq9a1cO4p49jIu0LOiLBGZlczDM3sn+q9odUZ",
+	"Wp1Wr2N8yeAJ0A3ZTmIcUgI7HDHfyKcI+mR6+FnJyo9kzsgcOeFb1uYAXY9yr5ls/0QwJgGKM7HlhjG4",
+	"DZMYULXDTjAJZ0UHpexyEx6zBR5Qiiq+HSpDhUyRl++PDKgUp9zxWgTsMMgt8lRHrTPLi5rqR+7/yP2P",
+	"5v57VTmmjBkRvs5lcoz5y4wcxW98cWVeYOT7i31nDiTo1JsV3Li9U8McdjpDg7lxv8yMdeYwM3TT7Jkm",
+	"0gaWZWjWBE20CYJIs7sTu4N60G3rdN9Hl9DD2RKlJtx+Jooso6dZ3Zd9zdJfDrS+bu5q1s7uy25vW+91",
+	"up2SsS+MS9R2urahDSZ9V7NQD2rQsE3NaSPL7cDupGdTrHuBG25Pkf02d7tne3GFDFXF8bAQProYp9Ga",
+	"8F5Pl6xwU7JcRGIm1VVmAlrT6rZMS1BYu9fqdNnfRyi2EYXd6FORLOyKkzCJaSPlaPSLi+3RyadU7Zl6",
+	"LveQ9vXUoM1XY2D2tbbR62qWvks3hl1TGxnGnt42d82+OaK0HBLoj2YcUxk09OGOjED25FQGkmPoZPfV",
+	"q8yxOunYA9SHptZ2DFezYBdpg0nP1kxXR4bTtq1JB5Ycq9ag2ze7FvNJZJ0KlkgPx5Z7dcvuVtEYj+IY",
+	"Vu1uSJ+C0M04qZa12FcX1zGMoqp/+qsmTNYd6sbPisn6k4GtOwbSTLcNNWti2drA6SCt6/Zg+q7IZOL0",
+	"SvDYEip8Odr+7LkpUV9OhHo9AaZT0QxkUgJsT7S+bTlaB+XT/GkJkEr0E+FUKjl96dOM2rjjqU6dcJwY",
+	"YapGzf/3/D3zbH//8FsVMHf3t/Mf5r+bv1PB/J8ffj1/9/DN/P383+bv5j+yN9/P/xXM/23+3cM38+8e",
+	"/p5usvMfJNH0T/P39IP/P383/3/zd/Pfz79n3rNkHT0yn17VnqL7FZ9khKjWdYnWMqd+5hMv6cWvvx7d",
+	"HPxqdPv660vy5dfHs9cnuv56Z897dXp5/eVslxx+8fnXvzB3rYOds5svZ196TPk8kVxOI5t4V/Vn/64X",
+	"YwJSX1JGMVLjC5i2rioA9hTGl8hh3v07BWaS3ei2uj1VsZM4RoFNxzo+Y5bB+ue+jzjkFQfNqepqPuGU",
+	"N2deAWgnB9TSW4bRSwFNRUQt2lcfCMvtagM1RoDEHvQBO//G9SvF7Ya6Q87ygfwzHaeXMG08J6YtzdRP",
+	"jf7Q7FI1oNdpZ5imeDhiDtudJDNjjwxr57R+HZqJ1vIqnIoT/jquKQZwBM6C9SBZF9UleQZ0d58T3V1N",
+	"H1DCpv9vtyzDXELYEmpW45SdlNVYwNxV+AmWQ2YyNNJnC8zgO4Vb7Xse8umw839k8vn9/A/UpHz49fy7",
+	"+R8e/oEZfN+B+b+w0xzx4z3gHz78w/z38/dUyPPP598Vbfnsz2Wza4u3QvIThEm7NOHlsVZi6uJAombm",
+	"F6auV2fPj0aGCgnhFxBFlj0Nkx6cvg3DSy8Z7CcYTsnAm8GGSyPChxavTA147NFiyFyrO+kPYEfro76u",
+	"WZ2BoU10CLWB1ekYvYFuWdakIXSfo9hzvTpECt/zalxyB3Q9LmvCq54ZvWwCt8vwy+Grg7lGaKxJo1aV",
+	"Ri3lnsIWwRjOEEEx0x1TVeOu5E/hFJuqItSUISySBF15YYKZ3tViirwyVH6ZoPg214Rs3qWqYHuKZsyC",
+	"EZIEk5ginELxiqps1WH3qaImaXYOcmHiE2Do+maLGRwMV2zDqRubaYKFoUUPzGJXlRm88WZUZ+mwX17A",
+	"fxmZsPMCgi5RzPeE3AF6l4/cNNrD40d1ZJpDl3tUVSU7vBMWUA6xG8YzSJShghi1aAlvUMXhGVv9IzpE",
+	"AcBa66EGHEE9y2D5qxi5ylD5D1t5jOkWf4u3zsSJzD3z++IoDLCIOq0L07TDgCDupIV5RNPW15gHrshR",
+	"qyxsM5NOdSCkX29Vh6LQNIN/l5/9MPirxC/FjgIPV07EW1SnfQkdEQK45gzz07hVE8wPDe9V6aSzaTMW",
+	"jpaeTDZtZD4LEunoIIOYneqqgPa+7AyWfdFefRpKZcGNJhjEFi5kdi7MTmVpJ29YUFzg+p697vLwHWbX",
+	"x+h6imLUGHEWxTY7MziFTag3P8Z8JoRba57TiiPaFxTrndqDU3FmugjfFkV1h6JajgVfA9WJCKpezeXZ",
+	"AM+Bq4OQTL3gkk5UhKG4wCOMqVOXwxqTwJkrZuk0JJdG8zmIzyszYMdI8BKpwAsApMbhxKf84dB1ndym",
+	"6+w5m2JWzM4/ziT9WhOMqq1XEzaLk3mOxTJSwl4aXVNLorQppc6n7EZRtJ1HPjWdORO86Cai6Coo241a",
+	"tzNBcpTpfQ2bdmnTZO0RzedaKUOI62LEmEo1ODML+so1dvaiDQSmyi+6zaKQFi29odJR6T9t+k/3TT7H",
+	"BekxURxGKCae2Kadgj7mBaRrKVVVMTsnrlN0c93qK4XpcfzbPBRSROelWSbSYXYRGNliyQaahKGPYJC6",
+	"pp8dWGnQhRCneTFFcKVUlmW0VJhzNbelbB98MUXSLvYJBjb9OFfTplRr2AjQFSWjKeIvGH3UIKyYMZN5",
+	"iZcDvC+1OiGQINqV6Jwd6NDfpcSYhl3LjpaFXacmX0PdvLimmcZfRHMZF+UJ1C193lxSgYskQNI1nHnB",
+	"KxRcUjvFqBgy605JjkF+FBI4WLVzknMoioSXEdzYTj8aqwAG+BrFQsFKMyeAH4Zvk6jFPasyS2RpFBJB",
+	"VLBRXvBKVIfE5E6YTHyUU7eIar9fHPTRqHGWmFEDHrcda15IqRrrTE8Og2gA3H3dsjH5TVdbIkXoOB5d",
+	"O0hxkC0Ct2+LSzvm9DcGGyEXGj66hPYtGKd0Nt4EkZ9g9o57ILl5wp/Qjc5BrhcgTFWxlFDOgyiMCfRb",
+	"YMR7oogbq2DMxO+YbmZjNIOePxa2zgTZ4QxhWYP/BPOdTwXjdOMbnwcewdI+yHRPB4SBfwuYtTSFeLr5",
+	"gnUTI8ysgLcoIvTlpXeFgtZ5UKHMD8CBlVXbQbY34xoVDG4PXXY8V13/IPF9qtqma1cm1rvKFxEkBMV0",
+	"Zf+z9jdf6drgzV9vnJ+3+F+bf/NXVV/KmzJJjADvX6XLBMUPcB17hKCAo5m3BRvjc4UlVJwr480XgMJC",
+	"MQ5tG0UEOS0lS0mqykdbcOSCKVZ5buWHWPZYLfAjreyknKZUo1Qs6ENSMpLlQCxXPdhHdQI6TXuqyudR",
+	"ntuVJjiBjZPdV69UcDT6xcvR9mcqkJNOVLD96vBkN/+5d3S8f3CqgtH29u7RqQr++M3/2TwPrj0yZckC",
+	"cpqNyhnqehr6qI6bpMSpKgIodpusQjmlajmjpcx0L2ddrdfkTOLpx5KOnJX1+F6yqJKlQnxBNzmxpCle",
+	"jdGQ54E9ftmK2WCPx0EpP+yucQuePfaEgZ9FhBSS0iR1YNmC1ixg7TC56sB+r1Yv1xJFUpzNSqTXiS3x",
+	"UZ30SpPWqtJrHIc+GtONg6WMqWB7dPLp/u4x3X5ejw7ORq/ABgwccD2FhNk2wrsDHQdvVhXNxhtLnv+2",
+	"xi5UeVHOjGvQl0iaq936G28yK8ep7Os73qVHsAoSnECfKkzp1r4hpe9tqgCHM8QOyrONfsHWzhP9VpJg",
+	"7iDMOKEpNVbsvydvrGIlBfAZcAsolhtD9XwrDk5LO3Ex7VAF47v7sWSBS73HcRgvVouqSkWallNnfaR5",
+	"OTXv5LRHGRtsoDeLAMNVyFD2vJE9z+dXWcMSFKLTWjgKOUUl31QKQTPXArMSWH91RCUHna30C7Hx6sDl",
+	"6RtVUNOUjVU9i+/qupa9LnwWVRlKG3EZWlNfgkrS+koKVfEpFYaQnkphO8/s0VjkpMlHrEPJepuaFPaz",
+	"HKjXnu97eI3tVdoua87QKx7FHJC8qehV5Zhftf7cNVZlCLlGSNXbVyh+08hPWljw5ZSbf6oqcokOedC6",
+	"aQlkV2j5LPBuAMUU8AIwYx8hOwwcrHLjU+xazDgVhmjoAoftbpSemfVWv6vW7KKSwcyM5DtDNQb3dXZy",
+	"Jd9qmYs6i7xI42uqa5J6oleQWCQdgiz9tLQsvH+pfd0aNBWva6muywVsacOcYGqthgF3PkEWlcvDax4r",
+	"iYXbr85MzorBUNphmVBgY8z+OwR0MuPNFhCidOPg8Pj16JUK0gQVnpyingfVjBUVnOwef76/vcstZ8B9",
+	"WcwrxWzoNMOtzl6WctuWeQ5XmQM1jtKGht9iZ2njDqQsuoVqqUT5pRy7BhpzMfPuSYZxnnX3FHQ3NjKk",
+	"rKnGCC1QbYMxREpfneCfQvw5jD0oyuOtXptC5tUadtFKIZYnED7eso7WRGSeENa4SdEj37jRTSNkpUrF",
+	"yg+f0c7hxFEnJ0UGTlX8pyrgstmLxjv00w+pj61G3Zre/NUOj6Ua3UKlTUbQEnW95KV9efYL9g/99QKM",
+	"C+lgY5Bmg6nir+MdFcgZYmz7qVXpRQrd4117eYLdE1ybPOWuiRiS8/H+5L7U9YhbSu9rMtP1TFlBVfsE",
+	"zZpsU6V0wiaO1DTDsOmBy/56nC8nIDaXr8U0xfXanXLh3LRJE7uvThCkyFjiApUXr8bx8whFYX2UrEnL",
+	"WZ52A3J4rOrwc9j282zxdTf95l9nCecNG1WpbAlR4ZesVE595AbALFkrzKsd8LNdKVcboysUQ79oPzeQ",
+	"RMyGXkd0VQ3ELOG1Jo4qTVhtpGk7T3TlP5vWVbdOshOyMs9J7eKdprXB0A20CQ9xSGvMgI2/Ozk84OGt",
+	"jYPfpPo39ScZUgGc+h1zcUxLPlO5DI4c1AAJStWNBvI0h7XQYwFMlSOuFt1SDNdKnylljNAFNcmTKqjN",
+	"bC0+PkYBukaOeh6UswXx9hQGl/T7keOEAT6LnGrz05qayjV98czDF4BHsosYHDucIe5jwPQvOiPueKh1",
+	"NTAYCrpGXchnZYVledpAR177KLOYTl2JaCnOYV3dIU/GbnKiWYG9mEJ81yD4o5Lr/XilO01XbrRHNnfQ",
+	"lxNqG8mOcsrtylEKRt4CDNScndckOa9hWf+URxMlDKgFx3d2biG7+EuIXqIaVqNf6/bCJwUUlLmuTNlN",
+	"gqcL9ewbNanhhiVkvpysawyQ9GytKNkZFakgQoHD0qp42Xuq8hA5hbvuHLVE41VCqy2AX3W9rUM7YhoL",
+	"Oq8jl1Ku9aLIY3iTMYPZ/8lO6haHFJ9l/S+IJxYFYFWAWpctMK7mbrKz88oRjXmvibOaTt1JTTWHer1k",
+	"gg+NQAmeZdjkOdVrRPqWjnClc6QPHoUu52OvOk/Mvlx6dsX2MTuJPXJ7Qgery56tqtOiLOInmNVBlNNc",
+	"N3Y/Pzw9PL44Gh2fHuweX7BYpIvTw892D1iQEZsRIxQE41yYD5UpIRE7o4iilxB7dk1ed4AJgk6aRw6j",
+	"KM3ygSK5BwZOHtVM+3WAF5CQp53zSOoCCGycOgiWTD0bVh4g40QHXSE/ZLnnbDywAQE1aaxNduo6fslm",
+	"Dc4TXW/brBv2Jxo3wk0hJasKmlTDgEw9DDCKr1AMYkSSOEAOcONwVqiXIXI4RQpUCxTMXI8AiM+DxSDT",
+	"5hMYI5VrzkEI+AS4zrxiMvfCxVc/EzL1YkejVHbLZuHZCGw8fPvw6/l7VlDpR1b/kVVk/O7hm/nv5t8/",
+	"fLsJsOcwAwQGWWxbHq3Ba/peo8k0DN/i80B8wVJQgA19H7fAKcWa6/mIJa9OEcBecOkjgJnjjxFenJDp",
+	"EMRhQhBWpeQ0rALBrOcBJUMWkQNQwMkBAxgjcIkCaoylK0ERTL8M3DC25YcExEnAju5b50EGqefwXkKX",
+	"oAAwMxBPISXBjXGTkvDjTTYcC0SmytV5YMM4vgVjVqplDEIWqk3nEbKxEowYDrh2AsaSFT/mdxGx4Lax",
+	"pIqOz4ONSUimIpeBMgdIpcsW7we3LsNNdsGKYOUx73ALjDPLdtwCu0Eyw2IVz4PsugmGAN+jGzrtWyIc",
+	"rLK63ykyh3J0I0/3xoxMw4TQDz1bkCnxCKt3IGYhBJtcKU0xWnpLT+NyYeQpQ6Xd0lttYUQzgbnFZODW",
+	"lbEl0i74XhHy3SUzwlmdDZauxtWOUXZvVsz3otT9tE5u6fIkuSxLUwq6aJ6mWWh0X67yUC7aYOr6msDb",
+	"ufa1PHu7mGXZfAKVhpV8U/GKuYAsPoG6DrOJbkkVG1gTY3WTmhITtOVgdcus+oC8U4sqdPke/dUbfpVW",
+	"WiOGzwnASv3iDcrRo6N9QK49lrA+LhJ++iGmjDPepAwCL1lpXTacwrJfc2KnuwfeuuNqzz2dzSVaRPF/",
+	"i8gZv81Nrh6zwD2af7IlVSihk3wiwTWvFcCAXYPQpDa1xUDoyK2nUoy1umWxxkFTivliCkmhkkG+iYo7",
+	"+NYghC0nv0BpMUG88jBJb1p6ClGoK7/mhYIafCjCqxbR2XLE8yoLH1SIrLPCKQ1+gksXWfGAwFz3I3Tb",
+	"n6254ki+TGf5muf37nxc9Q+56tkSPct6X6V3ha5Y7PR+yj+HlV6rmsllg5o+eez9GpUx5EYLS7a0fsY0",
+	"t8suKMluKhHZxa7IjOZVg+hfXjAJbzbV9GoTVkx2TTJMS2GvJsT0gPej0PmgQiddIBUgaE/Lgsdbd73z",
+	"JKjlqy0KW39c6w+qVjCkP8fuwnvaussSSe+3Mh9AA6Uy+/SnXf+8tuNHYmlOLLkzJ3TTkAHygYgozSBY",
+	"TUOFG40+ktDPi4TSZWRuSBaZ/XzEFHmUlNICPd6SzWaP5Xik1X4qdCIXe5VvJaovOptWvllaSXVFNOVd",
+	"bc+iYpDSvKOna8e25zRws+TIa64dy20qyjHze/ykmvECj8waqEFpOvRyy4F9tYbRIL6vKVIpX93NjoWy",
+	"Cojs0kxeb6pVZULpsGnJnp92zo6AWPdpBStWbEBkRQH6RPYminMYTbi9cZH7vIDaQGHsISy7kqKkhguP",
+	"EsmJ9HgvujTM0oVJxyouTaPITVHCp5rL3dSvXlxZHgn5gandbLJ/FOt8/jlwyTESR3yQ51H+8Zt/5IfG",
+	"8NYPoSOuS03L3wrS50foL0CQ14HF6ZqswUwnRWccEEciIIwBcjwRYiPYJgiJ5wq8LeGZgjNuEdfIbrjH",
+	"801hqFWLJb58BO9kZU8+cs9H7in4mlKqeg6+yb0Li5gm8ys8nmPWKvT8GF7hSQAfGeUjoxS2GUZPz8cl",
+	"i50zC9W0R7tlJCv5zVNYL4xQcMJLnK1W9FJoD6VGj9H60nKDHxnyI0PKDJkRGNjgxpNU726TncDzbp+F",
+	"QWXHV31U0nb1Iu8/BYvKgC6lgdL12I/gzLTAyUfG/MiYMmMe1XgXs20zADCz1ZpxppyzwI/NFzNhNd3u",
+	"aZGB0sWdy5XN2nsn79XG8Xl1FyZKaR5r9iDdENiclqq4+7Nh5Ir/O4tA/+rNvXonxcSXaVUkPABGV2LT",
+	"kPAgUagI2CiQphQLvmpjEKF7jyfGpHCR41JSkO58XMMxXCng/icNWJVTi5pPotiqIhVFMGsmjTZYAa4Y",
+	"kfg2PfjAcIbE+80XAAI3RngqZQZ84O3paRGujdngGF16mCBWZx1dV6JeXZ6lXx/PuNwVnV9iuURqU3lR",
+	"uArjaWzS7Nad/EagNZikcuHG02Qk2ECBHd9GlBghYXcFbP5ZyM1jngoP5CyQT7BInmHk8ggyucpu66yn",
+	"kzzz7Mkkkl8MupJGxKfNiaSaIPeTSNIrKbGw2SS8tWWp1KwiTF9VU8ZmkNhT5LyovwHvL0ecvvKCt1Rg",
+	"ohsPE6pelAUquwvwEfLU3JIvCVqlDVcL9j6FbQq1XZeH/9fU/mXpd8Gj+pDqBK9BvtXJ/wWosxLWgCeX",
+	"XZZRv0ynNQsRofVkdRQWokGf4E4MVuuyYiBW1ZPhhdUHatoMj7Jy382oplDG6KMj4y/bkXG4pFBVyiZg",
+	"48rcXOHIcEJ7cRTU3yKyQ9+v1AcIuiFbUzJjxL/4Wu/7mrsAPj19/YpFvb/gWcYxm1EQAnRDUBxAn2qe",
+	"DM0CQblAATGCDrvWdHS0D2LkohgFNlJBjAKHXbs2ueWGE0+WZkm49DeaTZDjIAfgCNkSgsIoRcuUlar/",
+	"1ULMfCrePz1nLVpJr3ysw8/WIFlRab8G42dRGY0i6M5GGFNiTKJahIj82NYt5Iu8iF5OOEbXwErao3wl",
+	"ezm/7jBCAV1jlpubRZnWXBpRn55XWO/q/D0MKGwxtAkLJ5RIRuQc42I0e44WSoG3i8nkmL9+MpWwYT4s",
+	"oTDQ2T7R0dsNwH3qeCx8GBI4gRgBJ0SY5XzzCxTrSDb71sNUDthTKO4DLK4RE6l0KflJRxL7ylDZYgcZ",
+	"4ssyvW1D38cF4xFcQ49gZjpuGDrAmy+A2OFwLmOy2hGtPDyzoi5TDak4WurkY+n7klrIvX546UhU0Gls",
+	"5+H5NzGiaLnFEgRCi6qOuy/OlG7ZyBj6HOH5/lA3slSE4poiHif8egwxWHF/qY5ZrS4yOtofskuL5BBe",
+	"lcl1MIH22xd5zrLwi7XAqAzWedC0SMmLrExAGLACCBiJcg+C0IClW7x2QBpgy8KHq1PZEwlPnN3Z/uuI",
+	"KxWhg2K2geUFJIAGfO8KBVTE0g/pRx77FcXhBGGVR1emQiir5ZBtaVnBfwEWJe77N/f/HgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
