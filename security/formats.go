@@ -35,7 +35,9 @@ func ParseEvotorTime(s string) (time.Time, error) {
 	return time.Time{}, errors.New("not an Evotor time")
 }
 
-func registerFormats(doc *openapi3.T) {
+// RegisterFormats teaches doc's schemas the two formats; the validator does it, and so may a
+// test that validates the spec's examples.
+func RegisterFormats(doc *openapi3.T) {
 	doc.SetStringFormatValidator(FormatEvotorUUID, openapi3.NewCallbackValidator(func(s string) error {
 		if !IsEvotorUUID(s) {
 			return errors.New("not an Evotor id")

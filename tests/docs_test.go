@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/evotor-partner/evotor-partner/security"
 )
 
 func TestServerServesItsContract(t *testing.T) {
@@ -62,4 +64,73 @@ func sectionOf(t *testing.T, page, id string) string {
 	}
 	end := strings.Index(page[start:], "</section>")
 	return page[start : start+end]
+}
+
+// TestEveryExampleFitsItsSchema keeps the reference page's examples honest: every example in
+// the spec (parameters, request bodies, responses) validates against the schema beside it,
+// with the spec's own formats; every JSON body has at least one; and no component example is
+// left unchecked because nothing uses it.
+func TestEveryExampleFitsItsSchema(t *testing.T) {
+	spec := ourSpec(t)
+	security.RegisterFormats(spec)
+	c := exampleChecker{t: t, opts: spec.GetSchemaValidationOptions(), used: map[string]bool{}}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			for _, p := range op.Parameters {
+				c.check(where+" parameter "+p.Value.Name, p.Value.Schema, p.Value.Example, p.Value.Examples, openapi3.VisitAsRequest())
+			}
+			if op.RequestBody != nil {
+				c.content(where+" request", op.RequestBody.Value.Content, openapi3.VisitAsRequest())
+			}
+			for status, r := range op.Responses.Map() {
+				c.content(where+" "+status, r.Value.Content, openapi3.VisitAsResponse())
+			}
+		}
+	}
+	for name := range spec.Components.Examples {
+		if !c.used[name] {
+			t.Errorf("components/examples/%s is used by no media type, so nothing checks it", name)
+		}
+	}
+	if c.checked < 40 {
+		t.Fatalf("only %d examples checked", c.checked)
+	}
+}
+
+type exampleChecker struct {
+	t       *testing.T
+	opts    []openapi3.SchemaValidationOption
+	used    map[string]bool
+	checked int
+}
+
+func (c *exampleChecker) content(where string, content openapi3.Content, direction openapi3.SchemaValidationOption) {
+	for name, mt := range content {
+		n := c.check(where+" "+name, mt.Schema, mt.Example, mt.Examples, direction)
+		if n == 0 && name == "application/json" {
+			c.t.Errorf("%s %s: no example", where, name)
+		}
+	}
+}
+
+// check validates the example and each of the examples against schema; it returns how many.
+func (c *exampleChecker) check(where string, schema *openapi3.SchemaRef, example any, examples openapi3.Examples, direction openapi3.SchemaValidationOption) int {
+	values := map[string]any{}
+	if example != nil {
+		values["example"] = example
+	}
+	for name, ex := range examples {
+		values[name] = ex.Value.Value
+		if ex.Ref != "" {
+			c.used[strings.TrimPrefix(ex.Ref, "#/components/examples/")] = true
+		}
+	}
+	for name, v := range values {
+		if err := schema.Value.VisitJSON(v, append([]openapi3.SchemaValidationOption{direction}, c.opts...)...); err != nil {
+			c.t.Errorf("%s: example %q does not fit its schema: %v", where, name, err)
+		}
+	}
+	c.checked += len(values)
+	return len(values)
 }
