@@ -321,6 +321,15 @@ func pretty(v any) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
+// literal writes a value as JSON on one line, so "1" and 1 read differently.
+func literal(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
 // maxSchemaDepth caps how deep nested fields are listed: a guard for recursive schemas.
 const maxSchemaDepth = 6
 
@@ -452,7 +461,7 @@ func field(name string, s *openapi3.SchemaRef, required bool, depth int) docRow 
 		row.Nullable = row.Nullable || (alt.Value != nil && alt.Value.Nullable)
 	}
 	for _, e := range v.Enum {
-		row.Enum = append(row.Enum, pretty(e))
+		row.Enum = append(row.Enum, literal(e))
 	}
 	row.Facts = facts(v)
 	return row
@@ -462,7 +471,7 @@ func facts(v *openapi3.Schema) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	if v.Default != nil {
-		add("default %s", pretty(v.Default))
+		add("default %s", literal(v.Default))
 	}
 	if v.Min != nil {
 		add("%s %v", map[bool]string{false: "≥", true: ">"}[v.ExclusiveMin.IsTrue()], *v.Min)
