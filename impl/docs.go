@@ -89,6 +89,7 @@ type docBody struct {
 
 type docResponse struct {
 	Status, Class string
+	Success       bool // 2xx: its fields are shown unfolded
 	Description   template.HTML
 	MediaType     string
 	Shape         string
@@ -203,7 +204,7 @@ func scheme(name string, ref *openapi3.SecuritySchemeRef) docScheme {
 }
 
 func response(status string, r *openapi3.Response) docResponse {
-	d := docResponse{Status: status, Class: "s" + status[:1]}
+	d := docResponse{Status: status, Class: "s" + status[:1], Success: status[:1] == "2"}
 	if r.Description != nil {
 		d.Description = markdown(*r.Description)
 	}
@@ -307,9 +308,16 @@ func authorization(s docScheme) string {
 	return "<" + s.Name + ">"
 }
 
+// oneLine is how long a body may be to be shown on one line, as the server sends it (an error
+// envelope); longer ones are indented for the reader.
+const oneLine = 100
+
 func pretty(v any) string {
 	if s, ok := v.(string); ok {
 		return s
+	}
+	if short := literal(v); len(short) <= oneLine {
+		return short
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -323,11 +331,13 @@ func pretty(v any) string {
 
 // literal writes a value as JSON on one line, so "1" and 1 read differently.
 func literal(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return strings.TrimSuffix(buf.String(), "\n")
 }
 
 // maxSchemaDepth caps how deep nested fields are listed: a guard for recursive schemas.

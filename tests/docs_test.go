@@ -40,7 +40,7 @@ func TestServerServesItsContract(t *testing.T) {
 // TestReferencePage reads /docs as a partner would: a table of contents linking every
 // operation with its credential, nested field tables, examples, the exact error bodies.
 func TestReferencePage(t *testing.T) {
-	e := newEnv(t, backends()[0])
+	e := newEnv(t, backends()[0], withAdmin)
 	docs, err := e.client.GetDocsWithResponse(context.Background())
 	if err != nil || docs.StatusCode() != 200 || !strings.HasPrefix(docs.HTTPResponse.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("/docs: %v %d", err, docs.StatusCode())
@@ -75,8 +75,8 @@ func TestReferencePage(t *testing.T) {
 	for _, want := range []string{
 		"appToken HTTP bearer The app token typed into Evotor's developer portal", "appBasic HTTP basic",
 		"password string required", // a field of the request body
-		`"username": "test4"`,      // the example request, from Evotor's sample
-		"HTTP/1.1 401 Unauthorized", `"code": 1006`, `"code": 2004`, `"reason": "already linked"`,
+		`"username":"test4"`,       // the example request, from Evotor's sample
+		"HTTP/1.1 401 Unauthorized", `"code":1006`, `{"errors":[{"code":2004,"reason":"already linked","subject":"userId"}]}`,
 	} {
 		if !strings.Contains(verify, want) {
 			t.Errorf("verifyUser's section lacks %q", want)
@@ -90,8 +90,31 @@ func TestReferencePage(t *testing.T) {
 		t.Errorf("findCommodity's example request is not the wire request:\n%s", commodity)
 	}
 	admin := sectionText(t, page, "AdminGetUser")
-	if !strings.Contains(admin, `"code": 401`) || !strings.Contains(admin, `"reason": "unauthorized"`) || strings.Contains(admin, "1001") {
-		t.Error("the admin API's 401 is not documented as the server answers it")
+	if strings.Contains(admin, "1001") {
+		t.Error("the admin API's 401 is documented with Evotor's app-credential code")
+	}
+	// The error bodies shown are the server's, byte for byte.
+	verifyOp := opByID(t, "verifyUser")
+	_, wrongApp := e.send(verifyOp, []byte(`{}`), bearer(otherAppToken+"0"))
+	_, malformed := e.send(verifyOp, []byte(`{`), bearer(appToken))
+	_, wrongPassword := e.send(verifyOp, []byte(`{"userId":"01-000000000000001","username":"nobody","password":"x"}`), bearer(appToken))
+	wrongAdmin, err := e.client.AdminGetUserWithResponse(context.Background(), "01-000000000000001", auth(bearer("not the admin token")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownUser, err := e.client.AdminGetUserWithResponse(context.Background(), "01-000000000000099", auth(bearer(adminToken)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for section, answers := range map[string][][]byte{
+		"VerifyUser":   {wrongApp, malformed, wrongPassword},
+		"AdminGetUser": {wrongAdmin.Body, unknownUser.Body},
+	} {
+		for _, answer := range answers {
+			if !strings.Contains(sectionText(t, page, section), strings.TrimSpace(string(answer))) {
+				t.Errorf("the server answers %s, which %s's section does not show", answer, section)
+			}
+		}
 	}
 	receipts := sectionText(t, page, "PostReceipts")
 	for _, want := range []string{"one of: Receipt | array of Receipt", "option 2 array of Receipt fields as in option 1", "sumPrice any of: number (double) | string", "nullable", "HTTP/1.1 402 Payment Required", `"code": 1004`} {
