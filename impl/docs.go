@@ -129,12 +129,14 @@ func renderContract(spec *openapi3.T) (contract, error) {
 		item := spec.Paths.Value(path)
 		for _, method := range sortedKeys(item.Operations()) {
 			op := item.GetOperation(method)
-			i, ok := 0, len(op.Tags) > 0
-			if ok {
-				i, ok = byTag[op.Tags[0]]
+			tag := "other" // an operation without a declared tag still gets documented
+			if len(op.Tags) > 0 {
+				tag = op.Tags[0]
 			}
+			i, ok := byTag[tag]
 			if !ok {
-				return contract{}, fmt.Errorf("%s %s: its first tag is not among the spec's tags", method, path)
+				i, byTag[tag] = len(page.Tags), len(page.Tags)
+				page.Tags = append(page.Tags, docTag{Name: tag})
 			}
 			page.Tags[i].Operations = append(page.Tags[i].Operations, operation(spec, method, path, op))
 		}
@@ -217,6 +219,9 @@ func response(status string, r *openapi3.Response) docResponse {
 		if len(d.Examples) == 0 {
 			d.Examples = envelopes(r.Extensions["x-evotor-codes"])
 		}
+		if len(d.Examples) == 0 {
+			d.Examples = []docExample{{Title: "no example in the spec", Text: "…"}}
+		}
 		for i := range d.Examples {
 			d.Examples[i].Text = head + "\nContent-Type: " + mediaType + "\n\n" + d.Examples[i].Text
 		}
@@ -291,6 +296,9 @@ func requestExamples(method, path string, op *openapi3.Operation, creds []docSch
 		return []docExample{{Title: "request", Text: head}}
 	}
 	head += "\nContent-Type: " + body.MediaType + "\n\n"
+	if len(bodies) == 0 {
+		bodies = []docExample{{Title: "no example in the spec", Text: "…"}}
+	}
 	out := make([]docExample, len(bodies))
 	for i, b := range bodies {
 		out[i] = docExample{Title: b.Title, Text: head + b.Text}
