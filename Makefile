@@ -13,7 +13,8 @@ run:
 test:
 	$(GO) test -count=1 ./...
 
-## test-postgres: the same, with a throw-away PostgreSQL started and stopped around it.
+## test-postgres: the same, with a throw-away PostgreSQL started and stopped around it (its
+## binaries found on PATH, by pg_config or in /usr/lib/postgresql; PGBIN=dir overrides).
 test-postgres:
 	.ci/with-postgres $(MAKE) test
 

@@ -46,19 +46,28 @@ type AdminUser struct {
 	Installations []InstallationState `json:"installations"`
 	Subscriptions []SubscriptionState `json:"subscriptions"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId UserId `json:"userId"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
 }
 
 // CloudTokenRequest defines model for CloudTokenRequest.
 type CloudTokenRequest struct {
 	Token string `json:"token"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId *UserId `json:"userId,omitempty"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid Evotor's user id, e.g. `01-000000000000001`.
-	UserUuid *UserId `json:"userUuid,omitempty"`
+	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserUuid *EvotorId `json:"userUuid,omitempty"`
 }
 
 // Commodity Evotor's `commodity`, answered to a barcode lookup.
@@ -76,11 +85,17 @@ type Commodity struct {
 // portal. A `username`, `login` or `email` field becomes the account's login, `password`
 // its password (stored only as a hash); the rest is kept as given.
 type CreateUserRequest struct {
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId *UserId `json:"userId,omitempty"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid Evotor's user id, e.g. `01-000000000000001`.
-	UserUuid             *UserId                `json:"userUuid,omitempty"`
+	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserUuid             *EvotorId              `json:"userUuid,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -97,11 +112,18 @@ type Decimal1 = string
 
 // Device defines model for Device.
 type Device struct {
-	Code           *string `json:"code,omitempty"`
-	Name           *string `json:"name,omitempty"`
-	StoreUuid      *string `json:"storeUuid,omitempty"`
-	TimezoneOffset *int64  `json:"timezoneOffset,omitempty"`
-	Uuid           string  `json:"uuid"`
+	Code *string `json:"code,omitempty"`
+	Name *string `json:"name,omitempty"`
+
+	// StoreUuid An optional Evotor id (see EvotorId); null is accepted.
+	StoreUuid      *OptionalEvotorId `json:"storeUuid,omitempty"`
+	TimezoneOffset *int64            `json:"timezoneOffset,omitempty"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid EvotorId `json:"uuid"`
 }
 
 // Document A terminal document (SELL, PAYBACK, OPEN_SESSION, CLOSE_SESSION, FPRINT, ACCEPT, …)
@@ -113,22 +135,37 @@ type Document struct {
 	CloseResultSum *Decimal `json:"closeResultSum,omitempty"`
 
 	// CloseSum A number, or a number written as a string (`"0.000"`); null is accepted.
-	CloseSum      *Decimal                `json:"closeSum,omitempty"`
-	CloseUserUuid *string                 `json:"closeUserUuid,omitempty"`
-	DeviceUuid    *string                 `json:"deviceUuid,omitempty"`
-	Extras        *map[string]interface{} `json:"extras,omitempty"`
+	CloseSum *Decimal `json:"closeSum,omitempty"`
+
+	// CloseUserUuid An optional Evotor id (see EvotorId); null is accepted.
+	CloseUserUuid *OptionalEvotorId `json:"closeUserUuid,omitempty"`
+
+	// DeviceUuid An optional Evotor id (see EvotorId); null is accepted.
+	DeviceUuid *OptionalEvotorId       `json:"deviceUuid,omitempty"`
+	Extras     *map[string]interface{} `json:"extras,omitempty"`
 
 	// Number A number, or a number written as a string (`"0.000"`); null is accepted.
-	Number        *Decimal                  `json:"number,omitempty"`
-	OpenDate      *string                   `json:"openDate,omitempty"`
-	OpenUserUuid  *string                   `json:"openUserUuid,omitempty"`
-	SessionNumber *string                   `json:"sessionNumber,omitempty"`
-	SessionUUID   *string                   `json:"sessionUUID,omitempty"`
-	StoreUuid     *string                   `json:"storeUuid,omitempty"`
-	Transactions  *[]map[string]interface{} `json:"transactions,omitempty"`
-	Type          string                    `json:"type"`
-	Uuid          string                    `json:"uuid"`
-	Version       *string                   `json:"version,omitempty"`
+	Number   *Decimal `json:"number,omitempty"`
+	OpenDate *string  `json:"openDate,omitempty"`
+
+	// OpenUserUuid An optional Evotor id (see EvotorId); null is accepted.
+	OpenUserUuid  *OptionalEvotorId `json:"openUserUuid,omitempty"`
+	SessionNumber *string           `json:"sessionNumber,omitempty"`
+
+	// SessionUUID An optional Evotor id (see EvotorId); null is accepted.
+	SessionUUID *OptionalEvotorId `json:"sessionUUID,omitempty"`
+
+	// StoreUuid An optional Evotor id (see EvotorId); null is accepted.
+	StoreUuid    *OptionalEvotorId         `json:"storeUuid,omitempty"`
+	Transactions *[]map[string]interface{} `json:"transactions,omitempty"`
+	Type         string                    `json:"type"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid    EvotorId `json:"uuid"`
+	Version *string  `json:"version,omitempty"`
 }
 
 // Employee `role` is ADMIN, CASHIER or MANUAL (and whatever Evotor adds).
@@ -141,8 +178,13 @@ type Employee struct {
 	// Phone Digits, usually a number (79876543210), sometimes a string; null is accepted.
 	Phone  *Employee_Phone `json:"phone,omitempty"`
 	Role   string          `json:"role"`
-	Stores []string        `json:"stores"`
-	Uuid   string          `json:"uuid"`
+	Stores []EvotorId      `json:"stores"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid EvotorId `json:"uuid"`
 }
 
 // EmployeePhone0 defines model for Employee.Phone.0.
@@ -178,6 +220,12 @@ type EventsPage struct {
 	NextCursor *string       `json:"nextCursor,omitempty"`
 }
 
+// EvotorId An Evotor id (user, store, device, employee, product, document, receipt, event,
+// subscription, …), opaque: real traffic carries uuids of any version and case,
+// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+// keys case-insensitively, any other id byte for byte.
+type EvotorId = string
+
 // Health defines model for Health.
 type Health struct {
 	Status string `json:"status"`
@@ -186,17 +234,29 @@ type Health struct {
 // InstallationEvent `type` is ApplicationInstalled or ApplicationUninstalled.
 type InstallationEvent struct {
 	Data struct {
-		ProductId string `json:"productId"`
+		// ProductId An Evotor id (user, store, device, employee, product, document, receipt, event,
+		// subscription, …), opaque: real traffic carries uuids of any version and case,
+		// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+		// keys case-insensitively, any other id byte for byte.
+		ProductId EvotorId `json:"productId"`
 
-		// UserId Evotor's user id, e.g. `01-000000000000001`.
-		UserId UserId `json:"userId"`
+		// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+		// subscription, …), opaque: real traffic carries uuids of any version and case,
+		// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+		// keys case-insensitively, any other id byte for byte.
+		UserId EvotorId `json:"userId"`
 	} `json:"data"`
-	Id string `json:"id"`
+
+	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Id EvotorId `json:"id"`
 
 	// Timestamp Unix time in milliseconds, as a number or a string of digits.
 	Timestamp Millis `json:"timestamp"`
 	Type      string `json:"type"`
-	Version   int    `json:"version"`
+	Version   int64  `json:"version"`
 }
 
 // InstallationState defines model for InstallationState.
@@ -223,6 +283,9 @@ type NewAccount struct {
 	Login      string `json:"login"`
 	Password   string `json:"password"`
 }
+
+// OptionalEvotorId An optional Evotor id (see EvotorId); null is accepted.
+type OptionalEvotorId = string
 
 // Page defines model for Page.
 type Page struct {
@@ -255,7 +318,9 @@ type Product struct {
 	HasVariants *bool    `json:"hasVariants,omitempty"`
 	MeasureName *string  `json:"measureName,omitempty"`
 	Name        string   `json:"name"`
-	ParentUuid  *string  `json:"parentUuid,omitempty"`
+
+	// ParentUuid An optional Evotor id (see EvotorId); null is accepted.
+	ParentUuid *OptionalEvotorId `json:"parentUuid,omitempty"`
 
 	// Price A number, or a number written as a string (`"0.000"`); null is accepted.
 	Price *Decimal `json:"price,omitempty"`
@@ -267,37 +332,63 @@ type Product struct {
 	TareVolume *Decimal `json:"tareVolume,omitempty"`
 	Tax        *string  `json:"tax,omitempty"`
 	Type       *string  `json:"type,omitempty"`
-	Uuid       string   `json:"uuid"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid EvotorId `json:"uuid"`
 }
 
 // Receipt defines model for Receipt.
 type Receipt struct {
 	// Data `type` is SELL, PAYBACK, BUY, BUYBACK; `paymentSource` PAY_CASH, PAY_CARD, PAY_CASHBACK, ….
 	Data ReceiptData `json:"data"`
-	Id   string      `json:"id"`
+
+	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Id EvotorId `json:"id"`
 
 	// Timestamp Unix time in milliseconds, as a number or a string of digits.
 	Timestamp *Millis `json:"timestamp,omitempty"`
 	Type      *string `json:"type,omitempty"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId  *UserId `json:"userId,omitempty"`
-	Version *int    `json:"version,omitempty"`
+	// UserId An optional Evotor id (see EvotorId); null is accepted.
+	UserId  *OptionalEvotorId `json:"userId,omitempty"`
+	Version *int64            `json:"version,omitempty"`
 }
 
 // ReceiptData `type` is SELL, PAYBACK, BUY, BUYBACK; `paymentSource` PAY_CASH, PAY_CARD, PAY_CASHBACK, ….
 type ReceiptData struct {
-	DateTime      *string                 `json:"dateTime,omitempty"`
-	DeviceId      *string                 `json:"deviceId,omitempty"`
-	Egais         *bool                   `json:"egais,omitempty"`
-	EmployeeId    *string                 `json:"employeeId,omitempty"`
-	Extras        *map[string]interface{} `json:"extras,omitempty"`
-	Id            string                  `json:"id"`
-	InfoCheck     *bool                   `json:"infoCheck,omitempty"`
-	Items         *[]ReceiptItem          `json:"items,omitempty"`
-	PaymentSource *string                 `json:"paymentSource,omitempty"`
-	ShiftId       *string                 `json:"shiftId,omitempty"`
-	StoreId       string                  `json:"storeId"`
+	DateTime *string `json:"dateTime,omitempty"`
+
+	// DeviceId An optional Evotor id (see EvotorId); null is accepted.
+	DeviceId *OptionalEvotorId `json:"deviceId,omitempty"`
+	Egais    *bool             `json:"egais,omitempty"`
+
+	// EmployeeId An optional Evotor id (see EvotorId); null is accepted.
+	EmployeeId *OptionalEvotorId       `json:"employeeId,omitempty"`
+	Extras     *map[string]interface{} `json:"extras,omitempty"`
+
+	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Id            EvotorId       `json:"id"`
+	InfoCheck     *bool          `json:"infoCheck,omitempty"`
+	Items         *[]ReceiptItem `json:"items,omitempty"`
+	PaymentSource *string        `json:"paymentSource,omitempty"`
+
+	// ShiftId An optional Evotor id (see EvotorId); null is accepted.
+	ShiftId *OptionalEvotorId `json:"shiftId,omitempty"`
+
+	// StoreId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	StoreId EvotorId `json:"storeId"`
 
 	// TotalAmount A number, or a number written as a string (`"0.000"`); null is accepted.
 	TotalAmount *Decimal `json:"totalAmount,omitempty"`
@@ -310,17 +401,19 @@ type ReceiptData struct {
 	Type     string   `json:"type"`
 }
 
-// ReceiptItem defines model for ReceiptItem.
+// ReceiptItem A position. A free-price position has no product behind it, so its `id` may be absent or null.
 type ReceiptItem struct {
 	// CostPrice A number, or a number written as a string (`"0.000"`); null is accepted.
 	CostPrice *Decimal `json:"costPrice,omitempty"`
 
 	// Discount A number, or a number written as a string (`"0.000"`); null is accepted.
-	Discount    *Decimal `json:"discount,omitempty"`
-	Id          string   `json:"id"`
-	ItemType    *string  `json:"itemType,omitempty"`
-	MeasureName *string  `json:"measureName,omitempty"`
-	Name        *string  `json:"name,omitempty"`
+	Discount *Decimal `json:"discount,omitempty"`
+
+	// Id An optional Evotor id (see EvotorId); null is accepted.
+	Id          *OptionalEvotorId `json:"id,omitempty"`
+	ItemType    *string           `json:"itemType,omitempty"`
+	MeasureName *string           `json:"measureName,omitempty"`
+	Name        *string           `json:"name,omitempty"`
 
 	// Price A number, or a number written as a string (`"0.000"`); null is accepted.
 	Price *Decimal `json:"price,omitempty"`
@@ -351,7 +444,12 @@ type Store struct {
 	Address *string `json:"address,omitempty"`
 	Code    *string `json:"code,omitempty"`
 	Name    string  `json:"name"`
-	Uuid    string  `json:"uuid"`
+
+	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	Uuid EvotorId `json:"uuid"`
 }
 
 // StoredEvent defines model for StoredEvent.
@@ -369,26 +467,42 @@ type StoredEvent struct {
 // SubscriptionTerminated; other fields come with some types only.
 type SubscriptionEvent struct {
 	Addons *[]struct {
-		Id       *string `json:"id,omitempty"`
-		Quantity *int    `json:"quantity,omitempty"`
+		// Id An optional Evotor id (see EvotorId); null is accepted.
+		Id       *OptionalEvotorId `json:"id,omitempty"`
+		Quantity *int64            `json:"quantity,omitempty"`
 	} `json:"addons,omitempty"`
 	ChargedSum *struct {
 		// Amount A number, or a number written as a string (`"0.000"`); null is accepted.
 		Amount   *Decimal `json:"amount,omitempty"`
 		Currency *string  `json:"currency,omitempty"`
 	} `json:"chargedSum,omitempty"`
-	DeviceNumber        *int    `json:"deviceNumber,omitempty"`
-	NextBillingDate     *string `json:"nextBillingDate,omitempty"`
-	PlanId              *string `json:"planId,omitempty"`
-	ProductId           string  `json:"productId"`
-	SequenceNumber      int64   `json:"sequenceNumber"`
-	SubscriptionId      string  `json:"subscriptionId"`
-	Timestamp           string  `json:"timestamp"`
-	TrialPeriodDuration *string `json:"trialPeriodDuration,omitempty"`
-	Type                string  `json:"type"`
+	DeviceNumber    *int64  `json:"deviceNumber,omitempty"`
+	NextBillingDate *string `json:"nextBillingDate,omitempty"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId UserId `json:"userId"`
+	// PlanId An optional Evotor id (see EvotorId); null is accepted.
+	PlanId *OptionalEvotorId `json:"planId,omitempty"`
+
+	// ProductId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	ProductId      EvotorId `json:"productId"`
+	SequenceNumber int64    `json:"sequenceNumber"`
+
+	// SubscriptionId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	SubscriptionId      EvotorId `json:"subscriptionId"`
+	Timestamp           string   `json:"timestamp"`
+	TrialPeriodDuration *string  `json:"trialPeriodDuration,omitempty"`
+	Type                string   `json:"type"`
+
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
 }
 
 // SubscriptionState defines model for SubscriptionState.
@@ -410,31 +524,40 @@ type SubscriptionState struct {
 type UserCreated struct {
 	Token string `json:"token"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId UserId `json:"userId"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
 }
-
-// UserId Evotor's user id, e.g. `01-000000000000001`.
-type UserId = string
 
 // UserVerified defines model for UserVerified.
 type UserVerified struct {
 	HasBilling bool   `json:"hasBilling"`
 	Token      string `json:"token"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId UserId `json:"userId"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
 }
 
 // VerifyUserRequest defines model for VerifyUserRequest.
 type VerifyUserRequest struct {
 	Password string `json:"password"`
 
-	// UserId Evotor's user id, e.g. `01-000000000000001`.
-	UserId *UserId `json:"userId,omitempty"`
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid Evotor's user id, e.g. `01-000000000000001`.
-	UserUuid             *UserId                `json:"userUuid,omitempty"`
+	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserUuid             *EvotorId              `json:"userUuid,omitempty"`
 	Username             string                 `json:"username"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
@@ -445,11 +568,17 @@ type Cursor = string
 // Limit defines model for Limit.
 type Limit = int
 
-// StoreUuid defines model for StoreUuid.
-type StoreUuid = string
+// StoreUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
+// subscription, …), opaque: real traffic carries uuids of any version and case,
+// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+// keys case-insensitively, any other id byte for byte.
+type StoreUuid = EvotorId
 
-// UserIdPath Evotor's user id, e.g. `01-000000000000001`.
-type UserIdPath = UserId
+// UserIdPath An Evotor id (user, store, device, employee, product, document, receipt, event,
+// subscription, …), opaque: real traffic carries uuids of any version and case,
+// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+// keys case-insensitively, any other id byte for byte.
+type UserIdPath = EvotorId
 
 // AdminUnauthorized defines model for AdminUnauthorized.
 type AdminUnauthorized = Errors
@@ -466,8 +595,17 @@ type NotFound = Errors
 // PaymentRequired defines model for PaymentRequired.
 type PaymentRequired = Errors
 
+// TooLarge defines model for TooLarge.
+type TooLarge = Errors
+
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = Errors
+
+// Unavailable defines model for Unavailable.
+type Unavailable = Errors
+
+// UnsupportedMediaType defines model for UnsupportedMediaType.
+type UnsupportedMediaType = Errors
 
 // AdminListDevicesParams defines parameters for AdminListDevices.
 type AdminListDevicesParams struct {
@@ -2392,7 +2530,7 @@ func NewAdminListDocumentsRequest(server string, userId UserIdPath, storeUuid St
 
 	var pathParam1 string
 
-	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2472,7 +2610,7 @@ func NewAdminListProductsRequest(server string, userId UserIdPath, storeUuid Sto
 
 	var pathParam1 string
 
-	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2738,7 +2876,7 @@ func NewPutDocumentsRequestWithBody(server string, storeUuid StoreUuid, contentT
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2785,7 +2923,7 @@ func NewCreateProductsRequestWithBody(server string, storeUuid StoreUuid, conten
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "evotor-uuid"})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "storeUuid", storeUuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3476,8 +3614,16 @@ type AdminCreateAccountResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3495,9 +3641,29 @@ func (r AdminCreateAccountResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
 }
 
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r AdminCreateAccountResponse) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3534,15 +3700,24 @@ type AdminGetUserResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r AdminGetUserResponse) GetJSON200() *AdminUser {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminGetUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -3553,6 +3728,11 @@ func (r AdminGetUserResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminGetUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminGetUserResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3593,6 +3773,10 @@ type AdminListDevicesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3608,6 +3792,16 @@ func (r AdminListDevicesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminListDevicesResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListDevicesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListDevicesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3648,6 +3842,10 @@ type AdminListEmployeesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3663,6 +3861,16 @@ func (r AdminListEmployeesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminListEmployeesResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListEmployeesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListEmployeesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3703,6 +3911,10 @@ type AdminListEventsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3718,6 +3930,16 @@ func (r AdminListEventsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminListEventsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListEventsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListEventsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3758,6 +3980,10 @@ type AdminListReceiptsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3773,6 +3999,16 @@ func (r AdminListReceiptsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminListReceiptsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListReceiptsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListReceiptsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3813,6 +4049,10 @@ type AdminListStoresResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3828,6 +4068,16 @@ func (r AdminListStoresResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminListStoresResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListStoresResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListStoresResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3868,6 +4118,10 @@ type AdminListDocumentsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3883,6 +4137,16 @@ func (r AdminListDocumentsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminListDocumentsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListDocumentsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListDocumentsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3923,6 +4187,10 @@ type AdminListProductsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3938,6 +4206,16 @@ func (r AdminListProductsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminListProductsResponse) GetJSON401() *AdminUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListProductsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListProductsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3980,6 +4258,8 @@ type FindCommodityResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4000,6 +4280,11 @@ func (r FindCommodityResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r FindCommodityResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r FindCommodityResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4042,6 +4327,12 @@ type PutDevicesResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4062,6 +4353,21 @@ func (r PutDevicesResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutDevicesResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutDevicesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutDevicesResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutDevicesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4104,6 +4410,12 @@ type PutEmployeesResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4124,6 +4436,21 @@ func (r PutEmployeesResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutEmployeesResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutEmployeesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutEmployeesResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutEmployeesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4166,6 +4493,12 @@ type PutStoresResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4186,6 +4519,21 @@ func (r PutStoresResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutStoresResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutStoresResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutStoresResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutStoresResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4228,6 +4576,12 @@ type PutDocumentsResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4248,6 +4602,21 @@ func (r PutDocumentsResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutDocumentsResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutDocumentsResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutDocumentsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutDocumentsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4290,6 +4659,12 @@ type CreateProductsResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4310,6 +4685,21 @@ func (r CreateProductsResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateProductsResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateProductsResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateProductsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateProductsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4348,6 +4738,12 @@ type SubscriptionEventResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4358,6 +4754,21 @@ func (r SubscriptionEventResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r SubscriptionEventResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SubscriptionEventResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SubscriptionEventResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SubscriptionEventResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4400,6 +4811,12 @@ type CreateUserResponse struct {
 	JSON401 *Unauthorized
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4420,6 +4837,21 @@ func (r CreateUserResponse) GetJSON401() *Unauthorized {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateUserResponse) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateUserResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateUserResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateUserResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4458,6 +4890,12 @@ type StoreCloudTokenResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4468,6 +4906,21 @@ func (r StoreCloudTokenResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r StoreCloudTokenResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r StoreCloudTokenResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r StoreCloudTokenResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StoreCloudTokenResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4510,6 +4963,12 @@ type VerifyUserResponse struct {
 	JSON401 *Unauthorized
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4530,6 +4989,21 @@ func (r VerifyUserResponse) GetJSON401() *Unauthorized {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r VerifyUserResponse) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyUserResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyUserResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyUserResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4568,6 +5042,12 @@ type InstallationEventResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4578,6 +5058,21 @@ func (r InstallationEventResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r InstallationEventResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r InstallationEventResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r InstallationEventResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r InstallationEventResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4620,6 +5115,12 @@ type PostReceiptsResponse struct {
 	JSON402 *PaymentRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4640,6 +5141,21 @@ func (r PostReceiptsResponse) GetJSON402() *PaymentRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PostReceiptsResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostReceiptsResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostReceiptsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostReceiptsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5351,12 +5867,40 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5384,6 +5928,13 @@ func ParseAdminGetUserResponse(rsp *http.Response) (*AdminGetUserResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest AdminUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5397,6 +5948,13 @@ func ParseAdminGetUserResponse(rsp *http.Response) (*AdminGetUserResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5438,6 +5996,20 @@ func ParseAdminListDevicesResponse(rsp *http.Response) (*AdminListDevicesRespons
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -5477,6 +6049,20 @@ func ParseAdminListEmployeesResponse(rsp *http.Response) (*AdminListEmployeesRes
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5518,6 +6104,20 @@ func ParseAdminListEventsResponse(rsp *http.Response) (*AdminListEventsResponse,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -5557,6 +6157,20 @@ func ParseAdminListReceiptsResponse(rsp *http.Response) (*AdminListReceiptsRespo
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5598,6 +6212,20 @@ func ParseAdminListStoresResponse(rsp *http.Response) (*AdminListStoresResponse,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -5638,6 +6266,20 @@ func ParseAdminListDocumentsResponse(rsp *http.Response) (*AdminListDocumentsRes
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -5677,6 +6319,20 @@ func ParseAdminListProductsResponse(rsp *http.Response) (*AdminListProductsRespo
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5724,6 +6380,13 @@ func ParseFindCommodityResponse(rsp *http.Response) (*FindCommodityResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5775,6 +6438,27 @@ func ParsePutDevicesResponse(rsp *http.Response) (*PutDevicesResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -5824,6 +6508,27 @@ func ParsePutEmployeesResponse(rsp *http.Response) (*PutEmployeesResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5875,6 +6580,27 @@ func ParsePutStoresResponse(rsp *http.Response) (*PutStoresResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -5924,6 +6650,27 @@ func ParsePutDocumentsResponse(rsp *http.Response) (*PutDocumentsResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5975,6 +6722,27 @@ func ParseCreateProductsResponse(rsp *http.Response) (*CreateProductsResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -6010,6 +6778,27 @@ func ParseSubscriptionEventResponse(rsp *http.Response) (*SubscriptionEventRespo
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6058,6 +6847,27 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -6093,6 +6903,27 @@ func ParseStoreCloudTokenResponse(rsp *http.Response) (*StoreCloudTokenResponse,
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6141,6 +6972,27 @@ func ParseVerifyUserResponse(rsp *http.Response) (*VerifyUserResponse, error) {
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -6176,6 +7028,27 @@ func ParseInstallationEventResponse(rsp *http.Response) (*InstallationEventRespo
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6226,6 +7099,27 @@ func ParsePostReceiptsResponse(rsp *http.Response) (*PostReceiptsResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -6616,7 +7510,7 @@ func (w *ServerInterfaceWrapper) AdminListDocuments(ctx echo.Context) error {
 	// ------------- Path parameter "storeUuid" -------------
 	var storeUuid StoreUuid
 
-	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
 	}
@@ -6656,7 +7550,7 @@ func (w *ServerInterfaceWrapper) AdminListProducts(ctx echo.Context) error {
 	// ------------- Path parameter "storeUuid" -------------
 	var storeUuid StoreUuid
 
-	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
 	}
@@ -6740,7 +7634,7 @@ func (w *ServerInterfaceWrapper) PutDocuments(ctx echo.Context) error {
 	// ------------- Path parameter "storeUuid" -------------
 	var storeUuid StoreUuid
 
-	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
 	}
@@ -6756,7 +7650,7 @@ func (w *ServerInterfaceWrapper) CreateProducts(ctx echo.Context) error {
 	// ------------- Path parameter "storeUuid" -------------
 	var storeUuid StoreUuid
 
-	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "evotor-uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "storeUuid", ctx.Param("storeUuid"), &storeUuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter storeUuid: %s", err))
 	}
@@ -6943,7 +7837,13 @@ type PageJSONResponse Page
 
 type PaymentRequiredJSONResponse Errors
 
+type TooLargeJSONResponse Errors
+
 type UnauthorizedJSONResponse Errors
+
+type UnavailableJSONResponse Errors
+
+type UnsupportedMediaTypeJSONResponse Errors
 
 type AdminCreateAccountRequestObject struct {
 	Body *AdminCreateAccountJSONRequestBody
@@ -6995,6 +7895,20 @@ func (response AdminCreateAccount401JSONResponse) VisitAdminCreateAccountRespons
 	return err
 }
 
+type AdminCreateAccount404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminCreateAccount404JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminCreateAccount409JSONResponse struct{ ConflictJSONResponse }
 
 func (response AdminCreateAccount409JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
@@ -7005,6 +7919,50 @@ func (response AdminCreateAccount409JSONResponse) VisitAdminCreateAccountRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response AdminCreateAccount413JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminCreateAccount415JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateAccount503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminCreateAccount503JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7027,6 +7985,20 @@ func (response AdminGetUser200JSONResponse) VisitAdminGetUserResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminGetUser400JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7055,6 +8027,20 @@ func (response AdminGetUser404JSONResponse) VisitAdminGetUserResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminGetUser503JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7110,6 +8096,34 @@ func (response AdminListDevices401JSONResponse) VisitAdminListDevicesResponse(w 
 	return err
 }
 
+type AdminListDevices404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListDevices404JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDevices503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListDevices503JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListEmployeesRequestObject struct {
 	UserId UserIdPath `json:"userId"`
 	Params AdminListEmployeesParams
@@ -7157,6 +8171,34 @@ func (response AdminListEmployees401JSONResponse) VisitAdminListEmployeesRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEmployees404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListEmployees404JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEmployees503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListEmployees503JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7212,6 +8254,34 @@ func (response AdminListEvents401JSONResponse) VisitAdminListEventsResponse(w ht
 	return err
 }
 
+type AdminListEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListEvents404JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEvents503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListEvents503JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListReceiptsRequestObject struct {
 	UserId UserIdPath `json:"userId"`
 	Params AdminListReceiptsParams
@@ -7263,6 +8333,34 @@ func (response AdminListReceipts401JSONResponse) VisitAdminListReceiptsResponse(
 	return err
 }
 
+type AdminListReceipts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListReceipts404JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListReceipts503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListReceipts503JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListStoresRequestObject struct {
 	UserId UserIdPath `json:"userId"`
 	Params AdminListStoresParams
@@ -7310,6 +8408,34 @@ func (response AdminListStores401JSONResponse) VisitAdminListStoresResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListStores404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListStores404JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListStores503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListStores503JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7366,6 +8492,34 @@ func (response AdminListDocuments401JSONResponse) VisitAdminListDocumentsRespons
 	return err
 }
 
+type AdminListDocuments404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListDocuments404JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListDocuments503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListDocuments503JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListProductsRequestObject struct {
 	UserId    UserIdPath `json:"userId"`
 	StoreUuid StoreUuid  `json:"storeUuid"`
@@ -7414,6 +8568,34 @@ func (response AdminListProducts401JSONResponse) VisitAdminListProductsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListProducts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListProducts404JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListProducts503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListProducts503JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7478,6 +8660,20 @@ func (response FindCommodity404JSONResponse) VisitFindCommodityResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindCommodity503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response FindCommodity503JSONResponse) VisitFindCommodityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7554,6 +8750,50 @@ func (response PutDevices404JSONResponse) VisitPutDevicesResponse(w http.Respons
 	return err
 }
 
+type PutDevices413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PutDevices413JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutDevices415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutDevices415JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutDevices503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PutDevices503JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutEmployeesRequestObject struct {
 	Body *PutEmployeesJSONRequestBody
 }
@@ -7626,6 +8866,50 @@ func (response PutEmployees404JSONResponse) VisitPutEmployeesResponse(w http.Res
 	return err
 }
 
+type PutEmployees413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PutEmployees413JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutEmployees415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutEmployees415JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutEmployees503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PutEmployees503JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutStoresRequestObject struct {
 	Body *PutStoresJSONRequestBody
 }
@@ -7694,6 +8978,50 @@ func (response PutStores404JSONResponse) VisitPutStoresResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutStores413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PutStores413JSONResponse) VisitPutStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutStores415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutStores415JSONResponse) VisitPutStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutStores503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PutStores503JSONResponse) VisitPutStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7771,6 +9099,50 @@ func (response PutDocuments404JSONResponse) VisitPutDocumentsResponse(w http.Res
 	return err
 }
 
+type PutDocuments413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PutDocuments413JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutDocuments415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutDocuments415JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutDocuments503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PutDocuments503JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateProductsRequestObject struct {
 	StoreUuid StoreUuid `json:"storeUuid"`
 	Body      *CreateProductsJSONRequestBody
@@ -7844,6 +9216,50 @@ func (response CreateProducts404JSONResponse) VisitCreateProductsResponse(w http
 	return err
 }
 
+type CreateProducts413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response CreateProducts413JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProducts415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateProducts415JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProducts503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CreateProducts503JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SubscriptionEventRequestObject struct {
 	Body *SubscriptionEventJSONRequestBody
 }
@@ -7884,6 +9300,50 @@ func (response SubscriptionEvent401JSONResponse) VisitSubscriptionEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubscriptionEvent413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response SubscriptionEvent413JSONResponse) VisitSubscriptionEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubscriptionEvent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SubscriptionEvent415JSONResponse) VisitSubscriptionEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubscriptionEvent503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response SubscriptionEvent503JSONResponse) VisitSubscriptionEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7952,6 +9412,50 @@ func (response CreateUser409JSONResponse) VisitCreateUserResponse(w http.Respons
 	return err
 }
 
+type CreateUser413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response CreateUser413JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateUser415JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CreateUser503JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StoreCloudTokenRequestObject struct {
 	Body *StoreCloudTokenJSONRequestBody
 }
@@ -7992,6 +9496,50 @@ func (response StoreCloudToken401JSONResponse) VisitStoreCloudTokenResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StoreCloudToken413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response StoreCloudToken413JSONResponse) VisitStoreCloudTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StoreCloudToken415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response StoreCloudToken415JSONResponse) VisitStoreCloudTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StoreCloudToken503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response StoreCloudToken503JSONResponse) VisitStoreCloudTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8060,6 +9608,50 @@ func (response VerifyUser409JSONResponse) VisitVerifyUserResponse(w http.Respons
 	return err
 }
 
+type VerifyUser413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response VerifyUser413JSONResponse) VisitVerifyUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyUser415JSONResponse) VisitVerifyUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response VerifyUser503JSONResponse) VisitVerifyUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type InstallationEventRequestObject struct {
 	Body *InstallationEventJSONRequestBody
 }
@@ -8100,6 +9692,50 @@ func (response InstallationEvent401JSONResponse) VisitInstallationEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InstallationEvent413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response InstallationEvent413JSONResponse) VisitInstallationEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InstallationEvent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response InstallationEvent415JSONResponse) VisitInstallationEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InstallationEvent503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response InstallationEvent503JSONResponse) VisitInstallationEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8172,6 +9808,50 @@ func (response PostReceipts404JSONResponse) VisitPostReceiptsResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostReceipts413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response PostReceipts413JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostReceipts415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PostReceipts415JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostReceipts503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response PostReceipts503JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9264,153 +10944,162 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rb+TIkeBfyeMtMBKWLJEs1rNh7FXrsaOdbknQYwaeUZ8qi0yqOM0iaWZSDwsCZrwH+IBbnIGDcbgP",
-	"++H2y32e8+3As+Ob9l8o/QX/kkU+SCYfVcWSNO0x3IYxrSKZmZGREZERkRGRd4odzqIwQAHByvBOQTdw",
-	"FvmI/T2y7TAJyHaMIEEOfYKT2QzGt8pQOZ0iEKBrAPk3iqpcQT9B9CPPUYaGqvjhpRcoQwVPw+g/iW5b",
-	"caLc36vKyJl5wUFI9sIkKHV8EAKc2FOQYBTLvaI4DmOsDL+gEDtIGVq6pSoxgjikowQhAS7rTVVwMvkS",
-	"2UQZKrSTfUe5f5MNehbAhEzD2PtleUafxWFwCcIYzDyMveASQPo9IOFbFKwAxJAASeQB5IHpfAoDjtgc",
-	"AXQJitmfWzbDtApgALwAE+j7kHhhAGDgAHJNETPBduxF7CG6YmsmQZauxfBOmUL80vN9L7hUhi70MVL5",
-	"styr9NW2HybOKZvYkMQJfSkNx+cmnlAs8U98iMkuHfM1VoZGR7eMbr9rdcyBripRHDqJTfYdZah0ugPo",
-	"to221nFtV7PaE0sboImluX0D9V2j50C7p9y/YcuUzYaP6aArz0YHyWxCcWXwMU/QLxIU2EgZmqoSoBsi",
-	"JrYDCVKGiqkbPU3varp1qutDqz9s91u6rv+truu6oiqRDwMGFiYwJoyk1gZWpY1JgpWhAm3iXSGlCDzr",
-	"CQ4G7sTt6Vq3rfc0C9q2NukattazDIQGCLldm8JDUDzzAobnYzoxzDiLLRHFiSDYoaIbml74n8EZJ4p8",
-	"z2bN9/MFkqkqeww2MOO5AildZMva+hKHwaZMPg4kkP77CPwsBZuTXmMEeTOECZxFFSIjtxFd8FoUqMoV",
-	"irFHOdAs4eks8OoxJb2ox1US/PmwZbcdC3XcrmZAc6JZdtvR+mjgajo0JqZ4WcFWt9fVF2NLRkQZX9vh",
-	"bBY6HrmtSnkxQRC66Z/4ggsqhhSVi10wuQUewWACYyYVZbHk29uhQ7eULxS98j9DeaPST8Jp6L+8/TT0",
-	"kxlShp2W1ckeH/FhP/ECZ5tJXMNsq8oMQZzEdI4P//XhV4qqBJC2VOb/Mv9u/q8PX1EmtWGQDW3mY3Z1",
-	"OiiBMUrH01udHsXDDpNAuCyo8QzGBAje9TNq4fIKl4nji7sMln+ev3v4DZh/P//m4euHr+ffgD/9l//Z",
-	"ZgIljNFZwpaaSjDdNPvanrVnaJZuvNT6+t5IG+xub4/6VsfY23splvqXYYAOXRcjogwNvc8moypJoR9T",
-	"2+n0tzVL39W1vt4xtJed9mhnb6/d73d1uiOpyk5o4yN4iWoWG14icBsmAMYIxAg6dAfJJqacJ7retv+D",
-	"E9qUvMCUzHz2CPEX9DfwYXD5s3MFBedK4R2Cjvx7hggE9hTGGJGfnSsJcbV+sQXxiM//ROgqJGGsRTAm",
-	"AYqB0dJbOvjTV78Fo6N9ECMXxXSH4M22pHYKn2wyo1vlYYSCE4Q51ZfWlz8GYYQCSRo4adML+uJCfFWz",
-	"3LYfYpRvSF1NH2hG+9Swhp3uUNflDYl9eoxw4pOTZKYMg8T3xdPyb6oycIIvPRSEY5htZHW6PQ31BxPN",
-	"MJ22Bq1OV7PMbrfTsSwxIqdS0aYDjX7fQZZmDSZ9zbInltbXdaShSXfSMXXTavco86IbEkPKBveqEqT7",
-	"sakqFA/N5km/LE8gfbYe/ALtqVqgmPmzs7P9Hfqkh/q6gyZa23ahZhmuq01s19QM3W0b0J0YLpNIJIYB",
-	"pjt4qm8wMeaFDWfEYLa6SiZbD492Dy5Odk9O9g8PhFiXZ5usPVPOyLQ11QUWjCKYHRqubRpdzTbbjma1",
-	"IdQmbdjROkbX6tom1Nu2zZl9dxb54S2qCLUAIPEmo/f0QZ1Eo6rYgZBq/2v+u/k38x/m7+a/k+SueEo1",
-	"LEjiMLidebZoQadEn0/DACnD3qDf63astmnoqhKHPtundl7vH6SCUchrIc6cTt/WLB0JcTbptKHjulyc",
-	"valKv063p2uW3u1pfaoa7u119ix9zxiZ7d0MIeV9jiOD3IKQWw757kU3hV2q8Rt0qyo0ok+G4LpiNkQR",
-	"sGPkoIB40F9qOdAeuImQDmFWhjCHIAneBuF1QAeJ0VX4FjncclhtmtD2xQHalQHaQwABTiIUY+QUugYR",
-	"xITt6pcxtBGIUOyFzqoB28UBrcqA1hCQKeLjTCEGQQgi6DlF62aDjcG/3GXSnzfwnM1VAMhmYQRvqQAH",
-	"MfpF4sWoah0yBs03uDqNrDCdbmU63ZQGmMFLFymCGF+HsQM2mFV3hWLPvV0JdlcayKwQm8mIjWJjEjq3",
-	"wKNoI+AfTphMWNwvbSahYwZ9N4xnmWWaDmZWBjMpVaRYA66HfIcOmhL5hsAioMyPgUc2V4FhymDwXhab",
-	"6ilc7QpcjFo5OJR2oMA9U0fCGDAQHgFdW4LOC+wwjrkYWAGfVYFPELcwxSnKfC+gHEtCAIOQTFFcoOfm",
-	"JGIWKRv6VD27Fd2vBrVTAbXDQeVk62FAIOX5DckTsRKgTg1A6MbDzC9RBIjtEgIk5rmoV0ADdI0wAQ7y",
-	"vSsU34IN35t55GfG5gswC2ME3ND3w+uCu4mgGQeLcgb7g9oNP4bJAenYp+EJ8v3UKwJj4tl+5rNQHr6m",
-	"1odhUiUfEhJ7k4TwrXf+/fwPD//94dcG3St/P/9h/s3Dr+ffzn+Yfzf/1lDU7L1Z896kiuwExouNGb4k",
-	"CtVO7BCTo9izuVhpMcgdlIlW2v3/mH//8I8PX89/ePhv838DD7+Z/9/5H+bvHn6dPviam1AtRVUu4zCJ",
-	"MieSMLrEtr7Q8IpgjAKSKj+Og6DRnWiDnjHRHIQ6Wrs36GvGxBzAHoQmMnvMLcNBNtstqmn+IoEBYQYp",
-	"/VW21eiTG2WofDo6vTD6uUo2erV9+PHhq4uDw9OL16PjT3Z3cpVJNybQ6E+6Wr+n97SOa/W0tjOwNcuZ",
-	"6J2+3rHsickcU/TrPtNWYygwxvlBUAXmKs70CMZwxtWqdc25e8o4NvKukDMirJHZ1QxDM/unem9odYZW",
-	"p9XrGJ8zeAJ0Q7aTGIeUwA5HzBH0MYI+me6E10GVhxxI4ARiar8gvk/AAF8X3amZRyv7OAliBO0pnPhI",
-	"GuHwk5LTJKrtJXzL2hyg61HuhJQtrNR0SwWjG8bUzowBVWzsBJNwVgRQ9mAKB+QChzJdDL7hKkOFTJGX",
-	"78AMqHTVuB+7CNhhkDs4Ui24zstR1IU/yJcP8uXR8uVeVY4p60eEr3OZHGP+MiNH8RtfXJkXGPn+Ylek",
-	"Awk69WYFr3jv1DCHnc7QYF7xzzN3APM/Grpp9kwTaQPLMjRrgibaBEGk2d2J3UE96LZ1qlmgS+jhbIlS",
-	"I3E/E3aW0dOs7su+ZukvB1pfN3c1a2f3Zbe3rfc63U7JnSDMV9R2urahDSZ9V7NQD2rQsE3NaSPL7cDu",
-	"pGdTrHuBG25Pkf02P8XIdvsKGaqK42EhfHQxTqM14b2eLlnhpmS5iMRMqg3NBLSm1W2ZlqCwdq/V6bK/",
-	"j1BsIwq70adCX1guJ2ES00bK0ejnF9ujk4+pYjX1XO5w7uupyZyvxsDsa22j19UsfZduPbumNjKMPb1t",
-	"7pp9c0RpOSTQH804pjJo6MMdGYHsyakMJMfQye6rV5mfetKxB6gPTa3tGK5mwS7SBpOerZmujgynbVuT",
-	"Diz5qa1Bt292Leb1yDoVLJGeNS53kpe916IxHsUxrFr2kD4FoZtxUi1rsa8urmMYRVV3/xdNmKw71I2f",
-	"FJP1JwNbdwykmW4batbEsrWB00Fa1+3B9F2RycRhoOCxJVT4crT9yXNTor6cCPV6AkynohnIpATYnmh9",
-	"23K0Dsqn+eMSIJXoJxGyU0dzVSGboEsvCKjdHLqATD0MmG2TupdVADG4jj1Ciu4cujD0X+bQVoZK0Qsu",
-	"A6EwjzjFSRihAEaeMlTaLb3VZgrQifCplXze9GnGCtzvVqfrOE6MMNXx5v97/o6dYnz38BsVsKONr+ff",
-	"z383/0YF8395+NX8m4ev5u/mf5x/M/+Bvflu/m9g/sf5tw9fzb99+EeqAcy/l+TmP8/f0Q/+//yb+f+b",
-	"fzP//fw75jxM1lGj32TTq5qTdDPlk4xQzE821rEmf+ITL5kFr78c3Rz8cnT7+stL8vmXx7PXJ7r+emfP",
-	"e3V6ef35bJccfvbplz83d62DnbObz2efe5wwJI/byCbeVX2ch+vFmIDUlZZRjNT4Aqatq9qJPYXxJXLY",
-	"4cadArNtx+i2uj1VsZM4RoFNxzo+Y4bR+mf8jzjQF0EFqV5tPuFEP5csAtBODqiltwyjlwKayq9atK8+",
-	"/Jfb1QbljACJPegDFuuA61eKGzV1B9rl4ItnCp0oYdp4TkxbmqmfGv2h2aU6Sq/TzjBN8XDE/NU7SWbF",
-	"HxnWzmn9OjST++VVOBXRHHVcUwzWCZwF60GyLqpL8gzo7j4nuruaPqCETf/fblmGuYSwJdSsxik7KKwx",
-	"z7mn9CMsh0dlaKTPFtjodwp3Kex5yKfDzn/L5PO7+R+ovfvwq/m38z88/BOzRr8F839lh1nixzvAP3z4",
-	"p/nv5++okOefz78tOhqyP5fNri3eCslPECbt0oSXx9WJqYvzmJqZX5i6Xp09PxkaKiSEn0EUWfY0THpw",
-	"+jYML71ksJ9gOCUDbwYbLo0IFVu8MjXgsUeLIXOt7qQ/gB2tj/q6ZnUGhjbRIdQGVqdj9Aa6ZVmThtB9",
-	"imLP9eoQKVzvq3HJ/e/1uKwJpXtm9LIJ3C7DL4evDuYaobEmjVpVGrWUewpbBGM4QwTFTHdMVY27krOH",
-	"U2yqinANF4EoRldemGCmd7WYlaEMlV8kKL7NNSGbd6kq2J6iGTOvhCTBJKYIp1C8oipbddh9qqhJmp2D",
-	"XJj4BBi6vtli1hDDFdtw6sZmmmBhaNEDcyeoygzeeDOqs3TYLy/gv4xM2HkBQZcozjVs7o66y0duGtnj",
-	"8ZNKMs2hyx3KqpKdXQrzLIfYDeMZJLllkPAGVRyesdU/okMUAKw1bWrAEdSzDJa/iZGrDJX/uJXHE2/x",
-	"t3jrTBxI3TO3N47CAIsI47qQXDsMiDCjYB69tvUl5nE7coQyC9HNpFMdCOnXW9WhKDTN4N/lR18M/irx",
-	"S3HCwMOVgIAW1WlfQkeEe645w/QkeOnc8jPje1VJj3MbtTBFi3bjFu1nwRsFFmSn0ewcWwUUnmWnzuyL",
-	"9urzX8r+N5rgCVu4tNlJODuHpp28YTGPget79iNWxGqMLUvgt9O4Ree58GuteRAtzqBfUCR3ak+GxaHw",
-	"IvRaFLMdilk5sn8NzCYiRH41H2cDPAeuDkIy9YJLOlERZ+MCjzC2TZ0Ka0wCZ86WpdOQnBbN5yA+r8yA",
-	"nWLBS6QCLwCQmn8Tn7KDQ9d1cpuus+dsilkxS/44k+VrTdBoTP/sy+dYISOl5qUxQ7V0SZtSknzCJmM0",
-	"FsGGEMFGYxFsCBFsNBbB7Eveotu4Rfe5lsEQ8rYY5KZSrcvM4tRyLZu9aAN0EzGBXnrRbRY4tWhdDZWO",
-	"Sv/Tpv/pvsnnuCB9KYrDCMXE4+vKtbVMh/IC0rWUqnqXHTzXKae5PvSFwnQv/m0evSkCCtMsIOl0vAiM",
-	"bGVkA03C0EcwSH3dzw6sNOhCiNO8pSK4UqrRMloqzLmae1TW6T+bImlf+ggDm36cq1ZTuu1vBOiKktEU",
-	"8ReMPmoQVsxoyjy7ywHel1qdEEhYBLnonJ0Q0d+lxKWGXcvOkYVdp2ZaQ326uKaZll5EcxkX5QnULX3e",
-	"XFJbiyRA0jWcecErFFxS28KoGB/rTkkOm34UEjhYtXOSc1yKhJcR3NhOPxqrImpGqExpZgvww/BtErW4",
-	"N1RmiSzNRSKICjbKC14JE5GY3AmTiY9y6haB+PeLo0gaNc4SZ2rA4/ZezQsplWad6clxFQ2Au69bNia/",
-	"6WpLpAgdx6NrBykOskXgNmlxacec/sZgI+RCw0eX0L4F45TOxpsg8hPM3nGvIbcv+BO60TnI9QKEqXKV",
-	"Esp5EIUxgX4LjHhPFHFjFYyZ+B3TzWyMZtDzx8JYmSA7nCEs6+QfYb7zqWCcbnzj88AjWNoHmTbpgDDw",
-	"bwEzd6YQTzdfsG5ihJle/xZFhL689K5Q0DoPKpT5Hjiwsmo7yPZmkIW3wOD20GVHatX1DxLfZxFnYu3K",
-	"xHpX+SKChKCYrux/1v7uC10bvPnbjfPzFv9r8+/+pur/eFMmiRHg/at0maD4kR7AcjTztmBjfK6wHJBz",
-	"Zbz5AlBYKMahbaOIIKelZCljVfloC45cMMUqz638EMtepgW+n5WdlNPIapSKBX1ISkayHIjlqgf7qE5A",
-	"ywfo5RXLcu/SQ3OwcbL76pUKjkY/fzna/kQFcp6MCrZfHZ7s5j/3jo73D05VMNre3j06VcGfvvo/m+fB",
-	"tUemLL9BzgxSOUNdT0Mf1XGTlOtVRQDFbpNVKGeBLWe0lJnu5USx9ZqcSTz9WNKRE8ke30sWprJUiC/o",
-	"JieWNCutMRry1LXHL1sxge3xOCiltN01bsET3p4w8LOIkEIenaQOLFvQmgWsHSZXHdjv1erlWqJIiplZ",
-	"ifQ6sSU+qpNeaZ5dVXqN49BHY7pxsCw3FWyPTj7e3z2m28/r0cHZ6BXYgIEDrqeQMNtG+Gug4+DNqqLZ",
-	"eGPJU/bW2IUqL8rJfA36Enl+tVt/401m5TiVfX3Hu/QIVkGCE+hThSnd2jekjMNNFeBwhtjhdrbRL9ja",
-	"eW7iShLMXX4ZJzSlxor99+SNVaykAD4DbgHFcmOonm/FYWdpJy5mSqpgfHc/lixwqfc4DuPFalFVqUgz",
-	"ieqsjzSVqOadnKkpY4MN9GYRYLgKGcqeN7Ln+fwqa1iCQnRaC0chDarkm0ohaOZaYFYC66+OqORAsZV+",
-	"ITZeHbg8H6QKapoDsqpn8V1d17LXhc+iKkNpIy5Da+p/UElaX+miKj6lwh3SUynU5pk9GoucNPmIdShZ",
-	"b1OTQnWWA/Xa830Pr7G9Sttlzbl3xaOYA5I3Fb2qHPOr1p+7xqoMIddwqXr7CsWJGvlJCwu+nHLzT1VF",
-	"LqEiD1o3LYHsCi2fBd4NoJgCXgBm7CNkh4GDVW58il2LGafCEA1d4LDdjdIzs97qd9WaXVQymJmRfGeo",
-	"xuC+zk6uJHAtc1Fn0RJpTEx1TVJP9AoSywNWVnxaWhbev9S+bg2aite1VNflAra0YU4wtVbDgDufIIuk",
-	"5SExj5XEwu1XZyZnxXoo7bDUKrAxZv8OAZ3MeLMFhCjdODg8fj16pYI044Vnu6jnQTUFRgUnu8ef7m/v",
-	"cssZcF8W80oxGzpNmauzl6VkuWWew1XmQI2jtKHht9hZ2rgDKS1voVoqUX4paa+BxlxM5XuSYZyn8T0F",
-	"3Y2NDCkNqzFCC1TbYAyRI1gn+KcQfwpjD4ryhavXppDKtYZdtFKI5RmJj7esozURmWeYNW5S9Mg3bnTT",
-	"CFmpUrHyw2e0czhx1MlJkdJTFf+pCrhs9qLxDv30fepjq1G3pjd/tcNjqUa3UGmTEbREXS95aV+e/Zz9",
-	"h/56AcaF/LIxSNPLVPHX8Y4K5JQztv3UqvQiJ+/xrr08Y+8Jrk2ew9dEDMkJfn92X+p6xC3lCzaZ6Xqm",
-	"rKCqfYJmTbapUn5iE0dqmrLY9MBlfz3OlzMam8vXYt7jeu1OuXBu2qSJ3VcnCFJkLHGByotX4/h5hKKw",
-	"PkrWpOUs8bsBOTxWdfgpbPt5+vm6m37zr7MM9oaNqlS2hKjwS1bdpz5yA2CWYBXm5RP42a6U/I3RFYqh",
-	"X7SfG0giZkOvI7qqBmKWpFoTR5UmmTbStJ0nuvKfTeuqWyfZCVmZ56R28U7TcmboBtqEhzikZXHAxj+c",
-	"HB7wgNXGwW9SyZ76kwypZk/9jrk4piWfqVy5Rw5qgASl6kYDeZrDWuixAKbKEVeLbimGa6XPlDJG6IKa",
-	"hEcV1GajFh8fowBdI0c9D8oZfnh7CoNL+v3IccIAn0VOtflpTc3rmr54tuALwGPTRQyOHc4Q9zFg+hed",
-	"EXc81LoaGAwFXaMu5LOywrI8baAjr32UWUyBrkS0FOewru6QJ1A3OdGswF5M+71rEPxRyc9+vNKdphg3",
-	"2iObO+jLSbCNZEc5TXblKAUjbwEGas7OaxKT17Csf8yjiRIG1ILjOzu3kF38JUQvUQ2r0a91e+GTAgrK",
-	"XFem7CbB04X7Bho1qeGGJWS+nKxrDJD0bK0o2RkVqSBCgcPyovi1BFTlIXLadd05aonGq4RWe0FB1fW2",
-	"Du2IaSzovI5cSvnRiyKP4U3GDGb/RzupWxxSfJb1vyCeWNSsVQFqXbbAuJpvyc7OK0c05r0mzmo6dSc1",
-	"1bzn9ZIJ3jcCJXiWYZPnQa8R6Vs6wpXOkd57FLqcQ73qPDH7cunZFdvH7CT2yO0JHawu47WqToviQB9h",
-	"VlhRTk3d2P308PTw+OJodHx6sHt8wWKRLk4PP9k9YEFGbEaMUBCMc2E+VKaEROyMIopeQuzZNbnYASYI",
-	"OmnuN4yiNMsHiuQeGDh5VDPt1wFeQEKeKs4jqQsgsHHqIFgy9WxYeYCMEx10hfyQ5Yuz8cAGBNSksTbZ",
-	"qev4JZs1EFcP0G74FQLjRrhJ5CoJVdCkugOs/BNG8RWKQYxIEgfIAW4czgo1LkRWpkiBaoGCmesRAPF5",
-	"sBhk2nwCY6RyzTkIAZ8A15lXTOZeuPjqZ0KmXuywElS3bBaejcDGw9cPv5q/Y0WQfmAFJVmJx28fvpr/",
-	"bv7dw9ebAHsOM0BgkMW25dEavAzxNZpMw/AtPg/EFywFBdjQ93ELnFKsuZ6PWDrqFAHsBZc+Apg5/hjh",
-	"xQmZDkEcJgRhVUpOwyoQzHoeUDJkETkABZwcMLvp4hIF1BhLV4IimH4ZuGFsyw8JiJOAHd23zoMMUs/h",
-	"vYQuQQFgZiCeQkqCG+MmVezHm2w4FohMlavzwIZxfAvGrLzKGIQsVJvOI2RjJRgxHHDtBIwlK37M74pi",
-	"wW1jSRUdnwcbk5BMRS4DZQ6QSpct3g9uXYab7AIcwcpj3uEWGGeW7bgFdoNkhsUqngfZDRkMAb5HN3Ta",
-	"t0Q4WGUlaFNkDuXoRp6vjRmZhgmhH3q2INOnVD3jRjQTmFtMBm5dGVsi7YLvFSHfXTIjnNXGYOlqXO0Y",
-	"ZfeaxXwvSt1P61QnWJ4kl2VpSkEXzdM0C43uy5UZyoUWTF1fE3g7176W52MXsyybT6DSsJJvKl4xF5DF",
-	"J1DXYTbRLanKAmtirG5SUxaCthysbpmVD5B3alE5Lt+jv3jDrzpL67rwOQFYKYi8QTl6dLQPyLXHUtDH",
-	"pUtvUvKljDPepAwCL1mtXjacwrJfc2KnuwfeuuNqzz2dzSVaRPF/j8gZv21PrviywD2af7IlVRWhk3wi",
-	"wTXP/mfArkFoUpvaAh505NZTKcZa3bJYtaApxXw2haRQmyDfRMUdiWsQwpaTX3C1mCBeeZikN2E9hSjU",
-	"lV/z4j4NPhThVYvobDnied2E9ypE1lnhlAY/wqWLxnhAYK77Ebrtz9ZccSTf/7N8zfOrgj6s+vtc9WyJ",
-	"nmW9r9K7XFcsdnp/6F/CSq+xj0Qi4nN5YYw89n6Nyhhyo4VFWFo/YZrb5XWH08tVRHaxKzKjeR0g+pcX",
-	"TMKbTTW9jYUVgF2TDNPa2qsJMT3g/SB03qvQSRdIBQja07Lg8dZd7zwJavlqi2LUH9b6vaoVDOnPsbvw",
-	"nrbuskTS+63MB9BAqcw+/XHXP6/H+IFYmhNL7swJ3TRkgLwnIkozCFbTUOESpg8k9NMioXQZmRuSRWY/",
-	"HzFFHiWltECPt2Sz2WM5Hmm1nwqdyAVa5WuO6gvFppVvllY/XRFNeVfbs6gYpDTv6Onase05DdwsOfKa",
-	"a8dym4pyzPweP6pmvMAjswZqUJoOvdxyYF+tYTSI72vKTspXq7Njoay8Ibvnk9ebalWZUDpsWrLnp52z",
-	"IyDWfVrBihUbEFlRgD6RvYniHEYTbm9c5D4voDZQGHsIy66kKKnhwqNEciI93osuDbN0YdKxikvTKHJT",
-	"lPCp5nI39asXV5ZHQr5najeb7B/Fup9/CVxyjMQRH+R5lH/66rf80Bje+iF0xA2vaUFbQfr8CP0FCPLK",
-	"rjhdkzWY6aTojAPiSASEMUCOJ0JsBNsEIfFcgbclPFNwxi3iGtkN93i+KQy1arHEl4/gnazsyQfu+cA9",
-	"BV9TSlXPwTe5d2ER02R+hcdzzFqlmx/DKzwJ4AOjfGCUwjbD6On5uGSxc2ahmvZot4xkJb95CuuFEQpO",
-	"eImz1YpeCu2h1OgxWl9abvADQ35gSJkhMwIDG9x4kurdbbITeN7tszCo7Piqj0rart49/udgURnQpTRQ",
-	"um/7EZyZFjj5wJgfGFNmzKMa72K2bQYAZrZaM86Ucxb4sfliJqym2z0tMlC6bHO5sll7V+S92jg+r+6S",
-	"QynNY80epFv9mtNSFXd/MYxc8X9nEehfvLlX76SY+DKtioQHwOhKbBoSHiQKFQEbBdKUYsFXbQwidO/x",
-	"xJgULl9cSgrSPY1rOIYrBdz/rAGrcmpR80kUW1WkoghmzaTRBivAFSMS36YHHxjOkHi/+QJA4MYIT6XM",
-	"gPe8PT0twrUxGxyjSw8TxOqso+tK1KvLs/Tr4xmXu6LziyeXSG0qLwpXYTyNTZpdNZdfmbkGk1Qu3Hia",
-	"jAQbKLDj24gSIyTsroDNvwi5ecxT4YGcBfIRFskzjFweQSZX2Q2b9XSSZ549mUTyyzxX0oj4tDmRVBPk",
-	"fhRJeiUlFjabhLe2LJWaVYTpq2rK2AwSe4qcF/V32v31iNNXXvCWCkx042FC1YuyQGW3+z1Cnppb8iVB",
-	"q7ThasHep7BNobbr8vD/mtq/LP0ueFQfUp3gNci3Ovm/AnVWwhrw5LLLMuqX6bRmISK0nqyOwkI06BPc",
-	"icFqXVYMxKp6Mryw+kBNm+FRVu67GdUUyhh9cGT8dTsyDpcUqkrZBGxcmZsrHBlOaC+Ogvp7RHbo+5X6",
-	"AEE3ZGtKZv6jQunpGDWB9OXQpfuamwQ+Pn39isXMv+A5yjHDRxACdENQHECf6q1skQR6c3EEYgQdds3p",
-	"6GgfxMhFMQpspIIYBQ67tG1yy80unmrNUnjpbzSbIMdBDsARsiX0hlGK1CkrdP/LhXj9WLx/esZbtBK5",
-	"fKzDT9YgeFGnvwbjZ1EZjSJkz0YYU1JOolqEiOza1i3kJLKI2k44RtfAStpj4RSW9rLSJxUhOz+/uS9e",
-	"417O7zuMUECphOUGZ1GuNZdW1KcHFiimikEPAzq7GNqEhTNKRCdynnExmj5HLKXh28WEdsxfP5nO2DDv",
-	"l9QY6Gyf6vCLbdcJ+Aqvg4bQ7tBPnwNeFv4MCZxAjIATIsxy1vkFkHVMk33rYSqJ7CkU9xkW15htCZQU",
-	"+ElNEvvKUNliBzHiyzK9bkPfxwXjF1xDj2Bm+m4YOsCbL4DYoXEu5bLaF608vLSi7lMNrzha6qRk5Qck",
-	"tZZ7LfHSkaio1djOyfOHYkTRcoslCIQWWB13X5yJ3bKRMfQ5wvP9rW5kqYjGNUU8Tvj1HmKw4v5YHbNa",
-	"HWV0tD9kly7JIcgq21nABNpvX+Q518Kv1wKjMljnQdMiKy+yMgdhwAo4YCTKVQhCA5Zu8doHaYAwC3+u",
-	"TmVPJGxxccH0B0dcCQkdFLMtNC+AATTge1cooEKefkg/8tivKA4nCKs8OjQVYlktimxTzS4sEGBR4r5/",
-	"c//vAQAA//8=",
+	"7H3bbuRGluCvxHIHsIQhUySTeS00ZrMk1VhjlSRIKhu2VauMJINKuphkmhGUlF0QYPcs0AvsYBtYNBb7",
+	"MA87L/vs7R2jPe519S+kfqG/ZBAXksFLZjJTstvVLaPRpSQjGCdOnDi3OOfEW8UOJ9MwQAHBSv+tgm7h",
+	"ZOoj9vfAtsM4ILsRggQ59AmOJxMYzZS+cj5GIEA3API2iqpcQz9GtJHnKH1DVfzwyguUvoLH4fQ/ic82",
+	"oli5u1OVgTPxgqOQvAjjoPDhoxDg2B6DGKNI/iqKojDCSv9zCrGDlL6lW6oSIYhDOkoQEuCyr6kKjkdf",
+	"IJsofYV+5MBR7l6ngx67bmk8SF8AEr5BAfAwsMPA9a7iCDl9gK5RNBMNojAmiDaAI4zyU64NnATJqwDG",
+	"ZBxG3i+LuP0kCoMrEEZg4mHsBVcygCtGNaRRY3kAeWCK2dyAA4ZtAF2CIvbnjs3WXAUwAF6ACfR9SLww",
+	"ADBwALmhSzTCduRN2UN0zahHgiyhiv5bZQzxc8/3veBK6bvQx0jlBHKn0le7fhg752xifRLF9KU0HJ+b",
+	"eEKxxJv4EJN9OuZLrPSNlm4Z7W7bapk9XVWmUejENjlwlL7Saveg2zSaWsu1Xc1qjiyth0aW5nYN1HWN",
+	"jgPtjnL3mhFMOhs+poOuPRsdxZMRxZXBxzxDX8YosJHSN1UlQLdETGwPEqT0FVM3Opre1nTrXNf7Vrff",
+	"7DZ0Xf9bXdd1RVWmPgwYWJjAiDDiXhtYlXYmMVb6CrSJd42UPPDsS7DXc0duR9faTb2jWdC2tVHbsLWO",
+	"ZSDUQ8ht2xQegqKJFzA8n9KJYbbH2RJRnIit01d0Q9Nz/xl8C0+nvmez7gfZAslUlT4GW5jt/hwpXabL",
+	"2vgCh8G2TD4OJJD+uwF+loLNSa82grwJwgROpiUiI7MpXfBKFKjKNYqwR3egWcDTq8CrxpT0ohpXcfDn",
+	"w5bddCzUctuaAc2RZtlNR+uinqvp0BiZ4mUJW+1OW1+MLRkRRXzthpNJ6HhkVpY3YoIgdJM/8SVnVAwp",
+	"KuexYDQDHsFgBCPGFWW25Nu7oUOF2+eKXvrPUF6rtEk4Dv3ns49DP54gpd9qWK308Qkf9iMvcHYZxzXM",
+	"pqpMEMRxROd4/1/vf6WoSgBpT2X+L/Pv5v96/xXdpDYM0qHNbMy2TgclMELJeHqj1aF42GMcCBcZNZ7A",
+	"iACxd/2UWji/wkXi+PxtCss/z9/d/wbMv59/c//1/dfzb8Cf/sv/bDKGEkboVcyWmnIw3TS72gvrhaFZ",
+	"uvFc6+ovBlpvf3d30LVaxosXz8VS/zIM0LHrYkSUvqF32WRUJc59x9T2Wt1dzdL3da2rtwzteas52Hvx",
+	"otnttnUqkVRlL7TxCbxCFYsNrxCYhTGAEQIRgg6VIOnElItY15v2f3BCm5IXGJOJzx4h/oL+Bj4Mrn5x",
+	"oaDgQsm9Q9CRf08QgcAewwgj8osLJSau1s33IB7x+Z8IXYckjLQpjEiAImA09IYO/vTVb8Hg5ABEyEUR",
+	"lRC8247UT+GTjSdUVB5PUXCGMKf6wvryxyCcokDiBk7S9ZK+uBStKpbb9kOMMoHU1vSeZjTPDavfavd1",
+	"XRZIrOkpwrFPzuKJ0g9i3xdPi7+pysAJvvBQEI5hNpHVanc01O2NNMN0mhq0Wm3NMtvtVsuyxIicSkWf",
+	"FjS6XQdZmtUbdTXLHllaV9eRhkbtUcvUTavZoZsX3ZII0m1wpypBIo9NVaF4qDdP2rI4geTZevALtCdq",
+	"gWJmz169OtijTzqoqztopDVtF2qW4brayHZNzdDdpgHdkeEyjkQiGGAqwRN9g7ExL6w5Iwaz1VZS3np8",
+	"sn90ebZ/dnZwfCTYujzbeO2Z8o1Me1NdYMEoYrNDw7VNo63ZZtPRrCaE2qgJW1rLaFtt24R607b5Zt+f",
+	"TP1whkpMLQBIvEnpPXlQxdGoKnYkuNr/mv9u/s38h/m7+e8kviueUg0LkigMZhPPFj3olOjzcRggpd/p",
+	"dTvtltU0DV1VotBncmrv5cFRwhgFvxbszGl1bc3SkWBno1YTOq7L2dnrMvdrtTu6ZuntjtalquGLF60X",
+	"lv7CGJjN/RQhRTnHkUFmIOQ2TCa9qFDYpxq/QUVVrhN90gc3JbNhOgV2hBwUEA/6Sy0H+gXJdBhBp9ib",
+	"GxAJAGYJALMP4uBNEN4EFIQIXYdvkMPtitWGC+1fGF7qmR+6WRq62QcQ4HiKIoyc3KBgCjFh2sBVBG0E",
+	"pijyQmcVKE0JFHQ79SK0BByrBI7VB2SMeI8xxCAIwRR6Tt5m2mIQ8Jb7TKbwDp6zvQo82bKcwhkVCyBC",
+	"X8YUzpL1y7Z9Jjar9LzcdNql6bQTymIGPV3cKcT4JowcsMVsxWsUee5sJdjtwgKXPidDYpZo3GQ0TtE1",
+	"Cp0ZNcOpVf0PZ4wVLR7YzBP2BPpuGE1QcTCzNJhJiSpBK3A95Dt00GRvbQk0A8pzMPDI9iowZAIXX1ns",
+	"q0jgapbgYsTOwaHEBcXiMC0ojAADYQPoZJr3AjuMIs59VsBnleAT1C88ABRlvhdQVkBCAIOQjFGUI/j6",
+	"NGTmSR/6VCucic+vBrVVArXFQeWE6GFAIGUZW5IDZCVArQqA0K2HmTskDxATTgIk5jCp1nsDdIMwAQ7y",
+	"PeZ72vK9iUd+YWw/A5MwQsANfT+8yfnbCJpwsOjOYH9Qc+XHsHQgHfs8PEO+nzhjYEQ8209dJcr919To",
+	"MUxqW0BCIm8UEy7x59/P/3D/3+9/bVAR/fv5D/Nv7n89/3b+w/y7+beGoqbvzYr3JtWfRzBabEPxJVGo",
+	"UmSHmJxEns35ToNB7qCU99LP/4/59/f/eP/1/If7/zb/N3D/m/n/nf9h/u7+18mDr7nl1lBU5SoK42nq",
+	"uxK2ntAmFtp7UxihgCQ6l+MgaLRHWq9jjDQHoZbW7PS6mjEye7ADoYnMDvMGcZDNZoMquF/GMCDMDqa/",
+	"iiYifXKr9JWPB+eXRjfTBAeHu8cfHh9eHh2fX74cnH60v5dparoxgkZ31Na6Hb2jtVyrozWdnq1Zzkhv",
+	"dfWWZY9M5g+jrbtMSY6gwBjfD4IqMNesxicwghOuza1rRd7RjWMj7xo5A8I6mW3NMDSze653+larb7Ua",
+	"nZbxGYMnQLdkN45wSAnseMD8Tx8i6JPxXngTlPeQAwkcQUzNJsTlBAzwTd6fnDrS0sZxECFoj+HIR9II",
+	"xx8VfDXTyq+Eb1ifI3QzyHyfsmGXWIwJY3TDiJq3EaAakx1jEk7yAMqOU+H3XOBRp4shRGhfIWPkyTL1",
+	"TlWSVeOO/Dxgx0HmV0mU7yrnSl4Ff+IvT/xlY/5ypyqndOtPCV/nIjlG/GVKjuI3vrw2LzHy/cUeUAcS",
+	"dO5Ncs74zrlh9lutvsGc8Z+lXgjm9jR00+yYJtJ6lmVo1giNtBGCSLPbI7uFOtBt6lSzQFfQw+kSJbbp",
+	"QcrsLKOjWe3nXc3Sn/e0rm7ua9be/vN2Z1fvtNqtghdDWM2o6bRtQ+uNuq5moQ7UoGGbmtNEltuC7VHH",
+	"plj3AjfcHSP7TXZ4kkr7EhmqiuNhwXx0MU6tNeFfPV+ywnXJchGJmVQbmghoTavdMC1BYc1Oo9Vmf5+g",
+	"yEYUdqNLmb4wbc7COKKdlJPBp5e7g7MPqWI19lzu5+7qiaWerUbP7GpNo9PWLH2fip59UxsYxgu9ae6b",
+	"XXNAaTkk0B9MOKZSaOjDPRmB7Mm5DCTH0Nn+4WHqHh+17B7qQlNrOoarWbCNtN6oY2umqyPDadrWqAUL",
+	"7nGr1+6abYs5W9KPii2RHLYu980XneaiMx5EESw7FCB9CkI33UmVW4u1uryJ4HRaPmX4vM4ma/d142e1",
+	"ybqjnq07BtJMtwk1a2TZWs9pIa3tdmDyLr/JxBmk2GNLqPD5YPejx6ZEfTkR6tUEmExFM5BJCbA50rq2",
+	"5WgtlE3zxyVAytHPpshO/NtlhWyErrwgoHZz6AIy9jBgtk3i1VYBxOAm8gjJ+4nowtB/mR9d6St557sM",
+	"hMIc8RQn4RQFcOopfaXZ0BtNpgCdCVdewdVOn6Zbgbv7qnQdx4kQpjre/H/P37HDk+/uf6MCdqLy9fz7",
+	"+e/m36hg/i/3v5p/c//V/N38j/Nv5j+wN9/N/w3M/zj/9v6r+bf3/0g1gPn3Et/85/k72uD/z7+Z/7/5",
+	"N/Pfz79jPst4HTX6dTq9sjlJhSmf5BRF/EBlHWvyZz7xglnw8ovB7dEvB7OXX1yRz744nbw80/WXey+8",
+	"w/Orm88m++T4k4+/+NTct472Xt1+NvnM44QhueQGNvGuqwNdXC/CBCS+tpRipM6XMOld1k7sMYyukMPO",
+	"VN4qMBU7RrvR7qiKHUcRCmw61ukrZhitH1qwQRyBiGVI9GrzAYEEGWcRgLYyQC29YRidBNCEf1WifXXM",
+	"gdyvMippAEjkQR+wEAtcvVLcqKk6Ry/GfDxSxEYB08ZjYtrSTP3c6PbNNtVROq1mimmKhxPm7t6LUyv+",
+	"xLD2zqvXoR7fL67CuQgiqdo1+RihwFmwHiT9RHlJHgHd7cdEd1vTe5Sw6f+aDcswlxC2hJrVOD0Pw0PK",
+	"JSpEp/B2h9co4u5KysGXh4EZsjeXhCHw2be58/FVAK+h5zM3xxLPiedIjhPgBYBiY+mwrZwTOZaGSQbG",
+	"8XQaRgQ5L5HjQW5vLJovGzwLGdmhtLFi1q3c8OlgYEJHYx7yBBKMoipnCPdLf4DlGLiUaOmzBR6Rtwp3",
+	"4LzwkE8Xef5bJg3fzf8w/2H+3f2v5t/O/3D/T8z2/xbM/5WdWIof7wBveP9P89/P31GRypvPv827ddI/",
+	"l9FSU7wVcpYgTLgClE14eRinmLo4PKuY+aWp6+XZ83MxSmrwE4imlj0O4w4cvwnDKy/uHcQYjknPm8Aa",
+	"G4FCKuIBF69MBXjs0WLIXKs96vZgS+uirq5ZrZ6hjXQItZ7Vahmdnm5Z1qgmdB+jyHO9KkSKg47VuOSn",
+	"HdW4rIiXfGT0sgnMluGXw1cFcwWLXpNGrTKNWsodhW0KIzhBBEVMU08Uu7cF1xqn2ETx4/YEAtMIXXth",
+	"jJmW22A2ndJXvoxRNMv0Tpt/UlWwPUYTZswKvo1JRBFOoThk7LU07AFViyU92kEujH0CDF3fbjDbk+GK",
+	"ifeqsROunQ0tvsCcN6oygbfehGqILfbLC/gvIxUtXkDQFYoye4Y7/95mI9cN3/L4wTEZZ9Bl7nvKQsVR",
+	"sjCGM4j/JkKu0lf+404WMr7D3+IdTkAHTkplB84JHSIHYKUhWQGOoJ5HgIUdM+BpGGAR0l4VeW2HARFm",
+	"a0niFELiLX4sXTV60mynPAYFoyboXKoxwMt0XwhULwZ8UDq81YSRbAtPtqUb1EZ8Dh0R5bvmjJOT+KVT",
+	"zs7s71QlOU6v1cMUPZq1ezQfBZ0UWJBGA7A4AhVQeJad+rMWzdXn75ULwSIRWBwA/chrFuoauL5nb7Ai",
+	"Vm1sWQK/rdo9Wo+FX2vNQAARA/CMIrlVeTIvDuUXodeimG1RzMqpJWtgFkoZIqu3OG14x4VZvQ4pVI+B",
+	"4KOQjL3gimJHRF25wCNgC/o4rEhbuRl7PgLBkmSX7QXsw6IITZxLayATp063pZiRnFf10SKal5DCTjPh",
+	"FVKpwQIBJtT8AGHkUPoazRJ68+hk2ayYR+c0lTJrTdCovQ9Zy8dYdCPZVUuDyyoXknZ9XbA01xF8xmoO",
+	"nX76seRdYgsy85VavzAA+x8fnx+fXp4MTs+P9k8vnx/vfXp5ePDy4LyafA3GaR8g8Y3a8s8Q8s+oLf8M",
+	"If+M2vKPteQ92rV7tB+L9gwh7PKhoSpVgs00+jMzetiLJiiHULIX7XphhYuI2VBZ0CgL16Rfe112bayx",
+	"yq0aCyB//bEofIW/5Rl9xtj8DcTcl+80Ei4WIQ2jwMGVGGrpgvCrfS5r7fxWDdRUDPPYXICiZ1iEdrhg",
+	"27deZ8MvSGadRuEURcTj0+TGFFUHIeHmVttSytZXGoVTZTtm5srnCrOleNssgl4EdSeZmFKoUB4Y2QmQ",
+	"DjQKQx/BIDn4e3RgpUEXQpzkjubBldI9ly1zbs7l/M+iyf3JGElK4gcY2LRxprqMqQ6+FaDEMcpeMH5R",
+	"gbB8Vml6zLUc4AOp1xmBhGXxiI+z43L6u5A8WvPTsqd44acTL8oapre8qqkZnUd0ERvFKVQtftZdsiLz",
+	"RECSVZx4wSEKrqjxn7kvEsJbf1Jy+sqGiOCgVc5LzjbMk19KdkM7aTRUBX8WVkySYwj8MHwTTxv8gEje",
+	"GGnCoUQWJYwUl70UOSdtdSeMqfxJO4mUqLvFgXW1OqcpjBXgcadMxQspqXGd6cmhZjWAu6taNsbFKTOS",
+	"yBE6jkfXDlIcpIvAHUf5pR1yGhyCrVCcqaAraM/AMKG04TaY+jFm77hrn5v8/AlVfxzkegHCVFAnhHIR",
+	"UAkI/QYY8C9RxA1VMGRMeEhVnCGaQM8fCv/BCNnhBGHZTP4Ac31IBcNEHRpeBB7BknbE1QAQBv4MMA/E",
+	"GOLx9jP2mQhhZmq/QVNCX1551yhoXAQlyvyJdmFp5faQ7U0gi/qDwezYZQc4ZRoIYl+ocXz9igT7ttRi",
+	"CglBEV3d/6z93ee61nv9t1sXFw3+1/bf/Y1SYkWvi2QxAPz7Kl0qKH4kcSkc1bwv2BpeKCwj70IZbj8D",
+	"FBZWGMK20ZQgp6GkCbxlPmmLXblgiuV9t7Ihlt3By5bmeMr3h7ysxWTeCrViAQCSmhE/hDuzzlXMWY4n",
+	"Kq5UmgGdxBCBrbP9w0MVnAw+fT7Y/UgFcraiCnYPj8/2s58vTk4Pjs5VMNjd3T85V8Gfvvo/2xfBjUfG",
+	"LFtMzs9U+Wa6GYc+qtpJUsathDuhkIpD05VLWMzFXY7KZBPdyem663V5VXM3V5GMnMa7fu80Sm8pw16A",
+	"sYw4klzg2tPOEoY3X6Z82vD6cy8kENfZ23J68QYDPog15LKUJRG/bOEqFqpyipk6IEzSVWrjWixGCg1c",
+	"ieQqdiQaVXGlJIu5zJWGUeijIRUELIdYBbuDsw8P9k+pOHk5OHo1OARbMHDAzRgSZrUIQx46Dt4uK4+1",
+	"BUWWEL2GVCm9KKZK1/iWyKKuFOW1hcfKcUpyes+78ghWQYxj6FMlKBHVW1I+97YKcDhBLIYnFdwLRDXP",
+	"/F5JgplHu5aJl9tKRcvuwQJTrKQAPgVuAcVyA6d634oog4KEzeehq2D49m4o2dbS16MojBarOWVlIYnR",
+	"qbIokozJindyHryMDTbQ60WA4TJkKH1ebxnZ/EprWIBCfLQSjly2Z8HrlEBQz2nANH/2vSqikuNhV3p8",
+	"2HjV4AqyK2tdQXaAwp20KvdJqqL+jJrWbVCTJDJVCvIW2QYqLximXgSy34HrYCoIp/DLGPVBhKBP9TDX",
+	"9WxgwyjyEAaU8jEIXQCDGRAcntUksyFG6kXgQII0PIZT5PC2qmANzFDjqMBMezdbZo8q76w3RixqVDRt",
+	"ACowk8/QAWGELoI3aIbZOJoXYBRgj3jXyJ+pDBZ+nOk5YDQjiOX20T+4ujiBtwlXMVttdRWX4WmHZVJJ",
+	"Ug1XraxoV7W0sj+LU1FZhtFOXIZVVLeikqy6jlNZfEllqaSnUkTneqbnY/jBssGrsLOefiEFhy7v9NLz",
+	"fQ+voelImstKD2+VHzeDLPuW6KnyVVlFG9whWWZWcvWyso81V5avlnc6RwzLqTprqipy8TB50KppCeyX",
+	"6PxV4N2yIxbKGCasEbLDgHIMZugLjYI5AoTRH7rAYZoHpXVmMVdrPBUajuScYA6Jt4Zq9O6qfBKlHOJl",
+	"BwNpCFkSKFhek8T/v4Lmsii+FU0Ly8K/L/WvWoOSbVElWULRSBYxGCXFUQ6cSjfLKua6UoOtK5XXsniW",
+	"y+XCzFktURAG3A8JWZ4JD2HcVIALD3CV1yStoEfJmiUeg60h+7cP6GSG2w0gJMDW0fHpy8GhCpJ8UJ4L",
+	"ql4E5QRRFZztn358sLvPhTjgbk3moGQulSShvMp9IqWSL3Mir7IiK3zmNf0Ci/3mtT8gJa0vtGakTVlI",
+	"aa9haOUT3R/kN8mS3B+C7tq2qZSkXBuhOaqtMYbIoK+SSWOIP4aRB0V149Vrk0t0XsOcXslfs3z99R0x",
+	"0zURmOVd1+6SP5Sp3em2FpISxWdlw0c0izlRVPFHkehaZvuJxrpsdNF5jzb9KXXG1airpSNXUdcyfXOV",
+	"96ZK/1yoYsq4W2J4FPz4z199yv6P/noGhrmE7CFI8rFV8dfpngrkHG0mkSqNE5HEvrkzOEtx38AJzpPd",
+	"63AkORP+z+ZtX4/OpYT6OjNczwkiqOiAoEkdSVVI4K/jck9y+jd0t69n2+YqANTnvPk6Aev1O+dsu26X",
+	"OlZrFR9IkLHEly6vZZW6GmJGsg0wAG6EkMYEYfo4DYAVWu0Ijb3AAR5RAQ7ZOd7Qc4ZgAmdghETVfqr6",
+	"UgqocrdvoKmsvwKbaQBZfZYaBLypDrPa3//j6yFZlZh1tZD6rdNCMzU73S2mXPycldyrjh0CLDwThFlN",
+	"Ix5ZIFVkwegaRdDPexRqcD/mVViHXZbt0rRyREU8X1L5oZaC7zzw4OnRlL4qDiO7zEvzHFUuXhpzim6h",
+	"TXiQTVKrDmz9w9nxEc8eqB2EKdXRqz53kwrpVUvpxVFV2UzlcnpySA0kKFFpajDtDNbcF3NgqhxxleiW",
+	"PPorPcx0Y4QuqKhCoILKEhH5x6coQDfIUS+CYto93h3D4Iq2HzhOGOBXU6fc/bzi/ouKb/EU/mfCwy+i",
+	"wOxwgrhrA9O/6Iy4v6PSw8FgyOk3VaHH64oEmbluorevfVCfr2NSir/Kz3ldhSarglLnvL4Ee752x0Yx",
+	"TKWqK5tbBknhkE0s/Q2OR4olL2oxpWJRjA2t2AUoKrOrqnoka7gOHjmouHhmlkeGmjtuSI+P5IOVAs6X",
+	"6LjlSO8qefugEJviTl25GyoSBXL3G9XqUrFhluyECmVy8eGPKp125qUHoyMVTFHgsIRcfg0SVauIXG+l",
+	"KrKgQO5lUqu8EKnsVVyHdsQ0Fny8ilwKpToWxdhnxx6G2X38DZHR/MLQ+WItjPUyWH76mUgQLZsWr46x",
+	"Rmh54XxbOkj7s6Q+yNU1Vh2qpi2XHuAxCWPHkUdmZ3Q4KVd6QeYOv7+HFen7ALMCx3LW8VYhhZMFy12e",
+	"H3+0f8Si4NicGLkgGGW8ta+MCZmy05Dp9DnEnl1RpSPABEEnqQoCp9Mk4RCKPEMYOFkoPf2uA7yAhLyI",
+	"CA/fz4HAxqmCYMnU02HlAdJ0EgddIz9klUTYeGALslgVa5sdPQ+fs1kDcfMQ/Qy/QWhYCzexXD+nDJpU",
+	"kYaVYcQoukYRiBCJowA5wI3CSa76kcjOF9mYae4ht2w9AiC+CBaDTLuPYIRUriwHIeAT4GryisncCU9i",
+	"9UzI2IscVgpyxmbh2Qhs3X99/6v5O1aM8AdW2JmVWv72/qv57+bf3X+9DbDnIB4/lAZfZuEs/DqAGzQa",
+	"h+EbfBGIFiz3CdjQ93EDnFOsuZ7PLoKkzbEXXPkIYOZfZIQXxWTc52n3WJXyZLEKxHa9CCgZspAxgAJO",
+	"DizKCFyhgNpfyUpQBNOWgRtGtvyQgCjmKaKNi+AiyEVmeZhOj8dRZQkLCYcYbi+IrSrFTl0EW8M6V98M",
+	"tyujrKoCq85ZNCYdcXYRDFnxtCEIWeYBZk47MkYzSnAMtVwHAUNJtRyCrYQX7fDXuHEVUgBCAoaprTts",
+	"gP0gnmCBlYsgvT+LYdn3qPilwEp0hflHElz35ehcXtYDMyoOY0Iberag4ocUJ+VmNeOnO4xF7lwbOyIV",
+	"iIuTkAug1CxnRZVYIiVXEgbp/asRF1eJQ2qdshfL0zfTLF8pMKV+bm+u012xpE+xPo+p62sCb2e60vIK",
+	"HPn83/oTKHUsJSmLV8wpZPEJVH0wneiOVIyHdTFWd6koKkR7Wqt7ZlVHaIfe6g5pWRraYXHZh6xDVvdB",
+	"XZYtnnWoThdXl2Xhy50LafiCH4iatZlW8vlrfrdrUuOMLxOApasYtiizGZwcAHLjsToqw8Itf8mOpLxg",
+	"uE33PLxitwSw4RSWap7tXyov8c5bruzd0QldoUWb+O8RecUvOparny3wAWdNdqQKW3SSD9xD9UvYMGDX",
+	"2DtSn8rcfjrye7BvflzC/GQMSa6OT6adiFuw16C3HSe7OHQx3R16mCQ3jD6E9tSVrXk9vRoNRYTcInJe",
+	"jnteEOivm4yS/fQBLtwSy2NaM82dUO1qsiZZIfnyxuWEld3z+ERaf3GkldLBoxAVvzl+NUUlN8y/D+S0",
+	"huCdivDj5WWcsvyhNUrqyJ0W1kn7qxe9+/weiuSyPVFawRVlIXhdQvqXF4zCW2pm8tv52IUAa9J6ctfK",
+	"ampPYgue2OdfHvtMqEAFCNrjIgv11iWqLCV1OUmJG1CeCOovT9VjK/sYwph/aedtWjPgbid1m9WwJtKm",
+	"Py6RZbWvnyjyZ0aRmZM1dJPgHvITUWqSYrSaUHN3mD7R6V8hnSa0wo4oWJ7I41Hs1KP0mlSM85bI5hcs",
+	"0ywpP1ciRrmsv3wVafX1AkkptqU181dEcL+t/LIoYafU/9DDzSLbc2o4JDPk1TeL5D4lq4iR4I9qEi3Y",
+	"HGugBiW1PJabjKzVGtaiaF9RZTzLGRU396Wlp9ld/LwAYuNxNq50eL1E40kAYkfKDKSkDCOrriPyOQF9",
+	"IvvqxbmuJs7JcH7HegE1mMPIQ1j2oE7jip17Eku+082P3aRhli5mMlZ+OWsFf4sadOXiJXUP4vLUwIOp",
+	"f+IdYtYRbPk67u/DzjpFImRA5KX86avf8iAUOPND6ADKfnF6UYIgfR6Sk1WF9tKi0O/jYd2S7X6Wd2AD",
+	"ccoLwgggxxMxfmJjByHxXLGyS3Z1zoG9aF/LruvNd3ZuqFXkJFpusLvTSmRP+/tpf79f+zul+8fY2ZkT",
+	"bNG2Tt1fm+/pta4z2WQ381ysp638tJXfM1HNKP7x9vFiB+RCZXxj16PkpHn9EOYQTlFwxiu1rlbnE2iP",
+	"pU6b6PZJdeQnlvHEMt4vlpFuAbDFjXip0PA2C4DiE38UFiJ7hqvDaXlg4MZ+4cdiIjKgS6k0gVRcYbwB",
+	"70hKhD2xjifW8X6xjpMK332qegQApj6DerxDTt7j0UiL2UQ5t/1hQfciqX21SVGVCs9ypmuGvldd8y/l",
+	"O675Bele+/rUXsbd+8Rq3rcg+DQ77fPXd+pbKV+uuJtEQiQvyCwEr7RS0h4SkXq5zSPlia0SriLIffPt",
+	"Eueu7F9+GV3WdI2DodKNQn/WbBU5C7j+JPK9SpJFZLKk/HKLlQGNEIlmycEnhhMk3m8/AxC4EcJjKWvw",
+	"Jxbxf+nZKrU36im68jBB7FoidFPKYHF5WaHqpIHlB19sE6fZ2AskH+W5uRvkHraR0wTVlXuAt1xjG5fu",
+	"qXuYnAFbKLCj2ZRuF0jY9VrbT7LnkUiaVRcCcpbtB1gkJzOC3oCQeZryYkrOsvsfTMQfp0OtpGLRtD4Z",
+	"l4sQ/CjS6Foq31BvEt7a8kjqVhJIh+WU/Akk9hg5z6rvjn8SST+f/XvoBW+o0EG3HiZUiSwKJXbP/wYy",
+	"ydyR7yddZZWV77R4yMbOXXGwPB2y4noMVoAh2Ogb0lUaa2yw8uSfzKqfwdaQ1hV48t0pMnEss63MXLZI",
+	"NeGfhLlMkQccXgSrbSoxEKtxz/DCylbW7YYH6Z1J9eg6V13zySn55JT8eTslj5dUeE02Mti6NrdXOCWd",
+	"0F4cL/z3iOzR9yu1PoJuyc6YTPyNsg3pGBW5hsUg37uKC+M+PH95yNIKn/FKPxHDRxACdEtQFECf2k+M",
+	"jBr86xnDBBGCDsU7q8MQIRdFKLCRCiIUOOy+7dGMOyh4wSJWCIf+RpMRchzkADxFtoTecJogdczu0/rl",
+	"Qrx+KN4/vIrCdCVy+VjHH62xJcV1YBUYfzUtolEEt9sIY7rZ4mklQkQRmsYMchJZRG1nHKNrYCX5Yi5u",
+	"hn5lpX95iuzsPDuHm3LNiOMpCiiVsBI6adJJxd2E1SUnchRTxqCHAZ1dBG3CAv8lohOlgXA+TS9DLKXh",
+	"2WJCO+WvH0xnbJifltQY6HKQ9zphzuFNUBPaPdr0MeBl2UiQwBHECDghwqy0E7+7v2rTpG09TDmRPYbi",
+	"Kvr8GjORQEmBnwvHka/0lR127CtaFul1F/o+zrk4wA30CGYOji1DB3j7GRA6BM64XFpBrpElYpRMJqqD",
+	"5kdL3PnUopZtKO7fx0tHoqxWY7KdZz9HiKJlhiUIhJ5aHvdAnMDPeNEv6HOEZ/KtamSpFN0NRTyO+Y1e",
+	"YrC8fCyPWa4xODg56LO7deVkHZVJFjCC9ptnWR0f4QFvgEERrIugbqnCZ2k1sDBg9cowEkXfBKEBS7d4",
+	"ibAklYYlCpWn8kKkm3N2wfQHR9zmDx0UMRGalZEDGvC9axRQJk8b0kYe+zWNwhHCKs+JSJgYJwaCM6Ga",
+	"XjAmwKLEfff67t8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -17,19 +18,22 @@ import (
 
 const defaultPageSize = 100
 
-var badCursor = generated.BadRequestJSONResponse(security.Incorrect("cursor"))
+var errBadCursor = apperr.Because(apperr.Incorrect, "cursor", "not a cursor this server issued")
 
-// pageArgs reads limit and cursor; ok=false for a cursor this server did not issue.
-func pageArgs(limit *int, cursor *string) (n int, after string, ok bool) {
+// pageArgs reads limit and cursor; errBadCursor for a cursor this server did not issue.
+func pageArgs(limit *int, cursor *string) (n int, after string, err error) {
 	n = defaultPageSize
 	if limit != nil {
 		n = *limit
 	}
 	if cursor == nil || *cursor == "" {
-		return n, "", true
+		return n, "", nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(*cursor)
-	return n, string(b), err == nil && len(b) > 0
+	b, decodeErr := base64.RawURLEncoding.DecodeString(*cursor)
+	if decodeErr != nil || len(b) == 0 {
+		return 0, "", errBadCursor
+	}
+	return n, string(b), nil
 }
 
 func nextCursor(more bool, lastKey string) *string {
@@ -51,9 +55,9 @@ func rawObject(raw []byte) (map[string]any, error) {
 
 // listPage runs one listing and renders it as a page.
 func (s *Server) listPage(ctx context.Context, l store.Listing, limit *int, cursor *string) (*generated.Page, error) {
-	n, after, ok := pageArgs(limit, cursor)
-	if !ok {
-		return nil, nil
+	n, after, err := pageArgs(limit, cursor)
+	if err != nil {
+		return nil, err
 	}
 	items, more, err := s.store.List(ctx, l, after, n)
 	if err != nil {
@@ -75,90 +79,72 @@ func (s *Server) listPage(ctx context.Context, l store.Listing, limit *int, curs
 	return page, nil
 }
 
-// pageResult renders a listPage result as the operation's own response type.
-func pageResult[R any](page *generated.Page, err error, ok func(generated.PageJSONResponse) R, bad func(generated.BadRequestJSONResponse) R) (R, error) {
-	var zero R
-	switch {
-	case err != nil:
+// listed renders a listPage result as the operation's own 200 response.
+func listed[R any](page *generated.Page, err error, ok func(generated.PageJSONResponse) R) (R, error) {
+	if err != nil {
+		var zero R
 		return zero, err
-	case page == nil:
-		return bad(badCursor), nil
 	}
 	return ok(generated.PageJSONResponse(*page)), nil
 }
 
 func (s *Server) AdminListStores(ctx context.Context, req generated.AdminListStoresRequestObject) (generated.AdminListStoresResponseObject, error) {
 	page, err := s.listPage(ctx, store.StoresOf(req.UserId), req.Params.Limit, req.Params.Cursor)
-	return pageResult(page, err,
+	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListStoresResponseObject {
 			return generated.AdminListStores200JSONResponse{PageJSONResponse: p}
-		},
-		func(b generated.BadRequestJSONResponse) generated.AdminListStoresResponseObject {
-			return generated.AdminListStores400JSONResponse{BadRequestJSONResponse: b}
 		})
 }
 
 func (s *Server) AdminListDevices(ctx context.Context, req generated.AdminListDevicesRequestObject) (generated.AdminListDevicesResponseObject, error) {
 	page, err := s.listPage(ctx, store.DevicesOf(req.UserId), req.Params.Limit, req.Params.Cursor)
-	return pageResult(page, err,
+	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListDevicesResponseObject {
 			return generated.AdminListDevices200JSONResponse{PageJSONResponse: p}
-		},
-		func(b generated.BadRequestJSONResponse) generated.AdminListDevicesResponseObject {
-			return generated.AdminListDevices400JSONResponse{BadRequestJSONResponse: b}
 		})
 }
 
 func (s *Server) AdminListEmployees(ctx context.Context, req generated.AdminListEmployeesRequestObject) (generated.AdminListEmployeesResponseObject, error) {
 	page, err := s.listPage(ctx, store.EmployeesOf(req.UserId), req.Params.Limit, req.Params.Cursor)
-	return pageResult(page, err,
+	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListEmployeesResponseObject {
 			return generated.AdminListEmployees200JSONResponse{PageJSONResponse: p}
-		},
-		func(b generated.BadRequestJSONResponse) generated.AdminListEmployeesResponseObject {
-			return generated.AdminListEmployees400JSONResponse{BadRequestJSONResponse: b}
 		})
 }
 
 func (s *Server) AdminListProducts(ctx context.Context, req generated.AdminListProductsRequestObject) (generated.AdminListProductsResponseObject, error) {
 	page, err := s.listPage(ctx, store.ProductsOf(req.UserId, req.StoreUuid), req.Params.Limit, req.Params.Cursor)
-	return pageResult(page, err,
+	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListProductsResponseObject {
 			return generated.AdminListProducts200JSONResponse{PageJSONResponse: p}
-		},
-		func(b generated.BadRequestJSONResponse) generated.AdminListProductsResponseObject {
-			return generated.AdminListProducts400JSONResponse{BadRequestJSONResponse: b}
 		})
 }
 
 func (s *Server) AdminListDocuments(ctx context.Context, req generated.AdminListDocumentsRequestObject) (generated.AdminListDocumentsResponseObject, error) {
 	page, err := s.listPage(ctx, store.DocumentsOf(req.UserId, req.StoreUuid), req.Params.Limit, req.Params.Cursor)
-	return pageResult(page, err,
+	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListDocumentsResponseObject {
 			return generated.AdminListDocuments200JSONResponse{PageJSONResponse: p}
-		},
-		func(b generated.BadRequestJSONResponse) generated.AdminListDocumentsResponseObject {
-			return generated.AdminListDocuments400JSONResponse{BadRequestJSONResponse: b}
 		})
 }
 
 func (s *Server) AdminListReceipts(ctx context.Context, req generated.AdminListReceiptsRequestObject) (generated.AdminListReceiptsResponseObject, error) {
 	page, err := s.listPage(ctx, store.ReceiptsOf(req.UserId), req.Params.Limit, req.Params.Cursor)
-	return pageResult(page, err,
+	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListReceiptsResponseObject {
 			return generated.AdminListReceipts200JSONResponse{PageJSONResponse: p}
-		},
-		func(b generated.BadRequestJSONResponse) generated.AdminListReceiptsResponseObject {
-			return generated.AdminListReceipts400JSONResponse{BadRequestJSONResponse: b}
 		})
 }
 
 // AdminListEvents lists the user's inbox, newest first.
 func (s *Server) AdminListEvents(ctx context.Context, req generated.AdminListEventsRequestObject) (generated.AdminListEventsResponseObject, error) {
-	n, after, ok := pageArgs(req.Params.Limit, req.Params.Cursor)
+	n, after, err := pageArgs(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
 	before, err := strconv.ParseInt(after, 10, 64)
-	if !ok || (after != "" && (err != nil || before <= 0)) {
-		return generated.AdminListEvents400JSONResponse{BadRequestJSONResponse: badCursor}, nil
+	if after != "" && (err != nil || before <= 0) {
+		return nil, errBadCursor
 	}
 	entries, more, err := s.store.InboxOf(ctx, req.UserId, before, n)
 	if err != nil {
@@ -184,8 +170,7 @@ func (s *Server) AdminGetUser(ctx context.Context, req generated.AdminGetUserReq
 		return nil, err
 	}
 	if !v.Known() {
-		return generated.AdminGetUser404JSONResponse{NotFoundJSONResponse: generated.NotFoundJSONResponse(
-			security.Envelope(404, "not found", "userId"))}, nil
+		return nil, apperr.New(apperr.NotFound, "userId")
 	}
 	out := generated.AdminUser{UserId: req.UserId, HasCloudToken: v.HasCloudToken,
 		Installations: []generated.InstallationState{}, Subscriptions: []generated.SubscriptionState{}}
@@ -214,9 +199,8 @@ func (s *Server) AdminGetUser(ctx context.Context, req generated.AdminGetUserReq
 func (s *Server) AdminCreateAccount(ctx context.Context, req generated.AdminCreateAccountRequestObject) (generated.AdminCreateAccountResponseObject, error) {
 	hasBilling := req.Body.HasBilling != nil && *req.Body.HasBilling
 	id, err := s.store.AddAccount(ctx, store.NewAccount{Login: req.Body.Login, PasswordHash: security.HashPassword(req.Body.Password), HasBilling: hasBilling})
-	if errors.Is(err, store.ErrLoginTaken) {
-		return generated.AdminCreateAccount409JSONResponse{ConflictJSONResponse: generated.ConflictJSONResponse(
-			security.Envelope(security.CodeAlreadyRegistered, "already exists", "login"))}, nil
+	if errors.Is(err, apperr.ErrLoginTaken) {
+		return nil, apperr.New(apperr.LoginTaken, "login")
 	}
 	if err != nil {
 		return nil, err

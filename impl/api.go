@@ -48,8 +48,9 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = security.ErrorHandler(cfg.Logger)
-	e.Pre(middleware.RemoveTrailingSlash()) // Evotor integrations also call /api/v1/user/create/
+	e.HTTPErrorHandler = security.ErrorHandler(cfg.Logger) // the one place an error becomes a response
+	e.Binder = security.ExactBinder{}                      // bodies bind from the validated value only
+	e.Pre(middleware.RemoveTrailingSlash())                // Evotor integrations also call /api/v1/user/create/
 	e.Use(accessLog(cfg.Logger), middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
 	server, err := NewServer(cfg, spec)
 	if err != nil {

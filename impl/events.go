@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -31,9 +32,9 @@ func (s *Server) SubscriptionEvent(ctx context.Context, req generated.Subscripti
 func (s *Server) InstallationEvent(ctx context.Context, req generated.InstallationEventRequestObject) (generated.InstallationEventResponseObject, error) {
 	ms, err := millis(req.Body.Timestamp)
 	if err != nil {
-		return generated.InstallationEvent400JSONResponse{BadRequestJSONResponse: generated.BadRequestJSONResponse(security.Incorrect("timestamp"))}, nil
+		return nil, apperr.New(apperr.Incorrect, "timestamp")
 	}
-	ev := store.InstallationEvent{EventID: store.CanonicalUUID(req.Body.Id), EvotorUserID: req.Body.Data.UserId,
+	ev := store.InstallationEvent{EventID: security.CanonicalID(req.Body.Id), EvotorUserID: req.Body.Data.UserId,
 		ProductID: req.Body.Data.ProductId, Type: req.Body.Type, OccurredMs: ms, Body: security.RawBodyFrom(ctx)}
 	err = s.deliver(ctx, "installationEvent", req.Body.Data.UserId, nil, func(tx *store.Tx) error {
 		return tx.RecordInstallationEvent(ev)

@@ -3,6 +3,7 @@ package impl
 import (
 	"context"
 	"encoding/json"
+	"github.com/evotor-partner/evotor-partner/security"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/store"
@@ -10,7 +11,7 @@ import (
 
 // PutStores upserts the token user's stores.
 func (s *Server) PutStores(ctx context.Context, req generated.PutStoresRequestObject) (generated.PutStoresResponseObject, error) {
-	out, err := s.notify(ctx, "putStores", nil, func(owner string, tx *store.Tx) error {
+	err := s.notify(ctx, "putStores", nil, func(owner string, tx *store.Tx) error {
 		raws, err := rawItems(ctx)
 		if err != nil {
 			return err
@@ -21,15 +22,15 @@ func (s *Server) PutStores(ctx context.Context, req generated.PutStoresRequestOb
 		}
 		return tx.UpsertStores(rows)
 	})
-	return respond[generated.PutStoresResponseObject](ctx, out, err, generated.PutStores200Response{}, generated.PutStores404JSONResponse{},
-		func(b generated.PaymentRequiredJSONResponse) generated.PutStoresResponseObject {
-			return generated.PutStores402JSONResponse{PaymentRequiredJSONResponse: b}
-		})
+	if err != nil {
+		return nil, err
+	}
+	return generated.PutStores200Response{}, nil
 }
 
 // PutDevices upserts the token user's devices; the stores they name become the user's.
 func (s *Server) PutDevices(ctx context.Context, req generated.PutDevicesRequestObject) (generated.PutDevicesResponseObject, error) {
-	out, err := s.notify(ctx, "putDevices", nil, func(owner string, tx *store.Tx) error {
+	err := s.notify(ctx, "putDevices", nil, func(owner string, tx *store.Tx) error {
 		raws, err := rawItems(ctx)
 		if err != nil {
 			return err
@@ -39,7 +40,7 @@ func (s *Server) PutDevices(ctx context.Context, req generated.PutDevicesRequest
 		for i, d := range *req.Body {
 			rows[i] = store.DeviceRow{OwnerID: owner, UUID: d.Uuid, Name: d.Name, Code: d.Code, TimezoneOffset: d.TimezoneOffset, Raw: raws[i]}
 			if d.StoreUuid != nil {
-				u := store.CanonicalUUID(*d.StoreUuid)
+				u := security.CanonicalID(*d.StoreUuid)
 				rows[i].StoreUUID = &u
 				stores = append(stores, u)
 			}
@@ -49,15 +50,15 @@ func (s *Server) PutDevices(ctx context.Context, req generated.PutDevicesRequest
 		}
 		return tx.UpsertDevices(rows)
 	})
-	return respond[generated.PutDevicesResponseObject](ctx, out, err, generated.PutDevices200Response{}, generated.PutDevices404JSONResponse{},
-		func(b generated.PaymentRequiredJSONResponse) generated.PutDevicesResponseObject {
-			return generated.PutDevices402JSONResponse{PaymentRequiredJSONResponse: b}
-		})
+	if err != nil {
+		return nil, err
+	}
+	return generated.PutDevices200Response{}, nil
 }
 
 // PutEmployees upserts the token user's employees; the stores they name become the user's.
 func (s *Server) PutEmployees(ctx context.Context, req generated.PutEmployeesRequestObject) (generated.PutEmployeesResponseObject, error) {
-	out, err := s.notify(ctx, "putEmployees", nil, func(owner string, tx *store.Tx) error {
+	err := s.notify(ctx, "putEmployees", nil, func(owner string, tx *store.Tx) error {
 		raws, err := rawItems(ctx)
 		if err != nil {
 			return err
@@ -67,7 +68,7 @@ func (s *Server) PutEmployees(ctx context.Context, req generated.PutEmployeesReq
 		for i, e := range *req.Body {
 			storeList := make([]string, len(e.Stores))
 			for j, u := range e.Stores {
-				storeList[j] = store.CanonicalUUID(u)
+				storeList[j] = security.CanonicalID(u)
 			}
 			stores = append(stores, storeList...)
 			list, _ := json.Marshal(storeList)
@@ -79,8 +80,8 @@ func (s *Server) PutEmployees(ctx context.Context, req generated.PutEmployeesReq
 		}
 		return tx.UpsertEmployees(rows)
 	})
-	return respond[generated.PutEmployeesResponseObject](ctx, out, err, generated.PutEmployees200Response{}, generated.PutEmployees404JSONResponse{},
-		func(b generated.PaymentRequiredJSONResponse) generated.PutEmployeesResponseObject {
-			return generated.PutEmployees402JSONResponse{PaymentRequiredJSONResponse: b}
-		})
+	if err != nil {
+		return nil, err
+	}
+	return generated.PutEmployees200Response{}, nil
 }

@@ -11,7 +11,7 @@ import (
 
 // CreateProducts upserts a catalogue (products and groups) of the token user's store.
 func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProductsRequestObject) (generated.CreateProductsResponseObject, error) {
-	out, err := s.notify(ctx, "createProducts", storeParams(req.StoreUuid), func(owner string, tx *store.Tx) error {
+	err := s.notify(ctx, "createProducts", storeParams(req.StoreUuid), func(owner string, tx *store.Tx) error {
 		storeUUID, raws, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
 		if err != nil {
 			return err
@@ -28,15 +28,15 @@ func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProduct
 		}
 		return tx.UpsertProducts(rows)
 	})
-	return respond[generated.CreateProductsResponseObject](ctx, out, err, generated.CreateProducts200Response{}, generated.CreateProducts404JSONResponse{},
-		func(b generated.PaymentRequiredJSONResponse) generated.CreateProductsResponseObject {
-			return generated.CreateProducts402JSONResponse{PaymentRequiredJSONResponse: b}
-		})
+	if err != nil {
+		return nil, err
+	}
+	return generated.CreateProducts200Response{}, nil
 }
 
 // PutDocuments upserts documents of the token user's store, each kept whole.
 func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsRequestObject) (generated.PutDocumentsResponseObject, error) {
-	out, err := s.notify(ctx, "putDocuments", storeParams(req.StoreUuid), func(owner string, tx *store.Tx) error {
+	err := s.notify(ctx, "putDocuments", storeParams(req.StoreUuid), func(owner string, tx *store.Tx) error {
 		storeUUID, raws, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
 		if err != nil {
 			return err
@@ -50,16 +50,16 @@ func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsReq
 		}
 		return tx.UpsertDocuments(rows)
 	})
-	return respond[generated.PutDocumentsResponseObject](ctx, out, err, generated.PutDocuments200Response{}, generated.PutDocuments404JSONResponse{},
-		func(b generated.PaymentRequiredJSONResponse) generated.PutDocumentsResponseObject {
-			return generated.PutDocuments402JSONResponse{PaymentRequiredJSONResponse: b}
-		})
+	if err != nil {
+		return nil, err
+	}
+	return generated.PutDocuments200Response{}, nil
 }
 
 // PostReceipts stores each receipt once (by its event id), header and items.
 func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsRequestObject) (generated.PostReceiptsResponseObject, error) {
-	out, err := s.notify(ctx, "postReceipts", nil, func(owner string, tx *store.Tx) error {
-		receipts, raws, err := receiptList(ctx, *req.Body)
+	err := s.notify(ctx, "postReceipts", nil, func(owner string, tx *store.Tx) error {
+		receipts, raws, err := receiptList(ctx)
 		if err != nil {
 			return err
 		}
@@ -68,14 +68,14 @@ func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsReq
 		for i, r := range receipts {
 			d := r.Data
 			stores[i] = d.StoreId
-			rows[i] = store.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: store.CanonicalUUID(d.Id),
-				StoreUUID: store.CanonicalUUID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
+			rows[i] = store.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: security.CanonicalID(d.Id),
+				StoreUUID: security.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
 				ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: evotorTime(d.DateTime),
 				TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
 				Raw: raws[i]}
 			if d.Items != nil {
 				for _, it := range *d.Items {
-					rows[i].Items = append(rows[i].Items, store.ReceiptItemRow{ItemUUID: store.CanonicalUUID(it.Id), Name: it.Name,
+					rows[i].Items = append(rows[i].Items, store.ReceiptItemRow{ItemUUID: itemID(it.Id), Name: it.Name,
 						ItemType: it.ItemType, Quantity: decimalText(it.Quantity), Price: decimalText(it.Price),
 						SumPrice: decimalText(it.SumPrice), Tax: decimalText(it.Tax), Discount: decimalText(it.Discount)})
 				}
@@ -86,10 +86,10 @@ func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsReq
 		}
 		return tx.InsertReceipts(rows)
 	})
-	return respond[generated.PostReceiptsResponseObject](ctx, out, err, generated.PostReceipts200Response{}, generated.PostReceipts404JSONResponse{},
-		func(b generated.PaymentRequiredJSONResponse) generated.PostReceiptsResponseObject {
-			return generated.PostReceipts402JSONResponse{PaymentRequiredJSONResponse: b}
-		})
+	if err != nil {
+		return nil, err
+	}
+	return generated.PostReceipts200Response{}, nil
 }
 
 // claimStoreItems makes the path's store the owner's (ErrNotOwner when it is another user's)
@@ -99,25 +99,41 @@ func claimStoreItems(ctx context.Context, tx *store.Tx, owner, storeUUID string)
 		return "", nil, err
 	}
 	raws, err := rawItems(ctx)
-	return store.CanonicalUUID(storeUUID), raws, err
+	return security.CanonicalID(storeUUID), raws, err
 }
 
-// receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw JSON.
-func receiptList(ctx context.Context, body generated.ReceiptsBody) ([]generated.Receipt, [][]byte, error) {
-	if list, err := body.AsReceiptsBody1(); err == nil {
-		raws, err := rawItems(ctx)
-		if err != nil {
+// receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw
+// JSON. Each receipt is bound from the validated value with exact member names: the generated
+// union's own accessors would decode it again, case-insensitively.
+func receiptList(ctx context.Context) ([]generated.Receipt, [][]byte, error) {
+	value := security.ValidatedBodyFrom(ctx)
+	list, isArray := value.([]any)
+	if !isArray {
+		var one generated.Receipt
+		if err := security.BindExact(value, &one); err != nil {
 			return nil, nil, err
 		}
-		out := make([][]byte, len(raws))
-		for i, r := range raws {
-			out[i] = r
-		}
-		return list, out, nil
+		return []generated.Receipt{one}, [][]byte{security.RawBodyFrom(ctx)}, nil
 	}
-	one, err := body.AsReceipt()
+	raws, err := rawItems(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	return []generated.Receipt{one}, [][]byte{security.RawBodyFrom(ctx)}, nil
+	receipts := make([]generated.Receipt, len(list))
+	out := make([][]byte, len(raws))
+	for i, item := range list {
+		if err := security.BindExact(item, &receipts[i]); err != nil {
+			return nil, nil, err
+		}
+		out[i] = raws[i]
+	}
+	return receipts, out, nil
+}
+
+// itemID keys a receipt position by its product; "" for a free-price position (no product).
+func itemID(id *string) string {
+	if id == nil {
+		return ""
+	}
+	return security.CanonicalID(*id)
 }

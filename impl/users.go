@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -21,7 +22,7 @@ func evotorUserID(userID, userUUID *string) (string, bool) {
 	return "", false
 }
 
-var missingUserID = generated.BadRequestJSONResponse(security.Missing("userId"))
+var errMissingUserID = apperr.New(apperr.Missing, "userId")
 
 // loginFields are the custom fields, in order of preference, that name the account's login.
 var loginFields = []string{"username", "login", "email"}
@@ -53,7 +54,7 @@ func registration(custom map[string]any) (store.NewAccount, error) {
 func (s *Server) CreateUser(ctx context.Context, req generated.CreateUserRequestObject) (generated.CreateUserResponseObject, error) {
 	userID, ok := evotorUserID(req.Body.UserId, req.Body.UserUuid)
 	if !ok {
-		return generated.CreateUser400JSONResponse{BadRequestJSONResponse: missingUserID}, nil
+		return nil, errMissingUserID
 	}
 	account, err := registration(req.Body.AdditionalProperties)
 	if err != nil {
@@ -61,9 +62,8 @@ func (s *Server) CreateUser(ctx context.Context, req generated.CreateUserRequest
 	}
 	token, hash := security.NewUserToken()
 	_, err = s.store.RegisterEvotorUser(ctx, userID, account, hash[:])
-	if errors.Is(err, store.ErrLoginTaken) {
-		return generated.CreateUser409JSONResponse{ConflictJSONResponse: generated.ConflictJSONResponse(
-			security.Envelope(security.CodeAlreadyRegistered, "already exists", "username"))}, nil
+	if errors.Is(err, apperr.ErrLoginTaken) {
+		return nil, apperr.New(apperr.LoginTaken, "username")
 	}
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func (s *Server) CreateUser(ctx context.Context, req generated.CreateUserRequest
 func (s *Server) VerifyUser(ctx context.Context, req generated.VerifyUserRequestObject) (generated.VerifyUserResponseObject, error) {
 	userID, ok := evotorUserID(req.Body.UserId, req.Body.UserUuid)
 	if !ok {
-		return generated.VerifyUser400JSONResponse{BadRequestJSONResponse: missingUserID}, nil
+		return nil, errMissingUserID
 	}
 	acc, found, err := s.store.AccountByLogin(ctx, req.Body.Username)
 	if err != nil {
@@ -87,14 +87,12 @@ func (s *Server) VerifyUser(ctx context.Context, req generated.VerifyUserRequest
 	}
 	// Always runs argon2, so an unknown login costs the same as a wrong password.
 	if !security.CheckPassword(hash, req.Body.Password) {
-		return generated.VerifyUser401JSONResponse{UnauthorizedJSONResponse: generated.UnauthorizedJSONResponse(
-			security.Envelope(security.CodeBadLoginPassword, "", ""))}, nil
+		return nil, apperr.New(apperr.BadLoginPassword, "")
 	}
 	token, tokenHash := security.NewUserToken()
 	err = s.store.LinkEvotorUser(ctx, acc.ID, userID, tokenHash[:])
-	if errors.Is(err, store.ErrLinkedElsewhere) {
-		return generated.VerifyUser409JSONResponse{ConflictJSONResponse: generated.ConflictJSONResponse(
-			security.Envelope(security.CodeLinkedElsewhere, "already linked", "userId"))}, nil
+	if errors.Is(err, apperr.ErrLinkedElsewhere) {
+		return nil, apperr.New(apperr.LinkedElsewhere, "userId")
 	}
 	if err != nil {
 		return nil, err
@@ -107,7 +105,7 @@ func (s *Server) VerifyUser(ctx context.Context, req generated.VerifyUserRequest
 func (s *Server) StoreCloudToken(ctx context.Context, req generated.StoreCloudTokenRequestObject) (generated.StoreCloudTokenResponseObject, error) {
 	userID, ok := evotorUserID(req.Body.UserId, req.Body.UserUuid)
 	if !ok {
-		return generated.StoreCloudToken400JSONResponse{BadRequestJSONResponse: missingUserID}, nil
+		return nil, errMissingUserID
 	}
 	sealed := s.sealer.Seal([]byte(req.Body.Token), userID)
 	if err := s.store.SaveCloudToken(ctx, userID, sealed); err != nil {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/generated"
-	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -61,11 +60,11 @@ func evotorTime(s *string) *time.Time {
 	return &t
 }
 
-// canonical is store.CanonicalUUID for an optional uuid.
+// canonical is security.CanonicalID for an optional uuid.
 func canonical(s *string) *string {
 	if s == nil {
 		return nil
 	}
-	c := store.CanonicalUUID(*s)
+	c := security.CanonicalID(*s)
 	return &c
 }

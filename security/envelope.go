@@ -1,7 +1,7 @@
 package security
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
 
 // Evotor's error codes, as its reference documents them.
@@ -25,6 +26,37 @@ const (
 	CodeAlreadyRegistered = 2005 // user/create: the login is taken
 )
 
+// outcome is how one kind of failure is answered. Evotor has no codes for transport failures
+// and the admin API, so there the envelope's code is the HTTP status.
+type outcome struct {
+	status int
+	code   int // 0: the body is {} (Evotor's "resource absent")
+}
+
+// outcomes is the one table from a failure's kind to its status and Evotor code.
+var outcomes = map[apperr.Kind]outcome{
+	apperr.Malformed:            {http.StatusBadRequest, CodeMalformed},
+	apperr.Missing:              {http.StatusBadRequest, CodeMissing},
+	apperr.Incorrect:            {http.StatusBadRequest, CodeIncorrect},
+	apperr.BadAppCredential:     {http.StatusUnauthorized, CodeBadAppCredential},
+	apperr.BadUserToken:         {http.StatusUnauthorized, CodeBadUserToken},
+	apperr.ExpiredUserToken:     {http.StatusUnauthorized, CodeExpiredUserToken},
+	apperr.BadLoginPassword:     {http.StatusUnauthorized, CodeBadLoginPassword},
+	apperr.BadAdminToken:        {http.StatusUnauthorized, http.StatusUnauthorized},
+	apperr.PaymentRequired:      {http.StatusPaymentRequired, CodePaymentRequired},
+	apperr.NotOwner:             {http.StatusNotFound, 0},
+	apperr.NotFound:             {http.StatusNotFound, http.StatusNotFound},
+	apperr.MethodNotAllowed:     {http.StatusMethodNotAllowed, http.StatusMethodNotAllowed},
+	apperr.LoginTaken:           {http.StatusConflict, CodeAlreadyRegistered},
+	apperr.LinkedElsewhere:      {http.StatusConflict, CodeLinkedElsewhere},
+	apperr.TooLarge:             {http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
+	apperr.UnsupportedMediaType: {http.StatusUnsupportedMediaType, http.StatusUnsupportedMediaType},
+	apperr.Unavailable:          {http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+}
+
+// Status is the HTTP status a kind of failure is answered with.
+func Status(k apperr.Kind) int { return outcomes[k].status }
+
 // Envelope builds Evotor's error body {"errors":[{code, reason?, subject?}]}. Values are never
 // echoed back: they may be secrets.
 func Envelope(code int, reason, subject string) generated.Errors {
@@ -38,68 +70,92 @@ func Envelope(code int, reason, subject string) generated.Errors {
 	return generated.Errors{Errors: []generated.Error{e}}
 }
 
-// Missing is the 2002 envelope for an absent required field.
-func Missing(subject string) generated.Errors { return Envelope(CodeMissing, "missing", subject) }
-
-// Incorrect is the 2003 envelope for a field with a wrong type or value.
-func Incorrect(subject string) generated.Errors {
-	return Envelope(CodeIncorrect, "incorrect", subject)
+// Answer is what a failed request gets: status and body, with what the log says of it.
+type Answer struct {
+	Status   int
+	Body     any // generated.Errors, or {} for a resource absent
+	Failure  *apperr.Error
+	Internal bool // not the client's fault: logged as an error, answered without detail
 }
 
-// PaymentRequired is the 1004 envelope; the value is the Evotor user id (not a secret), as in
-// Evotor's own example.
-func PaymentRequired(userID string) generated.Errors {
-	e := Envelope(CodePaymentRequired, "payment required", "userUuid")
-	e.Errors[0].Value = userID
-	return e
-}
-
-// Failure is an error that already knows its HTTP status and Evotor envelope.
-type Failure struct {
-	Status int
-	Body   generated.Errors
-}
-
-func (f *Failure) Error() string { return http.StatusText(f.Status) }
-
-func fail(status int, body generated.Errors) *Failure { return &Failure{Status: status, Body: body} }
-
-// transportFailure maps echo's own errors (no route, wrong method, body too large, …) onto the
-// envelope. Evotor has no codes for these, so the code is the HTTP status.
-func transportFailure(status int) *Failure {
-	reason := map[int]string{
-		http.StatusNotFound:              "not found",
-		http.StatusMethodNotAllowed:      "method not allowed",
-		http.StatusRequestEntityTooLarge: "too large",
-		http.StatusUnsupportedMediaType:  "unsupported media type",
-	}[status]
-	if reason == "" {
-		status, reason = http.StatusInternalServerError, "internal error"
+// Answer maps any error a request ends with onto Evotor's status and envelope. It is the only
+// place that does: the validator, the handlers and the store return errors, never responses.
+func AnswerFor(err error) Answer {
+	var f *apperr.Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &f):
+	case errors.As(err, &he):
+		f = fromEcho(he)
+	case errors.Is(err, context.DeadlineExceeded):
+		f = apperr.Wrap(apperr.Unavailable, err)
 	}
-	return fail(status, Envelope(status, reason, ""))
+	o, known := outcomes[kindOf(f)]
+	if !known {
+		return Answer{Status: http.StatusInternalServerError, Internal: true,
+			Body: Envelope(http.StatusInternalServerError, "internal error", "")}
+	}
+	a := Answer{Status: o.status, Failure: f, Internal: o.status >= 500}
+	if o.code == 0 {
+		a.Body = struct{}{}
+		return a
+	}
+	env := Envelope(o.code, f.ReasonText(), f.Subject)
+	env.Errors[0].Value = f.Value
+	a.Body = env
+	return a
 }
 
-// ErrorHandler is echo's HTTPErrorHandler: every failure leaves in Evotor's envelope. Internal
-// errors are logged (never with the request's headers) and answered without detail.
+func kindOf(f *apperr.Error) apperr.Kind {
+	if f == nil {
+		return 0
+	}
+	return f.Kind
+}
+
+// fromEcho maps echo's own errors (no route, wrong method, the body limit, a bind failure).
+func fromEcho(he *echo.HTTPError) *apperr.Error {
+	switch he.Code {
+	case http.StatusNotFound:
+		return apperr.New(apperr.NotFound, "")
+	case http.StatusMethodNotAllowed:
+		return apperr.New(apperr.MethodNotAllowed, "")
+	case http.StatusRequestEntityTooLarge:
+		return apperr.New(apperr.TooLarge, "")
+	case http.StatusUnsupportedMediaType:
+		return apperr.New(apperr.UnsupportedMediaType, "")
+	case http.StatusBadRequest:
+		return apperr.Wrap(apperr.Malformed, he)
+	}
+	return nil
+}
+
+// ErrorHandler is echo's HTTPErrorHandler, installed once: every failure leaves through
+// AnswerFor. A refusal is logged at WARN with the operation, status, Evotor code, subject and
+// reason (never a value, never a header); an internal error at ERROR, answered without detail.
 func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
-		var f *Failure
-		var he *echo.HTTPError
+		a := AnswerFor(err)
+		ctx := c.Request().Context()
+		attrs := []any{"operation", OperationOf(c), "method", c.Request().Method, "path", c.Request().URL.Path, "status", a.Status}
 		switch {
-		case errors.As(err, &f):
-		case errors.As(err, &he) && he.Code != http.StatusInternalServerError:
-			f = transportFailure(he.Code)
+		case a.Failure == nil:
+			logger.ErrorContext(ctx, "request failed", append(attrs, "error", err.Error())...)
+		case a.Internal:
+			logger.ErrorContext(ctx, "request failed", append(attrs, "reason", a.Failure.ReasonText(), "error", err.Error())...)
 		default:
-			logger.ErrorContext(c.Request().Context(), "handler failed",
-				"method", c.Request().Method, "path", c.Request().URL.Path, "error", err.Error())
-			f = transportFailure(http.StatusInternalServerError)
+			code := a.Status
+			if env, ok := a.Body.(generated.Errors); ok {
+				code = env.Errors[0].Code
+			}
+			logger.WarnContext(ctx, "request refused", append(attrs, "code", code, "subject", a.Failure.Subject,
+				"reason", a.Failure.ReasonText())...)
 		}
-		body, _ := json.Marshal(f.Body)
-		if err := c.JSONBlob(f.Status, body); err != nil {
-			logger.Warn("writing error response failed", "error", err.Error())
+		if err := c.JSON(a.Status, a.Body); err != nil {
+			logger.WarnContext(ctx, "writing error response failed", "error", err.Error())
 		}
 	}
 }

@@ -3,18 +3,17 @@ package security
 import (
 	"errors"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// The formats the spec uses for Evotor's ids and times. Evotor's real ids are often
-// date-shaped (20170222-d58c-40e0-8051-b53adff38860, any case) and fail a uuid4 check; its
-// times carry "+0000" offsets that RFC 3339 rejects. These are the only definitions of both.
-const (
-	FormatEvotorUUID = "evotor-uuid"
-	FormatEvotorTime = "evotor-time"
-)
+// Evotor's ids are opaque strings (the spec's EvotorId): real traffic carries date-shaped uuids
+// (20170222-d58c-40e0-8051-b53adff38860, any case), numbers in strings and serial numbers, so
+// no id is format-checked. Its times carry "+0000" offsets that RFC 3339 rejects: the spec's
+// format evotor-time is defined here, the only definition of both rules.
+const FormatEvotorTime = "evotor-time"
 
 var evotorUUID = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
@@ -23,6 +22,15 @@ var evotorTimeLayouts = []string{time.RFC3339, "2006-01-02T15:04:05Z0700"}
 
 // IsEvotorUUID reports whether s is an id in Evotor's 8-4-4-4-12 hex shape.
 func IsEvotorUUID(s string) bool { return evotorUUID.MatchString(s) }
+
+// CanonicalID is an Evotor id as a key: a uuid-shaped id in lower case (Evotor writes the same
+// uuid in either case), any other id byte for byte.
+func CanonicalID(id string) string {
+	if IsEvotorUUID(id) {
+		return strings.ToLower(id)
+	}
+	return id
+}
 
 // ParseEvotorTime parses a time as Evotor sends it: 2017-01-10T09:33:19.757+0000,
 // 2019-10-28T21:14:12.174Z or 2017-06-07T12:55:18+03:00.
@@ -35,15 +43,9 @@ func ParseEvotorTime(s string) (time.Time, error) {
 	return time.Time{}, errors.New("not an Evotor time")
 }
 
-// RegisterFormats teaches doc's schemas the two formats; the validator does it, and so may a
-// test that validates the spec's examples.
+// RegisterFormats teaches doc's schemas the spec's own format; the validator does it, and so
+// may a test that validates the spec's examples.
 func RegisterFormats(doc *openapi3.T) {
-	doc.SetStringFormatValidator(FormatEvotorUUID, openapi3.NewCallbackValidator(func(s string) error {
-		if !IsEvotorUUID(s) {
-			return errors.New("not an Evotor id")
-		}
-		return nil
-	}))
 	doc.SetStringFormatValidator(FormatEvotorTime, openapi3.NewCallbackValidator(func(s string) error {
 		_, err := ParseEvotorTime(s)
 		return err

@@ -16,7 +16,17 @@ type ctxKey int
 const (
 	principalKey ctxKey = iota
 	rawBodyKey
+	validatedBodyKey
 )
+
+// operationKey is where the validator leaves the operationId on the echo context, for the log.
+const operationKey = "evotor-partner.operation"
+
+// OperationOf names the spec operation a request was routed to ("" when none).
+func OperationOf(c interface{ Get(string) any }) string {
+	id, _ := c.Get(operationKey).(string)
+	return id
+}
 
 // PrincipalFrom returns the principal the validator authenticated for this request.
 func PrincipalFrom(ctx context.Context) (Principal, bool) {
@@ -37,4 +47,13 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 
 func withRawBody(ctx context.Context, body []byte) context.Context {
 	return context.WithValue(ctx, rawBodyKey, body)
+}
+
+// ValidatedBodyFrom returns the body value the validator decoded and checked (JSON objects as
+// map[string]any with keys exactly as sent, numbers as json.Number): build rows from this, never
+// from a second decode of the raw body.
+func ValidatedBodyFrom(ctx context.Context) any { return ctx.Value(validatedBodyKey) }
+
+func withValidatedBody(ctx context.Context, v any) context.Context {
+	return context.WithValue(ctx, validatedBodyKey, v)
 }

@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +21,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
 
 // Validator enforces, for every request, what the spec says of its operation: the security
@@ -37,8 +42,8 @@ type operation struct {
 }
 
 // authenticator checks one security scheme against the Authorization header. It returns the
-// principal, or the Evotor code to fail with, or an error when it could not decide.
-type authenticator func(ctx context.Context, header string) (Principal, int, error)
+// principal, or the kind of failure to answer with, or an error when it could not decide.
+type authenticator func(ctx context.Context, header string) (Principal, apperr.Kind, error)
 
 // Config is what the validator needs besides the spec.
 type Config struct {
@@ -68,17 +73,17 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 	v := &Validator{
 		ops: map[string]*operation{},
 		auth: map[string]authenticator{
-			"appToken": func(_ context.Context, h string) (Principal, int, error) {
+			"appToken": func(_ context.Context, h string) (Principal, apperr.Kind, error) {
 				if t, ok := bearerToken(h, false); ok && app.bearer(t) {
 					return Principal{App: true}, 0, nil
 				}
-				return Principal{}, CodeBadAppCredential, nil
+				return Principal{}, apperr.BadAppCredential, nil
 			},
-			"appBasic": func(_ context.Context, h string) (Principal, int, error) {
+			"appBasic": func(_ context.Context, h string) (Principal, apperr.Kind, error) {
 				if up, ok := basicCredentials(h); ok && app.basic(up) {
 					return Principal{App: true}, 0, nil
 				}
-				return Principal{}, CodeBadAppCredential, nil
+				return Principal{}, apperr.BadAppCredential, nil
 			},
 			"userToken":  userTokenAuthenticator(cfg.UserTokens, cfg.TokenGrace, cfg.Now),
 			"adminToken": adminTokenAuthenticator(cfg.AdminToken),
@@ -140,6 +145,7 @@ func (v *Validator) Middleware() echo.MiddlewareFunc {
 			if op == nil {
 				return next(c) // not an operation of the spec: echo's 404/405 follow
 			}
+			c.Set(operationKey, op.id)
 			req, err := v.check(c, op)
 			if err != nil {
 				return err
@@ -164,11 +170,11 @@ func (v *Validator) check(c echo.Context, op *operation) (*http.Request, error) 
 	if op.hasBody {
 		mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 		if err != nil || mt != echo.MIMEApplicationJSON {
-			return nil, transportFailure(http.StatusUnsupportedMediaType)
+			return nil, apperr.New(apperr.UnsupportedMediaType, "")
 		}
 		raw, err := io.ReadAll(r.Body)
 		if err != nil {
-			return nil, err // the body limit's 413, or a broken connection
+			return nil, bodyReadFailure(err)
 		}
 		req = req.WithContext(withRawBody(ctx, raw))
 		req.Body = io.NopCloser(bytes.NewReader(raw))
@@ -178,65 +184,93 @@ func (v *Validator) check(c echo.Context, op *operation) (*http.Request, error) 
 	for i, name := range c.ParamNames() {
 		params[name] = c.ParamValues()[i]
 	}
+	if err := checkParameters(params, r.URL.Query()); err != nil {
+		return nil, err
+	}
 	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
 		Request: req, PathParams: params, Route: op.route, Options: v.options,
 	})
 	if err != nil {
 		return nil, validationFailure(err)
 	}
+	if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok {
+		req = req.WithContext(withValidatedBody(req.Context(), vb.ValidatedValue()))
+	}
 	return req, nil
 }
 
+// bodyReadFailure: a body that ends before its Content-Length, or does not arrive before the
+// read timeout, is the client's fault (400 2001), not ours; the body limit's 413 stays.
+func bodyReadFailure(err error) error {
+	var he *echo.HTTPError
+	var ne net.Error
+	switch {
+	case errors.As(err, &he):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return &apperr.Error{Kind: apperr.Malformed, Subject: "body", Reason: "body shorter than its Content-Length", Err: err}
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return &apperr.Error{Kind: apperr.Malformed, Subject: "body", Reason: "body not received in time", Err: err}
+	}
+	return &apperr.Error{Kind: apperr.Malformed, Subject: "body", Reason: "body could not be read", Err: err}
+}
+
+// checkParameters refuses path and query values no database column can hold: a NUL
+// character or invalid UTF-8 (PostgreSQL rejects both; SQLite would store them).
+func checkParameters(path map[string]string, query url.Values) error {
+	for name, v := range path {
+		if reason := textProblem(v); reason != "" {
+			return apperr.Because(apperr.Incorrect, name, reason)
+		}
+	}
+	for name, vs := range query {
+		for _, v := range vs {
+			if reason := textProblem(v); reason != "" {
+				return apperr.Because(apperr.Incorrect, name, reason)
+			}
+		}
+	}
+	return nil
+}
+
 // authenticate tries the operation's alternatives in order; the first that passes wins. When
-// none does, the failure of the last alternative's scheme decides the code.
+// none does, the failure of the last alternative's scheme decides the answer.
 func (v *Validator) authenticate(ctx context.Context, op *operation, header string) (Principal, error) {
-	code := CodeBadAppCredential
+	kind := apperr.BadAppCredential
 	for _, alt := range op.security {
-		p, altCode, err := v.tryAll(ctx, alt, header)
+		p, altKind, err := v.tryAll(ctx, alt, header)
 		if err != nil {
 			return Principal{}, err
 		}
-		if altCode == 0 {
+		if altKind == 0 {
 			return p, nil
 		}
-		code = altCode
+		kind = altKind
 	}
-	if code == codeNotServed {
-		return Principal{}, transportFailure(http.StatusNotFound)
-	}
-	if code == codeBadAdminToken {
-		return Principal{}, fail(http.StatusUnauthorized, Envelope(code, "unauthorized", ""))
-	}
-	return Principal{}, fail(http.StatusUnauthorized, Envelope(code, "", ""))
+	return Principal{}, apperr.New(kind, "")
 }
-
-// Codes of the admin API's own failures (Evotor never calls it).
-const (
-	codeNotServed     = -1  // no admin token configured: the route does not exist
-	codeBadAdminToken = 401 // wrong or missing admin token
-)
 
 func adminTokenAuthenticator(adminToken string) authenticator {
 	want := sha256.Sum256([]byte(adminToken))
-	return func(_ context.Context, header string) (Principal, int, error) {
+	return func(_ context.Context, header string) (Principal, apperr.Kind, error) {
 		if adminToken == "" {
-			return Principal{}, codeNotServed, nil
+			return Principal{}, apperr.NotFound, nil // no admin token configured: no admin API
 		}
 		t, ok := bearerToken(header, false)
 		got := sha256.Sum256([]byte(t))
 		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			return Principal{}, codeBadAdminToken, nil
+			return Principal{}, apperr.BadAdminToken, nil
 		}
 		return Principal{Admin: true}, 0, nil
 	}
 }
 
-func (v *Validator) tryAll(ctx context.Context, schemes []string, header string) (Principal, int, error) {
+func (v *Validator) tryAll(ctx context.Context, schemes []string, header string) (Principal, apperr.Kind, error) {
 	var p Principal
 	for _, name := range schemes {
-		got, code, err := v.auth[name](ctx, header)
-		if err != nil || code != 0 {
-			return Principal{}, code, err
+		got, kind, err := v.auth[name](ctx, header)
+		if err != nil || kind != 0 {
+			return Principal{}, kind, err
 		}
 		if got.UserID != "" {
 			p = got
@@ -251,47 +285,52 @@ func (v *Validator) tryAll(ctx context.Context, schemes []string, header string)
 const maxUserTokenLen = 512
 
 func userTokenAuthenticator(tokens UserTokens, grace time.Duration, now func() time.Time) authenticator {
-	return func(ctx context.Context, header string) (Principal, int, error) {
+	return func(ctx context.Context, header string) (Principal, apperr.Kind, error) {
 		t, ok := bearerToken(header, true)
 		if !ok || len(t) > maxUserTokenLen || tokens == nil {
-			return Principal{}, CodeBadUserToken, nil
+			return Principal{}, apperr.BadUserToken, nil
 		}
 		rec, found, err := tokens.LookupUserToken(ctx, HashToken(t))
 		switch {
 		case err != nil:
 			return Principal{}, 0, fmt.Errorf("looking up user token: %w", err)
 		case !found || rec.Revoked:
-			return Principal{}, CodeBadUserToken, nil
+			return Principal{}, apperr.BadUserToken, nil
 		case grace > 0 && rec.SupersededAt != nil && !now().Before(rec.SupersededAt.Add(grace)):
-			return Principal{}, CodeExpiredUserToken, nil
+			return Principal{}, apperr.ExpiredUserToken, nil
 		}
 		return Principal{UserID: rec.UserID, TokenID: rec.ID}, 0, nil
 	}
 }
 
-// validationFailure maps kin-openapi's errors onto Evotor's codes: unparsable body 2001, a
+// validationFailure maps kin-openapi's errors onto Evotor's kinds: unparsable body 2001, a
 // missing required field 2002, anything else 2003. The subject is the field's name; the
 // submitted value is never rendered.
-func validationFailure(err error) *Failure {
+func validationFailure(err error) *apperr.Error {
+	var pe *openapi3filter.ParseError
+	var refused *apperr.Error
+	if errors.As(err, &pe) && errors.As(pe.RootCause(), &refused) {
+		return refused // the body decoder's own refusal (NUL, depth, invalid UTF-8)
+	}
 	var re *openapi3filter.RequestError
 	if errors.As(err, &re) {
 		switch {
 		case re.Parameter != nil && errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
-			return fail(http.StatusBadRequest, Missing(re.Parameter.Name))
+			return apperr.New(apperr.Missing, re.Parameter.Name)
 		case re.Parameter != nil:
-			return fail(http.StatusBadRequest, Incorrect(re.Parameter.Name))
+			return apperr.New(apperr.Incorrect, re.Parameter.Name)
 		case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
-			return fail(http.StatusBadRequest, Missing("body"))
+			return apperr.New(apperr.Missing, "body")
 		}
 		if se := firstSchemaError(re.Err); se != nil {
 			subject := fieldName(se.JSONPointer())
 			if se.SchemaField == "required" {
-				return fail(http.StatusBadRequest, Missing(subject))
+				return apperr.New(apperr.Missing, subject)
 			}
-			return fail(http.StatusBadRequest, Incorrect(subject))
+			return apperr.New(apperr.Incorrect, subject)
 		}
 	}
-	return fail(http.StatusBadRequest, Envelope(CodeMalformed, "malformed", ""))
+	return apperr.Wrap(apperr.Malformed, err)
 }
 
 // firstSchemaError finds the first schema error in kin-openapi's (possibly nested) MultiErrors.

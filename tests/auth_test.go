@@ -71,7 +71,7 @@ func TestRefusedRequestsStoreNothing(t *testing.T) {
 	})
 }
 
-// TestAppTokenHeaderVariants: Evotor's documented header shapes (../shared/evotor/headers_variants.json).
+// TestAppTokenHeaderVariants: Evotor's documented header shapes (testdata/evotor/headers_variants.json).
 func TestAppTokenHeaderVariants(t *testing.T) {
 	e := newEnv(t, backends()[0])
 	o := opByID(t, "subscriptionEvent")

@@ -12,7 +12,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/store"
 )
 
-// fixtureOperation maps a file of ../shared/evotor/requests to its endpoint by its name (the
+// fixtureOperation maps a file of testdata/evotor/requests to its endpoint by its name (the
 // simulator's mapping, so `evotor-cloud replay` and this test agree).
 func fixtureOperation(t *testing.T, name string) cloud.Operation {
 	o, ok := cloud.OperationForFile(name)

@@ -36,8 +36,8 @@ const (
 	otherAppToken = "9b2e7c1d-4f3a-4b5c-8d6e-7f8091a2b3c4"
 )
 
-// fixturesDir holds Evotor's real payloads (../shared/evotor/requests beside the checkout).
-var fixturesDir = filepath.Join("..", "..", "shared", "evotor", "requests")
+// fixturesDir holds Evotor's real payloads, committed with the tests (sources in its README).
+var fixturesDir = filepath.Join("testdata", "evotor", "requests")
 
 // backend is one database the suite runs on.
 type backend struct {
@@ -150,6 +150,7 @@ func (d inProcess) Do(req *http.Request) (*http.Response, error) {
 	}
 	rec := httptest.NewRecorder()
 	d.h.ServeHTTP(rec, req)
+	recordAnswer(req, rec.Code)
 	return rec.Result(), nil
 }
 

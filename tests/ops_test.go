@@ -48,3 +48,12 @@ func (e *env) sendTo(o cloud.Operation, store string, body []byte, authorization
 	_, _ = buf.ReadFrom(res.Body)
 	return res.StatusCode, buf.Bytes()
 }
+
+// credentialFor is the Authorization an operation is sent with: the app token, or userAuth for
+// the notifications that take the user token.
+func credentialFor(o cloud.Operation, userAuth string) string {
+	if o.Credential == cloud.UserCredential {
+		return userAuth
+	}
+	return bearer(appToken)
+}

@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"context"
-	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,14 +10,19 @@ import (
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
+// badInput is a request that must be refused with code and subject.
+type badInput struct {
+	name, op, body string
+	code           int
+	subject        string
+}
+
 // TestBadInputGetsEvotorErrors: malformed JSON 2001, a missing required field 2002, a wrong
-// type or value 2003 — each with the field as subject, never the value — and nothing stored.
+// type or value 2003 (hostile input among them: NUL, integers beyond int64, deep nesting,
+// invalid UTF-8) — each with the field as subject, never the value, the same on every database
+// — nothing stored, and the refusal logged at WARN with operation, code and subject.
 func TestBadInputGetsEvotorErrors(t *testing.T) {
-	cases := []struct {
-		name, op, body string
-		code           int
-		subject        string
-	}{
+	cases := []badInput{
 		{"truncated json", "subscriptionEvent", `{"subscriptionId":`, security.CodeMalformed, ""},
 		{"not json", "putStores", `uuid=1`, security.CodeMalformed, ""},
 		{"trailing garbage", "putStores", `[{"uuid":"20170228-F4F1-401B-80FA-9ECCA8451FFB","name":"x"}] {}`, security.CodeMalformed, ""},
@@ -30,32 +34,34 @@ func TestBadInputGetsEvotorErrors(t *testing.T) {
 		{"missing store name", "putStores", `[{"uuid":"20170228-F4F1-401B-80FA-9ECCA8451FFB"}]`, security.CodeMissing, "name"},
 		{"missing sequenceNumber", "subscriptionEvent", `{"subscriptionId":"s","productId":"p","userId":"01-000000000000001","timestamp":"2017-04-20T18:26:37.753+0000","type":"SubscriptionCreated"}`, security.CodeMissing, "sequenceNumber"},
 		{"sequenceNumber not a number", "subscriptionEvent", `{"subscriptionId":"s","productId":"p","userId":"01-000000000000001","timestamp":"2017-04-20T18:26:37.753+0000","sequenceNumber":"SECRETVALUE","type":"T"}`, security.CodeIncorrect, "sequenceNumber"},
-		{"bad userId", "storeCloudToken", `{"userId":"SECRETVALUE","token":"t"}`, security.CodeIncorrect, "userId"},
+		{"empty userId", "storeCloudToken", `{"userId":"","token":"SECRETVALUE"}`, security.CodeIncorrect, "userId"},
 		{"bad time", "subscriptionEvent", `{"subscriptionId":"s","productId":"p","userId":"01-000000000000001","timestamp":"SECRETVALUE","sequenceNumber":1,"type":"T"}`, security.CodeIncorrect, "timestamp"},
-		{"bad product uuid", "createProducts", `[{"uuid":"SECRETVALUE","name":"x","group":false}]`, security.CodeIncorrect, "uuid"},
+		{"product uuid over 256 characters", "createProducts", `[{"uuid":"SECRETVALUE` + strings.Repeat("x", 256) + `","name":"x","group":false}]`, security.CodeIncorrect, "uuid"},
 		{"object instead of array", "putDevices", `{"uuid":"20170222-D58C-40E0-8051-B53ADFF38860"}`, security.CodeIncorrect, "body"},
 		{"group not boolean", "createProducts", `[{"uuid":"01ba18b6-8707-5f47-3d9c-4db058054cb2","name":"x","group":"SECRETVALUE"}]`, security.CodeIncorrect, "group"},
 		{"millis not digits", "installationEvent", `{"id":"a99fbf70-6307-4acc-b61c-741ee9eef6c0","timestamp":"SECRETVALUE","version":2,"type":"ApplicationInstalled","data":{"userId":"01-000000000000001","productId":"p"}}`, security.CodeIncorrect, "timestamp"},
 	}
+	cases = append(cases, hostileCases()...)
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		user := bearer(e.createUser("01-000000000000001"))
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				o := opByID(t, c.op)
-				h := bearer(appToken)
-				if o.Credential == cloud.UserCredential {
-					h = user
-				}
+				h := credentialFor(o, user)
 				status, resp := e.send(o, []byte(c.body), h)
 				expectError(t, status, resp, 400, c.code, c.subject)
-				if bytes.Contains(resp, []byte("SECRETVALUE")) {
+				if bytes.Contains(resp, []byte("SECRET")) {
 					t.Fatalf("error body echoes the submitted value: %s", resp)
 				}
+				expectRefusalLogged(t, e.logs.String(), o.ID, c.code, c.subject)
 			})
 		}
 		if n := e.inboxCount(); n != 0 {
 			t.Fatalf("%d inbox rows after rejected bodies", n)
+		}
+		if strings.Contains(e.logs.String(), "SECRET") {
+			t.Fatal("a refused value reached the log")
 		}
 	})
 }

@@ -9,37 +9,67 @@ import "fmt"
 type Kind int
 
 const (
-	_                Kind = iota
-	Malformed             // 400 2001: the body is not (acceptable) JSON
-	Missing               // 400 2002: a required field is absent
-	Incorrect             // 400 2003: a field has a wrong type or value
-	BadLoginPassword      // 401 1006: user/verify with a wrong login or password
-	PaymentRequired       // 402 1004: the payment policy is on and every subscription ended
-	NotOwner              // 404 {}: the payload names another user's object
-	LoginTaken            // 409 2005: user/create with a login that exists
-	LinkedElsewhere       // 409 2004: user/verify of an account linked to another Evotor user
-	Unavailable           // 503: the database did not answer in time
+	_                    Kind = iota
+	Malformed                 // 400 2001: the body is not (acceptable) JSON, or was cut short
+	Missing                   // 400 2002: a required field is absent
+	Incorrect                 // 400 2003: a field has a wrong type or value
+	BadAppCredential          // 401 1001: app token or Basic login wrong or missing
+	BadUserToken              // 401 1002: user token unknown or revoked
+	ExpiredUserToken          // 401 1003: user token past its grace period
+	BadLoginPassword          // 401 1006: user/verify with a wrong login or password
+	BadAdminToken             // 401 (admin API): admin token wrong or missing
+	PaymentRequired           // 402 1004: the payment policy is on and every subscription ended
+	NotOwner                  // 404 {}: the payload names another user's object
+	NotFound                  // 404: no such route (or the admin API is off), or nothing known
+	MethodNotAllowed          // 405
+	LoginTaken                // 409 2005: user/create with a login that exists
+	LinkedElsewhere           // 409 2004: user/verify of an account linked to another Evotor user
+	TooLarge                  // 413: the body is over the configured limit
+	UnsupportedMediaType      // 415: the body is not application/json
+	Unavailable               // 503: the database did not answer in time
 )
 
 var kindNames = map[Kind]string{
-	Malformed: "malformed", Missing: "missing", Incorrect: "incorrect", BadLoginPassword: "bad login or password",
-	PaymentRequired: "payment required", NotOwner: "not the owner", LoginTaken: "already exists",
-	LinkedElsewhere: "already linked", Unavailable: "unavailable",
+	Malformed: "malformed", Missing: "missing", Incorrect: "incorrect",
+	BadAppCredential: "bad app credential", BadUserToken: "bad user token", ExpiredUserToken: "expired user token",
+	BadLoginPassword: "bad login or password", BadAdminToken: "unauthorized", PaymentRequired: "payment required",
+	NotOwner: "not the owner", NotFound: "not found", MethodNotAllowed: "method not allowed",
+	LoginTaken: "already exists", LinkedElsewhere: "already linked", TooLarge: "too large",
+	UnsupportedMediaType: "unsupported media type", Unavailable: "unavailable",
+}
+
+// Kinds lists every kind, for tables that must cover them all.
+func Kinds() []Kind {
+	out := make([]Kind, 0, len(kindNames))
+	for k := Malformed; k <= Unavailable; k++ {
+		out = append(out, k)
+	}
+	return out
 }
 
 func (k Kind) String() string { return kindNames[k] }
 
-// Error is one outcome: its kind, the field it is about (the subject, never the value), an
-// optional value that is safe to show (Evotor's 1004 carries the user id), and the cause.
+// Error is one outcome: its kind, the field it is about (the subject, never the value), a
+// reason more precise than the kind's name (safe to show and log), an optional value that is
+// safe to show (Evotor's 1004 carries the user id), and the cause (never shown to the client).
 type Error struct {
 	Kind    Kind
 	Subject string
+	Reason  string
 	Value   any
 	Err     error
 }
 
+// ReasonText is the reason shown to the client and logged: Reason, or the kind's name.
+func (e *Error) ReasonText() string {
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return e.Kind.String()
+}
+
 func (e *Error) Error() string {
-	msg := e.Kind.String()
+	msg := e.ReasonText()
 	if e.Subject != "" {
 		msg += " (" + e.Subject + ")"
 	}
@@ -75,4 +105,9 @@ var (
 // Errorf is Wrap with a formatted cause.
 func Errorf(kind Kind, format string, args ...any) *Error {
 	return Wrap(kind, fmt.Errorf(format, args...))
+}
+
+// Because is an outcome with a precise reason about a field.
+func Because(kind Kind, subject, reason string) *Error {
+	return &Error{Kind: kind, Subject: subject, Reason: reason}
 }

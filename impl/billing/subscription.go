@@ -18,22 +18,37 @@ const (
 
 // Event is what the state needs of one subscription event.
 type Event struct {
-	Type                string          `json:"type"`
-	SequenceNumber      *int64          `json:"sequenceNumber"`
-	UserID              string          `json:"userId"`
-	ProductID           string          `json:"productId"`
-	PlanID              *string         `json:"planId"`
-	TrialPeriodDuration *string         `json:"trialPeriodDuration"`
-	DeviceNumber        *int64          `json:"deviceNumber"`
-	NextBillingDate     *string         `json:"nextBillingDate"`
-	Addons              json.RawMessage `json:"addons"`
+	Type                string
+	SequenceNumber      *int64
+	UserID              string
+	ProductID           string
+	PlanID              *string
+	TrialPeriodDuration *string
+	DeviceNumber        *int64
+	NextBillingDate     *string
+	Addons              json.RawMessage
 }
 
-// ParseEvent reads the fields the state needs from a stored event body.
+// ParseEvent reads the fields the state needs from a stored event body. Member names match
+// exactly, as the validator checked them: encoding/json alone would also take "TYPE" or
+// "userid" for them, so a body could be validated as one event and folded as another.
 func ParseEvent(body []byte) (Event, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return Event{}, err
+	}
 	var e Event
-	err := json.Unmarshal(body, &e)
-	return e, err
+	fields := map[string]any{"type": &e.Type, "sequenceNumber": &e.SequenceNumber, "userId": &e.UserID,
+		"productId": &e.ProductID, "planId": &e.PlanID, "trialPeriodDuration": &e.TrialPeriodDuration,
+		"deviceNumber": &e.DeviceNumber, "nextBillingDate": &e.NextBillingDate, "addons": &e.Addons}
+	for name, dst := range fields {
+		if raw, ok := members[name]; ok {
+			if err := json.Unmarshal(raw, dst); err != nil {
+				return Event{}, err
+			}
+		}
+	}
+	return e, nil
 }
 
 // State is a subscription's current state.

@@ -42,3 +42,15 @@ func TestFold(t *testing.T) {
 		t.Errorf("terms after creation: %+v", s)
 	}
 }
+
+// TestParseEventMatchesNamesExactly: a stored body is folded as it was validated; members whose
+// names differ only by case are not read (encoding/json alone would take the last of them).
+func TestParseEventMatchesNamesExactly(t *testing.T) {
+	e, err := ParseEvent([]byte(`{"type":"SubscriptionCreated","TYPE":"SubscriptionTerminated","userId":"u","USERID":"x","sequenceNumber":1,"SequenceNumber":9}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Type != "SubscriptionCreated" || e.UserID != "u" || e.SequenceNumber == nil || *e.SequenceNumber != 1 {
+		t.Fatalf("parsed %+v", e)
+	}
+}

@@ -7,14 +7,16 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
 
 var (
 	// ErrLoginTaken: another account already has this login.
-	ErrLoginTaken = errors.New("login is taken by another account")
+	ErrLoginTaken = apperr.ErrLoginTaken
 	// ErrLinkedElsewhere: the account is linked to another Evotor user, or the Evotor user to
 	// another account.
-	ErrLinkedElsewhere = errors.New("account is linked to another Evotor user")
+	ErrLinkedElsewhere = apperr.ErrLinkedElsewhere
 )
 
 // NewAccount describes an account to create.

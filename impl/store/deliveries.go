@@ -2,17 +2,16 @@ package store
 
 import (
 	"context"
-	"errors"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
 
-var (
-	// ErrNotOwner: the delivery names an Evotor object (store, device, employee, receipt) that
-	// belongs to another user. Nothing of the delivery is written.
-	ErrNotOwner = errors.New("object belongs to another user")
-)
+// ErrNotOwner: the delivery names an Evotor object (store, device, employee, receipt) that
+// belongs to another user. Nothing of the delivery is written.
+var ErrNotOwner = apperr.ErrNotOwner
 
 // Tx is one delivery's transaction: the domain writes and the inbox row commit together.
 type Tx struct {

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"strings"
+	"github.com/evotor-partner/evotor-partner/security"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -54,9 +54,6 @@ type EmployeeRow struct {
 
 func (EmployeeRow) TableName() string { return "employees" }
 
-// CanonicalUUID is how Evotor uuids are keyed: Evotor sends the same id in upper and lower case.
-func CanonicalUUID(id string) string { return strings.ToLower(id) }
-
 // upsertOwned writes rows in multi-row statements (batchRows each); Evotor is the master, the
 // latest delivery wins. A row is updated only when it has the same owner; when fewer rows were
 // written than given, some key belongs to another owner. Rows carry owner and canonical key,
@@ -93,7 +90,7 @@ func (tx *Tx) ClaimStores(owner string, uuids ...string) error {
 	seen := map[string]bool{}
 	rows := make([]StoreRow, 0, len(uuids))
 	for _, u := range uuids {
-		if u = CanonicalUUID(u); u != "" && !seen[u] {
+		if u = security.CanonicalID(u); u != "" && !seen[u] {
 			seen[u] = true
 			rows = append(rows, StoreRow{OwnerID: owner, UUID: u, UpdatedAt: tx.store.now()})
 		}
@@ -141,7 +138,7 @@ func lastPerUUID[T any](rows []T, uuid func(*T) *string) []T {
 	out := make([]T, 0, len(rows))
 	for i := range rows {
 		u := uuid(&rows[i])
-		*u = CanonicalUUID(*u)
+		*u = security.CanonicalID(*u)
 		if j, ok := index[*u]; ok {
 			out[j] = rows[i]
 			continue

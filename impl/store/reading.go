@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"github.com/evotor-partner/evotor-partner/security"
 
 	"gorm.io/gorm"
 )
@@ -38,10 +39,10 @@ func ReceiptsOf(owner string) Listing {
 	return Listing{"receipts", "id", map[string]any{"owner_id": owner}}
 }
 func ProductsOf(owner, store string) Listing {
-	return Listing{"products", "uuid", map[string]any{"owner_id": owner, "store_uuid": CanonicalUUID(store)}}
+	return Listing{"products", "uuid", map[string]any{"owner_id": owner, "store_uuid": security.CanonicalID(store)}}
 }
 func DocumentsOf(owner, store string) Listing {
-	return Listing{"documents", "uuid", map[string]any{"owner_id": owner, "store_uuid": CanonicalUUID(store)}}
+	return Listing{"documents", "uuid", map[string]any{"owner_id": owner, "store_uuid": security.CanonicalID(store)}}
 }
 
 // List returns up to limit items with keys after `after`, in key order, and whether more follow.

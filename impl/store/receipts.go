@@ -1,6 +1,7 @@
 package store
 
 import (
+	"github.com/evotor-partner/evotor-partner/security"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -50,7 +51,7 @@ func (ReceiptItemRow) TableName() string { return "receipt_items" }
 func (tx *Tx) InsertReceipts(receipts []ReceiptRow) error {
 	fresh := 0
 	for _, r := range receipts {
-		r.ID = CanonicalUUID(r.ID)
+		r.ID = security.CanonicalID(r.ID)
 		r.ReceivedAt = tx.store.now()
 		res := tx.db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoNothing: true}).Create(&r)
 		if res.Error != nil {

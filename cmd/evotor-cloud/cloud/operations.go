@@ -82,7 +82,7 @@ func OperationByID(id string) (Operation, bool) {
 	return Operation{}, false
 }
 
-// filePrefixes map request files (as in ../shared/evotor/requests) to their endpoint by name.
+// filePrefixes map request files (as in tests/testdata/evotor/requests) to their endpoint by name.
 var filePrefixes = []struct{ prefix, op string }{
 	{"user_create", "createUser"},
 	{"user_verify", "verifyUser"},
