@@ -159,12 +159,13 @@ func operation(spec *openapi3.T, method, path string, op *openapi3.Operation) do
 		}
 		d.Parameters = append(d.Parameters, row)
 	}
+	d.Parameters = describeOnce(d.Parameters)
 	var bodyExamples []docExample
 	if op.RequestBody != nil {
 		rb := op.RequestBody.Value
 		for _, mediaType := range sortedKeys(rb.Content) {
 			mt := rb.Content[mediaType]
-			d.Body = &docBody{MediaType: mediaType, Required: rb.Required, Shape: shape(mt.Schema), Rows: children(mt.Schema, 0, nil)}
+			d.Body = &docBody{MediaType: mediaType, Required: rb.Required, Shape: shape(mt.Schema), Rows: fieldRows(mt.Schema)}
 			bodyExamples = examples(mt)
 			break // the spec's bodies have one media type; the first is the one documented
 		}
@@ -214,7 +215,7 @@ func response(status string, r *openapi3.Response) docResponse {
 	head := fmt.Sprintf("HTTP/1.1 %s %s", status, http.StatusText(code))
 	for _, mediaType := range sortedKeys(r.Content) {
 		mt := r.Content[mediaType]
-		d.MediaType, d.Shape, d.Rows = mediaType, shape(mt.Schema), children(mt.Schema, 0, nil)
+		d.MediaType, d.Shape, d.Rows = mediaType, shape(mt.Schema), fieldRows(mt.Schema)
 		d.Examples = examples(mt)
 		if len(d.Examples) == 0 {
 			d.Examples = envelopes(r.Extensions["x-evotor-codes"])
@@ -394,6 +395,29 @@ func refName(ref string) string {
 		return ref[i+1:]
 	}
 	return ref
+}
+
+// fieldRows is the field table of a body: its nested fields, each description given once.
+func fieldRows(s *openapi3.SchemaRef) []docRow {
+	return describeOnce(children(s, 0, nil))
+}
+
+// describeOnce leaves out a description that a row above in the same table already gave for
+// the same type (every id field would otherwise repeat the id's paragraph).
+func describeOnce(rows []docRow) []docRow {
+	given := map[string]bool{}
+	for i, r := range rows {
+		if r.Description == "" {
+			continue
+		}
+		key := r.Type + "\x00" + string(r.Description)
+		if given[key] {
+			rows[i].Description = ""
+			rows[i].Facts = append(rows[i].Facts, "described above")
+		}
+		given[key] = true
+	}
+	return rows
 }
 
 // children lists the fields nested in s, each followed by its own nested fields: an object's

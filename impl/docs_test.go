@@ -1,6 +1,7 @@
 package impl
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,5 +67,16 @@ func TestNestedFieldsAndConstraints(t *testing.T) {
 	}
 	if got := strings.Join(rows[2].Enum, " "); got != `"SELL" "PAYBACK"` || !rows[2].Nullable {
 		t.Errorf("kind: enum %q, nullable %v", got, rows[2].Nullable)
+	}
+}
+
+// A description repeated for the same type in one table is given once.
+func TestDescriptionGivenOnce(t *testing.T) {
+	id := &openapi3.SchemaRef{Ref: "#/components/schemas/EvotorId", Value: openapi3.NewStringSchema().WithMinLength(1)}
+	id.Value.Description = "An Evotor id."
+	body := openapi3.NewObjectSchema().WithPropertyRef("uuid", id).WithPropertyRef("storeUuid", id)
+	rows := fieldRows(body.NewRef())
+	if len(rows) != 2 || rows[0].Description == "" || rows[1].Description != "" || !slices.Contains(rows[1].Facts, "described above") {
+		t.Fatalf("rows %+v", rows)
 	}
 }
