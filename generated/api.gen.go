@@ -24,6 +24,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AdminListUsersParamsSubscriptionStatus.
+const (
+	Active     AdminListUsersParamsSubscriptionStatus = "active"
+	Pending    AdminListUsersParamsSubscriptionStatus = "pending"
+	Terminated AdminListUsersParamsSubscriptionStatus = "terminated"
+	Trial      AdminListUsersParamsSubscriptionStatus = "trial"
+)
+
+// Valid indicates whether the value is a known member of the AdminListUsersParamsSubscriptionStatus enum.
+func (e AdminListUsersParamsSubscriptionStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Pending:
+		return true
+	case Terminated:
+		return true
+	case Trial:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccountCreated defines model for AccountCreated.
 type AccountCreated struct {
 	Id    int64  `json:"id"`
@@ -45,6 +69,26 @@ type AdminUser struct {
 	HasCloudToken bool                `json:"hasCloudToken"`
 	Installations []InstallationState `json:"installations"`
 	Subscriptions []SubscriptionState `json:"subscriptions"`
+
+	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
+	// subscription, …), opaque: real traffic carries uuids of any version and case,
+	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
+	// keys case-insensitively, any other id byte for byte.
+	UserId EvotorId `json:"userId"`
+}
+
+// AdminUserSummary defines model for AdminUserSummary.
+type AdminUserSummary struct {
+	// FirstSeenAt When this server first heard of the user.
+	FirstSeenAt   time.Time `json:"firstSeenAt"`
+	HasAccount    bool      `json:"hasAccount"`
+	HasCloudToken bool      `json:"hasCloudToken"`
+
+	// Installed Some installation of the app is current.
+	Installed bool `json:"installed"`
+
+	// SubscriptionStatuses The state of each of the user's subscriptions (trial, pending, active, terminated).
+	SubscriptionStatuses []string `json:"subscriptionStatuses"`
 
 	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
 	// subscription, …), opaque: real traffic carries uuids of any version and case,
@@ -543,6 +587,14 @@ type UserVerified struct {
 	UserId EvotorId `json:"userId"`
 }
 
+// UsersPage defines model for UsersPage.
+type UsersPage struct {
+	Items []AdminUserSummary `json:"items"`
+
+	// NextCursor Absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
 // VerifyUserRequest defines model for VerifyUserRequest.
 type VerifyUserRequest struct {
 	Password string `json:"password"`
@@ -606,6 +658,24 @@ type Unavailable = Errors
 
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Errors
+
+// AdminListUsersParams defines parameters for AdminListUsers.
+type AdminListUsersParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Installed Only users with the app installed (true) or not installed (false).
+	Installed *bool `form:"installed,omitempty" json:"installed,omitempty"`
+
+	// SubscriptionStatus Only users with a subscription in this state.
+	SubscriptionStatus *AdminListUsersParamsSubscriptionStatus `form:"subscriptionStatus,omitempty" json:"subscriptionStatus,omitempty"`
+}
+
+// AdminListUsersParamsSubscriptionStatus defines parameters for AdminListUsers.
+type AdminListUsersParamsSubscriptionStatus string
 
 // AdminListDevicesParams defines parameters for AdminListDevices.
 type AdminListDevicesParams struct {
@@ -1255,6 +1325,11 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminListUsers The Evotor users this server has heard of, newest first
+	//
+	// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
+	AdminListUsers(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminGetUser What is known of an Evotor user
 	//
 	// Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
@@ -1499,6 +1574,21 @@ func (c *Client) AdminCreateAccountWithBody(ctx context.Context, contentType str
 // Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 func (c *Client) AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminCreateAccountRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListUsers The Evotor users this server has heard of, newest first
+//
+// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
+func (c *Client) AdminListUsers(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListUsersRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2114,6 +2204,96 @@ func NewAdminCreateAccountRequestWithBody(server string, contentType string, bod
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminListUsersRequest constructs an http.Request for the AdminListUsers method
+func NewAdminListUsersRequest(server string, params *AdminListUsersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Installed != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "installed", *params.Installed, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SubscriptionStatus != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "subscriptionStatus", *params.SubscriptionStatus, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3359,6 +3539,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccountWithResponse(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error)
 
+	// AdminListUsersWithResponse The Evotor users this server has heard of, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
+	AdminListUsersWithResponse(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*AdminListUsersResponse, error)
+
 	// AdminGetUserWithResponse What is known of an Evotor user
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -3689,6 +3876,75 @@ func (r AdminCreateAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminCreateAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsersPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListUsersResponse) GetJSON200() *UsersPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListUsersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListUsersResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListUsersResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListUsersResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListUsersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5377,6 +5633,19 @@ func (c *ClientWithResponses) AdminCreateAccountWithResponse(ctx context.Context
 	return ParseAdminCreateAccountResponse(rsp)
 }
 
+// AdminListUsersWithResponse The Evotor users this server has heard of, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
+func (c *ClientWithResponses) AdminListUsersWithResponse(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*AdminListUsersResponse, error) {
+	rsp, err := c.AdminListUsers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListUsersResponse(rsp)
+}
+
 // AdminGetUserWithResponse What is known of an Evotor user
 //
 // Returns a wrapper object for the known response body format(s).
@@ -5894,6 +6163,60 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListUsersResponse parses an HTTP response from a AdminListUsersWithResponse call
+func ParseAdminListUsersResponse(rsp *http.Response) (*AdminListUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsersPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -7232,6 +7555,9 @@ type ServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx echo.Context) error
+	// AdminListUsers The Evotor users this server has heard of, newest first
+	// (GET /admin/v1/users)
+	AdminListUsers(ctx echo.Context, params AdminListUsersParams) error
 	// AdminGetUser What is known of an Evotor user
 	// (GET /admin/v1/users/{userId})
 	AdminGetUser(ctx echo.Context, userId UserIdPath) error
@@ -7317,6 +7643,45 @@ func (w *ServerInterfaceWrapper) AdminCreateAccount(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminCreateAccount(ctx)
+	return err
+}
+
+// AdminListUsers converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListUsers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListUsersParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "installed" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "installed", ctx.QueryParams(), &params.Installed, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter installed: %s", err))
+	}
+
+	// ------------- Optional query parameter "subscriptionStatus" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "subscriptionStatus", ctx.QueryParams(), &params.SubscriptionStatus, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter subscriptionStatus: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListUsers(ctx, params)
 	return err
 }
 
@@ -7810,6 +8175,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/v2/receipts", wrapper.PostReceipts, options.OperationMiddlewares["postReceipts"]...)
 	router.GET(options.BaseURL+"/api/v1/commodities", wrapper.FindCommodity, options.OperationMiddlewares["findCommodity"]...)
 	router.POST(options.BaseURL+"/admin/v1/accounts", wrapper.AdminCreateAccount, options.OperationMiddlewares["adminCreateAccount"]...)
+	router.GET(options.BaseURL+"/admin/v1/users", wrapper.AdminListUsers, options.OperationMiddlewares["adminListUsers"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId", wrapper.AdminGetUser, options.OperationMiddlewares["adminGetUser"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/stores", wrapper.AdminListStores, options.OperationMiddlewares["adminListStores"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/devices", wrapper.AdminListDevices, options.OperationMiddlewares["adminListDevices"]...)
@@ -7956,6 +8322,84 @@ func (response AdminCreateAccount415JSONResponse) VisitAdminCreateAccountRespons
 type AdminCreateAccount503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminCreateAccount503JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsersRequestObject struct {
+	Params AdminListUsersParams
+}
+
+type AdminListUsersResponseObject interface {
+	VisitAdminListUsersResponse(w http.ResponseWriter) error
+}
+
+type AdminListUsers200JSONResponse UsersPage
+
+func (response AdminListUsers200JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListUsers400JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListUsers401JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListUsers404JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListUsers503JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -9971,6 +10415,9 @@ type StrictServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx context.Context, request AdminCreateAccountRequestObject) (AdminCreateAccountResponseObject, error)
+	// AdminListUsers The Evotor users this server has heard of, newest first
+	// (GET /admin/v1/users)
+	AdminListUsers(ctx context.Context, request AdminListUsersRequestObject) (AdminListUsersResponseObject, error)
 	// AdminGetUser What is known of an Evotor user
 	// (GET /admin/v1/users/{userId})
 	AdminGetUser(ctx context.Context, request AdminGetUserRequestObject) (AdminGetUserResponseObject, error)
@@ -10097,6 +10544,31 @@ func (sh *strictHandler) AdminCreateAccount(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AdminCreateAccountResponseObject); ok {
 		return validResponse.VisitAdminCreateAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListUsers operation middleware
+func (sh *strictHandler) AdminListUsers(ctx echo.Context, params AdminListUsersParams) error {
+	var request AdminListUsersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListUsers(ctx.Request().Context(), request.(AdminListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListUsers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListUsersResponseObject); ok {
+		return validResponse.VisitAdminListUsersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10944,162 +11416,167 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3bbuRGluCvxHIHsIQhUySTeS00ZrMk1VhjlSRIKhu2VauMJINKuphkmhGUlF0QYPcs0AvsYBtYNBb7",
-	"MA87L/vs7R2jPe519S+kfqG/ZBAXksFLZjJTstvVLaPRpSQjGCdOnDi3OOfEW8UOJ9MwQAHBSv+tgm7h",
-	"ZOoj9vfAtsM4ILsRggQ59AmOJxMYzZS+cj5GIEA3API2iqpcQz9GtJHnKH1DVfzwyguUvoLH4fQ/ic82",
-	"oli5u1OVgTPxgqOQvAjjoPDhoxDg2B6DGKNI/iqKojDCSv9zCrGDlL6lW6oSIYhDOkoQEuCyr6kKjkdf",
-	"IJsofYV+5MBR7l6ngx67bmk8SF8AEr5BAfAwsMPA9a7iCDl9gK5RNBMNojAmiDaAI4zyU64NnATJqwDG",
-	"ZBxG3i+LuP0kCoMrEEZg4mHsBVcygCtGNaRRY3kAeWCK2dyAA4ZtAF2CIvbnjs3WXAUwAF6ACfR9SLww",
-	"ADBwALmhSzTCduRN2UN0zahHgiyhiv5bZQzxc8/3veBK6bvQx0jlBHKn0le7fhg752xifRLF9KU0HJ+b",
-	"eEKxxJv4EJN9OuZLrPSNlm4Z7W7bapk9XVWmUejENjlwlL7Saveg2zSaWsu1Xc1qjiyth0aW5nYN1HWN",
-	"jgPtjnL3mhFMOhs+poOuPRsdxZMRxZXBxzxDX8YosJHSN1UlQLdETGwPEqT0FVM3Opre1nTrXNf7Vrff",
-	"7DZ0Xf9bXdd1RVWmPgwYWJjAiDDiXhtYlXYmMVb6CrSJd42UPPDsS7DXc0duR9faTb2jWdC2tVHbsLWO",
-	"ZSDUQ8ht2xQegqKJFzA8n9KJYbbH2RJRnIit01d0Q9Nz/xl8C0+nvmez7gfZAslUlT4GW5jt/hwpXabL",
-	"2vgCh8G2TD4OJJD+uwF+loLNSa82grwJwgROpiUiI7MpXfBKFKjKNYqwR3egWcDTq8CrxpT0ohpXcfDn",
-	"w5bddCzUctuaAc2RZtlNR+uinqvp0BiZ4mUJW+1OW1+MLRkRRXzthpNJ6HhkVpY3YoIgdJM/8SVnVAwp",
-	"KuexYDQDHsFgBCPGFWW25Nu7oUOF2+eKXvrPUF6rtEk4Dv3ns49DP54gpd9qWK308Qkf9iMvcHYZxzXM",
-	"pqpMEMRxROd4/1/vf6WoSgBpT2X+L/Pv5v96/xXdpDYM0qHNbMy2TgclMELJeHqj1aF42GMcCBcZNZ7A",
-	"iACxd/2UWji/wkXi+PxtCss/z9/d/wbMv59/c//1/dfzb8Cf/sv/bDKGEkboVcyWmnIw3TS72gvrhaFZ",
-	"uvFc6+ovBlpvf3d30LVaxosXz8VS/zIM0LHrYkSUvqF32WRUJc59x9T2Wt1dzdL3da2rtwzteas52Hvx",
-	"otnttnUqkVRlL7TxCbxCFYsNrxCYhTGAEQIRgg6VIOnElItY15v2f3BCm5IXGJOJzx4h/oL+Bj4Mrn5x",
-	"oaDgQsm9Q9CRf08QgcAewwgj8osLJSau1s33IB7x+Z8IXYckjLQpjEiAImA09IYO/vTVb8Hg5ABEyEUR",
-	"lRC8247UT+GTjSdUVB5PUXCGMKf6wvryxyCcokDiBk7S9ZK+uBStKpbb9kOMMoHU1vSeZjTPDavfavd1",
-	"XRZIrOkpwrFPzuKJ0g9i3xdPi7+pysAJvvBQEI5hNpHVanc01O2NNMN0mhq0Wm3NMtvtVsuyxIicSkWf",
-	"FjS6XQdZmtUbdTXLHllaV9eRhkbtUcvUTavZoZsX3ZII0m1wpypBIo9NVaF4qDdP2rI4geTZevALtCdq",
-	"gWJmz169OtijTzqoqztopDVtF2qW4brayHZNzdDdpgHdkeEyjkQiGGAqwRN9g7ExL6w5Iwaz1VZS3np8",
-	"sn90ebZ/dnZwfCTYujzbeO2Z8o1Me1NdYMEoYrNDw7VNo63ZZtPRrCaE2qgJW1rLaFtt24R607b5Zt+f",
-	"TP1whkpMLQBIvEnpPXlQxdGoKnYkuNr/mv9u/s38h/m7+e8kviueUg0LkigMZhPPFj3olOjzcRggpd/p",
-	"dTvtltU0DV1VotBncmrv5cFRwhgFvxbszGl1bc3SkWBno1YTOq7L2dnrMvdrtTu6ZuntjtalquGLF60X",
-	"lv7CGJjN/RQhRTnHkUFmIOQ2TCa9qFDYpxq/QUVVrhN90gc3JbNhOgV2hBwUEA/6Sy0H+gXJdBhBp9ib",
-	"GxAJAGYJALMP4uBNEN4EFIQIXYdvkMPtitWGC+1fGF7qmR+6WRq62QcQ4HiKIoyc3KBgCjFh2sBVBG0E",
-	"pijyQmcVKE0JFHQ79SK0BByrBI7VB2SMeI8xxCAIwRR6Tt5m2mIQ8Jb7TKbwDp6zvQo82bKcwhkVCyBC",
-	"X8YUzpL1y7Z9Jjar9LzcdNql6bQTymIGPV3cKcT4JowcsMVsxWsUee5sJdjtwgKXPidDYpZo3GQ0TtE1",
-	"Cp0ZNcOpVf0PZ4wVLR7YzBP2BPpuGE1QcTCzNJhJiSpBK3A95Dt00GRvbQk0A8pzMPDI9iowZAIXX1ns",
-	"q0jgapbgYsTOwaHEBcXiMC0ojAADYQPoZJr3AjuMIs59VsBnleAT1C88ABRlvhdQVkBCAIOQjFGUI/j6",
-	"NGTmSR/6VCucic+vBrVVArXFQeWE6GFAIGUZW5IDZCVArQqA0K2HmTskDxATTgIk5jCp1nsDdIMwAQ7y",
-	"PeZ72vK9iUd+YWw/A5MwQsANfT+8yfnbCJpwsOjOYH9Qc+XHsHQgHfs8PEO+nzhjYEQ8209dJcr919To",
-	"MUxqW0BCIm8UEy7x59/P/3D/3+9/bVAR/fv5D/Nv7n89/3b+w/y7+beGoqbvzYr3JtWfRzBabEPxJVGo",
-	"UmSHmJxEns35ToNB7qCU99LP/4/59/f/eP/1/If7/zb/N3D/m/n/nf9h/u7+18mDr7nl1lBU5SoK42nq",
-	"uxK2ntAmFtp7UxihgCQ6l+MgaLRHWq9jjDQHoZbW7PS6mjEye7ADoYnMDvMGcZDNZoMquF/GMCDMDqa/",
-	"iiYifXKr9JWPB+eXRjfTBAeHu8cfHh9eHh2fX74cnH60v5dparoxgkZ31Na6Hb2jtVyrozWdnq1Zzkhv",
-	"dfWWZY9M5g+jrbtMSY6gwBjfD4IqMNesxicwghOuza1rRd7RjWMj7xo5A8I6mW3NMDSze653+larb7Ua",
-	"nZbxGYMnQLdkN45wSAnseMD8Tx8i6JPxXngTlPeQAwkcQUzNJsTlBAzwTd6fnDrS0sZxECFoj+HIR9II",
-	"xx8VfDXTyq+Eb1ifI3QzyHyfsmGXWIwJY3TDiJq3EaAakx1jEk7yAMqOU+H3XOBRp4shRGhfIWPkyTL1",
-	"TlWSVeOO/Dxgx0HmV0mU7yrnSl4Ff+IvT/xlY/5ypyqndOtPCV/nIjlG/GVKjuI3vrw2LzHy/cUeUAcS",
-	"dO5Ncs74zrlh9lutvsGc8Z+lXgjm9jR00+yYJtJ6lmVo1giNtBGCSLPbI7uFOtBt6lSzQFfQw+kSJbbp",
-	"QcrsLKOjWe3nXc3Sn/e0rm7ua9be/vN2Z1fvtNqtghdDWM2o6bRtQ+uNuq5moQ7UoGGbmtNEltuC7VHH",
-	"plj3AjfcHSP7TXZ4kkr7EhmqiuNhwXx0MU6tNeFfPV+ywnXJchGJmVQbmghoTavdMC1BYc1Oo9Vmf5+g",
-	"yEYUdqNLmb4wbc7COKKdlJPBp5e7g7MPqWI19lzu5+7qiaWerUbP7GpNo9PWLH2fip59UxsYxgu9ae6b",
-	"XXNAaTkk0B9MOKZSaOjDPRmB7Mm5DCTH0Nn+4WHqHh+17B7qQlNrOoarWbCNtN6oY2umqyPDadrWqAUL",
-	"7nGr1+6abYs5W9KPii2RHLYu980XneaiMx5EESw7FCB9CkI33UmVW4u1uryJ4HRaPmX4vM4ma/d142e1",
-	"ybqjnq07BtJMtwk1a2TZWs9pIa3tdmDyLr/JxBmk2GNLqPD5YPejx6ZEfTkR6tUEmExFM5BJCbA50rq2",
-	"5WgtlE3zxyVAytHPpshO/NtlhWyErrwgoHZz6AIy9jBgtk3i1VYBxOAm8gjJ+4nowtB/mR9d6St557sM",
-	"hMIc8RQn4RQFcOopfaXZ0BtNpgCdCVdewdVOn6Zbgbv7qnQdx4kQpjre/H/P37HDk+/uf6MCdqLy9fz7",
-	"+e/m36hg/i/3v5p/c//V/N38j/Nv5j+wN9/N/w3M/zj/9v6r+bf3/0g1gPn3Et/85/k72uD/z7+Z/7/5",
-	"N/Pfz79jPst4HTX6dTq9sjlJhSmf5BRF/EBlHWvyZz7xglnw8ovB7dEvB7OXX1yRz744nbw80/WXey+8",
-	"w/Orm88m++T4k4+/+NTct472Xt1+NvnM44QhueQGNvGuqwNdXC/CBCS+tpRipM6XMOld1k7sMYyukMPO",
-	"VN4qMBU7RrvR7qiKHUcRCmw61ukrZhitH1qwQRyBiGVI9GrzAYEEGWcRgLYyQC29YRidBNCEf1WifXXM",
-	"gdyvMippAEjkQR+wEAtcvVLcqKk6Ry/GfDxSxEYB08ZjYtrSTP3c6PbNNtVROq1mimmKhxPm7t6LUyv+",
-	"xLD2zqvXoR7fL67CuQgiqdo1+RihwFmwHiT9RHlJHgHd7cdEd1vTe5Sw6f+aDcswlxC2hJrVOD0Pw0PK",
-	"JSpEp/B2h9co4u5KysGXh4EZsjeXhCHw2be58/FVAK+h5zM3xxLPiedIjhPgBYBiY+mwrZwTOZaGSQbG",
-	"8XQaRgQ5L5HjQW5vLJovGzwLGdmhtLFi1q3c8OlgYEJHYx7yBBKMoipnCPdLf4DlGLiUaOmzBR6Rtwp3",
-	"4LzwkE8Xef5bJg3fzf8w/2H+3f2v5t/O/3D/T8z2/xbM/5WdWIof7wBveP9P89/P31GRypvPv827ddI/",
-	"l9FSU7wVcpYgTLgClE14eRinmLo4PKuY+aWp6+XZ83MxSmrwE4imlj0O4w4cvwnDKy/uHcQYjknPm8Aa",
-	"G4FCKuIBF69MBXjs0WLIXKs96vZgS+uirq5ZrZ6hjXQItZ7Vahmdnm5Z1qgmdB+jyHO9KkSKg47VuOSn",
-	"HdW4rIiXfGT0sgnMluGXw1cFcwWLXpNGrTKNWsodhW0KIzhBBEVMU08Uu7cF1xqn2ETx4/YEAtMIXXth",
-	"jJmW22A2ndJXvoxRNMv0Tpt/UlWwPUYTZswKvo1JRBFOoThk7LU07AFViyU92kEujH0CDF3fbjDbk+GK",
-	"ifeqsROunQ0tvsCcN6oygbfehGqILfbLC/gvIxUtXkDQFYoye4Y7/95mI9cN3/L4wTEZZ9Bl7nvKQsVR",
-	"sjCGM4j/JkKu0lf+404WMr7D3+IdTkAHTkplB84JHSIHYKUhWQGOoJ5HgIUdM+BpGGAR0l4VeW2HARFm",
-	"a0niFELiLX4sXTV60mynPAYFoyboXKoxwMt0XwhULwZ8UDq81YSRbAtPtqUb1EZ8Dh0R5bvmjJOT+KVT",
-	"zs7s71QlOU6v1cMUPZq1ezQfBZ0UWJBGA7A4AhVQeJad+rMWzdXn75ULwSIRWBwA/chrFuoauL5nb7Ai",
-	"Vm1sWQK/rdo9Wo+FX2vNQAARA/CMIrlVeTIvDuUXodeimG1RzMqpJWtgFkoZIqu3OG14x4VZvQ4pVI+B",
-	"4KOQjL3gimJHRF25wCNgC/o4rEhbuRl7PgLBkmSX7QXsw6IITZxLayATp063pZiRnFf10SKal5DCTjPh",
-	"FVKpwQIBJtT8AGHkUPoazRJ68+hk2ayYR+c0lTJrTdCovQ9Zy8dYdCPZVUuDyyoXknZ9XbA01xF8xmoO",
-	"nX76seRdYgsy85VavzAA+x8fnx+fXp4MTs+P9k8vnx/vfXp5ePDy4LyafA3GaR8g8Y3a8s8Q8s+oLf8M",
-	"If+M2vKPteQ92rV7tB+L9gwh7PKhoSpVgs00+jMzetiLJiiHULIX7XphhYuI2VBZ0CgL16Rfe112bayx",
-	"yq0aCyB//bEofIW/5Rl9xtj8DcTcl+80Ei4WIQ2jwMGVGGrpgvCrfS5r7fxWDdRUDPPYXICiZ1iEdrhg",
-	"27deZ8MvSGadRuEURcTj0+TGFFUHIeHmVttSytZXGoVTZTtm5srnCrOleNssgl4EdSeZmFKoUB4Y2QmQ",
-	"DjQKQx/BIDn4e3RgpUEXQpzkjubBldI9ly1zbs7l/M+iyf3JGElK4gcY2LRxprqMqQ6+FaDEMcpeMH5R",
-	"gbB8Vml6zLUc4AOp1xmBhGXxiI+z43L6u5A8WvPTsqd44acTL8oapre8qqkZnUd0ERvFKVQtftZdsiLz",
-	"RECSVZx4wSEKrqjxn7kvEsJbf1Jy+sqGiOCgVc5LzjbMk19KdkM7aTRUBX8WVkySYwj8MHwTTxv8gEje",
-	"GGnCoUQWJYwUl70UOSdtdSeMqfxJO4mUqLvFgXW1OqcpjBXgcadMxQspqXGd6cmhZjWAu6taNsbFKTOS",
-	"yBE6jkfXDlIcpIvAHUf5pR1yGhyCrVCcqaAraM/AMKG04TaY+jFm77hrn5v8/AlVfxzkegHCVFAnhHIR",
-	"UAkI/QYY8C9RxA1VMGRMeEhVnCGaQM8fCv/BCNnhBGHZTP4Ac31IBcNEHRpeBB7BknbE1QAQBv4MMA/E",
-	"GOLx9jP2mQhhZmq/QVNCX1551yhoXAQlyvyJdmFp5faQ7U0gi/qDwezYZQc4ZRoIYl+ocXz9igT7ttRi",
-	"CglBEV3d/6z93ee61nv9t1sXFw3+1/bf/Y1SYkWvi2QxAPz7Kl0qKH4kcSkc1bwv2BpeKCwj70IZbj8D",
-	"FBZWGMK20ZQgp6GkCbxlPmmLXblgiuV9t7Ihlt3By5bmeMr3h7ysxWTeCrViAQCSmhE/hDuzzlXMWY4n",
-	"Kq5UmgGdxBCBrbP9w0MVnAw+fT7Y/UgFcraiCnYPj8/2s58vTk4Pjs5VMNjd3T85V8Gfvvo/2xfBjUfG",
-	"LFtMzs9U+Wa6GYc+qtpJUsathDuhkIpD05VLWMzFXY7KZBPdyem663V5VXM3V5GMnMa7fu80Sm8pw16A",
-	"sYw4klzg2tPOEoY3X6Z82vD6cy8kENfZ23J68QYDPog15LKUJRG/bOEqFqpyipk6IEzSVWrjWixGCg1c",
-	"ieQqdiQaVXGlJIu5zJWGUeijIRUELIdYBbuDsw8P9k+pOHk5OHo1OARbMHDAzRgSZrUIQx46Dt4uK4+1",
-	"BUWWEL2GVCm9KKZK1/iWyKKuFOW1hcfKcUpyes+78ghWQYxj6FMlKBHVW1I+97YKcDhBLIYnFdwLRDXP",
-	"/F5JgplHu5aJl9tKRcvuwQJTrKQAPgVuAcVyA6d634oog4KEzeehq2D49m4o2dbS16MojBarOWVlIYnR",
-	"qbIokozJindyHryMDTbQ60WA4TJkKH1ebxnZ/EprWIBCfLQSjly2Z8HrlEBQz2nANH/2vSqikuNhV3p8",
-	"2HjV4AqyK2tdQXaAwp20KvdJqqL+jJrWbVCTJDJVCvIW2QYqLximXgSy34HrYCoIp/DLGPVBhKBP9TDX",
-	"9WxgwyjyEAaU8jEIXQCDGRAcntUksyFG6kXgQII0PIZT5PC2qmANzFDjqMBMezdbZo8q76w3RixqVDRt",
-	"ACowk8/QAWGELoI3aIbZOJoXYBRgj3jXyJ+pDBZ+nOk5YDQjiOX20T+4ujiBtwlXMVttdRWX4WmHZVJJ",
-	"Ug1XraxoV7W0sj+LU1FZhtFOXIZVVLeikqy6jlNZfEllqaSnUkTneqbnY/jBssGrsLOefiEFhy7v9NLz",
-	"fQ+voelImstKD2+VHzeDLPuW6KnyVVlFG9whWWZWcvWyso81V5avlnc6RwzLqTprqipy8TB50KppCeyX",
-	"6PxV4N2yIxbKGCasEbLDgHIMZugLjYI5AoTRH7rAYZoHpXVmMVdrPBUajuScYA6Jt4Zq9O6qfBKlHOJl",
-	"BwNpCFkSKFhek8T/v4Lmsii+FU0Ly8K/L/WvWoOSbVElWULRSBYxGCXFUQ6cSjfLKua6UoOtK5XXsniW",
-	"y+XCzFktURAG3A8JWZ4JD2HcVIALD3CV1yStoEfJmiUeg60h+7cP6GSG2w0gJMDW0fHpy8GhCpJ8UJ4L",
-	"ql4E5QRRFZztn358sLvPhTjgbk3moGQulSShvMp9IqWSL3Mir7IiK3zmNf0Ci/3mtT8gJa0vtGakTVlI",
-	"aa9haOUT3R/kN8mS3B+C7tq2qZSkXBuhOaqtMYbIoK+SSWOIP4aRB0V149Vrk0t0XsOcXslfs3z99R0x",
-	"0zURmOVd1+6SP5Sp3em2FpISxWdlw0c0izlRVPFHkehaZvuJxrpsdNF5jzb9KXXG1airpSNXUdcyfXOV",
-	"96ZK/1yoYsq4W2J4FPz4z199yv6P/noGhrmE7CFI8rFV8dfpngrkHG0mkSqNE5HEvrkzOEtx38AJzpPd",
-	"63AkORP+z+ZtX4/OpYT6OjNczwkiqOiAoEkdSVVI4K/jck9y+jd0t69n2+YqANTnvPk6Aev1O+dsu26X",
-	"OlZrFR9IkLHEly6vZZW6GmJGsg0wAG6EkMYEYfo4DYAVWu0Ijb3AAR5RAQ7ZOd7Qc4ZgAmdghETVfqr6",
-	"UgqocrdvoKmsvwKbaQBZfZYaBLypDrPa3//j6yFZlZh1tZD6rdNCMzU73S2mXPycldyrjh0CLDwThFlN",
-	"Ix5ZIFVkwegaRdDPexRqcD/mVViHXZbt0rRyREU8X1L5oZaC7zzw4OnRlL4qDiO7zEvzHFUuXhpzim6h",
-	"TXiQTVKrDmz9w9nxEc8eqB2EKdXRqz53kwrpVUvpxVFV2UzlcnpySA0kKFFpajDtDNbcF3NgqhxxleiW",
-	"PPorPcx0Y4QuqKhCoILKEhH5x6coQDfIUS+CYto93h3D4Iq2HzhOGOBXU6fc/bzi/ouKb/EU/mfCwy+i",
-	"wOxwgrhrA9O/6Iy4v6PSw8FgyOk3VaHH64oEmbluorevfVCfr2NSir/Kz3ldhSarglLnvL4Ee752x0Yx",
-	"TKWqK5tbBknhkE0s/Q2OR4olL2oxpWJRjA2t2AUoKrOrqnoka7gOHjmouHhmlkeGmjtuSI+P5IOVAs6X",
-	"6LjlSO8qefugEJviTl25GyoSBXL3G9XqUrFhluyECmVy8eGPKp125qUHoyMVTFHgsIRcfg0SVauIXG+l",
-	"KrKgQO5lUqu8EKnsVVyHdsQ0Fny8ilwKpToWxdhnxx6G2X38DZHR/MLQ+WItjPUyWH76mUgQLZsWr46x",
-	"Rmh54XxbOkj7s6Q+yNU1Vh2qpi2XHuAxCWPHkUdmZ3Q4KVd6QeYOv7+HFen7ALMCx3LW8VYhhZMFy12e",
-	"H3+0f8Si4NicGLkgGGW8ta+MCZmy05Dp9DnEnl1RpSPABEEnqQoCp9Mk4RCKPEMYOFkoPf2uA7yAhLyI",
-	"CA/fz4HAxqmCYMnU02HlAdJ0EgddIz9klUTYeGALslgVa5sdPQ+fs1kDcfMQ/Qy/QWhYCzexXD+nDJpU",
-	"kYaVYcQoukYRiBCJowA5wI3CSa76kcjOF9mYae4ht2w9AiC+CBaDTLuPYIRUriwHIeAT4GryisncCU9i",
-	"9UzI2IscVgpyxmbh2Qhs3X99/6v5O1aM8AdW2JmVWv72/qv57+bf3X+9DbDnIB4/lAZfZuEs/DqAGzQa",
-	"h+EbfBGIFiz3CdjQ93EDnFOsuZ7PLoKkzbEXXPkIYOZfZIQXxWTc52n3WJXyZLEKxHa9CCgZspAxgAJO",
-	"DizKCFyhgNpfyUpQBNOWgRtGtvyQgCjmKaKNi+AiyEVmeZhOj8dRZQkLCYcYbi+IrSrFTl0EW8M6V98M",
-	"tyujrKoCq85ZNCYdcXYRDFnxtCEIWeYBZk47MkYzSnAMtVwHAUNJtRyCrYQX7fDXuHEVUgBCAoaprTts",
-	"gP0gnmCBlYsgvT+LYdn3qPilwEp0hflHElz35ehcXtYDMyoOY0Iberag4ocUJ+VmNeOnO4xF7lwbOyIV",
-	"iIuTkAug1CxnRZVYIiVXEgbp/asRF1eJQ2qdshfL0zfTLF8pMKV+bm+u012xpE+xPo+p62sCb2e60vIK",
-	"HPn83/oTKHUsJSmLV8wpZPEJVH0wneiOVIyHdTFWd6koKkR7Wqt7ZlVHaIfe6g5pWRraYXHZh6xDVvdB",
-	"XZYtnnWoThdXl2Xhy50LafiCH4iatZlW8vlrfrdrUuOMLxOApasYtiizGZwcAHLjsToqw8Itf8mOpLxg",
-	"uE33PLxitwSw4RSWap7tXyov8c5bruzd0QldoUWb+O8RecUvOparny3wAWdNdqQKW3SSD9xD9UvYMGDX",
-	"2DtSn8rcfjrye7BvflzC/GQMSa6OT6adiFuw16C3HSe7OHQx3R16mCQ3jD6E9tSVrXk9vRoNRYTcInJe",
-	"jnteEOivm4yS/fQBLtwSy2NaM82dUO1qsiZZIfnyxuWEld3z+ERaf3GkldLBoxAVvzl+NUUlN8y/D+S0",
-	"huCdivDj5WWcsvyhNUrqyJ0W1kn7qxe9+/weiuSyPVFawRVlIXhdQvqXF4zCW2pm8tv52IUAa9J6ctfK",
-	"ampPYgue2OdfHvtMqEAFCNrjIgv11iWqLCV1OUmJG1CeCOovT9VjK/sYwph/aedtWjPgbid1m9WwJtKm",
-	"Py6RZbWvnyjyZ0aRmZM1dJPgHvITUWqSYrSaUHN3mD7R6V8hnSa0wo4oWJ7I41Hs1KP0mlSM85bI5hcs",
-	"0ywpP1ciRrmsv3wVafX1AkkptqU181dEcL+t/LIoYafU/9DDzSLbc2o4JDPk1TeL5D4lq4iR4I9qEi3Y",
-	"HGugBiW1PJabjKzVGtaiaF9RZTzLGRU396Wlp9ld/LwAYuNxNq50eL1E40kAYkfKDKSkDCOrriPyOQF9",
-	"IvvqxbmuJs7JcH7HegE1mMPIQ1j2oE7jip17Eku+082P3aRhli5mMlZ+OWsFf4sadOXiJXUP4vLUwIOp",
-	"f+IdYtYRbPk67u/DzjpFImRA5KX86avf8iAUOPND6ADKfnF6UYIgfR6Sk1WF9tKi0O/jYd2S7X6Wd2AD",
-	"ccoLwgggxxMxfmJjByHxXLGyS3Z1zoG9aF/LruvNd3ZuqFXkJFpusLvTSmRP+/tpf79f+zul+8fY2ZkT",
-	"bNG2Tt1fm+/pta4z2WQ381ysp638tJXfM1HNKP7x9vFiB+RCZXxj16PkpHn9EOYQTlFwxiu1rlbnE2iP",
-	"pU6b6PZJdeQnlvHEMt4vlpFuAbDFjXip0PA2C4DiE38UFiJ7hqvDaXlg4MZ+4cdiIjKgS6k0gVRcYbwB",
-	"70hKhD2xjifW8X6xjpMK332qegQApj6DerxDTt7j0UiL2UQ5t/1hQfciqX21SVGVCs9ypmuGvldd8y/l",
-	"O675Bele+/rUXsbd+8Rq3rcg+DQ77fPXd+pbKV+uuJtEQiQvyCwEr7RS0h4SkXq5zSPlia0SriLIffPt",
-	"Eueu7F9+GV3WdI2DodKNQn/WbBU5C7j+JPK9SpJFZLKk/HKLlQGNEIlmycEnhhMk3m8/AxC4EcJjKWvw",
-	"Jxbxf+nZKrU36im68jBB7FoidFPKYHF5WaHqpIHlB19sE6fZ2AskH+W5uRvkHraR0wTVlXuAt1xjG5fu",
-	"qXuYnAFbKLCj2ZRuF0jY9VrbT7LnkUiaVRcCcpbtB1gkJzOC3oCQeZryYkrOsvsfTMQfp0OtpGLRtD4Z",
-	"l4sQ/CjS6Foq31BvEt7a8kjqVhJIh+WU/Akk9hg5z6rvjn8SST+f/XvoBW+o0EG3HiZUiSwKJXbP/wYy",
-	"ydyR7yddZZWV77R4yMbOXXGwPB2y4noMVoAh2Ogb0lUaa2yw8uSfzKqfwdaQ1hV48t0pMnEss63MXLZI",
-	"NeGfhLlMkQccXgSrbSoxEKtxz/DCylbW7YYH6Z1J9eg6V13zySn55JT8eTslj5dUeE02Mti6NrdXOCWd",
-	"0F4cL/z3iOzR9yu1PoJuyc6YTPyNsg3pGBW5hsUg37uKC+M+PH95yNIKn/FKPxHDRxACdEtQFECf2k+M",
-	"jBr86xnDBBGCDsU7q8MQIRdFKLCRCiIUOOy+7dGMOyh4wSJWCIf+RpMRchzkADxFtoTecJogdczu0/rl",
-	"Qrx+KN4/vIrCdCVy+VjHH62xJcV1YBUYfzUtolEEt9sIY7rZ4mklQkQRmsYMchJZRG1nHKNrYCX5Yi5u",
-	"hn5lpX95iuzsPDuHm3LNiOMpCiiVsBI6adJJxd2E1SUnchRTxqCHAZ1dBG3CAv8lohOlgXA+TS9DLKXh",
-	"2WJCO+WvH0xnbJifltQY6HKQ9zphzuFNUBPaPdr0MeBl2UiQwBHECDghwqy0E7+7v2rTpG09TDmRPYbi",
-	"Kvr8GjORQEmBnwvHka/0lR127CtaFul1F/o+zrk4wA30CGYOji1DB3j7GRA6BM64XFpBrpElYpRMJqqD",
-	"5kdL3PnUopZtKO7fx0tHoqxWY7KdZz9HiKJlhiUIhJ5aHvdAnMDPeNEv6HOEZ/KtamSpFN0NRTyO+Y1e",
-	"YrC8fCyPWa4xODg56LO7deVkHZVJFjCC9ptnWR0f4QFvgEERrIugbqnCZ2k1sDBg9cowEkXfBKEBS7d4",
-	"ibAklYYlCpWn8kKkm3N2wfQHR9zmDx0UMRGalZEDGvC9axRQJk8b0kYe+zWNwhHCKs+JSJgYJwaCM6Ga",
-	"XjAmwKLEfff67t8DAAD//w==",
+	"7L3rbuRGliD8KvHxG8AShkyRTOa10JjNklRjjatKgqSyYVu1ykgyUkkXM5hmBCVlFwTYPQv0AjvYBhaN",
+	"xf6YHzt/9re3d4z2uNc1r5B6hX6SRVxIBi+ZyZTkS3XLaHQpyQjGiRMnzi3OOfFWc8PpLMQIU6L132ro",
+	"Gk5nAeJ/D1w3jDHdjRCkyGNPSDydwmiu9bXTCQIYXQEo2mi6dgmDGLFGvqf1LV0Lwgsfa32NTMLZf5Cf",
+	"bUSxdnOjawNv6uOXIX0Wxrjw4ZchILE7ATFBkfpVFEVhRLT+5wxiD2l9x3R0LUKQhGwUHFIw5l/TNRKP",
+	"vkAu1foa+8iBp928Tgc9HI9L40H2AtDwDcLAJ8AN8di/iCPk9QG6RNFcNojCmCLWAI4Iyk+5NnAKJK8w",
+	"jOkkjPxfF3H7SRTiCxBGYOoT4uMLFcA1o1rKqLE6gDoww2xuwAHHNoBjiiL+547L11wHEAMfEwqDAFI/",
+	"xABiD9ArtkQj4kb+jD9El5x6FMgSqui/1SaQPPWDwMcXWn8MA4J0QSA3Onu1G4Sxd8on1qdRzF4qw4m5",
+	"yScMS6JJAAndZ2O+IFrfapmO1e62nZbdM3VtFoVe7NIDT+trrXYPjptW02iN3bHhNEeO0UMjxxh3LdQd",
+	"Wx0Puh3t5jUnmHQ2YkwPXfouehlPRwxXlhjzBH0ZI+wirW/rGkbXVE5sD1Kk9TXbtDqG2TZM59Q0+063",
+	"3+w2TNP8W9M0TU3XZgHEHCxCYUQ5cW8MrM4605hofQ261L9EWh54/iXY641H445ptJtmx3Cg6xqjtuUa",
+	"HcdCqIfQuO0yeCiKpj7meD5mEyN8j/MlYjiRW6evmZZh5v6zxBaezQLf5d0PsgVSqSp9DLYI3/05UjpP",
+	"l7XxBQnxtko+HqSQ/XsH/KwEW5BebQT5U0QonM5KREbnM7bglSjQtUsUEZ/tQLuAp1fYr8aU8qIaVzH+",
+	"+bDlNj0HtcZtw4L2yHDcpmd0UW9smNAa2fJlCVvtTttcji0VEUV87YbTaej5dF6WN3KCIBwnf5Jzwag4",
+	"UnTBY8FoDnxKwAhGnCuqbClwd0OPCbfPNbP0n6W91lmTcBIGT+cfh0E8RVq/1XBa6eMjMexHPvZ2Oce1",
+	"7KauTREkccTmePufb3+j6RqGrKe2+JfFd4t/vf2KbVIX4nRoOxuzbbJBKYxQMp7ZaHUYHvY4ByJFRk2m",
+	"MKJA7t0gpRbBr0iROD5/m8Lyz4t3t78Di+8X39x+ffv14hvw5//035ucoYQRehXzpWYczLTtrvHMeWYZ",
+	"jmk9Nbrms4HR29/dHXSdlvXs2VO51L8OMTocjwmiWt8yu3wyuhbnvmMbe63uruGY+6bRNVuW8bTVHOw9",
+	"e9bsdtsmk0i6the65AheoIrFhhcIzMMYwAiBCEGPSZB0YtpZbJpN9//zQpeRF5jQacAfIfGC/QYBxBe/",
+	"OtMQPtNy7xD01N9TRCFwJzAiiP7qTIvp2Ojme1CfBuJPhC5DGkbGDEYUowhYDbNhgj9/9XswODoAERqj",
+	"iEkI0W1H6aeJycZTJioPZwifICKovrC+4jEIZwgr3MBLup6zF+eyVcVyu0FIUCaQ2obZM6zmqeX0W+2+",
+	"aaoCiTc9RiQO6Ek81fo4DgL5tPibqQyC4AsPJeFYdhM5rXbHQN3eyLBsr2lAp9U2HLvdbrUcR44oqFT2",
+	"aUGr2/WQYzi9Uddw3JFjdE0TGWjUHrVs03aaHbZ50TWNINsGN7qGE3ls6xrDQ715spbFCSTPNoNfoj1R",
+	"CzQ7e/bq1cEee9JBXdNDI6PpjqHhWOOxMXLHtmGZ46YFxyNrzDkSjSAmTIIn+gZnY35Yc0YcZqetpbz1",
+	"8Gj/5fnJ/snJweFLydbV2cYbz1RsZNab6QJLRpGbHVpj17bahms3PcNpQmiMmrBltKy203ZtaDZdV2z2",
+	"/eksCOeoxNQwQPJNSu/JgyqOxlSxl5Kr/Y/FHxbfLH5YvFv8QeG78inTsCCNQjyf+q7swabEnk9CjLR+",
+	"p9fttFtO07ZMXYvCgMupvRcHLxPGKPm1ZGdeq+sajokkOxu1mtAbjwU7e13mfq12xzQcs90xukw1fPas",
+	"9cwxn1kDu7mfIqQo5wQy6ByEwobJpBcTCvtM47eYqMp1Yk/64KpkNsxmwI2QhzD1YbDScmBfUEyHEfSK",
+	"vYUBkQBglwCw+yDGb3B4hRkIEboM3yBP2BXrDRfWvzC80jM/dLM0dLMPICDxDEUEeblBwQwSyrWBiwi6",
+	"CMxQ5IfeOlCaCijoeuZHaAU4Tgkcpw/oBIkeE0gADsEM+l7eZtriEIiW+1ymiA6+t70OPNWynME5Ewsg",
+	"Ql/GDM6S9cu3fSY2q/S83HTapem0E8riBj1b3Bkk5CqMPLDFbcVLFPnj+Vqw24UFLn1OhcQu0bjNaZyh",
+	"axR6c2aGM6v6H044K1o+sJ0n7CkMxmE0RcXB7NJgNiOqBK1g7KPAY4Mme2tLohkwnkOAT7fXgaESuPzK",
+	"cl9FAlezBBcndgEOIy4oF4drQWEEOAh3gE6leR+7YRQJ7rMGPqcEn6R+6QFgKAt8zFgBDQHEIZ2gKEfw",
+	"9WnIzpM+DJhWOJefXw9qqwRqS4AqCNEngELGMrYUB8hagFoVAKFrn3B3SB4gLpwkSNxhUq33YnSFCAUe",
+	"Cnzue9oK/KlPf2VtPwHTMEJgHAZBeJXzt1E0FWCxncH/YObKj2HpQDb2aXiCgiBxxsCI+m6Qukq026+Z",
+	"0WPZzLaAlEb+KKZC4i++X/zp9r/e/tZiIvqPix8W39z+dvHt4ofFd4tvLU1P39sV722mP49gtNyGEkui",
+	"MaXIDQk9inxX8J0Gh9xDKe9ln/9vi+9v//H268UPt/9l8W/g9neL/7340+Ld7W+TB18Ly62h6dpFFMaz",
+	"1HclbT2pTSy192YwQpgmOpfnIWi1R0avY40MD6GW0ez0uoY1snuwA6GN7A73BgmQ7WaDKbhfxhBTbgez",
+	"X0UTkT251vrax4PTc6ubaYKD57uHHx4+P395eHr+YnD80f5epqmZ1gha3VHb6HbMjtEaOx2j6fVcw/FG",
+	"Zqtrthx3ZHN/GGvd5UpyBCXGxH6QVEGEZjU5ghGcCm1uUyvyhm0cF/mXyBtQ3sluG5Zl2N1Ts9N3Wn2n",
+	"1ei0rM84PBhd0904IiEjsMMB9z99iGBAJ3vhFS7vIQ9SOIKEmU1IyAmIyVXen5w60tLGMY4QdCdwFCBl",
+	"hMOPCr6aWeVXwje8z0t0Nch8n6phl1iMCWMchxEzbyPANCY3JjSc5gFUHafS77nEo84WQ4rQvkYnyFdl",
+	"6o2uJasmHPl5wA5x5ldJlO8q50peBX/kL4/85c785UbXjtnWn1GxzkVyjMTLlBzlb3J+aZ8TFATLPaAe",
+	"pOjUn+ac8Z1Ty+63Wn2LO+M/S70Q3O1pmbbdsW1k9BzHMpwRGhkjBJHhtkduC3XguGkyzQJdQJ+kS5TY",
+	"pgcps3OsjuG0n3YNx3zaM7qmvW84e/tP251ds9NqtwpeDGk1o6bXdi2jN+qODQd1oAEt1za8JnLGLdge",
+	"dVyGdR+Pw90Jct9khyeptC+Roa55PpHMx5Tj1FoT8dXTFStclyyXkZjNtKGphNZ22g3bkRTW7DRabf73",
+	"EYpcxGC3uozpS9PmJIwj1kk7Gnx6vjs4+ZApVhN/LPzcXTOx1LPV6Nldo2l12oZj7jPRs28bA8t6Zjbt",
+	"fbtrDxgthxQGg6nAVAoNe7inIpA/OVWBFBg62X/+PHWPj1puD3WhbTQ9a2w4sI2M3qjjGvbYRJbXdJ1R",
+	"Cxbc406v3bXbDne2pB+VWyI5bF3tmy86zWVnMogiWHYoQPYUhON0J1VuLd7q/CqCs1n5lOHzOpus3Tet",
+	"X9Qm6456rulZyLDHTWg4I8c1el4LGe1xBybv8ptMnkHKPbaCCp8Odj96aEo0VxOhWU2AyVQMC9mMAJsj",
+	"o+s6ntFC2TR/XAJkHP1khtzEv11WyEbowseY2c3hGNCJTwC3bRKvtg4gAVeRT2neT8QWhv3L/ehaX8s7",
+	"31UgNO6IZzgJZwjDma/1tWbDbDS5AnQiXXkFVzt7mm4F4e6r0nU8L0KE6XiL/7l4xw9Pvrv9nQ74icrX",
+	"i+8Xf1h8o4PFv9z+ZvHN7VeLd4t/X3yz+IG/+W7xb2Dx74tvb79afHv7j0wDWHyv8M1/XrxjDf7v4pvF",
+	"/1l8s/jj4jvus4w3UaNfp9Mrm5NMmIpJzlAkDlQ2sSZ/4RMvmAUvvhhcv/z1YP7iiwv62RfH0xcnpvli",
+	"75n//PTi6rPpPj385OMvPrX3nZd7r64/m37mC8JQXHIDl/qX1YEuYz8iFCS+tpRilM7nMOld1k7cCYwu",
+	"kMfPVN5qMBU7VrvR7uiaG0cRwi4b6/gVN4w2Dy24QxyBjGVI9Gr7HoEEGWeRgLYyQB2zYVmdBNCEf1Wi",
+	"fX3MgdqvMippAGjkwwDwEAtSvVLCqKk6Ry/GfDxQxEYB09ZDYtoxbPPU6vbtNtNROq1mimmGhyPu7t6L",
+	"Uyv+yHL2TqvXoR7fL67CqQwiqdo1+Rgh7C1ZD5p+orwkD4Du9kOiu22YPUbY7H/NhmPZKwhbQc16nJ6G",
+	"4XPGJSpEp/R2h5coEu5KxsFXh4FZqjeXhiEI+LeF8/EVhpfQD7ibY4XnxPcUxwnwMWDYWDlsK+dEjpVh",
+	"koFJPJuFEUXeC+T5UNgby+bLB89CRnYYbayZdSs3fDoYmLLRuIc8gYSgqMoZIvzSHxA1Bi4lWvZsiUfk",
+	"rSYcOM98FLBFXvyeS8N3iz8tflh8d/ubxbeLP93+E7f9vwWLf+UnlvLHOyAa3v7T4o+Ld0ykiuaLb/Nu",
+	"nfTPVbTUlG+lnKWIUKEAZRNeHcYppy4Pzypmfm6bZnn24lyMkRr8BKKZ407CuAMnb8Lwwo97BzGBE9rz",
+	"p7DGRmCQynjA5StTAR5/tByysdMedXuwZXRR1zScVs8yRiaERs9ptaxOz3QcZ1QTuo9R5I/9KkTKg471",
+	"uBSnHdW4rIiXfGD08gnMV+FXwFcFcwWL3pBGnTKNOiloq89ExHnRBhos19tOEMIlF3O3b1n9Zqthtyxm",
+	"rU4gSd22wgQsxKYmzpdiKKoqWk64L1i4D2V05ro4ypISe6HdMFzMYASniKKIGy3J67cFL6NATdJdmFYI",
+	"zCJ06Ycx4Qp/g5u3Wl/7MkbRPFPBXfFJXSPuBE25XS9FGKERoz0GxXMuaUrDHjD8KiaFh8YwDiiwTHO7",
+	"wc1wTjZc06kaOxFg2dDyC9yPpWtTeO1PmbLc4r98LH5ZqZT1MUUXKMpMO+EHfZuNXDeSzRdn6HSSQZed",
+	"ZDBpIk/Vk9VOIf6bCI21vvb/72TR8zviLdkRe+nAS6n6wDtiQ+QArLSpK8CR5PMAsPATFzILMZHR/VVB",
+	"6G6IqbTgS8K3kB3giBP6qtGTZjvlMRgYNUEXAp4DXqb7Qsx+MfaF0eG1If0FrnTqO6bFzOWn0JMBzxvO",
+	"OAlKWDnlLHzhRteSyIJaPWzZo1m7R/NB0MmABWlgBA+p0AGDZ1UABG/RXB+KULkQPCiDh0Swj7zmUb94",
+	"HPjuHVbEqY0tR+K3VbtH66Hw62wYEyHDIZ4wJLcqgxRkfMIy9DoMsy2GWTXLZgPMQiVZZv0WZw1vhKyr",
+	"1yGF6iEQ/DKkEx9fMOzIALQx8CnYggEJKzJ4riZ+gABekfezvYR9OAyhiYqyATJJ6n9ciRnFj1cfLbJ5",
+	"CSn8YBdeIJ3ZbhAQyiwxEEYeo6/RPKE3n02Wz4o7t45TKbPRBK3a+5C3fIhFt5JdtTLOrnIhWdfXBaN7",
+	"E8FnrefQ6acfSt4lZjG35CNAJxCD/Y8PTw+Pz48Gx6cv94/Pnx7ufXr+/ODFwWk1+Vqc095D4lu15Z8l",
+	"5Z9VW/5ZUv5ZteUfbyl6tGv3aD8U7VlS2OWjZHWmBNtpIGxm//EXTVCOJuUv2vUiLJcRs6Xz+Fkeucq+",
+	"9rrs5dlglVs1FkD9+kNR+BrX0xP2jLP5K0jEsYbXSLhYhAyCsEcqMdQyJeFXu5822vmtGqipGOahuQBD",
+	"z7AI7XDJtm+9zoZfktc7i8IZiqgvpimMKaYOQirMrbajla2vNCCpynbMzJXPNW5LibZZMoGMb0+SUpWo",
+	"qTwwqj8kHWgUhgGCODkDfXBglUGXQpyk0ebBVTJfVy1zbs7lVNiiyf3JBClK4gcEuKxxprpMmA6+hVHi",
+	"I+YvOL+oQFg+wTb1l6wG+EDpdUIh5QlN8uM8coD9LuTR1vz0ScGHUvnpxI2ygemtrmpqRucRXcRGcQor",
+	"F/8k8VEVaSDndqpYSiyOwAmK2HqJw8UJgpGXuHAYtGzxUqr2IEWGdMAXyDfvvKraISXaWkoTghnk4T0J",
+	"p/lk1ARIJvmY1syPL2k1rVW7x6r8WIQtPPs0gu5ExcMHJKfQEbDFj7Z0MEPY44ao8LXpIDtI4pSf0l4J",
+	"YT8WbanrnluWpWSXxK2XkVRFedkXFP9FnvRossZTHz9H+IJOVMdZhoJNp6zmkN0RTQK0ynmpKb950kgZ",
+	"3tBNGg11qRlI+zlJ9AVBGL6JZw1xSquy5DTr9+0GRFEKX1WEjBfGTPNJO8m8xJvl0a21Oqd5xBXgCXdg",
+	"xQsls3iT6anxnjWAu6laNq4/ME6okCP0PJ+tHWQ4SBdBuCzzSzsUNDgEW6E82EQX0J2DYUJpw20wC2LC",
+	"34nzNeFsIin78dDYx4gwFTEhlDPMdC8YNMBAfIkhbqiDIRf/Q6ZcD9EU+sFQeq5GyA2niKgOmg+I0MR1",
+	"MEwU8eEZ9ilR9HKhgIIQB3PAfV8TSCbbT/hnIkS4k+cNmlH28sK/RLhxhkuU+RPtwtLK7SHXn0Ieegvx",
+	"/HAsDktKNIDjQBoQYv2KBPu21GIGKUURW93/aPzd56bRe/23W2dnDfHX9t/9TVl8vS6SxQCI7+tsqaD8",
+	"kQSHCVSLvmBreKbxtNgzbbj9BDBYeHUW10UziryGlmbRl/mkK3flkimW993ahkQ9iFi1NIczsT/UZS1m",
+	"1FcotEsAUBTc+D7cmXeuYs5qUF9xpdIyBEkgH9g62X/+XAdHg0+fDnY/0oGaMqyD3eeHJ/vZz2dHxwcv",
+	"T3Uw2N3dPzrVwZ+/+l/bZ/jKpxOesqkmSetiM11NwgBV7SQl7V3BnTSFpOK0dgmLCfGrUZlsohs1Z36z",
+	"Lq9q7uYqklFz6TfvnYbKrmTYSzCWEUeSkF972lnW/t2XKZ+7v/ncC1n8dfa2muN/hwHvxRpypQIUEb9q",
+	"4SoWqnKKmTognSHr1MaNWIwSn7sWyVXsSDaq4kpJKYEyVxpGYYCGTBDwRH4d7A5OPjzYP2bi5MXg5avB",
+	"c7AFsQeuJpBye1m6kKDnke2y8lhbUGRVCTaQKqUXxXoFNb4lSxlUivLawmPtOCU5vedf+JToICYxDJgS",
+	"lIjqLaWowrYOSDhFPJAuFdxLRLUov7CWBLOzlFrOhdxWKtp99xaYciUl8ClwSyhWGDjV+1YGmBQkbL4Y",
+	"hA6Gb2+GiqWtfD2Kwmi5mlNWFpJAuSqLIklbrninFqNQscEHer0MMFKGDKXP6y0jn19pDQtQyI9WwpFL",
+	"uS74OxMI6rmruObPv1dFVGo8z1pfIx+vGlxJdmWtC2dHd+J4QBfecF0WgdLT4il6ksmpK5kWMuVHF1X7",
+	"9DOsuh+EDqaDcAa/jFEfRAgGTA8bj30XuDCKfEQAo3wCwjGAeA4kh+eFAV1IkH6GubOKTOAMeaKtLlkD",
+	"N9QEKgjX3u2W3WPKO+9NEA/dlk0bgAnM5DNsQBihM/wGzQkfx/AxQZj41L9EwVznsIiDdN8DozlFPMGW",
+	"/SHUxSm8TriK3Wrr67iMyP0tk0qS77tuZWW7qqVVPamCisoyjHUSMqyixByTZNXF1MriS6kNpzxVwqo3",
+	"Mz0fwkuWDV6Fnc30CyVCe3WnF34Q+GQDTUfRXNaeLVSdIGSQZd+SPXWxKutoQ7jCy8xKddWWPa652pi1",
+	"zkVyxLCaqrOmeQ+mOmjVtCT2S3T+CvvX/HCPMYYpb4TcEDOOwQ19qVFwR4A0+sMx8LjmwWidW8zVGk+F",
+	"hqM4J7hD4q2lW72bKp9EKZF/1ZFUGryYROuW1yQ5eVpDc1ko7ZqmhWUR31f6V61BybaokiyhbKSKGIKS",
+	"CkUHXqWbZR1zXavB1pXKG1k8q+VyYea8oC8IsfBDQp7sJYJn7yrApQe4ymuSlrFkZM2z/8HWkP/bB2wy",
+	"w+0GkBJg6+Xh8YvBcx0kSdkiIVs/w+UsbR2c7B9/fLC7L4Q4EG5N7qDkLpWkqkOV+0Sp57DKibzOiqzw",
+	"mdf0Cyz3m9f+gFI5Yqk1o2zKQl2JGoZWvtrEvfwmWaWJ+6C7tm2qVAqojdAc1dYYQ5axWHIA+TGMfChL",
+	"jK9fm1y1gQ3M6bX8NSuasbkjZrYhArPiB7W75A9lane6roWkRPFZ2/ABzWJBFFX8UWabl9l+orGuGl12",
+	"3mNNf0qdcT3qaunIVdS1St9c572p0j+Xqpgq7lYYHgU//tNXn/L/Y7+egGGuKsIQJEURdPnX8Z4O1EIJ",
+	"XCJVGieyksTdncFZnYk7OMFFxYk6HEktR/Gzeds3o3OlqkWdGW7mBJFUdEDRtI6kKlTRqONyTwpr3NHd",
+	"vpltmyvDUZ/z5ot1bNbvVLDtul3qWK1VfCBBxgpfurqWVepqSDjJNsAAjCOEDC4I08dp6LXUakdo4mMP",
+	"+FQHJOTneEPfG4IpnIMRkldnMNWXUUCVu/0OmsrmK3A3DSArklSDgO+qw6z39//4ekhWqmlTLaR+67Ta",
+	"U81ON8splzzldS+rY4cADwwGYVZYTEQWKGWRCLpEEQzyHoUa3I97FTZhl2W7NC3fUhFJmpRfqaXge/c8",
+	"eHowpa+Kw6gu89I8R5WLl0Y7o2voUhFkkxSMBFv/cHL4UuSt1A7/VYpZVp+7KdUsq6X08qiqbKZqTcu3",
+	"teI3q5h2BmvuizkwdYG4SnQrHv21Hma2McIxqCgFooPKOi35x8cIoyvk6We4WPuC7E4gvmDtB54XYvJq",
+	"5pW7n1ZcQlPxLRHW+UR6+GUUmBtOkXBtEPYXm5Hwd1R6ODgMOf2mKuh9U5GgMte76O0bH9TniwmV4q/y",
+	"c95UoclKEdU5ry/Bni+gc6cYplLpo7tbBkn1nrtY+nc4HinWnanFlIqVae5oxS5BUZldVRUF2sB18MBB",
+	"xcUzszwy9NxxQ3p8pB6sFHC+Qsct5xhUydt7hdgUd+ra3VCRopK7ZKxWl4oNs2InVCiTyw9/dOW0My89",
+	"qiPwmVpF1aJHVZEFBXIvk1rlrWRlr+ImtCOnseTjVeRSqJezLMY+O/aw7O7Db4iM5peGzhcL0myWO/XT",
+	"z0SBaN20HiRYo5Ss8/OfDInyOxuEzRfO7pVDwp8lrUMt37PuwDhtufJwkktPN458Oj9hwykVCJbkw4kL",
+	"wngV0A8Ir6Cu5vJvFRKjeSDg+enhR/sveYQfnxPfCghGmdzoaxNKZ/ykZzZ7ConvVtS+wYQi6Kk5UDKN",
+	"F8rsXYi9LE2AfdcDPqahKM0jUhNyIPBxqiBYMfV0WHWANFXGQ5coCHl9Hj4e2II8DsfZ5sfqw6d81kBe",
+	"bcY+I64oG9bCTawW6CqDppS8UpPcIkTjCCMPjKNwmiuvJmteyBznNKNXWO0+BZCc4eUgs+4jGCFdGAI4",
+	"BGICwgRYM5kb6SWtngmd+JHHa83O+Sx8F4Gt269vf7N4x6ud/sArx/Na7t/efrX4w+K726+3AfE9JGKj",
+	"0sDSLFRH3DdyhUaTMHxDzrBswfO6gAuDgDTAKcPa2A/4TbOsOfHxRYAA4b5TTnhRTCd9UcyC6Er2OdGB",
+	"3K5nmJEhD4cDCAty4BFU4AJhZlsmK8EQzFricRi56kMKolgkXjfO8BnORZ35hE1PxIhlyRgJhxhuL4kb",
+	"K8WFneGtYZ27tYbblRFkVUFjpzzSlI04P8NDXp1xCEKeVUG4Q5JO0JwRHEet0K/AUFGbh2Ar4UU74jVp",
+	"XIQMgJCCYWrHDxtgH8dTIrFyhtML+jiWA5+pFgxYha6I+EiC674aeSyK5RBOxWFMWUPflVR8n+rHwmXA",
+	"+ekOZ5E7l9aOTHMS4iQUAih1OfBaZVxsCgUoy2GMhLhKnG2bFJNZnRSd5s4rQTf1M+ZznW6KhbKKVa9s",
+	"09wQeDfTA1fXtcln1defQKljKfVfvuIOL0dMoOqD6UR3lBJXvIu1vktFqS7W01nfM6vlwzr01ndIiz2x",
+	"DsuLqWQdsmoq+qoaDFmH6iIM+qraFmrnQnELyQ9kUexMK/n8tbg8OilVKJYJwNJdL1uM2QyODgC98nn+",
+	"9LBwjWiyIxkvGG6zPQ8vRB1BNpzGCzhk+5fJS06aF2jZ3n3uE8qVaC1fTHCJYztrsiOK/t3oaxtKlZm1",
+	"LFYeCjiLjQQ7y5LFszuO2c7c5qdAIVWf8xC67WVFC3NJ08W6hYpluA4gmC9N7CeqCoV0acHEcpJ2DgiE",
+	"4ylPco7ETYvSNNb07J5uxTR+XbYeXt+bT82kubS6OklqWNXnT2qfFWWmZJFOngT/HnCqH5cVnOavdSQ5",
+	"ZXgCSVrvIY+3Wjt/560w825Ws4C/R5wDbMwAlIqVD0CV9UvCcWA3kJpKn8paOaKIxl85HX4ygTRXFy+z",
+	"S2JBHBvQ246X3Um+WvQkl5ffh/b0hxdVS8h5Ne4F53tkZ0kxltwF9CJSP7PZKZP20w3JCqn3Qq8mrOwK",
+	"6UfS+osjrZQOHoSoeMJfDYoS7d4PcnpodVDJitygRJ3aaalC+FcvevfFFVfJPb6yYMxYFrsRdX7ZXz4e",
+	"hdfb99EDd5Jr3NZTexIx9cg+//LYZ0IFuqihVmCh/qZElSXaryYpebnaI0H95al6fGUfQhiLL+28TSuh",
+	"3OykDvMa1kTa9MclsuwuiUeK/IVRZHa8Eo6TkEX6E1Fqkji5nlBz16M/0ulfIZ0mtMIPJ3n228NR7Mxn",
+	"9JrUwfRXyOZnPH82KapZIkb1mhz1lvMlnm9ZYHLlHTRr8lLeVn5ZFubU6n/o/maR63s1HJIZ8uqbRWqf",
+	"klXESfBHNYmWbI4NUIOSCkWrTUbeagNrUbavuLUjy4SXlwKnVzmwjSLLujYeZuMqYSsrNJ4EIHlu5ZO0",
+	"uCyvGSaz1AF7op7SyYgOQ56Qk/yO9TEzmMPIR0T1oM7iip17FCu+07sfuCvDrFzMZKz8ctaKrJOVNcsl",
+	"meoewRfKTIuC/j/tDrHrCLb8vSjvw846RjJYSGbb/fmr34vwMzgPQugBxn5JevGQJH0RjJfdsuCnlyy8",
+	"j8f0K7b7Sd6BDWR8BwgjgDxfRi7LjY1D6o/lyq7Y1TkH9rJ9rbqu776zc0OtIyfZ8g67O62v+Li/H/f3",
+	"+7W/U7p/iJ2dOcGWbevU/XX3Pb3R9WB32c0iw/RxKz9u5fdMVHOKf7h9vNwBuVQZv7PrUXHSvL4Pcwhn",
+	"CJ+I+tPr1fkE2kOl0110+6Tm+yPLeGQZ7xfLSLcA2BJGvFI+fZsHQImJPwgLUT3D1YH0IiT4zn7hh2Ii",
+	"KqArqTSBVMB9F96RFD58ZB2PrOP9Yh1HFb77VPXAAKY+g3q8Q40YF9FIy9lEuWLH/dJtZKmO9SZFVYEP",
+	"XgmiZtJLRdkQNYt7wy9kpT42oPYy7t4nVvO+pb+keamfv77R3yqZssXdJNO8RZl5KXiVlVL2kIzUy20e",
+	"JUN0nXCVQe533y5xmuxfK32iUjSuPBgq3ZP2s+apqbUNNksCWZGhJnPYUn65xYsbR4hG8+Tgk8Apku+3",
+	"nwAIxhEiEyVf+CcW8X/peWq1N+oxuvAJRfyyNXRVyl0bi2Jp1UkDqw+++CZOa0wskXyM5+auxrzfRk5T",
+	"09fuAdFyg21cun3zfnIGbCHsRvMZ2y6Q8ksDtx9lzwORNK+ZBtT8+g+ILEvACfoOhCwKFCyn5Kyux72J",
+	"+ON0qLVULJvWJ+Ny+ZEfRRpdKkVp6k3C31geKd1KAul5uRjHFFJ3grwn6lWfzJoJfPyGPX4USb+U/fvc",
+	"x2+Y0EHXPqFMiSwKJRreTSbZO+pN1uussvJNPffZ2LmLW1anQ1Zc+sNLr+A7fUO5IGiDDVae/KNZ9QvY",
+	"Gsq6KonzbBdgNT1+uW1l57JFqgn/KMxlitzj8AKvt6nkQPzmDo4XXoy3bjcySG+Cq0fXuZrBj07JR6fk",
+	"L9spebiibnWykcHWpb29xinphe7yeOG/R3SPvV+r9VF0TXcmdBrcKduQjVGRa1gM8r2puAbzw9MXz3la",
+	"4RNR4yvi+MAhQNcURRgGzH7iZNQQX88YJogQ9BjeeQWWCI1RhLCLdBAh7CFmiI3mwkEhqjPwEljsN5qO",
+	"kOchD5AZchX0hrMEqRN+S+Cvl+L1Q/n+/lUUZmuRK8Y6/GiDLSkvOazA+KtZEY0yuN1FhLDNFs8qESLL",
+	"TzXmUJDIMmo7ERjdACvJF3NxM+wra/3LM+Rm59k53JRrRhzOEGZUwotnpUknFTeuVpecyFFMGYM+AWx2",
+	"EXQpD/xXiE4WBSP5NL0MsYyG58sJ7Vi8vjed8WF+WlLjoKtB3puEOYdXuCa0e6zpQ8DLs5EghSNIEPBC",
+	"RHgNI4jJFS83Uto0aVufME7kTrgIKK0xFwmMFMS5cBwFWl/b4ce+smWRXndhEJCciwNcQZ8S7uDYskxA",
+	"tp8AqUOQjMultSMbWSJGyWQq11BK3PnMolZtKOHfJytHYqzW4LJdZD9HiKFlThQIpJ5aHvdAnsDPRbk/",
+	"GAiEZ/KtamSlCOUVQzyJxT2FcrC8fCyPWa4uOjg66PMbw9VkHZ1LFjCC7psnWQUv6QFvgEERrDNct0jp",
+	"k7QOYIh5pUKCZLlHSWjAMR1RHDBJpeGJQuWpPJPp5oJdcP3B4w8Y6CjiIjQrIAkMEPiXCDMmzxqyRj7/",
+	"NYvCESK6yIlImJggBkoyoZoWx5VgMeK+eX3z/wIAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -36,6 +36,20 @@ func pageArgs(limit *int, cursor *string) (n int, after string, err error) {
 	return n, string(b), nil
 }
 
+// newestFirstArgs reads limit and cursor of a listing paged by a descending number (0: the
+// first page).
+func newestFirstArgs(limit *int, cursor *string) (n int, before int64, err error) {
+	n, after, err := pageArgs(limit, cursor)
+	if err != nil || after == "" {
+		return n, 0, err
+	}
+	before, err = strconv.ParseInt(after, 10, 64)
+	if err != nil || before <= 0 {
+		return 0, 0, errBadCursor
+	}
+	return n, before, nil
+}
+
 func nextCursor(more bool, lastKey string) *string {
 	if !more {
 		return nil
@@ -138,13 +152,9 @@ func (s *Server) AdminListReceipts(ctx context.Context, req generated.AdminListR
 
 // AdminListEvents lists the user's inbox, newest first.
 func (s *Server) AdminListEvents(ctx context.Context, req generated.AdminListEventsRequestObject) (generated.AdminListEventsResponseObject, error) {
-	n, after, err := pageArgs(req.Params.Limit, req.Params.Cursor)
+	n, before, err := newestFirstArgs(req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
-	}
-	before, err := strconv.ParseInt(after, 10, 64)
-	if after != "" && (err != nil || before <= 0) {
-		return nil, errBadCursor
 	}
 	entries, more, err := s.store.InboxOf(ctx, req.UserId, before, n)
 	if err != nil {
@@ -206,4 +216,29 @@ func (s *Server) AdminCreateAccount(ctx context.Context, req generated.AdminCrea
 		return nil, err
 	}
 	return generated.AdminCreateAccount200JSONResponse{Id: id, Login: req.Body.Login}, nil
+}
+
+// AdminListUsers lists the Evotor users the server has heard of, newest first.
+func (s *Server) AdminListUsers(ctx context.Context, req generated.AdminListUsersRequestObject) (generated.AdminListUsersResponseObject, error) {
+	n, before, err := newestFirstArgs(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	filter := store.UserFilter{Installed: req.Params.Installed}
+	if req.Params.SubscriptionStatus != nil {
+		filter.SubscriptionStatus = string(*req.Params.SubscriptionStatus)
+	}
+	users, more, err := s.store.Users(ctx, filter, before, n)
+	if err != nil {
+		return nil, err
+	}
+	page := generated.UsersPage{Items: make([]generated.AdminUserSummary, len(users))}
+	for i, u := range users {
+		page.Items[i] = generated.AdminUserSummary{UserId: u.EvotorUserID, FirstSeenAt: u.FirstSeenAt, HasAccount: u.HasAccount,
+			HasCloudToken: u.HasCloudToken, Installed: u.Installed, SubscriptionStatuses: u.SubscriptionStatuses}
+	}
+	if len(users) > 0 {
+		page.NextCursor = nextCursor(more, strconv.FormatInt(users[len(users)-1].Seq, 10))
+	}
+	return generated.AdminListUsers200JSONResponse(page), nil
 }

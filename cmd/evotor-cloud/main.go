@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,118 +11,200 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"time"
+	"text/tabwriter"
 
-	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+	"github.com/evotor-partner/evotor-partner/cmd/internal/version"
 )
 
-const usage = `usage:
-  evotor-cloud lifecycle --target URL (--app-token T | --app-basic login:password) [--user-id ID] [--login L --password P] [--json]
-  evotor-cloud replay    --target URL (--app-token T | --app-basic login:password) [--op ID] [--store UUID] [--user-id ID | --user-token T] [--json] DIR|FILE…
-  evotor-cloud load      --target URL (--app-token T | --app-basic login:password) --rate N --duration D --mix receipts|products|mixed [--user-id ID] [--json]
-common: --retries N (3) --retry-interval D (1s) --timeout D (10s)`
+// Exit codes: 1 when a check failed, 2 for a command line that makes no sense, 130 after Ctrl-C.
+const (
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// A command is one subcommand. setup defines its own flags on its own FlagSet and returns
+// what to run once they are parsed. Adding a subcommand is one entry in commands.
+type command struct {
+	name    string
+	args    string // the positional arguments' synopsis; "" when it takes none
+	summary string
+	setup   func(fs *flag.FlagSet) action
+}
+
+// An action runs a command with its positional arguments. Its error decides the exit code:
+// errFailed 1 (the report says why), a usageProblem 2 with the command's usage, others 1.
+type action func(ctx context.Context, args []string, out streams) error
+
+var errFailed = errors.New("a check failed")
+
+// usageProblem is a command line that cannot run.
+type usageProblem struct{ error }
+
+var commands = []command{
+	{"lifecycle", "", "play the story Evotor documents, step by step, judging every answer", lifecycleCommand},
+	{"replay", "DIR|FILE…", "send request files, each to the endpoint its name gives", replayCommand},
+	{"load", "", "an open-loop load at a fixed rate, with progress and latency percentiles", loadCommand},
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	context.AfterFunc(ctx, stop) // a second Ctrl-C is not caught: it kills at once
+	os.Exit(run(ctx, os.Args[1:], streams{os.Stdout, os.Stderr}))
 }
 
-// run is the whole command; it returns the exit code (non-zero when a step failed).
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+type streams struct{ stdout, stderr io.Writer }
+
+// run is the whole command; it returns the exit code.
+func run(ctx context.Context, args []string, out streams) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return 2
-	}
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	target := fs.String("target", "", "the partner server's base URL")
-	appToken := fs.String("app-token", "", "the app token typed into Evotor's portal")
-	appBasic := fs.String("app-basic", "", "instead: the portal's Basic login:password")
-	retries := fs.Int("retries", 3, "re-sends after no 200 in time or a 5xx")
-	retryInterval := fs.Duration("retry-interval", time.Second, "wait before a re-send")
-	timeout := fs.Duration("timeout", 10*time.Second, "how long one attempt may take (Evotor: 10s)")
-	asJSON := fs.Bool("json", false, "write the report as JSON")
-	userID := fs.String("user-id", "01-000000000000001", "the Evotor user to play")
-	login := fs.String("login", "", "lifecycle: log in with user/verify instead of user/create")
-	password := fs.String("password", "", "lifecycle: the password for --login")
-	op := fs.String("op", "", "replay: send every file to this operationId")
-	store := fs.String("store", "20170222-5a12-403a-80f6-75c361356826", "replay: the store of products and documents")
-	userToken := fs.String("user-token", "", "replay: use this user token instead of user/create")
-	rate := fs.Int("rate", 10, "load: requests per second")
-	duration := fs.Duration("duration", 10*time.Second, "load: how long to send")
-	mix := fs.String("mix", "receipts", "load: receipts, products or mixed")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	auth, err := appAuthorization(*appToken, *appBasic)
-	if err != nil || *target == "" {
-		fmt.Fprintln(stderr, "evotor-cloud: --target and one of --app-token / --app-basic are required")
-		return 2
-	}
-	c, err := cloud.New(cloud.Config{Target: strings.TrimRight(*target, "/"), AppAuth: auth, Retries: *retries,
-		RetryInterval: *retryInterval, Timeout: *timeout})
-	if err != nil {
-		fmt.Fprintln(stderr, "evotor-cloud:", err)
-		return 2
+		fmt.Fprintln(out.stderr, "evotor-cloud: which command?")
+		printUsage(out.stderr)
+		return exitUsage
 	}
 	switch args[0] {
-	case "lifecycle":
-		return report(stdout, *asJSON, c.Lifecycle(ctx, cloud.LifecycleOptions{UserID: *userID, Login: *login, Password: *password}))
-	case "replay":
-		rep, err := c.Replay(ctx, cloud.ReplayOptions{Paths: fs.Args(), Operation: *op, StoreUUID: *store, UserID: *userID, UserToken: *userToken})
-		if err != nil {
-			fmt.Fprintln(stderr, "evotor-cloud:", err)
-			return 2
+	case "help", "-h", "-help", "--help":
+		return help(args[1:], out)
+	case "-version", "--version":
+		if len(args) > 1 {
+			return usageError(out.stderr, "evotor-cloud", fmt.Sprintf("unexpected argument %q", args[1]), printUsage)
 		}
-		return report(stdout, *asJSON, rep)
-	case "load":
-		rep, err := c.Load(ctx, cloud.LoadOptions{Rate: *rate, Duration: *duration, Mix: *mix, UserID: *userID})
-		if err != nil {
-			fmt.Fprintln(stderr, "evotor-cloud:", err)
-			return 2
-		}
-		if *asJSON {
-			_ = json.NewEncoder(stdout).Encode(rep)
-		} else {
-			fmt.Fprintf(stdout, "sent %d (dropped %d), by status %v, re-sends %d\nlatency p50 %s p90 %s p99 %s max %s\n",
-				rep.Sent, rep.Dropped, rep.ByStatus, rep.Resends, rep.P50, rep.P90, rep.P99, rep.Max)
-		}
-		if rep.Errors() > 0 || rep.Dropped > 0 {
-			return 1
-		}
+		fmt.Fprintln(out.stdout, "evotor-cloud", version.String())
 		return 0
 	}
-	fmt.Fprintln(stderr, usage)
-	return 2
-}
-
-func appAuthorization(token, basic string) (string, error) {
-	switch {
-	case token != "" && basic == "":
-		return "Bearer " + token, nil
-	case basic != "" && token == "" && strings.Contains(basic, ":"):
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(basic)), nil
-	}
-	return "", errors.New("one app credential")
-}
-
-// report prints one line a step (or JSON) and returns the exit code.
-func report(w io.Writer, asJSON bool, rep cloud.Report) int {
-	if asJSON {
-		_ = json.NewEncoder(w).Encode(rep)
-	} else {
-		for _, s := range rep.Steps {
-			verdict := "PASS"
-			if !s.OK {
-				verdict = "FAIL " + s.Problem
-			}
-			fmt.Fprintf(w, "%-58s %3d %9s  %s\n", s.Name, s.Status, s.Duration.Round(time.Microsecond), verdict)
+	cmd, ok := lookup(args[0])
+	if !ok {
+		problem := fmt.Sprintf("unknown command %q", args[0])
+		if strings.HasPrefix(args[0], "-") {
+			problem = fmt.Sprintf("unknown flag %s", args[0])
 		}
-		fmt.Fprintf(w, "%d steps, re-sends %d: %s\n", len(rep.Steps), rep.Resends, map[bool]string{true: "all passed", false: "FAILED"}[rep.OK])
+		return usageError(out.stderr, "evotor-cloud", problem, printUsage)
 	}
-	if !rep.OK {
-		return 1
+	code := cmd.run(ctx, args[1:], out)
+	if ctx.Err() != nil {
+		return exitInterrupted
 	}
-	return 0
+	return code
+}
+
+// help answers `evotor-cloud help [command]`.
+func help(args []string, out streams) int {
+	switch len(args) {
+	case 0:
+		printUsage(out.stdout)
+		return 0
+	case 1:
+		if cmd, ok := lookup(args[0]); ok {
+			fs, _ := cmd.flags()
+			cmd.printUsage(out.stdout, fs)
+			return 0
+		}
+		return usageError(out.stderr, "evotor-cloud help", fmt.Sprintf("unknown command %q", args[0]), printUsage)
+	}
+	return usageError(out.stderr, "evotor-cloud help", fmt.Sprintf("unexpected argument %q", args[1]), printUsage)
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, "evotor-cloud plays Evotor Cloud against a partner server.\n\nusage: evotor-cloud <command> [flags]\n\ncommands:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+	}
+	fmt.Fprintf(tw, "  help [command]\tthis text, or a command's flags (as does <command> --help)\n")
+	fmt.Fprintf(tw, "  --version\tthe version and the VCS revision it was built from\n")
+	_ = tw.Flush()
+}
+
+func usageError(w io.Writer, who, problem string, usage func(io.Writer)) int {
+	fmt.Fprintf(w, "%s: %s\n\n", who, problem)
+	usage(w)
+	return exitUsage
+}
+
+// flags is a fresh FlagSet with the command's flags, and the action that reads them.
+func (c command) flags() (*flag.FlagSet, action) {
+	fs := flag.NewFlagSet("evotor-cloud "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run prints errors and usage itself, to the right stream
+	fs.Usage = func() {}
+	return fs, c.setup(fs)
+}
+
+// run parses the command line (flags may follow positional arguments) and runs the action.
+func (c command) run(ctx context.Context, args []string, out streams) int {
+	fs, act := c.flags()
+	positional, err := parseInterleaved(fs, args)
+	usage := func(w io.Writer) { c.printUsage(w, fs) }
+	switch {
+	case errors.Is(err, flag.ErrHelp) || (err == nil && len(positional) == 1 && positional[0] == "help"):
+		usage(out.stdout)
+		return 0
+	case err != nil:
+		return usageError(out.stderr, fs.Name(), flagProblem(err), usage)
+	case c.args == "" && len(positional) > 0:
+		return usageError(out.stderr, fs.Name(), fmt.Sprintf("unexpected argument %q", positional[0]), usage)
+	case c.args != "" && len(positional) == 0:
+		return usageError(out.stderr, fs.Name(), "missing "+c.args, usage)
+	}
+	var problem usageProblem
+	switch err := act(ctx, positional, out); {
+	case err == nil:
+		return 0
+	case errors.Is(err, errFailed):
+		return exitFailed
+	case errors.As(err, &problem):
+		return usageError(out.stderr, fs.Name(), err.Error(), usage)
+	default:
+		fmt.Fprintf(out.stderr, "%s: %v\n", fs.Name(), err)
+		return exitFailed
+	}
+}
+
+// flagProblem words the flag package's errors as the usage writes flags (--name).
+func flagProblem(err error) string {
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		return "unknown flag --" + name
+	}
+	return err.Error()
+}
+
+// parseInterleaved parses flags wherever they stand among the positional arguments (the
+// standard flag package stops at the first positional one); after "--" all are positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if parsed := len(args) - len(rest); parsed > 0 && args[parsed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+}
+
+// printUsage shows the command's synopsis and its own flags, GNU-style (--name).
+func (c command) printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: %s\n\n%s\n\nflags:\n", strings.TrimSpace("evotor-cloud "+c.name+" [flags] "+c.args), c.summary)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  --%s\t%s\n", strings.TrimSpace(f.Name+" "+kind), usage)
+	})
+	_ = tw.Flush()
 }

@@ -39,6 +39,9 @@ func (tx *Tx) RecordInstallationEvent(ev InstallationEvent) error {
 		}
 		return res.Error
 	}
+	if err := noteUser(tx.db, ev.EvotorUserID, ev.ReceivedAt); err != nil {
+		return err
+	}
 	installed := strings.EqualFold(ev.Type, "ApplicationInstalled")
 	if !installed && !strings.EqualFold(ev.Type, "ApplicationUninstalled") {
 		return nil // unknown type: stored, no state change

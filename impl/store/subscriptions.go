@@ -93,6 +93,9 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte) (Subsc
 		}
 		return EventRedelivered, nil
 	}
+	if err := noteUser(tx.db, ev.UserID, now); err != nil {
+		return 0, err
+	}
 	var stored []SubscriptionEvent
 	if err := tx.db.Where("subscription_id = ?", subscriptionID).Find(&stored).Error; err != nil {
 		return 0, err

@@ -14,6 +14,9 @@ import (
 // expire a grace period later, see security.Config.TokenGrace).
 func (s *Store) insertToken(tx *gorm.DB, accountID int64, userID string, hash []byte) error {
 	now := s.now()
+	if err := noteUser(tx, userID, now); err != nil {
+		return err
+	}
 	if err := tx.Model(&UserToken{}).Where("evotor_user_id = ? AND superseded_at IS NULL", userID).
 		Update("superseded_at", now).Error; err != nil {
 		return err
@@ -42,8 +45,13 @@ func (s *Store) LookupUserToken(ctx context.Context, hash security.TokenHash) (s
 
 // SaveCloudToken keeps Evotor's (sealed) cloud token for a user; a repeat replaces it.
 func (s *Store) SaveCloudToken(ctx context.Context, userID string, sealed []byte) error {
-	return s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "evotor_user_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"sealed_token", "updated_at"}),
-	}).Create(&CloudToken{EvotorUserID: userID, SealedToken: sealed, UpdatedAt: s.now()}).Error
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := noteUser(tx, userID, s.now()); err != nil {
+			return err
+		}
+		return tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "evotor_user_id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"sealed_token", "updated_at"}),
+		}).Create(&CloudToken{EvotorUserID: userID, SealedToken: sealed, UpdatedAt: s.now()}).Error
+	})
 }

@@ -67,13 +67,13 @@ func (c *Cloud) Send(ctx context.Context, op Operation, storeUUID string, body [
 	var res Result
 	for attempt := 0; attempt <= c.cfg.Retries; attempt++ {
 		if attempt > 0 {
-			c.resends.Add(1)
 			select {
-			case <-ctx.Done():
-				res.Err = ctx.Err()
+			case <-ctx.Done(): // no re-send once the run is over: the last attempt's outcome stands
+				res.Duration = time.Since(start)
 				return res
 			case <-time.After(c.cfg.RetryInterval):
 			}
+			c.resends.Add(1)
 		}
 		res.Attempts = attempt + 1
 		res.Status, res.Body, res.Err = c.attempt(ctx, op, storeUUID, body, authorization)

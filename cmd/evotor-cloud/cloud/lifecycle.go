@@ -19,23 +19,36 @@ type Step struct {
 	Problem  string        `json:"problem,omitempty"`
 }
 
-// Report is a run: its steps, the re-sends it needed, and whether every step passed.
+// Report is a run: its steps, the re-sends it needed, how long it took, and whether every
+// step passed.
 type Report struct {
-	Steps   []Step `json:"steps"`
-	Resends int64  `json:"resends"`
-	OK      bool   `json:"ok"`
+	Steps    []Step        `json:"steps"`
+	Passed   int           `json:"passed"`
+	Failed   int           `json:"failed"`
+	Resends  int64         `json:"resends"`
+	Duration time.Duration `json:"durationNs"`
+	OK       bool          `json:"ok"`
+	started  time.Time
 }
+
+func newReport() Report { return Report{started: time.Now()} }
 
 func (r *Report) add(s Step) {
 	r.Steps = append(r.Steps, s)
 }
 
 func (r *Report) finish(c *Cloud) Report {
-	r.OK = len(r.Steps) > 0
+	r.Passed, r.Failed = 0, 0
 	for _, s := range r.Steps {
-		r.OK = r.OK && s.OK
+		if s.OK {
+			r.Passed++
+		} else {
+			r.Failed++
+		}
 	}
+	r.OK = r.Passed > 0 && r.Failed == 0
 	r.Resends = c.Resends()
+	r.Duration = time.Since(r.started)
 	return *r
 }
 
@@ -87,7 +100,7 @@ type LifecycleOptions struct {
 // Lifecycle plays the story Evotor documents, in its order, with the user token the server
 // returns, and judges every step.
 func (c *Cloud) Lifecycle(ctx context.Context, o LifecycleOptions) Report {
-	var rep Report
+	rep := newReport()
 	app := c.cfg.AppAuth
 	product, sub := uuid.NewString(), uuid.NewString()
 	store, device, employee := "20170228-"+uuid.NewString()[9:], uuid.NewString(), uuid.NewString()

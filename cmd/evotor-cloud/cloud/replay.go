@@ -20,7 +20,7 @@ type ReplayOptions struct {
 // Replay sends request files, each to the endpoint its name (or Operation) gives, with the
 // credential that endpoint takes, and judges each answer (exactly 200).
 func (c *Cloud) Replay(ctx context.Context, o ReplayOptions) (Report, error) {
-	var rep Report
+	rep := newReport()
 	files, err := requestFiles(o.Paths)
 	if err != nil {
 		return rep, err

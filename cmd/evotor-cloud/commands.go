@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"strings"
+	"time"
+
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+)
+
+func lifecycleCommand(fs *flag.FlagSet) action {
+	conn := connectionFlags(fs)
+	userID := userIDFlag(fs)
+	login := fs.String("login", "", "log in with user/verify instead of registering with user/create")
+	password := fs.String("password", "", "the password for --login")
+	asJSON := jsonFlag(fs)
+	return func(ctx context.Context, _ []string, out streams) error {
+		c, err := conn.open()
+		if err != nil {
+			return err
+		}
+		rep := c.Lifecycle(ctx, cloud.LifecycleOptions{UserID: *userID, Login: *login, Password: *password})
+		return printSteps(out.stdout, "lifecycle", *asJSON, rep)
+	}
+}
+
+func replayCommand(fs *flag.FlagSet) action {
+	conn := connectionFlags(fs)
+	userID := userIDFlag(fs)
+	op := fs.String("op", "", "send every file to this `operationId` instead of the one its name gives")
+	store := fs.String("store", "20170222-5a12-403a-80f6-75c361356826", "the store `uuid` of products and documents")
+	userToken := fs.String("user-token", "", "use this user `token` instead of one from user/create")
+	asJSON := jsonFlag(fs)
+	return func(ctx context.Context, paths []string, out streams) error {
+		c, err := conn.open()
+		if err != nil {
+			return err
+		}
+		rep, err := c.Replay(ctx, cloud.ReplayOptions{Paths: paths, Operation: *op, StoreUUID: *store, UserID: *userID, UserToken: *userToken})
+		if err != nil {
+			return usageProblem{err} // a file that cannot be read
+		}
+		return printSteps(out.stdout, "replay", *asJSON, rep)
+	}
+}
+
+func loadCommand(fs *flag.FlagSet) action {
+	conn := connectionFlags(fs)
+	userID := userIDFlag(fs)
+	rate := fs.Int("rate", 10, "requests per second")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	mix := fs.String("mix", "receipts", "what to send: `receipts|products|mixed`")
+	quiet := fs.Bool("quiet", false, "no progress line every second on stderr")
+	asJSON := jsonFlag(fs)
+	return func(ctx context.Context, _ []string, out streams) error {
+		opts := cloud.LoadOptions{Rate: *rate, Duration: *duration, Mix: *mix, UserID: *userID}
+		if err := opts.Validate(); err != nil {
+			return usageProblem{err}
+		}
+		c, err := conn.open()
+		if err != nil {
+			return err
+		}
+		if !*quiet {
+			opts.Progress = (&progress{w: out.stderr}).print
+		}
+		rep, err := c.Load(ctx, opts)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			_ = json.NewEncoder(out.stdout).Encode(rep)
+		} else {
+			printLoadTable(out.stdout, rep, *rate)
+		}
+		if rep.Errors() > 0 || rep.Dropped > 0 {
+			return errFailed
+		}
+		return nil
+	}
+}
+
+// connection is how every command reaches the partner server.
+type connection struct {
+	target, appToken, appBasic string
+	retries                    int
+	retryInterval, timeout     time.Duration
+}
+
+func connectionFlags(fs *flag.FlagSet) *connection {
+	var c connection
+	fs.StringVar(&c.target, "target", "", "the partner server's base `URL` (required)")
+	fs.StringVar(&c.appToken, "app-token", "", "the app `token` typed into Evotor's portal (or --app-basic)")
+	fs.StringVar(&c.appBasic, "app-basic", "", "instead of --app-token: the portal's Basic `login:password`")
+	fs.IntVar(&c.retries, "retries", 3, "re-sends after no 200 in time or a 5xx")
+	fs.DurationVar(&c.retryInterval, "retry-interval", time.Second, "wait before a re-send")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long one attempt may take, as Evotor's")
+	return &c
+}
+
+func userIDFlag(fs *flag.FlagSet) *string {
+	return fs.String("user-id", "01-000000000000001", "the Evotor user `ID` to play")
+}
+
+func jsonFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("json", false, "write the report as JSON")
+}
+
+// open builds the simulated Cloud the flags describe.
+func (c *connection) open() (*cloud.Cloud, error) {
+	auth, err := appAuthorization(c.appToken, c.appBasic)
+	if err != nil || c.target == "" {
+		return nil, usageProblem{errors.New("--target and one of --app-token / --app-basic (login:password) are required")}
+	}
+	cl, err := cloud.New(cloud.Config{Target: strings.TrimRight(c.target, "/"), AppAuth: auth, Retries: c.retries,
+		RetryInterval: c.retryInterval, Timeout: c.timeout})
+	if err != nil {
+		return nil, usageProblem{err}
+	}
+	return cl, nil
+}
+
+func appAuthorization(token, basic string) (string, error) {
+	switch {
+	case token != "" && basic == "":
+		return "Bearer " + token, nil
+	case basic != "" && token == "" && strings.Contains(basic, ":"):
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(basic)), nil
+	}
+	return "", errors.New("one app credential")
+}
