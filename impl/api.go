@@ -52,7 +52,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	e.Binder = security.ExactBinder{}                      // bodies bind from the validated value only
 	e.Pre(middleware.RemoveTrailingSlash())                // Evotor integrations also call /api/v1/user/create/
 	e.Use(accessLog(cfg.Logger), middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
-	server, err := NewServer(cfg, spec)
+	server, err := NewServer(cfg.Store, cfg.Sealer, cfg.Logger, Policy{RequireActiveSubscription: cfg.RequireActiveSubscription}, spec)
 	if err != nil {
 		return nil, err
 	}
