@@ -60,7 +60,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 		e.Use(observe(cfg.Metrics, deliveries))
 	}
 	e.Use(middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
-	server, err := NewServer(cfg, spec)
+	server, err := NewServer(cfg.Store, cfg.Sealer, cfg.Logger, Policy{RequireActiveSubscription: cfg.RequireActiveSubscription}, spec)
 	if err != nil {
 		return nil, err
 	}

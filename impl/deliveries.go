@@ -13,6 +13,9 @@ import (
 // arrived) in one transaction, before the 200. userID is the user the delivery is about: the
 // token's user for notifications, the body's userId for app events.
 func (s *Server) deliver(ctx context.Context, operation, userID string, pathParams map[string]string, apply func(tx *store.Tx) error) error {
+	if pathParams == nil {
+		pathParams = map[string]string{} // stored as {}: the admin API promises an object
+	}
 	params, err := json.Marshal(pathParams)
 	if err != nil {
 		return err

@@ -67,7 +67,7 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 		cfg.Now = time.Now
 	}
 	spec.Servers = nil
-	registerFormats(spec)
+	RegisterFormats(spec)
 	registerJSONDecoder.Do(func() { openapi3filter.RegisterBodyDecoder("application/json", strictJSONBody) })
 	app := newAppMatcher(cfg.App)
 	v := &Validator{
