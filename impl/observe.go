@@ -10,7 +10,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
-	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/metrics"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -79,11 +78,7 @@ func refusalCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	a := security.AnswerFor(err)
-	if env, ok := a.Body.(generated.Errors); ok {
-		return env.Errors[0].Code
-	}
-	return a.Status
+	return security.AnswerFor(err).Code()
 }
 
 // countingBody counts the bytes read from a request body.
