@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// target is a server that takes receipts: ours (with a user token) or a baseline.
+type target struct {
+	URL    string
+	Auth   string // the Authorization header sent with every receipt
+	UserID string // the userId written into the receipts
+}
+
+// loadResult is what one load run measured.
+type loadResult struct {
+	OK       int         // answers 200
+	Statuses map[int]int // every answer by status; 0 is a transport error
+	Elapsed  time.Duration
+	Rate     float64 // answers 200 per second of the run
+	P50, P99 time.Duration
+	CPU      time.Duration // server CPU (user + system) per answered request; 0: not measured
+}
+
+// Failed counts the requests that did not end in 200.
+func (r loadResult) Failed() int {
+	n := 0
+	for status, count := range r.Statuses {
+		if status != http.StatusOK {
+			n += count
+		}
+	}
+	return n
+}
+
+// closedLoopOptions: connections senders, each posting a new receipt as soon as the previous
+// one is answered; the warm-up is not measured.
+type closedLoopOptions struct {
+	Connections      int
+	Warmup, Duration time.Duration
+}
+
+// cpuClock reads a server's CPU time so far; nil when it cannot be read (in-process servers).
+type cpuClock func() (time.Duration, error)
+
+// closedLoop drives t for the warm-up, then measures for the duration: throughput, latency
+// percentiles and, with cpu, the server's CPU per request. Every request in flight when the
+// time is up is answered and counted before the CPU is read again, so requests and CPU match.
+func closedLoop(ctx context.Context, t target, o closedLoopOptions, cpu cpuClock) (loadResult, error) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: o.Connections, MaxConnsPerHost: o.Connections, DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	if o.Warmup > 0 {
+		runSenders(ctx, client, t, o.Connections, o.Warmup)
+	}
+	var cpuBefore time.Duration
+	if cpu != nil {
+		var err error
+		if cpuBefore, err = cpu(); err != nil {
+			return loadResult{}, err
+		}
+	}
+	start := time.Now()
+	tallies := runSenders(ctx, client, t, o.Connections, o.Duration)
+	res := summarise(tallies, time.Since(start))
+	if cpu != nil {
+		cpuAfter, err := cpu()
+		if err != nil {
+			return loadResult{}, err
+		}
+		if answered := res.OK + res.Failed(); answered > 0 {
+			res.CPU = (cpuAfter - cpuBefore) / time.Duration(answered)
+		}
+	}
+	return res, ctx.Err()
+}
+
+// tally is one sender's count; merged once the run is over, so senders never share a lock.
+type tally struct {
+	statuses map[int]int
+	latency  *hdrhistogram.Histogram
+}
+
+func newTally() *tally {
+	return &tally{statuses: map[int]int{}, latency: hdrhistogram.New(1, time.Minute.Microseconds(), 3)}
+}
+
+// runSenders runs n senders for d and returns their tallies once each has its last answer.
+func runSenders(ctx context.Context, client *http.Client, t target, n int, d time.Duration) []*tally {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tallies := make([]*tally, n)
+	var wg sync.WaitGroup
+	for i := range tallies {
+		tallies[i] = newTally()
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				status, latency := postReceipt(client, t)
+				tallies[i].statuses[status]++
+				_ = tallies[i].latency.RecordValue(min(latency, time.Minute).Microseconds())
+			}
+		})
+	}
+	wg.Wait()
+	return tallies
+}
+
+// postReceipt sends one new receipt and reads the whole answer. The request is not tied to
+// the run's deadline: a request sent is always answered and counted.
+func postReceipt(client *http.Client, t target) (status int, latency time.Duration) {
+	req, err := http.NewRequest(http.MethodPost, t.URL+"/api/v2/receipts", bytes.NewReader(receipt(t.UserID)))
+	if err != nil {
+		return 0, 0
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", t.Auth)
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, time.Since(start)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start)
+}
+
+func summarise(tallies []*tally, elapsed time.Duration) loadResult {
+	all := newTally()
+	for _, t := range tallies {
+		for status, n := range t.statuses {
+			all.statuses[status] += n
+		}
+		all.latency.Merge(t.latency)
+	}
+	ok := all.statuses[http.StatusOK]
+	return loadResult{OK: ok, Statuses: all.statuses, Elapsed: elapsed, Rate: float64(ok) / elapsed.Seconds(),
+		P50: time.Duration(all.latency.ValueAtQuantile(50)) * time.Microsecond,
+		P99: time.Duration(all.latency.ValueAtQuantile(99)) * time.Microsecond}
+}
