@@ -17,9 +17,9 @@ import (
 
 // catalogueResult: a big products notification on our server against the COPY floor.
 type catalogueResult struct {
-	Bytes, Products   int
+	Bytes, Products    int
 	Floor, New, Resent time.Duration // medians: the floor, our server into a new store, the same body re-sent
-	RSSGrowth         int64         // our server's peak resident memory during the sends, minus its idle RSS
+	RSSGrowth          int64         // our server's peak resident memory during the sends, minus its idle RSS
 }
 
 // catalogueOptions: the body's size and how many times each timing is taken (median kept).

@@ -196,7 +196,9 @@ func writeTable(w io.Writer, rows [][]string) {
 
 func percent(ratio float64) string { return fmt.Sprintf("%.0f%%", 100*ratio) }
 
-func millis(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
