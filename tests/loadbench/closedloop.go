@@ -22,8 +22,7 @@ type target struct {
 type loadResult struct {
 	OK       int         // answers 200
 	Statuses map[int]int // every answer by status; 0 is a transport error
-	Elapsed  time.Duration
-	Rate     float64 // answers 200 per second of the run
+	Rate     float64     // answers 200 per second of the run
 	P50, P99 time.Duration
 	CPU      time.Duration // server CPU (user + system) per answered request; 0: not measured
 }
@@ -39,46 +38,89 @@ func (r loadResult) Failed() int {
 	return n
 }
 
-// closedLoopOptions: connections senders, each posting a new receipt as soon as the previous
-// one is answered; the warm-up is not measured.
+// closedLoopOptions: connections senders per server, each posting a new receipt as soon as
+// the previous one is answered; Duration is each server's measured time, in Rounds turns.
 type closedLoopOptions struct {
 	Connections      int
 	Warmup, Duration time.Duration
+	Rounds           int
 }
 
 // cpuClock reads a server's CPU time so far; nil when it cannot be read (in-process servers).
 type cpuClock func() (time.Duration, error)
 
-// closedLoop drives t for the warm-up, then measures for the duration: throughput, latency
-// percentiles and, with cpu, the server's CPU per request. Every request in flight when the
-// time is up is answered and counted before the CPU is read again, so requests and CPU match.
-func closedLoop(ctx context.Context, t target, o closedLoopOptions, cpu cpuClock) (loadResult, error) {
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConnsPerHost: o.Connections, MaxConnsPerHost: o.Connections, DisableCompression: true}}
-	defer client.CloseIdleConnections()
-	if o.Warmup > 0 {
-		runSenders(ctx, client, t, o.Connections, o.Warmup)
+// loadTarget is a server under the closed loop, and how to read its CPU time.
+type loadTarget struct {
+	target
+	cpu cpuClock
+}
+
+// closedLoop warms each server up, then measures them in turns (Rounds rounds of
+// Duration/Rounds each), so that a change in the machine's other load falls on all of them
+// alike: throughput, latency percentiles and, with a cpu clock, CPU per request. Each turn
+// ends when every request in flight is answered and counted, and only then is the CPU read
+// again, so requests and CPU match.
+func closedLoop(ctx context.Context, o closedLoopOptions, servers ...loadTarget) ([]loadResult, error) {
+	o.Rounds = max(o.Rounds, 1)
+	runs := make([]*closedRun, len(servers))
+	for i, s := range servers {
+		runs[i] = &closedRun{loadTarget: s, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxIdleConnsPerHost: o.Connections, MaxConnsPerHost: o.Connections, DisableCompression: true}}}
+		defer runs[i].client.CloseIdleConnections()
+		if o.Warmup > 0 {
+			runSenders(ctx, runs[i].client, s.target, o.Connections, o.Warmup)
+		}
 	}
+	for range o.Rounds {
+		for _, r := range runs {
+			if err := r.turn(ctx, o.Connections, o.Duration/time.Duration(o.Rounds)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	results := make([]loadResult, len(runs))
+	for i, r := range runs {
+		results[i] = r.result()
+	}
+	return results, ctx.Err()
+}
+
+// closedRun accumulates one server's turns.
+type closedRun struct {
+	loadTarget
+	client  *http.Client
+	tallies []*tally
+	elapsed time.Duration
+	cpuUsed time.Duration
+}
+
+func (r *closedRun) turn(ctx context.Context, connections int, d time.Duration) error {
 	var cpuBefore time.Duration
-	if cpu != nil {
+	if r.cpu != nil {
 		var err error
-		if cpuBefore, err = cpu(); err != nil {
-			return loadResult{}, err
+		if cpuBefore, err = r.cpu(); err != nil {
+			return err
 		}
 	}
 	start := time.Now()
-	tallies := runSenders(ctx, client, t, o.Connections, o.Duration)
-	res := summarise(tallies, time.Since(start))
-	if cpu != nil {
-		cpuAfter, err := cpu()
+	r.tallies = append(r.tallies, runSenders(ctx, r.client, r.target, connections, d)...)
+	r.elapsed += time.Since(start)
+	if r.cpu != nil {
+		cpuAfter, err := r.cpu()
 		if err != nil {
-			return loadResult{}, err
+			return err
 		}
-		if answered := res.OK + res.Failed(); answered > 0 {
-			res.CPU = (cpuAfter - cpuBefore) / time.Duration(answered)
-		}
+		r.cpuUsed += cpuAfter - cpuBefore
 	}
-	return res, ctx.Err()
+	return nil
+}
+
+func (r *closedRun) result() loadResult {
+	res := summarise(r.tallies, r.elapsed)
+	if answered := res.OK + res.Failed(); answered > 0 && r.cpu != nil {
+		res.CPU = r.cpuUsed / time.Duration(answered)
+	}
+	return res
 }
 
 // tally is one sender's count; merged once the run is over, so senders never share a lock.
@@ -139,7 +181,7 @@ func summarise(tallies []*tally, elapsed time.Duration) loadResult {
 		all.latency.Merge(t.latency)
 	}
 	ok := all.statuses[http.StatusOK]
-	return loadResult{OK: ok, Statuses: all.statuses, Elapsed: elapsed, Rate: float64(ok) / elapsed.Seconds(),
+	return loadResult{OK: ok, Statuses: all.statuses, Rate: float64(ok) / elapsed.Seconds(),
 		P50: time.Duration(all.latency.ValueAtQuantile(50)) * time.Microsecond,
 		P99: time.Duration(all.latency.ValueAtQuantile(99)) * time.Microsecond}
 }

@@ -18,12 +18,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
 
 type options struct {
-	connections           int
+	connections, rounds   int
 	warmup, closedFor     time.Duration
 	openRate              int
 	openDuration          time.Duration
@@ -47,7 +48,8 @@ func main() {
 	var o options
 	flag.IntVar(&o.connections, "connections", 32, "closed loop: concurrent connections")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "closed loop: unmeasured warm-up")
-	flag.DurationVar(&o.closedFor, "closed", 10*time.Second, "closed loop: measured duration")
+	flag.DurationVar(&o.closedFor, "closed", 12*time.Second, "closed loop: measured duration per server")
+	flag.IntVar(&o.rounds, "rounds", 4, "closed loop: turns the measured duration is split into, baseline and ours alternating")
 	flag.IntVar(&o.openRate, "rate", 1000, "open loop: requests per second")
 	flag.DurationVar(&o.openDuration, "open", 20*time.Second, "open loop: duration")
 	flag.IntVar(&o.catalogueMiB, "catalogue-mib", 10, "catalogue body size in MiB")
@@ -91,8 +93,8 @@ func run(ctx context.Context, o options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r := results{Setting: fmt.Sprintf("%s, %s/%s, %d CPUs, Go %s; SQLite: WAL, synchronous FULL",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
+	r := results{Setting: fmt.Sprintf("%s, %s/%s, %d CPUs (load average %s at start), %s; SQLite: WAL, synchronous FULL",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadAverage(), runtime.Version())}
 
 	progress("validator benchmark")
 	v, err := validatorBenchmark(ctx, o.validatorCount)
@@ -134,11 +136,14 @@ func run(ctx context.Context, o options) (bool, error) {
 	return true, nil
 }
 
-// benchPostgres: the closed and the open loop against the baseline and our server, each on a
-// database of its own.
+// benchPostgres: the closed loop against the baseline and our server in turns, then the open
+// loop against each; each server on a database of its own.
 func benchPostgres(ctx context.Context, pg postgres, bins binaries, dir string, o options) (closed, open *pair, err error) {
-	closed, open = &pair{}, &pair{}
 	baselineURL, err := pg.freshDatabase(ctx, "bench_baseline")
+	if err != nil {
+		return nil, nil, err
+	}
+	oursURL, err := pg.freshDatabase(ctx, "bench_partner")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,33 +152,22 @@ func benchPostgres(ctx context.Context, pg postgres, bins binaries, dir string, 
 		return nil, nil, err
 	}
 	defer base.stop()
-	if closed.Baseline, err = closedRun(ctx, "PostgreSQL baseline", baselineTarget(base), base, o); err != nil {
-		return nil, nil, err
-	}
-	progress("PostgreSQL baseline, open loop")
-	if open.Baseline, err = openLoop(ctx, bins.cloud, base.URL, "baseline", openLoopOptions{o.openRate, o.openDuration}, base.cpuTime); err != nil {
-		return nil, nil, err
-	}
-	base.stop()
-
-	oursURL, err := pg.freshDatabase(ctx, "bench_partner")
-	if err != nil {
-		return nil, nil, err
-	}
 	ours, err := startPartner(ctx, "partner-postgres", dir, bins.partner, oursURL)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer ours.stop()
-	t, err := ours.receiptTarget(benchUserID)
-	if err != nil {
+	if closed, err = compareClosedLoop(ctx, "PostgreSQL", base, ours, o); err != nil {
 		return nil, nil, err
 	}
-	if closed.Ours, err = closedRun(ctx, "PostgreSQL evotor-partner", t, ours.process, o); err != nil {
+	open = &pair{}
+	openOptions := openLoopOptions{Rate: o.openRate, Duration: o.openDuration}
+	progress("PostgreSQL baseline, open loop")
+	if open.Baseline, err = openLoop(ctx, bins.cloud, base.URL, "baseline", openOptions, base.cpuTime); err != nil {
 		return nil, nil, err
 	}
 	progress("PostgreSQL evotor-partner, open loop")
-	if open.Ours, err = openLoop(ctx, bins.cloud, ours.URL, ours.appToken, openLoopOptions{o.openRate, o.openDuration}, ours.cpuTime); err != nil {
+	if open.Ours, err = openLoop(ctx, bins.cloud, ours.URL, ours.appToken, openOptions, ours.cpuTime); err != nil {
 		return nil, nil, err
 	}
 	return closed, open, nil
@@ -181,36 +175,46 @@ func benchPostgres(ctx context.Context, pg postgres, bins binaries, dir string, 
 
 // benchSQLite: the closed loop against the GORM baseline and our server, each on its own file.
 func benchSQLite(ctx context.Context, bins binaries, dir string, o options) (*pair, error) {
-	var p pair
 	base, err := startBaseline(ctx, "baseline-sqlite", dir, bins.self, "")
 	if err != nil {
 		return nil, err
 	}
-	p.Baseline, err = closedRun(ctx, "SQLite baseline", baselineTarget(base), base, o)
-	base.stop()
-	if err != nil {
-		return nil, err
-	}
+	defer base.stop()
 	ours, err := startPartner(ctx, "partner-sqlite", dir, bins.partner, "")
 	if err != nil {
 		return nil, err
 	}
 	defer ours.stop()
+	return compareClosedLoop(ctx, "SQLite", base, ours, o)
+}
+
+// compareClosedLoop runs the closed loop against the baseline and our server in turns.
+func compareClosedLoop(ctx context.Context, database string, base *process, ours *partner, o options) (*pair, error) {
 	t, err := ours.receiptTarget(benchUserID)
 	if err != nil {
 		return nil, err
 	}
-	p.Ours, err = closedRun(ctx, "SQLite evotor-partner", t, ours.process, o)
-	return &p, err
-}
-
-func closedRun(ctx context.Context, name string, t target, p *process, o options) (loadResult, error) {
-	progress(name + ", closed loop")
-	return closedLoop(ctx, t, closedLoopOptions{Connections: o.connections, Warmup: o.warmup, Duration: o.closedFor}, p.cpuTime)
+	progress(fmt.Sprintf("%s closed loop: baseline and evotor-partner in %d turns each", database, o.rounds))
+	rs, err := closedLoop(ctx, closedLoopOptions{Connections: o.connections, Warmup: o.warmup, Duration: o.closedFor, Rounds: o.rounds},
+		loadTarget{baselineTarget(base), base.cpuTime}, loadTarget{t, ours.cpuTime})
+	if err != nil {
+		return nil, err
+	}
+	return &pair{Baseline: rs[0], Ours: rs[1]}, nil
 }
 
 func baselineTarget(p *process) target {
 	return target{URL: p.URL, Auth: "Bearer " + baselineUserToken, UserID: benchUserID}
+}
+
+// loadAverage is the machine's 1-minute load average: other work competing with the
+// measurement shows here.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // progress tells the person waiting what runs now (stderr; the report goes to stdout).

@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -147,7 +150,26 @@ func loadRow(run, server string, r loadResult, ratio string) []string {
 	if r.CPU > 0 {
 		cpu = fmt.Sprintf("%.0f", float64(r.CPU)/float64(time.Microsecond))
 	}
-	return []string{run, server, fmt.Sprintf("%.0f", r.Rate), millis(r.P50), millis(r.P99), fmt.Sprint(r.Failed()), cpu, ratio}
+	return []string{run, server, fmt.Sprintf("%.0f", r.Rate), millis(r.P50), millis(r.P99), notOK(r), cpu, ratio}
+}
+
+// notOK counts the answers that were not 200, by status ("no answer": a transport error, a
+// timeout, or an arrival the open loop dropped).
+func notOK(r loadResult) string {
+	if r.Failed() == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, status := range slices.Sorted(maps.Keys(r.Statuses)) {
+		switch {
+		case status == http.StatusOK:
+		case status == 0:
+			parts = append(parts, fmt.Sprintf("%d no answer", r.Statuses[status]))
+		default:
+			parts = append(parts, fmt.Sprintf("%d × %d", r.Statuses[status], status))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printReport writes the setting, the measurements and the goals as Markdown tables.
