@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,9 +21,9 @@ type target struct {
 
 // loadResult is what one load run measured.
 type loadResult struct {
-	OK       int         // answers 200
-	Statuses map[int]int // every answer by status; 0 is a transport error
-	Rate     float64     // answers 200 per second of the run
+	OK       int            // answers 200
+	Statuses map[string]int // every request by how it ended: "200", "500", …, "error" (no answer), "dropped" (open loop)
+	Rate     float64        // answers 200 per second of the run
 	P50, P99 time.Duration
 	CPU      time.Duration // server CPU (user + system) per answered request; 0: not measured
 }
@@ -31,7 +32,7 @@ type loadResult struct {
 func (r loadResult) Failed() int {
 	n := 0
 	for status, count := range r.Statuses {
-		if status != http.StatusOK {
+		if status != statusOK {
 			n += count
 		}
 	}
@@ -125,12 +126,12 @@ func (r *closedRun) result() loadResult {
 
 // tally is one sender's count; merged once the run is over, so senders never share a lock.
 type tally struct {
-	statuses map[int]int
+	statuses map[string]int
 	latency  *hdrhistogram.Histogram
 }
 
 func newTally() *tally {
-	return &tally{statuses: map[int]int{}, latency: hdrhistogram.New(1, time.Minute.Microseconds(), 3)}
+	return &tally{statuses: map[string]int{}, latency: hdrhistogram.New(1, time.Minute.Microseconds(), 3)}
 }
 
 // runSenders runs n senders for d and returns their tallies once each has its last answer.
@@ -153,23 +154,28 @@ func runSenders(ctx context.Context, client *http.Client, t target, n int, d tim
 	return tallies
 }
 
-// postReceipt sends one new receipt and reads the whole answer. The request is not tied to
-// the run's deadline: a request sent is always answered and counted.
-func postReceipt(client *http.Client, t target) (status int, latency time.Duration) {
+const statusOK = "200"
+
+// postReceipt sends one new receipt and reads the whole answer: its status, or "error". The
+// request is not tied to the run's deadline: a request sent is always answered and counted.
+func postReceipt(client *http.Client, t target) (status string, latency time.Duration) {
 	req, err := http.NewRequest(http.MethodPost, t.URL+"/api/v2/receipts", bytes.NewReader(receipt(t.UserID)))
 	if err != nil {
-		return 0, 0
+		return "error", 0
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", t.Auth)
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, time.Since(start)
+		return "error", time.Since(start)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, time.Since(start)
+	if err != nil {
+		return "error", time.Since(start)
+	}
+	return strconv.Itoa(resp.StatusCode), time.Since(start)
 }
 
 func summarise(tallies []*tally, elapsed time.Duration) loadResult {
@@ -180,7 +186,7 @@ func summarise(tallies []*tally, elapsed time.Duration) loadResult {
 		}
 		all.latency.Merge(t.latency)
 	}
-	ok := all.statuses[http.StatusOK]
+	ok := all.statuses[statusOK]
 	return loadResult{OK: ok, Statuses: all.statuses, Rate: float64(ok) / elapsed.Seconds(),
 		P50: time.Duration(all.latency.ValueAtQuantile(50)) * time.Microsecond,
 		P99: time.Duration(all.latency.ValueAtQuantile(99)) * time.Microsecond}

@@ -172,3 +172,21 @@ func rusageCPU(t *testing.T) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestOpenLoopReportCountsEveryFailure: whatever did not end in 200 — an error status, no
+// answer, an arrival dropped — fails the "every answer 200" goal and shows in the table.
+func TestOpenLoopReportCountsEveryFailure(t *testing.T) {
+	var rep cloudLoadReport
+	line := `{"requests":995,"answered":995,"dropped":5,"errors":3,"statuses":{"200":992,"503":1,"error":2},"rate":998.1,` +
+		`"duration_s":20.01,"p50_ms":5.7,"p90_ms":11.9,"p99_ms":19.5,"max_ms":45.5,"resends":0,"interrupted":false}`
+	if err := json.Unmarshal([]byte(line), &rep); err != nil {
+		t.Fatal(err)
+	}
+	r := rep.result(995 * time.Millisecond)
+	if r.OK != 992 || r.Failed() != 8 || r.CPU != time.Millisecond || r.P99 != 19500*time.Microsecond {
+		t.Fatalf("%+v", r)
+	}
+	if got, want := notOK(r), "1 × 503, 5 × dropped, 2 × error"; got != want {
+		t.Errorf("not 200: %q, want %q", got, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"strconv"
 	"time"
@@ -57,19 +58,17 @@ func openLoop(ctx context.Context, cloudBin, url, appToken string, o openLoopOpt
 	return rep.result(cpuAfter - cpuBefore), nil
 }
 
-// result is the report in the harness's terms; a dropped arrival counts as a failed request.
+// result is the report in the harness's terms: statuses as the simulator counts them
+// ("error", "interrupted"), plus the arrivals it dropped.
 func (r cloudLoadReport) result(cpu time.Duration) loadResult {
-	res := loadResult{Statuses: map[int]int{}, Rate: r.Rate,
+	res := loadResult{Statuses: maps.Clone(r.Statuses), Rate: r.Rate, OK: r.Statuses[statusOK],
 		P50: time.Duration(r.P50 * float64(time.Millisecond)), P99: time.Duration(r.P99 * float64(time.Millisecond))}
-	for status, n := range r.Statuses {
-		code, err := strconv.Atoi(status) // "error", "interrupted": no HTTP status
-		if err != nil {
-			code = 0
-		}
-		res.Statuses[code] += n
+	if res.Statuses == nil {
+		res.Statuses = map[string]int{}
 	}
-	res.Statuses[0] += r.Dropped + r.Requests - r.Answered
-	res.OK = res.Statuses[200]
+	if r.Dropped > 0 {
+		res.Statuses["dropped"] += r.Dropped
+	}
 	if r.Answered > 0 {
 		res.CPU = cpu / time.Duration(r.Answered)
 	}
