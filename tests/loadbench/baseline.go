@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -59,25 +55,24 @@ func baselineHandler(insert insertReceipt) *echo.Echo {
 
 // pgxBaseline: a pgx pool of 32 connections, one INSERT per receipt, PostgreSQL's durable
 // defaults (synchronous_commit on). The body is bytea, as our inbox keeps it.
-func pgxBaseline(ctx context.Context, databaseURL string) (insertReceipt, func(), error) {
+func pgxBaseline(ctx context.Context, databaseURL string) (insertReceipt, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cfg.MaxConns = 32
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_receipts (id uuid PRIMARY KEY, body bytea NOT NULL)`); err != nil {
 		pool.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	insert := func(ctx context.Context, body []byte) error {
+	return func(ctx context.Context, body []byte) error {
 		_, err := pool.Exec(ctx, `INSERT INTO bench_receipts(id, body) VALUES ($1, $2)`, uuid.New(), body)
 		return err
-	}
-	return insert, pool.Close, nil
+	}, nil
 }
 
 // benchReceipt is the SQLite baseline's row.
@@ -91,24 +86,22 @@ const sqliteDSN = "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=bu
 
 // gormSQLiteBaseline: GORM's Create with its defaults on a SQLite file with the product's
 // pragmas and, like the product, one connection (SQLite has one writer).
-func gormSQLiteBaseline(dir string) (insertReceipt, func(), error) {
+func gormSQLiteBaseline(dir string) (insertReceipt, error) {
 	db, err := gorm.Open(sqlite.Open("file:"+filepath.Join(dir, "baseline.db")+sqliteDSN), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sqlDB.SetMaxOpenConns(1)
 	if err := db.AutoMigrate(&benchReceipt{}); err != nil {
-		_ = sqlDB.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	insert := func(ctx context.Context, body []byte) error {
+	return func(ctx context.Context, body []byte) error {
 		return db.WithContext(ctx).Create(&benchReceipt{ID: uuid.NewString(), Body: body}).Error
-	}
-	return insert, func() { _ = sqlDB.Close() }, nil
+	}, nil
 }
 
 // runBaseline is the `baseline` mode of this program: the harness starts it as a child
@@ -121,35 +114,22 @@ func runBaseline(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := context.Background()
 	var insert insertReceipt
-	var closeDB func()
 	var err error
 	switch {
 	case *databaseURL != "" && *sqliteDir == "":
-		insert, closeDB, err = pgxBaseline(ctx, *databaseURL)
+		insert, err = pgxBaseline(ctx, *databaseURL)
 	case *sqliteDir != "" && *databaseURL == "":
-		insert, closeDB, err = gormSQLiteBaseline(*sqliteDir)
+		insert, err = gormSQLiteBaseline(*sqliteDir)
 	default:
 		return errors.New("baseline: one of --database-url and --sqlite-dir")
 	}
 	if err != nil {
 		return err
 	}
-	defer closeDB()
+	// The harness ends this process with SIGTERM: nothing to shut down gracefully, every
+	// answered receipt is committed.
 	srv := &http.Server{Addr: *addr, Handler: baselineHandler(insert), ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		fmt.Fprintln(os.Stderr, "baseline:", err)
-	}
-	return nil
+	return srv.ListenAndServe()
 }

@@ -25,11 +25,10 @@ func TestSmoke(t *testing.T) {
 	o := closedLoopOptions{Connections: 4, Duration: time.Second, Rounds: 2}
 	ctx := context.Background()
 
-	insert, closeDB, err := gormSQLiteBaseline(t.TempDir())
+	insert, err := gormSQLiteBaseline(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeDB()
 	base := httptest.NewServer(baselineHandler(insert))
 	defer base.Close()
 	ours, appToken := inProcessPartner(t)
