@@ -93,8 +93,9 @@ func run(ctx context.Context, o options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r := results{Setting: fmt.Sprintf("%s, %s/%s, %d CPUs (load average %s at start), %s; SQLite: WAL, synchronous FULL",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadAverage(), runtime.Version())}
+	loadAtStart := loadAverage()
+	r := results{Setting: fmt.Sprintf("%s, %s/%s, %d CPUs, %s; SQLite: WAL, synchronous FULL",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
 
 	progress("validator benchmark")
 	v, err := validatorBenchmark(ctx, o.validatorCount)
@@ -127,6 +128,8 @@ func run(ctx context.Context, o options) (bool, error) {
 		}
 		r.Catalogue = &c
 	}
+	r.Setting += fmt.Sprintf("\nLoad average %s at the start, %s at the end (on %d CPUs: other work competing with the measurement shows here)",
+		loadAtStart, loadAverage(), runtime.NumCPU())
 	printReport(os.Stdout, r, o)
 	for _, g := range r.goals(o.openRate, o.openDuration) {
 		if g.result != "PASS" {
