@@ -81,22 +81,15 @@ func splitProducts(body []byte) ([][]any, error) {
 	return rows, nil
 }
 
-// benchCatalogue times the floor, then our server (a fresh one on its own database) with the
-// catalogue into a new store and re-sent into the same store, alternating, Runs times each.
+// benchCatalogue times, Runs times in turn, the floor and our server (a fresh one on its own
+// database) with the catalogue into a new store, then re-sent into the same store, so that a
+// change in the machine's other load falls on all three alike.
 func benchCatalogue(ctx context.Context, pg postgres, bins binaries, dir string, o catalogueOptions) (catalogueResult, error) {
 	body := catalogue(o.Bytes)
 	res := catalogueResult{Bytes: len(body)}
 	floorURL, err := pg.freshDatabase(ctx, "bench_floor")
 	if err != nil {
 		return res, err
-	}
-	var floor, fresh, resent []time.Duration
-	for run := range o.Runs {
-		d, n, err := copyFloor(ctx, floorURL, body, run)
-		if err != nil {
-			return res, fmt.Errorf("COPY floor: %w", err)
-		}
-		floor, res.Products = append(floor, d), n
 	}
 	dbURL, err := pg.freshDatabase(ctx, "bench_catalogue")
 	if err != nil {
@@ -115,8 +108,14 @@ func benchCatalogue(ctx context.Context, pg postgres, bins binaries, dir string,
 	if err != nil {
 		return res, err
 	}
+	var floor, fresh, resent []time.Duration
 	var peakRSS int64
-	for range o.Runs {
+	for run := range o.Runs {
+		d, n, err := copyFloor(ctx, floorURL, body, run)
+		if err != nil {
+			return res, fmt.Errorf("COPY floor: %w", err)
+		}
+		floor, res.Products = append(floor, d), n
 		store := uuid.NewString()
 		for _, timings := range []*[]time.Duration{&fresh, &resent} {
 			d, peak, err := sendCatalogue(p, token, store, body)
