@@ -53,7 +53,7 @@ func main() {
 	flag.IntVar(&o.openRate, "rate", 1000, "open loop: requests per second")
 	flag.DurationVar(&o.openDuration, "open", 20*time.Second, "open loop: duration")
 	flag.IntVar(&o.catalogueMiB, "catalogue-mib", 10, "catalogue body size in MiB")
-	flag.IntVar(&o.runs, "catalogue-runs", 3, "timings of each catalogue case (median kept)")
+	flag.IntVar(&o.runs, "catalogue-runs", 5, "timings of each catalogue case (median kept)")
 	flag.IntVar(&o.validatorCount, "validator-count", 3, "runs of the validator benchmark (median kept)")
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 unless every goal is met")
 	flag.StringVar(&o.keepLogs, "logs", "", "keep the servers' logs in this directory (default: a temporary one, removed)")
