@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -187,5 +190,31 @@ func TestOpenLoopReportCountsEveryFailure(t *testing.T) {
 	}
 	if got, want := notOK(r), "1 × 503, 5 × dropped, 2 × error"; got != want {
 		t.Errorf("not 200: %q, want %q", got, want)
+	}
+}
+
+// TestClosedLoopCountsOnlyAnswers200: throughput is answers 200; every other answer is
+// counted by its status.
+func TestClosedLoopCountsOnlyAnswers200(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if n.Add(1)%2 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	rs, err := closedLoop(context.Background(), closedLoopOptions{Connections: 2, Duration: 200 * time.Millisecond, Rounds: 2},
+		loadTarget{target: target{URL: srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs[0]
+	total := int(n.Load())
+	if r.OK+r.Failed() != total || r.Statuses["503"] != total/2 || r.OK != total-total/2 {
+		t.Fatalf("%d requests served, counted %v", total, r.Statuses)
+	}
+	if want := float64(r.OK) / 0.2; r.Rate > want*1.05 {
+		t.Errorf("rate %.0f/s counts more than the %d answers 200 in 200 ms", r.Rate, r.OK)
 	}
 }
