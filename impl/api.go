@@ -29,6 +29,7 @@ type APIConfig struct {
 	// RequireActiveSubscription: notifications of a user whose subscriptions all ended get 402.
 	RequireActiveSubscription bool
 	Now                       func() time.Time // the clock tokens expire by; nil: time.Now
+	Forwarding                Forwarding       // the outbox's job queue (admin re-sends); nil: none
 }
 
 // NewAPI assembles the HTTP API: spec → validator → generated routes → handlers. Requests pass

@@ -21,6 +21,7 @@ type Server struct {
 	logger                    *slog.Logger
 	requireActiveSubscription bool
 	contract                  contract // /openapi.yaml and /docs, rendered once
+	forwarding                Forwarding
 }
 
 var _ generated.StrictServerInterface = (*Server)(nil)
@@ -32,7 +33,7 @@ func NewServer(cfg APIConfig, spec *openapi3.T) (*Server, error) {
 		return nil, fmt.Errorf("rendering the contract: %w", err)
 	}
 	return &Server{store: cfg.Store, sealer: cfg.Sealer, logger: cfg.Logger,
-		requireActiveSubscription: cfg.RequireActiveSubscription, contract: c}, nil
+		requireActiveSubscription: cfg.RequireActiveSubscription, contract: c, forwarding: cfg.Forwarding}, nil
 }
 
 // Healthz answers while the process is up.
