@@ -24,24 +24,66 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ForwardMessageState.
+const (
+	ForwardMessageStateDead      ForwardMessageState = "dead"
+	ForwardMessageStateDelivered ForwardMessageState = "delivered"
+	ForwardMessageStatePending   ForwardMessageState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ForwardMessageState enum.
+func (e ForwardMessageState) Valid() bool {
+	switch e {
+	case ForwardMessageStateDead:
+		return true
+	case ForwardMessageStateDelivered:
+		return true
+	case ForwardMessageStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminListForwardMessagesParamsState.
+const (
+	AdminListForwardMessagesParamsStateDead      AdminListForwardMessagesParamsState = "dead"
+	AdminListForwardMessagesParamsStateDelivered AdminListForwardMessagesParamsState = "delivered"
+	AdminListForwardMessagesParamsStatePending   AdminListForwardMessagesParamsState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the AdminListForwardMessagesParamsState enum.
+func (e AdminListForwardMessagesParamsState) Valid() bool {
+	switch e {
+	case AdminListForwardMessagesParamsStateDead:
+		return true
+	case AdminListForwardMessagesParamsStateDelivered:
+		return true
+	case AdminListForwardMessagesParamsStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AdminListUsersParamsSubscriptionStatus.
 const (
-	Active     AdminListUsersParamsSubscriptionStatus = "active"
-	Pending    AdminListUsersParamsSubscriptionStatus = "pending"
-	Terminated AdminListUsersParamsSubscriptionStatus = "terminated"
-	Trial      AdminListUsersParamsSubscriptionStatus = "trial"
+	AdminListUsersParamsSubscriptionStatusActive     AdminListUsersParamsSubscriptionStatus = "active"
+	AdminListUsersParamsSubscriptionStatusPending    AdminListUsersParamsSubscriptionStatus = "pending"
+	AdminListUsersParamsSubscriptionStatusTerminated AdminListUsersParamsSubscriptionStatus = "terminated"
+	AdminListUsersParamsSubscriptionStatusTrial      AdminListUsersParamsSubscriptionStatus = "trial"
 )
 
 // Valid indicates whether the value is a known member of the AdminListUsersParamsSubscriptionStatus enum.
 func (e AdminListUsersParamsSubscriptionStatus) Valid() bool {
 	switch e {
-	case Active:
+	case AdminListUsersParamsSubscriptionStatusActive:
 		return true
-	case Pending:
+	case AdminListUsersParamsSubscriptionStatusPending:
 		return true
-	case Terminated:
+	case AdminListUsersParamsSubscriptionStatusTerminated:
 		return true
-	case Trial:
+	case AdminListUsersParamsSubscriptionStatusTrial:
 		return true
 	default:
 		return false
@@ -153,6 +195,18 @@ type Decimal0 = float64
 
 // Decimal1 defines model for Decimal.1.
 type Decimal1 = string
+
+// DestinationStats defines model for DestinationStats.
+type DestinationStats struct {
+	Dead           int64  `json:"dead"`
+	Delivered      int64  `json:"delivered"`
+	Destination    string `json:"destination"`
+	FailedAttempts int64  `json:"failedAttempts"`
+
+	// OldestPendingAgeSeconds Age of the oldest pending message; absent when none is pending.
+	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`
+	Pending                 int64    `json:"pending"`
+}
 
 // Device defines model for Device.
 type Device struct {
@@ -269,6 +323,49 @@ type EventsPage struct {
 // date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
 // keys case-insensitively, any other id byte for byte.
 type EvotorId = string
+
+// ForwardMessage defines model for ForwardMessage.
+type ForwardMessage struct {
+	Attempts      int64      `json:"attempts"`
+	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+	Destination   string     `json:"destination"`
+	Id            int64      `json:"id"`
+	LastAttemptAt *time.Time `json:"lastAttemptAt,omitempty"`
+
+	// LastError Why the last attempt failed; absent after a success.
+	LastError *string `json:"lastError,omitempty"`
+
+	// LastStatus The HTTP status of the last attempt; absent when none came back.
+	LastStatus *int      `json:"lastStatus,omitempty"`
+	Operation  string    `json:"operation"`
+	ReceivedAt time.Time `json:"receivedAt"`
+
+	// Seq The message's place among its user's messages.
+	Seq   int64               `json:"seq"`
+	State ForwardMessageState `json:"state"`
+
+	// UserId The Evotor user; absent for a delivery about no user.
+	UserId *string `json:"userId,omitempty"`
+
+	// WebhookId The webhook-id header and the message's id (msg_ + the inbox row).
+	WebhookId string `json:"webhookId"`
+}
+
+// ForwardMessageState defines model for ForwardMessage.State.
+type ForwardMessageState string
+
+// ForwardMessagesPage defines model for ForwardMessagesPage.
+type ForwardMessagesPage struct {
+	Items []ForwardMessage `json:"items"`
+
+	// NextCursor Absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
+// ForwardingStats defines model for ForwardingStats.
+type ForwardingStats struct {
+	Destinations []DestinationStats `json:"destinations"`
+}
 
 // Health defines model for Health.
 type Health struct {
@@ -483,6 +580,12 @@ type ReceiptsBody struct {
 // ReceiptsBody1 defines model for ReceiptsBody.1.
 type ReceiptsBody1 = []Receipt
 
+// Resent defines model for Resent.
+type Resent struct {
+	// Resent How many dead messages were queued again.
+	Resent int `json:"resent"`
+}
+
 // Store defines model for Store.
 type Store struct {
 	Address *string `json:"address,omitempty"`
@@ -659,6 +762,30 @@ type Unavailable = Errors
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Errors
 
+// AdminListForwardMessagesParams defines parameters for AdminListForwardMessages.
+type AdminListForwardMessagesParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// State Only messages in this state.
+	State *AdminListForwardMessagesParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Destination Only messages to this destination URL.
+	Destination *string `form:"destination,omitempty" json:"destination,omitempty"`
+}
+
+// AdminListForwardMessagesParamsState defines parameters for AdminListForwardMessages.
+type AdminListForwardMessagesParamsState string
+
+// AdminResendDeadMessagesJSONBody defines parameters for AdminResendDeadMessages.
+type AdminResendDeadMessagesJSONBody struct {
+	// Destination The destination's URL.
+	Destination string `json:"destination"`
+}
+
 // AdminListUsersParams defines parameters for AdminListUsers.
 type AdminListUsersParams struct {
 	// Limit Items per page (default 100).
@@ -763,6 +890,9 @@ type CreateProductsJSONBody = []Product
 
 // AdminCreateAccountJSONRequestBody defines body for AdminCreateAccount for application/json ContentType.
 type AdminCreateAccountJSONRequestBody = NewAccount
+
+// AdminResendDeadMessagesJSONRequestBody defines body for AdminResendDeadMessages for application/json ContentType.
+type AdminResendDeadMessagesJSONRequestBody AdminResendDeadMessagesJSONBody
 
 // PutDevicesJSONRequestBody defines body for PutDevices for application/json ContentType.
 type PutDevicesJSONRequestBody = PutDevicesJSONBody
@@ -1325,6 +1455,35 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	//
+	// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+	AdminListForwardMessages(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	//
+	// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+	AdminResendForwardMessage(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendDeadMessagesWithBody Send every dead message of a destination again
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendDeadMessages Send every dead message of a destination again
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessages(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	//
+	// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+	AdminForwardingStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	//
 	// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
@@ -1574,6 +1733,85 @@ func (c *Client) AdminCreateAccountWithBody(ctx context.Context, contentType str
 // Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 func (c *Client) AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminCreateAccountRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+//
+// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+func (c *Client) AdminListForwardMessages(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListForwardMessagesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+//
+// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+func (c *Client) AdminResendForwardMessage(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendForwardMessageRequest(c.Server, messageId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendDeadMessagesWithBody Send every dead message of a destination again
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *Client) AdminResendDeadMessagesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendDeadMessagesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendDeadMessages Send every dead message of a destination again
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *Client) AdminResendDeadMessages(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendDeadMessagesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+//
+// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+func (c *Client) AdminForwardingStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminForwardingStatsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2204,6 +2442,197 @@ func NewAdminCreateAccountRequestWithBody(server string, contentType string, bod
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminListForwardMessagesRequest constructs an http.Request for the AdminListForwardMessages method
+func NewAdminListForwardMessagesRequest(server string, params *AdminListForwardMessagesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/messages")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Destination != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "destination", *params.Destination, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminResendForwardMessageRequest constructs an http.Request for the AdminResendForwardMessage method
+func NewAdminResendForwardMessageRequest(server string, messageId int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/messages/%s/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminResendDeadMessagesRequest calls the generic AdminResendDeadMessages builder with application/json body
+func NewAdminResendDeadMessagesRequest(server string, body AdminResendDeadMessagesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminResendDeadMessagesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminResendDeadMessagesRequestWithBody constructs an http.Request for the AdminResendDeadMessages method, with any body, and a specified content type
+func NewAdminResendDeadMessagesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/resend-dead")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminForwardingStatsRequest constructs an http.Request for the AdminForwardingStats method
+func NewAdminForwardingStatsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/stats")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3539,6 +3968,41 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccountWithResponse(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error)
 
+	// AdminListForwardMessagesWithResponse Forwarded messages, newest first, with their last attempt
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+	AdminListForwardMessagesWithResponse(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*AdminListForwardMessagesResponse, error)
+
+	// AdminResendForwardMessageWithResponse Send a dead message again (it goes back in its place in its user's queue)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+	AdminResendForwardMessageWithResponse(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*AdminResendForwardMessageResponse, error)
+
+	// AdminResendDeadMessagesWithBodyWithResponse Send every dead message of a destination again
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error)
+
+	// AdminResendDeadMessagesWithResponse Send every dead message of a destination again
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithResponse(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error)
+
+	// AdminForwardingStatsWithResponse Each destination's messages by state, failed attempts and the oldest pending
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+	AdminForwardingStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminForwardingStatsResponse, error)
+
 	// AdminListUsersWithResponse The Evotor users this server has heard of, newest first
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -3876,6 +4340,289 @@ func (r AdminCreateAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminCreateAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListForwardMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ForwardMessagesPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON200() *ForwardMessagesPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListForwardMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListForwardMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListForwardMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListForwardMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminResendForwardMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Resent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON200() *Resent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminResendForwardMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminResendForwardMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminResendForwardMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminResendForwardMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminResendDeadMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Resent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON200() *Resent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminResendDeadMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminResendDeadMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminResendDeadMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminResendDeadMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminForwardingStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ForwardingStats
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON200() *ForwardingStats {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminForwardingStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminForwardingStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminForwardingStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminForwardingStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5633,6 +6380,71 @@ func (c *ClientWithResponses) AdminCreateAccountWithResponse(ctx context.Context
 	return ParseAdminCreateAccountResponse(rsp)
 }
 
+// AdminListForwardMessagesWithResponse Forwarded messages, newest first, with their last attempt
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+func (c *ClientWithResponses) AdminListForwardMessagesWithResponse(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*AdminListForwardMessagesResponse, error) {
+	rsp, err := c.AdminListForwardMessages(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListForwardMessagesResponse(rsp)
+}
+
+// AdminResendForwardMessageWithResponse Send a dead message again (it goes back in its place in its user's queue)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+func (c *ClientWithResponses) AdminResendForwardMessageWithResponse(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*AdminResendForwardMessageResponse, error) {
+	rsp, err := c.AdminResendForwardMessage(ctx, messageId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendForwardMessageResponse(rsp)
+}
+
+// AdminResendDeadMessagesWithBodyWithResponse Send every dead message of a destination again
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *ClientWithResponses) AdminResendDeadMessagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error) {
+	rsp, err := c.AdminResendDeadMessagesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendDeadMessagesResponse(rsp)
+}
+
+// AdminResendDeadMessagesWithResponse Send every dead message of a destination again
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *ClientWithResponses) AdminResendDeadMessagesWithResponse(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error) {
+	rsp, err := c.AdminResendDeadMessages(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendDeadMessagesResponse(rsp)
+}
+
+// AdminForwardingStatsWithResponse Each destination's messages by state, failed attempts and the oldest pending
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+func (c *ClientWithResponses) AdminForwardingStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminForwardingStatsResponse, error) {
+	rsp, err := c.AdminForwardingStats(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminForwardingStatsResponse(rsp)
+}
+
 // AdminListUsersWithResponse The Evotor users this server has heard of, newest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -6163,6 +6975,229 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListForwardMessagesResponse parses an HTTP response from a AdminListForwardMessagesWithResponse call
+func ParseAdminListForwardMessagesResponse(rsp *http.Response) (*AdminListForwardMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListForwardMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ForwardMessagesPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminResendForwardMessageResponse parses an HTTP response from a AdminResendForwardMessageWithResponse call
+func ParseAdminResendForwardMessageResponse(rsp *http.Response) (*AdminResendForwardMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminResendForwardMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Resent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminResendDeadMessagesResponse parses an HTTP response from a AdminResendDeadMessagesWithResponse call
+func ParseAdminResendDeadMessagesResponse(rsp *http.Response) (*AdminResendDeadMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminResendDeadMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Resent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminForwardingStatsResponse parses an HTTP response from a AdminForwardingStatsWithResponse call
+func ParseAdminForwardingStatsResponse(rsp *http.Response) (*AdminForwardingStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminForwardingStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ForwardingStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -7555,6 +8590,18 @@ type ServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx echo.Context) error
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	// (GET /admin/v1/forwarding/messages)
+	AdminListForwardMessages(ctx echo.Context, params AdminListForwardMessagesParams) error
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	// (POST /admin/v1/forwarding/messages/{messageId}/resend)
+	AdminResendForwardMessage(ctx echo.Context, messageId int64) error
+	// AdminResendDeadMessages Send every dead message of a destination again
+	// (POST /admin/v1/forwarding/resend-dead)
+	AdminResendDeadMessages(ctx echo.Context) error
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	// (GET /admin/v1/forwarding/stats)
+	AdminForwardingStats(ctx echo.Context) error
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	// (GET /admin/v1/users)
 	AdminListUsers(ctx echo.Context, params AdminListUsersParams) error
@@ -7643,6 +8690,79 @@ func (w *ServerInterfaceWrapper) AdminCreateAccount(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminCreateAccount(ctx)
+	return err
+}
+
+// AdminListForwardMessages converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListForwardMessages(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListForwardMessagesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "destination" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "destination", ctx.QueryParams(), &params.Destination, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter destination: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListForwardMessages(ctx, params)
+	return err
+}
+
+// AdminResendForwardMessage converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminResendForwardMessage(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "messageId" -------------
+	var messageId int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "messageId", ctx.Param("messageId"), &messageId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter messageId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminResendForwardMessage(ctx, messageId)
+	return err
+}
+
+// AdminResendDeadMessages converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminResendDeadMessages(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminResendDeadMessages(ctx)
+	return err
+}
+
+// AdminForwardingStats converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminForwardingStats(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminForwardingStats(ctx)
 	return err
 }
 
@@ -8188,6 +9308,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
+	router.GET(options.BaseURL+"/admin/v1/forwarding/messages", wrapper.AdminListForwardMessages, options.OperationMiddlewares["adminListForwardMessages"]...)
+	router.POST(options.BaseURL+"/admin/v1/forwarding/messages/:messageId/resend", wrapper.AdminResendForwardMessage, options.OperationMiddlewares["adminResendForwardMessage"]...)
+	router.POST(options.BaseURL+"/admin/v1/forwarding/resend-dead", wrapper.AdminResendDeadMessages, options.OperationMiddlewares["adminResendDeadMessages"]...)
+	router.GET(options.BaseURL+"/admin/v1/forwarding/stats", wrapper.AdminForwardingStats, options.OperationMiddlewares["adminForwardingStats"]...)
 
 }
 
@@ -8322,6 +9446,333 @@ func (response AdminCreateAccount415JSONResponse) VisitAdminCreateAccountRespons
 type AdminCreateAccount503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminCreateAccount503JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessagesRequestObject struct {
+	Params AdminListForwardMessagesParams
+}
+
+type AdminListForwardMessagesResponseObject interface {
+	VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error
+}
+
+type AdminListForwardMessages200JSONResponse ForwardMessagesPage
+
+func (response AdminListForwardMessages200JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListForwardMessages400JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListForwardMessages401JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListForwardMessages404JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListForwardMessages503JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessageRequestObject struct {
+	MessageId int64 `json:"messageId"`
+}
+
+type AdminResendForwardMessageResponseObject interface {
+	VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error
+}
+
+type AdminResendForwardMessage200JSONResponse Resent
+
+func (response AdminResendForwardMessage200JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminResendForwardMessage400JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminResendForwardMessage401JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminResendForwardMessage404JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminResendForwardMessage503JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessagesRequestObject struct {
+	Body *AdminResendDeadMessagesJSONRequestBody
+}
+
+type AdminResendDeadMessagesResponseObject interface {
+	VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error
+}
+
+type AdminResendDeadMessages200JSONResponse Resent
+
+func (response AdminResendDeadMessages200JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminResendDeadMessages400JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminResendDeadMessages401JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminResendDeadMessages404JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response AdminResendDeadMessages413JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminResendDeadMessages415JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminResendDeadMessages503JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStatsRequestObject struct {
+}
+
+type AdminForwardingStatsResponseObject interface {
+	VisitAdminForwardingStatsResponse(w http.ResponseWriter) error
+}
+
+type AdminForwardingStats200JSONResponse ForwardingStats
+
+func (response AdminForwardingStats200JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminForwardingStats401JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminForwardingStats404JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminForwardingStats503JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -10415,6 +11866,18 @@ type StrictServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx context.Context, request AdminCreateAccountRequestObject) (AdminCreateAccountResponseObject, error)
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	// (GET /admin/v1/forwarding/messages)
+	AdminListForwardMessages(ctx context.Context, request AdminListForwardMessagesRequestObject) (AdminListForwardMessagesResponseObject, error)
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	// (POST /admin/v1/forwarding/messages/{messageId}/resend)
+	AdminResendForwardMessage(ctx context.Context, request AdminResendForwardMessageRequestObject) (AdminResendForwardMessageResponseObject, error)
+	// AdminResendDeadMessages Send every dead message of a destination again
+	// (POST /admin/v1/forwarding/resend-dead)
+	AdminResendDeadMessages(ctx context.Context, request AdminResendDeadMessagesRequestObject) (AdminResendDeadMessagesResponseObject, error)
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	// (GET /admin/v1/forwarding/stats)
+	AdminForwardingStats(ctx context.Context, request AdminForwardingStatsRequestObject) (AdminForwardingStatsResponseObject, error)
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	// (GET /admin/v1/users)
 	AdminListUsers(ctx context.Context, request AdminListUsersRequestObject) (AdminListUsersResponseObject, error)
@@ -10544,6 +12007,125 @@ func (sh *strictHandler) AdminCreateAccount(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AdminCreateAccountResponseObject); ok {
 		return validResponse.VisitAdminCreateAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListForwardMessages operation middleware
+func (sh *strictHandler) AdminListForwardMessages(ctx echo.Context, params AdminListForwardMessagesParams) error {
+	var request AdminListForwardMessagesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListForwardMessages(ctx.Request().Context(), request.(AdminListForwardMessagesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListForwardMessages")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListForwardMessagesResponseObject); ok {
+		return validResponse.VisitAdminListForwardMessagesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminResendForwardMessage operation middleware
+func (sh *strictHandler) AdminResendForwardMessage(ctx echo.Context, messageId int64) error {
+	var request AdminResendForwardMessageRequestObject
+
+	request.MessageId = messageId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminResendForwardMessage(ctx.Request().Context(), request.(AdminResendForwardMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminResendForwardMessage")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminResendForwardMessageResponseObject); ok {
+		return validResponse.VisitAdminResendForwardMessageResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminResendDeadMessages operation middleware
+func (sh *strictHandler) AdminResendDeadMessages(ctx echo.Context) error {
+	var request AdminResendDeadMessagesRequestObject
+
+	var body AdminResendDeadMessagesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminResendDeadMessages(ctx.Request().Context(), request.(AdminResendDeadMessagesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminResendDeadMessages")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminResendDeadMessagesResponseObject); ok {
+		return validResponse.VisitAdminResendDeadMessagesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminForwardingStats operation middleware
+func (sh *strictHandler) AdminForwardingStats(ctx echo.Context) error {
+	var request AdminForwardingStatsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminForwardingStats(ctx.Request().Context(), request.(AdminForwardingStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminForwardingStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminForwardingStatsResponseObject); ok {
+		return validResponse.VisitAdminForwardingStatsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -11416,107 +12998,119 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F3rUiPJlX6VDK0jRgoXIG7tHvjhUAPjxkMDgWAcjoZtpaqOULqrMmsyswC5g4jxPsM+gx9gIzbC+8N+",
-	"hu5X8JNs5KVuqiypBIL2jPnTjaTK6/nOJU+ec+pTy2dRzChQKVo7n1ox5jgCCVx/2ku4YFz9FYDwOYkl",
-	"YbS10zofA6JwJ83viI2QHAOKOdwQlggU42tYbXktop79MQE+aXktiiNo7bR806XXEv4YIqz6lpNY/SIk",
-	"J/S6dX/vtY5IRGR12EMJkUAxcD0Cagcwwkko0Xq326kbL9RdFYezrVo7692u14rwHYmSqLWzrT8Raj6t",
-	"e+m0CJVwDVzPqy8Zh4uEBKofPVqM5TgfTGS/ey0OPyaEQ9DakTyB4gR+xWHU2mn9x1q+9WvmV7F2cMMk",
-	"44eBHu5CAD8MTtUQ7vES/cAyBrtXfYiYUQGa8r0gIvSC4kSOGSd/Br1in1EJVBMGx3FIfKwIs/Ynoajz",
-	"qemgnDMuzJBVVGE1LpLsI1BEBLrljF4jxlFEhCD0WlH5bgX0vFd8FqjJvt/qrl/de603ODiDHxMQ8hnm",
-	"utHtrqMIhyPGIwjQ7/snxx7a6HY3EEYpMdCIQBioZdjZ6yc2EbY/jLFA2C5RgU2t8waHCThXqUb01Ajq",
-	"n0214D1GRyHxn2m5W5rHse+zhEq1qJDQjxAgyRCmTI6BI4MnpFCJ2jfAyWjS2VVr3tZtQ3ZNNFUlVuRt",
-	"+xywhE7darfUQrfVQo+Z/I4l9DkweMzkmNBrNcuPlN1SJduIRG0cCobgBvjEQpSzRAK6HZMQEGXTuPUZ",
-	"HZHrhEPQqYHsllrYKb6GpS1Kd+ZY0gkFLS89RCjCSEg8DBXWAkWl4SSlGlFT1XOaREDlWSZRnnzP11Nw",
-	"aeAorqAMxZgESCTD7EHnPqqmaiPPGTvCfImbOVtKDVkw0SygxuRIjjFFBz+cnJ+cfTjtnZ0fH5x9eHOy",
-	"/8cPR4fvDs/dAFjXLPzMEnZdSS0jcHAcI59DAFQSHHpKh26ghBrQa0JoMOsfNhHcxVqiTf3wynZmOJsp",
-	"vSzELeMBaqsn16wMqCPduqdGVf9sqn9e2R25wSRUGH0mYgZY4iEWgAISIMokwlTcAlfcIkkEu+o7LRNu",
-	"sUBawwerKdNwWBFAA+Fc4XbX0lgkccy4hOAdBASfa7viWXGqVjWYHmRQA8ztK9WZHUDbAkbm72lxrWEa",
-	"cxYDl8TYCsYcUpoQS2MwvdpqVe0nr6Vh4rb4cgPmfUubT+bZq6wbNvwT+FL1ok0TO6fqZMZYvCFhqPrN",
-	"BxoyFgKmqvWTTLYwaO2MlTFXnS7O1zGLzKU13+sB90KWBOeKFauG8h/GUFDI3wjkq4dz9TRW5kebKn2m",
-	"Ba/+QbOpY8OokDgMNW4MuZUVPm/Ch4VWfYklqK5s55hzPFGfi+K9edf9Qqvarq1lvIi1XaRqZliXN3p6",
-	"N6aXMJP4/SSKMJ9UMTAiXMg+AO1JJykpkmMikACu6KWfRmPAPEgPXmq2ingZqgMsYUUJr5yiKXz1kgrc",
-	"UyV4BVu1mDDCoDzfPosAFXcpnaRSOMoySjgHKt1YE1OkTexppCrZhCK86hqwPy7uwzeiZDUI1JZcK7gY",
-	"aKBtcOxLcgMeksAjQpVIM4fHFHuVDXsqbBXpXiJLLewgaNVskgt5eQ+Fc1EZejKlcUToEdBrddJcd2Bm",
-	"0SWbFulJ+UHbZKbmXBeLIhYQOalCIxN4Az99aOBZhW7PKmiIuVJ2KGTsYxIr0k+J5NDfM8rw0wKgwKHP",
-	"xix8M/mBhUkEJSUTsESZM1kjmkRDo2Rsq1POgsSX3xMaqKEbNo4Ai4SDc3rGQeD4QfiYPmB5EnNYYGX3",
-	"LrJp+0FJwgIccRAQRTus9iAjgnFilEk7MBgcoDYzSiuEa+xP0CBF2qCD4jAR+jc/EZJF5pwtMvETwIhQ",
-	"EMqyS4FySZVlhsNV1DM9qY0beGig1f9A2bQDiDAJB/bQPgSfRSCKh+FvhDGAPTRI7d/BJSVSFMxhYzci",
-	"RsMJ0sf+MRbjzq7uhoPQB+qPEEv14zW5Abp6SSvIfCYurFBuH3wS4VDTi05ORq2d9y4M0CS0druh3zRg",
-	"P1WeiLGUwBV1/3Plt++7K99e/bp9eblq/ur89ldV9XU1DYseMv17ilTYfkC3nEgJ1Gy1aYvag8tWd7Xb",
-	"7V62Bp1dpOaidh37PsQSglWz0hviQ1VO+pYra5ZY5bu5D4qiK3EWaU5iwx9FsirV/mdG4WQ0EiCdBm3N",
-	"BAoGbvIY6awbu4TzPvOTyB5rpillNW6IAvsQavcPjo48dNr745ve3vceOjk9OP7QP+j3D0+OPbR3dNI/",
-	"yD9+d3p2eHzuod7e3sHpuYf++dNfO5f0lsgxUswmOaZCKXdGhWeY6XbMQnBxkh8yAfvKdizunT0KWcNp",
-	"Lgl1J2cgklD2k2jeVqZMlDZ8QJOLhtzsgkygkf3Q1nAnuTkMzhLYNTuWg8OKgubLZjHQx5JJ9fGYnRMg",
-	"BGH0OJv7fN42LS4uDvcfNOCjREOBC0oqfhbhHIRyLjE3B6wPY57ZuJCI8Vo3wAUx7o85m+wSR/Yhl1Q6",
-	"iOKQTQCqUmnAWQgDpQh6++8OldDp9d8eHpwpdfKud3zRO0JtTAN0O8ZSn5et5wcHgehUjcfGiiLEQh43",
-	"VRa11lyMJWd0EhG/cV/xmFGoUeWNlcfccSp6ep9cEyk8lIgEh8oISlV1+zffvv7Nq+2tzY31bsdDgkWg",
-	"ODtX3DWqWtGtAQQ1MzV3LpRYafrc92iFaSlpJ59Nrgax5oDj5tsRDkXFRO5RBKoZMt14aPDpflA4aRd6",
-	"55zxejOnaixwwNYvWd3hxHTr+k1fZ7V2Pk3vhh7oqm5iojozyL5vRka9vgoNp2ZhO3XO40b1l97PTPk7",
-	"0xk0c1dpy1/35wJVfo3ewNeox3NP18KuanXR/ILHeOU948T2kDEJPIUZLRw9FJtzqJcZaB7i4AOJpYdA",
-	"rcC7pEX3g7HBPMRi/GMCO4gDDpUdNhoRH/mYcwICKeQLxEYI0wmyEh4pkepjAd4l1c4qMcYxBOZZz4oG",
-	"fVAzWyG09b6xvfGtMt51awGc4DB9dBUphZl2owbEHC7pR5gIPc4KoQKoIJLcQDjx9FzMpSUJ0HAiAY0Y",
-	"138YczHCd6lU2dh+5c2TMm8Bh+aWvgwVof0z8ylrn3ORtuhJNSiq6jDVyOiw3Md/mLqMlCYrfH9BM2dS",
-	"VX0FWOLqKiwsFj96LsNLlg/u2p3F7AutWCSO4nmN3pEwJGIBS6dgucy9W3DdIOQzy/uyLT1DlXnYMK7w",
-	"qrAqumqrHldlhmhUvRMN70VKYJiN6vzRsgezOKhrWXb3Kzi/oORO38kpwRDph8BnVEkMfdC3FoV2BNhD",
-	"PxuhQFseCuv6xOy2eBwWTsE5oR0Sn9a99W/vXT6Je691DLcNr6Sy8COrwh00SW+e5mAu9S7NfXSKLKb/",
-	"QnsXDSpnC5dmYfahoooRACht5HSzzBOucy3Yplp5oRPPbL08tfKhACoRo8YPiYXMQt4eqsCtB9jlNbFc",
-	"ZGB9zVkSo/ZA/7+D1GIGnVVkNUD7+OTsXe/IQ72jvZO3J0cf3vXOvj/Y9y5p+sXxyXn6JeofnP1wuHdg",
-	"lDgybk3toNQuFTuscLlPcOizBk7keadIh8+8oV+g3m/euIOQ3Z6zPoThjFNTgSkxl8QPYQEvAJaSk2Ei",
-	"4fF+kyHmS9juxmdTnwl5yq0jtOGGllDbYAwN4NoLyB8wJ9iGpM6njb0IWfg4PVe+cqDyoY6YeMEN/DHB",
-	"VNpLrYZNypcyjRvdNdqk1PCZ++ASj8UGFC75eGaOIVWxn1qss0a3jffVo89pM87fukY2sgtds+zNed4b",
-	"l/1Za2IW927GwWPKj//m4o/6H/VpFw1iE1PYZwn3YaAe+7DX67/17F9n+172nWn/z5/+6jycwDmJHuUM",
-	"Nmfeh+05XGPSUCKlR+rDr+ltXwznhI7Y3hj8j81WuJgTxKLoUELURFOV8NLM5T4mI/mw3dbekMXOtpJJ",
-	"HPaiJpFbRcmrWu0T4T+k3bkR202bNDm1uuRAuhkzfOlFWrrMVSY0ZFdRD404wIpWhNnXWXyvtWqHMCY0",
-	"QER6SDB9jzcgwQBFeIKGgLC1tLk+R7jc7Q+wVBanwMMsAMUZ501VwUNtmPn+/qe3Q0QSLUoEuRic8d0p",
-	"cB8WINp9PXLFGxbUxg4hHc+LGIXc9alOXhRp6YTYCAm4AY7DskehgfTTXoVFxGX1XHqVJiE5IkmDgIMQ",
-	"DQ384JEXT0sz+lwSpugyr6xz6CReFu0Md9iXJshG0+8GAtT+ff/k2GQ3NA7/VUPi9DTjuncbn2KOZzka",
-	"6qOq8pWmU+yVgzhmxG+6hHY+11KPpWl6ZuOc213w6M/1MCvGYCNUbGMDw73Slz1fkpvq12dA4RYC75IW",
-	"vz0HHom9MabX6vleEDAqLuKg2vzcxmzqnnQQmbMvE9a5az38NgrMZxEY14ZQf6kVGX+H08Oh51Cyb1xB",
-	"74uqhKJwfYjdvvBFvT/G/BoCG2xSib8qr3lRg8bE8vqTZvf1lbkbWzz3qDwghonCnbS+1ceGicQhpocP",
-	"POk/4HpEKPjSmcuvLrd493b48FNszRZVxRUnODwFTliwn+TSsLHrYMlBxdN3ZuXN8ErXDdn1UfFiZWrP",
-	"Z9i41RwDl759VIjNNKfO5QZHigoWsm/X1LCJg2FmcILDmKy//PEKt51l7eGOwFdmVR6D78JfFe5VqDkU",
-	"gsuruAh27DJqOnfB5UIAr02PymPs82uP9Y3Xy2eIHPO1ofNqoj8AJyPimum83KnnX0lhRvOWtZRgjUqy",
-	"zte/GdLkmiwQNj91d1+4JPwqaR2mTc1BwkF36wqecTmptaefcCInfTVcKo8jQmvy4dTpIMZcUp0fxG5p",
-	"KV+7PZW6qwMBP5yffH9wrCP89Jo0KwDmud7YaY2ljPVNTxy/wYL4jooVVEjAQTEHymbPYps0i2mQpwmo",
-	"fgNEqGSmoIZJTShNQY/jmsGMpWfDFgfIUmUCuIGQ6aoaejzUxjoOZ6ujr9UHb/Sq0WXS7W76uhv9Jwwa",
-	"7Y0i6Yyp5QnFpSQ3DjLhFAI04izSD62ZagHI1hewqcVZIq45tROJsLik9VNWzYeYg2cOApQhswBzBJiz",
-	"mHvrJXWvRI4JD1YUyiZ6FcQH1P7yly//9fkfX376/I/Pf//8989/+/x/6MtfPv/vl58+/8/nv335SwcJ",
-	"EoCJjcoCS/NQnR2NglsYjhn7KC6pfULndSEfh6FYRedq10YkBF1YYQxIEHodAhLad6qBxxM53jEFC4RX",
-	"SPoWHrLsekkVDHU4HAJq4KAjqNA1UHW2TCmhNlg9SUeM+8UvJeKJyZdevaSXtBR1RoRanokRy5MxUgkx",
-	"6NTEjVXiwi5pe7DRXf9Nd2NjYyXYfu2vbHWhu/K6u72+MtzexMFotPn69avuoOOMIHMFjZ3rSFM14uSS",
-	"Dn7d7Xa7A8R0VoXQDkk5hokCnN5aY1+hQcFsHqB2KovWzM9i9ZqpCTCJBtk5frCKDmgSCbsrlzQNsDO7",
-	"HBJlWqjJFnAlTCfpXu8UI49NnRChUcwSqR4kvkWxJFLZ5qlxb+VeIa5op7W+2l3tprHxOCatndbmand1",
-	"07oMtDxd0yJy7WZ9zaY5GXXCjALKXA5KfZgcV2MA5TmM3Kir1Nm2lHT3QpjNfVl5KN03XcRmo9td2shT",
-	"SfCOhHv7k3YzbZmRXR1mM1wrFKzRTdbnN6mW5dEtt+a3zGqo6Abfzm+QVZdRDdY35zfIanDoBtvzGzgL",
-	"I9x7re3uZpPGeZ2IokWgnbFFW+D91f2VdlGb5GtLJoRTgyAradNWLN47PUTyluis5UGZg9IHheLAQUdx",
-	"Gr4WymzRw7V02YSca5SW0ii8hjqOOSJCatNV811eeKvGnZw/smYKZN17cx+0hqp6croqTKgFGzdCJE/R",
-	"zsJG24qlOvruhcni9zpwrbbgVilVebrGV+E8Nm9CuJTHratxaANBncbrxq6mRpcmATSJdGqxUgJqz82B",
-	"tOW1zIm0cOQrHfQya/XqCQVMfoaZWcOHwi0IaaoA/AxEzdPysrK7CkWnRMmGHGORlUko71sj1l37ZE5H",
-	"97N5+HegWXhhDi7UdntSWOW1R2pqxJjiEf/mQPrDGMtSza/cHk8MdRcAzJpx5TUQ/vv2wceAx1u+sqjB",
-	"4+y9N6LrRR6lRUgizGWW8Wwi1POzqlT6NloQVmlQUQNgHWSPvkDrFwetDAdLAdVNWvp1DqLMcz8POC2n",
-	"tFqeAjjDIvu3V50HuihmACHRf9hCJyNbpMXUAlV/ETpkd53HGGJrNiCnAVrTSJ8X8ffLE38pCjxT+2tK",
-	"BJJFQZUniM+GVN889wKoX56ppim7DGVqelr7lFXwuF/LHL0NTgPZo08LsryK+Qsi/8UQmV8LsFEaaief",
-	"Calpwt98oJ6mT77g9N8UpylW9KWaztpaHmJjovCa1m8kM3TzdzrvMy0GWQGj00Nsyx/OfGfCnKwJd8+2",
-	"bGSreUdPeXjJt8VxdtFAedKDSw2El3Mu05VxnLX781zpkXEFZxXlFSRt4c/V5bBIIbBhhm2RTsjesRCR",
-	"lR/VVaVsHjNS3xRvlOyd/4q9QxVl3iBUHU0ZJyCKvsY4cfDIaVLwMj70SrZR7JStnVgtutP0nnaqkLCp",
-	"tP68KN1oogLK70d4LnSfgQ3psDlR//zpv02QEJ6EDAdIiSGRvYrDws+ETOUl7ElWwf7neK07g+X6ZXcr",
-	"MtFCuvYNBMTGl1rmokySkaXODM4quVvreKvoaH1S7soq2L3w1wt/PT9/ZThfBmflLpc6tsqcLU/KUyaT",
-	"7oWhXhjqKygsjfDlcVO906nWLHywu6lwML96aqMyLSf9wqUvXPr8XJrxCGqbE1yhunJHx4mYhS+Fa4sO",
-	"OHecrYldfLD77Rn5Nq1n9sK2L2z7/Gx76nBPZpqWIpwdFJvxbTGs1ARM1LNoNZn+aSLhq+P8nFjr5xZP",
-	"nqVXvb+69z4VEr6mkWezFU21ZKsgCpQq4M0G3pSAVkh0mqcEbNDpU0Cr+qKeZ861KKbTOmSfTcXIOLqt",
-	"K2NykHyS3j4IHIH9vbOLMBpxEONCstkzK5JferpFY/Y4g2siJOg39cBtJQVjZCrtuCNvZ/vENetkCco1",
-	"sllJutJ71Z6EfSqvXXucZEZtoD6fxArqWOq3RXVepPWS4KiL5aBiYuU3wuajajA+AIQmM7UehXlC9xMB",
-	"sJox/hXkd1ZlwCHAj6qZzxGW/hiCXfdLxl9E+L8OzxwR+lEJabgjQipTZ1qI6xfCP0CGb6wVXxs6z86u",
-	"vhbhaZipOs6Lnf0vgMLCCy0KqYkKcLSYgFhvbG+UoondGDtlpUjip4BXqSThi3PkxTny9M6RkxmlLVOe",
-	"QO2bjc4c50jA/PrQrN+B3Fe/z7UyJNzJtbGMwjLdp2Ol7h3vunp7/u5I52DsmkIeXK+IMgR3EjjFobKV",
-	"NRBWzQbl0gNxwIHaOZ3wzWEEHKgPHuJAA/2q4OHEHCTtS7c5i/RniIYQBBAgEYNf2CAWp9sy1q8C+nPt",
-	"zry1vz+h/WXfRuTYtYt4eitsNJ8PQijIJ7FzUbZOxOoEG0LV0bxvdmWBlaU95iurpqiexEAVnXSNiixG",
-	"1vFiM3eGa4lm1fUTgdTcOPaljlMskN3W3hDlrIJ8WxSKJvWkPjM/fxVK67GLoW5PPJ6OXsYSD7EAFDAQ",
-	"umqAefO2C3PZs0QoZvTH2L5IurzJWq4pWpgLjoSHrZ3Wmr6/sE9OA2YPh6EonejQLSZS6PNce72LRGcX",
-	"WWUmckbPaiSt5iGdFWu1WrUg9fepw0zprffG4pg5kpI2K1pBmWwpDmpbJqIwA2u3VMc9tFdJE1PWBodm",
-	"w3Mh7Rq5UGzpVm28SMz7eOxgZSFfHbNaRat3erij34xZDO71tHBFQ+x/3M1rZlhn3SrqTU/rkjYtxrWb",
-	"1bthVFfkEWDLGlmgoa3ulimCkwbl6sDi6lK+s+lphl+1Egzsu7hxAFxrkbxQElpBIbkBqmSkelA9RPSn",
-	"mLMhCM9EdqZSxIBBilyvZEXg7LQUuO+v7v8/AAD//w==",
+	"7H1bbhvJ2ehWCjwBhkRaFCVbkxnpIaAlTayMLOmI0gSBpWMWuz+SFXdXtauqRTGGgMlZw1lDFnCAH8j/",
+	"kKzBs4Ws5Edd+sauJpuyJGdm9GKLZN2/+6W++tjyWRQzClSK1u7HVow5jkAC15/2Ey4YV38FIHxOYkkY",
+	"be22LqaAKNxK8ztiYySngGION4QlAsV4At2W1yKq7YcE+LzltSiOoLXb8s2QXkv4U4iwGlvOY/WLkJzQ",
+	"Sevuzmsdk4jI6rRHEiKBYuB6BtQOYIyTUKKtXq9TN1+ohypOZ3u1drd6Pa8V4VsSJVFrd0d/ItR82vLS",
+	"ZREqYQJcr2sgGYfLhARqHD1bjOU0n0xkv3stDh8SwiFo7UqeQHEBv+Ewbu22/tdmfvSb5lexeXjDJONH",
+	"gZ7uUgA/Cs7UFO75Et3gISa7U2OImFEBGvL9ICL0kuJEThknfwW9Y59RCVQDBsdxSHysALP5F6Gg87Hp",
+	"pJwzLsyUVazCal4k2XugiAg044xOEOMoIkIQOlFQvt0Ave4NnwVqsW9f9rau77zWKxycw4cEhHyCtW73",
+	"elsowuGY8QgC9MfB6YmHtnu9bYRRCgw0JhAGaht29brFC4TtD1MsELZbVMim9nmDwwScu1QzemoG9c8L",
+	"teF9Rsch8Z9ouy81jWPfZwmValMhoe8hQJIhTJmcAkcGn5DCStS+AU7G886e2vOO7huyCdFQlViBt+1z",
+	"wBI6dbt9qTa6ozZ6wuR3LKFPgYMnTE4JnahVvqdsRhVvIxK1cSgYghvgc4uinCUS0GxKQkCULeKtz+iY",
+	"TBIOQacGZV+qjZ3hCTzYpvRgji2dUtD80kOEIoyExKNQ4VqgoDSap1Ajaql6TfMIqDzPOMqjn/lWilwa",
+	"cRRVUIZiTAIkklHW0HmOqqs6yAvGjjF/wMNczqVGLJhrElBzciSnmKLDH04vTs/fnfXPL04Oz9+9Oj34",
+	"87vjozdHF24E2NIk/MQcdktxLcNwcBwjn0MAVBIcekqGbqOEGqTXgNDIrH94geA21hxt4Yev7WCGspmS",
+	"y0LMGA9QW7XctDygDnRbnppV/fNC/fO1PZEbTEKFo08EzABLPMICUEACRJlEmIoZcEUtkkSwp77TPGGG",
+	"BdISPuimRMNhQwANhHOHOz0LY5HEMeMSgjcQEHyh9YonxVO1q+HiJMMaxNy5VoPZCbQuYHj+vmbXGk1j",
+	"zmLgkhhdwahDShJiaRSmr1+2qvqT19Jo4tb4cgXmbUurT6btdTYMG/0FfKlG0aqJXVN1MVMsXpEwVOPm",
+	"E40YCwFT1ftRFluYtHbFSpmrLhfn+1gG5tKe7/SE+yFLggtFilVF+U9TKAjkrwTyVeNcPE2V+tGmSp5p",
+	"xqt/0GTqODAqJA5DjTcG3EoLX7Xgo0KvgcQS1FB2cMw5nqvPRfbefOhBoVft0FYzXkfbLkI1U6zLB714",
+	"GotbWAr8QRJFmM+rODAmXMgBAO1LJygpklMikACu4KVboylgHqSGl1qtAl6G1QGWsKGYVw7RFH31lgrU",
+	"UwV4BbdqccIwg/J6BywCVDyldJFK4CjNKOEcqHTjmlgAbWKtkSpnEwrwamjA/rR4Dl+JktYgUFtyLeBi",
+	"oIHWwbEvyQ14SAKPCFUszRiPKe5VDuyxcKsI9xJYatEOglbNIbkwLx+hYBeVUU+mMI4IPQY6UZbmlgNn",
+	"1t2y6ZFayvc6JrM0575YFLGAyHkVNTKGN/TTRkPPCnRrq6AR5krYoZCx90msQL/AkkN/3wjDj2sgBQ59",
+	"NmXhq/kPLEwiKAmZgCVKnck60SQaGSFje51xFiS+/J7QQE3dsHMEWCQcnMszDgLHD8LH9B7bk5jDGju7",
+	"c4FN6w+KExbQEQcBUbDD6gwyIBgnRhm0Q4ODQ9RmRmiFMMH+HA1TTBt2UBwmQv/mJ0KyyNjZImM/AYwJ",
+	"BaE0uxRRrqjSzHDYRX0zkjq4oYeGWvwPlU47hAiTcGiN9hH4LAJRNIa/EkYB9tAw1X+HV5RIUVCHjd6I",
+	"GA3nSJv9UyymnT09DAehDer3EEv144TcAO1e0QpmPhEVViB3AD6JcKjhReen49buWxcO0CS0eruB3yLC",
+	"fqy0iLGUwBV0/8/G79/2Nr69/m376qpr/ur8/jdV8XW9iBZ9ZMb3FKiw/YBmnEgJ1By16Yvaw6tWr9vr",
+	"9a5aw84eUmtRp459H2IJQdfsVEglEyxrFVWOGQBuqkEGEJIbsDZ0o/bZ5E6aHGMSQtCXEqLYLK3BoCxU",
+	"w54Z4defwAB8RgOHVO1PIJWjpk8qMVEEQuAJ7CE8EkAlmimVhDIK6vhso7L6UcuybOtGa1+QB8XTyQcq",
+	"nrJngFM5qGsnSt8QH6rg9S37rcHlKoNd2VAUfcbLaPA0NoywSL9Kh/sro3A6HguQzmOrWUABBZLPEcO6",
+	"s/MEmZ9E1n5dJEmrWoUosI1Qe3B4fOyhs/6fX/X3v/fQ6dnhybvB4WBwdHriof3j08Fh/vG7s/OjkwsP",
+	"9ff3D88uPPTvH//euaIzIqdIcVXJMRVKi2NUeIZrzqYsBBfL9EMm4EAZCcWzszav1ZBXglAPcg4iCeUg",
+	"iVYdZcot04736HLZkG27UCbQmH3f3nArubH6l0nmmhPLkcNSfPNtsxjo54JJjfE5JydACMLoSbb21bRt",
+	"elxeHh3ca8LPYg0FKijpcssA5wCUc4u53medVavsg7VYjNe6AS6smFtxyC52ZBu5uNJhFIdsDlDlSkPO",
+	"QhgqkdU/eHOkmE5/8Pro8FzpDW/6J5f9Y9TGNECzKZbaMWJdfDgIRKdqJTQWFCEW8qSpsKhV22MsOaPz",
+	"iPiNx4qnjEKNztZYeKycp6KQHZAJkcJDiUhwqLTdVCdr/+7bb3739c7LF9tbvY6HBItAUXauodXoZApu",
+	"DVBQE1NzL1KJlBYN/M8WmBaSdvHZ4mow1liybrod41BUbKE+RUq1mSMzjIeGH++GBZdKYXTOGa9Xc6rK",
+	"AgcsavRPkZhhXb/puGVr9+PiaeiJrusW5tCvIfu+GRj1/iowXFiFHdS5jhs1XhqIW3Bspyto5pfUJp4e",
+	"z4VUeb5EA6eyns+9XIt2Va2L5pE8E37xTLTCQ0Yl8BTOaOboodg4HLxMQfMQBx9ILD0EagfeFS36mYwO",
+	"5iEW4w8J7CIOOFR62HhMfORjzgkIpDBfKBsC0zmyHB4plupjAd4V1V5JMcUxBKatZ1mDtsjNUQhtpm3v",
+	"bH+rrDTdWwAnOEybdpESmOkwakLM4Yq+h7nQ82wQKoAKIskNhHNPr8VEp0mARnMJaMy4/sOoixG+TbnK",
+	"9s7X3iou8x3jM8yDN8Ykcvjz17POMuOlX1bulzpwV9mJzUMcWEhrJa0zv+qW8ZVFb/Xc+GawkMieBTLm",
+	"WGY+4rEEZaqLxPdBiG7dFMa36Xb/vr64ONM+4ESkRmtxSoep6uMI0Aj777tuMzkGXn+imjZu1oOSgA/u",
+	"tVtz+iuB4hD7gHDE6EQbNtZ/bRuIkk1dD0XtCteskypL4+0y2/h6qW+3utZCRkd2pmPtaLFDzxEesUQi",
+	"yrIoRGWCGYymjL2vm8P+vEECNAUcKNyggQZpflKKpUVi8g79Vv9A6IjdIs5mHceErgBdvgRvwZGgwFQE",
+	"f3qeXk7KJfi7mHKZKTyIMFngMyvlyYIsMJBiNKeMNCfvvoLHLojQSa1jLDvW5tus+NtWSfLSLK51vgYc",
+	"mny58vJExk2Wn4Bt5xq6GNM0Yr5qZKhOxsjIo+1HafBGmRqF7y9pFtap2hcBlri6Cyu313cCP0S8Kp/c",
+	"dTrrGYBa85c4ild1ekPCkIg1TNGCabmui9GYltnK8rFsT89AZRVuDFKGvMAAikHTauxTS1WFVW+aKg8l",
+	"ZFiO1XnTciyxOKlrW/b0K3h+Scmtzo5RmlukGxm/smdc7tbk05LCut/ZGAXaNFS4rl2abpPUYYIWwgQ6",
+	"NPBxy9v69s4VHbjzWicwa5gckiUCWxvLAZM0B2QFzqVxnpVNF8Bixi/0d8Gg4vxxqf7MNiraAAJSAX4U",
+	"OAMeq7TflS6GppJuLZfUFxZ0NhbrcmtbKjJoPeEsiVF7qP/fRWozw04XWQnQPjk9f9M/9lD/eP/09enx",
+	"uzf98+8PD7wrmn5xcnqRfokGh+c/HO0fGisLmQCjDhVqn7edVrj82zj0WYNw7io3nyN63dBxWx/BbjxA",
+	"yGYXbABhuMStVSBKzCXxQ1jDTYul5GSUSPh8x/YI8wc47sbOQ58JecZtpKrhgZawtsEcGoFrU4F+wJxg",
+	"ezlkNWxsSsLa/s6V/JUDlff1lMdrHuCHBFNp00sadimnRzTudNvokFLFZ2XDB/RbGqRw8cdz4ydyGABW",
+	"Y102u+18oJo+pc64+uga6cgu7Fqmb65yr7v0z1oVs3h2SwyPhUDrq8s/63/Upz00jE12/4Al3IehavZu",
+	"vz947dm/zg+87DvT/98//t1pnMAFiT4rWmeckvc7c5hg0pAjpT7Poy8ZDl0Pzwkds/0p+O+b7XA9x4LF",
+	"oiMJURNJVcKXZjHRKRnL+522dlevZ9tKJnHYj5rkUBc5r+p1QIR/n34Xhm037dLEanXxgfQwlgQ7i7B0",
+	"qatMaJTtoj4ac4ANLQizr7ObNlarHcGU0AAR6SHBtD9ySIIhivAcjSB1/jGu7QhXPPQemsr6ELifBqAo",
+	"46KpKLivDrM6IPv4eohIonWBINdDZ3x7BtyHNYB2V4+54hULarN4kb5ZgxiFPDalLC+KNHdCbIwE3ADH",
+	"Ydmj0ID7aa/COuyyapde610IcLkZePZ9eV+v2QxFmM5RADjI3PxoBhzQhwQSCBCeYEK7q11VdgoXV9Bx",
+	"SEdkKgg4CNHQ7Ag+M1/hwVTR2h0GmQu2vM+RE6Wy21Bwi31pknBTrz5q/3FwemJuPzaOnS0PGMVYTs8w",
+	"x8vcH/VZ1/lO1w88uURJMbpRGLG0TM8cnPO4C4HglX5vRa5sjIp97MUxr/Rl35fkpvr1OVCYQeBd0eK3",
+	"F8AjsT/FdKLa94OAUXEZB9XuF/ZOhx5JJ5k7xzLXPvZsYNhmifssAuNwEeovtSPjhXH6XfQaSlqX61Lc",
+	"uoKqyPLvY02snd/lTzGfQGBzFCv52eU9r6tmmbs+/rxZmldl7cZCyP0890h9pXArrcf3c7ML4xDTo3v6",
+	"H+4RtBEKfenS7TtCwQU8P7q/bV1zRFV2xQkOz4ATFhwkOTds7NB44EtHi5G88mF4pSBIFtQqhnsWznyJ",
+	"5l29g+iSt5+VmblIqSupwZ3fMbB7atjFQTBLKMGh4taHpLxCDLYsPdw39JSyl9/Rc6ZYVNC9imoOgeDy",
+	"da6DO3YbNYO70OVSAK+9Pp3fwcuDMVvb3zw8QeQ4X3u1Ti30B+BkTFwrXXW3+ul3UljRqm09SFpG5TLv",
+	"l49XaXDN17hWt5BRUAhdfpFrn6ZPjSHhgLt1UC8JmWrp6SecyPlATZfy44jQmvvyyjqIMZdU51+xGS3V",
+	"c2kvlPbQ+ePvLk6/PzzR+Ud6T5oUAPNcbuy2plLGOv4Ux6+wIL6johUVUtmChTvStroGtkU1MA3ya4Rq",
+	"3AARKpkpuGWuLpaWoOdxrWDJ1rNpixNkV2kDuIGQ6apbej7Uxjp982VHB/uHr/Su0VXS673w9TD6Txg2",
+	"OhsF0iVLywuOlC7Bc5AJpxCgMWeRbrRpqgkhm61mS49khTqML4FIhMUVrV+y6j7CHDxjCFCGzAaMCbBi",
+	"M3fWd+veiZwSHmwoLJvrXRAfUPunv/30fz/966cfP/3r0z8//fPTPz79N/rpb5/+66cfP/3/T//46W8d",
+	"JEgAJqU2u4+QJxDtaiywuW3iitoW+t438nEYii66UKc2JqG+rKeaC0InISChPboa8Xgip7umoJHwCkVh",
+	"hIcsuV5RhYY6ixoBNeigE2/RBKiyLVNIqANWLemYcb/4pUQ8MfVUulf0ipaSlYlQ2zOpxfllzZRDDDs1",
+	"6caVdOIr2h5u97Z+19ve3t4Idr7xN172oLfxTW9na2O08wIH4/GLb775ujfsOBOPXbnGF/qCgppxfkWH",
+	"v+31er0hYvoyntBuUjmFuUI4fbRGv0LDgto8RO2UF22an0V3wtQCmETDzI4fdtEhTSJhT+WKpnnZ5pRD",
+	"olQLtdgCXgkzSHrWu8ULK6aOmNBYbNIzJfEtFksilW6eKveW7xWynXZbW91et5deqcIxae22XnR73RfW",
+	"ZaD56aZmkZs3W5v2GrQRJ8wIoMzloMSHqYFhFKC8xgE34ip1AT5IOZxC8s9dWXgo2bdY5G6713uwmReK",
+	"5DgK8tiftJvppZnZNWC2ws1CQTvdZWt1l2rZPt3z5eqeWY013eHb1R2y6nOqw9aL1R2yGl26w87qDs7C",
+	"SXdea6f3oknnvI5UUSPQLuKiLvD2+u5aO85NcRYLJoRThSAreddWJN4/O0JyRnRVk2GZgtKGQlHgsKMo",
+	"DU+EUlv0dC1dVimnmnGWULuZeoLVriZQRz/HRMiFTGNNj3nBzhrnd95k0xTWvPNWNrQKrGq5WE0unOeu",
+	"a5KKZWUD15XgTBOqc0K6V6b6qrVopYgofSVLEUaX58d1q1pIA6+tRnr9iEzDlTi+tIIfhRkIaWoA/QwY",
+	"yeNSqj09yEMp5QOySpycAuGl6yH3IM3Nj/avo+BuUwdfghXiTgeHgoU8/gq9Ooq6ZhMtreta8eUsLV37",
+	"mEhso2AOvP3fpZjWrxxbB0ADfW8mD/2Zk0FtItGEgdDXkxRL1aVj9N0g+8FeDNIxwnUEi0HUjbRmyUps",
+	"PQBclC331dBqL4a4LaNCg69EyrLXyZcozuBwBzypHlhPDVn0txLvRe1e4abaDAuNJZ2fg6b4C1L8NIGa",
+	"Er8lIlXWd0mp0DBbgwpFemGqXrdbvF31+DpHNlWNvgFU8rmutV7cupxiqfOG8juKvyQefYj96QI7ytTL",
+	"0dxouZ69z5oqEyK7rlgum7QKQRRPb6Dxa9f1l9Lz9RozLcqUcMwus7UVK+3ojDAmi9/r6zS1BflLpQwX",
+	"te5CPGbVgnCpzmNDS6RSOtFpluh4VKnIlIlIFUI+4LRQHlPNymMYzxZCU3peuMIsSj5kxcbSMqrlc2tE",
+	"upsfTXTkbjkN/wE0Ca9NwYW3Hx4VrfLaxDU1pM217l85Iv1Jyb3imwC5Pz4x0F0DYTZNKL8B8z+wDT8H",
+	"ebyHFxY1+Lj87M/sPfZfOz9KixRHmMusUJ65N5vHqqSSt9GaaJVedWiAWIdZ02fU+sWhVoYHD4JUN+nT",
+	"UCswyrT7eaDTwzy9kFeOWqKR/epF56G1qG25GFsIeWyLOJu3grKaLp3PUcQ27TWBBtia3j94Zn+/PPaX",
+	"YoFn3gZYYIFkXaTK6wouR6mBafeMUL88VU1D9iGEqRlp82NW+PVuM0v0aGANZE0fF8nyVw6fMfI/DCPz",
+	"tCA2Tq/ayCfC1LQMyWpEPUtbPuPprxRPU1zRvnFdS+LhMDYmCl/T913IEtn8na5Gkz4W4469L3qI7fMo",
+	"S2PvK2KT7pHtszKt5gM9pvGSH4vDdtGI8qiGSw0KP4xdpgsqO9/2zCs4jY0rOHtxUqGkfRio+zAkUkhs",
+	"XqJbpAuyMRYisueJdDFyW10JqW+Kgf+0ZqaN0IsybRCqTFPGCYiirzFOHDRylhS8jPcN+Des9aif3KhW",
+	"eGwan194aMy8xPi0WLrdRASU3099Kuw+B5vSbSs1/PvH/2cuCeB5yHCAFBsS2VO9Fv1MjkT+xCXJXrj8",
+	"OUb3l5DcoOxuRea2gK7ICQGx98sscVEmydhCZwllldytdbRVdLQ+KnVlDx8809czfT09fWV4/hCUlbtc",
+	"6sgqc7Y8Kk2ZShrPBPVMUF9AYGkMfzhqqnc61aqF93Y3FQzz68dWKtNXyJ6p9JlKn55KMxpBbWPBFR7l",
+	"6pjMUb3xB6HaogPOncpt7i7d2/32hHSbVll+Jttnsn16sj1zuCczSUsRzgzFZnRbTCs1CRP1JFotpvU4",
+	"N2Gr8/ycSOvndq0gK6/w9vrO+1go+LCIebZaiXlkywqIAqQK+GYTb0qIVih0sEoI2KTTx0Ct6kPeT3zH",
+	"plhOx8H77FXsjKLbul4/B8nnafRB4Ajs7509hNGYg5gWik08sSD5pV+3bkwe5zAhwjwPRmFWuYI9NvU/",
+	"3Zm3y33imnSyAkU1vFlxOl09wyz3kcgnm2B98nFxZtQG6vN5LPWdFP2afOeZWz8QOupimahYWOUrYevR",
+	"mHfQ1kdCU5mmHgvzgk6PhIDVilFfgH9nVcYcDPy4WvkowtKfQrBn7iFZdkAECgl9r98WfGbh/yE0c0zo",
+	"e8Wk4ZYIqVSdRSYu2f14+PYmKTyytUrPrj7W9jjEVJ3nWc/+D8DCwjN7hauJCuFo8QJivbK9XcomduPY",
+	"GStlEj8GepUKpT87R56dI4/vHDldUnA/pQnUvtnurHCOBMyvT836A8gD9ftKLUPCrdycyigsw30xV+rO",
+	"8UT664s3x/oOxp4p5Mf1jihDcCuBUxwqXVkjQtccUM49EAccqJPTBZ84jIED9cFDHGgASukemYeO7V1S",
+	"XedOfYZoBEEAARIx+IUDYnF6LFP9QOlfa0/mtf39EfUv+0aq49Qu48WjsNl8PgihUD6JnZuydeK6c2wA",
+	"VQfzgTmVNXaWjpjvrHpF9TQGquCka9RlObKO9/DdN1xLMKvunwik1saxL3WeYgHstvaeKN8qyI9FYdG8",
+	"HtTn5ucvAmk9dzHV7ZHn09nLWOIRFoACBkJXDcBUzPT14grOZW2JUMToTzUfqxyy5msKFibAkfCwtdva",
+	"1PEL23IRYfZxGIqSRYdmmEih7bn2Vg+Jzh6ywkzkhJ7VSO3mKZ0VbbVatSD19yljpqi+GgegWDqT4jYb",
+	"2ZPbcspBHctcFFZg9ZbqvEc2lDQ3ZS1xaA48Z9KumQvFVmfq4EViXgm1k5WZfHXOahXd/tnRLppNsSwm",
+	"93qauepiR3t5zTzrrOui/uKyrmjTYrx7Wb1LRnVFTgG2rKlFNPSy99IUwUyTcnVicXUr39nraYZeWf4k",
+	"OdcvlGspkhdKRRsoJDdAFY9UDVUjoj/FnI1AeCazM+UiBhmkyOVKVgTaLksh99313f8EAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -24,12 +24,12 @@ type Message struct {
 	Body json.RawMessage `json:"body"`
 }
 
-// messageID is a delivery's webhook-id: its inbox row, the same for every destination.
-func messageID(inboxID int64) string { return "msg_" + strconv.FormatInt(inboxID, 10) }
+// MessageID is a delivery's webhook-id: its inbox row, the same for every destination.
+func MessageID(inboxID int64) string { return "msg_" + strconv.FormatInt(inboxID, 10) }
 
 // encode renders the message a row carries.
 func encode(m store.Outgoing) ([]byte, error) {
-	msg := Message{ID: messageID(m.InboxID), Operation: m.Operation, Seq: m.Seq,
+	msg := Message{ID: MessageID(m.InboxID), Operation: m.Operation, Seq: m.Seq,
 		ReceivedAt: m.ReceivedAt.UTC(), Body: m.Body}
 	if m.EvotorUserID != "" {
 		msg.UserID = &m.EvotorUserID

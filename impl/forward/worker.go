@@ -64,7 +64,7 @@ func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	}
 	if a.Err != "" && owned {
 		if a.Final {
-			s.logger.Warn("forwarding: message dead", "destination", m.Destination, "message", messageID(m.InboxID), "attempts", job.Attempt, "error", a.Err)
+			s.logger.Warn("forwarding: message dead", "destination", m.Destination, "message", MessageID(m.InboxID), "attempts", job.Attempt, "error", a.Err)
 		}
 		return errors.New(a.Err) // retried by River with our backoff; discarded after the last attempt
 	}
@@ -107,7 +107,7 @@ func (s *Service) send(ctx context.Context, dest Destination, m store.Outgoing) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "evotor-partner-forwarder")
-	dest.Secret.SetHeaders(req.Header, messageID(m.InboxID), time.Now(), body)
+	dest.Secret.SetHeaders(req.Header, MessageID(m.InboxID), time.Now(), body)
 	resp, err := s.http.Do(req)
 	if err != nil {
 		return 0, shorten(err.Error())
