@@ -126,13 +126,20 @@ func startPartner(t testing.TB, env []string) *proc {
 			p.addr = a
 		}
 	}
+	p.waitHealthy(t)
+	return p
+}
+
+// waitHealthy waits until the server answers /healthz.
+func (p *proc) waitHealthy(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		res, err := http.Get("http://" + p.addr + "/healthz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return p
+				return
 			}
 		}
 		if p.cmd.ProcessState != nil || time.Now().After(deadline) {
@@ -144,16 +151,23 @@ func startPartner(t testing.TB, env []string) *proc {
 
 // post sends one webhook to a server; it returns the status (0: no answer).
 func post(addr, path, authorization string, body []byte) int {
+	status, _ := postRead(addr, path, authorization, body)
+	return status
+}
+
+// postRead is post that also returns the answer's body.
+func postRead(addr, path, authorization string, body []byte) (int, []byte) {
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", authorization)
 	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	defer res.Body.Close()
-	_, _ = bufio.NewReader(res.Body).WriteTo(&bytes.Buffer{})
-	return res.StatusCode
+	var buf bytes.Buffer
+	_, _ = bufio.NewReader(res.Body).WriteTo(&buf)
+	return res.StatusCode, buf.Bytes()
 }
 
 // scratchDatabase is a fresh schema of TEST_DATABASE_URL for processes: the URL that selects
