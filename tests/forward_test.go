@@ -330,7 +330,7 @@ func TestForwardingGivesUpThenResends(t *testing.T) {
 				firstOfSecond = min(firstOfSecond, i)
 			}
 			if a.Seq == 1 && i > firstOfSecond {
-				t.Fatalf("message 1 tried after message 2: %v", dest.attempts)
+				t.Fatalf("message 1 tried after message 2 (attempt %d of %d)", i+1, len(dest.attempts))
 			}
 		}
 		if firstOfSecond < 2 {
