@@ -24,24 +24,66 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ForwardMessageState.
+const (
+	ForwardMessageStateDead      ForwardMessageState = "dead"
+	ForwardMessageStateDelivered ForwardMessageState = "delivered"
+	ForwardMessageStatePending   ForwardMessageState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ForwardMessageState enum.
+func (e ForwardMessageState) Valid() bool {
+	switch e {
+	case ForwardMessageStateDead:
+		return true
+	case ForwardMessageStateDelivered:
+		return true
+	case ForwardMessageStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminListForwardMessagesParamsState.
+const (
+	AdminListForwardMessagesParamsStateDead      AdminListForwardMessagesParamsState = "dead"
+	AdminListForwardMessagesParamsStateDelivered AdminListForwardMessagesParamsState = "delivered"
+	AdminListForwardMessagesParamsStatePending   AdminListForwardMessagesParamsState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the AdminListForwardMessagesParamsState enum.
+func (e AdminListForwardMessagesParamsState) Valid() bool {
+	switch e {
+	case AdminListForwardMessagesParamsStateDead:
+		return true
+	case AdminListForwardMessagesParamsStateDelivered:
+		return true
+	case AdminListForwardMessagesParamsStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AdminListUsersParamsSubscriptionStatus.
 const (
-	Active     AdminListUsersParamsSubscriptionStatus = "active"
-	Pending    AdminListUsersParamsSubscriptionStatus = "pending"
-	Terminated AdminListUsersParamsSubscriptionStatus = "terminated"
-	Trial      AdminListUsersParamsSubscriptionStatus = "trial"
+	AdminListUsersParamsSubscriptionStatusActive     AdminListUsersParamsSubscriptionStatus = "active"
+	AdminListUsersParamsSubscriptionStatusPending    AdminListUsersParamsSubscriptionStatus = "pending"
+	AdminListUsersParamsSubscriptionStatusTerminated AdminListUsersParamsSubscriptionStatus = "terminated"
+	AdminListUsersParamsSubscriptionStatusTrial      AdminListUsersParamsSubscriptionStatus = "trial"
 )
 
 // Valid indicates whether the value is a known member of the AdminListUsersParamsSubscriptionStatus enum.
 func (e AdminListUsersParamsSubscriptionStatus) Valid() bool {
 	switch e {
-	case Active:
+	case AdminListUsersParamsSubscriptionStatusActive:
 		return true
-	case Pending:
+	case AdminListUsersParamsSubscriptionStatusPending:
 		return true
-	case Terminated:
+	case AdminListUsersParamsSubscriptionStatusTerminated:
 		return true
-	case Trial:
+	case AdminListUsersParamsSubscriptionStatusTrial:
 		return true
 	default:
 		return false
@@ -153,6 +195,18 @@ type Decimal0 = float64
 
 // Decimal1 defines model for Decimal.1.
 type Decimal1 = string
+
+// DestinationStats defines model for DestinationStats.
+type DestinationStats struct {
+	Dead           int64  `json:"dead"`
+	Delivered      int64  `json:"delivered"`
+	Destination    string `json:"destination"`
+	FailedAttempts int64  `json:"failedAttempts"`
+
+	// OldestPendingAgeSeconds Age of the oldest pending message; absent when none is pending.
+	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`
+	Pending                 int64    `json:"pending"`
+}
 
 // Device defines model for Device.
 type Device struct {
@@ -269,6 +323,49 @@ type EventsPage struct {
 // date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
 // keys case-insensitively, any other id byte for byte.
 type EvotorId = string
+
+// ForwardMessage defines model for ForwardMessage.
+type ForwardMessage struct {
+	Attempts      int64      `json:"attempts"`
+	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+	Destination   string     `json:"destination"`
+	Id            int64      `json:"id"`
+	LastAttemptAt *time.Time `json:"lastAttemptAt,omitempty"`
+
+	// LastError Why the last attempt failed; absent after a success.
+	LastError *string `json:"lastError,omitempty"`
+
+	// LastStatus The HTTP status of the last attempt; absent when none came back.
+	LastStatus *int      `json:"lastStatus,omitempty"`
+	Operation  string    `json:"operation"`
+	ReceivedAt time.Time `json:"receivedAt"`
+
+	// Seq The message's place among its user's messages.
+	Seq   int64               `json:"seq"`
+	State ForwardMessageState `json:"state"`
+
+	// UserId The Evotor user; absent for a delivery about no user.
+	UserId *string `json:"userId,omitempty"`
+
+	// WebhookId The webhook-id header and the message's id (msg_ + the inbox row).
+	WebhookId string `json:"webhookId"`
+}
+
+// ForwardMessageState defines model for ForwardMessage.State.
+type ForwardMessageState string
+
+// ForwardMessagesPage defines model for ForwardMessagesPage.
+type ForwardMessagesPage struct {
+	Items []ForwardMessage `json:"items"`
+
+	// NextCursor Absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
+// ForwardingStats defines model for ForwardingStats.
+type ForwardingStats struct {
+	Destinations []DestinationStats `json:"destinations"`
+}
 
 // Health defines model for Health.
 type Health struct {
@@ -483,6 +580,12 @@ type ReceiptsBody struct {
 // ReceiptsBody1 defines model for ReceiptsBody.1.
 type ReceiptsBody1 = []Receipt
 
+// Resent defines model for Resent.
+type Resent struct {
+	// Resent How many dead messages were queued again.
+	Resent int `json:"resent"`
+}
+
 // Store defines model for Store.
 type Store struct {
 	Address *string `json:"address,omitempty"`
@@ -659,6 +762,30 @@ type Unavailable = Errors
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Errors
 
+// AdminListForwardMessagesParams defines parameters for AdminListForwardMessages.
+type AdminListForwardMessagesParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// State Only messages in this state.
+	State *AdminListForwardMessagesParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Destination Only messages to this destination URL.
+	Destination *string `form:"destination,omitempty" json:"destination,omitempty"`
+}
+
+// AdminListForwardMessagesParamsState defines parameters for AdminListForwardMessages.
+type AdminListForwardMessagesParamsState string
+
+// AdminResendDeadMessagesJSONBody defines parameters for AdminResendDeadMessages.
+type AdminResendDeadMessagesJSONBody struct {
+	// Destination The destination's URL.
+	Destination string `json:"destination"`
+}
+
 // AdminListUsersParams defines parameters for AdminListUsers.
 type AdminListUsersParams struct {
 	// Limit Items per page (default 100).
@@ -763,6 +890,9 @@ type CreateProductsJSONBody = []Product
 
 // AdminCreateAccountJSONRequestBody defines body for AdminCreateAccount for application/json ContentType.
 type AdminCreateAccountJSONRequestBody = NewAccount
+
+// AdminResendDeadMessagesJSONRequestBody defines body for AdminResendDeadMessages for application/json ContentType.
+type AdminResendDeadMessagesJSONRequestBody AdminResendDeadMessagesJSONBody
 
 // PutDevicesJSONRequestBody defines body for PutDevices for application/json ContentType.
 type PutDevicesJSONRequestBody = PutDevicesJSONBody
@@ -1325,6 +1455,35 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	//
+	// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+	AdminListForwardMessages(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	//
+	// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+	AdminResendForwardMessage(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendDeadMessagesWithBody Send every dead message of a destination again
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendDeadMessages Send every dead message of a destination again
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessages(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	//
+	// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+	AdminForwardingStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	//
 	// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
@@ -1574,6 +1733,85 @@ func (c *Client) AdminCreateAccountWithBody(ctx context.Context, contentType str
 // Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 func (c *Client) AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminCreateAccountRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+//
+// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+func (c *Client) AdminListForwardMessages(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListForwardMessagesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+//
+// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+func (c *Client) AdminResendForwardMessage(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendForwardMessageRequest(c.Server, messageId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendDeadMessagesWithBody Send every dead message of a destination again
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *Client) AdminResendDeadMessagesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendDeadMessagesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendDeadMessages Send every dead message of a destination again
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *Client) AdminResendDeadMessages(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendDeadMessagesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+//
+// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+func (c *Client) AdminForwardingStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminForwardingStatsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2204,6 +2442,197 @@ func NewAdminCreateAccountRequestWithBody(server string, contentType string, bod
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminListForwardMessagesRequest constructs an http.Request for the AdminListForwardMessages method
+func NewAdminListForwardMessagesRequest(server string, params *AdminListForwardMessagesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/messages")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Destination != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "destination", *params.Destination, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminResendForwardMessageRequest constructs an http.Request for the AdminResendForwardMessage method
+func NewAdminResendForwardMessageRequest(server string, messageId int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/messages/%s/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminResendDeadMessagesRequest calls the generic AdminResendDeadMessages builder with application/json body
+func NewAdminResendDeadMessagesRequest(server string, body AdminResendDeadMessagesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminResendDeadMessagesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminResendDeadMessagesRequestWithBody constructs an http.Request for the AdminResendDeadMessages method, with any body, and a specified content type
+func NewAdminResendDeadMessagesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/resend-dead")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminForwardingStatsRequest constructs an http.Request for the AdminForwardingStats method
+func NewAdminForwardingStatsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/stats")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3539,6 +3968,41 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccountWithResponse(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error)
 
+	// AdminListForwardMessagesWithResponse Forwarded messages, newest first, with their last attempt
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+	AdminListForwardMessagesWithResponse(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*AdminListForwardMessagesResponse, error)
+
+	// AdminResendForwardMessageWithResponse Send a dead message again (it goes back in its place in its user's queue)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+	AdminResendForwardMessageWithResponse(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*AdminResendForwardMessageResponse, error)
+
+	// AdminResendDeadMessagesWithBodyWithResponse Send every dead message of a destination again
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error)
+
+	// AdminResendDeadMessagesWithResponse Send every dead message of a destination again
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithResponse(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error)
+
+	// AdminForwardingStatsWithResponse Each destination's messages by state, failed attempts and the oldest pending
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+	AdminForwardingStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminForwardingStatsResponse, error)
+
 	// AdminListUsersWithResponse The Evotor users this server has heard of, newest first
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -3876,6 +4340,289 @@ func (r AdminCreateAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminCreateAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListForwardMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ForwardMessagesPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON200() *ForwardMessagesPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListForwardMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListForwardMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListForwardMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListForwardMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminResendForwardMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Resent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON200() *Resent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminResendForwardMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminResendForwardMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminResendForwardMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminResendForwardMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminResendDeadMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Resent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON200() *Resent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminResendDeadMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminResendDeadMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminResendDeadMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminResendDeadMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminForwardingStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ForwardingStats
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON200() *ForwardingStats {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminForwardingStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminForwardingStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminForwardingStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminForwardingStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5633,6 +6380,71 @@ func (c *ClientWithResponses) AdminCreateAccountWithResponse(ctx context.Context
 	return ParseAdminCreateAccountResponse(rsp)
 }
 
+// AdminListForwardMessagesWithResponse Forwarded messages, newest first, with their last attempt
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+func (c *ClientWithResponses) AdminListForwardMessagesWithResponse(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*AdminListForwardMessagesResponse, error) {
+	rsp, err := c.AdminListForwardMessages(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListForwardMessagesResponse(rsp)
+}
+
+// AdminResendForwardMessageWithResponse Send a dead message again (it goes back in its place in its user's queue)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+func (c *ClientWithResponses) AdminResendForwardMessageWithResponse(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*AdminResendForwardMessageResponse, error) {
+	rsp, err := c.AdminResendForwardMessage(ctx, messageId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendForwardMessageResponse(rsp)
+}
+
+// AdminResendDeadMessagesWithBodyWithResponse Send every dead message of a destination again
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *ClientWithResponses) AdminResendDeadMessagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error) {
+	rsp, err := c.AdminResendDeadMessagesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendDeadMessagesResponse(rsp)
+}
+
+// AdminResendDeadMessagesWithResponse Send every dead message of a destination again
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *ClientWithResponses) AdminResendDeadMessagesWithResponse(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error) {
+	rsp, err := c.AdminResendDeadMessages(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendDeadMessagesResponse(rsp)
+}
+
+// AdminForwardingStatsWithResponse Each destination's messages by state, failed attempts and the oldest pending
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+func (c *ClientWithResponses) AdminForwardingStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminForwardingStatsResponse, error) {
+	rsp, err := c.AdminForwardingStats(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminForwardingStatsResponse(rsp)
+}
+
 // AdminListUsersWithResponse The Evotor users this server has heard of, newest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -6163,6 +6975,229 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListForwardMessagesResponse parses an HTTP response from a AdminListForwardMessagesWithResponse call
+func ParseAdminListForwardMessagesResponse(rsp *http.Response) (*AdminListForwardMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListForwardMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ForwardMessagesPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminResendForwardMessageResponse parses an HTTP response from a AdminResendForwardMessageWithResponse call
+func ParseAdminResendForwardMessageResponse(rsp *http.Response) (*AdminResendForwardMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminResendForwardMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Resent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminResendDeadMessagesResponse parses an HTTP response from a AdminResendDeadMessagesWithResponse call
+func ParseAdminResendDeadMessagesResponse(rsp *http.Response) (*AdminResendDeadMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminResendDeadMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Resent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminForwardingStatsResponse parses an HTTP response from a AdminForwardingStatsWithResponse call
+func ParseAdminForwardingStatsResponse(rsp *http.Response) (*AdminForwardingStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminForwardingStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ForwardingStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -7555,6 +8590,18 @@ type ServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx echo.Context) error
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	// (GET /admin/v1/forwarding/messages)
+	AdminListForwardMessages(ctx echo.Context, params AdminListForwardMessagesParams) error
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	// (POST /admin/v1/forwarding/messages/{messageId}/resend)
+	AdminResendForwardMessage(ctx echo.Context, messageId int64) error
+	// AdminResendDeadMessages Send every dead message of a destination again
+	// (POST /admin/v1/forwarding/resend-dead)
+	AdminResendDeadMessages(ctx echo.Context) error
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	// (GET /admin/v1/forwarding/stats)
+	AdminForwardingStats(ctx echo.Context) error
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	// (GET /admin/v1/users)
 	AdminListUsers(ctx echo.Context, params AdminListUsersParams) error
@@ -7643,6 +8690,79 @@ func (w *ServerInterfaceWrapper) AdminCreateAccount(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminCreateAccount(ctx)
+	return err
+}
+
+// AdminListForwardMessages converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListForwardMessages(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListForwardMessagesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "destination" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "destination", ctx.QueryParams(), &params.Destination, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter destination: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListForwardMessages(ctx, params)
+	return err
+}
+
+// AdminResendForwardMessage converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminResendForwardMessage(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "messageId" -------------
+	var messageId int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "messageId", ctx.Param("messageId"), &messageId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter messageId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminResendForwardMessage(ctx, messageId)
+	return err
+}
+
+// AdminResendDeadMessages converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminResendDeadMessages(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminResendDeadMessages(ctx)
+	return err
+}
+
+// AdminForwardingStats converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminForwardingStats(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminForwardingStats(ctx)
 	return err
 }
 
@@ -8188,6 +9308,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
+	router.GET(options.BaseURL+"/admin/v1/forwarding/messages", wrapper.AdminListForwardMessages, options.OperationMiddlewares["adminListForwardMessages"]...)
+	router.POST(options.BaseURL+"/admin/v1/forwarding/messages/:messageId/resend", wrapper.AdminResendForwardMessage, options.OperationMiddlewares["adminResendForwardMessage"]...)
+	router.POST(options.BaseURL+"/admin/v1/forwarding/resend-dead", wrapper.AdminResendDeadMessages, options.OperationMiddlewares["adminResendDeadMessages"]...)
+	router.GET(options.BaseURL+"/admin/v1/forwarding/stats", wrapper.AdminForwardingStats, options.OperationMiddlewares["adminForwardingStats"]...)
 
 }
 
@@ -8322,6 +9446,333 @@ func (response AdminCreateAccount415JSONResponse) VisitAdminCreateAccountRespons
 type AdminCreateAccount503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminCreateAccount503JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessagesRequestObject struct {
+	Params AdminListForwardMessagesParams
+}
+
+type AdminListForwardMessagesResponseObject interface {
+	VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error
+}
+
+type AdminListForwardMessages200JSONResponse ForwardMessagesPage
+
+func (response AdminListForwardMessages200JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListForwardMessages400JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListForwardMessages401JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListForwardMessages404JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListForwardMessages503JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessageRequestObject struct {
+	MessageId int64 `json:"messageId"`
+}
+
+type AdminResendForwardMessageResponseObject interface {
+	VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error
+}
+
+type AdminResendForwardMessage200JSONResponse Resent
+
+func (response AdminResendForwardMessage200JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminResendForwardMessage400JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminResendForwardMessage401JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminResendForwardMessage404JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminResendForwardMessage503JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessagesRequestObject struct {
+	Body *AdminResendDeadMessagesJSONRequestBody
+}
+
+type AdminResendDeadMessagesResponseObject interface {
+	VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error
+}
+
+type AdminResendDeadMessages200JSONResponse Resent
+
+func (response AdminResendDeadMessages200JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminResendDeadMessages400JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminResendDeadMessages401JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminResendDeadMessages404JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response AdminResendDeadMessages413JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminResendDeadMessages415JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminResendDeadMessages503JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStatsRequestObject struct {
+}
+
+type AdminForwardingStatsResponseObject interface {
+	VisitAdminForwardingStatsResponse(w http.ResponseWriter) error
+}
+
+type AdminForwardingStats200JSONResponse ForwardingStats
+
+func (response AdminForwardingStats200JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminForwardingStats401JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminForwardingStats404JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminForwardingStats503JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -10415,6 +11866,18 @@ type StrictServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx context.Context, request AdminCreateAccountRequestObject) (AdminCreateAccountResponseObject, error)
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	// (GET /admin/v1/forwarding/messages)
+	AdminListForwardMessages(ctx context.Context, request AdminListForwardMessagesRequestObject) (AdminListForwardMessagesResponseObject, error)
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	// (POST /admin/v1/forwarding/messages/{messageId}/resend)
+	AdminResendForwardMessage(ctx context.Context, request AdminResendForwardMessageRequestObject) (AdminResendForwardMessageResponseObject, error)
+	// AdminResendDeadMessages Send every dead message of a destination again
+	// (POST /admin/v1/forwarding/resend-dead)
+	AdminResendDeadMessages(ctx context.Context, request AdminResendDeadMessagesRequestObject) (AdminResendDeadMessagesResponseObject, error)
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	// (GET /admin/v1/forwarding/stats)
+	AdminForwardingStats(ctx context.Context, request AdminForwardingStatsRequestObject) (AdminForwardingStatsResponseObject, error)
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	// (GET /admin/v1/users)
 	AdminListUsers(ctx context.Context, request AdminListUsersRequestObject) (AdminListUsersResponseObject, error)
@@ -10544,6 +12007,125 @@ func (sh *strictHandler) AdminCreateAccount(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AdminCreateAccountResponseObject); ok {
 		return validResponse.VisitAdminCreateAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListForwardMessages operation middleware
+func (sh *strictHandler) AdminListForwardMessages(ctx echo.Context, params AdminListForwardMessagesParams) error {
+	var request AdminListForwardMessagesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListForwardMessages(ctx.Request().Context(), request.(AdminListForwardMessagesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListForwardMessages")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListForwardMessagesResponseObject); ok {
+		return validResponse.VisitAdminListForwardMessagesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminResendForwardMessage operation middleware
+func (sh *strictHandler) AdminResendForwardMessage(ctx echo.Context, messageId int64) error {
+	var request AdminResendForwardMessageRequestObject
+
+	request.MessageId = messageId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminResendForwardMessage(ctx.Request().Context(), request.(AdminResendForwardMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminResendForwardMessage")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminResendForwardMessageResponseObject); ok {
+		return validResponse.VisitAdminResendForwardMessageResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminResendDeadMessages operation middleware
+func (sh *strictHandler) AdminResendDeadMessages(ctx echo.Context) error {
+	var request AdminResendDeadMessagesRequestObject
+
+	var body AdminResendDeadMessagesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminResendDeadMessages(ctx.Request().Context(), request.(AdminResendDeadMessagesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminResendDeadMessages")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminResendDeadMessagesResponseObject); ok {
+		return validResponse.VisitAdminResendDeadMessagesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminForwardingStats operation middleware
+func (sh *strictHandler) AdminForwardingStats(ctx echo.Context) error {
+	var request AdminForwardingStatsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminForwardingStats(ctx.Request().Context(), request.(AdminForwardingStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminForwardingStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminForwardingStatsResponseObject); ok {
+		return validResponse.VisitAdminForwardingStatsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -11416,168 +12998,181 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rbuRGliD8KvHxG8AShkyRTOa10JjNklRjjatKgqSyYVu1ykgyUkkXM5hmBCVlFwTYPQv0AjvYBhaN",
-	"xf6YHzt/9re3d4z2uNc1r5B6hX6SRVxIBi+ZyZTkS3XLaHQpyQjGiRMnzi3OOfFWc8PpLMQIU6L132ro",
-	"Gk5nAeJ/D1w3jDHdjRCkyGNPSDydwmiu9bXTCQIYXQEo2mi6dgmDGLFGvqf1LV0Lwgsfa32NTMLZf5Cf",
-	"bUSxdnOjawNv6uOXIX0Wxrjw4ZchILE7ATFBkfpVFEVhRLT+5wxiD2l9x3R0LUKQhGwUHFIw5l/TNRKP",
-	"vkAu1foa+8iBp928Tgc9HI9L40H2AtDwDcLAJ8AN8di/iCPk9QG6RNFcNojCmCLWAI4Iyk+5NnAKJK8w",
-	"jOkkjPxfF3H7SRTiCxBGYOoT4uMLFcA1o1rKqLE6gDoww2xuwAHHNoBjiiL+547L11wHEAMfEwqDAFI/",
-	"xABiD9ArtkQj4kb+jD9El5x6FMgSqui/1SaQPPWDwMcXWn8MA4J0QSA3Onu1G4Sxd8on1qdRzF4qw4m5",
-	"yScMS6JJAAndZ2O+IFrfapmO1e62nZbdM3VtFoVe7NIDT+trrXYPjptW02iN3bHhNEeO0UMjxxh3LdQd",
-	"Wx0Puh3t5jUnmHQ2YkwPXfouehlPRwxXlhjzBH0ZI+wirW/rGkbXVE5sD1Kk9TXbtDqG2TZM59Q0+063",
-	"3+w2TNP8W9M0TU3XZgHEHCxCYUQ5cW8MrM4605hofQ261L9EWh54/iXY641H445ptJtmx3Cg6xqjtuUa",
-	"HcdCqIfQuO0yeCiKpj7meD5mEyN8j/MlYjiRW6evmZZh5v6zxBaezQLf5d0PsgVSqSp9DLYI3/05UjpP",
-	"l7XxBQnxtko+HqSQ/XsH/KwEW5BebQT5U0QonM5KREbnM7bglSjQtUsUEZ/tQLuAp1fYr8aU8qIaVzH+",
-	"+bDlNj0HtcZtw4L2yHDcpmd0UW9smNAa2fJlCVvtTttcji0VEUV87YbTaej5dF6WN3KCIBwnf5Jzwag4",
-	"UnTBY8FoDnxKwAhGnCuqbClwd0OPCbfPNbP0n6W91lmTcBIGT+cfh0E8RVq/1XBa6eMjMexHPvZ2Oce1",
-	"7KauTREkccTmePufb3+j6RqGrKe2+JfFd4t/vf2KbVIX4nRoOxuzbbJBKYxQMp7ZaHUYHvY4ByJFRk2m",
-	"MKJA7t0gpRbBr0iROD5/m8Lyz4t3t78Di+8X39x+ffv14hvw5//035ucoYQRehXzpWYczLTtrvHMeWYZ",
-	"jmk9Nbrms4HR29/dHXSdlvXs2VO51L8OMTocjwmiWt8yu3wyuhbnvmMbe63uruGY+6bRNVuW8bTVHOw9",
-	"e9bsdtsmk0i6the65AheoIrFhhcIzMMYwAiBCEGPSZB0YtpZbJpN9//zQpeRF5jQacAfIfGC/QYBxBe/",
-	"OtMQPtNy7xD01N9TRCFwJzAiiP7qTIvp2Ojme1CfBuJPhC5DGkbGDEYUowhYDbNhgj9/9XswODoAERqj",
-	"iEkI0W1H6aeJycZTJioPZwifICKovrC+4jEIZwgr3MBLup6zF+eyVcVyu0FIUCaQ2obZM6zmqeX0W+2+",
-	"aaoCiTc9RiQO6Ek81fo4DgL5tPibqQyC4AsPJeFYdhM5rXbHQN3eyLBsr2lAp9U2HLvdbrUcR44oqFT2",
-	"aUGr2/WQYzi9Uddw3JFjdE0TGWjUHrVs03aaHbZ50TWNINsGN7qGE3ls6xrDQ715spbFCSTPNoNfoj1R",
-	"CzQ7e/bq1cEee9JBXdNDI6PpjqHhWOOxMXLHtmGZ46YFxyNrzDkSjSAmTIIn+gZnY35Yc0YcZqetpbz1",
-	"8Gj/5fnJ/snJweFLydbV2cYbz1RsZNab6QJLRpGbHVpj17bahms3PcNpQmiMmrBltKy203ZtaDZdV2z2",
-	"/eksCOeoxNQwQPJNSu/JgyqOxlSxl5Kr/Y/FHxbfLH5YvFv8QeG78inTsCCNQjyf+q7swabEnk9CjLR+",
-	"p9fttFtO07ZMXYvCgMupvRcHLxPGKPm1ZGdeq+sajokkOxu1mtAbjwU7e13mfq12xzQcs90xukw1fPas",
-	"9cwxn1kDu7mfIqQo5wQy6ByEwobJpBcTCvtM47eYqMp1Yk/64KpkNsxmwI2QhzD1YbDScmBfUEyHEfSK",
-	"vYUBkQBglwCw+yDGb3B4hRkIEboM3yBP2BXrDRfWvzC80jM/dLM0dLMPICDxDEUEeblBwQwSyrWBiwi6",
-	"CMxQ5IfeOlCaCijoeuZHaAU4Tgkcpw/oBIkeE0gADsEM+l7eZtriEIiW+1ymiA6+t70OPNWynME5Ewsg",
-	"Ql/GDM6S9cu3fSY2q/S83HTapem0E8riBj1b3Bkk5CqMPLDFbcVLFPnj+Vqw24UFLn1OhcQu0bjNaZyh",
-	"axR6c2aGM6v6H044K1o+sJ0n7CkMxmE0RcXB7NJgNiOqBK1g7KPAY4Mme2tLohkwnkOAT7fXgaESuPzK",
-	"cl9FAlezBBcndgEOIy4oF4drQWEEOAh3gE6leR+7YRQJ7rMGPqcEn6R+6QFgKAt8zFgBDQHEIZ2gKEfw",
-	"9WnIzpM+DJhWOJefXw9qqwRqS4AqCNEngELGMrYUB8hagFoVAKFrn3B3SB4gLpwkSNxhUq33YnSFCAUe",
-	"Cnzue9oK/KlPf2VtPwHTMEJgHAZBeJXzt1E0FWCxncH/YObKj2HpQDb2aXiCgiBxxsCI+m6Qukq026+Z",
-	"0WPZzLaAlEb+KKZC4i++X/zp9r/e/tZiIvqPix8W39z+dvHt4ofFd4tvLU1P39sV722mP49gtNyGEkui",
-	"MaXIDQk9inxX8J0Gh9xDKe9ln/9vi+9v//H268UPt/9l8W/g9neL/7340+Ld7W+TB18Ly62h6dpFFMaz",
-	"1HclbT2pTSy192YwQpgmOpfnIWi1R0avY40MD6GW0ez0uoY1snuwA6GN7A73BgmQ7WaDKbhfxhBTbgez",
-	"X0UTkT251vrax4PTc6ubaYKD57uHHx4+P395eHr+YnD80f5epqmZ1gha3VHb6HbMjtEaOx2j6fVcw/FG",
-	"Zqtrthx3ZHN/GGvd5UpyBCXGxH6QVEGEZjU5ghGcCm1uUyvyhm0cF/mXyBtQ3sluG5Zl2N1Ts9N3Wn2n",
-	"1ei0rM84PBhd0904IiEjsMMB9z99iGBAJ3vhFS7vIQ9SOIKEmU1IyAmIyVXen5w60tLGMY4QdCdwFCBl",
-	"hMOPCr6aWeVXwje8z0t0Nch8n6phl1iMCWMchxEzbyPANCY3JjSc5gFUHafS77nEo84WQ4rQvkYnyFdl",
-	"6o2uJasmHPl5wA5x5ldJlO8q50peBX/kL4/85c785UbXjtnWn1GxzkVyjMTLlBzlb3J+aZ8TFATLPaAe",
-	"pOjUn+ac8Z1Ty+63Wn2LO+M/S70Q3O1pmbbdsW1k9BzHMpwRGhkjBJHhtkduC3XguGkyzQJdQJ+kS5TY",
-	"pgcps3OsjuG0n3YNx3zaM7qmvW84e/tP251ds9NqtwpeDGk1o6bXdi2jN+qODQd1oAEt1za8JnLGLdge",
-	"dVyGdR+Pw90Jct9khyeptC+Roa55PpHMx5Tj1FoT8dXTFStclyyXkZjNtKGphNZ22g3bkRTW7DRabf73",
-	"EYpcxGC3uozpS9PmJIwj1kk7Gnx6vjs4+ZApVhN/LPzcXTOx1LPV6Nldo2l12oZj7jPRs28bA8t6Zjbt",
-	"fbtrDxgthxQGg6nAVAoNe7inIpA/OVWBFBg62X/+PHWPj1puD3WhbTQ9a2w4sI2M3qjjGvbYRJbXdJ1R",
-	"Cxbc406v3bXbDne2pB+VWyI5bF3tmy86zWVnMogiWHYoQPYUhON0J1VuLd7q/CqCs1n5lOHzOpus3Tet",
-	"X9Qm6456rulZyLDHTWg4I8c1el4LGe1xBybv8ptMnkHKPbaCCp8Odj96aEo0VxOhWU2AyVQMC9mMAJsj",
-	"o+s6ntFC2TR/XAJkHP1khtzEv11WyEbowseY2c3hGNCJTwC3bRKvtg4gAVeRT2neT8QWhv3L/ehaX8s7",
-	"31UgNO6IZzgJZwjDma/1tWbDbDS5AnQiXXkFVzt7mm4F4e6r0nU8L0KE6XiL/7l4xw9Pvrv9nQ74icrX",
-	"i+8Xf1h8o4PFv9z+ZvHN7VeLd4t/X3yz+IG/+W7xb2Dx74tvb79afHv7j0wDWHyv8M1/XrxjDf7v4pvF",
-	"/1l8s/jj4jvus4w3UaNfp9Mrm5NMmIpJzlAkDlQ2sSZ/4RMvmAUvvhhcv/z1YP7iiwv62RfH0xcnpvli",
-	"75n//PTi6rPpPj385OMvPrX3nZd7r64/m37mC8JQXHIDl/qX1YEuYz8iFCS+tpRilM7nMOld1k7cCYwu",
-	"kMfPVN5qMBU7VrvR7uiaG0cRwi4b6/gVN4w2Dy24QxyBjGVI9Gr7HoEEGWeRgLYyQB2zYVmdBNCEf1Wi",
-	"fX3MgdqvMippAGjkwwDwEAtSvVLCqKk6Ry/GfDxQxEYB09ZDYtoxbPPU6vbtNtNROq1mimmGhyPu7t6L",
-	"Uyv+yHL2TqvXoR7fL67CqQwiqdo1+Rgh7C1ZD5p+orwkD4Du9kOiu22YPUbY7H/NhmPZKwhbQc16nJ6G",
-	"4XPGJSpEp/R2h5coEu5KxsFXh4FZqjeXhiEI+LeF8/EVhpfQD7ibY4XnxPcUxwnwMWDYWDlsK+dEjpVh",
-	"koFJPJuFEUXeC+T5UNgby+bLB89CRnYYbayZdSs3fDoYmLLRuIc8gYSgqMoZIvzSHxA1Bi4lWvZsiUfk",
-	"rSYcOM98FLBFXvyeS8N3iz8tflh8d/ubxbeLP93+E7f9vwWLf+UnlvLHOyAa3v7T4o+Ld0ykiuaLb/Nu",
-	"nfTPVbTUlG+lnKWIUKEAZRNeHcYppy4Pzypmfm6bZnn24lyMkRr8BKKZ407CuAMnb8Lwwo97BzGBE9rz",
-	"p7DGRmCQynjA5StTAR5/tByysdMedXuwZXRR1zScVs8yRiaERs9ptaxOz3QcZ1QTuo9R5I/9KkTKg471",
-	"uBSnHdW4rIiXfGD08gnMV+FXwFcFcwWL3pBGnTKNOiloq89ExHnRBhos19tOEMIlF3O3b1n9Zqthtyxm",
-	"rU4gSd22wgQsxKYmzpdiKKoqWk64L1i4D2V05ro4ypISe6HdMFzMYASniKKIGy3J67cFL6NATdJdmFYI",
-	"zCJ06Ycx4Qp/g5u3Wl/7MkbRPFPBXfFJXSPuBE25XS9FGKERoz0GxXMuaUrDHjD8KiaFh8YwDiiwTHO7",
-	"wc1wTjZc06kaOxFg2dDyC9yPpWtTeO1PmbLc4r98LH5ZqZT1MUUXKMpMO+EHfZuNXDeSzRdn6HSSQZed",
-	"ZDBpIk/Vk9VOIf6bCI21vvb/72TR8zviLdkRe+nAS6n6wDtiQ+QArLSpK8CR5PMAsPATFzILMZHR/VVB",
-	"6G6IqbTgS8K3kB3giBP6qtGTZjvlMRgYNUEXAp4DXqb7Qsx+MfaF0eG1If0FrnTqO6bFzOWn0JMBzxvO",
-	"OAlKWDnlLHzhRteSyIJaPWzZo1m7R/NB0MmABWlgBA+p0AGDZ1UABG/RXB+KULkQPCiDh0Swj7zmUb94",
-	"HPjuHVbEqY0tR+K3VbtH66Hw62wYEyHDIZ4wJLcqgxRkfMIy9DoMsy2GWTXLZgPMQiVZZv0WZw1vhKyr",
-	"1yGF6iEQ/DKkEx9fMOzIALQx8CnYggEJKzJ4riZ+gABekfezvYR9OAyhiYqyATJJ6n9ciRnFj1cfLbJ5",
-	"CSn8YBdeIJ3ZbhAQyiwxEEYeo6/RPKE3n02Wz4o7t45TKbPRBK3a+5C3fIhFt5JdtTLOrnIhWdfXBaN7",
-	"E8FnrefQ6acfSt4lZjG35CNAJxCD/Y8PTw+Pz48Gx6cv94/Pnx7ufXr+/ODFwWk1+Vqc095D4lu15Z8l",
-	"5Z9VW/5ZUv5ZteUfbyl6tGv3aD8U7VlS2OWjZHWmBNtpIGxm//EXTVCOJuUv2vUiLJcRs6Xz+Fkeucq+",
-	"9rrs5dlglVs1FkD9+kNR+BrX0xP2jLP5K0jEsYbXSLhYhAyCsEcqMdQyJeFXu5822vmtGqipGOahuQBD",
-	"z7AI7XDJtm+9zoZfktc7i8IZiqgvpimMKaYOQirMrbajla2vNCCpynbMzJXPNW5LibZZMoGMb0+SUpWo",
-	"qTwwqj8kHWgUhgGCODkDfXBglUGXQpyk0ebBVTJfVy1zbs7lVNiiyf3JBClK4gcEuKxxprpMmA6+hVHi",
-	"I+YvOL+oQFg+wTb1l6wG+EDpdUIh5QlN8uM8coD9LuTR1vz0ScGHUvnpxI2ygemtrmpqRucRXcRGcQor",
-	"F/8k8VEVaSDndqpYSiyOwAmK2HqJw8UJgpGXuHAYtGzxUqr2IEWGdMAXyDfvvKraISXaWkoTghnk4T0J",
-	"p/lk1ARIJvmY1syPL2k1rVW7x6r8WIQtPPs0gu5ExcMHJKfQEbDFj7Z0MEPY44ao8LXpIDtI4pSf0l4J",
-	"YT8WbanrnluWpWSXxK2XkVRFedkXFP9FnvRossZTHz9H+IJOVMdZhoJNp6zmkN0RTQK0ynmpKb950kgZ",
-	"3tBNGg11qRlI+zlJ9AVBGL6JZw1xSquy5DTr9+0GRFEKX1WEjBfGTPNJO8m8xJvl0a21Oqd5xBXgCXdg",
-	"xQsls3iT6anxnjWAu6laNq4/ME6okCP0PJ+tHWQ4SBdBuCzzSzsUNDgEW6E82EQX0J2DYUJpw20wC2LC",
-	"34nzNeFsIin78dDYx4gwFTEhlDPMdC8YNMBAfIkhbqiDIRf/Q6ZcD9EU+sFQeq5GyA2niKgOmg+I0MR1",
-	"MEwU8eEZ9ilR9HKhgIIQB3PAfV8TSCbbT/hnIkS4k+cNmlH28sK/RLhxhkuU+RPtwtLK7SHXn0Ieegvx",
-	"/HAsDktKNIDjQBoQYv2KBPu21GIGKUURW93/aPzd56bRe/23W2dnDfHX9t/9TVl8vS6SxQCI7+tsqaD8",
-	"kQSHCVSLvmBreKbxtNgzbbj9BDBYeHUW10UziryGlmbRl/mkK3flkimW993ahkQ9iFi1NIczsT/UZS1m",
-	"1FcotEsAUBTc+D7cmXeuYs5qUF9xpdIyBEkgH9g62X/+XAdHg0+fDnY/0oGaMqyD3eeHJ/vZz2dHxwcv",
-	"T3Uw2N3dPzrVwZ+/+l/bZ/jKpxOesqkmSetiM11NwgBV7SQl7V3BnTSFpOK0dgmLCfGrUZlsohs1Z36z",
-	"Lq9q7uYqklFz6TfvnYbKrmTYSzCWEUeSkF972lnW/t2XKZ+7v/ncC1n8dfa2muN/hwHvxRpypQIUEb9q",
-	"4SoWqnKKmTognSHr1MaNWIwSn7sWyVXsSDaq4kpJKYEyVxpGYYCGTBDwRH4d7A5OPjzYP2bi5MXg5avB",
-	"c7AFsQeuJpBye1m6kKDnke2y8lhbUGRVCTaQKqUXxXoFNb4lSxlUivLawmPtOCU5vedf+JToICYxDJgS",
-	"lIjqLaWowrYOSDhFPJAuFdxLRLUov7CWBLOzlFrOhdxWKtp99xaYciUl8ClwSyhWGDjV+1YGmBQkbL4Y",
-	"hA6Gb2+GiqWtfD2Kwmi5mlNWFpJAuSqLIklbrninFqNQscEHer0MMFKGDKXP6y0jn19pDQtQyI9WwpFL",
-	"uS74OxMI6rmruObPv1dFVGo8z1pfIx+vGlxJdmWtC2dHd+J4QBfecF0WgdLT4il6ksmpK5kWMuVHF1X7",
-	"9DOsuh+EDqaDcAa/jFEfRAgGTA8bj30XuDCKfEQAo3wCwjGAeA4kh+eFAV1IkH6GubOKTOAMeaKtLlkD",
-	"N9QEKgjX3u2W3WPKO+9NEA/dlk0bgAnM5DNsQBihM/wGzQkfx/AxQZj41L9EwVznsIiDdN8DozlFPMGW",
-	"/SHUxSm8TriK3Wrr67iMyP0tk0qS77tuZWW7qqVVPamCisoyjHUSMqyixByTZNXF1MriS6kNpzxVwqo3",
-	"Mz0fwkuWDV6Fnc30CyVCe3WnF34Q+GQDTUfRXNaeLVSdIGSQZd+SPXWxKutoQ7jCy8xKddWWPa652pi1",
-	"zkVyxLCaqrOmeQ+mOmjVtCT2S3T+CvvX/HCPMYYpb4TcEDOOwQ19qVFwR4A0+sMx8LjmwWidW8zVGk+F",
-	"hqM4J7hD4q2lW72bKp9EKZF/1ZFUGryYROuW1yQ5eVpDc1ko7ZqmhWUR31f6V61BybaokiyhbKSKGIKS",
-	"CkUHXqWbZR1zXavB1pXKG1k8q+VyYea8oC8IsfBDQp7sJYJn7yrApQe4ymuSlrFkZM2z/8HWkP/bB2wy",
-	"w+0GkBJg6+Xh8YvBcx0kSdkiIVs/w+UsbR2c7B9/fLC7L4Q4EG5N7qDkLpWkqkOV+0Sp57DKibzOiqzw",
-	"mdf0Cyz3m9f+gFI5Yqk1o2zKQl2JGoZWvtrEvfwmWaWJ+6C7tm2qVAqojdAc1dYYQ5axWHIA+TGMfChL",
-	"jK9fm1y1gQ3M6bX8NSuasbkjZrYhArPiB7W75A9lane6roWkRPFZ2/ABzWJBFFX8UWabl9l+orGuGl12",
-	"3mNNf0qdcT3qaunIVdS1St9c572p0j+Xqpgq7lYYHgU//tNXn/L/Y7+egGGuKsIQJEURdPnX8Z4O1EIJ",
-	"XCJVGieyksTdncFZnYk7OMFFxYk6HEktR/Gzeds3o3OlqkWdGW7mBJFUdEDRtI6kKlTRqONyTwpr3NHd",
-	"vpltmyvDUZ/z5ot1bNbvVLDtul3qWK1VfCBBxgpfurqWVepqSDjJNsAAjCOEDC4I08dp6LXUakdo4mMP",
-	"+FQHJOTneEPfG4IpnIMRkldnMNWXUUCVu/0OmsrmK3A3DSArklSDgO+qw6z39//4ekhWqmlTLaR+67Ta",
-	"U81ON8splzzldS+rY4cADwwGYVZYTEQWKGWRCLpEEQzyHoUa3I97FTZhl2W7NC3fUhFJmpRfqaXge/c8",
-	"eHowpa+Kw6gu89I8R5WLl0Y7o2voUhFkkxSMBFv/cHL4UuSt1A7/VYpZVp+7KdUsq6X08qiqbKZqTcu3",
-	"teI3q5h2BmvuizkwdYG4SnQrHv21Hma2McIxqCgFooPKOi35x8cIoyvk6We4WPuC7E4gvmDtB54XYvJq",
-	"5pW7n1ZcQlPxLRHW+UR6+GUUmBtOkXBtEPYXm5Hwd1R6ODgMOf2mKuh9U5GgMte76O0bH9TniwmV4q/y",
-	"c95UoclKEdU5ry/Bni+gc6cYplLpo7tbBkn1nrtY+nc4HinWnanFlIqVae5oxS5BUZldVRUF2sB18MBB",
-	"xcUzszwy9NxxQ3p8pB6sFHC+Qsct5xhUydt7hdgUd+ra3VCRopK7ZKxWl4oNs2InVCiTyw9/dOW0My89",
-	"qiPwmVpF1aJHVZEFBXIvk1rlrWRlr+ImtCOnseTjVeRSqJezLMY+O/aw7O7Db4iM5peGzhcL0myWO/XT",
-	"z0SBaN20HiRYo5Ss8/OfDInyOxuEzRfO7pVDwp8lrUMt37PuwDhtufJwkktPN458Oj9hwykVCJbkw4kL",
-	"wngV0A8Ir6Cu5vJvFRKjeSDg+enhR/sveYQfnxPfCghGmdzoaxNKZ/ykZzZ7ConvVtS+wYQi6Kk5UDKN",
-	"F8rsXYi9LE2AfdcDPqahKM0jUhNyIPBxqiBYMfV0WHWANFXGQ5coCHl9Hj4e2II8DsfZ5sfqw6d81kBe",
-	"bcY+I64oG9bCTawW6CqDppS8UpPcIkTjCCMPjKNwmiuvJmteyBznNKNXWO0+BZCc4eUgs+4jGCFdGAI4",
-	"BGICwgRYM5kb6SWtngmd+JHHa83O+Sx8F4Gt269vf7N4x6ud/sArx/Na7t/efrX4w+K726+3AfE9JGKj",
-	"0sDSLFRH3DdyhUaTMHxDzrBswfO6gAuDgDTAKcPa2A/4TbOsOfHxRYAA4b5TTnhRTCd9UcyC6Er2OdGB",
-	"3K5nmJEhD4cDCAty4BFU4AJhZlsmK8EQzFricRi56kMKolgkXjfO8BnORZ35hE1PxIhlyRgJhxhuL4kb",
-	"K8WFneGtYZ27tYbblRFkVUFjpzzSlI04P8NDXp1xCEKeVUG4Q5JO0JwRHEet0K/AUFGbh2Ar4UU74jVp",
-	"XIQMgJCCYWrHDxtgH8dTIrFyhtML+jiWA5+pFgxYha6I+EiC674aeSyK5RBOxWFMWUPflVR8n+rHwmXA",
-	"+ekOZ5E7l9aOTHMS4iQUAih1OfBaZVxsCgUoy2GMhLhKnG2bFJNZnRSd5s4rQTf1M+ZznW6KhbKKVa9s",
-	"09wQeDfTA1fXtcln1defQKljKfVfvuIOL0dMoOqD6UR3lBJXvIu1vktFqS7W01nfM6vlwzr01ndIiz2x",
-	"DsuLqWQdsmoq+qoaDFmH6iIM+qraFmrnQnELyQ9kUexMK/n8tbg8OilVKJYJwNJdL1uM2QyODgC98nn+",
-	"9LBwjWiyIxkvGG6zPQ8vRB1BNpzGCzhk+5fJS06aF2jZ3n3uE8qVaC1fTHCJYztrsiOK/t3oaxtKlZm1",
-	"LFYeCjiLjQQ7y5LFszuO2c7c5qdAIVWf8xC67WVFC3NJ08W6hYpluA4gmC9N7CeqCoV0acHEcpJ2DgiE",
-	"4ylPco7ETYvSNNb07J5uxTR+XbYeXt+bT82kubS6OklqWNXnT2qfFWWmZJFOngT/HnCqH5cVnOavdSQ5",
-	"ZXgCSVrvIY+3Wjt/560w825Ws4C/R5wDbMwAlIqVD0CV9UvCcWA3kJpKn8paOaKIxl85HX4ygTRXFy+z",
-	"S2JBHBvQ246X3Um+WvQkl5ffh/b0hxdVS8h5Ne4F53tkZ0kxltwF9CJSP7PZKZP20w3JCqn3Qq8mrOwK",
-	"6UfS+osjrZQOHoSoeMJfDYoS7d4PcnpodVDJitygRJ3aaalC+FcvevfFFVfJPb6yYMxYFrsRdX7ZXz4e",
-	"hdfb99EDd5Jr3NZTexIx9cg+//LYZ0IFuqihVmCh/qZElSXaryYpebnaI0H95al6fGUfQhiLL+28TSuh",
-	"3OykDvMa1kTa9MclsuwuiUeK/IVRZHa8Eo6TkEX6E1Fqkji5nlBz16M/0ulfIZ0mtMIPJ3n228NR7Mxn",
-	"9JrUwfRXyOZnPH82KapZIkb1mhz1lvMlnm9ZYHLlHTRr8lLeVn5ZFubU6n/o/maR63s1HJIZ8uqbRWqf",
-	"klXESfBHNYmWbI4NUIOSCkWrTUbeagNrUbavuLUjy4SXlwKnVzmwjSLLujYeZuMqYSsrNJ4EIHlu5ZO0",
-	"uCyvGSaz1AF7op7SyYgOQ56Qk/yO9TEzmMPIR0T1oM7iip17FCu+07sfuCvDrFzMZKz8ctaKrJOVNcsl",
-	"meoewRfKTIuC/j/tDrHrCLb8vSjvw846RjJYSGbb/fmr34vwMzgPQugBxn5JevGQJH0RjJfdsuCnlyy8",
-	"j8f0K7b7Sd6BDWR8BwgjgDxfRi7LjY1D6o/lyq7Y1TkH9rJ9rbqu776zc0OtIyfZ8g67O62v+Li/H/f3",
-	"+7W/U7p/iJ2dOcGWbevU/XX3Pb3R9WB32c0iw/RxKz9u5fdMVHOKf7h9vNwBuVQZv7PrUXHSvL4Pcwhn",
-	"CJ+I+tPr1fkE2kOl0110+6Tm+yPLeGQZ7xfLSLcA2BJGvFI+fZsHQImJPwgLUT3D1YH0IiT4zn7hh2Ii",
-	"KqArqTSBVMB9F96RFD58ZB2PrOP9Yh1HFb77VPXAAKY+g3q8Q40YF9FIy9lEuWLH/dJtZKmO9SZFVYEP",
-	"XgmiZtJLRdkQNYt7wy9kpT42oPYy7t4nVvO+pb+keamfv77R3yqZssXdJNO8RZl5KXiVlVL2kIzUy20e",
-	"JUN0nXCVQe533y5xmuxfK32iUjSuPBgq3ZP2s+apqbUNNksCWZGhJnPYUn65xYsbR4hG8+Tgk8Apku+3",
-	"nwAIxhEiEyVf+CcW8X/peWq1N+oxuvAJRfyyNXRVyl0bi2Jp1UkDqw+++CZOa0wskXyM5+auxrzfRk5T",
-	"09fuAdFyg21cun3zfnIGbCHsRvMZ2y6Q8ksDtx9lzwORNK+ZBtT8+g+ILEvACfoOhCwKFCyn5Kyux72J",
-	"+ON0qLVULJvWJ+Ny+ZEfRRpdKkVp6k3C31geKd1KAul5uRjHFFJ3grwn6lWfzJoJfPyGPX4USb+U/fvc",
-	"x2+Y0EHXPqFMiSwKJRreTSbZO+pN1uussvJNPffZ2LmLW1anQ1Zc+sNLr+A7fUO5IGiDDVae/KNZ9QvY",
-	"Gsq6KonzbBdgNT1+uW1l57JFqgn/KMxlitzj8AKvt6nkQPzmDo4XXoy3bjcySG+Cq0fXuZrBj07JR6fk",
-	"L9spebiibnWykcHWpb29xinphe7yeOG/R3SPvV+r9VF0TXcmdBrcKduQjVGRa1gM8r2puAbzw9MXz3la",
-	"4RNR4yvi+MAhQNcURRgGzH7iZNQQX88YJogQ9BjeeQWWCI1RhLCLdBAh7CFmiI3mwkEhqjPwEljsN5qO",
-	"kOchD5AZchX0hrMEqRN+S+Cvl+L1Q/n+/lUUZmuRK8Y6/GiDLSkvOazA+KtZEY0yuN1FhLDNFs8qESLL",
-	"TzXmUJDIMmo7ERjdACvJF3NxM+wra/3LM+Rm59k53JRrRhzOEGZUwotnpUknFTeuVpecyFFMGYM+AWx2",
-	"EXQpD/xXiE4WBSP5NL0MsYyG58sJ7Vi8vjed8WF+WlLjoKtB3puEOYdXuCa0e6zpQ8DLs5EghSNIEPBC",
-	"RHgNI4jJFS83Uto0aVufME7kTrgIKK0xFwmMFMS5cBwFWl/b4ce+smWRXndhEKTJI1fQpwSEGGxZJiC8",
-	"At+FT6ggEV0pTZlWiXR50UFZMDMtKLmts1ZnmJFmctz1QRYFH4Thm3gmrp2VHRpgH7oTkNKjlNcMnKwy",
-	"oShkJ9M+SgZauWJTcnjAIFYtNnGaQJ4AqRuRjHsrpTgjZHBNQuRaR4gtwpxfGCkhkFpxedwDed4/F8UF",
-	"YSCWN5OmVSMrJS+v2DKTWNyKKAfLS+PymOVapoOjgz6/n1xNDdK5HAMj6L55ktULk/72BhgUwTrDdUui",
-	"PkmrDoaY10UkSBaXlGQNHNPJraBISypP5ZlMbhfEwLUVjz9goKOIC+yMKIABAv8SYSZSWEPWyOe/ZlE4",
-	"QkQXGRgJyxTEQEkmwtNSvBIstpVuXt/8vwAAAP//",
+	"7H1/b+NGluBXqeMtEBtDyiRF/bAagz217d540932td0ZTGJfu0SWJKaposIq2a1pGEhmD5gDbnEDHAaH",
+	"+2P/uP3n/s7NbTDZmUv2K8hfYT7JoX6QLJIlibLdSTpxMJi2yCrWq1ev3q9679Vbw48n0xgjTInRe2ug",
+	"N3AyjRD/u+/78QzTvQRBigL2hMwmE5jMjZ5xOkYAoysARRvDNC5hNEOsURgYPcc0ongUYqNnkHE8/Q/y",
+	"s41kZlxfm0Y/mIT4eUyfxDNc+vDzGJCZPwYzghL1qyhJ4oQYvU8ZxAEyep7tmUaCIInZKDimYMi/Zhpk",
+	"NvgM+dToGewjh4FxfZ4NejQcVsaD7AWg8WuEQUiAH+NhOJolKOgBdImSuWyQxDOKWAM4IKg45drAKZC8",
+	"xHBGx3ES/qaM218lMR6BOAGTkJAQj1QA14zqKKPO1AHUgRlmCwP2ObYBHFKU8D93fL7mJoAYhJhQGEWQ",
+	"hjEGEAeAXrElGhA/Caf8Ibrk1KNAllJF760xhuRxGEUhHhm9IYwIMgWBXJvs1V4Uz4JTPrEeTWbspTKc",
+	"mJt8wrAkmkSQ0AM25jNi9JyW7Tntbttrubu2aUyTOJj59DAwekarvQuHTadptYb+0PKaA8/aRQPPGnYd",
+	"1B06nQD6HeP6nBNMNhsxZoAuQx89n00GDFeOGPMEfT5D2EdGzzUNjN5QObF9SJHRM1zb6Vh227K9U9vu",
+	"ed1es9uwbfsXtm3bhmlMI4g5WITChHLi3hhYk3WmM2L0DOjT8BIZReD5l+Du7nAw7NhWu2l3LA/6vjVo",
+	"O77V8RyEdhEatn0GD0XJJMQczy/YxAjf43yJGE7k1ukZtmPZhf8csYWn0yj0effDfIFUqsoegy3Cd3+B",
+	"lF5ly9r4jMR4WyWfAFLI/r0FflaCLUivNoLCCSIUTqYVIqPzKVtwLQpM4xIlJGQ70C3h6SUO9ZhSXuhx",
+	"NcM/HLb8ZuCh1rBtOdAdWJ7fDKwu2h1aNnQGrnxZwVa707aXY0tFRBlfe/FkEgchnVfljZwgiIfpn+SV",
+	"YFQcKabgsWAwByElYAATzhVVthT5e3HAhNunhl35zzHOTdYkHsfR4/nHcTSbIKPXanit7PGxGPajEAd7",
+	"nOM6btM0JgiSWcLmePNfbn5rmAaGrKex+OfFN4t/ufmCbVIf4mxoNx+zbbNBKUxQOp7daHUYHvY5ByJl",
+	"Rk0mMKFA7t0ooxbBr0iZOD59m8HyT4vvbn4PFn9efHXz5c2Xi6/AX//z/2hyhhIn6OWMLzXjYLbrdq0n",
+	"3hPH8mznsdW1n/St3YO9vX7XazlPnjyWS/2bGKOj4ZAgavQcu8snYxqzwndca7/V3bM8+8C2unbLsR63",
+	"mv39J0+a3W7bZhLJNPZjnxzDEdIsNhwhMI9nACYIJAgGTIJkEzPOZrbd9P9dEPuMvMCYTiL+CIkX7DeI",
+	"IB798sxA+MwovEMwUH9PEIXAH8OEIPrLM2NGh1a32IOGNBJ/InQZ0zixpjChGCXAadgNG/z1iz+A/vEh",
+	"SNAQJUxCiG47Sj9DTHY2YaLyaIrwCSKC6kvrKx6DeIqwwg2CtOsr9uKVbKVZbj+KCcoFUtuydy2neep4",
+	"vVa7Z9uqQOJNXyAyi+jJbGL08CyK5NPyb6YyCIIvPZSE47hN5LXaHQt1dweW4wZNC3qttuW57Xar5Xly",
+	"REGlsk8LOt1ugDzL2x10Lc8feFbXtpGFBu1By7Vdr9lhmxe9oQlk2+DaNHAqj13TYHioN0/WsjyB9Nlm",
+	"8Eu0p2qB4ebPXr483GdPOqhrB2hgNf0htDxnOLQG/tC1HHvYdOBw4Aw5R6IJxIRJ8FTf4GwsjGvOiMPs",
+	"tY2Mtx4dHzx/dXJwcnJ49FyydXW2s41nKjYy6810gSWjyM0OnaHvOm3Ld5uB5TUhtAZN2LJaTttr+y60",
+	"m74vNvvBZBrFc1Rhahgg+Saj9/SBjqMxVey55Gr/c/HHxVeLbxffLf6o8F35lGlYkCYxnk9CX/ZgU2LP",
+	"xzFGRq+z2+20W17TdWzTSOKIy6n9Z4fPU8Yo+bVkZ0Gr61uejSQ7G7SaMBgOBTs7r3K/VrtjW57d7lhd",
+	"pho+edJ64tlPnL7bPMgQUpZzAhl0DmJhw+TSiwmFA6bxO0xUFTqxJz1wVTEbplPgJyhAmIYwWmk5sC8o",
+	"psMABuXewoBIAXArALg9MMOvcXyFGQgJuoxfo0DYFesNF9a/NLzSszh0szJ0swcgILMpSggKCoOCKSSU",
+	"awOjBPoITFESxsE6UJoKKOjNNEzQCnC8CjheD9AxEj3GkAAcgykMg6LNtMUhEC0PuEwRHcJgex14qmU5",
+	"hXMmFkCCPp8xOCvWL9/2udjU6XmF6bQr02mnlMUNera4U0jIVZwEYIvbipcoCYfztWC3Swtc+ZwKiVuh",
+	"cZfTOEPXIA7mzAxnVvXfn3BWtHxgt0jYExgN42SCyoO5lcFcRlQpWsEwRFHABk331pZEM2A8h4CQbq8D",
+	"QyVw+ZXlvooUrmYFLk7sAhxGXFAuDteC4gRwEG4BnUrzIfbjJBHcZw18XgU+Sf3SA8BQFoWYsQIaA4hj",
+	"OkZJgeDr05BbJH0YMa1wLj+/HtRWBdSWAFUQYkgAhYxlbCkOkLUAtTQAoTch4e6QIkBcOEmQuMNEr/di",
+	"dIUIBQGKQu572orCSUh/6Ww/ApM4QWAYR1F8VfC3UTQRYLGdwf9g5sq7sHQgG/s0PkFRlDpjYEJDP8pc",
+	"JcbNl8zocVxmW0BKk3Awo0LiL/68+MvNf7v5ncNE9J8W3y6+uvnd4uvFt4tvFl87hpm9dzXvXaY/D2Cy",
+	"3IYSS2IwpciPCT1OQl/wnQaHPEAZ72Wf/++LP9/8w82Xi29v/uviX8HN7xf/Z/GXxXc3v0sffCkst4Zh",
+	"GqMknk0z35W09aQ2sdTem8IEYZrqXEGAoNMeWLsdZ2AFCLWsZme3azkDdxd2IHSR2+HeIAGy22wwBffz",
+	"GcSU28HsV9lEZE/eGD3j4/7pK6eba4L9p3tHHx49ffX86PTVs/6Ljw72c03NdgbQ6Q7aVrdjd6zW0OtY",
+	"zWDXt7xgYLe6dsvzBy73h7HWXa4kJ1BiTOwHSRVEaFbjY5jAidDmNrUir9nG8VF4iYI+5Z3ctuU4lts9",
+	"tTs9r9XzWo1Oy/mEw4PRG7o3S0jMCOyoz/1PHyIY0fF+fIWreyiAFA4gYWYTEnICYnJV9CdnjrSs8Qwn",
+	"CPpjOIiQMsLRRyVfzVT7lfg17/McXfVz36dq2KUWY8oYh3HCzNsEMI3JnxEaT4oAqo5T6fdc4lFniyFF",
+	"aM+gYxSqMvXaNNJVE478ImBHOPerpMq3zrlSVMEf+MsDf7k1f7k2jRds60+pWOcyOSbiZUaO8jd5dem+",
+	"IiiKlntAA0jRaTgpOOM7p47ba7V6DnfGf5J5Ibjb07Fdt+O6yNr1PMfyBmhgDRBElt8e+C3UgcOmzTQL",
+	"NIIhyZYotU0PM2bnOR3Laz/uWp79eNfq2u6B5e0fPG539uxOq90qeTGk1YyaQdt3rN1Bd2h5qAMt6Piu",
+	"FTSRN2zB9qDjM6yHeBjvjZH/Oj88yaR9hQxNIwiJZD62HKfWmoivnq5Y4bpkuYzEXKYNTSS0rtduuJ6k",
+	"sGan0Wrzv49R4iMGu9NlTF+aNifxLGGdjOP+r1/t9U8+ZIrVOBwKP3fXTi31fDV23a7VdDpty7MPmOg5",
+	"cK2+4zyxm+6B23X7jJZjCqP+RGAqg4Y93FcRyJ+cqkAKDJ0cPH2auccHLX8XdaFrNQNnaHmwjazdQce3",
+	"3KGNnKDpe4MWLLnHvd1212173NmSfVRuifSwdbVvvuw0l51JP0lg1aEA2VMQD7OdpN1avNWrqwROp9VT",
+	"hk/rbLJ2z3Z+VJusO9j17cBBljtsQssbeL61G7SQ1R52YPquuMnkGaTcYyuo8HF/76P7pkR7NRHaegJM",
+	"p2I5yGUE2BxYXd8LrBbKp/luCZBx9JMp8lP/dlUhG6BRiDGzm+MhoOOQAG7bpF5tE0ACrpKQ0qKfiC0M",
+	"+5f70Y2eUXS+q0AY3BHPcBJPEYbT0OgZzYbdaHIF6ES68kqudvY02wrC3afTdYIgQYTpeIv/tfiOH558",
+	"c/N7E/ATlS8Xf178cfGVCRb/fPPbxVc3Xyy+W/zb4qvFt/zNN4t/BYt/W3x988Xi65t/YBrA4s8K3/yn",
+	"xXeswf9bfLX4v4uvFn9afMN9lrNN1OjzbHpVc5IJUzHJKUrEgcom1uSPfOIls+DZZ/03z3/Tnz/7bEQ/",
+	"+ezF5NmJbT/bfxI+PR1dfTI5oEe/+vizX7sH3vP9l28+mXwSCsJQXHJ9n4aX+kCXYZgQClJfW0YxSudX",
+	"MO1d1U78MUxGKOBnKm8NmIkdp91od0zDnyUJwj4b68VLbhhtHlpwizgCGcuQ6tXuHQIJcs4iAW3lgHp2",
+	"w3E6KaAp/9KifX3MgdpPG5XUBzQJYQR4iAXRr5QwanTn6OWYj3uK2Chh2rlPTHuWa5863Z7bZjpKp9XM",
+	"MM3wcMzd3fuzzIo/drz9U/061OP75VU4lUEkul1TjBHCwZL1oNknqktyD+hu3ye625a9ywib/a/Z8Bx3",
+	"BWErqFmP09M4fsq4hEZ0Sm93fIkS4a5kHHx1GJijenNpHIOIf1s4H19ieAnDiLs5VnhOwkBxnIAQA4aN",
+	"lcO2Ck7kmTJMOjCZTadxQlHwDAUhFPbGsvnywfOQkR1GG2tm3SoMnw0GJmw07iFPISEo0TlDhF/6A6LG",
+	"wGVEy54t8Yi8NYQD50mIIrbIiz9wafjd4i+Lbxff3Px28fXiLzf/yG3/r8HiX/iJpfzxHRANb/5x8afF",
+	"d0ykiuaLr4tunezPVbTUlG+lnKWIUKEA5RNeHcYppy4PzzQzf+XadnX24lyMkRr8FURTzx/Hsw4cv47j",
+	"UTjbPZwROKa74QTW2AgMUhkPuHxlNODxR8shG3rtQXcXtqwu6tqW19p1rIENobXrtVpOZ9f2PG9QE7qP",
+	"URIOQx0i5UHHelyK0w49LjXxkveMXj6B+Sr8Cvh0MGtY9IY06lVp1MtAW30mIs6LNtBgud52ghCuuJi7",
+	"PcfpNVsNt+Uwa3UMSea2FSZgKTY1db6UQ1FV0XLCfcHCfSijM9fFUVaU2JFxzXAxhQmcIIoSbrSkr9+W",
+	"vIwCNWl3YVohME3QZRjPCFf4G9y8NXrG5zOUzHMV3BefNA3ij9GE2/VShBGaMNpjUDzlkqYy7CHDr2JS",
+	"BGgIZxEFjm1vN7gZzsmGazq6sVMBlg8tv8D9WKYxgW/CCVOWW/xXiMUvJ5OyIaZohJLctBN+0Lf5yHUj",
+	"2UJxhk7HOXT5SQaTJvJUPV3tDOK/SdDQ6Bn/fiePnt8Rb8mO2EuHQUbVh8ExG6IAoNam1oAjyeceYOEn",
+	"LmQaYyKj+3VB6H6MqbTgK8K3lB3giRN63ehps53qGAyMmqALAc8Br9J9KWa/HPvC6PCNJf0FvnTqe7bD",
+	"zOXHMJABzxvOOA1KWDnlPHzh2jTSyIJaPVzZo1m7R/Ne0MmABVlgBA+pMAGDZ1UABG/RXB+KoF0IHpTB",
+	"QyLYR8551C8eRqF/ixXxamPLk/ht1e7Rui/8ehvGRMhwiEcMyS1tkIKMT1iGXo9htsUwq2bZbIBZqCTL",
+	"rN/irOG1kHX1OmRQ3QeCn8d0HOIRw44MQBuCkIItGJFYk8FzNQ4jBPCKvJ/tJezDYwhNVZQNkEky/+NK",
+	"zCh+vPpokc0rSOEHu3CETGa7QUAos8RAnASMvgbzlN5CNlk+K+7cepFJmY0m6NTeh7zlfSy6k+6qlXF2",
+	"2oVkXc9LRvcmgs9Zz6GzT9+XvEvNYm7JJ4COIQYHHx+dHr14ddx/cfr84MWrx0f7v3719PDZ4amefB3O",
+	"ae8g8Z3a8s+R8s+pLf8cKf+c2vKPtxQ92rV7tO+L9hwp7IpRsiZTgt0sEDa3//iLJqhGk/IX7XoRlsuI",
+	"2TF5/CyPXGVfO696eTZY5VaNBVC/fl8Uvsb19Ig942z+ChJxrBE0Ui6WIIsgHBAthlq2JHy9+2mjnd+q",
+	"gRrNMPfNBRh6LsrQXizZ9q3zfPgleb3TJJ6ihIZimsKYYuogpMLcantG1frKApJ0tmNurnxqcFtKtM2T",
+	"CWR8e5qUqkRNFYFR/SHZQIM4jhDE6RnovQOrDLoU4jSNtgiukvm6apkLc66mwpZN7l+NkaIkfkCAzxrn",
+	"qsuY6eBbGKU+Yv6C8wsNwooJtpm/ZDXAh0qvEwopT2iSH+eRA+x3KY+25qdPSj4U7adTN8oGpre6qpkZ",
+	"XUR0GRvlKaxc/JPUR1WmgYLbSbOUWByBE5Sw9RKHi2MEkyB14TBo2eJlVB1AiizpgC+Rb9F5pdshFdpa",
+	"ShOCGRThPYknxWTUFEgm+ZjWzI8vqZ7W9O4xnR+LsIVnn0bQH6t4+IAUFDoCtvjRlgmmCAfcEBW+NhPk",
+	"B0mc8jPaqyDsXdGWuu6FZVlKdmncehVJOsrLv6D4L4qkR9M1noT4KcIjOlYdZzkKNp2ymkN2SzQJ0LTz",
+	"UlN+i6SRMbwLP210YUrNQNrPaaIviOL49WzaEKe0KkvOsn7fbkAUlfBVRcgE8YxpPlknmZd4vTy6tVbn",
+	"LI9YA55wB2peKJnFm0xPjfesAdy1btm4/sA4oUKOMAhCtnaQ4SBbBOGyLC7thaDBC7AVy4NNNIL+HFyk",
+	"lHaxDabRjPB34nxNOJtIxn4CNAwxIkxFTAnlDDPdC0YN0BdfYoi7MMEFF/8XTLm+QBMYRhfSczVAfjxB",
+	"RHXQfECEJm6Ci1QRvzjDISWKXi4UUBDjaA6472sMyXj7Ef9Mggh38rxGU8pejsJLhBtnuEKZ39MurKzc",
+	"PvLDCeShtxDPj4bisKRCA3gWSQNCrF+ZYN9WWkwhpShhq/ufrL/91LZ2z3+xdXbWEH9t/+3fVMXXeZks",
+	"+kB832RLBeWPNDhMoFr0BVsXZwZPiz0zLrYfAQYLr87i+2hKUdAQMyVUFrlgrJVUOWaAYF0NUubkoPrt",
+	"s8G1e3IIwwgFfUrRZCpAq/HROGKfPRbCrz9CJ8iPcaCRqv0RSuWo6JNKTDBBhMAReiQL2YArppLgGPPi",
+	"NrJRUf1YyrJk61qwl+SBip38QyqWTbE4FUSda0n6kscWl5fXl+x3CS1XGezahkQ9cVq1B4+mghGq+7dc",
+	"OkGDtiUAKCQwu4sY5p21GFSiN8tbMqs3kUZsgq2Tg6dPTXDc//Xj/t5HJlBzw02w9/To5CD/+eT4xeHz",
+	"UxP09/YOjk9N8Ncv/vf2Gb4K6Zjn5qrZ8KbgmlfjOEI6lqnUN1BwJ21eqSGvXcJy5YPVqEy55bVaHGGz",
+	"Li9rsm0dyahFEzbvncVEr5TMSzCWE0daeaH2tPPyDLdfpmKRhs3nXirXUGdvq8UcbjHgnVhDoSaEosut",
+	"WjjNQmmnmOt90uu1zj7YiMUogdhrkaxjR7KRjiulNSOqXOkiiSN0wUQWr9hggr3+yYeHBy+Y3vCs//xl",
+	"/ynYgjgAV2NIuWNE+gphEJDtqpVQW1Dk5Sc2kCqVF+XCFDW+JWtWaHW22sJj7TgVhWw/HIWUmGBGZjBi",
+	"2m6qk20p1TO2TUDiCeIRk5mGtkQnE3U21pJgfmhWy4tU2EplA//OAlOupAQ+A24JxQpLVr9vZSRRScIW",
+	"q36Y4OLt9YXiUlG+niRxslzNqSoLaUSkznRM89M179SqIyo2+EDnywDT6Ncoe15vGfn8KmtYgkJ+VAtH",
+	"Ibe+5NhOIajnl+QmHv+ejqjUwK21TmU+nh5cSXZVrQvnZ7TiHMgUxx6mrPZlZlVyzDRl11RSamRulynK",
+	"M5pnWPUzCR3MBPEUfj5DPZAgGDE9bDgMfeDDJAkRAYzyCbMhIJ4DyeF5BUgfEmSeYe6VJGM4RYFoa0rW",
+	"wC1ygQrCzTS35e4yK433JojH6MumDcAEZvoZNiBM0Bl+jeaEj2OFmCBMQhpeomhuclhExEQYgMGcIp5J",
+	"zf4Q6uIEvkm5ittqm+u4zJM4uYJJ8EyYRBp//mbWWWa89IvK/UoH7jo7sf4RByRUWkmbjM/raaZ8peyt",
+	"ngvfDCQUSFwAYY5l5qMoGwoBmfk+IqSxbIgTmSuvc/9+eHp6DEQyfWq0qkNqTFUfThAYQP91Q28m57UL",
+	"NBhVSw/UxRJBn+thl+b0BwRMI+gjACcxHnHDRvqvZQNSsKmXryJ3hXPWiZml8ekq2/h8pW+3CqsSZZTh",
+	"dMgdLVnBETiIZxTgODuFqAxwhQbjOH69bAz52goDMEYwYLSBA76kOaYYS5uQ0SvwC/4ixIP4DUjiq23N",
+	"gLoDuhwEs+RIYMukLn+KTzPfyoX11zHlIlO4F2FS4jNr5UlJFoiVinG+M9Lo3tsKHglQiEdLHWMZWutP",
+	"s+JvWyfJC6Po4BRVOKrgkYybrMaAbKf7tHqmKcR81chgnYSRoSn2ykwNfVnTqn2hVGlVnioJTps5ge/j",
+	"vCofXIedzQxAJVdqdadnYRSFZANTVDEtN3UxhsXE5/xbsqcpVmUdbZykDLnEANRD0+rZZ6FKdS3xXSCG",
+	"1VSdNy2eJaqD6qYlsV+h85c4fMPDbJjmNuGNhF/ZFC53afJxSSHd7/EQBNw0ZLTOXZp6k1RjgirHBPxo",
+	"4K1jOrvXutOBSkmdVcEhWRpBmjdTXZM0BmQNzeVJLWualpZFfF/pr1uDivNHp/rHspFqAxCUCvDDQHvg",
+	"sU77XetiqCvpNnJJ/cCCTp7F6tzaWUFpRta8Dg/YuuD/9gCbzMV2A0gJsPX86MWz/lMTpOVRRGkU8wxX",
+	"66WY4OTgxceHewfCygLigJEfFXKfd1pfSeffViorrTrOXefm05xe13TcLj/Brv0BpYbTUneTsilLFZ5q",
+	"eMKKdZ/u5NjOaz7dBd21nYdKzZ7aCC1QbY0xZEGpJaFAH8MkhPKyj/VrU6j7s4G/cy1/zctXbe4pn26I",
+	"wLwMUe0uxfCI2p3e1EJSqvisbXiPfktBFDr+KOu+aAwAqbGuGl123mdNv0+dcT3qaunIOupapW+uc6/r",
+	"9M+lKqaKuxWGR+mg9fHLX/P/Y78egYtCfaILkJYnMuVfL/ZNoJYs4hJJa5zImk63P63LKz7d4pRS1H6q",
+	"w5HUwlA/2HHoZnSu1JeqM8PNHAuSig4pmtSRVKV6VnXORNMSV7c8D93Mti0UxKrPeYtlszbrdyrYdt0u",
+	"daxWHR9IkbHisFNdS526GhNOsg3QB8MEIYsLwuxxlgQltdoBGoc4ACE1AYm5P/IiDC7ABM7BAKXOvzjh",
+	"doTuPPQWmsrmK3A7DSAvV1iDgG+rw6w/kH33ekheNHFTLaR+66zuYs1O18splzzmFaj1UbyAp+iAOC/x",
+	"KWL8lAKFBF2iBEZFj0IN7se9Cpuwy6pdKsqSEqRzMyTZ8+K8PoyvwATiOQgQDDI3P7hCCQKfz9AMBQCO",
+	"YIgb611VcggdV+DnkJqTqbQ8Wy2zI7hjvMK9qaJLZxhkLtjiPAdaksqyodAb6FMRhJt69cHW358cPRd5",
+	"rbXPzlYfGBWrXet1h+VR1/lMNz940okS9XRD+WIBTFMgTotu5SB4rd+bbdd4CDSlwkygreNWfPwCYXSF",
+	"AvMMl2tjkb0xxCPWvh8EMSYvp0G1+6nmkjrNt0TaxyN5MCyjxP14goTDhbC/2IyEF0brd+EwFLQuXVLc",
+	"poJKZfm3sSY2ju8qFhusxGcX57ypmpWXKqwT5lWBvVhg71ahr5XSiLe3V9LqfrfxP9zi0KZcl64WUypX",
+	"rrulbb0ERVV2pSsauIFD456TjsoneUVkmIVDkOxQSz3uKeF8heZdzUHUyds7RWaWd+ra3aCP78gvIa3V",
+	"RbNhVuwEjYq7/EjKVM5gi9JDn6HHlD2qFkXUBaSVyL1KatpbS6u+zk1oR05jycd15FKqp7csBy8/jHHc",
+	"7v1viJzml6bWlQvWbZZb/f3PRIFo3bTuJSyjksz7w59XifJ8G6TVlSIKlKPLHyTtUy3vt+4YO2u58siU",
+	"S09/loR0fsKGUyoULcmXFxeI8irhHxB+w4pa62erVDiFx4+/Oj366OA5jz/ic+JbAcEklxs9Y0zplJ8/",
+	"TaePIQl9TW08TCizBZUcaVnmA8rqHhAHeRoh+24AQkxjUbpPpC4WQODj6CBYMfVsWHWALJU2QJcoinn9",
+	"Pj4e2II8fNPb5of9F4/5rIG8+pR9RlxhelELNzO1gGcVNKUkppoEnyA6SzAKwDCJJ4XyqzJaTdZAySp+",
+	"CF9CSAEkZ3g5yKz7ACbIFIYAjoGYgDAB1kzmWvpu9TOh4zAJeC36OZ9F6COwdfPlzW8X3/Fq6N/ym2X4",
+	"XS9f33yx+OPim5svtwEJAyRCarN8hDyASNxHJmPbyBmWLXjeN/BhFJEGOGVYG4YRT9ZjzUmIRxEChHt0",
+	"OeElMzruiWJXxFSq0xATyO16hhkZ8ihqgLAgBx54C0YIM9syXQmGYNYSD+PEVx9SkMxEYZbGGT7DhWDl",
+	"kLDpidDiPFkz5RAX20vCjSvhxGd466LO3ZsX29rAY12s8SlPUGAjzs/wBa/efAFinoxHuJuUjtGcERxH",
+	"rdCvwIWiNl+ArZQX7YjXpDGKGQAxBReZHX/RAAd4NiESK2c4u8CXYzkKmWrBgFXoioiPpLjuqQkropge",
+	"4VQswjNp6EsqvsvtCMJlwPnpDmeRO5fOjkyDFuIkFgIocznwWqZcbAoFKK9xkAhxlboANyk2t7poSlZb",
+	"RwkFql9Rp9DpulxIs1wV07XtDYH3cz1wdd27YtWd+hOodKyUBpKvuMPLExPQfTCb6I5SApN3cdZ30ZTy",
+	"ZD299T3zWn+sw+76DlkxSNZhebG1vENebc1cVaMp76Av0mSuqn2ldi4Vv5L8QF6akWsln55fn5tKKWOx",
+	"TABW7oLbYsymf3wI6FXI66tclK4ZT3ck4wUX22zPw5GoM8yGM3iBp3z/DrPQ3p3UJ81mNULLdvLTkNBS",
+	"zLNRLEK8xA2fN9kRxYKvzbUNpSrNWpYrFkbz3IkepgoCs8aXlTFOQ7vzjXSrmPl1sHD1LGSaUxasDF6+",
+	"eLoMqlJA+tIKy+e34j31mIYuhH1llUhZY5vXsHkPGMm73akSeyg/1CkiSKqT4q5FNVHlFltz56386zC4",
+	"3uHHQMEawcuPqYJSRkFlv2qKSWcDrawnXfEqrSzB/S6JWJ7Haej2PxZO137m1HqCcMAzePJDSIEZsBVS",
+	"MIoR4YlSjKXyIjY8S0n+kClK/LRyE8EiCNVKq6espdZ9BFXZspmumFPL0hQVvY2mNPiApCx7k8gNdQSN",
+	"Y+Ke1Mm77obsHLpy8gy2bCVn7goSTiXb74Om+BNS/PgGFYWoC5s0HvJtmysVfM022IUkTd1artuV87ze",
+	"vc6RDbVE30CYJnN+f4Q6dTqGlEcw5dmSPyUefQD9cYkdZerlYC60XFNm1qbKBMkSJ4sFnNYRCOPpNTR+",
+	"7kT/ofR8DmOmRYliklla3RZjpds8Ni2m6nOe2LO9TO8uFFUsa93KydA6gGDx6rJ6lkiliKPWLOEnY4Vy",
+	"V/KmmPzwCWktlPM7+ymm8rhkdfXi7GClvn9C7fNgYNRjB6VcbFJwhjMumNaDLeKt1s7feSuOea5Xs4C/",
+	"Q5wDbMwAlBtt7oEq618ZwYHdwGum9NHW0hbp7T9zOvwVk7rqvRn5ucRMEMcG9LYjQhpqiJ592fAutGfe",
+	"v6haQs6rcX8s8/l/7uwsLdY8gQnNCgaK/OH8zI4yaT/ZkKzSlI8ahHWQNX0grZ8caWV0cC9ExetE1aAo",
+	"0e79IKf7VgeVYlobXGGhdlqqEP7sRe+B9AfIsjuyoPRQFsMW94BltXG276IH7sh0ixrUnuZxPLDPnx77",
+	"TKnAFHcslFhouClR5fUZV5OUuNXsgaB+gqoeX9n7EMbiSztvswK61ztZwEwNayJr+m6JLL9r9oEif2QU",
+	"mYdXxcM0ZYl+T5SalnNZT6jHacsHOv2Z0mlKK9yzz2ty3B/FTkNGr+k9OeEK2fyEV/VJL92pEKN6jXb2",
+	"X9te5vmWF9CsjClYc+b6VvtleXGPUf9DdzeL/DCo4ZDMkVffLFL7VKwiToLv1CRasjk2QA1KC1uvNhl5",
+	"qw2sRdlec6tvXp9rKPzj2VWvbKPIa58a97NxlbD1FRpPCpA8twpJdvkULzUva2cB9kQNpkgrosqoB1Lc",
+	"sSFmBnOchIioHtTpTLNzj2eK7/T2AbfKMCsXMx2ruJw1K4HyC1mq9T/rxkyUrqETF35+vzvErSPYivcm",
+	"vw876wWSyQKyBshfv/iDSD+B8yiGAWDsl2QXk0vSFzEv+S2sYXYJ6/sYrbFiu58UHdhAxneDOAEoCGXm",
+	"otzYOKbhUK7sil1dcGAv29eq6/r2O7sw1Dpyki1vsbuzazke9vfD/n6/9ndG9/exs3Mn2LJtnbm/br+n",
+	"80FW0o8c6Ra7WVSYedjKD1v5PRPVnOLvbx8vd0AuVcZv7XpUnDTnd2EO8RThE3Ft2Xp1PoX2SOl0G90+",
+	"vSrwgWU8sIz3i2VkWwBsCSNeuXVvWwRk84nfCwtRPcP6DAmREnhrv/B9MREV0JVUmkIq4L4N70jLsT+w",
+	"jgfW8X6xjmON7z5TPTCAmc+gHu9QI8ZFNNJyNlGt2He3dHtZqm+9SaEr8McrwdVMeteUDVSrOG34hbzU",
+	"3wbUXsXd+8Rq3rcsqKwuzafn1+ZbpVJOeTfJMk/idkIpeJWVUvaQjNQrbB6lQsw64SqD3G+/XWZZsa9a",
+	"6RNa0bjyYCgDM6OWH7JOhVrbbLMkkBUVKmQNi4xfbvErVxJEk3l68EngBMn3248ABMMEkbFSL+h7FvE/",
+	"9ToVtTfqCzQKibjhEaOrSu2KoSjhrE8aWH3wxTdxVmNuieRjPJcXQBLg3nUjZ6Wp1u4B0XKDbZwBufk2",
+	"1skZsIWwn8ynlCcEggQRuv0ge+6JpHnNZKDW1/qAyLJk4jrMzQlZFChbTsl5Xb87E/HH2VBrqVg2rU/G",
+	"1fKD70QaXSpFKetNItxYHindKgLpabUY3wRSf4yCRyIhVbK3kIAoxK/5dbcPIulHsn+fhvg1EzroTUgo",
+	"UyLLQonGt5NJ7k6o3Pu4ziqr3h96l41duE5ydTqk5ipSXnoR3+obyrWlG2yw6uQfzKofwdZQ1lVJnGe7",
+	"AKvp8cttK7eQLaIn/OO4kClyh8MLvN6mkgPx+wQ5XvgVIXW7kX527XDdKivKTSYPTskHp+SP2yl5tOI2",
+	"nXQjg61Ld3uNUzKI/eXxwn+H6D57v1bro+gN3RnTSXSrbEM2hibXsBzkW3UuYPDh6bOnPK3wkajxm3B8",
+	"4BigNxQlGEbMfuJk1BBfzxkmSBAMGN55BcYEDVGCsI9MkCAcIGaIDebCQSGqM/ASuOw3mgxQEKAAkCny",
+	"FfTG0xSpY353+W+W4vVD+f7uVRSma5Erxjr6aIMtKa9e12D85bSMRhnc7iNC2GabTbUIkeVnG3MoSGQZ",
+	"tZ0IjG6AlfSLhbgZ9pW1/uUp8vPz7AJuqjUjjqYIMyrhxXOzpBOl2rtaGazavUAxVQyGBLDZJdCnPPBf",
+	"ITpZFJgU0/RyxDIani8ntBfi9Z3pjA/z/ZIaB10N8t4kzDm+wjWh3WdN7wNeno0EKRxAgkAQI8JrGEFM",
+	"rni5kcqmydqGhHEif8xFQGWNuUhgpCDOhWdJZPSMHX7sK1uW6XUPRlGWPHIFQ0pAjMGWYwPCK3CPQkIF",
+	"iZhKafqsSrzPi47LgvlZQfltk7U6w4w00+OuD/Io+CiOX8+mYCs3kbcbgJe+yuhRymsGTl6ZXBSylmkf",
+	"FQOtWrEpPTxgEKsWmzhNII+A1I1Izr2VUvwJsrgmIXKtE8QWYc6vsZcQSK24Ou6hPO+fi+LiMBLLm0tT",
+	"3chKyfsrtsxkJu5ql4MVpXF1zOpdBv3jwx64GkOqpgaZXI7xQo+P8nrB0t/eAP0yWGe47pUIj7Kq4zHm",
+	"ddEJksXlJVkDz/YKKyjSkqpTeSKT2wUxcG1F1DdjoKOEC+ycKIAFovASYSZSWEPWKOS/pkk8QMQUGRgp",
+	"yxTEQEkuwrOrOCRYbCtdn1///wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

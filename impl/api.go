@@ -31,6 +31,7 @@ type APIConfig struct {
 	RequireActiveSubscription bool
 	Now                       func() time.Time // the clock tokens expire by; nil: time.Now
 	Metrics                   *metrics.Metrics // nil: nothing counted
+	Forwarding                Forwarding       // the outbox's job queue (admin re-sends); nil: none
 }
 
 // NewAPI assembles the HTTP API: spec → validator → generated routes → handlers. Requests pass
@@ -60,7 +61,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 		e.Use(observe(cfg.Metrics, deliveries))
 	}
 	e.Use(middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
-	server, err := NewServer(cfg.Store, cfg.Sealer, cfg.Logger, Policy{RequireActiveSubscription: cfg.RequireActiveSubscription}, spec)
+	server, err := NewServer(cfg.Store, cfg.Sealer, cfg.Logger, Policy{RequireActiveSubscription: cfg.RequireActiveSubscription}, cfg.Forwarding, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ type Server struct {
 	logger                    *slog.Logger
 	requireActiveSubscription bool
 	contract                  contract // /openapi.yaml and /docs, rendered once
+	forwarding                Forwarding
 }
 
 var _ generated.StrictServerInterface = (*Server)(nil)
@@ -32,14 +33,15 @@ type Policy struct {
 }
 
 // NewServer builds the handlers from what they use: the store, the sealer of Evotor's cloud
-// tokens, the log, the partner's policy, and the spec they implement (for /docs).
-func NewServer(st *store.Store, sealer *security.Sealer, logger *slog.Logger, policy Policy, spec *openapi3.T) (*Server, error) {
+// tokens, the log, the partner's policy, the forwarding queue (nil: none) and the spec they
+// implement (for /docs).
+func NewServer(st *store.Store, sealer *security.Sealer, logger *slog.Logger, policy Policy, forwarding Forwarding, spec *openapi3.T) (*Server, error) {
 	c, err := renderContract(spec)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the contract: %w", err)
 	}
 	return &Server{store: st, sealer: sealer, logger: logger,
-		requireActiveSubscription: policy.RequireActiveSubscription, contract: c}, nil
+		requireActiveSubscription: policy.RequireActiveSubscription, contract: c, forwarding: forwarding}, nil
 }
 
 // Healthz answers while the process is up.

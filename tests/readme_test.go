@@ -2,16 +2,11 @@ package tests
 
 import (
 	"bufio"
-	"context"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestReadmeExamplesRunAsWritten: every `sh` block of README.md, in order, runs against a server
@@ -24,34 +19,23 @@ func TestReadmeExamplesRunAsWritten(t *testing.T) {
 		t.Fatalf("only %d sh blocks in README.md", len(blocks))
 	}
 	work := checkoutLayout(t)
-	server := filepath.Join(t.TempDir(), "evotor-partner")
-	if out, err := exec.Command("go", "build", "-o", server, "../cmd/evotor-partner").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	server, _ := binaries(t)
 	addr, metrics := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv := exec.CommandContext(ctx, server, "serve")
-	srv.Dir = work
-	srv.Env = append(os.Environ(), "EVOTOR_PARTNER_DEV_APP_TOKEN=1", "EVOTOR_PARTNER_ADMIN_TOKEN=local-admin-token-123456",
-		"EVOTOR_PARTNER_ADDR="+addr, "EVOTOR_PARTNER_METRICS_ADDR="+metrics, "DATABASE_URL=")
-	var serverLog strings.Builder
-	srv.Stdout, srv.Stderr = &serverLog, &serverLog
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Process.Signal(os.Interrupt); _ = srv.Wait() }()
-	waitHealthy(t, "http://"+addr+"/healthz", &serverLog)
+	p := startProc(t, server, []string{"EVOTOR_PARTNER_DEV_APP_TOKEN=1", "EVOTOR_PARTNER_ADMIN_TOKEN=local-admin-token-123456",
+		"EVOTOR_PARTNER_ADDR=" + addr, "EVOTOR_PARTNER_METRICS_ADDR=" + metrics,
+		"EVOTOR_PARTNER_DATA_DIR=" + filepath.Join(work, "data")}, "serve")
+	p.addr = addr
+	p.waitHealthy(t)
 
 	// curl fails the script on any HTTP error the README's own `curl -s` would print and ignore.
 	script := "set -euo pipefail\ncurl() { command curl --fail-with-body --show-error \"$@\"; }\n" +
 		strings.NewReplacer("localhost:8080", addr, "localhost:9090", metrics).Replace(strings.Join(blocks, "\n"))
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	cmd.Env = append(os.Environ(), "DATABASE_URL=", "EVOTOR_PARTNER_DATA_DIR=")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("the README's examples failed: %v\n%s\nserver log:\n%s", err, out, serverLog.String())
+		t.Fatalf("the README's examples failed: %v\n%s\nserver log:\n%s", err, out, p.out.String())
 	}
 }
 
@@ -95,25 +79,4 @@ func checkoutLayout(t *testing.T) string {
 		}
 	}
 	return dir
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitHealthy(t *testing.T, url string, log fmt.Stringer) {
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if res, err := http.Get(url); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
-		}
-	}
-	t.Fatalf("server did not become healthy:\n%s", log)
 }

@@ -42,7 +42,10 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 		if tx.duplicate {
 			return nil
 		}
-		return db.Create(&entry).Error
+		if err := db.Create(&entry).Error; err != nil {
+			return err
+		}
+		return s.enqueueForwarding(ctx, db, entry)
 	})
 }
 
