@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
 
 // Evotor's error codes, as its reference documents them.
@@ -92,6 +93,10 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		case errors.As(err, &f):
 		case errors.As(err, &he) && he.Code != http.StatusInternalServerError:
 			f = transportFailure(he.Code)
+		case errors.Is(err, apperr.ErrUnavailable): // the database did not answer in time: Evotor re-sends
+			logger.WarnContext(c.Request().Context(), "database unavailable",
+				"method", c.Request().Method, "path", c.Request().URL.Path, "error", err.Error())
+			f = fail(http.StatusServiceUnavailable, Envelope(http.StatusServiceUnavailable, "unavailable", ""))
 		default:
 			logger.ErrorContext(c.Request().Context(), "handler failed",
 				"method", c.Request().Method, "path", c.Request().URL.Path, "error", err.Error())
