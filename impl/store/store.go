@@ -162,7 +162,7 @@ func (s *Store) awaitAnswer(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last attempt: %v)", context.Cause(ctx), err)
+			return fmt.Errorf("%w; last attempt: %v", context.Cause(ctx), err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
