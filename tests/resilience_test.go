@@ -151,3 +151,34 @@ func TestFrozenDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowAnswerIsNotCut: a delivery that waits longer than the database timeout for a lock
+// (another transaction holds the inbox) is not mistaken for a frozen database: it succeeds.
+func TestSlowAnswerIsNotCut(t *testing.T) {
+	databaseURL := os.Getenv("TEST_DATABASE_URL")
+	if databaseURL == "" {
+		t.Skip("PostgreSQL only: set TEST_DATABASE_URL")
+	}
+	e := newEnv(t, backend{name: "postgres", open: func(t testing.TB) *store.Store { return openPostgresSchema(t, databaseURL) }})
+	client := e.client.ClientInterface.(*generated.Client)
+	userToken := e.createUser("01-000000000000032")
+	const held = store.DefaultTimeout + time.Second
+
+	locked := make(chan error, 1)
+	release := e.store.DB().Begin()
+	if err := release.Exec("LOCK TABLE inbox IN EXCLUSIVE MODE").Error; err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(held, func() { locked <- release.Rollback().Error })
+	a := call(t, func(ctx context.Context) (*http.Response, error) {
+		body := []byte(`[{"uuid":"20170228-F4F1-401B-80FA-9ECCA8451FFB","name":"Магазин"}]`)
+		return opByID(t, "putStores").Do(ctx, client, "", body, auth(bearer(userToken)))
+	})
+	if err := <-locked; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stores behind a %s lock: %d in %s", held, a.status, a.elapsed.Round(time.Millisecond))
+	if a.status != http.StatusOK || a.elapsed < held {
+		t.Fatalf("%d %s after %s, want 200 after the lock (%s) is released", a.status, a.body, a.elapsed, held)
+	}
+}

@@ -128,7 +128,7 @@ func loadStoreConfig() (store.Config, error) {
 	c := store.Config{DatabaseURL: os.Getenv(envDatabaseURL), DataDir: env(envDataDir, "./data")}
 	var err error
 	// Evotor gives up after 10 s: a 503 after that would come too late to matter.
-	if c.Timeout, err = durationEnv(envDBTimeout, store.DefaultTimeout, 100*time.Millisecond, 9*time.Second); err != nil {
+	if c.Timeout, err = durationEnv(envDBTimeout, store.DefaultTimeout, 500*time.Millisecond, 9*time.Second); err != nil {
 		return c, err
 	}
 	if c.ConnectTimeout, err = durationEnv(envDBConnect, store.DefaultConnectTimeout, time.Second, time.Hour); err != nil {

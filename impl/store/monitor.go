@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"database/sql/driver"
 	"errors"
 	"net"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
@@ -18,19 +21,20 @@ import (
 // monitor watches PostgreSQL on a connection of its own, outside the pool, so that a busy pool
 // or a statement waiting for a row lock is never mistaken for a database that does not answer,
 // and legitimate long work (a 10 MB catalogue is hundreds of statements) is never cut. When a
-// ping goes unanswered, the database is down: the pending reads and writes of every pooled
-// connection fail at once, and new ones (and new connections) fail immediately, so requests
-// get apperr.Unavailable instead of hanging. The first answered ping ends it.
+// ping goes unanswered, the database is down: every pooled connection is closed, which fails
+// the statements, BEGINs and COMMITs waiting on them at once, and new connections fail
+// immediately, so requests get apperr.Unavailable instead of hanging. The first answered ping
+// ends it; the pool then connects afresh.
 //
-// A freeze is noticed within the timeout: a ping every timeout/4, each given 3/4 of it.
+// A freeze is noticed within 3/4 of the timeout: a ping every timeout/4, each given half of it.
 type monitor struct {
 	config   *pgx.ConnConfig // the monitor's own connection, not watched
 	interval time.Duration
 	deadline time.Duration
 
-	down  atomic.Bool
 	mu    sync.Mutex
-	conns map[*watchedConn]struct{}
+	down  bool
+	conns map[*watchedConn]struct{} // the pool's open connections
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -38,53 +42,45 @@ type monitor struct {
 
 func newMonitor(config *pgx.ConnConfig, timeout time.Duration) *monitor {
 	config = config.Copy()
-	config.ConnectTimeout = timeout * 3 / 4
-	return &monitor{config: config, interval: timeout / 4, deadline: timeout * 3 / 4, conns: map[*watchedConn]struct{}{}}
+	config.ConnectTimeout = timeout / 2
+	return &monitor{config: config, interval: timeout / 4, deadline: timeout / 2, conns: map[*watchedConn]struct{}{}}
 }
 
-// notAnswering is the I/O error of pooled connections while the database is down.
+// notAnswering is why the pool cannot connect while the database is down.
 type notAnswering struct{}
 
 func (notAnswering) Error() string   { return "the database is not answering" }
 func (notAnswering) Timeout() bool   { return true }
 func (notAnswering) Temporary() bool { return true }
 
-// watch makes dial's connections fail while the database is down (pgconn.Config.DialFunc).
+// watch wraps the pool's dial function (pgconn.Config.DialFunc): no connection while the
+// database is down, and every connection known, to be closed when it goes down.
 func (m *monitor) watch(dial pgconn.DialFunc) pgconn.DialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if m.down.Load() {
+		if m.isDown() {
 			return nil, notAnswering{}
 		}
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		w := &watchedConn{Conn: c, m: m}
 		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.down {
+			_ = c.Close()
+			return nil, notAnswering{}
+		}
+		w := &watchedConn{Conn: c, m: m}
 		m.conns[w] = struct{}{}
-		m.mu.Unlock()
 		return w, nil
 	}
 }
 
-// watchedConn is a pooled connection's socket.
+// watchedConn is a pooled connection's socket; closing it forgets it.
 type watchedConn struct {
 	net.Conn
-	m *monitor
-}
-
-func (c *watchedConn) Read(b []byte) (int, error) {
-	if c.m.down.Load() {
-		return 0, notAnswering{}
-	}
-	return c.Conn.Read(b)
-}
-
-func (c *watchedConn) Write(b []byte) (int, error) {
-	if c.m.down.Load() {
-		return 0, notAnswering{}
-	}
-	return c.Conn.Write(b)
+	m       *monitor
+	dropped atomic.Bool // closed by the monitor, unbeknown to the pool
 }
 
 func (c *watchedConn) Close() error {
@@ -94,17 +90,39 @@ func (c *watchedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// setDown records the verdict; on the way down it wakes every read and write in progress (a
-// past deadline), after which the check in Read and Write fails them.
-func (m *monitor) setDown(down bool) {
-	if m.down.Swap(down) == down || !down {
-		return
-	}
+func (m *monitor) isDown() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for c := range m.conns {
-		_ = c.Conn.SetDeadline(time.Now())
+	return m.down
+}
+
+// setDown records the verdict; on the way down it closes every pooled connection.
+func (m *monitor) setDown(down bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down == down {
+		return
 	}
+	m.down = down
+	if down {
+		for c := range m.conns {
+			c.dropped.Store(true)
+			_ = c.Conn.Close()
+		}
+		clear(m.conns)
+	}
+}
+
+// shouldPing (stdlib.OptionShouldPing) has the pool check a connection before reusing it when
+// the monitor dropped it (the check fails at once and the pool takes another one), besides
+// pgx's default: when it was idle for over a second.
+func (m *monitor) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
+	c := p.Conn.PgConn().Conn()
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	w, ok := c.(*watchedConn)
+	return p.IdleDuration > time.Second || (ok && w.dropped.Load())
 }
 
 // start pings until close.
@@ -170,11 +188,12 @@ func (d postgresDialector) Translate(err error) error {
 	return d.Dialector.Translate(err)
 }
 
-// unanswered: a deadline passed, no connection could be made, or the network failed (which
-// includes the monitor's verdict, notAnswering).
+// unanswered: a deadline passed, no connection could be made, or the connection broke (the
+// monitor closing it, the network failing, the server going away).
 func unanswered(err error) bool {
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
 	return pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.As(err, &connectErr) || errors.As(err, &netErr)
+		errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn)
 }

@@ -109,7 +109,8 @@ func open(cfg Config) (*Store, error) {
 		if pgConfig.ConnectTimeout == 0 { // else connect_timeout in the URL wins
 			pgConfig.ConnectTimeout = cfg.Timeout
 		}
-		conns := &postgres.Dialector{Config: &postgres.Config{Conn: stdlib.OpenDB(*pgConfig)}}
+		pool := stdlib.OpenDB(*pgConfig, stdlib.OptionShouldPing(s.monitor.shouldPing))
+		conns := &postgres.Dialector{Config: &postgres.Config{Conn: pool}}
 		dialector, s.dialect = postgresDialector{conns}, goose.DialectPostgres
 	case cfg.DatabaseURL == "":
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
