@@ -34,7 +34,7 @@ type Store struct {
 	dialect goose.Dialect
 	now     func() time.Time
 	forward *forwarding // where Accept forwards deliveries (outbox.go); nil: nowhere
-	monitor *monitor // PostgreSQL only
+	monitor *monitor    // PostgreSQL only
 }
 
 // SQLiteFile is the name of the embedded database file inside the data directory.
