@@ -13,6 +13,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
+	"github.com/evotor-partner/evotor-partner/impl/metrics"
 	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security/webhook"
 )
@@ -196,7 +197,8 @@ func checkInOrder(t testing.TB, got []forward.Message, users []string, n int) {
 
 func TestForwardingRetriesUntilDeliveredOnceInOrder(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b)
+		var m *metrics.Metrics
+		e := newEnv(t, b, withMetrics(t, &m))
 		dest := newDestination(t, forwardSecret)
 		dest.failFirst = 3
 		startForwarding(t, e, forward.Config{}, dest.srv.URL)
@@ -223,6 +225,13 @@ func TestForwardingRetriesUntilDeliveredOnceInOrder(t *testing.T) {
 		stats, err := e.store.ForwardingStats(context.Background())
 		if err != nil || len(stats) != 1 || stats[0].Delivered != 10 || stats[0].Pending != 0 || stats[0].FailedAttempts != 3 {
 			t.Fatalf("stats %+v, %v", stats, err)
+		}
+		families := scrape(t, m)
+		for name, want := range map[string]float64{"evotor_partner_forward_delivered_total": 10, "evotor_partner_forward_failed_attempts_total": 3,
+			"evotor_partner_forward_pending": 0, "evotor_partner_forward_dead": 0, "evotor_partner_forward_oldest_pending_age_seconds": 0} {
+			if got := values(t, families, name, "destination")[dest.srv.URL]; got != want {
+				t.Errorf("%s{destination=%q} = %v, want %v", name, dest.srv.URL, got, want)
+			}
 		}
 	})
 }

@@ -62,7 +62,7 @@ func New(st *store.Store) (*Metrics, error) {
 		return nil, err
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.latency, m.received, m.deliveries,
-		newCensusCollector(st), collectors.NewDBStatsCollector(sqlDB, st.Dialect()),
+		newCensusCollector(st), newForwardingCollector(st), collectors.NewDBStatsCollector(sqlDB, st.Dialect()),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := m.registry.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
