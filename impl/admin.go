@@ -10,7 +10,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -68,7 +68,7 @@ func rawObject(raw []byte) (map[string]any, error) {
 }
 
 // listPage runs one listing and renders it as a page.
-func (s *Server) listPage(ctx context.Context, l store.Listing, limit *int, cursor *string) (*generated.Page, error) {
+func (s *Server) listPage(ctx context.Context, l storage.Listing, limit *int, cursor *string) (*generated.Page, error) {
 	n, after, err := pageArgs(limit, cursor)
 	if err != nil {
 		return nil, err
@@ -103,7 +103,7 @@ func listed[R any](page *generated.Page, err error, ok func(generated.PageJSONRe
 }
 
 func (s *Server) AdminListStores(ctx context.Context, req generated.AdminListStoresRequestObject) (generated.AdminListStoresResponseObject, error) {
-	page, err := s.listPage(ctx, store.StoresOf(req.UserId), req.Params.Limit, req.Params.Cursor)
+	page, err := s.listPage(ctx, storage.StoresOf(req.UserId), req.Params.Limit, req.Params.Cursor)
 	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListStoresResponseObject {
 			return generated.AdminListStores200JSONResponse{PageJSONResponse: p}
@@ -111,7 +111,7 @@ func (s *Server) AdminListStores(ctx context.Context, req generated.AdminListSto
 }
 
 func (s *Server) AdminListDevices(ctx context.Context, req generated.AdminListDevicesRequestObject) (generated.AdminListDevicesResponseObject, error) {
-	page, err := s.listPage(ctx, store.DevicesOf(req.UserId), req.Params.Limit, req.Params.Cursor)
+	page, err := s.listPage(ctx, storage.DevicesOf(req.UserId), req.Params.Limit, req.Params.Cursor)
 	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListDevicesResponseObject {
 			return generated.AdminListDevices200JSONResponse{PageJSONResponse: p}
@@ -119,7 +119,7 @@ func (s *Server) AdminListDevices(ctx context.Context, req generated.AdminListDe
 }
 
 func (s *Server) AdminListEmployees(ctx context.Context, req generated.AdminListEmployeesRequestObject) (generated.AdminListEmployeesResponseObject, error) {
-	page, err := s.listPage(ctx, store.EmployeesOf(req.UserId), req.Params.Limit, req.Params.Cursor)
+	page, err := s.listPage(ctx, storage.EmployeesOf(req.UserId), req.Params.Limit, req.Params.Cursor)
 	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListEmployeesResponseObject {
 			return generated.AdminListEmployees200JSONResponse{PageJSONResponse: p}
@@ -127,7 +127,7 @@ func (s *Server) AdminListEmployees(ctx context.Context, req generated.AdminList
 }
 
 func (s *Server) AdminListProducts(ctx context.Context, req generated.AdminListProductsRequestObject) (generated.AdminListProductsResponseObject, error) {
-	page, err := s.listPage(ctx, store.ProductsOf(req.UserId, req.StoreUuid), req.Params.Limit, req.Params.Cursor)
+	page, err := s.listPage(ctx, storage.ProductsOf(req.UserId, req.StoreUuid), req.Params.Limit, req.Params.Cursor)
 	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListProductsResponseObject {
 			return generated.AdminListProducts200JSONResponse{PageJSONResponse: p}
@@ -135,7 +135,7 @@ func (s *Server) AdminListProducts(ctx context.Context, req generated.AdminListP
 }
 
 func (s *Server) AdminListDocuments(ctx context.Context, req generated.AdminListDocumentsRequestObject) (generated.AdminListDocumentsResponseObject, error) {
-	page, err := s.listPage(ctx, store.DocumentsOf(req.UserId, req.StoreUuid), req.Params.Limit, req.Params.Cursor)
+	page, err := s.listPage(ctx, storage.DocumentsOf(req.UserId, req.StoreUuid), req.Params.Limit, req.Params.Cursor)
 	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListDocumentsResponseObject {
 			return generated.AdminListDocuments200JSONResponse{PageJSONResponse: p}
@@ -143,7 +143,7 @@ func (s *Server) AdminListDocuments(ctx context.Context, req generated.AdminList
 }
 
 func (s *Server) AdminListReceipts(ctx context.Context, req generated.AdminListReceiptsRequestObject) (generated.AdminListReceiptsResponseObject, error) {
-	page, err := s.listPage(ctx, store.ReceiptsOf(req.UserId), req.Params.Limit, req.Params.Cursor)
+	page, err := s.listPage(ctx, storage.ReceiptsOf(req.UserId), req.Params.Limit, req.Params.Cursor)
 	return listed(page, err,
 		func(p generated.PageJSONResponse) generated.AdminListReceiptsResponseObject {
 			return generated.AdminListReceipts200JSONResponse{PageJSONResponse: p}
@@ -208,7 +208,7 @@ func (s *Server) AdminGetUser(ctx context.Context, req generated.AdminGetUserReq
 // AdminCreateAccount is the API twin of `evotor-partner accounts add`.
 func (s *Server) AdminCreateAccount(ctx context.Context, req generated.AdminCreateAccountRequestObject) (generated.AdminCreateAccountResponseObject, error) {
 	hasBilling := req.Body.HasBilling != nil && *req.Body.HasBilling
-	id, err := s.store.AddAccount(ctx, store.NewAccount{Login: req.Body.Login, PasswordHash: security.HashPassword(req.Body.Password), HasBilling: hasBilling})
+	id, err := s.store.AddAccount(ctx, storage.NewAccount{Login: req.Body.Login, PasswordHash: security.HashPassword(req.Body.Password), HasBilling: hasBilling})
 	if errors.Is(err, apperr.ErrLoginTaken) {
 		return nil, apperr.New(apperr.LoginTaken, "login")
 	}
@@ -224,7 +224,7 @@ func (s *Server) AdminListUsers(ctx context.Context, req generated.AdminListUser
 	if err != nil {
 		return nil, err
 	}
-	filter := store.UserFilter{Installed: req.Params.Installed}
+	filter := storage.UserFilter{Installed: req.Params.Installed}
 	if req.Params.SubscriptionStatus != nil {
 		filter.SubscriptionStatus = string(*req.Params.SubscriptionStatus)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/metrics"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -19,7 +19,7 @@ const DefaultBodyLimit = 16 << 20
 
 // APIConfig is everything the HTTP API is assembled from.
 type APIConfig struct {
-	Store      *store.Store
+	Store      *storage.Store
 	Sealer     *security.Sealer
 	App        security.AppCredentials
 	AdminToken string // the admin API's bearer token; empty: admin routes answer 404

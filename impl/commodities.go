@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/evotor-partner/evotor-partner/generated"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -28,7 +28,7 @@ func (s *Server) FindCommodity(ctx context.Context, req generated.FindCommodityR
 	return generated.FindCommodity404JSONResponse{}, nil
 }
 
-func commodity(r store.ProductRow) generated.Commodity {
+func commodity(r storage.ProductRow) generated.Commodity {
 	c := generated.Commodity{Name: &r.Name, Measure: r.MeasureName,
 		AlcoholByVolume: number(r.AlcoholByVolume), AlcoholProductKindCode: number(r.AlcoholProductKindCode), TareVolume: number(r.TareVolume)}
 	if codes := jsonList(r.BarCodes); codes != nil {

@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
 // deliver stores a delivery: apply's domain writes and the inbox row (the body exactly as it
 // arrived) in one transaction, before the 200. userID is the user the delivery is about: the
 // token's user for notifications, the body's userId for app events.
-func (s *Server) deliver(ctx context.Context, operation, userID string, pathParams map[string]string, apply func(tx *store.Tx) error) error {
+func (s *Server) deliver(ctx context.Context, operation, userID string, pathParams map[string]string, apply func(tx *storage.Tx) error) error {
 	if pathParams == nil {
 		pathParams = map[string]string{} // stored as {}: the admin API promises an object
 	}
@@ -20,12 +20,12 @@ func (s *Server) deliver(ctx context.Context, operation, userID string, pathPara
 	if err != nil {
 		return err
 	}
-	entry := store.InboxEntry{Operation: operation, PathParams: string(params), Body: security.RawBodyFrom(ctx)}
+	entry := storage.InboxEntry{Operation: operation, PathParams: string(params), Body: security.RawBodyFrom(ctx)}
 	if userID != "" {
 		entry.EvotorUserID = &userID
 	}
 	redelivery := false
-	err = s.store.Accept(ctx, entry, func(tx *store.Tx) error {
+	err = s.store.Accept(ctx, entry, func(tx *storage.Tx) error {
 		err := apply(tx)
 		redelivery = tx.IsRedelivery()
 		return err
@@ -39,7 +39,7 @@ func (s *Server) deliver(ctx context.Context, operation, userID string, pathPara
 // notify runs a user-token notification: the payment policy, then the delivery on behalf of
 // the token's user (the owner of everything it writes). It fails closed: without a user
 // principal nothing is written.
-func (s *Server) notify(ctx context.Context, operation string, pathParams map[string]string, apply func(owner string, tx *store.Tx) error) error {
+func (s *Server) notify(ctx context.Context, operation string, pathParams map[string]string, apply func(owner string, tx *storage.Tx) error) error {
 	p, ok := security.PrincipalFrom(ctx)
 	if !ok || p.UserID == "" {
 		return apperr.New(apperr.BadUserToken, "")
@@ -53,7 +53,7 @@ func (s *Server) notify(ctx context.Context, operation string, pathParams map[st
 			return &apperr.Error{Kind: apperr.PaymentRequired, Subject: "userUuid", Value: p.UserID}
 		}
 	}
-	return s.deliver(ctx, operation, p.UserID, pathParams, func(tx *store.Tx) error { return apply(p.UserID, tx) })
+	return s.deliver(ctx, operation, p.UserID, pathParams, func(tx *storage.Tx) error { return apply(p.UserID, tx) })
 }
 
 // rawItems splits a JSON array body into its elements, kept byte for byte.

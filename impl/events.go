@@ -7,15 +7,15 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
 // SubscriptionEvent stores a billing event once and refolds the subscription's state.
 func (s *Server) SubscriptionEvent(ctx context.Context, req generated.SubscriptionEventRequestObject) (generated.SubscriptionEventResponseObject, error) {
-	err := s.deliver(ctx, "subscriptionEvent", req.Body.UserId, nil, func(tx *store.Tx) error {
+	err := s.deliver(ctx, "subscriptionEvent", req.Body.UserId, nil, func(tx *storage.Tx) error {
 		res, err := tx.RecordSubscriptionEvent(req.Body.SubscriptionId, security.RawBodyFrom(ctx))
-		if res == store.EventKeyConflict {
+		if res == storage.EventKeyConflict {
 			s.logger.WarnContext(ctx, "subscription event re-sent with a different body; the first is kept",
 				"subscription", req.Body.SubscriptionId, "sequence", req.Body.SequenceNumber)
 		}
@@ -34,9 +34,9 @@ func (s *Server) InstallationEvent(ctx context.Context, req generated.Installati
 	if err != nil {
 		return nil, apperr.New(apperr.Incorrect, "timestamp")
 	}
-	ev := store.InstallationEvent{EventID: security.CanonicalID(req.Body.Id), EvotorUserID: req.Body.Data.UserId,
+	ev := storage.InstallationEvent{EventID: security.CanonicalID(req.Body.Id), EvotorUserID: req.Body.Data.UserId,
 		ProductID: req.Body.Data.ProductId, Type: req.Body.Type, OccurredMs: ms, Body: security.RawBodyFrom(ctx)}
-	err = s.deliver(ctx, "installationEvent", req.Body.Data.UserId, nil, func(tx *store.Tx) error {
+	err = s.deliver(ctx, "installationEvent", req.Body.Data.UserId, nil, func(tx *storage.Tx) error {
 		return tx.RecordInstallationEvent(ev)
 	})
 	if err != nil {

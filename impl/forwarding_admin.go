@@ -8,7 +8,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // The admin API of forwarding: what was forwarded where, and re-sending what died.
@@ -25,7 +25,7 @@ func (s *Server) AdminListForwardMessages(ctx context.Context, req generated.Adm
 	if err != nil {
 		return nil, err
 	}
-	var f store.ForwardFilter
+	var f storage.ForwardFilter
 	if req.Params.State != nil {
 		f.State = string(*req.Params.State)
 	}
@@ -46,7 +46,7 @@ func (s *Server) AdminListForwardMessages(ctx context.Context, req generated.Adm
 	return generated.AdminListForwardMessages200JSONResponse(page), nil
 }
 
-func forwardMessageView(m store.Outgoing) generated.ForwardMessage {
+func forwardMessageView(m storage.Outgoing) generated.ForwardMessage {
 	v := generated.ForwardMessage{Id: m.ID, WebhookId: forward.MessageID(m.InboxID), Destination: m.Destination, Seq: m.Seq,
 		Operation: m.Operation, State: generated.ForwardMessageState(m.State), Attempts: m.Attempts,
 		LastAttemptAt: m.LastAttemptAt, LastError: m.LastError, ReceivedAt: m.ReceivedAt, DeliveredAt: m.DeliveredAt}

@@ -11,13 +11,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/evotor-partner/evotor-partner/generated"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
 // Server implements every operation of openapi/openapi.yaml.
 type Server struct {
-	store                     *store.Store
+	store                     *storage.Store
 	sealer                    *security.Sealer
 	logger                    *slog.Logger
 	requireActiveSubscription bool
@@ -36,7 +36,7 @@ type Policy struct {
 // NewServer builds the handlers from what they use: the store, the sealer of Evotor's cloud
 // tokens, the log, the partner's policy, the forwarding queue (nil: none) and the spec they
 // implement (for /docs).
-func NewServer(st *store.Store, sealer *security.Sealer, logger *slog.Logger, policy Policy, forwarding Forwarding, spec *openapi3.T) (*Server, error) {
+func NewServer(st *storage.Store, sealer *security.Sealer, logger *slog.Logger, policy Policy, forwarding Forwarding, spec *openapi3.T) (*Server, error) {
 	c, err := renderContract(spec)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the contract: %w", err)

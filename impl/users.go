@@ -7,7 +7,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -29,8 +29,8 @@ var loginFields = []string{"username", "login", "email"}
 
 // registration splits user/create's custom fields into the account's login, password (hashed
 // here, dropped from what is kept) and the rest, kept as given.
-func registration(custom map[string]any) (store.NewAccount, error) {
-	var a store.NewAccount
+func registration(custom map[string]any) (storage.NewAccount, error) {
+	var a storage.NewAccount
 	for _, f := range loginFields {
 		if v, ok := custom[f].(string); ok && v != "" {
 			a.Login = v

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/evotor-partner/evotor-partner/generated"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -58,7 +58,7 @@ func TestAccountStory(t *testing.T) {
 			if !e.tokenWorks(res.JSON200.Token) {
 				t.Fatal("token from verify refused")
 			}
-			var stored store.InboxEntry
+			var stored storage.InboxEntry
 			if err := e.store.DB().Take(&stored).Error; err != nil || stored.EvotorUserID == nil || *stored.EvotorUserID != "01-000000000000007" {
 				t.Fatalf("notification not stored under the token's user: %+v %v", stored, err)
 			}
@@ -83,7 +83,7 @@ func TestAccountStory(t *testing.T) {
 			if !e.tokenWorks(first.JSON200.Token) || !e.tokenWorks(retry.JSON200.Token) {
 				t.Fatal("a token from create is refused")
 			}
-			var accounts []store.Account
+			var accounts []storage.Account
 			e.store.DB().Find(&accounts)
 			if len(accounts) != 1 || accounts[0].Login == nil || *accounts[0].Login != "test3" {
 				t.Fatalf("accounts after create+retry: %+v", accounts)
@@ -137,7 +137,7 @@ func TestAccountStory(t *testing.T) {
 				if status != 200 {
 					t.Fatalf("user/token: %d %s", status, resp)
 				}
-				var rows []store.CloudToken
+				var rows []storage.CloudToken
 				e.store.DB().Find(&rows)
 				if len(rows) != 1 || rows[0].EvotorUserID != "01-000000000000001" {
 					t.Fatalf("cloud token rows: %+v", rows)

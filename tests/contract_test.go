@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/evotor-partner/evotor-partner/generated"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // fixtureOperation maps a file of testdata/evotor/requests to its endpoint by its name (the
@@ -46,7 +46,7 @@ func TestEveryEvotorFixtureIsAccepted(t *testing.T) {
 				if strings.HasPrefix(o.ID, "create") || strings.HasPrefix(o.ID, "verify") || o.ID == "storeCloudToken" {
 					return
 				}
-				var got store.InboxEntry
+				var got storage.InboxEntry
 				if err := e.store.DB().Order("id desc").Take(&got).Error; err != nil {
 					t.Fatal(err)
 				}

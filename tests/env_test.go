@@ -25,7 +25,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -42,14 +42,14 @@ var fixturesDir = filepath.Join("testdata", "evotor", "requests")
 // backend is one database the suite runs on.
 type backend struct {
 	name string
-	open func(t testing.TB) *store.Store
+	open func(t testing.TB) *storage.Store
 }
 
 // backends lists SQLite, and PostgreSQL when TEST_DATABASE_URL names one. Every PostgreSQL
 // store gets a schema of its own, dropped after the test.
 func backends() []backend {
-	bs := []backend{{name: "sqlite", open: func(t testing.TB) *store.Store {
-		st, err := store.Open(context.Background(), "", t.TempDir())
+	bs := []backend{{name: "sqlite", open: func(t testing.TB) *storage.Store {
+		st, err := storage.Open(context.Background(), "", t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,14 +57,14 @@ func backends() []backend {
 		return st
 	}}}
 	if url := os.Getenv("TEST_DATABASE_URL"); url != "" {
-		bs = append(bs, backend{name: "postgres", open: func(t testing.TB) *store.Store {
+		bs = append(bs, backend{name: "postgres", open: func(t testing.TB) *storage.Store {
 			return openPostgresSchema(t, url)
 		}})
 	}
 	return bs
 }
 
-func openPostgresSchema(t testing.TB, url string) *store.Store {
+func openPostgresSchema(t testing.TB, url string) *storage.Store {
 	admin, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func openPostgresSchema(t testing.TB, url string) *store.Store {
 	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	st, err := store.Open(context.Background(), url+sep+"search_path="+schema, "")
+	st, err := storage.Open(context.Background(), url+sep+"search_path="+schema, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 // env is one running API over a fresh database, with a client and a captured log.
 type env struct {
 	t      testing.TB
-	store  *store.Store
+	store  *storage.Store
 	sealer *security.Sealer
 	api    *echo.Echo
 	client *generated.ClientWithResponses
@@ -217,7 +217,7 @@ func (e *env) createUser(userID string) string {
 // addAccount creates a partner account the way `evotor-partner accounts add` does.
 func (e *env) addAccount(login, password string, hasBilling bool) {
 	e.t.Helper()
-	_, err := e.store.AddAccount(context.Background(), store.NewAccount{
+	_, err := e.store.AddAccount(context.Background(), storage.NewAccount{
 		Login: login, PasswordHash: security.HashPassword(password), HasBilling: hasBilling})
 	if err != nil {
 		e.t.Fatal(err)
@@ -228,7 +228,7 @@ func (e *env) addAccount(login, password string, hasBilling bool) {
 func (e *env) inboxCount() int64 {
 	e.t.Helper()
 	var n int64
-	if err := e.store.DB().Model(&store.InboxEntry{}).Count(&n).Error; err != nil {
+	if err := e.store.DB().Model(&storage.InboxEntry{}).Count(&n).Error; err != nil {
 		e.t.Fatal(err)
 	}
 	return n

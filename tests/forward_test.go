@@ -14,7 +14,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/metrics"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security/webhook"
 )
 
@@ -256,7 +256,7 @@ func TestForwardingCatchesUpWhenTheDestinationReturns(t *testing.T) {
 		got := dest.waitDelivered(12, 20*time.Second)
 		checkInOrder(t, got, users, 4)
 		var retried int64
-		e.store.DB().Model(&store.ForwardMessage{}).Where("attempts > 1").Count(&retried)
+		e.store.DB().Model(&storage.ForwardMessage{}).Where("attempts > 1").Count(&retried)
 		if retried == 0 {
 			t.Fatal("no message was retried: the destination was never down")
 		}
@@ -295,9 +295,9 @@ func TestForwardingSignsEveryMessage(t *testing.T) {
 		// with the refusal visible.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			var m store.ForwardMessage
+			var m storage.ForwardMessage
 			err := e.store.DB().Where("destination = ?", wrongKey.srv.URL).Take(&m).Error
-			if err == nil && m.LastStatus != nil && *m.LastStatus == 401 && m.State == store.ForwardPending {
+			if err == nil && m.LastStatus != nil && *m.LastStatus == 401 && m.State == storage.ForwardPending {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -328,7 +328,7 @@ func TestForwardingGivesUpThenResends(t *testing.T) {
 
 		waitFor(t, 20*time.Second, func() bool {
 			var dead int64
-			e.store.DB().Model(&store.ForwardMessage{}).Where("state = ?", store.ForwardDead).Count(&dead)
+			e.store.DB().Model(&storage.ForwardMessage{}).Where("state = ?", storage.ForwardDead).Count(&dead)
 			return dead == 2
 		})
 		// While the first was pending, the second was never tried.

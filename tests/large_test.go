@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // catalogue builds a products body of about size bytes, in Evotor's product shape.
@@ -35,7 +35,7 @@ func TestTenMegabyteCatalogueIsStoredWhole(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("%d %s", status, resp)
 		}
-		var got store.InboxEntry
+		var got storage.InboxEntry
 		if err := e.store.DB().Take(&got).Error; err != nil || !bytes.Equal(got.Body, body) {
 			t.Fatalf("stored %d of %d bytes (%v)", len(got.Body), len(body), err)
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl/forward"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // TestThreeReplicasOnePostgres: three server processes on one PostgreSQL take a duplicate
@@ -114,7 +114,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	}
 	killOnce.Do(replicas[2].kill)
 
-	st, err := store.Open(context.Background(), dbURL, "")
+	st, err := storage.Open(context.Background(), dbURL, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 		for _, ev := range lifecycle("sub-"+u, u) {
 			inOrder.sendEvent(ev)
 		}
-		var got store.Subscription
+		var got storage.Subscription
 		st.DB().Where("subscription_id = ?", "sub-"+u).Take(&got)
 		got.UpdatedAt = time.Time{}
 		if want := stateOf(inOrder.subscription("sub-" + u)); stateOf(got) != want {
@@ -147,7 +147,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 
 	// Every stored delivery forwarded (the killed replica's jobs rescued by the others).
 	var inbox []int64
-	st.DB().Model(&store.InboxEntry{}).Order("id").Pluck("id", &inbox)
+	st.DB().Model(&storage.InboxEntry{}).Order("id").Pluck("id", &inbox)
 	got := dest.waitDelivered(len(inbox), 120*time.Second)
 	ids := make([]string, len(got))
 	for i, m := range got {

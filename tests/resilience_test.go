@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/generated"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // The goals when PostgreSQL stops answering (Evotor gives up after 10 s and re-sends).
 const (
 	readyzLimit    = time.Second                          // /readyz answers 503 within this
-	deliveryLimit  = store.DefaultTimeout + time.Second/2 // a delivery fails with 503 within this
+	deliveryLimit  = storage.DefaultTimeout + time.Second/2 // a delivery fails with 503 within this
 	knownDownLimit = 100 * time.Millisecond               // once the database is known not to answer
 	recoveryLimit  = 5 * time.Second                      // answers are back this soon after the database
 	hangLimit      = 12 * time.Second                     // beyond this a request counts as hung
@@ -82,7 +82,7 @@ func TestFrozenDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := startStallProxy(t, u.Host)
-	e := newEnv(t, backend{name: "postgres via a stalling proxy", open: func(t testing.TB) *store.Store {
+	e := newEnv(t, backend{name: "postgres via a stalling proxy", open: func(t testing.TB) *storage.Store {
 		return openPostgresSchema(t, proxy.viaProxy(t, databaseURL))
 	}})
 	t.Cleanup(proxy.Resume) // before the schema is dropped, whatever happened
@@ -159,10 +159,10 @@ func TestSlowAnswerIsNotCut(t *testing.T) {
 	if databaseURL == "" {
 		t.Skip("PostgreSQL only: set TEST_DATABASE_URL")
 	}
-	e := newEnv(t, backend{name: "postgres", open: func(t testing.TB) *store.Store { return openPostgresSchema(t, databaseURL) }})
+	e := newEnv(t, backend{name: "postgres", open: func(t testing.TB) *storage.Store { return openPostgresSchema(t, databaseURL) }})
 	client := e.client.ClientInterface.(*generated.Client)
 	userToken := e.createUser("01-000000000000032")
-	const held = store.DefaultTimeout + time.Second
+	const held = storage.DefaultTimeout + time.Second
 
 	locked := make(chan error, 1)
 	release := e.store.DB().Begin()

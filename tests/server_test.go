@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // TestConcurrentCreateRetries: Evotor re-sends user/create when it gets no answer in time, so
@@ -33,7 +33,7 @@ func TestConcurrentCreateRetries(t *testing.T) {
 		}
 		wg.Wait()
 		var n int64
-		e.store.DB().Model(&store.Account{}).Count(&n)
+		e.store.DB().Model(&storage.Account{}).Count(&n)
 		if n != 1 {
 			t.Fatalf("%d accounts after %d overlapping creates", n, copies)
 		}

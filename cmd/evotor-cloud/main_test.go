@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -82,7 +82,7 @@ type partner struct {
 }
 
 func newPartner(t *testing.T, delay time.Duration) *partner {
-	st, err := store.Open(context.Background(), "", t.TempDir())
+	st, err := storage.Open(context.Background(), "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -192,16 +192,16 @@ func TestStartupEndsOnSIGTERM(t *testing.T) {
 type database struct {
 	name string
 	env  []string
-	cfg  store.Config
+	cfg  storage.Config
 }
 
 func databases(t *testing.T) []database {
 	dir := t.TempDir()
-	dbs := []database{{name: "sqlite", env: []string{envDataDir + "=" + dir}, cfg: store.Config{DataDir: dir}}}
+	dbs := []database{{name: "sqlite", env: []string{envDataDir + "=" + dir}, cfg: storage.Config{DataDir: dir}}}
 	if url := os.Getenv("TEST_DATABASE_URL"); url != "" {
 		schemaURL := postgresSchema(t, url)
 		dbs = append(dbs, database{name: "postgres", env: []string{envDataDir + "=" + t.TempDir(), envDatabaseURL + "=" + schemaURL},
-			cfg: store.Config{DatabaseURL: schemaURL}})
+			cfg: storage.Config{DatabaseURL: schemaURL}})
 	}
 	return dbs
 }
@@ -306,7 +306,7 @@ func TestSecretsRotate(t *testing.T) {
 	for _, db := range databases(t) {
 		t.Run(db.name, func(t *testing.T) {
 			sealerB := sealer(t, keyB)
-			withStore(t, db.cfg, func(st *store.Store) {
+			withStore(t, db.cfg, func(st *storage.Store) {
 				if err := st.CheckSecretKey(context.Background(), sealerB); err != nil {
 					t.Fatal(err)
 				}
@@ -331,8 +331,8 @@ func TestSecretsRotate(t *testing.T) {
 				t.Fatalf("the new key A alone: %s", e.stderr)
 			}
 			sealerA := sealer(t, keyA)
-			withStore(t, db.cfg, func(st *store.Store) {
-				var tokens []store.CloudToken
+			withStore(t, db.cfg, func(st *storage.Store) {
+				var tokens []storage.CloudToken
 				if err := st.DB().Order("evotor_user_id").Find(&tokens).Error; err != nil || len(tokens) != len(users) {
 					t.Fatalf("%d tokens, %v", len(tokens), err)
 				}
@@ -355,8 +355,8 @@ func sealer(t *testing.T, hexKey string) *security.Sealer {
 	return s
 }
 
-func withStore(t *testing.T, cfg store.Config, f func(*store.Store)) {
-	st, err := store.Connect(context.Background(), cfg)
+func withStore(t *testing.T, cfg storage.Config, f func(*storage.Store)) {
+	st, err := storage.Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -23,7 +23,7 @@ import (
 // DATABASE_URL. README.md's configuration table lists them.
 type config struct {
 	Addr       string
-	Store      store.Config // DATABASE_URL, the data directory, the database timeouts
+	Store      storage.Config // DATABASE_URL, the data directory, the database timeouts
 	App        security.AppCredentials
 	SecretKeys [][]byte // the first seals, all open
 	BodyLimit  int64
@@ -135,14 +135,14 @@ func loadConfig() (config, error) {
 }
 
 // loadStoreConfig is what every command needs to reach the database.
-func loadStoreConfig() (store.Config, error) {
-	c := store.Config{DatabaseURL: os.Getenv(envDatabaseURL), DataDir: env(envDataDir, "./data")}
+func loadStoreConfig() (storage.Config, error) {
+	c := storage.Config{DatabaseURL: os.Getenv(envDatabaseURL), DataDir: env(envDataDir, "./data")}
 	var err error
 	// Evotor gives up after 10 s: a 503 after that would come too late to matter.
-	if c.Timeout, err = durationEnv(envDBTimeout, store.DefaultTimeout, 500*time.Millisecond, 9*time.Second); err != nil {
+	if c.Timeout, err = durationEnv(envDBTimeout, storage.DefaultTimeout, 500*time.Millisecond, 9*time.Second); err != nil {
 		return c, err
 	}
-	if c.ConnectTimeout, err = durationEnv(envDBConnect, store.DefaultConnectTimeout, time.Second, time.Hour); err != nil {
+	if c.ConnectTimeout, err = durationEnv(envDBConnect, storage.DefaultConnectTimeout, time.Second, time.Hour); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -166,7 +166,7 @@ func durationEnv(name string, def, min, max time.Duration) (time.Duration, error
 // directory; PostgreSQL refuses, because the instances sharing the database must share the key
 // (a generated one would be one instance's, or one volume's, alone). note says where the key
 // comes from.
-func loadSecretKeys(db store.Config) (keys [][]byte, note string, err error) {
+func loadSecretKeys(db storage.Config) (keys [][]byte, note string, err error) {
 	if v := os.Getenv(envSecretKey); v != "" {
 		for i, hexKey := range strings.Split(v, ",") {
 			key, err := hex.DecodeString(strings.TrimSpace(hexKey))

@@ -20,7 +20,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -135,8 +135,8 @@ func displayAddr(addr string) string {
 
 // openStore connects and migrates within the connect timeout, or until a signal; a failure
 // names the variable to look at.
-func openStore(ctx context.Context, c store.Config) (*store.Store, error) {
-	st, err := store.Connect(ctx, c)
+func openStore(ctx context.Context, c storage.Config) (*storage.Store, error) {
+	st, err := storage.Connect(ctx, c)
 	switch {
 	case err == nil:
 		return st, nil
@@ -151,7 +151,7 @@ func openStore(ctx context.Context, c store.Config) (*store.Store, error) {
 
 // openStoreWithKeys is openStore, then the check that the secret keys open what the database
 // holds sealed.
-func openStoreWithKeys(ctx context.Context, c store.Config, keys [][]byte) (*store.Store, *security.Sealer, error) {
+func openStoreWithKeys(ctx context.Context, c storage.Config, keys [][]byte) (*storage.Store, *security.Sealer, error) {
 	sealer, err := security.NewSealer(keys...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", envSecretKey, err)
@@ -162,7 +162,7 @@ func openStoreWithKeys(ctx context.Context, c store.Config, keys [][]byte) (*sto
 	}
 	if err := st.CheckSecretKey(ctx, sealer); err != nil {
 		_ = st.Close()
-		if errors.Is(err, store.ErrWrongSecretKey) {
+		if errors.Is(err, storage.ErrWrongSecretKey) {
 			return nil, nil, fmt.Errorf("%s: %w: they were sealed with another key (another instance's, or one generated "+
 				"into a data directory since lost); configure that key, after the new one if you are rotating", envSecretKey, err)
 		}
@@ -201,7 +201,7 @@ func addAccount(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	defer st.Close()
-	id, err := st.AddAccount(ctx, store.NewAccount{Login: *login, PasswordHash: security.HashPassword(password), HasBilling: *hasBilling})
+	id, err := st.AddAccount(ctx, storage.NewAccount{Login: *login, PasswordHash: security.HashPassword(password), HasBilling: *hasBilling})
 	if err != nil {
 		return err
 	}

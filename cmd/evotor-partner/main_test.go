@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -27,7 +27,7 @@ func TestAccountsAdd(t *testing.T) {
 	if err := addAccount(context.Background(), []string{"--login", "other"}, strings.NewReader("x\n"), &out); err == nil {
 		t.Fatal("accounts add without --password-stdin succeeded")
 	}
-	st, err := store.Open(context.Background(), "", dir)
+	st, err := storage.Open(context.Background(), "", dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl/metrics"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 const (
@@ -36,7 +36,7 @@ type metricsServer struct {
 
 // startMetrics builds the metrics of st and serves them on addr; addr "" turns metrics off
 // (a nil server: nothing listens, nothing is counted).
-func startMetrics(addr string, st *store.Store, logger *slog.Logger) (*metricsServer, error) {
+func startMetrics(addr string, st *storage.Store, logger *slog.Logger) (*metricsServer, error) {
 	if addr == "" {
 		logger.Info("metrics off", "variable", envMetricsAddr)
 		return nil, nil

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 func TestMetricsAddrConfig(t *testing.T) {
@@ -41,7 +41,7 @@ func TestMetricsAddrConfig(t *testing.T) {
 
 // TestMetricsListener: the metrics answer on their own port, and nothing listens when off.
 func TestMetricsListener(t *testing.T) {
-	st, err := store.Open(context.Background(), "", t.TempDir())
+	st, err := storage.Open(context.Background(), "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

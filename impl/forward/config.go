@@ -1,5 +1,5 @@
 // Package forward sends every accepted delivery on to the partner's own systems: an outbox in
-// the database (impl/store/outbox.go), a job queue (River, on the same database) that POSTs
+// the database (impl/storage/outbox.go), a job queue (River, on the same database) that POSTs
 // each message signed per Standard Webhooks (security/webhook), retried with exponential
 // backoff for days, in order per Evotor user.
 package forward

@@ -17,7 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // queue is the job queue's queue for sending messages.
@@ -35,7 +35,7 @@ const queue = "forward"
 // while other users' messages go out in parallel.
 type Service struct {
 	cfg          Config
-	store        *store.Store
+	store        *storage.Store
 	client       *river.Client[*sql.Tx]
 	listener     *pgxpool.Pool // PostgreSQL: LISTEN for new jobs; nil: poll
 	destinations map[string]Destination
@@ -47,7 +47,7 @@ type Service struct {
 
 // New migrates the job queue's tables (beside ours, under the same advisory lock on
 // PostgreSQL), builds its client and makes st's Accept enqueue a message per destination.
-func New(ctx context.Context, st *store.Store, cfg Config, logger *slog.Logger) (*Service, error) {
+func New(ctx context.Context, st *storage.Store, cfg Config, logger *slog.Logger) (*Service, error) {
 	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -147,7 +147,7 @@ func (s *Service) ResendDead(ctx context.Context, id int64, destination string) 
 }
 
 // insertJobs is the store's JobInserter: one send job per message, inside the caller's tx.
-func (s *Service) insertJobs(ctx context.Context, tx *sql.Tx, keys []store.MessageKey) ([]int64, error) {
+func (s *Service) insertJobs(ctx context.Context, tx *sql.Tx, keys []storage.MessageKey) ([]int64, error) {
 	params := make([]river.InsertManyParams, len(keys))
 	for i, k := range keys {
 		params[i] = river.InsertManyParams{Args: sendArgs{k}, InsertOpts: &river.InsertOpts{Queue: queue, MaxAttempts: s.maxAttempts}}

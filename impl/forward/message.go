@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // Message is the JSON body POSTed to a destination: one accepted delivery.
@@ -28,7 +28,7 @@ type Message struct {
 func MessageID(inboxID int64) string { return "msg_" + strconv.FormatInt(inboxID, 10) }
 
 // encode renders the message a row carries.
-func encode(m store.Outgoing) ([]byte, error) {
+func encode(m storage.Outgoing) ([]byte, error) {
 	msg := Message{ID: MessageID(m.InboxID), Operation: m.Operation, Seq: m.Seq,
 		ReceivedAt: m.ReceivedAt.UTC(), Body: m.Body}
 	if m.EvotorUserID != "" {

@@ -12,12 +12,12 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // sendArgs is one message's job.
 type sendArgs struct {
-	store.MessageKey
+	storage.MessageKey
 }
 
 func (sendArgs) Kind() string { return "forward_message" }
@@ -40,7 +40,7 @@ func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	if err != nil {
 		return err
 	}
-	if !found || m.State != store.ForwardPending || m.JobID == nil || *m.JobID != job.ID {
+	if !found || m.State != storage.ForwardPending || m.JobID == nil || *m.JobID != job.ID {
 		return nil // delivered, dead, or handed to a newer job
 	}
 	head, _, err := s.store.FirstPending(ctx, m.Destination, m.EvotorUserID)
@@ -50,7 +50,7 @@ func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	if head.ID != m.ID {
 		return s.waitBehind(ctx, head)
 	}
-	a := store.Attempt{At: time.Now().UTC()}
+	a := storage.Attempt{At: time.Now().UTC()}
 	if dest, ok := s.destinations[m.Destination]; ok {
 		a.Status, a.Err = s.send(ctx, dest, m)
 	} else {
@@ -74,7 +74,7 @@ func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 // waitBehind snoozes behind the earlier pending message head. Should head have lost its job
 // (finished without handing over, e.g. a database failure on its last attempt), it gets a
 // fresh one so the user's queue cannot stall.
-func (s *Service) waitBehind(ctx context.Context, head store.ForwardMessage) error {
+func (s *Service) waitBehind(ctx context.Context, head storage.ForwardMessage) error {
 	alive := false
 	if head.JobID != nil {
 		j, err := s.client.JobGet(ctx, *head.JobID)
@@ -96,7 +96,7 @@ func (s *Service) waitBehind(ctx context.Context, head store.ForwardMessage) err
 
 // send POSTs the message, signed; a 2xx is success. It returns the status (0: no answer) and
 // why it failed ("" on success).
-func (s *Service) send(ctx context.Context, dest Destination, m store.Outgoing) (int, string) {
+func (s *Service) send(ctx context.Context, dest Destination, m storage.Outgoing) (int, string) {
 	body, err := encode(m)
 	if err != nil {
 		return 0, shorten(err.Error())

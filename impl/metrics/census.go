@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/evotor-partner/evotor-partner/impl/billing"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // censusTimeout bounds the scrape-time query: a slow database costs a scrape these metrics,
@@ -19,12 +19,12 @@ const censusTimeout = 3 * time.Second
 // database at each scrape (one query): the numbers are the database's, the same on every
 // instance, and survive restarts.
 type censusCollector struct {
-	st                           *store.Store
+	st                           *storage.Store
 	installations, subscriptions *prometheus.Desc
 	tokensIssued, tokensRevoked  *prometheus.Desc
 }
 
-func newCensusCollector(st *store.Store) *censusCollector {
+func newCensusCollector(st *storage.Store) *censusCollector {
 	name := func(n string) string { return prometheus.BuildFQName(namespace, "", n) }
 	return &censusCollector{
 		st: st,

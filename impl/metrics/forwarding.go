@@ -6,18 +6,18 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // forwardingCollector reads each destination's outbox from the database at each scrape (one
 // GROUP BY): the numbers are the same on every replica and survive restarts.
 type forwardingCollector struct {
-	st                                    *store.Store
+	st                                    *storage.Store
 	now                                   func() time.Time
 	pending, delivered, dead, failed, age *prometheus.Desc
 }
 
-func newForwardingCollector(st *store.Store) *forwardingCollector {
+func newForwardingCollector(st *storage.Store) *forwardingCollector {
 	desc := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "forward", name), help, []string{"destination"}, nil)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 const namespace = "evotor_partner"
@@ -42,7 +42,7 @@ type Metrics struct {
 // New builds the metrics of a server over st: the request and delivery counters, the state
 // of installations, subscriptions and tokens read from st at scrape time, st's connection
 // pool, and the Go runtime and process collectors.
-func New(st *store.Store) (*Metrics, error) {
+func New(st *storage.Store) (*Metrics, error) {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "requests_total",

@@ -81,7 +81,7 @@ type benchReceipt struct {
 	Body []byte
 }
 
-// sqliteDSN has the pragmas the product opens its SQLite file with (impl/store).
+// sqliteDSN has the pragmas the product opens its SQLite file with (impl/storage).
 const sqliteDSN = "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)"
 
 // gormSQLiteBaseline: GORM's Create with its defaults on a SQLite file with the product's

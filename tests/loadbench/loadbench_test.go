@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl"
-	"github.com/evotor-partner/evotor-partner/impl/store"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -64,7 +64,7 @@ func TestSmoke(t *testing.T) {
 
 // inProcessPartner is our server on a SQLite file, wired as cmd/evotor-partner wires it.
 func inProcessPartner(t *testing.T) (*httptest.Server, string) {
-	st, err := store.Open(context.Background(), "", t.TempDir())
+	st, err := storage.Open(context.Background(), "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

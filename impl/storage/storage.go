@@ -1,6 +1,6 @@
-// Package store persists accounts, tokens and accepted deliveries with GORM, on PostgreSQL
+// Package storage persists accounts, tokens and accepted deliveries with GORM, on PostgreSQL
 // (DATABASE_URL=postgres://…) or on an embedded pure-Go SQLite file.
-package store
+package storage
 
 import (
 	"context"

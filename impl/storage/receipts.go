@@ -1,4 +1,4 @@
-package store
+package storage
 
 import (
 	"github.com/evotor-partner/evotor-partner/security"
