@@ -59,7 +59,7 @@ func TestAccountStory(t *testing.T) {
 				t.Fatal("token from verify refused")
 			}
 			var stored storage.InboxEntry
-			if err := e.store.DB().Take(&stored).Error; err != nil || stored.EvotorUserID == nil || *stored.EvotorUserID != "01-000000000000007" {
+			if err := e.db.Take(&stored).Error; err != nil || stored.EvotorUserID == nil || *stored.EvotorUserID != "01-000000000000007" {
 				t.Fatalf("notification not stored under the token's user: %+v %v", stored, err)
 			}
 			again := e.verify("01-000000000000007", "owner@example.ru", "correct horse")
@@ -84,7 +84,7 @@ func TestAccountStory(t *testing.T) {
 				t.Fatal("a token from create is refused")
 			}
 			var accounts []storage.Account
-			e.store.DB().Find(&accounts)
+			e.db.Find(&accounts)
 			if len(accounts) != 1 || accounts[0].Login == nil || *accounts[0].Login != "test3" {
 				t.Fatalf("accounts after create+retry: %+v", accounts)
 			}
@@ -138,7 +138,7 @@ func TestAccountStory(t *testing.T) {
 					t.Fatalf("user/token: %d %s", status, resp)
 				}
 				var rows []storage.CloudToken
-				e.store.DB().Find(&rows)
+				e.db.Find(&rows)
 				if len(rows) != 1 || rows[0].EvotorUserID != "01-000000000000001" {
 					t.Fatalf("cloud token rows: %+v", rows)
 				}

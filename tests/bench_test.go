@@ -14,7 +14,7 @@ import (
 // PostgreSQL synchronous_commit stays on, on SQLite synchronous=FULL.
 func BenchmarkReceiptNotification(b *testing.B) {
 	for _, be := range backends() {
-		b.Run(be.name, func(b *testing.B) {
+		b.Run(be.Name, func(b *testing.B) {
 			e := newEnv(b, be)
 			token := e.createUser("01-000000000000001")
 			b.ReportAllocs()

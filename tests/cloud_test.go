@@ -148,8 +148,8 @@ func TestLoadIsBoundedAndCounts(t *testing.T) {
 		t.Fatalf("load report %+v", rep)
 	}
 	var receipts, products int64
-	e.store.DB().Table("receipts").Count(&receipts)
-	e.store.DB().Table("products").Count(&products)
+	e.db.Table("receipts").Count(&receipts)
+	e.db.Table("products").Count(&products)
 	if receipts == 0 || products == 0 || int(receipts)+int(products)/6 != rep.Sent {
 		t.Fatalf("%d receipts and %d products stored for %d requests", receipts, products, rep.Sent)
 	}

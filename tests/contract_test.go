@@ -47,7 +47,7 @@ func TestEveryEvotorFixtureIsAccepted(t *testing.T) {
 					return
 				}
 				var got storage.InboxEntry
-				if err := e.store.DB().Order("id desc").Take(&got).Error; err != nil {
+				if err := e.db.Order("id desc").Take(&got).Error; err != nil {
 					t.Fatal(err)
 				}
 				if got.Operation != o.ID || !bytes.Equal(got.Body, body) {

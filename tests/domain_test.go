@@ -44,7 +44,7 @@ func (e *env) sendEvent(body []byte) {
 func (e *env) subscription(id string) storage.Subscription {
 	e.t.Helper()
 	var s storage.Subscription
-	if err := e.store.DB().Where("subscription_id = ?", id).Take(&s).Error; err != nil {
+	if err := e.db.Where("subscription_id = ?", id).Take(&s).Error; err != nil {
 		e.t.Fatal(err)
 	}
 	s.UpdatedAt = time.Time{}
@@ -93,7 +93,7 @@ func TestSubscriptionStateFollowsSequenceNotArrival(t *testing.T) {
 		e.sendEvent(story[1])
 		e.sendEvent(subscriptionEvent("in-order", "01-000000000000001", 2, "SubscriptionTerminated", ""))
 		var n int64
-		e.store.DB().Model(&storage.SubscriptionEvent{}).Where("subscription_id = ?", "in-order").Count(&n)
+		e.db.Model(&storage.SubscriptionEvent{}).Where("subscription_id = ?", "in-order").Count(&n)
 		if n != 4 || stateOf(e.subscription("in-order")) != want {
 			t.Fatalf("%d events stored, state %s", n, stateOf(e.subscription("in-order")))
 		}
@@ -166,7 +166,7 @@ func TestConcurrentCopiesOfEvents(t *testing.T) {
 		}
 		wg.Wait()
 		var stored, inbox int64
-		e.store.DB().Model(&storage.SubscriptionEvent{}).Count(&stored)
+		e.db.Model(&storage.SubscriptionEvent{}).Count(&stored)
 		inbox = e.inboxCount()
 		if failures.Load() != 0 || stored != 20 || inbox != 20 {
 			t.Fatalf("%d failures, %d events stored, %d inbox rows", failures.Load(), stored, inbox)
@@ -200,7 +200,7 @@ func TestUninstallRevokesTokensAndReinstallWorks(t *testing.T) {
 		// A late, older install changes nothing; a newer one and a new create work again.
 		send(installation("b8f3c1d2-7a4e-4f6b-9c0d-2e1f3a4b5c6d", "ApplicationInstalled", 1500))
 		var i storage.Installation
-		e.store.DB().Take(&i)
+		e.db.Take(&i)
 		if i.Installed || i.LastEventMs != 2000 {
 			t.Fatalf("installation after a late older event: %+v", i)
 		}

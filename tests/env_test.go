@@ -7,9 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -22,10 +20,12 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -39,69 +39,20 @@ const (
 // fixturesDir holds Evotor's real payloads, committed with the tests (sources in its README).
 var fixturesDir = filepath.Join("testdata", "evotor", "requests")
 
-// backend is one database the suite runs on.
-type backend struct {
-	name string
-	open func(t testing.TB) *storage.Store
-}
+// backend is one database the suite runs on (SQLite, and PostgreSQL when TEST_DATABASE_URL
+// is set).
+type backend = storagetest.Backend
 
-// backends lists SQLite, and PostgreSQL when TEST_DATABASE_URL names one. Every PostgreSQL
-// store gets a schema of its own, dropped after the test.
-func backends() []backend {
-	bs := []backend{{name: "sqlite", open: func(t testing.TB) *storage.Store {
-		st, err := storage.Open(context.Background(), "", t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		return st
-	}}}
-	if url := os.Getenv("TEST_DATABASE_URL"); url != "" {
-		bs = append(bs, backend{name: "postgres", open: func(t testing.TB) *storage.Store {
-			return openPostgresSchema(t, url)
-		}})
-	}
-	return bs
-}
-
-func openPostgresSchema(t testing.TB, url string) *storage.Store {
-	admin, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	st, err := storage.Open(context.Background(), url+sep+"search_path="+schema, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = st.Close()
-		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-	})
-	return st
-}
+func backends() []backend { return storagetest.Backends() }
 
 // eachBackend runs f once per backend, as a subtest.
-func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) { f(t, b) })
-	}
-}
+func eachBackend(t *testing.T, f func(t *testing.T, b backend)) { storagetest.Each(t, f) }
 
 // env is one running API over a fresh database, with a client and a captured log.
 type env struct {
 	t      testing.TB
 	store  *storage.Store
+	db     *gorm.DB // a separate connection to the same database, for looking at rows
 	sealer *security.Sealer
 	api    *echo.Echo
 	client *generated.ClientWithResponses
@@ -120,8 +71,9 @@ func newEnv(t testing.TB, b backend, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	opened := b.Open(t)
 	cfg := impl.APIConfig{
-		Store:  b.open(t),
+		Store:  opened.Store,
 		Sealer: sealer,
 		App: security.AppCredentials{Tokens: []string{otherAppToken, appToken},
 			BasicUser: appBasicUser, BasicPassword: appBasicPass},
@@ -138,7 +90,7 @@ func newEnv(t testing.TB, b backend, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, store: cfg.Store, sealer: sealer, api: api, client: client, logs: logs}
+	return &env{t: t, store: cfg.Store, db: opened.DB, sealer: sealer, api: api, client: client, logs: logs}
 }
 
 // inProcess hands requests straight to the API's ServeHTTP: no sockets, same code path.
@@ -228,7 +180,7 @@ func (e *env) addAccount(login, password string, hasBilling bool) {
 func (e *env) inboxCount() int64 {
 	e.t.Helper()
 	var n int64
-	if err := e.store.DB().Model(&storage.InboxEntry{}).Count(&n).Error; err != nil {
+	if err := e.db.Model(&storage.InboxEntry{}).Count(&n).Error; err != nil {
 		e.t.Fatal(err)
 	}
 	return n

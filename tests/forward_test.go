@@ -256,7 +256,7 @@ func TestForwardingCatchesUpWhenTheDestinationReturns(t *testing.T) {
 		got := dest.waitDelivered(12, 20*time.Second)
 		checkInOrder(t, got, users, 4)
 		var retried int64
-		e.store.DB().Model(&storage.ForwardMessage{}).Where("attempts > 1").Count(&retried)
+		e.db.Model(&storage.ForwardMessage{}).Where("attempts > 1").Count(&retried)
 		if retried == 0 {
 			t.Fatal("no message was retried: the destination was never down")
 		}
@@ -296,7 +296,7 @@ func TestForwardingSignsEveryMessage(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			var m storage.ForwardMessage
-			err := e.store.DB().Where("destination = ?", wrongKey.srv.URL).Take(&m).Error
+			err := e.db.Where("destination = ?", wrongKey.srv.URL).Take(&m).Error
 			if err == nil && m.LastStatus != nil && *m.LastStatus == 401 && m.State == storage.ForwardPending {
 				break
 			}
@@ -328,7 +328,7 @@ func TestForwardingGivesUpThenResends(t *testing.T) {
 
 		waitFor(t, 20*time.Second, func() bool {
 			var dead int64
-			e.store.DB().Model(&storage.ForwardMessage{}).Where("state = ?", storage.ForwardDead).Count(&dead)
+			e.db.Model(&storage.ForwardMessage{}).Where("state = ?", storage.ForwardDead).Count(&dead)
 			return dead == 2
 		})
 		// While the first was pending, the second was never tried.

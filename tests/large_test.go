@@ -36,7 +36,7 @@ func TestTenMegabyteCatalogueIsStoredWhole(t *testing.T) {
 			t.Fatalf("%d %s", status, resp)
 		}
 		var got storage.InboxEntry
-		if err := e.store.DB().Take(&got).Error; err != nil || !bytes.Equal(got.Body, body) {
+		if err := e.db.Take(&got).Error; err != nil || !bytes.Equal(got.Body, body) {
 			t.Fatalf("stored %d of %d bytes (%v)", len(got.Body), len(body), err)
 		}
 	})
@@ -51,7 +51,7 @@ func BenchmarkTenMegabyteCatalogue(b *testing.B) {
 		e := newEnv(b, be)
 		token := bearer(e.createUser("01-000000000000001"))
 		o := opByID(b, "createProducts")
-		b.Run(be.name+"/new", func(b *testing.B) {
+		b.Run(be.Name+"/new", func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			n := 0
 			for b.Loop() {
@@ -61,7 +61,7 @@ func BenchmarkTenMegabyteCatalogue(b *testing.B) {
 				}
 			}
 		})
-		b.Run(be.name+"/resent", func(b *testing.B) {
+		b.Run(be.Name+"/resent", func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			e.sendTo(o, storeUUID, body, token) // the first delivery, not measured
 			for b.Loop() {

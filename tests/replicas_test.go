@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
 )
 
 // TestThreeReplicasOnePostgres: three server processes on one PostgreSQL take a duplicate
@@ -114,13 +115,12 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	}
 	killOnce.Do(replicas[2].kill)
 
-	st, err := storage.Open(context.Background(), dbURL, "")
+	st, err := gorm.Open(postgres.Open(dbURL), &gorm.Config{}) // a look at the rows, as an operator would
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
 	var stored []string
-	st.DB().Table("receipts").Pluck("id", &stored)
+	st.Table("receipts").Pluck("id", &stored)
 	if len(stored) != 100 || len(acked) != 100 {
 		t.Fatalf("%d receipts stored, %d acknowledged, want 100", len(stored), len(acked))
 	}
@@ -138,7 +138,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 			inOrder.sendEvent(ev)
 		}
 		var got storage.Subscription
-		st.DB().Where("subscription_id = ?", "sub-"+u).Take(&got)
+		st.Where("subscription_id = ?", "sub-"+u).Take(&got)
 		got.UpdatedAt = time.Time{}
 		if want := stateOf(inOrder.subscription("sub-" + u)); stateOf(got) != want {
 			t.Fatalf("subscription of %s: %s, want %s", u, stateOf(got), want)
@@ -147,7 +147,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 
 	// Every stored delivery forwarded (the killed replica's jobs rescued by the others).
 	var inbox []int64
-	st.DB().Model(&storage.InboxEntry{}).Order("id").Pluck("id", &inbox)
+	st.Model(&storage.InboxEntry{}).Order("id").Pluck("id", &inbox)
 	got := dest.waitDelivered(len(inbox), 120*time.Second)
 	ids := make([]string, len(got))
 	for i, m := range got {

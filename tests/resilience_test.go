@@ -14,15 +14,16 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
 )
 
 // The goals when PostgreSQL stops answering (Evotor gives up after 10 s and re-sends).
 const (
-	readyzLimit    = time.Second                          // /readyz answers 503 within this
+	readyzLimit    = time.Second                            // /readyz answers 503 within this
 	deliveryLimit  = storage.DefaultTimeout + time.Second/2 // a delivery fails with 503 within this
-	knownDownLimit = 100 * time.Millisecond               // once the database is known not to answer
-	recoveryLimit  = 5 * time.Second                      // answers are back this soon after the database
-	hangLimit      = 12 * time.Second                     // beyond this a request counts as hung
+	knownDownLimit = 100 * time.Millisecond                 // once the database is known not to answer
+	recoveryLimit  = 5 * time.Second                        // answers are back this soon after the database
+	hangLimit      = 12 * time.Second                       // beyond this a request counts as hung
 )
 
 // answer is one request's outcome and how long it took.
@@ -82,9 +83,9 @@ func TestFrozenDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := startStallProxy(t, u.Host)
-	e := newEnv(t, backend{name: "postgres via a stalling proxy", open: func(t testing.TB) *storage.Store {
-		return openPostgresSchema(t, proxy.viaProxy(t, databaseURL))
-	}})
+	e := newEnv(t, storagetest.PostgresAt("postgres via a stalling proxy", func(t testing.TB) string {
+		return proxy.viaProxy(t, databaseURL)
+	}))
 	t.Cleanup(proxy.Resume) // before the schema is dropped, whatever happened
 	client := e.client.ClientInterface.(*generated.Client)
 	userToken := e.createUser("01-000000000000031")
@@ -159,13 +160,13 @@ func TestSlowAnswerIsNotCut(t *testing.T) {
 	if databaseURL == "" {
 		t.Skip("PostgreSQL only: set TEST_DATABASE_URL")
 	}
-	e := newEnv(t, backend{name: "postgres", open: func(t testing.TB) *storage.Store { return openPostgresSchema(t, databaseURL) }})
+	e := newEnv(t, storagetest.PostgresAt("postgres", func(testing.TB) string { return databaseURL }))
 	client := e.client.ClientInterface.(*generated.Client)
 	userToken := e.createUser("01-000000000000032")
 	const held = storage.DefaultTimeout + time.Second
 
 	locked := make(chan error, 1)
-	release := e.store.DB().Begin()
+	release := e.db.Begin()
 	if err := release.Exec("LOCK TABLE inbox IN EXCLUSIVE MODE").Error; err != nil {
 		t.Fatal(err)
 	}

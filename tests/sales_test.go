@@ -52,15 +52,15 @@ func TestConcurrentCopiesOfReceiptsAndProducts(t *testing.T) {
 		}
 		wg.Wait()
 		var receipts, items, products int64
-		e.store.DB().Model(&storage.ReceiptRow{}).Count(&receipts)
-		e.store.DB().Model(&storage.ReceiptItemRow{}).Count(&items)
-		e.store.DB().Model(&storage.ProductRow{}).Count(&products)
+		e.db.Model(&storage.ReceiptRow{}).Count(&receipts)
+		e.db.Model(&storage.ReceiptItemRow{}).Count(&items)
+		e.db.Model(&storage.ProductRow{}).Count(&products)
 		wantProducts := int64(strings.Count(string(catalogueBody), `"uuid"`))
 		if failures.Load() != 0 || receipts != 20 || items != 60 || products != wantProducts {
 			t.Fatalf("%d failures; %d receipts, %d items, %d of %d products", failures.Load(), receipts, items, products, wantProducts)
 		}
 		var inboxReceipts int64
-		e.store.DB().Model(&storage.InboxEntry{}).Where("operation = ?", "postReceipts").Count(&inboxReceipts)
+		e.db.Model(&storage.InboxEntry{}).Where("operation = ?", "postReceipts").Count(&inboxReceipts)
 		if inboxReceipts != 20 {
 			t.Fatalf("%d receipt deliveries in the inbox, want 20 (redeliveries add none)", inboxReceipts)
 		}
@@ -108,8 +108,8 @@ func TestTenMegabyteCatalogueBecomesProducts(t *testing.T) {
 			t.Fatalf("%d %s", status, resp)
 		}
 		var products, barcodes int64
-		e.store.DB().Model(&storage.ProductRow{}).Count(&products)
-		e.store.DB().Model(&storage.ProductBarcode{}).Count(&barcodes)
+		e.db.Model(&storage.ProductRow{}).Count(&products)
+		e.db.Model(&storage.ProductBarcode{}).Count(&barcodes)
 		if products != want || barcodes != want {
 			t.Fatalf("%d products and %d barcodes stored of %d", products, barcodes, want)
 		}

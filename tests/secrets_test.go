@@ -13,7 +13,7 @@ func (e *env) dumpTables() string {
 	for _, table := range []string{"accounts", "user_tokens", "cloud_tokens", "inbox", "subscription_events",
 		"subscriptions", "installation_events", "installations", "stores", "devices", "employees", "products",
 		"product_barcodes", "documents", "receipts", "receipt_items"} {
-		rows, err := e.store.DB().Raw("SELECT * FROM " + table + " ORDER BY 1, 2").Rows()
+		rows, err := e.db.Raw("SELECT * FROM " + table + " ORDER BY 1, 2").Rows()
 		if err != nil {
 			e.t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func TestConcurrentCreateRetries(t *testing.T) {
 		}
 		wg.Wait()
 		var n int64
-		e.store.DB().Model(&storage.Account{}).Count(&n)
+		e.db.Model(&storage.Account{}).Count(&n)
 		if n != 1 {
 			t.Fatalf("%d accounts after %d overlapping creates", n, copies)
 		}

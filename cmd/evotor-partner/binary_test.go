@@ -63,7 +63,7 @@ const testAppToken = "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"
 // command is the binary with args and only the given environment (and PATH).
 func command(t *testing.T, env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), envAppToken + "=" + testAppToken, envAddr + "=127.0.0.1:0"}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), envAppToken + "=" + testAppToken, envAddr + "=127.0.0.1:0", "EVOTOR_PARTNER_METRICS_ADDR="}, env...)
 	return cmd
 }
 
@@ -332,13 +332,13 @@ func TestSecretsRotate(t *testing.T) {
 			}
 			sealerA := sealer(t, keyA)
 			withStore(t, db.cfg, func(st *storage.Store) {
-				var tokens []storage.CloudToken
-				if err := st.DB().Order("evotor_user_id").Find(&tokens).Error; err != nil || len(tokens) != len(users) {
-					t.Fatalf("%d tokens, %v", len(tokens), err)
-				}
-				for i, tok := range tokens {
-					if plain, err := sealerA.Open(tok.SealedToken, tok.EvotorUserID); err != nil || string(plain) != "cloud-"+users[i] {
-						t.Errorf("token of %s with key A alone: %q %v", tok.EvotorUserID, plain, err)
+				for _, user := range users {
+					sealed, found, err := st.CloudToken(context.Background(), user)
+					if err != nil || !found {
+						t.Fatalf("token of %s: found %v, %v", user, found, err)
+					}
+					if plain, err := sealerA.Open(sealed, user); err != nil || string(plain) != "cloud-"+user {
+						t.Errorf("token of %s with key A alone: %q %v", user, plain, err)
 					}
 				}
 			})

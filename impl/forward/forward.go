@@ -56,7 +56,7 @@ func New(ctx context.Context, st *storage.Store, cfg Config, logger *slog.Logger
 		http:   &http.Client{Timeout: cfg.Timeout},
 		policy: backoff{base: cfg.RetryBase, cap: cfg.RetryCap}}
 	s.maxAttempts = s.policy.maxAttempts(cfg.RetryFor)
-	sqlDB, err := st.DB().DB()
+	sqlDB, err := st.SQLDB()
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func New(st *storage.Store) (*Metrics, error) {
 			Help: "Events and notifications received, by kind (operationId), outcome (stored, redelivered, refused: answered anything but 200) and, when refused, Evotor error code."},
 			[]string{"kind", "outcome", "code"}),
 	}
-	sqlDB, err := st.DB().DB()
+	sqlDB, err := st.SQLDB()
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -65,8 +66,10 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 }
 
 // Connect opens the database (PostgreSQL, or the SQLite file in DataDir, created on first
-// use), waits for its first answer and applies the pending migrations, all within the
-// connect timeout and for no longer than ctx lives (a signal during start-up).
+// use), waits for its first answer within the connect timeout, then applies the pending
+// migrations; none of it for longer than ctx lives (a signal during start-up). Migrations are
+// not bound by the connect timeout: a replica starting beside another waits its turn for the
+// migration lock, which is no sign of a database that does not answer.
 func Connect(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -78,10 +81,10 @@ func Connect(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, cfg.ConnectTimeout,
+	answerCtx, cancel := context.WithTimeoutCause(ctx, cfg.ConnectTimeout,
 		fmt.Errorf("the database did not answer within %s", cfg.ConnectTimeout))
 	defer cancel()
-	if err := s.awaitAnswer(ctx); err != nil {
+	if err := s.awaitAnswer(answerCtx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -182,7 +185,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	} else {
 		// Several instances starting at once take turns.
-		locker, err := lock.NewPostgresSessionLocker()
+		// Try for the lock every second, for five minutes (goose's default polls every 5 s).
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return err
 		}
@@ -231,8 +235,9 @@ func sqliteMigrations(pg fs.FS) (fs.FS, error) {
 // Dialect names the database in use ("postgres" or "sqlite3").
 func (s *Store) Dialect() string { return string(s.dialect) }
 
-// DB exposes the connection to tests that inspect rows directly.
-func (s *Store) DB() *gorm.DB { return s.db }
+// SQLDB is the connection pool underneath, for what works on database/sql itself: the pool's
+// metrics and the forwarding queue (River), which share it.
+func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -55,3 +55,14 @@ func (s *Store) SaveCloudToken(ctx context.Context, userID string, sealed []byte
 		}).Create(&CloudToken{EvotorUserID: userID, SealedToken: sealed, UpdatedAt: s.now()}).Error
 	})
 }
+
+// CloudToken is Evotor's cloud token for the user as stored: sealed (open it with the sealer,
+// bound to the user id); found is false when Evotor has sent none.
+func (s *Store) CloudToken(ctx context.Context, userID string) (sealed []byte, found bool, err error) {
+	var t CloudToken
+	err = s.db.WithContext(ctx).Where("evotor_user_id = ?", userID).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, false, nil
+	}
+	return t.SealedToken, err == nil, err
+}

@@ -1,0 +1,115 @@
+// Package storagetest opens throw-away databases for tests: SQLite always, PostgreSQL too when
+// TEST_DATABASE_URL names a database it may create schemas in (each store gets a schema of its
+// own, dropped afterwards). Each store comes with a second, separate connection for tests that
+// look at rows directly, so the store itself exposes no database handle.
+package storagetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/glebarez/sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib" // the admin connection that creates and drops schemas
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/evotor-partner/evotor-partner/impl/storage"
+)
+
+// Backend is one kind of database a suite runs on.
+type Backend struct {
+	Name string
+	open func(t testing.TB) (*storage.Store, gorm.Dialector)
+}
+
+// Opened is a fresh store and a separate connection to the same database.
+type Opened struct {
+	Store *storage.Store
+	DB    *gorm.DB // for looking at rows; never used by the code under test
+}
+
+// Backends lists SQLite, and PostgreSQL when TEST_DATABASE_URL is set.
+func Backends() []Backend {
+	bs := []Backend{{Name: "sqlite", open: openSQLite}}
+	if url := os.Getenv("TEST_DATABASE_URL"); url != "" {
+		bs = append(bs, Backend{Name: "postgres", open: func(t testing.TB) (*storage.Store, gorm.Dialector) {
+			return openPostgresSchema(t, url)
+		}})
+	}
+	return bs
+}
+
+// PostgresAt is a PostgreSQL backend reached at the URL urlFor gives (through a test's proxy,
+// say); each store still gets a schema of its own.
+func PostgresAt(name string, urlFor func(t testing.TB) string) Backend {
+	return Backend{Name: name, open: func(t testing.TB) (*storage.Store, gorm.Dialector) {
+		return openPostgresSchema(t, urlFor(t))
+	}}
+}
+
+// Each runs f once per backend, as a subtest.
+func Each(t *testing.T, f func(t *testing.T, b Backend)) {
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// Open opens a fresh database of this backend, closed (and dropped) when the test ends.
+func (b Backend) Open(t testing.TB) Opened {
+	st, dialector := b.open(t)
+	db, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	return Opened{Store: st, DB: db}
+}
+
+func openSQLite(t testing.TB) (*storage.Store, gorm.Dialector) {
+	dir := t.TempDir()
+	st, err := storage.Open(context.Background(), "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st, sqlite.Open("file:" + filepath.Join(dir, storage.SQLiteFile) + "?_pragma=busy_timeout(5000)")
+}
+
+func openPostgresSchema(t testing.TB, url string) (*storage.Store, gorm.Dialector) {
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	dsn := url + sep + "search_path=" + schema
+	st, err := storage.Open(context.Background(), dsn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = st.Close()
+		_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+	})
+	return st, postgres.Open(dsn)
+}
