@@ -1,0 +1,156 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
+)
+
+// The storage layer on its own, on SQLite and (with TEST_DATABASE_URL) PostgreSQL: what a
+// delivery writes, what a redelivery does not, who owns what, and events arriving late.
+
+var ctx = context.Background()
+
+func inbox(t *testing.T, st *storage.Store, user string) []storage.InboxEntry {
+	t.Helper()
+	entries, _, err := st.InboxOf(ctx, user, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
+}
+
+func receiptDelivery(owner, receiptID, storeID string) (storage.InboxEntry, func(tx *storage.Tx) error) {
+	body := fmt.Appendf(nil, `{"id":%q,"data":{"id":"d","storeId":%q,"type":"SELL"}}`, receiptID, storeID)
+	entry := storage.InboxEntry{Operation: "postReceipts", EvotorUserID: &owner, PathParams: "{}", Body: body}
+	return entry, func(tx *storage.Tx) error {
+		if err := tx.ClaimStores(owner, storeID); err != nil {
+			return err
+		}
+		return tx.InsertReceipts([]storage.ReceiptRow{{OwnerID: owner, ID: receiptID, ReceiptUUID: "d", StoreUUID: storeID, Type: "SELL", Raw: body}})
+	}
+}
+
+// TestAcceptStoresOnceAndRedeliveryWritesNothing: a delivery writes its rows and one inbox
+// row together; the same receipt again adds no inbox row.
+func TestAcceptStoresOnceAndRedeliveryWritesNothing(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		st := b.Open(t).Store
+		entry, apply := receiptDelivery("u1", "r-1", "s-1")
+		for range 3 {
+			if err := st.Accept(ctx, entry, apply); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(inbox(t, st, "u1")); n != 1 {
+			t.Fatalf("%d inbox rows, want 1", n)
+		}
+		items, _, err := st.List(ctx, storage.ReceiptsOf("u1"), "", 10)
+		if err != nil || len(items) != 1 {
+			t.Fatalf("%d receipts, %v", len(items), err)
+		}
+	})
+}
+
+// TestAnotherOwnersObjectRefusesTheWholeDelivery: a delivery naming another user's store or
+// receipt fails with NotOwner and writes nothing, not even its inbox row.
+func TestAnotherOwnersObjectRefusesTheWholeDelivery(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		st := b.Open(t).Store
+		entry, apply := receiptDelivery("alice", "r-1", "s-1")
+		if err := st.Accept(ctx, entry, apply); err != nil {
+			t.Fatal(err)
+		}
+		for name, d := range map[string][2]string{"store": {"r-2", "s-1"}, "receipt": {"r-1", "s-2"}} {
+			entry, apply := receiptDelivery("mallory", d[0], d[1])
+			if err := st.Accept(ctx, entry, apply); !errors.Is(err, apperr.ErrNotOwner) {
+				t.Fatalf("another user's %s: %v, want NotOwner", name, err)
+			}
+		}
+		if n := len(inbox(t, st, "mallory")); n != 0 {
+			t.Fatalf("%d inbox rows for refused deliveries", n)
+		}
+		if items, _, _ := st.List(ctx, storage.StoresOf("mallory"), "", 10); len(items) != 0 {
+			t.Fatalf("mallory got stores %v", items)
+		}
+	})
+}
+
+// TestConcurrentClaimsOfOneStoreHaveOneWinner: users racing to claim one store: exactly one
+// owns it, every other claim fails with NotOwner, none with anything else.
+func TestConcurrentClaimsOfOneStoreHaveOneWinner(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		st := b.Open(t).Store
+		const racers = 8
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				owner := fmt.Sprintf("user-%d", i)
+				errs[i] = st.Accept(ctx, storage.InboxEntry{Operation: "putDevices", EvotorUserID: &owner, PathParams: "{}", Body: []byte("[]")},
+					func(tx *storage.Tx) error { return tx.ClaimStores(owner, "contested-store") })
+			}()
+		}
+		wg.Wait()
+		winners := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				winners++
+			case !errors.Is(err, apperr.ErrNotOwner):
+				t.Fatalf("racer %d: %v", i, err)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("%d winners, want 1", winners)
+		}
+	})
+}
+
+// TestLateEventsDoNotUndoNewerOnes: a subscription's state follows its events in sequence
+// order and an installation its newest event, whatever order they are stored in.
+func TestLateEventsDoNotUndoNewerOnes(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		st := b.Open(t).Store
+		user := "u-late"
+		record := func(body string, apply func(tx *storage.Tx) error) {
+			t.Helper()
+			if err := st.Accept(ctx, storage.InboxEntry{Operation: "event", EvotorUserID: &user, PathParams: "{}", Body: []byte(body)}, apply); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sub := func(seq int, typ string) {
+			body := fmt.Sprintf(`{"subscriptionId":"sub","productId":"p","userId":%q,"sequenceNumber":%d,"type":%q}`, user, seq, typ)
+			record(body, func(tx *storage.Tx) error {
+				_, err := tx.RecordSubscriptionEvent("sub", []byte(body))
+				return err
+			})
+		}
+		sub(3, "SubscriptionTerminated")
+		sub(1, "SubscriptionCreated")
+		sub(2, "SubscriptionActivated")
+		subs, err := st.SubscriptionsOf(ctx, user)
+		if err != nil || len(subs) != 1 || subs[0].Status != "terminated" {
+			t.Fatalf("subscriptions %+v, %v; want terminated", subs, err)
+		}
+		install := func(id, typ string, ms int64) {
+			record("{}", func(tx *storage.Tx) error {
+				return tx.RecordInstallationEvent(storage.InstallationEvent{EventID: id, EvotorUserID: user, ProductID: "p", Type: typ, OccurredMs: ms, Body: []byte("{}")})
+			})
+		}
+		install("e2", "ApplicationUninstalled", 200)
+		install("e1", "ApplicationInstalled", 100) // older, arriving late
+		view, err := st.User(ctx, user)
+		if err != nil || len(view.Installations) != 1 || view.Installations[0].Installed || view.Installations[0].LastEventMs != 200 {
+			t.Fatalf("installations %+v, %v; want uninstalled at 200", view.Installations, err)
+		}
+	})
+}
