@@ -142,7 +142,11 @@ func (p Program) isGroup(word string) bool {
 }
 
 func (p Program) printUsage(w io.Writer) {
-	fmt.Fprintf(w, "%s\n\nusage: %s <command> [flags]\n\ncommands:\n", p.Summary, p.Name)
+	synopsis := "<command>"
+	if p.Default != "" {
+		synopsis = "[command]"
+	}
+	fmt.Fprintf(w, "%s\n\nusage: %s %s [flags]\n\ncommands:\n", p.Summary, p.Name, synopsis)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	for _, c := range p.Commands {
 		summary := c.Summary
