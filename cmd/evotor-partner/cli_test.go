@@ -158,6 +158,11 @@ func TestLogLevelWarn(t *testing.T) {
 		!strings.Contains(e.stdout, `"msg":"request refused"`) || !strings.Contains(e.stdout, `"request_id":"`+id+`"`) {
 		t.Fatalf("exit %d, X-Request-Id %q, log:\n%s%s", e.code, id, e.stdout, e.stderr)
 	}
+	for _, line := range strings.Split(e.stdout, "\n") {
+		if strings.Count(line, `"request_id"`) > 1 {
+			t.Errorf("request_id twice (the logger wrapped twice): %s", line)
+		}
+	}
 }
 
 // refusedRequest sends user/create with a wrong app token once the server answers.
