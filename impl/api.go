@@ -3,12 +3,15 @@ package impl
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/logging"
 	"github.com/evotor-partner/evotor-partner/impl/metrics"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
@@ -34,9 +37,11 @@ type APIConfig struct {
 	Forwarding                Forwarding       // the outbox's job queue (admin re-sends); nil: none
 }
 
-// NewAPI assembles the HTTP API: spec → validator → generated routes → handlers. Requests pass
-// the access log, the body limit and the validator before any handler runs.
+// NewAPI assembles the HTTP API: spec → validator → generated routes → handlers. Requests get
+// a request id, then pass the access log, the body limit and the validator before any handler
+// runs. Every line logged with a request's context carries its request_id.
 func NewAPI(cfg APIConfig) (*echo.Echo, error) {
+	cfg.Logger = slog.New(logging.WithRequestIDs(cfg.Logger.Handler()))
 	spec, err := generated.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("loading embedded spec: %w", err)
@@ -53,6 +58,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = security.ErrorHandler(cfg.Logger) // the one place an error becomes a response
 	e.Binder = security.ExactBinder{}                      // bodies bind from the validated value only
+	e.Pre(requestID())                                     // first: every answer and log line has it
 	e.Pre(middleware.RemoveTrailingSlash())                // Evotor integrations also call /api/v1/user/create/
 	e.Use(accessLog(cfg.Logger))
 	if cfg.Metrics != nil {
@@ -93,4 +99,37 @@ func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// requestID gives every request an id: the caller's X-Request-Id when it is sane, else a new
+// uuid. It is answered in X-Request-Id and put on the request's context, where the log finds it.
+func requestID() echo.MiddlewareFunc {
+	withID := middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		Generator: uuid.NewString,
+		RequestIDHandler: func(c echo.Context, id string) {
+			c.SetRequest(c.Request().WithContext(logging.WithRequestID(c.Request().Context(), id)))
+		},
+	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		next = withID(next)
+		return func(c echo.Context) error {
+			if !saneRequestID(c.Request().Header.Get(echo.HeaderXRequestID)) {
+				c.Request().Header.Del(echo.HeaderXRequestID) // a made-up id must not bloat or forge log lines
+			}
+			return next(c)
+		}
+	}
+}
+
+// saneRequestID: 1 to 128 characters of letters, digits and -_.:+/=@ (uuids, trace ids, base64).
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-_.:+/=@", r)) {
+			return false
+		}
+	}
+	return true
 }

@@ -10,45 +10,46 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+	"github.com/evotor-partner/evotor-partner/cmd/internal/cli"
 )
 
-func lifecycleCommand(fs *flag.FlagSet) action {
+func lifecycleCommand(fs *flag.FlagSet) cli.Action {
 	conn := connectionFlags(fs)
 	userID := userIDFlag(fs)
 	login := fs.String("login", "", "log in with user/verify instead of registering with user/create")
 	password := fs.String("password", "", "the password for --login")
 	asJSON := jsonFlag(fs)
-	return func(ctx context.Context, _ []string, out streams) error {
+	return func(ctx context.Context, _ []string, out cli.Streams) error {
 		c, err := conn.open()
 		if err != nil {
 			return err
 		}
 		rep := c.Lifecycle(ctx, cloud.LifecycleOptions{UserID: *userID, Login: *login, Password: *password})
-		return printSteps(out.stdout, "lifecycle", *asJSON, rep)
+		return printSteps(out.Stdout, "lifecycle", *asJSON, rep)
 	}
 }
 
-func replayCommand(fs *flag.FlagSet) action {
+func replayCommand(fs *flag.FlagSet) cli.Action {
 	conn := connectionFlags(fs)
 	userID := userIDFlag(fs)
 	op := fs.String("op", "", "send every file to this `operationId` instead of the one its name gives")
 	store := fs.String("store", "20170222-5a12-403a-80f6-75c361356826", "the store `uuid` of products and documents")
 	userToken := fs.String("user-token", "", "use this user `token` instead of one from user/create")
 	asJSON := jsonFlag(fs)
-	return func(ctx context.Context, paths []string, out streams) error {
+	return func(ctx context.Context, paths []string, out cli.Streams) error {
 		c, err := conn.open()
 		if err != nil {
 			return err
 		}
 		rep, err := c.Replay(ctx, cloud.ReplayOptions{Paths: paths, Operation: *op, StoreUUID: *store, UserID: *userID, UserToken: *userToken})
 		if err != nil {
-			return usageProblem{err} // a file that cannot be read
+			return cli.UsageError(err) // a file that cannot be read
 		}
-		return printSteps(out.stdout, "replay", *asJSON, rep)
+		return printSteps(out.Stdout, "replay", *asJSON, rep)
 	}
 }
 
-func loadCommand(fs *flag.FlagSet) action {
+func loadCommand(fs *flag.FlagSet) cli.Action {
 	conn := connectionFlags(fs)
 	userID := userIDFlag(fs)
 	rate := fs.Int("rate", 10, "requests per second")
@@ -56,29 +57,29 @@ func loadCommand(fs *flag.FlagSet) action {
 	mix := fs.String("mix", "receipts", "what to send: `receipts|products|mixed`")
 	quiet := fs.Bool("quiet", false, "no progress line every second on stderr")
 	asJSON := jsonFlag(fs)
-	return func(ctx context.Context, _ []string, out streams) error {
+	return func(ctx context.Context, _ []string, out cli.Streams) error {
 		opts := cloud.LoadOptions{Rate: *rate, Duration: *duration, Mix: *mix, UserID: *userID}
 		if err := opts.Validate(); err != nil {
-			return usageProblem{err}
+			return cli.UsageError(err)
 		}
 		c, err := conn.open()
 		if err != nil {
 			return err
 		}
 		if !*quiet {
-			opts.Progress = (&progress{w: out.stderr}).print
+			opts.Progress = (&progress{w: out.Stderr}).print
 		}
 		rep, err := c.Load(ctx, opts)
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			_ = json.NewEncoder(out.stdout).Encode(rep)
+			_ = json.NewEncoder(out.Stdout).Encode(rep)
 		} else {
-			printLoadTable(out.stdout, rep, *rate)
+			printLoadTable(out.Stdout, rep, *rate)
 		}
 		if rep.Errors() > 0 || rep.Dropped > 0 {
-			return errFailed
+			return cli.ErrFailed
 		}
 		return nil
 	}
@@ -114,12 +115,12 @@ func jsonFlag(fs *flag.FlagSet) *bool {
 func (c *connection) open() (*cloud.Cloud, error) {
 	auth, err := appAuthorization(c.appToken, c.appBasic)
 	if err != nil || c.target == "" {
-		return nil, usageProblem{errors.New("--target and one of --app-token / --app-basic (login:password) are required")}
+		return nil, cli.UsageError(errors.New("--target and one of --app-token / --app-basic (login:password) are required"))
 	}
 	cl, err := cloud.New(cloud.Config{Target: strings.TrimRight(c.target, "/"), AppAuth: auth, Retries: c.retries,
 		RetryInterval: c.retryInterval, Timeout: c.timeout})
 	if err != nil {
-		return nil, usageProblem{err}
+		return nil, cli.UsageError(err)
 	}
 	return cl, nil
 }

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+	"github.com/evotor-partner/evotor-partner/cmd/internal/cli"
 )
 
-// printSteps prints one line a step and a summary line (or JSON); errFailed when a step failed.
+// printSteps prints one line a step and a summary line (or JSON); cli.ErrFailed when a step failed.
 func printSteps(w io.Writer, name string, asJSON bool, rep cloud.Report) error {
 	if asJSON {
 		_ = json.NewEncoder(w).Encode(rep)
@@ -33,7 +34,7 @@ func printSteps(w io.Writer, name string, asJSON bool, rep cloud.Report) error {
 			name, rep.Passed, rep.Failed, rep.Resends, short(rep.Duration), verdict)
 	}
 	if !rep.OK {
-		return errFailed
+		return cli.ErrFailed
 	}
 	return nil
 }

@@ -15,18 +15,19 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+	"github.com/evotor-partner/evotor-partner/cmd/internal/cli"
 	"github.com/evotor-partner/evotor-partner/security/webhook"
 )
 
 // receiveCommand is the partner's first consumer of forwarding: it verifies each message's
 // signature and prints it, one JSON line per message, until interrupted.
-func receiveCommand(fs *flag.FlagSet) action {
+func receiveCommand(fs *flag.FlagSet) cli.Action {
 	listen := fs.String("listen", "127.0.0.1:8090", "the `address` to listen on (port 0: any free one)")
 	secret := fs.String("secret", "", "the signing `secret`, whsec_… (default $EVOTOR_PARTNER_FORWARD_SECRET)")
-	return func(ctx context.Context, _ []string, out streams) error {
+	return func(ctx context.Context, _ []string, out cli.Streams) error {
 		key, err := webhook.ParseSecret(cmp.Or(*secret, os.Getenv("EVOTOR_PARTNER_FORWARD_SECRET")))
 		if err != nil {
-			return usageProblem{fmt.Errorf("--secret: %w", err)}
+			return cli.UsageError(fmt.Errorf("--secret: %w", err))
 		}
 		ln, err := net.Listen("tcp", *listen)
 		if err != nil {
@@ -44,13 +45,13 @@ func receiveCommand(fs *flag.FlagSet) action {
 				if err := json.Compact(&line, body); err != nil {
 					return err
 				}
-				say(out.stdout, line.Bytes())
+				say(out.Stdout, line.Bytes())
 				return nil
 			},
-			Duplicate: func(id string) { say(out.stderr, []byte("duplicate "+id+" (answered 200, not printed again)")) },
+			Duplicate: func(id string) { say(out.Stderr, []byte("duplicate "+id+" (answered 200, not printed again)")) },
 		}
-		srv := &http.Server{Handler: refusalLog(recv, func(s string) { say(out.stderr, []byte(s)) }), ReadHeaderTimeout: 5 * time.Second}
-		say(out.stderr, []byte("receiving on http://"+ln.Addr().String()+"/ (Ctrl-C stops)"))
+		srv := &http.Server{Handler: refusalLog(recv, func(s string) { say(out.Stderr, []byte(s)) }), ReadHeaderTimeout: 5 * time.Second}
+		say(out.Stderr, []byte("receiving on http://"+ln.Addr().String()+"/ (Ctrl-C stops)"))
 		go func() {
 			<-ctx.Done()
 			shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
+	"github.com/evotor-partner/evotor-partner/impl/logging"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -23,6 +26,7 @@ import (
 // DATABASE_URL. README.md's configuration table lists them.
 type config struct {
 	Addr       string
+	LogLevel   slog.Level   // EVOTOR_PARTNER_LOG_LEVEL
 	Store      storage.Config // DATABASE_URL, the data directory, the database timeouts
 	App        security.AppCredentials
 	SecretKeys [][]byte // the first seals, all open
@@ -39,6 +43,7 @@ type config struct {
 
 const (
 	envAddr          = "EVOTOR_PARTNER_ADDR"
+	envLogLevel      = "EVOTOR_PARTNER_LOG_LEVEL"
 	envDataDir       = "EVOTOR_PARTNER_DATA_DIR"
 	envDatabaseURL   = "DATABASE_URL"
 	envAppToken      = "EVOTOR_PARTNER_APP_TOKEN"
@@ -79,7 +84,13 @@ func loadConfig() (config, error) {
 			BasicPassword: os.Getenv(envBasicPassword),
 		},
 	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, fmt.Errorf("%s: want host:port such as :8080 or 127.0.0.1:8080, got %q", envAddr, c.Addr)
+	}
 	var err error
+	if c.LogLevel, err = logging.ParseLevel(env(envLogLevel, "info")); err != nil {
+		return c, fmt.Errorf("%s: %w", envLogLevel, err)
+	}
 	if c.Store, err = loadStoreConfig(); err != nil {
 		return c, err
 	}
@@ -134,9 +145,15 @@ func loadConfig() (config, error) {
 	return c, nil
 }
 
-// loadStoreConfig is what every command needs to reach the database.
+// loadStoreConfig is what every command needs to reach the database. With SQLite, the data
+// directory must be writable.
 func loadStoreConfig() (storage.Config, error) {
 	c := storage.Config{DatabaseURL: os.Getenv(envDatabaseURL), DataDir: env(envDataDir, "./data")}
+	if c.DatabaseURL == "" {
+		if err := checkWritableDir(c.DataDir); err != nil {
+			return c, fmt.Errorf("%s: the SQLite database's directory (%s unset): %w", envDataDir, envDatabaseURL, err)
+		}
+	}
 	var err error
 	// Evotor gives up after 10 s: a 503 after that would come too late to matter.
 	if c.Timeout, err = durationEnv(envDBTimeout, storage.DefaultTimeout, 500*time.Millisecond, 9*time.Second); err != nil {
@@ -146,6 +163,20 @@ func loadStoreConfig() (storage.Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// checkWritableDir creates dir when absent and a file in it, then removes the file: SQLite
+// would otherwise fail later with a message that names neither ("out of memory (14)").
+func checkWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return err
+	}
+	_ = f.Close()
+	return os.Remove(f.Name())
 }
 
 // durationEnv reads a duration between min and max.
@@ -217,7 +248,7 @@ func (c *config) useDevAppToken() error {
 	path := filepath.Join(c.Store.DataDir, devAppTokenFile)
 	got, err := readOrCreate(path, func() string { return uuid.NewString() })
 	if err != nil {
-		return fmt.Errorf("%s: %w", envDevAppToken, err)
+		return fmt.Errorf("%s=1 keeps its token in %s: %w", envDevAppToken, envDataDir, err)
 	}
 	c.App.Tokens = []string{strings.TrimSpace(got.value)}
 	c.DevToken = true

@@ -11,57 +11,72 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/evotor-partner/evotor-partner/cmd/internal/cli"
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
+	"github.com/evotor-partner/evotor-partner/impl/logging"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
-const usage = `usage:
-  evotor-partner [serve]                                     run the server
-  evotor-partner accounts add --login L --password-stdin [--has-billing]
-                                                             create a partner account
-  evotor-partner secrets rotate                              re-seal the stored cloud tokens with the
-                                                             first key of EVOTOR_PARTNER_SECRET_KEY
-Configuration comes from the environment (see README.md).`
+var program = cli.Program{
+	Name:    "evotor-partner",
+	Summary: "evotor-partner is the server Evotor Cloud calls.",
+	Commands: []cli.Command{
+		{Name: "serve", Summary: "run the server", Details: configNote, Setup: serveCommand},
+		{Name: "accounts add", Summary: "create a partner account before any Evotor user exists", Details: configNote, Setup: accountsAddCommand},
+		{Name: "secrets rotate", Summary: "re-seal the stored cloud tokens with the first key of " + envSecretKey,
+			Details: "Run it once every instance runs with the new key first; then the old keys can go.\n" + configNote, Setup: secretsRotateCommand},
+	},
+	Default: "serve",
+	Footer:  configNote,
+}
+
+const configNote = "Configuration comes from the environment (README.md, Configuration)."
 
 func main() {
 	// SIGINT and SIGTERM end every command, start-up included.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	args := os.Args[1:]
-	var err error
-	switch {
-	case len(args) == 0 || args[0] == "serve":
-		err = serve(ctx)
-	case len(args) >= 2 && args[0] == "accounts" && args[1] == "add":
-		err = addAccount(ctx, args[2:], os.Stdin, os.Stdout)
-	case len(args) == 2 && args[0] == "secrets" && args[1] == "rotate":
-		err = rotateSecrets(ctx, os.Stdout)
-	default:
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "evotor-partner:", err)
-		stop()
-		os.Exit(1)
+	code := program.Run(ctx, os.Args[1:], cli.Streams{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+func serveCommand(*flag.FlagSet) cli.Action {
+	return func(ctx context.Context, _ []string, _ cli.Streams) error { return serve(ctx) }
+}
+
+func accountsAddCommand(fs *flag.FlagSet) cli.Action {
+	login := fs.String("login", "", "the account's `login` (required)")
+	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin (required)")
+	hasBilling := fs.Bool("has-billing", false, "the partner bills this account itself (hasBilling)")
+	return func(ctx context.Context, _ []string, std cli.Streams) error {
+		if *login == "" || !*passwordStdin {
+			return cli.UsageError(errors.New("--login and --password-stdin are required"))
+		}
+		return addAccount(ctx, *login, *hasBilling, std.Stdin, std.Stdout)
 	}
 }
 
+func secretsRotateCommand(*flag.FlagSet) cli.Action {
+	return func(ctx context.Context, _ []string, std cli.Streams) error { return rotateSecrets(ctx, std.Stdout) }
+}
+
 func serve(ctx context.Context) error {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
+	logger := slog.New(logging.WithRequestIDs(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	for _, note := range cfg.notes {
 		logger.Info(note)
 	}
@@ -89,20 +104,23 @@ func serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("%s=%s: %w", envAddr, cfg.Addr, err)
+	}
 	srv := &http.Server{
-		Addr:              cfg.Addr,
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       60 * time.Second, // a 10 MB catalogue over a slow link
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	logger.Info("serving", "url", "http://"+displayAddr(cfg.Addr), "database", st.Dialect(), "secret_keys", len(cfg.SecretKeys),
+	logger.Info("serving", "url", "http://"+displayAddr(ln.Addr()), "database", st.Dialect(), "secret_keys", len(cfg.SecretKeys),
 		"app_tokens", len(cfg.App.Tokens), "app_basic", cfg.App.BasicUser != "", "dev_app_token", cfg.DevToken, "admin_api", cfg.AdminToken != "",
 		"forward_destinations", len(cfg.Forward.Destinations))
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -126,11 +144,12 @@ func stopForwarding(fwd *forward.Service, logger *slog.Logger) {
 	}
 }
 
-func displayAddr(addr string) string {
-	if strings.HasPrefix(addr, ":") {
-		return "localhost" + addr
+// displayAddr is the address bound, with localhost for "every interface".
+func displayAddr(addr net.Addr) string {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 	}
-	return addr
+	return addr.String()
 }
 
 // openStore connects and migrates within the connect timeout, or until a signal; a failure
@@ -173,17 +192,7 @@ func openStoreWithKeys(ctx context.Context, c storage.Config, keys [][]byte) (*s
 
 // addAccount is `accounts add`: the password is read from stdin so it never shows in the
 // process list or the shell history.
-func addAccount(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("accounts add", flag.ContinueOnError)
-	login := fs.String("login", "", "the account's login")
-	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
-	hasBilling := fs.Bool("has-billing", false, "the partner bills this account itself (hasBilling)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *login == "" || !*passwordStdin {
-		return errors.New("accounts add needs --login and --password-stdin")
-	}
+func addAccount(ctx context.Context, login string, hasBilling bool, stdin io.Reader, stdout io.Writer) error {
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
@@ -201,17 +210,16 @@ func addAccount(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	defer st.Close()
-	id, err := st.AddAccount(ctx, storage.NewAccount{Login: *login, PasswordHash: security.HashPassword(password), HasBilling: *hasBilling})
+	id, err := st.AddAccount(ctx, storage.NewAccount{Login: login, PasswordHash: security.HashPassword(password), HasBilling: hasBilling})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "account %d created (login %q)\n", id, *login)
+	fmt.Fprintf(stdout, "account %d created (login %q)\n", id, login)
 	return nil
 }
 
 // rotateSecrets is `secrets rotate`: every stored cloud token and the key check value re-sealed
-// with the first key of EVOTOR_PARTNER_SECRET_KEY, in one transaction. Run it once every
-// instance runs with the new key first; then the old keys can go.
+// with the first key of EVOTOR_PARTNER_SECRET_KEY, in one transaction.
 func rotateSecrets(ctx context.Context, stdout io.Writer) error {
 	c, err := loadStoreConfig()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evotor-partner/evotor-partner/cmd/internal/cli"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -17,15 +18,19 @@ func TestAccountsAdd(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(envDataDir, dir)
 	t.Setenv(envDatabaseURL, "")
-	var out bytes.Buffer
-	if err := addAccount(context.Background(), []string{"--login", "shop", "--password-stdin", "--has-billing"}, strings.NewReader("s3cret\n"), &out); err != nil {
-		t.Fatal(err)
+	add := func(stdin string, args ...string) int {
+		var out bytes.Buffer
+		return program.Run(context.Background(), append([]string{"accounts", "add"}, args...),
+			cli.Streams{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &out})
 	}
-	if err := addAccount(context.Background(), []string{"--login", "SHOP", "--password-stdin"}, strings.NewReader("x\n"), &out); err == nil {
-		t.Fatal("a second account with the same login was created")
+	if code := add("s3cret\n", "--login", "shop", "--password-stdin", "--has-billing"); code != 0 {
+		t.Fatalf("accounts add: exit %d", code)
 	}
-	if err := addAccount(context.Background(), []string{"--login", "other"}, strings.NewReader("x\n"), &out); err == nil {
-		t.Fatal("accounts add without --password-stdin succeeded")
+	if code := add("x\n", "--login", "SHOP", "--password-stdin"); code != cli.ExitFailed {
+		t.Fatalf("a second account with the same login: exit %d, want %d", code, cli.ExitFailed)
+	}
+	if code := add("x\n", "--login", "other"); code != cli.ExitUsage {
+		t.Fatalf("accounts add without --password-stdin: exit %d, want %d", code, cli.ExitUsage)
 	}
 	st, err := storage.Open(context.Background(), "", dir)
 	if err != nil {
