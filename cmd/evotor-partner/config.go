@@ -26,7 +26,7 @@ import (
 // DATABASE_URL. README.md's configuration table lists them.
 type config struct {
 	Addr       string
-	LogLevel   slog.Level   // EVOTOR_PARTNER_LOG_LEVEL
+	LogLevel   slog.Level     // EVOTOR_PARTNER_LOG_LEVEL
 	Store      storage.Config // DATABASE_URL, the data directory, the database timeouts
 	App        security.AppCredentials
 	SecretKeys [][]byte // the first seals, all open
