@@ -1,6 +1,7 @@
 package security
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
@@ -52,7 +54,7 @@ type schemaNode struct {
 
 	minLength, maxLength int // maxLength < 0: none
 	pattern              *regexp.Regexp
-	format               func(string) error // string formats
+	format               func([]byte) bool // string formats
 
 	intFormat          *[2]int64 // integer formats: the admitted range
 	minimum, maximum   *float64
@@ -90,8 +92,8 @@ var supportedKeywords = map[string]bool{
 
 // stringFormats are the string formats checked; kin-openapi's own (date, date-time, byte)
 // are not used by any request schema, so compileSchema refuses them rather than skip them.
-var stringFormats = map[string]func(string) error{
-	FormatEvotorTime: func(s string) error { _, err := ParseEvotorTime(s); return err },
+var stringFormats = map[string]func([]byte) bool{
+	FormatEvotorTime: func(s []byte) bool { _, err := ParseEvotorTime(string(s)); return err == nil },
 }
 
 var integerFormats = map[string]*[2]int64{
@@ -235,58 +237,64 @@ func (n *schemaNode) compileFormat(format string) error {
 // the name of the field refused (kin's JSON pointer's last name), never the value.
 type refusal struct {
 	kind    apperr.Kind
-	subject string
+	subject []byte // in the pooled parser: copied by err
 	reason  string
 }
 
 func (r refusal) refused() bool { return r.kind != 0 }
 
-func (r refusal) err() *apperr.Error { return apperr.Because(r.kind, r.subject, r.reason) }
+func (r refusal) err() *apperr.Error { return apperr.Because(r.kind, string(r.subject), r.reason) }
 
-func incorrect(subject, reason string) refusal {
+func incorrect(subject []byte, reason string) refusal {
 	return refusal{kind: apperr.Incorrect, subject: subject, reason: reason}
 }
 
 // memberSubject is the subject of an object member: its name, unless the name is all digits
 // (kin's pointer reads it as an array index, and fieldName skips those).
-func memberSubject(parent, name string) string {
-	if strings.Trim(name, "0123456789") == "" {
-		return parent
+func memberSubject(parent, name []byte) []byte {
+	for _, c := range name {
+		if c < '0' || c > '9' {
+			return name
+		}
 	}
-	return name
+	return parent
 }
 
 // check judges value v (subject: the field it is, or is in) in kin-openapi's order.
-func (n *schemaNode) check(d *jsonDoc, v *jsonNode, subject string) refusal {
-	if v.kind == 'n' && n.nullable {
+func (n *schemaNode) check(d *jsonDoc, v *fastjson.Value, subject []byte) refusal {
+	t := v.Type()
+	if t == fastjson.TypeNull && n.nullable {
 		return refusal{}
 	}
 	if n.empty {
-		if v.kind == 'n' {
+		if t == fastjson.TypeNull {
 			return incorrect(subject, "null not allowed")
 		}
 		return refusal{}
 	}
-	if r := n.checkAlternatives(d, v, subject); r.refused() || (v.kind == 'n' && len(n.oneOf)+len(n.anyOf) > 0) {
-		return r
+	if len(n.oneOf)+len(n.anyOf) > 0 {
+		if r := n.checkAlternatives(d, v, subject); r.refused() || t == fastjson.TypeNull {
+			return r
+		}
 	}
-	if len(n.enum) > 0 && !slices.ContainsFunc(n.enum, func(e any) bool { return enumEquals(e, v) }) {
+	if len(n.enum) > 0 && !slices.ContainsFunc(n.enum, func(e any) bool { return enumEquals(d, e, v) }) {
 		return incorrect(subject, "not one of the allowed values")
 	}
-	switch v.kind {
-	case 'n':
+	switch t {
+	case fastjson.TypeNull:
 		return incorrect(subject, "null not allowed")
-	case 't', 'f':
+	case fastjson.TypeTrue, fastjson.TypeFalse:
 		if n.types&typeBoolean == 0 {
 			return incorrect(subject, "wrong type")
 		}
-	case '0':
-		return n.checkNumber(v.text, subject)
-	case '"':
-		return n.checkString(v.text, subject)
-	case '[':
+	case fastjson.TypeNumber:
+		return n.checkNumber(d.numberText(v), subject)
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		return n.checkString(s, subject)
+	case fastjson.TypeArray:
 		return n.checkArray(d, v, subject)
-	case '{':
+	case fastjson.TypeObject:
 		return n.checkObject(d, v, subject)
 	}
 	return refusal{}
@@ -294,7 +302,7 @@ func (n *schemaNode) check(d *jsonDoc, v *jsonNode, subject string) refusal {
 
 // checkAlternatives: a oneOf must match exactly one alternative (none: the first failing
 // alternative's refusal); an anyOf at least one.
-func (n *schemaNode) checkAlternatives(d *jsonDoc, v *jsonNode, subject string) refusal {
+func (n *schemaNode) checkAlternatives(d *jsonDoc, v *fastjson.Value, subject []byte) refusal {
 	if len(n.oneOf) > 0 {
 		var first refusal
 		matched := 0
@@ -318,16 +326,25 @@ func (n *schemaNode) checkAlternatives(d *jsonDoc, v *jsonNode, subject string) 
 	return refusal{}
 }
 
-func (n *schemaNode) checkNumber(text, subject string) refusal {
-	f, err := strconv.ParseFloat(text, 64)
+// checkNumber judges a number as kin-openapi does (by its float64 value: one too large for a
+// float64 is refused), parsing it only when its value matters: a number without an exponent
+// and under 300 characters cannot overflow, and one written without fraction or exponent is an
+// integer.
+func (n *schemaNode) checkNumber(text, subject []byte) refusal {
+	integer, exponent := numberShape(text)
+	var f float64
+	if exponent || len(text) > 300 || (!integer && (n.requiresInteger || n.intFormat != nil)) || n.minimum != nil || n.maximum != nil {
+		var err error
+		if f, err = strconv.ParseFloat(string(text), 64); err != nil {
+			return incorrect(subject, "number out of range")
+		}
+	}
 	switch {
-	case err != nil:
-		return incorrect(subject, "number out of range")
-	case n.requiresInteger && f != math.Trunc(f):
+	case n.requiresInteger && !integer && f != math.Trunc(f):
 		return incorrect(subject, "not an integer")
 	case !n.admitsAnyNumberish:
 		return incorrect(subject, "wrong type")
-	case n.intFormat != nil && !fitsInteger(text, f, n.intFormat):
+	case n.intFormat != nil && !fitsInteger(text, integer, f, n.intFormat):
 		return incorrect(subject, "integer out of range")
 	case n.minimum != nil && f < *n.minimum:
 		return incorrect(subject, "below the minimum")
@@ -337,22 +354,37 @@ func (n *schemaNode) checkNumber(text, subject string) refusal {
 	return refusal{}
 }
 
+// numberShape: whether a JSON number is written as an integer (no fraction, no exponent), and
+// whether it has an exponent.
+func numberShape(text []byte) (integer, exponent bool) {
+	integer = true
+	for _, c := range text {
+		switch c {
+		case '.':
+			integer = false
+		case 'e', 'E':
+			return false, true
+		}
+	}
+	return integer, false
+}
+
 // fitsInteger: within the format's range. Written as an integer it is compared exactly (the Go
 // type must hold it); written otherwise (1.0, 1e2) as kin-openapi compares it, as a float64.
-func fitsInteger(text string, f float64, bounds *[2]int64) bool {
-	if !strings.ContainsAny(text, ".eE") {
-		i, err := strconv.ParseInt(text, 10, 64)
+func fitsInteger(text []byte, integer bool, f float64, bounds *[2]int64) bool {
+	if integer {
+		i, err := strconv.ParseInt(string(text), 10, 64)
 		return err == nil && i >= bounds[0] && i <= bounds[1]
 	}
 	return f >= float64(bounds[0]) && f <= float64(bounds[1])
 }
 
-func (n *schemaNode) checkString(s, subject string) refusal {
+func (n *schemaNode) checkString(s, subject []byte) refusal {
 	if n.types&typeString == 0 {
 		return incorrect(subject, "wrong type")
 	}
 	if n.minLength > 0 || n.maxLength >= 0 {
-		length := utf8.RuneCountInString(s)
+		length := utf8.RuneCount(s)
 		if length < n.minLength {
 			return incorrect(subject, "shorter than "+strconv.Itoa(n.minLength))
 		}
@@ -360,23 +392,23 @@ func (n *schemaNode) checkString(s, subject string) refusal {
 			return incorrect(subject, "longer than "+strconv.Itoa(n.maxLength))
 		}
 	}
-	if n.pattern != nil && !n.pattern.MatchString(s) {
+	if n.pattern != nil && !n.pattern.Match(s) {
 		return incorrect(subject, "does not match the pattern")
 	}
-	if n.format != nil && n.format(s) != nil {
+	if n.format != nil && !n.format(s) {
 		return incorrect(subject, "wrong format")
 	}
 	return refusal{}
 }
 
-func (n *schemaNode) checkArray(d *jsonDoc, v *jsonNode, subject string) refusal {
+func (n *schemaNode) checkArray(d *jsonDoc, v *fastjson.Value, subject []byte) refusal {
 	if n.types&typeArray == 0 {
 		return incorrect(subject, "wrong type")
 	}
 	if n.items == nil {
 		return refusal{}
 	}
-	for item := d.at(v.first); item != nil; item = d.at(item.next) {
+	for _, item := range v.GetArray() {
 		if r := n.items.check(d, item, subject); r.refused() {
 			return r
 		}
@@ -386,65 +418,58 @@ func (n *schemaNode) checkArray(d *jsonDoc, v *jsonNode, subject string) refusal
 
 // checkObject reports, like kin-openapi, the refusal of the member with the smallest name, then
 // the first required field missing.
-func (n *schemaNode) checkObject(d *jsonDoc, v *jsonNode, subject string) refusal {
+func (n *schemaNode) checkObject(d *jsonDoc, v *fastjson.Value, subject []byte) refusal {
 	if n.types&typeObject == 0 {
 		return incorrect(subject, "wrong type")
 	}
 	var first refusal
-	var firstName string
-	for m := d.at(v.first); m != nil; m = d.at(m.next) {
-		if first.refused() && m.name >= firstName {
-			continue // cannot come first
+	var firstName []byte
+	o := v.GetObject()
+	o.Visit(func(name []byte, m *fastjson.Value) {
+		if first.refused() && bytes.Compare(name, firstName) >= 0 {
+			return // cannot come first
 		}
-		if r := n.checkMember(d, m, subject); r.refused() {
-			first, firstName = r, m.name
+		if r := n.checkMember(d, name, m, subject); r.refused() {
+			first, firstName = r, name
 		}
-	}
+	})
 	if first.refused() {
 		return first
 	}
 	for _, name := range n.required {
-		if !hasMember(d, v, name) {
-			return refusal{kind: apperr.Missing, subject: memberSubject(subject, name), reason: "missing"}
+		if o.Get(name) == nil {
+			return refusal{kind: apperr.Missing, subject: memberSubject(subject, []byte(name)), reason: "missing"}
 		}
 	}
 	return refusal{}
 }
 
-func (n *schemaNode) checkMember(d *jsonDoc, m *jsonNode, subject string) refusal {
-	if p := n.properties[m.name]; p != nil {
-		return p.check(d, m, memberSubject(subject, m.name))
+func (n *schemaNode) checkMember(d *jsonDoc, name []byte, m *fastjson.Value, subject []byte) refusal {
+	if p := n.properties[string(name)]; p != nil {
+		return p.check(d, m, memberSubject(subject, name))
 	}
 	if n.closed {
 		return incorrect(subject, "field not allowed")
 	}
 	if n.additional != nil {
-		return n.additional.check(d, m, memberSubject(subject, m.name))
+		return n.additional.check(d, m, memberSubject(subject, name))
 	}
 	return refusal{}
 }
 
-func hasMember(d *jsonDoc, v *jsonNode, name string) bool {
-	for m := d.at(v.first); m != nil; m = d.at(m.next) {
-		if m.name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // enumEquals compares a scalar the way kin-openapi does (numbers by value).
-func enumEquals(e any, v *jsonNode) bool {
+func enumEquals(d *jsonDoc, e any, v *fastjson.Value) bool {
 	switch e := e.(type) {
 	case string:
-		return v.kind == '"' && v.text == e
+		s, err := v.StringBytes()
+		return err == nil && string(s) == e
 	case float64:
-		f, err := strconv.ParseFloat(v.text, 64)
-		return v.kind == '0' && err == nil && f == e
+		f, err := v.Float64()
+		return v.Type() == fastjson.TypeNumber && err == nil && f == e
 	case bool:
-		return (v.kind == 't' && e) || (v.kind == 'f' && !e)
+		return (v.Type() == fastjson.TypeTrue && e) || (v.Type() == fastjson.TypeFalse && !e)
 	case nil:
-		return v.kind == 'n'
+		return v.Type() == fastjson.TypeNull
 	}
 	return false
 }

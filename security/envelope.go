@@ -140,7 +140,7 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		}
 		a := AnswerFor(err)
 		ctx := c.Request().Context()
-		attrs := []any{"operation", OperationOf(c), "method", c.Request().Method, "path", c.Request().URL.Path, "status", a.Status}
+		attrs := []any{"operation", OperationOf(ctx), "method", c.Request().Method, "path", c.Request().URL.Path, "status", a.Status}
 		switch {
 		case a.Failure == nil:
 			logger.ErrorContext(ctx, "request failed", append(attrs, "error", err.Error())...)

@@ -6,10 +6,10 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
@@ -19,168 +19,156 @@ import (
 // parsers when the admin API serves it back.
 const MaxBodyDepth = 64
 
-// jsonDoc is a request body read once into a flat tree for the compiled schemas to check.
+// jsonDoc is a request body read for the compiled schemas (bodyschema.go) to check, by two
+// libraries, each for what it does best:
 //
-// It is read by jsontext (go-json-experiment), the same strict reader that binds the body into
-// the generated types afterwards (BindExact), so what is validated and what is bound are read
-// by one grammar: exactly one JSON value, nothing but white space after it, valid UTF-8
-// (encoding/json would silently replace invalid bytes and lone surrogate escapes, so two
-// different ids could collapse into one key), and no member name twice (encoding/json keeps the
-// last, so a value could be validated as one and stored as another). On top of that, no string
-// or name may hold a NUL character (no database column can) and nothing may nest deeper than
-// MaxBodyDepth. Docs are pooled: a request parses without allocating but for one copy of the
-// body as a string, which every node's text slices.
+//   - jsontext (go-json-experiment) decides whether the body is acceptable JSON. It is the
+//     reader that binds the body into the generated types afterwards (BindExact), so what is
+//     validated and what is bound are read by one grammar: exactly one JSON value, nothing but
+//     white space after it, valid UTF-8 (encoding/json silently replaces invalid bytes and lone
+//     surrogate escapes, so two different ids could collapse into one key), no member name
+//     twice (encoding/json keeps the last: validated as one value, stored as another), no
+//     deeper than MaxBodyDepth.
+//   - fastjson then builds the tree the schemas walk, from that valid JSON, into a pooled
+//     parser: no allocation per request.
+//
+// On top of that no string or member name may hold a NUL character: no database column can.
 type jsonDoc struct {
-	nodes []jsonNode
-	text  string // the body as a string
-	in    bytes.Buffer
-	dec   jsontext.Decoder
-	quote []byte // scratch for unescaping
-}
-
-// jsonNode is one value of a jsonDoc; a container's members are linked through next.
-type jsonNode struct {
-	kind  jsontext.Kind // '{', '[', '"', '0' (number), 't', 'f', 'n'
-	text  string        // a string's value, unescaped, or a number as written
-	name  string        // the member's name, inside an object
-	first int32         // first member or element; -1 when none
-	next  int32         // next sibling; -1 when none
+	in     bytes.Buffer
+	dec    jsontext.Decoder
+	parser fastjson.Parser
+	root   *fastjson.Value
+	number []byte // scratch: a number's text
 }
 
 var jsonDocs = sync.Pool{New: func() any { return new(jsonDoc) }}
 
-// parseBody reads raw into a pooled doc (release it after use) or says why it is refused.
+// parseBody reads raw (valid UTF-8) into a pooled doc, to release after use, or says why it is
+// refused.
 func parseBody(raw []byte) (*jsonDoc, *apperr.Error) {
 	d := jsonDocs.Get().(*jsonDoc)
-	d.nodes, d.text = d.nodes[:0], string(raw)
-	d.in = *bytes.NewBuffer(raw)
-	d.dec.Reset(&d.in)
-	if _, err := d.value(0, "body"); err != nil {
+	if err := d.read(raw); err != nil {
 		d.release()
 		return nil, err
-	}
-	if tok, err := d.dec.ReadToken(); err != io.EOF {
-		d.release()
-		if err == nil && tok.Kind() != 0 {
-			return nil, apperr.Because(apperr.Malformed, "", "content after the JSON value")
-		}
-		return nil, notJSON(err)
 	}
 	return d, nil
 }
 
+func (d *jsonDoc) read(raw []byte) *apperr.Error {
+	d.in = *bytes.NewBuffer(raw)
+	d.dec.Reset(&d.in)
+	if _, err := d.dec.ReadValue(); err != nil {
+		return notJSON(raw, err)
+	}
+	if tok, err := d.dec.ReadToken(); err != io.EOF {
+		if err == nil && tok.Kind() != 0 {
+			return apperr.Because(apperr.Malformed, "", "content after the JSON value")
+		}
+		return notJSON(raw, err)
+	}
+	root, err := d.parser.ParseBytes(raw)
+	if err != nil { // fastjson stops at 300 levels
+		return notJSON(raw, err)
+	}
+	d.root = root
+	if err := refuseDeepOrNUL(root, bodySubject, 0); err != nil {
+		if nestedDeeperThan(raw, MaxBodyDepth) {
+			return tooDeep(err)
+		}
+		return err
+	}
+	return nil
+}
+
 func (d *jsonDoc) release() {
-	d.text, d.in = "", bytes.Buffer{}
+	d.in, d.root = bytes.Buffer{}, nil
 	d.dec.Reset(&d.in)
 	jsonDocs.Put(d)
 }
 
-// at is the node i (a node's first or next), or nil for -1.
-func (d *jsonDoc) at(i int32) *jsonNode {
-	if i < 0 {
-		return nil
-	}
-	return &d.nodes[i]
+// numberText is a number as written (valid until the next call).
+func (d *jsonDoc) numberText(v *fastjson.Value) []byte {
+	d.number = v.MarshalTo(d.number[:0])
+	return d.number
 }
 
-// value reads the next value (at depth containers deep) into a node. subject names the field
-// it is, or is inside, for a refusal.
-func (d *jsonDoc) value(depth int, subject string) (int32, *apperr.Error) {
-	kind := d.dec.PeekKind()
-	switch kind {
-	case 0:
-		_, err := d.dec.ReadToken()
-		return -1, notJSON(err)
-	case '{', '[':
-		if depth >= MaxBodyDepth {
-			return -1, apperr.Because(apperr.Incorrect, "body", "nested deeper than "+strconv.Itoa(MaxBodyDepth)+" levels")
+// bodySubject is the subject of the body itself, and of what no field name is nearer to.
+var bodySubject = []byte("body")
+
+// refuseDeepOrNUL walks every value and member name for nesting deeper than MaxBodyDepth and
+// NUL characters; subject is the field v is, or is inside (copied into the refusal: it points
+// into the pooled parser), depth the containers v is in. Nesting is refused first, whatever
+// comes first in the body (the caller checks the whole body when a NUL is found).
+func refuseDeepOrNUL(v *fastjson.Value, subject []byte, depth int) *apperr.Error {
+	t := v.Type()
+	if (t == fastjson.TypeArray || t == fastjson.TypeObject) && depth == MaxBodyDepth {
+		return tooDeep(nil)
+	}
+	switch t {
+	case fastjson.TypeString:
+		if s, _ := v.StringBytes(); bytes.IndexByte(s, 0) >= 0 {
+			return apperr.Because(apperr.Incorrect, string(subject), "NUL character")
 		}
-		return d.container(kind, depth+1, subject)
-	}
-	text, err := d.scalar()
-	if err != nil {
-		return -1, err
-	}
-	if kind == '"' && strings.IndexByte(text, 0) >= 0 {
-		return -1, apperr.Because(apperr.Incorrect, subject, "NUL character")
-	}
-	return d.add(jsonNode{kind: kind, text: text}), nil
-}
-
-func (d *jsonDoc) container(kind jsontext.Kind, depth int, subject string) (int32, *apperr.Error) {
-	if _, err := d.dec.ReadToken(); err != nil {
-		return -1, notJSON(err)
-	}
-	at := d.add(jsonNode{kind: kind})
-	end := jsontext.Kind(']')
-	if kind == '{' {
-		end = '}'
-	}
-	last := int32(-1)
-	for d.dec.PeekKind() != end {
-		name, inner := "", subject
-		if kind == '{' {
-			var err *apperr.Error
-			if name, err = d.scalar(); err != nil {
-				return -1, err
+	case fastjson.TypeArray:
+		for _, item := range v.GetArray() {
+			if err := refuseDeepOrNUL(item, subject, depth+1); err != nil {
+				return err
 			}
-			if strings.IndexByte(name, 0) >= 0 {
-				return -1, apperr.Because(apperr.Incorrect, subject, "NUL character in a field name")
+		}
+	case fastjson.TypeObject:
+		var err *apperr.Error
+		v.GetObject().Visit(func(name []byte, member *fastjson.Value) {
+			switch {
+			case err != nil:
+			case bytes.IndexByte(name, 0) >= 0:
+				err = apperr.Because(apperr.Incorrect, string(subject), "NUL character in a field name")
+			default:
+				err = refuseDeepOrNUL(member, name, depth+1)
 			}
-			inner = name
-		}
-		i, err := d.value(depth, inner)
-		if err != nil {
-			return -1, err
-		}
-		d.nodes[i].name = name
-		if last < 0 {
-			d.nodes[at].first = i
-		} else {
-			d.nodes[last].next = i
-		}
-		last = i
+		})
+		return err
 	}
-	if _, err := d.dec.ReadToken(); err != nil {
-		return -1, notJSON(err)
-	}
-	return at, nil
+	return nil
 }
 
-// scalar reads a string, number or literal (or a member name): a string unescaped, anything
-// else as written.
-func (d *jsonDoc) scalar() (string, *apperr.Error) {
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		return "", notJSON(err)
-	}
-	end := int(d.dec.InputOffset())
-	text := d.text[end-len(v) : end]
-	if v.Kind() != '"' {
-		return text, nil
-	}
-	if strings.IndexByte(text, '\\') < 0 {
-		return text[1 : len(text)-1], nil
-	}
-	if d.quote, err = jsontext.AppendUnquote(d.quote[:0], v); err != nil {
-		return "", notJSON(err)
-	}
-	return string(d.quote), nil
-}
-
-func (d *jsonDoc) add(n jsonNode) int32 {
-	n.first, n.next = -1, -1
-	d.nodes = append(d.nodes, n)
-	return int32(len(d.nodes) - 1)
-}
-
-// notJSON is the refusal of a body jsontext could not read. A repeated member name is named
-// (the name is the client's, never a value); any other syntax error is described without the
-// input it quotes.
-func notJSON(err error) *apperr.Error {
+// notJSON is the refusal of a body jsontext would not read: nested deeper than MaxBodyDepth
+// (decided first, as the scan it replaces did), a member name repeated (the name is the
+// client's, never a value), or any other syntax error, described without the input it quotes.
+func notJSON(raw []byte, err error) *apperr.Error {
 	var se *jsontext.SyntacticError
-	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+	switch {
+	case nestedDeeperThan(raw, MaxBodyDepth):
+		return tooDeep(err)
+	case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):
 		return &apperr.Error{Kind: apperr.Incorrect, Subject: fieldName(slices.Collect(se.JSONPointer.Tokens())), Reason: "field repeated", Err: err}
 	}
 	return &apperr.Error{Kind: apperr.Malformed, Reason: "not valid JSON", Err: err}
+}
+
+func tooDeep(err error) *apperr.Error {
+	return &apperr.Error{Kind: apperr.Incorrect, Subject: "body", Reason: "nested deeper than " + strconv.Itoa(MaxBodyDepth) + " levels", Err: err}
+}
+
+// nestedDeeperThan scans for arrays and objects nested deeper than max, before anything is
+// decoded. Only on a refusal, so a body too deep is refused as such whatever else is wrong.
+func nestedDeeperThan(raw []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range raw {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > max {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
 }

@@ -89,7 +89,7 @@ func newBodyOperations(t testing.TB) (map[string]bodyOperation, *openapi3.T) {
 				continue
 			}
 			for key, o := range v.ops {
-				if o.id == op.OperationID && strings.HasPrefix(key, method+" ") {
+				if o.id == op.OperationID && key.method == method {
 					ops[strings.ToLower(op.OperationID)] = bodyOperation{id: op.OperationID, compiled: o, spec: op}
 				}
 			}

@@ -18,6 +18,7 @@ const stateKey ctxKey = 0
 
 // requestState is what the validator leaves on the request's context.
 type requestState struct {
+	operation    string // the spec's operationId
 	principal    Principal
 	hasPrincipal bool
 	body         []byte // exactly as received
@@ -29,13 +30,12 @@ func stateOf(ctx context.Context) *requestState {
 	return s
 }
 
-// operationKey is where the validator leaves the operationId on the echo context, for the log.
-const operationKey = "evotor-partner.operation"
-
 // OperationOf names the spec operation a request was routed to ("" when none).
-func OperationOf(c interface{ Get(string) any }) string {
-	id, _ := c.Get(operationKey).(string)
-	return id
+func OperationOf(ctx context.Context) string {
+	if s := stateOf(ctx); s != nil {
+		return s.operation
+	}
+	return ""
 }
 
 // PrincipalFrom returns the principal the validator authenticated for this request.

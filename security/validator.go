@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -30,14 +29,16 @@ import (
 // once at start-up; per request it is a map lookup, the authenticators, kin-openapi for the
 // parameters (of the operations that have any) and the body's compiled schema (bodyschema.go).
 type Validator struct {
-	ops     map[string]*operation // "METHOD echo-path" -> operation
+	ops     map[route]*operation
 	auth    map[string]authenticator
 	options *openapi3filter.Options
 }
 
+// route is an operation's method and echo path (/stores/:storeUuid).
+type route struct{ method, path string }
+
 type operation struct {
 	id       string
-	idValue  any            // id, boxed once for the echo context
 	route    *routers.Route // for kin-openapi's parameter check; nil when there are no parameters
 	security [][]string     // each alternative: the scheme names that must all pass
 	hasBody  bool
@@ -74,7 +75,7 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 	registerFormats(spec)
 	app := newAppMatcher(cfg.App)
 	v := &Validator{
-		ops: map[string]*operation{},
+		ops: map[route]*operation{},
 		auth: map[string]authenticator{
 			"appToken": func(_ context.Context, h string) (Principal, apperr.Kind, error) {
 				if t, ok := bearerToken(h, false); ok && app.bearer(t) {
@@ -106,7 +107,7 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 			if err != nil {
 				return nil, err
 			}
-			v.ops[method+" "+echoPath(path)] = o
+			v.ops[route{method, echoPath(path)}] = o
 		}
 	}
 	return v, nil
@@ -117,7 +118,7 @@ func (v *Validator) newOperation(spec *openapi3.T, schemas schemaCompiler, path 
 	if op.Security != nil {
 		reqs = *op.Security
 	}
-	o := &operation{id: op.OperationID, idValue: op.OperationID, hasBody: op.RequestBody != nil}
+	o := &operation{id: op.OperationID, hasBody: op.RequestBody != nil}
 	for _, req := range reqs {
 		names := make([]string, 0, len(req))
 		for name := range req {
@@ -159,57 +160,61 @@ func echoPath(p string) string {
 func (v *Validator) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			op := v.ops[c.Request().Method+" "+c.Path()]
+			r := c.Request()
+			op := v.ops[route{r.Method, c.Path()}]
 			if op == nil {
 				return next(c) // not an operation of the spec: echo's 404/405 follow
 			}
-			c.Set(operationKey, op.idValue)
-			req, err := v.check(c, op)
-			if err != nil {
+			// What the validator learns goes on the request at once (one context value), so a
+			// refusal is logged with its operation.
+			state := &requestState{operation: op.id}
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), stateKey, state)))
+			if err := v.check(c, op, state); err != nil {
 				return err
 			}
-			c.SetRequest(req)
 			return next(c)
 		}
 	}
 }
 
-func (v *Validator) check(c echo.Context, op *operation) (*http.Request, error) {
+// check fills state in: the principal, then the body once it passed its schema.
+func (v *Validator) check(c echo.Context, op *operation, state *requestState) error {
 	r := c.Request()
-	state := &requestState{}
 	if len(op.security) > 0 {
 		p, err := v.authenticate(r.Context(), op, r.Header.Get(echo.HeaderAuthorization))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		state.principal, state.hasPrincipal = p, true
 	}
+	var raw []byte
 	if op.hasBody {
 		if !isJSON(r.Header.Get(echo.HeaderContentType)) {
-			return nil, apperr.New(apperr.UnsupportedMediaType, "")
+			return apperr.New(apperr.UnsupportedMediaType, "")
 		}
-		raw, err := readBody(r.Body, r.ContentLength)
-		if err != nil {
-			return nil, bodyReadFailure(err)
+		var err error
+		if raw, err = readBody(r.Body, r.ContentLength); err != nil {
+			return bodyReadFailure(err)
 		}
 		state.body = raw
 	}
 	if err := v.checkParameters(c, op); err != nil {
-		return nil, err
+		return err
 	}
 	if op.hasBody {
-		if err := op.checkBody(state.body); err != nil {
-			return nil, err
+		if err := op.checkBody(raw); err != nil {
+			return err
 		}
 		state.validated = true
 	}
-	return r.WithContext(context.WithValue(r.Context(), stateKey, state)), nil
+	return nil
 }
 
 // isJSON: the content type is application/json, with parameters (charset) or without.
 func isJSON(contentType string) bool {
-	if contentType == echo.MIMEApplicationJSON {
-		return true // the common case, without parsing
+	switch contentType {
+	case echo.MIMEApplicationJSON, echo.MIMEApplicationJSONCharsetUTF8, "application/json;charset=UTF-8":
+		return true // what Evotor and common clients send, without parsing
 	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mt == echo.MIMEApplicationJSON
@@ -253,7 +258,7 @@ func (op *operation) checkBody(raw []byte) error {
 		return err
 	}
 	defer doc.release()
-	if r := op.body.check(doc, doc.at(0), "body"); r.refused() {
+	if r := op.body.check(doc, doc.root, bodySubject); r.refused() {
 		return r.err()
 	}
 	return nil
