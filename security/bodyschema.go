@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -233,20 +232,25 @@ func (n *schemaNode) compileFormat(format string) error {
 	return nil
 }
 
-// refusal is why a value does not fit its schema; the zero refusal is a pass. Its subject is
-// the name of the field refused (kin's JSON pointer's last name), never the value.
+// refusal is why a value does not fit its schema. Its subject is the name of the field refused
+// (kin's JSON pointer's last name), never the value.
 type refusal struct {
 	kind    apperr.Kind
 	subject []byte // in the pooled parser: copied by err
 	reason  string
 }
 
-func (r refusal) refused() bool { return r.kind != 0 }
-
 func (r refusal) err() *apperr.Error { return apperr.Because(r.kind, string(r.subject), r.reason) }
 
-func incorrect(subject []byte, reason string) refusal {
-	return refusal{kind: apperr.Incorrect, subject: subject, reason: reason}
+// refuse records why the value being checked is refused (on the doc: the checks return only
+// whether a value passed) and returns false.
+func (d *jsonDoc) refuse(kind apperr.Kind, subject []byte, reason string) bool {
+	d.refusal = refusal{kind: kind, subject: subject, reason: reason}
+	return false
+}
+
+func (d *jsonDoc) incorrect(subject []byte, reason string) bool {
+	return d.refuse(apperr.Incorrect, subject, reason)
 }
 
 // memberSubject is the subject of an object member: its name, unless the name is all digits
@@ -260,98 +264,103 @@ func memberSubject(parent, name []byte) []byte {
 	return parent
 }
 
-// check judges value v (subject: the field it is, or is in) in kin-openapi's order.
-func (n *schemaNode) check(d *jsonDoc, v *fastjson.Value, subject []byte) refusal {
+// check judges value v (subject: the field it is, or is in) in kin-openapi's order; false
+// leaves the refusal on d.
+func (n *schemaNode) check(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	t := v.Type()
 	if t == fastjson.TypeNull && n.nullable {
-		return refusal{}
+		return true
 	}
 	if n.empty {
-		if t == fastjson.TypeNull {
-			return incorrect(subject, "null not allowed")
-		}
-		return refusal{}
+		return t != fastjson.TypeNull || d.incorrect(subject, "null not allowed")
 	}
 	if len(n.oneOf)+len(n.anyOf) > 0 {
-		if r := n.checkAlternatives(d, v, subject); r.refused() || t == fastjson.TypeNull {
-			return r
+		if !n.checkAlternatives(d, v, subject) {
+			return false
+		}
+		if t == fastjson.TypeNull {
+			return true
 		}
 	}
-	if len(n.enum) > 0 && !slices.ContainsFunc(n.enum, func(e any) bool { return enumEquals(d, e, v) }) {
-		return incorrect(subject, "not one of the allowed values")
+	if len(n.enum) > 0 && !n.inEnum(v) {
+		return d.incorrect(subject, "not one of the allowed values")
 	}
 	switch t {
 	case fastjson.TypeNull:
-		return incorrect(subject, "null not allowed")
+		return d.incorrect(subject, "null not allowed")
 	case fastjson.TypeTrue, fastjson.TypeFalse:
-		if n.types&typeBoolean == 0 {
-			return incorrect(subject, "wrong type")
-		}
+		return n.types&typeBoolean != 0 || d.incorrect(subject, "wrong type")
 	case fastjson.TypeNumber:
-		return n.checkNumber(d.numberText(v), subject)
+		return n.checkNumber(d, d.numberText(v), subject)
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
-		return n.checkString(s, subject)
+		return n.checkString(d, s, subject)
 	case fastjson.TypeArray:
 		return n.checkArray(d, v, subject)
 	case fastjson.TypeObject:
 		return n.checkObject(d, v, subject)
 	}
-	return refusal{}
+	return true
 }
 
 // checkAlternatives: a oneOf must match exactly one alternative (none: the first failing
 // alternative's refusal); an anyOf at least one.
-func (n *schemaNode) checkAlternatives(d *jsonDoc, v *fastjson.Value, subject []byte) refusal {
+func (n *schemaNode) checkAlternatives(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	if len(n.oneOf) > 0 {
 		var first refusal
 		matched := 0
 		for _, alt := range n.oneOf {
-			if r := alt.check(d, v, subject); !r.refused() {
+			if alt.check(d, v, subject) {
 				matched++
-			} else if !first.refused() {
-				first = r
+			} else if first.kind == 0 {
+				first = d.refusal
 			}
 		}
 		switch {
 		case matched == 0:
-			return first
+			d.refusal = first
+			return false
 		case matched > 1:
-			return incorrect(subject, "matches more than one oneOf alternative")
+			return d.incorrect(subject, "matches more than one oneOf alternative")
 		}
 	}
-	if len(n.anyOf) > 0 && !slices.ContainsFunc(n.anyOf, func(alt *schemaNode) bool { return !alt.check(d, v, subject).refused() }) {
-		return incorrect(subject, "matches no anyOf alternative")
+	if len(n.anyOf) == 0 {
+		return true
 	}
-	return refusal{}
+	for _, alt := range n.anyOf {
+		if alt.check(d, v, subject) {
+			return true
+		}
+	}
+	return d.incorrect(subject, "matches no anyOf alternative")
 }
 
 // checkNumber judges a number as kin-openapi does (by its float64 value: one too large for a
 // float64 is refused), parsing it only when its value matters: a number without an exponent
 // and under 300 characters cannot overflow, and one written without fraction or exponent is an
 // integer.
-func (n *schemaNode) checkNumber(text, subject []byte) refusal {
+func (n *schemaNode) checkNumber(d *jsonDoc, text, subject []byte) bool {
 	integer, exponent := numberShape(text)
 	var f float64
 	if exponent || len(text) > 300 || (!integer && (n.requiresInteger || n.intFormat != nil)) || n.minimum != nil || n.maximum != nil {
 		var err error
 		if f, err = strconv.ParseFloat(string(text), 64); err != nil {
-			return incorrect(subject, "number out of range")
+			return d.incorrect(subject, "number out of range")
 		}
 	}
 	switch {
 	case n.requiresInteger && !integer && f != math.Trunc(f):
-		return incorrect(subject, "not an integer")
+		return d.incorrect(subject, "not an integer")
 	case !n.admitsAnyNumberish:
-		return incorrect(subject, "wrong type")
+		return d.incorrect(subject, "wrong type")
 	case n.intFormat != nil && !fitsInteger(text, integer, f, n.intFormat):
-		return incorrect(subject, "integer out of range")
+		return d.incorrect(subject, "integer out of range")
 	case n.minimum != nil && f < *n.minimum:
-		return incorrect(subject, "below the minimum")
+		return d.incorrect(subject, "below the minimum")
 	case n.maximum != nil && f > *n.maximum:
-		return incorrect(subject, "above the maximum")
+		return d.incorrect(subject, "above the maximum")
 	}
-	return refusal{}
+	return true
 }
 
 // numberShape: whether a JSON number is written as an integer (no fraction, no exponent), and
@@ -379,97 +388,106 @@ func fitsInteger(text []byte, integer bool, f float64, bounds *[2]int64) bool {
 	return f >= float64(bounds[0]) && f <= float64(bounds[1])
 }
 
-func (n *schemaNode) checkString(s, subject []byte) refusal {
+func (n *schemaNode) checkString(d *jsonDoc, s, subject []byte) bool {
 	if n.types&typeString == 0 {
-		return incorrect(subject, "wrong type")
+		return d.incorrect(subject, "wrong type")
 	}
 	if n.minLength > 0 || n.maxLength >= 0 {
 		length := utf8.RuneCount(s)
 		if length < n.minLength {
-			return incorrect(subject, "shorter than "+strconv.Itoa(n.minLength))
+			return d.incorrect(subject, "shorter than "+strconv.Itoa(n.minLength))
 		}
 		if n.maxLength >= 0 && length > n.maxLength {
-			return incorrect(subject, "longer than "+strconv.Itoa(n.maxLength))
+			return d.incorrect(subject, "longer than "+strconv.Itoa(n.maxLength))
 		}
 	}
 	if n.pattern != nil && !n.pattern.Match(s) {
-		return incorrect(subject, "does not match the pattern")
+		return d.incorrect(subject, "does not match the pattern")
 	}
 	if n.format != nil && !n.format(s) {
-		return incorrect(subject, "wrong format")
+		return d.incorrect(subject, "wrong format")
 	}
-	return refusal{}
+	return true
 }
 
-func (n *schemaNode) checkArray(d *jsonDoc, v *fastjson.Value, subject []byte) refusal {
+func (n *schemaNode) checkArray(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	if n.types&typeArray == 0 {
-		return incorrect(subject, "wrong type")
+		return d.incorrect(subject, "wrong type")
 	}
 	if n.items == nil {
-		return refusal{}
+		return true
 	}
 	for _, item := range v.GetArray() {
-		if r := n.items.check(d, item, subject); r.refused() {
-			return r
+		if !n.items.check(d, item, subject) {
+			return false
 		}
 	}
-	return refusal{}
+	return true
 }
 
 // checkObject reports, like kin-openapi, the refusal of the member with the smallest name, then
 // the first required field missing.
-func (n *schemaNode) checkObject(d *jsonDoc, v *fastjson.Value, subject []byte) refusal {
+func (n *schemaNode) checkObject(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	if n.types&typeObject == 0 {
-		return incorrect(subject, "wrong type")
+		return d.incorrect(subject, "wrong type")
 	}
 	var first refusal
 	var firstName []byte
 	o := v.GetObject()
 	o.Visit(func(name []byte, m *fastjson.Value) {
-		if first.refused() && bytes.Compare(name, firstName) >= 0 {
+		if first.kind != 0 && bytes.Compare(name, firstName) >= 0 {
 			return // cannot come first
 		}
-		if r := n.checkMember(d, name, m, subject); r.refused() {
-			first, firstName = r, name
+		if !n.checkMember(d, name, m, subject) {
+			first, firstName = d.refusal, name
 		}
 	})
-	if first.refused() {
-		return first
+	if first.kind != 0 {
+		d.refusal = first
+		return false
 	}
 	for _, name := range n.required {
 		if o.Get(name) == nil {
-			return refusal{kind: apperr.Missing, subject: memberSubject(subject, []byte(name)), reason: "missing"}
+			return d.refuse(apperr.Missing, memberSubject(subject, []byte(name)), "missing")
 		}
 	}
-	return refusal{}
+	return true
 }
 
-func (n *schemaNode) checkMember(d *jsonDoc, name []byte, m *fastjson.Value, subject []byte) refusal {
+func (n *schemaNode) checkMember(d *jsonDoc, name []byte, m *fastjson.Value, subject []byte) bool {
 	if p := n.properties[string(name)]; p != nil {
 		return p.check(d, m, memberSubject(subject, name))
 	}
 	if n.closed {
-		return incorrect(subject, "field not allowed")
+		return d.incorrect(subject, "field not allowed")
 	}
 	if n.additional != nil {
 		return n.additional.check(d, m, memberSubject(subject, name))
 	}
-	return refusal{}
+	return true
 }
 
-// enumEquals compares a scalar the way kin-openapi does (numbers by value).
-func enumEquals(d *jsonDoc, e any, v *fastjson.Value) bool {
-	switch e := e.(type) {
-	case string:
-		s, err := v.StringBytes()
-		return err == nil && string(s) == e
-	case float64:
-		f, err := v.Float64()
-		return v.Type() == fastjson.TypeNumber && err == nil && f == e
-	case bool:
-		return (v.Type() == fastjson.TypeTrue && e) || (v.Type() == fastjson.TypeFalse && !e)
-	case nil:
-		return v.Type() == fastjson.TypeNull
+// inEnum compares a scalar with the enum's values the way kin-openapi does (numbers by value).
+func (n *schemaNode) inEnum(v *fastjson.Value) bool {
+	for _, e := range n.enum {
+		switch e := e.(type) {
+		case string:
+			if s, err := v.StringBytes(); err == nil && string(s) == e {
+				return true
+			}
+		case float64:
+			if f, err := v.Float64(); v.Type() == fastjson.TypeNumber && err == nil && f == e {
+				return true
+			}
+		case bool:
+			if (v.Type() == fastjson.TypeTrue && e) || (v.Type() == fastjson.TypeFalse && !e) {
+				return true
+			}
+		case nil:
+			if v.Type() == fastjson.TypeNull {
+				return true
+			}
+		}
 	}
 	return false
 }

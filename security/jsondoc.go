@@ -34,11 +34,12 @@ const MaxBodyDepth = 64
 //
 // On top of that no string or member name may hold a NUL character: no database column can.
 type jsonDoc struct {
-	in     bytes.Buffer
-	dec    jsontext.Decoder
-	parser fastjson.Parser
-	root   *fastjson.Value
-	number []byte // scratch: a number's text
+	in      bytes.Buffer
+	dec     jsontext.Decoder
+	parser  fastjson.Parser
+	root    *fastjson.Value
+	number  []byte  // scratch: a number's text
+	refusal refusal // why the last value checked was refused
 }
 
 var jsonDocs = sync.Pool{New: func() any { return new(jsonDoc) }}
@@ -71,6 +72,9 @@ func (d *jsonDoc) read(raw []byte) *apperr.Error {
 		return notJSON(raw, err)
 	}
 	d.root = root
+	if !mayHoldNULOrNestDeep(raw) {
+		return nil
+	}
 	if err := refuseDeepOrNUL(root, bodySubject, 0); err != nil {
 		if nestedDeeperThan(raw, MaxBodyDepth) {
 			return tooDeep(err)
@@ -81,7 +85,7 @@ func (d *jsonDoc) read(raw []byte) *apperr.Error {
 }
 
 func (d *jsonDoc) release() {
-	d.in, d.root = bytes.Buffer{}, nil
+	d.in, d.root, d.refusal = bytes.Buffer{}, nil, refusal{}
 	d.dec.Reset(&d.in)
 	jsonDocs.Put(d)
 }
@@ -91,6 +95,16 @@ func (d *jsonDoc) numberText(v *fastjson.Value) []byte {
 	d.number = v.MarshalTo(d.number[:0])
 	return d.number
 }
+
+// mayHoldNULOrNestDeep rules out, without walking the tree, what refuseDeepOrNUL looks for: in
+// valid JSON a NUL can only be written \u0000, and nesting deeper than MaxBodyDepth needs more
+// than MaxBodyDepth brackets (bytes.Count is vectorised; either test may be fooled into a walk,
+// never out of one).
+func mayHoldNULOrNestDeep(raw []byte) bool {
+	return bytes.Contains(raw, escapedNUL) || bytes.Count(raw, openBrace)+bytes.Count(raw, openBracket) > MaxBodyDepth
+}
+
+var escapedNUL, openBrace, openBracket = []byte(`\u0000`), []byte("{"), []byte("[")
 
 // bodySubject is the subject of the body itself, and of what no field name is nearer to.
 var bodySubject = []byte("body")

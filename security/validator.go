@@ -29,13 +29,13 @@ import (
 // once at start-up; per request it is a map lookup, the authenticators, kin-openapi for the
 // parameters (of the operations that have any) and the body's compiled schema (bodyschema.go).
 type Validator struct {
-	ops     map[route]*operation
+	ops     map[opKey]*operation
 	auth    map[string]authenticator
 	options *openapi3filter.Options
 }
 
-// route is an operation's method and echo path (/stores/:storeUuid).
-type route struct{ method, path string }
+// opKey finds an operation by method and echo path (/stores/:storeUuid).
+type opKey struct{ method, path string }
 
 type operation struct {
 	id       string
@@ -63,7 +63,8 @@ type Config struct {
 }
 
 // NewValidator builds the validator from the spec (generated.GetSpec()). It fails when an
-// operation names a security scheme the server has no authenticator for.
+// operation names a security scheme the server has no authenticator for, or has a body schema
+// the compiled validator cannot check in full (bodyschema.go).
 func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 	if err := cfg.App.Check(); err != nil {
 		return nil, err
@@ -75,7 +76,7 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 	registerFormats(spec)
 	app := newAppMatcher(cfg.App)
 	v := &Validator{
-		ops: map[route]*operation{},
+		ops: map[opKey]*operation{},
 		auth: map[string]authenticator{
 			"appToken": func(_ context.Context, h string) (Principal, apperr.Kind, error) {
 				if t, ok := bearerToken(h, false); ok && app.bearer(t) {
@@ -107,7 +108,7 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 			if err != nil {
 				return nil, err
 			}
-			v.ops[route{method, echoPath(path)}] = o
+			v.ops[opKey{method, echoPath(path)}] = o
 		}
 	}
 	return v, nil
@@ -161,7 +162,7 @@ func (v *Validator) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			op := v.ops[route{r.Method, c.Path()}]
+			op := v.ops[opKey{r.Method, c.Path()}]
 			if op == nil {
 				return next(c) // not an operation of the spec: echo's 404/405 follow
 			}
@@ -258,8 +259,8 @@ func (op *operation) checkBody(raw []byte) error {
 		return err
 	}
 	defer doc.release()
-	if r := op.body.check(doc, doc.root, bodySubject); r.refused() {
-		return r.err()
+	if !op.body.check(doc, doc.root, bodySubject) {
+		return doc.refusal.err()
 	}
 	return nil
 }
