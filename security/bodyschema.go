@@ -22,10 +22,11 @@ import (
 // Why: kin-openapi walks the spec's *openapi3.Schema afresh for every value (a Decimal's anyOf
 // alone was 12-20% of the server's CPU) and needs the body decoded into map[string]any first,
 // so a 1.5 KB receipt cost ~90 µs and ~300 allocations before the handler decoded it again.
-// The compiled tree and a pooled flat parse take a few µs and no allocation.
+// The compiled tree, jsontext's validation and a pooled fastjson tree take a few µs and no
+// allocation.
 //
 // The trade: a second implementation of the schema keywords, so it implements exactly kin's
-// semantics for the keywords the spec uses, and nothing else — compileSchema refuses a schema
+// semantics for the keywords the spec uses, and nothing else — compile refuses a schema
 // with any other keyword (or a format kin would check that is not implemented here), so a
 // future spec change cannot be silently unenforced. Refusals carry the same kind and subject
 // kin-openapi's would have under this validator's mapping (kin_agreement_test.go proves it on
@@ -40,9 +41,12 @@ type schemaNode struct {
 	types    jsonTypes // the JSON types admitted; allTypes when the schema names none
 	nullable bool
 	empty    bool // no keyword at all: anything but null (kin's IsEmpty)
-	oneOf    []*schemaNode
-	anyOf    []*schemaNode
-	enum     []any
+	// hasDefault: as a property, absent or null it stands for its default (kin-openapi writes
+	// the default in before judging the object; the handlers read an absent field as it).
+	hasDefault bool
+	oneOf      []*schemaNode
+	anyOf      []*schemaNode
+	enum       []any
 
 	properties map[string]*schemaNode
 	required   []string
@@ -78,8 +82,8 @@ var typeNames = map[string]jsonTypes{
 	openapi3.TypeNumber: typeNumber, openapi3.TypeInteger: typeInteger, openapi3.TypeBoolean: typeBoolean,
 }
 
-// supportedKeywords are the schema keywords compileSchema implements (or that constrain
-// nothing); any other keyword in a request schema stops start-up.
+// supportedKeywords are the schema keywords compile implements (or that constrain nothing);
+// any other keyword in a request schema stops start-up.
 var supportedKeywords = map[string]bool{
 	"type": true, "nullable": true, "format": true, "enum": true,
 	"properties": true, "required": true, "additionalProperties": true, "items": true,
@@ -90,7 +94,7 @@ var supportedKeywords = map[string]bool{
 }
 
 // stringFormats are the string formats checked; kin-openapi's own (date, date-time, byte)
-// are not used by any request schema, so compileSchema refuses them rather than skip them.
+// are not used by any request schema, so compile refuses them rather than skip them.
 var stringFormats = map[string]func([]byte) bool{
 	FormatEvotorTime: func(s []byte) bool { _, err := ParseEvotorTime(string(s)); return err == nil },
 }
@@ -115,7 +119,8 @@ func (c schemaCompiler) compile(ref *openapi3.SchemaRef) (*schemaNode, error) {
 		return nil, err
 	}
 	n := &schemaNode{types: allTypes, nullable: s.Nullable, empty: s.IsEmpty(), closed: s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has,
-		required: s.Required, minLength: int(s.MinLength), maxLength: -1, enum: s.Enum, minimum: s.Min, maximum: s.Max}
+		required: s.Required, minLength: int(s.MinLength), maxLength: -1, enum: s.Enum, minimum: s.Min, maximum: s.Max,
+		hasDefault: s.Default != nil}
 	c[s] = n
 	if s.Type != nil {
 		n.types = 0
@@ -181,7 +186,7 @@ func appendCompiled(c schemaCompiler, list []*schemaNode, ref *openapi3.SchemaRe
 	return append(list, n), err
 }
 
-// checkKeywords refuses a schema using a keyword compileSchema does not implement. The schema's
+// checkKeywords refuses a schema using a keyword compile does not implement. The schema's
 // own JSON form lists exactly the keywords it sets.
 func checkKeywords(s *openapi3.Schema) error {
 	b, err := json.Marshal(s)
@@ -447,7 +452,7 @@ func (n *schemaNode) checkObject(d *jsonDoc, v *fastjson.Value, subject []byte) 
 		return false
 	}
 	for _, name := range n.required {
-		if o.Get(name) == nil {
+		if o.Get(name) == nil && !n.properties[name].defaulted() {
 			return d.refuse(apperr.Missing, memberSubject(subject, []byte(name)), "missing")
 		}
 	}
@@ -456,6 +461,9 @@ func (n *schemaNode) checkObject(d *jsonDoc, v *fastjson.Value, subject []byte) 
 
 func (n *schemaNode) checkMember(d *jsonDoc, name []byte, m *fastjson.Value, subject []byte) bool {
 	if p := n.properties[string(name)]; p != nil {
+		if p.hasDefault && m.Type() == fastjson.TypeNull {
+			return true // stands for its default
+		}
 		return p.check(d, m, memberSubject(subject, name))
 	}
 	if n.closed {
@@ -466,6 +474,8 @@ func (n *schemaNode) checkMember(d *jsonDoc, name []byte, m *fastjson.Value, sub
 	}
 	return true
 }
+
+func (n *schemaNode) defaulted() bool { return n != nil && n.hasDefault }
 
 // inEnum compares a scalar with the enum's values the way kin-openapi does (numbers by value).
 func (n *schemaNode) inEnum(v *fastjson.Value) bool {

@@ -46,6 +46,16 @@ func TestCompiledBodyRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
+	// A property with a default stands for it when absent or null, as kin-openapi wrote it in.
+	accounts := ops["admincreateaccount"]
+	for _, body := range []string{`{"login":"a","password":"p"}`, `{"login":"a","password":"p","hasBilling":null}`} {
+		if got := accounts.compiledVerdict([]byte(body)); got != (verdict{}) {
+			t.Errorf("%s: %v", body, got)
+		}
+	}
+	if got := accounts.compiledVerdict([]byte(`{"login":"a","password":"p","hasBilling":"no"}`)); got != (verdict{2003, "hasBilling"}) {
+		t.Errorf("hasBilling a string: %v", got)
+	}
 }
 
 func deep(levels int) string { return strings.Repeat("[", levels) + strings.Repeat("]", levels) }
