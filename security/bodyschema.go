@@ -296,7 +296,7 @@ func (n *schemaNode) check(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	case fastjson.TypeTrue, fastjson.TypeFalse:
 		return n.types&typeBoolean != 0 || d.incorrect(subject, "wrong type")
 	case fastjson.TypeNumber:
-		return n.checkNumber(d, d.numberText(v), subject)
+		return n.checkNumber(d, d.numberOf(v), subject)
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
 		return n.checkString(d, s, subject)
@@ -344,8 +344,8 @@ func (n *schemaNode) checkAlternatives(d *jsonDoc, v *fastjson.Value, subject []
 // float64 is refused), parsing it only when its value matters: a number without an exponent
 // and under 300 characters cannot overflow, and one written without fraction or exponent is an
 // integer.
-func (n *schemaNode) checkNumber(d *jsonDoc, text, subject []byte) bool {
-	integer, exponent := numberShape(text)
+func (n *schemaNode) checkNumber(d *jsonDoc, num *number, subject []byte) bool {
+	text, integer, exponent := num.text, num.integer, num.exponent
 	var f float64
 	if exponent || len(text) > 300 || (!integer && (n.requiresInteger || n.intFormat != nil)) || n.minimum != nil || n.maximum != nil {
 		var err error

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/valyala/fastjson"
@@ -38,13 +39,20 @@ type jsonDoc struct {
 	dec     jsontext.Decoder
 	parser  fastjson.Parser
 	root    *fastjson.Value
-	number  []byte  // scratch: a number's text
+	number  number  // the last number looked at (a Decimal's is judged by its anyOf, then itself)
 	refusal refusal // why the last value checked was refused
+}
+
+// number is a number's text and shape.
+type number struct {
+	value             *fastjson.Value
+	text              []byte
+	integer, exponent bool // written without fraction or exponent; with an exponent
 }
 
 var jsonDocs = sync.Pool{New: func() any { return new(jsonDoc) }}
 
-// parseBody reads raw (valid UTF-8) into a pooled doc, to release after use, or says why it is
+// parseBody reads raw into a pooled doc, to release after use, or says why it is
 // refused.
 func parseBody(raw []byte) (*jsonDoc, *apperr.Error) {
 	d := jsonDocs.Get().(*jsonDoc)
@@ -85,15 +93,18 @@ func (d *jsonDoc) read(raw []byte) *apperr.Error {
 }
 
 func (d *jsonDoc) release() {
-	d.in, d.root, d.refusal = bytes.Buffer{}, nil, refusal{}
+	d.in, d.root, d.refusal, d.number.value = bytes.Buffer{}, nil, refusal{}, nil
 	d.dec.Reset(&d.in)
 	jsonDocs.Put(d)
 }
 
-// numberText is a number as written (valid until the next call).
-func (d *jsonDoc) numberText(v *fastjson.Value) []byte {
-	d.number = v.MarshalTo(d.number[:0])
-	return d.number
+// numberOf is number v as written, and its shape (valid until the next number).
+func (d *jsonDoc) numberOf(v *fastjson.Value) *number {
+	if n := &d.number; n.value != v {
+		n.value, n.text = v, v.MarshalTo(n.text[:0])
+		n.integer, n.exponent = numberShape(n.text)
+	}
+	return &d.number
 }
 
 // mayHoldNULOrNestDeep rules out, without walking the tree, what refuseDeepOrNUL looks for: in
@@ -145,12 +156,14 @@ func refuseDeepOrNUL(v *fastjson.Value, subject []byte, depth int) *apperr.Error
 	return nil
 }
 
-// notJSON is the refusal of a body jsontext would not read: nested deeper than MaxBodyDepth
-// (decided first, as the scan it replaces did), a member name repeated (the name is the
-// client's, never a value), or any other syntax error, described without the input it quotes.
+// notJSON is the refusal of a body jsontext would not read, in the order the checks it replaced
+// ran: invalid UTF-8, nested deeper than MaxBodyDepth, a member name repeated (the name is the
+// client's, never a value), any other syntax error (described without the input it quotes).
 func notJSON(raw []byte, err error) *apperr.Error {
 	var se *jsontext.SyntacticError
 	switch {
+	case !utf8.Valid(raw):
+		return &apperr.Error{Kind: apperr.Malformed, Subject: "body", Reason: "invalid UTF-8", Err: err}
 	case nestedDeeperThan(raw, MaxBodyDepth):
 		return tooDeep(err)
 	case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):

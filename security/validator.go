@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -250,9 +249,6 @@ func (op *operation) checkBody(raw []byte) error {
 			return apperr.Because(apperr.Missing, "body", "missing")
 		}
 		return nil
-	}
-	if !utf8.Valid(raw) {
-		return apperr.Because(apperr.Malformed, "body", "invalid UTF-8")
 	}
 	doc, err := parseBody(raw)
 	if err != nil {
