@@ -115,21 +115,32 @@ func (c schemaCompiler) compile(ref *openapi3.SchemaRef) (*schemaNode, error) {
 	if n := c[s]; n != nil {
 		return n, nil
 	}
+	n, err := newSchemaNode(s)
+	if err == nil {
+		c[s] = n // before the children: a schema may contain itself
+		err = c.compileChildren(n, s)
+	}
+	if err != nil && ref.Ref != "" {
+		err = fmt.Errorf("%s: %w", ref.Ref, err)
+	}
+	return n, err
+}
+
+// newSchemaNode compiles a schema's own keywords.
+func newSchemaNode(s *openapi3.Schema) (*schemaNode, error) {
 	if err := checkKeywords(s); err != nil {
 		return nil, err
 	}
-	n := &schemaNode{types: allTypes, nullable: s.Nullable, empty: s.IsEmpty(), closed: s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has,
-		required: s.Required, minLength: int(s.MinLength), maxLength: -1, enum: s.Enum, minimum: s.Min, maximum: s.Max,
-		hasDefault: s.Default != nil}
-	c[s] = n
+	n := &schemaNode{types: allTypes, nullable: s.Nullable, empty: s.IsEmpty(), hasDefault: s.Default != nil,
+		enum: s.Enum, required: s.Required, closed: s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has,
+		minLength: int(s.MinLength), maxLength: -1, minimum: s.Min, maximum: s.Max}
 	if s.Type != nil {
 		n.types = 0
 		for _, t := range s.Type.Slice() {
-			if t == openapi3.TypeNull {
+			switch {
+			case t == openapi3.TypeNull:
 				n.nullable = true
-				continue
-			}
-			if typeNames[t] == 0 {
+			case typeNames[t] == 0:
 				return nil, fmt.Errorf("unknown type %q", t)
 			}
 			n.types |= typeNames[t]
@@ -140,9 +151,6 @@ func (c schemaCompiler) compile(ref *openapi3.SchemaRef) (*schemaNode, error) {
 	if s.MaxLength != nil {
 		n.maxLength = int(*s.MaxLength)
 	}
-	if err := n.compileFormat(s.Format); err != nil {
-		return nil, err
-	}
 	if s.Pattern != "" {
 		re, err := regexp.Compile(s.Pattern)
 		if err != nil {
@@ -150,40 +158,49 @@ func (c schemaCompiler) compile(ref *openapi3.SchemaRef) (*schemaNode, error) {
 		}
 		n.pattern = re
 	}
+	return n, n.compileFormat(s.Format)
+}
+
+// compileChildren compiles the schemas a schema applies to its value and to what it holds.
+func (c schemaCompiler) compileChildren(n *schemaNode, s *openapi3.Schema) error {
 	var err error
-	for _, alt := range s.OneOf {
-		n.oneOf, err = appendCompiled(c, n.oneOf, alt, err)
+	if n.oneOf, err = c.compileAll(s.OneOf); err != nil {
+		return fmt.Errorf("oneOf: %w", err)
 	}
-	for _, alt := range s.AnyOf {
-		n.anyOf, err = appendCompiled(c, n.anyOf, alt, err)
+	if n.anyOf, err = c.compileAll(s.AnyOf); err != nil {
+		return fmt.Errorf("anyOf: %w", err)
 	}
 	if len(s.Properties) > 0 {
 		n.properties = make(map[string]*schemaNode, len(s.Properties))
 		for name, p := range s.Properties {
 			if n.properties[name], err = c.compile(p); err != nil {
-				return nil, fmt.Errorf("property %s: %w", name, err)
+				return fmt.Errorf("property %s: %w", name, err)
 			}
 		}
 	}
 	if s.Items != nil {
 		if n.items, err = c.compile(s.Items); err != nil {
-			return nil, fmt.Errorf("items: %w", err)
+			return fmt.Errorf("items: %w", err)
 		}
 	}
 	if s.AdditionalProperties.Schema != nil {
 		if n.additional, err = c.compile(s.AdditionalProperties.Schema); err != nil {
-			return nil, fmt.Errorf("additionalProperties: %w", err)
+			return fmt.Errorf("additionalProperties: %w", err)
 		}
 	}
-	return n, err
+	return nil
 }
 
-func appendCompiled(c schemaCompiler, list []*schemaNode, ref *openapi3.SchemaRef, err error) ([]*schemaNode, error) {
-	if err != nil {
-		return list, err
+func (c schemaCompiler) compileAll(refs openapi3.SchemaRefs) ([]*schemaNode, error) {
+	var nodes []*schemaNode
+	for _, ref := range refs {
+		n, err := c.compile(ref)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, n)
 	}
-	n, err := c.compile(ref)
-	return append(list, n), err
+	return nodes, nil
 }
 
 // checkKeywords refuses a schema using a keyword compile does not implement. The schema's

@@ -109,3 +109,17 @@ func TestBindExact(t *testing.T) {
 		t.Fatalf("1.0 into an int64: %v (%v)", got, err)
 	}
 }
+
+// TestNewValidatorRefusesAnUncheckableBody: the refusal reaches start-up, naming where.
+func TestNewValidatorRefusesAnUncheckableBody(t *testing.T) {
+	spec, err := generated.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Components.Schemas["Store"].Value.Properties["name"] = &openapi3.SchemaRef{Value: &openapi3.Schema{
+		AllOf: openapi3.SchemaRefs{openapi3.NewStringSchema().NewRef()}}}
+	_, err = NewValidator(spec, Config{App: AppCredentials{Tokens: []string{"3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"}}})
+	if err == nil || !strings.Contains(err.Error(), "PutStores") || !strings.Contains(err.Error(), "allOf") {
+		t.Fatalf("NewValidator: %v", err)
+	}
+}

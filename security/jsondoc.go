@@ -28,12 +28,12 @@ const MaxBodyDepth = 64
 //     validated and what is bound are read by one grammar: exactly one JSON value, nothing but
 //     white space after it, valid UTF-8 (encoding/json silently replaces invalid bytes and lone
 //     surrogate escapes, so two different ids could collapse into one key), no member name
-//     twice (encoding/json keeps the last: validated as one value, stored as another), no
-//     deeper than MaxBodyDepth.
+//     twice (encoding/json keeps the last: validated as one value, stored as another).
 //   - fastjson then builds the tree the schemas walk, from that valid JSON, into a pooled
 //     parser: no allocation per request.
 //
-// On top of that no string or member name may hold a NUL character: no database column can.
+// On top of that nothing may nest deeper than MaxBodyDepth, and no string or member name may
+// hold a NUL character: no database column can.
 type jsonDoc struct {
 	in      bytes.Buffer
 	dec     jsontext.Decoder
@@ -52,8 +52,7 @@ type number struct {
 
 var jsonDocs = sync.Pool{New: func() any { return new(jsonDoc) }}
 
-// parseBody reads raw into a pooled doc, to release after use, or says why it is
-// refused.
+// parseBody reads raw into a pooled doc, to release after use, or says why it is refused.
 func parseBody(raw []byte) (*jsonDoc, *apperr.Error) {
 	d := jsonDocs.Get().(*jsonDoc)
 	if err := d.read(raw); err != nil {
@@ -69,10 +68,9 @@ func (d *jsonDoc) read(raw []byte) *apperr.Error {
 	if _, err := d.dec.ReadValue(); err != nil {
 		return notJSON(raw, err)
 	}
-	if tok, err := d.dec.ReadToken(); err != io.EOF {
-		if err == nil && tok.Kind() != 0 {
-			return apperr.Because(apperr.Malformed, "", "content after the JSON value")
-		}
+	if _, err := d.dec.ReadToken(); err == nil {
+		return apperr.Because(apperr.Malformed, "", "content after the JSON value")
+	} else if err != io.EOF {
 		return notJSON(raw, err)
 	}
 	root, err := d.parser.ParseBytes(raw)
@@ -176,8 +174,8 @@ func tooDeep(err error) *apperr.Error {
 	return &apperr.Error{Kind: apperr.Incorrect, Subject: "body", Reason: "nested deeper than " + strconv.Itoa(MaxBodyDepth) + " levels", Err: err}
 }
 
-// nestedDeeperThan scans for arrays and objects nested deeper than max, before anything is
-// decoded. Only on a refusal, so a body too deep is refused as such whatever else is wrong.
+// nestedDeeperThan scans the bytes for arrays and objects nested deeper than max, valid JSON
+// or not: run on a refusal, so a body too deep is refused as such whatever else is wrong.
 func nestedDeeperThan(raw []byte, max int) bool {
 	depth, inString, escaped := 0, false, false
 	for _, c := range raw {
