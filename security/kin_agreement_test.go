@@ -331,7 +331,7 @@ func referenceJSONBody(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ o
 	if !utf8.Valid(raw) {
 		return nil, referenceRefusal(apperr.Because(apperr.Malformed, "body", "invalid UTF-8"))
 	}
-	if referenceNestedDeeperThan(raw, MaxBodyDepth) {
+	if nestedDeeperThan(raw, MaxBodyDepth) {
 		return nil, referenceRefusal(apperr.Because(apperr.Incorrect, "body", "nested deeper than "+strconv.Itoa(MaxBodyDepth)+" levels"))
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -347,28 +347,6 @@ func referenceJSONBody(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ o
 		return nil, referenceRefusal(err)
 	}
 	return value, nil
-}
-
-func referenceNestedDeeperThan(raw []byte, max int) bool {
-	depth, inString, escaped := 0, false, false
-	for _, c := range raw {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			escaped = c == '\\'
-			inString = c != '"'
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
-			if depth++; depth > max {
-				return true
-			}
-		case c == ']' || c == '}':
-			depth--
-		}
-	}
-	return false
 }
 
 func referenceRefusal(err *apperr.Error) error {
