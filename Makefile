@@ -1,7 +1,7 @@
 # evotor-partner — every command a developer or CI needs.
 GO ?= go
 
-.PHONY: run test test-postgres generate check-generated vet lint bench
+.PHONY: run test test-postgres generate check-generated vet lint bench bench-load
 
 ## run: the server on the embedded SQLite file in ./data; without configured credentials it
 ## keeps a development app token in ./data/dev-app-token and shows it on first run.
@@ -39,3 +39,11 @@ lint:
 ## bench: the Go benchmarks (add TEST_DATABASE_URL for the PostgreSQL ones).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-load: the performance goals, measured (a few minutes; CI does not run it): our server
+## binary and bare baselines (echo + pgx INSERT, echo + GORM on SQLite) under a closed loop and
+## `evotor-cloud load`, the 10 MB catalogue against the COPY floor, the validator benchmark; one
+## table of figures and PASS/FAIL per goal. A throw-away PostgreSQL is started around it.
+## Flags through BENCH_LOAD_FLAGS (e.g. -strict, -closed 20s; `go run ./tests/loadbench -h`).
+bench-load:
+	.ci/with-postgres $(GO) run ./tests/loadbench $(BENCH_LOAD_FLAGS)

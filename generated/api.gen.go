@@ -24,24 +24,66 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ForwardMessageState.
+const (
+	ForwardMessageStateDead      ForwardMessageState = "dead"
+	ForwardMessageStateDelivered ForwardMessageState = "delivered"
+	ForwardMessageStatePending   ForwardMessageState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ForwardMessageState enum.
+func (e ForwardMessageState) Valid() bool {
+	switch e {
+	case ForwardMessageStateDead:
+		return true
+	case ForwardMessageStateDelivered:
+		return true
+	case ForwardMessageStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminListForwardMessagesParamsState.
+const (
+	AdminListForwardMessagesParamsStateDead      AdminListForwardMessagesParamsState = "dead"
+	AdminListForwardMessagesParamsStateDelivered AdminListForwardMessagesParamsState = "delivered"
+	AdminListForwardMessagesParamsStatePending   AdminListForwardMessagesParamsState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the AdminListForwardMessagesParamsState enum.
+func (e AdminListForwardMessagesParamsState) Valid() bool {
+	switch e {
+	case AdminListForwardMessagesParamsStateDead:
+		return true
+	case AdminListForwardMessagesParamsStateDelivered:
+		return true
+	case AdminListForwardMessagesParamsStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AdminListUsersParamsSubscriptionStatus.
 const (
-	Active     AdminListUsersParamsSubscriptionStatus = "active"
-	Pending    AdminListUsersParamsSubscriptionStatus = "pending"
-	Terminated AdminListUsersParamsSubscriptionStatus = "terminated"
-	Trial      AdminListUsersParamsSubscriptionStatus = "trial"
+	AdminListUsersParamsSubscriptionStatusActive     AdminListUsersParamsSubscriptionStatus = "active"
+	AdminListUsersParamsSubscriptionStatusPending    AdminListUsersParamsSubscriptionStatus = "pending"
+	AdminListUsersParamsSubscriptionStatusTerminated AdminListUsersParamsSubscriptionStatus = "terminated"
+	AdminListUsersParamsSubscriptionStatusTrial      AdminListUsersParamsSubscriptionStatus = "trial"
 )
 
 // Valid indicates whether the value is a known member of the AdminListUsersParamsSubscriptionStatus enum.
 func (e AdminListUsersParamsSubscriptionStatus) Valid() bool {
 	switch e {
-	case Active:
+	case AdminListUsersParamsSubscriptionStatusActive:
 		return true
-	case Pending:
+	case AdminListUsersParamsSubscriptionStatusPending:
 		return true
-	case Terminated:
+	case AdminListUsersParamsSubscriptionStatusTerminated:
 		return true
-	case Trial:
+	case AdminListUsersParamsSubscriptionStatusTrial:
 		return true
 	default:
 		return false
@@ -153,6 +195,18 @@ type Decimal0 = float64
 
 // Decimal1 defines model for Decimal.1.
 type Decimal1 = string
+
+// DestinationStats defines model for DestinationStats.
+type DestinationStats struct {
+	Dead           int64  `json:"dead"`
+	Delivered      int64  `json:"delivered"`
+	Destination    string `json:"destination"`
+	FailedAttempts int64  `json:"failedAttempts"`
+
+	// OldestPendingAgeSeconds Age of the oldest pending message; absent when none is pending.
+	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`
+	Pending                 int64    `json:"pending"`
+}
 
 // Device defines model for Device.
 type Device struct {
@@ -269,6 +323,49 @@ type EventsPage struct {
 // date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
 // keys case-insensitively, any other id byte for byte.
 type EvotorId = string
+
+// ForwardMessage defines model for ForwardMessage.
+type ForwardMessage struct {
+	Attempts      int64      `json:"attempts"`
+	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
+	Destination   string     `json:"destination"`
+	Id            int64      `json:"id"`
+	LastAttemptAt *time.Time `json:"lastAttemptAt,omitempty"`
+
+	// LastError Why the last attempt failed; absent after a success.
+	LastError *string `json:"lastError,omitempty"`
+
+	// LastStatus The HTTP status of the last attempt; absent when none came back.
+	LastStatus *int      `json:"lastStatus,omitempty"`
+	Operation  string    `json:"operation"`
+	ReceivedAt time.Time `json:"receivedAt"`
+
+	// Seq The message's place among its user's messages.
+	Seq   int64               `json:"seq"`
+	State ForwardMessageState `json:"state"`
+
+	// UserId The Evotor user; absent for a delivery about no user.
+	UserId *string `json:"userId,omitempty"`
+
+	// WebhookId The webhook-id header and the message's id (msg_ + the inbox row).
+	WebhookId string `json:"webhookId"`
+}
+
+// ForwardMessageState defines model for ForwardMessage.State.
+type ForwardMessageState string
+
+// ForwardMessagesPage defines model for ForwardMessagesPage.
+type ForwardMessagesPage struct {
+	Items []ForwardMessage `json:"items"`
+
+	// NextCursor Absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
+// ForwardingStats defines model for ForwardingStats.
+type ForwardingStats struct {
+	Destinations []DestinationStats `json:"destinations"`
+}
 
 // Health defines model for Health.
 type Health struct {
@@ -483,6 +580,12 @@ type ReceiptsBody struct {
 // ReceiptsBody1 defines model for ReceiptsBody.1.
 type ReceiptsBody1 = []Receipt
 
+// Resent defines model for Resent.
+type Resent struct {
+	// Resent How many dead messages were queued again.
+	Resent int `json:"resent"`
+}
+
 // Store defines model for Store.
 type Store struct {
 	Address *string `json:"address,omitempty"`
@@ -659,6 +762,30 @@ type Unavailable = Errors
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Errors
 
+// AdminListForwardMessagesParams defines parameters for AdminListForwardMessages.
+type AdminListForwardMessagesParams struct {
+	// Limit Items per page (default 100).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The nextCursor of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// State Only messages in this state.
+	State *AdminListForwardMessagesParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Destination Only messages to this destination URL.
+	Destination *string `form:"destination,omitempty" json:"destination,omitempty"`
+}
+
+// AdminListForwardMessagesParamsState defines parameters for AdminListForwardMessages.
+type AdminListForwardMessagesParamsState string
+
+// AdminResendDeadMessagesJSONBody defines parameters for AdminResendDeadMessages.
+type AdminResendDeadMessagesJSONBody struct {
+	// Destination The destination's URL.
+	Destination string `json:"destination"`
+}
+
 // AdminListUsersParams defines parameters for AdminListUsers.
 type AdminListUsersParams struct {
 	// Limit Items per page (default 100).
@@ -763,6 +890,9 @@ type CreateProductsJSONBody = []Product
 
 // AdminCreateAccountJSONRequestBody defines body for AdminCreateAccount for application/json ContentType.
 type AdminCreateAccountJSONRequestBody = NewAccount
+
+// AdminResendDeadMessagesJSONRequestBody defines body for AdminResendDeadMessages for application/json ContentType.
+type AdminResendDeadMessagesJSONRequestBody AdminResendDeadMessagesJSONBody
 
 // PutDevicesJSONRequestBody defines body for PutDevices for application/json ContentType.
 type PutDevicesJSONRequestBody = PutDevicesJSONBody
@@ -1325,6 +1455,35 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	//
+	// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+	AdminListForwardMessages(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	//
+	// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+	AdminResendForwardMessage(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendDeadMessagesWithBody Send every dead message of a destination again
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminResendDeadMessages Send every dead message of a destination again
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessages(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	//
+	// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+	AdminForwardingStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	//
 	// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
@@ -1574,6 +1733,85 @@ func (c *Client) AdminCreateAccountWithBody(ctx context.Context, contentType str
 // Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 func (c *Client) AdminCreateAccount(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminCreateAccountRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+//
+// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+func (c *Client) AdminListForwardMessages(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListForwardMessagesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+//
+// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+func (c *Client) AdminResendForwardMessage(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendForwardMessageRequest(c.Server, messageId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendDeadMessagesWithBody Send every dead message of a destination again
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *Client) AdminResendDeadMessagesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendDeadMessagesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminResendDeadMessages Send every dead message of a destination again
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *Client) AdminResendDeadMessages(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminResendDeadMessagesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+//
+// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+func (c *Client) AdminForwardingStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminForwardingStatsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2204,6 +2442,197 @@ func NewAdminCreateAccountRequestWithBody(server string, contentType string, bod
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminListForwardMessagesRequest constructs an http.Request for the AdminListForwardMessages method
+func NewAdminListForwardMessagesRequest(server string, params *AdminListForwardMessagesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/messages")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Destination != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "destination", *params.Destination, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminResendForwardMessageRequest constructs an http.Request for the AdminResendForwardMessage method
+func NewAdminResendForwardMessageRequest(server string, messageId int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "messageId", messageId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/messages/%s/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminResendDeadMessagesRequest calls the generic AdminResendDeadMessages builder with application/json body
+func NewAdminResendDeadMessagesRequest(server string, body AdminResendDeadMessagesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminResendDeadMessagesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminResendDeadMessagesRequestWithBody constructs an http.Request for the AdminResendDeadMessages method, with any body, and a specified content type
+func NewAdminResendDeadMessagesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/resend-dead")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminForwardingStatsRequest constructs an http.Request for the AdminForwardingStats method
+func NewAdminForwardingStatsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/forwarding/stats")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3539,6 +3968,41 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccountWithResponse(ctx context.Context, body AdminCreateAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error)
 
+	// AdminListForwardMessagesWithResponse Forwarded messages, newest first, with their last attempt
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+	AdminListForwardMessagesWithResponse(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*AdminListForwardMessagesResponse, error)
+
+	// AdminResendForwardMessageWithResponse Send a dead message again (it goes back in its place in its user's queue)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+	AdminResendForwardMessageWithResponse(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*AdminResendForwardMessageResponse, error)
+
+	// AdminResendDeadMessagesWithBodyWithResponse Send every dead message of a destination again
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error)
+
+	// AdminResendDeadMessagesWithResponse Send every dead message of a destination again
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+	AdminResendDeadMessagesWithResponse(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error)
+
+	// AdminForwardingStatsWithResponse Each destination's messages by state, failed attempts and the oldest pending
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+	AdminForwardingStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminForwardingStatsResponse, error)
+
 	// AdminListUsersWithResponse The Evotor users this server has heard of, newest first
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -3876,6 +4340,289 @@ func (r AdminCreateAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminCreateAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListForwardMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ForwardMessagesPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON200() *ForwardMessagesPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListForwardMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListForwardMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListForwardMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListForwardMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminResendForwardMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Resent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON200() *Resent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminResendForwardMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminResendForwardMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminResendForwardMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminResendForwardMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminResendDeadMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Resent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON200() *Resent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminResendDeadMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminResendDeadMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminResendDeadMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminResendDeadMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminForwardingStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ForwardingStats
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON200() *ForwardingStats {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminForwardingStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminForwardingStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminForwardingStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminForwardingStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5633,6 +6380,71 @@ func (c *ClientWithResponses) AdminCreateAccountWithResponse(ctx context.Context
 	return ParseAdminCreateAccountResponse(rsp)
 }
 
+// AdminListForwardMessagesWithResponse Forwarded messages, newest first, with their last attempt
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
+func (c *ClientWithResponses) AdminListForwardMessagesWithResponse(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*AdminListForwardMessagesResponse, error) {
+	rsp, err := c.AdminListForwardMessages(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListForwardMessagesResponse(rsp)
+}
+
+// AdminResendForwardMessageWithResponse Send a dead message again (it goes back in its place in its user's queue)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
+func (c *ClientWithResponses) AdminResendForwardMessageWithResponse(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*AdminResendForwardMessageResponse, error) {
+	rsp, err := c.AdminResendForwardMessage(ctx, messageId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendForwardMessageResponse(rsp)
+}
+
+// AdminResendDeadMessagesWithBodyWithResponse Send every dead message of a destination again
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *ClientWithResponses) AdminResendDeadMessagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error) {
+	rsp, err := c.AdminResendDeadMessagesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendDeadMessagesResponse(rsp)
+}
+
+// AdminResendDeadMessagesWithResponse Send every dead message of a destination again
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
+func (c *ClientWithResponses) AdminResendDeadMessagesWithResponse(ctx context.Context, body AdminResendDeadMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error) {
+	rsp, err := c.AdminResendDeadMessages(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminResendDeadMessagesResponse(rsp)
+}
+
+// AdminForwardingStatsWithResponse Each destination's messages by state, failed attempts and the oldest pending
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
+func (c *ClientWithResponses) AdminForwardingStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminForwardingStatsResponse, error) {
+	rsp, err := c.AdminForwardingStats(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminForwardingStatsResponse(rsp)
+}
+
 // AdminListUsersWithResponse The Evotor users this server has heard of, newest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -6163,6 +6975,229 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListForwardMessagesResponse parses an HTTP response from a AdminListForwardMessagesWithResponse call
+func ParseAdminListForwardMessagesResponse(rsp *http.Response) (*AdminListForwardMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListForwardMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ForwardMessagesPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminResendForwardMessageResponse parses an HTTP response from a AdminResendForwardMessageWithResponse call
+func ParseAdminResendForwardMessageResponse(rsp *http.Response) (*AdminResendForwardMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminResendForwardMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Resent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminResendDeadMessagesResponse parses an HTTP response from a AdminResendDeadMessagesWithResponse call
+func ParseAdminResendDeadMessagesResponse(rsp *http.Response) (*AdminResendDeadMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminResendDeadMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Resent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminForwardingStatsResponse parses an HTTP response from a AdminForwardingStatsWithResponse call
+func ParseAdminForwardingStatsResponse(rsp *http.Response) (*AdminForwardingStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminForwardingStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ForwardingStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -7555,6 +8590,18 @@ type ServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx echo.Context) error
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	// (GET /admin/v1/forwarding/messages)
+	AdminListForwardMessages(ctx echo.Context, params AdminListForwardMessagesParams) error
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	// (POST /admin/v1/forwarding/messages/{messageId}/resend)
+	AdminResendForwardMessage(ctx echo.Context, messageId int64) error
+	// AdminResendDeadMessages Send every dead message of a destination again
+	// (POST /admin/v1/forwarding/resend-dead)
+	AdminResendDeadMessages(ctx echo.Context) error
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	// (GET /admin/v1/forwarding/stats)
+	AdminForwardingStats(ctx echo.Context) error
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	// (GET /admin/v1/users)
 	AdminListUsers(ctx echo.Context, params AdminListUsersParams) error
@@ -7643,6 +8690,79 @@ func (w *ServerInterfaceWrapper) AdminCreateAccount(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminCreateAccount(ctx)
+	return err
+}
+
+// AdminListForwardMessages converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListForwardMessages(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListForwardMessagesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "destination" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "destination", ctx.QueryParams(), &params.Destination, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter destination: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListForwardMessages(ctx, params)
+	return err
+}
+
+// AdminResendForwardMessage converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminResendForwardMessage(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "messageId" -------------
+	var messageId int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "messageId", ctx.Param("messageId"), &messageId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter messageId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminResendForwardMessage(ctx, messageId)
+	return err
+}
+
+// AdminResendDeadMessages converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminResendDeadMessages(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminResendDeadMessages(ctx)
+	return err
+}
+
+// AdminForwardingStats converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminForwardingStats(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminForwardingStats(ctx)
 	return err
 }
 
@@ -8188,6 +9308,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
+	router.GET(options.BaseURL+"/admin/v1/forwarding/messages", wrapper.AdminListForwardMessages, options.OperationMiddlewares["adminListForwardMessages"]...)
+	router.POST(options.BaseURL+"/admin/v1/forwarding/messages/:messageId/resend", wrapper.AdminResendForwardMessage, options.OperationMiddlewares["adminResendForwardMessage"]...)
+	router.POST(options.BaseURL+"/admin/v1/forwarding/resend-dead", wrapper.AdminResendDeadMessages, options.OperationMiddlewares["adminResendDeadMessages"]...)
+	router.GET(options.BaseURL+"/admin/v1/forwarding/stats", wrapper.AdminForwardingStats, options.OperationMiddlewares["adminForwardingStats"]...)
 
 }
 
@@ -8322,6 +9446,333 @@ func (response AdminCreateAccount415JSONResponse) VisitAdminCreateAccountRespons
 type AdminCreateAccount503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminCreateAccount503JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessagesRequestObject struct {
+	Params AdminListForwardMessagesParams
+}
+
+type AdminListForwardMessagesResponseObject interface {
+	VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error
+}
+
+type AdminListForwardMessages200JSONResponse ForwardMessagesPage
+
+func (response AdminListForwardMessages200JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminListForwardMessages400JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListForwardMessages401JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminListForwardMessages404JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListForwardMessages503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminListForwardMessages503JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessageRequestObject struct {
+	MessageId int64 `json:"messageId"`
+}
+
+type AdminResendForwardMessageResponseObject interface {
+	VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error
+}
+
+type AdminResendForwardMessage200JSONResponse Resent
+
+func (response AdminResendForwardMessage200JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminResendForwardMessage400JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminResendForwardMessage401JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminResendForwardMessage404JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminResendForwardMessage503JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessagesRequestObject struct {
+	Body *AdminResendDeadMessagesJSONRequestBody
+}
+
+type AdminResendDeadMessagesResponseObject interface {
+	VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error
+}
+
+type AdminResendDeadMessages200JSONResponse Resent
+
+func (response AdminResendDeadMessages200JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminResendDeadMessages400JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminResendDeadMessages401JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminResendDeadMessages404JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response AdminResendDeadMessages413JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminResendDeadMessages415JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendDeadMessages503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminResendDeadMessages503JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStatsRequestObject struct {
+}
+
+type AdminForwardingStatsResponseObject interface {
+	VisitAdminForwardingStatsResponse(w http.ResponseWriter) error
+}
+
+type AdminForwardingStats200JSONResponse ForwardingStats
+
+func (response AdminForwardingStats200JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminForwardingStats401JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminForwardingStats404JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminForwardingStats503JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -10415,6 +11866,18 @@ type StrictServerInterface interface {
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 	// (POST /admin/v1/accounts)
 	AdminCreateAccount(ctx context.Context, request AdminCreateAccountRequestObject) (AdminCreateAccountResponseObject, error)
+	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
+	// (GET /admin/v1/forwarding/messages)
+	AdminListForwardMessages(ctx context.Context, request AdminListForwardMessagesRequestObject) (AdminListForwardMessagesResponseObject, error)
+	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
+	// (POST /admin/v1/forwarding/messages/{messageId}/resend)
+	AdminResendForwardMessage(ctx context.Context, request AdminResendForwardMessageRequestObject) (AdminResendForwardMessageResponseObject, error)
+	// AdminResendDeadMessages Send every dead message of a destination again
+	// (POST /admin/v1/forwarding/resend-dead)
+	AdminResendDeadMessages(ctx context.Context, request AdminResendDeadMessagesRequestObject) (AdminResendDeadMessagesResponseObject, error)
+	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
+	// (GET /admin/v1/forwarding/stats)
+	AdminForwardingStats(ctx context.Context, request AdminForwardingStatsRequestObject) (AdminForwardingStatsResponseObject, error)
 	// AdminListUsers The Evotor users this server has heard of, newest first
 	// (GET /admin/v1/users)
 	AdminListUsers(ctx context.Context, request AdminListUsersRequestObject) (AdminListUsersResponseObject, error)
@@ -10544,6 +12007,125 @@ func (sh *strictHandler) AdminCreateAccount(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AdminCreateAccountResponseObject); ok {
 		return validResponse.VisitAdminCreateAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListForwardMessages operation middleware
+func (sh *strictHandler) AdminListForwardMessages(ctx echo.Context, params AdminListForwardMessagesParams) error {
+	var request AdminListForwardMessagesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListForwardMessages(ctx.Request().Context(), request.(AdminListForwardMessagesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListForwardMessages")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListForwardMessagesResponseObject); ok {
+		return validResponse.VisitAdminListForwardMessagesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminResendForwardMessage operation middleware
+func (sh *strictHandler) AdminResendForwardMessage(ctx echo.Context, messageId int64) error {
+	var request AdminResendForwardMessageRequestObject
+
+	request.MessageId = messageId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminResendForwardMessage(ctx.Request().Context(), request.(AdminResendForwardMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminResendForwardMessage")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminResendForwardMessageResponseObject); ok {
+		return validResponse.VisitAdminResendForwardMessageResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminResendDeadMessages operation middleware
+func (sh *strictHandler) AdminResendDeadMessages(ctx echo.Context) error {
+	var request AdminResendDeadMessagesRequestObject
+
+	var body AdminResendDeadMessagesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminResendDeadMessages(ctx.Request().Context(), request.(AdminResendDeadMessagesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminResendDeadMessages")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminResendDeadMessagesResponseObject); ok {
+		return validResponse.VisitAdminResendDeadMessagesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminForwardingStats operation middleware
+func (sh *strictHandler) AdminForwardingStats(ctx echo.Context) error {
+	var request AdminForwardingStatsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminForwardingStats(ctx.Request().Context(), request.(AdminForwardingStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminForwardingStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminForwardingStatsResponseObject); ok {
+		return validResponse.VisitAdminForwardingStatsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -11416,107 +12998,181 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F3rUiPJlX6VDK0jRgoXIG7tHvjhUAPjxkMDgWAcjoZtpaqOULqrMmsyswC5g4jxPsM+gx9gIzbC+8N+",
-	"hu5X8JNs5KVuqiypBIL2jPnTjaTK6/nOJU+ec+pTy2dRzChQKVo7n1ox5jgCCVx/2ku4YFz9FYDwOYkl",
-	"YbS10zofA6JwJ83viI2QHAOKOdwQlggU42tYbXktop79MQE+aXktiiNo7bR806XXEv4YIqz6lpNY/SIk",
-	"J/S6dX/vtY5IRGR12EMJkUAxcD0Cagcwwkko0Xq326kbL9RdFYezrVo7692u14rwHYmSqLWzrT8Raj6t",
-	"e+m0CJVwDVzPqy8Zh4uEBKofPVqM5TgfTGS/ey0OPyaEQ9DakTyB4gR+xWHU2mn9x1q+9WvmV7F2cMMk",
-	"44eBHu5CAD8MTtUQ7vES/cAyBrtXfYiYUQGa8r0gIvSC4kSOGSd/Br1in1EJVBMGx3FIfKwIs/Ynoajz",
-	"qemgnDMuzJBVVGE1LpLsI1BEBLrljF4jxlFEhCD0WlH5bgX0vFd8FqjJvt/qrl/de603ODiDHxMQ8hnm",
-	"utHtrqMIhyPGIwjQ7/snxx7a6HY3EEYpMdCIQBioZdjZ6yc2EbY/jLFA2C5RgU2t8waHCThXqUb01Ajq",
-	"n0214D1GRyHxn2m5W5rHse+zhEq1qJDQjxAgyRCmTI6BI4MnpFCJ2jfAyWjS2VVr3tZtQ3ZNNFUlVuRt",
-	"+xywhE7darfUQrfVQo+Z/I4l9DkweMzkmNBrNcuPlN1SJduIRG0cCobgBvjEQpSzRAK6HZMQEGXTuPUZ",
-	"HZHrhEPQqYHsllrYKb6GpS1Kd+ZY0gkFLS89RCjCSEg8DBXWAkWl4SSlGlFT1XOaREDlWSZRnnzP11Nw",
-	"aeAorqAMxZgESCTD7EHnPqqmaiPPGTvCfImbOVtKDVkw0SygxuRIjjFFBz+cnJ+cfTjtnZ0fH5x9eHOy",
-	"/8cPR4fvDs/dAFjXLPzMEnZdSS0jcHAcI59DAFQSHHpKh26ghBrQa0JoMOsfNhHcxVqiTf3wynZmOJsp",
-	"vSzELeMBaqsn16wMqCPduqdGVf9sqn9e2R25wSRUGH0mYgZY4iEWgAISIMokwlTcAlfcIkkEu+o7LRNu",
-	"sUBawwerKdNwWBFAA+Fc4XbX0lgkccy4hOAdBASfa7viWXGqVjWYHmRQA8ztK9WZHUDbAkbm72lxrWEa",
-	"cxYDl8TYCsYcUpoQS2MwvdpqVe0nr6Vh4rb4cgPmfUubT+bZq6wbNvwT+FL1ok0TO6fqZMZYvCFhqPrN",
-	"BxoyFgKmqvWTTLYwaO2MlTFXnS7O1zGLzKU13+sB90KWBOeKFauG8h/GUFDI3wjkq4dz9TRW5kebKn2m",
-	"Ba/+QbOpY8OokDgMNW4MuZUVPm/Ch4VWfYklqK5s55hzPFGfi+K9edf9Qqvarq1lvIi1XaRqZliXN3p6",
-	"N6aXMJP4/SSKMJ9UMTAiXMg+AO1JJykpkmMikACu6KWfRmPAPEgPXmq2ingZqgMsYUUJr5yiKXz1kgrc",
-	"UyV4BVu1mDDCoDzfPosAFXcpnaRSOMoySjgHKt1YE1OkTexppCrZhCK86hqwPy7uwzeiZDUI1JZcK7gY",
-	"aKBtcOxLcgMeksAjQpVIM4fHFHuVDXsqbBXpXiJLLewgaNVskgt5eQ+Fc1EZejKlcUToEdBrddJcd2Bm",
-	"0SWbFulJ+UHbZKbmXBeLIhYQOalCIxN4Az99aOBZhW7PKmiIuVJ2KGTsYxIr0k+J5NDfM8rw0wKgwKHP",
-	"xix8M/mBhUkEJSUTsESZM1kjmkRDo2Rsq1POgsSX3xMaqKEbNo4Ai4SDc3rGQeD4QfiYPmB5EnNYYGX3",
-	"LrJp+0FJwgIccRAQRTus9iAjgnFilEk7MBgcoDYzSiuEa+xP0CBF2qCD4jAR+jc/EZJF5pwtMvETwIhQ",
-	"EMqyS4FySZVlhsNV1DM9qY0beGig1f9A2bQDiDAJB/bQPgSfRSCKh+FvhDGAPTRI7d/BJSVSFMxhYzci",
-	"RsMJ0sf+MRbjzq7uhoPQB+qPEEv14zW5Abp6SSvIfCYurFBuH3wS4VDTi05ORq2d9y4M0CS0druh3zRg",
-	"P1WeiLGUwBV1/3Plt++7K99e/bp9eblq/ur89ldV9XU1DYseMv17ilTYfkC3nEgJ1Gy1aYvag8tWd7Xb",
-	"7V62Bp1dpOaidh37PsQSglWz0hviQ1VO+pYra5ZY5bu5D4qiK3EWaU5iwx9FsirV/mdG4WQ0EiCdBm3N",
-	"BAoGbvIY6awbu4TzPvOTyB5rpillNW6IAvsQavcPjo48dNr745ve3vceOjk9OP7QP+j3D0+OPbR3dNI/",
-	"yD9+d3p2eHzuod7e3sHpuYf++dNfO5f0lsgxUswmOaZCKXdGhWeY6XbMQnBxkh8yAfvKdizunT0KWcNp",
-	"Lgl1J2cgklD2k2jeVqZMlDZ8QJOLhtzsgkygkf3Q1nAnuTkMzhLYNTuWg8OKgubLZjHQx5JJ9fGYnRMg",
-	"BGH0OJv7fN42LS4uDvcfNOCjREOBC0oqfhbhHIRyLjE3B6wPY57ZuJCI8Vo3wAUx7o85m+wSR/Yhl1Q6",
-	"iOKQTQCqUmnAWQgDpQh6++8OldDp9d8eHpwpdfKud3zRO0JtTAN0O8ZSn5et5wcHgehUjcfGiiLEQh43",
-	"VRa11lyMJWd0EhG/cV/xmFGoUeWNlcfccSp6ep9cEyk8lIgEh8oISlV1+zffvv7Nq+2tzY31bsdDgkWg",
-	"ODtX3DWqWtGtAQQ1MzV3LpRYafrc92iFaSlpJ59Nrgax5oDj5tsRDkXFRO5RBKoZMt14aPDpflA4aRd6",
-	"55zxejOnaixwwNYvWd3hxHTr+k1fZ7V2Pk3vhh7oqm5iojozyL5vRka9vgoNp2ZhO3XO40b1l97PTPk7",
-	"0xk0c1dpy1/35wJVfo3ewNeox3NP18KuanXR/ILHeOU948T2kDEJPIUZLRw9FJtzqJcZaB7i4AOJpYdA",
-	"rcC7pEX3g7HBPMRi/GMCO4gDDpUdNhoRH/mYcwICKeQLxEYI0wmyEh4pkepjAd4l1c4qMcYxBOZZz4oG",
-	"fVAzWyG09b6xvfGtMt51awGc4DB9dBUphZl2owbEHC7pR5gIPc4KoQKoIJLcQDjx9FzMpSUJ0HAiAY0Y",
-	"138YczHCd6lU2dh+5c2TMm8Bh+aWvgwVof0z8ylrn3ORtuhJNSiq6jDVyOiw3Md/mLqMlCYrfH9BM2dS",
-	"VX0FWOLqKiwsFj96LsNLlg/u2p3F7AutWCSO4nmN3pEwJGIBS6dgucy9W3DdIOQzy/uyLT1DlXnYMK7w",
-	"qrAqumqrHldlhmhUvRMN70VKYJiN6vzRsgezOKhrWXb3Kzi/oORO38kpwRDph8BnVEkMfdC3FoV2BNhD",
-	"PxuhQFseCuv6xOy2eBwWTsE5oR0Sn9a99W/vXT6Je691DLcNr6Sy8COrwh00SW+e5mAu9S7NfXSKLKb/",
-	"QnsXDSpnC5dmYfahoooRACht5HSzzBOucy3Yplp5oRPPbL08tfKhACoRo8YPiYXMQt4eqsCtB9jlNbFc",
-	"ZGB9zVkSo/ZA/7+D1GIGnVVkNUD7+OTsXe/IQ72jvZO3J0cf3vXOvj/Y9y5p+sXxyXn6JeofnP1wuHdg",
-	"lDgybk3toNQuFTuscLlPcOizBk7keadIh8+8oV+g3m/euIOQ3Z6zPoThjFNTgSkxl8QPYQEvAJaSk2Ei",
-	"4fF+kyHmS9juxmdTnwl5yq0jtOGGllDbYAwN4NoLyB8wJ9iGpM6njb0IWfg4PVe+cqDyoY6YeMEN/DHB",
-	"VNpLrYZNypcyjRvdNdqk1PCZ++ASj8UGFC75eGaOIVWxn1qss0a3jffVo89pM87fukY2sgtds+zNed4b",
-	"l/1Za2IW927GwWPKj//m4o/6H/VpFw1iE1PYZwn3YaAe+7DX67/17F9n+172nWn/z5/+6jycwDmJHuUM",
-	"Nmfeh+05XGPSUCKlR+rDr+ltXwznhI7Y3hj8j81WuJgTxKLoUELURFOV8NLM5T4mI/mw3dbekMXOtpJJ",
-	"HPaiJpFbRcmrWu0T4T+k3bkR202bNDm1uuRAuhkzfOlFWrrMVSY0ZFdRD404wIpWhNnXWXyvtWqHMCY0",
-	"QER6SDB9jzcgwQBFeIKGgLC1tLk+R7jc7Q+wVBanwMMsAMUZ501VwUNtmPn+/qe3Q0QSLUoEuRic8d0p",
-	"cB8WINp9PXLFGxbUxg4hHc+LGIXc9alOXhRp6YTYCAm4AY7DskehgfTTXoVFxGX1XHqVJiE5IkmDgIMQ",
-	"DQ384JEXT0sz+lwSpugyr6xz6CReFu0Md9iXJshG0+8GAtT+ff/k2GQ3NA7/VUPi9DTjuncbn2KOZzka",
-	"6qOq8pWmU+yVgzhmxG+6hHY+11KPpWl6ZuOc213w6M/1MCvGYCNUbGMDw73Slz1fkpvq12dA4RYC75IW",
-	"vz0HHom9MabX6vleEDAqLuKg2vzcxmzqnnQQmbMvE9a5az38NgrMZxEY14ZQf6kVGX+H08Oh51Cyb1xB",
-	"74uqhKJwfYjdvvBFvT/G/BoCG2xSib8qr3lRg8bE8vqTZvf1lbkbWzz3qDwghonCnbS+1ceGicQhpocP",
-	"POk/4HpEKPjSmcuvLrd493b48FNszRZVxRUnODwFTliwn+TSsLHrYMlBxdN3ZuXN8ErXDdn1UfFiZWrP",
-	"Z9i41RwDl759VIjNNKfO5QZHigoWsm/X1LCJg2FmcILDmKy//PEKt51l7eGOwFdmVR6D78JfFe5VqDkU",
-	"gsuruAh27DJqOnfB5UIAr02PymPs82uP9Y3Xy2eIHPO1ofNqoj8AJyPimum83KnnX0lhRvOWtZRgjUqy",
-	"zte/GdLkmiwQNj91d1+4JPwqaR2mTc1BwkF36wqecTmptaefcCInfTVcKo8jQmvy4dTpIMZcUp0fxG5p",
-	"KV+7PZW6qwMBP5yffH9wrCP89Jo0KwDmud7YaY2ljPVNTxy/wYL4jooVVEjAQTEHymbPYps0i2mQpwmo",
-	"fgNEqGSmoIZJTShNQY/jmsGMpWfDFgfIUmUCuIGQ6aoaejzUxjoOZ6ujr9UHb/Sq0WXS7W76uhv9Jwwa",
-	"7Y0i6Yyp5QnFpSQ3DjLhFAI04izSD62ZagHI1hewqcVZIq45tROJsLik9VNWzYeYg2cOApQhswBzBJiz",
-	"mHvrJXWvRI4JD1YUyiZ6FcQH1P7yly//9fkfX376/I/Pf//8989/+/x/6MtfPv/vl58+/8/nv335SwcJ",
-	"EoCJjcoCS/NQnR2NglsYjhn7KC6pfULndSEfh6FYRedq10YkBF1YYQxIEHodAhLad6qBxxM53jEFC4RX",
-	"SPoWHrLsekkVDHU4HAJq4KAjqNA1UHW2TCmhNlg9SUeM+8UvJeKJyZdevaSXtBR1RoRanokRy5MxUgkx",
-	"6NTEjVXiwi5pe7DRXf9Nd2NjYyXYfu2vbHWhu/K6u72+MtzexMFotPn69avuoOOMIHMFjZ3rSFM14uSS",
-	"Dn7d7Xa7A8R0VoXQDkk5hokCnN5aY1+hQcFsHqB2KovWzM9i9ZqpCTCJBtk5frCKDmgSCbsrlzQNsDO7",
-	"HBJlWqjJFnAlTCfpXu8UI49NnRChUcwSqR4kvkWxJFLZ5qlxb+VeIa5op7W+2l3tprHxOCatndbmand1",
-	"07oMtDxd0yJy7WZ9zaY5GXXCjALKXA5KfZgcV2MA5TmM3Kir1Nm2lHT3QpjNfVl5KN03XcRmo9td2shT",
-	"SfCOhHv7k3YzbZmRXR1mM1wrFKzRTdbnN6mW5dEtt+a3zGqo6Abfzm+QVZdRDdY35zfIanDoBtvzGzgL",
-	"I9x7re3uZpPGeZ2IokWgnbFFW+D91f2VdlGb5GtLJoRTgyAradNWLN47PUTyluis5UGZg9IHheLAQUdx",
-	"Gr4WymzRw7V02YSca5SW0ii8hjqOOSJCatNV811eeKvGnZw/smYKZN17cx+0hqp6croqTKgFGzdCJE/R",
-	"zsJG24qlOvruhcni9zpwrbbgVilVebrGV+E8Nm9CuJTHratxaANBncbrxq6mRpcmATSJdGqxUgJqz82B",
-	"tOW1zIm0cOQrHfQya/XqCQVMfoaZWcOHwi0IaaoA/AxEzdPysrK7CkWnRMmGHGORlUko71sj1l37ZE5H",
-	"97N5+HegWXhhDi7UdntSWOW1R2pqxJjiEf/mQPrDGMtSza/cHk8MdRcAzJpx5TUQ/vv2wceAx1u+sqjB",
-	"4+y9N6LrRR6lRUgizGWW8Wwi1POzqlT6NloQVmlQUQNgHWSPvkDrFwetDAdLAdVNWvp1DqLMcz8POC2n",
-	"tFqeAjjDIvu3V50HuihmACHRf9hCJyNbpMXUAlV/ETpkd53HGGJrNiCnAVrTSJ8X8ffLE38pCjxT+2tK",
-	"BJJFQZUniM+GVN889wKoX56ppim7DGVqelr7lFXwuF/LHL0NTgPZo08LsryK+Qsi/8UQmV8LsFEaaief",
-	"Calpwt98oJ6mT77g9N8UpylW9KWaztpaHmJjovCa1m8kM3TzdzrvMy0GWQGj00Nsyx/OfGfCnKwJd8+2",
-	"bGSreUdPeXjJt8VxdtFAedKDSw2El3Mu05VxnLX781zpkXEFZxXlFSRt4c/V5bBIIbBhhm2RTsjesRCR",
-	"lR/VVaVsHjNS3xRvlOyd/4q9QxVl3iBUHU0ZJyCKvsY4cfDIaVLwMj70SrZR7JStnVgtutP0nnaqkLCp",
-	"tP68KN1oogLK70d4LnSfgQ3psDlR//zpv02QEJ6EDAdIiSGRvYrDws+ETOUl7ElWwf7neK07g+X6ZXcr",
-	"MtFCuvYNBMTGl1rmokySkaXODM4quVvreKvoaH1S7soq2L3w1wt/PT9/ZThfBmflLpc6tsqcLU/KUyaT",
-	"7oWhXhjqKygsjfDlcVO906nWLHywu6lwML96aqMyLSf9wqUvXPr8XJrxCGqbE1yhunJHx4mYhS+Fa4sO",
-	"OHecrYldfLD77Rn5Nq1n9sK2L2z7/Gx76nBPZpqWIpwdFJvxbTGs1ARM1LNoNZn+aSLhq+P8nFjr5xZP",
-	"nqVXvb+69z4VEr6mkWezFU21ZKsgCpQq4M0G3pSAVkh0mqcEbNDpU0Cr+qKeZ861KKbTOmSfTcXIOLqt",
-	"K2NykHyS3j4IHIH9vbOLMBpxEONCstkzK5JferpFY/Y4g2siJOg39cBtJQVjZCrtuCNvZ/vENetkCco1",
-	"sllJutJ71Z6EfSqvXXucZEZtoD6fxArqWOq3RXVepPWS4KiL5aBiYuU3wuajajA+AIQmM7UehXlC9xMB",
-	"sJox/hXkd1ZlwCHAj6qZzxGW/hiCXfdLxl9E+L8OzxwR+lEJabgjQipTZ1qI6xfCP0CGb6wVXxs6z86u",
-	"vhbhaZipOs6Lnf0vgMLCCy0KqYkKcLSYgFhvbG+UoondGDtlpUjip4BXqSThi3PkxTny9M6RkxmlLVOe",
-	"QO2bjc4c50jA/PrQrN+B3Fe/z7UyJNzJtbGMwjLdp2Ol7h3vunp7/u5I52DsmkIeXK+IMgR3EjjFobKV",
-	"NRBWzQbl0gNxwIHaOZ3wzWEEHKgPHuJAA/2q4OHEHCTtS7c5i/RniIYQBBAgEYNf2CAWp9sy1q8C+nPt",
-	"zry1vz+h/WXfRuTYtYt4eitsNJ8PQijIJ7FzUbZOxOoEG0LV0bxvdmWBlaU95iurpqiexEAVnXSNiixG",
-	"1vFiM3eGa4lm1fUTgdTcOPaljlMskN3W3hDlrIJ8WxSKJvWkPjM/fxVK67GLoW5PPJ6OXsYSD7EAFDAQ",
-	"umqAefO2C3PZs0QoZvTH2L5IurzJWq4pWpgLjoSHrZ3Wmr6/sE9OA2YPh6EonejQLSZS6PNce72LRGcX",
-	"WWUmckbPaiSt5iGdFWu1WrUg9fepw0zprffG4pg5kpI2K1pBmWwpDmpbJqIwA2u3VMc9tFdJE1PWBodm",
-	"w3Mh7Rq5UGzpVm28SMz7eOxgZSFfHbNaRat3erij34xZDO71tHBFQ+x/3M1rZlhn3SrqTU/rkjYtxrWb",
-	"1bthVFfkEWDLGlmgoa3ulimCkwbl6sDi6lK+s+lphl+1Egzsu7hxAFxrkbxQElpBIbkBqmSkelA9RPSn",
-	"mLMhCM9EdqZSxIBBilyvZEXg7LQUuO+v7v8/AAD//w==",
+	"7H1/b+NGluBXqeMtEBtDyiRF/bAagz217d540932td0ZTGJfu0SWJKaposIq2a1pGEhmD5gDbnEDHAaH",
+	"+2P/uP3n/s7NbTDZmUv2K8hfYT7JoX6QLJIlibLdSTpxMJi2yCrWq1ev3q9679Vbw48n0xgjTInRe2ug",
+	"N3AyjRD/u+/78QzTvQRBigL2hMwmE5jMjZ5xOkYAoysARRvDNC5hNEOsURgYPcc0ongUYqNnkHE8/Q/y",
+	"s41kZlxfm0Y/mIT4eUyfxDNc+vDzGJCZPwYzghL1qyhJ4oQYvU8ZxAEyep7tmUaCIInZKDimYMi/Zhpk",
+	"NvgM+dToGewjh4FxfZ4NejQcVsaD7AWg8WuEQUiAH+NhOJolKOgBdImSuWyQxDOKWAM4IKg45drAKZC8",
+	"xHBGx3ES/qaM218lMR6BOAGTkJAQj1QA14zqKKPO1AHUgRlmCwP2ObYBHFKU8D93fL7mJoAYhJhQGEWQ",
+	"hjEGEAeAXrElGhA/Caf8Ibrk1KNAllJF760xhuRxGEUhHhm9IYwIMgWBXJvs1V4Uz4JTPrEeTWbspTKc",
+	"mJt8wrAkmkSQ0AM25jNi9JyW7Tntbttrubu2aUyTOJj59DAwekarvQuHTadptYb+0PKaA8/aRQPPGnYd",
+	"1B06nQD6HeP6nBNMNhsxZoAuQx89n00GDFeOGPMEfT5D2EdGzzUNjN5QObF9SJHRM1zb6Vh227K9U9vu",
+	"ed1es9uwbfsXtm3bhmlMI4g5WITChHLi3hhYk3WmM2L0DOjT8BIZReD5l+Du7nAw7NhWu2l3LA/6vjVo",
+	"O77V8RyEdhEatn0GD0XJJMQczy/YxAjf43yJGE7k1ukZtmPZhf8csYWn0yj0effDfIFUqsoegy3Cd3+B",
+	"lF5ly9r4jMR4WyWfAFLI/r0FflaCLUivNoLCCSIUTqYVIqPzKVtwLQpM4xIlJGQ70C3h6SUO9ZhSXuhx",
+	"NcM/HLb8ZuCh1rBtOdAdWJ7fDKwu2h1aNnQGrnxZwVa707aXY0tFRBlfe/FkEgchnVfljZwgiIfpn+SV",
+	"YFQcKabgsWAwByElYAATzhVVthT5e3HAhNunhl35zzHOTdYkHsfR4/nHcTSbIKPXanit7PGxGPajEAd7",
+	"nOM6btM0JgiSWcLmePNfbn5rmAaGrKex+OfFN4t/ufmCbVIf4mxoNx+zbbNBKUxQOp7daHUYHvY5ByJl",
+	"Rk0mMKFA7t0ooxbBr0iZOD59m8HyT4vvbn4PFn9efHXz5c2Xi6/AX//z/2hyhhIn6OWMLzXjYLbrdq0n",
+	"3hPH8mznsdW1n/St3YO9vX7XazlPnjyWS/2bGKOj4ZAgavQcu8snYxqzwndca7/V3bM8+8C2unbLsR63",
+	"mv39J0+a3W7bZhLJNPZjnxzDEdIsNhwhMI9nACYIJAgGTIJkEzPOZrbd9P9dEPuMvMCYTiL+CIkX7DeI",
+	"IB798sxA+MwovEMwUH9PEIXAH8OEIPrLM2NGh1a32IOGNBJ/InQZ0zixpjChGCXAadgNG/z1iz+A/vEh",
+	"SNAQJUxCiG47Sj9DTHY2YaLyaIrwCSKC6kvrKx6DeIqwwg2CtOsr9uKVbKVZbj+KCcoFUtuydy2neep4",
+	"vVa7Z9uqQOJNXyAyi+jJbGL08CyK5NPyb6YyCIIvPZSE47hN5LXaHQt1dweW4wZNC3qttuW57Xar5Xly",
+	"REGlsk8LOt1ugDzL2x10Lc8feFbXtpGFBu1By7Vdr9lhmxe9oQlk2+DaNHAqj13TYHioN0/WsjyB9Nlm",
+	"8Eu0p2qB4ebPXr483GdPOqhrB2hgNf0htDxnOLQG/tC1HHvYdOBw4Aw5R6IJxIRJ8FTf4GwsjGvOiMPs",
+	"tY2Mtx4dHzx/dXJwcnJ49FyydXW2s41nKjYy6810gSWjyM0OnaHvOm3Ld5uB5TUhtAZN2LJaTttr+y60",
+	"m74vNvvBZBrFc1Rhahgg+Saj9/SBjqMxVey55Gr/c/HHxVeLbxffLf6o8F35lGlYkCYxnk9CX/ZgU2LP",
+	"xzFGRq+z2+20W17TdWzTSOKIy6n9Z4fPU8Yo+bVkZ0Gr61uejSQ7G7SaMBgOBTs7r3K/VrtjW57d7lhd",
+	"pho+edJ64tlPnL7bPMgQUpZzAhl0DmJhw+TSiwmFA6bxO0xUFTqxJz1wVTEbplPgJyhAmIYwWmk5sC8o",
+	"psMABuXewoBIAXArALg9MMOvcXyFGQgJuoxfo0DYFesNF9a/NLzSszh0szJ0swcgILMpSggKCoOCKSSU",
+	"awOjBPoITFESxsE6UJoKKOjNNEzQCnC8CjheD9AxEj3GkAAcgykMg6LNtMUhEC0PuEwRHcJgex14qmU5",
+	"hXMmFkCCPp8xOCvWL9/2udjU6XmF6bQr02mnlMUNera4U0jIVZwEYIvbipcoCYfztWC3Swtc+ZwKiVuh",
+	"cZfTOEPXIA7mzAxnVvXfn3BWtHxgt0jYExgN42SCyoO5lcFcRlQpWsEwRFHABk331pZEM2A8h4CQbq8D",
+	"QyVw+ZXlvooUrmYFLk7sAhxGXFAuDteC4gRwEG4BnUrzIfbjJBHcZw18XgU+Sf3SA8BQFoWYsQIaA4hj",
+	"OkZJgeDr05BbJH0YMa1wLj+/HtRWBdSWAFUQYkgAhYxlbCkOkLUAtTQAoTch4e6QIkBcOEmQuMNEr/di",
+	"dIUIBQGKQu572orCSUh/6Ww/ApM4QWAYR1F8VfC3UTQRYLGdwf9g5sq7sHQgG/s0PkFRlDpjYEJDP8pc",
+	"JcbNl8zocVxmW0BKk3Awo0LiL/68+MvNf7v5ncNE9J8W3y6+uvnd4uvFt4tvFl87hpm9dzXvXaY/D2Cy",
+	"3IYSS2IwpciPCT1OQl/wnQaHPEAZ72Wf/++LP9/8w82Xi29v/uviX8HN7xf/Z/GXxXc3v0sffCkst4Zh",
+	"GqMknk0z35W09aQ2sdTem8IEYZrqXEGAoNMeWLsdZ2AFCLWsZme3azkDdxd2IHSR2+HeIAGy22wwBffz",
+	"GcSU28HsV9lEZE/eGD3j4/7pK6eba4L9p3tHHx49ffX86PTVs/6Ljw72c03NdgbQ6Q7aVrdjd6zW0OtY",
+	"zWDXt7xgYLe6dsvzBy73h7HWXa4kJ1BiTOwHSRVEaFbjY5jAidDmNrUir9nG8VF4iYI+5Z3ctuU4lts9",
+	"tTs9r9XzWo1Oy/mEw4PRG7o3S0jMCOyoz/1PHyIY0fF+fIWreyiAFA4gYWYTEnICYnJV9CdnjrSs8Qwn",
+	"CPpjOIiQMsLRRyVfzVT7lfg17/McXfVz36dq2KUWY8oYh3HCzNsEMI3JnxEaT4oAqo5T6fdc4lFniyFF",
+	"aM+gYxSqMvXaNNJVE478ImBHOPerpMq3zrlSVMEf+MsDf7k1f7k2jRds60+pWOcyOSbiZUaO8jd5dem+",
+	"IiiKlntAA0jRaTgpOOM7p47ba7V6DnfGf5J5Ibjb07Fdt+O6yNr1PMfyBmhgDRBElt8e+C3UgcOmzTQL",
+	"NIIhyZYotU0PM2bnOR3Laz/uWp79eNfq2u6B5e0fPG539uxOq90qeTGk1YyaQdt3rN1Bd2h5qAMt6Piu",
+	"FTSRN2zB9qDjM6yHeBjvjZH/Oj88yaR9hQxNIwiJZD62HKfWmoivnq5Y4bpkuYzEXKYNTSS0rtduuJ6k",
+	"sGan0Wrzv49R4iMGu9NlTF+aNifxLGGdjOP+r1/t9U8+ZIrVOBwKP3fXTi31fDV23a7VdDpty7MPmOg5",
+	"cK2+4zyxm+6B23X7jJZjCqP+RGAqg4Y93FcRyJ+cqkAKDJ0cPH2auccHLX8XdaFrNQNnaHmwjazdQce3",
+	"3KGNnKDpe4MWLLnHvd1212173NmSfVRuifSwdbVvvuw0l51JP0lg1aEA2VMQD7OdpN1avNWrqwROp9VT",
+	"hk/rbLJ2z3Z+VJusO9j17cBBljtsQssbeL61G7SQ1R52YPquuMnkGaTcYyuo8HF/76P7pkR7NRHaegJM",
+	"p2I5yGUE2BxYXd8LrBbKp/luCZBx9JMp8lP/dlUhG6BRiDGzm+MhoOOQAG7bpF5tE0ACrpKQ0qKfiC0M",
+	"+5f70Y2eUXS+q0AY3BHPcBJPEYbT0OgZzYbdaHIF6ES68kqudvY02wrC3afTdYIgQYTpeIv/tfiOH558",
+	"c/N7E/ATlS8Xf178cfGVCRb/fPPbxVc3Xyy+W/zb4qvFt/zNN4t/BYt/W3x988Xi65t/YBrA4s8K3/yn",
+	"xXeswf9bfLX4v4uvFn9afMN9lrNN1OjzbHpVc5IJUzHJKUrEgcom1uSPfOIls+DZZ/03z3/Tnz/7bEQ/",
+	"+ezF5NmJbT/bfxI+PR1dfTI5oEe/+vizX7sH3vP9l28+mXwSCsJQXHJ9n4aX+kCXYZgQClJfW0YxSudX",
+	"MO1d1U78MUxGKOBnKm8NmIkdp91od0zDnyUJwj4b68VLbhhtHlpwizgCGcuQ6tXuHQIJcs4iAW3lgHp2",
+	"w3E6KaAp/9KifX3MgdpPG5XUBzQJYQR4iAXRr5QwanTn6OWYj3uK2Chh2rlPTHuWa5863Z7bZjpKp9XM",
+	"MM3wcMzd3fuzzIo/drz9U/061OP75VU4lUEkul1TjBHCwZL1oNknqktyD+hu3ye625a9ywib/a/Z8Bx3",
+	"BWErqFmP09M4fsq4hEZ0Sm93fIkS4a5kHHx1GJijenNpHIOIf1s4H19ieAnDiLs5VnhOwkBxnIAQA4aN",
+	"lcO2Ck7kmTJMOjCZTadxQlHwDAUhFPbGsvnywfOQkR1GG2tm3SoMnw0GJmw07iFPISEo0TlDhF/6A6LG",
+	"wGVEy54t8Yi8NYQD50mIIrbIiz9wafjd4i+Lbxff3Px28fXiLzf/yG3/r8HiX/iJpfzxHRANb/5x8afF",
+	"d0ykiuaLr4tunezPVbTUlG+lnKWIUKEA5RNeHcYppy4PzzQzf+XadnX24lyMkRr8FURTzx/Hsw4cv47j",
+	"UTjbPZwROKa74QTW2AgMUhkPuHxlNODxR8shG3rtQXcXtqwu6tqW19p1rIENobXrtVpOZ9f2PG9QE7qP",
+	"URIOQx0i5UHHelyK0w49LjXxkveMXj6B+Sr8Cvh0MGtY9IY06lVp1MtAW30mIs6LNtBgud52ghCuuJi7",
+	"PcfpNVsNt+Uwa3UMSea2FSZgKTY1db6UQ1FV0XLCfcHCfSijM9fFUVaU2JFxzXAxhQmcIIoSbrSkr9+W",
+	"vIwCNWl3YVohME3QZRjPCFf4G9y8NXrG5zOUzHMV3BefNA3ij9GE2/VShBGaMNpjUDzlkqYy7CHDr2JS",
+	"BGgIZxEFjm1vN7gZzsmGazq6sVMBlg8tv8D9WKYxgW/CCVOWW/xXiMUvJ5OyIaZohJLctBN+0Lf5yHUj",
+	"2UJxhk7HOXT5SQaTJvJUPV3tDOK/SdDQ6Bn/fiePnt8Rb8mO2EuHQUbVh8ExG6IAoNam1oAjyeceYOEn",
+	"LmQaYyKj+3VB6H6MqbTgK8K3lB3giRN63ehps53qGAyMmqALAc8Br9J9KWa/HPvC6PCNJf0FvnTqe7bD",
+	"zOXHMJABzxvOOA1KWDnlPHzh2jTSyIJaPVzZo1m7R/Ne0MmABVlgBA+pMAGDZ1UABG/RXB+KoF0IHpTB",
+	"QyLYR8551C8eRqF/ixXxamPLk/ht1e7Rui/8ehvGRMhwiEcMyS1tkIKMT1iGXo9htsUwq2bZbIBZqCTL",
+	"rN/irOG1kHX1OmRQ3QeCn8d0HOIRw44MQBuCkIItGJFYk8FzNQ4jBPCKvJ/tJezDYwhNVZQNkEky/+NK",
+	"zCh+vPpokc0rSOEHu3CETGa7QUAos8RAnASMvgbzlN5CNlk+K+7cepFJmY0m6NTeh7zlfSy6k+6qlXF2",
+	"2oVkXc9LRvcmgs9Zz6GzT9+XvEvNYm7JJ4COIQYHHx+dHr14ddx/cfr84MWrx0f7v3719PDZ4amefB3O",
+	"ae8g8Z3a8s+R8s+pLf8cKf+c2vKPtxQ92rV7tO+L9hwp7IpRsiZTgt0sEDa3//iLJqhGk/IX7XoRlsuI",
+	"2TF5/CyPXGVfO696eTZY5VaNBVC/fl8Uvsb19Ig942z+ChJxrBE0Ui6WIIsgHBAthlq2JHy9+2mjnd+q",
+	"gRrNMPfNBRh6LsrQXizZ9q3zfPgleb3TJJ6ihIZimsKYYuogpMLcantG1frKApJ0tmNurnxqcFtKtM2T",
+	"CWR8e5qUqkRNFYFR/SHZQIM4jhDE6RnovQOrDLoU4jSNtgiukvm6apkLc66mwpZN7l+NkaIkfkCAzxrn",
+	"qsuY6eBbGKU+Yv6C8wsNwooJtpm/ZDXAh0qvEwopT2iSH+eRA+x3KY+25qdPSj4U7adTN8oGpre6qpkZ",
+	"XUR0GRvlKaxc/JPUR1WmgYLbSbOUWByBE5Sw9RKHi2MEkyB14TBo2eJlVB1AiizpgC+Rb9F5pdshFdpa",
+	"ShOCGRThPYknxWTUFEgm+ZjWzI8vqZ7W9O4xnR+LsIVnn0bQH6t4+IAUFDoCtvjRlgmmCAfcEBW+NhPk",
+	"B0mc8jPaqyDsXdGWuu6FZVlKdmncehVJOsrLv6D4L4qkR9M1noT4KcIjOlYdZzkKNp2ymkN2SzQJ0LTz",
+	"UlN+i6SRMbwLP210YUrNQNrPaaIviOL49WzaEKe0KkvOsn7fbkAUlfBVRcgE8YxpPlknmZd4vTy6tVbn",
+	"LI9YA55wB2peKJnFm0xPjfesAdy1btm4/sA4oUKOMAhCtnaQ4SBbBOGyLC7thaDBC7AVy4NNNIL+HFyk",
+	"lHaxDabRjPB34nxNOJtIxn4CNAwxIkxFTAnlDDPdC0YN0BdfYoi7MMEFF/8XTLm+QBMYRhfSczVAfjxB",
+	"RHXQfECEJm6Ci1QRvzjDISWKXi4UUBDjaA6472sMyXj7Ef9Mggh38rxGU8pejsJLhBtnuEKZ39MurKzc",
+	"PvLDCeShtxDPj4bisKRCA3gWSQNCrF+ZYN9WWkwhpShhq/ufrL/91LZ2z3+xdXbWEH9t/+3fVMXXeZks",
+	"+kB832RLBeWPNDhMoFr0BVsXZwZPiz0zLrYfAQYLr87i+2hKUdAQMyVUFrlgrJVUOWaAYF0NUubkoPrt",
+	"s8G1e3IIwwgFfUrRZCpAq/HROGKfPRbCrz9CJ8iPcaCRqv0RSuWo6JNKTDBBhMAReiQL2YArppLgGPPi",
+	"NrJRUf1YyrJk61qwl+SBip38QyqWTbE4FUSda0n6kscWl5fXl+x3CS1XGezahkQ9cVq1B4+mghGq+7dc",
+	"OkGDtiUAKCQwu4sY5p21GFSiN8tbMqs3kUZsgq2Tg6dPTXDc//Xj/t5HJlBzw02w9/To5CD/+eT4xeHz",
+	"UxP09/YOjk9N8Ncv/vf2Gb4K6Zjn5qrZ8KbgmlfjOEI6lqnUN1BwJ21eqSGvXcJy5YPVqEy55bVaHGGz",
+	"Li9rsm0dyahFEzbvncVEr5TMSzCWE0daeaH2tPPyDLdfpmKRhs3nXirXUGdvq8UcbjHgnVhDoSaEosut",
+	"WjjNQmmnmOt90uu1zj7YiMUogdhrkaxjR7KRjiulNSOqXOkiiSN0wUQWr9hggr3+yYeHBy+Y3vCs//xl",
+	"/ynYgjgAV2NIuWNE+gphEJDtqpVQW1Dk5Sc2kCqVF+XCFDW+JWtWaHW22sJj7TgVhWw/HIWUmGBGZjBi",
+	"2m6qk20p1TO2TUDiCeIRk5mGtkQnE3U21pJgfmhWy4tU2EplA//OAlOupAQ+A24JxQpLVr9vZSRRScIW",
+	"q36Y4OLt9YXiUlG+niRxslzNqSoLaUSkznRM89M179SqIyo2+EDnywDT6Ncoe15vGfn8KmtYgkJ+VAtH",
+	"Ibe+5NhOIajnl+QmHv+ejqjUwK21TmU+nh5cSXZVrQvnZ7TiHMgUxx6mrPZlZlVyzDRl11RSamRulynK",
+	"M5pnWPUzCR3MBPEUfj5DPZAgGDE9bDgMfeDDJAkRAYzyCbMhIJ4DyeF5BUgfEmSeYe6VJGM4RYFoa0rW",
+	"wC1ygQrCzTS35e4yK433JojH6MumDcAEZvoZNiBM0Bl+jeaEj2OFmCBMQhpeomhuclhExEQYgMGcIp5J",
+	"zf4Q6uIEvkm5ittqm+u4zJM4uYJJ8EyYRBp//mbWWWa89IvK/UoH7jo7sf4RByRUWkmbjM/raaZ8peyt",
+	"ngvfDCQUSFwAYY5l5qMoGwoBmfk+IqSxbIgTmSuvc/9+eHp6DEQyfWq0qkNqTFUfThAYQP91Q28m57UL",
+	"NBhVSw/UxRJBn+thl+b0BwRMI+gjACcxHnHDRvqvZQNSsKmXryJ3hXPWiZml8ekq2/h8pW+3CqsSZZTh",
+	"dMgdLVnBETiIZxTgODuFqAxwhQbjOH69bAz52goDMEYwYLSBA76kOaYYS5uQ0SvwC/4ixIP4DUjiq23N",
+	"gLoDuhwEs+RIYMukLn+KTzPfyoX11zHlIlO4F2FS4jNr5UlJFoiVinG+M9Lo3tsKHglQiEdLHWMZWutP",
+	"s+JvWyfJC6Po4BRVOKrgkYybrMaAbKf7tHqmKcR81chgnYSRoSn2ykwNfVnTqn2hVGlVnioJTps5ge/j",
+	"vCofXIedzQxAJVdqdadnYRSFZANTVDEtN3UxhsXE5/xbsqcpVmUdbZykDLnEANRD0+rZZ6FKdS3xXSCG",
+	"1VSdNy2eJaqD6qYlsV+h85c4fMPDbJjmNuGNhF/ZFC53afJxSSHd7/EQBNw0ZLTOXZp6k1RjgirHBPxo",
+	"4K1jOrvXutOBSkmdVcEhWRpBmjdTXZM0BmQNzeVJLWualpZFfF/pr1uDivNHp/rHspFqAxCUCvDDQHvg",
+	"sU77XetiqCvpNnJJ/cCCTp7F6tzaWUFpRta8Dg/YuuD/9gCbzMV2A0gJsPX86MWz/lMTpOVRRGkU8wxX",
+	"66WY4OTgxceHewfCygLigJEfFXKfd1pfSeffViorrTrOXefm05xe13TcLj/Brv0BpYbTUneTsilLFZ5q",
+	"eMKKdZ/u5NjOaz7dBd21nYdKzZ7aCC1QbY0xZEGpJaFAH8MkhPKyj/VrU6j7s4G/cy1/zctXbe4pn26I",
+	"wLwMUe0uxfCI2p3e1EJSqvisbXiPfktBFDr+KOu+aAwAqbGuGl123mdNv0+dcT3qaunIOupapW+uc6/r",
+	"9M+lKqaKuxWGR+mg9fHLX/P/Y78egYtCfaILkJYnMuVfL/ZNoJYs4hJJa5zImk63P63LKz7d4pRS1H6q",
+	"w5HUwlA/2HHoZnSu1JeqM8PNHAuSig4pmtSRVKV6VnXORNMSV7c8D93Mti0UxKrPeYtlszbrdyrYdt0u",
+	"daxWHR9IkbHisFNdS526GhNOsg3QB8MEIYsLwuxxlgQltdoBGoc4ACE1AYm5P/IiDC7ABM7BAKXOvzjh",
+	"doTuPPQWmsrmK3A7DSAvV1iDgG+rw6w/kH33ekheNHFTLaR+66zuYs1O18splzzmFaj1UbyAp+iAOC/x",
+	"KWL8lAKFBF2iBEZFj0IN7se9Cpuwy6pdKsqSEqRzMyTZ8+K8PoyvwATiOQgQDDI3P7hCCQKfz9AMBQCO",
+	"YIgb611VcggdV+DnkJqTqbQ8Wy2zI7hjvMK9qaJLZxhkLtjiPAdaksqyodAb6FMRhJt69cHW358cPRd5",
+	"rbXPzlYfGBWrXet1h+VR1/lMNz940okS9XRD+WIBTFMgTotu5SB4rd+bbdd4CDSlwkygreNWfPwCYXSF",
+	"AvMMl2tjkb0xxCPWvh8EMSYvp0G1+6nmkjrNt0TaxyN5MCyjxP14goTDhbC/2IyEF0brd+EwFLQuXVLc",
+	"poJKZfm3sSY2ju8qFhusxGcX57ypmpWXKqwT5lWBvVhg71ahr5XSiLe3V9LqfrfxP9zi0KZcl64WUypX",
+	"rrulbb0ERVV2pSsauIFD456TjsoneUVkmIVDkOxQSz3uKeF8heZdzUHUyds7RWaWd+ra3aCP78gvIa3V",
+	"RbNhVuwEjYq7/EjKVM5gi9JDn6HHlD2qFkXUBaSVyL1KatpbS6u+zk1oR05jycd15FKqp7csBy8/jHHc",
+	"7v1viJzml6bWlQvWbZZb/f3PRIFo3bTuJSyjksz7w59XifJ8G6TVlSIKlKPLHyTtUy3vt+4YO2u58siU",
+	"S09/loR0fsKGUyoULcmXFxeI8irhHxB+w4pa62erVDiFx4+/Oj366OA5jz/ic+JbAcEklxs9Y0zplJ8/",
+	"TaePIQl9TW08TCizBZUcaVnmA8rqHhAHeRoh+24AQkxjUbpPpC4WQODj6CBYMfVsWHWALJU2QJcoinn9",
+	"Pj4e2II8fNPb5of9F4/5rIG8+pR9RlxhelELNzO1gGcVNKUkppoEnyA6SzAKwDCJJ4XyqzJaTdZAySp+",
+	"CF9CSAEkZ3g5yKz7ACbIFIYAjoGYgDAB1kzmWvpu9TOh4zAJeC36OZ9F6COwdfPlzW8X3/Fq6N/ym2X4",
+	"XS9f33yx+OPim5svtwEJAyRCarN8hDyASNxHJmPbyBmWLXjeN/BhFJEGOGVYG4YRT9ZjzUmIRxEChHt0",
+	"OeElMzruiWJXxFSq0xATyO16hhkZ8ihqgLAgBx54C0YIM9syXQmGYNYSD+PEVx9SkMxEYZbGGT7DhWDl",
+	"kLDpidDiPFkz5RAX20vCjSvhxGd466LO3ZsX29rAY12s8SlPUGAjzs/wBa/efAFinoxHuJuUjtGcERxH",
+	"rdCvwIWiNl+ArZQX7YjXpDGKGQAxBReZHX/RAAd4NiESK2c4u8CXYzkKmWrBgFXoioiPpLjuqQkropge",
+	"4VQswjNp6EsqvsvtCMJlwPnpDmeRO5fOjkyDFuIkFgIocznwWqZcbAoFKK9xkAhxlboANyk2t7poSlZb",
+	"RwkFql9Rp9DpulxIs1wV07XtDYH3cz1wdd27YtWd+hOodKyUBpKvuMPLExPQfTCb6I5SApN3cdZ30ZTy",
+	"ZD299T3zWn+sw+76DlkxSNZhebG1vENebc1cVaMp76Av0mSuqn2ldi4Vv5L8QF6akWsln55fn5tKKWOx",
+	"TABW7oLbYsymf3wI6FXI66tclK4ZT3ck4wUX22zPw5GoM8yGM3iBp3z/DrPQ3p3UJ81mNULLdvLTkNBS",
+	"zLNRLEK8xA2fN9kRxYKvzbUNpSrNWpYrFkbz3IkepgoCs8aXlTFOQ7vzjXSrmPl1sHD1LGSaUxasDF6+",
+	"eLoMqlJA+tIKy+e34j31mIYuhH1llUhZY5vXsHkPGMm73akSeyg/1CkiSKqT4q5FNVHlFltz56386zC4",
+	"3uHHQMEawcuPqYJSRkFlv2qKSWcDrawnXfEqrSzB/S6JWJ7Haej2PxZO137m1HqCcMAzePJDSIEZsBVS",
+	"MIoR4YlSjKXyIjY8S0n+kClK/LRyE8EiCNVKq6espdZ9BFXZspmumFPL0hQVvY2mNPiApCx7k8gNdQSN",
+	"Y+Ke1Mm77obsHLpy8gy2bCVn7goSTiXb74Om+BNS/PgGFYWoC5s0HvJtmysVfM022IUkTd1artuV87ze",
+	"vc6RDbVE30CYJnN+f4Q6dTqGlEcw5dmSPyUefQD9cYkdZerlYC60XFNm1qbKBMkSJ4sFnNYRCOPpNTR+",
+	"7kT/ofR8DmOmRYliklla3RZjpds8Ni2m6nOe2LO9TO8uFFUsa93KydA6gGDx6rJ6lkiliKPWLOEnY4Vy",
+	"V/KmmPzwCWktlPM7+ymm8rhkdfXi7GClvn9C7fNgYNRjB6VcbFJwhjMumNaDLeKt1s7feSuOea5Xs4C/",
+	"Q5wDbMwAlBtt7oEq618ZwYHdwGum9NHW0hbp7T9zOvwVk7rqvRn5ucRMEMcG9LYjQhpqiJ592fAutGfe",
+	"v6haQs6rcX8s8/l/7uwsLdY8gQnNCgaK/OH8zI4yaT/ZkKzSlI8ahHWQNX0grZ8caWV0cC9ExetE1aAo",
+	"0e79IKf7VgeVYlobXGGhdlqqEP7sRe+B9AfIsjuyoPRQFsMW94BltXG276IH7sh0ixrUnuZxPLDPnx77",
+	"TKnAFHcslFhouClR5fUZV5OUuNXsgaB+gqoeX9n7EMbiSztvswK61ztZwEwNayJr+m6JLL9r9oEif2QU",
+	"mYdXxcM0ZYl+T5SalnNZT6jHacsHOv2Z0mlKK9yzz2ty3B/FTkNGr+k9OeEK2fyEV/VJL92pEKN6jXb2",
+	"X9te5vmWF9CsjClYc+b6VvtleXGPUf9DdzeL/DCo4ZDMkVffLFL7VKwiToLv1CRasjk2QA1KC1uvNhl5",
+	"qw2sRdlec6tvXp9rKPzj2VWvbKPIa58a97NxlbD1FRpPCpA8twpJdvkULzUva2cB9kQNpkgrosqoB1Lc",
+	"sSFmBnOchIioHtTpTLNzj2eK7/T2AbfKMCsXMx2ruJw1K4HyC1mq9T/rxkyUrqETF35+vzvErSPYivcm",
+	"vw876wWSyQKyBshfv/iDSD+B8yiGAWDsl2QXk0vSFzEv+S2sYXYJ6/sYrbFiu58UHdhAxneDOAEoCGXm",
+	"otzYOKbhUK7sil1dcGAv29eq6/r2O7sw1Dpyki1vsbuzazke9vfD/n6/9ndG9/exs3Mn2LJtnbm/br+n",
+	"80FW0o8c6Ra7WVSYedjKD1v5PRPVnOLvbx8vd0AuVcZv7XpUnDTnd2EO8RThE3Ft2Xp1PoX2SOl0G90+",
+	"vSrwgWU8sIz3i2VkWwBsCSNeuXVvWwRk84nfCwtRPcP6DAmREnhrv/B9MREV0JVUmkIq4L4N70jLsT+w",
+	"jgfW8X6xjmON7z5TPTCAmc+gHu9QI8ZFNNJyNlGt2He3dHtZqm+9SaEr8McrwdVMeteUDVSrOG34hbzU",
+	"3wbUXsXd+8Rq3rcsqKwuzafn1+ZbpVJOeTfJMk/idkIpeJWVUvaQjNQrbB6lQsw64SqD3G+/XWZZsa9a",
+	"6RNa0bjyYCgDM6OWH7JOhVrbbLMkkBUVKmQNi4xfbvErVxJEk3l68EngBMn3248ABMMEkbFSL+h7FvE/",
+	"9ToVtTfqCzQKibjhEaOrSu2KoSjhrE8aWH3wxTdxVmNuieRjPJcXQBLg3nUjZ6Wp1u4B0XKDbZwBufk2",
+	"1skZsIWwn8ynlCcEggQRuv0ge+6JpHnNZKDW1/qAyLJk4jrMzQlZFChbTsl5Xb87E/HH2VBrqVg2rU/G",
+	"1fKD70QaXSpFKetNItxYHindKgLpabUY3wRSf4yCRyIhVbK3kIAoxK/5dbcPIulHsn+fhvg1EzroTUgo",
+	"UyLLQonGt5NJ7k6o3Pu4ziqr3h96l41duE5ydTqk5ipSXnoR3+obyrWlG2yw6uQfzKofwdZQ1lVJnGe7",
+	"AKvp8cttK7eQLaIn/OO4kClyh8MLvN6mkgPx+wQ5XvgVIXW7kX527XDdKivKTSYPTskHp+SP2yl5tOI2",
+	"nXQjg61Ld3uNUzKI/eXxwn+H6D57v1bro+gN3RnTSXSrbEM2hibXsBzkW3UuYPDh6bOnPK3wkajxm3B8",
+	"4BigNxQlGEbMfuJk1BBfzxkmSBAMGN55BcYEDVGCsI9MkCAcIGaIDebCQSGqM/ASuOw3mgxQEKAAkCny",
+	"FfTG0xSpY353+W+W4vVD+f7uVRSma5Erxjr6aIMtKa9e12D85bSMRhnc7iNC2GabTbUIkeVnG3MoSGQZ",
+	"tZ0IjG6AlfSLhbgZ9pW1/uUp8vPz7AJuqjUjjqYIMyrhxXOzpBOl2rtaGazavUAxVQyGBLDZJdCnPPBf",
+	"ITpZFJgU0/RyxDIani8ntBfi9Z3pjA/z/ZIaB10N8t4kzDm+wjWh3WdN7wNeno0EKRxAgkAQI8JrGEFM",
+	"rni5kcqmydqGhHEif8xFQGWNuUhgpCDOhWdJZPSMHX7sK1uW6XUPRlGWPHIFQ0pAjMGWYwPCK3CPQkIF",
+	"iZhKafqsSrzPi47LgvlZQfltk7U6w4w00+OuD/Io+CiOX8+mYCs3kbcbgJe+yuhRymsGTl6ZXBSylmkf",
+	"FQOtWrEpPTxgEKsWmzhNII+A1I1Izr2VUvwJsrgmIXKtE8QWYc6vsZcQSK24Ou6hPO+fi+LiMBLLm0tT",
+	"3chKyfsrtsxkJu5ql4MVpXF1zOpdBv3jwx64GkOqpgaZXI7xQo+P8nrB0t/eAP0yWGe47pUIj7Kq4zHm",
+	"ddEJksXlJVkDz/YKKyjSkqpTeSKT2wUxcG1F1DdjoKOEC+ycKIAFovASYSZSWEPWKOS/pkk8QMQUGRgp",
+	"yxTEQEkuwrOrOCRYbCtdn1///wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/metrics"
 	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -29,6 +30,8 @@ type APIConfig struct {
 	// RequireActiveSubscription: notifications of a user whose subscriptions all ended get 402.
 	RequireActiveSubscription bool
 	Now                       func() time.Time // the clock tokens expire by; nil: time.Now
+	Metrics                   *metrics.Metrics // nil: nothing counted
+	Forwarding                Forwarding       // the outbox's job queue (admin re-sends); nil: none
 }
 
 // NewAPI assembles the HTTP API: spec → validator → generated routes → handlers. Requests pass
@@ -51,8 +54,14 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	e.HTTPErrorHandler = security.ErrorHandler(cfg.Logger) // the one place an error becomes a response
 	e.Binder = security.ExactBinder{}                      // bodies bind from the validated value only
 	e.Pre(middleware.RemoveTrailingSlash())                // Evotor integrations also call /api/v1/user/create/
-	e.Use(accessLog(cfg.Logger), middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
-	server, err := NewServer(cfg, spec)
+	e.Use(accessLog(cfg.Logger))
+	if cfg.Metrics != nil {
+		deliveries := deliveryOperations(spec)
+		cfg.Metrics.ExpectDeliveries(deliveries)
+		e.Use(observe(cfg.Metrics, deliveries))
+	}
+	e.Use(middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
+	server, err := NewServer(cfg.Store, cfg.Sealer, cfg.Logger, Policy{RequireActiveSubscription: cfg.RequireActiveSubscription}, cfg.Forwarding, spec)
 	if err != nil {
 		return nil, err
 	}

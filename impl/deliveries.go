@@ -13,6 +13,9 @@ import (
 // arrived) in one transaction, before the 200. userID is the user the delivery is about: the
 // token's user for notifications, the body's userId for app events.
 func (s *Server) deliver(ctx context.Context, operation, userID string, pathParams map[string]string, apply func(tx *store.Tx) error) error {
+	if pathParams == nil {
+		pathParams = map[string]string{} // stored as {}: the admin API promises an object
+	}
 	params, err := json.Marshal(pathParams)
 	if err != nil {
 		return err
@@ -21,7 +24,16 @@ func (s *Server) deliver(ctx context.Context, operation, userID string, pathPara
 	if userID != "" {
 		entry.EvotorUserID = &userID
 	}
-	return s.store.Accept(ctx, entry, apply)
+	redelivery := false
+	err = s.store.Accept(ctx, entry, func(tx *store.Tx) error {
+		err := apply(tx)
+		redelivery = tx.IsRedelivery()
+		return err
+	})
+	if err == nil {
+		noteDelivery(ctx, redelivery) // after the commit: only what was really stored
+	}
+	return err
 }
 
 // notify runs a user-token notification: the payment policy, then the delivery on behalf of

@@ -3,241 +3,582 @@ package impl
 import (
 	"bytes"
 	"context"
+	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"net/http"
+	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"gopkg.in/yaml.v3"
+	"github.com/yuin/goldmark"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/openapi"
 )
 
-// The server serves its own contract: /openapi.yaml and a reference page at /docs, rendered
-// once at start-up from the embedded spec with html/template — no script, no CDN.
+// The server serves its own contract: /openapi.yaml is the file as written, and /docs a
+// reference page rendered once at start-up from the embedded spec — one self-contained HTML
+// page (html/template, Markdown through goldmark, inline CSS), no script, no external resource.
 
 type contract struct {
 	yaml []byte
 	html []byte
 }
 
+//go:embed docs.html.tmpl
+var docsTemplateText string
+
+var docsTemplate = template.Must(template.New("docs").Parse(docsTemplateText))
+
 type docPage struct {
 	Title, Version string
+	Intro          template.HTML
+	Schemes        []docScheme
 	Tags           []docTag
 }
 
+// docScheme is a credential: a security scheme of the spec.
+type docScheme struct {
+	Name, Kind  string
+	Description template.HTML
+}
+
 type docTag struct {
-	Name, Description string
-	Operations        []docOperation
+	Name        string
+	Description template.HTML
+	Operations  []docOperation
 }
 
 type docOperation struct {
-	Method, Path, ID, Summary string
-	Credentials               []string
-	BodyNote                  string
-	Fields                    []docField
-	Responses                 []docResponse
+	Anchor, Method, Path string
+	Summary              template.HTML
+	Credentials          []docScheme // the alternatives: any one of them is enough
+	Parameters           []docRow
+	Body                 *docBody
+	Requests             []docExample
+	Responses            []docResponse
 }
 
-type docField struct {
-	Name, Type, Description string
-	Required                bool
+// PathBreaks is the path with line-break opportunities after each slash, for the narrow
+// table of contents.
+func (o docOperation) PathBreaks() template.HTML {
+	return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(o.Path), "/", "/<wbr>"))
+}
+
+// CredentialNames is the short form the table of contents shows ("appToken or appBasic").
+func (o docOperation) CredentialNames() string {
+	names := make([]string, len(o.Credentials))
+	for i, c := range o.Credentials {
+		names[i] = c.Name
+	}
+	return strings.Join(names, " or ")
+}
+
+type docBody struct {
+	MediaType string
+	Required  bool
+	Shape     string
+	Rows      []docRow
 }
 
 type docResponse struct {
-	Status, Description string
-	Codes               []int
+	Status, Class string
+	Success       bool // 2xx: its fields are shown unfolded
+	Description   template.HTML
+	MediaType     string
+	Shape         string
+	Rows          []docRow
+	Examples      []docExample
+}
+
+// docExample is one exchange as it goes over the wire: a request or a response, headers and body.
+type docExample struct {
+	Title, Text string
+}
+
+// docRow is one line of a field table; Depth indents nested fields under their parent.
+type docRow struct {
+	Depth       int
+	Name, Type  string
+	In          string // parameters only: path, query, header
+	Option      bool   // an alternative of a oneOf/anyOf, not a field
+	Required    bool
+	Nullable    bool
+	Enum        []string
+	Facts       []string // default, bounds, pattern, extra keys
+	Description template.HTML
 }
 
 func renderContract(spec *openapi3.T) (contract, error) {
-	var c contract
-	raw, err := generated.PathToRawSpec("spec")["spec"]()
-	if err != nil {
-		return c, err
+	page := docPage{Title: spec.Info.Title, Version: spec.Info.Version, Intro: markdown(spec.Info.Description)}
+	for _, name := range sortedKeys(spec.Components.SecuritySchemes) {
+		page.Schemes = append(page.Schemes, scheme(name, spec.Components.SecuritySchemes[name]))
 	}
-	var tree any
-	if err := json.Unmarshal(raw, &tree); err != nil {
-		return c, err
-	}
-	if c.yaml, err = yaml.Marshal(tree); err != nil {
-		return c, err
-	}
-	page := docPage{Title: spec.Info.Title, Version: spec.Info.Version}
-	byTag := map[string]*docTag{}
+	byTag := map[string]int{}
 	for _, t := range spec.Tags {
-		page.Tags = append(page.Tags, docTag{Name: t.Name, Description: t.Description})
+		byTag[t.Name] = len(page.Tags)
+		page.Tags = append(page.Tags, docTag{Name: t.Name, Description: markdown(t.Description)})
 	}
-	for i := range page.Tags {
-		byTag[page.Tags[i].Name] = &page.Tags[i]
-	}
-	paths := spec.Paths.InMatchingOrder()
-	sort.Strings(paths)
-	for _, path := range paths {
+	for _, path := range sortedKeys(spec.Paths.Map()) {
 		item := spec.Paths.Value(path)
-		methods := make([]string, 0, len(item.Operations()))
-		for m := range item.Operations() {
-			methods = append(methods, m)
-		}
-		sort.Strings(methods)
-		for _, m := range methods {
-			op := item.GetOperation(m)
-			d := docOperation{Method: m, Path: path, ID: op.OperationID, Summary: op.Summary, Credentials: credentials(spec, op)}
-			if op.RequestBody != nil {
-				if mt := op.RequestBody.Value.Content.Get("application/json"); mt != nil {
-					d.BodyNote, d.Fields = fields(mt.Schema)
-				}
+		for _, method := range sortedKeys(item.Operations()) {
+			op := item.GetOperation(method)
+			tag := "other" // an operation without a declared tag still gets documented
+			if len(op.Tags) > 0 {
+				tag = op.Tags[0]
 			}
-			for _, p := range op.Parameters {
-				d.Fields = append(d.Fields, docField{Name: p.Value.Name + " (" + p.Value.In + ")", Type: typeOf(p.Value.Schema),
-					Required: p.Value.Required, Description: p.Value.Description})
+			i, ok := byTag[tag]
+			if !ok {
+				i, byTag[tag] = len(page.Tags), len(page.Tags)
+				page.Tags = append(page.Tags, docTag{Name: tag})
 			}
-			d.Responses = responses(op)
-			if len(op.Tags) > 0 && byTag[op.Tags[0]] != nil {
-				byTag[op.Tags[0]].Operations = append(byTag[op.Tags[0]].Operations, d)
-			}
+			page.Tags[i].Operations = append(page.Tags[i].Operations, operation(spec, method, path, op))
 		}
 	}
 	var buf bytes.Buffer
 	if err := docsTemplate.Execute(&buf, page); err != nil {
-		return c, err
+		return contract{}, err
 	}
-	c.html = buf.Bytes()
-	return c, nil
+	return contract{yaml: openapi.YAML, html: buf.Bytes()}, nil
 }
 
-// credentials describes the operation's security alternatives ("none" when it has none).
-func credentials(spec *openapi3.T, op *openapi3.Operation) []string {
+func operation(spec *openapi3.T, method, path string, op *openapi3.Operation) docOperation {
+	d := docOperation{Anchor: op.OperationID, Method: method, Path: path, Summary: inlineMarkdown(op.Summary),
+		Credentials: credentials(spec, op)}
+	for _, p := range op.Parameters {
+		row := field(p.Value.Name, p.Value.Schema, p.Value.Required, 0)
+		row.In = p.Value.In
+		if p.Value.Description != "" {
+			row.Description = markdown(p.Value.Description)
+		}
+		d.Parameters = append(d.Parameters, row)
+	}
+	d.Parameters = describeOnce(d.Parameters)
+	var bodyExamples []docExample
+	if op.RequestBody != nil {
+		rb := op.RequestBody.Value
+		for _, mediaType := range sortedKeys(rb.Content) {
+			mt := rb.Content[mediaType]
+			d.Body = &docBody{MediaType: mediaType, Required: rb.Required, Shape: shape(mt.Schema), Rows: fieldRows(mt.Schema)}
+			bodyExamples = examples(mt)
+			break // the spec's bodies have one media type; the first is the one documented
+		}
+	}
+	d.Requests = requestExamples(method, path, op, d.Credentials, d.Body, bodyExamples)
+	for _, status := range sortedKeys(op.Responses.Map()) {
+		d.Responses = append(d.Responses, response(status, op.Responses.Value(status).Value))
+	}
+	return d
+}
+
+// credentials lists the operation's security alternatives with their schemes' descriptions
+// (an alternative that combines schemes is shown as the first of them).
+func credentials(spec *openapi3.T, op *openapi3.Operation) []docScheme {
 	reqs := spec.Security
 	if op.Security != nil {
 		reqs = *op.Security
 	}
-	var out []string
+	var out []docScheme
 	for _, r := range reqs {
-		for name := range r {
-			desc := name
-			if s := spec.Components.SecuritySchemes[name]; s != nil && s.Value != nil {
-				desc = fmt.Sprintf("%s (%s %s): %s", name, s.Value.Type, s.Value.Scheme, strings.TrimSpace(s.Value.Description))
-			}
-			out = append(out, desc)
+		for _, name := range sortedKeys(r) {
+			out = append(out, scheme(name, spec.Components.SecuritySchemes[name]))
+			break
 		}
-	}
-	if len(out) == 0 {
-		return []string{"none"}
 	}
 	return out
 }
 
-// fields lists a body's top-level fields (an array's item fields; the first alternative of a
-// oneOf/anyOf that has fields).
-func fields(s *openapi3.SchemaRef) (string, []docField) {
-	note := "a JSON object"
-	v := s.Value
-	if v.Type.Is("array") && v.Items != nil {
-		note, v = "a JSON array of objects with", v.Items.Value
+func scheme(name string, ref *openapi3.SecuritySchemeRef) docScheme {
+	if ref == nil || ref.Value == nil {
+		return docScheme{Name: name}
 	}
-	for _, alt := range append(v.OneOf, v.AnyOf...) {
-		if len(v.Properties) == 0 && len(alt.Value.Properties) > 0 {
-			note, v = "one object (or an array of them) with", alt.Value
-		}
+	s := ref.Value
+	kind := s.Type
+	if s.Type == "http" {
+		kind = "HTTP " + s.Scheme
 	}
-	names := make([]string, 0, len(v.Properties))
-	for n := range v.Properties {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]docField, 0, len(names))
-	for _, n := range names {
-		p := v.Properties[n]
-		out = append(out, docField{Name: n, Type: typeOf(p), Required: slices.Contains(v.Required, n), Description: p.Value.Description})
-	}
-	if v.AdditionalProperties.Has == nil || *v.AdditionalProperties.Has {
-		note += " (other fields are accepted)"
-	}
-	return note, out
+	return docScheme{Name: name, Kind: kind, Description: markdown(s.Description)}
 }
 
-func typeOf(s *openapi3.SchemaRef) string {
+func response(status string, r *openapi3.Response) docResponse {
+	d := docResponse{Status: status, Class: "s" + status[:1], Success: status[:1] == "2"}
+	if r.Description != nil {
+		d.Description = markdown(*r.Description)
+	}
+	code, _ := strconv.Atoi(status)
+	head := fmt.Sprintf("HTTP/1.1 %s %s", status, http.StatusText(code))
+	for _, mediaType := range sortedKeys(r.Content) {
+		mt := r.Content[mediaType]
+		d.MediaType, d.Shape, d.Rows = mediaType, shape(mt.Schema), fieldRows(mt.Schema)
+		d.Examples = examples(mt)
+		if len(d.Examples) == 0 {
+			d.Examples = envelopes(r.Extensions["x-evotor-codes"])
+		}
+		if len(d.Examples) == 0 {
+			d.Examples = []docExample{{Title: "no example in the spec", Text: "…"}}
+		}
+		for i := range d.Examples {
+			d.Examples[i].Text = head + "\nContent-Type: " + mediaType + "\n\n" + d.Examples[i].Text
+		}
+		break // one media type per response in this spec
+	}
+	if len(r.Content) == 0 {
+		d.Examples = []docExample{{Title: "no body", Text: head}}
+	}
+	return d
+}
+
+// envelopes builds Evotor's error envelope for each code a response lists as x-evotor-codes,
+// for responses that carry no example of their own.
+func envelopes(ext any) []docExample {
+	codes, _ := ext.([]any)
+	var out []docExample
+	for _, c := range codes {
+		code, ok := c.(float64)
+		if !ok {
+			continue
+		}
+		body := map[string]any{"errors": []any{map[string]any{"code": int(code)}}}
+		out = append(out, docExample{Title: fmt.Sprintf("code %d", int(code)), Text: pretty(body)})
+	}
+	return out
+}
+
+// examples are a media type's example and examples, by name, bodies pretty-printed.
+func examples(mt *openapi3.MediaType) []docExample {
+	var out []docExample
+	if mt.Example != nil {
+		out = append(out, docExample{Title: "example", Text: pretty(mt.Example)})
+	}
+	for _, name := range sortedKeys(mt.Examples) {
+		ex := mt.Examples[name].Value
+		title := name
+		if ex.Summary != "" {
+			title = ex.Summary
+		}
+		out = append(out, docExample{Title: title, Text: pretty(ex.Value)})
+	}
+	return out
+}
+
+// requestExamples writes the request as it goes over the wire: the path and query filled in
+// from the parameters' examples, the first credential's header, each body example.
+func requestExamples(method, path string, op *openapi3.Operation, creds []docScheme, body *docBody, bodies []docExample) []docExample {
+	query := url.Values{}
+	for _, p := range op.Parameters {
+		v := p.Value
+		value := "{" + v.Name + "}"
+		if v.Example != nil {
+			value = fmt.Sprint(v.Example)
+		} else if !v.Required {
+			continue
+		}
+		switch v.In {
+		case openapi3.ParameterInPath:
+			path = strings.ReplaceAll(path, "{"+v.Name+"}", url.PathEscape(value))
+		case openapi3.ParameterInQuery:
+			query.Set(v.Name, value)
+		}
+	}
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	head := method + " " + path + " HTTP/1.1"
+	if len(creds) > 0 {
+		head += "\nAuthorization: " + authorization(creds[0])
+	}
+	if body == nil {
+		return []docExample{{Title: "request", Text: head}}
+	}
+	head += "\nContent-Type: " + body.MediaType + "\n\n"
+	if len(bodies) == 0 {
+		bodies = []docExample{{Title: "no example in the spec", Text: "…"}}
+	}
+	out := make([]docExample, len(bodies))
+	for i, b := range bodies {
+		out[i] = docExample{Title: b.Title, Text: head + b.Text}
+	}
+	return out
+}
+
+func authorization(s docScheme) string {
+	switch s.Kind {
+	case "HTTP bearer":
+		return "Bearer <" + s.Name + ">"
+	case "HTTP basic":
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte("<login>:<password>"))
+	}
+	return "<" + s.Name + ">"
+}
+
+// oneLine is how long a body may be to be shown on one line, as the server sends it (an error
+// envelope); longer ones are indented for the reader.
+const oneLine = 100
+
+func pretty(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if short := literal(v); len(short) <= oneLine {
+		return short
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// literal writes a value as JSON on one line, so "1" and 1 read differently.
+func literal(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// maxSchemaDepth caps how deep nested fields are listed: a guard for recursive schemas.
+const maxSchemaDepth = 6
+
+// shape says what a schema is in a few words: "string (evotor-uuid)", "array of Receipt",
+// "one of: Receipt | array of Receipt".
+func shape(s *openapi3.SchemaRef) string {
 	if s == nil || s.Value == nil {
 		return "any"
 	}
 	v := s.Value
-	var alts []string
-	for _, a := range append(v.OneOf, v.AnyOf...) {
-		alts = append(alts, typeOf(a))
-	}
-	t := strings.Join(v.Type.Slice(), "|")
 	switch {
-	case len(alts) > 0:
-		t = strings.Join(alts, " or ")
+	case len(v.OneOf) > 0:
+		return "one of: " + shapes(v.OneOf)
+	case len(v.AnyOf) > 0:
+		return "any of: " + shapes(v.AnyOf)
+	case len(v.AllOf) > 0:
+		return "all of: " + shapes(v.AllOf)
 	case v.Type.Is("array"):
-		t = "array of " + typeOf(v.Items)
-	case t == "":
+		return "array of " + shape(v.Items)
+	}
+	t := strings.Join(v.Type.Slice(), " | ")
+	if t == "" {
 		t = "any"
 	}
 	if v.Format != "" {
 		t += " (" + v.Format + ")"
 	}
-	if v.Pattern != "" {
-		t += " matching " + v.Pattern
-	}
-	if v.Nullable {
-		t += ", or null"
+	if name := refName(s.Ref); name != "" && v.Type.Is("object") {
+		t = name
 	}
 	return t
 }
 
-func responses(op *openapi3.Operation) []docResponse {
-	var out []docResponse
-	for status, r := range op.Responses.Map() {
-		d := docResponse{Status: status}
-		if r.Value.Description != nil {
-			d.Description = *r.Value.Description
-		}
-		if codes, ok := r.Value.Extensions["x-evotor-codes"].([]any); ok {
-			for _, c := range codes {
-				if f, ok := c.(float64); ok {
-					d.Codes = append(d.Codes, int(f))
-				}
-			}
-		}
-		out = append(out, d)
+func shapes(alts openapi3.SchemaRefs) string {
+	out := make([]string, len(alts))
+	for i, a := range alts {
+		out[i] = shape(a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Status < out[j].Status })
+	return strings.Join(out, " | ")
+}
+
+func refName(ref string) string {
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
+}
+
+// fieldRows is the field table of a body: its nested fields, each description given once.
+func fieldRows(s *openapi3.SchemaRef) []docRow {
+	return describeOnce(children(s, 0, nil))
+}
+
+// describeOnce leaves out a description that a row above in the same table already gave for
+// the same type (every id field would otherwise repeat the id's paragraph).
+func describeOnce(rows []docRow) []docRow {
+	given := map[string]bool{}
+	for i, r := range rows {
+		if r.Description == "" {
+			continue
+		}
+		key := r.Type + "\x00" + string(r.Description)
+		if given[key] {
+			rows[i].Description = ""
+			rows[i].Facts = append(rows[i].Facts, "described above")
+		}
+		given[key] = true
+	}
+	return rows
+}
+
+// children lists the fields nested in s, each followed by its own nested fields: an object's
+// properties (required ones first, in their listed order), an array's items, every
+// alternative of a oneOf/anyOf and every part of an allOf. seen holds the schemas being
+// listed above this one, so a recursive schema stops instead of looping.
+func children(s *openapi3.SchemaRef, depth int, seen []*openapi3.Schema) []docRow {
+	if s == nil || s.Value == nil || depth > maxSchemaDepth || slices.Contains(seen, s.Value) {
+		return nil
+	}
+	v := s.Value
+	seen = append(seen, v)
+	var rows []docRow
+	for _, part := range v.AllOf {
+		rows = append(rows, children(part, depth, seen)...)
+	}
+	var listed []*openapi3.Schema // the alternatives' objects whose fields are listed already
+	for i, alt := range append(slices.Clone(v.OneOf), v.AnyOf...) {
+		nested := children(alt, depth+1, seen)
+		if len(nested) == 0 {
+			continue // a scalar alternative: the shape says it all
+		}
+		option := docRow{Depth: depth, Name: fmt.Sprintf("option %d", i+1), Type: shape(alt), Option: true}
+		if j := slices.Index(listed, itemsOf(alt)); j >= 0 {
+			option.Facts = []string{fmt.Sprintf("fields as in option %d", j+1)}
+			nested = nil
+		}
+		listed = append(listed, itemsOf(alt))
+		rows = append(append(rows, option), nested...)
+	}
+	if v.Type.Is("array") {
+		rows = append(rows, children(v.Items, depth, seen)...)
+	}
+	for _, name := range propertyOrder(v) {
+		p := v.Properties[name]
+		rows = append(rows, field(name, p, slices.Contains(v.Required, name), depth))
+		rows = append(rows, children(p, depth+1, seen)...)
+	}
+	if extra := v.AdditionalProperties.Schema; extra != nil {
+		rows = append(rows, field("‹any other key›", extra, false, depth))
+		rows = append(rows, children(extra, depth+1, seen)...)
+	}
+	return rows
+}
+
+// itemsOf is the schema of an array's items, or the schema itself: "one of: Receipt | array
+// of Receipt" lists a Receipt's fields once.
+func itemsOf(s *openapi3.SchemaRef) *openapi3.Schema {
+	if s.Value.Type.Is("array") && s.Value.Items != nil {
+		return s.Value.Items.Value
+	}
+	return s.Value
+}
+
+// propertyOrder puts the required properties first, as the spec lists them, then the rest
+// alphabetically (the parsed spec no longer knows the order they were written in).
+func propertyOrder(v *openapi3.Schema) []string {
+	var out []string
+	for _, name := range v.Required {
+		if _, ok := v.Properties[name]; ok {
+			out = append(out, name)
+		}
+	}
+	for _, name := range sortedKeys(v.Properties) {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
 	return out
 }
 
-var docsTemplate = template.Must(template.New("docs").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} {{.Version}} — API reference</title>
-<style>
-body{font:15px/1.45 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}
-h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2.5rem}
-section.op{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;margin:1rem 0}
-.method{font-weight:bold;font-family:monospace;padding:.1rem .4rem;border-radius:3px;background:#eef}
-code,.path{font-family:monospace}
-table{border-collapse:collapse;width:100%;margin:.4rem 0}td,th{border-top:1px solid #eee;padding:.25rem .5rem;text-align:left;vertical-align:top}
-.req{color:#b00;font-weight:bold}
-</style></head><body>
-<h1>{{.Title}} <small>{{.Version}}</small></h1>
-<p>Rendered by the server from its embedded contract; the machine-readable version is <a href="/openapi.yaml">/openapi.yaml</a>.
-Errors come in Evotor's envelope <code>{"errors":[{"code":N,"reason":"…","subject":"field"}]}</code>.</p>
-{{range .Tags}}{{if .Operations}}<h2 id="{{.Name}}">{{.Name}}</h2><p>{{.Description}}</p>
-{{range .Operations}}<section class="op" id="{{.ID}}">
-<h3><span class="method">{{.Method}}</span> <span class="path">{{.Path}}</span></h3>
-<p>{{.Summary}} <small>(operationId <code>{{.ID}}</code>)</small></p>
-<p><b>Credential:</b> {{range $i, $c := .Credentials}}{{if $i}} <i>or</i> {{end}}{{$c}}{{end}}</p>
-{{if .Fields}}<p><b>Request:</b> {{.BodyNote}}</p><table><tr><th>field</th><th>type</th><th></th><th>about</th></tr>
-{{range .Fields}}<tr><td><code>{{.Name}}</code></td><td>{{.Type}}</td><td>{{if .Required}}<span class="req">required</span>{{end}}</td><td>{{.Description}}</td></tr>
-{{end}}</table>{{end}}
-<p><b>Responses:</b></p><table>{{range .Responses}}<tr><td>{{.Status}}</td><td>{{.Description}}{{if .Codes}} — Evotor codes {{range $i, $c := .Codes}}{{if $i}}, {{end}}<code>{{$c}}</code>{{end}}{{end}}</td></tr>
-{{end}}</table></section>
-{{end}}{{end}}{{end}}
-</body></html>
-`))
+// field is the row of one property or parameter: its shape and every constraint the schema
+// states.
+func field(name string, s *openapi3.SchemaRef, required bool, depth int) docRow {
+	row := docRow{Depth: depth, Name: name, Type: shape(s), Required: required}
+	if s == nil || s.Value == nil {
+		return row
+	}
+	v := s.Value
+	row.Description = markdown(v.Description)
+	row.Nullable = v.Nullable
+	for _, alt := range append(slices.Clone(v.OneOf), v.AnyOf...) {
+		row.Nullable = row.Nullable || (alt.Value != nil && alt.Value.Nullable)
+	}
+	for _, e := range v.Enum {
+		row.Enum = append(row.Enum, literal(e))
+	}
+	row.Facts = facts(v)
+	return row
+}
 
-// GetSpec serves the embedded contract as YAML.
+func facts(v *openapi3.Schema) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if v.Default != nil {
+		add("default %s", literal(v.Default))
+	}
+	if v.Min != nil {
+		add("%s %v", map[bool]string{false: "≥", true: ">"}[v.ExclusiveMin.IsTrue()], *v.Min)
+	}
+	if v.Max != nil {
+		add("%s %v", map[bool]string{false: "≤", true: "<"}[v.ExclusiveMax.IsTrue()], *v.Max)
+	}
+	if v.MinLength == 1 {
+		add("non-empty")
+	} else if v.MinLength > 1 {
+		add("at least %d characters", v.MinLength)
+	}
+	if v.MaxLength != nil {
+		add("at most %d characters", *v.MaxLength)
+	}
+	if v.MinItems > 0 {
+		add("at least %d item(s)", v.MinItems)
+	}
+	if v.MaxItems != nil {
+		add("at most %d item(s)", *v.MaxItems)
+	}
+	if v.Pattern != "" {
+		add("pattern %s", v.Pattern)
+	}
+	if has := v.AdditionalProperties.Has; has != nil && *has && len(v.Properties) > 0 {
+		add("other keys are accepted")
+	} else if has != nil && !*has {
+		add("no other keys")
+	}
+	return out
+}
+
+var markdownRenderer = goldmark.New() // CommonMark; raw HTML in the spec is left out
+
+// markdown renders a description written in Markdown.
+func markdown(s string) template.HTML {
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	var buf bytes.Buffer
+	if err := markdownRenderer.Convert([]byte(s), &buf); err != nil {
+		return template.HTML(template.HTMLEscapeString(s))
+	}
+	return template.HTML(buf.String()) // goldmark escapes text and drops raw HTML
+}
+
+// inlineMarkdown renders a one-line text (a summary) without its paragraph.
+func inlineMarkdown(s string) template.HTML {
+	h := strings.TrimSpace(string(markdown(s)))
+	if inner, ok := strings.CutPrefix(h, "<p>"); ok && strings.Count(h, "<p>") == 1 {
+		h = strings.TrimSuffix(inner, "</p>")
+	}
+	return template.HTML(h)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// GetSpec serves the contract exactly as it is written in openapi/openapi.yaml.
 func (s *Server) GetSpec(context.Context, generated.GetSpecRequestObject) (generated.GetSpecResponseObject, error) {
 	return generated.GetSpec200ApplicationyamlResponse{Body: bytes.NewReader(s.contract.yaml), ContentLength: int64(len(s.contract.yaml))}, nil
 }

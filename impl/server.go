@@ -21,18 +21,27 @@ type Server struct {
 	logger                    *slog.Logger
 	requireActiveSubscription bool
 	contract                  contract // /openapi.yaml and /docs, rendered once
+	forwarding                Forwarding
 }
 
 var _ generated.StrictServerInterface = (*Server)(nil)
 
-// NewServer builds the handlers from the API's configuration and the spec they implement.
-func NewServer(cfg APIConfig, spec *openapi3.T) (*Server, error) {
+// Policy is how the partner runs its business with Evotor's users.
+type Policy struct {
+	// RequireActiveSubscription: notifications of a user whose subscriptions all ended get 402.
+	RequireActiveSubscription bool
+}
+
+// NewServer builds the handlers from what they use: the store, the sealer of Evotor's cloud
+// tokens, the log, the partner's policy, the forwarding queue (nil: none) and the spec they
+// implement (for /docs).
+func NewServer(st *store.Store, sealer *security.Sealer, logger *slog.Logger, policy Policy, forwarding Forwarding, spec *openapi3.T) (*Server, error) {
 	c, err := renderContract(spec)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the contract: %w", err)
 	}
-	return &Server{store: cfg.Store, sealer: cfg.Sealer, logger: cfg.Logger,
-		requireActiveSubscription: cfg.RequireActiveSubscription, contract: c}, nil
+	return &Server{store: st, sealer: sealer, logger: logger,
+		requireActiveSubscription: policy.RequireActiveSubscription, contract: c, forwarding: forwarding}, nil
 }
 
 // Healthz answers while the process is up.

@@ -78,7 +78,15 @@ type Answer struct {
 	Internal bool // not the client's fault: logged as an error, answered without detail
 }
 
-// Answer maps any error a request ends with onto Evotor's status and envelope. It is the only
+// Code is the Evotor code the answer carries (the status for a {} body).
+func (a Answer) Code() int {
+	if env, ok := a.Body.(generated.Errors); ok {
+		return env.Errors[0].Code
+	}
+	return a.Status
+}
+
+// AnswerFor maps any error a request ends with onto Evotor's status and envelope. It is the only
 // place that does: the validator, the handlers and the store return errors, never responses.
 func AnswerFor(err error) Answer {
 	var f *apperr.Error
@@ -140,18 +148,14 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		}
 		a := AnswerFor(err)
 		ctx := c.Request().Context()
-		attrs := []any{"operation", OperationOf(ctx), "method", c.Request().Method, "path", c.Request().URL.Path, "status", a.Status}
+		attrs := []any{"operation", OperationOf(c), "method", c.Request().Method, "path", c.Request().URL.Path, "status", a.Status}
 		switch {
 		case a.Failure == nil:
 			logger.ErrorContext(ctx, "request failed", append(attrs, "error", err.Error())...)
 		case a.Internal:
 			logger.ErrorContext(ctx, "request failed", append(attrs, "reason", a.Failure.ReasonText(), "error", err.Error())...)
 		default:
-			code := a.Status
-			if env, ok := a.Body.(generated.Errors); ok {
-				code = env.Errors[0].Code
-			}
-			logger.WarnContext(ctx, "request refused", append(attrs, "code", code, "subject", a.Failure.Subject,
+			logger.WarnContext(ctx, "request refused", append(attrs, "code", a.Code(), "subject", a.Failure.Subject,
 				"reason", a.Failure.ReasonText())...)
 		}
 		if err := c.JSON(a.Status, a.Body); err != nil {

@@ -43,7 +43,9 @@ func ParseEvotorTime(s string) (time.Time, error) {
 	return time.Time{}, errors.New("not an Evotor time")
 }
 
-func registerFormats(doc *openapi3.T) {
+// RegisterFormats teaches doc's schemas the spec's own format; the validator does it, and so
+// may a test that validates the spec's examples.
+func RegisterFormats(doc *openapi3.T) {
 	doc.SetStringFormatValidator(FormatEvotorTime, openapi3.NewCallbackValidator(func(s string) error {
 		_, err := ParseEvotorTime(s)
 		return err

@@ -1,6 +1,9 @@
 package security
 
-import "context"
+import (
+	"context"
+	"net/http"
+)
 
 // Principal is who an accepted request comes from: the app (Evotor Cloud holding the app
 // credential), the Evotor user behind a user token, or the partner's admin.
@@ -30,9 +33,10 @@ func stateOf(ctx context.Context) *requestState {
 	return s
 }
 
-// OperationOf names the spec operation a request was routed to ("" when none).
-func OperationOf(ctx context.Context) string {
-	if s := stateOf(ctx); s != nil {
+// OperationOf names the spec operation a request was routed to ("" when none), once the
+// validator has run (an echo.Context).
+func OperationOf(c interface{ Request() *http.Request }) string {
+	if s := stateOf(c.Request().Context()); s != nil {
 		return s.operation
 	}
 	return ""

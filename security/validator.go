@@ -72,7 +72,7 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 		cfg.Now = time.Now
 	}
 	spec.Servers = nil
-	registerFormats(spec)
+	RegisterFormats(spec)
 	app := newAppMatcher(cfg.App)
 	v := &Validator{
 		ops: map[opKey]*operation{},

@@ -250,6 +250,9 @@ func expectNewestEvent(rt *rapid.T, e *env, user string, raw []byte) {
 	if len(events) == 0 {
 		rt.Fatalf("no inbox entry for %q", user)
 	}
+	if _, ok := events[0].(map[string]any)["pathParams"].(map[string]any); !ok {
+		rt.Fatalf("pathParams of %q's newest event is not an object: %v", user, events[0])
+	}
 	got, _ := json.Marshal(events[0].(map[string]any)["body"])
 	if string(got) != string(raw) {
 		rt.Fatalf("inbox of %q holds %s\nsent %s", user, got, raw)

@@ -45,6 +45,7 @@ var commands = []command{
 	{"lifecycle", "", "play the story Evotor documents, step by step, judging every answer", lifecycleCommand},
 	{"replay", "DIR|FILE…", "send request files, each to the endpoint its name gives", replayCommand},
 	{"load", "", "an open-loop load at a fixed rate, with progress and latency percentiles", loadCommand},
+	{"receive", "", "the partner's end of forwarding: verify each message's signature, print it", receiveCommand},
 }
 
 func main() {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -31,6 +32,9 @@ type config struct {
 	AdminToken  string
 	DevToken    bool // no app credential was configured; a development token is in use
 	notes       []string
+
+	MetricsAddr string         // EVOTOR_PARTNER_METRICS_ADDR (metrics.go); empty: no metrics
+	Forward     forward.Config // EVOTOR_PARTNER_FORWARD_*: where accepted deliveries are forwarded
 }
 
 const (
@@ -46,6 +50,9 @@ const (
 	envTokenGrace    = "EVOTOR_PARTNER_TOKEN_GRACE"
 	envRequireSub    = "EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION"
 	envAdminToken    = "EVOTOR_PARTNER_ADMIN_TOKEN"
+	envForwardURL    = "EVOTOR_PARTNER_FORWARD_URL"
+	envForwardSecret = "EVOTOR_PARTNER_FORWARD_SECRET"
+	envForwardRescue = "EVOTOR_PARTNER_FORWARD_RESCUE_AFTER"
 
 	secretKeyFile   = "secret.key"
 	devAppTokenFile = "dev-app-token"
@@ -66,6 +73,7 @@ func loadConfig() (config, error) {
 		DatabaseURL: os.Getenv(envDatabaseURL),
 		BodyLimit:   impl.DefaultBodyLimit,
 		TokenGrace:  72 * time.Hour,
+		MetricsAddr: metricsAddr(),
 		App: security.AppCredentials{
 			BasicUser:     os.Getenv(envBasicUser),
 			BasicPassword: os.Getenv(envBasicPassword),
@@ -99,6 +107,9 @@ func loadConfig() (config, error) {
 	}
 	if c.AdminToken = os.Getenv(envAdminToken); c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return c, fmt.Errorf("%s: want at least 16 characters", envAdminToken)
+	}
+	if err := c.forwarding(); err != nil {
+		return c, err
 	}
 	if len(c.App.Tokens) == 0 && c.App.BasicUser == "" && c.App.BasicPassword == "" && env(envDevAppToken, "") == "1" {
 		if err := c.useDevAppToken(); err != nil {
@@ -191,4 +202,21 @@ func readOrCreate(path string, gen func() string) (fileValue, error) {
 		return fileValue{}, err
 	}
 	return fileValue{value: v, isNew: true}, nil
+}
+
+// forwarding reads the destinations accepted deliveries are forwarded to (none: forwarding off).
+func (c *config) forwarding() error {
+	dests, err := forward.ParseDestinations(os.Getenv(envForwardURL), os.Getenv(envForwardSecret))
+	if err != nil {
+		return fmt.Errorf("%s / %s: %w", envForwardURL, envForwardSecret, err)
+	}
+	c.Forward = forward.Config{Destinations: dests, DatabaseURL: c.DatabaseURL}
+	if v := os.Getenv(envForwardRescue); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 15*time.Second {
+			return fmt.Errorf("%s: want a duration of at least 15s, got %q", envForwardRescue, v)
+		}
+		c.Forward.RescueAfter = d
+	}
+	return nil
 }

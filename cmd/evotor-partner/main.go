@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -63,12 +64,26 @@ func serve() error {
 		return err
 	}
 	defer st.Close()
+	fwd, err := forward.New(ctx, st, cfg.Forward, logger)
+	if err != nil {
+		return err
+	}
+	if err := fwd.Start(ctx); err != nil {
+		return err
+	}
+	defer stopForwarding(fwd, logger)
 	sealer, err := security.NewSealer(cfg.SecretKey)
 	if err != nil {
 		return err
 	}
+	metricsSrv, err := startMetrics(cfg.MetricsAddr, st, logger) // its own listener, stopped after the API's
+	if err != nil {
+		return err
+	}
+	defer metricsSrv.stop()
 	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, AdminToken: cfg.AdminToken, Logger: logger,
-		BodyLimit: cfg.BodyLimit, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub})
+		BodyLimit: cfg.BodyLimit, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub,
+		Metrics: metricsSrv.registry(), Forwarding: fwd})
 	if err != nil {
 		return err
 	}
@@ -81,7 +96,8 @@ func serve() error {
 		IdleTimeout:       120 * time.Second,
 	}
 	logger.Info("serving", "url", "http://"+displayAddr(cfg.Addr), "database", st.Dialect(),
-		"app_tokens", len(cfg.App.Tokens), "app_basic", cfg.App.BasicUser != "", "dev_app_token", cfg.DevToken, "admin_api", cfg.AdminToken != "")
+		"app_tokens", len(cfg.App.Tokens), "app_basic", cfg.App.BasicUser != "", "dev_app_token", cfg.DevToken, "admin_api", cfg.AdminToken != "",
+		"forward_destinations", len(cfg.Forward.Destinations))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -97,6 +113,15 @@ func serve() error {
 		return err
 	}
 	return nil
+}
+
+// stopForwarding lets the messages in flight finish (up to 10 s) after the server stopped.
+func stopForwarding(fwd *forward.Service, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fwd.Stop(ctx); err != nil {
+		logger.Warn("stopping forwarding", "error", err.Error())
+	}
 }
 
 func displayAddr(addr string) string {

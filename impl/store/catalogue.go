@@ -56,14 +56,16 @@ var productColumns = []string{"raw_hash", "parent_uuid", "is_group", "has_varian
 // UpsertProducts writes a store's products in multi-row statements and re-indexes their
 // barcodes. Only products whose JSON differs from what is stored are written: Evotor re-sends
 // whole catalogues when an answer is late, and a re-sent catalogue should cost a read, not
-// 25,000 updates. The store must be claimed first (ClaimStores).
+// 25,000 updates. Products are keyed by (owner, store, uuid), so no owner check can apply to
+// them: what protects a catalogue is the store claim, which must come first (ClaimStores) and
+// fails when the store is another user's.
 func (tx *Tx) UpsertProducts(rows []ProductRow) error {
 	rows = lastPerUUID(rows, func(r *ProductRow) *string { return &r.UUID })
 	changed, err := tx.changedProducts(rows)
 	if err != nil || len(changed) == 0 {
 		return err
 	}
-	if err := upsertOwned(tx, changed, "products", []string{"owner_id", "store_uuid", "uuid"}, productColumns...); err != nil {
+	if _, err := upsert(tx, changed, []string{"owner_id", "store_uuid", "uuid"}, clause.Where{}, productColumns...); err != nil {
 		return err
 	}
 	var barcodes []ProductBarcode

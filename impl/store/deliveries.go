@@ -23,6 +23,9 @@ type Tx struct {
 // Redelivery marks the delivery as one already applied: no inbox row is added.
 func (tx *Tx) Redelivery() { tx.duplicate = true }
 
+// IsRedelivery reports whether the delivery was found already applied.
+func (tx *Tx) IsRedelivery() bool { return tx.duplicate }
+
 // Accept stores a delivery: apply's domain writes and the inbox row in one transaction, so a
 // crash never leaves one without the other. When apply fails, nothing is written.
 func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx) error) error {
@@ -39,7 +42,10 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 		if tx.duplicate {
 			return nil
 		}
-		return db.Create(&entry).Error
+		if err := db.Create(&entry).Error; err != nil {
+			return err
+		}
+		return s.enqueueForwarding(ctx, db, entry)
 	})
 }
 

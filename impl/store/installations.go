@@ -1,7 +1,7 @@
 package store
 
 import (
-	"strings"
+	"github.com/evotor-partner/evotor-partner/impl/installation"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -27,9 +27,9 @@ type Installation struct {
 	UpdatedAt    time.Time
 }
 
-// RecordInstallationEvent stores the event once (by id) and, when it is the newest for the
-// (user, product), sets the installation state; an uninstall then revokes all the user's
-// tokens (a reinstall goes through create/verify again and gets new ones).
+// RecordInstallationEvent stores the event once (by id) and applies installation.Apply to
+// the (user, product) installation under a row lock: the store loads, locks and saves; the
+// rule (newest wins, an uninstall revokes the user's tokens) lives in impl/installation.
 func (tx *Tx) RecordInstallationEvent(ev InstallationEvent) error {
 	ev.ReceivedAt = tx.store.now()
 	res := tx.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&ev)
@@ -42,26 +42,26 @@ func (tx *Tx) RecordInstallationEvent(ev InstallationEvent) error {
 	if err := noteUser(tx.db, ev.EvotorUserID, ev.ReceivedAt); err != nil {
 		return err
 	}
-	installed := strings.EqualFold(ev.Type, "ApplicationInstalled")
-	if !installed && !strings.EqualFold(ev.Type, "ApplicationUninstalled") {
+	if !installation.Decides(ev.Type) {
 		return nil // unknown type: stored, no state change
 	}
-	inst := Installation{EvotorUserID: ev.EvotorUserID, ProductID: ev.ProductID, Installed: installed,
-		LastEventMs: -1 << 63, UpdatedAt: ev.ReceivedAt}
+	inst := Installation{EvotorUserID: ev.EvotorUserID, ProductID: ev.ProductID, LastEventMs: -1 << 63, UpdatedAt: ev.ReceivedAt}
 	if err := tx.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&inst).Error; err != nil {
 		return err
 	}
 	if err := tx.lockRow(tx.db).Where("evotor_user_id = ? AND product_id = ?", ev.EvotorUserID, ev.ProductID).Take(&inst).Error; err != nil {
 		return err
 	}
-	if ev.OccurredMs < inst.LastEventMs {
-		return nil // an older event arriving late: kept, not applied
+	before := installation.State{Known: inst.LastEventMs != -1<<63, Installed: inst.Installed, LastEventMs: inst.LastEventMs}
+	out := installation.Apply(before, installation.Event{Type: ev.Type, OccurredMs: ev.OccurredMs})
+	if !out.Changed {
+		return nil
 	}
 	if err := tx.db.Model(&inst).Where("evotor_user_id = ? AND product_id = ?", ev.EvotorUserID, ev.ProductID).
-		Updates(map[string]any{"installed": installed, "last_event_ms": ev.OccurredMs, "updated_at": ev.ReceivedAt}).Error; err != nil {
+		Updates(map[string]any{"installed": out.Next.Installed, "last_event_ms": out.Next.LastEventMs, "updated_at": ev.ReceivedAt}).Error; err != nil {
 		return err
 	}
-	if installed {
+	if !out.RevokeTokens {
 		return nil
 	}
 	return tx.revokeTokens(ev.EvotorUserID)

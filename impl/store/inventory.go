@@ -59,8 +59,19 @@ func (EmployeeRow) TableName() string { return "employees" }
 // written than given, some key belongs to another owner. Rows carry owner and canonical key,
 // each key once.
 func upsertOwned[T any](tx *Tx, rows []T, table string, key []string, columns ...string) error {
+	ownerGuard := clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: table + ".owner_id = excluded.owner_id"}}}
+	written, err := upsert(tx, rows, key, ownerGuard, columns...)
+	if err == nil && written < int64(len(rows)) {
+		return ErrNotOwner
+	}
+	return err
+}
+
+// upsert writes rows in multi-row statements, updating columns of a row whose key exists when
+// where holds; it returns how many rows were written.
+func upsert[T any](tx *Tx, rows []T, key []string, where clause.Where, columns ...string) (int64, error) {
 	if len(rows) == 0 {
-		return nil
+		return 0, nil
 	}
 	conflict := make([]clause.Column, len(key))
 	for i, k := range key {
@@ -69,15 +80,9 @@ func upsertOwned[T any](tx *Tx, rows []T, table string, key []string, columns ..
 	res := tx.db.Clauses(clause.OnConflict{
 		Columns:   conflict,
 		DoUpdates: clause.AssignmentColumns(append(columns, "raw", "updated_at")),
-		Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: table + ".owner_id = excluded.owner_id"}}},
+		Where:     where,
 	}).CreateInBatches(rows, tx.batchRows())
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected < int64(len(rows)) {
-		return ErrNotOwner
-	}
-	return nil
+	return res.RowsAffected, res.Error
 }
 
 // uuidKey is the conflict key of the inventory tables.

@@ -29,6 +29,7 @@ type Store struct {
 	db      *gorm.DB
 	dialect goose.Dialect
 	now     func() time.Time
+	forward *forwarding // where Accept forwards deliveries (outbox.go); nil: nowhere
 }
 
 // SQLiteFile is the name of the embedded database file inside the data directory.

@@ -1,0 +1,52 @@
+package forward
+
+import (
+	"testing"
+	"time"
+)
+
+const secretA, secretB = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+func TestParseDestinations(t *testing.T) {
+	d, err := ParseDestinations(" http://a.test/x , https://b.test/y", secretA)
+	if err != nil || len(d) != 2 || d[1].URL != "https://b.test/y" || d[1].Secret.String() != secretA {
+		t.Fatalf("one secret for all: %+v %v", d, err)
+	}
+	d, err = ParseDestinations("http://a.test/x,https://b.test/y", secretA+","+secretB)
+	if err != nil || d[0].Secret.String() != secretA || d[1].Secret.String() != secretB {
+		t.Fatalf("one secret each: %+v %v", d, err)
+	}
+	if d, err := ParseDestinations("", ""); err != nil || d != nil {
+		t.Fatalf("none: %v %v", d, err)
+	}
+	for name, c := range map[string][2]string{
+		"no secret":        {"http://a.test/", ""},
+		"secret, no URL":   {"", secretA},
+		"counts differ":    {"http://a.test/,http://b.test/,http://c.test/", secretA + "," + secretB},
+		"credentials":      {"https://user:pw@a.test/", secretA},
+		"not http":         {"ftp://a.test/", secretA},
+		"no host":          {"http:///x", secretA},
+		"twice":            {"http://a.test/,http://a.test/", secretA},
+		"secret not whsec": {"http://a.test/", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+	} {
+		if _, err := ParseDestinations(c[0], c[1]); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// The schedule: about a second, doubling, capped, and retried for at least RetryFor.
+func TestBackoffLastsAtLeastThreeDays(t *testing.T) {
+	b := backoff{base: time.Second, cap: time.Hour}
+	if b.delay(1) != time.Second || b.delay(2) != 2*time.Second || b.delay(5) != 16*time.Second || b.delay(40) != time.Hour {
+		t.Fatalf("delays %v %v %v %v", b.delay(1), b.delay(2), b.delay(5), b.delay(40))
+	}
+	n := b.maxAttempts(72 * time.Hour)
+	var total time.Duration
+	for i := 1; i < n; i++ {
+		total += b.delay(i)
+	}
+	if total < 72*time.Hour || total-b.delay(n-1) >= 72*time.Hour {
+		t.Fatalf("%d attempts span %s: not the fewest that last 72h", n, total)
+	}
+}

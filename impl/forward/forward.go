@@ -1,0 +1,236 @@
+package forward
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/evotor-partner/evotor-partner/impl/store"
+)
+
+// queue is the job queue's queue for sending messages.
+const queue = "forward"
+
+// Service owns the job queue: it puts a delivery's send jobs in the queue (from Accept's
+// transaction) and, when started, sends them.
+//
+// Design (River gives no order per key; its sequences are a paid extension): one job per
+// message (River: locking so one process works a job at a time, retries with our backoff,
+// rescue of jobs whose process died). Order comes from the outbox: a job sends its message only
+// when it is the user's earliest pending one and the job still owns it (forward_messages.job_id);
+// otherwise it snoozes. Finishing a message (delivered or dead) gives the next one a fresh job
+// in the same transaction, so a user's messages go out one after another, never two at once,
+// while other users' messages go out in parallel.
+type Service struct {
+	cfg          Config
+	store        *store.Store
+	client       *river.Client[*sql.Tx]
+	listener     *pgxpool.Pool // PostgreSQL: LISTEN for new jobs; nil: poll
+	destinations map[string]Destination
+	http         *http.Client
+	policy       backoff
+	maxAttempts  int
+	logger       *slog.Logger
+}
+
+// New migrates the job queue's tables (beside ours, under the same advisory lock on
+// PostgreSQL), builds its client and makes st's Accept enqueue a message per destination.
+func New(ctx context.Context, st *store.Store, cfg Config, logger *slog.Logger) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, store: st, destinations: map[string]Destination{}, logger: logger,
+		http:   &http.Client{Timeout: cfg.Timeout},
+		policy: backoff{base: cfg.RetryBase, cap: cfg.RetryCap}}
+	s.maxAttempts = s.policy.maxAttempts(cfg.RetryFor)
+	sqlDB, err := st.DB().DB()
+	if err != nil {
+		return nil, err
+	}
+	var driver riverdriver.Driver[*sql.Tx]
+	if st.Dialect() == "postgres" {
+		if err := migratePostgres(ctx, sqlDB); err != nil {
+			return nil, err
+		}
+		driver = riverdatabasesql.New(sqlDB)
+		if len(cfg.Destinations) > 0 && cfg.DatabaseURL != "" {
+			if s.listener, err = listenerPool(ctx, cfg.DatabaseURL); err != nil {
+				return nil, err
+			}
+			driver = riverdatabasesql.NewWithPgxListener(sqlDB, s.listener)
+		}
+	} else {
+		driver = riversqlite.New(sqlDB)
+		if err := migrateRiver(ctx, driver); err != nil {
+			return nil, err
+		}
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &sender{svc: s})
+	rc := &river.Config{
+		Workers:              workers,
+		RetryPolicy:          s.policy,
+		JobTimeout:           cfg.jobTimeout(),
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        min(cfg.PollInterval, 100*time.Millisecond),
+		Logger:               quiet(logger),
+	}
+	urls := make([]string, len(cfg.Destinations))
+	for i, d := range cfg.Destinations {
+		urls[i] = d.URL
+		s.destinations[d.URL] = d
+	}
+	if len(urls) > 0 { // no destination: an insert-only client (the admin API may re-send)
+		rc.Queues = map[string]river.QueueConfig{queue: {MaxWorkers: cfg.Workers}}
+	}
+	if s.client, err = river.NewClient(driver, rc); err != nil {
+		s.closeListener()
+		return nil, fmt.Errorf("forwarding queue: %w", err)
+	}
+	st.ForwardTo(urls, s.insertJobs)
+	return s, nil
+}
+
+// Start sends messages until ctx ends or Stop; without destinations it does nothing.
+func (s *Service) Start(ctx context.Context) error {
+	if len(s.destinations) == 0 {
+		return nil
+	}
+	return s.client.Start(ctx)
+}
+
+// Stop lets the attempts in flight finish (until ctx ends, then cancels them) and closes.
+func (s *Service) Stop(ctx context.Context) error {
+	defer s.closeListener()
+	if len(s.destinations) == 0 {
+		return nil
+	}
+	err := s.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = s.client.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+func (s *Service) closeListener() {
+	if s.listener != nil {
+		s.listener.Close()
+	}
+}
+
+// Destinations lists the configured destinations' URLs.
+func (s *Service) Destinations() []string {
+	out := make([]string, 0, len(s.cfg.Destinations))
+	for _, d := range s.cfg.Destinations {
+		out = append(out, d.URL)
+	}
+	return out
+}
+
+// ResendDead re-sends the dead message id (id > 0) or every dead message of destination.
+func (s *Service) ResendDead(ctx context.Context, id int64, destination string) (int, error) {
+	return s.store.ResendDead(ctx, id, destination, s.insertJobs)
+}
+
+// insertJobs is the store's JobInserter: one send job per message, inside the caller's tx.
+func (s *Service) insertJobs(ctx context.Context, tx *sql.Tx, keys []store.MessageKey) ([]int64, error) {
+	params := make([]river.InsertManyParams, len(keys))
+	for i, k := range keys {
+		params[i] = river.InsertManyParams{Args: sendArgs{k}, InsertOpts: &river.InsertOpts{Queue: queue, MaxAttempts: s.maxAttempts}}
+	}
+	res, err := s.client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(res))
+	for i, r := range res {
+		ids[i] = r.Job.ID
+	}
+	return ids, nil
+}
+
+// goose's lock: our migrations and the job queue's take turns under the same one.
+const migrationLockID = 4097083626
+
+// migratePostgres applies the job queue's migrations while holding the migrations' advisory
+// lock, so replicas starting together do not race.
+func migratePostgres(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
+		return fmt.Errorf("forwarding queue: migration lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID) //nolint:errcheck
+	return migrateRiver(ctx, riverdatabasesql.New(db))
+}
+
+func migrateRiver(ctx context.Context, driver riverdriver.Driver[*sql.Tx]) error {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(nil)})
+	if err != nil {
+		return err
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("forwarding queue: migrations: %w", err)
+	}
+	return nil
+}
+
+func listenerPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("forwarding queue: %w", err)
+	}
+	pc.MaxConns, pc.MinConns = 2, 0
+	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// quiet keeps the queue's own log to warnings and errors.
+func quiet(logger *slog.Logger) *slog.Logger {
+	if logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(levelFilter{logger.Handler(), slog.LevelWarn})
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{f.Handler.WithAttrs(a), f.min}
+}
+
+func (f levelFilter) WithGroup(n string) slog.Handler {
+	return levelFilter{f.Handler.WithGroup(n), f.min}
+}
+
+// shorten keeps an error message to a size fit for a column and a log line.
+func shorten(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) > 500 {
+		return s[:500] + "…"
+	}
+	return s
+}

@@ -1,0 +1,393 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// The forwarding outbox. Every accepted, non-duplicate delivery becomes one ForwardMessage per
+// destination, written in the delivery's own transaction together with the job that sends it
+// (impl/forward owns the job queue and hands Accept a JobInserter). Order per Evotor user:
+// forward_users hands out seq under a row lock, so one user's deliveries commit in seq order;
+// only a user's earliest pending message is ever sent, by the one job that owns it (job_id),
+// and finishing it hands the next one a fresh job in the same transaction.
+
+// Message states.
+const (
+	ForwardPending   = "pending"
+	ForwardDelivered = "delivered"
+	ForwardDead      = "dead"
+)
+
+// ForwardMessage is one delivery on its way to one destination.
+type ForwardMessage struct {
+	ID            int64 `gorm:"primaryKey"`
+	Destination   string
+	EvotorUserID  string // "" for a delivery about no user
+	Seq           int64
+	InboxID       int64
+	State         string
+	JobID         *int64
+	Attempts      int64
+	LastAttemptAt *time.Time
+	LastStatus    *int64
+	LastError     *string
+	CreatedAt     time.Time
+	DeliveredAt   *time.Time
+}
+
+// MessageKey names a message in the job queue's arguments: destination, user and seq.
+type MessageKey struct {
+	Destination string `json:"destination"`
+	UserID      string `json:"user"`
+	Seq         int64  `json:"seq"`
+}
+
+// Key is the message's key.
+func (m ForwardMessage) Key() MessageKey {
+	return MessageKey{Destination: m.Destination, UserID: m.EvotorUserID, Seq: m.Seq}
+}
+
+// JobInserter puts one send job per key into the job queue inside tx and returns their ids.
+type JobInserter func(ctx context.Context, tx *sql.Tx, keys []MessageKey) ([]int64, error)
+
+// forwarding is where Accept forwards to; nil or no destination: nothing is enqueued.
+type forwarding struct {
+	destinations []string
+	insertJobs   JobInserter
+}
+
+// ForwardTo makes every later Accept enqueue one message per destination.
+func (s *Store) ForwardTo(destinations []string, insert JobInserter) {
+	s.forward = &forwarding{destinations: destinations, insertJobs: insert}
+}
+
+// enqueueForwarding writes the delivery's messages and their jobs (in Accept's transaction).
+func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxEntry) error {
+	f := s.forward
+	if f == nil || len(f.destinations) == 0 {
+		return nil
+	}
+	user := ""
+	if entry.EvotorUserID != nil {
+		user = *entry.EvotorUserID
+	}
+	// Increment-and-return under the user's row lock: a second delivery of the same user waits
+	// here until this one commits, so seq order is commit order.
+	var seq int64
+	err := db.Raw(`INSERT INTO forward_users (evotor_user_id, last_seq) VALUES (?, 1)
+		ON CONFLICT (evotor_user_id) DO UPDATE SET last_seq = forward_users.last_seq + 1
+		RETURNING last_seq`, user).Scan(&seq).Error
+	if err != nil {
+		return err
+	}
+	msgs := make([]ForwardMessage, len(f.destinations))
+	keys := make([]MessageKey, len(f.destinations))
+	for i, d := range f.destinations {
+		msgs[i] = ForwardMessage{Destination: d, EvotorUserID: user, Seq: seq, InboxID: entry.ID,
+			State: ForwardPending, CreatedAt: entry.ReceivedAt}
+		keys[i] = msgs[i].Key()
+	}
+	if err := s.withJobs(ctx, db, f.insertJobs, keys, func(i int, job int64) { msgs[i].JobID = &job }); err != nil {
+		return err
+	}
+	return db.Create(&msgs).Error
+}
+
+// withJobs inserts the keys' jobs in db's transaction and passes each job id to set.
+func (s *Store) withJobs(ctx context.Context, db *gorm.DB, insert JobInserter, keys []MessageKey, set func(i int, job int64)) error {
+	if insert == nil {
+		return errors.New("forwarding: no job queue")
+	}
+	tx, err := sqlTx(db)
+	if err != nil {
+		return err
+	}
+	ids, err := insert(ctx, tx, keys)
+	if err != nil {
+		return fmt.Errorf("enqueueing forwarding jobs: %w", err)
+	}
+	for i, id := range ids {
+		set(i, id)
+	}
+	return nil
+}
+
+// sqlTx is the database/sql transaction under a GORM transaction, for the job queue's inserts.
+func sqlTx(db *gorm.DB) (*sql.Tx, error) {
+	switch pool := db.Statement.ConnPool.(type) {
+	case *sql.Tx:
+		return pool, nil
+	case *gorm.PreparedStmtTX:
+		if tx, ok := pool.Tx.(*sql.Tx); ok {
+			return tx, nil
+		}
+	}
+	return nil, fmt.Errorf("forwarding: no *sql.Tx under the transaction (%T)", db.Statement.ConnPool)
+}
+
+// Outgoing is a message with what it carries: the inbox row it forwards.
+type Outgoing struct {
+	ForwardMessage
+	Operation  string
+	PathParams string
+	ReceivedAt time.Time
+	Body       []byte
+}
+
+// ForwardMessageByKey loads a message and its delivery; found is false when there is none.
+func (s *Store) ForwardMessageByKey(ctx context.Context, k MessageKey) (Outgoing, bool, error) {
+	var out []Outgoing
+	err := s.db.WithContext(ctx).Table("forward_messages AS m").
+		Select("m.*, i.operation, i.path_params, i.received_at, i.body").
+		Joins("JOIN inbox i ON i.id = m.inbox_id").
+		Where("m.destination = ? AND m.evotor_user_id = ? AND m.seq = ?", k.Destination, k.UserID, k.Seq).
+		Limit(1).Scan(&out).Error
+	if err != nil || len(out) == 0 {
+		return Outgoing{}, false, err
+	}
+	return out[0], true, nil
+}
+
+// FirstPending is the destination's earliest pending message of the user: the only one that
+// may be sent now.
+func (s *Store) FirstPending(ctx context.Context, destination, user string) (ForwardMessage, bool, error) {
+	return firstPending(s.db.WithContext(ctx), destination, user)
+}
+
+func firstPending(db *gorm.DB, destination, user string) (ForwardMessage, bool, error) {
+	var m []ForwardMessage
+	err := db.Where("destination = ? AND evotor_user_id = ? AND state = ?", destination, user, ForwardPending).
+		Order("seq").Limit(1).Find(&m).Error
+	if err != nil || len(m) == 0 {
+		return ForwardMessage{}, false, err
+	}
+	return m[0], true, nil
+}
+
+// Attempt is the outcome of one send.
+type Attempt struct {
+	At     time.Time
+	Status int    // the HTTP status; 0 when none came back
+	Err    string // why it failed; "" on success
+	Final  bool   // a failure that ends the message (it is dead)
+}
+
+// FinishAttempt records an attempt on the message owned by job. A success (delivered) or a
+// final failure (dead) hands the user's next pending message a fresh job in the same
+// transaction, so the queue never stalls behind a finished message. It reports false when the
+// job no longer owns a pending message (nothing recorded).
+func (s *Store) FinishAttempt(ctx context.Context, id, job int64, a Attempt, insert JobInserter) (bool, error) {
+	var owned bool
+	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		state := ForwardPending
+		switch {
+		case a.Err == "":
+			state = ForwardDelivered
+		case a.Final:
+			state = ForwardDead
+		}
+		set := map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_attempt_at": a.At, "state": state,
+			"last_status": nil, "last_error": nil}
+		if a.Status != 0 {
+			set["last_status"] = a.Status
+		}
+		if a.Err != "" {
+			set["last_error"] = a.Err
+		}
+		if state == ForwardDelivered {
+			set["delivered_at"] = a.At
+		}
+		res := db.Model(&ForwardMessage{}).Where("id = ? AND job_id = ? AND state = ?", id, job, ForwardPending).Updates(set)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		owned = true
+		if state == ForwardPending {
+			return nil
+		}
+		var m ForwardMessage
+		if err := db.Take(&m, id).Error; err != nil {
+			return err
+		}
+		return s.handOver(ctx, db, m.Destination, m.EvotorUserID, insert)
+	})
+	return owned, err
+}
+
+// handOver gives the user's earliest pending message (if any) a fresh job that owns it; the
+// job that owned it before finds it no longer its own and stops.
+func (s *Store) handOver(ctx context.Context, db *gorm.DB, destination, user string, insert JobInserter) error {
+	next, found, err := firstPending(db, destination, user)
+	if err != nil || !found {
+		return err
+	}
+	return s.giveJobs(ctx, db, []ForwardMessage{next}, insert)
+}
+
+// giveJobs inserts one job per message and makes it the message's owner.
+func (s *Store) giveJobs(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, insert JobInserter) error {
+	keys := make([]MessageKey, len(msgs))
+	for i, m := range msgs {
+		keys[i] = m.Key()
+	}
+	var update error
+	err := s.withJobs(ctx, db, insert, keys, func(i int, job int64) {
+		if update == nil {
+			update = db.Model(&ForwardMessage{}).Where("id = ?", msgs[i].ID).Update("job_id", job).Error
+		}
+	})
+	return errors.Join(err, update)
+}
+
+// ForwardFilter narrows the messages listing; empty fields do not filter.
+type ForwardFilter struct {
+	State       string
+	Destination string
+}
+
+func (f ForwardFilter) apply(q *gorm.DB) *gorm.DB {
+	if f.State != "" {
+		q = q.Where("state = ?", f.State)
+	}
+	if f.Destination != "" {
+		q = q.Where("destination = ?", f.Destination)
+	}
+	return q
+}
+
+// ForwardMessages lists messages newest first, with ids below before (0: from the newest),
+// and whether more follow.
+func (s *Store) ForwardMessages(ctx context.Context, f ForwardFilter, before int64, limit int) ([]Outgoing, bool, error) {
+	q := f.apply(s.db.WithContext(ctx).Table("forward_messages"))
+	if before > 0 {
+		q = q.Where("forward_messages.id < ?", before)
+	}
+	var out []Outgoing
+	err := q.Select("forward_messages.*, i.operation, i.received_at").
+		Joins("JOIN inbox i ON i.id = forward_messages.inbox_id").
+		Order("forward_messages.id DESC").Limit(limit + 1).Scan(&out).Error
+	if len(out) > limit {
+		return out[:limit], true, err
+	}
+	return out, false, err
+}
+
+// ResendDead puts dead messages back in their place in their user's queue, each with a fresh
+// job: the one with id (when id > 0), or every dead message of the destination. It returns how
+// many.
+func (s *Store) ResendDead(ctx context.Context, id int64, destination string, insert JobInserter) (int, error) {
+	var n int
+	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		q := db.Where("state = ?", ForwardDead)
+		if id > 0 {
+			q = q.Where("id = ?", id)
+		} else {
+			q = q.Where("destination = ?", destination)
+		}
+		var dead []ForwardMessage
+		if err := s.lockRows(q).Order("id").Find(&dead).Error; err != nil || len(dead) == 0 {
+			return err
+		}
+		ids := make([]int64, len(dead))
+		for i, m := range dead {
+			ids[i] = m.ID
+		}
+		if err := db.Model(&ForwardMessage{}).Where("id IN ?", ids).Update("state", ForwardPending).Error; err != nil {
+			return err
+		}
+		n = len(dead)
+		return s.giveJobs(ctx, db, dead, insert)
+	})
+	return n, err
+}
+
+func (s *Store) lockRows(q *gorm.DB) *gorm.DB {
+	if s.dialect == "postgres" {
+		return q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return q
+}
+
+// ForwardStats is one destination's outbox in numbers.
+type ForwardStats struct {
+	Destination    string
+	Pending        int64
+	Delivered      int64
+	Dead           int64
+	FailedAttempts int64
+	OldestPending  *time.Time // when the oldest pending message was received
+}
+
+// ForwardingStats counts each destination's messages by state.
+func (s *Store) ForwardingStats(ctx context.Context) ([]ForwardStats, error) {
+	var rows []struct {
+		Destination string
+		State       string
+		N           int64
+		Attempts    int64
+		Oldest      *string // MIN over a timestamp reads back as text on SQLite
+	}
+	err := s.db.WithContext(ctx).Table("forward_messages").
+		Select("destination, state, COUNT(*) AS n, SUM(attempts) AS attempts, MIN(created_at) AS oldest").
+		Group("destination, state").Order("destination").Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	var out []ForwardStats
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].Destination != r.Destination {
+			out = append(out, ForwardStats{Destination: r.Destination})
+		}
+		st := &out[len(out)-1]
+		st.FailedAttempts += r.Attempts
+		switch r.State {
+		case ForwardPending:
+			st.Pending = r.N
+			st.OldestPending = parseDBTime(r.Oldest)
+		case ForwardDelivered:
+			st.Delivered = r.N
+			st.FailedAttempts -= r.N // each delivered message's last attempt succeeded
+		case ForwardDead:
+			st.Dead = r.N
+		}
+	}
+	return out, nil
+}
+
+// parseDBTime reads a timestamp aggregated by the database (PostgreSQL's or SQLite's text).
+func parseDBTime(s *string) *time.Time {
+	if s == nil {
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, *s); err == nil {
+			t = t.UTC()
+			return &t
+		}
+	}
+	return nil
+}
+
+// Revive gives a pending message whose job is gone a fresh one (only if it still has that job).
+func (s *Store) Revive(ctx context.Context, m ForwardMessage, insert JobInserter) error {
+	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		q := db.Where("id = ? AND state = ?", m.ID, ForwardPending)
+		if m.JobID != nil {
+			q = q.Where("job_id = ?", *m.JobID)
+		} else {
+			q = q.Where("job_id IS NULL")
+		}
+		var cur []ForwardMessage
+		if err := s.lockRows(q).Find(&cur).Error; err != nil || len(cur) == 0 {
+			return err
+		}
+		return s.giveJobs(ctx, db, cur, insert)
+	})
+}
