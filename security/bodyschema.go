@@ -256,24 +256,23 @@ func (n *schemaNode) compileFormat(format string) error {
 
 // refusal is why a value does not fit its schema. Its subject is the name of the field refused
 // (kin's JSON pointer's last name), never the value.
+// The reason is the kind's name (missing, incorrect), as kin-openapi's refusals were answered
+// and as the spec's examples show them.
 type refusal struct {
 	kind    apperr.Kind
 	subject []byte // in the pooled parser: copied by err
-	reason  string
 }
 
-func (r refusal) err() *apperr.Error { return apperr.Because(r.kind, string(r.subject), r.reason) }
+func (r refusal) err() *apperr.Error { return apperr.New(r.kind, string(r.subject)) }
 
 // refuse records why the value being checked is refused (on the doc: the checks return only
 // whether a value passed) and returns false.
-func (d *jsonDoc) refuse(kind apperr.Kind, subject []byte, reason string) bool {
-	d.refusal = refusal{kind: kind, subject: subject, reason: reason}
+func (d *jsonDoc) refuse(kind apperr.Kind, subject []byte) bool {
+	d.refusal = refusal{kind: kind, subject: subject}
 	return false
 }
 
-func (d *jsonDoc) incorrect(subject []byte, reason string) bool {
-	return d.refuse(apperr.Incorrect, subject, reason)
-}
+func (d *jsonDoc) incorrect(subject []byte) bool { return d.refuse(apperr.Incorrect, subject) }
 
 // memberSubject is the subject of an object member: its name, unless the name is all digits
 // (kin's pointer reads it as an array index, and fieldName skips those).
@@ -294,7 +293,7 @@ func (n *schemaNode) check(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 		return true
 	}
 	if n.empty {
-		return t != fastjson.TypeNull || d.incorrect(subject, "null not allowed")
+		return t != fastjson.TypeNull || d.incorrect(subject)
 	}
 	if len(n.oneOf)+len(n.anyOf) > 0 {
 		if !n.checkAlternatives(d, v, subject) {
@@ -305,13 +304,13 @@ func (n *schemaNode) check(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 		}
 	}
 	if len(n.enum) > 0 && !n.inEnum(v) {
-		return d.incorrect(subject, "not one of the allowed values")
+		return d.incorrect(subject)
 	}
 	switch t {
 	case fastjson.TypeNull:
-		return d.incorrect(subject, "null not allowed")
+		return d.incorrect(subject)
 	case fastjson.TypeTrue, fastjson.TypeFalse:
-		return n.types&typeBoolean != 0 || d.incorrect(subject, "wrong type")
+		return n.types&typeBoolean != 0 || d.incorrect(subject)
 	case fastjson.TypeNumber:
 		return n.checkNumber(d, d.numberOf(v), subject)
 	case fastjson.TypeString:
@@ -343,7 +342,7 @@ func (n *schemaNode) checkAlternatives(d *jsonDoc, v *fastjson.Value, subject []
 			d.refusal = first
 			return false
 		case matched > 1:
-			return d.incorrect(subject, "matches more than one oneOf alternative")
+			return d.incorrect(subject)
 		}
 	}
 	if len(n.anyOf) == 0 {
@@ -354,7 +353,7 @@ func (n *schemaNode) checkAlternatives(d *jsonDoc, v *fastjson.Value, subject []
 			return true
 		}
 	}
-	return d.incorrect(subject, "matches no anyOf alternative")
+	return d.incorrect(subject)
 }
 
 // checkNumber judges a number as kin-openapi does (by its float64 value: one too large for a
@@ -367,20 +366,20 @@ func (n *schemaNode) checkNumber(d *jsonDoc, num *number, subject []byte) bool {
 	if exponent || len(text) > 300 || (!integer && (n.requiresInteger || n.intFormat != nil)) || n.minimum != nil || n.maximum != nil {
 		var err error
 		if f, err = strconv.ParseFloat(string(text), 64); err != nil {
-			return d.incorrect(subject, "number out of range")
+			return d.incorrect(subject)
 		}
 	}
 	switch {
 	case n.requiresInteger && !integer && f != math.Trunc(f):
-		return d.incorrect(subject, "not an integer")
+		return d.incorrect(subject)
 	case !n.admitsAnyNumberish:
-		return d.incorrect(subject, "wrong type")
+		return d.incorrect(subject)
 	case n.intFormat != nil && !fitsInteger(text, integer, f, n.intFormat):
-		return d.incorrect(subject, "integer out of range")
+		return d.incorrect(subject)
 	case n.minimum != nil && f < *n.minimum:
-		return d.incorrect(subject, "below the minimum")
+		return d.incorrect(subject)
 	case n.maximum != nil && f > *n.maximum:
-		return d.incorrect(subject, "above the maximum")
+		return d.incorrect(subject)
 	}
 	return true
 }
@@ -412,29 +411,29 @@ func fitsInteger(text []byte, integer bool, f float64, bounds *[2]int64) bool {
 
 func (n *schemaNode) checkString(d *jsonDoc, s, subject []byte) bool {
 	if n.types&typeString == 0 {
-		return d.incorrect(subject, "wrong type")
+		return d.incorrect(subject)
 	}
 	if n.minLength > 0 || n.maxLength >= 0 {
 		length := utf8.RuneCount(s)
 		if length < n.minLength {
-			return d.incorrect(subject, "shorter than "+strconv.Itoa(n.minLength))
+			return d.incorrect(subject)
 		}
 		if n.maxLength >= 0 && length > n.maxLength {
-			return d.incorrect(subject, "longer than "+strconv.Itoa(n.maxLength))
+			return d.incorrect(subject)
 		}
 	}
 	if n.pattern != nil && !n.pattern.Match(s) {
-		return d.incorrect(subject, "does not match the pattern")
+		return d.incorrect(subject)
 	}
 	if n.format != nil && !n.format(s) {
-		return d.incorrect(subject, "wrong format")
+		return d.incorrect(subject)
 	}
 	return true
 }
 
 func (n *schemaNode) checkArray(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	if n.types&typeArray == 0 {
-		return d.incorrect(subject, "wrong type")
+		return d.incorrect(subject)
 	}
 	if n.items == nil {
 		return true
@@ -451,7 +450,7 @@ func (n *schemaNode) checkArray(d *jsonDoc, v *fastjson.Value, subject []byte) b
 // the first required field missing.
 func (n *schemaNode) checkObject(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	if n.types&typeObject == 0 {
-		return d.incorrect(subject, "wrong type")
+		return d.incorrect(subject)
 	}
 	var first refusal
 	var firstName []byte
@@ -470,7 +469,7 @@ func (n *schemaNode) checkObject(d *jsonDoc, v *fastjson.Value, subject []byte) 
 	}
 	for _, name := range n.required {
 		if o.Get(name) == nil && !n.properties[name].defaulted() {
-			return d.refuse(apperr.Missing, memberSubject(subject, []byte(name)), "missing")
+			return d.refuse(apperr.Missing, memberSubject(subject, []byte(name)))
 		}
 	}
 	return true
@@ -484,7 +483,7 @@ func (n *schemaNode) checkMember(d *jsonDoc, name []byte, m *fastjson.Value, sub
 		return p.check(d, m, memberSubject(subject, name))
 	}
 	if n.closed {
-		return d.incorrect(subject, "field not allowed")
+		return d.incorrect(subject)
 	}
 	if n.additional != nil {
 		return n.additional.check(d, m, memberSubject(subject, name))

@@ -167,7 +167,7 @@ func notJSON(raw []byte, err error) *apperr.Error {
 	case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):
 		return &apperr.Error{Kind: apperr.Incorrect, Subject: fieldName(slices.Collect(se.JSONPointer.Tokens())), Reason: "field repeated", Err: err}
 	}
-	return &apperr.Error{Kind: apperr.Malformed, Reason: "not valid JSON", Err: err}
+	return apperr.Wrap(apperr.Malformed, err)
 }
 
 func tooDeep(err error) *apperr.Error {

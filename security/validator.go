@@ -246,7 +246,7 @@ func readBody(body io.Reader, declared int64) ([]byte, error) {
 func (op *operation) checkBody(raw []byte) error {
 	if len(raw) == 0 {
 		if op.required {
-			return apperr.Because(apperr.Missing, "body", "missing")
+			return apperr.New(apperr.Missing, "body")
 		}
 		return nil
 	}
