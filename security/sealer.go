@@ -8,44 +8,63 @@ import (
 	"fmt"
 )
 
-// Sealer encrypts secrets kept at rest (Evotor's cloud tokens) with AES-256-GCM. The nonce is
-// stored in front of the ciphertext.
-type Sealer struct{ aead cipher.AEAD }
+// Sealer encrypts secrets kept at rest (Evotor's cloud tokens) with AES-256-GCM under a
+// keyring: the first key seals, every key opens, so keys rotate without downtime. A sealed
+// value is the nonce followed by the ciphertext; it does not name its key: Open tries each key
+// in turn and GCM's tag tells the right one (values sealed before keyrings still open).
+type Sealer struct{ aeads []cipher.AEAD }
 
-// SecretKeySize is the length of the key EVOTOR_PARTNER_SECRET_KEY carries (hex-encoded).
+// SecretKeySize is the length of each key EVOTOR_PARTNER_SECRET_KEY carries (hex-encoded).
 const SecretKeySize = 32
 
-// NewSealer builds a sealer from a 32-byte key.
-func NewSealer(key []byte) (*Sealer, error) {
-	if len(key) != SecretKeySize {
-		return nil, fmt.Errorf("secret key must be %d bytes, got %d", SecretKeySize, len(key))
+// ErrNotSealedHere: no key of the ring opens the value (another key sealed it, or it was
+// altered, or it belongs to another label).
+var ErrNotSealedHere = errors.New("none of the secret keys opens the sealed value")
+
+// NewSealer builds a sealer from 32-byte keys, the first of which seals.
+func NewSealer(keys ...[]byte) (*Sealer, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("no secret key")
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
+	s := &Sealer{}
+	for i, key := range keys {
+		if len(key) != SecretKeySize {
+			return nil, fmt.Errorf("secret key %d must be %d bytes, got %d", i+1, SecretKeySize, len(key))
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		s.aeads = append(s.aeads, aead)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Sealer{aead: aead}, nil
+	return s, nil
 }
 
-// Seal encrypts plaintext; label binds the ciphertext to its owner (e.g. the user id) so a row
-// copied onto another user does not decrypt.
+// Seal encrypts plaintext with the first key; label binds the ciphertext to its owner (e.g.
+// the user id) so a row copied onto another user does not decrypt.
 func (s *Sealer) Seal(plaintext []byte, label string) []byte {
-	nonce := make([]byte, s.aead.NonceSize())
+	aead := s.aeads[0]
+	nonce := make([]byte, aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		panic("crypto/rand failed: " + err.Error())
 	}
-	return s.aead.Seal(nonce, nonce, plaintext, []byte(label))
+	return aead.Seal(nonce, nonce, plaintext, []byte(label))
 }
 
-// Open decrypts what Seal produced for the same label.
+// Open decrypts what Seal produced for the same label, with whichever key sealed it.
 func (s *Sealer) Open(sealed []byte, label string) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return nil, errors.New("sealed value too short")
+	for _, aead := range s.aeads {
+		n := aead.NonceSize()
+		if len(sealed) < n {
+			return nil, errors.New("sealed value too short")
+		}
+		if plain, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(label)); err == nil {
+			return plain, nil
+		}
 	}
-	return s.aead.Open(nil, sealed[:n], sealed[n:], []byte(label))
+	return nil, ErrNotSealedHere
 }

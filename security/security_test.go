@@ -1,6 +1,8 @@
 package security
 
 import (
+	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -126,5 +128,38 @@ func TestSealer(t *testing.T) {
 	}
 	if _, err := NewSealer([]byte("short")); err == nil {
 		t.Fatal("short key accepted")
+	}
+}
+
+// TestSealerKeyring: the first key seals, every key opens; a ring without the sealing key
+// does not open.
+func TestSealerKeyring(t *testing.T) {
+	keyA, keyB, keyC := bytes.Repeat([]byte{1}, SecretKeySize), bytes.Repeat([]byte{2}, SecretKeySize), bytes.Repeat([]byte{3}, SecretKeySize)
+	oldRing, _ := NewSealer(keyB)
+	newRing, err := NewSealer(keyA, keyB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedByB := oldRing.Seal([]byte("cloud"), "u1")
+	if got, err := newRing.Open(sealedByB, "u1"); err != nil || string(got) != "cloud" {
+		t.Fatalf("a value sealed with the second key: %q %v", got, err)
+	}
+	sealedByNew := newRing.Seal([]byte("cloud"), "u1")
+	onlyA, _ := NewSealer(keyA)
+	if got, err := onlyA.Open(sealedByNew, "u1"); err != nil || string(got) != "cloud" {
+		t.Fatalf("the ring did not seal with its first key: %q %v", got, err)
+	}
+	if _, err := oldRing.Open(sealedByNew, "u1"); !errors.Is(err, ErrNotSealedHere) {
+		t.Fatalf("opened with a key that did not seal it: %v", err)
+	}
+	otherRing, _ := NewSealer(keyC, keyB)
+	if _, err := otherRing.Open(onlyA.Seal([]byte("x"), "u1"), "u1"); !errors.Is(err, ErrNotSealedHere) {
+		t.Fatalf("a ring without the sealing key opened the value: %v", err)
+	}
+	if _, err := NewSealer(); err == nil {
+		t.Fatal("a sealer without keys")
+	}
+	if _, err := NewSealer(keyA, []byte("short")); err == nil {
+		t.Fatal("a short second key accepted")
 	}
 }

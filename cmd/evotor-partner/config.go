@@ -15,23 +15,23 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
+	"github.com/evotor-partner/evotor-partner/impl/store"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
 // config is read from the environment only; every variable is prefixed EVOTOR_PARTNER_ except
 // DATABASE_URL. README.md's configuration table lists them.
 type config struct {
-	Addr        string
-	DataDir     string
-	DatabaseURL string
-	App         security.AppCredentials
-	SecretKey   []byte
-	BodyLimit   int64
-	TokenGrace  time.Duration
-	RequireSub  bool // EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION
-	AdminToken  string
-	DevToken    bool // no app credential was configured; a development token is in use
-	notes       []string
+	Addr       string
+	Store      store.Config // DATABASE_URL, the data directory, the database timeouts
+	App        security.AppCredentials
+	SecretKeys [][]byte // the first seals, all open
+	BodyLimit  int64
+	TokenGrace time.Duration
+	RequireSub bool // EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION
+	AdminToken string
+	DevToken   bool // no app credential was configured; a development token is in use
+	notes      []string
 
 	MetricsAddr string         // EVOTOR_PARTNER_METRICS_ADDR (metrics.go); empty: no metrics
 	Forward     forward.Config // EVOTOR_PARTNER_FORWARD_*: where accepted deliveries are forwarded
@@ -53,6 +53,8 @@ const (
 	envForwardURL    = "EVOTOR_PARTNER_FORWARD_URL"
 	envForwardSecret = "EVOTOR_PARTNER_FORWARD_SECRET"
 	envForwardRescue = "EVOTOR_PARTNER_FORWARD_RESCUE_AFTER"
+	envDBTimeout     = "EVOTOR_PARTNER_DB_TIMEOUT"
+	envDBConnect     = "EVOTOR_PARTNER_DB_CONNECT_TIMEOUT"
 
 	secretKeyFile   = "secret.key"
 	devAppTokenFile = "dev-app-token"
@@ -65,12 +67,10 @@ func env(name, def string) string {
 	return def
 }
 
-// loadConfig reads and checks the environment; an error names the variable at fault.
+// loadConfig reads and checks the environment for serve; an error names the variable at fault.
 func loadConfig() (config, error) {
 	c := config{
 		Addr:        env(envAddr, ":8080"),
-		DataDir:     env(envDataDir, "./data"),
-		DatabaseURL: os.Getenv(envDatabaseURL),
 		BodyLimit:   impl.DefaultBodyLimit,
 		TokenGrace:  72 * time.Hour,
 		MetricsAddr: metricsAddr(),
@@ -78,6 +78,10 @@ func loadConfig() (config, error) {
 			BasicUser:     os.Getenv(envBasicUser),
 			BasicPassword: os.Getenv(envBasicPassword),
 		},
+	}
+	var err error
+	if c.Store, err = loadStoreConfig(); err != nil {
+		return c, err
 	}
 	for _, t := range strings.Split(os.Getenv(envAppToken), ",") {
 		if t = strings.TrimSpace(t); t != "" {
@@ -119,49 +123,98 @@ func loadConfig() (config, error) {
 	if err := c.App.Check(); err != nil {
 		return c, fmt.Errorf("%s / %s / %s: %w", envAppToken, envBasicUser, envBasicPassword, err)
 	}
-	key, err := c.secretKey()
+	keys, note, err := loadSecretKeys(c.Store)
 	if err != nil {
 		return c, err
 	}
-	c.SecretKey = key
+	c.SecretKeys = keys
+	if note != "" {
+		c.notes = append(c.notes, note)
+	}
 	return c, nil
 }
 
-// secretKey is EVOTOR_PARTNER_SECRET_KEY (64 hex characters), or a key generated once into the
-// data directory.
-func (c *config) secretKey() ([]byte, error) {
-	if v := os.Getenv(envSecretKey); v != "" {
-		key, err := hex.DecodeString(v)
-		if err != nil || len(key) != security.SecretKeySize {
-			return nil, fmt.Errorf("%s: want %d hex characters", envSecretKey, 2*security.SecretKeySize)
-		}
-		return key, nil
+// loadStoreConfig is what every command needs to reach the database.
+func loadStoreConfig() (store.Config, error) {
+	c := store.Config{DatabaseURL: os.Getenv(envDatabaseURL), DataDir: env(envDataDir, "./data")}
+	var err error
+	// Evotor gives up after 10 s: a 503 after that would come too late to matter.
+	if c.Timeout, err = durationEnv(envDBTimeout, store.DefaultTimeout, 500*time.Millisecond, 9*time.Second); err != nil {
+		return c, err
 	}
-	path := filepath.Join(c.DataDir, secretKeyFile)
+	if c.ConnectTimeout, err = durationEnv(envDBConnect, store.DefaultConnectTimeout, time.Second, time.Hour); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// durationEnv reads a duration between min and max.
+func durationEnv(name string, def, min, max time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < min || d > max {
+		return 0, fmt.Errorf("%s: want a duration from %s to %s such as %s, got %q", name, min, max, def, v)
+	}
+	return d, nil
+}
+
+// loadSecretKeys is EVOTOR_PARTNER_SECRET_KEY: comma-separated keys of 64 hex characters, the
+// first sealing and all opening. Unset, SQLite keeps a key generated once into the data
+// directory; PostgreSQL refuses, because the instances sharing the database must share the key
+// (a generated one would be one instance's, or one volume's, alone). note says where the key
+// comes from.
+func loadSecretKeys(db store.Config) (keys [][]byte, note string, err error) {
+	if v := os.Getenv(envSecretKey); v != "" {
+		for i, hexKey := range strings.Split(v, ",") {
+			key, err := hex.DecodeString(strings.TrimSpace(hexKey))
+			if err != nil || len(key) != security.SecretKeySize {
+				return nil, "", fmt.Errorf("%s: key %d: want %d hex characters (comma-separated keys, the first sealing)",
+					envSecretKey, i+1, 2*security.SecretKeySize)
+			}
+			keys = append(keys, key)
+		}
+		return keys, "", nil
+	}
+	if db.DatabaseURL != "" {
+		return nil, "", fmt.Errorf("%s is required with %s: every instance sharing the database must seal and open the "+
+			"stored cloud tokens with the same key, which a key generated into one data directory is not "+
+			"(generate one with: openssl rand -hex 32)", envSecretKey, envDatabaseURL)
+	}
+	key, note, err := generatedSecretKey(db.DataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	return [][]byte{key}, note, nil
+}
+
+// generatedSecretKey is the key kept in the data directory (SQLite), created on first use.
+func generatedSecretKey(dataDir string) ([]byte, string, error) {
+	path := filepath.Join(dataDir, secretKeyFile)
 	created, err := readOrCreate(path, func() string {
 		b := make([]byte, security.SecretKeySize)
 		_, _ = rand.Read(b)
 		return hex.EncodeToString(b)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s unset and %s: %w", envSecretKey, path, err)
+		return nil, "", fmt.Errorf("%s unset and %s: %w", envSecretKey, path, err)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(created.value))
 	if err != nil || len(key) != security.SecretKeySize {
-		return nil, fmt.Errorf("%s: not %d hex-encoded bytes", path, security.SecretKeySize)
+		return nil, "", fmt.Errorf("%s: not %d hex-encoded bytes", path, security.SecretKeySize)
 	}
 	if created.isNew {
-		c.notes = append(c.notes, "generated a secret key into "+path+"; back it up, or set "+envSecretKey)
-	} else {
-		c.notes = append(c.notes, "using the secret key in "+path+" ("+envSecretKey+" unset)")
+		return key, "generated a secret key into " + path + "; back it up, or set " + envSecretKey, nil
 	}
-	return key, nil
+	return key, "using the secret key in " + path + " (" + envSecretKey + " unset)", nil
 }
 
 // useDevAppToken (EVOTOR_PARTNER_DEV_APP_TOKEN=1, as `make run` sets) keeps a development app
 // token in the data directory so a first run works without configuration.
 func (c *config) useDevAppToken() error {
-	path := filepath.Join(c.DataDir, devAppTokenFile)
+	path := filepath.Join(c.Store.DataDir, devAppTokenFile)
 	got, err := readOrCreate(path, func() string { return uuid.NewString() })
 	if err != nil {
 		return fmt.Errorf("%s: %w", envDevAppToken, err)
@@ -210,7 +263,7 @@ func (c *config) forwarding() error {
 	if err != nil {
 		return fmt.Errorf("%s / %s: %w", envForwardURL, envForwardSecret, err)
 	}
-	c.Forward = forward.Config{Destinations: dests, DatabaseURL: c.DatabaseURL}
+	c.Forward = forward.Config{Destinations: dests, DatabaseURL: c.Store.DatabaseURL}
 	if v := os.Getenv(envForwardRescue); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 15*time.Second {

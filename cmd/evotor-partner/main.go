@@ -1,5 +1,6 @@
 // Command evotor-partner is the server Evotor Cloud calls: `serve` (the default) runs it,
-// `accounts add` creates a partner account before any Evotor user exists.
+// `accounts add` creates a partner account before any Evotor user exists, `secrets rotate`
+// re-seals the stored cloud tokens with the first secret key.
 package main
 
 import (
@@ -27,27 +28,35 @@ const usage = `usage:
   evotor-partner [serve]                                     run the server
   evotor-partner accounts add --login L --password-stdin [--has-billing]
                                                              create a partner account
+  evotor-partner secrets rotate                              re-seal the stored cloud tokens with the
+                                                             first key of EVOTOR_PARTNER_SECRET_KEY
 Configuration comes from the environment (see README.md).`
 
 func main() {
+	// SIGINT and SIGTERM end every command, start-up included.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	args := os.Args[1:]
 	var err error
 	switch {
 	case len(args) == 0 || args[0] == "serve":
-		err = serve()
+		err = serve(ctx)
 	case len(args) >= 2 && args[0] == "accounts" && args[1] == "add":
-		err = addAccount(args[2:], os.Stdin, os.Stdout)
+		err = addAccount(ctx, args[2:], os.Stdin, os.Stdout)
+	case len(args) == 2 && args[0] == "secrets" && args[1] == "rotate":
+		err = rotateSecrets(ctx, os.Stdout)
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "evotor-partner:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func serve() error {
+func serve(ctx context.Context) error {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	cfg, err := loadConfig()
 	if err != nil {
@@ -56,10 +65,7 @@ func serve() error {
 	for _, note := range cfg.notes {
 		logger.Info(note)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	st, sealer, err := openStoreWithKeys(ctx, cfg.Store, cfg.SecretKeys)
 	if err != nil {
 		return err
 	}
@@ -72,10 +78,6 @@ func serve() error {
 		return err
 	}
 	defer stopForwarding(fwd, logger)
-	sealer, err := security.NewSealer(cfg.SecretKey)
-	if err != nil {
-		return err
-	}
 	metricsSrv, err := startMetrics(cfg.MetricsAddr, st, logger) // its own listener, stopped after the API's
 	if err != nil {
 		return err
@@ -95,7 +97,7 @@ func serve() error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	logger.Info("serving", "url", "http://"+displayAddr(cfg.Addr), "database", st.Dialect(),
+	logger.Info("serving", "url", "http://"+displayAddr(cfg.Addr), "database", st.Dialect(), "secret_keys", len(cfg.SecretKeys),
 		"app_tokens", len(cfg.App.Tokens), "app_basic", cfg.App.BasicUser != "", "dev_app_token", cfg.DevToken, "admin_api", cfg.AdminToken != "",
 		"forward_destinations", len(cfg.Forward.Destinations))
 
@@ -131,9 +133,47 @@ func displayAddr(addr string) string {
 	return addr
 }
 
+// openStore connects and migrates within the connect timeout, or until a signal; a failure
+// names the variable to look at.
+func openStore(ctx context.Context, c store.Config) (*store.Store, error) {
+	st, err := store.Connect(ctx, c)
+	switch {
+	case err == nil:
+		return st, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("interrupted while connecting to the database (%s)", envDatabaseURL)
+	case c.DatabaseURL != "":
+		return nil, fmt.Errorf("%s: %w; %s=%s", envDatabaseURL, err, envDBConnect, c.ConnectTimeout)
+	default:
+		return nil, fmt.Errorf("SQLite database in %s (%s; %s unset): %w", c.DataDir, envDataDir, envDatabaseURL, err)
+	}
+}
+
+// openStoreWithKeys is openStore, then the check that the secret keys open what the database
+// holds sealed.
+func openStoreWithKeys(ctx context.Context, c store.Config, keys [][]byte) (*store.Store, *security.Sealer, error) {
+	sealer, err := security.NewSealer(keys...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", envSecretKey, err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.CheckSecretKey(ctx, sealer); err != nil {
+		_ = st.Close()
+		if errors.Is(err, store.ErrWrongSecretKey) {
+			return nil, nil, fmt.Errorf("%s: %w: they were sealed with another key (another instance's, or one generated "+
+				"into a data directory since lost); configure that key, after the new one if you are rotating", envSecretKey, err)
+		}
+		return nil, nil, fmt.Errorf("checking %s against the database: %w", envSecretKey, err)
+	}
+	return st, sealer, nil
+}
+
 // addAccount is `accounts add`: the password is read from stdin so it never shows in the
 // process list or the shell history.
-func addAccount(args []string, stdin io.Reader, stdout io.Writer) error {
+func addAccount(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("accounts add", flag.ContinueOnError)
 	login := fs.String("login", "", "the account's login")
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
@@ -152,9 +192,11 @@ func addAccount(args []string, stdin io.Reader, stdout io.Writer) error {
 	if password == "" {
 		return errors.New("empty password on stdin")
 	}
-	dataDir := env(envDataDir, "./data")
-	ctx := context.Background()
-	st, err := store.Open(ctx, os.Getenv(envDatabaseURL), dataDir)
+	c, err := loadStoreConfig()
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -164,5 +206,30 @@ func addAccount(args []string, stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "account %d created (login %q)\n", id, *login)
+	return nil
+}
+
+// rotateSecrets is `secrets rotate`: every stored cloud token and the key check value re-sealed
+// with the first key of EVOTOR_PARTNER_SECRET_KEY, in one transaction. Run it once every
+// instance runs with the new key first; then the old keys can go.
+func rotateSecrets(ctx context.Context, stdout io.Writer) error {
+	c, err := loadStoreConfig()
+	if err != nil {
+		return err
+	}
+	keys, _, err := loadSecretKeys(c)
+	if err != nil {
+		return err
+	}
+	st, sealer, err := openStoreWithKeys(ctx, c, keys)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.ResealSecrets(ctx, sealer)
+	if err != nil {
+		return fmt.Errorf("%s: nothing re-sealed: %w", envSecretKey, err)
+	}
+	fmt.Fprintf(stdout, "re-sealed %d cloud tokens and the key check value with the first key of %s\n", n, envSecretKey)
 	return nil
 }

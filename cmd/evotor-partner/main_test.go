@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,13 +18,13 @@ func TestAccountsAdd(t *testing.T) {
 	t.Setenv(envDataDir, dir)
 	t.Setenv(envDatabaseURL, "")
 	var out bytes.Buffer
-	if err := addAccount([]string{"--login", "shop", "--password-stdin", "--has-billing"}, strings.NewReader("s3cret\n"), &out); err != nil {
+	if err := addAccount(context.Background(), []string{"--login", "shop", "--password-stdin", "--has-billing"}, strings.NewReader("s3cret\n"), &out); err != nil {
 		t.Fatal(err)
 	}
-	if err := addAccount([]string{"--login", "SHOP", "--password-stdin"}, strings.NewReader("x\n"), &out); err == nil {
+	if err := addAccount(context.Background(), []string{"--login", "SHOP", "--password-stdin"}, strings.NewReader("x\n"), &out); err == nil {
 		t.Fatal("a second account with the same login was created")
 	}
-	if err := addAccount([]string{"--login", "other"}, strings.NewReader("x\n"), &out); err == nil {
+	if err := addAccount(context.Background(), []string{"--login", "other"}, strings.NewReader("x\n"), &out); err == nil {
 		t.Fatal("accounts add without --password-stdin succeeded")
 	}
 	st, err := store.Open(context.Background(), "", dir)
@@ -40,10 +41,15 @@ func TestAccountsAdd(t *testing.T) {
 func TestConfigRefusesBadValues(t *testing.T) {
 	t.Setenv(envDataDir, t.TempDir())
 	cases := []struct{ name, value, wantInError string }{
-		{envAppToken, "", envAppToken},           // nothing configured
-		{envAppToken, "not-a-uuid", envAppToken}, // not a uuid4
-		{envBodyLimit, "lots", envBodyLimit},     // not a number
-		{envSecretKey, "abcd", envSecretKey},     // too short
+		{envAppToken, "", envAppToken},                                   // nothing configured
+		{envAppToken, "not-a-uuid", envAppToken},                         // not a uuid4
+		{envBodyLimit, "lots", envBodyLimit},                             // not a number
+		{envSecretKey, "abcd", envSecretKey},                             // too short
+		{envSecretKey, strings.Repeat("ab", 32) + ",abcd", envSecretKey}, // the second key too short
+		{envDBTimeout, "0s", envDBTimeout},
+		{envDBTimeout, "10s", envDBTimeout}, // a 503 after Evotor's own 10 s would come too late
+		{envDBTimeout, "soon", envDBTimeout},
+		{envDBConnect, "0", envDBConnect},
 	}
 	for _, c := range cases {
 		t.Run(c.name+"="+c.value, func(t *testing.T) {
@@ -68,7 +74,7 @@ func TestConfigDevTokenAndSecretKeyAreKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !first.DevToken || first.App.Tokens[0] != second.App.Tokens[0] || !bytes.Equal(first.SecretKey, second.SecretKey) {
+	if !first.DevToken || first.App.Tokens[0] != second.App.Tokens[0] || !bytes.Equal(first.SecretKeys[0], second.SecretKeys[0]) {
 		t.Fatal("development token or secret key not reused across starts")
 	}
 	for _, f := range []string{devAppTokenFile, secretKeyFile} {
@@ -76,5 +82,28 @@ func TestConfigDevTokenAndSecretKeyAreKept(t *testing.T) {
 		if err != nil || info.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v %v", f, info.Mode(), err)
 		}
+	}
+}
+
+// TestConfigPostgresNeedsTheSecretKey: with DATABASE_URL, no key is generated: every instance
+// must share one.
+func TestConfigPostgresNeedsTheSecretKey(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(envDataDir, dir)
+	t.Setenv(envAppToken, "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8")
+	t.Setenv(envDatabaseURL, "postgres://partner@db.example:5432/partner")
+	t.Setenv(envSecretKey, "")
+	_, err := loadConfig()
+	if err == nil || !strings.Contains(err.Error(), envSecretKey) || !strings.Contains(err.Error(), envDatabaseURL) {
+		t.Fatalf("error %v does not name %s and %s", err, envSecretKey, envDatabaseURL)
+	}
+	if _, err := os.Stat(filepath.Join(dir, secretKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a key was generated into the data directory: %v", err)
+	}
+	keyA, keyB := strings.Repeat("a1", 32), strings.Repeat("b2", 32)
+	t.Setenv(envSecretKey, keyA+", "+keyB)
+	c, err := loadConfig()
+	if err != nil || len(c.SecretKeys) != 2 || c.SecretKeys[0][0] != 0xa1 || c.SecretKeys[1][0] != 0xb2 {
+		t.Fatalf("keys %x, %v", c.SecretKeys, err)
 	}
 }

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,6 +15,9 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
@@ -30,26 +34,92 @@ type Store struct {
 	dialect goose.Dialect
 	now     func() time.Time
 	forward *forwarding // where Accept forwards deliveries (outbox.go); nil: nowhere
+	monitor *monitor    // PostgreSQL only
 }
 
 // SQLiteFile is the name of the embedded database file inside the data directory.
 const SQLiteFile = "evotor-partner.db"
 
-// Open connects to databaseURL (postgres:// or postgresql://), or, when it is empty, to the
-// SQLite file in dataDir (created on first use), and applies the pending migrations.
+// Defaults of Config's timeouts.
+const (
+	DefaultTimeout        = 2 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
+)
+
+// Config says where the database is and how long to wait for it.
+type Config struct {
+	DatabaseURL string // postgres://… or postgresql://…; empty: the SQLite file in DataDir
+	DataDir     string
+	// Timeout is how long PostgreSQL may go without answering, once started, before the
+	// store's methods fail with apperr.Unavailable instead of waiting (see monitor.go).
+	// Zero: DefaultTimeout. SQLite is local and has its own busy timeout.
+	Timeout time.Duration
+	// ConnectTimeout bounds start-up: the database's first answer and the migrations.
+	// Zero: DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// Open is Connect with the default timeouts.
 func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
+	return Connect(ctx, Config{DatabaseURL: databaseURL, DataDir: dataDir})
+}
+
+// Connect opens the database (PostgreSQL, or the SQLite file in DataDir, created on first
+// use), waits for its first answer and applies the pending migrations, all within the
+// connect timeout and for no longer than ctx lives (a signal during start-up).
+func Connect(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	s, err := open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.ConnectTimeout,
+		fmt.Errorf("the database did not answer within %s", cfg.ConnectTimeout))
+	defer cancel()
+	if err := s.awaitAnswer(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if s.monitor != nil {
+		s.monitor.start()
+	}
+	return s, nil
+}
+
+// open builds the store without talking to the database yet.
+func open(cfg Config) (*Store, error) {
+	s := &Store{now: func() time.Time { return time.Now().UTC() }}
 	var dialector gorm.Dialector
-	var dialect goose.Dialect
 	switch {
-	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		dialector, dialect = postgres.Open(databaseURL), goose.DialectPostgres
-	case databaseURL == "":
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	case strings.HasPrefix(cfg.DatabaseURL, "postgres://"), strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
+		pgConfig, err := pgx.ParseConfig(cfg.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		s.monitor = newMonitor(pgConfig, cfg.Timeout)
+		pgConfig.DialFunc = s.monitor.watch(pgConfig.DialFunc)
+		if pgConfig.ConnectTimeout == 0 { // else connect_timeout in the URL wins
+			pgConfig.ConnectTimeout = cfg.Timeout
+		}
+		pool := stdlib.OpenDB(*pgConfig, stdlib.OptionShouldPing(s.monitor.shouldPing))
+		conns := &postgres.Dialector{Config: &postgres.Config{Conn: pool}}
+		dialector, s.dialect = postgresDialector{conns}, goose.DialectPostgres
+	case cfg.DatabaseURL == "":
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
-		dsn := "file:" + filepath.Join(dataDir, SQLiteFile) +
+		dsn := "file:" + filepath.Join(cfg.DataDir, SQLiteFile) +
 			"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)"
-		dialector, dialect = sqlite.Open(dsn), goose.DialectSQLite3
+		dialector, s.dialect = sqlite.Open(dsn), goose.DialectSQLite3
 	default:
 		return nil, fmt.Errorf("DATABASE_URL must start with postgres:// (or be unset for SQLite)")
 	}
@@ -58,28 +128,46 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            true,
+		DisableAutomaticPing:   true, // its Ping has no context: it would hang start-up (awaitAnswer instead)
 		Logger:                 logger.Discard,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
+	s.db = db
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
-	if dialect == goose.DialectSQLite3 {
+	if s.dialect == goose.DialectSQLite3 {
 		sqlDB.SetMaxOpenConns(1) // SQLite has one writer; queueing here beats SQLITE_BUSY
 	} else {
 		sqlDB.SetMaxOpenConns(32) // PostgreSQL: enough connections to share fsyncs
 		sqlDB.SetMaxIdleConns(32)
 	}
-	s := &Store{db: db, dialect: dialect, now: func() time.Time { return time.Now().UTC() }}
-	if err := s.migrate(ctx); err != nil {
-		_ = sqlDB.Close()
-		return nil, err
-	}
 	return s, nil
+}
+
+// awaitAnswer pings until the database answers, so a database that starts together with the
+// server gets until the connect timeout. A database that answers with an error (a wrong
+// password, no such database) is not waited for.
+func (s *Store) awaitAnswer(ctx context.Context) error {
+	for {
+		err := s.Ping(ctx)
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &pgErr):
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w; last attempt: %v", context.Cause(ctx), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -157,6 +245,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	if s.monitor != nil && s.monitor.done != nil {
+		s.monitor.close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

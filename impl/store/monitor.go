@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
+)
+
+// monitor watches PostgreSQL on a connection of its own, outside the pool, so that a busy pool
+// or a statement waiting for a row lock is never mistaken for a database that does not answer,
+// and legitimate long work (a 10 MB catalogue is hundreds of statements) is never cut. When a
+// ping goes unanswered, the database is down: every pooled connection is closed, which fails
+// the statements, BEGINs and COMMITs waiting on them at once, and new connections fail
+// immediately, so requests get apperr.Unavailable instead of hanging. The first answered ping
+// ends it; the pool then connects afresh.
+//
+// A freeze is noticed within 3/4 of the timeout: a ping every timeout/4, each given half of it.
+type monitor struct {
+	config   *pgx.ConnConfig // the monitor's own connection, not watched
+	interval time.Duration
+	deadline time.Duration
+
+	mu    sync.Mutex
+	down  bool
+	conns map[*watchedConn]struct{} // the pool's open connections
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func newMonitor(config *pgx.ConnConfig, timeout time.Duration) *monitor {
+	config = config.Copy()
+	config.ConnectTimeout = timeout / 2
+	return &monitor{config: config, interval: timeout / 4, deadline: timeout / 2, conns: map[*watchedConn]struct{}{}}
+}
+
+// notAnswering is why the pool cannot connect while the database is down.
+type notAnswering struct{}
+
+func (notAnswering) Error() string   { return "the database is not answering" }
+func (notAnswering) Timeout() bool   { return true }
+func (notAnswering) Temporary() bool { return true }
+
+// watch wraps the pool's dial function (pgconn.Config.DialFunc): no connection while the
+// database is down, and every connection known, to be closed when it goes down.
+func (m *monitor) watch(dial pgconn.DialFunc) pgconn.DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if m.isDown() {
+			return nil, notAnswering{}
+		}
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.down {
+			_ = c.Close()
+			return nil, notAnswering{}
+		}
+		w := &watchedConn{Conn: c, m: m}
+		m.conns[w] = struct{}{}
+		return w, nil
+	}
+}
+
+// watchedConn is a pooled connection's socket; closing it forgets it.
+type watchedConn struct {
+	net.Conn
+	m       *monitor
+	dropped atomic.Bool // closed by the monitor, unbeknown to the pool
+}
+
+func (c *watchedConn) Close() error {
+	c.m.mu.Lock()
+	delete(c.m.conns, c)
+	c.m.mu.Unlock()
+	return c.Conn.Close()
+}
+
+func (m *monitor) isDown() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.down
+}
+
+// setDown records the verdict; on the way down it closes every pooled connection.
+func (m *monitor) setDown(down bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down == down {
+		return
+	}
+	m.down = down
+	if down {
+		for c := range m.conns {
+			c.dropped.Store(true)
+			_ = c.Conn.Close()
+		}
+		clear(m.conns)
+	}
+}
+
+// shouldPing (stdlib.OptionShouldPing) has the pool check a connection before reusing it when
+// the monitor dropped it (the check fails at once and the pool takes another one), besides
+// pgx's default: when it was idle for over a second.
+func (m *monitor) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
+	c := p.Conn.PgConn().Conn()
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	w, ok := c.(*watchedConn)
+	return p.IdleDuration > time.Second || (ok && w.dropped.Load())
+}
+
+// start pings until close.
+func (m *monitor) start() {
+	ctx, stop := context.WithCancel(context.Background())
+	m.stop, m.done = stop, make(chan struct{})
+	go func() {
+		defer close(m.done)
+		var conn *pgx.Conn
+		ticker := time.NewTicker(m.interval)
+		defer ticker.Stop()
+		for {
+			var answered bool
+			conn, answered = m.ping(ctx, conn)
+			if ctx.Err() != nil {
+				if conn != nil {
+					_ = conn.Close(context.Background())
+				}
+				return
+			}
+			m.setDown(!answered)
+			select {
+			case <-ctx.Done():
+			case <-ticker.C:
+			}
+		}
+	}()
+}
+
+func (m *monitor) close() {
+	m.stop()
+	<-m.done
+}
+
+// ping asks the database for an answer within the deadline, connecting first when needed, and
+// returns the connection to ping on next time. An error the database sends back (too many
+// clients, say) is an answer too.
+func (m *monitor) ping(ctx context.Context, conn *pgx.Conn) (*pgx.Conn, bool) {
+	ctx, cancel := context.WithTimeout(ctx, m.deadline)
+	defer cancel()
+	var err error
+	if conn == nil {
+		conn, err = pgx.ConnectConfig(ctx, m.config)
+	}
+	if err == nil {
+		if err = conn.Ping(ctx); err != nil {
+			_ = conn.Close(ctx)
+			conn = nil
+		}
+	}
+	var pgErr *pgconn.PgError
+	return conn, err == nil || errors.As(err, &pgErr)
+}
+
+// postgresDialector is GORM's PostgreSQL dialector whose error translation (every error GORM
+// records passes through it) also names a database that did not answer: apperr.Unavailable.
+type postgresDialector struct{ *postgres.Dialector }
+
+func (d postgresDialector) Translate(err error) error {
+	if unanswered(err) {
+		return apperr.Wrap(apperr.Unavailable, err)
+	}
+	return d.Dialector.Translate(err)
+}
+
+// unanswered: a deadline passed, no connection could be made, or the connection broke (the
+// monitor closing it, the network failing, the server going away).
+func unanswered(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn)
+}
