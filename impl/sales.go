@@ -1,6 +1,7 @@
 package impl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -103,31 +104,33 @@ func claimStoreItems(ctx context.Context, tx *storage.Tx, owner, storeUUID strin
 }
 
 // receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw
-// JSON. Each receipt is bound from the validated value with exact member names: the generated
-// union's own accessors would decode it again, case-insensitively.
+// JSON. Each receipt is bound from its raw JSON with exact member names: the generated union's
+// own accessors would decode it again, case-insensitively.
 func receiptList(ctx context.Context) ([]generated.Receipt, [][]byte, error) {
-	value := security.ValidatedBodyFrom(ctx)
-	list, isArray := value.([]any)
-	if !isArray {
-		var one generated.Receipt
-		if err := security.BindExact(value, &one); err != nil {
+	raws := [][]byte{security.RawBodyFrom(ctx)}
+	if isArray(raws[0]) {
+		items, err := rawItems(ctx)
+		if err != nil {
 			return nil, nil, err
 		}
-		return []generated.Receipt{one}, [][]byte{security.RawBodyFrom(ctx)}, nil
+		raws = make([][]byte, len(items))
+		for i, item := range items {
+			raws[i] = item
+		}
 	}
-	raws, err := rawItems(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	receipts := make([]generated.Receipt, len(list))
-	out := make([][]byte, len(raws))
-	for i, item := range list {
-		if err := security.BindExact(item, &receipts[i]); err != nil {
+	receipts := make([]generated.Receipt, len(raws))
+	for i, raw := range raws {
+		if err := security.BindExact(raw, &receipts[i]); err != nil {
 			return nil, nil, err
 		}
-		out[i] = raws[i]
 	}
-	return receipts, out, nil
+	return receipts, raws, nil
+}
+
+// isArray: the (validated) JSON value is an array.
+func isArray(raw []byte) bool {
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '['
 }
 
 // itemID keys a receipt position by its product; "" for a free-price position (no product).

@@ -1,6 +1,9 @@
 package security
 
-import "context"
+import (
+	"context"
+	"net/http"
+)
 
 // Principal is who an accepted request comes from: the app (Evotor Cloud holding the app
 // credential), the Evotor user behind a user token, or the partner's admin.
@@ -13,47 +16,63 @@ type Principal struct {
 
 type ctxKey int
 
-const (
-	principalKey ctxKey = iota
-	rawBodyKey
-	validatedBodyKey
-)
+// stateKey holds what the validator learned of a request, in one context value.
+const stateKey ctxKey = 0
 
-// operationKey is where the validator leaves the operationId on the echo context, for the log.
-const operationKey = "evotor-partner.operation"
+// requestState is what the validator leaves on the request's context.
+type requestState struct {
+	operation    string // the spec's operationId
+	principal    Principal
+	hasPrincipal bool
+	body         []byte // exactly as received
+	validated    bool   // body passed the operation's schema
+}
 
-// OperationOf names the spec operation a request was routed to ("" when none).
-func OperationOf(c interface{ Get(string) any }) string {
-	id, _ := c.Get(operationKey).(string)
-	return id
+func stateOf(ctx context.Context) *requestState {
+	s, _ := ctx.Value(stateKey).(*requestState)
+	return s
+}
+
+// OperationOf names the spec operation a request was routed to ("" when none), once the
+// validator has run (an echo.Context).
+func OperationOf(c interface{ Request() *http.Request }) string {
+	if s := stateOf(c.Request().Context()); s != nil {
+		return s.operation
+	}
+	return ""
 }
 
 // PrincipalFrom returns the principal the validator authenticated for this request.
 func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey).(Principal)
-	return p, ok
+	if s := stateOf(ctx); s != nil && s.hasPrincipal {
+		return s.principal, true
+	}
+	return Principal{}, false
 }
 
-// RawBodyFrom returns the request body exactly as received (for the inbox).
+// RawBodyFrom returns the request body exactly as received (for the inbox, and to bind with
+// BindExact once the validator accepted it).
 func RawBodyFrom(ctx context.Context) []byte {
-	b, _ := ctx.Value(rawBodyKey).([]byte)
-	return b
+	if s := stateOf(ctx); s != nil {
+		return s.body
+	}
+	return nil
+}
+
+// validatedBody is the body, when the validator checked it against the operation's schema.
+func validatedBody(ctx context.Context) ([]byte, bool) {
+	if s := stateOf(ctx); s != nil && s.validated {
+		return s.body, true
+	}
+	return nil, false
 }
 
 // WithPrincipal puts a principal on the context (used by the validator, and by tests).
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey, p)
-}
-
-func withRawBody(ctx context.Context, body []byte) context.Context {
-	return context.WithValue(ctx, rawBodyKey, body)
-}
-
-// ValidatedBodyFrom returns the body value the validator decoded and checked (JSON objects as
-// map[string]any with keys exactly as sent, numbers as json.Number): build rows from this, never
-// from a second decode of the raw body.
-func ValidatedBodyFrom(ctx context.Context) any { return ctx.Value(validatedBodyKey) }
-
-func withValidatedBody(ctx context.Context, v any) context.Context {
-	return context.WithValue(ctx, validatedBodyKey, v)
+	s := requestState{}
+	if old := stateOf(ctx); old != nil {
+		s = *old
+	}
+	s.principal, s.hasPrincipal = p, true
+	return context.WithValue(ctx, stateKey, &s)
 }

@@ -1,7 +1,6 @@
 package security
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -27,18 +25,24 @@ import (
 
 // Validator enforces, for every request, what the spec says of its operation: the security
 // requirements (alternatives OR-ed), the content type, the parameters and the body. It is built
-// once at start-up; per request it is a map lookup, the authenticators and kin-openapi.
+// once at start-up; per request it is a map lookup, the authenticators, kin-openapi for the
+// parameters (of the operations that have any) and the body's compiled schema (bodyschema.go).
 type Validator struct {
-	ops     map[string]*operation // "METHOD echo-path" -> operation
+	ops     map[opKey]*operation
 	auth    map[string]authenticator
 	options *openapi3filter.Options
 }
 
+// opKey finds an operation by method and echo path (/stores/:storeUuid).
+type opKey struct{ method, path string }
+
 type operation struct {
 	id       string
-	route    *routers.Route
-	security [][]string // each alternative: the scheme names that must all pass
+	route    *routers.Route // for kin-openapi's parameter check; nil when there are no parameters
+	security [][]string     // each alternative: the scheme names that must all pass
 	hasBody  bool
+	body     *schemaNode // the application/json body's schema
+	required bool        // the body is required
 }
 
 // authenticator checks one security scheme against the Authorization header. It returns the
@@ -58,7 +62,8 @@ type Config struct {
 }
 
 // NewValidator builds the validator from the spec (generated.GetSpec()). It fails when an
-// operation names a security scheme the server has no authenticator for.
+// operation names a security scheme the server has no authenticator for, or has a body schema
+// the compiled validator cannot check in full (bodyschema.go).
 func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 	if err := cfg.App.Check(); err != nil {
 		return nil, err
@@ -68,10 +73,9 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 	}
 	spec.Servers = nil
 	RegisterFormats(spec)
-	registerJSONDecoder.Do(func() { openapi3filter.RegisterBodyDecoder("application/json", strictJSONBody) })
 	app := newAppMatcher(cfg.App)
 	v := &Validator{
-		ops: map[string]*operation{},
+		ops: map[opKey]*operation{},
 		auth: map[string]authenticator{
 			"appToken": func(_ context.Context, h string) (Principal, apperr.Kind, error) {
 				if t, ok := bearerToken(h, false); ok && app.bearer(t) {
@@ -89,25 +93,27 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 			"adminToken": adminTokenAuthenticator(cfg.AdminToken),
 		},
 		options: &openapi3filter.Options{
-			KeepValidatedValue: true,
-			// Security is enforced before kin-openapi runs (see Middleware); this only satisfies it.
+			// kin-openapi checks only the parameters: security is enforced before it runs (see
+			// Middleware) and the body against its compiled schema.
+			ExcludeRequestBody:      true,
 			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
 			SchemaValidationOptions: append(spec.GetSchemaValidationOptions(), openapi3.DisableSchemaErrorDetails()),
 		},
 	}
+	schemas := schemaCompiler{}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			o, err := v.newOperation(spec, path, item, method, op)
+			o, err := v.newOperation(spec, schemas, path, item, method, op)
 			if err != nil {
 				return nil, err
 			}
-			v.ops[method+" "+echoPath(path)] = o
+			v.ops[opKey{method, echoPath(path)}] = o
 		}
 	}
 	return v, nil
 }
 
-func (v *Validator) newOperation(spec *openapi3.T, path string, item *openapi3.PathItem, method string, op *openapi3.Operation) (*operation, error) {
+func (v *Validator) newOperation(spec *openapi3.T, schemas schemaCompiler, path string, item *openapi3.PathItem, method string, op *openapi3.Operation) (*operation, error) {
 	reqs := spec.Security
 	if op.Security != nil {
 		reqs = *op.Security
@@ -124,11 +130,24 @@ func (v *Validator) newOperation(spec *openapi3.T, path string, item *openapi3.P
 		sort.Strings(names)
 		o.security = append(o.security, names)
 	}
-	// kin-openapi gets a copy without security: it was already enforced, and kin would re-read
-	// the body once per alternative.
-	unsecured := *op
-	unsecured.Security = &openapi3.SecurityRequirements{}
-	o.route = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &unsecured}
+	if o.hasBody {
+		media := op.RequestBody.Value.Content.Get(echo.MIMEApplicationJSON)
+		if media == nil || media.Schema == nil {
+			return nil, fmt.Errorf("operation %s: the request body has no application/json schema", op.OperationID)
+		}
+		body, err := schemas.compile(media.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("operation %s: request body: %w", op.OperationID, err)
+		}
+		o.body, o.required = body, op.RequestBody.Value.Required
+	}
+	if len(item.Parameters)+len(op.Parameters) > 0 {
+		// kin-openapi gets a copy without security (already enforced) or body (compiled).
+		paramsOnly := *op
+		paramsOnly.Security = &openapi3.SecurityRequirements{}
+		paramsOnly.RequestBody = nil
+		o.route = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &paramsOnly}
+	}
 	return o, nil
 }
 
@@ -141,62 +160,142 @@ func echoPath(p string) string {
 func (v *Validator) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			op := v.ops[c.Request().Method+" "+c.Path()]
+			r := c.Request()
+			op := v.ops[opKey{r.Method, c.Path()}]
 			if op == nil {
 				return next(c) // not an operation of the spec: echo's 404/405 follow
 			}
-			c.Set(operationKey, op.id)
-			req, err := v.check(c, op)
-			if err != nil {
+			// What the validator learns goes on the request at once (one context value), so a
+			// refusal is logged with its operation.
+			state := &requestState{operation: op.id}
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), stateKey, state)))
+			if err := v.check(c, op, state); err != nil {
 				return err
 			}
-			c.SetRequest(req)
 			return next(c)
 		}
 	}
 }
 
-func (v *Validator) check(c echo.Context, op *operation) (*http.Request, error) {
+// check fills state in: the principal, then the body once it passed its schema.
+func (v *Validator) check(c echo.Context, op *operation, state *requestState) error {
 	r := c.Request()
-	ctx := r.Context()
 	if len(op.security) > 0 {
-		p, err := v.authenticate(ctx, op, r.Header.Get(echo.HeaderAuthorization))
+		p, err := v.authenticate(r.Context(), op, r.Header.Get(echo.HeaderAuthorization))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		ctx = WithPrincipal(ctx, p)
+		state.principal, state.hasPrincipal = p, true
 	}
-	req := r.WithContext(ctx)
+	var raw []byte
 	if op.hasBody {
-		mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-		if err != nil || mt != echo.MIMEApplicationJSON {
-			return nil, apperr.New(apperr.UnsupportedMediaType, "")
+		if !isJSON(r.Header.Get(echo.HeaderContentType)) {
+			return apperr.New(apperr.UnsupportedMediaType, "")
 		}
-		raw, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, bodyReadFailure(err)
+		var err error
+		if raw, err = readBody(r.Body, r.ContentLength); err != nil {
+			return bodyReadFailure(err)
 		}
-		req = req.WithContext(withRawBody(ctx, raw))
-		req.Body = io.NopCloser(bytes.NewReader(raw))
-		req.GetBody = nil
+		state.body = raw
 	}
-	params := make(map[string]string, len(c.ParamNames()))
-	for i, name := range c.ParamNames() {
-		params[name] = c.ParamValues()[i]
+	if err := v.checkParameters(c, op); err != nil {
+		return err
 	}
-	if err := checkParameters(params, r.URL.Query()); err != nil {
-		return nil, err
+	if op.hasBody {
+		if err := op.checkBody(raw); err != nil {
+			return err
+		}
+		state.validated = true
 	}
-	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
-		Request: req, PathParams: params, Route: op.route, Options: v.options,
+	return nil
+}
+
+// isJSON: the content type is application/json, with parameters (charset) or without.
+func isJSON(contentType string) bool {
+	switch contentType {
+	case echo.MIMEApplicationJSON, echo.MIMEApplicationJSONCharsetUTF8, "application/json;charset=UTF-8":
+		return true // what Evotor and common clients send, without parsing
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == echo.MIMEApplicationJSON
+}
+
+// readBody reads the whole body, in one allocation when its length is declared.
+func readBody(body io.Reader, declared int64) ([]byte, error) {
+	size := 512
+	if declared > 0 && declared < 1<<20 {
+		size = int(declared) + 1 // +1: room for the read that meets the end
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			return b, nil
+		case err != nil:
+			return nil, err
+		case len(b) == cap(b):
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+// checkBody judges a body against the operation's compiled schema: absent (2002 when
+// required), not JSON (2001), or a field that does not fit (2002/2003 on that field).
+func (op *operation) checkBody(raw []byte) error {
+	if len(raw) == 0 {
+		if op.required {
+			return apperr.New(apperr.Missing, "body")
+		}
+		return nil
+	}
+	doc, err := parseBody(raw)
+	if err != nil {
+		return err
+	}
+	defer doc.release()
+	if !op.body.check(doc, doc.root, bodySubject) {
+		return doc.refusal.err()
+	}
+	return nil
+}
+
+// checkParameters refuses path and query values no database column can hold (a NUL
+// character or invalid UTF-8: PostgreSQL rejects both, SQLite would store them), then has
+// kin-openapi check them against the operation's parameters.
+func (v *Validator) checkParameters(c echo.Context, op *operation) error {
+	names, values := c.ParamNames(), c.ParamValues()
+	for i, name := range names {
+		if reason := textProblem(values[i]); reason != "" {
+			return apperr.Because(apperr.Incorrect, name, reason)
+		}
+	}
+	var query url.Values
+	if c.Request().URL.RawQuery != "" {
+		query = c.QueryParams()
+	}
+	for name, vs := range query {
+		for _, v := range vs {
+			if reason := textProblem(v); reason != "" {
+				return apperr.Because(apperr.Incorrect, name, reason)
+			}
+		}
+	}
+	if op.route == nil {
+		return nil
+	}
+	params := make(map[string]string, len(names))
+	for i, name := range names {
+		params[name] = values[i]
+	}
+	err := openapi3filter.ValidateRequest(c.Request().Context(), &openapi3filter.RequestValidationInput{
+		Request: c.Request(), PathParams: params, QueryParams: query, Route: op.route, Options: v.options,
 	})
 	if err != nil {
-		return nil, validationFailure(err)
+		return parameterFailure(err)
 	}
-	if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok {
-		req = req.WithContext(withValidatedBody(req.Context(), vb.ValidatedValue()))
-	}
-	return req, nil
+	return nil
 }
 
 // bodyReadFailure: a body that ends before its Content-Length, or does not arrive before the
@@ -213,24 +312,6 @@ func bodyReadFailure(err error) error {
 		return &apperr.Error{Kind: apperr.Malformed, Subject: "body", Reason: "body not received in time", Err: err}
 	}
 	return &apperr.Error{Kind: apperr.Malformed, Subject: "body", Reason: "body could not be read", Err: err}
-}
-
-// checkParameters refuses path and query values no database column can hold: a NUL
-// character or invalid UTF-8 (PostgreSQL rejects both; SQLite would store them).
-func checkParameters(path map[string]string, query url.Values) error {
-	for name, v := range path {
-		if reason := textProblem(v); reason != "" {
-			return apperr.Because(apperr.Incorrect, name, reason)
-		}
-	}
-	for name, vs := range query {
-		for _, v := range vs {
-			if reason := textProblem(v); reason != "" {
-				return apperr.Because(apperr.Incorrect, name, reason)
-			}
-		}
-	}
-	return nil
 }
 
 // authenticate tries the operation's alternatives in order; the first that passes wins. When
@@ -303,52 +384,17 @@ func userTokenAuthenticator(tokens UserTokens, grace time.Duration, now func() t
 	}
 }
 
-// validationFailure maps kin-openapi's errors onto Evotor's kinds: unparsable body 2001, a
-// missing required field 2002, anything else 2003. The subject is the field's name; the
-// submitted value is never rendered.
-func validationFailure(err error) *apperr.Error {
-	var pe *openapi3filter.ParseError
-	var refused *apperr.Error
-	if errors.As(err, &pe) && errors.As(pe.RootCause(), &refused) {
-		return refused // the body decoder's own refusal (NUL, depth, invalid UTF-8)
-	}
+// parameterFailure maps kin-openapi's parameter errors onto Evotor's kinds: a missing required
+// parameter 2002, anything else 2003, with the parameter's name as subject (never its value).
+func parameterFailure(err error) *apperr.Error {
 	var re *openapi3filter.RequestError
-	if errors.As(err, &re) {
-		switch {
-		case re.Parameter != nil && errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
-			return apperr.New(apperr.Missing, re.Parameter.Name)
-		case re.Parameter != nil:
-			return apperr.New(apperr.Incorrect, re.Parameter.Name)
-		case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
-			return apperr.New(apperr.Missing, "body")
-		}
-		if se := firstSchemaError(re.Err); se != nil {
-			subject := fieldName(se.JSONPointer())
-			if se.SchemaField == "required" {
-				return apperr.New(apperr.Missing, subject)
-			}
-			return apperr.New(apperr.Incorrect, subject)
-		}
+	switch {
+	case !errors.As(err, &re) || re.Parameter == nil:
+		return apperr.Wrap(apperr.Malformed, err)
+	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
+		return apperr.New(apperr.Missing, re.Parameter.Name)
 	}
-	return apperr.Wrap(apperr.Malformed, err)
-}
-
-// firstSchemaError finds the first schema error in kin-openapi's (possibly nested) MultiErrors.
-func firstSchemaError(err error) *openapi3.SchemaError {
-	var me openapi3.MultiError
-	if errors.As(err, &me) {
-		for _, e := range me {
-			if se := firstSchemaError(e); se != nil {
-				return se
-			}
-		}
-		return nil
-	}
-	var se *openapi3.SchemaError
-	if errors.As(err, &se) {
-		return se
-	}
-	return nil
+	return apperr.New(apperr.Incorrect, re.Parameter.Name)
 }
 
 // fieldName is the last name in a JSON pointer, skipping array indexes ("0/uuid" -> "uuid").

@@ -22,7 +22,7 @@ func (m memoryTokens) LookupUserToken(_ context.Context, h TokenHash) (UserToken
 	return r, ok, nil
 }
 
-// receipt15KB is a realistic ~1.5 KB v2 receipt with three items.
+// receipt15KB is a realistic ~1.5 KB v2 receipt with four items.
 var receipt15KB = []byte(`{"id":"b5c9e8a2-3d1f-4a6e-9b7c-2f0e1d3c4b5a","timestamp":1496826444000,"userId":"01-000000000000001","type":"ReceiptCreated","version":2,
 "data":{"id":"2ae3d6c1-9b8f-4e7a-a1c2-d3e4f5a6b7c8","deviceId":"1022722e-9441-4beb-beae-c6bc5e7af30d","storeId":"20170928-3176-40EB-80E2-A11F032E282A",
 "dateTime":"2017-06-07T12:55:18.000Z","type":"SELL","shiftId":"80","employeeId":"20170417-46B8-40B9-802E-4DEB67C07565","paymentSource":"PAY_CASH","infoCheck":false,"egais":false,

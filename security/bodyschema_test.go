@@ -1,0 +1,125 @@
+package security
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+)
+
+const minimalReceipt = `{"id":"r","version":VERSION,"timestamp":1,"data":{"id":"d","storeId":"s","type":"SELL"}}`
+
+func receiptWithVersion(v string) string { return strings.Replace(minimalReceipt, "VERSION", v, 1) }
+
+// TestCompiledBodyRefusals: where the compiled validator is stricter than kin-openapi alone
+// (the reader's grammar, int64 exactly), and the refusals it shares with the previous decoder.
+func TestCompiledBodyRefusals(t *testing.T) {
+	ops, _ := newBodyOperations(t)
+	receipts := ops["postreceipts"]
+	cases := []struct {
+		name, body string
+		want       verdict
+	}{
+		{"int64 max", receiptWithVersion("9223372036854775807"), verdict{}},
+		{"int64 min", receiptWithVersion("-9223372036854775808"), verdict{}},
+		{"2^63 (kin's float64 comparison let it through)", receiptWithVersion("9223372036854775808"), verdict{2003, "version"}},
+		{"below int64", receiptWithVersion("-9223372036854775809"), verdict{2003, "version"}},
+		{"millis beyond int64", strings.Replace(receiptWithVersion("1"), `"timestamp":1`, `"timestamp":9223372036854775808`, 1), verdict{2003, "timestamp"}},
+		{"a name repeated", `{"id":"r","id":"q","data":{"id":"d","storeId":"s","type":"SELL"}}`, verdict{2003, "id"}},
+		{"a nested name repeated", `{"id":"r","data":{"id":"d","storeId":"s","type":"SELL","type":"BUY"}}`, verdict{2003, "type"}},
+		{"a lone surrogate escape", `{"id":"\ud800","data":{"id":"d","storeId":"s","type":"SELL"}}`, verdict{2001, ""}},
+		{"a raw control character", "{\"id\":\"a\x01b\",\"data\":{\"id\":\"d\",\"storeId\":\"s\",\"type\":\"SELL\"}}", verdict{2001, ""}},
+		{"invalid UTF-8", "{\"id\":\"\xff\",\"data\":{\"id\":\"d\",\"storeId\":\"s\",\"type\":\"SELL\"}}", verdict{2001, "body"}},
+		{"NUL escaped", `{"id":"r\u0000","data":{"id":"d","storeId":"s","type":"SELL"}}`, verdict{2003, "id"}},
+		{"NUL in a name", `{"id":"r","data":{"id":"d","storeId":"s","type":"SELL","x\u0000":1}}`, verdict{2003, "data"}},
+		{"a second value", `{"id":"r","data":{"id":"d","storeId":"s","type":"SELL"}} {}`, verdict{2001, ""}},
+		{"garbage after", `{"id":"r","data":{"id":"d","storeId":"s","type":"SELL"}}x`, verdict{2001, ""}},
+		{"white space only", " \n", verdict{2001, ""}},
+		{"empty", "", verdict{2002, "body"}},
+		{"64 levels", `{"id":"r","data":{"id":"d","storeId":"s","type":"SELL","extras":{"x":` + deep(61) + `}}}`, verdict{}},
+		{"65 levels", `{"id":"r","data":{"id":"d","storeId":"s","type":"SELL","extras":{"x":` + deep(62) + `}}}`, verdict{2003, "body"}},
+	}
+	for _, c := range cases {
+		if got := receipts.compiledVerdict([]byte(c.body)); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	// A property with a default stands for it when absent or null, as kin-openapi wrote it in.
+	accounts := ops["admincreateaccount"]
+	for _, body := range []string{`{"login":"a","password":"p"}`, `{"login":"a","password":"p","hasBilling":null}`} {
+		if got := accounts.compiledVerdict([]byte(body)); got != (verdict{}) {
+			t.Errorf("%s: %v", body, got)
+		}
+	}
+	if got := accounts.compiledVerdict([]byte(`{"login":"a","password":"p","hasBilling":"no"}`)); got != (verdict{2003, "hasBilling"}) {
+		t.Errorf("hasBilling a string: %v", got)
+	}
+}
+
+func deep(levels int) string { return strings.Repeat("[", levels) + strings.Repeat("]", levels) }
+
+// TestCompilerRefusesWhatItCannotCheck: a request schema with a keyword or format the compiled
+// validator does not implement stops start-up instead of going unchecked.
+func TestCompilerRefusesWhatItCannotCheck(t *testing.T) {
+	one := 1.0
+	refused := map[string]*openapi3.Schema{
+		"allOf":     {AllOf: openapi3.SchemaRefs{openapi3.NewStringSchema().NewRef()}},
+		"not":       {Not: openapi3.NewStringSchema().NewRef()},
+		"minItems":  {Type: &openapi3.Types{"array"}, MinItems: 1},
+		"multiple":  {Type: &openapi3.Types{"number"}, MultipleOf: &one},
+		"date-time": openapi3.NewDateTimeSchema(),
+		"readOnly":  {Type: &openapi3.Types{"string"}, ReadOnly: true},
+		"deep":      openapi3.NewObjectSchema().WithProperty("x", openapi3.NewArraySchema().WithItems(&openapi3.Schema{UniqueItems: true})),
+	}
+	for name, s := range refused {
+		if _, err := (schemaCompiler{}).compile(s.NewRef()); err == nil {
+			t.Errorf("%s compiled", name)
+		}
+	}
+	accepted := []*openapi3.Schema{
+		{Type: &openapi3.Types{"number"}, Format: "double"}, // kin-openapi defines no double: nothing to check
+		{Type: &openapi3.Types{"string"}, Format: "email"},
+		{Type: &openapi3.Types{"string"}, Description: "d", Extensions: map[string]any{"x-note": 1}},
+	}
+	for _, s := range accepted {
+		if _, err := (schemaCompiler{}).compile(s.NewRef()); err != nil {
+			t.Errorf("%+v: %v", s, err)
+		}
+	}
+}
+
+// TestBindExact: names match exactly, a union is handed a string's value in its minimal form,
+// and a number its Go type cannot hold is a 2003 on its field.
+func TestBindExact(t *testing.T) {
+	var r generated.Receipt
+	body := `{"id":"r","ID":"x","data":{"id":"d","storeId":"s","StoreId":"evil","type":"SELL","totalAmount":"\u0031\u002e5"},"version":2}`
+	if err := BindExact([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Id != "r" || r.Data.StoreId != "s" || *r.Version != 2 {
+		t.Fatalf("bound %+v", r)
+	}
+	if b, _ := r.Data.TotalAmount.MarshalJSON(); string(b) != `"1.5"` {
+		t.Fatalf("totalAmount kept as %s", b)
+	}
+	err := BindExact([]byte(receiptWithVersion("1.0")), &r)
+	if got := verdictOf(err); got != (verdict{2003, "version"}) {
+		t.Fatalf("1.0 into an int64: %v (%v)", got, err)
+	}
+}
+
+// TestNewValidatorRefusesAnUncheckableBody: the refusal reaches start-up, naming where.
+func TestNewValidatorRefusesAnUncheckableBody(t *testing.T) {
+	spec, err := generated.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Components.Schemas["Store"].Value.Properties["name"] = &openapi3.SchemaRef{Value: &openapi3.Schema{
+		AllOf: openapi3.SchemaRefs{openapi3.NewStringSchema().NewRef()}}}
+	_, err = NewValidator(spec, Config{App: AppCredentials{Tokens: []string{"3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"}}})
+	if err == nil || !strings.Contains(err.Error(), "PutStores") || !strings.Contains(err.Error(), "allOf") {
+		t.Fatalf("NewValidator: %v", err)
+	}
+}

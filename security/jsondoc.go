@@ -1,0 +1,199 @@
+package security
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/valyala/fastjson"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
+)
+
+// MaxBodyDepth caps how deeply a body nests. Evotor's deepest payloads (documents with
+// transactions) nest under ten levels; JSON thousands of levels deep is refused by common
+// parsers when the admin API serves it back.
+const MaxBodyDepth = 64
+
+// jsonDoc is a request body read for the compiled schemas (bodyschema.go) to check, by two
+// libraries, each for what it does best:
+//
+//   - jsontext (go-json-experiment) decides whether the body is acceptable JSON. It is the
+//     reader that binds the body into the generated types afterwards (BindExact), so what is
+//     validated and what is bound are read by one grammar: exactly one JSON value, nothing but
+//     white space after it, valid UTF-8 (encoding/json silently replaces invalid bytes and lone
+//     surrogate escapes, so two different ids could collapse into one key), no member name
+//     twice (encoding/json keeps the last: validated as one value, stored as another).
+//   - fastjson then builds the tree the schemas walk, from that valid JSON, into a pooled
+//     parser: no allocation per request.
+//
+// On top of that nothing may nest deeper than MaxBodyDepth, and no string or member name may
+// hold a NUL character: no database column can.
+type jsonDoc struct {
+	in      bytes.Buffer
+	dec     jsontext.Decoder
+	parser  fastjson.Parser
+	root    *fastjson.Value
+	number  number  // the last number looked at (a Decimal's is judged by its anyOf, then itself)
+	refusal refusal // why the last value checked was refused
+}
+
+// number is a number's text and shape.
+type number struct {
+	value             *fastjson.Value
+	text              []byte
+	integer, exponent bool // written without fraction or exponent; with an exponent
+}
+
+var jsonDocs = sync.Pool{New: func() any { return new(jsonDoc) }}
+
+// parseBody reads raw into a pooled doc, to release after use, or says why it is refused.
+func parseBody(raw []byte) (*jsonDoc, *apperr.Error) {
+	d := jsonDocs.Get().(*jsonDoc)
+	if err := d.read(raw); err != nil {
+		d.release()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *jsonDoc) read(raw []byte) *apperr.Error {
+	d.in = *bytes.NewBuffer(raw)
+	d.dec.Reset(&d.in)
+	if _, err := d.dec.ReadValue(); err != nil {
+		return notJSON(raw, err)
+	}
+	if _, err := d.dec.ReadToken(); err == nil {
+		return apperr.Because(apperr.Malformed, "", "content after the JSON value")
+	} else if err != io.EOF {
+		return notJSON(raw, err)
+	}
+	root, err := d.parser.ParseBytes(raw)
+	if err != nil { // fastjson stops at 300 levels
+		return notJSON(raw, err)
+	}
+	d.root = root
+	if !mayHoldNULOrNestDeep(raw) {
+		return nil
+	}
+	if err := refuseDeepOrNUL(root, bodySubject, 0); err != nil {
+		if nestedDeeperThan(raw, MaxBodyDepth) {
+			return tooDeep(err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (d *jsonDoc) release() {
+	d.in, d.root, d.refusal, d.number.value = bytes.Buffer{}, nil, refusal{}, nil
+	d.dec.Reset(&d.in)
+	jsonDocs.Put(d)
+}
+
+// numberOf is number v as written, and its shape (valid until the next number).
+func (d *jsonDoc) numberOf(v *fastjson.Value) *number {
+	if n := &d.number; n.value != v {
+		n.value, n.text = v, v.MarshalTo(n.text[:0])
+		n.integer, n.exponent = numberShape(n.text)
+	}
+	return &d.number
+}
+
+// mayHoldNULOrNestDeep rules out, without walking the tree, what refuseDeepOrNUL looks for: in
+// valid JSON a NUL can only be written \u0000, and nesting deeper than MaxBodyDepth needs more
+// than MaxBodyDepth brackets (bytes.Count is vectorised; either test may be fooled into a walk,
+// never out of one).
+func mayHoldNULOrNestDeep(raw []byte) bool {
+	return bytes.Contains(raw, escapedNUL) || bytes.Count(raw, openBrace)+bytes.Count(raw, openBracket) > MaxBodyDepth
+}
+
+var escapedNUL, openBrace, openBracket = []byte(`\u0000`), []byte("{"), []byte("[")
+
+// bodySubject is the subject of the body itself, and of what no field name is nearer to.
+var bodySubject = []byte("body")
+
+// refuseDeepOrNUL walks every value and member name for nesting deeper than MaxBodyDepth and
+// NUL characters; subject is the field v is, or is inside (copied into the refusal: it points
+// into the pooled parser), depth the containers v is in. Nesting is refused first, whatever
+// comes first in the body (the caller checks the whole body when a NUL is found).
+func refuseDeepOrNUL(v *fastjson.Value, subject []byte, depth int) *apperr.Error {
+	t := v.Type()
+	if (t == fastjson.TypeArray || t == fastjson.TypeObject) && depth == MaxBodyDepth {
+		return tooDeep(nil)
+	}
+	switch t {
+	case fastjson.TypeString:
+		if s, _ := v.StringBytes(); bytes.IndexByte(s, 0) >= 0 {
+			return apperr.Because(apperr.Incorrect, string(subject), "NUL character")
+		}
+	case fastjson.TypeArray:
+		for _, item := range v.GetArray() {
+			if err := refuseDeepOrNUL(item, subject, depth+1); err != nil {
+				return err
+			}
+		}
+	case fastjson.TypeObject:
+		var err *apperr.Error
+		v.GetObject().Visit(func(name []byte, member *fastjson.Value) {
+			switch {
+			case err != nil:
+			case bytes.IndexByte(name, 0) >= 0:
+				err = apperr.Because(apperr.Incorrect, string(subject), "NUL character in a field name")
+			default:
+				err = refuseDeepOrNUL(member, name, depth+1)
+			}
+		})
+		return err
+	}
+	return nil
+}
+
+// notJSON is the refusal of a body jsontext would not read, in the order the checks it replaced
+// ran: invalid UTF-8, nested deeper than MaxBodyDepth, a member name repeated (the name is the
+// client's, never a value), any other syntax error (described without the input it quotes).
+func notJSON(raw []byte, err error) *apperr.Error {
+	var se *jsontext.SyntacticError
+	switch {
+	case !utf8.Valid(raw):
+		return &apperr.Error{Kind: apperr.Malformed, Subject: "body", Reason: "invalid UTF-8", Err: err}
+	case nestedDeeperThan(raw, MaxBodyDepth):
+		return tooDeep(err)
+	case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):
+		return &apperr.Error{Kind: apperr.Incorrect, Subject: fieldName(slices.Collect(se.JSONPointer.Tokens())), Reason: "field repeated", Err: err}
+	}
+	return apperr.Wrap(apperr.Malformed, err)
+}
+
+func tooDeep(err error) *apperr.Error {
+	return &apperr.Error{Kind: apperr.Incorrect, Subject: "body", Reason: "nested deeper than " + strconv.Itoa(MaxBodyDepth) + " levels", Err: err}
+}
+
+// nestedDeeperThan scans the bytes for arrays and objects nested deeper than max, valid JSON
+// or not: run on a refusal, so a body too deep is refused as such whatever else is wrong.
+func nestedDeeperThan(raw []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range raw {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > max {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
+}
