@@ -130,10 +130,13 @@ func open(cfg Config) (*Store, error) {
 	db, err := gorm.Open(dialector, &gorm.Config{
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
-		PrepareStmt:            true,
-		DisableAutomaticPing:   true, // its Ping has no context: it would hang start-up (awaitAnswer instead)
-		Logger:                 logger.Discard,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// No GORM statement cache: inside a transaction it prepares and closes every statement
+		// (two extra round trips each). pgx already prepares each statement once per connection
+		// and keeps it (QueryExecModeCacheStatement); SQLite prepares in process.
+		PrepareStmt:          false,
+		DisableAutomaticPing: true, // its Ping has no context: it would hang start-up (awaitAnswer instead)
+		Logger:               logger.Discard,
+		NowFunc:              func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
