@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -29,7 +28,7 @@ var idKey = regexp.MustCompile(`^(id|uuid|.*(Id|Uuid|UUID))$`)
 // userId-shaped string, a uuid of any version in any case, or null where the spec lets the
 // field be optional), is answered 200 and reads back through the admin API exactly as sent.
 func TestEvotorIdsAreOpaque(t *testing.T) {
-	names := jsonFixtureNames(t)
+	names, _ := readFixtureNames(t)
 	spec, err := generated.GetSpec()
 	if err != nil {
 		t.Fatal(err)
@@ -266,16 +265,4 @@ func containsJSON(list []any, want any) bool {
 		}
 	}
 	return false
-}
-
-// jsonFixtureNames lists Evotor's request fixtures.
-func jsonFixtureNames(t *testing.T) []string {
-	paths, err := filepath.Glob(filepath.Join(fixturesDir, "*.json"))
-	if err != nil || len(paths) < 40 {
-		t.Fatalf("fixtures in %s: %d, %v", fixturesDir, len(paths), err)
-	}
-	for i, p := range paths {
-		paths[i] = filepath.Base(p)
-	}
-	return paths
 }

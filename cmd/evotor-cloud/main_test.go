@@ -353,18 +353,7 @@ func TestLoadInterrupted(t *testing.T) {
 // interruptAfterProgress runs the binary, sends SIGINT after its first progress line, and
 // returns its exit code and stdout.
 func interruptAfterProgress(t *testing.T, args []string) (int, string) {
-	cmd := exec.Command(binary, args...)
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	lines := bufio.NewScanner(stderr)
+	cmd, stdout, lines := startReadingStderr(t, args...)
 	for lines.Scan() && !strings.Contains(lines.Text(), "req/s") {
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -374,4 +363,21 @@ func interruptAfterProgress(t *testing.T, args []string) (int, string) {
 	}
 	_ = cmd.Wait()
 	return cmd.ProcessState.ExitCode(), stdout.String()
+}
+
+// startReadingStderr starts the binary with its stdout kept and its stderr read line by line;
+// the process is killed when the test ends.
+func startReadingStderr(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder, *bufio.Scanner) {
+	cmd := exec.Command(binary, args...)
+	stdout := &strings.Builder{}
+	cmd.Stdout = stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, stdout, bufio.NewScanner(stderr)
 }

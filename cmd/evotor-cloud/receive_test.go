@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +16,7 @@ import (
 // again), a tampered one or one signed with another secret is refused with 401.
 func TestReceiveVerifiesAndPrintsOnce(t *testing.T) {
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	cmd := exec.Command(binary, "receive", "--listen", "127.0.0.1:0", "--secret", secret)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	lines := bufio.NewScanner(stderr)
+	cmd, stdout, lines := startReadingStderr(t, "receive", "--listen", "127.0.0.1:0", "--secret", secret)
 	if !lines.Scan() {
 		t.Fatal("no first line on stderr")
 	}
