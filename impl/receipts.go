@@ -1,0 +1,84 @@
+package impl
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// PostReceipts stores each receipt once (by its event id), header and items.
+func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsRequestObject) (generated.PostReceiptsResponseObject, error) {
+	err := s.notify(ctx, "postReceipts", nil, func(owner string, tx *storage.Tx) error {
+		receipts, raws, err := receiptList(ctx)
+		if err != nil {
+			return err
+		}
+		rows := make([]storage.ReceiptRow, len(receipts))
+		stores := make([]string, len(receipts))
+		for i, r := range receipts {
+			d := r.Data
+			stores[i] = d.StoreId
+			rows[i] = storage.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: security.CanonicalID(d.Id),
+				StoreUUID: security.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
+				ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: evotorTime(d.DateTime),
+				TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
+				Raw: raws[i]}
+			if d.Items != nil {
+				for _, it := range *d.Items {
+					rows[i].Items = append(rows[i].Items, storage.ReceiptItemRow{ItemUUID: itemID(it.Id), Name: it.Name,
+						ItemType: it.ItemType, Quantity: decimalText(it.Quantity), Price: decimalText(it.Price),
+						SumPrice: decimalText(it.SumPrice), Tax: decimalText(it.Tax), Discount: decimalText(it.Discount)})
+				}
+			}
+		}
+		if err := tx.ClaimStores(owner, stores...); err != nil {
+			return err
+		}
+		return tx.InsertReceipts(rows)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return generated.PostReceipts200Response{}, nil
+}
+
+// receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw
+// JSON. Each receipt is bound from its raw JSON with exact member names: the generated union's
+// own accessors would decode it again, case-insensitively.
+func receiptList(ctx context.Context) ([]generated.Receipt, [][]byte, error) {
+	raws := [][]byte{security.RawBodyFrom(ctx)}
+	if isArray(raws[0]) {
+		items, err := rawItems(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		raws = make([][]byte, len(items))
+		for i, item := range items {
+			raws[i] = item
+		}
+	}
+	receipts := make([]generated.Receipt, len(raws))
+	for i, raw := range raws {
+		if err := security.BindExact(raw, &receipts[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return receipts, raws, nil
+}
+
+// isArray: the (validated) JSON value is an array.
+func isArray(raw []byte) bool {
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '['
+}
+
+// itemID keys a receipt position by its product; "" for a free-price position (no product).
+func itemID(id *string) string {
+	if id == nil {
+		return ""
+	}
+	return security.CanonicalID(*id)
+}
