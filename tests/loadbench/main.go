@@ -30,7 +30,7 @@ type options struct {
 	openDuration          time.Duration
 	catalogueMiB, runs    int
 	validatorCount        int
-	strict                bool
+	strict, catalogueOnly bool
 	databaseURL, keepLogs string
 }
 
@@ -56,6 +56,7 @@ func main() {
 	flag.IntVar(&o.runs, "catalogue-runs", 5, "timings of each catalogue case (median kept)")
 	flag.IntVar(&o.validatorCount, "validator-count", 3, "runs of the validator benchmark (median kept)")
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 unless every goal is met")
+	flag.BoolVar(&o.catalogueOnly, "catalogue-only", false, "run only the catalogue part (PostgreSQL; the other goals are \"not run\")")
 	flag.StringVar(&o.keepLogs, "logs", "", "keep the servers' logs in this directory (default: a temporary one, removed)")
 	flag.Parse()
 	o.databaseURL = os.Getenv("TEST_DATABASE_URL")
@@ -97,28 +98,10 @@ func run(ctx context.Context, o options) (bool, error) {
 	r := results{Setting: fmt.Sprintf("%s, %s/%s, %d CPUs, %s; SQLite: WAL, synchronous FULL",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
 
-	progress("validator benchmark")
-	v, err := validatorBenchmark(ctx, o.validatorCount)
-	if err != nil {
-		return false, err
-	}
-	r.Validator = &v
-
-	if o.databaseURL != "" {
-		pg := postgres{url: o.databaseURL}
-		setting, err := pg.settings(ctx)
-		if err != nil {
+	if !o.catalogueOnly {
+		if err := benchLoads(ctx, bins, dir, o, &r); err != nil {
 			return false, err
 		}
-		r.Setting += "; " + setting
-		if r.PGClosed, r.PGOpen, err = benchPostgres(ctx, pg, bins, dir, o); err != nil {
-			return false, err
-		}
-	} else {
-		progress("TEST_DATABASE_URL unset: the PostgreSQL runs are skipped (make bench-load starts one)")
-	}
-	if r.SQLiteClosed, err = benchSQLite(ctx, bins, dir, o); err != nil {
-		return false, err
 	}
 	if o.databaseURL != "" {
 		progress(fmt.Sprintf("%d MiB catalogue", o.catalogueMiB))
@@ -137,6 +120,31 @@ func run(ctx context.Context, o options) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// benchLoads: the validator benchmark and the receipt loads on both databases.
+func benchLoads(ctx context.Context, bins binaries, dir string, o options, r *results) error {
+	progress("validator benchmark")
+	v, err := validatorBenchmark(ctx, o.validatorCount)
+	if err != nil {
+		return err
+	}
+	r.Validator = &v
+	if o.databaseURL != "" {
+		pg := postgres{url: o.databaseURL}
+		setting, err := pg.settings(ctx)
+		if err != nil {
+			return err
+		}
+		r.Setting += "; " + setting
+		if r.PGClosed, r.PGOpen, err = benchPostgres(ctx, pg, bins, dir, o); err != nil {
+			return err
+		}
+	} else {
+		progress("TEST_DATABASE_URL unset: the PostgreSQL runs are skipped (make bench-load starts one)")
+	}
+	r.SQLiteClosed, err = benchSQLite(ctx, bins, dir, o)
+	return err
 }
 
 // benchPostgres: the closed loop against the baseline and our server in turns, then the open
