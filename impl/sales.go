@@ -2,31 +2,25 @@ package impl
 
 import (
 	"context"
-	"encoding/json"
+	"iter"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
+// Catalogues and document batches (up to 10 MB) are read item by item: the validator checked
+// each element of the body and left the body unbound (security.BodyItems), so each element is
+// bound here, made a row and written as it comes, and the body is the only whole copy held.
+
 // CreateProducts upserts a catalogue (products and groups) of the token user's store.
 func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProductsRequestObject) (generated.CreateProductsResponseObject, error) {
 	err := s.notify(ctx, "createProducts", storeParams(req.StoreUuid), func(owner string, tx *storage.Tx) error {
-		storeUUID, raws, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
+		storeUUID, items, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
 		if err != nil {
 			return err
 		}
-		rows := make([]storage.ProductRow, len(*req.Body))
-		for i, p := range *req.Body {
-			rows[i] = storage.ProductRow{OwnerID: owner, StoreUUID: storeUUID, UUID: p.Uuid, ParentUUID: canonical(p.ParentUuid),
-				IsGroup: p.Group, HasVariants: p.HasVariants, Type: p.Type, Name: p.Name, Code: p.Code,
-				BarCodes: jsonText(p.BarCodes), AlcoCodes: jsonText(p.AlcoCodes), Price: decimalText(p.Price),
-				Quantity: decimalText(p.Quantity), CostPrice: decimalText(p.CostPrice), MeasureName: p.MeasureName,
-				Tax: p.Tax, AllowToSell: p.AllowToSell, ArticleNumber: p.ArticleNumber,
-				AlcoholByVolume: decimalText(p.AlcoholByVolume), AlcoholProductKindCode: decimalText(p.AlcoholProductKindCode),
-				TareVolume: decimalText(p.TareVolume), Raw: raws[i]}
-		}
-		return tx.UpsertProducts(rows)
+		return tx.UpsertProducts(owner, storeUUID, boundRows(items, productRow))
 	})
 	if err != nil {
 		return nil, err
@@ -34,21 +28,30 @@ func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProduct
 	return generated.CreateProducts200Response{}, nil
 }
 
+// productRow is a product as stored (its owner and store are the delivery's).
+func productRow(p generated.Product, raw []byte) storage.ProductRow {
+	return storage.ProductRow{UUID: p.Uuid, ParentUUID: canonical(p.ParentUuid),
+		IsGroup: p.Group, HasVariants: p.HasVariants, Type: p.Type, Name: p.Name, Code: p.Code,
+		BarCodes: jsonText(p.BarCodes), AlcoCodes: jsonText(p.AlcoCodes), Price: decimalText(p.Price),
+		Quantity: decimalText(p.Quantity), CostPrice: decimalText(p.CostPrice), MeasureName: p.MeasureName,
+		Tax: p.Tax, AllowToSell: p.AllowToSell, ArticleNumber: p.ArticleNumber,
+		AlcoholByVolume: decimalText(p.AlcoholByVolume), AlcoholProductKindCode: decimalText(p.AlcoholProductKindCode),
+		TareVolume: decimalText(p.TareVolume), Raw: raw}
+}
+
 // PutDocuments upserts documents of the token user's store, each kept whole.
 func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsRequestObject) (generated.PutDocumentsResponseObject, error) {
 	err := s.notify(ctx, "putDocuments", storeParams(req.StoreUuid), func(owner string, tx *storage.Tx) error {
-		storeUUID, raws, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
+		storeUUID, items, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
 		if err != nil {
 			return err
 		}
-		rows := make([]storage.DocumentRow, len(*req.Body))
-		for i, d := range *req.Body {
-			rows[i] = storage.DocumentRow{OwnerID: owner, UUID: d.Uuid, StoreUUID: storeUUID, Type: d.Type,
+		return tx.UpsertDocuments(boundRows(items, func(d generated.Document, raw []byte) storage.DocumentRow {
+			return storage.DocumentRow{OwnerID: owner, UUID: d.Uuid, StoreUUID: storeUUID, Type: d.Type,
 				DeviceUUID: canonical(d.DeviceUuid), SessionUUID: canonical(d.SessionUUID), SessionNumber: d.SessionNumber,
 				Number: decimalText(d.Number), OpenAt: evotorTime(d.OpenDate), CloseAt: evotorTime(d.CloseDate),
-				CloseSum: decimalText(d.CloseSum), CloseResultSum: decimalText(d.CloseResultSum), Raw: raws[i]}
-		}
-		return tx.UpsertDocuments(rows)
+				CloseSum: decimalText(d.CloseSum), CloseResultSum: decimalText(d.CloseResultSum), Raw: raw}
+		}))
 	})
 	if err != nil {
 		return nil, err
@@ -56,12 +59,30 @@ func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsReq
 	return generated.PutDocuments200Response{}, nil
 }
 
-// claimStoreItems makes the path's store the owner's (ErrNotOwner when it is another user's)
-// and splits the body into its items, raw.
-func claimStoreItems(ctx context.Context, tx *storage.Tx, owner, storeUUID string) (string, []json.RawMessage, error) {
+// claimStoreItems makes the path's store the owner's (ErrNotOwner when it is another user's),
+// before anything of the store is written, and gives the body's items, raw.
+func claimStoreItems(ctx context.Context, tx *storage.Tx, owner, storeUUID string) (string, iter.Seq[[]byte], error) {
 	if err := tx.ClaimStores(owner, storeUUID); err != nil {
 		return "", nil, err
 	}
-	raws, err := rawItems(ctx)
-	return security.CanonicalID(storeUUID), raws, err
+	items, err := security.BodyItems(ctx)
+	return security.CanonicalID(storeUUID), items, err
+}
+
+// boundRows binds each raw item into an Item (member names matched exactly, as the validator
+// read them) and makes it a row, one item at a time.
+func boundRows[Item, Row any](items iter.Seq[[]byte], row func(item Item, raw []byte) Row) iter.Seq2[Row, error] {
+	return func(yield func(Row, error) bool) {
+		for raw := range items {
+			var item Item
+			if err := security.BindExact(raw, &item); err != nil {
+				var none Row
+				yield(none, err)
+				return
+			}
+			if !yield(row(item, raw), nil) {
+				return
+			}
+		}
+	}
 }

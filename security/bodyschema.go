@@ -491,6 +491,12 @@ func (n *schemaNode) checkMember(d *jsonDoc, name []byte, m *fastjson.Value, sub
 	return true
 }
 
+// itemwise: the schema of an array that says nothing but what its items are, so that an array
+// is checked in full by checking its items one by one.
+func (n *schemaNode) itemwise() bool {
+	return n.types == typeArray && n.items != nil && !n.empty && len(n.oneOf)+len(n.anyOf)+len(n.enum) == 0
+}
+
 func (n *schemaNode) defaulted() bool { return n != nil && n.hasDefault }
 
 // inEnum compares a scalar with the enum's values the way kin-openapi does (numbers by value).

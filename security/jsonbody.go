@@ -1,7 +1,9 @@
 package security
 
 import (
+	"context"
 	"errors"
+	"iter"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -30,13 +32,40 @@ func textProblem(s string) string {
 // would be validated as one value and stored as another.
 type ExactBinder struct{}
 
-// Bind binds the validated body into i.
+// Bind binds the validated body into i; the body of an operation read item by item is left
+// unbound (its handler binds each element from BodyItems).
 func (ExactBinder) Bind(i any, c echo.Context) error {
-	raw, ok := validatedBody(c.Request().Context())
+	ctx := c.Request().Context()
+	raw, ok := validatedBody(ctx)
 	if !ok {
 		return apperr.Because(apperr.Malformed, "body", "body was not validated")
 	}
+	if s := stateOf(ctx); s.items != nil && readItemByItem[s.operation] {
+		return nil
+	}
 	return BindExact(raw, i)
+}
+
+// readItemByItem are the operations whose handlers read their array body one element at a
+// time (BodyItems) rather than bound whole: Evotor's catalogues and document batches, up to
+// 10 MB, would otherwise be held as a second and third copy (the generated structs, the raw
+// elements) besides the body.
+var readItemByItem = map[string]bool{"createProducts": true, "putDocuments": true}
+
+// BodyItems returns the elements of the request's array body, each exactly as received (a
+// slice of the body, not a copy), when the validator checked them one by one; else an error.
+func BodyItems(ctx context.Context) (iter.Seq[[]byte], error) {
+	s := stateOf(ctx)
+	if s == nil || !s.validated || s.items == nil {
+		return nil, apperr.Because(apperr.Malformed, "body", "body was not checked item by item")
+	}
+	return func(yield func([]byte) bool) {
+		for _, span := range s.items {
+			if !yield(s.body[span.start:span.end:span.end]) {
+				return
+			}
+		}
+	}, nil
 }
 
 // BindExact binds one validated JSON value (a body, or an element of an array body) into dst,

@@ -24,8 +24,9 @@ type requestState struct {
 	operation    string // the spec's operationId
 	principal    Principal
 	hasPrincipal bool
-	body         []byte // exactly as received
-	validated    bool   // body passed the operation's schema
+	body         []byte     // exactly as received
+	validated    bool       // body passed the operation's schema
+	items        []itemSpan // an array body checked element by element (jsondoc.go): where they lie
 }
 
 func stateOf(ctx context.Context) *requestState {

@@ -1,13 +1,15 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"iter"
 	"time"
 
 	"gorm.io/gorm/clause"
+
+	"github.com/evotor-partner/evotor-partner/security"
 )
 
 // ProductRow is a product or group of one store of one owner.
@@ -53,35 +55,134 @@ var productColumns = []string{"raw_hash", "parent_uuid", "is_group", "has_varian
 	"alco_codes", "price", "quantity", "cost_price", "measure_name", "tax", "allow_to_sell", "article_number",
 	"alcohol_by_volume", "alcohol_product_kind_code", "tare_volume"}
 
-// UpsertProducts writes a store's products in multi-row statements and re-indexes their
-// barcodes. Only products whose JSON differs from what is stored are written: Evotor re-sends
-// whole catalogues when an answer is late, and a re-sent catalogue should cost a read, not
-// 25,000 updates. Products are keyed by (owner, store, uuid), so no owner check can apply to
-// them: what protects a catalogue is the store claim, which must come first (ClaimStores) and
-// fails when the store is another user's.
-func (tx *Tx) UpsertProducts(rows []ProductRow) error {
-	rows = lastPerUUID(rows, func(r *ProductRow) *string { return &r.UUID })
-	changed, err := tx.changedProducts(rows)
-	if err != nil || len(changed) == 0 {
+// productBatchRows is how many products are written at a time: a catalogue is written as it
+// is read, never held whole.
+const productBatchRows = 1000
+
+// UpsertProducts writes a store's products as products yields them (each row's Raw a slice of
+// the body, not a copy), a batch at a time, and re-indexes the barcodes of those written. Only
+// products whose JSON differs from what is stored are written: Evotor re-sends whole
+// catalogues when an answer is late, and a re-sent catalogue should cost a read of the
+// store's hashes, not 25,000 updates. A uuid sent twice is stored as sent last.
+//
+// Products are keyed by (owner, store, uuid), so no owner check can apply to them: what
+// protects a catalogue is the store claim, which must come first (ClaimStores) and fails when
+// the store is another user's.
+func (tx *Tx) UpsertProducts(owner, storeUUID string, products iter.Seq2[ProductRow, error]) error {
+	stored, err := tx.productHashes(owner, storeUUID)
+	if err != nil {
 		return err
 	}
-	if _, err := upsert(tx, changed, []string{"owner_id", "store_uuid", "uuid"}, clause.Where{}, productColumns...); err != nil {
-		return err
-	}
-	var barcodes []ProductBarcode
-	for start := 0; start < len(changed); start += 500 {
-		chunk := changed[start:min(start+500, len(changed))]
-		if err := tx.db.Where("owner_id = ? AND store_uuid = ? AND product_uuid IN ?", chunk[0].OwnerID, chunk[0].StoreUUID, productUUIDs(chunk)).
-			Delete(&ProductBarcode{}).Error; err != nil {
+	b := productBatch{tx: tx, stored: stored, at: map[string]int{}}
+	for row, err := range products {
+		if err != nil {
+			return err
+		}
+		row.OwnerID, row.StoreUUID = owner, storeUUID
+		if err := b.add(row); err != nil {
 			return err
 		}
 	}
-	for _, r := range changed {
-		var codes []string
-		if r.BarCodes != nil {
-			_ = json.Unmarshal([]byte(*r.BarCodes), &codes)
+	return b.flush()
+}
+
+type rawHash = [sha256.Size]byte
+
+// productBatch gathers the changed products until a batch is full.
+type productBatch struct {
+	tx       *Tx
+	stored   map[string]rawHash // the store's products as they will be once the batches are written
+	rows     []ProductRow
+	replaces []bool         // rows[i] replaces a stored product (its old barcodes go)
+	at       map[string]int // uuid -> index in rows
+}
+
+func (b *productBatch) add(row ProductRow) error {
+	row.UUID = security.CanonicalID(row.UUID)
+	sum := sha256.Sum256(row.Raw)
+	old, known := b.stored[row.UUID]
+	if known && old == sum {
+		return nil // stored as is (or about to be)
+	}
+	b.stored[row.UUID] = sum
+	row.RawHash = sum[:]
+	if i, ok := b.at[row.UUID]; ok { // sent twice in one batch: the last wins
+		b.rows[i] = row
+		return nil
+	}
+	b.at[row.UUID] = len(b.rows)
+	b.rows, b.replaces = append(b.rows, row), append(b.replaces, known)
+	if len(b.rows) < productBatchRows {
+		return nil
+	}
+	return b.flush()
+}
+
+// flush writes the batch: the products, then the barcodes of those written.
+func (b *productBatch) flush() error {
+	if len(b.rows) == 0 {
+		return nil
+	}
+	now := b.tx.store.now()
+	for i := range b.rows {
+		b.rows[i].UpdatedAt = now
+	}
+	var err error
+	if b.tx.store.dialect == "postgres" {
+		err = b.tx.writeProductsPostgres(b.rows, b.replaces)
+	} else {
+		err = b.tx.writeProductsGORM(b.rows, b.replaces)
+	}
+	clear(b.at)
+	b.rows, b.replaces = b.rows[:0], b.replaces[:0]
+	return err
+}
+
+// productHashes reads the SHA-256 of each product the store holds (one read of the store: an
+// IN list of thousands of uuids makes PostgreSQL scan the table once per uuid on a freshly
+// filled table).
+func (tx *Tx) productHashes(owner, storeUUID string) (map[string]rawHash, error) {
+	rows, err := tx.db.Model(&ProductRow{}).Select("uuid", "raw_hash").
+		Where("owner_id = ? AND store_uuid = ?", owner, storeUUID).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	stored := map[string]rawHash{}
+	var uuid string
+	var hash []byte
+	for rows.Next() {
+		if err := rows.Scan(&uuid, &hash); err != nil {
+			return nil, err
 		}
-		for _, c := range codes {
+		var h rawHash
+		copy(h[:], hash) // a hash of another length matches nothing: the product is rewritten
+		stored[uuid] = h
+	}
+	return stored, rows.Err()
+}
+
+// writeProductsGORM writes changed products in multi-row statements (SQLite) and re-indexes
+// their barcodes.
+func (tx *Tx) writeProductsGORM(rows []ProductRow, replaces []bool) error {
+	if _, err := upsert(tx, rows, []string{"owner_id", "store_uuid", "uuid"}, clause.Where{}, productColumns...); err != nil {
+		return err
+	}
+	var replaced []string
+	for i, r := range rows {
+		if replaces[i] {
+			replaced = append(replaced, r.UUID)
+		}
+	}
+	for start := 0; start < len(replaced); start += 500 {
+		if err := tx.db.Where("owner_id = ? AND store_uuid = ? AND product_uuid IN ?", rows[0].OwnerID, rows[0].StoreUUID,
+			replaced[start:min(start+500, len(replaced))]).Delete(&ProductBarcode{}).Error; err != nil {
+			return err
+		}
+	}
+	var barcodes []ProductBarcode
+	for _, r := range rows {
+		for _, c := range barcodesOf(r) {
 			barcodes = append(barcodes, ProductBarcode{OwnerID: r.OwnerID, StoreUUID: r.StoreUUID, ProductUUID: r.UUID, Barcode: c})
 		}
 	}
@@ -91,39 +192,13 @@ func (tx *Tx) UpsertProducts(rows []ProductRow) error {
 	return tx.db.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(barcodes, 2*tx.batchRows()).Error
 }
 
-// changedProducts keeps the rows that are new or whose raw JSON differs from the stored one,
-// comparing SHA-256 hashes with one read of the store's hashes (an IN list of thousands of
-// uuids makes PostgreSQL scan the table once per uuid on a freshly filled table).
-func (tx *Tx) changedProducts(rows []ProductRow) ([]ProductRow, error) {
-	if len(rows) == 0 {
-		return nil, nil
+// barcodesOf is the product's barcodes (its BarCodes JSON array).
+func barcodesOf(r ProductRow) []string {
+	var codes []string
+	if r.BarCodes != nil {
+		_ = json.Unmarshal([]byte(*r.BarCodes), &codes)
 	}
-	var existing []ProductRow
-	if err := tx.db.Select("uuid", "raw_hash").Where("owner_id = ? AND store_uuid = ?", rows[0].OwnerID, rows[0].StoreUUID).
-		Find(&existing).Error; err != nil {
-		return nil, err
-	}
-	stored := make(map[string][]byte, len(existing))
-	for _, e := range existing {
-		stored[e.UUID] = e.RawHash
-	}
-	changed := rows[:0:0]
-	for _, r := range rows {
-		sum := sha256.Sum256(r.Raw)
-		r.RawHash = sum[:]
-		if old, ok := stored[r.UUID]; !ok || !bytes.Equal(old, r.RawHash) {
-			changed = append(changed, r)
-		}
-	}
-	return changed, nil
-}
-
-func productUUIDs(rows []ProductRow) []string {
-	uuids := make([]string, len(rows))
-	for i, r := range rows {
-		uuids[i] = r.UUID
-	}
-	return uuids
+	return codes
 }
 
 // ProductsByBarcode finds the owner's products (groups excluded) with this barcode.

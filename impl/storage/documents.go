@@ -1,6 +1,9 @@
 package storage
 
-import "time"
+import (
+	"iter"
+	"time"
+)
 
 // DocumentRow is a terminal document of one owner's store, kept whole in Raw.
 type DocumentRow struct {
@@ -22,9 +25,29 @@ type DocumentRow struct {
 
 func (DocumentRow) TableName() string { return "documents" }
 
-// UpsertDocuments writes documents by uuid; a document uuid another user has is ErrNotOwner.
-func (tx *Tx) UpsertDocuments(rows []DocumentRow) error {
-	return upsertOwned(tx, lastPerUUID(rows, func(r *DocumentRow) *string { return &r.UUID }), "documents", uuidKey,
-		"store_uuid", "type", "device_uuid", "session_uuid", "session_number", "number", "open_at", "close_at",
-		"close_sum", "close_result_sum")
+// UpsertDocuments writes documents by uuid as documents yields them, a batch at a time (a
+// uuid sent twice is stored as sent last); a document uuid another user has is ErrNotOwner.
+func (tx *Tx) UpsertDocuments(documents iter.Seq2[DocumentRow, error]) error {
+	batch := make([]DocumentRow, 0, documentBatchRows)
+	flush := func() error {
+		err := upsertOwned(tx, lastPerUUID(batch, func(r *DocumentRow) *string { return &r.UUID }), "documents", uuidKey,
+			"store_uuid", "type", "device_uuid", "session_uuid", "session_number", "number", "open_at", "close_at",
+			"close_sum", "close_result_sum")
+		batch = batch[:0]
+		return err
+	}
+	for row, err := range documents {
+		if err != nil {
+			return err
+		}
+		if batch = append(batch, row); len(batch) == documentBatchRows {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }
+
+// documentBatchRows is how many documents are held and written at a time.
+const documentBatchRows = 500
