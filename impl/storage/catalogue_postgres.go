@@ -34,7 +34,7 @@ var productUpsertSQL = func() string {
 const (
 	deleteBarcodesSQL = `DELETE FROM product_barcodes WHERE owner_id = $1 AND store_uuid = $2 AND product_uuid = ANY($3::text[])`
 	insertBarcodesSQL = `INSERT INTO product_barcodes (owner_id, store_uuid, product_uuid, barcode)
-	SELECT $1, $2, u.*, $24::timestamptz FROM unnest($3::text[], $4::text[]) AS u ON CONFLICT DO NOTHING`
+	SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[]) AS u ON CONFLICT DO NOTHING`
 )
 
 // productColumnsOf lays the rows out as one slice per column of productUpsertSQL.
