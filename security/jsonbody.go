@@ -40,7 +40,7 @@ func (ExactBinder) Bind(i any, c echo.Context) error {
 	if !ok {
 		return apperr.Because(apperr.Malformed, "body", "body was not validated")
 	}
-	if s := stateOf(ctx); s.items != nil && readItemByItem[s.operation] {
+	if s := stateOf(ctx); s.items != nil && readsItemByItem(s.operation) {
 		return nil
 	}
 	return BindExact(raw, i)
@@ -50,7 +50,13 @@ func (ExactBinder) Bind(i any, c echo.Context) error {
 // time (BodyItems) rather than bound whole: Evotor's catalogues and document batches, up to
 // 10 MB, would otherwise be held as a second and third copy (the generated structs, the raw
 // elements) besides the body.
-var readItemByItem = map[string]bool{"createProducts": true, "putDocuments": true}
+var readItemByItem = []string{"createProducts", "putDocuments"}
+
+// readsItemByItem: operation (an id as the embedded spec spells it: oapi-codegen capitalises
+// it) is one of readItemByItem.
+func readsItemByItem(operation string) bool {
+	return slices.ContainsFunc(readItemByItem, func(id string) bool { return strings.EqualFold(id, operation) })
+}
 
 // BodyItems returns the elements of the request's array body, each exactly as received (a
 // slice of the body, not a copy), when the validator checked them one by one; else an error.
