@@ -69,6 +69,9 @@ const productBatchRows = 1000
 // protects a catalogue is the store claim, which must come first (ClaimStores) and fails when
 // the store is another user's.
 func (tx *Tx) UpsertProducts(owner, storeUUID string, products iter.Seq2[ProductRow, error]) error {
+	if err := tx.lockCatalogue(storeUUID); err != nil {
+		return err
+	}
 	stored, err := tx.productHashes(owner, storeUUID)
 	if err != nil {
 		return err
@@ -136,6 +139,16 @@ func (b *productBatch) flush() error {
 	clear(b.at)
 	b.rows, b.replaces = b.rows[:0], b.replaces[:0]
 	return err
+}
+
+// lockCatalogue makes deliveries of one store's catalogue take turns (PostgreSQL; SQLite has a
+// single writer already), so that what productHashes reads stays true until the commit: a
+// product it does not find is inserted without a conflict check.
+func (tx *Tx) lockCatalogue(storeUUID string) error {
+	if tx.store.dialect != "postgres" {
+		return nil
+	}
+	return tx.db.Exec("SELECT 1 FROM stores WHERE uuid = ? FOR UPDATE", storeUUID).Error
 }
 
 // productHashes reads the SHA-256 of each product the store holds (one read of the store: an

@@ -1,31 +1,36 @@
 package storage
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// On PostgreSQL a batch of products is one INSERT … SELECT FROM unnest(one array per column),
+// On PostgreSQL a batch of products is an INSERT … SELECT FROM unnest(one array per column),
 // run on the delivery's own transaction (database/sql's *sql.Tx under GORM's: pgx's stdlib
 // driver passes Go slices through as typed arrays, where GORM would expand them into lists).
 // One statement per 1,000 products, with no temporary table and no second copy of the rows:
 // pgx's CopyFrom needs the *pgx.Conn, which a *sql.Tx does not give, and COPY into a temporary
 // table then INSERT … SELECT writes every row twice.
 
-// productUpsertSQL upserts the batch and returns the uuids it wrote: a product whose stored
-// raw_hash is the same is left as is.
-var productUpsertSQL = func() string {
-	var set []string
-	for _, c := range append(productColumns, "raw", "updated_at") {
-		set = append(set, c+" = excluded."+c)
-	}
-	return `INSERT INTO products (owner_id, store_uuid, uuid, parent_uuid, is_group, has_variants, type, name, code,
+// productInsertSQL inserts a batch of products (unnest: one array per column).
+const productInsertSQL = `INSERT INTO products (owner_id, store_uuid, uuid, parent_uuid, is_group, has_variants, type, name, code,
 		bar_codes, alco_codes, price, quantity, cost_price, measure_name, tax, allow_to_sell, article_number,
 		alcohol_by_volume, alcohol_product_kind_code, tare_volume, raw, raw_hash, updated_at)
 	SELECT $1, $2, u.*, $24::timestamptz FROM unnest($3::text[], $4::text[], $5::boolean[], $6::boolean[], $7::text[], $8::text[],
 		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-		$17::boolean[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bytea[], $23::bytea[]) AS u
+		$17::boolean[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bytea[], $23::bytea[]) AS u`
+
+// productReplaceSQL replaces stored products and returns the uuids it wrote: one whose stored
+// raw_hash is the same is left as is.
+var productReplaceSQL = func() string {
+	var set []string
+	for _, c := range append(productColumns, "raw", "updated_at") {
+		set = append(set, c+" = excluded."+c)
+	}
+	return productInsertSQL + `
 	ON CONFLICT (owner_id, store_uuid, uuid) DO UPDATE SET ` + strings.Join(set, ", ") + `
 	WHERE products.raw_hash IS DISTINCT FROM excluded.raw_hash
 	RETURNING uuid`
@@ -67,59 +72,75 @@ func (c *productColumnsOf) args(owner, store string, updatedAt time.Time) []any 
 		c.alcoholByVolume, c.alcoholProductKindCode, c.tareVolume, c.raw, c.rawHash, updatedAt}
 }
 
-// writeProductsPostgres upserts a batch of changed products of one store in one statement, then
-// re-indexes the barcodes of those it wrote: the old ones of a replaced product go, and every
-// written product's barcodes are inserted.
+// writeProductsPostgres writes a batch of changed products of one store: those new to the
+// store in one INSERT, those replacing stored ones in one upsert; then it re-indexes the
+// barcodes of those written (the old ones of a replaced product go).
 func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
 	sqlTx, err := sqlTx(tx.db)
 	if err != nil {
 		return err
 	}
-	ctx, owner, store := tx.db.Statement.Context, rows[0].OwnerID, rows[0].StoreUUID
-	var cols productColumnsOf
+	ctx, owner, store, at := tx.db.Statement.Context, rows[0].OwnerID, rows[0].StoreUUID, rows[0].UpdatedAt
+	var added, replacing productColumnsOf
 	for i := range rows {
-		cols.add(&rows[i])
-	}
-	written, err := sqlTx.QueryContext(ctx, productUpsertSQL, cols.args(owner, store, rows[0].UpdatedAt)...)
-	if err != nil {
-		return fmt.Errorf("upserting products: %w", err)
+		if replaces[i] {
+			replacing.add(&rows[i])
+		} else {
+			added.add(&rows[i])
+		}
 	}
 	wrote := make(map[string]bool, len(rows))
-	for written.Next() {
-		var uuid string
-		if err := written.Scan(&uuid); err != nil {
-			written.Close()
-			return err
+	if len(added.uuid) > 0 {
+		if _, err := sqlTx.ExecContext(ctx, productInsertSQL, added.args(owner, store, at)...); err != nil {
+			return fmt.Errorf("inserting products: %w", err)
 		}
-		wrote[uuid] = true
-	}
-	if err := written.Close(); err != nil {
-		return err
-	}
-	if err := written.Err(); err != nil {
-		return err
-	}
-	var replaced, codeProducts, codes []string
-	for i, r := range rows {
-		if !wrote[r.UUID] {
-			continue
-		}
-		if replaces[i] {
-			replaced = append(replaced, r.UUID)
-		}
-		for _, c := range barcodesOf(r) {
-			codeProducts, codes = append(codeProducts, r.UUID), append(codes, c)
+		for _, u := range added.uuid {
+			wrote[u] = true
 		}
 	}
-	if len(replaced) > 0 {
+	var replaced []string
+	if len(replacing.uuid) > 0 {
+		if replaced, err = queryStrings(ctx, sqlTx, productReplaceSQL, replacing.args(owner, store, at)...); err != nil {
+			return fmt.Errorf("replacing products: %w", err)
+		}
 		if _, err := sqlTx.ExecContext(ctx, deleteBarcodesSQL, owner, store, replaced); err != nil {
 			return fmt.Errorf("deleting barcodes: %w", err)
 		}
-	}
-	if len(codes) > 0 {
-		if _, err := sqlTx.ExecContext(ctx, insertBarcodesSQL, owner, store, codeProducts, codes); err != nil {
-			return fmt.Errorf("indexing barcodes: %w", err)
+		for _, u := range replaced {
+			wrote[u] = true
 		}
 	}
+	var codeProducts, codes []string
+	for _, r := range rows {
+		if wrote[r.UUID] {
+			for _, c := range barcodesOf(r) {
+				codeProducts, codes = append(codeProducts, r.UUID), append(codes, c)
+			}
+		}
+	}
+	if len(codes) == 0 {
+		return nil
+	}
+	if _, err := sqlTx.ExecContext(ctx, insertBarcodesSQL, owner, store, codeProducts, codes); err != nil {
+		return fmt.Errorf("indexing barcodes: %w", err)
+	}
 	return nil
+}
+
+// queryStrings runs a query returning one text column.
+func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
