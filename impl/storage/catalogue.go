@@ -77,6 +77,7 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, products iter.Seq2[Product
 		return err
 	}
 	b := productBatch{tx: tx, stored: stored, at: map[string]int{}}
+	defer b.wait() // no write may outlive the call (the transaction ends after it)
 	for row, err := range products {
 		if err != nil {
 			return err
@@ -86,7 +87,10 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, products iter.Seq2[Product
 			return err
 		}
 	}
-	return b.flush()
+	if err := b.flush(); err != nil {
+		return err
+	}
+	return b.wait()
 }
 
 type rawHash = [sha256.Size]byte
@@ -98,6 +102,7 @@ type productBatch struct {
 	rows     []ProductRow
 	replaces []bool         // rows[i] replaces a stored product (its old barcodes go)
 	at       map[string]int // uuid -> index in rows
+	writing  chan error     // the batch being written, if any
 }
 
 func (b *productBatch) add(row ProductRow) error {
@@ -121,24 +126,44 @@ func (b *productBatch) add(row ProductRow) error {
 	return b.flush()
 }
 
-// flush writes the batch: the products, then the barcodes of those written.
+// flush hands the batch to be written while the next one is gathered (binding and hashing
+// products overlaps the database's work); the previous batch's write is waited for first, so
+// the transaction has one user at a time.
 func (b *productBatch) flush() error {
 	if len(b.rows) == 0 {
 		return nil
 	}
+	if err := b.wait(); err != nil {
+		return err
+	}
+	rows, replaces := b.rows, b.replaces
 	now := b.tx.store.now()
-	for i := range b.rows {
-		b.rows[i].UpdatedAt = now
+	for i := range rows {
+		rows[i].UpdatedAt = now
 	}
-	var err error
-	if b.tx.store.dialect == "postgres" {
-		err = b.tx.writeProductsPostgres(b.rows, b.replaces)
-	} else {
-		err = b.tx.writeProductsGORM(b.rows, b.replaces)
-	}
+	b.writing = make(chan error, 1)
+	go func() { b.writing <- b.tx.writeProducts(rows, replaces) }()
 	clear(b.at)
-	b.rows, b.replaces = b.rows[:0], b.replaces[:0]
+	b.rows, b.replaces = make([]ProductRow, 0, productBatchRows), make([]bool, 0, productBatchRows)
+	return nil
+}
+
+// wait waits for the batch being written, if any, and says how its write went.
+func (b *productBatch) wait() error {
+	if b.writing == nil {
+		return nil
+	}
+	err := <-b.writing
+	b.writing = nil
 	return err
+}
+
+// writeProducts writes a batch of changed products of one store and re-indexes their barcodes.
+func (tx *Tx) writeProducts(rows []ProductRow, replaces []bool) error {
+	if tx.store.dialect == "postgres" {
+		return tx.writeProductsPostgres(rows, replaces)
+	}
+	return tx.writeProductsGORM(rows, replaces)
 }
 
 // lockCatalogue makes deliveries of one store's catalogue take turns (PostgreSQL; SQLite has a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,8 +39,10 @@ var productReplaceSQL = func() string {
 
 const (
 	deleteBarcodesSQL = `DELETE FROM product_barcodes WHERE owner_id = $1 AND store_uuid = $2 AND product_uuid = ANY($3::text[])`
+	// Without a conflict check: the products written have no barcodes left (new to the store,
+	// or their old ones deleted) and the catalogue is locked (lockCatalogue).
 	insertBarcodesSQL = `INSERT INTO product_barcodes (owner_id, store_uuid, product_uuid, barcode)
-	SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[]) AS u ON CONFLICT DO NOTHING`
+	SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[]) AS u`
 )
 
 // productColumnsOf lays the rows out as one slice per column of productUpsertSQL.
@@ -113,7 +116,7 @@ func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
 	var codeProducts, codes []string
 	for _, r := range rows {
 		if wrote[r.UUID] {
-			for _, c := range barcodesOf(r) {
+			for _, c := range uniqueBarcodesOf(r) {
 				codeProducts, codes = append(codeProducts, r.UUID), append(codes, c)
 			}
 		}
@@ -125,6 +128,13 @@ func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
 		return fmt.Errorf("indexing barcodes: %w", err)
 	}
 	return nil
+}
+
+// uniqueBarcodesOf is the product's barcodes, each once.
+func uniqueBarcodesOf(r ProductRow) []string {
+	codes := barcodesOf(r)
+	slices.Sort(codes)
+	return slices.Compact(codes)
 }
 
 // queryStrings runs a query returning one text column.
