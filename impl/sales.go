@@ -20,7 +20,7 @@ func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProduct
 		if err != nil {
 			return err
 		}
-		return tx.UpsertProducts(owner, storeUUID, boundRows(items, productRow))
+		return tx.UpsertProducts(owner, storeUUID, items, boundRow(productRow))
 	})
 	if err != nil {
 		return nil, err
@@ -46,12 +46,12 @@ func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsReq
 		if err != nil {
 			return err
 		}
-		return tx.UpsertDocuments(boundRows(items, func(d generated.Document, raw []byte) storage.DocumentRow {
+		return tx.UpsertDocuments(boundRows(items, boundRow(func(d generated.Document, raw []byte) storage.DocumentRow {
 			return storage.DocumentRow{OwnerID: owner, UUID: d.Uuid, StoreUUID: storeUUID, Type: d.Type,
 				DeviceUUID: canonical(d.DeviceUuid), SessionUUID: canonical(d.SessionUUID), SessionNumber: d.SessionNumber,
 				Number: decimalText(d.Number), OpenAt: evotorTime(d.OpenDate), CloseAt: evotorTime(d.CloseDate),
 				CloseSum: decimalText(d.CloseSum), CloseResultSum: decimalText(d.CloseResultSum), Raw: raw}
-		}))
+		})))
 	})
 	if err != nil {
 		return nil, err
@@ -69,18 +69,22 @@ func claimStoreItems(ctx context.Context, tx *storage.Tx, owner, storeUUID strin
 	return security.CanonicalID(storeUUID), items, err
 }
 
-// boundRows binds each raw item into an Item (member names matched exactly, as the validator
-// read them) and makes it a row, one item at a time.
-func boundRows[Item, Row any](items iter.Seq[[]byte], row func(item Item, raw []byte) Row) iter.Seq2[Row, error] {
+// boundRow binds a raw item into an Item (member names matched exactly, as the validator read
+// them) and makes it a row.
+func boundRow[Item, Row any](row func(item Item, raw []byte) Row) func(raw []byte) (Row, error) {
+	return func(raw []byte) (Row, error) {
+		var item Item
+		err := security.BindExact(raw, &item)
+		return row(item, raw), err
+	}
+}
+
+// boundRows makes each raw item a row, one at a time, until one fails.
+func boundRows[Row any](items iter.Seq[[]byte], row func(raw []byte) (Row, error)) iter.Seq2[Row, error] {
 	return func(yield func(Row, error) bool) {
 		for raw := range items {
-			var item Item
-			if err := security.BindExact(raw, &item); err != nil {
-				var none Row
-				yield(none, err)
-				return
-			}
-			if !yield(row(item, raw), nil) {
+			r, err := row(raw)
+			if !yield(r, err) || err != nil {
 				return
 			}
 		}

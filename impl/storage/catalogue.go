@@ -59,16 +59,17 @@ var productColumns = []string{"raw_hash", "parent_uuid", "is_group", "has_varian
 // is read, never held whole.
 const productBatchRows = 1000
 
-// UpsertProducts writes a store's products as products yields them (each row's Raw a slice of
-// the body, not a copy), a batch at a time, and re-indexes the barcodes of those written. Only
-// products whose JSON differs from what is stored are written: Evotor re-sends whole
-// catalogues when an answer is late, and a re-sent catalogue should cost a read of the
-// store's hashes, not 25,000 updates. A uuid sent twice is stored as sent last.
+// UpsertProducts writes a store's products: each raw item of items (a slice of the body, not a
+// copy) that differs from what is stored is made a row by row (Raw: the item) and written, a batch at a time,
+// and the barcodes of those written re-indexed. Evotor re-sends whole catalogues when an
+// answer is late, and a re-sent catalogue should cost a read of the store's hashes, not 25,000
+// updates: an item whose bytes are those stored is not even made a row. A uuid sent twice is
+// stored as sent last.
 //
 // Products are keyed by (owner, store, uuid), so no owner check can apply to them: what
 // protects a catalogue is the store claim, which must come first (ClaimStores) and fails when
 // the store is another user's.
-func (tx *Tx) UpsertProducts(owner, storeUUID string, products iter.Seq2[ProductRow, error]) error {
+func (tx *Tx) UpsertProducts(owner, storeUUID string, items iter.Seq[[]byte], row func(raw []byte) (ProductRow, error)) error {
 	if err := tx.lockCatalogue(storeUUID); err != nil {
 		return err
 	}
@@ -78,12 +79,17 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, products iter.Seq2[Product
 	}
 	b := productBatch{tx: tx, stored: stored, at: map[string]int{}}
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
-	for row, err := range products {
+	for raw := range items {
+		sum := sha256.Sum256(raw)
+		if stored.holds(sum) {
+			continue
+		}
+		r, err := row(raw)
 		if err != nil {
 			return err
 		}
-		row.OwnerID, row.StoreUUID = owner, storeUUID
-		if err := b.add(row); err != nil {
+		r.OwnerID, r.StoreUUID = owner, storeUUID
+		if err := b.add(r, sum); err != nil {
 			return err
 		}
 	}
@@ -95,24 +101,43 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, products iter.Seq2[Product
 
 type rawHash = [sha256.Size]byte
 
+// productHashSet is what a store's products are (their raw JSON's SHA-256), as they will be
+// once this delivery's batches are written.
+type productHashSet struct {
+	byUUID map[string]rawHash
+	byHash map[rawHash]string
+}
+
+// holds: a product is stored with exactly these bytes (they hold its uuid: it is that product).
+func (s productHashSet) holds(sum rawHash) bool {
+	uuid, ok := s.byHash[sum]
+	return ok && s.byUUID[uuid] == sum
+}
+
+// replace records that uuid is now sum, and tells whether the store held uuid already.
+func (s productHashSet) replace(uuid string, sum rawHash) (known bool) {
+	old, known := s.byUUID[uuid]
+	delete(s.byHash, old)
+	s.byUUID[uuid], s.byHash[sum] = sum, uuid
+	return known
+}
+
 // productBatch gathers the changed products until a batch is full.
 type productBatch struct {
 	tx       *Tx
-	stored   map[string]rawHash // the store's products as they will be once the batches are written
+	stored   productHashSet
 	rows     []ProductRow
 	replaces []bool         // rows[i] replaces a stored product (its old barcodes go)
 	at       map[string]int // uuid -> index in rows
 	writing  chan error     // the batch being written, if any
 }
 
-func (b *productBatch) add(row ProductRow) error {
+func (b *productBatch) add(row ProductRow, sum rawHash) error {
 	row.UUID = security.CanonicalID(row.UUID)
-	sum := sha256.Sum256(row.Raw)
-	old, known := b.stored[row.UUID]
-	if known && old == sum {
+	if old, ok := b.stored.byUUID[row.UUID]; ok && old == sum {
 		return nil // stored as is (or about to be)
 	}
-	b.stored[row.UUID] = sum
+	known := b.stored.replace(row.UUID, sum)
 	row.RawHash = sum[:]
 	if i, ok := b.at[row.UUID]; ok { // sent twice in one batch: the last wins
 		b.rows[i] = row
@@ -179,25 +204,25 @@ func (tx *Tx) lockCatalogue(storeUUID string) error {
 // productHashes reads the SHA-256 of each product the store holds (one read of the store: an
 // IN list of thousands of uuids makes PostgreSQL scan the table once per uuid on a freshly
 // filled table).
-func (tx *Tx) productHashes(owner, storeUUID string) (map[string]rawHash, error) {
+func (tx *Tx) productHashes(owner, storeUUID string) (productHashSet, error) {
+	set := productHashSet{byUUID: map[string]rawHash{}, byHash: map[rawHash]string{}}
 	rows, err := tx.db.Model(&ProductRow{}).Select("uuid", "raw_hash").
 		Where("owner_id = ? AND store_uuid = ?", owner, storeUUID).Rows()
 	if err != nil {
-		return nil, err
+		return set, err
 	}
 	defer rows.Close()
-	stored := map[string]rawHash{}
 	var uuid string
 	var hash []byte
 	for rows.Next() {
 		if err := rows.Scan(&uuid, &hash); err != nil {
-			return nil, err
+			return set, err
 		}
 		var h rawHash
 		copy(h[:], hash) // a hash of another length matches nothing: the product is rewritten
-		stored[uuid] = h
+		set.byUUID[uuid], set.byHash[h] = h, uuid
 	}
-	return stored, rows.Err()
+	return set, rows.Err()
 }
 
 // writeProductsGORM writes changed products in multi-row statements (SQLite) and re-indexes
