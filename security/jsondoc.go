@@ -217,9 +217,10 @@ type itemSpan struct{ start, end int }
 func checkItems(raw []byte, items *schemaNode) ([]itemSpan, *apperr.Error) {
 	d := jsonDocs.Get().(*jsonDoc)
 	defer d.release()
+	// jsontext reads a bytes.Buffer in place: the values it returns are slices of raw.
 	d.in = *bytes.NewBuffer(raw)
-	d.dec.Reset(&d.in) // jsontext reads a bytes.Buffer in place: values are slices of raw
-	if _, err := d.dec.ReadToken(); err != nil { // [
+	d.dec.Reset(&d.in)
+	if _, err := d.dec.ReadToken(); err != nil { // the array's [
 		return nil, notJSON(raw, err)
 	}
 	walk := mayHoldNULOrNestDeep(raw)
