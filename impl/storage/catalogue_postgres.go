@@ -7,14 +7,43 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
 )
 
-// On PostgreSQL a batch of products is an INSERT … SELECT FROM unnest(one array per column),
-// run on the delivery's own transaction (database/sql's *sql.Tx under GORM's: pgx's stdlib
-// driver passes Go slices through as typed arrays, where GORM would expand them into lists).
-// One statement per 1,000 products, with no temporary table and no second copy of the rows:
-// pgx's CopyFrom needs the *pgx.Conn, which a *sql.Tx does not give, and COPY into a temporary
-// table then INSERT … SELECT writes every row twice.
+// On PostgreSQL the products new to a store (and their barcodes) are written with COPY, on the
+// delivery's own transaction: Accept runs the transaction on a *sql.Conn taken from the pool
+// (transactionOnConn), and database/sql's Conn.Raw hands out pgx's connection under it, the
+// one the transaction is on. They are copied straight into products (no temporary table: the
+// catalogue is locked and its hashes read, so they are known to be absent). Products that
+// replace stored ones go through one INSERT … SELECT FROM unnest(one array per column) … ON
+// CONFLICT per batch (pgx's stdlib driver passes Go slices through as typed arrays, where GORM
+// would expand them into lists); so do new ones when no connection is known.
+
+// transactionOnConn runs f in a transaction on a connection of its own, which f is given.
+func (s *Store) transactionOnConn(ctx context.Context, f func(db *gorm.DB, conn *sql.Conn) error) error {
+	return s.db.WithContext(ctx).Connection(func(c *gorm.DB) error {
+		conn, _ := c.Statement.ConnPool.(*sql.Conn)
+		return c.Transaction(func(db *gorm.DB) error { return f(db, conn) })
+	})
+}
+
+// withPgx runs f with pgx's connection under the transaction (ok false: none is known).
+func (tx *Tx) withPgx(f func(conn *pgx.Conn) error) (ok bool, err error) {
+	if tx.conn == nil {
+		return false, nil
+	}
+	err = tx.conn.Raw(func(driverConn any) error {
+		c, isPgx := driverConn.(*stdlib.Conn)
+		if ok = isPgx; !ok {
+			return nil
+		}
+		return f(c.Conn())
+	})
+	return ok, err
+}
 
 // productInsertSQL inserts a batch of products (unnest: one array per column).
 const productInsertSQL = `INSERT INTO products (owner_id, store_uuid, uuid, parent_uuid, is_group, has_variants, type, name, code,
@@ -84,21 +113,22 @@ func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
 		return err
 	}
 	ctx, owner, store, at := tx.db.Statement.Context, rows[0].OwnerID, rows[0].StoreUUID, rows[0].UpdatedAt
-	var added, replacing productColumnsOf
+	var fresh []*ProductRow
+	var replacing productColumnsOf
 	for i := range rows {
 		if replaces[i] {
 			replacing.add(&rows[i])
 		} else {
-			added.add(&rows[i])
+			fresh = append(fresh, &rows[i])
 		}
 	}
 	wrote := make(map[string]bool, len(rows))
-	if len(added.uuid) > 0 {
-		if _, err := sqlTx.ExecContext(ctx, productInsertSQL, added.args(owner, store, at)...); err != nil {
-			return fmt.Errorf("inserting products: %w", err)
+	if len(fresh) > 0 {
+		if err := tx.insertProducts(ctx, sqlTx, fresh); err != nil {
+			return err
 		}
-		for _, u := range added.uuid {
-			wrote[u] = true
+		for _, r := range fresh {
+			wrote[r.UUID] = true
 		}
 	}
 	var replaced []string
@@ -124,8 +154,48 @@ func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
 	if len(codes) == 0 {
 		return nil
 	}
-	if _, err := sqlTx.ExecContext(ctx, insertBarcodesSQL, owner, store, codeProducts, codes); err != nil {
+	copied, err := tx.withPgx(func(conn *pgx.Conn) error {
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{"product_barcodes"}, []string{"owner_id", "store_uuid", "product_uuid", "barcode"},
+			pgx.CopyFromSlice(len(codes), func(i int) ([]any, error) { return []any{owner, store, codeProducts[i], codes[i]}, nil }))
+		return err
+	})
+	if err == nil && !copied {
+		_, err = sqlTx.ExecContext(ctx, insertBarcodesSQL, owner, store, codeProducts, codes)
+	}
+	if err != nil {
 		return fmt.Errorf("indexing barcodes: %w", err)
+	}
+	return nil
+}
+
+// copiedProductColumns are the columns COPY fills, in productCopyRow's order.
+var copiedProductColumns = []string{"owner_id", "store_uuid", "uuid", "parent_uuid", "is_group", "has_variants", "type",
+	"name", "code", "bar_codes", "alco_codes", "price", "quantity", "cost_price", "measure_name", "tax", "allow_to_sell",
+	"article_number", "alcohol_by_volume", "alcohol_product_kind_code", "tare_volume", "raw", "raw_hash", "updated_at"}
+
+func productCopyRow(r *ProductRow) []any {
+	return []any{r.OwnerID, r.StoreUUID, r.UUID, r.ParentUUID, r.IsGroup, r.HasVariants, r.Type, r.Name, r.Code,
+		r.BarCodes, r.AlcoCodes, r.Price, r.Quantity, r.CostPrice, r.MeasureName, r.Tax, r.AllowToSell,
+		r.ArticleNumber, r.AlcoholByVolume, r.AlcoholProductKindCode, r.TareVolume, r.Raw, r.RawHash, r.UpdatedAt}
+}
+
+// insertProducts inserts products new to the store: COPY on the transaction's connection,
+// else one INSERT … unnest.
+func (tx *Tx) insertProducts(ctx context.Context, sqlTx *sql.Tx, rows []*ProductRow) error {
+	copied, err := tx.withPgx(func(conn *pgx.Conn) error {
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{"products"}, copiedProductColumns,
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return productCopyRow(rows[i]), nil }))
+		return err
+	})
+	if err == nil && !copied {
+		var cols productColumnsOf
+		for _, r := range rows {
+			cols.add(r)
+		}
+		_, err = sqlTx.ExecContext(ctx, productInsertSQL, cols.args(rows[0].OwnerID, rows[0].StoreUUID, rows[0].UpdatedAt)...)
+	}
+	if err != nil {
+		return fmt.Errorf("inserting products: %w", err)
 	}
 	return nil
 }

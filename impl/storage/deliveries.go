@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -16,6 +17,7 @@ var ErrNotOwner = apperr.ErrNotOwner
 // Tx is one delivery's transaction: the domain writes and the inbox row commit together.
 type Tx struct {
 	db        *gorm.DB
+	conn      *sql.Conn // the connection the transaction is on (catalogue_postgres.go: COPY)
 	store     *Store
 	duplicate bool
 }
@@ -32,8 +34,8 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 	if entry.ReceivedAt.IsZero() {
 		entry.ReceivedAt = s.now()
 	}
-	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		tx := &Tx{db: db, store: s}
+	return s.transactionOnConn(ctx, func(db *gorm.DB, conn *sql.Conn) error {
+		tx := &Tx{db: db, conn: conn, store: s}
 		if apply != nil {
 			if err := apply(tx); err != nil {
 				return err

@@ -1,0 +1,69 @@
+package storage_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
+)
+
+// productItems is a catalogue of n products, each one barcode, raw, and how each becomes a row.
+func productItems(n int) ([][]byte, func(raw []byte) (storage.ProductRow, error)) {
+	items := make([][]byte, n)
+	for i := range items {
+		items[i] = fmt.Appendf(nil, `{"uuid":"%08x-8707-4f47-9d9c-4db058054cb2","name":"p%d","barCodes":["%013d"]}`, i, i, i)
+	}
+	row := func(raw []byte) (storage.ProductRow, error) {
+		var i int
+		if _, err := fmt.Sscanf(string(raw), `{"uuid":"%08x-`, &i); err != nil {
+			return storage.ProductRow{}, err
+		}
+		codes := fmt.Sprintf(`["%013d"]`, i)
+		return storage.ProductRow{UUID: fmt.Sprintf("%08x-8707-4f47-9d9c-4db058054cb2", i), Name: fmt.Sprintf("p%d", i), BarCodes: &codes, Raw: raw}, nil
+	}
+	return items, row
+}
+
+// TestCatalogueCommitsWithItsDelivery: a catalogue of several batches (copied, on PostgreSQL, on
+// the transaction's own connection) is written with its inbox row or not at all.
+func TestCatalogueCommitsWithItsDelivery(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		db := b.Open(t)
+		const owner, store = "01-000000000000001", "20991231-0000-4000-8000-000000000001"
+		items, row := productItems(2500)
+		count := func() (products, barcodes, deliveries int64) {
+			db.DB.Model(&storage.ProductRow{}).Count(&products)
+			db.DB.Model(&storage.ProductBarcode{}).Count(&barcodes)
+			db.DB.Model(&storage.InboxEntry{}).Count(&deliveries)
+			return
+		}
+		deliver := func(fail error) error {
+			entry := storage.InboxEntry{Operation: "createProducts", EvotorUserID: new(string), PathParams: "{}", Body: []byte("[]")}
+			return db.Store.Accept(ctx, entry, func(tx *storage.Tx) error {
+				if err := tx.ClaimStores(owner, store); err != nil {
+					return err
+				}
+				if err := tx.UpsertProducts(owner, store, slices.Values(items), row); err != nil {
+					return err
+				}
+				return fail
+			})
+		}
+		boom := errors.New("refused after the products")
+		if err := deliver(boom); !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if p, bc, d := count(); p+bc+d != 0 {
+			t.Fatalf("a refused delivery left %d products, %d barcodes, %d deliveries", p, bc, d)
+		}
+		if err := deliver(nil); err != nil {
+			t.Fatal(err)
+		}
+		if p, bc, d := count(); p != 2500 || bc != 2500 || d != 1 {
+			t.Fatalf("%d products, %d barcodes, %d deliveries; want 2500, 2500, 1", p, bc, d)
+		}
+	})
+}
