@@ -9,40 +9,53 @@ import (
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
-// PostReceipts stores each receipt once (by its event id), header and items.
+// PostReceipts stores each receipt once (by its event id), header and items, and claims the
+// stores they name for the token's user. Receipts are the hot path: storage takes the whole
+// delivery in one call (on PostgreSQL one statement).
 func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsRequestObject) (generated.PostReceiptsResponseObject, error) {
-	err := s.notify(ctx, "postReceipts", nil, func(owner string, tx *storage.Tx) error {
-		receipts, raws, err := receiptList(ctx)
-		if err != nil {
-			return err
-		}
-		rows := make([]storage.ReceiptRow, len(receipts))
-		stores := make([]string, len(receipts))
-		for i, r := range receipts {
-			d := r.Data
-			stores[i] = d.StoreId
-			rows[i] = storage.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: security.CanonicalID(d.Id),
-				StoreUUID: security.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
-				ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: evotorTime(d.DateTime),
-				TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
-				Raw: raws[i]}
-			if d.Items != nil {
-				for _, it := range *d.Items {
-					rows[i].Items = append(rows[i].Items, storage.ReceiptItemRow{ItemUUID: itemID(it.Id), Name: it.Name,
-						ItemType: it.ItemType, Quantity: decimalText(it.Quantity), Price: decimalText(it.Price),
-						SumPrice: decimalText(it.SumPrice), Tax: decimalText(it.Tax), Discount: decimalText(it.Discount)})
-				}
-			}
-		}
-		if err := tx.ClaimStores(owner, stores...); err != nil {
-			return err
-		}
-		return tx.InsertReceipts(rows)
-	})
+	p, err := s.notifier(ctx)
 	if err != nil {
 		return nil, err
 	}
+	rows, err := receiptRows(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	entry, err := inboxEntry(ctx, "postReceipts", p.UserID, nil)
+	if err != nil {
+		return nil, err
+	}
+	redelivery, err := s.store.AcceptReceipts(ctx, entry, p.Token, p.UserID, rows)
+	if err != nil {
+		return nil, err
+	}
+	noteDelivery(ctx, redelivery)
 	return generated.PostReceipts200Response{}, nil
+}
+
+// receiptRows are the body's receipts as stored for owner: header, items and raw JSON.
+func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error) {
+	receipts, raws, err := receiptList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]storage.ReceiptRow, len(receipts))
+	for i, r := range receipts {
+		d := r.Data
+		rows[i] = storage.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: security.CanonicalID(d.Id),
+			StoreUUID: security.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
+			ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: evotorTime(d.DateTime),
+			TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
+			Raw: raws[i]}
+		if d.Items != nil {
+			for _, it := range *d.Items {
+				rows[i].Items = append(rows[i].Items, storage.ReceiptItemRow{ItemUUID: itemID(it.Id), Name: it.Name,
+					ItemType: it.ItemType, Quantity: decimalText(it.Quantity), Price: decimalText(it.Price),
+					SumPrice: decimalText(it.SumPrice), Tax: decimalText(it.Tax), Discount: decimalText(it.Discount)})
+			}
+		}
+	}
+	return rows, nil
 }
 
 // receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw
