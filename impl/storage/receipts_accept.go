@@ -10,10 +10,11 @@ import (
 // receipt not stored yet with its items, and the inbox row, after confirming the user token,
 // all in one transaction. A delivery whose receipts were all stored already is a redelivery
 // (no inbox row). Receipts are the hot path: on PostgreSQL with nothing to forward this is one
-// statement, one round trip (receiptsStatement); otherwise it is Accept with the same rules.
+// statement, one round trip, shared with concurrent deliveries (receipts_batch.go); otherwise it
+// is Accept with the same rules.
 func (s *Store) AcceptReceipts(ctx context.Context, entry InboxEntry, token security.UserTokenCheck, owner string, receipts []ReceiptRow) (redelivery bool, err error) {
-	if s.dialect == "postgres" && (s.forward == nil || len(s.forward.destinations) == 0) {
-		return s.acceptReceiptsInOneStatement(ctx, entry, token, owner, receipts)
+	if s.receipts != nil && (s.forward == nil || len(s.forward.destinations) == 0) {
+		return s.receipts.submit(&receiptDelivery{ctx: ctx, entry: entry, token: token, owner: owner, receipts: eachOnce(receipts)})
 	}
 	err = s.Accept(ctx, entry, func(tx *Tx) error {
 		if err := tx.ConfirmToken(token); err != nil {
@@ -31,4 +32,19 @@ func (s *Store) AcceptReceipts(ctx context.Context, entry InboxEntry, token secu
 		return err
 	})
 	return redelivery, err
+}
+
+// eachOnce is the receipts with canonical ids and stores, each id once: a repeat in one body
+// is a redelivery of the first.
+func eachOnce(receipts []ReceiptRow) []ReceiptRow {
+	seen := make(map[string]bool, len(receipts))
+	once := make([]ReceiptRow, 0, len(receipts))
+	for _, r := range receipts {
+		r.ID, r.StoreUUID = security.CanonicalID(r.ID), security.CanonicalID(r.StoreUUID)
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			once = append(once, r)
+		}
+	}
+	return once
 }
