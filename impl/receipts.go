@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
@@ -35,7 +37,8 @@ func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsReq
 
 // receiptRows are the body's receipts as stored for owner: header, items and raw JSON.
 func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error) {
-	receipts, raws, err := receiptList(ctx)
+	body := security.RawBodyFrom(ctx)
+	receipts, spans, err := receiptList(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +49,7 @@ func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error
 			StoreUUID: security.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
 			ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: evotorTime(d.DateTime),
 			TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
-			Raw: raws[i]}
+			Raw: spans[i].of(body), BodyOffset: spans[i].at}
 		if d.Items != nil {
 			for _, it := range *d.Items {
 				rows[i].Items = append(rows[i].Items, storage.ReceiptItemRow{ItemUUID: itemID(it.Id), Name: it.Name,
@@ -59,27 +62,48 @@ func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error
 }
 
 // receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw
-// JSON. Each receipt is bound from its raw JSON with exact member names: the generated union's
-// own accessors would decode it again, case-insensitively.
-func receiptList(ctx context.Context) ([]generated.Receipt, [][]byte, error) {
-	raws := [][]byte{security.RawBodyFrom(ctx)}
-	if isArray(raws[0]) {
-		items, err := rawItems(ctx)
+// JSON as a span of the body (storage keeps the body once). Each receipt is bound from its raw
+// JSON with exact member names: the generated union's own accessors would decode it again,
+// case-insensitively.
+func receiptList(ctx context.Context) ([]generated.Receipt, []span, error) {
+	body := security.RawBodyFrom(ctx)
+	spans, err := receiptSpans(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	receipts := make([]generated.Receipt, len(spans))
+	for i, sp := range spans {
+		if err := security.BindExact(sp.of(body), &receipts[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return receipts, spans, nil
+}
+
+// span is where a value lies in a body: body[at : at+length].
+type span struct{ at, length int }
+
+func (s span) of(body []byte) []byte { return body[s.at : s.at+s.length] }
+
+// receiptSpans: the whole (validated) body for one receipt, each element for an array.
+func receiptSpans(body []byte) ([]span, error) {
+	if !isArray(body) {
+		return []span{{0, len(body)}}, nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.ReadToken(); err != nil { // [
+		return nil, err
+	}
+	var spans []span
+	for dec.PeekKind() != ']' {
+		v, err := dec.ReadValue()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		raws = make([][]byte, len(items))
-		for i, item := range items {
-			raws[i] = item
-		}
+		end := int(dec.InputOffset())
+		spans = append(spans, span{end - len(v), len(v)})
 	}
-	receipts := make([]generated.Receipt, len(raws))
-	for i, raw := range raws {
-		if err := security.BindExact(raw, &receipts[i]); err != nil {
-			return nil, nil, err
-		}
-	}
-	return receipts, raws, nil
+	return spans, nil
 }
 
 // isArray: the (validated) JSON value is an array.

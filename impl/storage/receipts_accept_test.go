@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -98,6 +99,42 @@ func TestReceiptsUnderConcurrency(t *testing.T) {
 		o.DB.Table("stores").Where("owner_id = ?", "carol").Count(&carolStores)
 		if stored != receipts || inboxRows != receipts || items != receipts || carolStores != 0 {
 			t.Fatalf("alice: %d receipts, %d inbox rows, %d items (want %d each); carol: %d stores", stored, inboxRows, items, receipts, carolStores)
+		}
+	})
+}
+
+// TestReceiptJSONIsKeptOnce: the receipts of an array body read back byte for byte; on
+// PostgreSQL's receipts path they are spans of the inbox row's body, not copies.
+func TestReceiptJSONIsKeptOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		o := b.Open(t)
+		token := userToken(t, o.Store, "u")
+		elements := []string{`{"id":"r-1","data":{"id":"a","storeId":"s","type":"SELL"}}`, `{ "id" : "r-2", "data":{"id":"b","storeId":"s","type":"PAYBACK"} }`}
+		body := []byte(" [\n  " + elements[0] + " ,\t" + elements[1] + "\n]")
+		var rows []storage.ReceiptRow
+		for i, el := range elements {
+			at := bytes.Index(body, []byte(el))
+			rows = append(rows, storage.ReceiptRow{OwnerID: "u", ID: fmt.Sprint("r-", i+1), ReceiptUUID: "x", StoreUUID: "s", Type: "SELL",
+				Raw: body[at : at+len(el)], BodyOffset: at})
+		}
+		user := "u"
+		entry := storage.InboxEntry{Operation: "postReceipts", EvotorUserID: &user, PathParams: "{}", Body: body}
+		if _, err := o.Store.AcceptReceipts(ctx, entry, token, "u", rows); err != nil {
+			t.Fatal(err)
+		}
+		items, _, err := o.Store.List(ctx, storage.ReceiptsOf("u"), "", 10)
+		if err != nil || len(items) != 2 {
+			t.Fatalf("%d receipts, %v", len(items), err)
+		}
+		for i, it := range items {
+			if string(it.Raw) != elements[i] {
+				t.Fatalf("receipt %s reads back as %q, want %q", it.Key, it.Raw, elements[i])
+			}
+		}
+		var copied int64
+		o.DB.Raw("SELECT coalesce(sum(length(raw)), 0) FROM receipts").Scan(&copied)
+		if b.Name == "postgres" && copied != 0 {
+			t.Fatalf("%d bytes of receipt JSON stored besides the inbox body", copied)
 		}
 	})
 }

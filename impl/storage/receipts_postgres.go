@@ -20,8 +20,9 @@ import (
 //
 //   - token: each delivery's user token as it is now (security.UserTokenRecord.Refusal's rule);
 //   - stores: those not stored yet are claimed for the delivery's owner;
-//   - receipts: those not stored yet are inserted (fresh), with their items;
-//   - an inbox row for each delivery with a fresh receipt.
+//   - receipts: those not stored yet are inserted (fresh), with their items; a receipt's JSON
+//     is not copied: it is a span of its delivery's body (migration 00008);
+//   - an inbox row for each delivery with a fresh receipt, its id drawn first for the spans.
 //
 // The final SELECT checks what was read and written; evotor_refuse (migration 00007) aborts
 // the whole statement, writes included, naming the first failure: a token that no longer
@@ -31,7 +32,8 @@ import (
 // so two deliveries never both write one receipt: the later one retries and finds it stored.
 const receiptsStatement = `
 WITH d AS (
-    SELECT * FROM unnest($2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bytea[])
+    SELECT *, nextval(pg_get_serial_sequence('inbox', 'id')) AS inbox_id
+    FROM unnest($2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bytea[])
         WITH ORDINALITY AS d(owner_id, token_id, cutoff, operation, evotor_user_id, path_params, body, n)
 ), token AS (
     SELECT t.id IS NULL OR t.revoked_at IS NOT NULL AS bad, coalesce(t.superseded_at <= d.cutoff, false) AS expired
@@ -50,16 +52,16 @@ WITH d AS (
     SELECT * FROM seen_stores UNION ALL SELECT * FROM claimed
 ), named_receipts AS (
     SELECT * FROM unnest($11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
-        $18::text[], $19::text[], $20::timestamptz[], $21::text[], $22::text[], $23::text[], $24::bytea[])
+        $18::text[], $19::text[], $20::timestamptz[], $21::text[], $22::text[], $23::text[], $24::int[], $35::int[])
         AS r(n, id, receipt_uuid, store_uuid, device_uuid, employee_uuid, shift_id, type, payment_source,
-             date_time, total_amount, total_tax, total_discount, raw)
+             date_time, total_amount, total_tax, total_discount, raw_at, raw_length)
 ), seen_receipts AS (
     SELECT id, owner_id FROM receipts WHERE id IN (SELECT id FROM named_receipts)
 ), fresh AS (
     INSERT INTO receipts (owner_id, id, receipt_uuid, store_uuid, device_uuid, employee_uuid, shift_id, type,
-        payment_source, date_time, total_amount, total_tax, total_discount, raw, received_at)
+        payment_source, date_time, total_amount, total_tax, total_discount, raw, received_at, inbox_id, raw_at, raw_length)
     SELECT d.owner_id, r.id, r.receipt_uuid, r.store_uuid, r.device_uuid, r.employee_uuid, r.shift_id, r.type,
-        r.payment_source, r.date_time, r.total_amount, r.total_tax, r.total_discount, r.raw, $1
+        r.payment_source, r.date_time, r.total_amount, r.total_tax, r.total_discount, '', $1, d.inbox_id, r.raw_at, r.raw_length
     FROM named_receipts r JOIN d USING (n)
     WHERE r.id NOT IN (SELECT id FROM seen_receipts)
     ON CONFLICT (id) DO NOTHING
@@ -73,8 +75,8 @@ WITH d AS (
         AS i(receipt_id, position, item_uuid, name, item_type, quantity, price, sum_price, tax, discount)
     WHERE i.receipt_id IN (SELECT id FROM fresh)
 ), inbox_rows AS (
-    INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body)
-    SELECT d.operation, d.evotor_user_id, d.path_params, $1, d.body FROM d
+    INSERT INTO inbox (id, operation, evotor_user_id, path_params, received_at, body)
+    SELECT d.inbox_id, d.operation, d.evotor_user_id, d.path_params, $1, d.body FROM d
     WHERE d.n IN (SELECT r.n FROM named_receipts r JOIN fresh USING (id))
     ORDER BY d.n
 )
@@ -177,7 +179,8 @@ func receiptsArguments(batch []*receiptDelivery, now time.Time) []any {
 		users                                      []*string
 		tokens, storeN, receiptN                   []int64
 		cutoffs                                    []time.Time
-		bodies, raws                               [][]byte
+		bodies                                     [][]byte
+		rawAt, rawLength                           []int32
 		stores                                     []string
 		ids, receiptUUIDs, storeUUIDs, types       []string
 		devices, employees, shifts, paymentSources []*string
@@ -201,7 +204,7 @@ func receiptsArguments(batch []*receiptDelivery, now time.Time) []any {
 			receiptN, ids, receiptUUIDs, storeUUIDs, types = append(receiptN, n), append(ids, r.ID), append(receiptUUIDs, r.ReceiptUUID), append(storeUUIDs, r.StoreUUID), append(types, r.Type)
 			devices, employees, shifts, paymentSources = append(devices, r.DeviceUUID), append(employees, r.EmployeeUUID), append(shifts, r.ShiftID), append(paymentSources, r.PaymentSource)
 			amounts, taxes, discounts = append(amounts, r.TotalAmount), append(taxes, r.TotalTax), append(discounts, r.TotalDiscount)
-			dateTimes, raws = append(dateTimes, r.DateTime), append(raws, r.Raw)
+			dateTimes, rawAt, rawLength = append(dateTimes, r.DateTime), append(rawAt, int32(r.BodyOffset)), append(rawLength, int32(len(r.Raw)))
 			for pos, it := range r.Items {
 				itemReceipts, positions, itemUUIDs = append(itemReceipts, r.ID), append(positions, int32(pos)), append(itemUUIDs, it.ItemUUID)
 				names, itemTypes, quantities, prices = append(names, it.Name), append(itemTypes, it.ItemType), append(quantities, it.Quantity), append(prices, it.Price)
@@ -212,6 +215,7 @@ func receiptsArguments(batch []*receiptDelivery, now time.Time) []any {
 	return []any{now, owners, tokens, cutoffs, operations, users, params, bodies,
 		storeN, stores,
 		receiptN, ids, receiptUUIDs, storeUUIDs, devices, employees, shifts, types, paymentSources,
-		dateTimes, amounts, taxes, discounts, raws,
-		itemReceipts, positions, itemUUIDs, names, itemTypes, quantities, prices, sums, itemTaxes, itemDiscounts}
+		dateTimes, amounts, taxes, discounts, rawAt,
+		itemReceipts, positions, itemUUIDs, names, itemTypes, quantities, prices, sums, itemTaxes, itemDiscounts,
+		rawLength}
 }
