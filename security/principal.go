@@ -9,10 +9,10 @@ import (
 // Principal is who an accepted request comes from: the app (Evotor Cloud holding the app
 // credential), the Evotor user behind a user token, or the partner's admin.
 type Principal struct {
-	App     bool
-	Admin   bool   // the partner's own admin API
-	UserID  string         // Evotor user id; set for user-token requests
-	Token   UserTokenCheck // set for user-token requests
+	App    bool
+	Admin  bool           // the partner's own admin API
+	UserID string         // Evotor user id; set for user-token requests
+	Token  UserTokenCheck // set for user-token requests
 }
 
 // UserTokenCheck is what a delivery confirms about its user token inside its own transaction.
