@@ -14,7 +14,6 @@ import (
 // format evotor-time is defined here, the only definition of both rules.
 const FormatEvotorTime = "evotor-time"
 
-
 // Layouts Evotor sends times in; fractional seconds are optional in both when parsing.
 var evotorTimeLayouts = []string{time.RFC3339, "2006-01-02T15:04:05Z0700"}
 
