@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -15,7 +16,7 @@ import (
 )
 
 // receiptsStatement stores a batch of receipts deliveries on PostgreSQL in one statement: one
-// round trip and one commit for them all (pgx prepares it once per connection). Per delivery
+// round trip and one commit for them all. Per delivery
 // it does what AcceptReceipts does through Accept:
 //
 //   - token: each delivery's user token as it is now (security.UserTokenRecord.Refusal's rule);
@@ -32,7 +33,7 @@ import (
 // so two deliveries never both write one receipt: the later one retries and finds it stored.
 const receiptsStatement = `
 WITH d AS (
-    SELECT *, nextval(pg_get_serial_sequence('inbox', 'id')) AS inbox_id
+    SELECT *, nextval('inbox_id_seq') AS inbox_id
     FROM unnest($2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bytea[])
         WITH ORDINALITY AS d(owner_id, token_id, cutoff, operation, evotor_user_id, path_params, body, n)
 ), token AS (
@@ -136,7 +137,11 @@ func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*rece
 // runReceiptsStatement runs the statement until it sees every row it met, and returns the ids
 // of the receipts it inserted, or the refusal as an apperr error.
 func (s *Store) runReceiptsStatement(ctx context.Context, conn *sql.Conn, batch []*receiptDelivery) (map[string]bool, error) {
-	args := receiptsArguments(batch, s.now())
+	// Planned at every run, with the batch's own values (pgx's unnamed statement, its
+	// description cached): a plan cached once would keep what it chose while the tables were
+	// small — a sequential scan of receipts for the redelivery check, whose cost then grows
+	// with every receipt stored until autovacuum analyzes the table.
+	args := append([]any{pgx.QueryExecModeCacheDescribe}, receiptsArguments(batch, s.now())...)
 	var err error
 	for range runsOfConcurrentInsert {
 		var ids []string
