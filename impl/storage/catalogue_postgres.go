@@ -22,12 +22,18 @@ import (
 // CONFLICT per batch (pgx's stdlib driver passes Go slices through as typed arrays, where GORM
 // would expand them into lists); so do new ones when no connection is known.
 
-// transactionOnConn runs f in a transaction on a connection of its own, which f is given.
+// transactionOnConn runs f in a transaction on a connection of its own, which f is given. Its
+// error means what GORM's would (a database that did not answer: apperr.Unavailable), also for
+// taking the connection and for statements run outside GORM.
 func (s *Store) transactionOnConn(ctx context.Context, f func(db *gorm.DB, conn *sql.Conn) error) error {
-	return s.db.WithContext(ctx).Connection(func(c *gorm.DB) error {
+	err := s.db.WithContext(ctx).Connection(func(c *gorm.DB) error {
 		conn, _ := c.Statement.ConnPool.(*sql.Conn)
 		return c.Transaction(func(db *gorm.DB) error { return f(db, conn) })
 	})
+	if t, ok := s.db.Dialector.(gorm.ErrorTranslator); err != nil && ok {
+		return t.Translate(err)
+	}
+	return err
 }
 
 // withPgx runs f with pgx's connection under the transaction (ok false: none is known).
