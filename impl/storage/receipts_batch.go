@@ -23,11 +23,11 @@ type receiptBatcher struct {
 
 const (
 	// receiptFlushers: statements in flight at once. One: while it runs, the next batch gathers.
-	// Measured with 32 concurrent deliveries (BenchmarkReceiptNotificationParallel), one costs
-	// PostgreSQL about 300 µs of CPU per receipt against 500–650 µs for two or four (smaller
-	// batches, more statements, more lock traffic), at the same throughput. The price: a
-	// statement waiting for a row lock (a store being claimed by a catalogue's transaction)
-	// holds up the receipts queued behind it until that transaction ends.
+	// Measured with 32 concurrent deliveries (BenchmarkReceiptNotificationParallel, PostgreSQL
+	// CPU from /proc), one costs PostgreSQL about 205 µs of CPU per receipt, two 306 µs, four
+	// 612 µs (smaller batches, more statements, contention on the same index pages), at no
+	// better throughput. The price: a statement waiting for a row lock (a store being claimed
+	// by a catalogue's transaction) holds up the receipts queued behind it until that ends.
 	receiptFlushers = 1
 	// maxReceiptBatch bounds a statement's deliveries (and its parameters' size).
 	maxReceiptBatch = 64
