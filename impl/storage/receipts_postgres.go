@@ -119,16 +119,21 @@ type receiptOutcome struct {
 }
 
 // storeReceipts runs receiptsStatement for a batch of deliveries on conn and tells each its
-// outcome. When the batch fails for any reason but a database that does not answer (most
+// outcome, and returns the batch's error. When the batch fails for any reason but a database that does not answer (most
 // likely one delivery's: a refused token, another owner's receipt, a value PostgreSQL
 // refuses), each delivery runs again alone, so only that one fails.
-func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*receiptDelivery) {
+func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*receiptDelivery) error {
 	fresh, err := s.runReceiptsStatement(ctx, conn, batch)
 	if len(batch) > 1 && err != nil && !errors.Is(err, apperr.ErrUnavailable) {
+		var unavailable error
 		for _, d := range batch {
-			s.storeReceipts(ctx, conn, []*receiptDelivery{d})
+			if unavailable != nil { // the connection is likely broken: no more statements on it
+				d.done <- receiptOutcome{err: unavailable}
+			} else if err := s.storeReceipts(ctx, conn, []*receiptDelivery{d}); errors.Is(err, apperr.ErrUnavailable) {
+				unavailable = err
+			}
 		}
-		return
+		return unavailable
 	}
 	for _, d := range batch {
 		out := receiptOutcome{err: err, redelivery: true}
@@ -139,6 +144,7 @@ func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*rece
 		}
 		d.done <- out
 	}
+	return err
 }
 
 // runReceiptsStatement runs the statement until it sees every row it met, and returns the ids
