@@ -16,10 +16,11 @@ import (
 // delivery is answered after that commit, so a 200 still means stored; a delivery the batch
 // failed for runs again alone (storeReceipts).
 type receiptBatcher struct {
-	queue  chan *receiptDelivery
-	closed chan struct{}
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	queue   chan *receiptDelivery
+	closed  chan struct{}
+	stop    context.CancelFunc
+	closing sync.Once
+	wg      sync.WaitGroup
 
 	batches, delivered atomic.Int64 // how many batches, of how many deliveries (for tests)
 }
@@ -52,10 +53,13 @@ func (s *Store) startReceiptBatcher() {
 	s.receipts = b
 }
 
-// close stops the flushers after their current batch and answers what is still queued.
+// close stops the flushers after their current batch and answers what is still queued; a
+// second close does nothing (Store.Close may be called twice).
 func (b *receiptBatcher) close() {
-	close(b.closed)
-	b.stop()
+	b.closing.Do(func() {
+		close(b.closed)
+		b.stop()
+	})
 	b.wg.Wait()
 	for {
 		select {
