@@ -27,26 +27,37 @@ func (tx *Tx) Redelivery() { tx.duplicate = true }
 func (tx *Tx) IsRedelivery() bool { return tx.duplicate }
 
 // Accept stores a delivery: apply's domain writes and the inbox row in one transaction, so a
-// crash never leaves one without the other. When apply fails, nothing is written.
+// crash never leaves one without the other. When apply fails, nothing is written. It returns
+// only after the commit. On SQLite, deliveries arriving together share one transaction (each
+// in its own savepoint) and one commit: groupcommit.go.
 func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx) error) error {
 	if entry.ReceivedAt.IsZero() {
 		entry.ReceivedAt = s.now()
 	}
+	if s.committer != nil {
+		return s.committer.accept(ctx, entry, apply)
+	}
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		tx := &Tx{db: db, store: s}
-		if apply != nil {
-			if err := apply(tx); err != nil {
-				return err
-			}
-		}
-		if tx.duplicate {
-			return nil
-		}
-		if err := db.Create(&entry).Error; err != nil {
+		return s.applyDelivery(ctx, db, entry, apply)
+	})
+}
+
+// applyDelivery runs apply and, unless it found the delivery already applied, writes the inbox
+// row and its forwarding, all in db's transaction.
+func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, entry InboxEntry, apply func(tx *Tx) error) error {
+	tx := &Tx{db: db, store: s}
+	if apply != nil {
+		if err := apply(tx); err != nil {
 			return err
 		}
-		return s.enqueueForwarding(ctx, db, entry)
-	})
+	}
+	if tx.duplicate {
+		return nil
+	}
+	if err := db.Create(&entry).Error; err != nil {
+		return err
+	}
+	return s.enqueueForwarding(ctx, db, entry)
 }
 
 // batchRows is how many rows one multi-row statement carries. The SQLite driver binds
