@@ -54,10 +54,18 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, entry InboxEntry
 	if tx.duplicate {
 		return nil
 	}
-	if err := db.Create(&entry).Error; err != nil {
+	if err := insertInbox(db, &entry); err != nil {
 		return err
 	}
 	return s.enqueueForwarding(ctx, db, entry)
+}
+
+// insertInbox writes the inbox row and sets its id: the statement GORM's Create would run,
+// without its reflection (every delivery passes here).
+func insertInbox(db *gorm.DB, entry *InboxEntry) error {
+	row := db.Raw(`INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body)
+		VALUES (?, ?, ?, ?, ?) RETURNING id`, entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt, entry.Body).Row()
+	return row.Scan(&entry.ID)
 }
 
 // batchRows is how many rows one multi-row statement carries. The SQLite driver binds

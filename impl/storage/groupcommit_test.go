@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -211,4 +213,56 @@ func TestDeliveryWhoseCallerWentAwayIsSkipped(t *testing.T) {
 	if n := count(t, st, "inbox", "1 = 1"); n != 0 {
 		t.Fatalf("%d inbox rows", n)
 	}
+}
+
+// BenchmarkAcceptReceipt: deliveries of one new receipt (four items, ~1.7 KB) from 32
+// concurrent callers, as in the load benchmark's closed loop, storage alone.
+func BenchmarkAcceptReceipt(b *testing.B) {
+	st, err := Open(context.Background(), "", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	body := make([]byte, 1700)
+	for i := range body {
+		body[i] = 'x'
+	}
+	var n atomic.Int64
+	cpuBefore := processCPU(b)
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("r-%d", n.Add(1))
+			owner := "01-000000000000001"
+			entry := InboxEntry{Operation: "postReceipts", EvotorUserID: &owner, PathParams: "{}", Body: body}
+			err := st.Accept(context.Background(), entry, func(tx *Tx) error {
+				if err := tx.ClaimStores(owner, "s-1"); err != nil {
+					return err
+				}
+				items := make([]ReceiptItemRow, 4)
+				for i := range items {
+					name, qty := "Сидр яблочный", "2"
+					items[i] = ReceiptItemRow{ItemUUID: fmt.Sprintf("%s-%d", id, i), Name: &name, Quantity: &qty, Price: &qty, SumPrice: &qty}
+				}
+				now := time.Now()
+				return tx.InsertReceipts([]ReceiptRow{{OwnerID: owner, ID: id, ReceiptUUID: id, StoreUUID: "s-1", Type: "SELL",
+					DateTime: &now, Raw: body, Items: items}})
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/float64(st.committer.commits.Load()), "deliveries/commit")
+	b.ReportMetric(float64((processCPU(b)-cpuBefore).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// processCPU is the CPU time the process has used (other work on the machine does not count).
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
