@@ -115,6 +115,13 @@ func (c *committer) commitBatch(batch []*commitJob) {
 	// The transaction outlives any one request: a caller going away must not interrupt the
 	// statements of the others.
 	err := c.store.db.WithContext(context.Background()).Transaction(func(db *gorm.DB) error {
+		if len(batch) == 1 { // alone: no savepoint, its failure rolls the transaction back
+			j := batch[0]
+			if j.err = j.ctx.Err(); j.err == nil {
+				j.err = c.applyJob(db.WithContext(context.WithoutCancel(j.ctx)), j)
+			}
+			return j.err
+		}
 		for _, j := range batch {
 			if j.err = j.ctx.Err(); j.err != nil {
 				continue // the caller has gone: skipped
