@@ -115,12 +115,8 @@ func (c *committer) commitBatch(batch []*commitJob) {
 	// The transaction outlives any one request: a caller going away must not interrupt the
 	// statements of the others.
 	err := c.store.db.WithContext(context.Background()).Transaction(func(db *gorm.DB) error {
-		if len(batch) == 1 { // alone: no savepoint, its failure rolls the transaction back
-			j := batch[0]
-			if j.err = j.ctx.Err(); j.err == nil {
-				j.err = c.applyJob(db.WithContext(context.WithoutCancel(j.ctx)), j)
-			}
-			return j.err
+		if len(batch) == 1 {
+			return c.runAlone(db, batch[0])
 		}
 		for _, j := range batch {
 			if j.err = j.ctx.Err(); j.err != nil {
@@ -144,12 +140,21 @@ func (c *committer) commitBatch(batch []*commitJob) {
 	}
 }
 
+// runAlone applies a job that has the transaction to itself: no savepoint, its failure rolls
+// the transaction back.
+func (c *committer) runAlone(db *gorm.DB, j *commitJob) error {
+	if j.err = j.ctx.Err(); j.err == nil {
+		j.err = c.applyJob(db, j)
+	}
+	return j.err
+}
+
 // runInSavepoint applies one job; when it fails its writes are rolled back, the others' kept.
 func (c *committer) runInSavepoint(db *gorm.DB, j *commitJob) error {
 	if err := db.Exec("SAVEPOINT delivery").Error; err != nil {
 		return fmt.Errorf("%w: %w", errBatchBroken, err)
 	}
-	err := c.applyJob(db.WithContext(context.WithoutCancel(j.ctx)), j)
+	err := c.applyJob(db, j)
 	if err == nil {
 		if err := db.Exec("RELEASE delivery").Error; err != nil {
 			return fmt.Errorf("%w: %w", errBatchBroken, err)
@@ -167,8 +172,9 @@ func (c *committer) runInSavepoint(db *gorm.DB, j *commitJob) error {
 	return err
 }
 
-// applyJob runs the delivery, turning a panic of apply into an error here (so the savepoint is
-// rolled back) and a panic again in the caller.
+// applyJob runs the delivery with its caller's context values but not its cancellation (that
+// would interrupt the shared transaction), turning a panic of apply into an error here (so its
+// writes are rolled back) and a panic again in the caller.
 func (c *committer) applyJob(db *gorm.DB, j *commitJob) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -176,5 +182,6 @@ func (c *committer) applyJob(db *gorm.DB, j *commitJob) (err error) {
 			err = fmt.Errorf("storage: delivery panicked: %v", p)
 		}
 	}()
-	return c.store.applyDelivery(db.Statement.Context, db, j.entry, j.apply)
+	ctx := context.WithoutCancel(j.ctx)
+	return c.store.applyDelivery(ctx, db.WithContext(ctx), j.entry, j.apply)
 }

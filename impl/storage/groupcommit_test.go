@@ -171,7 +171,7 @@ func TestWaitingDeliveriesShareOneCommitEachWithItsOwnResult(t *testing.T) {
 }
 
 // TestLoneDeliveryCommitsAtOnce: with nothing else waiting, a delivery is committed without
-// waiting for company.
+// waiting for company; refused, it leaves nothing.
 func TestLoneDeliveryCommitsAtOnce(t *testing.T) {
 	st := openSQLiteStore(t)
 	for i := range 3 {
@@ -182,6 +182,20 @@ func TestLoneDeliveryCommitsAtOnce(t *testing.T) {
 		if n := st.committer.commits.Load(); n != int64(i+1) {
 			t.Fatalf("%d commits after %d deliveries", n, i+1)
 		}
+	}
+	// Alone it has no savepoint: its failure rolls back the whole transaction.
+	e, a := receiptJob("mallory", "m-1", "s-mallory")
+	err := st.Accept(context.Background(), e, func(tx *Tx) error {
+		if err := a(tx); err != nil {
+			return err
+		}
+		return tx.ClaimStores("mallory", "s-alice")
+	})
+	if !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("refused delivery alone: %v", err)
+	}
+	if n := count(t, st, "stores", "owner_id = ?", "mallory") + count(t, st, "inbox", "evotor_user_id = ?", "mallory"); n != 0 {
+		t.Fatalf("a refused delivery alone kept %d rows", n)
 	}
 }
 
