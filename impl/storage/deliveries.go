@@ -54,19 +54,23 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, entry InboxEntry
 	if tx.duplicate {
 		return nil
 	}
-	if err := insertInbox(db, &entry); err != nil {
+	if !s.forwarding() { // nothing needs the row's id
+		return db.Exec(insertInboxSQL, entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt, entry.Body).Error
+	}
+	err := db.Raw(insertInboxSQL+" RETURNING id", entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt,
+		entry.Body).Row().Scan(&entry.ID)
+	if err != nil {
 		return err
 	}
 	return s.enqueueForwarding(ctx, db, entry)
 }
 
-// insertInbox writes the inbox row and sets its id: the statement GORM's Create would run,
-// without its reflection (every delivery passes here).
-func insertInbox(db *gorm.DB, entry *InboxEntry) error {
-	row := db.Raw(`INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body)
-		VALUES (?, ?, ?, ?, ?) RETURNING id`, entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt, entry.Body).Row()
-	return row.Scan(&entry.ID)
-}
+// forwarding reports whether Accept forwards deliveries anywhere (outbox.go).
+func (s *Store) forwarding() bool { return s.forward != nil && len(s.forward.destinations) > 0 }
+
+// insertInboxSQL writes the inbox row: the statement GORM's Create would run, without its
+// reflection (every delivery passes here).
+const insertInboxSQL = `INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body) VALUES (?, ?, ?, ?, ?)`
 
 // batchRows is how many rows one multi-row statement carries. The SQLite driver binds
 // parameters in time quadratic in their number per statement, so it gets small statements.
