@@ -46,7 +46,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading embedded spec: %w", err)
 	}
-	validator, err := security.NewValidator(spec, security.Config{App: cfg.App, AdminToken: cfg.AdminToken, UserTokens: cfg.Store, TokenGrace: cfg.TokenGrace, Now: cfg.Now})
+	validator, err := security.NewValidator(spec, security.Config{App: cfg.App, AdminToken: cfg.AdminToken, UserTokens: security.NewCachedUserTokens(cfg.Store), TokenGrace: cfg.TokenGrace, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}

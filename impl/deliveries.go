@@ -13,16 +13,9 @@ import (
 // arrived) in one transaction, before the 200. userID is the user the delivery is about: the
 // token's user for notifications, the body's userId for app events.
 func (s *Server) deliver(ctx context.Context, operation, userID string, pathParams map[string]string, apply func(tx *storage.Tx) error) error {
-	if pathParams == nil {
-		pathParams = map[string]string{} // stored as {}: the admin API promises an object
-	}
-	params, err := json.Marshal(pathParams)
+	entry, err := inboxEntry(ctx, operation, userID, pathParams)
 	if err != nil {
 		return err
-	}
-	entry := storage.InboxEntry{Operation: operation, PathParams: string(params), Body: security.RawBodyFrom(ctx)}
-	if userID != "" {
-		entry.EvotorUserID = &userID
 	}
 	redelivery := false
 	err = s.store.Accept(ctx, entry, func(tx *storage.Tx) error {
@@ -36,24 +29,55 @@ func (s *Server) deliver(ctx context.Context, operation, userID string, pathPara
 	return err
 }
 
+// inboxEntry is the inbox row of a delivery: its operation, user, path parameters and body.
+func inboxEntry(ctx context.Context, operation, userID string, pathParams map[string]string) (storage.InboxEntry, error) {
+	if pathParams == nil {
+		pathParams = map[string]string{} // stored as {}: the admin API promises an object
+	}
+	params, err := json.Marshal(pathParams)
+	if err != nil {
+		return storage.InboxEntry{}, err
+	}
+	entry := storage.InboxEntry{Operation: operation, PathParams: string(params), Body: security.RawBodyFrom(ctx)}
+	if userID != "" {
+		entry.EvotorUserID = &userID
+	}
+	return entry, nil
+}
+
 // notify runs a user-token notification: the payment policy, then the delivery on behalf of
-// the token's user (the owner of everything it writes). It fails closed: without a user
-// principal nothing is written.
+// the token's user (the owner of everything it writes), which confirms the token inside its
+// transaction (the authenticator may have answered from its cache).
 func (s *Server) notify(ctx context.Context, operation string, pathParams map[string]string, apply func(owner string, tx *storage.Tx) error) error {
+	p, err := s.notifier(ctx)
+	if err != nil {
+		return err
+	}
+	return s.deliver(ctx, operation, p.UserID, pathParams, func(tx *storage.Tx) error {
+		if err := tx.ConfirmToken(p.Token); err != nil {
+			return err
+		}
+		return apply(p.UserID, tx)
+	})
+}
+
+// notifier is who sends a user-token notification, once the payment policy lets them. It
+// fails closed: without a user principal nothing is written.
+func (s *Server) notifier(ctx context.Context) (security.Principal, error) {
 	p, ok := security.PrincipalFrom(ctx)
 	if !ok || p.UserID == "" {
-		return apperr.New(apperr.BadUserToken, "")
+		return security.Principal{}, apperr.New(apperr.BadUserToken, "")
 	}
 	if s.requireActiveSubscription {
 		ended, err := s.store.AllSubscriptionsTerminated(ctx, p.UserID)
 		if err != nil {
-			return err
+			return security.Principal{}, err
 		}
 		if ended {
-			return &apperr.Error{Kind: apperr.PaymentRequired, Subject: "userUuid", Value: p.UserID}
+			return security.Principal{}, &apperr.Error{Kind: apperr.PaymentRequired, Subject: "userUuid", Value: p.UserID}
 		}
 	}
-	return s.deliver(ctx, operation, p.UserID, pathParams, func(tx *storage.Tx) error { return apply(p.UserID, tx) })
+	return p, nil
 }
 
 // rawItems splits a JSON array body into its elements, kept byte for byte.

@@ -1,10 +1,14 @@
 package security
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/go-json-experiment/json"
+	"pgregory.net/rapid"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 )
@@ -122,4 +126,23 @@ func TestNewValidatorRefusesAnUncheckableBody(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "PutStores") || !strings.Contains(err.Error(), "allOf") {
 		t.Fatalf("NewValidator: %v", err)
 	}
+}
+
+// TestBindExactWithoutEscapesNeedsNoCanonicalForm: for a body without a backslash, json's own
+// binding (BindExact's fast path) equals the binding through canonicalUnionStrings, whatever
+// the characters in the union strings.
+func TestBindExactWithoutEscapesNeedsNoCanonicalForm(t *testing.T) {
+	plain := rapid.StringOf(rapid.Rune().Filter(func(r rune) bool { return r >= 0x20 && r != '"' && r != '\\' }))
+	union := rapid.OneOf(rapid.Map(plain, func(s string) string { return `"` + s + `"` }),
+		rapid.SampledFrom([]string{"0", "-1.5e3", "123.120", "null", `"0.000"`, `"<&>"`, "\"\u2028\u2029\""}))
+	rapid.Check(t, func(t *rapid.T) {
+		body := fmt.Sprintf(`{"id":"r","data":{"id":"d","storeId":"s","type":"SELL","totalAmount":%s,"items":[{"name":"%s","price":%s,"quantity":%s}]}}`,
+			union.Draw(t, "total"), plain.Draw(t, "name"), union.Draw(t, "price"), union.Draw(t, "quantity"))
+		var fast, canonical generated.Receipt
+		errFast := json.Unmarshal([]byte(body), &fast)
+		errCanonical := json.Unmarshal([]byte(body), &canonical, canonicalUnionStrings)
+		if (errFast == nil) != (errCanonical == nil) || !reflect.DeepEqual(fast, canonical) {
+			t.Fatalf("%s: fast %+v (%v), canonical %+v (%v)", body, fast, errFast, canonical, errCanonical)
+		}
+	})
 }

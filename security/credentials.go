@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
 
 // AppCredentials are what the partner typed into Evotor's developer portal: one or more app
@@ -84,6 +86,27 @@ type UserTokenRecord struct {
 	UserID       string
 	Revoked      bool
 	SupersededAt *time.Time // when a newer token was issued for the user; nil while it is the newest
+}
+
+// Refusal is why the token does not authenticate (0 when it does): revoked, 1002; superseded by
+// a newer token at or before cutoff (see UserTokenCheck), 1003. The one statement of the rule;
+// storage's PostgreSQL receipts statement repeats it in SQL, next to a test that pins both.
+func (r UserTokenRecord) Refusal(cutoff time.Time) apperr.Kind {
+	switch {
+	case r.Revoked:
+		return apperr.BadUserToken
+	case r.SupersededAt != nil && !r.SupersededAt.After(cutoff):
+		return apperr.ExpiredUserToken
+	}
+	return 0
+}
+
+// TokenCutoff is the UserTokenCheck.Cutoff at now for a grace period (0: never expire).
+func TokenCutoff(now time.Time, grace time.Duration) time.Time {
+	if grace <= 0 {
+		return time.Time{}
+	}
+	return now.Add(-grace)
 }
 
 // UserTokens finds the record of a user token by its hash. found=false for an unknown token.

@@ -372,15 +372,17 @@ func userTokenAuthenticator(tokens UserTokens, grace time.Duration, now func() t
 			return Principal{}, apperr.BadUserToken, nil
 		}
 		rec, found, err := tokens.LookupUserToken(ctx, HashToken(t))
-		switch {
-		case err != nil:
+		if err != nil {
 			return Principal{}, 0, fmt.Errorf("looking up user token: %w", err)
-		case !found || rec.Revoked:
-			return Principal{}, apperr.BadUserToken, nil
-		case grace > 0 && rec.SupersededAt != nil && !now().Before(rec.SupersededAt.Add(grace)):
-			return Principal{}, apperr.ExpiredUserToken, nil
 		}
-		return Principal{UserID: rec.UserID, TokenID: rec.ID}, 0, nil
+		if !found {
+			return Principal{}, apperr.BadUserToken, nil
+		}
+		check := UserTokenCheck{ID: rec.ID, Cutoff: TokenCutoff(now(), grace)}
+		if refusal := rec.Refusal(check.Cutoff); refusal != 0 {
+			return Principal{}, refusal, nil
+		}
+		return Principal{UserID: rec.UserID, Token: check}, 0, nil
 	}
 }
 

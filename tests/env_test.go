@@ -57,6 +57,7 @@ type env struct {
 	api    *echo.Echo
 	client *generated.ClientWithResponses
 	logs   *syncBuffer
+	cfg    impl.APIConfig // what api was assembled from (replica builds another from it)
 }
 
 type envOption func(*impl.APIConfig)
@@ -82,15 +83,30 @@ func newEnv(t testing.TB, b backend, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	api, err := impl.NewAPI(cfg)
+	e := &env{t: t, store: cfg.Store, db: opened.DB, sealer: sealer, logs: logs, cfg: cfg}
+	e.assemble()
+	return e
+}
+
+// replica is a second server process over the same database: its own API, with its own
+// in-process state (the user-token cache), as another replica behind a load balancer.
+func (e *env) replica() *env {
+	r := *e
+	r.assemble()
+	return &r
+}
+
+// assemble builds the API and its client from e.cfg.
+func (e *env) assemble() {
+	api, err := impl.NewAPI(e.cfg)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	client, err := generated.NewClientWithResponses("http://evotor-partner.test", generated.WithHTTPClient(inProcess{api}))
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	return &env{t: t, store: cfg.Store, db: opened.DB, sealer: sealer, api: api, client: client, logs: logs}
+	e.api, e.client = api, client
 }
 
 // inProcess hands requests straight to the API's ServeHTTP: no sockets, same code path.

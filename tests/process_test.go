@@ -102,19 +102,21 @@ func tail(s string, n int) string {
 }
 
 // partnerEnv is the environment of a server on addr over the database (DATABASE_URL, or the
-// SQLite file in dataDir), forwarding to forwardURL.
+// SQLite file in dataDir), forwarding to forwardURL ("": no forwarding).
 func partnerEnv(addr, databaseURL, dataDir, forwardURL string) []string {
-	return []string{
+	env := []string{
 		"EVOTOR_PARTNER_ADDR=" + addr,
 		"EVOTOR_PARTNER_APP_TOKEN=" + appToken,
 		"EVOTOR_PARTNER_SECRET_KEY=" + strings.Repeat("ab", 32),
 		"EVOTOR_PARTNER_DATA_DIR=" + dataDir,
 		"DATABASE_URL=" + databaseURL,
-		"EVOTOR_PARTNER_FORWARD_URL=" + forwardURL,
-		"EVOTOR_PARTNER_FORWARD_SECRET=" + forwardSecret,
-		"EVOTOR_PARTNER_FORWARD_RESCUE_AFTER=15s",
 		"EVOTOR_PARTNER_METRICS_ADDR=", // off: several servers run at once
 	}
+	if forwardURL == "" {
+		return env
+	}
+	return append(env, "EVOTOR_PARTNER_FORWARD_URL="+forwardURL, "EVOTOR_PARTNER_FORWARD_SECRET="+forwardSecret,
+		"EVOTOR_PARTNER_FORWARD_RESCUE_AFTER=15s")
 }
 
 // startPartner runs evotor-partner and waits until it answers /healthz.

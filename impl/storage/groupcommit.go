@@ -20,9 +20,6 @@ import (
 // maxBatch bounds how many deliveries share one commit.
 const maxBatch = 64
 
-// errStoreClosed answers deliveries that arrive after Close.
-var errStoreClosed = errors.New("storage: closed")
-
 // errBatchBroken: a savepoint could not be rolled back, so the transaction is in no known
 // state; nothing of the batch may be committed.
 var errBatchBroken = errors.New("storage: delivery batch aborted")

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"github.com/evotor-partner/evotor-partner/security"
@@ -23,32 +24,43 @@ type Listing struct {
 	Table  string // one of the tables below; never user input
 	Key    string
 	Filter map[string]any
+	Join   string // a table joined for Raw; "" for none
+	Raw    string // the SQL of an item's JSON; "" for the raw column
 }
 
 // Listings of the owner-keyed tables.
 func StoresOf(owner string) Listing {
-	return Listing{"stores", "uuid", map[string]any{"owner_id": owner}}
+	return Listing{Table: "stores", Key: "uuid", Filter: map[string]any{"owner_id": owner}}
 }
 func DevicesOf(owner string) Listing {
-	return Listing{"devices", "uuid", map[string]any{"owner_id": owner}}
+	return Listing{Table: "devices", Key: "uuid", Filter: map[string]any{"owner_id": owner}}
 }
 func EmployeesOf(owner string) Listing {
-	return Listing{"employees", "uuid", map[string]any{"owner_id": owner}}
+	return Listing{Table: "employees", Key: "uuid", Filter: map[string]any{"owner_id": owner}}
 }
 func ReceiptsOf(owner string) Listing {
-	return Listing{"receipts", "id", map[string]any{"owner_id": owner}}
+	return Listing{Table: "receipts", Key: "receipts.id", Filter: map[string]any{"owner_id": owner},
+		Join: "LEFT JOIN inbox ON inbox.id = receipts.inbox_id", Raw: receiptRaw}
 }
+
+// receiptRaw is a receipt's JSON: its own raw, or its span of the inbox row's body.
+const receiptRaw = "CASE WHEN receipts.inbox_id IS NULL THEN receipts.raw ELSE substr(inbox.body, receipts.raw_at + 1, receipts.raw_length) END"
+
 func ProductsOf(owner, store string) Listing {
-	return Listing{"products", "uuid", map[string]any{"owner_id": owner, "store_uuid": security.CanonicalID(store)}}
+	return Listing{Table: "products", Key: "uuid", Filter: map[string]any{"owner_id": owner, "store_uuid": security.CanonicalID(store)}}
 }
 func DocumentsOf(owner, store string) Listing {
-	return Listing{"documents", "uuid", map[string]any{"owner_id": owner, "store_uuid": security.CanonicalID(store)}}
+	return Listing{Table: "documents", Key: "uuid", Filter: map[string]any{"owner_id": owner, "store_uuid": security.CanonicalID(store)}}
 }
 
 // List returns up to limit items with keys after `after`, in key order, and whether more follow.
 func (s *Store) List(ctx context.Context, l Listing, after string, limit int) ([]RawItem, bool, error) {
 	var items []RawItem
-	q := s.db.WithContext(ctx).Table(l.Table).Select(l.Key + " AS key, raw").Where(l.Filter)
+	raw := cmp.Or(l.Raw, "raw")
+	q := s.db.WithContext(ctx).Table(l.Table).Select(l.Key + " AS key, " + raw + " AS raw").Where(l.Filter)
+	if l.Join != "" {
+		q = q.Joins(l.Join)
+	}
 	if after != "" {
 		q = q.Where(l.Key+" > ?", after)
 	}

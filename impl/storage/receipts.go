@@ -25,6 +25,9 @@ type ReceiptRow struct {
 	Raw           []byte
 	ReceivedAt    time.Time
 	Items         []ReceiptItemRow `gorm:"-"`
+	// BodyOffset is where Raw starts in its delivery's body: on PostgreSQL's receipts path the
+	// receipt is stored as that span of the inbox row's body, not as a copy (migration 00008).
+	BodyOffset int `gorm:"-"`
 }
 
 func (ReceiptRow) TableName() string { return "receipts" }

@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -65,4 +66,24 @@ func (s *Store) CloudToken(ctx context.Context, userID string) (sealed []byte, f
 		return nil, false, nil
 	}
 	return t.SealedToken, err == nil, err
+}
+
+// ConfirmToken refuses the delivery when its user token no longer authenticates: revoked by an
+// uninstall or expired since the request was authenticated, maybe from a cache and maybe on
+// another replica. Read inside the delivery's transaction: nothing of it commits after the
+// revocation does.
+func (tx *Tx) ConfirmToken(check security.UserTokenCheck) error {
+	var t UserToken
+	err := tx.db.Select("revoked_at", "superseded_at").Where("id = ?", check.ID).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return apperr.New(apperr.BadUserToken, "")
+	}
+	if err != nil {
+		return err
+	}
+	rec := security.UserTokenRecord{Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}
+	if refusal := rec.Refusal(check.Cutoff); refusal != 0 {
+		return apperr.New(refusal, "")
+	}
+	return nil
 }

@@ -50,11 +50,16 @@ func startPartner(ctx context.Context, name, dir, bin, databaseURL string) (*par
 	if err != nil {
 		return nil, err
 	}
+	metricsAddr, err := freeAddr() // metrics stay on, as in production, on a port of their own
+	if err != nil {
+		return nil, err
+	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	appToken := uuid.NewString()
 	env := []string{
 		"EVOTOR_PARTNER_ADDR=" + addr,
+		"EVOTOR_PARTNER_METRICS_ADDR=" + metricsAddr,
 		"EVOTOR_PARTNER_APP_TOKEN=" + appToken,
 		"EVOTOR_PARTNER_SECRET_KEY=" + hex.EncodeToString(key),
 		"EVOTOR_PARTNER_DATA_DIR=" + filepath.Join(dir, name+"-data"),

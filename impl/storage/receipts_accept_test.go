@@ -1,0 +1,140 @@
+package storage_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
+	"github.com/evotor-partner/evotor-partner/security"
+)
+
+// userToken registers an Evotor user with a fresh token and returns what a delivery confirms.
+func userToken(t *testing.T, st *storage.Store, user string) security.UserTokenCheck {
+	t.Helper()
+	_, hash := security.NewUserToken()
+	if _, err := st.RegisterEvotorUser(ctx, user, storage.NewAccount{}, hash[:]); err != nil {
+		t.Fatal(err)
+	}
+	rec, found, err := st.LookupUserToken(ctx, hash)
+	if err != nil || !found {
+		t.Fatalf("token of %s: found %v, %v", user, found, err)
+	}
+	return security.UserTokenCheck{ID: rec.ID}
+}
+
+// sendReceipt delivers one receipt through AcceptReceipts.
+func sendReceipt(st *storage.Store, token security.UserTokenCheck, owner, id, store string) (bool, error) {
+	body := fmt.Appendf(nil, `{"id":%q,"data":{"id":"d","storeId":%q,"type":"SELL"}}`, id, store)
+	entry := storage.InboxEntry{Operation: "postReceipts", EvotorUserID: &owner, PathParams: "{}", Body: body}
+	item := "x"
+	return st.AcceptReceipts(ctx, entry, token, owner, []storage.ReceiptRow{{OwnerID: owner, ID: id, ReceiptUUID: "d",
+		StoreUUID: store, Type: "SELL", Raw: body, Items: []storage.ReceiptItemRow{{ItemUUID: "i", Name: &item}}}})
+}
+
+// TestReceiptsUnderConcurrency: many receipts deliveries at once (on PostgreSQL they share
+// statements, see receipts_batch.go), mixing a duplicate storm, another owner's receipt and a
+// revoked token: each receipt is stored exactly once with one inbox row, each copy but one is a
+// redelivery, and every refused delivery is refused alone and writes nothing.
+func TestReceiptsUnderConcurrency(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		o := b.Open(t)
+		st := o.Store
+		alice, bob, carol := userToken(t, st, "alice"), userToken(t, st, "bob"), userToken(t, st, "carol")
+		if _, err := sendReceipt(st, bob, "bob", "bob-1", "bob-store"); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.DB.Exec("UPDATE user_tokens SET revoked_at = CURRENT_TIMESTAMP WHERE id = ?", carol.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		const receipts, copies = 40, 3
+		var fresh, redelivered, notOwner, badToken atomic.Int64
+		var wg sync.WaitGroup
+		send := func(token security.UserTokenCheck, owner, id, store string) {
+			defer wg.Done()
+			redelivery, err := sendReceipt(st, token, owner, id, store)
+			switch {
+			case err == nil && redelivery:
+				redelivered.Add(1)
+			case err == nil:
+				fresh.Add(1)
+			case errors.Is(err, apperr.ErrNotOwner):
+				notOwner.Add(1)
+			case errors.Is(err, apperr.New(apperr.BadUserToken, "")):
+				badToken.Add(1)
+			default:
+				t.Errorf("%s %s: %v", owner, id, err)
+			}
+		}
+		for c := range copies {
+			for i := range receipts {
+				wg.Add(1)
+				go send(alice, "alice", fmt.Sprint("a-", i), fmt.Sprint("alice-store-", i%3))
+			}
+			wg.Add(3)
+			go send(alice, "alice", "bob-1", "alice-store-0")                     // bob's receipt
+			go send(alice, "alice", fmt.Sprint("a-steal-", c), "bob-store")       // bob's store
+			go send(carol, "carol", fmt.Sprint("c-", c), fmt.Sprint("carol-", c)) // revoked token
+		}
+		wg.Wait()
+		if fresh.Load() != receipts || redelivered.Load() != receipts*(copies-1) || notOwner.Load() != 2*copies || badToken.Load() != copies {
+			t.Fatalf("fresh %d, redelivered %d, not owner %d, bad token %d; want %d, %d, %d, %d",
+				fresh.Load(), redelivered.Load(), notOwner.Load(), badToken.Load(), receipts, receipts*(copies-1), 2*copies, copies)
+		}
+		if batches, deliveries := st.ReceiptBatches(); b.Name == "postgres" {
+			t.Logf("%d deliveries in %d statements", deliveries, batches)
+			if batches >= deliveries {
+				t.Fatalf("%d deliveries in %d statements: no group commit", deliveries, batches)
+			}
+		}
+		var stored, inboxRows, items, carolStores int64
+		o.DB.Table("receipts").Where("owner_id = ?", "alice").Count(&stored)
+		o.DB.Table("inbox").Where("evotor_user_id = ?", "alice").Count(&inboxRows)
+		o.DB.Table("receipt_items").Where("receipt_id LIKE ?", "a-%").Count(&items)
+		o.DB.Table("stores").Where("owner_id = ?", "carol").Count(&carolStores)
+		if stored != receipts || inboxRows != receipts || items != receipts || carolStores != 0 {
+			t.Fatalf("alice: %d receipts, %d inbox rows, %d items (want %d each); carol: %d stores", stored, inboxRows, items, receipts, carolStores)
+		}
+	})
+}
+
+// TestReceiptJSONIsKeptOnce: the receipts of an array body read back byte for byte; on
+// PostgreSQL's receipts path they are spans of the inbox row's body, not copies.
+func TestReceiptJSONIsKeptOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		o := b.Open(t)
+		token := userToken(t, o.Store, "u")
+		elements := []string{`{"id":"r-1","data":{"id":"a","storeId":"s","type":"SELL"}}`, `{ "id" : "r-2", "data":{"id":"b","storeId":"s","type":"PAYBACK"} }`}
+		body := []byte(" [\n  " + elements[0] + " ,\t" + elements[1] + "\n]")
+		var rows []storage.ReceiptRow
+		for i, el := range elements {
+			at := bytes.Index(body, []byte(el))
+			rows = append(rows, storage.ReceiptRow{OwnerID: "u", ID: fmt.Sprint("r-", i+1), ReceiptUUID: "x", StoreUUID: "s", Type: "SELL",
+				Raw: body[at : at+len(el)], BodyOffset: at})
+		}
+		user := "u"
+		entry := storage.InboxEntry{Operation: "postReceipts", EvotorUserID: &user, PathParams: "{}", Body: body}
+		if _, err := o.Store.AcceptReceipts(ctx, entry, token, "u", rows); err != nil {
+			t.Fatal(err)
+		}
+		items, _, err := o.Store.List(ctx, storage.ReceiptsOf("u"), "", 10)
+		if err != nil || len(items) != 2 {
+			t.Fatalf("%d receipts, %v", len(items), err)
+		}
+		for i, it := range items {
+			if string(it.Raw) != elements[i] {
+				t.Fatalf("receipt %s reads back as %q, want %q", it.Key, it.Raw, elements[i])
+			}
+		}
+		var copied int64
+		o.DB.Raw("SELECT coalesce(sum(length(raw)), 0) FROM receipts").Scan(&copied)
+		if b.Name == "postgres" && copied != 0 {
+			t.Fatalf("%d bytes of receipt JSON stored besides the inbox body", copied)
+		}
+	})
+}
