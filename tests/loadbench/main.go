@@ -32,6 +32,7 @@ type options struct {
 	validatorCount        int
 	strict                bool
 	databaseURL, keepLogs string
+	sqliteOnly            bool
 }
 
 // benchUserID is the Evotor user every load plays.
@@ -56,9 +57,12 @@ func main() {
 	flag.IntVar(&o.runs, "catalogue-runs", 5, "timings of each catalogue case (median kept)")
 	flag.IntVar(&o.validatorCount, "validator-count", 3, "runs of the validator benchmark (median kept)")
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 unless every goal is met")
+	flag.BoolVar(&o.sqliteOnly, "sqlite-only", false, "run only the SQLite closed loop (no validator benchmark, no PostgreSQL, no catalogue)")
 	flag.StringVar(&o.keepLogs, "logs", "", "keep the servers' logs in this directory (default: a temporary one, removed)")
 	flag.Parse()
-	o.databaseURL = os.Getenv("TEST_DATABASE_URL")
+	if !o.sqliteOnly {
+		o.databaseURL = os.Getenv("TEST_DATABASE_URL")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -97,12 +101,14 @@ func run(ctx context.Context, o options) (bool, error) {
 	r := results{Setting: fmt.Sprintf("%s, %s/%s, %d CPUs, %s; SQLite: WAL, synchronous FULL",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
 
-	progress("validator benchmark")
-	v, err := validatorBenchmark(ctx, o.validatorCount)
-	if err != nil {
-		return false, err
+	if !o.sqliteOnly {
+		progress("validator benchmark")
+		v, err := validatorBenchmark(ctx, o.validatorCount)
+		if err != nil {
+			return false, err
+		}
+		r.Validator = &v
 	}
-	r.Validator = &v
 
 	if o.databaseURL != "" {
 		pg := postgres{url: o.databaseURL}
@@ -114,7 +120,7 @@ func run(ctx context.Context, o options) (bool, error) {
 		if r.PGClosed, r.PGOpen, err = benchPostgres(ctx, pg, bins, dir, o); err != nil {
 			return false, err
 		}
-	} else {
+	} else if !o.sqliteOnly {
 		progress("TEST_DATABASE_URL unset: the PostgreSQL runs are skipped (make bench-load starts one)")
 	}
 	if r.SQLiteClosed, err = benchSQLite(ctx, bins, dir, o); err != nil {
