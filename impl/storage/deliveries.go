@@ -29,27 +29,51 @@ func (tx *Tx) Redelivery() { tx.duplicate = true }
 func (tx *Tx) IsRedelivery() bool { return tx.duplicate }
 
 // Accept stores a delivery: apply's domain writes and the inbox row in one transaction, so a
-// crash never leaves one without the other. When apply fails, nothing is written.
+// crash never leaves one without the other. When apply fails, nothing is written. It returns
+// only after the commit. On SQLite, deliveries arriving together share one transaction (each
+// in its own savepoint) and one commit: groupcommit.go.
 func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx) error) error {
 	if entry.ReceivedAt.IsZero() {
 		entry.ReceivedAt = s.now()
 	}
+	if s.committer != nil {
+		return s.committer.accept(ctx, entry, apply)
+	}
 	return s.transactionOnConn(ctx, func(db *gorm.DB, conn *sql.Conn) error {
-		tx := &Tx{db: db, conn: conn, store: s}
-		if apply != nil {
-			if err := apply(tx); err != nil {
-				return err
-			}
-		}
-		if tx.duplicate {
-			return nil
-		}
-		if err := db.Create(&entry).Error; err != nil {
-			return err
-		}
-		return s.enqueueForwarding(ctx, db, entry)
+		return s.applyDelivery(ctx, db, conn, entry, apply)
 	})
 }
+
+// applyDelivery runs apply and, unless it found the delivery already applied, writes the inbox
+// row and its forwarding, all in db's transaction; conn is the connection it is on (nil when
+// not known).
+func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, entry InboxEntry, apply func(tx *Tx) error) error {
+	tx := &Tx{db: db, conn: conn, store: s}
+	if apply != nil {
+		if err := apply(tx); err != nil {
+			return err
+		}
+	}
+	if tx.duplicate {
+		return nil
+	}
+	if !s.forwarding() { // nothing needs the row's id
+		return db.Exec(insertInboxSQL, entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt, entry.Body).Error
+	}
+	err := db.Raw(insertInboxSQL+" RETURNING id", entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt,
+		entry.Body).Row().Scan(&entry.ID)
+	if err != nil {
+		return err
+	}
+	return s.enqueueForwarding(ctx, db, entry)
+}
+
+// forwarding reports whether Accept forwards deliveries anywhere (outbox.go).
+func (s *Store) forwarding() bool { return s.forward != nil && len(s.forward.destinations) > 0 }
+
+// insertInboxSQL writes the inbox row: the statement GORM's Create would run, without its
+// reflection (every delivery passes here).
+const insertInboxSQL = `INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body) VALUES (?, ?, ?, ?, ?)`
 
 // batchRows is how many rows one multi-row statement carries. The SQLite driver binds
 // parameters in time quadratic in their number per statement, so it gets small statements.

@@ -2,9 +2,12 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
 
 // Group commit of receipts on PostgreSQL. Concurrent receipts deliveries are queued and a few
@@ -13,21 +16,22 @@ import (
 // delivery is answered after that commit, so a 200 still means stored; a delivery the batch
 // failed for runs again alone (storeReceipts).
 type receiptBatcher struct {
-	queue  chan *receiptDelivery
-	closed chan struct{}
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	queue   chan *receiptDelivery
+	closed  chan struct{}
+	stop    context.CancelFunc
+	closing sync.Once
+	wg      sync.WaitGroup
 
 	batches, delivered atomic.Int64 // how many batches, of how many deliveries (for tests)
 }
 
 const (
 	// receiptFlushers: statements in flight at once. One: while it runs, the next batch gathers.
-	// Measured with 32 concurrent deliveries (BenchmarkReceiptNotificationParallel), one costs
-	// PostgreSQL about 300 µs of CPU per receipt against 500–650 µs for two or four (smaller
-	// batches, more statements, more lock traffic), at the same throughput. The price: a
-	// statement waiting for a row lock (a store being claimed by a catalogue's transaction)
-	// holds up the receipts queued behind it until that transaction ends.
+	// Measured with 32 concurrent deliveries (BenchmarkReceiptNotificationParallel, PostgreSQL
+	// CPU from /proc), one costs PostgreSQL about 205 µs of CPU per receipt, two 306 µs, four
+	// 612 µs (smaller batches, more statements, contention on the same index pages), at no
+	// better throughput. The price: a statement waiting for a row lock (a store being claimed
+	// by a catalogue's transaction) holds up the receipts queued behind it until that ends.
 	receiptFlushers = 1
 	// maxReceiptBatch bounds a statement's deliveries (and its parameters' size).
 	maxReceiptBatch = 64
@@ -49,10 +53,13 @@ func (s *Store) startReceiptBatcher() {
 	s.receipts = b
 }
 
-// close stops the flushers after their current batch and answers what is still queued.
+// close stops the flushers after their current batch and answers what is still queued; a
+// second close does nothing (Store.Close may be called twice).
 func (b *receiptBatcher) close() {
-	close(b.closed)
-	b.stop()
+	b.closing.Do(func() {
+		close(b.closed)
+		b.stop()
+	})
 	b.wg.Wait()
 	for {
 		select {
@@ -81,6 +88,12 @@ func (b *receiptBatcher) submit(d *receiptDelivery) (redelivery bool, err error)
 // flushReceipts is one flusher: batch after batch until ctx ends.
 func (s *Store) flushReceipts(ctx context.Context, b *receiptBatcher) {
 	var carried *receiptDelivery
+	var conn *sql.Conn // kept from batch to batch: it carries the statement's plan (receiptsConn)
+	defer func() {
+		if conn != nil {
+			_ = conn.Close()
+		}
+	}()
 	for {
 		if ctx.Err() != nil && carried == nil {
 			return
@@ -92,16 +105,36 @@ func (s *Store) flushReceipts(ctx context.Context, b *receiptBatcher) {
 		}
 		b.batches.Add(1)
 		b.delivered.Add(int64(len(batch)))
-		conn, err := s.sqlConn(ctx)
-		if err != nil {
-			for _, d := range batch {
-				d.done <- receiptOutcome{err: err}
+		var err error
+		if conn == nil {
+			if conn, err = s.receiptsConn(ctx); err != nil {
+				for _, d := range batch {
+					d.done <- receiptOutcome{err: err}
+				}
+				continue
 			}
-			continue
 		}
-		s.storeReceipts(ctx, conn, batch)
-		_ = conn.Close()
+		if err := s.storeReceipts(ctx, conn, batch); errors.Is(err, apperr.ErrUnavailable) {
+			_ = conn.Close() // likely broken (the monitor closes the pool's sockets): take another
+			conn = nil
+		}
 	}
+}
+
+// receiptsConn is a connection of the pool set to plan receiptsStatement once: with
+// plan_cache_mode auto, PostgreSQL kept planning it at every run (about 1.4 ms of its CPU),
+// its custom plans estimated cheaper than the generic one. The generic plan is the right one:
+// the statement reads the tables one key at a time (see receiptsStatement).
+func (s *Store) receiptsConn(ctx context.Context) (*sql.Conn, error) {
+	conn, err := s.sqlConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		_ = conn.Close()
+		return nil, s.translate(err)
+	}
+	return conn, nil
 }
 
 // nextReceiptBatch waits for a first delivery (carried over, or queued) and adds what else is

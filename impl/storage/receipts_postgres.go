@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -16,10 +15,13 @@ import (
 )
 
 // receiptsStatement stores a batch of receipts deliveries on PostgreSQL in one statement: one
-// round trip and one commit for them all. Per delivery
+// round trip and one commit for them all (pgx prepares it once per connection). Per delivery
 // it does what AcceptReceipts does through Accept:
 //
 //   - token: each delivery's user token as it is now (security.UserTokenRecord.Refusal's rule);
+//     it, stores and receipts are read one key at a time (scalar subqueries): so the cached
+//     plan probes their primary keys, where a join planned while the tables were small would
+//     scan a whole table at every run;
 //   - stores: those not stored yet are claimed for the delivery's owner;
 //   - receipts: those not stored yet are inserted (fresh), with their items; a receipt's JSON
 //     is not copied: it is a span of its delivery's body (migration 00008);
@@ -37,12 +39,15 @@ WITH d AS (
     FROM unnest($2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bytea[])
         WITH ORDINALITY AS d(owner_id, token_id, cutoff, operation, evotor_user_id, path_params, body, n)
 ), token AS (
-    SELECT t.id IS NULL OR t.revoked_at IS NOT NULL AS bad, coalesce(t.superseded_at <= d.cutoff, false) AS expired
-    FROM d LEFT JOIN user_tokens t ON t.id = d.token_id
+    SELECT (SELECT t.revoked_at IS NULL FROM user_tokens t WHERE t.id = d.token_id) IS NOT TRUE AS bad,
+           (SELECT t.superseded_at <= d.cutoff FROM user_tokens t WHERE t.id = d.token_id) IS TRUE AS expired
+    FROM d
 ), named_stores AS (
     SELECT * FROM unnest($9::bigint[], $10::text[]) AS s(n, uuid)
 ), seen_stores AS (
-    SELECT uuid, owner_id FROM stores WHERE uuid IN (SELECT uuid FROM named_stores)
+    SELECT * FROM (SELECT s.uuid, (SELECT owner_id FROM stores WHERE stores.uuid = s.uuid) AS owner_id
+                   FROM (SELECT DISTINCT uuid FROM named_stores) s) o
+    WHERE owner_id IS NOT NULL
 ), claimed AS (
     INSERT INTO stores (owner_id, uuid, updated_at)
     SELECT d.owner_id, s.uuid, $1 FROM named_stores s JOIN d USING (n)
@@ -57,7 +62,9 @@ WITH d AS (
         AS r(n, id, receipt_uuid, store_uuid, device_uuid, employee_uuid, shift_id, type, payment_source,
              date_time, total_amount, total_tax, total_discount, raw_at, raw_length)
 ), seen_receipts AS (
-    SELECT id, owner_id FROM receipts WHERE id IN (SELECT id FROM named_receipts)
+    SELECT * FROM (SELECT r.id, (SELECT owner_id FROM receipts WHERE receipts.id = r.id) AS owner_id
+                   FROM named_receipts r) o
+    WHERE owner_id IS NOT NULL
 ), fresh AS (
     INSERT INTO receipts (owner_id, id, receipt_uuid, store_uuid, device_uuid, employee_uuid, shift_id, type,
         payment_source, date_time, total_amount, total_tax, total_discount, raw, received_at, inbox_id, raw_at, raw_length)
@@ -112,16 +119,21 @@ type receiptOutcome struct {
 }
 
 // storeReceipts runs receiptsStatement for a batch of deliveries on conn and tells each its
-// outcome. When the batch fails for any reason but a database that does not answer (most
+// outcome, and returns the batch's error. When the batch fails for any reason but a database that does not answer (most
 // likely one delivery's: a refused token, another owner's receipt, a value PostgreSQL
 // refuses), each delivery runs again alone, so only that one fails.
-func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*receiptDelivery) {
+func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*receiptDelivery) error {
 	fresh, err := s.runReceiptsStatement(ctx, conn, batch)
 	if len(batch) > 1 && err != nil && !errors.Is(err, apperr.ErrUnavailable) {
+		var unavailable error
 		for _, d := range batch {
-			s.storeReceipts(ctx, conn, []*receiptDelivery{d})
+			if unavailable != nil { // the connection is likely broken: no more statements on it
+				d.done <- receiptOutcome{err: unavailable}
+			} else if err := s.storeReceipts(ctx, conn, []*receiptDelivery{d}); errors.Is(err, apperr.ErrUnavailable) {
+				unavailable = err
+			}
 		}
-		return
+		return unavailable
 	}
 	for _, d := range batch {
 		out := receiptOutcome{err: err, redelivery: true}
@@ -132,16 +144,13 @@ func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*rece
 		}
 		d.done <- out
 	}
+	return err
 }
 
 // runReceiptsStatement runs the statement until it sees every row it met, and returns the ids
 // of the receipts it inserted, or the refusal as an apperr error.
 func (s *Store) runReceiptsStatement(ctx context.Context, conn *sql.Conn, batch []*receiptDelivery) (map[string]bool, error) {
-	// Planned at every run, with the batch's own values (pgx's unnamed statement, its
-	// description cached): a plan cached once would keep what it chose while the tables were
-	// small — a sequential scan of receipts for the redelivery check, whose cost then grows
-	// with every receipt stored until autovacuum analyzes the table.
-	args := append([]any{pgx.QueryExecModeCacheDescribe}, receiptsArguments(batch, s.now())...)
+	args := receiptsArguments(batch, s.now())
 	var err error
 	for range runsOfConcurrentInsert {
 		var ids []string

@@ -37,6 +37,8 @@ type Store struct {
 	forward  *forwarding     // where Accept forwards deliveries (outbox.go); nil: nowhere
 	monitor  *monitor        // PostgreSQL only
 	receipts *receiptBatcher // PostgreSQL only: group commit of receipts (receipts_batch.go)
+	// committer commits concurrent deliveries together (SQLite only; groupcommit.go).
+	committer *committer
 }
 
 // SQLiteFile is the name of the embedded database file inside the data directory.
@@ -152,6 +154,7 @@ func open(cfg Config) (*Store, error) {
 	}
 	if s.dialect == goose.DialectSQLite3 {
 		sqlDB.SetMaxOpenConns(1) // SQLite has one writer; queueing here beats SQLITE_BUSY
+		s.committer = newCommitter(s)
 	} else {
 		sqlDB.SetMaxOpenConns(32) // PostgreSQL: enough connections to share fsyncs
 		sqlDB.SetMaxIdleConns(32)
@@ -281,6 +284,9 @@ func (s *Store) Close() error {
 	}
 	if s.monitor != nil && s.monitor.done != nil {
 		s.monitor.close()
+	}
+	if s.committer != nil {
+		s.committer.close()
 	}
 	sqlDB, err := s.db.DB()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
 )
@@ -111,6 +112,74 @@ func TestConcurrentClaimsOfOneStoreHaveOneWinner(t *testing.T) {
 		}
 		if winners != 1 {
 			t.Fatalf("%d winners, want 1", winners)
+		}
+	})
+}
+
+// TestConcurrentDeliveriesEachGetTheirOwnResult: many deliveries at once (on SQLite they share
+// commits), forwarded to a destination: refused ones (another owner's receipt, after claiming
+// a store of their own) fail with NotOwner and leave nothing, not even a message to forward;
+// each receipt, sent twice at the same moment, is stored, kept in the inbox and forwarded once.
+func TestConcurrentDeliveriesEachGetTheirOwnResult(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		opened := b.Open(t)
+		st := opened.Store
+		if _, err := forward.New(ctx, st, forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/"}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		entry, apply := receiptDelivery("alice", "r-alice", "s-alice")
+		if err := st.Accept(ctx, entry, apply); err != nil {
+			t.Fatal(err)
+		}
+		const receipts, refused = 12, 8
+		errs := make(chan error, 2*receipts)
+		refusals := make(chan error, refused)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range receipts {
+			entry, apply := receiptDelivery("alice", fmt.Sprintf("r-%d", i), "s-alice")
+			for range 2 {
+				wg.Go(func() { <-start; errs <- st.Accept(ctx, entry, apply) })
+			}
+		}
+		for i := range refused {
+			entry, apply := receiptDelivery("mallory", "r-alice", fmt.Sprintf("s-mallory-%d", i))
+			wg.Go(func() { <-start; refusals <- st.Accept(ctx, entry, apply) })
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		close(refusals)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("alice's delivery: %v", err)
+			}
+		}
+		for err := range refusals {
+			if !errors.Is(err, apperr.ErrNotOwner) {
+				t.Errorf("mallory's delivery: %v, want NotOwner", err)
+			}
+		}
+		if n := len(inbox(t, st, "alice")); n != receipts+1 {
+			t.Errorf("alice has %d inbox rows, want %d", n, receipts+1)
+		}
+		if items, _, _ := st.List(ctx, storage.ReceiptsOf("alice"), "", 100); len(items) != receipts+1 {
+			t.Errorf("alice has %d receipts, want %d", len(items), receipts+1)
+		}
+		if n := len(inbox(t, st, "mallory")); n != 0 {
+			t.Errorf("%d inbox rows for refused deliveries", n)
+		}
+		if items, _, _ := st.List(ctx, storage.StoresOf("mallory"), "", 100); len(items) != 0 {
+			t.Errorf("refused deliveries kept mallory's stores %v", items)
+		}
+		for _, table := range []string{"forward_messages", "river_job"} {
+			var n int64
+			if err := opened.DB.Table(table).Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n != receipts+1 {
+				t.Errorf("%d rows in %s, want one per stored delivery (%d)", n, table, receipts+1)
+			}
 		}
 	})
 }

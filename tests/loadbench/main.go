@@ -31,6 +31,7 @@ type options struct {
 	catalogueMiB, runs    int
 	validatorCount        int
 	strict, catalogueOnly bool
+	sqliteOnly            bool
 	databaseURL, keepLogs string
 }
 
@@ -57,9 +58,12 @@ func main() {
 	flag.IntVar(&o.validatorCount, "validator-count", 3, "runs of the validator benchmark (median kept)")
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 unless every goal is met")
 	flag.BoolVar(&o.catalogueOnly, "catalogue-only", false, "run only the catalogue part (PostgreSQL; the other goals are \"not run\")")
+	flag.BoolVar(&o.sqliteOnly, "sqlite-only", false, "run only the SQLite closed loop (no validator benchmark, no PostgreSQL, no catalogue)")
 	flag.StringVar(&o.keepLogs, "logs", "", "keep the servers' logs in this directory (default: a temporary one, removed)")
 	flag.Parse()
-	o.databaseURL = os.Getenv("TEST_DATABASE_URL")
+	if !o.sqliteOnly {
+		o.databaseURL = os.Getenv("TEST_DATABASE_URL")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -124,12 +128,14 @@ func run(ctx context.Context, o options) (bool, error) {
 
 // benchLoads: the validator benchmark and the receipt loads on both databases.
 func benchLoads(ctx context.Context, bins binaries, dir string, o options, r *results) error {
-	progress("validator benchmark")
-	v, err := validatorBenchmark(ctx, o.validatorCount)
-	if err != nil {
-		return err
+	if !o.sqliteOnly {
+		progress("validator benchmark")
+		v, err := validatorBenchmark(ctx, o.validatorCount)
+		if err != nil {
+			return err
+		}
+		r.Validator = &v
 	}
-	r.Validator = &v
 	if o.databaseURL != "" {
 		pg := postgres{url: o.databaseURL}
 		setting, err := pg.settings(ctx)
@@ -143,6 +149,7 @@ func benchLoads(ctx context.Context, bins binaries, dir string, o options, r *re
 	} else {
 		progress("TEST_DATABASE_URL unset: the PostgreSQL runs are skipped (make bench-load starts one)")
 	}
+	var err error
 	r.SQLiteClosed, err = benchSQLite(ctx, bins, dir, o)
 	return err
 }
