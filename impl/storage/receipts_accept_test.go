@@ -138,3 +138,19 @@ func TestReceiptJSONIsKeptOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeInboxBodiesUseLZ4: on PostgreSQL (built with lz4, as Debian's is) the inbox body
+// column compresses with lz4 (migration 00009).
+func TestLargeInboxBodiesUseLZ4(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		if b.Name != "postgres" {
+			t.Skip("PostgreSQL only")
+		}
+		o := b.Open(t)
+		var method string
+		o.DB.Raw("SELECT attcompression FROM pg_attribute WHERE attrelid = 'inbox'::regclass AND attname = 'body'").Scan(&method)
+		if method != "l" {
+			t.Fatalf("inbox.body compression %q, want l (lz4)", method)
+		}
+	})
+}
