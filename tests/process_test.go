@@ -173,6 +173,15 @@ func postRead(addr, path, authorization string, body []byte) (int, []byte) {
 	return res.StatusCode, buf.Bytes()
 }
 
+// processDatabases: for each database, the DATABASE_URL of a fresh one for a server process
+// ("" for SQLite, in the process's data directory).
+func processDatabases() map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return scratchDatabase(t) },
+	}
+}
+
 // scratchDatabase is a fresh schema of TEST_DATABASE_URL for processes: the URL that selects
 // it. Without TEST_DATABASE_URL the test is skipped (failed in CI).
 func scratchDatabase(t testing.TB) string {

@@ -20,9 +20,7 @@ func TestAcknowledgedReceiptsSurviveKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
-	databases := map[string]func(t *testing.T) string{"sqlite": func(*testing.T) string { return "" }}
-	databases["postgres"] = func(t *testing.T) string { return scratchDatabase(t) }
-	for name, database := range databases {
+	for name, database := range processDatabases() {
 		t.Run(name, func(t *testing.T) {
 			dbURL, dataDir := database(t), t.TempDir()
 			env := partnerEnv(freeAddr(t), dbURL, dataDir, "")
