@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
@@ -151,6 +152,34 @@ func TestLargeInboxBodiesUseLZ4(t *testing.T) {
 		o.DB.Raw("SELECT attcompression FROM pg_attribute WHERE attrelid = 'inbox'::regclass AND attname = 'body'").Scan(&method)
 		if method != "l" {
 			t.Fatalf("inbox.body compression %q, want l (lz4)", method)
+		}
+	})
+}
+
+// TestCloseAnswersEveryReceiptsDelivery: deliveries sent while the store closes each get an
+// answer (stored, or an error), none waits forever.
+func TestCloseAnswersEveryReceiptsDelivery(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		st := b.Open(t).Store
+		token := userToken(t, st, "u")
+		var wg sync.WaitGroup
+		for i := range 200 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = sendReceipt(st, token, "u", fmt.Sprint("c-", i), "s")
+			}()
+		}
+		time.Sleep(time.Millisecond)
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		answered := make(chan struct{})
+		go func() { wg.Wait(); close(answered) }()
+		select {
+		case <-answered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("deliveries still waiting 10 s after Close")
 		}
 	})
 }

@@ -19,6 +19,7 @@ type receiptBatcher struct {
 	queue   chan *receiptDelivery
 	closed  chan struct{}
 	stop    context.CancelFunc
+	mu      sync.RWMutex // enqueue holds it to read, close to write: see enqueue
 	closing sync.Once
 	wg      sync.WaitGroup
 
@@ -56,7 +57,9 @@ func (s *Store) startReceiptBatcher() {
 // second close does nothing (Store.Close may be called twice).
 func (b *receiptBatcher) close() {
 	b.closing.Do(func() {
+		b.mu.Lock()
 		close(b.closed)
+		b.mu.Unlock()
 		b.stop()
 	})
 	b.wg.Wait()
@@ -73,15 +76,29 @@ func (b *receiptBatcher) close() {
 // submit queues d and waits for its outcome (the batch's commit, or its failure).
 func (b *receiptBatcher) submit(d *receiptDelivery) (redelivery bool, err error) {
 	d.done = make(chan receiptOutcome, 1)
-	select {
-	case b.queue <- d:
-	case <-d.ctx.Done():
-		return false, d.ctx.Err()
-	case <-b.closed:
-		return false, errStoreClosed
+	if err := b.enqueue(d); err != nil {
+		return false, err
 	}
 	out := <-d.done
 	return out.redelivery, out.err
+}
+
+// enqueue queues d unless the batcher is closed (under mu: nothing is queued after close's
+// final drain, so every queued delivery is answered).
+func (b *receiptBatcher) enqueue(d *receiptDelivery) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	select {
+	case <-b.closed:
+		return errStoreClosed
+	default:
+	}
+	select {
+	case b.queue <- d:
+		return nil
+	case <-d.ctx.Done():
+		return d.ctx.Err()
+	}
 }
 
 // flushReceipts is one flusher: batch after batch until ctx ends.
