@@ -3,6 +3,7 @@ package impl
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
@@ -80,11 +81,14 @@ func (s *Server) notifier(ctx context.Context) (security.Principal, error) {
 	return p, nil
 }
 
-// rawItems splits a JSON array body into its elements, kept byte for byte.
-func rawItems(ctx context.Context) ([]json.RawMessage, error) {
-	var items []json.RawMessage
-	err := json.Unmarshal(security.RawBodyFrom(ctx), &items)
-	return items, err
+// rawItems are the elements of a JSON array body, as the validator found them (slices of the
+// body, not copies).
+func rawItems(ctx context.Context) ([][]byte, error) {
+	items, err := security.BodyItems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Collect(items), nil
 }
 
 func storeParams(storeUUID string) map[string]string {
