@@ -30,10 +30,10 @@ func (s *Store) transactionOnConn(ctx context.Context, f func(db *gorm.DB, conn 
 		conn, _ := c.Statement.ConnPool.(*sql.Conn)
 		return c.Transaction(func(db *gorm.DB) error { return f(db, conn) })
 	})
-	if t, ok := s.db.Dialector.(gorm.ErrorTranslator); err != nil && ok {
-		return t.Translate(err)
+	if err != nil {
+		return s.translate(err)
 	}
-	return err
+	return nil
 }
 
 // withPgx runs f with pgx's connection under the transaction (ok false: none is known).

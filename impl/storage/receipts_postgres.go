@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/security"
@@ -39,8 +40,9 @@ WITH d AS (
     FROM unnest($2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bytea[])
         WITH ORDINALITY AS d(owner_id, token_id, cutoff, operation, evotor_user_id, path_params, body, n)
 ), token AS (
-    SELECT (SELECT t.revoked_at IS NULL FROM user_tokens t WHERE t.id = d.token_id) IS NOT TRUE AS bad,
-           (SELECT t.superseded_at <= d.cutoff FROM user_tokens t WHERE t.id = d.token_id) IS TRUE AS expired
+    SELECT coalesce((SELECT CASE WHEN t.revoked_at IS NOT NULL THEN 'bad'
+                                 WHEN t.superseded_at <= d.cutoff THEN 'expired' ELSE 'ok' END
+                     FROM user_tokens t WHERE t.id = d.token_id), 'bad') AS verdict
     FROM d
 ), named_stores AS (
     SELECT * FROM unnest($9::bigint[], $10::text[]) AS s(n, uuid)
@@ -89,8 +91,8 @@ WITH d AS (
     ORDER BY d.n
 )
 SELECT CASE
-    WHEN EXISTS (SELECT 1 FROM token WHERE bad) THEN evotor_refuse('bad token')
-    WHEN EXISTS (SELECT 1 FROM token WHERE expired) THEN evotor_refuse('expired token')
+    WHEN EXISTS (SELECT 1 FROM token WHERE verdict = 'bad') THEN evotor_refuse('bad token')
+    WHEN EXISTS (SELECT 1 FROM token WHERE verdict = 'expired') THEN evotor_refuse('expired token')
     WHEN EXISTS (SELECT 1 FROM named_stores s JOIN d USING (n) JOIN store_owners o USING (uuid) WHERE o.owner_id <> d.owner_id)
       OR EXISTS (SELECT 1 FROM named_receipts r JOIN d USING (n) JOIN receipt_owners o USING (id) WHERE o.owner_id <> d.owner_id)
       THEN evotor_refuse('not owner')
@@ -182,7 +184,10 @@ func (s *Store) runReceiptsStatement(ctx context.Context, conn *sql.Conn, batch 
 // translate gives an error of a statement run outside GORM the meaning GORM's would have
 // (a database that did not answer: apperr.Unavailable).
 func (s *Store) translate(err error) error {
-	return s.db.Dialector.(interface{ Translate(error) error }).Translate(err)
+	if t, ok := s.db.Dialector.(gorm.ErrorTranslator); ok {
+		return t.Translate(err)
+	}
+	return err
 }
 
 // receiptsArguments are receiptsStatement's parameters: deliveries, the stores they name and
