@@ -3,6 +3,7 @@ package impl
 import (
 	"context"
 	"encoding/json"
+
 	"github.com/evotor-partner/evotor-partner/security"
 
 	"github.com/evotor-partner/evotor-partner/generated"

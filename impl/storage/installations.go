@@ -1,8 +1,9 @@
 package storage
 
 import (
-	"github.com/evotor-partner/evotor-partner/impl/installation"
 	"time"
+
+	"github.com/evotor-partner/evotor-partner/impl/installation"
 
 	"gorm.io/gorm/clause"
 )

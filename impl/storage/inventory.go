@@ -1,8 +1,9 @@
 package storage
 
 import (
-	"github.com/evotor-partner/evotor-partner/security"
 	"time"
+
+	"github.com/evotor-partner/evotor-partner/security"
 
 	"gorm.io/gorm/clause"
 )

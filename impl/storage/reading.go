@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+
 	"github.com/evotor-partner/evotor-partner/security"
 
 	"gorm.io/gorm"
