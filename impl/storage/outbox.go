@@ -70,10 +70,10 @@ func (s *Store) ForwardTo(destinations []string, insert JobInserter) {
 
 // enqueueForwarding writes the delivery's messages and their jobs (in Accept's transaction).
 func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxEntry) error {
-	f := s.forward
-	if f == nil || len(f.destinations) == 0 {
+	if !s.forwarding() {
 		return nil
 	}
+	f := s.forward
 	user := ""
 	if entry.EvotorUserID != nil {
 		user = *entry.EvotorUserID

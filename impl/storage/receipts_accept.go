@@ -13,7 +13,7 @@ import (
 // statement, one round trip, shared with concurrent deliveries (receipts_batch.go); otherwise it
 // is Accept with the same rules.
 func (s *Store) AcceptReceipts(ctx context.Context, entry InboxEntry, token security.UserTokenCheck, owner string, receipts []ReceiptRow) (redelivery bool, err error) {
-	if s.receipts != nil && (s.forward == nil || len(s.forward.destinations) == 0) {
+	if s.receipts != nil && !s.forwarding() {
 		return s.receipts.submit(&receiptDelivery{ctx: ctx, entry: entry, token: token, owner: owner, receipts: eachOnce(receipts)})
 	}
 	err = s.Accept(ctx, entry, func(tx *Tx) error {
