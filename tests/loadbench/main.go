@@ -143,6 +143,12 @@ func benchLoads(ctx context.Context, bins binaries, dir string, o options, r *re
 			return err
 		}
 		r.Setting += "; " + setting
+		progress("warming PostgreSQL's WAL (recycled segments, as on a server that has run a while)")
+		if warmed, err := pg.warmWAL(ctx); err != nil {
+			r.Setting += "; WAL not warmed (" + err.Error() + "): new WAL segments are zero-filled during the runs"
+		} else {
+			r.Setting += "; " + warmed
+		}
 		if r.PGClosed, r.PGOpen, err = benchPostgres(ctx, pg, bins, dir, o); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +39,10 @@ func openLoop(ctx context.Context, cloudBin, url, appToken string, o openLoopOpt
 		"--retries", "0", "--quiet", "--json")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Each run pays only for its own writes: what the previous runs left dirty in the page cache
+	// is written out now, not by the kernel's 30-second writeback in the middle of this run
+	// (such a burst holds every commit's fsync for 50–200 ms here).
+	syscall.Sync()
 	cpuBefore, err := cpu()
 	if err != nil {
 		return loadResult{}, err

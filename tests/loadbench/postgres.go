@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 
 	"github.com/jackc/pgx/v5"
@@ -46,4 +47,34 @@ func (pg postgres) settings(ctx context.Context) (string, error) {
 	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'), current_setting('synchronous_commit')`).
 		Scan(&version, &fsync, &syncCommit)
 	return "PostgreSQL " + version + " (fsync " + fsync + ", synchronous_commit " + syncCommit + ")", err
+}
+
+// warmSegments is how many WAL segments warmWAL leaves recycled: 1 GiB (PostgreSQL's default
+// max_wal_size, the most a checkpoint keeps), twice what a whole `make bench-load` writes.
+const warmSegments = 64
+
+// warmWAL makes a fresh cluster's WAL look like a long-running server's. A cluster just made
+// by initdb has no recycled segments, so every 16 MB of WAL makes the committing backend create
+// and zero-fill a new segment file, holding the WAL write lock: each commit on the server waits
+// 50–200 ms for it on this machine's disk, a stall that a server past its first checkpoints
+// never has (it renames a finished segment instead). Switching segments warmSegments times and
+// then checkpointing leaves that many recycled for the measured runs. It needs a superuser
+// (the throw-away server's postgres); on any error the runs go ahead on the cold cluster and
+// the report says so.
+func (pg postgres) warmWAL(ctx context.Context) (string, error) {
+	conn, err := pgx.Connect(ctx, pg.url)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	for range warmSegments {
+		// a record first: pg_switch_wal does nothing in a segment nothing was written to
+		if _, err := conn.Exec(ctx, `SELECT pg_logical_emit_message(false, 'loadbench', 'warm'), pg_switch_wal()`); err != nil {
+			return "", err
+		}
+	}
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("WAL warmed: %d segments switched, then CHECKPOINT", warmSegments), nil
 }
