@@ -3,8 +3,10 @@ package impl
 import (
 	"bytes"
 	"context"
+	"fmt"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
@@ -35,49 +37,44 @@ func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsReq
 	return generated.PostReceipts200Response{}, nil
 }
 
-// receiptRows are the body's receipts as stored for owner: header, items and raw JSON.
+// receiptRows are the body's receipts as stored for owner: header, items and raw JSON. The
+// columns are read from the tree the validator checked (security.BodyTree), not bound again:
+// binding a receipt into the generated model cost as much as validating it, on the hot path.
+// What is stored is so the very value validated; a uuid-shaped id is keyed canonically.
 func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error) {
 	body := security.RawBodyFrom(ctx)
-	receipts, spans, err := receiptList(ctx)
+	tree, err := security.BodyTree(ctx)
 	if err != nil {
 		return nil, err
 	}
+	spans, err := receiptSpans(body)
+	if err != nil {
+		return nil, err
+	}
+	receipts := []*fastjson.Value{tree}
+	if tree.Type() == fastjson.TypeArray {
+		receipts = tree.GetArray()
+	}
+	if len(receipts) != len(spans) {
+		return nil, fmt.Errorf("receipts: %d in the tree, %d in the body", len(receipts), len(spans))
+	}
 	rows := make([]storage.ReceiptRow, len(receipts))
 	for i, r := range receipts {
-		d := r.Data
-		rows[i] = storage.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: security.CanonicalID(d.Id),
-			StoreUUID: security.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
-			ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: evotorTime(d.DateTime),
-			TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
+		d := r.Get("data")
+		rows[i] = storage.ReceiptRow{OwnerID: owner, ID: string(r.GetStringBytes("id")),
+			ReceiptUUID: security.CanonicalID(string(d.GetStringBytes("id"))), StoreUUID: security.CanonicalID(string(d.GetStringBytes("storeId"))),
+			DeviceUUID: canonical(memberText(d, "deviceId")), EmployeeUUID: canonical(memberText(d, "employeeId")),
+			ShiftID: memberText(d, "shiftId"), Type: string(d.GetStringBytes("type")), PaymentSource: memberText(d, "paymentSource"),
+			DateTime:    evotorTime(memberText(d, "dateTime")),
+			TotalAmount: memberScalar(d, "totalAmount"), TotalTax: memberScalar(d, "totalTax"), TotalDiscount: memberScalar(d, "totalDiscount"),
 			Raw: spans[i].of(body), BodyOffset: spans[i].at}
-		if d.Items != nil {
-			for _, it := range *d.Items {
-				rows[i].Items = append(rows[i].Items, storage.ReceiptItemRow{ItemUUID: itemID(it.Id), Name: it.Name,
-					ItemType: it.ItemType, Quantity: decimalText(it.Quantity), Price: decimalText(it.Price),
-					SumPrice: decimalText(it.SumPrice), Tax: decimalText(it.Tax), Discount: decimalText(it.Discount)})
-			}
+		for _, it := range d.GetArray("items") {
+			rows[i].Items = append(rows[i].Items, storage.ReceiptItemRow{ItemUUID: itemID(memberText(it, "id")), Name: memberText(it, "name"),
+				ItemType: memberText(it, "itemType"), Quantity: memberScalar(it, "quantity"), Price: memberScalar(it, "price"),
+				SumPrice: memberScalar(it, "sumPrice"), Tax: memberScalar(it, "tax"), Discount: memberScalar(it, "discount")})
 		}
 	}
 	return rows, nil
-}
-
-// receiptList reads a receipts body, one receipt or an array of them, with each receipt's raw
-// JSON as a span of the body (storage keeps the body once). Each receipt is bound from its raw
-// JSON with exact member names: the generated union's own accessors would decode it again,
-// case-insensitively.
-func receiptList(ctx context.Context) ([]generated.Receipt, []span, error) {
-	body := security.RawBodyFrom(ctx)
-	spans, err := receiptSpans(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	receipts := make([]generated.Receipt, len(spans))
-	for i, sp := range spans {
-		if err := security.BindExact(sp.of(body), &receipts[i]); err != nil {
-			return nil, nil, err
-		}
-	}
-	return receipts, spans, nil
 }
 
 // span is where a value lies in a body: body[at : at+length].

@@ -1,10 +1,24 @@
 package impl
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
 	"pgregory.net/rapid"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/security"
 )
 
 // TestReceiptSpansAreTheElements: whatever the whitespace around and between them, the spans
@@ -37,5 +51,172 @@ func TestReceiptSpansAreTheElements(t *testing.T) {
 		if spans, err := receiptSpans(lone); err != nil || len(spans) != 1 || string(spans[0].of(lone)) != string(lone) {
 			t.Fatalf("lone receipt %q: %v %v", lone, spans, err)
 		}
+	})
+}
+
+// TestReceiptRowsAreTheBoundReceipts: the columns read from the validator's tree are those the
+// generated model binds (BindExact, as every other handler reads its body), for any receipt
+// the validator accepts: ids of any shape and written with any escapes, amounts as numbers or
+// strings, optional members absent or null, unknown members, one receipt or an array.
+func TestReceiptRowsAreTheBoundReceipts(t *testing.T) {
+	spec, err := generated.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, hash := security.NewUserToken()
+	v, err := security.NewValidator(spec, security.Config{App: security.AppCredentials{Tokens: []string{uuid.NewString()}}, UserTokens: oneToken{hash}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	e.HTTPErrorHandler = security.ErrorHandler(slog.New(slog.DiscardHandler))
+	e.Use(v.Middleware())
+	var got, want []storage.ReceiptRow
+	var rowsErr error
+	e.POST("/api/v2/receipts", func(c echo.Context) error {
+		ctx := c.Request().Context()
+		got, rowsErr = receiptRows(ctx, "owner")
+		want = boundReceiptRows(t, security.RawBodyFrom(ctx), "owner")
+		return c.NoContent(http.StatusOK)
+	})
+	rapid.Check(t, func(rt *rapid.T) {
+		body := receiptsBody().Draw(rt, "body")
+		req := httptest.NewRequest(http.MethodPost, "/api/v2/receipts", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			rt.Fatalf("validator refused %s: %d %s", body, rec.Code, rec.Body)
+		}
+		if rowsErr != nil {
+			rt.Fatal(rowsErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			rt.Fatalf("%s:\ntree  %s\nbound %s", body, dump(got), dump(want))
+		}
+	})
+}
+
+type oneToken struct{ hash security.TokenHash }
+
+func (o oneToken) LookupUserToken(_ context.Context, h security.TokenHash) (security.UserTokenRecord, bool, error) {
+	return security.UserTokenRecord{ID: 1, UserID: "01-000000000000001"}, h == o.hash, nil
+}
+
+func dump(rows []storage.ReceiptRow) string {
+	b, _ := json.Marshal(rows)
+	return string(b)
+}
+
+// boundReceiptRows is receiptRows by binding each receipt into the generated model.
+func boundReceiptRows(t *testing.T, body []byte, owner string) []storage.ReceiptRow {
+	spans, err := receiptSpans(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []storage.ReceiptRow
+	for _, sp := range spans {
+		var r generated.Receipt
+		if err := security.BindExact(sp.of(body), &r); err != nil {
+			t.Fatal(err)
+		}
+		d := r.Data
+		row := storage.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: security.CanonicalID(d.Id),
+			StoreUUID: security.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
+			ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: evotorTime(d.DateTime),
+			TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
+			Raw: sp.of(body), BodyOffset: sp.at}
+		if d.Items != nil {
+			for _, it := range *d.Items {
+				row.Items = append(row.Items, storage.ReceiptItemRow{ItemUUID: itemID(it.Id), Name: it.Name,
+					ItemType: it.ItemType, Quantity: decimalText(it.Quantity), Price: decimalText(it.Price),
+					SumPrice: decimalText(it.SumPrice), Tax: decimalText(it.Tax), Discount: decimalText(it.Discount)})
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// jsonString writes s as a JSON string, each character escaped as \uXXXX or not, at random.
+func jsonString(t *rapid.T, s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case rapid.Bool().Draw(t, "escape"):
+			for _, u := range utf16.Encode([]rune{r}) {
+				fmt.Fprintf(&b, `\u%04x`, u)
+			}
+		case r == '"' || r == '\\':
+			b.WriteString(`\` + string(r))
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func receiptsBody() *rapid.Generator[string] {
+	id := rapid.OneOf(
+		rapid.Custom(func(t *rapid.T) string {
+			u := uuid.NewString()
+			return map[bool]string{true: strings.ToUpper(u), false: u}[rapid.Bool().Draw(t, "upper")]
+		}),
+		rapid.SampledFrom([]string{"2529", "02-000000000000001", "20170928-3176-40EB-80E2-A11F032E282A", "Ёлка \"№1\"", `a\b`, "😀"}),
+		rapid.StringN(1, 12, -1).Filter(func(s string) bool { return !strings.ContainsRune(s, 0) }), // no column holds NUL
+	)
+	// member: a member written or left out; optional ones may be null.
+	member := func(t *rapid.T, name, value string, optional bool) string {
+		if optional {
+			switch rapid.IntRange(0, 2).Draw(t, name+" presence") {
+			case 0:
+				return ""
+			case 1:
+				return `"` + name + `":null,`
+			}
+		}
+		return `"` + name + `":` + value + ","
+	}
+	str := func(t *rapid.T, label string) string { return jsonString(t, id.Draw(t, label)) }
+	decimal := func(t *rapid.T, label string) string {
+		n := rapid.SampledFrom([]string{"0", "-1", "123.12", "0.000", "984.96", "1e3", "-2.5E-2", "12345678901234567890.5"}).Draw(t, label)
+		if rapid.Bool().Draw(t, label+" as string") && !strings.ContainsAny(n, "eE") {
+			return jsonString(t, n)
+		}
+		return n
+	}
+	object := func(members string) string { return "{" + strings.TrimSuffix(members, ",") + "}" }
+	item := rapid.Custom(func(t *rapid.T) string {
+		m := member(t, "id", str(t, "item id"), true) + member(t, "name", str(t, "name"), true) +
+			member(t, "itemType", jsonString(t, "NORMAL"), true) + member(t, "measureName", `"шт"`, true)
+		for _, name := range []string{"quantity", "price", "costPrice", "sumPrice", "tax", "taxPercent", "discount"} {
+			m += member(t, name, decimal(t, name), true)
+		}
+		return object(m)
+	})
+	receipt := rapid.Custom(func(t *rapid.T) string {
+		items := rapid.SliceOfN(item, 0, 3).Draw(t, "items")
+		data := member(t, "id", str(t, "receipt id"), false) + member(t, "storeId", str(t, "store"), false) +
+			member(t, "type", jsonString(t, "SELL"), false) + member(t, "deviceId", str(t, "device"), true) +
+			member(t, "employeeId", str(t, "employee"), true) + member(t, "shiftId", str(t, "shift"), true) +
+			member(t, "paymentSource", jsonString(t, "PAY_CASH"), true) +
+			member(t, "dateTime", jsonString(t, rapid.SampledFrom([]string{"2017-06-07T12:55:18.000Z", "2017-06-07T12:55:18.000+0000"}).Draw(t, "time")), true) +
+			member(t, "items", "["+strings.Join(items, ",")+"]", true) + member(t, "extras", `{"k":[1,{"id":"x"}]}`, true) +
+			member(t, "futureField", `{"id":"not this one"}`, true)
+		for _, name := range []string{"totalTax", "totalDiscount", "totalAmount"} {
+			data += member(t, name, decimal(t, name), true)
+		}
+		return object(member(t, "id", str(t, "event id"), false) + member(t, "type", `"ReceiptCreated"`, true) + member(t, "data", object(data), false))
+	})
+	return rapid.Custom(func(t *rapid.T) string {
+		if rapid.Bool().Draw(t, "array") {
+			return "[" + strings.Join(rapid.SliceOfN(receipt, 1, 3).Draw(t, "receipts"), " , ") + "]"
+		}
+		return receipt.Draw(t, "receipt")
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -34,6 +36,31 @@ func scalarText(m json.Marshaler) *string {
 		return nil
 	}
 	t := strings.Trim(string(b), `"`)
+	return &t
+}
+
+// memberText is a string member of a validated tree, copied; nil when absent or null.
+func memberText(v *fastjson.Value, name string) *string {
+	m := v.Get(name)
+	if m == nil || m.Type() != fastjson.TypeString {
+		return nil
+	}
+	t := string(m.GetStringBytes())
+	return &t
+}
+
+// memberScalar is scalarText for a number-or-string member of a validated tree: a number as
+// written, a string's value; nil when absent or null.
+func memberScalar(v *fastjson.Value, name string) *string {
+	m := v.Get(name)
+	switch {
+	case m == nil || m.Type() == fastjson.TypeNull:
+		return nil
+	case m.Type() == fastjson.TypeString:
+		t := string(m.GetStringBytes())
+		return &t
+	}
+	t := string(m.MarshalTo(nil))
 	return &t
 }
 

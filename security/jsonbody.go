@@ -12,6 +12,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
+	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
@@ -33,15 +34,16 @@ func textProblem(s string) string {
 // would be validated as one value and stored as another.
 type ExactBinder struct{}
 
-// Bind binds the validated body into i; the body of an operation read item by item is left
-// unbound (its handler binds each element from BodyItems).
+// Bind binds the validated body into i; the body of an operation whose handler reads it
+// itself is left unbound: read item by item (BodyItems), or from the tree (BodyTree).
 func (ExactBinder) Bind(i any, c echo.Context) error {
 	ctx := c.Request().Context()
 	raw, ok := validatedBody(ctx)
 	if !ok {
 		return apperr.Because(apperr.Malformed, "body", "body was not validated")
 	}
-	if s := stateOf(ctx); s.items != nil && readsItemByItem(s.operation) {
+	s := stateOf(ctx)
+	if s.items != nil && isOperation(s.operation, readItemByItem) || s.doc != nil && isOperation(s.operation, readFromTree) {
 		return nil
 	}
 	return BindExact(raw, i)
@@ -53,10 +55,34 @@ func (ExactBinder) Bind(i any, c echo.Context) error {
 // elements) besides the body.
 var readItemByItem = []string{"createProducts", "putDocuments"}
 
-// readsItemByItem: operation (an id as the embedded spec spells it: oapi-codegen capitalises
-// it) is one of readItemByItem.
-func readsItemByItem(operation string) bool {
-	return slices.ContainsFunc(readItemByItem, func(id string) bool { return strings.EqualFold(id, operation) })
+// readFromTree are the operations whose handlers read the values they store from the tree the
+// validator checked (BodyTree): receipts, the hot path, where binding cost as much as validating.
+var readFromTree = []string{"postReceipts"}
+
+// isOperation: operation (an id as the embedded spec spells it: oapi-codegen capitalises it)
+// is one of ids.
+func isOperation(operation string, ids []string) bool {
+	return slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, operation) })
+}
+
+// BodyTree returns the validated body as the tree its schema was checked on, for a hot-path
+// handler to read its values from without parsing the body a third time (receipts): the values
+// it stores are then the very values that were validated. The tree is the validator's, reused
+// once the handler returns: copy what is kept (string(v.GetStringBytes(…)) copies).
+func BodyTree(ctx context.Context) (*fastjson.Value, error) {
+	s := stateOf(ctx)
+	if s == nil || !s.validated || s.doc == nil {
+		return nil, apperr.Because(apperr.Malformed, "body", "body was not checked whole")
+	}
+	return s.doc.root, nil
+}
+
+// releaseDoc gives the body's tree back to the validator's pool once the handler returned.
+func (s *requestState) releaseDoc() {
+	if s.doc != nil {
+		s.doc.release()
+		s.doc = nil
+	}
 }
 
 // BodyItems returns the elements of the request's array body, each exactly as received (a

@@ -38,6 +38,7 @@ type requestState struct {
 	body         []byte     // exactly as received
 	validated    bool       // body passed the operation's schema
 	items        []itemSpan // an array body checked element by element (jsondoc.go): where they lie
+	doc          *jsonDoc   // a whole body's tree, held until the handler returns (BodyTree)
 }
 
 func stateOf(ctx context.Context) *requestState {

@@ -170,6 +170,7 @@ func (v *Validator) Middleware() echo.MiddlewareFunc {
 			// refusal is logged with its operation.
 			state := &requestState{operation: op.id}
 			c.SetRequest(r.WithContext(context.WithValue(r.Context(), stateKey, state)))
+			defer state.releaseDoc()
 			if err := v.check(c, op, state); err != nil {
 				return err
 			}
@@ -203,11 +204,11 @@ func (v *Validator) check(c echo.Context, op *operation, state *requestState) er
 		return err
 	}
 	if op.hasBody {
-		items, err := op.checkBodyItems(raw)
+		items, doc, err := op.checkBodyItems(raw)
 		if err != nil {
 			return err
 		}
-		state.validated, state.items = true, items
+		state.validated, state.items, state.doc = true, items, doc
 	}
 	return nil
 }
@@ -254,40 +255,46 @@ func readBody(body io.Reader, declared int64) ([]byte, error) {
 // checkBody judges a body against the operation's compiled schema: absent (2002 when
 // required), not JSON (2001), or a field that does not fit (2002/2003 on that field).
 func (op *operation) checkBody(raw []byte) error {
-	_, err := op.checkBodyItems(raw)
+	_, doc, err := op.checkBodyItems(raw)
+	if doc != nil {
+		doc.release()
+	}
 	return err
 }
 
 // checkBodyItems is checkBody that also returns, for an array body checked one element at a
-// time (checkItems: any array body whose schema is only its items'), where its elements lie.
-func (op *operation) checkBodyItems(raw []byte) ([]itemSpan, error) {
+// time (checkItems: any array body whose schema is only its items'), where its elements lie;
+// for a body checked whole, its tree, which the caller releases.
+func (op *operation) checkBodyItems(raw []byte) ([]itemSpan, *jsonDoc, error) {
 	if len(raw) == 0 {
 		if op.required {
-			return nil, apperr.New(apperr.Missing, "body")
+			return nil, nil, apperr.New(apperr.Missing, "body")
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	if op.body.itemwise() && bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("[")) {
 		items, err := checkItems(raw, op.body.items)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return items, nil
+		return items, nil, nil
 	}
-	return nil, op.checkWholeBody(raw)
+	doc, err := op.checkWholeBody(raw)
+	return nil, doc, err
 }
 
-// checkWholeBody checks a body read into one tree.
-func (op *operation) checkWholeBody(raw []byte) error {
+// checkWholeBody checks a body read into one tree, and returns the tree when it passed.
+func (op *operation) checkWholeBody(raw []byte) (*jsonDoc, error) {
 	doc, err := parseBody(raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer doc.release()
 	if !op.body.check(doc, doc.root, bodySubject) {
-		return doc.refusal.err()
+		err := doc.refusal.err()
+		doc.release()
+		return nil, err
 	}
-	return nil
+	return doc, nil
 }
 
 // checkParameters refuses path and query values no database column can hold (a NUL

@@ -90,3 +90,33 @@ func BenchmarkValidatorReceipt(b *testing.B) {
 		}
 	}
 }
+
+// TestBodyTreeLivesAsLongAsTheHandler: a handler reads the values the schema checked from the
+// validator's tree; once it returned, the tree is released (the request holds it no more).
+func TestBodyTreeLivesAsLongAsTheHandler(t *testing.T) {
+	e, token := newBenchAPI(t)
+	var state *requestState
+	e.POST("/api/v2/receipts", func(c echo.Context) error {
+		ctx := c.Request().Context()
+		tree, err := BodyTree(ctx)
+		if err != nil {
+			return err
+		}
+		if got := string(tree.GetStringBytes("data", "storeId")); got != "20170928-3176-40EB-80E2-A11F032E282A" {
+			t.Errorf("storeId from the tree: %q", got)
+		}
+		state = stateOf(ctx)
+		return c.NoContent(http.StatusOK)
+	})
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, receiptRequest(token))
+	if rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if state == nil || state.doc != nil {
+		t.Fatalf("the tree is still held after the handler returned: %+v", state)
+	}
+	if _, err := BodyTree(context.Background()); err == nil {
+		t.Fatal("a tree without a validated body")
+	}
+}
