@@ -46,6 +46,35 @@ func TestTenMegabyteCatalogueIsStoredWhole(t *testing.T) {
 	})
 }
 
+// TestLargeReceiptsArrayIsStoredWhole: one delivery of 3,000 receipts with two items each
+// (1.8 MB), stored whole in one answer. On PostgreSQL such a batch runs on the hash-join plan:
+// on the nested loops meant for a few receipts it took seconds, growing with the square of the
+// rows (receipts_batch.go).
+func TestLargeReceiptsArrayIsStoredWhole(t *testing.T) {
+	const n = 3000
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = string(receipt(fmt.Sprintf("b5c9e8a2-3d1f-4a6e-9b7c-%012d", i), "20170928-3176-40EB-80E2-A11F032E282A", 2))
+	}
+	body := []byte("[" + strings.Join(parts, ",") + "]")
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		token := e.createUser("01-000000000000001")
+		start := time.Now()
+		status, resp := e.send(opByID(t, "postReceipts"), body, bearer(token))
+		if status != 200 {
+			t.Fatalf("%d %s", status, resp)
+		}
+		t.Logf("%d receipts (%d KB) stored in %s", n, len(body)>>10, time.Since(start))
+		var receipts, items int64
+		e.db.Model(&storage.ReceiptRow{}).Count(&receipts)
+		e.db.Model(&storage.ReceiptItemRow{}).Count(&items)
+		if receipts != n || items != 2*n {
+			t.Fatalf("stored %d receipts and %d items, want %d and %d", receipts, items, n, 2*n)
+		}
+	})
+}
+
 // productName is what catalogue writes as product i's name.
 func productName(i int) string {
 	return fmt.Sprintf(`"name":"Товар номер %d из большого каталога"`, i)

@@ -105,12 +105,8 @@ func (b *receiptBatcher) enqueue(d *receiptDelivery) error {
 // flushReceipts is one flusher: batch after batch until ctx ends.
 func (s *Store) flushReceipts(ctx context.Context, b *receiptBatcher) {
 	var carried *receiptDelivery
-	var conn *sql.Conn // kept from batch to batch: it carries the statement's plan (receiptsConn)
-	defer func() {
-		if conn != nil {
-			discard(conn)
-		}
-	}()
+	conns := &receiptConns{store: s} // kept from batch to batch: they carry the statement's plans
+	defer conns.close()
 	for {
 		if ctx.Err() != nil && carried == nil {
 			return
@@ -122,42 +118,80 @@ func (s *Store) flushReceipts(ctx context.Context, b *receiptBatcher) {
 		}
 		b.batches.Add(1)
 		b.delivered.Add(int64(len(batch)))
-		var err error
-		if conn == nil {
-			if conn, err = s.receiptsConn(ctx); err != nil {
-				for _, d := range batch {
-					d.done <- receiptOutcome{err: err}
-				}
-				continue
-			}
-		}
-		if err := s.storeReceipts(ctx, conn, batch); errors.Is(err, apperr.ErrUnavailable) {
-			discard(conn) // likely broken (the monitor closes the pool's sockets): take another
-			conn = nil
+		if err := s.storeReceipts(ctx, conns, batch); errors.Is(err, apperr.ErrUnavailable) {
+			conns.close() // likely broken (the monitor closes the pool's sockets): take others
 		}
 	}
 }
 
-// receiptsConn is a connection of the pool set to plan receiptsStatement once, and cheaply to
-// run: with plan_cache_mode auto, PostgreSQL kept planning it at every run (about 1.4 ms of its
-// CPU), its custom plans estimated cheaper than the generic one. The generic plan is the right
-// one: the statement reads the tables one key at a time (see receiptsStatement). Its joins are
-// of a batch's own rows (at most maxReceiptBatch): nested loops, not hash tables or sorts built
-// and freed at every run (PostgreSQL CPU per receipt at 1,000/s, fresh database each run:
-// 834-902 µs with both, 744-793 with merge joins, 656-676 with nested loops only).
-// The connection is never handed back to the pool with these settings (discard).
-func (s *Store) receiptsConn(ctx context.Context) (*sql.Conn, error) {
-	conn, err := s.sqlConn(ctx)
+// receiptConns are a flusher's connections, each set to plan receiptsStatement once, its own
+// way (plan_cache_mode auto kept planning it at every run, about 1.4 ms of PostgreSQL's CPU,
+// the custom plans estimated cheaper than the generic one; the generic plan is the right one:
+// the statement reads the tables one key at a time, see receiptsStatement):
+//   - small: for a batch of at most smallPlanRows receipts and items, the usual one. Its joins
+//     are nested loops over the batch's own rows, not hash tables or sorts built and freed at
+//     every run (PostgreSQL CPU per receipt at 1,000/s, fresh database each run: 834-902 µs with
+//     both, 744-793 with merge joins, 656-676 with nested loops only);
+//   - large: for a larger batch, PostgreSQL's default plan (hash joins): nested loops grow with
+//     the square of the rows (one 5,000-receipt delivery: 7.5 s on them, 0.6 s on hash joins).
+//
+// They are closed, never handed back to the pool with these settings (discard).
+type receiptConns struct {
+	store        *Store
+	small, large *sql.Conn
+}
+
+// smallPlanRows: the receipts and items a batch may hold to run on the nested-loop plan.
+const smallPlanRows = 256
+
+// The settings of each plan's connection.
+const (
+	largePlanSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan', false)`
+	smallPlanSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan', false),
+		set_config('enable_hashjoin', 'off', false), set_config('enable_mergejoin', 'off', false),
+		set_config('enable_hashagg', 'off', false)`
+)
+
+// smallPlan: batch is small enough for the nested-loop plan.
+func smallPlan(batch []*receiptDelivery) bool {
+	rows := 0
+	for _, d := range batch {
+		for _, r := range d.receipts {
+			rows += 1 + len(r.Items)
+		}
+	}
+	return rows <= smallPlanRows
+}
+
+// forBatch is the connection batch's statement runs on, opened on first use.
+func (c *receiptConns) forBatch(ctx context.Context, batch []*receiptDelivery) (*sql.Conn, error) {
+	conn, settings := &c.large, largePlanSettings
+	if smallPlan(batch) {
+		conn, settings = &c.small, smallPlanSettings
+	}
+	if *conn != nil {
+		return *conn, nil
+	}
+	opened, err := c.store.sqlConn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.ExecContext(ctx, `SELECT set_config('plan_cache_mode', 'force_generic_plan', false),
-		set_config('enable_hashjoin', 'off', false), set_config('enable_mergejoin', 'off', false),
-		set_config('enable_hashagg', 'off', false)`); err != nil {
-		discard(conn)
-		return nil, s.translate(err)
+	if _, err := opened.ExecContext(ctx, settings); err != nil {
+		discard(opened)
+		return nil, c.store.translate(err)
 	}
-	return conn, nil
+	*conn = opened
+	return opened, nil
+}
+
+// close discards the connections (they are opened again when needed).
+func (c *receiptConns) close() {
+	for _, conn := range []**sql.Conn{&c.small, &c.large} {
+		if *conn != nil {
+			discard(*conn)
+			*conn = nil
+		}
+	}
 }
 
 // discard closes conn's connection rather than returning it to the pool (with its settings).

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -124,14 +123,14 @@ type receiptOutcome struct {
 // outcome, and returns the batch's error. When the batch fails for any reason but a database that does not answer (most
 // likely one delivery's: a refused token, another owner's receipt, a value PostgreSQL
 // refuses), each delivery runs again alone, so only that one fails.
-func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*receiptDelivery) error {
-	fresh, err := s.runReceiptsStatement(ctx, conn, batch)
+func (s *Store) storeReceipts(ctx context.Context, conns *receiptConns, batch []*receiptDelivery) error {
+	fresh, err := s.runReceiptsStatement(ctx, conns, batch)
 	if len(batch) > 1 && err != nil && !errors.Is(err, apperr.ErrUnavailable) {
 		var unavailable error
 		for _, d := range batch {
 			if unavailable != nil { // the connection is likely broken: no more statements on it
 				d.done <- receiptOutcome{err: unavailable}
-			} else if err := s.storeReceipts(ctx, conn, []*receiptDelivery{d}); errors.Is(err, apperr.ErrUnavailable) {
+			} else if err := s.storeReceipts(ctx, conns, []*receiptDelivery{d}); errors.Is(err, apperr.ErrUnavailable) {
 				unavailable = err
 			}
 		}
@@ -151,9 +150,12 @@ func (s *Store) storeReceipts(ctx context.Context, conn *sql.Conn, batch []*rece
 
 // runReceiptsStatement runs the statement until it sees every row it met, and returns the ids
 // of the receipts it inserted, or the refusal as an apperr error.
-func (s *Store) runReceiptsStatement(ctx context.Context, conn *sql.Conn, batch []*receiptDelivery) (map[string]bool, error) {
+func (s *Store) runReceiptsStatement(ctx context.Context, conns *receiptConns, batch []*receiptDelivery) (map[string]bool, error) {
+	conn, err := conns.forBatch(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
 	args := receiptsArguments(batch, s.now())
-	var err error
 	for range runsOfConcurrentInsert {
 		var ids []string
 		err = conn.Raw(func(driverConn any) error {
