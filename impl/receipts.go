@@ -47,6 +47,7 @@ func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error
 	if err != nil {
 		return nil, err
 	}
+	defer security.ReleaseBodyTree(ctx) // everything kept is copied out below
 	spans, err := receiptSpans(body)
 	if err != nil {
 		return nil, err

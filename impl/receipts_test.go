@@ -95,6 +95,15 @@ func TestReceiptRowsAreTheBoundReceipts(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			rt.Fatalf("%s:\ntree  %s\nbound %s", body, dump(got), dump(want))
 		}
+		// The rows outlive the request: a value left pointing into the validator's pooled tree
+		// would change under the next request's parse.
+		before, beforeWant := got, want
+		next := httptest.NewRequest(http.MethodPost, "/api/v2/receipts", strings.NewReader(receiptsBody().Draw(rt, "next body")))
+		next.Header = req.Header
+		e.ServeHTTP(httptest.NewRecorder(), next)
+		if !reflect.DeepEqual(before, beforeWant) {
+			rt.Fatalf("%s: rows changed by the next request:\ntree  %s\nbound %s", body, dump(before), dump(beforeWant))
+		}
 	})
 }
 

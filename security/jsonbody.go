@@ -68,7 +68,7 @@ func isOperation(operation string, ids []string) bool {
 // BodyTree returns the validated body as the tree its schema was checked on, for a hot-path
 // handler to read its values from without parsing the body a third time (receipts): the values
 // it stores are then the very values that were validated. The tree is the validator's, reused
-// once the handler returns: copy what is kept (string(v.GetStringBytes(…)) copies).
+// once the handler returns or calls ReleaseBodyTree: copy what is kept (string(…) copies).
 func BodyTree(ctx context.Context) (*fastjson.Value, error) {
 	s := stateOf(ctx)
 	if s == nil || !s.validated || s.doc == nil {
@@ -77,7 +77,17 @@ func BodyTree(ctx context.Context) (*fastjson.Value, error) {
 	return s.doc.root, nil
 }
 
-// releaseDoc gives the body's tree back to the validator's pool once the handler returned.
+// ReleaseBodyTree gives the tree back as soon as the handler has read it, rather than when it
+// returns: a large body's tree (several times the body) is not held while the handler waits
+// for the database.
+func ReleaseBodyTree(ctx context.Context) {
+	if s := stateOf(ctx); s != nil {
+		s.releaseDoc()
+	}
+}
+
+// releaseDoc gives the body's tree back to the validator's pool (once; the validator calls it
+// when the handler returned).
 func (s *requestState) releaseDoc() {
 	if s.doc != nil {
 		s.doc.release()

@@ -85,6 +85,7 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	s := requestState{}
 	if old := stateOf(ctx); old != nil {
 		s = *old
+		s.doc = nil // the tree stays the original state's, released with it
 	}
 	s.principal, s.hasPrincipal = p, true
 	return context.WithValue(ctx, stateKey, &s)

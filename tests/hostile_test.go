@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -117,6 +118,28 @@ func TestCaseVariantKeysAreNotStored(t *testing.T) {
 		}
 		if len(keys) != 1 || keys[0] != security.CanonicalID(goodStoreID) {
 			t.Fatalf("the receipt claimed %v, want only %s", keys, goodStoreID)
+		}
+	})
+}
+
+// TestReceiptVersionWrittenAsAWholeFloatIsAccepted: the schema's integer admits 2.0 and 2e0
+// (as kin-openapi judges it); a receipt stores no version, so its handler binds none, and
+// nothing refuses them. Elsewhere a member bound into a Go integer is still a 2003 when written
+// so (BindExact). Beyond int64 a version is refused all the same (hostileCases).
+func TestReceiptVersionWrittenAsAWholeFloatIsAccepted(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		user := bearer(e.createUser("01-000000000000001"))
+		for i, version := range []string{"2.0", "2e0"} {
+			receipt := strings.Replace(hostileReceipt(version, "80", "item", "SELL"), `"r-1"`, fmt.Sprintf(`"r-%d"`, i), 1)
+			if status, resp := e.send(opByID(t, "postReceipts"), []byte(receipt), user); status != 200 {
+				t.Fatalf("version %s: %d %s", version, status, resp)
+			}
+		}
+		var stored int64
+		e.db.Model(&storage.ReceiptRow{}).Count(&stored)
+		if stored != 2 {
+			t.Fatalf("%d receipts stored, want 2", stored)
 		}
 	})
 }

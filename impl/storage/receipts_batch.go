@@ -126,32 +126,33 @@ func (s *Store) flushReceipts(ctx context.Context, b *receiptBatcher) {
 	}
 }
 
-// receiptConns are a flusher's connections, each set to plan receiptsStatement once, its own
-// way (plan_cache_mode auto kept planning it at every run, about 1.4 ms of PostgreSQL's CPU,
-// the custom plans estimated cheaper than the generic one; the generic plan is the right one:
-// the statement reads the tables one key at a time, see receiptsStatement):
-//   - small: for a batch of at most smallPlanRows receipts and items, the usual one. Its joins
-//     are nested loops over the batch's own rows, not hash tables or sorts built and freed at
-//     every run (PostgreSQL CPU per receipt at 1,000/s, fresh database each run: 834-902 µs with
-//     both, 744-793 with merge joins, 656-676 with nested loops only);
-//   - large: for a larger batch, PostgreSQL's default plan (hash joins): nested loops grow with
-//     the square of the rows (one 5,000-receipt delivery: 7.5 s on them, 0.6 s on hash joins).
-//
-// They are closed, never handed back to the pool with these settings (discard).
+// receiptConns is a flusher's connection for small batches, set to plan receiptsStatement
+// once, its own way: with plan_cache_mode auto PostgreSQL kept planning it at every run (about
+// 1.4 ms of its CPU), the custom plans estimated cheaper than the generic one; the generic plan
+// is the right one, the statement reading the tables one key at a time (see
+// receiptsStatement). Its joins are of a batch's own rows: nested loops, not hash tables or
+// sorts built and freed at every run (PostgreSQL CPU per receipt at 1,000/s, fresh database
+// each run: 834-902 µs with both, 744-793 with merge joins, 656-676 with nested loops only).
+// Nested loops grow with the square of the rows (one 5,000-receipt delivery: 7.5 s on them,
+// 0.6 s on hash joins), so a batch of more than smallPlanRows runs on a connection of its own
+// with PostgreSQL's default joins, still on the generic plan: custom plans, sized by the
+// arrays, took 2.5-3.2 s for those 5,000 receipts. Setting that connection up costs a few
+// milliseconds, nothing beside such a statement, and none is left idle to go stale. Neither
+// connection goes back to the pool with its settings (discard).
 type receiptConns struct {
-	store        *Store
-	small, large *sql.Conn
+	store *Store
+	small *sql.Conn
 }
 
 // smallPlanRows: the receipts and items a batch may hold to run on the nested-loop plan.
 const smallPlanRows = 256
 
-// The settings of each plan's connection.
+// The settings of the small batches' connection, and of a large batch's.
 const (
-	largePlanSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan', false)`
 	smallPlanSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan', false),
-		set_config('enable_hashjoin', 'off', false), set_config('enable_mergejoin', 'off', false),
-		set_config('enable_hashagg', 'off', false)`
+	set_config('enable_hashjoin', 'off', false), set_config('enable_mergejoin', 'off', false),
+	set_config('enable_hashagg', 'off', false)`
+	largePlanSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan', false)`
 )
 
 // smallPlan: batch is small enough for the nested-loop plan.
@@ -165,34 +166,43 @@ func smallPlan(batch []*receiptDelivery) bool {
 	return rows <= smallPlanRows
 }
 
-// forBatch is the connection batch's statement runs on, opened on first use.
-func (c *receiptConns) forBatch(ctx context.Context, batch []*receiptDelivery) (*sql.Conn, error) {
-	conn, settings := &c.large, largePlanSettings
-	if smallPlan(batch) {
-		conn, settings = &c.small, smallPlanSettings
+// forBatch is the connection batch's statement runs on, and what to do with it after.
+func (c *receiptConns) forBatch(ctx context.Context, batch []*receiptDelivery) (*sql.Conn, func(), error) {
+	if !smallPlan(batch) {
+		conn, err := c.store.settingsConn(ctx, largePlanSettings)
+		if err != nil {
+			return nil, nil, err
+		}
+		return conn, func() { discard(conn) }, nil
 	}
-	if *conn != nil {
-		return *conn, nil
+	if c.small == nil {
+		conn, err := c.store.settingsConn(ctx, smallPlanSettings)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.small = conn
 	}
-	opened, err := c.store.sqlConn(ctx)
+	return c.small, func() {}, nil
+}
+
+// settingsConn is a connection of the pool with settings applied (to discard after use).
+func (s *Store) settingsConn(ctx context.Context, settings string) (*sql.Conn, error) {
+	conn, err := s.sqlConn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := opened.ExecContext(ctx, settings); err != nil {
-		discard(opened)
-		return nil, c.store.translate(err)
+	if _, err := conn.ExecContext(ctx, settings); err != nil {
+		discard(conn)
+		return nil, s.translate(err)
 	}
-	*conn = opened
-	return opened, nil
+	return conn, nil
 }
 
-// close discards the connections (they are opened again when needed).
+// close discards the small batches' connection (it is opened again when needed).
 func (c *receiptConns) close() {
-	for _, conn := range []**sql.Conn{&c.small, &c.large} {
-		if *conn != nil {
-			discard(*conn)
-			*conn = nil
-		}
+	if c.small != nil {
+		discard(c.small)
+		c.small = nil
 	}
 }
 

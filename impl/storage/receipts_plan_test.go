@@ -9,7 +9,7 @@ import (
 
 // TestOnlySmallBatchesRunOnNestedLoops: a batch runs on the nested-loop plan exactly when its
 // receipts and items together are at most smallPlanRows (nested loops grow with the square of
-// the rows); the large plan keeps PostgreSQL's joins.
+// the rows); a larger one keeps PostgreSQL's joins.
 func TestOnlySmallBatchesRunOnNestedLoops(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var batch []*receiptDelivery
@@ -28,6 +28,6 @@ func TestOnlySmallBatchesRunOnNestedLoops(t *testing.T) {
 		}
 	})
 	if strings.Contains(largePlanSettings, "enable_") || !strings.Contains(smallPlanSettings, "'enable_hashjoin', 'off'") {
-		t.Fatal("the large plan must keep PostgreSQL's joins, the small one must not hash")
+		t.Fatal("the large batches' plan must keep PostgreSQL's joins, the small ones' must not hash")
 	}
 }

@@ -151,10 +151,11 @@ func (s *Store) storeReceipts(ctx context.Context, conns *receiptConns, batch []
 // runReceiptsStatement runs the statement until it sees every row it met, and returns the ids
 // of the receipts it inserted, or the refusal as an apperr error.
 func (s *Store) runReceiptsStatement(ctx context.Context, conns *receiptConns, batch []*receiptDelivery) (map[string]bool, error) {
-	conn, err := conns.forBatch(ctx, batch)
+	conn, done, err := conns.forBatch(ctx, batch)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	args := receiptsArguments(batch, s.now())
 	for range runsOfConcurrentInsert {
 		var ids []string

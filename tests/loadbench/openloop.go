@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -42,7 +41,7 @@ func openLoop(ctx context.Context, cloudBin, url, appToken string, o openLoopOpt
 	// Each run pays only for its own writes: what the previous runs left dirty in the page cache
 	// is written out now, not by the kernel's 30-second writeback in the middle of this run
 	// (such a burst holds every commit's fsync for 50–200 ms here).
-	syscall.Sync()
+	syncDisks()
 	cpuBefore, err := cpu()
 	if err != nil {
 		return loadResult{}, err
