@@ -7,6 +7,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
@@ -36,6 +37,11 @@ const (
 	// tail is CPU contention, not a wait for a free flusher. A statement waiting for a row lock
 	// (a store being claimed by a catalogue's transaction) holds up the receipts queued behind it.
 	receiptFlushers = 2
+	// receiptLinger: how long a flusher holding a lone delivery waits for a second one, so that
+	// at a moderate rate a statement carries two or more (under load the queue is never empty
+	// and nobody waits). At 1,000/s, three runs each: PostgreSQL CPU per receipt 626-689 µs ->
+	// 534-561, ours 460-479 -> 438-449, p50 +0.7 ms, p99 9.2-13.3 -> 9.4-11.2 ms.
+	receiptLinger = 500 * time.Microsecond
 	// maxReceiptBatch bounds a statement's deliveries (and its parameters' size).
 	maxReceiptBatch = 64
 )
@@ -243,14 +249,30 @@ func nextReceiptBatch(ctx context.Context, queue <-chan *receiptDelivery, carrie
 		return true
 	}
 	add(first)
+	var linger <-chan time.Time
 	for len(batch) < maxReceiptBatch {
 		select {
 		case d := <-queue:
 			if !add(d) {
 				return batch, d
 			}
-		default:
+		case <-linger:
 			return batch, nil
+		default:
+			if len(batch) > 1 || linger != nil {
+				return batch, nil
+			}
+			t := time.NewTimer(receiptLinger)
+			defer t.Stop()
+			linger = t.C
+			select {
+			case d := <-queue:
+				if !add(d) {
+					return batch, d
+				}
+			case <-linger:
+				return batch, nil
+			}
 		}
 	}
 	return batch, nil

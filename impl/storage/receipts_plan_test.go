@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -29,5 +30,30 @@ func TestOnlySmallBatchesRunOnNestedLoops(t *testing.T) {
 	})
 	if strings.Contains(largePlanSettings, "enable_") || !strings.Contains(smallPlanSettings, "'enable_hashjoin', 'off'") {
 		t.Fatal("the large batches' plan must keep PostgreSQL's joins, the small ones' must not hash")
+	}
+}
+
+// TestLoneDeliveryWaitsBrieflyForCompany: a flusher that finds one delivery waits up to
+// receiptLinger for a second to share its statement; alone, it goes with a batch of one; a
+// full queue is taken at once.
+func TestLoneDeliveryWaitsBrieflyForCompany(t *testing.T) {
+	delivery := func(id string) *receiptDelivery {
+		return &receiptDelivery{ctx: context.Background(), receipts: []ReceiptRow{{ID: id}}, done: make(chan receiptOutcome, 1)}
+	}
+	queue := make(chan *receiptDelivery, 8)
+	queue <- delivery("a")
+	go func() { queue <- delivery("b") }() // arrives while the flusher drains or lingers
+	if batch, carry := nextReceiptBatch(context.Background(), queue, nil); len(batch) != 2 || carry != nil {
+		t.Fatalf("a second delivery within the linger: batch of %d, carried %v", len(batch), carry)
+	}
+	queue <- delivery("c")
+	if batch, _ := nextReceiptBatch(context.Background(), queue, nil); len(batch) != 1 {
+		t.Fatalf("alone: batch of %d", len(batch))
+	}
+	for _, id := range []string{"d", "e", "f"} {
+		queue <- delivery(id)
+	}
+	if batch, _ := nextReceiptBatch(context.Background(), queue, nil); len(batch) != 3 {
+		t.Fatalf("queued together: batch of %d", len(batch))
 	}
 }
