@@ -249,31 +249,35 @@ func nextReceiptBatch(ctx context.Context, queue <-chan *receiptDelivery, carrie
 		return true
 	}
 	add(first)
-	var linger <-chan time.Time
+	lingered := false
 	for len(batch) < maxReceiptBatch {
+		var d *receiptDelivery
 		select {
-		case d := <-queue:
-			if !add(d) {
-				return batch, d
-			}
-		case <-linger:
-			return batch, nil
-		default:
-			if len(batch) > 1 || linger != nil {
+		case d = <-queue:
+		default: // nothing queued: a lone delivery waits once for company (receiptLinger)
+			if len(batch) > 1 || lingered {
 				return batch, nil
 			}
-			t := time.NewTimer(receiptLinger)
-			defer t.Stop()
-			linger = t.C
-			select {
-			case d := <-queue:
-				if !add(d) {
-					return batch, d
-				}
-			case <-linger:
+			lingered = true
+			if d = receiveWithin(queue, receiptLinger); d == nil {
 				return batch, nil
 			}
 		}
+		if !add(d) {
+			return batch, d
+		}
 	}
 	return batch, nil
+}
+
+// receiveWithin is the next delivery queued within wait, or nil.
+func receiveWithin(queue <-chan *receiptDelivery, wait time.Duration) *receiptDelivery {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case d := <-queue:
+		return d
+	case <-t.C:
+		return nil
+	}
 }
