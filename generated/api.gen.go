@@ -247,8 +247,11 @@ type Document struct {
 	OpenDate *string  `json:"openDate,omitempty"`
 
 	// OpenUserUuid An optional Evotor id (see EvotorId); null is accepted.
-	OpenUserUuid  *OptionalEvotorId `json:"openUserUuid,omitempty"`
-	SessionNumber *string           `json:"sessionNumber,omitempty"`
+	OpenUserUuid *OptionalEvotorId `json:"openUserUuid,omitempty"`
+
+	// SessionNumber A value Evotor declares as text but writes as a number too (`"80"` or `80`); null is
+	// accepted. Stored as text: a number as written, a string as it is, so `80` and `"80"` store equal.
+	SessionNumber *NumberOrText `json:"sessionNumber,omitempty"`
 
 	// SessionUUID An optional Evotor id (see EvotorId); null is accepted.
 	SessionUUID *OptionalEvotorId `json:"sessionUUID,omitempty"`
@@ -323,6 +326,22 @@ type EventsPage struct {
 // date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
 // keys case-insensitively, any other id byte for byte.
 type EvotorId = string
+
+// EvotorTime A moment, as Evotor writes it: an ISO 8601 time (`2017-06-07T12:55:18.000+0000`,
+// `…Z`, `…+03:00`), or Unix milliseconds as a number or a string of digits; null is accepted.
+// Every form of the same moment is stored as the same time (UTC).
+type EvotorTime struct {
+	union json.RawMessage
+}
+
+// EvotorTime0 defines model for EvotorTime.0.
+type EvotorTime0 = string
+
+// EvotorTime1 defines model for EvotorTime.1.
+type EvotorTime1 = int64
+
+// EvotorTime2 defines model for EvotorTime.2.
+type EvotorTime2 = string
 
 // ForwardMessage defines model for ForwardMessage.
 type ForwardMessage struct {
@@ -425,6 +444,18 @@ type NewAccount struct {
 	Password   string `json:"password"`
 }
 
+// NumberOrText A value Evotor declares as text but writes as a number too (`"80"` or `80`); null is
+// accepted. Stored as text: a number as written, a string as it is, so `80` and `"80"` store equal.
+type NumberOrText struct {
+	union json.RawMessage
+}
+
+// NumberOrText0 defines model for NumberOrText.0.
+type NumberOrText0 = string
+
+// NumberOrText1 defines model for NumberOrText.1.
+type NumberOrText1 = float32
+
 // OptionalEvotorId An optional Evotor id (see EvotorId); null is accepted.
 type OptionalEvotorId = string
 
@@ -503,7 +534,10 @@ type Receipt struct {
 
 // ReceiptData `type` is SELL, PAYBACK, BUY, BUYBACK; `paymentSource` PAY_CASH, PAY_CARD, PAY_CASHBACK, ….
 type ReceiptData struct {
-	DateTime *string `json:"dateTime,omitempty"`
+	// DateTime A moment, as Evotor writes it: an ISO 8601 time (`2017-06-07T12:55:18.000+0000`,
+	// `…Z`, `…+03:00`), or Unix milliseconds as a number or a string of digits; null is accepted.
+	// Every form of the same moment is stored as the same time (UTC).
+	DateTime *EvotorTime `json:"dateTime,omitempty"`
 
 	// DeviceId An optional Evotor id (see EvotorId); null is accepted.
 	DeviceId *OptionalEvotorId `json:"deviceId,omitempty"`
@@ -700,7 +734,9 @@ type UsersPage struct {
 
 // VerifyUserRequest defines model for VerifyUserRequest.
 type VerifyUserRequest struct {
-	Password string `json:"password"`
+	Email    *string `json:"email,omitempty"`
+	Login    *string `json:"login,omitempty"`
+	Password string  `json:"password"`
 
 	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
 	// subscription, …), opaque: real traffic carries uuids of any version and case,
@@ -713,7 +749,7 @@ type VerifyUserRequest struct {
 	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
 	// keys case-insensitively, any other id byte for byte.
 	UserUuid             *EvotorId              `json:"userUuid,omitempty"`
-	Username             string                 `json:"username"`
+	Username             *string                `json:"username,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -1035,6 +1071,22 @@ func (a *VerifyUserRequest) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
+	if raw, found := object["email"]; found {
+		err = json.Unmarshal(raw, &a.Email)
+		if err != nil {
+			return fmt.Errorf("error reading 'email': %w", err)
+		}
+		delete(object, "email")
+	}
+
+	if raw, found := object["login"]; found {
+		err = json.Unmarshal(raw, &a.Login)
+		if err != nil {
+			return fmt.Errorf("error reading 'login': %w", err)
+		}
+		delete(object, "login")
+	}
+
 	if raw, found := object["password"]; found {
 		err = json.Unmarshal(raw, &a.Password)
 		if err != nil {
@@ -1086,6 +1138,20 @@ func (a VerifyUserRequest) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
+	if a.Email != nil {
+		object["email"], err = json.Marshal(a.Email)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'email': %w", err)
+		}
+	}
+
+	if a.Login != nil {
+		object["login"], err = json.Marshal(a.Login)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'login': %w", err)
+		}
+	}
+
 	object["password"], err = json.Marshal(a.Password)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'password': %w", err)
@@ -1105,9 +1171,11 @@ func (a VerifyUserRequest) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	object["username"], err = json.Marshal(a.Username)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	if a.Username != nil {
+		object["username"], err = json.Marshal(a.Username)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'username': %w", err)
+		}
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -1243,6 +1311,94 @@ func (t *Employee_Phone) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsEvotorTime0 returns the union data inside the EvotorTime as a EvotorTime0
+func (t EvotorTime) AsEvotorTime0() (EvotorTime0, error) {
+	var body EvotorTime0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEvotorTime0 overwrites any union data inside the EvotorTime as the provided EvotorTime0
+func (t *EvotorTime) FromEvotorTime0(v EvotorTime0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEvotorTime0 performs a merge with any union data inside the EvotorTime, using the provided EvotorTime0
+func (t *EvotorTime) MergeEvotorTime0(v EvotorTime0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEvotorTime1 returns the union data inside the EvotorTime as a EvotorTime1
+func (t EvotorTime) AsEvotorTime1() (EvotorTime1, error) {
+	var body EvotorTime1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEvotorTime1 overwrites any union data inside the EvotorTime as the provided EvotorTime1
+func (t *EvotorTime) FromEvotorTime1(v EvotorTime1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEvotorTime1 performs a merge with any union data inside the EvotorTime, using the provided EvotorTime1
+func (t *EvotorTime) MergeEvotorTime1(v EvotorTime1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEvotorTime2 returns the union data inside the EvotorTime as a EvotorTime2
+func (t EvotorTime) AsEvotorTime2() (EvotorTime2, error) {
+	var body EvotorTime2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEvotorTime2 overwrites any union data inside the EvotorTime as the provided EvotorTime2
+func (t *EvotorTime) FromEvotorTime2(v EvotorTime2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEvotorTime2 performs a merge with any union data inside the EvotorTime, using the provided EvotorTime2
+func (t *EvotorTime) MergeEvotorTime2(v EvotorTime2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EvotorTime) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EvotorTime) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsMillis0 returns the union data inside the Millis as a Millis0
 func (t Millis) AsMillis0() (Millis0, error) {
 	var body Millis0
@@ -1301,6 +1457,68 @@ func (t Millis) MarshalJSON() ([]byte, error) {
 }
 
 func (t *Millis) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsNumberOrText0 returns the union data inside the NumberOrText as a NumberOrText0
+func (t NumberOrText) AsNumberOrText0() (NumberOrText0, error) {
+	var body NumberOrText0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromNumberOrText0 overwrites any union data inside the NumberOrText as the provided NumberOrText0
+func (t *NumberOrText) FromNumberOrText0(v NumberOrText0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeNumberOrText0 performs a merge with any union data inside the NumberOrText, using the provided NumberOrText0
+func (t *NumberOrText) MergeNumberOrText0(v NumberOrText0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsNumberOrText1 returns the union data inside the NumberOrText as a NumberOrText1
+func (t NumberOrText) AsNumberOrText1() (NumberOrText1, error) {
+	var body NumberOrText1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromNumberOrText1 overwrites any union data inside the NumberOrText as the provided NumberOrText1
+func (t *NumberOrText) FromNumberOrText1(v NumberOrText1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeNumberOrText1 performs a merge with any union data inside the NumberOrText, using the provided NumberOrText1
+func (t *NumberOrText) MergeNumberOrText1(v NumberOrText1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t NumberOrText) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *NumberOrText) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -12998,186 +13216,189 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1tb+NGmuBfqeMtEBtDyiRFvViNwZ7adm+86W772u4MJnGfXSJLEtNUUWGV7NY0DCSzB8wBt7gBDoPD",
-	"fdgPt1/uc25ug8nOXHr/gvwX5pcc6oVkkSxJlO28dOJ8SFtkFeupp5563uupt4YfT6YxRpgSo/fWQG/g",
-	"ZBoh/nff9+MZpnsJghQF7AmZTSYwmRs943SMAEZXAIo2hmlcwmiGWKMwMHqOaUTxKMRGzyDjePof5Gcb",
-	"ycy4vjaNfjAJ8fOYPolnuPTh5zEgM38MZgQl6ldRksQJMXqfMogDZPQ82zONBEESs1FwTMGQf800yGzw",
-	"GfKp0TPYRw4D4/pVNujRcFgZD7IXgMavEQYhAX6Mh+FolqCgB9AlSuayQRLPKGIN4ICg4pRrA6dA8hLD",
-	"GR3HSfibMm5/lcR4BOIETEJCQjxSAVwzqqOMOlMHUAdmmC0M2OfYBnBIUcL/3PH5mpsAYhBiQmEUQRrG",
-	"GEAcAHrFlmhA/CSc8ofoklOPAllKFb23xhiSx2EUhXhk9IYwIsgUBHJtsld7UTwLTvnEejSZsZfKcGJu",
-	"8gnDkmgSQUIP2JjPiNFzWrbntLttr+Xu2qYxTeJg5tPDwOgZrfYuHDadptUa+kPLaw48axcNPGvYdVB3",
-	"6HQC6HeM61ecYLLZiDEDdBn66PlsMmC4csSYJ+jzGcI+MnquaWD0hsqJ7UOKjJ7h2k7HstuW7Z3ads/r",
-	"9prdhm3bv7Bt2zZMYxpBzMEiFCaUE/fGwJqsM50Ro2dAn4aXyCgCz78Ed3eHg2HHttpNu2N50PetQdvx",
-	"rY7nILSL0LDtM3goSiYh5nh+wSZG+B7nS8RwIrdOz7Adyy7854gtPJ1Goc+7H+YLpFJV9hhsEb77C6R0",
-	"ni1r4zMS422VfAJIIfv3FvhZCbYgvdoICieIUDiZVoiMzqdswbUoMI1LlJCQ7UC3hKeXONRjSnmhx9UM",
-	"/3DY8puBh1rDtuVAd2B5fjOwumh3aNnQGbjyZQVb7U7bXo4tFRFlfO3Fk0kchHRelTdygiAepn+Sc8Go",
-	"OFJMwWPBYA5CSsAAJpwrqmwp8vfigAm3Tw278p9jvDJZk3gcR4/nH8fRbIKMXqvhtbLHx2LYj0Ic7HGO",
-	"67hN05ggSGYJm+PNf7n5rWEaGLKexuKfF98s/uXmC7ZJfYizod18zLbNBqUwQel4dqPVYXjY5xyIlBk1",
-	"mcCEArl3o4xaBL8iZeL49G0Gyz8t3t38Hiz+vPjq5subLxdfgb/+5//R5AwlTtDLGV9qxsFs1+1aT7wn",
-	"juXZzmOraz/pW7sHe3v9rtdynjx5LJf6NzFGR8MhQdToOXaXT8Y0ZoXvuNZ+q7tnefaBbXXtlmM9bjX7",
-	"+0+eNLvdts0kkmnsxz45hiOkWWw4QmAezwBMEEgQDJgEySZmnM1su+n/uyD2GXmBMZ1E/BESL9hvEEE8",
-	"+uWZgfCZUXiHYKD+niAKgT+GCUH0l2fGjA6tbrEHDWkk/kToMqZxYk1hQjFKgNOwGzb46xd/AP3jQ5Cg",
-	"IUqYhBDddpR+hpjsbMJE5dEU4RNEBNWX1lc8BvEUYYUbBGnXc/biXLbSLLcfxQTlAqlt2buW0zx1vF6r",
-	"3bNtVSDxpi8QmUX0ZDYxengWRfJp+TdTGQTBlx5KwnHcJvJa7Y6FursDy3GDpgW9Vtvy3Ha71fI8OaKg",
-	"UtmnBZ1uN0Ce5e0OupbnDzyra9vIQoP2oOXartfssM2L3tAEsm1wbRo4lceuaTA81Jsna1meQPpsM/gl",
-	"2lO1wHDzZy9fHu6zJx3UtQM0sJr+EFqeMxxaA3/oWo49bDpwOHCGnCPRBGLCJHiqb3A2FsY1Z8Rh9tpG",
-	"xluPjg+en58cnJwcHj2XbF2d7WzjmYqNzHozXWDJKHKzQ2fou07b8t1mYHlNCK1BE7asltP22r4L7abv",
-	"i81+MJlG8RxVmBoGSL7J6D19oONoTBV7Lrna/1z8cfHV4tvFu8UfFb4rnzINC9IkxvNJ6MsebErs+TjG",
-	"yOh1druddstruo5tGkkccTm1/+zwecoYJb+W7CxodX3Ls5FkZ4NWEwbDoWBnr6rcr9Xu2JZntztWl6mG",
-	"T560nnj2E6fvNg8yhJTlnEAGnYNY2DC59GJC4YBp/A4TVYVO7EkPXFXMhukU+AkKEKYhjFZaDuwLiukw",
-	"gEG5tzAgUgDcCgBuD8zwaxxfYQZCgi7j1ygQdsV6w4X1Lw2v9CwO3awM3ewBCMhsihKCgsKgYAoJ5drA",
-	"KIE+AlOUhHGwDpSmAgp6Mw0TtAIcrwKO1wN0jESPMSQAx2AKw6BoM21xCETLAy5TRIcw2F4HnmpZTuGc",
-	"iQWQoM9nDM6K9cu3fS42dXpeYTrtynTaKWVxg54t7hQSchUnAdjituIlSsLhfC3Y7dICVz6nQuJWaNzl",
-	"NM7QNYiDOTPDmVX99yecFS0f2C0S9gRGwziZoPJgbmUwlxFVilYwDFEUsEHTvbUl0QwYzyEgpNvrwFAJ",
-	"XH5lua8ihatZgYsTuwCHEReUi8O1oDgBHIRbQKfSfIj9OEkE91kDn1eBT1K/9AAwlEUhZqyAxgDimI5R",
-	"UiD4+jTkFkkfRkwrnMvPrwe1VQG1JUAVhBgSQCFjGVuKA2QtQC0NQOhNSLg7pAgQF04SJO4w0eu9GF0h",
-	"QkGAopD7nraicBLSXzrbj8AkThAYxlEUXxX8bRRNBFhsZ/A/mLnyXVg6kI19Gp+gKEqdMTChoR9lrhLj",
-	"5ktm9Dgusy0gpUk4mFEh8Rd/Xvzl5r/d/M5hIvpPi28XX938bvH14tvFN4uvHcPM3rua9y7TnwcwWW5D",
-	"iSUxmFLkx4QeJ6Ev+E6DQx6gjPeyz//3xZ9v/uHmy8W3N/918a/g5veL/7P4y+Ldze/SB18Ky61hmMYo",
-	"iWfTzHclbT2pTSy196YwQZimOlcQIOi0B9ZuxxlYAUItq9nZ7VrOwN2FHQhd5Ha4N0iA7DYbTMH9fAYx",
-	"5XYw+1U2EdmTN0bP+Lh/eu50c02w/3Tv6MOjp+fPj07Pn/VffHSwn2tqtjOATnfQtrodu2O1hl7Haga7",
-	"vuUFA7vVtVueP3C5P4y17nIlOYESY2I/SKogQrMaH8METoQ2t6kVec02jo/CSxT0Ke/kti3Hsdzuqd3p",
-	"ea2e12p0Ws4nHB6M3tC9WUJiRmBHfe5/ehInVzAJniFC4AhpNlMfBAgGYCIacM8lUwSY9gggpUzL0u8i",
-	"+ZIYva7HCYdKN5nRM8aUTklvZwcl00bu096RVuE4jl9L9dzpCJ9hX3xMmaNr2c6p3e3Zds+2PzGkO5Px",
-	"FqOnjgYgJleICZ8WV8m5B1J6/1rM2FaXZxoT+oLhc8oXZylq5bBsT3zCjZfPjV5HeBURHx4Ga9xCpnGF",
-	"BmyivMGEjM49t7pIz059dZVCPGKglxT/I4yAil7Vp5U/Th2yMDB6NlsPzhgRw3HLtW+1QEMYRgw56To7",
-	"nmnEEfvQMcIM2P4InSA/xgF72WiZxlQ8N3qu4OAfIhjR8X58hascPIAUDiBhRjsSWopYSXV+mRs3azzD",
-	"CYL+GA4iZOQjHH1U8hROtV+JX/M+z9FVP/e8q1sh9VekYnkYJ2AezxLA9HV/Rmg8KQKouu2l131JPIex",
-	"AqnA9Qw6RqGq0V2bRsozRBipSgGpVy81/XSuvaIB+CDdHqTbraXbtWlIRinWuUyOiXiZkaP8Tc4v3XOC",
-	"omi5/z2AFJ2Gk0IoqHPquL1Wq+fwUNAnmQ+MM0/Hdt2O6yJr1/McyxuggTVAEFl+e+C3UAcOmzbjxmgE",
-	"Q5ItUeoZOcxEred0LK/9uGt59uNdq2u7B5a3f/C43dmzO612q+RDkz4b1AzavmPtDrpDy0MdaEHHd62g",
-	"ibxhC7YHHZ9hPcTDeG+M/Nd56C6TkhUyNI0gJJL52HKcWmsivnq6YoXrkuUyEnOZLj6R0Lpeu+F6ksKa",
-	"nUarzf8+RomPGOxOl0kzaVifxLOEdTKO+78+3+uffMiE5jgciihL1079RPlq7Lpdq+l02pZnHzDF58C1",
-	"+o7zxG66B27X7TNajimM+hOBqQwa9nBfRSB/cqoCKTB0cvD0aRacGbT8XdSFrtUMnKHlwTaydgcd33KH",
-	"NnKCpu8NWrAUnPF221237XFXX/ZRuSXSUP86FaAYskkVj36SwKo7C7KnIB5mO0m7tXir86sETqfVGNen",
-	"dTZZu2c7P6pN1h3s+nbgIMsdNqHlDTzf2g1ayGoPOzB9V9xkMgIu99gKKnzc3/vovinRXk2Etp4A06lY",
-	"DnIZATYHVtf3AquF8ml+twQoODpBONjnOqJKfgfchC7YAfEQ0HFIaiie9bTJ63R4eoQ15nw6bEjA5zM0",
-	"QwGAIxgWhkx4b6Pn5J86iSeVbyUIFWay/oNN9sGTKfLTwFMVvAEahRiHeJThRWBMdjABJOAqCSktOnAZ",
-	"zbJ/eYDL6BnFqJi6PgaPkDFyiacIw2lo9Ixmw240OeJOpI+9FANjTzMuIfzwOjUwCBJEmPq7+F+Ldzyq",
-	"+c3N703AQ51fLv68+OPiKxMs/vnmt4uvbr5YvFv82+Krxbf8zTeLfwWLf1t8ffPF4uubf2DK0eLPikj5",
-	"p8U71uD/Lb5a/N/FV4s/Lb7hwYTZJvbtq2x6VdOU6RliklOUiEjnJm6eH/nEy6bgZ/03z3/Tnz/7bEQ/",
-	"+ezF5NmJbT/bfxI+PR1dfTI5oEe/+vizX7sH3vP9l28+mXwSCsJQfOV9n4aX+gy0YZgQClIneEYxSudz",
-	"mPauKm7+GCYjFPBg51sDZhLZaTfaHdPwZ0mCsM/GevGSeyw2z/m5RYKPTDJKTQ73Dhk+OdOVgLZyQD27",
-	"4TidFNCUtWvRvj4ZSO2nTRfsA5qEMAI894noV0rYe7oEl3Iy1j2lUpUw7dwnpj3LtU+dbs9tM/Wt02pm",
-	"mGZ4OOZxqP1Z5r85drz9U/061BOJ5VU4ldldul1TTN7DwZL1oNknqktyD+hu3ye625a9e8pdWz272fAc",
-	"dwVhK6hZj9PTOH7KuIRGdMowVHyJEhFHYBx8dX6mo4ZZaByDiH9b+JReYngJw4h7gFY4lcJA8SmBEAOG",
-	"jZXDtgrRnZkyTDowmU2ncUJR8AwFIRSm2LL58sHzXK4dRhtrZt0qDJ8NBiZsNB66SiEhKNH5iUTA6AOi",
-	"JqdmRMueLXEWvTWEb+tJiCK2yIs/cGn4bvGXxbeLb25+u/h68Zebf+Ruka/B4l94KoH88Q6Ihjf/uPjT",
-	"4h0TqaL54uuixyv7cxUtNeVbKWcpIlQoQPmEV+dXy6nLqLZm5ueubVdnLwLWjNTgryCaev44nnXg+HUc",
-	"j8LZ7uGMwDHdDSewxkZgkMpE3eUrowGPP1oO2dBrD7q7sGV1Ude2vNauYw1sCK1dr9VyOru253mDmtB9",
-	"jJJwGOoQKSOQ63EpwpB6XGoSme8ZvXwC81X4FfDpYNaw6A1p1KvSqJeBtjpYKQK5G2iwXG87QQhrAhSO",
-	"02u2Gm7LYYb8GJLMoy2s41LSeOqXKueIq6JFRE2EZ1WmTa9LcK4osSPjmuFiChM4QRQl3GhJX78tOWAF",
-	"atLuwrRCYJqgyzCeEa7wN7jlb/SMz2comecquC8+aRrEH6MJd3lIEUZowmiPQfGUS5rKsIcMv4pJEaAh",
-	"nEUUOLa93eAeCk42XNPRjZ0KsHxo+QXu4jONCXwTTpiyzMNPkxCLX04mZUNM0QgluWknXMRv85HrppiG",
-	"IrmFjnPo8hAjkyYy3SVd7Qziv0nQ0OgZ/34nP9ayI96SHbGXDoOMqg+DYzZEAUCtu0EDjiSfe4CFh0LJ",
-	"NMZEHrvRnQ7xY0ylBV8RvqVjO55IndGNnjbbqY7BwKgJuhDwHPAq3ZcO05ST0hgdvrGkv8CX8Q7Pdpi5",
-	"/BgG8iTChjNOs4VWTjnPK7o2jTTlp1YPV/Zo1u7RvBd0MmBBlrHEc51MwOBZlZnEWzTX5whpF4JnS/Fc",
-	"JfaRVzwdHw+j0L/Fini1seVJ/LZq92jdF369DZOVZJ7SI4bkljZ7SCYOLUOvxzDbYphVj79tgFmonGJb",
-	"v8VZw2sh6+p1yKC6DwQ/j+k4xCOGHZkZOgQhBVswIrHmaN3VOIwQwCsO5G0vYR8eQ2iqomyATJL5H1di",
-	"RvHj1UeLbF5BCo95wxEyme0GAaHMEgNxEjD6GsxTegvZZPmsuHPrRSZlNpqgU3sf8pb3sehOuqtWJsBq",
-	"F5J1fVUyujcRfM56Dp19+r7kXWoWc0s+AXQMMTj4+Oj06MX5cf/F6fODF+ePj/Z/ff708NnhqZ58Hc5p",
-	"7yDxndryz5Hyz6kt/xwp/5za8o+3FD3atXu074v2HCnsiunrJlOC3SxDPbf/+IsmqKZ58xfteqnPy4jZ",
-	"MXliO08pZ197VfXybLDKrRoLoH79vih8jevpEXvG2fwVJCKsETRSLpYgiyAcEC2GWrYkfL37aaOd36qB",
-	"Gs0w980FGHouytBeLNn2rVf58EsO3E+TeIoSGoppCmOKqYOQCnOr7RlV6yvL1dLZjrm58qnBbSnRNj/l",
-	"Iw+epKfFlYSyIjCqPyQbaBDHEYI4DQ/fO7DKoEshTs+3F8FVjqSvWubCnKtn1Msm96/GSFESPyDAZ41z",
-	"1WXMdPAtjFIfMX/B+YUGYcWT75m/ZDXAh0qvE57GeZ19nCdVsN+lA+41P31S8qFoP526UTYwvdVVzczo",
-	"IqLL2ChPYeXin6Q+qjINFNxOmqXEIgROUMLWSwQXxwgmQerCYdCyxcuoOoAUWdIBXyLfovNKt0MqtLWU",
-	"JgQzKMJ7Ek+Kp8RTIJnkY1ozD19SPa3p3WM6PxZPDWafRtAfq3j4gBQUOgK2eGjLBDJX1gTC12aCPJDE",
-	"KT+jvQrCvivaUte9sCxLyS49UFJFko7y8i8o/osi6dF0jSchforwiI5Vx1mOgk2nrB7uvCWaBGjaealn",
-	"8YukkTG8Cz9tdGHmKevMfk5P4IMojl/Ppg0RpVVZcnYc/+0GRFHJ7FWETBDPmOaTdZIHhq+XJ/7W6pwd",
-	"8NeAJ9yBmhfKkf9NpqemwtYA7lq3bFx/YJxQIUcYBCFbO8hwkC2CcFkWl/ZC0OAF2IplYBONoD8HFyml",
-	"XWyDaTQj/J2IrwlnE8nYT4CGIUaEqYgpoZxhpnvBqAH64ksMcRcmuODi/4Ip1xdoAsPoQnquBsiPJ4io",
-	"DpoPiNDETXCRKuIXZzikRNHLhQIKYhzNAfd9jSEZbz/in0kQ4U6e12hK2ctReIlw4wxXKPN72oWVldtH",
-	"fjiBPCsZ4vnRUARLKjSAZ5E0IMT6lQn2baXFFFKKEra6/8n6209ta/fVL7bOzhrir+2//Zuq+HpVJos+",
-	"EN832VJB+SNNDhOoFn3B1sWZwc+rnxkX248Ag4WXTfJ9NKUoaIiZZnl22cmQ4hoEMpuvhgapnAmp2V5J",
-	"8tPsyfL5kFofXXqApMw6+2kWIgKiTyox08y+R7LCFLhiKgmOMU8flI2K6sdSlpUdWKkBe0keFDMj0w+p",
-	"WDbTg0IlRL3SkvQlT7suL68v2e8SWq4y2LUNiRpxWrUHj6aCEar7t1zTRIO2JQAoJDC7ixjmnbUYVLI3",
-	"y1syKwSTZmyCrZODp09NcNz/9eP+3kcmUIs2mGDv6dHJQf7zyfGLw+enJujv7R0cn5rgr1/87+0zfBXS",
-	"MT8rp5apMAXXvBrHEdKxTKXwiII7afNKDXntEpZLkqxGZcotr9WqJZt1eVmTbetIRq1msnnvLF18pWRe",
-	"grGcONKSKLWnnddNuf0yFaunbD73Uh2VOntbrbJyiwHvxBoKxVoUXW7VwmkWSjvFXO+TXq919sFGLEZJ",
-	"xF6LZB07ko10XCkt5lLlShdJHKELJrJ4KRUT7PVPPjw8eMH0hmf95y/7T8EWxAG4GkPKHSPSVwiDgGxX",
-	"rYTagiKvC7OBVKm8KFeMqfEtWUxGq7PVFh5rx6koZPvhKKTEBDMygxHTdlOdbEspa7NtAhJPEM+YzDS0",
-	"JTqZKICzlgTzoFktL1JhK5UN/DsLTLmSEvgMuCUUKyxZ/b6VmUQlCVssx2OCi7fXF4pLRfm6OMG9TM2p",
-	"KgtpRqTOdEwLR2jeqeWAVGzwgV4tA0yjX6Pseb1l5POrrGEJCvlRLRyFohclx3YKQT2/JDfx+Pd0RKUm",
-	"bq11KvPx9OBKsqtqXTiP0Yo4kCnCHqYsw2dm5avM9DSzqRypkcfeTFE31TzDqp9J6GAmiKfw8xnqgQTB",
-	"iOlhw2HoAx8mSYgIYJRPmA0B8RxIDs8LHPiQIPMMc68kGcMpCkRbU7IGbpELVBBuprktd5dZabw3QTxH",
-	"XzZtACYw08+wAWGCzvBrNCd8HCvEBGES0vASRXOTwyIyJsIADOYU8UPm7A+hLk7gm5SruK22uY7LFOs7",
-	"aPz5m1lnmfHSLyr3Kx246+zE+iGOYiWIuuMrlSGq3uq58M0o5SyAMMcy81HU84WAzHwfEdJYNkRaVULn",
-	"/v3w9PQYiDoDqdGqDqkxVX04QWAA/dcNvZmcV63QYFQtXFEXS7yIhQ52aU5/QMA0gj4CcBLjETdspP86",
-	"PUlXsKmXr6KskvHWQJhZGp+uso1frfTtVmFVsowynA65oyWrBAQH8YwCHGdRiMoASmUO3RjytRUGYIxg",
-	"wGgDB3xJc0wxljYho3PwC/4ixIP4DUjiq23NgLoAXQ6CWXIksGVSlz/Fp5lv5cL665jykqIvdxEmJT6z",
-	"Vp6UZIFYqRjnOyPN7r2t4NGUTCk7xtTaKDWnWfG3rZPkhVF0cIoCJVXwSMZNVmNAttN9Wo1pCjFfNTJY",
-	"J2FkaKowM1NDX2+4al8o5ZOVp8oBp82cwPcRr8oH12FnMwNQOSu1utOzMIpCsoEpqpiWm7oYw+KZ8Pxb",
-	"sqcpVmUdbZykDLnEANSgaTX2WSgfX0t8F4hhNVXnTYuxRHVQ3bQk9it0/hKHb3iaDdPcJryR8CubwuUu",
-	"TT4uKaT7PR6CgJuGjNa5S1NvkmpMUCVMwEMDbx3T2b3WRQcq1YZWJYdkxwjSczPVNUlzQNbQXH6oZU3T",
-	"0rKI7yv9dWtQcf7oVP9YNlJtAIJSAX4YaAMe67TftS6GupJuI5fUDyzoZCxW59bOKr0zsuYlisDWBf+3",
-	"B9hkLrYbQEqAredHL571n5ogrRwjqsaYZ7haSsYEJwcvPj7cOxBWFhABRh4q5D7vtPSUzr+tFJ1aFc5d",
-	"5+bTRK9rOm6XR7Brf0Apb7XU3aRsylLxqxqesGJJrDs5tvNyWHdBd23noVLOqDZCC1RbYwxZa2tJKtDH",
-	"MAmhvIVn/doUSiJt4O9cy1/zyl6be8qnGyIwr9BUu0sxPaJ2pze1kJQqPmsb3qPfUhCFjj/KkjgaA0Bq",
-	"rKtGl533WdPvU2dcj7paOrKOulbpm+vc6zr9c6mKqeJuheFRCrQ+fvlr/j/26xG4KJRuugBp5SZT/vVi",
-	"3wRqNScukbTGiSx3dftoXV4M6xZRSlEWqw5HUmtm/WDh0M3oXCm9VWeGmzkWJBUdUjSpI6lKpb7qxETT",
-	"6l+3jIduZtsWaoXV57zFimKb9TsVbLtulzpWq44PpMhYEexU11KnrsaEk2wD9MEwQcjigjB7nB2Cklrt",
-	"AI1DXo3YBCTm/siLMLgAEzgHA5Q6/+KE2xG6eOgtNJXNV+B2GkBeybEGAd9Wh1kfkP3u9ZC8nuSmWkj9",
-	"1llJypqdrpdTLnnMS8Prs3gBP6ID4rz6qcjxU2o3EnSJEhgVPQo1uB/3KmzCLqt2aVbfT6MJJdnz4rw+",
-	"jK/ABOJ5qWDeFUpQoWpeY72rSg6h4wo8DqmJTKXl2WqZHcEd8xXuTRVdOsMgc8EW5znQklR2Ggq9gT4V",
-	"SbipVx9s/f3J0XNxrrV27Gx1wKhYhl6vOyzPus5nunngSSdK1OiG8sUCmKZAnBbdSiB4rd+bbdd4CDSl",
-	"wkygreNWfPwCYXSFAvMMl2tjkb0xxCPWvh8EMSYvp0G1+6nm9kjNt8Sxj0cyMCyzxP14goTDhbC/2IyE",
-	"F0brd+EwFLQu3aG4TQWVyvJvY01snN9VLDZYyc8uznlTNSsvVVgnzasCe7HA3q1SXyulEW9vr6TV/W7j",
-	"f7hF0KZcl64WUypXrrulbb0ERVV2pSsauIFD454PHZUjeUVkmIUgSBbUUsM9JZyv0LyrZxB18vZOmZnl",
-	"nbp2N+jzO/LbgWt10WyYFTtBo+IuD0mZSgy2KD30J/SYskfVooi6hLQSuVdJTXudcNXXuQntyGks+biO",
-	"XEr19JadwcuDMY7bvf8NkdP80qN15YJ1m52t/v5nokC0blr3kpZROcz7w8erRHm+DY7VlTIKlNDlD3Ls",
-	"Uy3vty6MnbVcGTLl0tOfJSGdn7DhlApFS87Li5t9eZXwDwi/fEat9bNVKpzC88fPT48+OnjO84/4nPhW",
-	"QDDJ5Yao087jT9PpY0hCX1MbDxPKbEHljLQs8wFldQ+Ig/wYIftuAEJMY1G6TxxdLIDAx9FBsGLq2bDq",
-	"ANlR2gBdoijm9fv4eGAL8vRNb5sH+y8e81kDeScx+4y4W/iiFm5magHPKmhKSUz1EHyC6CzBKADDJJ4U",
-	"yq/KbDVZAyWr+CF8CSEFkJzh5SCz7gOYIFMYAjgGYgLCBFgzmWvpu9XPhI7DJOC16Od8FqGPwNbNlze/",
-	"Xbzj1dC/5Zfu8Gtwvr75YvHHxTc3X24DEgZIpNRm5xHyBCJxUaDMbSNnWLbg576BD6OINMApw9owjPhh",
-	"PdachHgUIUC4R5cTXjKj454odkVMpToNMYHcrmeYkSHPogYIC3LgibdghDCzLdOVYAhmLfEwTnz1IQXJ",
-	"TBRmaZzhM1xIVg4Jm55ILc4Pa6Yc4mJ7SbpxJZ34DG9d1LkU92Jbm3isyzU+5QcU2IjzM3zBqzdfgJgf",
-	"xiPcTUrHaM4IjqNW6FfgQlGbL8BWyot2xGvSGMUMgJiCi8yOv2iAAzybEImVM5zdrM2xHIVMtWDAKnRF",
-	"xEdSXPfUAyuimB7hVCzSM2noSyq+y+0IwmXA+ekOZ5E7l86OPAYtxEksBFDmcuC1TLnYFApQXuMgEeIq",
-	"dQFuUmxuddGUrLaOkgpUv6JOodN1uZBmuSqma9sbAu/neuDqunfFqjv1J1DpWCkNJF9xh5cnJqD7YDbR",
-	"HaUEJu/irO+iKeXJenrre+a1/liH3fUdsmKQrMPyYmt5h7zamrmqRlPeQV+kyVxV+0rtXCp+JfmBvDQj",
-	"10o+fXX9ylRKGYtlArByTd4WYzb940NAr0JeX+WidP9/uiMZL7jYZnsejkSdYTacwQs85ft3mKX27qQ+",
-	"aTarEVq2k5+GhJZyno1iEeIlbvi8yY4oFnxtrm0oVWnWslyxMJrnTvQwVRCYNb6sjHGa2p1vpFvlzK+D",
-	"hatnxct8wMsXT5dBVUpIX1ph+dWdec9UmkArGY8um70+99H3XlFuUhbr5sVw3gOO9N1ueYk9lEeHigiS",
-	"eqm4z7J0Z+yme3znrfzrMLje4fGkYI0EF/dZlY4mVDa+pip1NtDKwtQV99TKWt533w3yeOzKzZDfoVV/",
-	"C8iwoIbq/2MhyPczp/UThAN+kEi9DplhBmyFFIxiRPh5LcbZeS0dflhK/pAnpXjQdBP5JsjcSou4rKX1",
-	"fQRVEXd7lbV0Zm89zYlr44pEt/TAjd7iVBp8QFIBtEkeijqCxs3yHSjHJJ7U3ZP8Mrr72JRZVL4Shwdb",
-	"tnKC8AoSTqzb74Pe/BNSgzmfQNorE2FBxUpvHKzLDEh6kG25pls+9XZ3Ak/HrKOCZcNurH4pPbWqF8I0",
-	"mfM7OVQE0jGkPCssP4H6UxI4B9Afl5hiprIP5sJyMOVp5VSvItlh1GJRrHVkxgRUDSuKByZ+KNuJw5gp",
-	"lKJAZ3ZUcYsx9G2e7xdT9Tk/LLW9zJYpFKosWzJKtG0dQLB4HVw9665SGFNr6vFoY6GEmLx9Jw/oIa3V",
-	"9z3ZX3mwqv62V/s82Fr12EHpfDspBBgYF0xr7BbxVmvn77wVobPr1Szg7xDnABszAOWWoHugyvrXcHBg",
-	"N/BEKn209clFyYCfOR3+ikld9S6SPNYzE8SxAb3tiDSRGqJnXza8C+2Z9y+qlpDzatwfyxoJP3d2lhbA",
-	"nsCEZkUYxZnsPA5KmbSfbEhW6TGaGoR1kDV9IK2fHGlldHAvRMVrb9WgKNHu/SCn+1YHlQJlG1wLonZa",
-	"qhD+7EXvgfQqyFJGskj3UBYYF3erZfWGtu+iB+7IIyw1qD09G/PAPn967DOlAlPcW1FioeGmRJXXvFxN",
-	"UuKmuAeC+gmqenxl70MYiy/tvM2KEl/vZElINayJrOl3S2T5/b0PFPkjo8g8ZS0epsfA6PdEqWmJnPWE",
-	"epy2fKDTnymdprTCPfu8zsn9Uew0ZPSa3j0UrpDNT3ilpPQiowoxqleTZ/+17WWeb3mpz8r0ijWR37fa",
-	"L8vLkIz6H7q7WeSHQQ2HZI68+maR2qdiFXES/E5NoiWbYwPUoLRY+GqTkbfawFqU7TU3Jec1z4bCP55d",
-	"n8s2irxKq3E/G1c5CrBC40kBknGrkGQXevHy/bIeGWBP1MyQtMqsTOEgxR0bYmYwx0mIiOpBnc40O/d4",
-	"pvhO75IRkg2zcjHTsYrLWbO6Kr/kplpTtW7mRulqP3GJ6ve7Q9w6gq14F/X7sLNeIHkAQ9ZV+esXfxBH",
-	"euA8imEAGPsl2WXvkvRF5k1+s22YXWz7PuZ8rNjuJ0UHNpA58yBOAApCeRpUbmwc03AoV3bFri44sJft",
-	"a9V1ffudXRhqHTnJlrfY3dlVJw/7+2F/v1/7O6P7+9jZuRNs2bbO3F+339P5ICvpR450i90sqvY8bOWH",
-	"rfyeiWpO8fe3j5c7IJcq47d2PSpOmld3YQ7xFOETcRXcenU+hfZI6XQb3T69fvGBZTywjPeLZWRbAGwJ",
-	"I165yXBbpHXzid8LC1E9w/rjHuKY5a39wvfFRFRAV1JpCqmA+za8Iy1x/8A6HljH+8U6jjW++0z1wABm",
-	"PoN6vEPNGBfZSMvZRLUK4t1KGMjyh+tNCl3RRF5dr2YhAU0pRrUy1oZfyMsnbkDtVdy9T6zmfTtLldX6",
-	"+fTVtflWqT5U3k2ydJa48VEKXmWllD0kM/UKm0epurNOuMok99tvl1lWQK3W8QmtaFwZGMrAzKjlh6z9",
-	"odaL2+wQyIqqH7IuSMYvt/g1NgmiyTwNfBI4QfL99iMAwTBBZKzUYPqeRfxPvfZH7Y36Ao1CIm7NxOiq",
-	"Ug9kKMpi6w8NrA588U2c1e1bIvkYz+VFpQS4d93IWbmvtXtAtNxgG2dAbr6NdXIGbCHsJ/Mp5QcCQYII",
-	"3X6QPfdE0rwONVBrln1AZKk3ccXo5oQsir4tp+S8VuKdifjjbKi1VCyb1ifjaknH70QaXSqFPutNItxY",
-	"HindKgLpabXA4QRSf4yCR+JAqmRvIQFRiF/zK4QfRNKPZP8+DfFrJnTQm5BQpkSWhRKNbyeT3J1QuUtz",
-	"nVVWvZP1Lhu7cEXn6uOQmutdeTlLfKtvKFfBbrDBqpN/MKt+BFtDWVfl4DzbBVg9Hr/ctnILp0X0hH8c",
-	"F06K3CF4UasKEh+I39HI8cKvXanbjfSzq5zr1mpRbod5cEo+OCV/3E7JoxU3FKUbGWxduttrnJJB7C/P",
-	"F/47RPfZ+7VaH0Vv6M6YTqJbnTZkY2jOGpaTfKvOBQw+PH32lB8rfCTqJiccHzgG6A1FCYYRs584GTXE",
-	"13OGCRIEA4Z3XtUyQUOUIOwjEyQIB4gZYoO5cFCI6gy8rDD7jSYDFAQoAGSKfAW98TRF6pjfB/+bpXj9",
-	"UL6/exWF6VrkirGOPtpgS8rr7DUYfzkto1Emt/uIELbZZlMtQmRJ38YcChJZRm0nAqMbYCX9YiFvhn1l",
-	"rX95ivw8nl3ATbVmxNEUYUYlvCBxduhEqaCv1ierdi9QTBWDIQFsdgn0KU/8V4hOFlomxWN6OWIZDc+X",
-	"E9oL8frOdMaH+X5JjYOuJnlvkuYcX+Ga0O6zpvcBLz+NBCkcQIJAECPCaxhBTK54uZHKpsnahoRxIn/M",
-	"RUBljblIYKQg4sKzJDJ6xg4P+8qWZXrdg1GUHR65giElIMZgy7EB4VXNRyGhgkRMpdx/Vnnf54Xc5SUE",
-	"WZH+bZO1OsOMNNNw1wd5FnwUx69nU7CVm8jbDcBLX2X0KOU1Ayev9i6Kg8tjHxUDrVqxKQ0eMIhVi01E",
-	"E8gjIHUjknNv5XqDBFlckxBnrRPEFmFOGjkEUiuujnso4/1zUbAdRmJ5c2mqG1m5RuCKLTOZifvv5WBF",
-	"aVwds3o/RP/4sAeuxpCqR4NMLsd41cpHeQ1m6W9vgH4ZrDNc95qJR1kl9xjzWvMEyYL9kqyBZ3uFFRTH",
-	"kqpTeSIPtwti4NqKqG/GQEcJF9g5UQALROElwkyksIasUch/TZN4gIgpTmCkLFMQAyW5CM+uN5Fgsa10",
-	"/er6/wcAAP//",
+	"7L3dbuRGlif+KvHnfwBLaDJFMpkfykJjNktSjTWuKmlLKjfaVm1lJBmppIsZTDMiJWUXBNg9C/QCO9gG",
+	"Fo3FXszFzs1ce3vHaE/3uuYVUq/QT7KID5JBMjKTKckfZcsXLiUZwThx4sSJc06c+MVbw48n0xgjTInR",
+	"e2ugKziZRoj/3ff9eIbpXoIgRQF7QmaTCUzmRs84HSOA0SWAooxhGhcwmiFWKAyMnmMaUXweYqNnkHE8",
+	"/Q/ys41kZlxfm0Y/mIT4eUyfxDNc+vDzGJCZPwYzghL1qyhJ4oQYvU8ZxQEyep7tmUaCIIlZKzimYMS/",
+	"ZhpkNvwM+dToGewjh4Fx/Spr9Gg0qrQH2QtA4zcIg5AAP8aj8HyWoKAH0AVK5rJAEs8oYgXgkKBil2sT",
+	"p1DyEsMZHcdJ+Jsyb3+VxPgcxAmYhISE+FwlcE2rjtLqTG1AbZhxttBgn3MbwBFFCf9zx+djbgKIQYgJ",
+	"hVEEaRhjAHEA6CUboiHxk3DKH6ILLj0KZalU9N4aY0geh1EU4nOjN4IRQaYQkGuTvdqL4llwyjvWo8mM",
+	"vVSaE32TTxiXRJEIEnrA2nxGjJ7Tsj2n3W17LXfXNo1pEgcznx4GRs9otXfhqOk0rdbIH1lec+hZu2jo",
+	"WaOug7ojpxNAv2Ncv+ICk/VGtBmgi9BHz2eTIeOVI9o8QZ/PEPaR0XNNA6MrKju2DykyeoZrOx3Lblu2",
+	"d2rbPa/ba3Ybtm3/wrZt2zCNaQQxJ4tQmFAu3BsTa7LKdEaMngF9Gl4go0g8/xLc3R0NRx3bajftjuVB",
+	"37eGbce3Op6D0C5Co7bP6KEomYSY8/kF6xjhc5wPEeOJnDo9w3Ysu/CfI6bwdBqFPq9+mA+QKlXZY7BF",
+	"+OwviNLrbFgbn5EYb6viE0AK2b+34M9KsoXo1WZQOEGEwsm0ImR0PmUDrmWBaVyghIRsBrolPr3EoZ5T",
+	"ygs9r2b4h+OW3ww81Bq1LQe6Q8vzm4HVRbsjy4bO0JUvK9xqd9r2cm6pjCjzay+eTOIgpPPqeiM7COJR",
+	"+id5LRQVZ4opdCwYzkFICRjChGtFVS1F/l4csMXtU8Ou/OcYr0xWJB7H0eP5x3E0myCj12p4rezxsWj2",
+	"oxAHe1zjOm7TNCYIklnC+njzX25+a5gGhqymsfjnxTeLf735gk1SH+KsaTdvs22zRilMUNqe3Wh1GB/2",
+	"uQYiZUVNJjChQM7dKJMWoa9IWTg+fZvR8k+Ldze/B4s/L766+fLmy8VX4K//+X80uUKJE/RyxoeaaTDb",
+	"dbvWE++JY3m289jq2k/61u7B3l6/67WcJ08ey6H+TYzR0WhEEDV6jt3lnTGNWeE7rrXf6u5Znn1gW127",
+	"5ViPW83+/pMnzW63bbMVyTT2Y58cw3OkGWx4jsA8ngGYIJAgGLAVJOuYcTaz7ab//wWxz8QLjOkk4o+Q",
+	"eMF+gwji81+eGQifGYV3CAbq7wmiEPhjmBBEf3lmzOjI6hZr0JBG4k+ELmIaJ9YUJhSjBDgNu2GDv37x",
+	"B9A/PgQJGqGErRCi2o5SzxCdnU3YUnk0RfgEESH1pfEVj0E8RVjRBkFa9TV78VqW0gy3H8UE5QtS27J3",
+	"Lad56ni9Vrtn2+qCxIu+QGQW0ZPZxOjhWRTJp+XfzGQQAl96KAXHcZvIa7U7FuruDi3HDZoW9Fpty3Pb",
+	"7VbL82SLQkplnRZ0ut0AeZa3O+xanj/0rK5tIwsN28OWa7tes8MmL7qiCWTT4No0cLoeu6bB+FCvn6xk",
+	"uQPps83ol2xPzQLDzZ+9fHm4z550UNcO0NBq+iNoec5oZA39kWs59qjpwNHQGXGNRBOICVvBU3uDq7Ew",
+	"rtkjTrPXNjLdenR88Pz1ycHJyeHRc6nW1d7ONu6pmMisNrMFlrQiJzt0Rr7rtC3fbQaW14TQGjZhy2o5",
+	"ba/tu9Bu+r6Y7AeTaRTPUUWpYYDkm0ze0wc6jcZMsedSq/3PxR8XXy2+Xbxb/FHRu/Ips7AgTWI8n4S+",
+	"rMG6xJ6PY4yMXme322m3vKbr2KaRxBFfp/afHT5PFaPU11KdBa2ub3k2kups2GrCYDQS6uxVVfu12h3b",
+	"8ux2x+oy0/DJk9YTz37i9N3mQcaQ8jonmEHnIBY+TL56sUXhgFn8DluqCpXYkx64rLgN0ynwExQgTEMY",
+	"rfQc2BcU12EIg3Jt4UCkBLgVAtwemOE3OL7EjIQEXcRvUCD8ivWOC6tfal6pWWy6WWm62QMQkNkUJQQF",
+	"hUbBFBLKrYHzBPoITFESxsE6UpoKKehqGiZoBTlehRyvB+gYiRpjSACOwRSGQdFn2uIUiJIHfE0RFcJg",
+	"ex15qmc5hXO2LIAEfT5jdFa8Xz7t82VTZ+cVutOudKedShZ36NngTiEhl3ESgC3uK16gJBzN15LdLg1w",
+	"5XMqJW5Fxl0u44xdwziYMzecedV/f8JV0fKG3aJgT2A0ipMJKjfmVhpzmVClbAWjEEUBazSdW1uSzYDp",
+	"HAJCur2ODFXA5VeWxypSupoVuriwC3KYcEE5ONwKihPASbgFdarMh9iPk0RonzX0eRX6pPTLCABjWRRi",
+	"pgpoDCCO6RglBYGvL0NuUfRhxKzCufz8elJbFVJbglQhiCEBFDKVsaUEQNYS1NIQhK5CwsMhRYL44iRJ",
+	"4gETvd2L0SUiFAQoCnnsaSsKJyH9pbP9CEziBIFRHEXxZSHeRtFEkMVmBv+DuSvfhacDWdun8QmKojQY",
+	"AxMa+lEWKjFuvmROj+My3wJSmoTDGRUr/uLPi7/c/Leb3zlsif7T4tvFVze/W3y9+HbxzeJrxzCz967m",
+	"vcvs5yFMlvtQYkgMZhT5MaHHSegLvdPglAco073s8/998eebf7j5cvHtzX9d/Bu4+f3ify/+snh387v0",
+	"wZfCc2sYpnGexLNpFruSvp60Jpb6e1OYIExTmysIEHTaQ2u34wytAKGW1ezsdi1n6O7CDoQucjs8GiRI",
+	"dpsNZuB+PoOYcj+Y/Sq7iOzJldEzPu6fvna6uSXYf7p39OHR09fPj05fP+u/+OhgP7fUbGcIne6wbXU7",
+	"dsdqjbyO1Qx2fcsLhnara7c8f+jyeBgr3eVGcgIlx8R8kFJBhGU1PoYJnAhrblMv8ppNHB+FFyjoU17J",
+	"bVuOY7ndU7vT81o9r9XotJxPOD0YXdG9WUJiJmBHfR5/ehInlzAJniFC4DnSTKY+CBAMwEQU4JFLZggw",
+	"6xFASpmVpZ9F8iUxel2PCw6VYTKjZ4wpnZLezg5Kpo08pr0jvcJxHL+R5rnTETHDvviY0kfXsp1Tu9uz",
+	"7Z5tf2LIcCbTLUZPbQ1ATC4RW3xa3CTnEUgZ/WsxZ1sdnmlM6AvGzykfnKWslc2yOfEJd14+N3odEVVE",
+	"vHkYrAkLmcYlGrKO8gITcv7ac6uD9OzUV0cpxOeM9JLhf4QRUNmrxrTyx2lAFgZGz2bjwRUjYjxuufat",
+	"BmgEw4gxJx1nxzONOGIfOkaYEds/RyfIj3HAXjZapjEVz42eKzT4hwhGdLwfX+KqBg8ghUNImNOOhJUi",
+	"RlLtXxbGzQrPcIKgP4bDCBl5C0cflSKFU+1X4je8znN02c8j7+pUSOMV6bI8ihMwj2cJYPa6PyM0nhQJ",
+	"VMP2Muq+ZD+HqQJpwPUMOkahatFdm0aqM8Q2UlUC0qhe6vrpQntFB/BhdXtY3W69ul2bhlSUYpzL4piI",
+	"l5k4yt/k9YX7mqAoWh5/DyBFp+GksBXUOXXcXqvVc/hW0CdZDIwrT8d23Y7rImvX8xzLG6KhNUQQWX57",
+	"6LdQB46aNtPG6ByGJBuiNDJymC21ntOxvPbjruXZj3etru0eWN7+weN2Z8/utNqtUgxNxmxQM2j7jrU7",
+	"7I4sD3WgBR3ftYIm8kYt2B52fMb1EI/ivTHy3+Rbd9kqWRFD0whCIpWPLdupNSbiq6crRriuWC4TMZfZ",
+	"4hNJreu1G64nJazZabTa/O9jlPiI0e502WomHeuTeJawSsZx/9ev9/onH7JFcxyOxC5L107jRPlo7Lpd",
+	"q+l02pZnHzDD58C1+o7zxG66B27X7TNZjimM+hPBqYwa9nBfZSB/cqoSKTh0cvD0abY5M2z5u6gLXasZ",
+	"OCPLg21k7Q47vuWObOQETd8btmBpc8bbbXfdtsdDfdlH5ZRIt/rXmQDFLZvU8OgnCayGsyB7CuJRNpO0",
+	"U4uXen2ZwOm0usf1aZ1J1u7Zzo9qknWHu74dOMhyR01oeUPPt3aDFrLaow5M3xUnmdwBl3NshRQ+7u99",
+	"dN+SaK8WQlsvgGlXLAe5TACbQ6vre4HVQnk3v1sBFBqdIBzscxtRFb8D7kIX/IB4BOg4JDUMz3rW5HXa",
+	"PD3CGnc+bTYk4PMZmqEAwHMYFppMeG2j5+SfOoknlW8lCBV6sv6DTfbBkyny042nKnlDdB5iHOLzjC+C",
+	"Y7KCCSABl0lIaTGAy2SW/cs3uIyeUdwVU8fH4DtkTFziKcJwGho9o9mwG03OuBMZYy/tgbGnmZYQcXid",
+	"GRgECSLM/F38r8U7vqv5zc3vTcC3Or9c/Hnxx8VXJlj8881vF1/dfLF4t/j3xVeLb/mbbxb/Bhb/vvj6",
+	"5ovF1zf/wIyjxZ+VJeWfFu9Ygf+7+GrxfxZfLf60+IZvJsw28W9fZd2ruqbMzhCdnKJE7HRuEub5kXe8",
+	"7Ap+1r96/pv+/Nln5/STz15Mnp3Y9rP9J+HT0/PLTyYH9OhXH3/2a/fAe77/8uqTySehEAwlVt73aXih",
+	"z0AbhQmhIA2CZxKjVH4N09pVw80fw+QcBXyz860BsxXZaTfaHdPwZ0mCsM/aevGSRyw2z/m5RYKPTDJK",
+	"XQ73Dhk+udKVhLZyQj274TidlNBUtWvZvj4ZSK2nTRfsA5qEMAI894noR0r4e7oEl3Iy1j2lUpU47dwn",
+	"pz3LtU+dbs9tM/Ot02pmnGZ8OOb7UPuzLH5z7Hj7p/pxqLcklkfhVGZ36WZNMXkPB0vGg2afqA7JPbC7",
+	"fZ/sblv27ikPbfXsZsNz3BWCrbBmPU9P4/gp0xKapVNuQ8UXKBH7CEyDr87PdNRtFhrHIOLfFjGllxhe",
+	"wDDiEaAVQaUwUGJKIMSAcWNls63C7s5MaSZtmMym0zihKHiGghAKV2xZf3njeS7XDpONNb1uFZrPGgMT",
+	"1hrfukopISjRxYnEhtEHRE1OzYSWPVsSLHpriNjWkxBFbJAXf+Cr4bvFXxbfLr65+e3i68Vfbv6Rh0W+",
+	"Bot/5akE8sc7IAre/OPiT4t3bEkVxRdfFyNe2Z+rZKkp38p1liJChQGUd3h1frXsutzV1vT8tWvb1d6L",
+	"DWsmavBXEE09fxzPOnD8Jo7Pw9nu4YzAMd0NJ7DGRGCUykTd5SOjIY8/Wk7ZyGsPu7uwZXVR17a81q5j",
+	"DW0IrV2v1XI6u7bnecOa1H2MknAU6hgpdyDX81JsQ+p5qUlkvmf28g7MV/FX0KejWaOiN5RRryqjXkba",
+	"6s1KsZG7gQXL7bYThLBmg8Jxes1Ww205zJEfQ5JFtIV3XEoaT+NS5RxxdWkRuyYisirTptclOFeM2HPj",
+	"mvFiChM4QRQl3GlJX78tBWAFa9LqwrVCYJqgizCeEW7wN7jnb/SMz2comecmuC8+aRrEH6MJD3nIJYzQ",
+	"hMkeo+IpX2kqzR4y/iouRYBGcBZR4Nj2doNHKLjYcEtH13a6gOVNyy/wEJ9pTOBVOGHGMt9+moRY/HKy",
+	"VTbEFJ2jJHftRIj4bd5y3RTTUCS30HFOXb7FyFYTme6SjnZG8d8kaGT0jP9/Jz/WsiPekh0xlw6DTKoP",
+	"g2PWRIFAbbhBQ44Un3ughW+FkmmMiTx2ozsd4seYSg++sviWju14InVG13pabKfaBiOjJuligeeEV+W+",
+	"dJimnJTG5PDKkvECX+53eLbD3OXHMJAnETbscZottLLLeV7RtWmkKT+1ariyRrN2jea9sJMRC7KMJZ7r",
+	"ZAJGz6rMJF6iuT5HSDsQPFuK5yqxj7zi6fh4FIX+LUbEq80tT/K3VbtG6774622YrCTzlB4xJre02UMy",
+	"cWgZez3G2RbjrHr8bQPOQuUU2/opzgpei7WuXoWMqvtg8POYjkN8zrgjM0NHIKRgC0Yk1hytuxyHEQJ4",
+	"xYG87SXqw2MMTU2UDZhJsvjjSs4ocbz6bJHFK0zhe97wHJnMd4OAUOaJgTgJmHwN56m8hayzvFc8uPUi",
+	"W2U26qBTex7ykvcx6E46q1YmwGoHklV9VXK6N1n4nPUaOvv0fa13qVvMPfkE0DHE4ODjo9OjF6+P+y9O",
+	"nx+8eP34aP/Xr58ePjs81YuvwzXtHVZ8p/b658j1z6m9/jly/XNqr3+8pKjRrl2jfV+y58jFrpi+bjIj",
+	"2M0y1HP/j79ogmqaN3/Rrpf6vEyYHZMntvOUcva1V9Uozwaj3KoxAOrX70vC14SeHrFnXM1fQiK2NYJG",
+	"qsUSZBGEA6LlUMuWgq8PP20081s1WKNp5r61AGPPoEztYMm0b73Km19y4H6axFOU0FB0UzhTzByEVLhb",
+	"bc+oel9ZrpbOd8zdlU8N7kuJsvkpH3nwJD0triSUFYlR4yFZQ8M4jhDE6fbwvROrNLqU4vR8e5Fc5Uj6",
+	"qmEu9Ll6Rr3scv9qjBQj8QMCfFY4N13GzAbfwiiNEfMXXF9oGFY8+Z7FS1YTfKjUOuFpnNfZx3lSBftd",
+	"OuBe89MnpRiK9tNpGGUD11sd1cyNLjK6zI1yF1YO/kkaoyrLQCHspBlKLLbACUrYeInNxTGCSZCGcBi1",
+	"bPAyqQ4gRZYMwJfEtxi80s2QimwtlQmhDIr0nsST4inxlEi28jGrmW9fUr2s6cNjujgWTw1mn0bQH6t8",
+	"+IAUDDoCtvjWlglkrqwJRKzNBPlGEpf8TPYqDPuuZEsd98KwLBW79EBJlUk6ycu/oMQviqJH0zGehPgp",
+	"wud0rAbOchZs2mX1cOct2SRI0/ZLPYtfFI1M4Q38tNDAzFPWmf+cnsAHURy/mU0bYpdWVcnZcfy3GwhF",
+	"JbNXWWSCeMYsn6ySPDB8vTzxt1bl7IC/hjwRDtS8UI78b9I9NRW2BnHXumHj9gPThIo4wiAI2dhBxoNs",
+	"EETIsji0AyGDA7AVy41NdA79ORikkjbYBtNoRvg7sb8mgk0kUz8BGoUYEWYipoJyhpntBaMG6IsvMcYN",
+	"TDDgy/+AGdcDNIFhNJCRqyHy4wkiaoDmAyIscRMMUkN8cIZDShS7XBigIMbRHPDY1xiS8fYj/pkEER7k",
+	"eYOmlL08Dy8QbpzhimR+T7OwMnL7yA8nkGclQzw/GonNkooM4FkkHQgxfmWBfVspMYWUooSN7n+y/vZT",
+	"29p99Yuts7OG+Gv7b/+muny9KotFH4jvm2yooPyRJocJVou6YGtwZvDz6mfGYPsRYLRw2CTfR1OKgobo",
+	"aZZnl50MKY5BILP5aliQypmQmuWVJD/NnCyfD6n10aUHSMqqs59mISIg6qQrZprZ90giTIFLZpLgGPP0",
+	"QVmoaH4sVVnZgZUatJfWg2JmZPohlctmelCoxKhXWpG+4GnX5eH1pfpdIstVBbu2IFF3nFbNwaOpUITq",
+	"/C1jmmjYtoQARQRmd1mGeWUtB5XszfKUzIBg0oxNsHVy8PSpCY77v37c3/vIBCpogwn2nh6dHOQ/nxy/",
+	"OHx+aoL+3t7B8akJ/vrFv2yf4cuQjvlZORWmwhRa83IcR0inMhXgEYV30ueVFvLaISxDkqxmZaotr1XU",
+	"ks2qvKyptnUio6KZbF47SxdfuTIv4VguHCkkSu1u57gptx+mInrK5n0v4ais/oAodZScoiuqVBaAK7do",
+	"+05aooDboph1q8ZQM2Za/uYmoAyArXMVNtI2Sk72Wl2q00yykE5BpbguVQU1SOIIDdjqxVFVTLDXP/nw",
+	"8OAFMyGe9Z+/7D8FWxAH4HIMKY+RyLAhDAKyXXUYaq8ZOUTMBgtM5UUZPKbGtySujNZ8q72OrG2nYpvt",
+	"h+chJSaYkRmMmOGbmmdbCsLNtglIPEE8eTIz1paYZwILZ60I5vtntQJKhalU9vXvvHbKkZTEZ8QtkVjh",
+	"1OrnrUwqKi22RWQeEwzeXg+U6IrydXGYe5nFU7Ub0uRInReZYkho3qnIQCo3eEOvlhGmMbVR9rzeMPL+",
+	"VcawRIX8qJaOAv5FKcadUlAvRMm9Pf49nVCpOVxr48u8PT25UuyqBhjOt2vFlpApdkBMichnZkhWZnqw",
+	"2VRO18gTcKaAUDXPsBpyEuaYCeIp/HyGeiBBMGIm2WgU+sCHSRIiApjkE+ZOQDwHUsNzrAMfEmSeYR6g",
+	"JGM4RYEoa0rVwJ1zwQrCPTa35e4yh43XJoin68uiDcAWzPQzrEGYoDP8Bs0Jb8cKMUGYhDS8QNHc5LSI",
+	"5IkwAMM5Rfy8OftDWI4TeJVqFbfVNtdpGcFicepPq1k3M1/uRyUrHjX3ot86prN7Xc+RnsTZ4SopPsyN",
+	"5kA9PQAxODw5At227fD9NbA1WHKcmOe4D8wzPPjrF//yycAE7N9f2M2ebQ+2uZv+EodXYBJGUUiENyr8",
+	"dLk4cD9e+uzxCAR8EdEsCGdYnKNjbEs9VwInSPaDlZVRF0jyl4L2l6d722zQK4gdmh2azfztzB3tF921",
+	"lSH5dZ5//U2rIrZH3fYVrI/q/sNcRNsUgBIgHOwsICAQmiEgM99HhDSWNZHihOgC+h+enh4DgRyRDqba",
+	"pCb44LPhHEL/TUMf+MhxSDQcVaFI6nKJw5LoaJcBkg8ImEbQRwBOYnzOXVW5I5GejSxESZaPosQ9eWsg",
+	"zHzHT1dFO16tjNZXaVXyxjKejviUy7Cd4DCeUYDjbF+p0oCCtaJrQ762wgCMEQyYbOCAD2nOKbYyTcj5",
+	"a/AL/iLEw/gKJPHltqZB3ZZrToJZCg2xYVKHP+WnmU/lwvjr1tYlMD53sQlKematWVDSzmKkYpzPjDRf",
+	"+7b2gwYEpxzqVNFuanazEkFdZ5AVWtHRKSBnquSRTJus5oAsp/u0ukstrLWqr8gqCV9Rg6vNFis9gnTV",
+	"TVQAsZWnypG1zcL697EDmTeu485mfrxy+m11pWd84d8goqBECDYNGofFU/75t2RNU4zKOtk4SRVySQGo",
+	"2+DV3ezChQC1lu+CMKyW6rxocXdYbVTXLcn9ipxzm4wbRyEu2GbmeuOMyToPUusjCxqztb6ZWsGPWpXu",
+	"kx0MSU9CVcckzepZI3P5MaU1RUvDIr6v1NeNQSF2WPAd1jsJazbZNGa9wN6U636A/AgmiFvcFF1RMJzR",
+	"1MxXx5nGMXe/uvaZIXZBu7aya3aGMzMcnORGNrpinkL6jRykwcyFBjJ3AoTEBCTmH+W2QdaSwB9An89g",
+	"JO3zSsBT5+7GspDq9xKU9vow0O73rfP41obV6poFG4Vhf2CrQKYi6HZ1sosOmA7gCF1ga8D/7QHWmcF2",
+	"A8jlcuv50Ytn/acmSIGTBGiSeYarSEomODl48fHh3oGILACxv853yvmWT4q8ptveUTDXVmUzrAtta5I3",
+	"au5bLE/gqP0BBd1t6fRWNFgJ+61G9LeICHenfZ0cDe4u7K4dMFfQvGoztCC1NdqQUHNLMuE+hkkI5SVU",
+	"68emgAi2QYx/7WKUA9ttvjs03ZCBOUBZ7SrF7KDala5qMSm1EtcWvMdYvRAKnX6UiFAab0ma96tal5X3",
+	"WdHv08Bez7paDoVOulYZ5+vilzpjfak9rvJuhZdWyjN4/PLX/H/s1yMwKCCXDUAKXGbKv17sm0AFM+Mr",
+	"ktaTQ2ncd/3o8ZLXKvrbLbblBQ5cHR2kgsT9YPv/m0m2gjVXp4ebxV2k3BxSNKmzNpWw7eok+KRwd7fc",
+	"9d/M9S+A49XXtUUIvc3qnQpFXbdKHadeN/NTZqzY0lfHUmegxoSLbAP0wShByOJLX/Y4O/Un7dghGocc",
+	"fpv7IiElYBAGAzCBczBEaWw0TrjnoNv1v4VtsvkI3G7Nz6FLawjwba2W9WkH373lkQOobmp31C+dYbDW",
+	"rHS9XHLJY34Xgj5tHfAzaSDO4X5FUqsCVkrQBUpgVAy41NB+PHSwibqseqIZoKXG9kmy58V+fRhfggnE",
+	"8xJC5CVKUAEmsrE+kieb0GkFHoDQbNyleIS1HI3gjlk592Z8Lu1hkEWoi/0cakUqO/6HrqBPRdZ5uukB",
+	"tv7+5Oi5OMhde2tx9X5a8d4Fve2w/JhB3tPN9+V0S4m6+aN8sUCmKRinZbeS7rB2W4BN13gENNh4JtAC",
+	"FxYfv0AYXaLAPMNlMDiyN4b4nJXvB0GMyctpUK1+qrkuVfMtcc7pkUx/kMci/HiCRIiFsL9Yj0TcRRtp",
+	"4TQUrC7dKdBNFypV5d/Gf9g4i7GIrllJnyj2eVMzK8fmrJPMWKG9iCh5q1zvChbo7dNpUzjL20QcbrGn",
+	"VQZirKWUylCNt/Sml7Coqq50KJkbhDDu+ZRdeaOzyAyzsEeU7fmpu2Elnq+wvKuHbnXr7Z3yj8szde1s",
+	"0Ke/5Ndh16qimTArZoLGxF2+Y2cqW9TF1UN/JJUZe1RFAdWlXZbEvSpq2vuzq9HNTWRHdmPJx3XiUgKQ",
+	"XHboNN9+cdzu/U+IXOaXniUtIzRuBibw/fdEoWhdt+4la6Vyev2H36ESeJQbnCMtZRVPYBhpp84yxIfi",
+	"bvAPcjZaxcBcmxmwfOuZL7P+LAnp/IS1oWB3LUGSEHdec/z8Dwi/lklFwdoqQQrx4xSvT48+OnjO87h4",
+	"R/icQTDJFxhxgwHfmppOH0MS+hrUSEwocxoV9AAJgAMl7g3EQX7Aln03ACGmsQC1FId6CyTwdnQUrOh6",
+	"1qzaQHbIPEAXKIo5siVvD2xBns3sbfOkicFj3msgb+tmnxG3bg9q8WamQttWSVPAYlV4iATRWYJRAEZJ",
+	"PCkAE8usP4kOlGHhiKBDSAEkZ3g5yaz6ECbIFB4DjoHogPAV1nTmWgZ59T2h4zAJ+C0Nc96L0Edg6+bL",
+	"m98u3vF7Ar7l11HxC6K+vvli8cfFNzdfbgMSBkhkmGfHc/JELHGFpswRJGdYluCICMCHUUQa4JRxbRRG",
+	"/Bgrzw8O8XmEAOGhXy54yYyOewIGjpgKbhMxgZyjZ5iJIT9UABAW4sDz0ME5wswJTUeCMZiVxKM48dWH",
+	"FCQzAVnUOMNnuJC7HxLWPZFpnx9jTtXCYHtJ9n0lu/4Mi2ztdddFD7a1efi61PtTfl6HtTg/wwOR8w1i",
+	"fkxV5HbQMZozgeOsFYYYGCj29QBspbpoR7wmjfOYERBTMMgc/kEDHODZJE1JP8PZnfOcy1HIbBBGrCJX",
+	"RHwk5XVPPb8l0mEIl2KR5kpDX0rxXe4NEbEFrk93uIrcuXB2JECA8JZjsVJlsQmO8svXV2Ep5egfiVjX",
+	"0ljhJjCMq+GEMtQpJaWqPtZUodJ1GWK2jBfr2vaGxPu5wbgaEbKIR1W/A5WKFdAs+YpHxjzRAd0Hs47u",
+	"KOCwvIqzvooG5JbV9NbXzFEwWYXd9RUymFRWYTkMYV4hxyE0V6GX5RX08GXmKlQ4tXIJFk7qA3mdTG6V",
+	"fPrq+pWpgHyLYQKwcoHkFlM2/eNDQC9Djjw0KM7ltCBhumCwzeY8PBcI3Kw5g0Of5fN3lKVI76TBa9ar",
+	"c7RsJj8NCS3ljhtFeO4l8fq8yI6A0b421xaUNjcrWcbyjOZ5tD1MDQTmti8D+E5T5POJdKuzB+to4eZZ",
+	"8Zor8PLF02VUlRL7l2KPv7qz7plKX2ml4tGdCqivffS1VwCxShh7DhP1Hmik73bKS+6hfBupyCBpl4qb",
+	"Xku3KW86x3feyr8Og+sdvvEUrFnBxU1vpSMelYmvwWvPGloJ2V6JY61Eub/7bJCnxVdOhvx2ufpTQO4f",
+	"aqT+PxZ2A3/msn6CcMAPZKkXhTPOgK2QgvMYEX7ujWl2jjLFD53JH/LEGd9d3WR9E2JupfBGa2V9H0F1",
+	"ibu9yVo6+7he5sSFikWhW3pwSe9xKgU+IOkCtEnCitqCJszyHRjHJJ7UnZP8msb7mJTZ9n1lwx5s2cpJ",
+	"zEtIuLBuvw9280/IDOZ6AmkvE4UFEyu9i7OuMiDpgcDllm759ODdBTxts44JljW7sfml1NSaXgjTZM5v",
+	"q1EZSMeQ8vSx/CTvT2nBOYD+uKQUM5N9OBeegylPfad2FckO9Rbh4taJGVuganhRfAfjh/KdOI2ZQSmg",
+	"a7Mjn1tMoW/zxMCYqs/5obPtZb5MAcK17Mko23LrCILFixLreXcVyFitq8e3JQvgevJeqnznD2m9vu/J",
+	"/8p3tepPe7XOg69VTx2UcAJIYYOBacEUfbrIt1ozf+et2C+7Xq0C/g5xDbCxAlDuz7oHqax/QQ0ndoNI",
+	"pFJHi9wvoBd+5nL4K7bqqrf05Hs9MyEcG8jbjsgnqbH07MuCd5E98/6XqiXivJr3xxJr4ueuzlJo+AlM",
+	"aAZPSlSsI56nQMdosqFYpedtagjWQVb0QbR+cqKVycG9CBWHoqshUaLc+yFO920OKnh9G1yYo1ZaahD+",
+	"7JfeAxlVkJBQEkhtJKH3xa2DGW7T9l3swB151qWGtKeHaB7U509PfaZSYIobXUoqNNxUqHII2NUiJe5Q",
+	"fBCon6Cpx0f2PhZj8aWdtxlG9/VOloRUw5vIin63QpbfbP0gkT8yicxT1uJRel6Mfk+SmqLnrBfU47Tk",
+	"g5z+TOU0lRUe2ecQKPcnsdOQyWt6K1e4Ym1+wkGU0iu+KsKoXtqf/de2l0W+5XVXK9Mr1uz8vtV+WV4T",
+	"ZtT/0N3dIj8MagQkc+bVd4vUOhWviIvgd+oSLZkcG7AGpdj5q11GXmoDb1GW19whnsOhjUR8PLtYmk0U",
+	"eclc434mrnIUYIXFkxIk961Ckl11x2+zkFBlgD1RM0NStF6ZwkGKMzbEzGGOkxARNYI6nWlm7vFMiZ3e",
+	"JSMka2blYKZtFYezJkotv/6pik1bN3OjdOmluF74+50hbp2FrXhL+/sws14geQBDArD89Ys/iCM9cB7F",
+	"MABM/bIVShxll6IvMm/yO58z7PfG+5jzsWK6nxQD2EDmzIM4ASgI5bFRObFxTMORHNkVs7oQwF42r9XQ",
+	"9e1ndqGpdeIkS95idmc3/zzM74f5/X7N70zu72Nm50GwZdM6C3/dfk7njayUH9nSLWazgPd5mMoPU/k9",
+	"W6q5xN/fPF4egFxqjN869KgEaV7dRTnEU4RPxM2I6835lNojpdJtbPv0YtIHlfGgMt4vlZFNAbAlnHjl",
+	"Ys9tkdbNO34vKkSNDOuPe4hjlreOC9+XElEJXSmlKaWC7tvojhT9/kF1PKiO90t1HGti95npgQHMYgb1",
+	"dIeaMS6ykZariSpc4t0gDCRO4nqXQoeuyGH4agIJaDAbVQitDb+Q4yxuIO1V3r1PquZ9O0uVYf18+ura",
+	"fKugD5Vnk8TYEhegyoVXGSllDslMvcLkUVB31i2uMsn99tNlliGt1To+oV0aV24MZWRm0vJDYn+owHKb",
+	"HQJZgfohcUEyfbnFb7hJEE3mhYtFxfvtRwCCUYLIWMFg+p6X+J869kftifoCnYdE3D6K0WUFD2Qk8LP1",
+	"hwZWb3zxSZwB/C1Z+ZjO5aBSgty7TuQM7mvtHBAlN5jGGZGbT2PdOgO2EPaT+ZTyA4EgQYRuP6w99yTS",
+	"HLAaqJhlHxAJ9Sauat1ckAXo23JJzkEV7yzEH2dNrZViWbS+GFexH7+T1ehCQQSt14lw4/VIqVZZkJ5W",
+	"AQ4nkPpjFDwSB1KlegsJiEL8hl/F/LAk/Ujm79MQv2GLDroKCWVGZHlRovHt1iR3J1TuJF3nlVXvtr3L",
+	"xC5cdbr6OKTmmlwOZ4lv9Q3lSt0NJli18w9u1Y9gaijjqhycZ7MAq8fjl/tWbuG0iF7wj+PCSZE7bF7U",
+	"QkHiDfHrGzlf+P0sdauRfnYldl2sFuUamYeg5ENQ8scdlDxacZVROpHB1oW7vSYoGcT+8nzhv0N0n71f",
+	"a/VRdEV3xnQS3eq0IWtDc9awnORbDS5g8OHps6f8WOEjgZuccH7gGKArihIMI+Y/cTFqiK/nChMkCAaM",
+	"7xzVMkEjlCDsIxMkCAeIOWLDuQhQCHQGDivMfqPJEAUBCgCZIl9hbzxNmTrm9+r/ZilfP5Tv746iMF3L",
+	"XNHW0UcbTElRRcfxl9MyG2Vyu48IYZNtNtUyREL6NuZQiMgyaTsRHN2AK+kXC3kz7Ctr48tT5Of72QXe",
+	"VDEjjqYIMynhgMTZoRMFal/FJ6tWL0hMlYMhAax3CfQpT/xXhE4CLZPiMb2csUyG58sF7YV4fWc54818",
+	"v6LGSVeTvDdJc44vcU1q91nR+6CXn0aCFA4hQSCIEeEYRhCTSw43Upk0WdmQME3kj/kSUBljviQwURD7",
+	"wrMkMnrGDt/2lSXL8roHoyg7PHIJQ0pAjMGWYwPCUc3PQ0KFiJgK3H+GvO9zIHd5CUEG0r9tslJnmIlm",
+	"ut31QZ4FH8Xxm9kUbOUu8nYDcOirTB7les3IydHeBTi4PPZRcdCqiE3p5gGjWPXYxG4CeQSkbURy7a1c",
+	"b5Agi1sS4qx1gtggzEkjp0BaxdV2D+V+/1wAtsNIDG++mupaVq4RuGTDTGbianzZWHE1rrZZvR+if3zY",
+	"A5djSNWjQSZfxzhq5aMcg1nG2xugXybrDNe9ZuJRhuQeY441T5AE7JdiDTzbK4ygOJZU7coTebhdCAO3",
+	"VgS+GSMdJXzBzoUCWCAKLxBmSworyAqF/Nc0iYeImOIERqoyhTBQki/h2T0okiw2la5fXf+/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

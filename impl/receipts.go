@@ -66,7 +66,7 @@ func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error
 			ReceiptUUID: security.CanonicalID(string(d.GetStringBytes("id"))), StoreUUID: security.CanonicalID(string(d.GetStringBytes("storeId"))),
 			DeviceUUID: canonical(memberText(d, "deviceId")), EmployeeUUID: canonical(memberText(d, "employeeId")),
 			ShiftID: memberText(d, "shiftId"), Type: string(d.GetStringBytes("type")), PaymentSource: memberText(d, "paymentSource"),
-			DateTime:    evotorTime(memberText(d, "dateTime")),
+			DateTime:    evotorTime(memberScalar(d, "dateTime")),
 			TotalAmount: memberScalar(d, "totalAmount"), TotalTax: memberScalar(d, "totalTax"), TotalDiscount: memberScalar(d, "totalDiscount"),
 			Raw: spans[i].of(body), BodyOffset: spans[i].at}
 		for _, it := range d.GetArray("items") {

@@ -48,7 +48,7 @@ func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsReq
 		}
 		return tx.UpsertDocuments(boundRows(items, boundRow(func(d generated.Document, raw []byte) storage.DocumentRow {
 			return storage.DocumentRow{OwnerID: owner, UUID: d.Uuid, StoreUUID: storeUUID, Type: d.Type,
-				DeviceUUID: canonical(d.DeviceUuid), SessionUUID: canonical(d.SessionUUID), SessionNumber: d.SessionNumber,
+				DeviceUUID: canonical(d.DeviceUuid), SessionUUID: canonical(d.SessionUUID), SessionNumber: numberOrText(d.SessionNumber),
 				Number: decimalText(d.Number), OpenAt: evotorTime(d.OpenDate), CloseAt: evotorTime(d.CloseDate),
 				CloseSum: decimalText(d.CloseSum), CloseResultSum: decimalText(d.CloseResultSum), Raw: raw}
 		})))

@@ -27,16 +27,30 @@ var errMissingUserID = apperr.New(apperr.Missing, "userId")
 // loginFields are the custom fields, in order of preference, that name the account's login.
 var loginFields = []string{"username", "login", "email"}
 
+// accountLogin is the login among an app's fields: the first of loginFields that is a
+// non-empty string. user/create and user/verify read it alike, so an account created with an
+// email logs in with that email.
+func accountLogin(fields map[string]any) (string, bool) {
+	for _, f := range loginFields {
+		if v, ok := fields[f].(string); ok && v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func deref(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
 // registration splits user/create's custom fields into the account's login, password (hashed
 // here, dropped from what is kept) and the rest, kept as given.
 func registration(custom map[string]any) (storage.NewAccount, error) {
 	var a storage.NewAccount
-	for _, f := range loginFields {
-		if v, ok := custom[f].(string); ok && v != "" {
-			a.Login = v
-			break
-		}
-	}
+	a.Login, _ = accountLogin(custom)
 	kept := make(map[string]any, len(custom))
 	for k, v := range custom {
 		kept[k] = v
@@ -77,7 +91,11 @@ func (s *Server) VerifyUser(ctx context.Context, req generated.VerifyUserRequest
 	if !ok {
 		return nil, errMissingUserID
 	}
-	acc, found, err := s.store.AccountByLogin(ctx, req.Body.Username)
+	login, ok := accountLogin(map[string]any{"username": deref(req.Body.Username), "login": deref(req.Body.Login), "email": deref(req.Body.Email)})
+	if !ok {
+		return nil, apperr.New(apperr.Missing, "username")
+	}
+	acc, found, err := s.store.AccountByLogin(ctx, login)
 	if err != nil {
 		return nil, err
 	}

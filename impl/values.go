@@ -21,6 +21,15 @@ func decimalText(d *generated.Decimal) *string {
 	return scalarText(d)
 }
 
+// numberOrText keeps a value Evotor writes as a number or as text as its text: 80 and "80"
+// store equal; nil for absent or null.
+func numberOrText(v *generated.NumberOrText) *string {
+	if v == nil {
+		return nil
+	}
+	return scalarText(v)
+}
+
 // phoneText keeps a phone as its digits, whether Evotor sent a number or a string.
 func phoneText(p *generated.Employee_Phone) *string {
 	if p == nil {
@@ -29,13 +38,17 @@ func phoneText(p *generated.Employee_Phone) *string {
 	return scalarText(p)
 }
 
-// scalarText renders a number-or-string union as text, without quotes; nil for null.
+// scalarText renders a number-or-string union as text: a number as written, a string's value
+// (unescaped); nil for null.
 func scalarText(m json.Marshaler) *string {
 	b, err := m.MarshalJSON()
 	if err != nil || string(b) == "null" {
 		return nil
 	}
-	t := strings.Trim(string(b), `"`)
+	t := string(b)
+	if strings.HasPrefix(t, `"`) && json.Unmarshal(b, &t) != nil {
+		return nil
+	}
 	return &t
 }
 
@@ -74,12 +87,13 @@ func jsonText(list *[]string) *string {
 	return &t
 }
 
-// evotorTime parses an Evotor time; nil when absent (the raw JSON keeps what was sent).
+// evotorTime parses an Evotor moment (a time, or Unix milliseconds as a number's text or a
+// string); nil when absent (the raw JSON keeps what was sent).
 func evotorTime(s *string) *time.Time {
 	if s == nil {
 		return nil
 	}
-	t, err := security.ParseEvotorTime(*s)
+	t, err := security.ParseEvotorMoment(*s)
 	if err != nil {
 		return nil
 	}

@@ -2,6 +2,8 @@ package security
 
 import (
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +59,22 @@ func ParseEvotorTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("not an Evotor time")
+}
+
+// ParseEvotorMoment parses a moment in any form Evotor writes one: a time ParseEvotorTime
+// reads, or Unix milliseconds as a number's text (1496840118000, 1.496840118e12) or a string
+// of digits. Every form of the same moment gives the same time.
+func ParseEvotorMoment(s string) (time.Time, error) {
+	if t, err := ParseEvotorTime(s); err == nil {
+		return t, nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<62 {
+		return time.UnixMilli(int64(f)), nil
+	}
+	return time.Time{}, errors.New("not an Evotor time or Unix milliseconds")
 }
 
 // RegisterFormats teaches doc's schemas the spec's own format; the validator does it, and so
