@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -46,6 +47,7 @@ type schemaNode struct {
 	hasDefault bool
 	oneOf      []*schemaNode
 	anyOf      []*schemaNode
+	allOf      []*schemaNode // a property's allOf: [{$ref}] lets it carry a description of its own
 	enum       []any
 
 	properties map[string]*schemaNode
@@ -88,7 +90,7 @@ var supportedKeywords = map[string]bool{
 	"type": true, "nullable": true, "format": true, "enum": true,
 	"properties": true, "required": true, "additionalProperties": true, "items": true,
 	"minLength": true, "maxLength": true, "pattern": true, "minimum": true, "maximum": true,
-	"oneOf": true, "anyOf": true,
+	"oneOf": true, "anyOf": true, "allOf": true,
 	"title": true, "description": true, "example": true, "examples": true, "default": true,
 	"deprecated": true, "externalDocs": true,
 }
@@ -169,6 +171,9 @@ func (c schemaCompiler) compileChildren(n *schemaNode, s *openapi3.Schema) error
 	}
 	if n.anyOf, err = c.compileAll(s.AnyOf); err != nil {
 		return fmt.Errorf("anyOf: %w", err)
+	}
+	if n.allOf, err = c.compileAll(s.AllOf); err != nil {
+		return fmt.Errorf("allOf: %w", err)
 	}
 	if len(s.Properties) > 0 {
 		n.properties = make(map[string]*schemaNode, len(s.Properties))
@@ -295,7 +300,7 @@ func (n *schemaNode) check(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	if n.empty {
 		return t != fastjson.TypeNull || d.incorrect(subject)
 	}
-	if len(n.oneOf)+len(n.anyOf) > 0 {
+	if len(n.oneOf)+len(n.anyOf)+len(n.allOf) > 0 {
 		if !n.checkAlternatives(d, v, subject) {
 			return false
 		}
@@ -325,7 +330,8 @@ func (n *schemaNode) check(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 }
 
 // checkAlternatives: a oneOf must match exactly one alternative (none: the first failing
-// alternative's refusal); an anyOf at least one.
+// alternative's refusal); an anyOf at least one; an allOf every one (kin-openapi refuses the
+// allOf itself, so the refusal is an incorrect value, whatever failed inside).
 func (n *schemaNode) checkAlternatives(d *jsonDoc, v *fastjson.Value, subject []byte) bool {
 	if len(n.oneOf) > 0 {
 		var first refusal
@@ -345,15 +351,15 @@ func (n *schemaNode) checkAlternatives(d *jsonDoc, v *fastjson.Value, subject []
 			return d.incorrect(subject)
 		}
 	}
-	if len(n.anyOf) == 0 {
-		return true
+	if len(n.anyOf) > 0 && !slices.ContainsFunc(n.anyOf, func(alt *schemaNode) bool { return alt.check(d, v, subject) }) {
+		return d.incorrect(subject)
 	}
-	for _, alt := range n.anyOf {
-		if alt.check(d, v, subject) {
-			return true
+	for _, part := range n.allOf {
+		if !part.check(d, v, subject) {
+			return d.incorrect(subject)
 		}
 	}
-	return d.incorrect(subject)
+	return true
 }
 
 // checkNumber judges a number as kin-openapi does (by its float64 value: one too large for a
@@ -522,4 +528,23 @@ func (n *schemaNode) inEnum(v *fastjson.Value) bool {
 		}
 	}
 	return false
+}
+
+// CheckValue judges one JSON value against a schema of the spec with the compiled validator,
+// as a body of that schema would be judged: nil, or the refusal (an *apperr.Error). Tests use
+// it to compare our schemas with Evotor's reference value by value.
+func CheckValue(schema *openapi3.SchemaRef, raw []byte) error {
+	n, err := schemaCompiler{}.compile(schema)
+	if err != nil {
+		return err
+	}
+	doc, perr := parseBody(raw)
+	if perr != nil {
+		return perr
+	}
+	defer doc.release()
+	if !n.check(doc, doc.root, bodySubject) {
+		return doc.refusal.err()
+	}
+	return nil
 }

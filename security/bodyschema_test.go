@@ -146,3 +146,40 @@ func TestBindExactWithoutEscapesNeedsNoCanonicalForm(t *testing.T) {
 		}
 	})
 }
+
+// TestAllOfAgreesWithKin: a property written allOf: [{$ref}] (to carry a description of its
+// own) admits exactly what the referenced schema admits, as kin-openapi judges it, null included.
+func TestAllOfAgreesWithKin(t *testing.T) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData([]byte(`{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{},
+"components":{"schemas":{
+ "Id":{"type":"string","minLength":1,"maxLength":4,"nullable":true},
+ "Num":{"anyOf":[{"type":"number","nullable":true},{"type":"string","pattern":"^[0-9]+$","nullable":true}]},
+ "S":{"type":"object","properties":{
+   "id":{"description":"own","allOf":[{"$ref":"#/components/schemas/Id"}]},
+   "n":{"description":"own","allOf":[{"$ref":"#/components/schemas/Num"}]}}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatal(err)
+	}
+	s := doc.Components.Schemas["S"]
+	rapid.Check(t, func(t *rapid.T) {
+		member := rapid.SampledFrom([]string{"id", "n"}).Draw(t, "member")
+		value := rapid.SampledFrom([]string{`null`, `""`, `"a"`, `"abcd"`, `"abcde"`, `"12"`, `12`, `1.5`, `true`, `{}`, `[]`, `"x1"`}).Draw(t, "value")
+		body := fmt.Sprintf(`{%q:%s}`, member, value)
+		var v any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		kinErr := s.Value.VisitJSON(v)
+		ourErr := CheckValue(s, []byte(body))
+		if (kinErr == nil) != (ourErr == nil) {
+			t.Fatalf("%s: kin %v, compiled %v", body, kinErr, ourErr)
+		}
+		if ourErr != nil && verdictOf(ourErr) != (verdict{2003, member}) {
+			t.Fatalf("%s: %v, want 2003 %q", body, verdictOf(ourErr), member)
+		}
+	})
+}
