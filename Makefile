@@ -1,7 +1,7 @@
 # evotor-partner — every command a developer or CI needs.
 GO ?= go
 
-.PHONY: run test test-postgres generate check-generated vet lint bench bench-load
+.PHONY: run test test-short test-postgres generate check-generated vet lint bench bench-load
 
 ## run: the server on the embedded SQLite file in ./data; without configured credentials it
 ## keeps a development app token in ./data/dev-app-token and shows it on first run.
@@ -12,6 +12,11 @@ run:
 ## TEST_DATABASE_URL is set (test-postgres sets it).
 test:
 	$(GO) test -count=1 ./...
+
+## test-short: the quick loop (under a minute): every package's unit and contract tests;
+## the process-level, browser, kill and load tests skip under -short.
+test-short:
+	$(GO) test -short -count=1 ./...
 
 ## test-postgres: the same, with a throw-away PostgreSQL started and stopped around it (its
 ## binaries found on PATH, by pg_config or in /usr/lib/postgresql; PGBIN=dir overrides).

@@ -7,48 +7,32 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
-// The tests that need real processes (kill -9, several replicas) build the binaries once.
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// binaries builds evotor-partner and evotor-cloud into a temporary directory (once per run).
+// binaries are evotor-partner and evotor-cloud, built once per run (cmd/internal/gobuild) for
+// the tests that need real processes (kill -9, several replicas).
 func binaries(t testing.TB) (partner, cloud string) {
 	t.Helper()
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "evotor-bin"); buildErr != nil {
-			return
-		}
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		for _, name := range []string{"evotor-partner", "evotor-cloud"} {
-			out, err := exec.Command(goBin, "build", "-o", filepath.Join(binDir, name), "../cmd/"+name).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("building %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	partner, err := gobuild.Binary("evotor-partner")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Join(binDir, "evotor-partner"), filepath.Join(binDir, "evotor-cloud")
+	cloud, err = gobuild.Binary("evotor-cloud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return partner, cloud
 }
 
 // freeAddr is a loopback address nobody listens on (yet).

@@ -16,6 +16,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
 // Every status the server answers must be one its spec declares for that operation: Evotor and
@@ -84,6 +85,7 @@ func undeclaredAnswers() []string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	gobuild.Cleanup()
 	if code == 0 {
 		if missing := undeclaredAnswers(); len(missing) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: statuses answered in the tests but not declared in openapi/openapi.yaml:\n  %s\n",

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
 const appToken = "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"
@@ -32,25 +32,14 @@ const appToken = "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "evotor-cloud-test")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "evotor-cloud")
-	if out, err := exec.Command(goTool(), "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building evotor-cloud: %v\n%s", err, out)
+	var err error
+	if binary, err = gobuild.Binary("evotor-cloud"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	gobuild.Cleanup()
 	os.Exit(code)
-}
-
-func goTool() string {
-	if path, err := exec.LookPath("go"); err == nil {
-		return path
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 type result struct {

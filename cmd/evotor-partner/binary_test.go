@@ -10,8 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,40 +20,25 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
 // These tests run the real binary, built once into a temporary directory.
 
-var built struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-	out  []byte
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
-	}
+	gobuild.Cleanup()
 	os.Exit(code)
 }
 
+// binary is the real evotor-partner (cmd/internal/gobuild builds it once).
 func binary(t *testing.T) string {
 	t.Helper()
-	built.once.Do(func() {
-		if built.dir, built.err = os.MkdirTemp("", "evotor-partner-bin"); built.err != nil {
-			return
-		}
-		built.path = filepath.Join(built.dir, "evotor-partner")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		built.out, built.err = exec.Command(goTool, "build", "-o", built.path, ".").CombinedOutput()
-	})
-	if built.err != nil {
-		t.Fatalf("go build: %v\n%s", built.err, built.out)
+	path, err := gobuild.Binary("evotor-partner")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return built.path
+	return path
 }
 
 const testAppToken = "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing/fstest"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -190,7 +189,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	var opts []goose.ProviderOption
 	if s.dialect == goose.DialectSQLite3 {
-		if fsys, err = sqliteMigrations(fsys); err != nil {
+		dir, err := os.MkdirTemp("", "evotor-sqlite-migrations")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if fsys, err = sqliteMigrations(fsys, dir); err != nil {
 			return err
 		}
 	} else {
@@ -228,13 +232,13 @@ var sqliteTypes = strings.NewReplacer(
 // postgresOnly ends the name of a migration that has no meaning on SQLite (a PostgreSQL function).
 const postgresOnly = ".postgres.sql"
 
-// sqliteMigrations is the migrations directory with every file translated for SQLite.
-func sqliteMigrations(pg fs.FS) (fs.FS, error) {
+// sqliteMigrations writes the migrations into dir, every file translated for SQLite, and
+// gives dir to read them from.
+func sqliteMigrations(pg fs.FS, dir string) (fs.FS, error) {
 	names, err := fs.Glob(pg, "*.sql")
 	if err != nil {
 		return nil, err
 	}
-	out := fstest.MapFS{} // an in-memory fs.FS (testing/fstest has the standard one)
 	for _, name := range names {
 		b, err := fs.ReadFile(pg, name)
 		if err != nil {
@@ -243,9 +247,11 @@ func sqliteMigrations(pg fs.FS) (fs.FS, error) {
 		if strings.HasSuffix(name, postgresOnly) { // its version is applied, its statements are not
 			b = []byte("-- +goose Up\nSELECT 1;\n")
 		}
-		out[name] = &fstest.MapFile{Data: []byte(sqliteTypes.Replace(string(b))), Mode: 0o444}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(sqliteTypes.Replace(string(b))), 0o600); err != nil {
+			return nil, err
+		}
 	}
-	return out, nil
+	return os.DirFS(dir), nil
 }
 
 // Dialect names the database in use ("postgres" or "sqlite3").

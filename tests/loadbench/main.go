@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
 type options struct {
@@ -94,7 +96,8 @@ func run(ctx context.Context, o options) (bool, error) {
 		return false, errors.New("run from the repository root (go run ./tests/loadbench)")
 	}
 	progress("building ./cmd/evotor-partner and ./cmd/evotor-cloud")
-	bins, err := buildBinaries(ctx, dir)
+	bins, err := buildBinaries()
+	defer gobuild.Cleanup()
 	if err != nil {
 		return false, err
 	}

@@ -10,10 +10,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/google/uuid"
+
+	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
 // binaries are the programs the harness runs: our server, the simulator, and itself (for the
@@ -22,18 +23,17 @@ type binaries struct {
 	partner, cloud, self string
 }
 
-// buildBinaries builds ./cmd/evotor-partner and ./cmd/evotor-cloud into dir, as a user would.
-func buildBinaries(ctx context.Context, dir string) (binaries, error) {
-	b := binaries{partner: filepath.Join(dir, "evotor-partner"), cloud: filepath.Join(dir, "evotor-cloud")}
-	for pkg, out := range map[string]string{"./cmd/evotor-partner": b.partner, "./cmd/evotor-cloud": b.cloud} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return b, fmt.Errorf("go build %s: %w", pkg, err)
-		}
+// buildBinaries builds ./cmd/evotor-partner and ./cmd/evotor-cloud, as a user would.
+func buildBinaries() (binaries, error) {
+	var b binaries
+	var err error
+	if b.partner, err = gobuild.Binary("evotor-partner"); err != nil {
+		return b, err
 	}
-	self, err := os.Executable()
-	b.self = self
+	if b.cloud, err = gobuild.Binary("evotor-cloud"); err != nil {
+		return b, err
+	}
+	b.self, err = os.Executable()
 	return b, err
 }
 
