@@ -13,6 +13,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/logging"
 	"github.com/evotor-partner/evotor-partner/impl/metrics"
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -23,7 +24,7 @@ const DefaultBodyLimit = 16 << 20
 // APIConfig is everything the HTTP API is assembled from.
 type APIConfig struct {
 	Store      *storage.Store
-	Sealer     *security.Sealer
+	Sealer     *sealer.Sealer
 	App        security.AppCredentials
 	AdminToken string // the admin API's bearer token; empty: admin routes answer 404
 	Logger     *slog.Logger

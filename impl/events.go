@@ -7,6 +7,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -34,7 +35,7 @@ func (s *Server) InstallationEvent(ctx context.Context, req generated.Installati
 	if err != nil {
 		return nil, apperr.New(apperr.Incorrect, "timestamp")
 	}
-	ev := storage.InstallationEvent{EventID: security.CanonicalID(req.Body.Id), EvotorUserID: req.Body.Data.UserId,
+	ev := storage.InstallationEvent{EventID: evotor.CanonicalID(req.Body.Id), EvotorUserID: req.Body.Data.UserId,
 		ProductID: req.Body.Data.ProductId, Type: req.Body.Type, OccurredMs: ms, Body: security.RawBodyFrom(ctx)}
 	err = s.deliver(ctx, "installationEvent", req.Body.Data.UserId, nil, func(tx *storage.Tx) error {
 		return tx.RecordInstallationEvent(ev)

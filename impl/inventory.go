@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/evotor-partner/evotor-partner/security"
-
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
@@ -41,7 +40,7 @@ func (s *Server) PutDevices(ctx context.Context, req generated.PutDevicesRequest
 		for i, d := range *req.Body {
 			rows[i] = storage.DeviceRow{OwnerID: owner, UUID: d.Uuid, Name: d.Name, Code: d.Code, TimezoneOffset: d.TimezoneOffset, Raw: raws[i]}
 			if d.StoreUuid != nil {
-				u := security.CanonicalID(*d.StoreUuid)
+				u := evotor.CanonicalID(*d.StoreUuid)
 				rows[i].StoreUUID = &u
 				stores = append(stores, u)
 			}
@@ -69,7 +68,7 @@ func (s *Server) PutEmployees(ctx context.Context, req generated.PutEmployeesReq
 		for i, e := range *req.Body {
 			storeList := make([]string, len(e.Stores))
 			for j, u := range e.Stores {
-				storeList[j] = security.CanonicalID(u)
+				storeList[j] = evotor.CanonicalID(u)
 			}
 			stores = append(stores, storeList...)
 			list, _ := json.Marshal(storeList)

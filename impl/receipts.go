@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -63,7 +64,7 @@ func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error
 	for i, r := range receipts {
 		d := r.Get("data")
 		rows[i] = storage.ReceiptRow{OwnerID: owner, ID: string(r.GetStringBytes("id")),
-			ReceiptUUID: security.CanonicalID(string(d.GetStringBytes("id"))), StoreUUID: security.CanonicalID(string(d.GetStringBytes("storeId"))),
+			ReceiptUUID: evotor.CanonicalID(string(d.GetStringBytes("id"))), StoreUUID: evotor.CanonicalID(string(d.GetStringBytes("storeId"))),
 			DeviceUUID: canonical(memberText(d, "deviceId")), EmployeeUUID: canonical(memberText(d, "employeeId")),
 			ShiftID: memberText(d, "shiftId"), Type: string(d.GetStringBytes("type")), PaymentSource: memberText(d, "paymentSource"),
 			DateTime:    evotorTime(memberScalar(d, "dateTime")),
@@ -115,5 +116,5 @@ func itemID(id *string) string {
 	if id == nil {
 		return ""
 	}
-	return security.CanonicalID(*id)
+	return evotor.CanonicalID(*id)
 }

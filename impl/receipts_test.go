@@ -18,7 +18,9 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -64,7 +66,7 @@ func TestReceiptRowsAreTheBoundReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, hash := security.NewUserToken()
+	token, hash := usertoken.New()
 	v, err := security.NewValidator(spec, security.Config{App: security.AppCredentials{Tokens: []string{uuid.NewString()}}, UserTokens: oneToken{hash}})
 	if err != nil {
 		t.Fatal(err)
@@ -108,10 +110,10 @@ func TestReceiptRowsAreTheBoundReceipts(t *testing.T) {
 	})
 }
 
-type oneToken struct{ hash security.TokenHash }
+type oneToken struct{ hash usertoken.Hash }
 
-func (o oneToken) LookupUserToken(_ context.Context, h security.TokenHash) (security.UserTokenRecord, bool, error) {
-	return security.UserTokenRecord{ID: 1, UserID: "01-000000000000001"}, h == o.hash, nil
+func (o oneToken) LookupUserToken(_ context.Context, h usertoken.Hash) (usertoken.Record, bool, error) {
+	return usertoken.Record{ID: 1, UserID: "01-000000000000001"}, h == o.hash, nil
 }
 
 func dump(rows []storage.ReceiptRow) string {
@@ -132,8 +134,8 @@ func boundReceiptRows(t *testing.T, body []byte, owner string) []storage.Receipt
 			t.Fatal(err)
 		}
 		d := r.Data
-		row := storage.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: security.CanonicalID(d.Id),
-			StoreUUID: security.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
+		row := storage.ReceiptRow{OwnerID: owner, ID: r.Id, ReceiptUUID: evotor.CanonicalID(d.Id),
+			StoreUUID: evotor.CanonicalID(d.StoreId), DeviceUUID: canonical(d.DeviceId), EmployeeUUID: canonical(d.EmployeeId),
 			ShiftID: d.ShiftId, Type: d.Type, PaymentSource: d.PaymentSource, DateTime: boundMoment(d.DateTime),
 			TotalAmount: decimalText(d.TotalAmount), TotalTax: decimalText(d.TotalTax), TotalDiscount: decimalText(d.TotalDiscount),
 			Raw: sp.of(body), BodyOffset: sp.at}

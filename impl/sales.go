@@ -5,6 +5,7 @@ import (
 	"iter"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -66,7 +67,7 @@ func claimStoreItems(ctx context.Context, tx *storage.Tx, owner, storeUUID strin
 		return "", nil, err
 	}
 	items, err := security.BodyItems(ctx)
-	return security.CanonicalID(storeUUID), items, err
+	return evotor.CanonicalID(storeUUID), items, err
 }
 
 // boundRow binds a raw item into an Item (member names matched exactly, as the validator read

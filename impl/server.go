@@ -11,14 +11,14 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
-	"github.com/evotor-partner/evotor-partner/security"
 )
 
 // Server implements every operation of openapi/openapi.yaml.
 type Server struct {
 	store                     *storage.Store
-	sealer                    *security.Sealer
+	sealer                    *sealer.Sealer
 	logger                    *slog.Logger
 	requireActiveSubscription bool
 	contract                  contract // /openapi.yaml and /docs, rendered once
@@ -36,7 +36,7 @@ type Policy struct {
 // NewServer builds the handlers from what they use: the store, the sealer of Evotor's cloud
 // tokens, the log, the partner's policy, the forwarding queue (nil: none) and the spec they
 // implement (for /docs).
-func NewServer(st *storage.Store, sealer *security.Sealer, logger *slog.Logger, policy Policy, forwarding Forwarding, spec *openapi3.T) (*Server, error) {
+func NewServer(st *storage.Store, sealer *sealer.Sealer, logger *slog.Logger, policy Policy, forwarding Forwarding, spec *openapi3.T) (*Server, error) {
 	c, err := renderContract(spec)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the contract: %w", err)

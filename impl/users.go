@@ -8,6 +8,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 	"github.com/evotor-partner/evotor-partner/security"
 )
 
@@ -74,7 +75,7 @@ func (s *Server) CreateUser(ctx context.Context, req generated.CreateUserRequest
 	if err != nil {
 		return nil, err
 	}
-	token, hash := security.NewUserToken()
+	token, hash := usertoken.New()
 	_, err = s.store.RegisterEvotorUser(ctx, userID, account, hash[:])
 	if errors.Is(err, apperr.ErrLoginTaken) {
 		return nil, apperr.New(apperr.LoginTaken, "username")
@@ -107,7 +108,7 @@ func (s *Server) VerifyUser(ctx context.Context, req generated.VerifyUserRequest
 	if !security.CheckPassword(hash, req.Body.Password) {
 		return nil, apperr.New(apperr.BadLoginPassword, "")
 	}
-	token, tokenHash := security.NewUserToken()
+	token, tokenHash := usertoken.New()
 	err = s.store.LinkEvotorUser(ctx, acc.ID, userID, tokenHash[:])
 	if errors.Is(err, apperr.ErrLinkedElsewhere) {
 		return nil, apperr.New(apperr.LinkedElsewhere, "userId")

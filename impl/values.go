@@ -8,7 +8,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/generated"
-	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 )
 
 // Conversions from the generated types to what the store keeps.
@@ -93,7 +93,7 @@ func evotorTime(s *string) *time.Time {
 	if s == nil {
 		return nil
 	}
-	t, err := security.ParseEvotorMoment(*s)
+	t, err := evotor.ParseMoment(*s)
 	if err != nil {
 		return nil
 	}
@@ -101,11 +101,11 @@ func evotorTime(s *string) *time.Time {
 	return &t
 }
 
-// canonical is security.CanonicalID for an optional uuid.
+// canonical is evotor.CanonicalID for an optional uuid.
 func canonical(s *string) *string {
 	if s == nil {
 		return nil
 	}
-	c := security.CanonicalID(*s)
+	c := evotor.CanonicalID(*s)
 	return &c
 }

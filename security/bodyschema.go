@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 )
 
 // Request bodies are checked against the spec's schemas compiled once, at start-up, into a
@@ -98,7 +99,7 @@ var supportedKeywords = map[string]bool{
 // stringFormats are the string formats checked; kin-openapi's own (date, date-time, byte)
 // are not used by any request schema, so compile refuses them rather than skip them.
 var stringFormats = map[string]func([]byte) bool{
-	FormatEvotorTime: func(s []byte) bool { _, err := ParseEvotorTime(string(s)); return err == nil },
+	FormatEvotorTime: func(s []byte) bool { _, err := evotor.ParseTime(string(s)); return err == nil },
 }
 
 var integerFormats = map[string]*[2]int64{

@@ -8,11 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // AppCredentials are what the partner typed into Evotor's developer portal: one or more app
@@ -80,38 +79,9 @@ func (m appMatcher) basic(userPass string) bool {
 	return subtle.ConstantTimeCompare(got[:], m.basicDigest[:]) == 1
 }
 
-// UserTokenRecord is what the store knows of an issued user token.
-type UserTokenRecord struct {
-	ID           int64
-	UserID       string
-	Revoked      bool
-	SupersededAt *time.Time // when a newer token was issued for the user; nil while it is the newest
-}
-
-// Refusal is why the token does not authenticate (0 when it does): revoked, 1002; superseded by
-// a newer token at or before cutoff (see UserTokenCheck), 1003. The one statement of the rule;
-// storage's PostgreSQL receipts statement repeats it in SQL, next to a test that pins both.
-func (r UserTokenRecord) Refusal(cutoff time.Time) apperr.Kind {
-	switch {
-	case r.Revoked:
-		return apperr.BadUserToken
-	case r.SupersededAt != nil && !r.SupersededAt.After(cutoff):
-		return apperr.ExpiredUserToken
-	}
-	return 0
-}
-
-// TokenCutoff is the UserTokenCheck.Cutoff at now for a grace period (0: never expire).
-func TokenCutoff(now time.Time, grace time.Duration) time.Time {
-	if grace <= 0 {
-		return time.Time{}
-	}
-	return now.Add(-grace)
-}
-
 // UserTokens finds the record of a user token by its hash. found=false for an unknown token.
 type UserTokens interface {
-	LookupUserToken(ctx context.Context, hash TokenHash) (rec UserTokenRecord, found bool, err error)
+	LookupUserToken(ctx context.Context, hash usertoken.Hash) (rec usertoken.Record, found bool, err error)
 }
 
 // splitAuthorization splits "Scheme credentials"; a header without a space is a bare credential.

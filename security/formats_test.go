@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 )
 
 // TestIsEvotorUUIDIsTheShape: the hand-written check agrees with the shape's regular
@@ -20,8 +22,8 @@ func TestIsEvotorUUIDIsTheShape(t *testing.T) {
 	})
 	rapid.Check(t, func(t *rapid.T) {
 		s := rapid.OneOf(near, rapid.String(), rapid.StringMatching(shape.String())).Draw(t, "id")
-		if got, want := IsEvotorUUID(s), shape.MatchString(s); got != want {
-			t.Fatalf("IsEvotorUUID(%q) = %v, the shape says %v", s, got, want)
+		if got, want := evotor.IsUUID(s), shape.MatchString(s); got != want {
+			t.Fatalf("evotor.IsUUID(%q) = %v, the shape says %v", s, got, want)
 		}
 	})
 }

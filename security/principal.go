@@ -3,26 +3,17 @@ package security
 import (
 	"context"
 	"net/http"
-	"time"
+
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // Principal is who an accepted request comes from: the app (Evotor Cloud holding the app
 // credential), the Evotor user behind a user token, or the partner's admin.
 type Principal struct {
 	App    bool
-	Admin  bool           // the partner's own admin API
-	UserID string         // Evotor user id; set for user-token requests
-	Token  UserTokenCheck // set for user-token requests
-}
-
-// UserTokenCheck is what a delivery confirms about its user token inside its own transaction.
-// The authenticator may have answered from a cache (CachedUserTokens), and an uninstall or a
-// newer token, on any replica, must still refuse the delivery at once.
-type UserTokenCheck struct {
-	ID int64 // the token's row
-	// Cutoff: a token superseded at or before this instant has expired (1003); the zero time
-	// when superseded tokens never expire.
-	Cutoff time.Time
+	Admin  bool            // the partner's own admin API
+	UserID string          // Evotor user id; set for user-token requests
+	Token  usertoken.Check // set for user-token requests
 }
 
 type ctxKey int

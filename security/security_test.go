@@ -1,35 +1,36 @@
 package security
 
 import (
-	"bytes"
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 func TestEvotorFormats(t *testing.T) {
 	for _, s := range []string{"20170222-d58c-40e0-8051-b53adff38860", "20170222-5A12-403A-80F6-75C361356826", "01ba18b6-8707-5f47-3d9c-4db058054cb2"} {
-		if !IsEvotorUUID(s) {
+		if !evotor.IsUUID(s) {
 			t.Errorf("%s refused", s)
 		}
 	}
 	for _, s := range []string{"", "c0d01x35-5193-4cc2-9bfb-be20e0679498", "20170222d58c40e08051b53adff38860", "20170222-d58c-40e0-8051-b53adff38860 "} {
-		if IsEvotorUUID(s) {
+		if evotor.IsUUID(s) {
 			t.Errorf("%q accepted", s)
 		}
 	}
 	for _, s := range []string{"2017-01-10T09:33:19.757+0000", "2019-10-28T21:14:12.174Z", "2017-06-07T12:55:18Z", "2017-06-07T12:55:18+03:00", "2016-09-13T14:56:00.000+0000"} {
-		if _, err := ParseEvotorTime(s); err != nil {
+		if _, err := evotor.ParseTime(s); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
 	for _, s := range []string{"", "2017-01-10", "1504168645290", "2017-13-10T09:33:19Z", "2017-01-10 09:33:19+0000"} {
-		if _, err := ParseEvotorTime(s); err == nil {
+		if _, err := evotor.ParseTime(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
 	}
-	a, _ := ParseEvotorTime("2017-01-10T12:33:19.757+0300")
-	b, _ := ParseEvotorTime("2017-01-10T09:33:19.757Z")
+	a, _ := evotor.ParseTime("2017-01-10T12:33:19.757+0300")
+	b, _ := evotor.ParseTime("2017-01-10T09:33:19.757Z")
 	if !a.Equal(b) {
 		t.Errorf("offsets misread: %v vs %v", a, b)
 	}
@@ -96,9 +97,9 @@ func TestAppCredentialsCheck(t *testing.T) {
 }
 
 func TestUserTokensAndPasswords(t *testing.T) {
-	a, ha := NewUserToken()
-	b, _ := NewUserToken()
-	if a == b || len(a) != 43 || strings.ContainsAny(a, "+/=") || HashToken(a) != ha {
+	a, ha := usertoken.New()
+	b, _ := usertoken.New()
+	if a == b || len(a) != 43 || strings.ContainsAny(a, "+/=") || usertoken.HashOf(a) != ha {
 		t.Fatalf("tokens %q %q", a, b)
 	}
 	h := HashPassword("secret")
@@ -107,59 +108,5 @@ func TestUserTokensAndPasswords(t *testing.T) {
 	}
 	if h == HashPassword("secret") {
 		t.Fatal("password hashes are not salted")
-	}
-}
-
-func TestSealer(t *testing.T) {
-	s, err := NewSealer(make([]byte, SecretKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed := s.Seal([]byte("cloud"), "01-000000000000001")
-	if got, err := s.Open(sealed, "01-000000000000001"); err != nil || string(got) != "cloud" {
-		t.Fatalf("open: %q %v", got, err)
-	}
-	if _, err := s.Open(sealed, "01-000000000000002"); err == nil {
-		t.Fatal("opened under another label")
-	}
-	sealed[len(sealed)-1] ^= 1
-	if _, err := s.Open(sealed, "01-000000000000001"); err == nil {
-		t.Fatal("tampered value opened")
-	}
-	if _, err := NewSealer([]byte("short")); err == nil {
-		t.Fatal("short key accepted")
-	}
-}
-
-// TestSealerKeyring: the first key seals, every key opens; a ring without the sealing key
-// does not open.
-func TestSealerKeyring(t *testing.T) {
-	keyA, keyB, keyC := bytes.Repeat([]byte{1}, SecretKeySize), bytes.Repeat([]byte{2}, SecretKeySize), bytes.Repeat([]byte{3}, SecretKeySize)
-	oldRing, _ := NewSealer(keyB)
-	newRing, err := NewSealer(keyA, keyB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealedByB := oldRing.Seal([]byte("cloud"), "u1")
-	if got, err := newRing.Open(sealedByB, "u1"); err != nil || string(got) != "cloud" {
-		t.Fatalf("a value sealed with the second key: %q %v", got, err)
-	}
-	sealedByNew := newRing.Seal([]byte("cloud"), "u1")
-	onlyA, _ := NewSealer(keyA)
-	if got, err := onlyA.Open(sealedByNew, "u1"); err != nil || string(got) != "cloud" {
-		t.Fatalf("the ring did not seal with its first key: %q %v", got, err)
-	}
-	if _, err := oldRing.Open(sealedByNew, "u1"); !errors.Is(err, ErrNotSealedHere) {
-		t.Fatalf("opened with a key that did not seal it: %v", err)
-	}
-	otherRing, _ := NewSealer(keyC, keyB)
-	if _, err := otherRing.Open(onlyA.Seal([]byte("x"), "u1"), "u1"); !errors.Is(err, ErrNotSealedHere) {
-		t.Fatalf("a ring without the sealing key opened the value: %v", err)
-	}
-	if _, err := NewSealer(); err == nil {
-		t.Fatal("a sealer without keys")
-	}
-	if _, err := NewSealer(keyA, []byte("short")); err == nil {
-		t.Fatal("a short second key accepted")
 	}
 }

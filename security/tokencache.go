@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // CachedUserTokens remembers the user tokens it found, so that authenticating a delivery
@@ -15,7 +17,7 @@ import (
 // tokens are not remembered: a flood of made-up tokens cannot fill it.
 type CachedUserTokens struct {
 	inner UserTokens
-	found *expirable.LRU[TokenHash, UserTokenRecord]
+	found *expirable.LRU[usertoken.Hash, usertoken.Record]
 }
 
 // Token cache bounds: a replica serves a few thousand users' tokens; an hour keeps the ones
@@ -27,11 +29,11 @@ const (
 
 // NewCachedUserTokens wraps the store's lookup.
 func NewCachedUserTokens(inner UserTokens) *CachedUserTokens {
-	return &CachedUserTokens{inner: inner, found: expirable.NewLRU[TokenHash, UserTokenRecord](tokenCacheSize, nil, tokenCacheTTL)}
+	return &CachedUserTokens{inner: inner, found: expirable.NewLRU[usertoken.Hash, usertoken.Record](tokenCacheSize, nil, tokenCacheTTL)}
 }
 
 // LookupUserToken implements UserTokens.
-func (c *CachedUserTokens) LookupUserToken(ctx context.Context, hash TokenHash) (UserTokenRecord, bool, error) {
+func (c *CachedUserTokens) LookupUserToken(ctx context.Context, hash usertoken.Hash) (usertoken.Record, bool, error) {
 	if rec, ok := c.found.Get(hash); ok {
 		return rec, true, nil
 	}

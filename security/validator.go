@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // Validator enforces, for every request, what the spec says of its operation: the security
@@ -407,14 +408,14 @@ func userTokenAuthenticator(tokens UserTokens, grace time.Duration, now func() t
 		if !ok || len(t) > maxUserTokenLen || tokens == nil {
 			return Principal{}, apperr.BadUserToken, nil
 		}
-		rec, found, err := tokens.LookupUserToken(ctx, HashToken(t))
+		rec, found, err := tokens.LookupUserToken(ctx, usertoken.HashOf(t))
 		if err != nil {
 			return Principal{}, 0, fmt.Errorf("looking up user token: %w", err)
 		}
 		if !found {
 			return Principal{}, apperr.BadUserToken, nil
 		}
-		check := UserTokenCheck{ID: rec.ID, Cutoff: TokenCutoff(now(), grace)}
+		check := usertoken.Check{ID: rec.ID, Cutoff: usertoken.Cutoff(now(), grace)}
 		if refusal := rec.Refusal(check.Cutoff); refusal != 0 {
 			return Principal{}, refusal, nil
 		}

@@ -12,12 +12,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // memoryTokens is a UserTokens over a map, so the benchmark measures the validator alone.
-type memoryTokens map[TokenHash]UserTokenRecord
+type memoryTokens map[usertoken.Hash]usertoken.Record
 
-func (m memoryTokens) LookupUserToken(_ context.Context, h TokenHash) (UserTokenRecord, bool, error) {
+func (m memoryTokens) LookupUserToken(_ context.Context, h usertoken.Hash) (usertoken.Record, bool, error) {
 	r, ok := m[h]
 	return r, ok, nil
 }
@@ -35,7 +36,7 @@ func newBenchAPI(tb testing.TB) (*echo.Echo, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	token, hash := NewUserToken()
+	token, hash := usertoken.New()
 	v, err := NewValidator(spec, Config{
 		App:        AppCredentials{Tokens: []string{"3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"}},
 		UserTokens: memoryTokens{hash: {ID: 1, UserID: "01-000000000000001"}},

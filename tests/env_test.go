@@ -24,6 +24,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
 	"github.com/evotor-partner/evotor-partner/security"
@@ -53,7 +54,7 @@ type env struct {
 	t      testing.TB
 	store  *storage.Store
 	db     *gorm.DB // a separate connection to the same database, for looking at rows
-	sealer *security.Sealer
+	sealer *sealer.Sealer
 	api    *echo.Echo
 	client *generated.ClientWithResponses
 	logs   *syncBuffer
@@ -65,9 +66,9 @@ type envOption func(*impl.APIConfig)
 func withBodyLimit(n int64) envOption { return func(c *impl.APIConfig) { c.BodyLimit = n } }
 
 func newEnv(t testing.TB, b backend, opts ...envOption) *env {
-	key := make([]byte, security.SecretKeySize)
+	key := make([]byte, sealer.SecretKeySize)
 	_, _ = rand.Read(key)
-	sealer, err := security.NewSealer(key)
+	sealer, err := sealer.New(key)
 	if err != nil {
 		t.Fatal(err)
 	}

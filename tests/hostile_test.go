@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -116,7 +117,7 @@ func TestCaseVariantKeysAreNotStored(t *testing.T) {
 		for _, s := range stores {
 			keys = append(keys, s.(map[string]any)["uuid"].(string))
 		}
-		if len(keys) != 1 || keys[0] != security.CanonicalID(goodStoreID) {
+		if len(keys) != 1 || keys[0] != evotor.CanonicalID(goodStoreID) {
 			t.Fatalf("the receipt claimed %v, want only %s", keys, goodStoreID)
 		}
 	})

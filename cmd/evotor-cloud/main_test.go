@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 	"github.com/evotor-partner/evotor-partner/tests/gobuild"
@@ -76,7 +77,7 @@ func newPartner(t *testing.T, delay time.Duration) *partner {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	sealer, _ := security.NewSealer(make([]byte, security.SecretKeySize))
+	sealer, _ := sealer.New(make([]byte, sealer.SecretKeySize))
 	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: security.AppCredentials{Tokens: []string{appToken}},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

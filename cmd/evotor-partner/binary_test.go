@@ -18,8 +18,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
-	"github.com/evotor-partner/evotor-partner/security"
 	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
@@ -118,7 +118,7 @@ func silentDatabase(t *testing.T) (url string, accepted <-chan struct{}) {
 }
 
 func randomKey() string {
-	b := make([]byte, security.SecretKeySize)
+	b := make([]byte, sealer.SecretKeySize)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
@@ -288,7 +288,7 @@ func TestSecretsRotate(t *testing.T) {
 	users := []string{"01-000000000000001", "01-000000000000002"}
 	for _, db := range databases(t) {
 		t.Run(db.name, func(t *testing.T) {
-			sealerB := sealer(t, keyB)
+			sealerB := sealerOf(t, keyB)
 			withStore(t, db.cfg, func(st *storage.Store) {
 				if err := st.CheckSecretKey(context.Background(), sealerB); err != nil {
 					t.Fatal(err)
@@ -313,7 +313,7 @@ func TestSecretsRotate(t *testing.T) {
 			if up, e := serveStarts(t, append(db.env, keysEnv(keyA))); !up {
 				t.Fatalf("the new key A alone: %s", e.stderr)
 			}
-			sealerA := sealer(t, keyA)
+			sealerA := sealerOf(t, keyA)
 			withStore(t, db.cfg, func(st *storage.Store) {
 				for _, user := range users {
 					sealed, found, err := st.CloudToken(context.Background(), user)
@@ -329,9 +329,9 @@ func TestSecretsRotate(t *testing.T) {
 	}
 }
 
-func sealer(t *testing.T, hexKey string) *security.Sealer {
+func sealerOf(t *testing.T, hexKey string) *sealer.Sealer {
 	key, _ := hex.DecodeString(hexKey)
-	s, err := security.NewSealer(key)
+	s, err := sealer.New(key)
 	if err != nil {
 		t.Fatal(err)
 	}

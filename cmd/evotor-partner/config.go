@@ -18,6 +18,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/logging"
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -201,9 +202,9 @@ func loadSecretKeys(db storage.Config) (keys [][]byte, note string, err error) {
 	if v := os.Getenv(envSecretKey); v != "" {
 		for i, hexKey := range strings.Split(v, ",") {
 			key, err := hex.DecodeString(strings.TrimSpace(hexKey))
-			if err != nil || len(key) != security.SecretKeySize {
+			if err != nil || len(key) != sealer.SecretKeySize {
 				return nil, "", fmt.Errorf("%s: key %d: want %d hex characters (comma-separated keys, the first sealing)",
-					envSecretKey, i+1, 2*security.SecretKeySize)
+					envSecretKey, i+1, 2*sealer.SecretKeySize)
 			}
 			keys = append(keys, key)
 		}
@@ -225,7 +226,7 @@ func loadSecretKeys(db storage.Config) (keys [][]byte, note string, err error) {
 func generatedSecretKey(dataDir string) ([]byte, string, error) {
 	path := filepath.Join(dataDir, secretKeyFile)
 	created, err := readOrCreate(path, func() string {
-		b := make([]byte, security.SecretKeySize)
+		b := make([]byte, sealer.SecretKeySize)
 		_, _ = rand.Read(b)
 		return hex.EncodeToString(b)
 	})
@@ -233,8 +234,8 @@ func generatedSecretKey(dataDir string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("%s unset and %s: %w", envSecretKey, path, err)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(created.value))
-	if err != nil || len(key) != security.SecretKeySize {
-		return nil, "", fmt.Errorf("%s: not %d hex-encoded bytes", path, security.SecretKeySize)
+	if err != nil || len(key) != sealer.SecretKeySize {
+		return nil, "", fmt.Errorf("%s: not %d hex-encoded bytes", path, sealer.SecretKeySize)
 	}
 	if created.isNew {
 		return key, "generated a secret key into " + path + "; back it up, or set " + envSecretKey, nil

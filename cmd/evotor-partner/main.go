@@ -24,6 +24,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/logging"
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -170,8 +171,8 @@ func openStore(ctx context.Context, c storage.Config) (*storage.Store, error) {
 
 // openStoreWithKeys is openStore, then the check that the secret keys open what the database
 // holds sealed.
-func openStoreWithKeys(ctx context.Context, c storage.Config, keys [][]byte) (*storage.Store, *security.Sealer, error) {
-	sealer, err := security.NewSealer(keys...)
+func openStoreWithKeys(ctx context.Context, c storage.Config, keys [][]byte) (*storage.Store, *sealer.Sealer, error) {
+	sealer, err := sealer.New(keys...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", envSecretKey, err)
 	}

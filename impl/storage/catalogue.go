@@ -9,7 +9,7 @@ import (
 
 	"gorm.io/gorm/clause"
 
-	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 )
 
 // ProductRow is a product or group of one store of one owner.
@@ -133,7 +133,7 @@ type productBatch struct {
 }
 
 func (b *productBatch) add(row ProductRow, sum rawHash) error {
-	row.UUID = security.CanonicalID(row.UUID)
+	row.UUID = evotor.CanonicalID(row.UUID)
 	if old, ok := b.stored.byUUID[row.UUID]; ok && old == sum {
 		return nil // stored as is (or about to be)
 	}

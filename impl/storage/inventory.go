@@ -3,9 +3,9 @@ package storage
 import (
 	"time"
 
-	"github.com/evotor-partner/evotor-partner/security"
-
 	"gorm.io/gorm/clause"
+
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 )
 
 // An Evotor uuid belongs to one owner. Upserts arbitrate on the uuid and update only a row of
@@ -96,7 +96,7 @@ func (tx *Tx) ClaimStores(owner string, uuids ...string) error {
 	seen := map[string]bool{}
 	rows := make([]StoreRow, 0, len(uuids))
 	for _, u := range uuids {
-		if u = security.CanonicalID(u); u != "" && !seen[u] {
+		if u = evotor.CanonicalID(u); u != "" && !seen[u] {
 			seen[u] = true
 			rows = append(rows, StoreRow{OwnerID: owner, UUID: u, UpdatedAt: tx.store.now()})
 		}
@@ -144,7 +144,7 @@ func lastPerUUID[T any](rows []T, uuid func(*T) *string) []T {
 	out := make([]T, 0, len(rows))
 	for i := range rows {
 		u := uuid(&rows[i])
-		*u = security.CanonicalID(*u)
+		*u = evotor.CanonicalID(*u)
 		if j, ok := index[*u]; ok {
 			out[j] = rows[i]
 			continue

@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 
-	"github.com/evotor-partner/evotor-partner/security"
-
 	"gorm.io/gorm"
+
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 )
 
 // Reading back what was stored, for the partner's admin API. Lists are keyset-paginated by
@@ -48,10 +48,10 @@ func ReceiptsOf(owner string) Listing {
 const receiptRaw = "CASE WHEN receipts.inbox_id IS NULL THEN receipts.raw ELSE substr(inbox.body, receipts.raw_at + 1, receipts.raw_length) END"
 
 func ProductsOf(owner, store string) Listing {
-	return Listing{Table: "products", Key: "uuid", Filter: map[string]any{"owner_id": owner, "store_uuid": security.CanonicalID(store)}}
+	return Listing{Table: "products", Key: "uuid", Filter: map[string]any{"owner_id": owner, "store_uuid": evotor.CanonicalID(store)}}
 }
 func DocumentsOf(owner, store string) Listing {
-	return Listing{Table: "documents", Key: "uuid", Filter: map[string]any{"owner_id": owner, "store_uuid": security.CanonicalID(store)}}
+	return Listing{Table: "documents", Key: "uuid", Filter: map[string]any{"owner_id": owner, "store_uuid": evotor.CanonicalID(store)}}
 }
 
 // List returns up to limit items with keys after `after`, in key order, and whether more follow.

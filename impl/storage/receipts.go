@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 )
 
 // ReceiptRow is one receipt (one Evotor event id) of one owner.
@@ -55,7 +55,7 @@ func (ReceiptItemRow) TableName() string { return "receipt_items" }
 func (tx *Tx) InsertReceipts(receipts []ReceiptRow) error {
 	fresh := 0
 	for _, r := range receipts {
-		r.ID = security.CanonicalID(r.ID)
+		r.ID = evotor.CanonicalID(r.ID)
 		r.ReceivedAt = tx.store.now()
 		res := tx.db.Exec(insertReceiptSQL, r.OwnerID, r.ID, r.ReceiptUUID, r.StoreUUID, r.DeviceUUID, r.EmployeeUUID,
 			r.ShiftID, r.Type, r.PaymentSource, r.DateTime, r.TotalAmount, r.TotalTax, r.TotalDiscount, r.Raw, r.ReceivedAt)

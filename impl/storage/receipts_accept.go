@@ -3,7 +3,8 @@ package storage
 import (
 	"context"
 
-	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // AcceptReceipts stores a receipts notification of owner: the stores it names claimed, each
@@ -12,7 +13,7 @@ import (
 // (no inbox row). Receipts are the hot path: on PostgreSQL with nothing to forward this is one
 // statement, one round trip, shared with concurrent deliveries (receipts_batch.go); otherwise it
 // is Accept with the same rules.
-func (s *Store) AcceptReceipts(ctx context.Context, entry InboxEntry, token security.UserTokenCheck, owner string, receipts []ReceiptRow) (redelivery bool, err error) {
+func (s *Store) AcceptReceipts(ctx context.Context, entry InboxEntry, token usertoken.Check, owner string, receipts []ReceiptRow) (redelivery bool, err error) {
 	if s.receipts != nil && !s.forwarding() {
 		return s.receipts.submit(&receiptDelivery{ctx: ctx, entry: entry, token: token, owner: owner, receipts: eachOnce(receipts)})
 	}
@@ -40,7 +41,7 @@ func eachOnce(receipts []ReceiptRow) []ReceiptRow {
 	seen := make(map[string]bool, len(receipts))
 	once := make([]ReceiptRow, 0, len(receipts))
 	for _, r := range receipts {
-		r.ID, r.StoreUUID = security.CanonicalID(r.ID), security.CanonicalID(r.StoreUUID)
+		r.ID, r.StoreUUID = evotor.CanonicalID(r.ID), evotor.CanonicalID(r.StoreUUID)
 		if !seen[r.ID] {
 			seen[r.ID] = true
 			once = append(once, r)

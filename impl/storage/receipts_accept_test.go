@@ -12,13 +12,13 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
-	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // userToken registers an Evotor user with a fresh token and returns what a delivery confirms.
-func userToken(t *testing.T, st *storage.Store, user string) security.UserTokenCheck {
+func userToken(t *testing.T, st *storage.Store, user string) usertoken.Check {
 	t.Helper()
-	_, hash := security.NewUserToken()
+	_, hash := usertoken.New()
 	if _, err := st.RegisterEvotorUser(ctx, user, storage.NewAccount{}, hash[:]); err != nil {
 		t.Fatal(err)
 	}
@@ -26,11 +26,11 @@ func userToken(t *testing.T, st *storage.Store, user string) security.UserTokenC
 	if err != nil || !found {
 		t.Fatalf("token of %s: found %v, %v", user, found, err)
 	}
-	return security.UserTokenCheck{ID: rec.ID}
+	return usertoken.Check{ID: rec.ID}
 }
 
 // sendReceipt delivers one receipt through AcceptReceipts.
-func sendReceipt(st *storage.Store, token security.UserTokenCheck, owner, id, store string) (bool, error) {
+func sendReceipt(st *storage.Store, token usertoken.Check, owner, id, store string) (bool, error) {
 	body := fmt.Appendf(nil, `{"id":%q,"data":{"id":"d","storeId":%q,"type":"SELL"}}`, id, store)
 	entry := storage.InboxEntry{Operation: "postReceipts", EvotorUserID: &owner, PathParams: "{}", Body: body}
 	item := "x"
@@ -56,7 +56,7 @@ func TestReceiptsUnderConcurrency(t *testing.T) {
 		const receipts, copies = 40, 3
 		var fresh, redelivered, notOwner, badToken atomic.Int64
 		var wg sync.WaitGroup
-		send := func(token security.UserTokenCheck, owner, id, store string) {
+		send := func(token usertoken.Check, owner, id, store string) {
 			defer wg.Done()
 			redelivery, err := sendReceipt(st, token, owner, id, store)
 			switch {

@@ -11,14 +11,14 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
-	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // receiptsStatement stores a batch of receipts deliveries on PostgreSQL in one statement: one
 // round trip and one commit for them all (pgx prepares it once per connection). Per delivery
 // it does what AcceptReceipts does through Accept:
 //
-//   - token: each delivery's user token as it is now (security.UserTokenRecord.Refusal's rule);
+//   - token: each delivery's user token as it is now (usertoken.Record.Refusal's rule);
 //     it, stores and receipts are read one key at a time (scalar subqueries): so the cached
 //     plan probes their primary keys, where a join planned while the tables were small would
 //     scan a whole table at every run;
@@ -108,7 +108,7 @@ const runsOfConcurrentInsert = 5
 type receiptDelivery struct {
 	ctx      context.Context // the request's: a delivery whose caller has gone is not written
 	entry    InboxEntry
-	token    security.UserTokenCheck
+	token    usertoken.Check
 	owner    string
 	receipts []ReceiptRow // canonical ids, each id once
 	done     chan receiptOutcome

@@ -9,7 +9,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 )
 
 // ErrWrongSecretKey: none of the configured secret keys opens what the database holds sealed.
@@ -28,14 +28,14 @@ const keyCheckLabel = "secret key check"
 
 var keyCheckPlaintext = []byte("evotor-partner secret key check v1")
 
-func (s *Store) newKeyCheck(sealer *security.Sealer) keyCheck {
+func (s *Store) newKeyCheck(sealer *sealer.Sealer) keyCheck {
 	return keyCheck{ID: 1, Sealed: sealer.Seal(keyCheckPlaintext, keyCheckLabel), UpdatedAt: s.now()}
 }
 
 // CheckSecretKey refuses (ErrWrongSecretKey) a keyring that does not open the stored key check
 // value. A database without one gets one sealed with the first key, provided the keyring
 // opens the newest cloud token already stored (a database from before key checks).
-func (s *Store) CheckSecretKey(ctx context.Context, sealer *security.Sealer) error {
+func (s *Store) CheckSecretKey(ctx context.Context, sealer *sealer.Sealer) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		fresh := s.newKeyCheck(sealer)
 		res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoNothing: true}).Create(&fresh)
@@ -56,7 +56,7 @@ func (s *Store) CheckSecretKey(ctx context.Context, sealer *security.Sealer) err
 	})
 }
 
-func opensNewestCloudToken(tx *gorm.DB, sealer *security.Sealer) error {
+func opensNewestCloudToken(tx *gorm.DB, sealer *sealer.Sealer) error {
 	var newest CloudToken
 	err := tx.Order("updated_at DESC").Take(&newest).Error
 	switch {
@@ -74,7 +74,7 @@ func opensNewestCloudToken(tx *gorm.DB, sealer *security.Sealer) error {
 // ResealSecrets re-seals every stored cloud token, and the key check value, with the first key,
 // in one transaction; afterwards the older keys can leave the configuration. It returns how
 // many cloud tokens it re-sealed. Nothing changes when one of them does not open.
-func (s *Store) ResealSecrets(ctx context.Context, sealer *security.Sealer) (int, error) {
+func (s *Store) ResealSecrets(ctx context.Context, sealer *sealer.Sealer) (int, error) {
 	resealed := 0
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var stored []keyCheck

@@ -8,7 +8,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
-	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
 // insertToken records a new user token; the user's earlier tokens become superseded (they
@@ -32,16 +32,16 @@ func (tx *Tx) revokeTokens(userID string) error {
 }
 
 // LookupUserToken implements security.UserTokens.
-func (s *Store) LookupUserToken(ctx context.Context, hash security.TokenHash) (security.UserTokenRecord, bool, error) {
+func (s *Store) LookupUserToken(ctx context.Context, hash usertoken.Hash) (usertoken.Record, bool, error) {
 	var t UserToken
 	err := s.db.WithContext(ctx).Where("token_hash = ?", hash[:]).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return security.UserTokenRecord{}, false, nil
+		return usertoken.Record{}, false, nil
 	}
 	if err != nil {
-		return security.UserTokenRecord{}, false, err
+		return usertoken.Record{}, false, err
 	}
-	return security.UserTokenRecord{ID: t.ID, UserID: t.EvotorUserID, Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}, true, nil
+	return usertoken.Record{ID: t.ID, UserID: t.EvotorUserID, Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}, true, nil
 }
 
 // SaveCloudToken keeps Evotor's (sealed) cloud token for a user; a repeat replaces it.
@@ -72,7 +72,7 @@ func (s *Store) CloudToken(ctx context.Context, userID string) (sealed []byte, f
 // uninstall or expired since the request was authenticated, maybe from a cache and maybe on
 // another replica. Read inside the delivery's transaction: nothing of it commits after the
 // revocation does.
-func (tx *Tx) ConfirmToken(check security.UserTokenCheck) error {
+func (tx *Tx) ConfirmToken(check usertoken.Check) error {
 	var t UserToken
 	err := tx.db.Select("revoked_at", "superseded_at").Where("id = ?", check.ID).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -81,7 +81,7 @@ func (tx *Tx) ConfirmToken(check security.UserTokenCheck) error {
 	if err != nil {
 		return err
 	}
-	rec := security.UserTokenRecord{Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}
+	rec := usertoken.Record{Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}
 	if refusal := rec.Refusal(check.Cutoff); refusal != 0 {
 		return apperr.New(refusal, "")
 	}

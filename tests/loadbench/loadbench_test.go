@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -69,9 +70,9 @@ func inProcessPartner(t *testing.T) (*httptest.Server, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	key := make([]byte, security.SecretKeySize)
+	key := make([]byte, sealer.SecretKeySize)
 	_, _ = rand.Read(key)
-	sealer, err := security.NewSealer(key)
+	sealer, err := sealer.New(key)
 	if err != nil {
 		t.Fatal(err)
 	}

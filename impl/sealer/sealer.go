@@ -1,4 +1,6 @@
-package security
+// Package sealer encrypts the secrets the server keeps (Evotor's cloud tokens) with AES-256-GCM
+// under a ring of keys: the first seals, every one opens.
+package sealer
 
 import (
 	"crypto/aes"
@@ -21,8 +23,8 @@ const SecretKeySize = 32
 // altered, or it belongs to another label).
 var ErrNotSealedHere = errors.New("none of the secret keys opens the sealed value")
 
-// NewSealer builds a sealer from 32-byte keys, the first of which seals.
-func NewSealer(keys ...[]byte) (*Sealer, error) {
+// New builds a sealer from 32-byte keys, the first of which seals.
+func New(keys ...[]byte) (*Sealer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no secret key")
 	}
