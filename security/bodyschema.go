@@ -21,11 +21,11 @@ import (
 // Request bodies are checked against the spec's schemas compiled once, at start-up, into a
 // schemaNode tree, over a jsonDoc (jsondoc.go) — not by kin-openapi per request.
 //
-// Why: kin-openapi walks the spec's *openapi3.Schema afresh for every value (a Decimal's anyOf
-// alone was 12-20% of the server's CPU) and needs the body decoded into map[string]any first:
-// ~360 allocations for a 1.5 KB receipt, before the handler decoded it again. jsontext's
-// validation, a pooled fastjson tree and the compiled schemas take about a tenth of the time
-// and allocate nothing (BenchmarkValidatorReceipt).
+// Why: kin-openapi walks the spec's *openapi3.Schema afresh for every value (its unions most
+// of all) and needs the body decoded into map[string]any first, hundreds of allocations per
+// receipt before the handler decoded it again. jsontext's validation, a pooled fastjson tree
+// and the compiled schemas do the same work in a fraction of the time, without allocating
+// (BenchmarkValidatorReceipt; figures in tests/loadbench/PERFORMANCE.md).
 //
 // The trade: a second implementation of the schema keywords, so it implements exactly kin's
 // semantics for the keywords the spec uses, and nothing else — compile refuses a schema

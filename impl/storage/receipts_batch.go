@@ -30,17 +30,16 @@ type receiptBatcher struct {
 
 const (
 	// receiptFlushers: statements in flight at once. Two: one batch runs while the other's
-	// commit reaches the disk. Closed loop of make bench-load, one run each on a quiet machine,
-	// ours ÷ baseline: one flusher 57%, two 64%, four 55% (smaller batches, more statements,
-	// more contention on the same index pages). At 1,000/s, four flushers cost PostgreSQL
-	// 814-829 µs of CPU per receipt against two's 666-673, and a worse p99: on two cores the
-	// tail is CPU contention, not a wait for a free flusher. A statement waiting for a row lock
-	// (a store being claimed by a catalogue's transaction) holds up the receipts queued behind it.
+	// commit reaches the disk; more make smaller batches, more statements and more contention
+	// on the same index pages, and on two cores the tail is CPU contention, not a wait for a
+	// free flusher (measured: tests/loadbench/PERFORMANCE.md). A statement waiting for a row
+	// lock (a store being claimed by a catalogue's transaction) holds up the receipts queued
+	// behind it.
 	receiptFlushers = 2
 	// receiptLinger: how long a flusher holding a lone delivery waits for a second one, so that
-	// at a moderate rate a statement carries two or more (under load the queue is never empty
-	// and nobody waits). At 1,000/s, three runs each: PostgreSQL CPU per receipt 626-689 µs ->
-	// 534-561, ours 460-479 -> 438-449, p50 +0.7 ms, p99 9.2-13.3 -> 9.4-11.2 ms.
+	// at a moderate rate a statement carries two or more and the database plans and commits
+	// once for both (under load the queue is never empty and nobody waits); it costs a lone
+	// delivery well under a millisecond (PERFORMANCE.md).
 	receiptLinger = 500 * time.Microsecond
 	// maxReceiptBatch bounds a statement's deliveries (and its parameters' size).
 	maxReceiptBatch = 64
@@ -133,18 +132,16 @@ func (s *Store) flushReceipts(ctx context.Context, b *receiptBatcher) {
 }
 
 // receiptConns is a flusher's connection for small batches, set to plan receiptsStatement
-// once, its own way: with plan_cache_mode auto PostgreSQL kept planning it at every run (about
-// 1.4 ms of its CPU), the custom plans estimated cheaper than the generic one; the generic plan
-// is the right one, the statement reading the tables one key at a time (see
-// receiptsStatement). Its joins are of a batch's own rows: nested loops, not hash tables or
-// sorts built and freed at every run (PostgreSQL CPU per receipt at 1,000/s, fresh database
-// each run: 834-902 µs with both, 744-793 with merge joins, 656-676 with nested loops only).
-// Nested loops grow with the square of the rows (one 5,000-receipt delivery: 7.5 s on them,
-// 0.6 s on hash joins), so a batch of more than smallPlanRows runs on a connection of its own
-// with PostgreSQL's default joins, still on the generic plan: custom plans, sized by the
-// arrays, took 2.5-3.2 s for those 5,000 receipts. Setting that connection up costs a few
-// milliseconds, nothing beside such a statement, and none is left idle to go stale. Neither
-// connection goes back to the pool with its settings (discard).
+// once, its own way: with plan_cache_mode auto PostgreSQL kept planning it at every run, the
+// custom plans estimated cheaper than the generic one; the generic plan is the right one, the
+// statement reading the tables one key at a time (see receiptsStatement). Its joins are of a
+// batch's own rows: nested loops, not hash tables or sorts built and freed at every run.
+// Nested loops grow with the square of the rows, so a batch of more than smallPlanRows runs on
+// a connection of its own with PostgreSQL's default joins, still on the generic plan (custom
+// plans, sized by the arrays, were slower still). The figures behind each choice are in
+// tests/loadbench/PERFORMANCE.md. Setting that connection up costs a few milliseconds, nothing
+// beside such a statement, and none is left idle to go stale. Neither connection goes back to
+// the pool with its settings (discard).
 type receiptConns struct {
 	store *Store
 	small *sql.Conn
