@@ -61,7 +61,7 @@ func New(ctx context.Context, st *storage.Store, cfg Config, logger *slog.Logger
 		return nil, err
 	}
 	var driver riverdriver.Driver[*sql.Tx]
-	if st.Dialect() == "postgres" {
+	if st.OnPostgres() {
 		if err := migratePostgres(ctx, sqlDB); err != nil {
 			return nil, err
 		}

@@ -185,7 +185,7 @@ func (b *productBatch) wait() error {
 
 // writeProducts writes a batch of changed products of one store and re-indexes their barcodes.
 func (tx *Tx) writeProducts(rows []ProductRow, replaces []bool) error {
-	if tx.store.dialect == "postgres" {
+	if tx.store.OnPostgres() {
 		return tx.writeProductsPostgres(rows, replaces)
 	}
 	return tx.writeProductsGORM(rows, replaces)
@@ -195,7 +195,7 @@ func (tx *Tx) writeProducts(rows []ProductRow, replaces []bool) error {
 // single writer already), so that what productHashes reads stays true until the commit: a
 // product it does not find is inserted without a conflict check.
 func (tx *Tx) lockCatalogue(storeUUID string) error {
-	if tx.store.dialect != "postgres" {
+	if !tx.store.OnPostgres() {
 		return nil
 	}
 	return tx.db.Exec("SELECT 1 FROM stores WHERE uuid = ? FOR UPDATE", storeUUID).Error

@@ -78,7 +78,7 @@ const insertInboxSQL = `INSERT INTO inbox (operation, evotor_user_id, path_param
 // batchRows is how many rows one multi-row statement carries. The SQLite driver binds
 // parameters in time quadratic in their number per statement, so it gets small statements.
 func (tx *Tx) batchRows() int {
-	if tx.store.dialect == "postgres" {
+	if tx.store.OnPostgres() {
 		return 500
 	}
 	return 40
@@ -87,7 +87,7 @@ func (tx *Tx) batchRows() int {
 // lockRow makes concurrent deliveries about one object take turns (PostgreSQL; SQLite has a
 // single writer already).
 func (tx *Tx) lockRow(q *gorm.DB) *gorm.DB {
-	if tx.store.dialect == "postgres" {
+	if tx.store.OnPostgres() {
 		return q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	return q

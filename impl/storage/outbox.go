@@ -309,7 +309,7 @@ func (s *Store) ResendDead(ctx context.Context, id int64, destination string, in
 }
 
 func (s *Store) lockRows(q *gorm.DB) *gorm.DB {
-	if s.dialect == "postgres" {
+	if s.OnPostgres() {
 		return q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	return q

@@ -111,7 +111,7 @@ func (s *Store) ResealSecrets(ctx context.Context, sealer *sealer.Sealer) (int, 
 
 // forUpdate locks the rows read (PostgreSQL; SQLite has a single writer already).
 func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
-	if s.dialect == "postgres" {
+	if s.OnPostgres() {
 		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	return tx

@@ -97,7 +97,7 @@ func Connect(ctx context.Context, cfg Config) (*Store, error) {
 	if s.monitor != nil {
 		s.monitor.start()
 	}
-	if s.dialect == goose.DialectPostgres {
+	if s.OnPostgres() {
 		s.startReceiptBatcher()
 	}
 	return s, nil
@@ -256,6 +256,10 @@ func sqliteMigrations(pg fs.FS, dir string) (fs.FS, error) {
 
 // Dialect names the database in use ("postgres" or "sqlite3").
 func (s *Store) Dialect() string { return string(s.dialect) }
+
+// OnPostgres reports whether the database is PostgreSQL (else the embedded SQLite file): the
+// one test of the dialect, for the few statements that differ.
+func (s *Store) OnPostgres() bool { return s.dialect == goose.DialectPostgres }
 
 // SQLDB is the connection pool underneath, for what works on database/sql itself: the pool's
 // metrics and the forwarding queue (River), which share it.
