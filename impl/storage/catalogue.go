@@ -195,10 +195,8 @@ func (tx *Tx) writeProducts(rows []ProductRow, replaces []bool) error {
 // single writer already), so that what productHashes reads stays true until the commit: a
 // product it does not find is inserted without a conflict check.
 func (tx *Tx) lockCatalogue(storeUUID string) error {
-	if !tx.store.OnPostgres() {
-		return nil
-	}
-	return tx.db.Exec("SELECT 1 FROM stores WHERE uuid = ? FOR UPDATE", storeUUID).Error
+	var locked []StoreRow
+	return tx.store.forUpdate(tx.db.Model(&StoreRow{}).Select("uuid").Where("uuid = ?", storeUUID)).Find(&locked).Error
 }
 
 // productHashes reads the SHA-256 of each product the store holds (one read of the store: an

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 )
@@ -82,13 +81,4 @@ func (tx *Tx) batchRows() int {
 		return 500
 	}
 	return 40
-}
-
-// lockRow makes concurrent deliveries about one object take turns (PostgreSQL; SQLite has a
-// single writer already).
-func (tx *Tx) lockRow(q *gorm.DB) *gorm.DB {
-	if tx.store.OnPostgres() {
-		return q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return q
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // The forwarding outbox. Every accepted, non-duplicate delivery becomes one ForwardMessage per
@@ -292,7 +291,7 @@ func (s *Store) ResendDead(ctx context.Context, id int64, destination string, in
 			q = q.Where("destination = ?", destination)
 		}
 		var dead []ForwardMessage
-		if err := s.lockRows(q).Order("id").Find(&dead).Error; err != nil || len(dead) == 0 {
+		if err := s.forUpdate(q).Order("id").Find(&dead).Error; err != nil || len(dead) == 0 {
 			return err
 		}
 		ids := make([]int64, len(dead))
@@ -306,13 +305,6 @@ func (s *Store) ResendDead(ctx context.Context, id int64, destination string, in
 		return s.giveJobs(ctx, db, dead, insert)
 	})
 	return n, err
-}
-
-func (s *Store) lockRows(q *gorm.DB) *gorm.DB {
-	if s.OnPostgres() {
-		return q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return q
 }
 
 // ForwardStats is one destination's outbox in numbers.
@@ -385,7 +377,7 @@ func (s *Store) Revive(ctx context.Context, m ForwardMessage, insert JobInserter
 			q = q.Where("job_id IS NULL")
 		}
 		var cur []ForwardMessage
-		if err := s.lockRows(q).Find(&cur).Error; err != nil || len(cur) == 0 {
+		if err := s.forUpdate(q).Find(&cur).Error; err != nil || len(cur) == 0 {
 			return err
 		}
 		return s.giveJobs(ctx, db, cur, insert)

@@ -109,10 +109,11 @@ func (s *Store) ResealSecrets(ctx context.Context, sealer *sealer.Sealer) (int, 
 	return resealed, err
 }
 
-// forUpdate locks the rows read (PostgreSQL; SQLite has a single writer already).
-func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
+// forUpdate locks the rows q reads until the transaction ends, so that concurrent writers of
+// them take turns (PostgreSQL; SQLite has a single writer already). The one locking helper.
+func (s *Store) forUpdate(q *gorm.DB) *gorm.DB {
 	if s.OnPostgres() {
-		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+		return q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
-	return tx
+	return q
 }
