@@ -50,7 +50,7 @@ func (tx *Tx) RecordInstallationEvent(ev InstallationEvent) error {
 	if err := tx.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&inst).Error; err != nil {
 		return err
 	}
-	if err := tx.lockRow(tx.db).Where("evotor_user_id = ? AND product_id = ?", ev.EvotorUserID, ev.ProductID).Take(&inst).Error; err != nil {
+	if err := tx.store.forUpdate(tx.db).Where("evotor_user_id = ? AND product_id = ?", ev.EvotorUserID, ev.ProductID).Take(&inst).Error; err != nil {
 		return err
 	}
 	before := installation.State{Known: inst.LastEventMs != -1<<63, Installed: inst.Installed, LastEventMs: inst.LastEventMs}

@@ -72,7 +72,7 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte) (Subsc
 	if err := tx.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&sub).Error; err != nil {
 		return 0, err
 	}
-	if err := tx.lockRow(tx.db).Where("subscription_id = ?", subscriptionID).Take(&sub).Error; err != nil {
+	if err := tx.store.forUpdate(tx.db).Where("subscription_id = ?", subscriptionID).Take(&sub).Error; err != nil {
 		return 0, err
 	}
 	key := subscriptionEventKey(subscriptionID, ev.SequenceNumber, body)
