@@ -90,41 +90,55 @@ func (e AdminListUsersParamsSubscriptionStatus) Valid() bool {
 	}
 }
 
-// AccountCreated defines model for AccountCreated.
+// AccountCreated The account just created.
 type AccountCreated struct {
-	Id    int64  `json:"id"`
+	// Id The account's id in this server (table `accounts`).
+	Id int64 `json:"id"`
+
+	// Login The login, as given.
 	Login string `json:"login"`
 }
 
-// AdminAccount defines model for AdminAccount.
+// AdminAccount The partner account linked to the Evotor user; absent when there is none.
 type AdminAccount struct {
-	HasBilling bool    `json:"hasBilling"`
-	Id         int64   `json:"id"`
-	Login      *string `json:"login,omitempty"`
+	// HasBilling Whether the partner bills this account itself (answered to Evotor in user/verify).
+	HasBilling bool `json:"hasBilling"`
+
+	// Id The account's id in this server.
+	Id int64 `json:"id"`
+
+	// Login The account's login; absent for an account registered through user/create without one.
+	Login *string `json:"login,omitempty"`
 }
 
-// AdminUser defines model for AdminUser.
+// AdminUser What this server knows of one Evotor user (`GET /admin/v1/users/{userId}`); never a password or a token.
 type AdminUser struct {
+	// Account The partner account linked to the Evotor user; absent when there is none.
 	Account *AdminAccount `json:"account,omitempty"`
 
 	// HasCloudToken Whether Evotor's cloud token is held (never the token).
-	HasCloudToken bool                `json:"hasCloudToken"`
+	HasCloudToken bool `json:"hasCloudToken"`
+
+	// Installations The user's installations, one per app, by product id.
 	Installations []InstallationState `json:"installations"`
+
+	// Subscriptions The user's subscriptions, by subscription id.
 	Subscriptions []SubscriptionState `json:"subscriptions"`
 
-	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// UserId The Evotor user.
 	UserId EvotorId `json:"userId"`
 }
 
-// AdminUserSummary defines model for AdminUserSummary.
+// AdminUserSummary One Evotor user in the users listing.
 type AdminUserSummary struct {
 	// FirstSeenAt When this server first heard of the user.
-	FirstSeenAt   time.Time `json:"firstSeenAt"`
-	HasAccount    bool      `json:"hasAccount"`
-	HasCloudToken bool      `json:"hasCloudToken"`
+	FirstSeenAt time.Time `json:"firstSeenAt"`
+
+	// HasAccount A partner account is linked to the user (user/create or user/verify).
+	HasAccount bool `json:"hasAccount"`
+
+	// HasCloudToken Evotor's cloud token for the user is held.
+	HasCloudToken bool `json:"hasCloudToken"`
 
 	// Installed Some installation of the app is current.
 	Installed bool `json:"installed"`
@@ -132,60 +146,70 @@ type AdminUserSummary struct {
 	// SubscriptionStatuses The state of each of the user's subscriptions (trial, pending, active, terminated).
 	SubscriptionStatuses []string `json:"subscriptionStatuses"`
 
-	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// UserId The Evotor user.
 	UserId EvotorId `json:"userId"`
 }
 
-// CloudTokenRequest defines model for CloudTokenRequest.
+// CloudTokenRequest Evotor's page 'Передача токена Облака Эвотор' (an inline body there). We differ from
+// Evotor's reference: `userId` may come as the legacy `userUuid`.
 type CloudTokenRequest struct {
+	// Token Evotor Cloud's token (токен Облака Эвотор) for this user: what the partner's service
+	// sends to Evotor's API (api.evotor.ru) to read the user's data. Stored sealed
+	// (AES-256-GCM), never answered.
 	Token string `json:"token"`
 
-	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// UserId The Evotor user the token acts for.
 	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// UserUuid The same, under the name older Evotor payloads use; read only when `userId` is absent.
 	UserUuid *EvotorId `json:"userUuid,omitempty"`
 }
 
-// Commodity Evotor's `commodity`, answered to a barcode lookup.
+// Commodity Evotor's reference: definitions `commodity`, page 'Поиск по штрихкоду'. The product a
+// barcode lookup found, as the terminal needs it; built from the product Evotor sent in
+// `POST …/products`. A field the product does not have is absent.
 type Commodity struct {
-	AlcCodes               *[]string `json:"alcCodes,omitempty"`
-	AlcoholByVolume        *float64  `json:"alcoholByVolume,omitempty"`
-	AlcoholProductKindCode *float64  `json:"alcoholProductKindCode,omitempty"`
-	Measure                *string   `json:"measure,omitempty"`
-	Name                   *string   `json:"name,omitempty"`
-	ScanCodes              *[]string `json:"scanCodes,omitempty"`
-	TareVolume             *float64  `json:"tareVolume,omitempty"`
+	// AlcCodes The product's ЕГАИС alcohol codes (its `alcoCodes`).
+	AlcCodes *[]string `json:"alcCodes,omitempty"`
+
+	// AlcoholByVolume The strength, percent by volume.
+	AlcoholByVolume *float64 `json:"alcoholByVolume,omitempty"`
+
+	// AlcoholProductKindCode The ФСРАР product kind code.
+	AlcoholProductKindCode *float64 `json:"alcoholProductKindCode,omitempty"`
+
+	// Measure The unit (its `measureName`, e.g. `шт`).
+	Measure *string `json:"measure,omitempty"`
+
+	// Name The product's name.
+	Name *string `json:"name,omitempty"`
+
+	// ScanCodes The product's barcodes (its `barCodes`).
+	ScanCodes *[]string `json:"scanCodes,omitempty"`
+
+	// TareVolume The container's volume in litres.
+	TareVolume *float64 `json:"tareVolume,omitempty"`
 }
 
-// CreateUserRequest `userId` (or the legacy `userUuid`) plus the custom fields the app defines in Evotor's
-// portal. A `username`, `login` or `email` field becomes the account's login, `password`
-// its password (stored only as a hash); the rest is kept as given.
+// CreateUserRequest Evotor's reference: definitions `registerFormData`, page 'Регистрация учётной записи'.
+// `userId` (or the legacy `userUuid`) plus the custom fields the app defines in Evotor's
+// portal (section «Интеграция»), as the merchant filled them in. A `username`, `login` or
+// `email` field (the first non-empty string of them) becomes the account's login,
+// `password` its password (stored only as an argon2id hash); the rest is kept as given.
+// We differ from Evotor's reference: `userId` is not required by the schema, so that
+// payloads with only `userUuid` are accepted; with neither, 2002.
 type CreateUserRequest struct {
-	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// UserId The Evotor user (пользователь, the merchant's Evotor account) registering, e.g. `01-000000000000001`.
 	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// UserUuid The same, under the name older Evotor payloads use; read only when `userId` is absent.
 	UserUuid             *EvotorId              `json:"userUuid,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// Decimal A number, or a number written as a string (`"0.000"`); null is accepted.
+// Decimal A number, or a number written as a string (`"0.000"`, `"3548"`: Evotor's documents
+// write sums as strings); null is accepted. Stored as the decimal text, never through a
+// float, so `100.123` stays `100.123`.
 type Decimal struct {
 	union json.RawMessage
 }
@@ -196,95 +220,151 @@ type Decimal0 = float64
 // Decimal1 defines model for Decimal.1.
 type Decimal1 = string
 
-// DestinationStats defines model for DestinationStats.
+// DestinationStats One destination's messages by state.
 type DestinationStats struct {
-	Dead           int64  `json:"dead"`
-	Delivered      int64  `json:"delivered"`
-	Destination    string `json:"destination"`
-	FailedAttempts int64  `json:"failedAttempts"`
+	// Dead Messages given up on after three days (re-send them with resend-dead).
+	Dead int64 `json:"dead"`
+
+	// Delivered Messages answered 2xx.
+	Delivered int64 `json:"delivered"`
+
+	// Destination The destination URL.
+	Destination string `json:"destination"`
+
+	// FailedAttempts Sends answered with anything but 2xx, or not at all.
+	FailedAttempts int64 `json:"failedAttempts"`
 
 	// OldestPendingAgeSeconds Age of the oldest pending message; absent when none is pending.
 	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`
-	Pending                 int64    `json:"pending"`
+
+	// Pending Messages not delivered yet.
+	Pending int64 `json:"pending"`
 }
 
-// Device defines model for Device.
+// Device Evotor's reference: definitions `device` and `deviceWithoutCode`, page 'Создан
+// смарт-терминал'. A smart terminal (смарт-терминал): the merchant's POS device with its
+// ККТ (fiscal cash register), registered in a store. We differ from Evotor's reference:
+// ids are opaque (terminals also come keyed by serial number), `name` and
+// `timezoneOffset` may be null.
 type Device struct {
+	// Code The partner's own code for it; Evotor does not use it (for systems that match by code, not id).
 	Code *string `json:"code,omitempty"`
+
+	// Name The name the merchant gave it in their Evotor account (`Моя касса №3`).
 	Name *string `json:"name,omitempty"`
 
-	// StoreUuid An optional Evotor id (see EvotorId); null is accepted.
-	StoreUuid      *OptionalEvotorId `json:"storeUuid,omitempty"`
-	TimezoneOffset *int64            `json:"timezoneOffset,omitempty"`
+	// StoreUuid The store the terminal works in; it becomes the token user's store.
+	StoreUuid *OptionalEvotorId `json:"storeUuid,omitempty"`
 
-	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// TimezoneOffset The terminal's time zone, as milliseconds east of UTC (`10800000` = UTC+3, Moscow).
+	TimezoneOffset *int64 `json:"timezoneOffset,omitempty"`
+
+	// Uuid The smart terminal; the key it is stored under.
 	Uuid EvotorId `json:"uuid"`
 }
 
-// Document A terminal document (SELL, PAYBACK, OPEN_SESSION, CLOSE_SESSION, FPRINT, ACCEPT, …)
-// with its transactions, kept whole.
+// Document Evotor's reference: definitions `document` and `transaction`, page 'Передать документы';
+// the smart terminal's document format V1. A document (документ) a smart terminal saved,
+// with its transactions in order, kept whole as sent. `type` is one of:
+// `SELL` продажа (a sale receipt), `PAYBACK` возврат (a customer's return),
+// `BUY` покупка (a purchase from a customer), `BUYBACK` возврат покупки,
+// `CASH_INCOME` внесение (cash put into the till), `CASH_OUTCOME` выплата (cash taken
+// out), `OPEN_SESSION` открытие смены, `CLOSE_SESSION` закрытие смены, `FPRINT` a fiscal
+// report of the ККТ (its transaction says which: `FPRINT_X_REPORT` X-отчёт,
+// `FPRINT_Z_REPORT` Z-отчёт), `ACCEPT` приёмка (goods received), `RETURN` возврат
+// поставщику (goods returned to the supplier), `WRITE_OFF` списание (goods written off),
+// `REVALUATION` переоценка (prices changed), `INVENTORY` инвентаризация (stocktaking),
+// `OPEN_TARE` вскрытие тары (an alcohol container opened for sale by the glass). Listed,
+// not enforced. We differ from Evotor's reference: of its required fields only `uuid` and
+// `type` are (a session opening has no sums, Z-reports come without some), ids are opaque,
+// numbers may be strings and the other way round; any other field Evotor sends
+// (`openUserCode`, `closeUserCode`, `deviceId`, `printGroups`, …) is kept in the document.
 type Document struct {
+	// CloseDate When the document was closed (saved), ISO 8601 with `+0000`.
 	CloseDate *string `json:"closeDate,omitempty"`
 
-	// CloseResultSum A number, or a number written as a string (`"0.000"`); null is accepted.
+	// CloseResultSum The document's final total after discounts, in roubles, usually a string.
 	CloseResultSum *Decimal `json:"closeResultSum,omitempty"`
 
-	// CloseSum A number, or a number written as a string (`"0.000"`); null is accepted.
+	// CloseSum The document's total before discounts, in roubles, usually a string (`"3548"`); null on a session opening.
 	CloseSum *Decimal `json:"closeSum,omitempty"`
 
-	// CloseUserUuid An optional Evotor id (see EvotorId); null is accepted.
+	// CloseUserUuid The employee who closed the document.
 	CloseUserUuid *OptionalEvotorId `json:"closeUserUuid,omitempty"`
 
-	// DeviceUuid An optional Evotor id (see EvotorId); null is accepted.
-	DeviceUuid *OptionalEvotorId       `json:"deviceUuid,omitempty"`
-	Extras     *map[string]interface{} `json:"extras,omitempty"`
+	// DeviceUuid The smart terminal (смарт-терминал) that saved the document.
+	DeviceUuid *OptionalEvotorId `json:"deviceUuid,omitempty"`
 
-	// Number A number, or a number written as a string (`"0.000"`); null is accepted.
-	Number   *Decimal `json:"number,omitempty"`
-	OpenDate *string  `json:"openDate,omitempty"`
+	// Extras Extra fields the apps on the terminal added to the document (e.g. loyalty data);
+	// Evotor passes on only those created by this app. Kept as sent.
+	Extras *map[string]interface{} `json:"extras,omitempty"`
 
-	// OpenUserUuid An optional Evotor id (see EvotorId); null is accepted.
+	// Number The document's number on the terminal (номер документа), counted from its activation.
+	Number *Decimal `json:"number,omitempty"`
+
+	// OpenDate When the document was opened, ISO 8601 with `+0000` (`2016-09-13T14:56:00.000+0000`).
+	OpenDate *string `json:"openDate,omitempty"`
+
+	// OpenUserUuid The employee (сотрудник) who opened the document.
 	OpenUserUuid *OptionalEvotorId `json:"openUserUuid,omitempty"`
 
-	// SessionNumber A value Evotor declares as text but writes as a number too (`"80"` or `80`); null is
-	// accepted. Stored as text: a number as written, a string as it is, so `80` and `"80"` store equal.
+	// SessionNumber The session's number on the terminal (номер смены), counted from the terminal's activation; `"2"` or `2`.
 	SessionNumber *NumberOrText `json:"sessionNumber,omitempty"`
 
-	// SessionUUID An optional Evotor id (see EvotorId); null is accepted.
+	// SessionUUID The session (смена) the document belongs to; every document of one session, from its OPEN_SESSION on, shares it.
 	SessionUUID *OptionalEvotorId `json:"sessionUUID,omitempty"`
 
-	// StoreUuid An optional Evotor id (see EvotorId); null is accepted.
-	StoreUuid    *OptionalEvotorId         `json:"storeUuid,omitempty"`
-	Transactions *[]map[string]interface{} `json:"transactions,omitempty"`
-	Type         string                    `json:"type"`
+	// StoreUuid The store, when the document names it (most V1 documents do not); kept as sent, while the document is filed under the path's `storeUuid`.
+	StoreUuid *OptionalEvotorId `json:"storeUuid,omitempty"`
 
-	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
-	Uuid    EvotorId `json:"uuid"`
-	Version *string  `json:"version,omitempty"`
+	// Transactions The document's transactions (транзакции), in order, kept whole: `DOCUMENT_OPEN`,
+	// `REGISTER_POSITION` (a line with product, quantity, price, sum), `DISCOUNT_POSITION`,
+	// `DISCOUNT_DOCUMENT`, `DISCOUNT_DOCUMENT_POSITION`, `POSITION_TAX`, `PAYMENT`,
+	// `REGISTER_BILLS`, `DOCUMENT_CLOSE_FPRINT`, `DOCUMENT_CLOSE`, `CASH_INCOME`,
+	// `CASH_OUTCOME`, `OPEN_SESSION`, `CLOSE_SESSION`, `FPRINT_OPEN_SESSION`,
+	// `FPRINT_X_REPORT`, `FPRINT_Z_REPORT`, `REVALUATION`, `INVENTORY`, … Their fields differ
+	// by type and are not checked.
+	Transactions *[]map[string]interface{} `json:"transactions,omitempty"`
+
+	// Type The kind of document (values listed in the schema's description).
+	Type string `json:"type"`
+
+	// Uuid The document; the key it is stored under (a document re-sent replaces the stored one).
+	Uuid EvotorId `json:"uuid"`
+
+	// Version The document format's version, `V1` or `V2`.
+	Version *string `json:"version,omitempty"`
 }
 
-// Employee `role` is ADMIN, CASHIER or MANUAL (and whatever Evotor adds).
+// Employee Evotor's reference: definitions `employee` and `employeeWithoutCode`, page 'Создан
+// сотрудник'. An employee (сотрудник) who logs in to the smart terminals of some stores.
+// `role` is `ADMIN` (the preset administrator role, every function of the terminal),
+// `CASHIER` (the preset cashier role, limited), or `MANUAL` (a role the merchant created);
+// listed, not enforced. We differ from Evotor's reference: ids are opaque, `phone` may be
+// a string or null.
 type Employee struct {
-	Code           *string `json:"code,omitempty"`
-	LastName       *string `json:"lastName,omitempty"`
-	Name           string  `json:"name"`
+	// Code The partner's own code for the employee; Evotor does not use it.
+	Code *string `json:"code,omitempty"`
+
+	// LastName The surname (фамилия), or null.
+	LastName *string `json:"lastName,omitempty"`
+
+	// Name The first name the merchant entered (`Иван`).
+	Name string `json:"name"`
+
+	// PatronymicName The patronymic (отчество), or null; real traffic also carries the string `"null"`, kept as is.
 	PatronymicName *string `json:"patronymicName,omitempty"`
 
-	// Phone Digits, usually a number (79876543210), sometimes a string; null is accepted.
-	Phone  *Employee_Phone `json:"phone,omitempty"`
-	Role   string          `json:"role"`
-	Stores []EvotorId      `json:"stores"`
+	// Phone The phone number, digits starting with 7 (`79876543210`): usually a number, sometimes a string; null is accepted. Stored as text.
+	Phone *Employee_Phone `json:"phone,omitempty"`
 
-	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// Role The access role (`ADMIN`, `CASHIER`, `MANUAL`; see the schema's description).
+	Role string `json:"role"`
+
+	// Stores The stores the employee works in; each becomes the token user's store.
+	Stores []EvotorId `json:"stores"`
+
+	// Uuid The employee; the key they are stored under.
 	Uuid EvotorId `json:"uuid"`
 }
 
@@ -294,7 +374,7 @@ type EmployeePhone0 = int64
 // EmployeePhone1 defines model for Employee.Phone.1.
 type EmployeePhone1 = string
 
-// Employee_Phone Digits, usually a number (79876543210), sometimes a string; null is accepted.
+// Employee_Phone The phone number, digits starting with 7 (`79876543210`): usually a number, sometimes a string; null is accepted. Stored as text.
 type Employee_Phone struct {
 	union json.RawMessage
 }
@@ -302,34 +382,58 @@ type Employee_Phone struct {
 // Empty An empty object, `{}`.
 type Empty = map[string]interface{}
 
-// Error defines model for Error.
+// Error One error of Evotor's envelope. See each operation's `x-evotor-codes` for which codes it answers and why.
 type Error struct {
-	Code    int         `json:"code"`
-	Reason  *string     `json:"reason,omitempty"`
-	Subject *string     `json:"subject,omitempty"`
-	Value   interface{} `json:"value,omitempty"`
+	// Code Evotor's error code — 10xx a credential or payment problem, 20xx a problem with the
+	// request's content — or, for answers Evotor has no code for (the admin API, 413, 415,
+	// 503, 500), the HTTP status. Each operation's `x-evotor-codes` lists the codes it
+	// answers and why.
+	Code int `json:"code"`
+
+	// Reason Why, in English, safe to show and log: the kind (`missing`, `incorrect`, `bad user
+	// token`, …) or a more precise reason (`NUL character`, `not a cursor this server
+	// issued`, …). Not part of Evotor's contract; do not parse it.
+	Reason *string `json:"reason,omitempty"`
+
+	// Subject The field, parameter or header concerned: the last name of its JSON path
+	// (`storeId`, not `data.storeId`), `body` for the body as a whole, `userUuid` for a 1004.
+	// Absent when the error concerns no field.
+	Subject *string `json:"subject,omitempty"`
+
+	// Value A value safe to show. Only a 1004 carries one: the Evotor user id whose subscriptions
+	// have ended (as Evotor's reference describes).
+	Value interface{} `json:"value,omitempty"`
 }
 
-// Errors defines model for Errors.
+// Errors Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type Errors struct {
+	// Errors The errors; this server always answers exactly one.
 	Errors []Error `json:"errors"`
 }
 
-// EventsPage defines model for EventsPage.
+// EventsPage One page of the user's inbox, newest first.
 type EventsPage struct {
-	Items      []StoredEvent `json:"items"`
-	NextCursor *string       `json:"nextCursor,omitempty"`
+	// Items The deliveries of this page.
+	Items []StoredEvent `json:"items"`
+
+	// NextCursor Absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
 // EvotorId An Evotor id (user, store, device, employee, product, document, receipt, event,
 // subscription, …), opaque: real traffic carries uuids of any version and case,
 // date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-// keys case-insensitively, any other id byte for byte.
+// keys case-insensitively, any other id byte for byte. Evotor's reference gives uuid4
+// patterns (and `^[0-9]{2}-[0-9]{15}$` for user ids); we deliberately enforce none of them.
 type EvotorId = string
 
 // EvotorTime A moment, as Evotor writes it: an ISO 8601 time (`2017-06-07T12:55:18.000+0000`,
-// `…Z`, `…+03:00`), or Unix milliseconds as a number or a string of digits; null is accepted.
-// Every form of the same moment is stored as the same time (UTC).
+// `…Z`, `…+03:00`; fractional seconds optional), or Unix milliseconds as a number or a
+// string of digits; null is accepted. Every form of the same moment is stored as the same
+// time (UTC). Evotor's `+0000` is not RFC 3339, hence the format `evotor-time`.
 type EvotorTime struct {
 	union json.RawMessage
 }
@@ -343,24 +447,39 @@ type EvotorTime1 = int64
 // EvotorTime2 defines model for EvotorTime.2.
 type EvotorTime2 = string
 
-// ForwardMessage defines model for ForwardMessage.
+// ForwardMessage One accepted delivery forwarded to one destination (table `forward_messages`), with its last attempt.
 type ForwardMessage struct {
-	Attempts      int64      `json:"attempts"`
-	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
-	Destination   string     `json:"destination"`
-	Id            int64      `json:"id"`
+	// Attempts How many sends were tried.
+	Attempts int64 `json:"attempts"`
+
+	// DeliveredAt When a 2xx came; absent until then.
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+
+	// Destination The destination URL (one of EVOTOR_PARTNER_FORWARD_URL).
+	Destination string `json:"destination"`
+
+	// Id The message's id, for `POST /admin/v1/forwarding/messages/{messageId}/resend`.
+	Id int64 `json:"id"`
+
+	// LastAttemptAt When the last send was tried; absent before the first.
 	LastAttemptAt *time.Time `json:"lastAttemptAt,omitempty"`
 
 	// LastError Why the last attempt failed; absent after a success.
 	LastError *string `json:"lastError,omitempty"`
 
 	// LastStatus The HTTP status of the last attempt; absent when none came back.
-	LastStatus *int      `json:"lastStatus,omitempty"`
-	Operation  string    `json:"operation"`
+	LastStatus *int `json:"lastStatus,omitempty"`
+
+	// Operation The operation that received the delivery (`postReceipts`, …).
+	Operation string `json:"operation"`
+
+	// ReceivedAt When Evotor's delivery arrived.
 	ReceivedAt time.Time `json:"receivedAt"`
 
 	// Seq The message's place among its user's messages.
-	Seq   int64               `json:"seq"`
+	Seq int64 `json:"seq"`
+
+	// State `pending` (not yet answered 2xx; retried with backoff), `delivered` (a 2xx came), `dead` (given up after three days; can be re-sent).
 	State ForwardMessageState `json:"state"`
 
 	// UserId The Evotor user; absent for a delivery about no user.
@@ -370,63 +489,73 @@ type ForwardMessage struct {
 	WebhookId string `json:"webhookId"`
 }
 
-// ForwardMessageState defines model for ForwardMessage.State.
+// ForwardMessageState `pending` (not yet answered 2xx; retried with backoff), `delivered` (a 2xx came), `dead` (given up after three days; can be re-sent).
 type ForwardMessageState string
 
-// ForwardMessagesPage defines model for ForwardMessagesPage.
+// ForwardMessagesPage One page of forwarded messages, newest first.
 type ForwardMessagesPage struct {
+	// Items The messages of this page.
 	Items []ForwardMessage `json:"items"`
 
 	// NextCursor Absent on the last page.
 	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
-// ForwardingStats defines model for ForwardingStats.
+// ForwardingStats The forwarding outbox in numbers, per destination.
 type ForwardingStats struct {
+	// Destinations One entry per destination that has messages.
 	Destinations []DestinationStats `json:"destinations"`
 }
 
-// Health defines model for Health.
+// Health The answer of `/healthz` and `/readyz`.
 type Health struct {
+	// Status `ok`, or why not (`database unreachable`).
 	Status string `json:"status"`
 }
 
-// InstallationEvent `type` is ApplicationInstalled or ApplicationUninstalled.
+// InstallationEvent Evotor's reference: definitions `appevents`, `ApplicationInstalled`,
+// `ApplicationUninstalled`, page 'События установки и удаления приложений'. `type` is
+// `ApplicationInstalled` (the merchant activated the app) or `ApplicationUninstalled` (the
+// merchant removed it); listed, not enforced (compared case-insensitively; another type is
+// stored and decides nothing). We differ from Evotor's reference: ids are opaque (no uuid
+// pattern), and `timestamp` may be a number as well as a string.
 type InstallationEvent struct {
+	// Data Whose installation of which app.
 	Data struct {
-		// ProductId An Evotor id (user, store, device, employee, product, document, receipt, event,
-		// subscription, …), opaque: real traffic carries uuids of any version and case,
-		// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-		// keys case-insensitively, any other id byte for byte.
+		// ProductId The app (its id in Evotor Cloud).
 		ProductId EvotorId `json:"productId"`
 
-		// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-		// subscription, …), opaque: real traffic carries uuids of any version and case,
-		// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-		// keys case-insensitively, any other id byte for byte.
+		// UserId The Evotor user (the merchant) who installed or removed the app.
 		UserId EvotorId `json:"userId"`
 	} `json:"data"`
 
-	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// Id The event's id, its identity: a redelivery carries the same id.
 	Id EvotorId `json:"id"`
 
-	// Timestamp Unix time in milliseconds, as a number or a string of digits.
+	// Timestamp When the event happened, Unix milliseconds (`1504168645290`); of two events of one installation, the later decides.
 	Timestamp Millis `json:"timestamp"`
-	Type      string `json:"type"`
-	Version   int64  `json:"version"`
+
+	// Type `ApplicationInstalled` or `ApplicationUninstalled`.
+	Type string `json:"type"`
+
+	// Version The version of Evotor's events API, `2`.
+	Version int64 `json:"version"`
 }
 
-// InstallationState defines model for InstallationState.
+// InstallationState Whether one app is installed for the user, as the newest installation event decided.
 type InstallationState struct {
-	Installed   bool   `json:"installed"`
-	LastEventMs int64  `json:"lastEventMs"`
-	ProductId   string `json:"productId"`
+	// Installed `true` when the deciding event was ApplicationInstalled.
+	Installed bool `json:"installed"`
+
+	// LastEventMs The deciding event's `timestamp`, Unix milliseconds.
+	LastEventMs int64 `json:"lastEventMs"`
+
+	// ProductId The app (Evotor's product id).
+	ProductId string `json:"productId"`
 }
 
-// Millis Unix time in milliseconds, as a number or a string of digits.
+// Millis Unix time in milliseconds (UTC), as a number (`1504168645290`) or a string of digits
+// (`"1504168645290"`, as Evotor's reference types it).
 type Millis struct {
 	union json.RawMessage
 }
@@ -437,11 +566,16 @@ type Millis0 = int64
 // Millis1 defines model for Millis.1.
 type Millis1 = string
 
-// NewAccount defines model for NewAccount.
+// NewAccount A partner account to create for one of the partner's own customers (`POST /admin/v1/accounts`).
 type NewAccount struct {
-	HasBilling *bool  `json:"hasBilling,omitempty"`
-	Login      string `json:"login"`
-	Password   string `json:"password"`
+	// HasBilling `true` when the partner bills this customer itself; answered to Evotor as `hasBilling` in user/verify.
+	HasBilling *bool `json:"hasBilling,omitempty"`
+
+	// Login The login the customer will give in user/verify; unique case-insensitively.
+	Login string `json:"login"`
+
+	// Password The customer's password; stored only as an argon2id hash.
+	Password string `json:"password"`
 }
 
 // NumberOrText A value Evotor declares as text but writes as a number too (`"80"` or `80`); null is
@@ -456,157 +590,214 @@ type NumberOrText0 = string
 // NumberOrText1 defines model for NumberOrText.1.
 type NumberOrText1 = float32
 
-// OptionalEvotorId An optional Evotor id (see EvotorId); null is accepted.
+// OptionalEvotorId An optional Evotor id (see EvotorId); null is accepted, an empty string is not.
 type OptionalEvotorId = string
 
-// Page defines model for Page.
+// Page One page of an admin listing of what Evotor sent, in the order of the objects' ids.
 type Page struct {
+	// Items The objects of this page, each exactly as Evotor last sent it (numbers as written).
 	Items []map[string]interface{} `json:"items"`
 
 	// NextCursor Absent on the last page.
 	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
-// Product A product or a group (`group: true`). `type` (NORMAL, ALCOHOL_MARKED,
-// ALCOHOL_NOT_MARKED, SERVICE, …) comes only with products.
+// Product Evotor's reference: definitions `product` and its variants `NORMAL`, `ALCOHOL_MARKED`,
+// `ALCOHOL_NOT_MARKED`, `SERVICE` (fields `field*`), page 'Создать товары'. A product
+// (товар) or a product group (группа товаров, `group: true`) of a store's catalogue.
+// Groups carry `uuid`, `name`, `group`, `parentUuid`, `code` and maybe `hasVariants`;
+// product fields (price, stock, tax, barcodes, …) come only with products. We differ from
+// Evotor's reference: ids are opaque (no uuid pattern), numbers may be decimal strings,
+// `type` and the per-type required fields are not enforced, and any other field is kept.
 type Product struct {
+	// AlcoCodes The product's ЕГАИС alcohol codes (коды алкогольной продукции); empty for anything else.
 	AlcoCodes *[]string `json:"alcoCodes,omitempty"`
 
-	// AlcoholByVolume A number, or a number written as a string (`"0.000"`); null is accepted.
+	// AlcoholByVolume Alcohol only — the strength (крепость), percent by volume, up to three decimals (`5.45`).
 	AlcoholByVolume *Decimal `json:"alcoholByVolume,omitempty"`
 
-	// AlcoholProductKindCode A number, or a number written as a string (`"0.000"`); null is accepted.
-	AlcoholProductKindCode *Decimal                `json:"alcoholProductKindCode,omitempty"`
-	AllowToSell            *bool                   `json:"allowToSell,omitempty"`
-	ArticleNumber          *string                 `json:"articleNumber,omitempty"`
-	Attributes             *map[string]interface{} `json:"attributes,omitempty"`
-	BarCodes               *[]string               `json:"barCodes,omitempty"`
-	Code                   *string                 `json:"code,omitempty"`
+	// AlcoholProductKindCode Alcohol only — the ФСРАР product kind code (код вида алкогольной продукции), 1 to 999.
+	AlcoholProductKindCode *Decimal `json:"alcoholProductKindCode,omitempty"`
 
-	// CostPrice A number, or a number written as a string (`"0.000"`); null is accepted.
-	CostPrice   *Decimal `json:"costPrice,omitempty"`
-	Description *string  `json:"description,omitempty"`
-	Group       bool     `json:"group"`
-	HasVariants *bool    `json:"hasVariants,omitempty"`
-	MeasureName *string  `json:"measureName,omitempty"`
-	Name        string   `json:"name"`
+	// AllowToSell `false` when the product may not be added to a receipt.
+	AllowToSell *bool `json:"allowToSell,omitempty"`
 
-	// ParentUuid An optional Evotor id (see EvotorId); null is accepted.
+	// ArticleNumber The product's article number (артикул), up to 20 characters in Evotor's reference.
+	ArticleNumber *string `json:"articleNumber,omitempty"`
+
+	// Attributes The variant's characteristics as key–value pairs (`{"размер": "42"}`), kept as sent.
+	Attributes *map[string]interface{} `json:"attributes,omitempty"`
+
+	// BarCodes The product's barcodes (штрихкоды); indexed for `GET /api/v1/commodities`.
+	BarCodes *[]string `json:"barCodes,omitempty"`
+
+	// Code The product's or group's code (код товара) the merchant uses, e.g. `"6"` (up to 10 characters in Evotor's reference).
+	Code *string `json:"code,omitempty"`
+
+	// CostPrice The purchase price (закупочная цена) per unit, in roubles.
+	CostPrice *Decimal `json:"costPrice,omitempty"`
+
+	// Description The product's free-text description (описание).
+	Description *string `json:"description,omitempty"`
+
+	// Group `true` a group of products, `false` a product.
+	Group bool `json:"group"`
+
+	// HasVariants Groups only — `true` when the group holds the variants (модификации) of one product.
+	HasVariants *bool `json:"hasVariants,omitempty"`
+
+	// MeasureName The unit (единица измерения): `шт`, `кг`, `л`, `м`, `км`, `м2`, `м3`, `компл`, `упак`,
+	// `ед`, `дроб`, or the merchant's own (`пара`, …); `""` for groups.
+	MeasureName *string `json:"measureName,omitempty"`
+
+	// Name The name shown on the terminal and the receipt (Evotor allows up to 100 characters).
+	Name string `json:"name"`
+
+	// ParentUuid The group the product or group is in; null or absent at the top of the catalogue. Groups nest.
 	ParentUuid *OptionalEvotorId `json:"parentUuid,omitempty"`
 
-	// Price A number, or a number written as a string (`"0.000"`); null is accepted.
+	// Price The selling price (отпускная цена) per unit, in roubles (`123.12`).
 	Price *Decimal `json:"price,omitempty"`
 
-	// Quantity A number, or a number written as a string (`"0.000"`); null is accepted.
+	// Quantity The stock on hand (остаток) in `measureName` units, up to three decimals.
 	Quantity *Decimal `json:"quantity,omitempty"`
 
-	// TareVolume A number, or a number written as a string (`"0.000"`); null is accepted.
+	// TareVolume Alcohol only — the container's volume (ёмкость тары) in litres, up to three decimals (`0.57`).
 	TareVolume *Decimal `json:"tareVolume,omitempty"`
-	Tax        *string  `json:"tax,omitempty"`
-	Type       *string  `json:"type,omitempty"`
 
-	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// Tax The VAT rate (ставка НДС): `NO_VAT` (без НДС), `VAT_0`, `VAT_10`, `VAT_18`, and the
+	// calculated rates `VAT_10_110`, `VAT_18_118`. Listed, not enforced: rates change (the
+	// 20% rate of 2019 came with new values).
+	Tax *string `json:"tax,omitempty"`
+
+	// Type Products only — the kind of product: `NORMAL` (обычный), `ALCOHOL_MARKED` (маркированный
+	// алкоголь: excise-stamped, sold with its ЕГАИС code), `ALCOHOL_NOT_MARKED` (немаркированный
+	// алкоголь, e.g. beer, cider), `SERVICE` (услуга, terminals from firmware 3.0). Listed, not
+	// enforced: Evotor adds kinds for other marked goods.
+	Type *string `json:"type,omitempty"`
+
+	// Uuid The product or group, unique within the store (the catalogue's key, with the store).
 	Uuid EvotorId `json:"uuid"`
 }
 
-// Receipt defines model for Receipt.
+// Receipt Evotor's reference: definitions `receipt`, page 'Отправить чек (V2)'. The event of one
+// receipt (чек) created on a smart terminal: its envelope (`id`, `timestamp`, `type`
+// `ReceiptCreated`, `version` 2) and the receipt in `data`. We differ from Evotor's
+// reference: ids are opaque, and only `id` and `data` are required.
 type Receipt struct {
-	// Data `type` is SELL, PAYBACK, BUY, BUYBACK; `paymentSource` PAY_CASH, PAY_CARD, PAY_CASHBACK, ….
+	// Data The receipt (чек) itself: header, positions and totals. `type` is `SELL` продажа,
+	// `PAYBACK` возврат (a customer's return), `BUY` покупка (buying from a customer) or
+	// `BUYBACK` возврат покупки; `paymentSource` is `PAY_CASH` (cash, no change), `PAY_CASHBACK`
+	// (cash with change), `PAY_CARD` (card) or `OTHER`. Both listed, not enforced. Amounts are
+	// roubles.
 	Data ReceiptData `json:"data"`
 
-	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// Id The event's id (the sending of this receipt): the key the receipt is stored under; a redelivery carries the same id.
 	Id EvotorId `json:"id"`
 
-	// Timestamp Unix time in milliseconds, as a number or a string of digits.
+	// Timestamp When Evotor sent the event, Unix milliseconds.
 	Timestamp *Millis `json:"timestamp,omitempty"`
-	Type      *string `json:"type,omitempty"`
 
-	// UserId An optional Evotor id (see EvotorId); null is accepted.
-	UserId  *OptionalEvotorId `json:"userId,omitempty"`
-	Version *int64            `json:"version,omitempty"`
+	// Type The event's type, `ReceiptCreated`.
+	Type *string `json:"type,omitempty"`
+
+	// UserId The Evotor user the receipt belongs to, as Evotor writes it; the server files the receipt under the user token's user, not this field.
+	UserId *OptionalEvotorId `json:"userId,omitempty"`
+
+	// Version The version of Evotor's receipts API, `2`.
+	Version *int64 `json:"version,omitempty"`
 }
 
-// ReceiptData `type` is SELL, PAYBACK, BUY, BUYBACK; `paymentSource` PAY_CASH, PAY_CARD, PAY_CASHBACK, ….
+// ReceiptData The receipt (чек) itself: header, positions and totals. `type` is `SELL` продажа,
+// `PAYBACK` возврат (a customer's return), `BUY` покупка (buying from a customer) or
+// `BUYBACK` возврат покупки; `paymentSource` is `PAY_CASH` (cash, no change), `PAY_CASHBACK`
+// (cash with change), `PAY_CARD` (card) or `OTHER`. Both listed, not enforced. Amounts are
+// roubles.
 type ReceiptData struct {
-	// DateTime A moment, as Evotor writes it: an ISO 8601 time (`2017-06-07T12:55:18.000+0000`,
-	// `…Z`, `…+03:00`), or Unix milliseconds as a number or a string of digits; null is accepted.
-	// Every form of the same moment is stored as the same time (UTC).
+	// DateTime When the receipt was created; Evotor's reference types it as a number while its example is ISO 8601, so both come.
 	DateTime *EvotorTime `json:"dateTime,omitempty"`
 
-	// DeviceId An optional Evotor id (see EvotorId); null is accepted.
+	// DeviceId The smart terminal that printed it.
 	DeviceId *OptionalEvotorId `json:"deviceId,omitempty"`
-	Egais    *bool             `json:"egais,omitempty"`
 
-	// EmployeeId An optional Evotor id (see EvotorId); null is accepted.
-	EmployeeId *OptionalEvotorId       `json:"employeeId,omitempty"`
-	Extras     *map[string]interface{} `json:"extras,omitempty"`
+	// Egais `true` when the receipt concerns ЕГАИС (alcohol accounting).
+	Egais *bool `json:"egais,omitempty"`
 
-	// Id An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
-	Id            EvotorId       `json:"id"`
-	InfoCheck     *bool          `json:"infoCheck,omitempty"`
-	Items         *[]ReceiptItem `json:"items,omitempty"`
-	PaymentSource *string        `json:"paymentSource,omitempty"`
+	// EmployeeId The employee (сотрудник) who sold it.
+	EmployeeId *OptionalEvotorId `json:"employeeId,omitempty"`
 
-	// ShiftId An optional Evotor id (see EvotorId); null is accepted.
+	// Extras Extra fields apps on the terminal added (e.g. a loyalty programme's); Evotor passes on only this app's. Kept as sent.
+	Extras *map[string]interface{} `json:"extras,omitempty"`
+
+	// Id The receipt (the terminal's document id).
+	Id EvotorId `json:"id"`
+
+	// InfoCheck `true` for an informational (non-fiscal) receipt, `false` for a fiscal one printed by the ККТ.
+	InfoCheck *bool `json:"infoCheck,omitempty"`
+
+	// Items The positions (позиции) of the receipt, in order.
+	Items *[]ReceiptItem `json:"items,omitempty"`
+
+	// PaymentSource How it was paid (`PAY_CASH`, `PAY_CASHBACK`, `PAY_CARD`, `OTHER`).
+	PaymentSource *string `json:"paymentSource,omitempty"`
+
+	// ShiftId The session (смена) it was sold in — in practice its number on the terminal (`"80"`).
 	ShiftId *OptionalEvotorId `json:"shiftId,omitempty"`
 
-	// StoreId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// StoreId The store it was sold in; it becomes the token user's store (another user's store is answered `404 {}`).
 	StoreId EvotorId `json:"storeId"`
 
-	// TotalAmount A number, or a number written as a string (`"0.000"`); null is accepted.
+	// TotalAmount The receipt's total, in roubles.
 	TotalAmount *Decimal `json:"totalAmount,omitempty"`
 
-	// TotalDiscount A number, or a number written as a string (`"0.000"`); null is accepted.
+	// TotalDiscount The receipt's total discount, in roubles.
 	TotalDiscount *Decimal `json:"totalDiscount,omitempty"`
 
-	// TotalTax A number, or a number written as a string (`"0.000"`); null is accepted.
+	// TotalTax The receipt's total VAT, in roubles.
 	TotalTax *Decimal `json:"totalTax,omitempty"`
-	Type     string   `json:"type"`
+
+	// Type The kind of receipt (`SELL`, `PAYBACK`, `BUY`, `BUYBACK`).
+	Type string `json:"type"`
 }
 
-// ReceiptItem A position. A free-price position has no product behind it, so its `id` may be absent or null.
+// ReceiptItem A position (позиция) of a receipt. A free-price position has no product behind it, so its `id` may be absent or null. Amounts are roubles.
 type ReceiptItem struct {
-	// CostPrice A number, or a number written as a string (`"0.000"`); null is accepted.
+	// CostPrice The purchase price per unit, in roubles.
 	CostPrice *Decimal `json:"costPrice,omitempty"`
 
-	// Discount A number, or a number written as a string (`"0.000"`); null is accepted.
+	// Discount The position's total discount, in roubles.
 	Discount *Decimal `json:"discount,omitempty"`
 
-	// Id An optional Evotor id (see EvotorId); null is accepted.
-	Id          *OptionalEvotorId `json:"id,omitempty"`
-	ItemType    *string           `json:"itemType,omitempty"`
-	MeasureName *string           `json:"measureName,omitempty"`
-	Name        *string           `json:"name,omitempty"`
+	// Id The product (товар) sold; absent or null for a free-price position.
+	Id *OptionalEvotorId `json:"id,omitempty"`
 
-	// Price A number, or a number written as a string (`"0.000"`); null is accepted.
+	// ItemType The kind of product (`NORMAL`, `ALCOHOL_MARKED`, `ALCOHOL_NOT_MARKED`, `SERVICE`; see Product `type`).
+	ItemType *string `json:"itemType,omitempty"`
+
+	// MeasureName The unit (`шт`, `кг`, …; see Product `measureName`).
+	MeasureName *string `json:"measureName,omitempty"`
+
+	// Name The product's name as printed.
+	Name *string `json:"name,omitempty"`
+
+	// Price The selling price per unit, in roubles.
 	Price *Decimal `json:"price,omitempty"`
 
-	// Quantity A number, or a number written as a string (`"0.000"`); null is accepted.
+	// Quantity How many units were sold, up to three decimals.
 	Quantity *Decimal `json:"quantity,omitempty"`
 
-	// SumPrice A number, or a number written as a string (`"0.000"`); null is accepted.
+	// SumPrice The position's total (Evotor's «общая цена»: price × quantity in its samples), in roubles.
 	SumPrice *Decimal `json:"sumPrice,omitempty"`
 
-	// Tax A number, or a number written as a string (`"0.000"`); null is accepted.
+	// Tax The position's VAT as a sum, in roubles (not a rate).
 	Tax *Decimal `json:"tax,omitempty"`
 
-	// TaxPercent A number, or a number written as a string (`"0.000"`); null is accepted.
+	// TaxPercent The position's VAT rate in percent (`18`).
 	TaxPercent *Decimal `json:"taxPercent,omitempty"`
 }
 
-// ReceiptsBody Evotor sends one receipt, or an array of several.
+// ReceiptsBody Evotor's reference: page 'Отправить чек (V2)' (parameter `receipt`). Evotor sends one
+// receipt, or an array of several.
 type ReceiptsBody struct {
 	union json.RawMessage
 }
@@ -614,141 +805,207 @@ type ReceiptsBody struct {
 // ReceiptsBody1 defines model for ReceiptsBody.1.
 type ReceiptsBody1 = []Receipt
 
-// Resent defines model for Resent.
+// Resent How many dead messages were queued again.
 type Resent struct {
 	// Resent How many dead messages were queued again.
 	Resent int `json:"resent"`
 }
 
-// Store defines model for Store.
+// Store Evotor's reference: definitions `store` and `storeWithoutCode`, page 'Создан магазин'.
+// A store (магазин): one shop of the merchant, with its smart terminals, employees,
+// catalogue and documents. We differ from Evotor's reference: ids are opaque.
 type Store struct {
+	// Address The address the merchant entered, or null.
 	Address *string `json:"address,omitempty"`
-	Code    *string `json:"code,omitempty"`
-	Name    string  `json:"name"`
 
-	// Uuid An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// Code The partner's own code for the store; Evotor does not use it (for systems that match by code, not id).
+	Code *string `json:"code,omitempty"`
+
+	// Name The name the merchant gave it (`Мой магазин`).
+	Name string `json:"name"`
+
+	// Uuid The store; the key it is stored under.
 	Uuid EvotorId `json:"uuid"`
 }
 
-// StoredEvent defines model for StoredEvent.
+// StoredEvent One accepted delivery, as the `inbox` table holds it.
 type StoredEvent struct {
 	// Body The body exactly as received (JSON).
-	Body       interface{}       `json:"body"`
-	Id         int64             `json:"id"`
-	Operation  string            `json:"operation"`
+	Body interface{} `json:"body"`
+
+	// Id The inbox row's id; forwarded messages carry it as `msg_<id>`.
+	Id int64 `json:"id"`
+
+	// Operation The operation that received it (`postReceipts`, `subscriptionEvent`, …: the spec's operationId).
+	Operation string `json:"operation"`
+
+	// PathParams The path's parameters (`{"storeUuid": …}`), `{}` when there are none.
 	PathParams map[string]string `json:"pathParams"`
-	ReceivedAt time.Time         `json:"receivedAt"`
+
+	// ReceivedAt When the server received it (UTC).
+	ReceivedAt time.Time `json:"receivedAt"`
 }
 
-// SubscriptionEvent `type` is one of SubscriptionCreated, SubscriptionActivated, SubscriptionRenewed,
-// SubscriptionTermsChanged, AddonsUpdated, SubscriptionTerminationRequested,
-// SubscriptionTerminated; other fields come with some types only.
+// SubscriptionEvent Evotor's reference: definitions `subscriptionevents` and its variants
+// (`SubscriptionCreated`, `SubscriptionActivated`, …), page 'События подписки'. One change
+// of a merchant's subscription (подписка) to the app's tariff (тариф). `type` is one of:
+//   - `SubscriptionCreated` — a new subscription: the merchant installed the app; comes at
+//     the start of a trial, or just before the first payment when there is none;
+//   - `SubscriptionActivated` — the first payment succeeded (after the trial, if any);
+//   - `SubscriptionRenewed` — the next period was paid;
+//   - `SubscriptionTermsChanged` — the tariff or the number of devices changed; only the
+//     fields that changed come;
+//   - `AddonsUpdated` — the paid add-ons (платные опции) the merchant chose;
+//   - `SubscriptionTerminationRequested` — the merchant removed the app; the subscription
+//     runs to the end of the paid period and can still be resumed;
+//   - `SubscriptionTerminated` — the subscription ended (a regular payment failed, whether
+//     or not termination was requested).
+//
+// Other fields come with some types only. Listed, not enforced (type names compare
+// case-insensitively when the state is folded; an unknown type is stored and changes no
+// state). We differ from Evotor's reference: ids are opaque (no uuid pattern).
 type SubscriptionEvent struct {
+	// Addons The paid add-ons (платные опции) the merchant chose, with AddonsUpdated; the latest list is the subscription's.
 	Addons *[]struct {
-		// Id An optional Evotor id (see EvotorId); null is accepted.
-		Id       *OptionalEvotorId `json:"id,omitempty"`
-		Quantity *int64            `json:"quantity,omitempty"`
+		// Id The add-on, as defined on the developer portal.
+		Id *OptionalEvotorId `json:"id,omitempty"`
+
+		// Quantity How many units of the add-on the merchant chose.
+		Quantity *int64 `json:"quantity,omitempty"`
 	} `json:"addons,omitempty"`
+
+	// ChargedSum What was charged (удержанная сумма). With SubscriptionActivated and
+	// SubscriptionRenewed; absent when a change of terms charges less or happens during the
+	// trial.
 	ChargedSum *struct {
-		// Amount A number, or a number written as a string (`"0.000"`); null is accepted.
-		Amount   *Decimal `json:"amount,omitempty"`
-		Currency *string  `json:"currency,omitempty"`
+		// Amount The sum, in roubles with up to two decimals (`2416.67`), as a number or a decimal string.
+		Amount *Decimal `json:"amount,omitempty"`
+
+		// Currency The currency, `RUB`.
+		Currency *string `json:"currency,omitempty"`
 	} `json:"chargedSum,omitempty"`
-	DeviceNumber    *int64  `json:"deviceNumber,omitempty"`
+
+	// DeviceNumber How many smart terminals the subscription pays for.
+	DeviceNumber *int64 `json:"deviceNumber,omitempty"`
+
+	// NextBillingDate When the next payment is due (`2017-06-04T00:48:38.000+0000`). With SubscriptionActivated, SubscriptionRenewed, and SubscriptionTermsChanged when it changed.
 	NextBillingDate *string `json:"nextBillingDate,omitempty"`
 
-	// PlanId An optional Evotor id (see EvotorId); null is accepted.
+	// PlanId The tariff (тариф) the app's developer created on the portal, e.g. `starter`. With
+	// SubscriptionCreated, and with SubscriptionTermsChanged when it changed.
 	PlanId *OptionalEvotorId `json:"planId,omitempty"`
 
-	// ProductId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
-	ProductId      EvotorId `json:"productId"`
-	SequenceNumber int64    `json:"sequenceNumber"`
+	// ProductId The app (Evotor calls it a product here) the subscription is to.
+	ProductId EvotorId `json:"productId"`
 
-	// SubscriptionId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
-	SubscriptionId      EvotorId `json:"subscriptionId"`
-	Timestamp           string   `json:"timestamp"`
-	TrialPeriodDuration *string  `json:"trialPeriodDuration,omitempty"`
-	Type                string   `json:"type"`
+	// SequenceNumber The event's place among its subscription's events: 1, 2, 3, … with no gaps. Events
+	// may arrive out of order; the state is folded in this order. A reinstall makes a new
+	// subscription, which counts from 1 again.
+	SequenceNumber int64 `json:"sequenceNumber"`
 
-	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// SubscriptionId The subscription; with `sequenceNumber`, the event's identity (its redeliveries share it).
+	SubscriptionId EvotorId `json:"subscriptionId"`
+
+	// Timestamp When Evotor sent the event, ISO 8601 with `+0000` (`2017-04-20T18:26:37.753+0000`).
+	Timestamp string `json:"timestamp"`
+
+	// TrialPeriodDuration The free trial, as an ISO 8601 duration `PnDT` (`P14DT`: 14 days). With
+	// SubscriptionCreated; present and non-empty, the subscription starts as `trial`.
+	TrialPeriodDuration *string `json:"trialPeriodDuration,omitempty"`
+
+	// Type The kind of event (values listed in the schema's description).
+	Type string `json:"type"`
+
+	// UserId The Evotor user (the merchant) who subscribed.
 	UserId EvotorId `json:"userId"`
 }
 
-// SubscriptionState defines model for SubscriptionState.
+// SubscriptionState One subscription's state, folded from its events in `sequenceNumber` order.
 type SubscriptionState struct {
-	Addons          *[]map[string]interface{} `json:"addons,omitempty"`
-	DeviceNumber    *int64                    `json:"deviceNumber,omitempty"`
-	LastSequence    *int64                    `json:"lastSequence,omitempty"`
-	NextBillingDate *string                   `json:"nextBillingDate,omitempty"`
-	PlanId          *string                   `json:"planId,omitempty"`
-	ProductId       string                    `json:"productId"`
+	// Addons The paid add-ons from the latest event that listed them, as sent.
+	Addons *[]map[string]interface{} `json:"addons,omitempty"`
 
-	// Status trial, pending, active or terminated
-	Status               string `json:"status"`
-	SubscriptionId       string `json:"subscriptionId"`
-	TerminationRequested bool   `json:"terminationRequested"`
+	// DeviceNumber The number of paid smart terminals, from the last event (in sequence order) that gave one.
+	DeviceNumber *int64 `json:"deviceNumber,omitempty"`
+
+	// LastSequence The highest `sequenceNumber` folded in.
+	LastSequence *int64 `json:"lastSequence,omitempty"`
+
+	// NextBillingDate When the next payment is due, exactly as Evotor wrote it.
+	NextBillingDate *string `json:"nextBillingDate,omitempty"`
+
+	// PlanId The tariff, from the last event (in sequence order) that named one.
+	PlanId *string `json:"planId,omitempty"`
+
+	// ProductId The app subscribed to.
+	ProductId string `json:"productId"`
+
+	// Status `trial` (created with a trial period), `pending` (created, first payment awaited),
+	// `active` (paid: activated or renewed) or `terminated` (ended).
+	Status string `json:"status"`
+
+	// SubscriptionId The subscription.
+	SubscriptionId string `json:"subscriptionId"`
+
+	// TerminationRequested The merchant asked to end it (SubscriptionTerminationRequested); a later SubscriptionCreated clears it.
+	TerminationRequested bool `json:"terminationRequested"`
 }
 
-// UserCreated defines model for UserCreated.
+// UserCreated The answer to user/create (Evotor's 'Регистрация учётной записи', 200 'Данные пользователя').
 type UserCreated struct {
+	// Token The user token: Evotor Cloud sends it in `Authorization` on every notification and
+	// barcode lookup for this user. 43 URL-safe characters; kept here only as a hash.
 	Token string `json:"token"`
 
-	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// UserId The Evotor user, as sent (from `userId`, or `userUuid`).
 	UserId EvotorId `json:"userId"`
 }
 
-// UserVerified defines model for UserVerified.
+// UserVerified The answer to user/verify (Evotor's 'Авторизация пользователя', 200 'Данные пользователя').
 type UserVerified struct {
-	HasBilling bool   `json:"hasBilling"`
-	Token      string `json:"token"`
+	// HasBilling Who bills this merchant: `true` the partner does (Evotor then does not charge the
+	// app's subscription), `false` Evotor does. The account's flag, set when it was created
+	// (`accounts add --has-billing`, `POST /admin/v1/accounts`).
+	HasBilling bool `json:"hasBilling"`
 
-	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// Token The user token Evotor will send on this user's notifications and barcode lookups (see UserCreated).
+	Token string `json:"token"`
+
+	// UserId The Evotor user, as sent.
 	UserId EvotorId `json:"userId"`
 }
 
-// UsersPage defines model for UsersPage.
+// UsersPage One page of `GET /admin/v1/users`, newest first.
 type UsersPage struct {
+	// Items The users of this page.
 	Items []AdminUserSummary `json:"items"`
 
 	// NextCursor Absent on the last page.
 	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
-// VerifyUserRequest defines model for VerifyUserRequest.
+// VerifyUserRequest Evotor's reference: definitions `authorizeFormData`, page 'Авторизация пользователя'.
+// The login of an existing partner account (in `username`, `login` or `email`: the first
+// non-empty string is taken, as user/create reads it) and its password, plus `userId` and
+// any custom fields (ignored). We differ from Evotor's reference: `userId` may come as the
+// legacy `userUuid`, and the login under the three names.
 type VerifyUserRequest struct {
-	Email    *string `json:"email,omitempty"`
-	Login    *string `json:"login,omitempty"`
-	Password string  `json:"password"`
+	// Email The login, when the app's form is an e-mail address; read when `username` and `login` are absent or empty.
+	Email *string `json:"email,omitempty"`
 
-	// UserId An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
+	// Login The login, when the app's form calls it `login`; read when `username` is absent or empty.
+	Login *string `json:"login,omitempty"`
+
+	// Password The account's password, checked against its argon2id hash; never stored or logged.
+	Password string `json:"password"`
+
+	// UserId The Evotor user logging in.
 	UserId *EvotorId `json:"userId,omitempty"`
 
-	// UserUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
-	// subscription, …), opaque: real traffic carries uuids of any version and case,
-	// date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-	// keys case-insensitively, any other id byte for byte.
-	UserUuid             *EvotorId              `json:"userUuid,omitempty"`
+	// UserUuid The same, under the name older Evotor payloads use; read only when `userId` is absent.
+	UserUuid *EvotorId `json:"userUuid,omitempty"`
+
+	// Username The account's login (Evotor's name for it); compared case-insensitively, surrounding blanks ignored.
 	Username             *string                `json:"username,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
@@ -762,40 +1019,69 @@ type Limit = int
 // StoreUuid An Evotor id (user, store, device, employee, product, document, receipt, event,
 // subscription, …), opaque: real traffic carries uuids of any version and case,
 // date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-// keys case-insensitively, any other id byte for byte.
+// keys case-insensitively, any other id byte for byte. Evotor's reference gives uuid4
+// patterns (and `^[0-9]{2}-[0-9]{15}$` for user ids); we deliberately enforce none of them.
 type StoreUuid = EvotorId
 
 // UserIdPath An Evotor id (user, store, device, employee, product, document, receipt, event,
 // subscription, …), opaque: real traffic carries uuids of any version and case,
 // date-shaped uuids, numbers in strings (`"2529"`) and serial numbers. Uuid-shaped ids are
-// keys case-insensitively, any other id byte for byte.
+// keys case-insensitively, any other id byte for byte. Evotor's reference gives uuid4
+// patterns (and `^[0-9]{2}-[0-9]{15}$` for user ids); we deliberately enforce none of them.
 type UserIdPath = EvotorId
 
-// AdminUnauthorized defines model for AdminUnauthorized.
+// AdminUnauthorized Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type AdminUnauthorized = Errors
 
-// BadRequest defines model for BadRequest.
+// BadRequest Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type BadRequest = Errors
 
-// Conflict defines model for Conflict.
+// Conflict Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type Conflict = Errors
 
-// NotFound defines model for NotFound.
+// NotFound Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type NotFound = Errors
 
-// PaymentRequired defines model for PaymentRequired.
+// PaymentRequired Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type PaymentRequired = Errors
 
-// TooLarge defines model for TooLarge.
+// TooLarge Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type TooLarge = Errors
 
-// Unauthorized defines model for Unauthorized.
+// Unauthorized Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type Unauthorized = Errors
 
-// Unavailable defines model for Unavailable.
+// Unavailable Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type Unavailable = Errors
 
-// UnsupportedMediaType defines model for UnsupportedMediaType.
+// UnsupportedMediaType Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
 type UnsupportedMediaType = Errors
 
 // AdminListForwardMessagesParams defines parameters for AdminListForwardMessages.
@@ -818,7 +1104,7 @@ type AdminListForwardMessagesParamsState string
 
 // AdminResendDeadMessagesJSONBody defines parameters for AdminResendDeadMessages.
 type AdminResendDeadMessagesJSONBody struct {
-	// Destination The destination's URL.
+	// Destination The destination URL, exactly as configured in EVOTOR_PARTNER_FORWARD_URL and as `GET /admin/v1/forwarding/messages` shows it.
 	Destination string `json:"destination"`
 }
 
@@ -905,8 +1191,13 @@ type AdminListProductsParams struct {
 
 // FindCommodityParams defines parameters for FindCommodity.
 type FindCommodityParams struct {
-	ScanCode string  `form:"scanCode" json:"scanCode"`
-	AlcCode  *string `form:"alcCode,omitempty" json:"alcCode,omitempty"`
+	// ScanCode The barcode (штрихкод) the terminal scanned, as scanned: EAN-13, EAN-8, a weight
+	// barcode, any string. Compared byte for byte with the products' `barCodes`.
+	ScanCode string `form:"scanCode" json:"scanCode"`
+
+	// AlcCode The ЕГАИС alcohol product code (код алкогольной продукции, usually 19 digits) read
+	// from the excise stamp; when given, only a product whose `alcoCodes` lists it matches.
+	AlcCode *string `form:"alcCode,omitempty" json:"alcCode,omitempty"`
 }
 
 // PutDevicesJSONBody defines parameters for PutDevices.
@@ -1661,12 +1952,28 @@ type ClientInterface interface {
 
 	// AdminCreateAccountWithBody Create a partner account (the API twin of `evotor-partner accounts add`)
 	//
+	// For the partner: create an account for one of its own customers before any Evotor user
+	// exists for it, so that the customer can later install the app and log in through
+	// user/verify with this login and password.
+	//
+	// The account goes into `accounts` unlinked, with the password as an argon2id hash and
+	// `hasBilling` as given (what user/verify will answer Evotor). Not stored in the inbox and
+	// not forwarded. Answers `200` with the new account's id and login.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
+	//
+	// For the partner: create an account for one of its own customers before any Evotor user
+	// exists for it, so that the customer can later install the app and log in through
+	// user/verify with this login and password.
+	//
+	// The account goes into `accounts` unlinked, with the password as an argon2id hash and
+	// `hasBilling` as given (what user/verify will answer Evotor). Not stored in the inbox and
+	// not forwarded. Answers `200` with the new account's id and login.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1675,15 +1982,30 @@ type ClientInterface interface {
 
 	// AdminListForwardMessages Forwarded messages, newest first, with their last attempt
 	//
+	// For the partner: the forwarding outbox (`forward_messages`), newest first — one message
+	// per accepted delivery and destination, with its state (pending, delivered, dead), how
+	// many attempts it took, and the last attempt's status and error. Filter by `state` and
+	// `destination`; page with `limit` and `nextCursor`. Reads only.
+	//
 	// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
 	AdminListForwardMessages(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
 	//
+	// For the partner: queue one dead message (given up on after three days of failed
+	// attempts) again: its state goes back to pending and a new send job starts the retry
+	// schedule afresh. It goes back in its place: the same
+	// user's later pending messages wait until it is delivered or dead again. Takes no body.
+	// Answers `200 {"resent": 1}`.
+	//
 	// Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
 	AdminResendForwardMessage(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminResendDeadMessagesWithBody Send every dead message of a destination again
+	//
+	// For the partner, once a destination that was down is back: queue every dead message of
+	// that destination again, each in its place in its user's queue. Answers how many were
+	// queued (0 when none was dead).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1692,6 +2014,10 @@ type ClientInterface interface {
 
 	// AdminResendDeadMessages Send every dead message of a destination again
 	//
+	// For the partner, once a destination that was down is back: queue every dead message of
+	// that destination again, each in its place in its user's queue. Answers how many were
+	// queued (0 when none was dead).
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
@@ -1699,60 +2025,126 @@ type ClientInterface interface {
 
 	// AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
 	//
+	// For the partner's monitoring: per destination, how many messages are pending,
+	// delivered and dead, how many attempts failed, and how long the oldest pending message
+	// has waited (a growing age means the destination is down). Reads only; the same figures
+	// as the `evotor_partner_forward_*` metrics.
+	//
 	// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
 	AdminForwardingStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListUsers The Evotor users this server has heard of, newest first
+	//
+	// For the partner: every Evotor user this server has heard of — by user/create,
+	// user/verify, user/token, a subscription or an installation event — newest first (by when
+	// it was first heard of, table `evotor_users`), each with whether it has an account, a
+	// cloud token, the app installed, and its subscriptions' states. Filter by `installed` and
+	// `subscriptionStatus`; page with `limit` and `nextCursor`. Reads only.
 	//
 	// Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
 	AdminListUsers(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminGetUser What is known of an Evotor user
 	//
+	// For the partner: the account linked to the Evotor user (never its password), whether
+	// Evotor's cloud token is held (never the token), each installation's state and each
+	// subscription's state as folded from its events. Reads only.
+	//
 	// Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
 	AdminGetUser(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListDevices The user's smart terminals, as Evotor sent them
+	//
+	// For the partner: the user's smart terminals (смарт-терминалы) from `devices`, each exactly
+	// as Evotor last sent it, in the order of their ids. An unknown user has an empty page. Reads
+	// only.
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/devices (the `AdminListDevices` operationId).
 	AdminListDevices(ctx context.Context, userId UserIdPath, params *AdminListDevicesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListEmployees The user's employees, as Evotor sent them
 	//
+	// For the partner: the user's employees (сотрудники) from `employees`, each exactly as Evotor
+	// last sent it, in the order of their ids. An unknown user has an empty page. Reads only.
+	//
 	// Corresponds with GET /admin/v1/users/{userId}/employees (the `AdminListEmployees` operationId).
 	AdminListEmployees(ctx context.Context, userId UserIdPath, params *AdminListEmployeesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListEvents Every delivery stored for the user (the inbox), newest first
+	//
+	// For the partner: the user's rows of the `inbox` table, newest first — every accepted
+	// event and notification about the user, with its operation, path parameters, arrival
+	// time and body exactly as received (redeliveries that changed nothing are not there;
+	// webhook requests such as user/create never are). Reads only.
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
 	AdminListEvents(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListReceipts The user's receipts, each as Evotor sent it
 	//
+	// For the partner: the user's receipts (чеки) from `receipts`, each the `ReceiptCreated`
+	// event exactly as it came (read back byte for byte from the delivery's inbox row), in the
+	// order of their event ids. An unknown user has an empty page. Reads only.
+	//
 	// Corresponds with GET /admin/v1/users/{userId}/receipts (the `AdminListReceipts` operationId).
 	AdminListReceipts(ctx context.Context, userId UserIdPath, params *AdminListReceiptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListStores The user's stores, as Evotor sent them
+	//
+	// For the partner: the user's stores (магазины) from `stores`, each exactly as Evotor last
+	// sent it (numbers as written), in the order of their ids. A store only named so far (by a
+	// device, employee, product, document or receipt) and never sent itself appears as
+	// `{"uuid": …}`. An unknown user has an empty page. Reads only.
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/stores (the `AdminListStores` operationId).
 	AdminListStores(ctx context.Context, userId UserIdPath, params *AdminListStoresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListDocuments The documents of one of the user's stores, as Evotor sent them
 	//
+	// For the partner: the documents (документы) of one of the user's stores from `documents`,
+	// each whole, exactly as Evotor last sent it (with its transactions), in the order of their
+	// ids. An unknown user or store has an empty page. Reads only.
+	//
 	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/documents (the `AdminListDocuments` operationId).
 	AdminListDocuments(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListDocumentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListProducts The products and groups of one of the user's stores, as Evotor sent them
+	//
+	// For the partner: the products and groups (товары, группы товаров) of one of the user's
+	// stores from `products`, each exactly as Evotor last sent it, in the order of their ids. An
+	// unknown user or store has an empty page. Reads only.
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
 	AdminListProducts(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FindCommodity The user's product with this barcode (and alcohol code)
 	//
+	// Evotor's page 'Поиск по штрихкоду' (search by barcode). A smart terminal asks, through
+	// Evotor Cloud, for the product (товар) behind a barcode it scanned that its own catalogue
+	// does not know, with the ЕГАИС alcohol code when it read an excise stamp; Evotor waits
+	// 10 s for the answer.
+	//
+	// The server looks the barcode up among all products of the token's user, in every store
+	// (`product_barcodes`, filled by `POST …/products`); with `alcCode`, the product must also
+	// list that code in `alcoCodes`. Groups never match. It answers the first match (by store id, then product
+	// id) in Evotor's `commodity` shape, or `404 {}` when none matches. A lookup stores nothing and is not forwarded; the payment
+	// policy (402) does not apply to it.
+	//
 	// Corresponds with GET /api/v1/commodities (the `FindCommodity` operationId).
 	FindCommodity(ctx context.Context, params *FindCommodityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutDevicesWithBody Smart terminals created or edited
+	//
+	// Evotor's page 'Создан смарт-терминал' (a smart terminal was created). Evotor Cloud sends
+	// the merchant's smart terminals (смарт-терминалы, the POS devices with their ККТ) when
+	// one is registered or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `devices`, keyed by `uuid` and owned by the token's user,
+	// and makes every store a device names (`storeUuid`) the user's, creating a bare store row
+	// when the store has not been sent yet. A `uuid` given twice is stored as given last. The
+	// delivery is written to the inbox and forwarded to the partner's systems in the same
+	// transaction; every accepted delivery is stored and forwarded, a re-sent one included.
+	// Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1761,12 +2153,33 @@ type ClientInterface interface {
 
 	// PutDevices Smart terminals created or edited
 	//
+	// Evotor's page 'Создан смарт-терминал' (a smart terminal was created). Evotor Cloud sends
+	// the merchant's smart terminals (смарт-терминалы, the POS devices with their ККТ) when
+	// one is registered or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `devices`, keyed by `uuid` and owned by the token's user,
+	// and makes every store a device names (`storeUuid`) the user's, creating a bare store row
+	// when the store has not been sent yet. A `uuid` given twice is stored as given last. The
+	// delivery is written to the inbox and forwarded to the partner's systems in the same
+	// transaction; every accepted delivery is stored and forwarded, a re-sent one included.
+	// Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /api/v1/inventories/devices (the `PutDevices` operationId).
 	PutDevices(ctx context.Context, body PutDevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutEmployeesWithBody Employees created or edited
+	//
+	// Evotor's page 'Создан сотрудник' (an employee was created). Evotor Cloud sends the
+	// merchant's employees (сотрудники: the people who log in to the smart terminals) when one
+	// is created or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `employees`, keyed by `uuid` and owned by the token's user,
+	// and makes every store an employee works in (`stores`) the user's. A `uuid` given twice
+	// is stored as given last. The delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction; every accepted delivery is stored and
+	// forwarded, a re-sent one included. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1775,12 +2188,33 @@ type ClientInterface interface {
 
 	// PutEmployees Employees created or edited
 	//
+	// Evotor's page 'Создан сотрудник' (an employee was created). Evotor Cloud sends the
+	// merchant's employees (сотрудники: the people who log in to the smart terminals) when one
+	// is created or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `employees`, keyed by `uuid` and owned by the token's user,
+	// and makes every store an employee works in (`stores`) the user's. A `uuid` given twice
+	// is stored as given last. The delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction; every accepted delivery is stored and
+	// forwarded, a re-sent one included. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /api/v1/inventories/employees (the `PutEmployees` operationId).
 	PutEmployees(ctx context.Context, body PutEmployeesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutStoresWithBody Stores created or edited
+	//
+	// Evotor's page 'Создан магазин' (a store was created). Evotor Cloud sends the merchant's
+	// stores (магазины: the shops, each with its smart terminals, employees and catalogue)
+	// when one is created or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `stores`, keyed by `uuid` and owned by the token's user
+	// (a store first seen in a device, employee, product, document or receipt delivery gets
+	// its name and address here). A `uuid` given twice is stored as given last. The delivery is
+	// written to the inbox and forwarded to the partner's systems in the same transaction;
+	// every accepted delivery is stored and forwarded, a re-sent one included. Answers `200`
+	// with no body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1789,12 +2223,37 @@ type ClientInterface interface {
 
 	// PutStores Stores created or edited
 	//
+	// Evotor's page 'Создан магазин' (a store was created). Evotor Cloud sends the merchant's
+	// stores (магазины: the shops, each with its smart terminals, employees and catalogue)
+	// when one is created or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `stores`, keyed by `uuid` and owned by the token's user
+	// (a store first seen in a device, employee, product, document or receipt delivery gets
+	// its name and address here). A `uuid` given twice is stored as given last. The delivery is
+	// written to the inbox and forwarded to the partner's systems in the same transaction;
+	// every accepted delivery is stored and forwarded, a re-sent one included. Answers `200`
+	// with no body.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /api/v1/inventories/stores (the `PutStores` operationId).
 	PutStores(ctx context.Context, body PutStoresJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutDocumentsWithBody Documents (with transactions) of a store
+	//
+	// Evotor's page 'Передать документы' (hand over documents). Evotor Cloud sends the
+	// documents (документы) a smart terminal (смарт-терминал) of the store saved: sales
+	// receipts, returns, cash in and out, session openings and closings, X and Z reports,
+	// stock documents (acceptance, write-off, revaluation, inventory, …), each with its
+	// transactions, in Evotor's document format V1 (see `Document`).
+	//
+	// The server first makes the path's store the token user's (or refuses with `404 {}`),
+	// then upserts each document into `documents`, keyed by `uuid`: the columns Evotor's
+	// reports need (type, terminal, session, number, open and close times and sums) and the
+	// document whole, as sent (`raw`). A `uuid` given twice is stored as given last; a
+	// document re-sent later replaces the stored one. The delivery is written to the inbox and
+	// forwarded to the partner's systems in the same transaction; every accepted delivery is
+	// stored and forwarded, a re-sent one included. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1803,12 +2262,42 @@ type ClientInterface interface {
 
 	// PutDocuments Documents (with transactions) of a store
 	//
+	// Evotor's page 'Передать документы' (hand over documents). Evotor Cloud sends the
+	// documents (документы) a smart terminal (смарт-терминал) of the store saved: sales
+	// receipts, returns, cash in and out, session openings and closings, X and Z reports,
+	// stock documents (acceptance, write-off, revaluation, inventory, …), each with its
+	// transactions, in Evotor's document format V1 (see `Document`).
+	//
+	// The server first makes the path's store the token user's (or refuses with `404 {}`),
+	// then upserts each document into `documents`, keyed by `uuid`: the columns Evotor's
+	// reports need (type, terminal, session, number, open and close times and sums) and the
+	// document whole, as sent (`raw`). A `uuid` given twice is stored as given last; a
+	// document re-sent later replaces the stored one. The delivery is written to the inbox and
+	// forwarded to the partner's systems in the same transaction; every accepted delivery is
+	// stored and forwarded, a re-sent one included. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /api/v1/inventories/stores/{storeUuid}/documents (the `PutDocuments` operationId).
 	PutDocuments(ctx context.Context, storeUuid StoreUuid, body PutDocumentsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateProductsWithBody Products and groups created on a terminal
+	//
+	// Evotor's page 'Создать товары' (create products). Evotor Cloud sends the products
+	// (товары) and product groups (группы товаров) created for a store (магазин) — on a
+	// smart terminal or in the merchant's account — as an array, up to about 10 MB (whole
+	// catalogues of tens of thousands of items); it re-sends the whole array when not answered
+	// `200` within 10 s.
+	//
+	// The server first makes the path's store the token user's (or refuses with `404 {}` when
+	// it is another user's), then upserts each element into `products`, keyed by (user,
+	// store, `uuid`), and re-indexes its barcodes (`product_barcodes`, used by
+	// `GET /api/v1/commodities`). The body is read element by element, never held twice; an
+	// element whose bytes equal what is stored is skipped; a `uuid` given twice is stored as
+	// given last. The delivery is written to the inbox and forwarded to the partner's systems
+	// in the same transaction. Every accepted delivery is stored and forwarded, a re-sent
+	// catalogue included (the products themselves are not rewritten). Answers `200` with no
+	// body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1817,12 +2306,45 @@ type ClientInterface interface {
 
 	// CreateProducts Products and groups created on a terminal
 	//
+	// Evotor's page 'Создать товары' (create products). Evotor Cloud sends the products
+	// (товары) and product groups (группы товаров) created for a store (магазин) — on a
+	// smart terminal or in the merchant's account — as an array, up to about 10 MB (whole
+	// catalogues of tens of thousands of items); it re-sends the whole array when not answered
+	// `200` within 10 s.
+	//
+	// The server first makes the path's store the token user's (or refuses with `404 {}` when
+	// it is another user's), then upserts each element into `products`, keyed by (user,
+	// store, `uuid`), and re-indexes its barcodes (`product_barcodes`, used by
+	// `GET /api/v1/commodities`). The body is read element by element, never held twice; an
+	// element whose bytes equal what is stored is skipped; a `uuid` given twice is stored as
+	// given last. The delivery is written to the inbox and forwarded to the partner's systems
+	// in the same transaction. Every accepted delivery is stored and forwarded, a re-sent
+	// catalogue included (the products themselves are not rewritten). Answers `200` with no
+	// body.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/inventories/stores/{storeUuid}/products (the `CreateProducts` operationId).
 	CreateProducts(ctx context.Context, storeUuid StoreUuid, body CreateProductsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SubscriptionEventWithBody Billing event of a subscription
+	//
+	// Evotor's page 'События подписки' (subscription events). Evotor Cloud sends one event per
+	// change of a merchant's subscription (подписка) to the app's tariff (тариф): created
+	// (with or without a trial), activated (first payment), renewed, terms changed, add-ons
+	// updated, termination requested, terminated. It re-sends every event not answered `200`
+	// for three days, about once a minute, and does not promise the order of arrival.
+	//
+	// The server stores each event once in `subscription_events`, keyed by
+	// `subscriptionId` + `sequenceNumber`, and folds the subscription's state (table
+	// `subscriptions`: trial/pending → active → terminated, termination requested, plan,
+	// devices, add-ons, next billing date) from all its events in `sequenceNumber` order,
+	// whatever order they arrived in. The delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction.
+	//
+	// A redelivery (same key) changes nothing, adds no inbox row and is not forwarded again; a
+	// different body under a key already stored is answered `200` too, the first body kept and
+	// the conflict logged. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1831,12 +2353,46 @@ type ClientInterface interface {
 
 	// SubscriptionEvent Billing event of a subscription
 	//
+	// Evotor's page 'События подписки' (subscription events). Evotor Cloud sends one event per
+	// change of a merchant's subscription (подписка) to the app's tariff (тариф): created
+	// (with or without a trial), activated (first payment), renewed, terms changed, add-ons
+	// updated, termination requested, terminated. It re-sends every event not answered `200`
+	// for three days, about once a minute, and does not promise the order of arrival.
+	//
+	// The server stores each event once in `subscription_events`, keyed by
+	// `subscriptionId` + `sequenceNumber`, and folds the subscription's state (table
+	// `subscriptions`: trial/pending → active → terminated, termination requested, plan,
+	// devices, add-ons, next billing date) from all its events in `sequenceNumber` order,
+	// whatever order they arrived in. The delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction.
+	//
+	// A redelivery (same key) changes nothing, adds no inbox row and is not forwarded again; a
+	// different body under a key already stored is answered `200` too, the first body kept and
+	// the conflict logged. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/subscription/event (the `SubscriptionEvent` operationId).
 	SubscriptionEvent(ctx context.Context, body SubscriptionEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateUserWithBody Register a new partner account for an Evotor user
+	//
+	// Evotor's page 'Регистрация учётной записи' (registration of an account). Evotor Cloud
+	// calls it when a merchant installs the app in the Evotor marketplace and chooses to create
+	// a new account in the partner's service, sending `userId` and the custom fields the app
+	// defines on Evotor's developer portal (section «Интеграция»).
+	//
+	// The server creates an account (table `accounts`) linked to the Evotor user: the first
+	// non-empty string of `username`, `login`, `email` becomes its login, `password` is kept
+	// only as an argon2id hash, every other field is kept as given (`custom_fields`). It then
+	// issues a fresh user token (table `user_tokens`, SHA-256 hash only) and answers it; Evotor
+	// sends that token back on every notification. An earlier token of the same user stays
+	// valid for EVOTOR_PARTNER_TOKEN_GRACE.
+	//
+	// Idempotent by the Evotor user: a retry for a `userId` that already has an account
+	// reuses that account (its fields are not rewritten) and issues a new token. Not stored in
+	// the inbox and not forwarded (it is a request, not a notification). Answers `200` with
+	// `{userId, token}`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1845,12 +2401,39 @@ type ClientInterface interface {
 
 	// CreateUser Register a new partner account for an Evotor user
 	//
+	// Evotor's page 'Регистрация учётной записи' (registration of an account). Evotor Cloud
+	// calls it when a merchant installs the app in the Evotor marketplace and chooses to create
+	// a new account in the partner's service, sending `userId` and the custom fields the app
+	// defines on Evotor's developer portal (section «Интеграция»).
+	//
+	// The server creates an account (table `accounts`) linked to the Evotor user: the first
+	// non-empty string of `username`, `login`, `email` becomes its login, `password` is kept
+	// only as an argon2id hash, every other field is kept as given (`custom_fields`). It then
+	// issues a fresh user token (table `user_tokens`, SHA-256 hash only) and answers it; Evotor
+	// sends that token back on every notification. An earlier token of the same user stays
+	// valid for EVOTOR_PARTNER_TOKEN_GRACE.
+	//
+	// Idempotent by the Evotor user: a retry for a `userId` that already has an account
+	// reuses that account (its fields are not rewritten) and issues a new token. Not stored in
+	// the inbox and not forwarded (it is a request, not a notification). Answers `200` with
+	// `{userId, token}`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/user/create (the `CreateUser` operationId).
 	CreateUser(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// StoreCloudTokenWithBody Receive Evotor Cloud's token for a user
+	//
+	// Evotor's page 'Передача токена Облака Эвотор' (handing over the Evotor Cloud token).
+	// Evotor Cloud calls it after the merchant installed the app, with the token the partner's
+	// service uses to call Evotor Cloud's own API on that user's behalf (read stores,
+	// products, documents, …). It may arrive before the user has an account here.
+	//
+	// The server seals the token with AES-256-GCM (EVOTOR_PARTNER_SECRET_KEY, bound to the user
+	// id) and keeps it in `cloud_tokens`, one per Evotor user: a repeat replaces it. The token
+	// is never answered or shown back (the admin API only says whether one is held). Not
+	// stored in the inbox and not forwarded. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1859,12 +2442,37 @@ type ClientInterface interface {
 
 	// StoreCloudToken Receive Evotor Cloud's token for a user
 	//
+	// Evotor's page 'Передача токена Облака Эвотор' (handing over the Evotor Cloud token).
+	// Evotor Cloud calls it after the merchant installed the app, with the token the partner's
+	// service uses to call Evotor Cloud's own API on that user's behalf (read stores,
+	// products, documents, …). It may arrive before the user has an account here.
+	//
+	// The server seals the token with AES-256-GCM (EVOTOR_PARTNER_SECRET_KEY, bound to the user
+	// id) and keeps it in `cloud_tokens`, one per Evotor user: a repeat replaces it. The token
+	// is never answered or shown back (the admin API only says whether one is held). Not
+	// stored in the inbox and not forwarded. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/user/token (the `StoreCloudToken` operationId).
 	StoreCloudToken(ctx context.Context, body StoreCloudTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyUserWithBody Link an existing partner account to an Evotor user
+	//
+	// Evotor's page 'Авторизация пользователя' (authorisation of a user). Evotor Cloud calls it
+	// when a merchant installs the app and logs in with an account that already exists in the
+	// partner's service (one created by `accounts add`, `POST /admin/v1/accounts` or an earlier
+	// user/create), sending `userId`, the login and the password.
+	//
+	// The login is the first non-empty of `username`, `login`, `email` and is looked up
+	// case-insensitively in `accounts`; the password is checked against its argon2id hash (an
+	// unknown login costs the same time as a wrong password). On success the account is linked
+	// to the Evotor user (`accounts.evotor_user_id`) and a fresh user token is issued
+	// (`user_tokens`) and answered, with the account's `hasBilling`.
+	//
+	// Idempotent by the Evotor user: verifying again for the same user re-links nothing and
+	// issues a new token. Not stored in the inbox and not forwarded. Answers `200` with
+	// `{userId, hasBilling, token}`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1873,12 +2481,43 @@ type ClientInterface interface {
 
 	// VerifyUser Link an existing partner account to an Evotor user
 	//
+	// Evotor's page 'Авторизация пользователя' (authorisation of a user). Evotor Cloud calls it
+	// when a merchant installs the app and logs in with an account that already exists in the
+	// partner's service (one created by `accounts add`, `POST /admin/v1/accounts` or an earlier
+	// user/create), sending `userId`, the login and the password.
+	//
+	// The login is the first non-empty of `username`, `login`, `email` and is looked up
+	// case-insensitively in `accounts`; the password is checked against its argon2id hash (an
+	// unknown login costs the same time as a wrong password). On success the account is linked
+	// to the Evotor user (`accounts.evotor_user_id`) and a fresh user token is issued
+	// (`user_tokens`) and answered, with the account's `hasBilling`.
+	//
+	// Idempotent by the Evotor user: verifying again for the same user re-links nothing and
+	// issues a new token. Not stored in the inbox and not forwarded. Answers `200` with
+	// `{userId, hasBilling, token}`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/user/verify (the `VerifyUser` operationId).
 	VerifyUser(ctx context.Context, body VerifyUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// InstallationEventWithBody Application installed or uninstalled
+	//
+	// Evotor's page 'События установки и удаления приложений' (installation and removal
+	// events). Evotor Cloud sends `ApplicationInstalled` when a merchant activates the app and
+	// `ApplicationUninstalled` when they remove it; it re-sends for three days, about once a
+	// minute, until answered `200`.
+	//
+	// The server stores each event once in `installation_events`, keyed by `id`. The newest
+	// event by `timestamp` decides whether the app is installed for that Evotor user and
+	// product (table `installations`); an older one arriving late is stored but changes
+	// nothing. An uninstall that decides revokes every user token of the user (their
+	// notifications then get 401 1002 until a new user/create or user/verify). An event of
+	// another `type` is stored and changes no state. The delivery is written to the inbox and
+	// forwarded to the partner's systems in the same transaction.
+	//
+	// A redelivery (an `id` already stored) changes nothing, adds no inbox row and is not
+	// forwarded again. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1887,12 +2526,43 @@ type ClientInterface interface {
 
 	// InstallationEvent Application installed or uninstalled
 	//
+	// Evotor's page 'События установки и удаления приложений' (installation and removal
+	// events). Evotor Cloud sends `ApplicationInstalled` when a merchant activates the app and
+	// `ApplicationUninstalled` when they remove it; it re-sends for three days, about once a
+	// minute, until answered `200`.
+	//
+	// The server stores each event once in `installation_events`, keyed by `id`. The newest
+	// event by `timestamp` decides whether the app is installed for that Evotor user and
+	// product (table `installations`); an older one arriving late is stored but changes
+	// nothing. An uninstall that decides revokes every user token of the user (their
+	// notifications then get 401 1002 until a new user/create or user/verify). An event of
+	// another `type` is stored and changes no state. The delivery is written to the inbox and
+	// forwarded to the partner's systems in the same transaction.
+	//
+	// A redelivery (an `id` already stored) changes nothing, adds no inbox row and is not
+	// forwarded again. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v2/installation/event (the `InstallationEvent` operationId).
 	InstallationEvent(ctx context.Context, body InstallationEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostReceiptsWithBody One receipt, or an array of receipts (v2)
+	//
+	// Evotor's page 'Отправить чек (V2)' (send a receipt). Evotor Cloud sends each receipt
+	// (чек) after a smart terminal closes it — a sale, a return, a purchase — as one
+	// `ReceiptCreated` event, or several in an array; it re-sends when not answered `200`
+	// within 10 s. This is most of the traffic.
+	//
+	// The server stores each receipt once in `receipts` (header columns, and the receipt's
+	// JSON as a span of the delivery's inbox row) with its positions in `receipt_items`,
+	// keyed by the event's `id` (not `data.id`), owned by the token's user; the stores the
+	// receipts name (`data.storeId`) become the user's. A receipt id already stored for this
+	// user is a redelivery and changes nothing; an id repeated inside one body counts once.
+	// When every receipt of the delivery was stored already, nothing is written: no inbox row,
+	// not forwarded again. Otherwise the delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction. Answered `200` (no body) only after the
+	// commit; on PostgreSQL, concurrent deliveries share one statement and one commit.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1901,6 +2571,21 @@ type ClientInterface interface {
 
 	// PostReceipts One receipt, or an array of receipts (v2)
 	//
+	// Evotor's page 'Отправить чек (V2)' (send a receipt). Evotor Cloud sends each receipt
+	// (чек) after a smart terminal closes it — a sale, a return, a purchase — as one
+	// `ReceiptCreated` event, or several in an array; it re-sends when not answered `200`
+	// within 10 s. This is most of the traffic.
+	//
+	// The server stores each receipt once in `receipts` (header columns, and the receipt's
+	// JSON as a span of the delivery's inbox row) with its positions in `receipt_items`,
+	// keyed by the event's `id` (not `data.id`), owned by the token's user; the stores the
+	// receipts name (`data.storeId`) become the user's. A receipt id already stored for this
+	// user is a redelivery and changes nothing; an id repeated inside one body counts once.
+	// When every receipt of the delivery was stored already, nothing is written: no inbox row,
+	// not forwarded again. Otherwise the delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction. Answered `200` (no body) only after the
+	// commit; on PostgreSQL, concurrent deliveries share one statement and one commit.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v2/receipts (the `PostReceipts` operationId).
@@ -1908,26 +2593,49 @@ type ClientInterface interface {
 
 	// GetDocs A readable API reference, rendered by the server from the embedded spec
 	//
+	// A self-contained HTML reference of this contract (every operation, credential,
+	// parameter, body, response and example), rendered once at start-up from the embedded
+	// spec: no script, no external resource, so it works offline. No credential; it cannot
+	// fail.
+	//
 	// Corresponds with GET /docs (the `GetDocs` operationId).
 	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Healthz The process is up
+	//
+	// Liveness probe: answers `200 {"status":"ok"}` while the process serves HTTP, without
+	// touching the database. No credential; it has no failure of its own.
 	//
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSpec This contract, as the server enforces it
 	//
+	// This very document, byte for byte as embedded in the binary at build time: the contract
+	// the running server validates requests against. No credential; it cannot fail.
+	//
 	// Corresponds with GET /openapi.yaml (the `GetSpec` operationId).
 	GetSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Readyz The database is reachable
+	//
+	// Readiness probe for a load balancer: pings the database and answers
+	// `200 {"status":"ok"}`, or `503 {"status":"database unreachable"}` when it does not answer
+	// within 800 ms (inside a probe's usual 1 s). No credential.
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // AdminCreateAccountWithBody Create a partner account (the API twin of `evotor-partner accounts add`)
+//
+// For the partner: create an account for one of its own customers before any Evotor user
+// exists for it, so that the customer can later install the app and log in through
+// user/verify with this login and password.
+//
+// The account goes into `accounts` unlinked, with the password as an argon2id hash and
+// `hasBilling` as given (what user/verify will answer Evotor). Not stored in the inbox and
+// not forwarded. Answers `200` with the new account's id and login.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1946,6 +2654,14 @@ func (c *Client) AdminCreateAccountWithBody(ctx context.Context, contentType str
 
 // AdminCreateAccount Create a partner account (the API twin of `evotor-partner accounts add`)
 //
+// For the partner: create an account for one of its own customers before any Evotor user
+// exists for it, so that the customer can later install the app and log in through
+// user/verify with this login and password.
+//
+// The account goes into `accounts` unlinked, with the password as an argon2id hash and
+// `hasBilling` as given (what user/verify will answer Evotor). Not stored in the inbox and
+// not forwarded. Answers `200` with the new account's id and login.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
@@ -1963,6 +2679,11 @@ func (c *Client) AdminCreateAccount(ctx context.Context, body AdminCreateAccount
 
 // AdminListForwardMessages Forwarded messages, newest first, with their last attempt
 //
+// For the partner: the forwarding outbox (`forward_messages`), newest first — one message
+// per accepted delivery and destination, with its state (pending, delivered, dead), how
+// many attempts it took, and the last attempt's status and error. Filter by `state` and
+// `destination`; page with `limit` and `nextCursor`. Reads only.
+//
 // Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
 func (c *Client) AdminListForwardMessages(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminListForwardMessagesRequest(c.Server, params)
@@ -1978,6 +2699,12 @@ func (c *Client) AdminListForwardMessages(ctx context.Context, params *AdminList
 
 // AdminResendForwardMessage Send a dead message again (it goes back in its place in its user's queue)
 //
+// For the partner: queue one dead message (given up on after three days of failed
+// attempts) again: its state goes back to pending and a new send job starts the retry
+// schedule afresh. It goes back in its place: the same
+// user's later pending messages wait until it is delivered or dead again. Takes no body.
+// Answers `200 {"resent": 1}`.
+//
 // Corresponds with POST /admin/v1/forwarding/messages/{messageId}/resend (the `AdminResendForwardMessage` operationId).
 func (c *Client) AdminResendForwardMessage(ctx context.Context, messageId int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminResendForwardMessageRequest(c.Server, messageId)
@@ -1992,6 +2719,10 @@ func (c *Client) AdminResendForwardMessage(ctx context.Context, messageId int64,
 }
 
 // AdminResendDeadMessagesWithBody Send every dead message of a destination again
+//
+// For the partner, once a destination that was down is back: queue every dead message of
+// that destination again, each in its place in its user's queue. Answers how many were
+// queued (0 when none was dead).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2010,6 +2741,10 @@ func (c *Client) AdminResendDeadMessagesWithBody(ctx context.Context, contentTyp
 
 // AdminResendDeadMessages Send every dead message of a destination again
 //
+// For the partner, once a destination that was down is back: queue every dead message of
+// that destination again, each in its place in its user's queue. Answers how many were
+// queued (0 when none was dead).
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
@@ -2027,6 +2762,11 @@ func (c *Client) AdminResendDeadMessages(ctx context.Context, body AdminResendDe
 
 // AdminForwardingStats Each destination's messages by state, failed attempts and the oldest pending
 //
+// For the partner's monitoring: per destination, how many messages are pending,
+// delivered and dead, how many attempts failed, and how long the oldest pending message
+// has waited (a growing age means the destination is down). Reads only; the same figures
+// as the `evotor_partner_forward_*` metrics.
+//
 // Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
 func (c *Client) AdminForwardingStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminForwardingStatsRequest(c.Server)
@@ -2041,6 +2781,12 @@ func (c *Client) AdminForwardingStats(ctx context.Context, reqEditors ...Request
 }
 
 // AdminListUsers The Evotor users this server has heard of, newest first
+//
+// For the partner: every Evotor user this server has heard of — by user/create,
+// user/verify, user/token, a subscription or an installation event — newest first (by when
+// it was first heard of, table `evotor_users`), each with whether it has an account, a
+// cloud token, the app installed, and its subscriptions' states. Filter by `installed` and
+// `subscriptionStatus`; page with `limit` and `nextCursor`. Reads only.
 //
 // Corresponds with GET /admin/v1/users (the `AdminListUsers` operationId).
 func (c *Client) AdminListUsers(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2057,6 +2803,10 @@ func (c *Client) AdminListUsers(ctx context.Context, params *AdminListUsersParam
 
 // AdminGetUser What is known of an Evotor user
 //
+// For the partner: the account linked to the Evotor user (never its password), whether
+// Evotor's cloud token is held (never the token), each installation's state and each
+// subscription's state as folded from its events. Reads only.
+//
 // Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
 func (c *Client) AdminGetUser(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminGetUserRequest(c.Server, userId)
@@ -2071,6 +2821,10 @@ func (c *Client) AdminGetUser(ctx context.Context, userId UserIdPath, reqEditors
 }
 
 // AdminListDevices The user's smart terminals, as Evotor sent them
+//
+// For the partner: the user's smart terminals (смарт-терминалы) from `devices`, each exactly
+// as Evotor last sent it, in the order of their ids. An unknown user has an empty page. Reads
+// only.
 //
 // Corresponds with GET /admin/v1/users/{userId}/devices (the `AdminListDevices` operationId).
 func (c *Client) AdminListDevices(ctx context.Context, userId UserIdPath, params *AdminListDevicesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2087,6 +2841,9 @@ func (c *Client) AdminListDevices(ctx context.Context, userId UserIdPath, params
 
 // AdminListEmployees The user's employees, as Evotor sent them
 //
+// For the partner: the user's employees (сотрудники) from `employees`, each exactly as Evotor
+// last sent it, in the order of their ids. An unknown user has an empty page. Reads only.
+//
 // Corresponds with GET /admin/v1/users/{userId}/employees (the `AdminListEmployees` operationId).
 func (c *Client) AdminListEmployees(ctx context.Context, userId UserIdPath, params *AdminListEmployeesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminListEmployeesRequest(c.Server, userId, params)
@@ -2101,6 +2858,11 @@ func (c *Client) AdminListEmployees(ctx context.Context, userId UserIdPath, para
 }
 
 // AdminListEvents Every delivery stored for the user (the inbox), newest first
+//
+// For the partner: the user's rows of the `inbox` table, newest first — every accepted
+// event and notification about the user, with its operation, path parameters, arrival
+// time and body exactly as received (redeliveries that changed nothing are not there;
+// webhook requests such as user/create never are). Reads only.
 //
 // Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
 func (c *Client) AdminListEvents(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2117,6 +2879,10 @@ func (c *Client) AdminListEvents(ctx context.Context, userId UserIdPath, params 
 
 // AdminListReceipts The user's receipts, each as Evotor sent it
 //
+// For the partner: the user's receipts (чеки) from `receipts`, each the `ReceiptCreated`
+// event exactly as it came (read back byte for byte from the delivery's inbox row), in the
+// order of their event ids. An unknown user has an empty page. Reads only.
+//
 // Corresponds with GET /admin/v1/users/{userId}/receipts (the `AdminListReceipts` operationId).
 func (c *Client) AdminListReceipts(ctx context.Context, userId UserIdPath, params *AdminListReceiptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminListReceiptsRequest(c.Server, userId, params)
@@ -2131,6 +2897,11 @@ func (c *Client) AdminListReceipts(ctx context.Context, userId UserIdPath, param
 }
 
 // AdminListStores The user's stores, as Evotor sent them
+//
+// For the partner: the user's stores (магазины) from `stores`, each exactly as Evotor last
+// sent it (numbers as written), in the order of their ids. A store only named so far (by a
+// device, employee, product, document or receipt) and never sent itself appears as
+// `{"uuid": …}`. An unknown user has an empty page. Reads only.
 //
 // Corresponds with GET /admin/v1/users/{userId}/stores (the `AdminListStores` operationId).
 func (c *Client) AdminListStores(ctx context.Context, userId UserIdPath, params *AdminListStoresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2147,6 +2918,10 @@ func (c *Client) AdminListStores(ctx context.Context, userId UserIdPath, params 
 
 // AdminListDocuments The documents of one of the user's stores, as Evotor sent them
 //
+// For the partner: the documents (документы) of one of the user's stores from `documents`,
+// each whole, exactly as Evotor last sent it (with its transactions), in the order of their
+// ids. An unknown user or store has an empty page. Reads only.
+//
 // Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/documents (the `AdminListDocuments` operationId).
 func (c *Client) AdminListDocuments(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListDocumentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminListDocumentsRequest(c.Server, userId, storeUuid, params)
@@ -2161,6 +2936,10 @@ func (c *Client) AdminListDocuments(ctx context.Context, userId UserIdPath, stor
 }
 
 // AdminListProducts The products and groups of one of the user's stores, as Evotor sent them
+//
+// For the partner: the products and groups (товары, группы товаров) of one of the user's
+// stores from `products`, each exactly as Evotor last sent it, in the order of their ids. An
+// unknown user or store has an empty page. Reads only.
 //
 // Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
 func (c *Client) AdminListProducts(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2177,6 +2956,17 @@ func (c *Client) AdminListProducts(ctx context.Context, userId UserIdPath, store
 
 // FindCommodity The user's product with this barcode (and alcohol code)
 //
+// Evotor's page 'Поиск по штрихкоду' (search by barcode). A smart terminal asks, through
+// Evotor Cloud, for the product (товар) behind a barcode it scanned that its own catalogue
+// does not know, with the ЕГАИС alcohol code when it read an excise stamp; Evotor waits
+// 10 s for the answer.
+//
+// The server looks the barcode up among all products of the token's user, in every store
+// (`product_barcodes`, filled by `POST …/products`); with `alcCode`, the product must also
+// list that code in `alcoCodes`. Groups never match. It answers the first match (by store id, then product
+// id) in Evotor's `commodity` shape, or `404 {}` when none matches. A lookup stores nothing and is not forwarded; the payment
+// policy (402) does not apply to it.
+//
 // Corresponds with GET /api/v1/commodities (the `FindCommodity` operationId).
 func (c *Client) FindCommodity(ctx context.Context, params *FindCommodityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFindCommodityRequest(c.Server, params)
@@ -2191,6 +2981,17 @@ func (c *Client) FindCommodity(ctx context.Context, params *FindCommodityParams,
 }
 
 // PutDevicesWithBody Smart terminals created or edited
+//
+// Evotor's page 'Создан смарт-терминал' (a smart terminal was created). Evotor Cloud sends
+// the merchant's smart terminals (смарт-терминалы, the POS devices with their ККТ) when
+// one is registered or edited in the merchant's account, as an array.
+//
+// The server upserts each into `devices`, keyed by `uuid` and owned by the token's user,
+// and makes every store a device names (`storeUuid`) the user's, creating a bare store row
+// when the store has not been sent yet. A `uuid` given twice is stored as given last. The
+// delivery is written to the inbox and forwarded to the partner's systems in the same
+// transaction; every accepted delivery is stored and forwarded, a re-sent one included.
+// Answers `200` with no body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2209,6 +3010,17 @@ func (c *Client) PutDevicesWithBody(ctx context.Context, contentType string, bod
 
 // PutDevices Smart terminals created or edited
 //
+// Evotor's page 'Создан смарт-терминал' (a smart terminal was created). Evotor Cloud sends
+// the merchant's smart terminals (смарт-терминалы, the POS devices with their ККТ) when
+// one is registered or edited in the merchant's account, as an array.
+//
+// The server upserts each into `devices`, keyed by `uuid` and owned by the token's user,
+// and makes every store a device names (`storeUuid`) the user's, creating a bare store row
+// when the store has not been sent yet. A `uuid` given twice is stored as given last. The
+// delivery is written to the inbox and forwarded to the partner's systems in the same
+// transaction; every accepted delivery is stored and forwarded, a re-sent one included.
+// Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /api/v1/inventories/devices (the `PutDevices` operationId).
@@ -2225,6 +3037,16 @@ func (c *Client) PutDevices(ctx context.Context, body PutDevicesJSONRequestBody,
 }
 
 // PutEmployeesWithBody Employees created or edited
+//
+// Evotor's page 'Создан сотрудник' (an employee was created). Evotor Cloud sends the
+// merchant's employees (сотрудники: the people who log in to the smart terminals) when one
+// is created or edited in the merchant's account, as an array.
+//
+// The server upserts each into `employees`, keyed by `uuid` and owned by the token's user,
+// and makes every store an employee works in (`stores`) the user's. A `uuid` given twice
+// is stored as given last. The delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction; every accepted delivery is stored and
+// forwarded, a re-sent one included. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2243,6 +3065,16 @@ func (c *Client) PutEmployeesWithBody(ctx context.Context, contentType string, b
 
 // PutEmployees Employees created or edited
 //
+// Evotor's page 'Создан сотрудник' (an employee was created). Evotor Cloud sends the
+// merchant's employees (сотрудники: the people who log in to the smart terminals) when one
+// is created or edited in the merchant's account, as an array.
+//
+// The server upserts each into `employees`, keyed by `uuid` and owned by the token's user,
+// and makes every store an employee works in (`stores`) the user's. A `uuid` given twice
+// is stored as given last. The delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction; every accepted delivery is stored and
+// forwarded, a re-sent one included. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /api/v1/inventories/employees (the `PutEmployees` operationId).
@@ -2259,6 +3091,17 @@ func (c *Client) PutEmployees(ctx context.Context, body PutEmployeesJSONRequestB
 }
 
 // PutStoresWithBody Stores created or edited
+//
+// Evotor's page 'Создан магазин' (a store was created). Evotor Cloud sends the merchant's
+// stores (магазины: the shops, each with its smart terminals, employees and catalogue)
+// when one is created or edited in the merchant's account, as an array.
+//
+// The server upserts each into `stores`, keyed by `uuid` and owned by the token's user
+// (a store first seen in a device, employee, product, document or receipt delivery gets
+// its name and address here). A `uuid` given twice is stored as given last. The delivery is
+// written to the inbox and forwarded to the partner's systems in the same transaction;
+// every accepted delivery is stored and forwarded, a re-sent one included. Answers `200`
+// with no body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2277,6 +3120,17 @@ func (c *Client) PutStoresWithBody(ctx context.Context, contentType string, body
 
 // PutStores Stores created or edited
 //
+// Evotor's page 'Создан магазин' (a store was created). Evotor Cloud sends the merchant's
+// stores (магазины: the shops, each with its smart terminals, employees and catalogue)
+// when one is created or edited in the merchant's account, as an array.
+//
+// The server upserts each into `stores`, keyed by `uuid` and owned by the token's user
+// (a store first seen in a device, employee, product, document or receipt delivery gets
+// its name and address here). A `uuid` given twice is stored as given last. The delivery is
+// written to the inbox and forwarded to the partner's systems in the same transaction;
+// every accepted delivery is stored and forwarded, a re-sent one included. Answers `200`
+// with no body.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /api/v1/inventories/stores (the `PutStores` operationId).
@@ -2293,6 +3147,20 @@ func (c *Client) PutStores(ctx context.Context, body PutStoresJSONRequestBody, r
 }
 
 // PutDocumentsWithBody Documents (with transactions) of a store
+//
+// Evotor's page 'Передать документы' (hand over documents). Evotor Cloud sends the
+// documents (документы) a smart terminal (смарт-терминал) of the store saved: sales
+// receipts, returns, cash in and out, session openings and closings, X and Z reports,
+// stock documents (acceptance, write-off, revaluation, inventory, …), each with its
+// transactions, in Evotor's document format V1 (see `Document`).
+//
+// The server first makes the path's store the token user's (or refuses with `404 {}`),
+// then upserts each document into `documents`, keyed by `uuid`: the columns Evotor's
+// reports need (type, terminal, session, number, open and close times and sums) and the
+// document whole, as sent (`raw`). A `uuid` given twice is stored as given last; a
+// document re-sent later replaces the stored one. The delivery is written to the inbox and
+// forwarded to the partner's systems in the same transaction; every accepted delivery is
+// stored and forwarded, a re-sent one included. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2311,6 +3179,20 @@ func (c *Client) PutDocumentsWithBody(ctx context.Context, storeUuid StoreUuid, 
 
 // PutDocuments Documents (with transactions) of a store
 //
+// Evotor's page 'Передать документы' (hand over documents). Evotor Cloud sends the
+// documents (документы) a smart terminal (смарт-терминал) of the store saved: sales
+// receipts, returns, cash in and out, session openings and closings, X and Z reports,
+// stock documents (acceptance, write-off, revaluation, inventory, …), each with its
+// transactions, in Evotor's document format V1 (see `Document`).
+//
+// The server first makes the path's store the token user's (or refuses with `404 {}`),
+// then upserts each document into `documents`, keyed by `uuid`: the columns Evotor's
+// reports need (type, terminal, session, number, open and close times and sums) and the
+// document whole, as sent (`raw`). A `uuid` given twice is stored as given last; a
+// document re-sent later replaces the stored one. The delivery is written to the inbox and
+// forwarded to the partner's systems in the same transaction; every accepted delivery is
+// stored and forwarded, a re-sent one included. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /api/v1/inventories/stores/{storeUuid}/documents (the `PutDocuments` operationId).
@@ -2327,6 +3209,22 @@ func (c *Client) PutDocuments(ctx context.Context, storeUuid StoreUuid, body Put
 }
 
 // CreateProductsWithBody Products and groups created on a terminal
+//
+// Evotor's page 'Создать товары' (create products). Evotor Cloud sends the products
+// (товары) and product groups (группы товаров) created for a store (магазин) — on a
+// smart terminal or in the merchant's account — as an array, up to about 10 MB (whole
+// catalogues of tens of thousands of items); it re-sends the whole array when not answered
+// `200` within 10 s.
+//
+// The server first makes the path's store the token user's (or refuses with `404 {}` when
+// it is another user's), then upserts each element into `products`, keyed by (user,
+// store, `uuid`), and re-indexes its barcodes (`product_barcodes`, used by
+// `GET /api/v1/commodities`). The body is read element by element, never held twice; an
+// element whose bytes equal what is stored is skipped; a `uuid` given twice is stored as
+// given last. The delivery is written to the inbox and forwarded to the partner's systems
+// in the same transaction. Every accepted delivery is stored and forwarded, a re-sent
+// catalogue included (the products themselves are not rewritten). Answers `200` with no
+// body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2345,6 +3243,22 @@ func (c *Client) CreateProductsWithBody(ctx context.Context, storeUuid StoreUuid
 
 // CreateProducts Products and groups created on a terminal
 //
+// Evotor's page 'Создать товары' (create products). Evotor Cloud sends the products
+// (товары) and product groups (группы товаров) created for a store (магазин) — on a
+// smart terminal or in the merchant's account — as an array, up to about 10 MB (whole
+// catalogues of tens of thousands of items); it re-sends the whole array when not answered
+// `200` within 10 s.
+//
+// The server first makes the path's store the token user's (or refuses with `404 {}` when
+// it is another user's), then upserts each element into `products`, keyed by (user,
+// store, `uuid`), and re-indexes its barcodes (`product_barcodes`, used by
+// `GET /api/v1/commodities`). The body is read element by element, never held twice; an
+// element whose bytes equal what is stored is skipped; a `uuid` given twice is stored as
+// given last. The delivery is written to the inbox and forwarded to the partner's systems
+// in the same transaction. Every accepted delivery is stored and forwarded, a re-sent
+// catalogue included (the products themselves are not rewritten). Answers `200` with no
+// body.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/inventories/stores/{storeUuid}/products (the `CreateProducts` operationId).
@@ -2361,6 +3275,23 @@ func (c *Client) CreateProducts(ctx context.Context, storeUuid StoreUuid, body C
 }
 
 // SubscriptionEventWithBody Billing event of a subscription
+//
+// Evotor's page 'События подписки' (subscription events). Evotor Cloud sends one event per
+// change of a merchant's subscription (подписка) to the app's tariff (тариф): created
+// (with or without a trial), activated (first payment), renewed, terms changed, add-ons
+// updated, termination requested, terminated. It re-sends every event not answered `200`
+// for three days, about once a minute, and does not promise the order of arrival.
+//
+// The server stores each event once in `subscription_events`, keyed by
+// `subscriptionId` + `sequenceNumber`, and folds the subscription's state (table
+// `subscriptions`: trial/pending → active → terminated, termination requested, plan,
+// devices, add-ons, next billing date) from all its events in `sequenceNumber` order,
+// whatever order they arrived in. The delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction.
+//
+// A redelivery (same key) changes nothing, adds no inbox row and is not forwarded again; a
+// different body under a key already stored is answered `200` too, the first body kept and
+// the conflict logged. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2379,6 +3310,23 @@ func (c *Client) SubscriptionEventWithBody(ctx context.Context, contentType stri
 
 // SubscriptionEvent Billing event of a subscription
 //
+// Evotor's page 'События подписки' (subscription events). Evotor Cloud sends one event per
+// change of a merchant's subscription (подписка) to the app's tariff (тариф): created
+// (with or without a trial), activated (first payment), renewed, terms changed, add-ons
+// updated, termination requested, terminated. It re-sends every event not answered `200`
+// for three days, about once a minute, and does not promise the order of arrival.
+//
+// The server stores each event once in `subscription_events`, keyed by
+// `subscriptionId` + `sequenceNumber`, and folds the subscription's state (table
+// `subscriptions`: trial/pending → active → terminated, termination requested, plan,
+// devices, add-ons, next billing date) from all its events in `sequenceNumber` order,
+// whatever order they arrived in. The delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction.
+//
+// A redelivery (same key) changes nothing, adds no inbox row and is not forwarded again; a
+// different body under a key already stored is answered `200` too, the first body kept and
+// the conflict logged. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/subscription/event (the `SubscriptionEvent` operationId).
@@ -2395,6 +3343,23 @@ func (c *Client) SubscriptionEvent(ctx context.Context, body SubscriptionEventJS
 }
 
 // CreateUserWithBody Register a new partner account for an Evotor user
+//
+// Evotor's page 'Регистрация учётной записи' (registration of an account). Evotor Cloud
+// calls it when a merchant installs the app in the Evotor marketplace and chooses to create
+// a new account in the partner's service, sending `userId` and the custom fields the app
+// defines on Evotor's developer portal (section «Интеграция»).
+//
+// The server creates an account (table `accounts`) linked to the Evotor user: the first
+// non-empty string of `username`, `login`, `email` becomes its login, `password` is kept
+// only as an argon2id hash, every other field is kept as given (`custom_fields`). It then
+// issues a fresh user token (table `user_tokens`, SHA-256 hash only) and answers it; Evotor
+// sends that token back on every notification. An earlier token of the same user stays
+// valid for EVOTOR_PARTNER_TOKEN_GRACE.
+//
+// Idempotent by the Evotor user: a retry for a `userId` that already has an account
+// reuses that account (its fields are not rewritten) and issues a new token. Not stored in
+// the inbox and not forwarded (it is a request, not a notification). Answers `200` with
+// `{userId, token}`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2413,6 +3378,23 @@ func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, bod
 
 // CreateUser Register a new partner account for an Evotor user
 //
+// Evotor's page 'Регистрация учётной записи' (registration of an account). Evotor Cloud
+// calls it when a merchant installs the app in the Evotor marketplace and chooses to create
+// a new account in the partner's service, sending `userId` and the custom fields the app
+// defines on Evotor's developer portal (section «Интеграция»).
+//
+// The server creates an account (table `accounts`) linked to the Evotor user: the first
+// non-empty string of `username`, `login`, `email` becomes its login, `password` is kept
+// only as an argon2id hash, every other field is kept as given (`custom_fields`). It then
+// issues a fresh user token (table `user_tokens`, SHA-256 hash only) and answers it; Evotor
+// sends that token back on every notification. An earlier token of the same user stays
+// valid for EVOTOR_PARTNER_TOKEN_GRACE.
+//
+// Idempotent by the Evotor user: a retry for a `userId` that already has an account
+// reuses that account (its fields are not rewritten) and issues a new token. Not stored in
+// the inbox and not forwarded (it is a request, not a notification). Answers `200` with
+// `{userId, token}`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/user/create (the `CreateUser` operationId).
@@ -2429,6 +3411,16 @@ func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody,
 }
 
 // StoreCloudTokenWithBody Receive Evotor Cloud's token for a user
+//
+// Evotor's page 'Передача токена Облака Эвотор' (handing over the Evotor Cloud token).
+// Evotor Cloud calls it after the merchant installed the app, with the token the partner's
+// service uses to call Evotor Cloud's own API on that user's behalf (read stores,
+// products, documents, …). It may arrive before the user has an account here.
+//
+// The server seals the token with AES-256-GCM (EVOTOR_PARTNER_SECRET_KEY, bound to the user
+// id) and keeps it in `cloud_tokens`, one per Evotor user: a repeat replaces it. The token
+// is never answered or shown back (the admin API only says whether one is held). Not
+// stored in the inbox and not forwarded. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2447,6 +3439,16 @@ func (c *Client) StoreCloudTokenWithBody(ctx context.Context, contentType string
 
 // StoreCloudToken Receive Evotor Cloud's token for a user
 //
+// Evotor's page 'Передача токена Облака Эвотор' (handing over the Evotor Cloud token).
+// Evotor Cloud calls it after the merchant installed the app, with the token the partner's
+// service uses to call Evotor Cloud's own API on that user's behalf (read stores,
+// products, documents, …). It may arrive before the user has an account here.
+//
+// The server seals the token with AES-256-GCM (EVOTOR_PARTNER_SECRET_KEY, bound to the user
+// id) and keeps it in `cloud_tokens`, one per Evotor user: a repeat replaces it. The token
+// is never answered or shown back (the admin API only says whether one is held). Not
+// stored in the inbox and not forwarded. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/user/token (the `StoreCloudToken` operationId).
@@ -2463,6 +3465,21 @@ func (c *Client) StoreCloudToken(ctx context.Context, body StoreCloudTokenJSONRe
 }
 
 // VerifyUserWithBody Link an existing partner account to an Evotor user
+//
+// Evotor's page 'Авторизация пользователя' (authorisation of a user). Evotor Cloud calls it
+// when a merchant installs the app and logs in with an account that already exists in the
+// partner's service (one created by `accounts add`, `POST /admin/v1/accounts` or an earlier
+// user/create), sending `userId`, the login and the password.
+//
+// The login is the first non-empty of `username`, `login`, `email` and is looked up
+// case-insensitively in `accounts`; the password is checked against its argon2id hash (an
+// unknown login costs the same time as a wrong password). On success the account is linked
+// to the Evotor user (`accounts.evotor_user_id`) and a fresh user token is issued
+// (`user_tokens`) and answered, with the account's `hasBilling`.
+//
+// Idempotent by the Evotor user: verifying again for the same user re-links nothing and
+// issues a new token. Not stored in the inbox and not forwarded. Answers `200` with
+// `{userId, hasBilling, token}`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2481,6 +3498,21 @@ func (c *Client) VerifyUserWithBody(ctx context.Context, contentType string, bod
 
 // VerifyUser Link an existing partner account to an Evotor user
 //
+// Evotor's page 'Авторизация пользователя' (authorisation of a user). Evotor Cloud calls it
+// when a merchant installs the app and logs in with an account that already exists in the
+// partner's service (one created by `accounts add`, `POST /admin/v1/accounts` or an earlier
+// user/create), sending `userId`, the login and the password.
+//
+// The login is the first non-empty of `username`, `login`, `email` and is looked up
+// case-insensitively in `accounts`; the password is checked against its argon2id hash (an
+// unknown login costs the same time as a wrong password). On success the account is linked
+// to the Evotor user (`accounts.evotor_user_id`) and a fresh user token is issued
+// (`user_tokens`) and answered, with the account's `hasBilling`.
+//
+// Idempotent by the Evotor user: verifying again for the same user re-links nothing and
+// issues a new token. Not stored in the inbox and not forwarded. Answers `200` with
+// `{userId, hasBilling, token}`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/user/verify (the `VerifyUser` operationId).
@@ -2497,6 +3529,22 @@ func (c *Client) VerifyUser(ctx context.Context, body VerifyUserJSONRequestBody,
 }
 
 // InstallationEventWithBody Application installed or uninstalled
+//
+// Evotor's page 'События установки и удаления приложений' (installation and removal
+// events). Evotor Cloud sends `ApplicationInstalled` when a merchant activates the app and
+// `ApplicationUninstalled` when they remove it; it re-sends for three days, about once a
+// minute, until answered `200`.
+//
+// The server stores each event once in `installation_events`, keyed by `id`. The newest
+// event by `timestamp` decides whether the app is installed for that Evotor user and
+// product (table `installations`); an older one arriving late is stored but changes
+// nothing. An uninstall that decides revokes every user token of the user (their
+// notifications then get 401 1002 until a new user/create or user/verify). An event of
+// another `type` is stored and changes no state. The delivery is written to the inbox and
+// forwarded to the partner's systems in the same transaction.
+//
+// A redelivery (an `id` already stored) changes nothing, adds no inbox row and is not
+// forwarded again. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2515,6 +3563,22 @@ func (c *Client) InstallationEventWithBody(ctx context.Context, contentType stri
 
 // InstallationEvent Application installed or uninstalled
 //
+// Evotor's page 'События установки и удаления приложений' (installation and removal
+// events). Evotor Cloud sends `ApplicationInstalled` when a merchant activates the app and
+// `ApplicationUninstalled` when they remove it; it re-sends for three days, about once a
+// minute, until answered `200`.
+//
+// The server stores each event once in `installation_events`, keyed by `id`. The newest
+// event by `timestamp` decides whether the app is installed for that Evotor user and
+// product (table `installations`); an older one arriving late is stored but changes
+// nothing. An uninstall that decides revokes every user token of the user (their
+// notifications then get 401 1002 until a new user/create or user/verify). An event of
+// another `type` is stored and changes no state. The delivery is written to the inbox and
+// forwarded to the partner's systems in the same transaction.
+//
+// A redelivery (an `id` already stored) changes nothing, adds no inbox row and is not
+// forwarded again. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v2/installation/event (the `InstallationEvent` operationId).
@@ -2531,6 +3595,21 @@ func (c *Client) InstallationEvent(ctx context.Context, body InstallationEventJS
 }
 
 // PostReceiptsWithBody One receipt, or an array of receipts (v2)
+//
+// Evotor's page 'Отправить чек (V2)' (send a receipt). Evotor Cloud sends each receipt
+// (чек) after a smart terminal closes it — a sale, a return, a purchase — as one
+// `ReceiptCreated` event, or several in an array; it re-sends when not answered `200`
+// within 10 s. This is most of the traffic.
+//
+// The server stores each receipt once in `receipts` (header columns, and the receipt's
+// JSON as a span of the delivery's inbox row) with its positions in `receipt_items`,
+// keyed by the event's `id` (not `data.id`), owned by the token's user; the stores the
+// receipts name (`data.storeId`) become the user's. A receipt id already stored for this
+// user is a redelivery and changes nothing; an id repeated inside one body counts once.
+// When every receipt of the delivery was stored already, nothing is written: no inbox row,
+// not forwarded again. Otherwise the delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction. Answered `200` (no body) only after the
+// commit; on PostgreSQL, concurrent deliveries share one statement and one commit.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2549,6 +3628,21 @@ func (c *Client) PostReceiptsWithBody(ctx context.Context, contentType string, b
 
 // PostReceipts One receipt, or an array of receipts (v2)
 //
+// Evotor's page 'Отправить чек (V2)' (send a receipt). Evotor Cloud sends each receipt
+// (чек) after a smart terminal closes it — a sale, a return, a purchase — as one
+// `ReceiptCreated` event, or several in an array; it re-sends when not answered `200`
+// within 10 s. This is most of the traffic.
+//
+// The server stores each receipt once in `receipts` (header columns, and the receipt's
+// JSON as a span of the delivery's inbox row) with its positions in `receipt_items`,
+// keyed by the event's `id` (not `data.id`), owned by the token's user; the stores the
+// receipts name (`data.storeId`) become the user's. A receipt id already stored for this
+// user is a redelivery and changes nothing; an id repeated inside one body counts once.
+// When every receipt of the delivery was stored already, nothing is written: no inbox row,
+// not forwarded again. Otherwise the delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction. Answered `200` (no body) only after the
+// commit; on PostgreSQL, concurrent deliveries share one statement and one commit.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v2/receipts (the `PostReceipts` operationId).
@@ -2566,6 +3660,11 @@ func (c *Client) PostReceipts(ctx context.Context, body PostReceiptsJSONRequestB
 
 // GetDocs A readable API reference, rendered by the server from the embedded spec
 //
+// A self-contained HTML reference of this contract (every operation, credential,
+// parameter, body, response and example), rendered once at start-up from the embedded
+// spec: no script, no external resource, so it works offline. No credential; it cannot
+// fail.
+//
 // Corresponds with GET /docs (the `GetDocs` operationId).
 func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDocsRequest(c.Server)
@@ -2580,6 +3679,9 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 }
 
 // Healthz The process is up
+//
+// Liveness probe: answers `200 {"status":"ok"}` while the process serves HTTP, without
+// touching the database. No credential; it has no failure of its own.
 //
 // Corresponds with GET /healthz (the `Healthz` operationId).
 func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2596,6 +3698,9 @@ func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // GetSpec This contract, as the server enforces it
 //
+// This very document, byte for byte as embedded in the binary at build time: the contract
+// the running server validates requests against. No credential; it cannot fail.
+//
 // Corresponds with GET /openapi.yaml (the `GetSpec` operationId).
 func (c *Client) GetSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSpecRequest(c.Server)
@@ -2610,6 +3715,10 @@ func (c *Client) GetSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 }
 
 // Readyz The database is reachable
+//
+// Readiness probe for a load balancer: pings the database and answers
+// `200 {"status":"ok"}`, or `503 {"status":"database unreachable"}` when it does not answer
+// within 800 ms (inside a probe's usual 1 s). No credential.
 //
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4174,12 +5283,28 @@ type ClientWithResponsesInterface interface {
 
 	// AdminCreateAccountWithBodyWithResponse Create a partner account (the API twin of `evotor-partner accounts add`)
 	//
+	// For the partner: create an account for one of its own customers before any Evotor user
+	// exists for it, so that the customer can later install the app and log in through
+	// user/verify with this login and password.
+	//
+	// The account goes into `accounts` unlinked, with the password as an argon2id hash and
+	// `hasBilling` as given (what user/verify will answer Evotor). Not stored in the inbox and
+	// not forwarded. Answers `200` with the new account's id and login.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
 	AdminCreateAccountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminCreateAccountResponse, error)
 
 	// AdminCreateAccountWithResponse Create a partner account (the API twin of `evotor-partner accounts add`)
+	//
+	// For the partner: create an account for one of its own customers before any Evotor user
+	// exists for it, so that the customer can later install the app and log in through
+	// user/verify with this login and password.
+	//
+	// The account goes into `accounts` unlinked, with the password as an argon2id hash and
+	// `hasBilling` as given (what user/verify will answer Evotor). Not stored in the inbox and
+	// not forwarded. Answers `200` with the new account's id and login.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4188,12 +5313,23 @@ type ClientWithResponsesInterface interface {
 
 	// AdminListForwardMessagesWithResponse Forwarded messages, newest first, with their last attempt
 	//
+	// For the partner: the forwarding outbox (`forward_messages`), newest first — one message
+	// per accepted delivery and destination, with its state (pending, delivered, dead), how
+	// many attempts it took, and the last attempt's status and error. Filter by `state` and
+	// `destination`; page with `limit` and `nextCursor`. Reads only.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
 	AdminListForwardMessagesWithResponse(ctx context.Context, params *AdminListForwardMessagesParams, reqEditors ...RequestEditorFn) (*AdminListForwardMessagesResponse, error)
 
 	// AdminResendForwardMessageWithResponse Send a dead message again (it goes back in its place in its user's queue)
+	//
+	// For the partner: queue one dead message (given up on after three days of failed
+	// attempts) again: its state goes back to pending and a new send job starts the retry
+	// schedule afresh. It goes back in its place: the same
+	// user's later pending messages wait until it is delivered or dead again. Takes no body.
+	// Answers `200 {"resent": 1}`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4202,12 +5338,20 @@ type ClientWithResponsesInterface interface {
 
 	// AdminResendDeadMessagesWithBodyWithResponse Send every dead message of a destination again
 	//
+	// For the partner, once a destination that was down is back: queue every dead message of
+	// that destination again, each in its place in its user's queue. Answers how many were
+	// queued (0 when none was dead).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
 	AdminResendDeadMessagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminResendDeadMessagesResponse, error)
 
 	// AdminResendDeadMessagesWithResponse Send every dead message of a destination again
+	//
+	// For the partner, once a destination that was down is back: queue every dead message of
+	// that destination again, each in its place in its user's queue. Answers how many were
+	// queued (0 when none was dead).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4216,12 +5360,23 @@ type ClientWithResponsesInterface interface {
 
 	// AdminForwardingStatsWithResponse Each destination's messages by state, failed attempts and the oldest pending
 	//
+	// For the partner's monitoring: per destination, how many messages are pending,
+	// delivered and dead, how many attempts failed, and how long the oldest pending message
+	// has waited (a growing age means the destination is down). Reads only; the same figures
+	// as the `evotor_partner_forward_*` metrics.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
 	AdminForwardingStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminForwardingStatsResponse, error)
 
 	// AdminListUsersWithResponse The Evotor users this server has heard of, newest first
+	//
+	// For the partner: every Evotor user this server has heard of — by user/create,
+	// user/verify, user/token, a subscription or an installation event — newest first (by when
+	// it was first heard of, table `evotor_users`), each with whether it has an account, a
+	// cloud token, the app installed, and its subscriptions' states. Filter by `installed` and
+	// `subscriptionStatus`; page with `limit` and `nextCursor`. Reads only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4230,12 +5385,20 @@ type ClientWithResponsesInterface interface {
 
 	// AdminGetUserWithResponse What is known of an Evotor user
 	//
+	// For the partner: the account linked to the Evotor user (never its password), whether
+	// Evotor's cloud token is held (never the token), each installation's state and each
+	// subscription's state as folded from its events. Reads only.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
 	AdminGetUserWithResponse(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*AdminGetUserResponse, error)
 
 	// AdminListDevicesWithResponse The user's smart terminals, as Evotor sent them
+	//
+	// For the partner: the user's smart terminals (смарт-терминалы) from `devices`, each exactly
+	// as Evotor last sent it, in the order of their ids. An unknown user has an empty page. Reads
+	// only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4244,12 +5407,20 @@ type ClientWithResponsesInterface interface {
 
 	// AdminListEmployeesWithResponse The user's employees, as Evotor sent them
 	//
+	// For the partner: the user's employees (сотрудники) from `employees`, each exactly as Evotor
+	// last sent it, in the order of their ids. An unknown user has an empty page. Reads only.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/employees (the `AdminListEmployees` operationId).
 	AdminListEmployeesWithResponse(ctx context.Context, userId UserIdPath, params *AdminListEmployeesParams, reqEditors ...RequestEditorFn) (*AdminListEmployeesResponse, error)
 
 	// AdminListEventsWithResponse Every delivery stored for the user (the inbox), newest first
+	//
+	// For the partner: the user's rows of the `inbox` table, newest first — every accepted
+	// event and notification about the user, with its operation, path parameters, arrival
+	// time and body exactly as received (redeliveries that changed nothing are not there;
+	// webhook requests such as user/create never are). Reads only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4258,12 +5429,21 @@ type ClientWithResponsesInterface interface {
 
 	// AdminListReceiptsWithResponse The user's receipts, each as Evotor sent it
 	//
+	// For the partner: the user's receipts (чеки) from `receipts`, each the `ReceiptCreated`
+	// event exactly as it came (read back byte for byte from the delivery's inbox row), in the
+	// order of their event ids. An unknown user has an empty page. Reads only.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/receipts (the `AdminListReceipts` operationId).
 	AdminListReceiptsWithResponse(ctx context.Context, userId UserIdPath, params *AdminListReceiptsParams, reqEditors ...RequestEditorFn) (*AdminListReceiptsResponse, error)
 
 	// AdminListStoresWithResponse The user's stores, as Evotor sent them
+	//
+	// For the partner: the user's stores (магазины) from `stores`, each exactly as Evotor last
+	// sent it (numbers as written), in the order of their ids. A store only named so far (by a
+	// device, employee, product, document or receipt) and never sent itself appears as
+	// `{"uuid": …}`. An unknown user has an empty page. Reads only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4272,12 +5452,20 @@ type ClientWithResponsesInterface interface {
 
 	// AdminListDocumentsWithResponse The documents of one of the user's stores, as Evotor sent them
 	//
+	// For the partner: the documents (документы) of one of the user's stores from `documents`,
+	// each whole, exactly as Evotor last sent it (with its transactions), in the order of their
+	// ids. An unknown user or store has an empty page. Reads only.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/documents (the `AdminListDocuments` operationId).
 	AdminListDocumentsWithResponse(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListDocumentsParams, reqEditors ...RequestEditorFn) (*AdminListDocumentsResponse, error)
 
 	// AdminListProductsWithResponse The products and groups of one of the user's stores, as Evotor sent them
+	//
+	// For the partner: the products and groups (товары, группы товаров) of one of the user's
+	// stores from `products`, each exactly as Evotor last sent it, in the order of their ids. An
+	// unknown user or store has an empty page. Reads only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4286,12 +5474,34 @@ type ClientWithResponsesInterface interface {
 
 	// FindCommodityWithResponse The user's product with this barcode (and alcohol code)
 	//
+	// Evotor's page 'Поиск по штрихкоду' (search by barcode). A smart terminal asks, through
+	// Evotor Cloud, for the product (товар) behind a barcode it scanned that its own catalogue
+	// does not know, with the ЕГАИС alcohol code when it read an excise stamp; Evotor waits
+	// 10 s for the answer.
+	//
+	// The server looks the barcode up among all products of the token's user, in every store
+	// (`product_barcodes`, filled by `POST …/products`); with `alcCode`, the product must also
+	// list that code in `alcoCodes`. Groups never match. It answers the first match (by store id, then product
+	// id) in Evotor's `commodity` shape, or `404 {}` when none matches. A lookup stores nothing and is not forwarded; the payment
+	// policy (402) does not apply to it.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/commodities (the `FindCommodity` operationId).
 	FindCommodityWithResponse(ctx context.Context, params *FindCommodityParams, reqEditors ...RequestEditorFn) (*FindCommodityResponse, error)
 
 	// PutDevicesWithBodyWithResponse Smart terminals created or edited
+	//
+	// Evotor's page 'Создан смарт-терминал' (a smart terminal was created). Evotor Cloud sends
+	// the merchant's smart terminals (смарт-терминалы, the POS devices with their ККТ) when
+	// one is registered or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `devices`, keyed by `uuid` and owned by the token's user,
+	// and makes every store a device names (`storeUuid`) the user's, creating a bare store row
+	// when the store has not been sent yet. A `uuid` given twice is stored as given last. The
+	// delivery is written to the inbox and forwarded to the partner's systems in the same
+	// transaction; every accepted delivery is stored and forwarded, a re-sent one included.
+	// Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4300,12 +5510,33 @@ type ClientWithResponsesInterface interface {
 
 	// PutDevicesWithResponse Smart terminals created or edited
 	//
+	// Evotor's page 'Создан смарт-терминал' (a smart terminal was created). Evotor Cloud sends
+	// the merchant's smart terminals (смарт-терминалы, the POS devices with their ККТ) when
+	// one is registered or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `devices`, keyed by `uuid` and owned by the token's user,
+	// and makes every store a device names (`storeUuid`) the user's, creating a bare store row
+	// when the store has not been sent yet. A `uuid` given twice is stored as given last. The
+	// delivery is written to the inbox and forwarded to the partner's systems in the same
+	// transaction; every accepted delivery is stored and forwarded, a re-sent one included.
+	// Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/inventories/devices (the `PutDevices` operationId).
 	PutDevicesWithResponse(ctx context.Context, body PutDevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*PutDevicesResponse, error)
 
 	// PutEmployeesWithBodyWithResponse Employees created or edited
+	//
+	// Evotor's page 'Создан сотрудник' (an employee was created). Evotor Cloud sends the
+	// merchant's employees (сотрудники: the people who log in to the smart terminals) when one
+	// is created or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `employees`, keyed by `uuid` and owned by the token's user,
+	// and makes every store an employee works in (`stores`) the user's. A `uuid` given twice
+	// is stored as given last. The delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction; every accepted delivery is stored and
+	// forwarded, a re-sent one included. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4314,12 +5545,33 @@ type ClientWithResponsesInterface interface {
 
 	// PutEmployeesWithResponse Employees created or edited
 	//
+	// Evotor's page 'Создан сотрудник' (an employee was created). Evotor Cloud sends the
+	// merchant's employees (сотрудники: the people who log in to the smart terminals) when one
+	// is created or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `employees`, keyed by `uuid` and owned by the token's user,
+	// and makes every store an employee works in (`stores`) the user's. A `uuid` given twice
+	// is stored as given last. The delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction; every accepted delivery is stored and
+	// forwarded, a re-sent one included. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/inventories/employees (the `PutEmployees` operationId).
 	PutEmployeesWithResponse(ctx context.Context, body PutEmployeesJSONRequestBody, reqEditors ...RequestEditorFn) (*PutEmployeesResponse, error)
 
 	// PutStoresWithBodyWithResponse Stores created or edited
+	//
+	// Evotor's page 'Создан магазин' (a store was created). Evotor Cloud sends the merchant's
+	// stores (магазины: the shops, each with its smart terminals, employees and catalogue)
+	// when one is created or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `stores`, keyed by `uuid` and owned by the token's user
+	// (a store first seen in a device, employee, product, document or receipt delivery gets
+	// its name and address here). A `uuid` given twice is stored as given last. The delivery is
+	// written to the inbox and forwarded to the partner's systems in the same transaction;
+	// every accepted delivery is stored and forwarded, a re-sent one included. Answers `200`
+	// with no body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4328,12 +5580,37 @@ type ClientWithResponsesInterface interface {
 
 	// PutStoresWithResponse Stores created or edited
 	//
+	// Evotor's page 'Создан магазин' (a store was created). Evotor Cloud sends the merchant's
+	// stores (магазины: the shops, each with its smart terminals, employees and catalogue)
+	// when one is created or edited in the merchant's account, as an array.
+	//
+	// The server upserts each into `stores`, keyed by `uuid` and owned by the token's user
+	// (a store first seen in a device, employee, product, document or receipt delivery gets
+	// its name and address here). A `uuid` given twice is stored as given last. The delivery is
+	// written to the inbox and forwarded to the partner's systems in the same transaction;
+	// every accepted delivery is stored and forwarded, a re-sent one included. Answers `200`
+	// with no body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/inventories/stores (the `PutStores` operationId).
 	PutStoresWithResponse(ctx context.Context, body PutStoresJSONRequestBody, reqEditors ...RequestEditorFn) (*PutStoresResponse, error)
 
 	// PutDocumentsWithBodyWithResponse Documents (with transactions) of a store
+	//
+	// Evotor's page 'Передать документы' (hand over documents). Evotor Cloud sends the
+	// documents (документы) a smart terminal (смарт-терминал) of the store saved: sales
+	// receipts, returns, cash in and out, session openings and closings, X and Z reports,
+	// stock documents (acceptance, write-off, revaluation, inventory, …), each with its
+	// transactions, in Evotor's document format V1 (see `Document`).
+	//
+	// The server first makes the path's store the token user's (or refuses with `404 {}`),
+	// then upserts each document into `documents`, keyed by `uuid`: the columns Evotor's
+	// reports need (type, terminal, session, number, open and close times and sums) and the
+	// document whole, as sent (`raw`). A `uuid` given twice is stored as given last; a
+	// document re-sent later replaces the stored one. The delivery is written to the inbox and
+	// forwarded to the partner's systems in the same transaction; every accepted delivery is
+	// stored and forwarded, a re-sent one included. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4342,12 +5619,42 @@ type ClientWithResponsesInterface interface {
 
 	// PutDocumentsWithResponse Documents (with transactions) of a store
 	//
+	// Evotor's page 'Передать документы' (hand over documents). Evotor Cloud sends the
+	// documents (документы) a smart terminal (смарт-терминал) of the store saved: sales
+	// receipts, returns, cash in and out, session openings and closings, X and Z reports,
+	// stock documents (acceptance, write-off, revaluation, inventory, …), each with its
+	// transactions, in Evotor's document format V1 (see `Document`).
+	//
+	// The server first makes the path's store the token user's (or refuses with `404 {}`),
+	// then upserts each document into `documents`, keyed by `uuid`: the columns Evotor's
+	// reports need (type, terminal, session, number, open and close times and sums) and the
+	// document whole, as sent (`raw`). A `uuid` given twice is stored as given last; a
+	// document re-sent later replaces the stored one. The delivery is written to the inbox and
+	// forwarded to the partner's systems in the same transaction; every accepted delivery is
+	// stored and forwarded, a re-sent one included. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/inventories/stores/{storeUuid}/documents (the `PutDocuments` operationId).
 	PutDocumentsWithResponse(ctx context.Context, storeUuid StoreUuid, body PutDocumentsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutDocumentsResponse, error)
 
 	// CreateProductsWithBodyWithResponse Products and groups created on a terminal
+	//
+	// Evotor's page 'Создать товары' (create products). Evotor Cloud sends the products
+	// (товары) and product groups (группы товаров) created for a store (магазин) — on a
+	// smart terminal or in the merchant's account — as an array, up to about 10 MB (whole
+	// catalogues of tens of thousands of items); it re-sends the whole array when not answered
+	// `200` within 10 s.
+	//
+	// The server first makes the path's store the token user's (or refuses with `404 {}` when
+	// it is another user's), then upserts each element into `products`, keyed by (user,
+	// store, `uuid`), and re-indexes its barcodes (`product_barcodes`, used by
+	// `GET /api/v1/commodities`). The body is read element by element, never held twice; an
+	// element whose bytes equal what is stored is skipped; a `uuid` given twice is stored as
+	// given last. The delivery is written to the inbox and forwarded to the partner's systems
+	// in the same transaction. Every accepted delivery is stored and forwarded, a re-sent
+	// catalogue included (the products themselves are not rewritten). Answers `200` with no
+	// body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4356,12 +5663,45 @@ type ClientWithResponsesInterface interface {
 
 	// CreateProductsWithResponse Products and groups created on a terminal
 	//
+	// Evotor's page 'Создать товары' (create products). Evotor Cloud sends the products
+	// (товары) and product groups (группы товаров) created for a store (магазин) — on a
+	// smart terminal or in the merchant's account — as an array, up to about 10 MB (whole
+	// catalogues of tens of thousands of items); it re-sends the whole array when not answered
+	// `200` within 10 s.
+	//
+	// The server first makes the path's store the token user's (or refuses with `404 {}` when
+	// it is another user's), then upserts each element into `products`, keyed by (user,
+	// store, `uuid`), and re-indexes its barcodes (`product_barcodes`, used by
+	// `GET /api/v1/commodities`). The body is read element by element, never held twice; an
+	// element whose bytes equal what is stored is skipped; a `uuid` given twice is stored as
+	// given last. The delivery is written to the inbox and forwarded to the partner's systems
+	// in the same transaction. Every accepted delivery is stored and forwarded, a re-sent
+	// catalogue included (the products themselves are not rewritten). Answers `200` with no
+	// body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/inventories/stores/{storeUuid}/products (the `CreateProducts` operationId).
 	CreateProductsWithResponse(ctx context.Context, storeUuid StoreUuid, body CreateProductsJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProductsResponse, error)
 
 	// SubscriptionEventWithBodyWithResponse Billing event of a subscription
+	//
+	// Evotor's page 'События подписки' (subscription events). Evotor Cloud sends one event per
+	// change of a merchant's subscription (подписка) to the app's tariff (тариф): created
+	// (with or without a trial), activated (first payment), renewed, terms changed, add-ons
+	// updated, termination requested, terminated. It re-sends every event not answered `200`
+	// for three days, about once a minute, and does not promise the order of arrival.
+	//
+	// The server stores each event once in `subscription_events`, keyed by
+	// `subscriptionId` + `sequenceNumber`, and folds the subscription's state (table
+	// `subscriptions`: trial/pending → active → terminated, termination requested, plan,
+	// devices, add-ons, next billing date) from all its events in `sequenceNumber` order,
+	// whatever order they arrived in. The delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction.
+	//
+	// A redelivery (same key) changes nothing, adds no inbox row and is not forwarded again; a
+	// different body under a key already stored is answered `200` too, the first body kept and
+	// the conflict logged. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4370,12 +5710,46 @@ type ClientWithResponsesInterface interface {
 
 	// SubscriptionEventWithResponse Billing event of a subscription
 	//
+	// Evotor's page 'События подписки' (subscription events). Evotor Cloud sends one event per
+	// change of a merchant's subscription (подписка) to the app's tariff (тариф): created
+	// (with or without a trial), activated (first payment), renewed, terms changed, add-ons
+	// updated, termination requested, terminated. It re-sends every event not answered `200`
+	// for three days, about once a minute, and does not promise the order of arrival.
+	//
+	// The server stores each event once in `subscription_events`, keyed by
+	// `subscriptionId` + `sequenceNumber`, and folds the subscription's state (table
+	// `subscriptions`: trial/pending → active → terminated, termination requested, plan,
+	// devices, add-ons, next billing date) from all its events in `sequenceNumber` order,
+	// whatever order they arrived in. The delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction.
+	//
+	// A redelivery (same key) changes nothing, adds no inbox row and is not forwarded again; a
+	// different body under a key already stored is answered `200` too, the first body kept and
+	// the conflict logged. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/subscription/event (the `SubscriptionEvent` operationId).
 	SubscriptionEventWithResponse(ctx context.Context, body SubscriptionEventJSONRequestBody, reqEditors ...RequestEditorFn) (*SubscriptionEventResponse, error)
 
 	// CreateUserWithBodyWithResponse Register a new partner account for an Evotor user
+	//
+	// Evotor's page 'Регистрация учётной записи' (registration of an account). Evotor Cloud
+	// calls it when a merchant installs the app in the Evotor marketplace and chooses to create
+	// a new account in the partner's service, sending `userId` and the custom fields the app
+	// defines on Evotor's developer portal (section «Интеграция»).
+	//
+	// The server creates an account (table `accounts`) linked to the Evotor user: the first
+	// non-empty string of `username`, `login`, `email` becomes its login, `password` is kept
+	// only as an argon2id hash, every other field is kept as given (`custom_fields`). It then
+	// issues a fresh user token (table `user_tokens`, SHA-256 hash only) and answers it; Evotor
+	// sends that token back on every notification. An earlier token of the same user stays
+	// valid for EVOTOR_PARTNER_TOKEN_GRACE.
+	//
+	// Idempotent by the Evotor user: a retry for a `userId` that already has an account
+	// reuses that account (its fields are not rewritten) and issues a new token. Not stored in
+	// the inbox and not forwarded (it is a request, not a notification). Answers `200` with
+	// `{userId, token}`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4384,12 +5758,39 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUserWithResponse Register a new partner account for an Evotor user
 	//
+	// Evotor's page 'Регистрация учётной записи' (registration of an account). Evotor Cloud
+	// calls it when a merchant installs the app in the Evotor marketplace and chooses to create
+	// a new account in the partner's service, sending `userId` and the custom fields the app
+	// defines on Evotor's developer portal (section «Интеграция»).
+	//
+	// The server creates an account (table `accounts`) linked to the Evotor user: the first
+	// non-empty string of `username`, `login`, `email` becomes its login, `password` is kept
+	// only as an argon2id hash, every other field is kept as given (`custom_fields`). It then
+	// issues a fresh user token (table `user_tokens`, SHA-256 hash only) and answers it; Evotor
+	// sends that token back on every notification. An earlier token of the same user stays
+	// valid for EVOTOR_PARTNER_TOKEN_GRACE.
+	//
+	// Idempotent by the Evotor user: a retry for a `userId` that already has an account
+	// reuses that account (its fields are not rewritten) and issues a new token. Not stored in
+	// the inbox and not forwarded (it is a request, not a notification). Answers `200` with
+	// `{userId, token}`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/user/create (the `CreateUser` operationId).
 	CreateUserWithResponse(ctx context.Context, body CreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserResponse, error)
 
 	// StoreCloudTokenWithBodyWithResponse Receive Evotor Cloud's token for a user
+	//
+	// Evotor's page 'Передача токена Облака Эвотор' (handing over the Evotor Cloud token).
+	// Evotor Cloud calls it after the merchant installed the app, with the token the partner's
+	// service uses to call Evotor Cloud's own API on that user's behalf (read stores,
+	// products, documents, …). It may arrive before the user has an account here.
+	//
+	// The server seals the token with AES-256-GCM (EVOTOR_PARTNER_SECRET_KEY, bound to the user
+	// id) and keeps it in `cloud_tokens`, one per Evotor user: a repeat replaces it. The token
+	// is never answered or shown back (the admin API only says whether one is held). Not
+	// stored in the inbox and not forwarded. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4398,12 +5799,37 @@ type ClientWithResponsesInterface interface {
 
 	// StoreCloudTokenWithResponse Receive Evotor Cloud's token for a user
 	//
+	// Evotor's page 'Передача токена Облака Эвотор' (handing over the Evotor Cloud token).
+	// Evotor Cloud calls it after the merchant installed the app, with the token the partner's
+	// service uses to call Evotor Cloud's own API on that user's behalf (read stores,
+	// products, documents, …). It may arrive before the user has an account here.
+	//
+	// The server seals the token with AES-256-GCM (EVOTOR_PARTNER_SECRET_KEY, bound to the user
+	// id) and keeps it in `cloud_tokens`, one per Evotor user: a repeat replaces it. The token
+	// is never answered or shown back (the admin API only says whether one is held). Not
+	// stored in the inbox and not forwarded. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/user/token (the `StoreCloudToken` operationId).
 	StoreCloudTokenWithResponse(ctx context.Context, body StoreCloudTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*StoreCloudTokenResponse, error)
 
 	// VerifyUserWithBodyWithResponse Link an existing partner account to an Evotor user
+	//
+	// Evotor's page 'Авторизация пользователя' (authorisation of a user). Evotor Cloud calls it
+	// when a merchant installs the app and logs in with an account that already exists in the
+	// partner's service (one created by `accounts add`, `POST /admin/v1/accounts` or an earlier
+	// user/create), sending `userId`, the login and the password.
+	//
+	// The login is the first non-empty of `username`, `login`, `email` and is looked up
+	// case-insensitively in `accounts`; the password is checked against its argon2id hash (an
+	// unknown login costs the same time as a wrong password). On success the account is linked
+	// to the Evotor user (`accounts.evotor_user_id`) and a fresh user token is issued
+	// (`user_tokens`) and answered, with the account's `hasBilling`.
+	//
+	// Idempotent by the Evotor user: verifying again for the same user re-links nothing and
+	// issues a new token. Not stored in the inbox and not forwarded. Answers `200` with
+	// `{userId, hasBilling, token}`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4412,12 +5838,43 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyUserWithResponse Link an existing partner account to an Evotor user
 	//
+	// Evotor's page 'Авторизация пользователя' (authorisation of a user). Evotor Cloud calls it
+	// when a merchant installs the app and logs in with an account that already exists in the
+	// partner's service (one created by `accounts add`, `POST /admin/v1/accounts` or an earlier
+	// user/create), sending `userId`, the login and the password.
+	//
+	// The login is the first non-empty of `username`, `login`, `email` and is looked up
+	// case-insensitively in `accounts`; the password is checked against its argon2id hash (an
+	// unknown login costs the same time as a wrong password). On success the account is linked
+	// to the Evotor user (`accounts.evotor_user_id`) and a fresh user token is issued
+	// (`user_tokens`) and answered, with the account's `hasBilling`.
+	//
+	// Idempotent by the Evotor user: verifying again for the same user re-links nothing and
+	// issues a new token. Not stored in the inbox and not forwarded. Answers `200` with
+	// `{userId, hasBilling, token}`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/user/verify (the `VerifyUser` operationId).
 	VerifyUserWithResponse(ctx context.Context, body VerifyUserJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyUserResponse, error)
 
 	// InstallationEventWithBodyWithResponse Application installed or uninstalled
+	//
+	// Evotor's page 'События установки и удаления приложений' (installation and removal
+	// events). Evotor Cloud sends `ApplicationInstalled` when a merchant activates the app and
+	// `ApplicationUninstalled` when they remove it; it re-sends for three days, about once a
+	// minute, until answered `200`.
+	//
+	// The server stores each event once in `installation_events`, keyed by `id`. The newest
+	// event by `timestamp` decides whether the app is installed for that Evotor user and
+	// product (table `installations`); an older one arriving late is stored but changes
+	// nothing. An uninstall that decides revokes every user token of the user (their
+	// notifications then get 401 1002 until a new user/create or user/verify). An event of
+	// another `type` is stored and changes no state. The delivery is written to the inbox and
+	// forwarded to the partner's systems in the same transaction.
+	//
+	// A redelivery (an `id` already stored) changes nothing, adds no inbox row and is not
+	// forwarded again. Answers `200` with no body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4426,12 +5883,43 @@ type ClientWithResponsesInterface interface {
 
 	// InstallationEventWithResponse Application installed or uninstalled
 	//
+	// Evotor's page 'События установки и удаления приложений' (installation and removal
+	// events). Evotor Cloud sends `ApplicationInstalled` when a merchant activates the app and
+	// `ApplicationUninstalled` when they remove it; it re-sends for three days, about once a
+	// minute, until answered `200`.
+	//
+	// The server stores each event once in `installation_events`, keyed by `id`. The newest
+	// event by `timestamp` decides whether the app is installed for that Evotor user and
+	// product (table `installations`); an older one arriving late is stored but changes
+	// nothing. An uninstall that decides revokes every user token of the user (their
+	// notifications then get 401 1002 until a new user/create or user/verify). An event of
+	// another `type` is stored and changes no state. The delivery is written to the inbox and
+	// forwarded to the partner's systems in the same transaction.
+	//
+	// A redelivery (an `id` already stored) changes nothing, adds no inbox row and is not
+	// forwarded again. Answers `200` with no body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v2/installation/event (the `InstallationEvent` operationId).
 	InstallationEventWithResponse(ctx context.Context, body InstallationEventJSONRequestBody, reqEditors ...RequestEditorFn) (*InstallationEventResponse, error)
 
 	// PostReceiptsWithBodyWithResponse One receipt, or an array of receipts (v2)
+	//
+	// Evotor's page 'Отправить чек (V2)' (send a receipt). Evotor Cloud sends each receipt
+	// (чек) after a smart terminal closes it — a sale, a return, a purchase — as one
+	// `ReceiptCreated` event, or several in an array; it re-sends when not answered `200`
+	// within 10 s. This is most of the traffic.
+	//
+	// The server stores each receipt once in `receipts` (header columns, and the receipt's
+	// JSON as a span of the delivery's inbox row) with its positions in `receipt_items`,
+	// keyed by the event's `id` (not `data.id`), owned by the token's user; the stores the
+	// receipts name (`data.storeId`) become the user's. A receipt id already stored for this
+	// user is a redelivery and changes nothing; an id repeated inside one body counts once.
+	// When every receipt of the delivery was stored already, nothing is written: no inbox row,
+	// not forwarded again. Otherwise the delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction. Answered `200` (no body) only after the
+	// commit; on PostgreSQL, concurrent deliveries share one statement and one commit.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4440,12 +5928,32 @@ type ClientWithResponsesInterface interface {
 
 	// PostReceiptsWithResponse One receipt, or an array of receipts (v2)
 	//
+	// Evotor's page 'Отправить чек (V2)' (send a receipt). Evotor Cloud sends each receipt
+	// (чек) after a smart terminal closes it — a sale, a return, a purchase — as one
+	// `ReceiptCreated` event, or several in an array; it re-sends when not answered `200`
+	// within 10 s. This is most of the traffic.
+	//
+	// The server stores each receipt once in `receipts` (header columns, and the receipt's
+	// JSON as a span of the delivery's inbox row) with its positions in `receipt_items`,
+	// keyed by the event's `id` (not `data.id`), owned by the token's user; the stores the
+	// receipts name (`data.storeId`) become the user's. A receipt id already stored for this
+	// user is a redelivery and changes nothing; an id repeated inside one body counts once.
+	// When every receipt of the delivery was stored already, nothing is written: no inbox row,
+	// not forwarded again. Otherwise the delivery is written to the inbox and forwarded to the
+	// partner's systems in the same transaction. Answered `200` (no body) only after the
+	// commit; on PostgreSQL, concurrent deliveries share one statement and one commit.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v2/receipts (the `PostReceipts` operationId).
 	PostReceiptsWithResponse(ctx context.Context, body PostReceiptsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostReceiptsResponse, error)
 
 	// GetDocsWithResponse A readable API reference, rendered by the server from the embedded spec
+	//
+	// A self-contained HTML reference of this contract (every operation, credential,
+	// parameter, body, response and example), rendered once at start-up from the embedded
+	// spec: no script, no external resource, so it works offline. No credential; it cannot
+	// fail.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4454,6 +5962,9 @@ type ClientWithResponsesInterface interface {
 
 	// HealthzWithResponse The process is up
 	//
+	// Liveness probe: answers `200 {"status":"ok"}` while the process serves HTTP, without
+	// touching the database. No credential; it has no failure of its own.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /healthz (the `Healthz` operationId).
@@ -4461,12 +5972,19 @@ type ClientWithResponsesInterface interface {
 
 	// GetSpecWithResponse This contract, as the server enforces it
 	//
+	// This very document, byte for byte as embedded in the binary at build time: the contract
+	// the running server validates requests against. No credential; it cannot fail.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /openapi.yaml (the `GetSpec` operationId).
 	GetSpecWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSpecResponse, error)
 
 	// ReadyzWithResponse The database is reachable
+	//
+	// Readiness probe for a load balancer: pings the database and answers
+	// `200 {"status":"ok"}`, or `503 {"status":"database unreachable"}` when it does not answer
+	// within 800 ms (inside a probe's usual 1 s). No credential.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6574,6 +8092,14 @@ func (r ReadyzResponse) ContentType() string {
 
 // AdminCreateAccountWithBodyWithResponse Create a partner account (the API twin of `evotor-partner accounts add`)
 //
+// For the partner: create an account for one of its own customers before any Evotor user
+// exists for it, so that the customer can later install the app and log in through
+// user/verify with this login and password.
+//
+// The account goes into `accounts` unlinked, with the password as an argon2id hash and
+// `hasBilling` as given (what user/verify will answer Evotor). Not stored in the inbox and
+// not forwarded. Answers `200` with the new account's id and login.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /admin/v1/accounts (the `AdminCreateAccount` operationId).
@@ -6586,6 +8112,14 @@ func (c *ClientWithResponses) AdminCreateAccountWithBodyWithResponse(ctx context
 }
 
 // AdminCreateAccountWithResponse Create a partner account (the API twin of `evotor-partner accounts add`)
+//
+// For the partner: create an account for one of its own customers before any Evotor user
+// exists for it, so that the customer can later install the app and log in through
+// user/verify with this login and password.
+//
+// The account goes into `accounts` unlinked, with the password as an argon2id hash and
+// `hasBilling` as given (what user/verify will answer Evotor). Not stored in the inbox and
+// not forwarded. Answers `200` with the new account's id and login.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6600,6 +8134,11 @@ func (c *ClientWithResponses) AdminCreateAccountWithResponse(ctx context.Context
 
 // AdminListForwardMessagesWithResponse Forwarded messages, newest first, with their last attempt
 //
+// For the partner: the forwarding outbox (`forward_messages`), newest first — one message
+// per accepted delivery and destination, with its state (pending, delivered, dead), how
+// many attempts it took, and the last attempt's status and error. Filter by `state` and
+// `destination`; page with `limit` and `nextCursor`. Reads only.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /admin/v1/forwarding/messages (the `AdminListForwardMessages` operationId).
@@ -6612,6 +8151,12 @@ func (c *ClientWithResponses) AdminListForwardMessagesWithResponse(ctx context.C
 }
 
 // AdminResendForwardMessageWithResponse Send a dead message again (it goes back in its place in its user's queue)
+//
+// For the partner: queue one dead message (given up on after three days of failed
+// attempts) again: its state goes back to pending and a new send job starts the retry
+// schedule afresh. It goes back in its place: the same
+// user's later pending messages wait until it is delivered or dead again. Takes no body.
+// Answers `200 {"resent": 1}`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6626,6 +8171,10 @@ func (c *ClientWithResponses) AdminResendForwardMessageWithResponse(ctx context.
 
 // AdminResendDeadMessagesWithBodyWithResponse Send every dead message of a destination again
 //
+// For the partner, once a destination that was down is back: queue every dead message of
+// that destination again, each in its place in its user's queue. Answers how many were
+// queued (0 when none was dead).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /admin/v1/forwarding/resend-dead (the `AdminResendDeadMessages` operationId).
@@ -6638,6 +8187,10 @@ func (c *ClientWithResponses) AdminResendDeadMessagesWithBodyWithResponse(ctx co
 }
 
 // AdminResendDeadMessagesWithResponse Send every dead message of a destination again
+//
+// For the partner, once a destination that was down is back: queue every dead message of
+// that destination again, each in its place in its user's queue. Answers how many were
+// queued (0 when none was dead).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6652,6 +8205,11 @@ func (c *ClientWithResponses) AdminResendDeadMessagesWithResponse(ctx context.Co
 
 // AdminForwardingStatsWithResponse Each destination's messages by state, failed attempts and the oldest pending
 //
+// For the partner's monitoring: per destination, how many messages are pending,
+// delivered and dead, how many attempts failed, and how long the oldest pending message
+// has waited (a growing age means the destination is down). Reads only; the same figures
+// as the `evotor_partner_forward_*` metrics.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /admin/v1/forwarding/stats (the `AdminForwardingStats` operationId).
@@ -6664,6 +8222,12 @@ func (c *ClientWithResponses) AdminForwardingStatsWithResponse(ctx context.Conte
 }
 
 // AdminListUsersWithResponse The Evotor users this server has heard of, newest first
+//
+// For the partner: every Evotor user this server has heard of — by user/create,
+// user/verify, user/token, a subscription or an installation event — newest first (by when
+// it was first heard of, table `evotor_users`), each with whether it has an account, a
+// cloud token, the app installed, and its subscriptions' states. Filter by `installed` and
+// `subscriptionStatus`; page with `limit` and `nextCursor`. Reads only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6678,6 +8242,10 @@ func (c *ClientWithResponses) AdminListUsersWithResponse(ctx context.Context, pa
 
 // AdminGetUserWithResponse What is known of an Evotor user
 //
+// For the partner: the account linked to the Evotor user (never its password), whether
+// Evotor's cloud token is held (never the token), each installation's state and each
+// subscription's state as folded from its events. Reads only.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /admin/v1/users/{userId} (the `AdminGetUser` operationId).
@@ -6690,6 +8258,10 @@ func (c *ClientWithResponses) AdminGetUserWithResponse(ctx context.Context, user
 }
 
 // AdminListDevicesWithResponse The user's smart terminals, as Evotor sent them
+//
+// For the partner: the user's smart terminals (смарт-терминалы) from `devices`, each exactly
+// as Evotor last sent it, in the order of their ids. An unknown user has an empty page. Reads
+// only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6704,6 +8276,9 @@ func (c *ClientWithResponses) AdminListDevicesWithResponse(ctx context.Context, 
 
 // AdminListEmployeesWithResponse The user's employees, as Evotor sent them
 //
+// For the partner: the user's employees (сотрудники) from `employees`, each exactly as Evotor
+// last sent it, in the order of their ids. An unknown user has an empty page. Reads only.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /admin/v1/users/{userId}/employees (the `AdminListEmployees` operationId).
@@ -6716,6 +8291,11 @@ func (c *ClientWithResponses) AdminListEmployeesWithResponse(ctx context.Context
 }
 
 // AdminListEventsWithResponse Every delivery stored for the user (the inbox), newest first
+//
+// For the partner: the user's rows of the `inbox` table, newest first — every accepted
+// event and notification about the user, with its operation, path parameters, arrival
+// time and body exactly as received (redeliveries that changed nothing are not there;
+// webhook requests such as user/create never are). Reads only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6730,6 +8310,10 @@ func (c *ClientWithResponses) AdminListEventsWithResponse(ctx context.Context, u
 
 // AdminListReceiptsWithResponse The user's receipts, each as Evotor sent it
 //
+// For the partner: the user's receipts (чеки) from `receipts`, each the `ReceiptCreated`
+// event exactly as it came (read back byte for byte from the delivery's inbox row), in the
+// order of their event ids. An unknown user has an empty page. Reads only.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /admin/v1/users/{userId}/receipts (the `AdminListReceipts` operationId).
@@ -6742,6 +8326,11 @@ func (c *ClientWithResponses) AdminListReceiptsWithResponse(ctx context.Context,
 }
 
 // AdminListStoresWithResponse The user's stores, as Evotor sent them
+//
+// For the partner: the user's stores (магазины) from `stores`, each exactly as Evotor last
+// sent it (numbers as written), in the order of their ids. A store only named so far (by a
+// device, employee, product, document or receipt) and never sent itself appears as
+// `{"uuid": …}`. An unknown user has an empty page. Reads only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6756,6 +8345,10 @@ func (c *ClientWithResponses) AdminListStoresWithResponse(ctx context.Context, u
 
 // AdminListDocumentsWithResponse The documents of one of the user's stores, as Evotor sent them
 //
+// For the partner: the documents (документы) of one of the user's stores from `documents`,
+// each whole, exactly as Evotor last sent it (with its transactions), in the order of their
+// ids. An unknown user or store has an empty page. Reads only.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/documents (the `AdminListDocuments` operationId).
@@ -6768,6 +8361,10 @@ func (c *ClientWithResponses) AdminListDocumentsWithResponse(ctx context.Context
 }
 
 // AdminListProductsWithResponse The products and groups of one of the user's stores, as Evotor sent them
+//
+// For the partner: the products and groups (товары, группы товаров) of one of the user's
+// stores from `products`, each exactly as Evotor last sent it, in the order of their ids. An
+// unknown user or store has an empty page. Reads only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6782,6 +8379,17 @@ func (c *ClientWithResponses) AdminListProductsWithResponse(ctx context.Context,
 
 // FindCommodityWithResponse The user's product with this barcode (and alcohol code)
 //
+// Evotor's page 'Поиск по штрихкоду' (search by barcode). A smart terminal asks, through
+// Evotor Cloud, for the product (товар) behind a barcode it scanned that its own catalogue
+// does not know, with the ЕГАИС alcohol code when it read an excise stamp; Evotor waits
+// 10 s for the answer.
+//
+// The server looks the barcode up among all products of the token's user, in every store
+// (`product_barcodes`, filled by `POST …/products`); with `alcCode`, the product must also
+// list that code in `alcoCodes`. Groups never match. It answers the first match (by store id, then product
+// id) in Evotor's `commodity` shape, or `404 {}` when none matches. A lookup stores nothing and is not forwarded; the payment
+// policy (402) does not apply to it.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/commodities (the `FindCommodity` operationId).
@@ -6794,6 +8402,17 @@ func (c *ClientWithResponses) FindCommodityWithResponse(ctx context.Context, par
 }
 
 // PutDevicesWithBodyWithResponse Smart terminals created or edited
+//
+// Evotor's page 'Создан смарт-терминал' (a smart terminal was created). Evotor Cloud sends
+// the merchant's smart terminals (смарт-терминалы, the POS devices with their ККТ) when
+// one is registered or edited in the merchant's account, as an array.
+//
+// The server upserts each into `devices`, keyed by `uuid` and owned by the token's user,
+// and makes every store a device names (`storeUuid`) the user's, creating a bare store row
+// when the store has not been sent yet. A `uuid` given twice is stored as given last. The
+// delivery is written to the inbox and forwarded to the partner's systems in the same
+// transaction; every accepted delivery is stored and forwarded, a re-sent one included.
+// Answers `200` with no body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6808,6 +8427,17 @@ func (c *ClientWithResponses) PutDevicesWithBodyWithResponse(ctx context.Context
 
 // PutDevicesWithResponse Smart terminals created or edited
 //
+// Evotor's page 'Создан смарт-терминал' (a smart terminal was created). Evotor Cloud sends
+// the merchant's smart terminals (смарт-терминалы, the POS devices with their ККТ) when
+// one is registered or edited in the merchant's account, as an array.
+//
+// The server upserts each into `devices`, keyed by `uuid` and owned by the token's user,
+// and makes every store a device names (`storeUuid`) the user's, creating a bare store row
+// when the store has not been sent yet. A `uuid` given twice is stored as given last. The
+// delivery is written to the inbox and forwarded to the partner's systems in the same
+// transaction; every accepted delivery is stored and forwarded, a re-sent one included.
+// Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /api/v1/inventories/devices (the `PutDevices` operationId).
@@ -6820,6 +8450,16 @@ func (c *ClientWithResponses) PutDevicesWithResponse(ctx context.Context, body P
 }
 
 // PutEmployeesWithBodyWithResponse Employees created or edited
+//
+// Evotor's page 'Создан сотрудник' (an employee was created). Evotor Cloud sends the
+// merchant's employees (сотрудники: the people who log in to the smart terminals) when one
+// is created or edited in the merchant's account, as an array.
+//
+// The server upserts each into `employees`, keyed by `uuid` and owned by the token's user,
+// and makes every store an employee works in (`stores`) the user's. A `uuid` given twice
+// is stored as given last. The delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction; every accepted delivery is stored and
+// forwarded, a re-sent one included. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6834,6 +8474,16 @@ func (c *ClientWithResponses) PutEmployeesWithBodyWithResponse(ctx context.Conte
 
 // PutEmployeesWithResponse Employees created or edited
 //
+// Evotor's page 'Создан сотрудник' (an employee was created). Evotor Cloud sends the
+// merchant's employees (сотрудники: the people who log in to the smart terminals) when one
+// is created or edited in the merchant's account, as an array.
+//
+// The server upserts each into `employees`, keyed by `uuid` and owned by the token's user,
+// and makes every store an employee works in (`stores`) the user's. A `uuid` given twice
+// is stored as given last. The delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction; every accepted delivery is stored and
+// forwarded, a re-sent one included. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /api/v1/inventories/employees (the `PutEmployees` operationId).
@@ -6846,6 +8496,17 @@ func (c *ClientWithResponses) PutEmployeesWithResponse(ctx context.Context, body
 }
 
 // PutStoresWithBodyWithResponse Stores created or edited
+//
+// Evotor's page 'Создан магазин' (a store was created). Evotor Cloud sends the merchant's
+// stores (магазины: the shops, each with its smart terminals, employees and catalogue)
+// when one is created or edited in the merchant's account, as an array.
+//
+// The server upserts each into `stores`, keyed by `uuid` and owned by the token's user
+// (a store first seen in a device, employee, product, document or receipt delivery gets
+// its name and address here). A `uuid` given twice is stored as given last. The delivery is
+// written to the inbox and forwarded to the partner's systems in the same transaction;
+// every accepted delivery is stored and forwarded, a re-sent one included. Answers `200`
+// with no body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6860,6 +8521,17 @@ func (c *ClientWithResponses) PutStoresWithBodyWithResponse(ctx context.Context,
 
 // PutStoresWithResponse Stores created or edited
 //
+// Evotor's page 'Создан магазин' (a store was created). Evotor Cloud sends the merchant's
+// stores (магазины: the shops, each with its smart terminals, employees and catalogue)
+// when one is created or edited in the merchant's account, as an array.
+//
+// The server upserts each into `stores`, keyed by `uuid` and owned by the token's user
+// (a store first seen in a device, employee, product, document or receipt delivery gets
+// its name and address here). A `uuid` given twice is stored as given last. The delivery is
+// written to the inbox and forwarded to the partner's systems in the same transaction;
+// every accepted delivery is stored and forwarded, a re-sent one included. Answers `200`
+// with no body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /api/v1/inventories/stores (the `PutStores` operationId).
@@ -6872,6 +8544,20 @@ func (c *ClientWithResponses) PutStoresWithResponse(ctx context.Context, body Pu
 }
 
 // PutDocumentsWithBodyWithResponse Documents (with transactions) of a store
+//
+// Evotor's page 'Передать документы' (hand over documents). Evotor Cloud sends the
+// documents (документы) a smart terminal (смарт-терминал) of the store saved: sales
+// receipts, returns, cash in and out, session openings and closings, X and Z reports,
+// stock documents (acceptance, write-off, revaluation, inventory, …), each with its
+// transactions, in Evotor's document format V1 (see `Document`).
+//
+// The server first makes the path's store the token user's (or refuses with `404 {}`),
+// then upserts each document into `documents`, keyed by `uuid`: the columns Evotor's
+// reports need (type, terminal, session, number, open and close times and sums) and the
+// document whole, as sent (`raw`). A `uuid` given twice is stored as given last; a
+// document re-sent later replaces the stored one. The delivery is written to the inbox and
+// forwarded to the partner's systems in the same transaction; every accepted delivery is
+// stored and forwarded, a re-sent one included. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6886,6 +8572,20 @@ func (c *ClientWithResponses) PutDocumentsWithBodyWithResponse(ctx context.Conte
 
 // PutDocumentsWithResponse Documents (with transactions) of a store
 //
+// Evotor's page 'Передать документы' (hand over documents). Evotor Cloud sends the
+// documents (документы) a smart terminal (смарт-терминал) of the store saved: sales
+// receipts, returns, cash in and out, session openings and closings, X and Z reports,
+// stock documents (acceptance, write-off, revaluation, inventory, …), each with its
+// transactions, in Evotor's document format V1 (see `Document`).
+//
+// The server first makes the path's store the token user's (or refuses with `404 {}`),
+// then upserts each document into `documents`, keyed by `uuid`: the columns Evotor's
+// reports need (type, terminal, session, number, open and close times and sums) and the
+// document whole, as sent (`raw`). A `uuid` given twice is stored as given last; a
+// document re-sent later replaces the stored one. The delivery is written to the inbox and
+// forwarded to the partner's systems in the same transaction; every accepted delivery is
+// stored and forwarded, a re-sent one included. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /api/v1/inventories/stores/{storeUuid}/documents (the `PutDocuments` operationId).
@@ -6898,6 +8598,22 @@ func (c *ClientWithResponses) PutDocumentsWithResponse(ctx context.Context, stor
 }
 
 // CreateProductsWithBodyWithResponse Products and groups created on a terminal
+//
+// Evotor's page 'Создать товары' (create products). Evotor Cloud sends the products
+// (товары) and product groups (группы товаров) created for a store (магазин) — on a
+// smart terminal or in the merchant's account — as an array, up to about 10 MB (whole
+// catalogues of tens of thousands of items); it re-sends the whole array when not answered
+// `200` within 10 s.
+//
+// The server first makes the path's store the token user's (or refuses with `404 {}` when
+// it is another user's), then upserts each element into `products`, keyed by (user,
+// store, `uuid`), and re-indexes its barcodes (`product_barcodes`, used by
+// `GET /api/v1/commodities`). The body is read element by element, never held twice; an
+// element whose bytes equal what is stored is skipped; a `uuid` given twice is stored as
+// given last. The delivery is written to the inbox and forwarded to the partner's systems
+// in the same transaction. Every accepted delivery is stored and forwarded, a re-sent
+// catalogue included (the products themselves are not rewritten). Answers `200` with no
+// body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6912,6 +8628,22 @@ func (c *ClientWithResponses) CreateProductsWithBodyWithResponse(ctx context.Con
 
 // CreateProductsWithResponse Products and groups created on a terminal
 //
+// Evotor's page 'Создать товары' (create products). Evotor Cloud sends the products
+// (товары) and product groups (группы товаров) created for a store (магазин) — on a
+// smart terminal or in the merchant's account — as an array, up to about 10 MB (whole
+// catalogues of tens of thousands of items); it re-sends the whole array when not answered
+// `200` within 10 s.
+//
+// The server first makes the path's store the token user's (or refuses with `404 {}` when
+// it is another user's), then upserts each element into `products`, keyed by (user,
+// store, `uuid`), and re-indexes its barcodes (`product_barcodes`, used by
+// `GET /api/v1/commodities`). The body is read element by element, never held twice; an
+// element whose bytes equal what is stored is skipped; a `uuid` given twice is stored as
+// given last. The delivery is written to the inbox and forwarded to the partner's systems
+// in the same transaction. Every accepted delivery is stored and forwarded, a re-sent
+// catalogue included (the products themselves are not rewritten). Answers `200` with no
+// body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/inventories/stores/{storeUuid}/products (the `CreateProducts` operationId).
@@ -6924,6 +8656,23 @@ func (c *ClientWithResponses) CreateProductsWithResponse(ctx context.Context, st
 }
 
 // SubscriptionEventWithBodyWithResponse Billing event of a subscription
+//
+// Evotor's page 'События подписки' (subscription events). Evotor Cloud sends one event per
+// change of a merchant's subscription (подписка) to the app's tariff (тариф): created
+// (with or without a trial), activated (first payment), renewed, terms changed, add-ons
+// updated, termination requested, terminated. It re-sends every event not answered `200`
+// for three days, about once a minute, and does not promise the order of arrival.
+//
+// The server stores each event once in `subscription_events`, keyed by
+// `subscriptionId` + `sequenceNumber`, and folds the subscription's state (table
+// `subscriptions`: trial/pending → active → terminated, termination requested, plan,
+// devices, add-ons, next billing date) from all its events in `sequenceNumber` order,
+// whatever order they arrived in. The delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction.
+//
+// A redelivery (same key) changes nothing, adds no inbox row and is not forwarded again; a
+// different body under a key already stored is answered `200` too, the first body kept and
+// the conflict logged. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6938,6 +8687,23 @@ func (c *ClientWithResponses) SubscriptionEventWithBodyWithResponse(ctx context.
 
 // SubscriptionEventWithResponse Billing event of a subscription
 //
+// Evotor's page 'События подписки' (subscription events). Evotor Cloud sends one event per
+// change of a merchant's subscription (подписка) to the app's tariff (тариф): created
+// (with or without a trial), activated (first payment), renewed, terms changed, add-ons
+// updated, termination requested, terminated. It re-sends every event not answered `200`
+// for three days, about once a minute, and does not promise the order of arrival.
+//
+// The server stores each event once in `subscription_events`, keyed by
+// `subscriptionId` + `sequenceNumber`, and folds the subscription's state (table
+// `subscriptions`: trial/pending → active → terminated, termination requested, plan,
+// devices, add-ons, next billing date) from all its events in `sequenceNumber` order,
+// whatever order they arrived in. The delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction.
+//
+// A redelivery (same key) changes nothing, adds no inbox row and is not forwarded again; a
+// different body under a key already stored is answered `200` too, the first body kept and
+// the conflict logged. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/subscription/event (the `SubscriptionEvent` operationId).
@@ -6950,6 +8716,23 @@ func (c *ClientWithResponses) SubscriptionEventWithResponse(ctx context.Context,
 }
 
 // CreateUserWithBodyWithResponse Register a new partner account for an Evotor user
+//
+// Evotor's page 'Регистрация учётной записи' (registration of an account). Evotor Cloud
+// calls it when a merchant installs the app in the Evotor marketplace and chooses to create
+// a new account in the partner's service, sending `userId` and the custom fields the app
+// defines on Evotor's developer portal (section «Интеграция»).
+//
+// The server creates an account (table `accounts`) linked to the Evotor user: the first
+// non-empty string of `username`, `login`, `email` becomes its login, `password` is kept
+// only as an argon2id hash, every other field is kept as given (`custom_fields`). It then
+// issues a fresh user token (table `user_tokens`, SHA-256 hash only) and answers it; Evotor
+// sends that token back on every notification. An earlier token of the same user stays
+// valid for EVOTOR_PARTNER_TOKEN_GRACE.
+//
+// Idempotent by the Evotor user: a retry for a `userId` that already has an account
+// reuses that account (its fields are not rewritten) and issues a new token. Not stored in
+// the inbox and not forwarded (it is a request, not a notification). Answers `200` with
+// `{userId, token}`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6964,6 +8747,23 @@ func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context
 
 // CreateUserWithResponse Register a new partner account for an Evotor user
 //
+// Evotor's page 'Регистрация учётной записи' (registration of an account). Evotor Cloud
+// calls it when a merchant installs the app in the Evotor marketplace and chooses to create
+// a new account in the partner's service, sending `userId` and the custom fields the app
+// defines on Evotor's developer portal (section «Интеграция»).
+//
+// The server creates an account (table `accounts`) linked to the Evotor user: the first
+// non-empty string of `username`, `login`, `email` becomes its login, `password` is kept
+// only as an argon2id hash, every other field is kept as given (`custom_fields`). It then
+// issues a fresh user token (table `user_tokens`, SHA-256 hash only) and answers it; Evotor
+// sends that token back on every notification. An earlier token of the same user stays
+// valid for EVOTOR_PARTNER_TOKEN_GRACE.
+//
+// Idempotent by the Evotor user: a retry for a `userId` that already has an account
+// reuses that account (its fields are not rewritten) and issues a new token. Not stored in
+// the inbox and not forwarded (it is a request, not a notification). Answers `200` with
+// `{userId, token}`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/user/create (the `CreateUser` operationId).
@@ -6976,6 +8776,16 @@ func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body C
 }
 
 // StoreCloudTokenWithBodyWithResponse Receive Evotor Cloud's token for a user
+//
+// Evotor's page 'Передача токена Облака Эвотор' (handing over the Evotor Cloud token).
+// Evotor Cloud calls it after the merchant installed the app, with the token the partner's
+// service uses to call Evotor Cloud's own API on that user's behalf (read stores,
+// products, documents, …). It may arrive before the user has an account here.
+//
+// The server seals the token with AES-256-GCM (EVOTOR_PARTNER_SECRET_KEY, bound to the user
+// id) and keeps it in `cloud_tokens`, one per Evotor user: a repeat replaces it. The token
+// is never answered or shown back (the admin API only says whether one is held). Not
+// stored in the inbox and not forwarded. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6990,6 +8800,16 @@ func (c *ClientWithResponses) StoreCloudTokenWithBodyWithResponse(ctx context.Co
 
 // StoreCloudTokenWithResponse Receive Evotor Cloud's token for a user
 //
+// Evotor's page 'Передача токена Облака Эвотор' (handing over the Evotor Cloud token).
+// Evotor Cloud calls it after the merchant installed the app, with the token the partner's
+// service uses to call Evotor Cloud's own API on that user's behalf (read stores,
+// products, documents, …). It may arrive before the user has an account here.
+//
+// The server seals the token with AES-256-GCM (EVOTOR_PARTNER_SECRET_KEY, bound to the user
+// id) and keeps it in `cloud_tokens`, one per Evotor user: a repeat replaces it. The token
+// is never answered or shown back (the admin API only says whether one is held). Not
+// stored in the inbox and not forwarded. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/user/token (the `StoreCloudToken` operationId).
@@ -7002,6 +8822,21 @@ func (c *ClientWithResponses) StoreCloudTokenWithResponse(ctx context.Context, b
 }
 
 // VerifyUserWithBodyWithResponse Link an existing partner account to an Evotor user
+//
+// Evotor's page 'Авторизация пользователя' (authorisation of a user). Evotor Cloud calls it
+// when a merchant installs the app and logs in with an account that already exists in the
+// partner's service (one created by `accounts add`, `POST /admin/v1/accounts` or an earlier
+// user/create), sending `userId`, the login and the password.
+//
+// The login is the first non-empty of `username`, `login`, `email` and is looked up
+// case-insensitively in `accounts`; the password is checked against its argon2id hash (an
+// unknown login costs the same time as a wrong password). On success the account is linked
+// to the Evotor user (`accounts.evotor_user_id`) and a fresh user token is issued
+// (`user_tokens`) and answered, with the account's `hasBilling`.
+//
+// Idempotent by the Evotor user: verifying again for the same user re-links nothing and
+// issues a new token. Not stored in the inbox and not forwarded. Answers `200` with
+// `{userId, hasBilling, token}`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7016,6 +8851,21 @@ func (c *ClientWithResponses) VerifyUserWithBodyWithResponse(ctx context.Context
 
 // VerifyUserWithResponse Link an existing partner account to an Evotor user
 //
+// Evotor's page 'Авторизация пользователя' (authorisation of a user). Evotor Cloud calls it
+// when a merchant installs the app and logs in with an account that already exists in the
+// partner's service (one created by `accounts add`, `POST /admin/v1/accounts` or an earlier
+// user/create), sending `userId`, the login and the password.
+//
+// The login is the first non-empty of `username`, `login`, `email` and is looked up
+// case-insensitively in `accounts`; the password is checked against its argon2id hash (an
+// unknown login costs the same time as a wrong password). On success the account is linked
+// to the Evotor user (`accounts.evotor_user_id`) and a fresh user token is issued
+// (`user_tokens`) and answered, with the account's `hasBilling`.
+//
+// Idempotent by the Evotor user: verifying again for the same user re-links nothing and
+// issues a new token. Not stored in the inbox and not forwarded. Answers `200` with
+// `{userId, hasBilling, token}`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/user/verify (the `VerifyUser` operationId).
@@ -7028,6 +8878,22 @@ func (c *ClientWithResponses) VerifyUserWithResponse(ctx context.Context, body V
 }
 
 // InstallationEventWithBodyWithResponse Application installed or uninstalled
+//
+// Evotor's page 'События установки и удаления приложений' (installation and removal
+// events). Evotor Cloud sends `ApplicationInstalled` when a merchant activates the app and
+// `ApplicationUninstalled` when they remove it; it re-sends for three days, about once a
+// minute, until answered `200`.
+//
+// The server stores each event once in `installation_events`, keyed by `id`. The newest
+// event by `timestamp` decides whether the app is installed for that Evotor user and
+// product (table `installations`); an older one arriving late is stored but changes
+// nothing. An uninstall that decides revokes every user token of the user (their
+// notifications then get 401 1002 until a new user/create or user/verify). An event of
+// another `type` is stored and changes no state. The delivery is written to the inbox and
+// forwarded to the partner's systems in the same transaction.
+//
+// A redelivery (an `id` already stored) changes nothing, adds no inbox row and is not
+// forwarded again. Answers `200` with no body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7042,6 +8908,22 @@ func (c *ClientWithResponses) InstallationEventWithBodyWithResponse(ctx context.
 
 // InstallationEventWithResponse Application installed or uninstalled
 //
+// Evotor's page 'События установки и удаления приложений' (installation and removal
+// events). Evotor Cloud sends `ApplicationInstalled` when a merchant activates the app and
+// `ApplicationUninstalled` when they remove it; it re-sends for three days, about once a
+// minute, until answered `200`.
+//
+// The server stores each event once in `installation_events`, keyed by `id`. The newest
+// event by `timestamp` decides whether the app is installed for that Evotor user and
+// product (table `installations`); an older one arriving late is stored but changes
+// nothing. An uninstall that decides revokes every user token of the user (their
+// notifications then get 401 1002 until a new user/create or user/verify). An event of
+// another `type` is stored and changes no state. The delivery is written to the inbox and
+// forwarded to the partner's systems in the same transaction.
+//
+// A redelivery (an `id` already stored) changes nothing, adds no inbox row and is not
+// forwarded again. Answers `200` with no body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v2/installation/event (the `InstallationEvent` operationId).
@@ -7054,6 +8936,21 @@ func (c *ClientWithResponses) InstallationEventWithResponse(ctx context.Context,
 }
 
 // PostReceiptsWithBodyWithResponse One receipt, or an array of receipts (v2)
+//
+// Evotor's page 'Отправить чек (V2)' (send a receipt). Evotor Cloud sends each receipt
+// (чек) after a smart terminal closes it — a sale, a return, a purchase — as one
+// `ReceiptCreated` event, or several in an array; it re-sends when not answered `200`
+// within 10 s. This is most of the traffic.
+//
+// The server stores each receipt once in `receipts` (header columns, and the receipt's
+// JSON as a span of the delivery's inbox row) with its positions in `receipt_items`,
+// keyed by the event's `id` (not `data.id`), owned by the token's user; the stores the
+// receipts name (`data.storeId`) become the user's. A receipt id already stored for this
+// user is a redelivery and changes nothing; an id repeated inside one body counts once.
+// When every receipt of the delivery was stored already, nothing is written: no inbox row,
+// not forwarded again. Otherwise the delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction. Answered `200` (no body) only after the
+// commit; on PostgreSQL, concurrent deliveries share one statement and one commit.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7068,6 +8965,21 @@ func (c *ClientWithResponses) PostReceiptsWithBodyWithResponse(ctx context.Conte
 
 // PostReceiptsWithResponse One receipt, or an array of receipts (v2)
 //
+// Evotor's page 'Отправить чек (V2)' (send a receipt). Evotor Cloud sends each receipt
+// (чек) after a smart terminal closes it — a sale, a return, a purchase — as one
+// `ReceiptCreated` event, or several in an array; it re-sends when not answered `200`
+// within 10 s. This is most of the traffic.
+//
+// The server stores each receipt once in `receipts` (header columns, and the receipt's
+// JSON as a span of the delivery's inbox row) with its positions in `receipt_items`,
+// keyed by the event's `id` (not `data.id`), owned by the token's user; the stores the
+// receipts name (`data.storeId`) become the user's. A receipt id already stored for this
+// user is a redelivery and changes nothing; an id repeated inside one body counts once.
+// When every receipt of the delivery was stored already, nothing is written: no inbox row,
+// not forwarded again. Otherwise the delivery is written to the inbox and forwarded to the
+// partner's systems in the same transaction. Answered `200` (no body) only after the
+// commit; on PostgreSQL, concurrent deliveries share one statement and one commit.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v2/receipts (the `PostReceipts` operationId).
@@ -7080,6 +8992,11 @@ func (c *ClientWithResponses) PostReceiptsWithResponse(ctx context.Context, body
 }
 
 // GetDocsWithResponse A readable API reference, rendered by the server from the embedded spec
+//
+// A self-contained HTML reference of this contract (every operation, credential,
+// parameter, body, response and example), rendered once at start-up from the embedded
+// spec: no script, no external resource, so it works offline. No credential; it cannot
+// fail.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7094,6 +9011,9 @@ func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditor
 
 // HealthzWithResponse The process is up
 //
+// Liveness probe: answers `200 {"status":"ok"}` while the process serves HTTP, without
+// touching the database. No credential; it has no failure of its own.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /healthz (the `Healthz` operationId).
@@ -7107,6 +9027,9 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 
 // GetSpecWithResponse This contract, as the server enforces it
 //
+// This very document, byte for byte as embedded in the binary at build time: the contract
+// the running server validates requests against. No credential; it cannot fail.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /openapi.yaml (the `GetSpec` operationId).
@@ -7119,6 +9042,10 @@ func (c *ClientWithResponses) GetSpecWithResponse(ctx context.Context, reqEditor
 }
 
 // ReadyzWithResponse The database is reachable
+//
+// Readiness probe for a load balancer: pings the database and answers
+// `200 {"status":"ok"}`, or `503 {"status":"database unreachable"}` when it does not answer
+// within 800 ms (inside a probe's usual 1 s). No credential.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13216,189 +15143,610 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3dbuRGlif+KvHnfwBLaDJFMpkfykJjNktSjTWuKmlLKjfaVm1lJBmppIsZTDMiJWUXBNg9C/QCO9gG",
-	"Fo3FXszFzs1ce3vHaE/3uuYVUq/QT7KID5JBMjKTKckfZcsXLiUZwThx4sSJc06c+MVbw48n0xgjTInR",
-	"e2ugKziZRoj/3ff9eIbpXoIgRQF7QmaTCUzmRs84HSOA0SWAooxhGhcwmiFWKAyMnmMaUXweYqNnkHE8",
-	"/Q/ys41kZlxfm0Y/mIT4eUyfxDNc+vDzGJCZPwYzghL1qyhJ4oQYvU8ZxQEyep7tmUaCIIlZKzimYMS/",
-	"ZhpkNvwM+dToGewjh4Fx/Spr9Gg0qrQH2QtA4zcIg5AAP8aj8HyWoKAH0AVK5rJAEs8oYgXgkKBil2sT",
-	"p1DyEsMZHcdJ+Jsyb3+VxPgcxAmYhISE+FwlcE2rjtLqTG1AbZhxttBgn3MbwBFFCf9zx+djbgKIQYgJ",
-	"hVEEaRhjAHEA6CUboiHxk3DKH6ILLj0KZalU9N4aY0geh1EU4nOjN4IRQaYQkGuTvdqL4llwyjvWo8mM",
-	"vVSaE32TTxiXRJEIEnrA2nxGjJ7Tsj2n3W17LXfXNo1pEgcznx4GRs9otXfhqOk0rdbIH1lec+hZu2jo",
-	"WaOug7ojpxNAv2Ncv+ICk/VGtBmgi9BHz2eTIeOVI9o8QZ/PEPaR0XNNA6MrKju2DykyeoZrOx3Lblu2",
-	"d2rbPa/ba3Ybtm3/wrZt2zCNaQQxJ4tQmFAu3BsTa7LKdEaMngF9Gl4go0g8/xLc3R0NRx3bajftjuVB",
-	"37eGbce3Op6D0C5Co7bP6KEomYSY8/kF6xjhc5wPEeOJnDo9w3Ysu/CfI6bwdBqFPq9+mA+QKlXZY7BF",
-	"+OwviNLrbFgbn5EYb6viE0AK2b+34M9KsoXo1WZQOEGEwsm0ImR0PmUDrmWBaVyghIRsBrolPr3EoZ5T",
-	"ygs9r2b4h+OW3ww81Bq1LQe6Q8vzm4HVRbsjy4bO0JUvK9xqd9r2cm6pjCjzay+eTOIgpPPqeiM7COJR",
-	"+id5LRQVZ4opdCwYzkFICRjChGtFVS1F/l4csMXtU8Ou/OcYr0xWJB7H0eP5x3E0myCj12p4rezxsWj2",
-	"oxAHe1zjOm7TNCYIklnC+njzX25+a5gGhqymsfjnxTeLf735gk1SH+KsaTdvs22zRilMUNqe3Wh1GB/2",
-	"uQYiZUVNJjChQM7dKJMWoa9IWTg+fZvR8k+Ldze/B4s/L766+fLmy8VX4K//+X80uUKJE/RyxoeaaTDb",
-	"dbvWE++JY3m289jq2k/61u7B3l6/67WcJ08ey6H+TYzR0WhEEDV6jt3lnTGNWeE7rrXf6u5Znn1gW127",
-	"5ViPW83+/pMnzW63bbMVyTT2Y58cw3OkGWx4jsA8ngGYIJAgGLAVJOuYcTaz7ab//wWxz8QLjOkk4o+Q",
-	"eMF+gwji81+eGQifGYV3CAbq7wmiEPhjmBBEf3lmzOjI6hZr0JBG4k+ELmIaJ9YUJhSjBDgNu2GDv37x",
-	"B9A/PgQJGqGErRCi2o5SzxCdnU3YUnk0RfgEESH1pfEVj0E8RVjRBkFa9TV78VqW0gy3H8UE5QtS27J3",
-	"Lad56ni9Vrtn2+qCxIu+QGQW0ZPZxOjhWRTJp+XfzGQQAl96KAXHcZvIa7U7FuruDi3HDZoW9Fpty3Pb",
-	"7VbL82SLQkplnRZ0ut0AeZa3O+xanj/0rK5tIwsN28OWa7tes8MmL7qiCWTT4No0cLoeu6bB+FCvn6xk",
-	"uQPps83ol2xPzQLDzZ+9fHm4z550UNcO0NBq+iNoec5oZA39kWs59qjpwNHQGXGNRBOICVvBU3uDq7Ew",
-	"rtkjTrPXNjLdenR88Pz1ycHJyeHRc6nW1d7ONu6pmMisNrMFlrQiJzt0Rr7rtC3fbQaW14TQGjZhy2o5",
-	"ba/tu9Bu+r6Y7AeTaRTPUUWpYYDkm0ze0wc6jcZMsedSq/3PxR8XXy2+Xbxb/FHRu/Ips7AgTWI8n4S+",
-	"rMG6xJ6PY4yMXme322m3vKbr2KaRxBFfp/afHT5PFaPU11KdBa2ub3k2kups2GrCYDQS6uxVVfu12h3b",
-	"8ux2x+oy0/DJk9YTz37i9N3mQcaQ8jonmEHnIBY+TL56sUXhgFn8DluqCpXYkx64rLgN0ynwExQgTEMY",
-	"rfQc2BcU12EIg3Jt4UCkBLgVAtwemOE3OL7EjIQEXcRvUCD8ivWOC6tfal6pWWy6WWm62QMQkNkUJQQF",
-	"hUbBFBLKrYHzBPoITFESxsE6UpoKKehqGiZoBTlehRyvB+gYiRpjSACOwRSGQdFn2uIUiJIHfE0RFcJg",
-	"ex15qmc5hXO2LIAEfT5jdFa8Xz7t82VTZ+cVutOudKedShZ36NngTiEhl3ESgC3uK16gJBzN15LdLg1w",
-	"5XMqJW5Fxl0u44xdwziYMzecedV/f8JV0fKG3aJgT2A0ipMJKjfmVhpzmVClbAWjEEUBazSdW1uSzYDp",
-	"HAJCur2ODFXA5VeWxypSupoVuriwC3KYcEE5ONwKihPASbgFdarMh9iPk0RonzX0eRX6pPTLCABjWRRi",
-	"pgpoDCCO6RglBYGvL0NuUfRhxKzCufz8elJbFVJbglQhiCEBFDKVsaUEQNYS1NIQhK5CwsMhRYL44iRJ",
-	"4gETvd2L0SUiFAQoCnnsaSsKJyH9pbP9CEziBIFRHEXxZSHeRtFEkMVmBv+DuSvfhacDWdun8QmKojQY",
-	"AxMa+lEWKjFuvmROj+My3wJSmoTDGRUr/uLPi7/c/Leb3zlsif7T4tvFVze/W3y9+HbxzeJrxzCz967m",
-	"vcvs5yFMlvtQYkgMZhT5MaHHSegLvdPglAco073s8/998eebf7j5cvHtzX9d/Bu4+f3ify/+snh387v0",
-	"wZfCc2sYpnGexLNpFruSvp60Jpb6e1OYIExTmysIEHTaQ2u34wytAKGW1ezsdi1n6O7CDoQucjs8GiRI",
-	"dpsNZuB+PoOYcj+Y/Sq7iOzJldEzPu6fvna6uSXYf7p39OHR09fPj05fP+u/+OhgP7fUbGcIne6wbXU7",
-	"dsdqjbyO1Qx2fcsLhnara7c8f+jyeBgr3eVGcgIlx8R8kFJBhGU1PoYJnAhrblMv8ppNHB+FFyjoU17J",
-	"bVuOY7ndU7vT81o9r9XotJxPOD0YXdG9WUJiJmBHfR5/ehInlzAJniFC4DnSTKY+CBAMwEQU4JFLZggw",
-	"6xFASpmVpZ9F8iUxel2PCw6VYTKjZ4wpnZLezg5Kpo08pr0jvcJxHL+R5rnTETHDvviY0kfXsp1Tu9uz",
-	"7Z5tf2LIcCbTLUZPbQ1ATC4RW3xa3CTnEUgZ/WsxZ1sdnmlM6AvGzykfnKWslc2yOfEJd14+N3odEVVE",
-	"vHkYrAkLmcYlGrKO8gITcv7ac6uD9OzUV0cpxOeM9JLhf4QRUNmrxrTyx2lAFgZGz2bjwRUjYjxuufat",
-	"BmgEw4gxJx1nxzONOGIfOkaYEds/RyfIj3HAXjZapjEVz42eKzT4hwhGdLwfX+KqBg8ghUNImNOOhJUi",
-	"RlLtXxbGzQrPcIKgP4bDCBl5C0cflSKFU+1X4je8znN02c8j7+pUSOMV6bI8ihMwj2cJYPa6PyM0nhQJ",
-	"VMP2Muq+ZD+HqQJpwPUMOkahatFdm0aqM8Q2UlUC0qhe6vrpQntFB/BhdXtY3W69ul2bhlSUYpzL4piI",
-	"l5k4yt/k9YX7mqAoWh5/DyBFp+GksBXUOXXcXqvVc/hW0CdZDIwrT8d23Y7rImvX8xzLG6KhNUQQWX57",
-	"6LdQB46aNtPG6ByGJBuiNDJymC21ntOxvPbjruXZj3etru0eWN7+weN2Z8/utNqtUgxNxmxQM2j7jrU7",
-	"7I4sD3WgBR3ftYIm8kYt2B52fMb1EI/ivTHy3+Rbd9kqWRFD0whCIpWPLdupNSbiq6crRriuWC4TMZfZ",
-	"4hNJreu1G64nJazZabTa/O9jlPiI0e502WomHeuTeJawSsZx/9ev9/onH7JFcxyOxC5L107jRPlo7Lpd",
-	"q+l02pZnHzDD58C1+o7zxG66B27X7TNZjimM+hPBqYwa9nBfZSB/cqoSKTh0cvD0abY5M2z5u6gLXasZ",
-	"OCPLg21k7Q47vuWObOQETd8btmBpc8bbbXfdtsdDfdlH5ZRIt/rXmQDFLZvU8OgnCayGsyB7CuJRNpO0",
-	"U4uXen2ZwOm0usf1aZ1J1u7Zzo9qknWHu74dOMhyR01oeUPPt3aDFrLaow5M3xUnmdwBl3NshRQ+7u99",
-	"dN+SaK8WQlsvgGlXLAe5TACbQ6vre4HVQnk3v1sBFBqdIBzscxtRFb8D7kIX/IB4BOg4JDUMz3rW5HXa",
-	"PD3CGnc+bTYk4PMZmqEAwHMYFppMeG2j5+SfOoknlW8lCBV6sv6DTfbBkyny042nKnlDdB5iHOLzjC+C",
-	"Y7KCCSABl0lIaTGAy2SW/cs3uIyeUdwVU8fH4DtkTFziKcJwGho9o9mwG03OuBMZYy/tgbGnmZYQcXid",
-	"GRgECSLM/F38r8U7vqv5zc3vTcC3Or9c/Hnxx8VXJlj8881vF1/dfLF4t/j3xVeLb/mbbxb/Bhb/vvj6",
-	"5ovF1zf/wIyjxZ+VJeWfFu9Ygf+7+GrxfxZfLf60+IZvJsw28W9fZd2ruqbMzhCdnKJE7HRuEub5kXe8",
-	"7Ap+1r96/pv+/Nln5/STz15Mnp3Y9rP9J+HT0/PLTyYH9OhXH3/2a/fAe77/8uqTySehEAwlVt73aXih",
-	"z0AbhQmhIA2CZxKjVH4N09pVw80fw+QcBXyz860BsxXZaTfaHdPwZ0mCsM/aevGSRyw2z/m5RYKPTDJK",
-	"XQ73Dhk+udKVhLZyQj274TidlNBUtWvZvj4ZSK2nTRfsA5qEMAI894noR0r4e7oEl3Iy1j2lUpU47dwn",
-	"pz3LtU+dbs9tM/Ot02pmnGZ8OOb7UPuzLH5z7Hj7p/pxqLcklkfhVGZ36WZNMXkPB0vGg2afqA7JPbC7",
-	"fZ/sblv27ikPbfXsZsNz3BWCrbBmPU9P4/gp0xKapVNuQ8UXKBH7CEyDr87PdNRtFhrHIOLfFjGllxhe",
-	"wDDiEaAVQaUwUGJKIMSAcWNls63C7s5MaSZtmMym0zihKHiGghAKV2xZf3njeS7XDpONNb1uFZrPGgMT",
-	"1hrfukopISjRxYnEhtEHRE1OzYSWPVsSLHpriNjWkxBFbJAXf+Cr4bvFXxbfLr65+e3i68Vfbv6Rh0W+",
-	"Bot/5akE8sc7IAre/OPiT4t3bEkVxRdfFyNe2Z+rZKkp38p1liJChQGUd3h1frXsutzV1vT8tWvb1d6L",
-	"DWsmavBXEE09fxzPOnD8Jo7Pw9nu4YzAMd0NJ7DGRGCUykTd5SOjIY8/Wk7ZyGsPu7uwZXVR17a81q5j",
-	"DW0IrV2v1XI6u7bnecOa1H2MknAU6hgpdyDX81JsQ+p5qUlkvmf28g7MV/FX0KejWaOiN5RRryqjXkba",
-	"6s1KsZG7gQXL7bYThLBmg8Jxes1Ww205zJEfQ5JFtIV3XEoaT+NS5RxxdWkRuyYisirTptclOFeM2HPj",
-	"mvFiChM4QRQl3GlJX78tBWAFa9LqwrVCYJqgizCeEW7wN7jnb/SMz2comecmuC8+aRrEH6MJD3nIJYzQ",
-	"hMkeo+IpX2kqzR4y/iouRYBGcBZR4Nj2doNHKLjYcEtH13a6gOVNyy/wEJ9pTOBVOGHGMt9+moRY/HKy",
-	"VTbEFJ2jJHftRIj4bd5y3RTTUCS30HFOXb7FyFYTme6SjnZG8d8kaGT0jP9/Jz/WsiPekh0xlw6DTKoP",
-	"g2PWRIFAbbhBQ44Un3ughW+FkmmMiTx2ozsd4seYSg++sviWju14InVG13pabKfaBiOjJuligeeEV+W+",
-	"dJimnJTG5PDKkvECX+53eLbD3OXHMJAnETbscZottLLLeV7RtWmkKT+1ariyRrN2jea9sJMRC7KMJZ7r",
-	"ZAJGz6rMJF6iuT5HSDsQPFuK5yqxj7zi6fh4FIX+LUbEq80tT/K3VbtG6774622YrCTzlB4xJre02UMy",
-	"cWgZez3G2RbjrHr8bQPOQuUU2/opzgpei7WuXoWMqvtg8POYjkN8zrgjM0NHIKRgC0Yk1hytuxyHEQJ4",
-	"xYG87SXqw2MMTU2UDZhJsvjjSs4ocbz6bJHFK0zhe97wHJnMd4OAUOaJgTgJmHwN56m8hayzvFc8uPUi",
-	"W2U26qBTex7ykvcx6E46q1YmwGoHklV9VXK6N1n4nPUaOvv0fa13qVvMPfkE0DHE4ODjo9OjF6+P+y9O",
-	"nx+8eP34aP/Xr58ePjs81YuvwzXtHVZ8p/b658j1z6m9/jly/XNqr3+8pKjRrl2jfV+y58jFrpi+bjIj",
-	"2M0y1HP/j79ogmqaN3/Rrpf6vEyYHZMntvOUcva1V9Uozwaj3KoxAOrX70vC14SeHrFnXM1fQiK2NYJG",
-	"qsUSZBGEA6LlUMuWgq8PP20081s1WKNp5r61AGPPoEztYMm0b73Km19y4H6axFOU0FB0UzhTzByEVLhb",
-	"bc+oel9ZrpbOd8zdlU8N7kuJsvkpH3nwJD0triSUFYlR4yFZQ8M4jhDE6fbwvROrNLqU4vR8e5Fc5Uj6",
-	"qmEu9Ll6Rr3scv9qjBQj8QMCfFY4N13GzAbfwiiNEfMXXF9oGFY8+Z7FS1YTfKjUOuFpnNfZx3lSBftd",
-	"OuBe89MnpRiK9tNpGGUD11sd1cyNLjK6zI1yF1YO/kkaoyrLQCHspBlKLLbACUrYeInNxTGCSZCGcBi1",
-	"bPAyqQ4gRZYMwJfEtxi80s2QimwtlQmhDIr0nsST4inxlEi28jGrmW9fUr2s6cNjujgWTw1mn0bQH6t8",
-	"+IAUDDoCtvjWlglkrqwJRKzNBPlGEpf8TPYqDPuuZEsd98KwLBW79EBJlUk6ycu/oMQviqJH0zGehPgp",
-	"wud0rAbOchZs2mX1cOct2SRI0/ZLPYtfFI1M4Q38tNDAzFPWmf+cnsAHURy/mU0bYpdWVcnZcfy3GwhF",
-	"JbNXWWSCeMYsn6ySPDB8vTzxt1bl7IC/hjwRDtS8UI78b9I9NRW2BnHXumHj9gPThIo4wiAI2dhBxoNs",
-	"EETIsji0AyGDA7AVy41NdA79ORikkjbYBtNoRvg7sb8mgk0kUz8BGoUYEWYipoJyhpntBaMG6IsvMcYN",
-	"TDDgy/+AGdcDNIFhNJCRqyHy4wkiaoDmAyIscRMMUkN8cIZDShS7XBigIMbRHPDY1xiS8fYj/pkEER7k",
-	"eYOmlL08Dy8QbpzhimR+T7OwMnL7yA8nkGclQzw/GonNkooM4FkkHQgxfmWBfVspMYWUooSN7n+y/vZT",
-	"29p99Yuts7OG+Gv7b/+muny9KotFH4jvm2yooPyRJocJVou6YGtwZvDz6mfGYPsRYLRw2CTfR1OKgobo",
-	"aZZnl50MKY5BILP5aliQypmQmuWVJD/NnCyfD6n10aUHSMqqs59mISIg6qQrZprZ90giTIFLZpLgGPP0",
-	"QVmoaH4sVVnZgZUatJfWg2JmZPohlctmelCoxKhXWpG+4GnX5eH1pfpdIstVBbu2IFF3nFbNwaOpUITq",
-	"/C1jmmjYtoQARQRmd1mGeWUtB5XszfKUzIBg0oxNsHVy8PSpCY77v37c3/vIBCpogwn2nh6dHOQ/nxy/",
-	"OHx+aoL+3t7B8akJ/vrFv2yf4cuQjvlZORWmwhRa83IcR0inMhXgEYV30ueVFvLaISxDkqxmZaotr1XU",
-	"ks2qvKyptnUio6KZbF47SxdfuTIv4VguHCkkSu1u57gptx+mInrK5n0v4ais/oAodZScoiuqVBaAK7do",
-	"+05aooDboph1q8ZQM2Za/uYmoAyArXMVNtI2Sk72Wl2q00yykE5BpbguVQU1SOIIDdjqxVFVTLDXP/nw",
-	"8OAFMyGe9Z+/7D8FWxAH4HIMKY+RyLAhDAKyXXUYaq8ZOUTMBgtM5UUZPKbGtySujNZ8q72OrG2nYpvt",
-	"h+chJSaYkRmMmOGbmmdbCsLNtglIPEE8eTIz1paYZwILZ60I5vtntQJKhalU9vXvvHbKkZTEZ8QtkVjh",
-	"1OrnrUwqKi22RWQeEwzeXg+U6IrydXGYe5nFU7Ub0uRInReZYkho3qnIQCo3eEOvlhGmMbVR9rzeMPL+",
-	"VcawRIX8qJaOAv5FKcadUlAvRMm9Pf49nVCpOVxr48u8PT25UuyqBhjOt2vFlpApdkBMichnZkhWZnqw",
-	"2VRO18gTcKaAUDXPsBpyEuaYCeIp/HyGeiBBMGIm2WgU+sCHSRIiApjkE+ZOQDwHUsNzrAMfEmSeYR6g",
-	"JGM4RYEoa0rVwJ1zwQrCPTa35e4yh43XJoin68uiDcAWzPQzrEGYoDP8Bs0Jb8cKMUGYhDS8QNHc5LSI",
-	"5IkwAMM5Rfy8OftDWI4TeJVqFbfVNtdpGcFicepPq1k3M1/uRyUrHjX3ot86prN7Xc+RnsTZ4SopPsyN",
-	"5kA9PQAxODw5At227fD9NbA1WHKcmOe4D8wzPPjrF//yycAE7N9f2M2ebQ+2uZv+EodXYBJGUUiENyr8",
-	"dLk4cD9e+uzxCAR8EdEsCGdYnKNjbEs9VwInSPaDlZVRF0jyl4L2l6d722zQK4gdmh2azfztzB3tF921",
-	"lSH5dZ5//U2rIrZH3fYVrI/q/sNcRNsUgBIgHOwsICAQmiEgM99HhDSWNZHihOgC+h+enh4DgRyRDqba",
-	"pCb44LPhHEL/TUMf+MhxSDQcVaFI6nKJw5LoaJcBkg8ImEbQRwBOYnzOXVW5I5GejSxESZaPosQ9eWsg",
-	"zHzHT1dFO16tjNZXaVXyxjKejviUy7Cd4DCeUYDjbF+p0oCCtaJrQ762wgCMEQyYbOCAD2nOKbYyTcj5",
-	"a/AL/iLEw/gKJPHltqZB3ZZrToJZCg2xYVKHP+WnmU/lwvjr1tYlMD53sQlKematWVDSzmKkYpzPjDRf",
-	"+7b2gwYEpxzqVNFuanazEkFdZ5AVWtHRKSBnquSRTJus5oAsp/u0ukstrLWqr8gqCV9Rg6vNFis9gnTV",
-	"TVQAsZWnypG1zcL697EDmTeu485mfrxy+m11pWd84d8goqBECDYNGofFU/75t2RNU4zKOtk4SRVySQGo",
-	"2+DV3ezChQC1lu+CMKyW6rxocXdYbVTXLcn9ipxzm4wbRyEu2GbmeuOMyToPUusjCxqztb6ZWsGPWpXu",
-	"kx0MSU9CVcckzepZI3P5MaU1RUvDIr6v1NeNQSF2WPAd1jsJazbZNGa9wN6U636A/AgmiFvcFF1RMJzR",
-	"1MxXx5nGMXe/uvaZIXZBu7aya3aGMzMcnORGNrpinkL6jRykwcyFBjJ3AoTEBCTmH+W2QdaSwB9An89g",
-	"JO3zSsBT5+7GspDq9xKU9vow0O73rfP41obV6poFG4Vhf2CrQKYi6HZ1sosOmA7gCF1ga8D/7QHWmcF2",
-	"A8jlcuv50Ytn/acmSIGTBGiSeYarSEomODl48fHh3oGILACxv853yvmWT4q8ptveUTDXVmUzrAtta5I3",
-	"au5bLE/gqP0BBd1t6fRWNFgJ+61G9LeICHenfZ0cDe4u7K4dMFfQvGoztCC1NdqQUHNLMuE+hkkI5SVU",
-	"68emgAi2QYx/7WKUA9ttvjs03ZCBOUBZ7SrF7KDala5qMSm1EtcWvMdYvRAKnX6UiFAab0ma96tal5X3",
-	"WdHv08Bez7paDoVOulYZ5+vilzpjfak9rvJuhZdWyjN4/PLX/H/s1yMwKCCXDUAKXGbKv17sm0AFM+Mr",
-	"ktaTQ2ncd/3o8ZLXKvrbLbblBQ5cHR2kgsT9YPv/m0m2gjVXp4ebxV2k3BxSNKmzNpWw7eok+KRwd7fc",
-	"9d/M9S+A49XXtUUIvc3qnQpFXbdKHadeN/NTZqzY0lfHUmegxoSLbAP0wShByOJLX/Y4O/Un7dghGocc",
-	"fpv7IiElYBAGAzCBczBEaWw0TrjnoNv1v4VtsvkI3G7Nz6FLawjwba2W9WkH373lkQOobmp31C+dYbDW",
-	"rHS9XHLJY34Xgj5tHfAzaSDO4X5FUqsCVkrQBUpgVAy41NB+PHSwibqseqIZoKXG9kmy58V+fRhfggnE",
-	"8xJC5CVKUAEmsrE+kieb0GkFHoDQbNyleIS1HI3gjlk592Z8Lu1hkEWoi/0cakUqO/6HrqBPRdZ5uukB",
-	"tv7+5Oi5OMhde2tx9X5a8d4Fve2w/JhB3tPN9+V0S4m6+aN8sUCmKRinZbeS7rB2W4BN13gENNh4JtAC",
-	"FxYfv0AYXaLAPMNlMDiyN4b4nJXvB0GMyctpUK1+qrkuVfMtcc7pkUx/kMci/HiCRIiFsL9Yj0TcRRtp",
-	"4TQUrC7dKdBNFypV5d/Gf9g4i7GIrllJnyj2eVMzK8fmrJPMWKG9iCh5q1zvChbo7dNpUzjL20QcbrGn",
-	"VQZirKWUylCNt/Sml7Coqq50KJkbhDDu+ZRdeaOzyAyzsEeU7fmpu2Elnq+wvKuHbnXr7Z3yj8szde1s",
-	"0Ke/5Ndh16qimTArZoLGxF2+Y2cqW9TF1UN/JJUZe1RFAdWlXZbEvSpq2vuzq9HNTWRHdmPJx3XiUgKQ",
-	"XHboNN9+cdzu/U+IXOaXniUtIzRuBibw/fdEoWhdt+4la6Vyev2H36ESeJQbnCMtZRVPYBhpp84yxIfi",
-	"bvAPcjZaxcBcmxmwfOuZL7P+LAnp/IS1oWB3LUGSEHdec/z8Dwi/lklFwdoqQQrx4xSvT48+OnjO87h4",
-	"R/icQTDJFxhxgwHfmppOH0MS+hrUSEwocxoV9AAJgAMl7g3EQX7Aln03ACGmsQC1FId6CyTwdnQUrOh6",
-	"1qzaQHbIPEAXKIo5siVvD2xBns3sbfOkicFj3msgb+tmnxG3bg9q8WamQttWSVPAYlV4iATRWYJRAEZJ",
-	"PCkAE8usP4kOlGHhiKBDSAEkZ3g5yaz6ECbIFB4DjoHogPAV1nTmWgZ59T2h4zAJ+C0Nc96L0Edg6+bL",
-	"m98u3vF7Ar7l11HxC6K+vvli8cfFNzdfbgMSBkhkmGfHc/JELHGFpswRJGdYluCICMCHUUQa4JRxbRRG",
-	"/Bgrzw8O8XmEAOGhXy54yYyOewIGjpgKbhMxgZyjZ5iJIT9UABAW4sDz0ME5wswJTUeCMZiVxKM48dWH",
-	"FCQzAVnUOMNnuJC7HxLWPZFpnx9jTtXCYHtJ9n0lu/4Mi2ztdddFD7a1efi61PtTfl6HtTg/wwOR8w1i",
-	"fkxV5HbQMZozgeOsFYYYGCj29QBspbpoR7wmjfOYERBTMMgc/kEDHODZJE1JP8PZnfOcy1HIbBBGrCJX",
-	"RHwk5XVPPb8l0mEIl2KR5kpDX0rxXe4NEbEFrk93uIrcuXB2JECA8JZjsVJlsQmO8svXV2Ep5egfiVjX",
-	"0ljhJjCMq+GEMtQpJaWqPtZUodJ1GWK2jBfr2vaGxPu5wbgaEbKIR1W/A5WKFdAs+YpHxjzRAd0Hs47u",
-	"KOCwvIqzvooG5JbV9NbXzFEwWYXd9RUymFRWYTkMYV4hxyE0V6GX5RX08GXmKlQ4tXIJFk7qA3mdTG6V",
-	"fPrq+pWpgHyLYQKwcoHkFlM2/eNDQC9Djjw0KM7ltCBhumCwzeY8PBcI3Kw5g0Of5fN3lKVI76TBa9ar",
-	"c7RsJj8NCS3ljhtFeO4l8fq8yI6A0b421xaUNjcrWcbyjOZ5tD1MDQTmti8D+E5T5POJdKuzB+to4eZZ",
-	"8Zor8PLF02VUlRL7l2KPv7qz7plKX2ml4tGdCqivffS1VwCxShh7DhP1Hmik73bKS+6hfBupyCBpl4qb",
-	"Xku3KW86x3feyr8Og+sdvvEUrFnBxU1vpSMelYmvwWvPGloJ2V6JY61Eub/7bJCnxVdOhvx2ufpTQO4f",
-	"aqT+PxZ2A3/msn6CcMAPZKkXhTPOgK2QgvMYEX7ujWl2jjLFD53JH/LEGd9d3WR9E2JupfBGa2V9H0F1",
-	"ibu9yVo6+7he5sSFikWhW3pwSe9xKgU+IOkCtEnCitqCJszyHRjHJJ7UnZP8msb7mJTZ9n1lwx5s2cpJ",
-	"zEtIuLBuvw9280/IDOZ6AmkvE4UFEyu9i7OuMiDpgcDllm759ODdBTxts44JljW7sfml1NSaXgjTZM5v",
-	"q1EZSMeQ8vSx/CTvT2nBOYD+uKQUM5N9OBeegylPfad2FckO9Rbh4taJGVuganhRfAfjh/KdOI2ZQSmg",
-	"a7Mjn1tMoW/zxMCYqs/5obPtZb5MAcK17Mko23LrCILFixLreXcVyFitq8e3JQvgevJeqnznD2m9vu/J",
-	"/8p3tepPe7XOg69VTx2UcAJIYYOBacEUfbrIt1ozf+et2C+7Xq0C/g5xDbCxAlDuz7oHqax/QQ0ndoNI",
-	"pFJHi9wvoBd+5nL4K7bqqrf05Hs9MyEcG8jbjsgnqbH07MuCd5E98/6XqiXivJr3xxJr4ueuzlJo+AlM",
-	"aAZPSlSsI56nQMdosqFYpedtagjWQVb0QbR+cqKVycG9CBWHoqshUaLc+yFO920OKnh9G1yYo1ZaahD+",
-	"7JfeAxlVkJBQEkhtJKH3xa2DGW7T9l3swB151qWGtKeHaB7U509PfaZSYIobXUoqNNxUqHII2NUiJe5Q",
-	"fBCon6Cpx0f2PhZj8aWdtxlG9/VOloRUw5vIin63QpbfbP0gkT8yicxT1uJRel6Mfk+SmqLnrBfU47Tk",
-	"g5z+TOU0lRUe2ecQKPcnsdOQyWt6K1e4Ym1+wkGU0iu+KsKoXtqf/de2l0W+5XVXK9Mr1uz8vtV+WV4T",
-	"ZtT/0N3dIj8MagQkc+bVd4vUOhWviIvgd+oSLZkcG7AGpdj5q11GXmoDb1GW19whnsOhjUR8PLtYmk0U",
-	"eclc434mrnIUYIXFkxIk961Ckl11x2+zkFBlgD1RM0NStF6ZwkGKMzbEzGGOkxARNYI6nWlm7vFMiZ3e",
-	"JSMka2blYKZtFYezJkotv/6pik1bN3OjdOmluF74+50hbp2FrXhL+/sws14geQBDArD89Ys/iCM9cB7F",
-	"MABM/bIVShxll6IvMm/yO58z7PfG+5jzsWK6nxQD2EDmzIM4ASgI5bFRObFxTMORHNkVs7oQwF42r9XQ",
-	"9e1ndqGpdeIkS95idmc3/zzM74f5/X7N70zu72Nm50GwZdM6C3/dfk7njayUH9nSLWazgPd5mMoPU/k9",
-	"W6q5xN/fPF4egFxqjN869KgEaV7dRTnEU4RPxM2I6835lNojpdJtbPv0YtIHlfGgMt4vlZFNAbAlnHjl",
-	"Ys9tkdbNO34vKkSNDOuPe4hjlreOC9+XElEJXSmlKaWC7tvojhT9/kF1PKiO90t1HGti95npgQHMYgb1",
-	"dIeaMS6ykZariSpc4t0gDCRO4nqXQoeuyGH4agIJaDAbVQitDb+Q4yxuIO1V3r1PquZ9O0uVYf18+ura",
-	"fKugD5Vnk8TYEhegyoVXGSllDslMvcLkUVB31i2uMsn99tNlliGt1To+oV0aV24MZWRm0vJDYn+owHKb",
-	"HQJZgfohcUEyfbnFb7hJEE3mhYtFxfvtRwCCUYLIWMFg+p6X+J869kftifoCnYdE3D6K0WUFD2Qk8LP1",
-	"hwZWb3zxSZwB/C1Z+ZjO5aBSgty7TuQM7mvtHBAlN5jGGZGbT2PdOgO2EPaT+ZTyA4EgQYRuP6w99yTS",
-	"HLAaqJhlHxAJ9Sauat1ckAXo23JJzkEV7yzEH2dNrZViWbS+GFexH7+T1ehCQQSt14lw4/VIqVZZkJ5W",
-	"AQ4nkPpjFDwSB1KlegsJiEL8hl/F/LAk/Ujm79MQv2GLDroKCWVGZHlRovHt1iR3J1TuJF3nlVXvtr3L",
-	"xC5cdbr6OKTmmlwOZ4lv9Q3lSt0NJli18w9u1Y9gaijjqhycZ7MAq8fjl/tWbuG0iF7wj+PCSZE7bF7U",
-	"QkHiDfHrGzlf+P0sdauRfnYldl2sFuUamYeg5ENQ8scdlDxacZVROpHB1oW7vSYoGcT+8nzhv0N0n71f",
-	"a/VRdEV3xnQS3eq0IWtDc9awnORbDS5g8OHps6f8WOEjgZuccH7gGKArihIMI+Y/cTFqiK/nChMkCAaM",
-	"7xzVMkEjlCDsIxMkCAeIOWLDuQhQCHQGDivMfqPJEAUBCgCZIl9hbzxNmTrm9+r/ZilfP5Tv746iMF3L",
-	"XNHW0UcbTElRRcfxl9MyG2Vyu48IYZNtNtUyREL6NuZQiMgyaTsRHN2AK+kXC3kz7Ctr48tT5Of72QXe",
-	"VDEjjqYIMynhgMTZoRMFal/FJ6tWL0hMlYMhAax3CfQpT/xXhE4CLZPiMb2csUyG58sF7YV4fWc54818",
-	"v6LGSVeTvDdJc44vcU1q91nR+6CXn0aCFA4hQSCIEeEYRhCTSw43Upk0WdmQME3kj/kSUBljviQwURD7",
-	"wrMkMnrGDt/2lSXL8roHoyg7PHIJQ0pAjMGWYwPCUc3PQ0KFiJgK3H+GvO9zIHd5CUEG0r9tslJnmIlm",
-	"ut31QZ4FH8Xxm9kUbOUu8nYDcOirTB7les3IydHeBTi4PPZRcdCqiE3p5gGjWPXYxG4CeQSkbURy7a1c",
-	"b5Agi1sS4qx1gtggzEkjp0BaxdV2D+V+/1wAtsNIDG++mupaVq4RuGTDTGbianzZWHE1rrZZvR+if3zY",
-	"A5djSNWjQSZfxzhq5aMcg1nG2xugXybrDNe9ZuJRhuQeY441T5AE7JdiDTzbK4ygOJZU7coTebhdCAO3",
-	"VgS+GSMdJXzBzoUCWCAKLxBmSworyAqF/Nc0iYeImOIERqoyhTBQki/h2T0okiw2la5fXf+/AAAA//8=",
+	"7L17k9vIlS/4VXK5d6PIHYANgAAJsmLiXqpUsmssqXTrIdtt9i0mgUQRFgmwAVClcoci1N2z43vDjrVn",
+	"r/eud+487NmN2T8mNkJud0/L/VBHzH4B1FfoT7KRJzOBxIMsllRyqz3qP1osEo/MkyfP+/zyvYYTzhdh",
+	"QIIkbgzea5BHeL6YEfg8dJxwGSQ7EcEJcek38XI+x9F5Y9A4mhIUkDOE2TUNpfEQz5aEXuS7jYGuNGbh",
+	"qR80Bo14Gi7+A39sO1o2Hj9WGkPXDYP4eOGKB7skdiJ/kfhhwB8+J5EzxUGCnGkYE7TAvotCuCBGoYeS",
+	"KUF4sZj5DqbfobOpPyMoXk7ocyZ+cIrCCNEHnNLP9OrFDAdtdCsK5wjD60+W7P3tH8dhoCDsJSRCuw/D",
+	"JIy2YhQRj0QkcAgqDHbAb0Z+jDCa+XFCR/Oe7yro3SUOEj85f7wN72ODRb7LLl3MsEOm4cwlUbuhSJS8",
+	"J88MJhvI1GSvawx+xAjbII+SCKsueeg7pKE0xEsbA+PxO0pjEYXu0kn26JVWt4+9jt5RLc/xVLMzMdU+",
+	"mZiqZ+vE9vSei50eHQl5d0nneXc5n5CoMTDo4CbZcsCjcL/vTbyepnY7Wk81seOok67uqD1TJ6RPiNd1",
+	"tIbSSPw5iRM8XzQGDUPTe6pmqZp+pNkDTRtoWlvTtD/TNA0uPV+QxqDECEpjGZMI3qjpqlb4T+eMM/eD",
+	"u2FyK1wGJY68G6J46UwRfYRMQBJFYcQI6IQuaQxMzVQaEcEx8FoQJsiDp8G8f0ycpDEQ43j8TvbSfc+r",
+	"vA/TH1ASPiABXWQnDDz/dBlRLiEPSXTOL4jCZUKACyYxKe6VjQcnjeQ4wMtkGkb+T8qb8vtRyBh/7scx",
+	"5XtpgJe8VZfeupRfIL+YUrbwwiFQm28d+vEtB4SFgnCA/CBO8GzG9icOXJSchUhmLUokKnZkbufiZPBe",
+	"Y4rjG/5s5genjYGHZzFRmGR5rNCfdmbh0j2CiQ2SaEl/lF7H9wv7hlKJXTLDcbJL33knbgx0SzP1rt01",
+	"LaOvvcDOodtNng17J9uYYi/p7J2HfIvB5grIo4RP7CZOSLZVuqpmHmnawLQHHVveKlRwwbDiBEcJMPeL",
+	"bPMEJ8uY7mUn8R+SxkvschLN/QDofEAnFoMMhyWiNLl0C+dSey9fIJmrsq9RMwa1UWClk2xZQXC3ZPZx",
+	"cYLpvy9An7XDZqz3AmKwxGRC6tWRQGk8JFEMCtBYRacj8eTDJIKNsVZzZoQqa8sBfAG7j2qvujcp6MxP",
+	"piibCjqL/CQhAcJUmcXwenqv65/6SazQr2tUp0ucGY5IjPwENfFiwTZ8O3+qHyNKE/7AFtfP9ct9kt12",
+	"wi6H9S8qU2n8dIr5i6pj/iPyzcT2Oo7uGmoPm0Q1ve5E7TuaqxpE9zrYnFhO1y2pzwLjNF6Yc44Dv36P",
+	"ST/U77Jl8M3tM6fjmsTyuqqOjYlqOh1XtUnfUzWsTwz+Y2WfdXtdbfU+kwlRptdOOJ+HLhhRZROXT5By",
+	"Df8YnzAVx61G0M5oco78JEYTHIE+lRXazNkJXWpP/6ihVf7TG+8o9JJwGs5unN8PZ8s5aQystmllX99j",
+	"r/2eH7g7oKt1o6M05gTHy4jO8eI/X3zQUBoBpnc20t+mz9KPL57QTeHgIHu1kb+zq9GXJjgi4n1a2+pR",
+	"OtwE3RWXVXw8x1GCuNSfZdzCNF1cZo4fvZeN5W/T5xe/QOln6dOL9y/eT5+ir//yv3VAFYUROV7CUlPd",
+	"pxmGrd4yb+mqqek3VFu7NVT7uzs7Q9u09Fu3bvCl/kkYkH3Pi0nSGOiaDZNRGsvCcwz1pmXvqKa2q6m2",
+	"ZunqDaszvHnrVse2uxq1ZZTGzdCJ7+FTUrPY+JSg83CJcERQRLBLRWw2scZoqWkd539wQwdE1jSZz+Ar",
+	"wn6gf6MZDk7/fNQgwahR+I1gV/57ThJMvZMoJsmfjxrLxFPt4h2Jn8zYR0JArqoLHCUBiZDe1toa+vrJ",
+	"r9Dw3l4ua9ltb0n3Ndhkl3MSJEPHIYvkEn0REYf4D4mLdA0tA8rQoUc9F74HcIJ0o2MiP0hCFCeh86Cd",
+	"y3zu4CGXvxBpujrc2dm9d4SaizBW3dCJWwrTHmFAVDIjcBmOIny+jfCcmn0xs+BxjJxZGJPD5Rw54ZzQ",
+	"L5j0jlFz1KCD0EaNFhPx4oVbMYpJTHc1M76Y18Vug/f6AcKzGZ1SedBxUYd8JwzdOCdGk02jyOIwvtx8",
+	"66paX9U7R7o56OgDXZfNN7j0gMTLWXK4nFPRTscvfqj5iprZbKsHy9lM+pJvGd3oENPq9lRi9yeqbrgd",
+	"FZtWVzWNbteyTJO/l+1Pfo+Fddt2iama/Ymtms7EVG1NIyqZdCeWoRlmp0fFFjiXVAA8VhoBt2G7SiNc",
+	"kGCzydIry+MX311t+IXFpLfl3x0f791kKnLS10xLdYjmqSYhttqnEsDo607X65sE9yZUdEQ4iKnRK0z0",
+	"CY6J2Bfi8Wyk8i/sJWIFfHotiDX5m3vTMMi/CpeLfLz8O6oq/HBD4nFBlmv7m/s7x3d27x6d7N/bvct1",
+	"p0zZ5ZWpyqQlvfux8l5V82ir1Y5GyTPDgUP+YxZy0OFLpvMyKnBdyu6CZcu+YxRsTGZY/vaITfbu/sGd",
+	"4W35Bz61nkn6/a6tqR2vP1FNPCHqpK8Zqkf0fs/xDJu4BtwWJ/ci32FjvRrlge+/R84Zg+DFAiyUvjMx",
+	"TR1bqmVMDNXselidmJqrej194nkdMul2CGw0WaKmf3vxYfovF++nn6XP0z+g9PnFB+nH6Sfp57DAhFOu",
+	"MWp0e6TfIRNXdXqOrpoeNlW775oqwdh1dcvRbaM/aoCb6S0iP0gOicPfkTMLJe8cRw8E+bldwAnNbYNF",
+	"GPuZkwceJSMTlTpyBIkuZwSC6p58QZTLLpBTICuzzwVDIuPcg93v7B0e7R6c3Ns/3Dva238V3Pua72Oj",
+	"UaZtgWylHb5ze/9w97qJ9E5uCYMOy35tmN7EIoalq55rd1XTnOhq38ITlXgGtrDXI7rjZeYS0PHG8rze",
+	"fHBwPPVJhIBHiUsNhiU1KGLCdOgiYe5mPA0XLIzbsUybqmN6J/LCiBoEyE/IfJ09oZvqjeMfSsbEAAUh",
+	"YgpLYeGlKUF0euwPSeqLePG94Q9vDHe+lz27idn1MRgip9iHKB5Ypy7YHPT7GY6TVtFAGOYz9CCcjJxl",
+	"nIRzEqHmjeMfbmopmL2Btd5SoIQqGgryN9+gnSBsA3uNbVCZ3rfVNmhQt7UqUhp6z3JtTPpqr+9OVNOy",
+	"bRV3LazantbVO8RwNc9rvCqhU6Eu0K/zxnh45cZDhfIrtXPn6tpZ1XP1TPe6rEJUvaSe2QWSelbZN7H0",
+	"+ZtUz5uv7RUX6wU2Br1vI+Kxb47wI/gSDJxHwGAn94dUgSb40T0SOSRIxK8HOCEy4RLpXkZuQeWTo+EP",
+	"XgGlX4QeHcpn+JyKM76FdoaH36VEigIxrgIf8ZkMf0hlymsyCXPTSWiv3QTcspLRjXxeFjAr2E65EjJq",
+	"FB+I+zDBM8HPtWblya17B3uvZM6viwm+gj+6jbL8rGHpP5YJfuP4h7n93cFG37K7WHVtra+afc9RJ13D",
+	"UrGlu55jasT1jIr9PcHOg/U2eESSZRQUjHBufJPZjEToFD8kiD4GvgQ7HCzyjY1wixrhYES/jCF+uHv7",
+	"9nVa4dm0m3x0GwfrjIHW/3ab4L114bny9N6E567g1peJx9z6zhsL+5WH58qUXx3/Mq/Vwr7UwJbs62/a",
+	"vL4aBV0/hsIaNote28q/YuurC4pS22MhDFwr5/W9w53947tH5Sm91BSuvm910+r2LeUFZy+EB6NCp9PW",
+	"jPzHe5xLMuu+U/0NbjT0dqe3kn7dRpVmmaC4RuJ9Q+7VCqnYa2y2df7UvKsV5LA3dUz+WM7VH3un1e6w",
+	"0k7py5Kms3rXNL6RNYRQ2rfDuayuQsW51O1CUKriXOpvnMur8kcpv1O3of+IriX1enL3cqPQdMG93MHx",
+	"dC9wwjlZ72G6BKwp4iLD7LWtLI0DRSGs5G42y91Az48dPOO5oTxH5CdrS0dMlW61k727O/t3dgv1I1CU",
+	"SD3VzMS6sXf79qHsZRa9RDovtFgmxQGipvSCTZ1Fyxh0umudRSBJ0VssfPWaVXb017iOlcm+cR03lxgV",
+	"4jGJ0fvjuY5XG55LglCUdDcGwLJizHatlOOXlN0d2Ivf/GyqoVU9W4N+nfbrrNd+xdn+sdTfC3AY1JDV",
+	"LJAk7F6dEiq9hMc5Pbs/mWhY7VuOoZrE7ah2X9fUfteZdLBhkQm2qopof5lcromoKnAjclZSRJCRF3J+",
+	"rZaxmJbZPz4qqZltKOad4TiR9QoK8JzErJUMn4fLBDk4IadhdI6a3E7c4V/suQrCiInZVo0+SvADEhRH",
+	"yjUSH8zGKskc6OafkkrStXU6qTzbNzrpCjqpTDwmMfTXRSeVh7daJ5nG66+TKrOp6iQjW4NOnU4yv306",
+	"qZ7DpCRtLh+hrHiVpuJC8BWrKuktXFdp3V4PW7pqerqjmo5pqLZl2WrH6ntO155Yrtkp6SoQqmyR1isr",
+	"EKsuiqe+lyCdNwgHBLH1Otw9PNzbv1vQNg6OIp/rG1hz1Oz0tG4rc60WUegQ4saoqVt2a62m66rF9+Sq",
+	"rqicjqBMjw6Rj7dZuG9jrWQNrN76rFpP65Yq4C37dVVJ+jqVVJ7qt0Elrd/F5RmxXWyxrlPguMZAt+w8",
+	"NtTTuvnOkvnlFW7g8mvYI7GrdUnX1FVsOB3V9LSuOulZWJ24hjXxXKvrur3iDt5fkOAIR5eYmnQBIamu",
+	"tS00Q04YJNgP6A8eWgZzHD2gv7LMHGpOCIlakFKP8YygyTl6CBkiBZ1NfWfKdrTopoqIE0ZujHCMqNo9",
+	"ORoe7K7NwHfV7LpqZMTzycxlMiN2pmSOkRuSGAVhAlAFCnpAFolIqg9QQM4U5IT0DQnZCx6SIAmjc4WF",
+	"ab4ThctFjH5ESf+Owtu9qGWbtW+BKMJI9GZRE5xgOsFVwZhhkXSUUIK2zWxWa6UMQAro1pGuU3VThBQo",
+	"SxlJepT/vkzE0C2h9fWOanetG6qpWbdUW7OHqt2xjKF2w77ZMXZYgqVIOtFoLogF5QJGp29rtqZrPUM3",
+	"y4KpP9F1E3c6qmVaE9V0J56KNZeohtex3J7btc2OVhZM5CzriBdCyqjYzTKlOgPLuKKQ2pACEqc0BpxV",
+	"KpKrU5FcpjHpGR1sqZjYRDXdrqNO+npfdR1N6+pmx/U0XNcoaOmWetO0dlRT6++otrbbVw3dvGloN217",
+	"qHdeO/t73SLArLo9qblRbmu8uk2+4YpdUmLQWV1iYGl1RQaqLhUZNMyupnVtS9c0w+w2qmnJTk29QfoP",
+	"6bP0o/R5TdHB8PbO/nf3b5/c3T86uTM8+N7uzZq0ptP1HMfu9FV7Yhqq2TWw2p8QrJqG4xJidGxbt4oF",
+	"CIZ12WKVZYvUIMQIv7IkoWu/VEmCpa0rSLC0Qk7VEk0lllbp6F3LVlcsUHgh1nptNl55Ldky9WudSG2z",
+	"3bhBPufqNMvNm0wXSqYN7uvY7vRUrWPbqml0uqo90XpqhxBHd3UP2xO7aNrcwxsVDHrLwOUIEWCuhB7K",
+	"yiTIbCbiagNUXjXQ/tVFhjAZSqY4gedlsEjUl6F3xMt5DA3WATnFif+QrPVcOqpo2lnlswzZsLOJNPkN",
+	"/wa6cOq8lTcdOW86cv7Nd+R8W9t53zQMvWkYetMw9KZh6E3D0JuGIeC8YlXX1ZuGDqAx5lLYH949EwYE",
+	"cH+KsD9JCOnweLlYzHwSKYCqEzoPciv9zE+m4TJBfGetDV9q6sHu0fHB6hyEQN/hY+JFW+LtqMlu38y6",
+	"twaaPdA6l6LxVMF4XtdchLnSvK+Z66sz742KeW/0iK25ZKJ2HA+rpu556sTxDFXXvI6OvYnuAS7aa5oe",
+	"ryEeW6pvk/Wufxut9xrKf1utd+t6wXg2weKRMGXeIPGs3MT19SKcaH9cnc60V67S+5rVtbCBVa3TcVXT",
+	"Iprad+2O6vTdvtntTiZdrJVVOtV7vCzmEuB0HJwSUSzgO0RCsUS6prECNNOiOtbqomY4c4HXFBSQM/4J",
+	"A24g/LG2xEDX1YPd+8Pbx8OjYoHBNpqQ2HdJjHIdiPwkK28QmTLUlNOiWzHau7O71+IZxjzjGHpgjIRn",
+	"gcIh31l3c/SQRMjzZwxqdhm4JOKVesl0i3cTV9qHgSaCSk1p/JdYF7qmasaR3h10ugPDXmtdWKUyh/zv",
+	"zVKQHU21+rammlpHU22tM1S7ttnb6fdv7PRuWI36TKNmaWY106hbE83TcFfVsUdUs993VNzr6arr9Czb",
+	"dEzb0/srzA6jxuxYTYSNs4uXTq5sdvQrZgfpaL2JqWFVd21HNV2LqLZm99R+R7dcU3P7DhCilEhk79bt",
+	"/g3V1IYd1daMntodDrv2ra6m3egMX0NLZTW9uVB6sUq+DVeiZKrkUoHlniqGBtsNJduBGE7PNImlGv2O",
+	"qZqe3VcnptVRbcc17V4Xd/pmv/GCs6cyXoitxsDqKg0hzhoDUy4LzDb5K6DL684inVpFaHVfIsF1FQq9",
+	"s2oZOHvgXr+vd7DqGq6tmkbPVO2e1VM92yK60Z/ojm0WdeEhmc3W57ficOZmyBasRgYjYYIh0ZjI1Qyj",
+	"c/atgpIwfMCqyukFonmJ6hUebFmbuzJUwLnIdSF7P9VfCQmKwBjNwpZVUMVqU1ClA1v6qtJgrCA5hKgg",
+	"HsWquUVBtbGf8tetbSSzIUPXZfqhNh8HUxWUjBUGMyJq9JuUMP8GMDrqdOkbvI43eB1/6ngd31o43Tdw",
+	"Im/gRN7AibyBE3kDJ/IGTuQNnMgbOJF/m3Ai1Dt7GSyR70d+Qvh5iWvi02dRmJAVSefQ8zY4Yqavfv9g",
+	"72j3ZP/WrUvyyeL0MvrcZnbTpllk3RgYxp9QFtlak0WuzPVNFnnzBFSFeGyp3vigrzyLXKH8tzaLbL7J",
+	"Ir+Wm9h6fbLImQKT+kM8b9LvTYhKsN1XTVfXVWzYXdXSTMN0dGx19RLQyg8OyCKMkg0PdQnQD1AENyj8",
+	"NBffS7ZixA48jlEcIg9HSlYLRlWcH5wiPxkgnKvs0GPnfTIrD53B2d7UBJBb3/2Y/37yg5OD3Xv7B0dr",
+	"U8+GWrq6COUSsIZb6fkFPaSggvUKkf6iwcu6VeBjLGed1508ByRiB46OGp1RoxQjz6mZUbjJJrGBSWIe",
+	"ab2BqQ2M9WBkPcPqtktGyet6xpzeqbdI6qf66iySaqdqv6+7esfoq4bjdVUTuxPVdnum6niubROD4K5n",
+	"1PbY43i6VmvVT63saukdW0YPyzvw2epWXC9bq0xKy9yuXJyXNsyrk1S5N8ee1dUnxHQMrGq211dNXbfV",
+	"vt7pqIZDejbueBrulTA23r6KmKLb7m2xs6AHDRg7zkUWCoMaYMLLZRSn2NtCxKyC6hByEUgeo8m5qIpF",
+	"MdP1a0VZh4sy9W21Isry5n3uzAzqZBvvyi8KpIIAoz9TifuAnKMpnMeZRNifUVEVL7BDUHOU6blDPCMx",
+	"GjUqPXdvv7z46th/OuLLXC++Ova3U3xZCnzYC6SP/1E2gRwG1sYEHfuc/w51IbOZMHFX9Vx3VL13pNkD",
+	"wxjoa2Vht2cwWWgojSAMfkKi8HA5v8cPgYgbA8Pq9HW7Y9ltW74CmLj0ay5INaWxyB/xXiMiD0kUc3HJ",
+	"92xcONb479Jfpv89/XX6/6R/l/5z+rfpr6XTGLSM/TUqBemWoR+ld9zgPbmXv+cf0v+e/jL9x3b6N+kv",
+	"09+k/5j+ffp/Sq/qrHqV2Lz35GmxVuBCczn0kkuDEH+wEcpPYmLgio85mWTPKSmpjqmzy4IlczJitkKb",
+	"EOVvLp6kn6Qfp88uPkifp19sQg94+uZk/0eg9oa0rupa/k1GfCbTYvk3IKf8/Sr9/HZRP8tIGB29q+7o",
+	"vaFqakNbtbXOrqrtWvqOtjs0hjeGjTU6mPSJa5u9rjrBHUc1rQ5WcQ931Y7hmnYXW4ZLSig58f6CBBvh",
+	"XHE0F6ZqDaFsRVnnABQPdLfXQF4p+anPVEcVNQKicnJtMLCnFh6cKU7ur2B2jrS4Pj6hQz3hK8IOMV99",
+	"PPWrOWh6KB6UgeDExUnVDXJTDK7uq0PH+WNrV2MdAFd5nt+GcOV6AK5uHV6FKSWCZT5/daZ7+S1c+GDd",
+	"cwy9qzpGx1XNDsbqpIMt1dK7ZtcxsNZxHCY8dueLWXhOmGAv+L6E/5Lxu/girmHxGY4TARTz6/Sj9Gn6",
+	"Zfo8/YgK5+K3kF9LojA4n/sOv4NOiX7P4kG9vt3rWmbHgIOOwxkgzNy8s3dXVAjT1WHi1TAM1bVsRzU1",
+	"oqm2ZunqxOpg1/M6tt3VGu/kBBGXW92epppat6fa1K65dcu6ZWq39KHR2c0IkpzXESM5R+Hkx8RJ8om/",
+	"95jeEEVhpGuaXryJfjNAZ1EYnKIwQnM/hkgLXiyQExGIR+KZ9KgGoc/hnAd8Qp9ANTCOQYBPsFu++/E7",
+	"8gCMygCMAVoGD4LwLKBDiMjD8AFxEeU8lIQPSHDZ643S66U7i6/uVF7doc5avFyQKCZu4aVogeME6itP",
+	"I+rILEjkh+5lQ+lIQyGPFn5E1gzHrAzHZAeswR3UnQpCVusYLyeZkkRNGAG7kikFdoPvti4bnikNT7iS",
+	"EXl3SccJ2oRxziDf9tkDG5quaoX/9NJ0upXpdAVnzcJTHxZ3geP4LIxc1KRveOshiXzv/NJhd0sLXHmc",
+	"PBKjwuMG8Dgl1yR0z6mKDcIE/cUhiKLVLzaKjD3HMy+M5qT8MqPyMoMylSArg9GjLxV7q8nJzDGg/aR1",
+	"2TBkBudPqazWXnlcncq4gNnZcJivzhYH4hNhhGAILzA6mef9wAmjiEmfS8ZnVsbHuR87rI7aj9HMDx6w",
+	"vl0chMmURAWG35yHjCLr41lEsHvOH3/5UK3KUC02VMaIfsxBuNmAQCGTSwdk1QyIPPLjJK4MCJQTH9JD",
+	"asrdw6ekOCZqNwfkjMQJcsnMf0iic9Sc+XM/+XO9tY3mYUSQF85m4Zk8Lj8hc570DN1zltyaOSE1AEB9",
+	"aZX/dKqtKnlBq21aq1ODugFAcLPw7ChkVfYM2BBHie/MSGYTXbyfPks/Zp0FOEkif7JMmMZPP0s/v/hf",
+	"L36qUxX9afpl+vTip+kn6Zfps/QTvaFkvxs1vxuNx5CFzCZl5LNhypfDzXWLSUJd09ow8lL+7n9LP7v4",
+	"8OL99MuLn6V/QBe/SH+Xfp4+v/ip+AImcfGEWuenUbhcZPCKtbk3YXf8lt0FdkdEgkTYXK5LsN6dqP2e",
+	"PlFdQiy10+vbqj4x+riHsUGMXiFh16YGrpRZMipYbj1R2HZ/eHQCtTfJGnw8bpho+gTr9qSr2j2tp1qe",
+	"2VM7bt9RTXeiWbZmmc7EADeRXs1goyLeVsgMVMK5ImaW1fQejvCcWXNlXEbDsNVb5i1dNTX9hmprt4Zq",
+	"f3dnZ2ibln7r1o2GiAE8JO4wgZuMrqrrqmFDhMwamFa7Z+lvw3gC8ijZWUZxSBlsf9ige+hWGJ3hyL1D",
+	"4hifkprNNEQuwS6aswvAgcxA/HGSUCurfhfxH+PGwDaBcZIMdLwxTZJFPHjrLRIt2tyFa0fLtwgINHUa",
+	"hg+4ea73FDBUh+xh0hwNVdOPNHugaQNNe7vBLgMh1RjIb0M4iM8IVT4WmOT0ssMEJ8uYAy/Ky7MI4+SA",
+	"xVTixhrS8tfSPfE2OC/vQv9BnDC/g1KM+w8sj1w1F5TGGZnQicIF8/j0xDSqi3TnyJFXyQ9O6dBLhv9+",
+	"QJBMXmk1pK/ZosDIBhpdDxCMhNLYMrQXWiAP+zNKHLHOEK2d0QfdIwEd7PCUHBInDADZuG0pjQX7vjEw",
+	"mAT/LsGzZHozPAuqEtzFCZ7gmORIu2wl5fnFfCEb2cXLICLYmeLJjDTyN+x/r/j840XtU8IHcM9dcjZk",
+	"ere8FRY4SgISZWrZCyN0Hi4jRO11Zxkn4bw4wCmOb/izGcyZCXpQk41BI56Gi/+QkxZEATfgBo1kSnzZ",
+	"onusNLjM+A4To+v7k0HIsKQNiF2U/l8X76efX3yY/j59hpoxiR76DolbCCes6SoME3GEsIMTPAtPqVHN",
+	"7qXDhm0fhGAeKUgS3mjUGDVQ82yKE2GOnEV+QmIgDWaPaCkoF+Q83nQEqaIoTpCICOU91PEJm8EJ3H3C",
+	"h3sy9wN/jmfgylZbjll5G9MyspvL9Q4j/hTH93Hk44Cya60qktSQRLOSKuLhAHESi4H7jk5Ua9JzVZPY",
+	"ntrH2kTVHcPtENOzcHfC/FS+hIdsPpcsInYz9Eh2PUp/lT6/eP/ig/Rp+lH6WfoUpV+lz1H6+/T5xZP0",
+	"efrxxYeomdk7foCS8CxoMZwXzCkzYAbu4e7B/b2dXdZLtmAN6Ql+BKsskUPgamfRtoh4JCKBkz+BW/Y8",
+	"+xWEApTyXEGxTy/E2fC5D8eLDwERH2TD9TAAv6aw9DVm1jorJP0k/Vha/kupXbZPNmKEvKdFq6mqF2Wi",
+	"QNzc4ug5ttsnmqfq2JioptNxVZuYnkqfKH4rsFi8A/Sr6gmxT0SAqETwmjDRGxv4jQ38wjbwY6XBzak7",
+	"VAvGN3FCjvx1B1BlWLn8PoDKbfI8V3zy0DiJyYyJAIXlHnw3Q+mnVkDb5e/ISpPBvf+Lw/27PFVPn34c",
+	"+I/QHMbEDBQF6Wa/a5uartuapkm5jXnIEhYxYmnVrqr1jnRjYFkDHdLPb7frJKRLnBmOSIyy8YDoZUPY",
+	"ltE1WIQUTcJkSrXmHM4syF6f+PMKwAYnB6+gyF7gx9V5FaxBnGD+L1+F4pxlzAtdM4yeYRC1b5q6ak7I",
+	"RJ0QTFSnO3Es0sNeR6MmLjnFfq5KRbh5L/NfTL2nmt0btmpqN/qqrRm7qnlz90a3t6P1rK5VSkzwQDjp",
+	"uF1HV/sT21NN0sMq1h1DzWRoz4EmicALd6bEeZC9PXc9Krs2720B43dzFmZPXQeavukuXrUjDVhagZ9u",
+	"dtuGyTdkp9cGBAGp1Uq3qYvAo5WH4TJyeDvLCe95gfwgkN/WRPA9X42+YasdvddVTW2XepO7hjrU9Vta",
+	"x9g1bGMo+kiGc0apbDT0y5syAeGbI3mQUoODWMiJ5fSJjQ214+qeauIuUfuTnqMankZ0t+OYEwtzkP44",
+	"wfMFZ0eja0L+JC+RZdzOVNrlftVDErF0qvE4Fz8C0KCoDcU+EtqwVsy01m+hxiqp0Hizn97spz/V/RQP",
+	"owhXc26Q1af6Veyk2q0FV52cRXixIG6NyXn5JusONP212mT2pO9org7Hy2DVnJiO2nctona9Hha/FTcZ",
+	"M3nFHlvDhRyq9Fo5UVvPhFo9A4qpqDoxKAN2JqrtmK5qkXyar5YBJYMypiJ9B0fuMHBXnsjAQxJZsAsl",
+	"Z2HOm34AZTPAjpD75KYnRl5EiMpgzDJMG0g+Ts6RgyNX4cA27HAE/hN2HkB2Bq5gHm72KmlL0B3ghs4J",
+	"JUZ8Qt3nByw9D8+Ur1qwaZ3A89gVWY3qNi+2jeIEPOvMAtW7quuf+gnKliEvoclNRdFNIJuK8H7G2SxI",
+	"UzzCTqLcgE+SUYxj/NC/GT2uuJmpxvymNzKL6DA33jFdytEqZWnVdPrU2ea+t/htc32p1anKTl/Tur2J",
+	"pxLb7aim5ziq7XQ01Zt4bq+HNdyD6UmqMmv4Wqse/yF9nn6aPrv4q/TZxS9YwOLi/fSj9Hn6u/R5+jEU",
+	"ePwBXfwVuMKfyGfjaNUWnHvSb4mQCnLb/2rVeXDzKgKLTFRbI4aKdd3TOgYxbAOXBRYbxdVFVp8Yrul0",
+	"J6qNqc4kHVedWE5P1XB/Yjs9t0ssryiyGgWZxSTQS8stZfU+4Nhi2sDsDQyrRqltWuC1di9sAihWUWpC",
+	"qqug2UzPwCrdAaorCfyX3Akb9itedSewrsnV6DE5ewt4mJfhb90o8/dGOIgyf/NhbMTgAr5cLJNYDRV0",
+	"s0l0T6WiSuWyChaqpJYtrds3dcO0IKB1TWo5JoF7E/JLslW4C+HoQg4RMg1+vEHSarNM1GPx+mQ/qCkF",
+	"EK/1Y/TukiyJi/Ap9guvjODuxkDPH3XIz0mXnxURUpjJ5Q/s0AceLogjKn6rw5uQUz8I/OA0owujGL9B",
+	"kZR+IdEaeCH9N/ETqLfjBOEZKnl9Gnpba2uUXcIFCfDCpxqorbU7QLhDXp9XTHQBN2fGO4tQ1QWHXTci",
+	"cUx1z28gXP4+1TwKSv+W/pV+ln6UPlVQ+tuLD9KnEDb/Kn2afgm/PEv/QDXUJxdP0k8uPkw/T5+nn0mq",
+	"7G9ZR/AX6dP09+lTqtWgEHF5ldz4O9n0qmlt6v6zSS5IhBaUP65SIvKaT7ycRv7x8NHdnwzP7/z4NHn7",
+	"xwfzO4eadufmLf/20enZ2/PdZP/793/8Q2PXvHvz+NHb87d9xhhSnd3QSfyHIBUq7MtMUFFAl3GMdPMJ",
+	"FndX4ynOFEenxIVC6fcaOHOU9W6721MazjKKSODQdx0cQ7UDnRfPqBaaXbqqZh5p2sC0S01BPMPBVGm3",
+	"j72O3lEtz/FUszMx1T6ZmKpn68T29J6LnR5L5y9J4GSJCAgp5POBR+F+35t4PU3tdrSeamLHUSdd3VF7",
+	"pk5InxCvC7pRNizE6XnZQE2tres9MVBhvtSSfb0wLi+XEOGlTZ1EPp6hOMGR5JgXVopnjmviXmCPZM2T",
+	"SmMxw4wQ8DgQONdAaf06KW2qhnak2wOjO+j02j2rk1Ga0uEe1LDeXGa1H/d08+ZR/TpsphLLq3BAAnLG",
+	"VmEdWAuOEd8FkDNPoHjtUcKLbBUUhyKzHrEH8nM7pCpYyL1CiWJ294TtEfD42ihLkDNH9nwWYhc5eJEs",
+	"qVPsB8jQ9L5CFc8EJ/4cCh9zruDvPYkInp3QKxl/DJiLiUgAj3gbRRjKEpMpDhDQWhFnqkeEVZqifL+v",
+	"SS43a6jYQnP8gMQohC/xrOZ8dZkiglRQhcDLJatVy7XCpM+LfAx9oJsDrdM27e7bZfbuewT3nYmq2dTF",
+	"NDu62vcmPdXqm56tW7ap61oNe5s17E36no47hKikZ7vUxu+o/Y7bVTt23+vp9gTbxKmyd5/6DdkgdaOt",
+	"98y365lXsOEK5u11bLtvVpj3iHUW1Yr8AqVJ4K4QJkn2iKo8uQZZ0b1OWdFVtf4R1HTBiuvGGqkskeZq",
+	"AkHcCIvy7pLEyaXSISLz8CHf8nixmPkOK2rzg3zjLEgU0y0hqpK2qwIiTvB5jJYxnswI25QODtCEoIjE",
+	"yzlxFbQMEn/Gkf19l+8VWNw2uhWF8/qlZdKBTwVWmdUCAyxNIE5ND4PZOZixdYUkl9AHglvJlMyrGz4v",
+	"lYl5YTQJqsLxmrnOul5bgGoonRcTSkbLGq4rMM/V+S/eYccyXMJ38ZmfONP8mCiq7qkO4SqKOkKi9zBe",
+	"y4yruCc+4edD8FQ+9pKson0tg4gJDICteBSUH86P87M5nHBOUBM0DzNVGP6IZMZsU31U0gAoCCNJR7Wq",
+	"TAeE4FpNqidgD47F61ebTh3JdFpE4fWYTZ3rZUpdO9L6A91gSZbOJUyZcdTlzHgUhrcpbWucYN6MEj7k",
+	"54uAL7a2bcDU5WaLJAzRDJ7NKkuPA/wQ+zOoA11TWuq7UmUpFM35c7L2tVahx2MpvUa8OF4uFmGUEPcO",
+	"cX3Mwlar5gsvz+X6W3QzXDJrq/D67GVoTt8GRSZiJDGJ6urAsk0mdWhkGpx+t6IY7L0Gq3C9Rbcbr5BL",
+	"v0qfp5+nX0Lb+Cfp5xc/h7KnT1D6MTQU8j+eI3bhxc/TT9Pn1Dlml7MgdF73mn1cx0sd/iv3mBMSJyyU",
+	"kU/YrW0IETKJT533ttXM/MTQtOrsWdsaZTX8fUwWpjMNlz08fRCGp/6yv7eM8TTp+3O8wUagIz1ij1u9",
+	"MjXDg69Wj8wzuxO7jy3VJrammlZfVycaxmrftCy919dM05xsOLr7JPI9v46QvA/pclqyZqR6Wsp10Txo",
+	"fM3khQmcr6MvG1/dmGvs1SvyqFnlUTMb2vqWJdbOdYVYFERgDgkJatoUdH3QsdqGpVPnYIrjrK49q4fe",
+	"mYVLl/OiCN8HcYJnM7r47DJZubDeCVY5CYEdAj2761akEo46bTymtFjgCM9JQiIIP4qf6+yS/HZRpr6I",
+	"yEM/XMYQumtDFqIxaLy7JNF5Hkxz2COVRuxMyRzSL1yJsZQorMht0DSV1+5R+krBQZd4eDmD873ALOCx",
+	"aIaTXPNuocDyV/MnQA2N0pjjR/4cTomBv/yA/aVnetYPEnJKojxIy0pA68jDo7XFoGGLgStkBeExwpNw",
+	"mQwQFuYa8l3UxME5iqd4QRSkU2vPsLqjgJpA2KErs40wWi59V4VrGMCRE84XUNro4JiofhCTIPYpJ8zO",
+	"W220HyBM9ZrvZc5KgubLOEETMgoAtQJkBWUZcYIYgmYB9jEI4SXU7ndm2J8TF52TBDV96FWgXgu17eKs",
+	"OXgrbm2PAuHkF55K5yy6f8amZqL3Ho/bo0Bevc0iqnyJFziZ5iucN2tRjcwbh8WOyVb930XEawwa/+Nb",
+	"lGphQIIkfov9Gr/FlmHPzSTDnnuPvqJ2kQvdnuPqPhu3FEQeYSeZnee+FopJkCA/KXBsfT6nZoZ8V1/D",
+	"9KBPLV6EAUfNGbpzPzgO8DKZhpH/E6ZnnDBIeIqkYhNRW4hjfdDPJutrrnu7uOyt6jvoMDYcOrO7YODV",
+	"pcD0yZyN/biCGNBuPFYaN7DL/bQrTk30bK+dW97d/VhpiMbrje4w+B2dje/oXAvd6GBR1jcO9dgKouNZ",
+	"1x8OV3Qu79QGiu+EgTfznRegt7kxLUxOPWvjO6zrop75Eg3h25SO1mVt2gpnbPEOgabSAvLeDZNb4TK4",
+	"6k6FR3LM8su3K73wMTMnNrshG9V1UPlumEwBWzVGHILDo8qrGYQoXjpTIKyCxF9yJri1jfAsDhEBXcvI",
+	"GIXLhHBY0yAsCw0nDBjEqwvUFSbhFSgbZ5nbtWSSMqCb04hfXqEQ9BDhU6IAGBOKE+r5ojByKcdNznPD",
+	"osVndc6OVhXq40oT1DfemXDldXCALvbZWtgRmJsczLiK5tIvl7zZo69LYYlwA0RIeIZm9/7+0f7Byb3h",
+	"wdHd3YOTG/s3f3hye+/O3hHM7iV0s76xAtO5AtM3VmA6V2D6xgoMrmR3dDe+o3tdzKRzbVVEAVKoF2Fk",
+	"QD+5Aw0/dFAVLQd+6G6GICPWT45/XWH5rA0oKz/9unj0kqDcNv0OpPMZ5va9284zo2oMuYrGmgjclTap",
+	"tQENal5z3RuW0mFcHu24Lb2HmdNMY0vBrxqjlWv1H1NXTCT6Wfx5QaLEZzP319+9FSN23CQUKvEGtibT",
+	"AmN+TTwGB5kaejhhjmzXbFT92qwXvu598BMkjU79hwTafauue+6W/KgBbhh7YA61xtG/HivM4ZC6+qtv",
+	"LPf25+ZVCVxqG+EJuFVn1B2VstsBqdJTDnSV3/r9KeEJ8/ztE382ixl1M1MvicnMo546d2WTrCLAD1Bx",
+	"52czn4ThjOBAFAlecUlffv3yh8NFGc1YQj6bW0RO/Thhs5pG4fJ0WohKizJ1TtoNOECi90o2OObWZXk1",
+	"AA0hZ2sqnKFyPwzK3vd3do/QW2DQvfVQf4t+Gb/1HvOWH49b2yigdiDCuYCG+AaL3lZYBOdcuU5gFDj4",
+	"cSV2t4q5spinQy/O7c8pdaiabKBZUGYVB7GAoMARqVtvHncpXKkA5RaUEouFApDdvP3cB8nDQ5jrp70n",
+	"PfEQ8FUeZ0OEzg36t2ycrR9g4UoYUyFRfoWBHZaCorUDE3FRACPY9yBeu1nI5B1lfQyoXeH/LFpT5Izy",
+	"8pWptXabHIoI9Xs1jkABcC/IzGbqmcYJxEHKrF4IVddwbFGv8O4WgukG8rLnF4STixOi8qRdSTwUA97l",
+	"t1XBXAoudeYDyA4y4rNdL28v2Zi1G1JUfjFast25di/WafnDcE4KO1BQjVqf1OWEasqk/rn1Mf76aDOQ",
+	"wkMEO1N5YcrbCzWh0k5BHPZHQSxhoKC8NKhV2G9VHpMfCHFdnJABqn8uXR6p6KiOI16L/SnvggKTrty6",
+	"ApivukJ1uzd/ghSBXMGEkNzYSv+B1SOnHwNSxlMEIOCfQZ/QU5T+PWBaPGUwKP9v+hEc1PT84skWNUqQ",
+	"H8z8gJusYA212uj71Iz3PLqJo3A+CqqFHQM0ZgQZozk+Z/UaHPdgRk6xc85+P176Lo/ZF0VJsm53ISAB",
+	"nBYBQa58Oqsn0+Kb0GfpwQE6m3J4JC4otmKBMjMKwNvIDbGtGA3v7aEmXvhtVojfjpaAvRMR7MobBCAq",
+	"EMRkXBQTPCPuKGgOdw9Vw+qq39m501KE9cDNPTb5uR/cJsFpMpVTRJyvlcYjlZf/M6JT+soguJnSj4i3",
+	"jIk7QH6CnHA5cxH38mMi3CtWHkb9K3bKEDqD66a+S1iFjZxYYDbvK91HuXFCdzngSmVvFBmxa3lnDIhH",
+	"y8Dl7wzwnKBw5uZxVV44C/yxzVYWapDAD8i4GRJtMcjZsgRgPFu7ZcU5bmu2qrR1XOL5gc+E7Dg7A26s",
+	"5Nv5efrs4v30M94E+J8vPrh4kj67+F/gpLWPLz7cYv2pwh7Do4CfTYdmYfhguUBeuAxcRexIUeuFAkLc",
+	"GPnJNpos/VkCu5vnY9mTCmmnYBSM7+0fHqGvn/zTWwJqaNxGQx7Pl2/MUN6m+CGRiFiz9fHM4eA9tX4c",
+	"e+BWjNL/Pf2v6S/TX6e/RRyKCNEpxqjpJzEaZ8hG48uUUM2DxLDpAzfSNBWMpHrVGsEmp6oN2tCogfoQ",
+	"bihaPeFyMpNMHo7o/ng15lLd29L/O/1t+pv0l+lvsuk88AM3m9MGr+NNeCtM7sBPOK2lZr2xgkj7tI3G",
+	"lCvHrVrisfzj+tWl19TeHDs42Ig/OMsLfhCYUJeyA79vo2WXwZZqMY/CIME+0y5soakpPfOTiB1qcOka",
+	"PK6TJmCtUvtdMgCw6/qsdv6etJtYPveKEkd47bfCaH4TJzgXPL9JP0l/T0UPCJynvBP54sOLn1789cUH",
+	"vAE5/TR9mn4FAurZVnsUZKKzya3gigHQQovZkokiVoOW13wy6xaGRwqlqKNgEUYJnqEmP40E/es/p79O",
+	"v4TKs9/no/vXz1uZnMvqXz2fGl1QeIz8gEqssSjnGStoDDGNMQqjUTAmc+zPxlyiNfOu/CAMVKZ++Xl1",
+	"zFKetwoVDKU4iTIKxiJoMAag1TzGy2KeTOXgGKIo0WkYGD4kRqctVvcdkRhcGXGmFQufjYKiRYbWGmQ8",
+	"8JilZSeszpYpUuhIoZbAKMgUIqBvwcDyNYPDsbDjkEVC3G12SUB8aiGyxG+daH+FdkSzvgTx4udKYem3",
+	"stIJvjStLEgF1hGTXTXlF98qq6QiMm4Sx59jwEjCwTkfd1X4BMsZzykwwVFWCO9VrljgJCERnc5/Uv/9",
+	"jzS1/86fNUejNvvU+vf/ripEK3QY8kJrhYXReNV1Ad6Nb7HmeNSAQvpRg27TUaNjmfaoMR7k/J4dATMK",
+	"AKkUxUuGuMYeEbe2AfwCsQAsMG9mr3Mp4TJaoYQ8SoS1LqKXeBR4sxAnsEvGHDNwzBswsr8Z69db7Rlm",
+	"CcePy86XmywTAa6aHc7DBk8NdvCfoH9Sns32enpJk1Tyb8HMZ/1aQXYSD3cd2oxZsg7tDI+4qialPu6t",
+	"OG+ZnpwzL74aHXJ583jxUQKamkkytFygMODtAqwRwaWkbfIUEBPZIGygB9tV6VM3TUhIqMgrh5GF4Y1H",
+	"jzZ+rNTRXmcFyHjVxwe3ay2LMtpyJfpDGIYLHx2QAAfnLGdGecd49Ah2EOTWEoQZwssGw1+J6VyJqYnm",
+	"fiai4kREaMTqF1Mn1HukrMUv2tDkzDCkV64QnWAO+XNOko3mWfLViuAE4qUyiygC57u0Mu/Uitd6yN9L",
+	"TS3WPTKGPc7/+D5LilBbNTe8fgvQL1B0Pwou3k+/SJ9ePLn4QKVK7uJJ+kX6LP0yfZp+vkVtmXiOoyR3",
+	"6pprrm8Nytrx3v4hb3dhPOZTUZr+Tfo36T+iJj/9E5A8hdpsKXKah9eNhBEpR4nqbJJR4FOmjggKF/jd",
+	"JUHNvO0ICm4gbvSAnDMrJSbQ4syYpaWgMRhslHijYJz4c/KTMCD7nheThIWdJoRBHdWYIs5KvymPBwHs",
+	"N/WavTACr1gIb+HMLmMCFUT09/g8hppiEK9znDhTgJMKXaLAtT4TUytU7CbOERgHBTv2FJzphIfn/ahk",
+	"26DmGBALfoHSz9KnAGPwFH39l/+tM95sKLFcl7yZvbPPG3gvs3uggLcQezgLowfUwt+mE5Jt6Go9MWip",
+	"4nrXU0w8fCuGIgNErwdvoACMRXAM8NTHRzuoOdY1G0y+Mfpz+s2fdRR0J4yd8Kxey6wgoiRfl9dqMBb2",
+	"NvMJHpBzYAJRN8HsyZoINR1IrfiS0EuuKsD4rVyESUe2yeGqPPr8wcXPUfpx+jz97OLD9Iv0E+qwXfxs",
+	"a5uVjhdnJ5lziNEd3depgMu+bZYf1aLSpyj+YvyQuMooENJMPjqRgcRFLjU+waM6m4YzCFSDLY3GlFRg",
+	"XVNdFnqDUTA+3L19e4zSrxhOePo0/Zf0KWpyeDkOoUZlE8fxGSNA6Po0/Qh80g/opeIoAaBrsoyCFnUM",
+	"bxz/cMwaqeiEvoIIdhMjcQIqE6L5zfQdN47r31F4yjP68J3h4XdP9u7u7N/Zhau/TD+5eF9gZqMmSPTF",
+	"kkoSnh1L/NmMvgJu3D8+Ende/Cz9Kv0c3Kun/D4oNR0F4RLmLZ9/N0YQfv/s4snFzy4+gFeBMqJr9TP6",
+	"8Nv7h7vSxZ+mT1dfzM7jHEO5MFVDo4CfpcxtEqGkSmuMYmpAAhrBQDwkO8F7jH6g0iGyAAYlVOkI0TF6",
+	"W7qAzm+4s7N774hzwLOLv06/YCt1GoZujMSZIvTKg92j44O75cUZBXR1BPb8xX9Jn9GVyu+n/JAnKePl",
+	"YjHz2Wp//2DvaPdk/9atMSUMi7A8FSvIbhdeQOh5wFMHu/eHt4+HR4y8HJYmfc4x4mDcAKOVtbbS9+zd",
+	"vb9792j/gLIjtRM+YnsLoG6e0TXicZ8mgP0n+IEfnMLbYOmPhgeMUd4vLiXcf/EzyCnl8VoeHhMneYIi",
+	"pRuJxyROZziOW210m9oXdBdTTUoCL4wc6rhtEPWAGt+4VIMei2gGi2Qw+wG2OrVF6GaWDhilBq443WA5",
+	"jxX0tsoYL2bmiahioT5aS0FFi4YOmXl4wiDhrlvWZcxqu8/wOYrCZeBuU6uef8mCTnnM3Y1HQXMsn9RJ",
+	"3eDC2aP0C4EuRz/DOeNwqkg8VtDXT/6plUWPeE5fCNNaIyk/J3VFOl86SRagTugNcCAr2wN7h/vI7mo6",
+	"syXH0Gs8LuhR7iPzHP+lJkn5ONZN1aoIgNRrVemMWg+UBgCzcTdUwNrFUBUdgecSK2gZL/Fsdp751e2N",
+	"XX5xxzYP9mWN5hHCWfShzoVnZ24wsTCX9D34/PzGdkalV0MfRpkJ8agBtyFpIHDDYzUiABOCo1DcZq8d",
+	"CY+vHO/b0P7NjnI9m4Zi0xQ2I4sr5AcBX7f9fQUXkXk0sKOrY8xQJa+SgKD3lEL8cfnMa3FCTlgUMk0I",
+	"0M7CczxLziHd3toW9QcQTCfwJA4eEcYkOy4JNArlhcWijb7Hw+d5DnKF5MmNZHGs8rXvKMG6pfk3IZ3y",
+	"BV2MisWcPm0pCHYe1WhU9VEdx4HYRAdDfvbzZrKbqeAVMhs1x+uOWy7VBF9RqBfPmX5VW40yObXknlx8",
+	"CGC5z9LPWrD/uO1R4e3SQdabjotdvx8dkUfJqu3HnrzZ4udGcHnRk6KLm6//NhqPGsaoMaYCcWyM5emw",
+	"M7ivW55wQd4Ug02ftoocNiGzkJo9SbjN26iyn3gNLn+GkjN04WB6OBFmCtLf5+vzasMTSlYBng9VnBSL",
+	"mvMwpu5onnBAboiCMGltZ7m5GPA9WYdY4Sk+NTNmwlHnRUjJdCtG42xObM2KR6C/d4lqlh3bJkvRpl9y",
+	"p+qv0mfps5ZS6/AO0Pjm/s7xnd27RyeU5mPmOnxn7/Bo9+Dk3v7hHnMgmhhBLRg/WAwS7Yp0Jhg/ayxe",
+	"zqkbcXPvcGf/+O5R/gD62Oxb8caxfGk2jPweNBafT46GPxgzz5rdKI/yxt7t24fwLPEI5lxyr7Hyw1j4",
+	"ttwpzpxk4euWXdmKu5q5pCfF63InMvMy80vflr6SnbOC2wWGOjqCiB5Xk8waGgVUi50vOCo7tNMnyJkS",
+	"54GoJMsKGzbXx/sBkXlnW4Q9csdZQWPqKAlPxk/KAou6IdLh/GMAJox5Z3qNKq1VCHlVBW/pqXI7FLCE",
+	"nmQPQIMwq0kmrvBp2HbfAgxi8QTQUOvq7K47VCfGuC5IR7dUNheW46L/LmbY4dHPrCyAsM6vDPd3nTDg",
+	"4bItABtmQnV8X2fa4L4x3iD4Wxc65BfVRRB3uZJ9gQii0M88gij+3CgNUlLnW23EiiIvUfiz8DRmRyii",
+	"atQRekIg38pxkUfBOApnLAw4Ht68s0clIQcpiUnCOn/9OIkw9KqFM6JwDectA0cu1BavaAlhs7d7UHyW",
+	"g+OpT8RTAGQE/Gi6cHeGd4+Ht0EK05+LmQBu5VJjmG0FlnS4UqikFLlA48U0DIjIpIyCzJ0Lo+tLqySS",
+	"ibYqwbJRsmKG4+TuytxJvITqHtS8+Mv0KTg3n6fPLn7BSCuOw3iJ3AwvCqpkaEjA8mLNcfrr9CPKuCtq",
+	"4hY4icLgfO47qyeRX4OaLCiZfgKBxI/S5/lMoEpkRiW65/kOz6PhKPIziQKLOB7BfKGUQlgsfrwRGYAv",
+	"VtSSbJwXee+y99QKVXh1VjACR6HEDPMYekepYdJDzXGvb/e6ltkxdG3cGkgBCXEn3eAM3zYPJawtDCGP",
+	"kquEJ7hd3+T1MajH4n0k4GNu1a0SKzvnAUIoMcHBOeIko8tbW9cB57N4EVPeWXq0XNRBRcbKXj4Sx0ym",
+	"NLmA48YRlU9KJnm2UUzIS+nXHNNghc0dF+SBlBOEZpTLsoIbtnblerumY+Q6LYBcrgkLIJmSc5CxG2Tq",
+	"uLjhS5cRb4X6ZbXl9UYfB/4qVXOI9gH2GAWN33s8rjXX+LHrdUVAAGBI1VumT0jwkMzCBWmjQ0J4D5E4",
+	"gp06ONkGgtrcMegABhXNinV90RnOIuRn0/P2hkomHwIMCjTM109+hXTt0SOEpf581lvPEO0XUTiZkbmC",
+	"DHYV/5tJkmRKRgEHwN0CTI+E3kMfGkYKb3ZlY+USgOcJMu0Gup1Bgwzv7SnI1Dv0f5YyCiytoyBL01qs",
+	"QPG7R0f3EDuqvI12LyUbVfK8YpaTbRSU6QbquZqPFvCS1ajQObiHu8HpzI+nCoqxR/cZiqfhGTx0Fp6y",
+	"ehEww5tjDuNDRYQfOGEUESehf0wwAzcYBbBLReIBgrOAd7eIiOPHBLGhoOb47vFtlKGS0UdAFRNiCG9y",
+	"1+Ao8ON4SVz+zDa6GyZgWhSYkK4UfdY2d8rpFcySkGkiyaUlY/YVqp3MXDjjnMHZ0XlMCabWuxMGDokC",
+	"4jKyUBOEl3CyrBMcS0td+1HQHPMjZMbMMhtDq5D4jvrLk9A9H2c2EfRbMUCkKRiDUuktO3xd1zSzPQqG",
+	"xW71jPthZMCNMIEVM5ePZSnUZMIPBRZoo30WawcUFWFRhAEZlFvoke/yw2sLDYOjAJo/SOBSg6geMJoN",
+	"Y0LiFh1wWS7Cxn9nlYiKL5UJQjgpOYlDjxvroCzxDJFHVLNmgHKoCW7JWxHB7vlPxlsxsrROazCC6jZ4",
+	"Kj+dWGI+l2S17tK2pksUkaKkCEhLAYQszE+IY3UQLPGXcVcbZevBw0esKpU405Dwo+mafiIyjBjFxIlI",
+	"AohxMBkQZGJl4Ag8zjwV0UpWEPJIcFa8XWjixbMzfB5nYlAg1PGO/s3UMaiXii4uLT0fWO3iP6TPExBL",
+	"9YhGpUZWP5iEjxSByQnGew1YRn2PyFGOuwgbgB/rkyFVbtRdDuofBl5nhch4mpWtyfY7D8CAyBGvvgRA",
+	"AQZWT0BuxlRfVgCTZABZPDjKslNKZuQoeUQwP9yI18OAQxwkyiiQBQIT4Qr3NwdFg1jIF2oKAZGpKcyj",
+	"GRziPibKKIAOcY5eCdcqeZgqyJLtzfGoYVhGf9QYt1hBtVxKGLfRsQSCyf3gUfCAnNehYCpSih4OjUyY",
+	"sqcfag8LP/Uf8pmYo4B7BDEXLP8JSuXfMx6r7INuPf53TMLz/UpdhTPGcRNqEJDZuXDrWYktbzzhjaT4",
+	"kTDADav7Yo2le4U4wOCSGaF8QmLE6O5d9W7xvxYrcK9dYkZJIH68jbCwS31X8mFE5jbrbKU6FGTdA3Le",
+	"zplYHD9f45leLSl1PS6t1B7Bl1fR+48364pgJ9NLJyuI9gCfobxmeToobYT8XN1J1Sw/p4yC8ddP/ult",
+	"alt9/eSf/kzrDDRtvC37jaIcUpzBwiIKlSPnmVEi5dtHQd4BxZzbOleaHRRHaSpEsXz8fiERL34cBWxm",
+	"x0c7LWlfiYwkb2M6uLWDOp1OX0FTInL7vFpwLC35Jk0ZcGYrqGOQWlvS6f7SpBknU/OOg0XRkYjF2C4u",
+	"izDGqW9dJKLUPaVUvfdYBPeBtW+F0RmOXF4BX6/kxMNySGCP3cWS6GGxYyMDdeIXnYj+DWqJZpWSoFww",
+	"K3yvAbZZ2avw3fAMzQF5GAIaZ9TsSSKfgTZcpU9jJY4IRsajR8jB87znIDviJNgcQeSqnRuoyQVuCV3v",
+	"1v7B94cHN0+OD27XR/f8lSdyANkBpIk5lKyjOkcf4gvkB6dviTV66z3+ac99/BZrgxlvCumE44R3MqzB",
+	"aOFmBTTcnNENSdcuIzSv/claITcnN33qimDC96fn+Ys5ZyHWeZG9mJVjYRQvIWLVXvUKhp5RT3DZHudy",
+	"SH5lTQcLZTIwsdv13TPCS69/X/Yzq6IR5aFF8O7meBHGiTj5Wri2ddMT969cvLwRTjycKtmHpa23dpVi",
+	"8u5lzAr5KYTnIWBIxMKqFgy6ITNCn1j1VWPejTNGTSrfz0lSaMraRhEBhmRyiq4MVLuicSY2IEciBAT7",
+	"BdMvsxazcn/Zdn5gEqTgGAR8sJxTu3lNc9A7dTnErMd1bcNqETJNWq5JuEyo1y6wkCovOCOTaRg+WPUO",
+	"/rPquyJKISpNZWGDmvP49AT9GfwA3hCKeIvDBjBs+RCUUicVZR55U4hVVnJ1UeDiOnekqO42cOxyTSc4",
+	"8CVcu6yT8YUcu5Kq/uZ9u1uZ/ljRy3nE7CV+EQqXCWUGP8g7UxckkhVhXWdn9uOKZlESJNF5+UFMJE5x",
+	"UXBsROZKi+pl4YPCEOvo9F2CZ6uw+TlUaeih8VtTuO4nPFstwkJVmsQrlNA4fDAGw/pseg72a3OcQaMu",
+	"g4hgZ0ots/EGW5G/om42MqweizJcPTGPFwvw2qlCGg9zkNI9AVoFToX0w3Hg5z/JKfvfsS4ABhXBGh++",
+	"hCb9z9JnKH2GID//NP2c9aPA2fbQavB5+jz9F96k8octqR2n+N58QCzenp8cJw5YFVWmEINeNWS4eRRU",
+	"Dufzk9Y2qkuqoyY/KsOtCRJsZ7DtUK9Dxyw8HDipzPFdluOe+sFp6wXy84BbTj3wLKTQUngTljj0a5xH",
+	"BLm/hqk1PpvJXeJ1UcDsNPuSgRHGVQQ6lrzBi0V1D0hnn11TRg0vFqzBh2GaynBgrVeNVFXgLVZIkjEP",
+	"ApTiwmGOaxDicrrU7d3rTEA+JBwBVkGMagRK9Qbg5GY2R6E6gJq7vpu1WPLT4zYd0B1wcmuGk7kWMCY0",
+	"pdIFyo2rAYbmWLc0U+/aXdMy+tq4tQ26+Cxk92agrTInKlxjQsMG21zt1aVkK6THGuHQfmmQNiYFcoy2",
+	"nBZ5QIuNnNtk+eQuL/wSgdFCJpYRC/KOY2MjD3H1LPIyBPEqKbqDmuUCCKOV4chQ4UPOijcySahwGBog",
+	"iHT0JLXI2/WGZ86ROUH4LBQmtS7ThofJqpJ4ENaUrzieZr65ZfjODEyIG5gFccjWk61iHfr2anDPcRIt",
+	"yViqOKbPoPYYeyT1wut4th7sE/xset+dlekL+elbsawzanbkhv5cQdyvkN05MmWGFbyBpZM/uYiZKU+0",
+	"buG5NKoMB2YIwUU/KMme46MdBhiV1/CUxZE4zqoY9BwFzfGoUbgUaqvq85ws1OgnLaZ+oY+9vpCqJsp8",
+	"lajyFQuWpKltC6ChS4KXDKxKqlKq0oadMEPOrgDXm4S8phF2X57nKNcR8m5oqjVKkbMiXv163HZ+dFtt",
+	"oUx5a9ZguYtRcDD3bVQD5o5jNM5fOy6Bu6/YyJcg6EuQaSRCZ/5sBpmZ0rO30TLwqcVYtVI3qNnKz0as",
+	"BbjLW9nFhdvoEiizS19a2v2MCtJI6rZ6oeumkAC6PNNzCexVTW6GZeMru4jVCcpQTrIgScIQEpG2Jjpz",
+	"bG2cA1KNglWFh4OiAc96vCVEJxyz0nKGSmVr3DkVb2JgG+TdJYaS3cdKo9IGU5f4FXkgOQMcEzHrPbcG",
+	"SkvJs3d5qSJkMS7LTK5fpM0ylSCKqLQQI1yVTERNMXC6f87wOZS44HNWkFE4sGl10IlyNRR2cTh05gsV",
+	"EXQV0ZDAjlAS4EnAtPEWdeiuFJriNxYiUwqrsaseDShC+Ak740qklTL+KcJgXq1bhA2keg4hamLGugq6",
+	"ycsDdrPygHuiPOBm1vgVIR70btUWHn7DoTM+4BcInXB7he1D6ng9xJGPqTU+vrt/cGd4G0Iqt3f2v7t/",
+	"++TO8OB7uzdZMIV/dXf/KPsajQ93D+7v7eyOUZM3A43h3/953Ko2RgDACuBhf8TwFgARio9nFDTzn7gZ",
+	"I+yw0yhcLlAz/T20S3yVfiVgwuFi+q+CxnDRAIFCbLFCIhAuWzFycIJn4emStEcBwxsAt1KALAiwJvEQ",
+	"wCbAEQmSY/6zE7q8B2SOzycElOV9Trbx9igQA+U0aIpmsyR0HigowY+UDPGV1xsCOgOzYaSGtXgz+PIV",
+	"wRaUx1pKuA7FrvNYySElePh9QSIVvMAyFoXo4xJxJV7TXYKB4LANKxCTw5eETObI0T9DEIejf/yew2ly",
+	"UFeOd3PxYdZLuM1FKyuD5Uh0ZBaTl4NbVpDeF4X9APhY+U8fNVYBC1/SWFaD0vyyzdxDPgXgs6+f/Eq0",
+	"WIBqo3QFxBWO+HLx81YN9rOClgvWiwTeL3sVnbzVNq0x00ergZ9fyQTWYUcLZkHpR+kzKnOuwDP8FOJ+",
+	"v89nNQvPjsJDMpvVuMRgjcuGNx/JHJ9n5T8CJCAr2ljTwCIZ1jhKfGdG8tbudbuGX5z5gwwogeH2pJ+3",
+	"xPIZWl7CXIAqzsXKRt01OEkif7JMyBUVM8SBmMDcivOhUOvEAcX/gJx//eS/MtN1gX3wmd4bNaBN+FPW",
+	"bD5qDNCoYRqjxmOqXeRO5vYmIAkCZHtzbO4KeP3PWtvID1zyiAde+GlMC5/6dAIM3yfxeDMYbzAKAQUH",
+	"4lTDu6reURD916YW9BnxT6dJfvHKzPtlomVN41s26zBiajYrEuYbSdKzvG0+S0IsY6rOGCrxqNGl5nyT",
+	"sZt+ObtthvLnhHFyL+L4ldeBbZEhloGKRk3egf4hSMGfpl+mTy9+gTgE1dMWZAWXgZ/IGDIc/0R68nrK",
+	"ehEhKvhe0lWomT4vwmRtRhBYo5UhOsxNpdDLLAoFCVmV2VMrzw4SJk31+dxqyuRwOe7AXjsNBWpKZlM2",
+	"0y8Aiu7ZxV9SocTwudJnLREnl4Z0uWSUoPzXwf4DnN8zSNf9FdUAz4QEETm81oAfAaCgcfpZ+nv493P4",
+	"/xf8O/bvFwb7p8O/fZ5+kX7FrgSWeZp+BrYxfSNc8jFold+xLGoJvTQ8C1BzTO+ie4lX0gAaBt05ntiA",
+	"8VrMl42xOOMpnCJcBq7h9h5XSFlwHJRdjMTulbdv66XTCzAeOb1QE3OEfn7MLnVwwFUo3M9MTnEEJ0tI",
+	"QNsPh9rITfVrx9pgbC3rd7FKLAgv8KKirAws4Q2AC+FQ574H4psoIDEf+HUKtphA7C6Ta88vPki/uvjw",
+	"4v30s42kGmqOdaPT1g1u1AnkjGsbH/WFKD9O6Wo2BcogOx6pRQdSOKkDxhfXW5/t6ukWr8TQrDkgo8kx",
+	"FbnFnCEHtvKjM1ZazFrb6nHiJvhR/da9PzxCEU4AH4CBMLLDov4u/VX6Wyq27u6f3B8ejVEz/V36Sfqp",
+	"+EVB4/vDoxNtzD/o+Sd7rIhtPwocPHOWMyg7iAAFg199ost3nOi6Pc6ADQv+34DfxyAZeVmCof1PbNSh",
+	"hwxN77O6RH7swhkLSMatDeVafVaUOxdxcYUE5AbfnYMshAHq9XcXP6Mq/eJn6R9a1ZgGqCYqij9Ln7Eg",
+	"AmhiuHwUlN2GASKPHD8mKiSioOY/nLl5ObLkOFLzSX6fFDAB7KRPrvJebl9NCIkU5PguQ9vMoy6wwz+/",
+	"+DD9ffpUkXAioFDD86P5GfXgO22tVVjPUZAvqFABrhsDQVmckrn3cxw9IC4CAM8N1+9au5TLYlcR6QJK",
+	"eAGoAiHkZkHYboFHoWStsuyi1mXdzMy6qou38VjgC8TbuKrNq47+HiTzE9jcz5gU+Wn6SfoZat43Wvx0",
+	"LJZZZTbSKMi0NbuwleHGMaDCAkTIgFX/82ZC1ByzCJacQ2Wxn1Ew5pPiZzfTX3jeeoyMVsVWoCLaxQke",
+	"rywIoiNdidhBH8eQTTmuKX8aXCSWZF3Bzzo24jO5SS99VWUqjMVifqyAiHMLVOWB3Eef06wIqbP9DdW2",
+	"yJHwrLajNpm+FuFI0IJeoaAy+2zkv1y1BmpDQ618ap+gf47sVturxMAPsjNfZ3wtxN05BFp+HP5WzEst",
+	"qFYEDmAtzC9UBsNfdEkhzGW9XXXFKCvrTeSdUjvOirBheeMBr9hW0CKMuWwDCREm1CST4MhrUcipl3Q1",
+	"1HFUDzo+WZ7T7VcGHGcHYm2GOb6Nxhxi4TBcRg4f9b3hD092hoffHTPkcAWwEsDK4Yjp8Cs8fhQwcHHQ",
+	"LuVrDm7CEyKXFXTuH31392DcRjfCZIrq4Y+G4uyciMp6HmSoF4Qk6yG8gmyDe9ZUvYkVB5Bktpm319WF",
+	"FBLHDEJwRccZJH0ndOZOOCcScOzeK4eNhfIuEVvjniI5xXUVN+VghqBHhlMgGXdNkRbgFRxQILtR8EL0",
+	"Iu99EzCiYKz61wSLuwYSl0Hg4gwEdxGFpxGez8lW3NpGq6BwGfLtVlzCvt0kqHuNmj4TfCXo0hwak9fx",
+	"+oEX7kyJ82AlK7G0E6IXUlnOShWaQRio7HiAVt58LqJzrNWGH2LDImOMdznaPDtBYDNWW5Omz4U3O5Tu",
+	"UwiSiYicxP05GufGjQ9ctewlZL5JVLogg+sbNX0mlBaYWl+5hC7LY1n2KkLkbniMzNT3klchjepAZ/l0",
+	"2GYMwIv1A7SABluHCdFVmLuiYKaVo8teYyk5c6GKw9vgrBvUFH0EhW996SwwAVXC4x7UWGDq7rriSnk/",
+	"NDy8EqiHb29yLPhX9NIMa77+7Ucs2vMqXnx/eFR956UIpZmkY6aadCAMt7qk41tar6a6PNexEmACAx6e",
+	"nMNAV1RZC9ZfA/gpy6G6ak4uAosS8OIXvGhE5GrRkGVuWEA1u4mjaInAxIRMfaijAVMHDvP13by3hRf+",
+	"cBhH2dLLl6yKIPZqc16rc1rXvEsEzS7fJq8gdC8WqFBVREXbdmlVhOatrnVb6NKjS3dU9rY1NVTokhIq",
+	"BmHIA53cn9pMiW2YFyvnvL5+8k+ld8oR+Jc9Ea54XLaU6d4MxvPV5UZW8v91pjwymAnIYzCYCcp9azIa",
+	"8XJ+vdu+vP3yBod//WcIj/+XQl7oXz8fcAr9f/9HBpxOaQQwpuDbxa2qtrk+5SYN+P7wiPcBLufFLBUD",
+	"34twQrJUyj1WtPSKhgGJDWqm8dKo5li3x60VZxkLnIQboXu+Wax4o6AwauYIf1lAOcOd4VAmcqiYnVcc",
+	"IDC2ATSaPCQRnpU7OjYw56EK/Sr2f7U69h2gTFzb6pttFJfgvEeebZh3l2RJXIRPsV/T2R1dwxMvCaXx",
+	"V9QZGVBK/ALpALBfePwbPl8GJo7SL9Kn6e+hDupZ+uVWexQMhfld/Kk1YGdVTPPssyg/kIBzSojiOUha",
+	"rIyCLIHCOoHF+REv0AJcWwvquhGJV3im/MdaiOqrIWG/EM43UPT1PUWVnZaa/qHEDStqTa/3WE9GmSuf",
+	"5sknunLzuCua/2sRo7LWxjEAgowRw4hiFUd+DYrGpFYCHwloTaknIcO9af7F4f7dVnsdJlKGRgIZoe0a",
+	"dA9eWc6ipON5fHoyWmpax/Fd+Jdsiob0gtg9wColxJ6xDGwIRGfGH/PE4gVxtuL8gXvuShD46T2qhdaE",
+	"Dt+rhbGqIsVPoSWLazRe6pmdLjNqDOjooMhz/N7jPDAbEV6OHpDaloxLAYikZE+BYADitiEGUZ1PKkPK",
+	"SIMo0ExhHFm7G8rL8yJqRXoGR8aoNHiMguZYfpeU95W/HgpkirEAwayFywDn+WNew/hZ+myrjejOZemQ",
+	"UQC+tFT9Jg+Qe975zU9b4rwLiAOjBEe+54HvBgd7Xvxlq/bAWxXVTggia9DaXXht8TxxqYeav3gbsWAX",
+	"TkYB4kqBozdjlEQ+noEe+vEyrgKNZaDdErP6DEV3uzLOnMJZJUvxIYAiRhgUMYeDImIEPsCNtqpPPSAB",
+	"OZOfGZBHCTVb/dDNwqjV245INI932Amr+b18BbhyFFFJjyOrZkeybosQPqEky47Nw4m4AEjKXjp03TCI",
+	"jxduceYQ3MWuq4qgNDvA98uLn6WfoPR5+pWITxfPFJmGMamfDIfSOWDY6PKrKvAp2cKzQxfz59DZRMsg",
+	"FmxJmJufjZdTlWG9BihO/NmMYXTFyzlxVw9MHk5hSwjkaRSR0+UM5yjwDGgODvyibEVHRo2hMLPh4PYz",
+	"zM6RhRm32qNgFOznDTrSabDs+BiWyqNrV1/mhZoQtWNHinEkGWodlnt086QZQGnB6WHhzCWsvXEZPAio",
+	"oSUigBLIDGMPukFGAdz6UjAzWefTCqtz5QllL8F83KQucPV2hvQRJ5DsFX2c8lJvxZd0B7DxAJmmwpcB",
+	"0PaahszrD5yxt4O9BRqGlRkx3AdWVBShRRgl/CxSOWiyNgTCtw+fXJWeL1r6cOUTvJwpjk6Jy4+gLZsJ",
+	"mOfB2UWoCZnUTy6epP/CyvRYyOR9OO/yi/QpZVvKBrXinYGm18joIpQjFtWUlERUGvO3x2hGHSIAZF8s",
+	"SBAjdwmNyyBuQR3U1+SV+P9a8y3lgAxsAh7TOgvlelfD1Lvtbm9cgqyoOQaXHWq7jOgmP1/Vy89+VdD4",
+	"4PjGhqeEVViDaa9VnVU5NGzp0K2KsF7gc6iSfCGeZb3CHGvhkkNQmQrnmsCnDFBAUzaPNG1g2oOOLZ92",
+	"uoYjFVTDjaw2b5VNwHjUzzT6yxymupjh4BUkW2vMRcmYzMWWVDYJmhykmOhgAluPRGNGvuK25YYlI9RZ",
+	"mbprqcVADV4R2hiPVjh4NmOFOVkighqgrSrjUnUU8hNX311SnbquzVDU+5UhVYvajIM5DZCuIENBHXZC",
+	"JKv+DtEpXsSAsA0OyBwL0FcULlmBawR1kTUmBMMnoOY+VCGgIYoIt9nRHD9gyDDkrIzbLw7sgUQbGBI6",
+	"j/eBrNwE+1V63nUm2aXHbvMDjIurMFby6sytHBGNocpldaM+idlhswDRU6kX3bz8c81hyj1VM1VDO9Lt",
+	"gdEddHrtntW5/DDlai0/1VH3wFa+uVwXzvAikjk4DJUlG5zLb0Tje8HNIzq+e7p582g8QLoJcFytNTt2",
+	"mx1eGCS8hyhQeUtRZWfA9odW1DGMY/xS7QpybpDVcl/jYaDXg+c2Ifk+E4dNFvc17MdvALmQD2NCamoA",
+	"SntTKcBvZSCGMhRbSdCtqRuQ+WcFFBs1z+uopAhaZudDc4Q7P6hs8ryq6gX9lOx8be5osJUFr5tzVzIl",
+	"c0Wuo3tBLBXJFyiDqfC+AmH+jzdDSVlvgB0VQg0w50q2Qpp8NvWmHyBBZEbdFiMHRM95uHBDBPpD/pz6",
+	"0U390ykleWVNs6204ateygRUaiB1zqIwIcVDjevsrlXG0xUJG+A5O/i3/nWXg+3lexwMktrzGFeAFDPx",
+	"jJrCmgPtxQN0PDDTUpCE1O4I660YZMNnmJ1gOwrGgMZLxqhJmW4ggfMCdipYyaycO5HiOE2I2bRWn9tW",
+	"siLWmwS1REhq4lmroMEFsHD8gMFOkIBFty+Lj7W2EebopDUaFDkzgqPScdlZrelVpDNf0BWTqhPIxzGJ",
+	"+DDWgl8nDJH+LQ7Kl9c5bKW/ST9Jf58+g3bNJ6z7nEE9//Tiry8+EGAgn6ZPeSz62ZaCDE1DW+mvsra8",
+	"T1is+/OLn6ef8lqiD9JP0s8vfrFVA98HZZIrynCyLpJBAR6YJ/B91mM1XCbTMPJ/AgQaIwbdGQGsiO9x",
+	"kE0WWeDIEGgWhg+WC57K9FmDShuZHXR8cFuFY/Lydu5tBpwBAeoMBI9B35UPadIN+xo6eDa3BTKNhZog",
+	"jMbsVayZPj9isLUGvZgRfxUv3SeR7/kbMhPDJyww0y/Tjy4+SJ8D/venGTOtZI6X5aQyEGQJ71oGeRS7",
+	"fyCQGWQwSEhmC18xoXolS2+zQBMLKDFvWd7Crbw8XcqLsw5F3v+wFSNvhk8VFJMk832lRpJR0BwLsEtq",
+	"TiBVneJYnXCkSQWtQcaU5apU3b7RBsvUoj+bscNiwiDfHFtxYTexTqbibooZoKAkglrt12R7rOF/iWUu",
+	"2wwbnF3B4W3E0tC3xOOXOL4CHvBiZ1cM6SDosA+X8zmOzl8DCD6QJud0TFyLXbGl5tIzDrgeILfCaH4T",
+	"JzgvD7qiIGqPghyWlcFDkkccGbKMbUtNPpC1AhIP7mKQoGSO/dl4kCcsR0HmUkugmgl+QJjTIGvliGDQ",
+	"ca0sLy0wUxW0mC3jTNwz3YaDc97dl6Hq+adBGNF9uEmmKHvaHJ+z7BcrIBkFM3KKnXNJoWT4CJxCedsn",
+	"q9KELFjtgaSUHmsgcJU8PcaEKxwxB+0RiKj0ZlH1BCeu8+BhTn1WJcYXAICNs8ploHn9KVOX4PLWDyoL",
+	"IfLXrRgQHfsGY1iPy5urjpwDnClxHojKvJgdYVcA5t3m58oK/N6Izua0gDL+xxDC8Fbg8yCLjBxfa7UV",
+	"BtC9jAX/f/berTeSI7sT/yoBvrCq/0l2kd2tv8TCPrAvkrhuNWmSLdmeFLqiKoOsNLMiazIym6oRCGha",
+	"OzMLyIC99i5g+MFe78O8LBbo0Yx22tJIA8wnyPoK+iSLOOdEZGTWnaQ0fUm9qEnmJTIu55zfufwOtmyO",
+	"9I+2fG4UxfosZUrQMhEZtlkrve3tStlhzk47KxYED0Bh88DbtV0JjUbmtBTxmMqSJM6wOL4bcXmmGB3Y",
+	"JTjUZ7Mng6u6lyVhOjrSM2h8JYNQHs82BMqJfsiFi3ZBo9Ieb/f+B3uPnhzv/8WDRx7jKYuE1g1bb7kM",
+	"SFqW+bJzV/BEJAzzueBpJqWLPZZKpB4rdVSHTJWTEyvukjgD1mU0M2+bHsewL8DEgccXc9VP0yFw7g2H",
+	"d7kKe5NfuidVCst/Yo4zfqTnCDP9djO94Bh0/H0YAPHlxJwcHDy5u3u0d+/J46MHh/CImVcc7B4dfbR/",
+	"eB+jfNDCDkZb/Tj4gmnfNmcV7Qe5A3e6yJXD0azBseurN220sMJtxn3ZiwcDvqHEkCcAcCFOj2XMSZxy",
+	"KOmFj5m34Mdax5naTGo5ZhIwFPazJsXnuXCCfsCPAqNzVDhn1ZIbQj/ieCkj2O2GjXX1xkXpamYSbRbx",
+	"VCnSfXn0/u7G9p23QBBX084p03HmXOnHd3li8iVkjE5vscl2qfkGXi1tJq6WOfARKhuKRImAqs4hE6qy",
+	"tLCsT9473L33gFJOTIgoEU/jM7hzqWm9oMLeGU6yfpgEG1qqjGA+gWMLKJq+A5aDb7EPFBv/HHIFvsxf",
+	"jH/eZCoMDB23Idkp+mTsuFtHGaJfcgiAOi7skmnibPdgTyMxIKDAqnuYvFCeRoIpKKpl8Ykv0yRL+zsk",
+	"fTyNyyCsBM5U0knwnnIXekyzORVS4CEhvzZeSUlCvrS/TVmSSehaAalHN25ofIo2xXmfp5s3brDJ72M3",
+	"qgfnBmvkX+Zf5b8Z/2L8ef51/mIDXTN6jsc/H3+x4+5bj47Z5MkqJs46jtcr8A6t0HOuBbPZeCiZPbbV",
+	"YpgEOIhV2ib5Tbv9Bp7UG6xRjjq6rVbw2TdKCPOGL6ufNv4cfvE7YBW0/cV20MLRizM7Ud9hd7Q5+rah",
+	"uWp6vsRmkdhHhff6kDIJpTO2MHe71cJUtEpzG+boT1onPTk3YNfd0NuuDda5fiLY1vqwwRXxUN2gfUa7",
+	"4F6x2fQW+Kiy3LibMFCCadMlNcYaJFW0hU4NvUER+HK+JmiavEX8cV2hSkKN2J4C/fW1tD98Sd60YkAz",
+	"BGqoVIaRvHnCtPiEOAGPnShHUxATtSumQ/nQO/aLPV48LfWwvnGDHbvZzSeZogQ/JP4v9SbH6pETHqb9",
+	"kyyKRph2CLFCX1p2Igggbtg+oBRqLXXdRyhDyXhFYxXgUdb6orChfNnoGMu308RkQ17K3YNOEXIqlpva",
+	"md1pru9L7MSPoevW9vb2RnDn7d7G7ZZobbzdurO10b1ziwcnJ7fefvutVgd75GsbtrlUQ35fOmKk2pz/",
+	"GDppE508hdDjkxMlUkVtpsQIqkhm9f72ZcMYuDfx72rzNKYp6thM9M4me+SQuhtE6465tdlqAUeAZ/tj",
+	"+NJwdijWkVkUEdg1mZkOyzsQuLMPgYFZm0Sq8PmRhGEN809fQgKpVyQsg75RwHWv/5fEEXADY2RSX9tE",
+	"hQJdbkPpxruV4fecRUpHkfNzLJSC49szeoYqqm/ccGuq0dI4i4eid6YwkdFmpRmSS4/wpHMVheeM8IJu",
+	"0PrJMNfu1rTsap1P/TXQm8rXuM+H0iN/bef7z37tMX8tEVzFsvhZZQBq8BcXH1902r5E6WyrOXDm0eEP",
+	"6kofXC6tbsKW7SNIwevYNADgq+6wBjUqCJXTNwDrk0ggui2mkaREP9YuNRW3m8IofdyL7r9pX+tETAk2",
+	"vA8OMtbGCbbemMb/4BWzp+eF7BNEqP6alWoCaSgwD19bF1qw7ZvZwZ1ijBZbLAVOMexcadxnLsuWDzu9",
+	"oDFq8GG4iRO3mWQeOzrnp6ciYdubLZjWw0ypkMsmHt2TOIri87ZG15DvHyrgBdViDWVlFyykaEQeKWVM",
+	"JY9yZp0UEz5STMXk1w7TSBQZNCTsndZxO2tbm63NFtUCST4M13bWbm22Nm9RYQkA4UnHOTS3jNWUIpJ3",
+	"jVbEd+2YJlZ6e5H3z+lnBTm7pS5WVPOghaez7r4EX6IiN0HRW6/U/0nvYYwxGvvcqHq9cFF8ihkxSZyd",
+	"9kt2naFwDNUUQAv7xvFgsNNYKISJNurQYZmMQnkGOfSGDtIi4iktoFDkl/phcUWSqwHKtDy8KDKYHmel",
+	"uckeGSVrE32wcAyerOW6rRvTChWPIBpkdoRSnDt+mTAw82Ty2Jx6rbWdNXCPY5zC9DFDD4tQqalF1tvW",
+	"lEkXMOTm3ypMyiL6LnSvFL3QprmyzKU3nbZp4KiBk7nIlV+6qeQISpNMwC/UMJYKh7Ldaq04+F4RMZ47",
+	"eBqECTAv/wETN06UudGfwPV2Gz9g2gPth968ywMTRIBbthbfghERaaMEAd55e/Gdj+L03TiTdMM7i2+4",
+	"F8uTKMSox+2tW4tvOI7jhzzBHuO3t+4svuGxVNlQW+si+EAEIQfGjQtv7U7r1jI386c8xDQ9118IrljX",
+	"U/iTjy8+Bp4FiCCZZWJ8MgiiTyDY4ecYMemUxTRzQ5qdphbn/FSt7fwEX7fm9jbsYc+Jn3xKdcm3W1tF",
+	"cgv8cN4XRfGF46ksoMNsn2VTa9vzJNaGd8IGoVKUT1+87rb7uttTXlf4KnfmvInapTFwdKqYbBR8AoA+",
+	"a0zcbt12R7DdKn9xqzQEqMalR//no/1HO4wzNZIp/wQ9ElolP+VRGLDHx+9uvM0aCT9n2LIQ3D1DDu2K",
+	"wPt8qldTqB4fasvebf1TVNGBMdlmoKuQ7qqvt53+I0eqi3soajYwzmuKrWzBqMM8DL53bZzHWVr54u3F",
+	"X0yZqHFSirEZzVTx4DuPvjX90TMfglCrGqjzKh0fzXUUaLcWo7s+GuuBidemyUWjiGYDruTs0eOHBe7T",
+	"fytabiZgs3mMmATRgkPFmp5DxyynWWdXjGIZsLdusy4wweu7BcYsAyGGZsXeus0iDf9VZZbuuLP0TmkB",
+	"0I4oqGGtNWuPP1xhC99WDHc0S8dvy10u/cOUnRBpWUnfUzmAd/fv//WTh3sf7B2zxtZb7IPwLuuOGDUF",
+	"be7oH6bs2YZpJuiUqRaOP/1Kirc16ShhUb/ez+XBu7Oof3AGb155TMnGAFerurnDGpx19HZQIu0UNd+Q",
+	"5R9SQ0Pzujvu1oYfnNcFPOVdrgQLwsDxZMHmCwdiIq5z/+6T470PHuw/PmaxZAexSk8TcfSXD/UbP9Za",
+	"orCcyRgL5elNU8Wvlc6pWMaGJlhPD2BxlmpDr9Gh3z0xT0TEWSROgOsNfGh4gS+HuAPLvAeEa/S+p17i",
+	"BZEHlEs0KM/RM7doOzcQPGh6rB+f+xIqmnia6sMPC53G8ZkT8uYqNX+mbObMcQhvsnfDSC9YdwQlMqmg",
+	"+HzHGVSnjRgM6wiicBBSe8FOkZLR2WSHkAEARaezTNiHoUrfxZn7wCwFdPggqoCZ0dXikpsP9fthWy24",
+	"kHJF9JXVHJhoVBA6mDIUSof31kJ9zU8zkYwMx8UObFux5lqQQmYDiG3i+qxpG5EWCP7N3WhnERedPxYI",
+	"3IXK3RHs8eHDWaNyLiuNrfrWj69sdA8pmWiuxV1ZWUhAWt7snn73hTcjgamap/TSm+I/rK377gRTSXmC",
+	"CnAcJiWhUBu3C4zbmfYYysHCdjKWDRWlpTG702p5rNNDAWmu1EphMs7gWfFLl03KfQb9njmyJXEGsoC6",
+	"QSNPTtU400awa1y/pMr45qf0r73g4iaUcwUrOLmA8gsm1eUDYw20O7MhNNEgeGCCYBryIe+CL43qbGJu",
+	"0o6je8Hb1OW9M72WtB7YHxW5R4QM2N/GXVNbhpAhTUa+1DItyCLB+EkiVH+T7aXO04hzD8oud2xMHN1i",
+	"64r8aOZ9BcEZD1OWyTSMyJyb2BhUBwnJC+Do1Qbopi9dFxT71CfaM39th21ddGbqamB0C8pSeVJZT6tU",
+	"gEvXkSoVMy3KiaZT9kCHPONYhgC6bsjTfqHq7BZZq3qUXP0yUZkzCGU40Ip6awq5wNXVYiwXa0VkxtuX",
+	"q+hCYtObov7+ssRw94YrvSMBh7F08GFmWCOcdeDMD3TYQHzUHp65SnDmCB7F5bnvc6pXCAMtR4s6BAgh",
+	"eOSVCZUVbiC4jBRrdCiAhg077InvNJfUyMUdrKGlR3OKco5PnCzA61KI8GUOSqTXJpmUmEtKGfFJ3BNK",
+	"zVWKqP82AD8sqwQ9FsuegINQwIbUUJ0E8TkQA+iTYNQlLn1p7SCXSN/jPgQOE7X5X3SIilCHZbU5F4nw",
+	"JZFyNlqYwiq1roaBaRS7QP3cF9xFipcPebhQaSmJDa+uiOxqjU7Y67vTta4qnKRpjEbCDIbTypgmVWkF",
+	"BpbqQnuxPAlPM4pBVU79u/uHH+0e3n/y+PAhGizL6WDVj8+NDp5XoV7N73U/ZEqK7w8QBFLxYFnNe6Qv",
+	"vQ7V+767rUtUs7P29isQH3qNwj1gDUyVbBXRCGtWq/w6qHOloI7rIF05mFO9eVYQ51WO0tSxkR8nNnKN",
+	"1qcewdLBkXXFBrEM01jvqx3ou1CKZFgz0NpDPBHWr2UzUYkxEj1b9h4b0TD8mIYuMYqRIQ+KplRa9ZP4",
+	"UoMQpH7QC3CaxOcgTE4FGwgulUnbstogRBO56QYw2kWlAhpZypeGoBpVxBOahCcmEHSjwwYiTcKemmnS",
+	"vmsn+gjm+epWkFmuZdzy9rUru+SdO6e644VMk1F1/RGA6MUwy7/5WvkeHvAJ49/u8+7I0gbB7i12swnL",
+	"lTdvbYvMs0X+XK5qKGdfPlKM31PuVFt4+fVB6AueQDXf95/9d71Hli12KTOZmd6DRUEK5WHrp5ZC0I0u",
+	"Vo36kswm/LUZhkck+0aiYf1/k+A+hIuIlFjryD6lUvaoxRP3ZQ9qfZySRD4cFrTbnq2MdIev1vFoqFLk",
+	"2d5kos+qwtWVqesNQgNDwp8r9Iw8CTYVtDRrrKEBctNYsM7vgamjOSsUbC+cFgh2+HwWDaiy2ZYLjk8s",
+	"1tRIOTA46Tm3Qg9pmRzKIDE1aP4jha8L1ozlNaR7Tx2qXk5zVkru1Uw5WZ63Wkm+LIFqR1pP5hVOE93m",
+	"MmIAtaFtPP8Acq0AeKWj27Cfb36KJA0Xq2WZmexELGYwnQlKXJpY0uRyqzSdxgFFSVChl/XM9zXKp3tt",
+	"o9em9eoXdoRhu8T0MN7rl7l3iz+rGXSYS6nf9wRo35WV72OY1AOe9teuQSPoCV1cQmBYiVapHnDumdof",
+	"B9jb3nQdYApcsUyxVEOf4eaoZf1l4rHoOXUnFiS4M7U7TMaFFV8y4UuYIk4qPX3K0VnioVk2NGtoa4q4",
+	"bKzFUbmIGET/qyrsb1LrnNWEvmmsXelIgG3Fn48/Gz/bGD8Dzok/5C/yb/Pn+TfjL5oodzv0xg6JcgoO",
+	"gqeKFhwS/YjT1zMuYiB6JVKZMGFhoKDs29QMg6ohtIfOaGBSQ9Huy4XQ6j7Nw1Xku3f9UGyGypgv39Cy",
+	"r8316dt0gjg67YtBLbpfEjPdkKouFLsYR4K+ffpfr4PlfdNyqVxKHNu7QRB/N342/gz6BH2bv8i/zl8Y",
+	"+Wsvq0jg4lj48tol8GLf1gP77bUIfu1EsEMSVAvfWvi+nMIXnAGXkrxJfG5byZVaAU+prqN1p5I6H/ui",
+	"GrIZh0q9G2epfYdTYGfFp4fTX0gsD5sY8ciXMDXA5DezrXCpc0+pOaYkPIZtbVPsG9r2ZZUXjams168S",
+	"6qLDhieiubzkx4l/NcT+dbvv8eNX9N+XbprpwH/j3TUPKKuOilaJ+8QQ6xWNfuDENmu/fa2TXjadZMgT",
+	"L6eV6GbWGP8q/8qFAEnRhh0QAOgt6s1u2lUbzeQoD2D90t8H2YhQo9IdpUjFjP8w3XrMmVtXRXP6pgES",
+	"vqwgCXzRNeMJ02q+hhOvH5ww+5e270QjsFp418L7zy+8kTL3cp51uJU18j/kz/Pf5s/z3+cv8m8LHzr+",
+	"faYDBzzovrRt8QydKNdbM0xTCKTO8+oQGSswtWJXNRWzE55Achb3JfrwC/Jfy/1bUP9ikzI4p0g9TJ0S",
+	"cExKRCeMD4fQxQt47D/117IsDPy1Hfb9Z7++6FynLjjClag1wevn2yda6tqrVCuBl1gJ3PwU/v84C4OL",
+	"m5a6eDXV4DAeAz3719Dt/6v82/EzrRjiE8OROqlHKPBqHtDxiOH3vB9HU/t2uv5/1rC+pzThUvEeZMTO",
+	"0iC+nGrIx9Qk5wpS/L6dtx9WkB+Zpaql/ssm9YszMGe719rgVdEG+t9WMNbKQSsH00NjNd1g7gJD+zSJ",
+	"oVPk+Bl13Pts/IXH8t9COPiP+R/HX7DiT/r/05WHL0vaw7xiPuhYMmjsy+tWDgdm3mrd8IbqhmlnoNYS",
+	"tZZ4dbTEMNQ6ohcPBnEQGrqVqUrAJs1T69V/y7+DRuFfQ7tVNv6v0Fj8xfgX+df5d/nvxp+vs4YSPOn1",
+	"WXdkmgpBI41ychzj6kx5RcsDtz2WZyNndNJcDdNkXdEPgdfKtLQKU6Z6XEoRYHjZtm7gKY/i00z40jIt",
+	"aV3gNELI/0f+T/k/5P+c/zvjUS/uxxF2/zCtnCH+AP1ie6ESTKV8MGzb5so8TJUvoV9WuYmWbcxAmy2K",
+	"4zPltlli2ZDxgT6CPIoKgULiAw7zuqKAfGg6oMPW9GXDaMgn9DCtKU9CqILrjqij9Pef/dpq+E6zTWWB",
+	"POrdiwPR8UqzO8hUynikYl9CM0CM0cPMSrgnvgdv2WTvobBDB9uApz2k7jOn2DbGxb+BDw/VbRh42Hqb",
+	"3qmxW7PUVKZjduOow6CtER5N6p/i0MfAowX4DqlVFVkPNptABubQ2z4TbbJkRti+ZxhHYW/EGrdb282C",
+	"hYsPh9FICxDTM69sAbwbyuCeGeQyTH9mrRvVU9IsNWczmxcbXOO/d9iD3UcbW7c8+P/bHuPsXISn/dR2",
+	"vccuTlgDuMnumdak5TBZ0fCDtsI663R5QssJ30j5AWs72gYw/73VmlXK2ONS3z2XZXABNdK0qZpyDs3u",
+	"xCnEiWP58/wb+Odvqdfzt/l3+X8wbJGnxU/+9fiX+Yv8hccylfEoGrGtd1gQnoapasJppq590HWydKhh",
+	"hwHPh0e9H+0QzvuxEu5JsGyMdjfCXE6bMTpya8tP0NXzQXphsET1TrGXl88Hce+ZSAcBE+wHzQWZYRyu",
+	"MDVg8C/OlYGrVkiToesnpuRRbDeRqTWxEQZHHWxej+HqdEad48m2u9p2FrKCCrjQHD3oEj9SUtaGScqa",
+	"a7FuVdiCyiar01EwVMYC9Ywbz8OAztP4DBUal6yzWyzrY+nUV0JA37WktiqW48wXA02SabCK76F+rFrJ",
+	"lJqxlmoMOfHPzm562GQDJNaZpOxx2rWyxv+/zfouYw/jp/FyjEsdI4ZXJ1Yq7tTa1dgDZeqm1e3XeQyY",
+	"pf1ftm0KQky7A8t2yk75r8gOoj/Z3aPYstMQJnU+vej8+Ka1tQkHfKRNW0tA6x4S7JAmJFVB6fFtbLW0",
+	"3KO+HLbxJmZKuvvVMwmSQIdQEDYBruIE58o8TvoMskac6H/csg3/9As31zx8+/bE26kFnp5NUoOIbNzk",
+	"TxVbW6vHJetqmyw6iZOBtlu0WR6U2Zz0RtbbR2/LTZSSBoKEUh/gWH+wWyA2zJaAIv+ef5f/Pv9d/jz/",
+	"ls2pB1vXZ7YCPvThpz5ZRT9nbM0LPUl9mQJTc9Lrc2hAtloBGprXB/tHjL7JJZfP/yX/l/x/NYl5RAsb",
+	"oNc6DVVqyKpFAPRM5NhyhlGwi1DftoSPqlgjGyqRpMqUL6exWwh3JkaEEjKAuPpExedS2E7cJejhS/33",
+	"AdBlOxAE6AKhBzR2Q2w4oLnp+D88nGOwyaEHNt2exOe+BHMLRKz1x+kd3hVCopdkJFJt49NAHQI2FiqT",
+	"YWkb00VcpSAHyg1cKQfBFIvbLnQFMDB/Kji71EilYqDM7CP1uBOPalcSq5n7QjMu9xXaeDedZGG5ZS/K",
+	"AhFUmMc7tkE40ZJPAJCDzCkevArVqz1nc40g8655HK+w7ypngw6W3siU6A3EKHpSF9lR+EptDJFRDDt8",
+	"BYrU8ujAh/pjW6TbyzhSAYcemi96FSzZw3LTUqgwIEwdxTxg5caopY6obasu7AnZfBXJVeeY10ezzwAK",
+	"c8eQLvXffnms6Da4gJiVy/peKhHpxYNBmCp23g8jQX+EY6JfHEp2EoWnfWobaAcEBMzaJiAO4FCqMBDV",
+	"pF1HsDZfUzt+q1W2jrftp1SeevjgLx/vHT54snvveO/DB0+OHt89une4d3C8t//oP2mZZ/rFaz1cYjyb",
+	"YlmHyuGMQe+Xadu8rlgHHNVg9ldJVMIAOWrKVAag22sC3FUIcK2RFPHemSI7ZjmUdjxJaQuKEKJMsDKq",
+	"bQyjSszCEg7NbUffZh39hT+LpdiHZu3OjW/d3uiGqQmrtFlHS3Z8j2mvXXrFS0+zOwub7poFKmaSl+Zy",
+	"SotE56TM0Go1u+/L2vmwWDCQELBiSMJIq4pGeqCWg+13XEhatFcPRC/iiVDsdusOWvTgutA3sIa/Bh8Q",
+	"RfG5gATkdMJ+NjPai5H7l3AZHw7XFYvCnn5Jc5M91P/SCt8xOrTC644YQcoyqonPJetmKpRCKZZkkfC0",
+	"Nu/1SzFRGwkJtfGoTVQA+2Fqii0JruiPmQPkS+QCl4HyFUYBjeClzQBfCN6x8sdBzQvoCiixRcTDSLDz",
+	"fmzbscdTlkchcNeT7MtwiqF3fajdpU+4JtzuzmKcnIHx1jA5/i50n4684YtnQm92KeTty7nQm62OvH25",
+	"GHqzlZG3yxpxeexdOhqLgBtduQh/F9v7CsjbvK7G3jX2fsWw94Np+79G3TXqrlH3G4i6HRPHBd4e4ViP",
+	"dZI4Eg5uVj8MKNcDQRtaX2BetTw+x1Gab7MwfAJ8d4b9WNIfRIh9/AvgLAHUvupA3VlTF6tTapksZrdG",
+	"7DVirxH76oi9KCBfGa6XC8cx2A7nchmY7qBkWwQyUYpOc96Ph8rtvQGdM6qEmwUW0rvEJgA3Kd5ME/0D",
+	"gnZbL78SYvelnTbMn1VCSBTDqxXAF5D4VKTKl3qSQGBDZlcQJHozafnfvERs3cXbvrym2HoJ4AMVzLXE",
+	"1ssA35dLIHxbu395eF+co7nAkN60MLCOB+IKqB5eVEP6GtK/auH0iZ1f4/kaz9d4/k2MoqNZ5GJ5wO4A",
+	"h68fuS+Nz403gYyq1zNAjnNPU1OD6xpc1+D6suB6NjHPUpD73yDH/CsNusfPxn/HJol51lmjDyATh04v",
+	"mBMhX0DzM5E0Py/nvWnUJ0oMxZ+KYIcpHgnly4JEMRFplkjlsR5XfRB3esCZnlehFGjhoZChljKA36NY",
+	"r6ny2F/Bz3/DEqFNUeWBt6B35lIVIWbkUktGjU3FRnxyol+p1RrxWJtlGXns+89+3ay4E0pp3sorlada",
+	"rH0SJwOesg+3WEMJwTqGK6jTrHoHTCXsmTC7L+0bUoDC1DC2fQNOnJZWVC1gSl+bHlQjyLK3wY6HMvwL",
+	"xqWq5wFPVS+OsoFU9oP0qsBUMimgq+ZoKDy71nY9PIaMfh4sjF0UAbIGF0llA9U0jXuLXWUon7Rs0T82",
+	"Ogk/76zodmgDBaB5ogH6aHImYhjxHs0t3RxLsXwqgpMnsLqnYk4qAnmyLuepWKoI4NL0VA6pyMdX8XPg",
+	"Zy+uIKCB7uLlF95aNxstfdfdbES3dHnvbJXb4PoLb01LmT3Ziwdi6bvvFbfQA/azdOUnmHv0I/RxOcLT",
+	"tPwz3JsuYAvIVZ+h9p2b6BnHPFn+Q/bNDRd6m622CAfcLgLK/KXvPMTL4UYruVe4u7gH/A1RtPS9R/ri",
+	"C28NlMf+ycnSN35kbrjw1j45BLG69L1/RddfeGs/W/HWvzG3LnAjlqjMrLD0UP2OkDdp+QodeljtVKyd",
+	"iq+YU/F+YStiOabLMQk9NvHDaydj7WSsnYxvWKmOwRgTfkat5K7VzzhBMOY5719XpRQiFNRhsEJZjx6u",
+	"kzbE0StE9+8d7bO332pt6d+rbICOVAB45QQiQn2UPhSIXjjgUZFy5ErOztyvfUU9nzb6ukI9UHUnFQ5l",
+	"HumNWmoL5Org2nNae05rz+mSnlOXtXYYq1WSlcBv6lLVrrMGWRPmqbMTlcwVviyx3aLjy1DcGD7cuQy4",
+	"Jqh94kS3KjlPTbDcY8m4LyuLGiezc5XgLiddyWPZEIQVdPjbarEP7rIGuOV8aVOjEBUKSegwzhTX3xyf",
+	"MMCDzTbSIG4UUwFPIFlPtHzmLInAl4UbK5T6peoH8osSgQrKnTKmaRLZYMljarJx0WHqkAxbf2mDiqcI",
+	"H6MAb+LJTsRGKAPxiVAgLQ3zIptKxoiCc+TLznsPjtkUus1OhbQIDBkzwO7I/NNw9vS1FgTV12Zc+tJc",
+	"ibx03VEqFBM/zXjEzoH/0jpT9b/OwuFQ25V8kd/Vl9dS0DXpRPXlDC+qPm2XTfdytrD1pSKssWyaaV8M",
+	"lIieasxLHSYTYdrSzPC7+nKW4xXblV2a/fm6XK8gYxa6FGiYwNcJ/jtHbC5zo8KvRR9aAqQsS955RJcv",
+	"8kpNIVEuu6S03offA6dWLx4IQhH6/A0E9BlqLu23otHVbqvabfWKua0OprCN28Q4DZuMbVD7rWq/Ve23",
+	"etOK3cgUnFbrBu4dkBg/rAOrPJSSC6sz5ImQ6eNL5Na5tW/4EcUDunEcCS7bwNEMHqGfZlymYTqCsRA7",
+	"KHqPVvBrWWpsQ45q6J6nzAfe9Ga5uGpPVe2pqj1VBs+7CvIm2DerOaV+M/5i/Cx/Mf57aKWR/y7/I3bW",
+	"yF+ss0ZJ+8LDZzin9KdjW+uhSHyJFUIYzXT5a93HNSrve9400B2nPOVJeHICTTeeQ9uC/9LcMSanLzF4",
+	"Giew0nGmxXGahDxqekwbWU/BMG2gk4caLjQ9lghtMQWYYqZMIZPHeBBsxFL5MhsG+k6bgwYjJRvQ/bUI",
+	"oOWE9UihsYIz4DqiTOEXmmeJ0KdqpDxyhsV633I2CGWWCjwRdicMk3gQKlFuKsWTJHzKo6ovi0q00MH0",
+	"FHO7elST7Ez5E1xBx9nky9IFe0GH/X+so/T3yp54hDEZj7wfEXne3DvAY6btlkaqIUXleaqzg6tycyhk",
+	"oM/M97/8R1wfAf8spnPmjA8jLj3TgVfZpfKYFJ+krBtGEWggngpqFsyjCAQ0fixOQvmDcD49X573eQrn",
+	"Cyc47YsRTjHUYv44dEKwlrtMqwp6UQMuOROjJm1Q21QEvh6YsW2X+al9RhCIYNoiydAUVV8mA7BAzvSX",
+	"lgNC4L90dy1L49hzuqnAA87EMMW0RcznlCdR2EtZFJ+erp5FeOTslQcguq6WDkjnfnHlo/PeXXvXhbfG",
+	"gyCW6jEKgYWP2S1dfeGtkXRa6f336B7w94B0Wun2Q7rnwlsrDtNKTzgubnMeAo+mQ3ipx5UeQA9W91Dg",
+	"rvxAe+Pyfp7JvfUqOdleMccRHw4Lv5EHP9/lKuxN+pHuksAmNQXpTs5KOd4jlN+L3EbzWtKVWhRMaze3",
+	"YzEZdaxjftZq3erpO8HJAD+KzoSpu3twYLrYSXK8wPdqOUj1BEOu1HmcBFPvvbt7tHfvyeOjB4c3D3aP",
+	"jj7aP7zfpCY+Qe18WMX5ULVfPBtUwx+oqZ6HVLPQZEn/MGkROEkrq7Qy2SXobFrp4BbTj9LPhBnbARQd",
+	"LON1KA0T82LEJymdmfs8FR3jATA5NDCHMz4IbSbzm2m8up75appQwI2nIjjKBpt8EGcyNfehy+Kl9zPU",
+	"2P/1xP6FtpkG/bEPWrlVDWv0olDIdDeD5LZuBn1rlDC4AEJ5J+RSUsC42udPhTZXnYeMRMoaU8w1+AIn",
+	"yrBnYgxsqKVdIFx3exPAPKELwUjVq5KPwd0wtjVcINCRnTCttXlUgf7OK5bH/P8z/yr/rYbc0Azw+fiX",
+	"gP3Hn49/Nf5v42emk93v8+cEzF+s6/19GqoUDXfQ2dIke1S8Ab7s8SiCDQ7hlQL9M4rCKPvBJD1sx6Lk",
+	"TKRQS4X1Xf04VgJcgPiFvoRwh80yodsdnIUhXw88EnrD2YaqVBXGeplK4wHKIDsODS312VB64xaFdpWZ",
+	"Zw0lAK6xP/3v/J/zb8fP9DQWE/inbyYK73DYypksAsmsQz+rTpNFoTwrkhYcL+dOgbx8KWO5gU2iC/UB",
+	"n2fqv8Hu0P8QAx5GHdYVen9jlgj8TetFskhAx2kc50vsMEi5Oqex3A5Bk/U9cmig79V6sBH8mdK4Rgcn",
+	"9AlOaKcJLpEU82GUyvS3s5NEqH7pWNIc6F89gV+pjseO3t/d0KpQvxwaPmFKk/F7halpbeVLkwLEU3pi",
+	"l/fOWGzak7pBR41HmeBJFNrXm+ITrYFgVCrlI+WTnaTlwewIGKzwXiAGwzilFJmJReMsEWkyorwquwVh",
+	"uAZwU9dv2gW+TATkFeE1ZqvolaOdOpk2Qqif5lgfC/i6TfYoTi2el4jRCy9F2UfQoJwl42zxjKZ3JnBq",
+	"foovO9TR3cPXXnRmZ6o8ViK5EqrXb7pnZdxc1Pi4uHSFXpJ2mBa0LY0TV2mGuaRroPiGVcBu+a6J1IZd",
+	"2lQmYN+AzYkb1T0QpK7aU87tj5xj8s7im+6R7+n1xsuH1JKNjjmpOysmMIvbFUFX6JVZY+k3G0vbBTRa",
+	"y6xHJE55b+QkSOj7holYoeOn29y+9JilUDGNo5IVYJKvXm5Mut1qubiu9U5pFXCTNwove2HqLbDxmtPC",
+	"5CQX2vhcQDlDbT70uBIbobadVJiGT0U08nCvZmgrdyMuzxQLT2UdTn/5IfWsLq8T4DBFJbMsNnTpXX6V",
+	"P8eiga/zr/Jv8+cs/9f8N/k3+fP8a/3D/8m/zL/Tfx9/RpQvcKqekngrhYhhFBoflX5rkWIhFKtgUQQG",
+	"pXlFE3m040vYT4MCAH8sM5iRR1FpEBSJ3z3Y07MJpjalcHZFn0cnesfxgCKpni9NYnDBb6qQrQVADsw8",
+	"BArdDWqbCTuQTwuliXCt4ISDKbNPf9rugyONgDbeu/fBxFY4enDv8MHxk7948Nce6+oja/AisraGAQKC",
+	"MyGGeBIk6/T0VxcAK5aCDct5NAhWhoKnBYtJSDn3qLElZC0VCQhIgqj6kNOgURfILR4MQjOz0YgpPlIa",
+	"/YM8opSIvoiCJqATS0tCgnoGOlk5kqgfCguNdtVVEcexOTgLjXW8cgW8YQe5Ot6YFpdiDSF7yQgKF2Al",
+	"VdqsY1XXZHuDrVWVI3hoEeDXFndtcV/W4u7AIjkRpx/cCC9eaFw9Zbdim13JTm+/0nZ6bei+woYuFjIs",
+	"b+n+Q/4lGq/5i/z3NgoCGYnfjP8u/z0Vyz7Lv8q/Gf/9OmuYoE0RAwHZX82GNEYtMf3Pi39oMRvFp5AY",
+	"BuaNYzWW3MXiEwhv4YkpZZaR0dvQVpbx7XVHRXyB8QBC3wf7R8fsJthpesZs+MGkzKOH3JeVmFUljoK5",
+	"YIWOQBMc9YQ1cfHPlAW7IqI1uWxRDLU82dCXk7gVjFv7Be3SKJzjgntFpXDmSrEN1uDSl1Q8ROPtxSaA",
+	"iOl5eptqPUM61zy/ucn2JVNZrycULaSJRimK5PhyMpTDGnbAm2gLPIHoRxh0KMwxGSYJFfr3A182SrES",
+	"NzAiAgcX0SvWFev0uaKcgc4yMQs8PKAtoYCpVEsEY0rEhv48m4iIGYALAxCrWvhuZKH4hrlRhg9h7NcS",
+	"ZfjQypCFRj9durzVXwzzB40ywEqGS4YZPjQXrxZncG6bCDQ8nDQgyS5sTz8udajh5YE7D0N5BupA65sQ",
+	"xF452AB+xjrWsATy2Wq13pr9gVNeFsQgHeFRjiGww0p6yqvoI1N+VzIb+hwyxK1mrgHZcoCsXcmQQEzW",
+	"vhwga+NgpVho80AIvgrEfoSgSnv+sLBq0pmOiV4Cr3JA5vbsgIyjoowBXuTozCLcglquUnHxvLvpFTX4",
+	"fNXB5/ZNQnX86tV348/HPx8/y59DBt6X+df5C5a/YNAh/nn+DcRgEKICZv0m/y7/v/jL/D/WWcMdBzEF",
+	"DeKnPIJWZjOr9jrTMhg7E6l7prCmhF19OZNlwTArjHAUAtK3XP6medVwvjTlcJlMw6hSk7RC5Zs7JZOV",
+	"b6wTBh2MdUhxLlRKMwV/cnKwA9ELA1EENGz2onKCVPg9PC2JAJgjw8llst7cQalOsw1SMwooUgIhJS3D",
+	"Iq0+C/ahbpaaUjBfEgSD3LbMTDu+3gwW2TBMVaKDKinZB0Fp2hdhAs8rWDqQsepUpOx2a4tttVrbZhkA",
+	"5M3hkMBcO6rq8KWRdUVWvcOkVJS1YfXgj8OWP6XSjkvYB5VSuBXr7twxoZBYMXi152yKq5fB2W25uH5t",
+	"yunXoMM+4dicgyPQ0Zd6YPUZF95aJi81RkfGrABZJye3rgN7CcCms66OINUyxVnluhisRm8rFYOFk5Ve",
+	"T0WiwhigDagij3W0jWj+v+liKPhFUT72MtWCLeiqrp+BNJtb77AgPNXz34irOKnpzIfBbLMqwWCS6ghe",
+	"DaLq6q+Xsfpr+6bpZ7Y84PzX8TOAj8/zL/MXyEP8q/yr/GvW+HC7uc4aeiUgJwwePB0yAtKiK3zZwAc0",
+	"SS9MNGuDtkOw44EUGFqxIXtqmiVS/2uYaZCphGENjqXwZecQX0DTTbx9IAyUxjT6WEnLg1XGlhNcwG7v",
+	"bcMFzI77EGBjg1illlYu4ScnYW8exDT9zS3INIvQYY2+4BrHUYszz4ZI6ZJ15UutlzGuqIbcojGHJNDC",
+	"i2bRXX4YqxCxmfPCJ0A32vF8aQEtMN89JeozoEUDKQE6DRmEZzZ+bxcNeagrn/kuFNYNfApcsBdA5jEc",
+	"IHPm1tUm27WTEwbTuObTfqgwwmyqjiwMK0NCkBdt0pOYnwjBRCBVBKYlLckpwK0XYtOXH+lFR7Rrl6g8",
+	"uY4AMqPzXB4xApw7JZDnATpmE/BuX6vic8PO84MzxBCctLwsDcKSTUy4tDaZL5G/sl2Wwh7rxbKXJcAC",
+	"Q4MNhTbYtDzSMwogHAj8oBOiFESEObXzW6zSQyN6roJTA54KDQ4/CKMoXEwJTO/Eq+/TvdBRTIplbza9",
+	"tZSIons8CXZlcLBkSzHzyUeTt8IDQSot/ZRdYv1dFsSa+2Caa7Lgmiz45SYL3pdW7dkQpWGstJql8XS7",
+	"WZMF12TBNVnwm9XkyhhoxBUcOr6XjoeDVcb9UFzjEUHs3hUbYlkOXmsnwpqiM8URU2lfDIwRunRAHazk",
+	"au+rKqOPsXucqDqAatpu0PdTUWusMqMwkAyvwiSMIOF1bI1VoI3O4vZWk+2xynhmsnULPqXQ1FUwURMP",
+	"18TDbyzxcBD3sAeMmOJz2mVKRCcb2nLnoRQBe//4g4fOZMFJQjso1aKFNYhpxoBMz9m9HqBk3EYeHCGP",
+	"GesU1T4a9sjsG2CBImQRpBrTJulGNiz8aWLQFUEgAl+qoegB0seRe/qf4pNUJHo1EjLtzUScx8mZYvHJ",
+	"SRRKsckexc4AwfXU4xKjwDyMpiHm90R6X0/ZwuzeVHyS3uyng6gKbob8dKmG2epAX7io5w2siH7k5ppt",
+	"Q6MoODuFO0QWN7QXzdkmvryI8oGcgdSH3YO9Yhs460W73XTlqi4W02vlwIR4OB0cYFZOX/Ao7f9s5u58",
+	"qHWUPg/DJO5CMKaI07NPfZJI/tqOvxaf+WvQ3ssY98MkhrR/GKli7x8fH3iGfdqXaZz1QNKkjgCbtlso",
+	"PVNvliwR2OEMDuu0rfM+fc+VE8OXaNaE79r/ixXgMd4ybdc8Hla3wrEzhaFi2XDpRY2HQvJhuDnieDKm",
+	"riw4dEGSmHptD1qSgSEA/+Cq2FTG0gklT0ZaWnSzMEL7FiW0EU9IoZRkUuq1pU0KNjrkQ5lsZ1NtMls8",
+	"sDnS4Qi3+ApLbKbCXWI4KAuJdYeiVzRPXyAo9odC6mN7a7O1ecvOqyM10Iqctv7H1SM8uR0cJeAxipjS",
+	"BAt5EidYjr70LgHrb/bJPxQ8CIujT+W74Kvp8ojLnkh22DAEOg3XBHFYyLCp4FQxgdHnO61blb/ax2Qy",
+	"EbzXB470NeoaqDeH1b/4DhuleLvVYgMFeX1hIKDBSNwVAGMzHrEtppqVvTZtbx3inFxZesDc/rgCBIa+",
+	"6XiqVvEsx+dyydHe15dex3jLdmt5VaeJQnst2uK4NZbY7FcyoDnscFbaY+UWkJ3l9q9nACX4LawPBbNj",
+	"qVuf6UiYJdHaztpNsLDp66qH8x4URhoAzEEhStbYajGlhfMgVhr/uCyUXpFcY2hF1hXrFXQjrGHzdppF",
+	"LM5azuumdyYUG2ZD7LppmEosD6QvHdrHf8y/yn8z/sX48/zr/MUGUmSOP8u/G/98/MWfvtHHUQrjOnC7",
+	"X7plcHHiVMDBidXYeW1nsn5GY6XyLBnq7FJXDqICdNN/McTtzYg04+xQM1FsYblUc4qp2bjsAe/1nW+N",
+	"wbZDoOpLydMs4RE7EyNvVnALEamqJlamysxTKE9LE0WZYJPTs0ctezGeqHiEZ9DJbW3YjTKxmuPP8y+B",
+	"+Oa7/A9FtvWfvmnuGEoYBG2+tFvIY2IwjOKR0H+cQhdDc4ze7mmr4bhrMThK2g/rPgF+ADYiBEuRRYf0",
+	"qeDAXC9VH9CymH6mvpzS0NSGl+dNvF40vand9SrcDNRkt7Q6ZS/+5CIdT0DU3YO9HWwYS1+ATAjgb+zy",
+	"3lmb2WpmKnFuuyM8xzw5X+Jso4t0k+1O7n1gqSHZUM3Cu//B3iPK4WvbjjKQioBZI0mcIZUriNHbrdub",
+	"7IGWfOBWLlhjjRzcYdiWd7vV2vr+s3/abrVuwexut1p3oMWtuQNLqjWUYCh19XHo6Js7yL16HipRmmD4",
+	"jCkT+y659NEAAOdXYB23Gj1L11hgGywyUAgnrmQdwbhckG62RoHjDX6kYWl1Nc+FEsr0rdtwSMEpiJym",
+	"tucvsZK3tUWG/jHyaBjfFuxWmMaEUxo+lwzYy0QAw4g3ZKb1zKO40H6YiqENcNaPo2DCp9koXEW2uXOY",
+	"Yr4Ol6OKuxOeAT/PGpuWwnrbxiesKwAvmHyDVCQ0ziyKrBeJfL1M/xKOGiwmjwzva3nGrZtJxlJ/LITl",
+	"WIOSC0wgUmXQLRsGR3B0wM7jLAqg13XF8TVRiWFkTmUscHpSHOkmmplyQ8hsoIqPgRR5CDmAcALmYcjM",
+	"ahiRWOpSriGE3mf8E/2/JI5AjGIomKE3QTXtWdRyhVwy+FC9f/AEdLWs1OYIoYZAm1v/LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/docs"
 	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
@@ -21,7 +22,7 @@ type Server struct {
 	sealer                    *sealer.Sealer
 	logger                    *slog.Logger
 	requireActiveSubscription bool
-	contract                  contract // /openapi.yaml and /docs, rendered once
+	docsPage                  []byte // /docs, rendered once
 	forwarding                Forwarding
 }
 
@@ -37,12 +38,12 @@ type Policy struct {
 // tokens, the log, the partner's policy, the forwarding queue (nil: none) and the spec they
 // implement (for /docs).
 func NewServer(st *storage.Store, sealer *sealer.Sealer, logger *slog.Logger, policy Policy, forwarding Forwarding, spec *openapi3.T) (*Server, error) {
-	c, err := renderContract(spec)
+	page, err := docs.Page(spec)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the contract: %w", err)
 	}
 	return &Server{store: st, sealer: sealer, logger: logger,
-		requireActiveSubscription: policy.RequireActiveSubscription, contract: c, forwarding: forwarding}, nil
+		requireActiveSubscription: policy.RequireActiveSubscription, docsPage: page, forwarding: forwarding}, nil
 }
 
 // Healthz answers while the process is up.

@@ -2,8 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"maps"
 	"os"
@@ -21,37 +19,31 @@ import (
 	"github.com/evotor-partner/evotor-partner/generated"
 )
 
-// Conformance to Evotor's own reference. The tests compare our spec with a compact facts file
-// extracted from the reference and committed (testdata/evotor/reference-facts.json), so a clone
-// needs nothing beside it. The reference itself (Swagger 2.0 in ../shared/evotor/official) is
-// beside the clone in CI only; there TestReferenceFacts re-extracts the facts and fails when the
-// committed file is stale.
+// Conformance to Evotor's own reference: its Swagger 2.0 files, vendored byte for byte under
+// testdata/evotor/official (from the project's reference material, ../shared/evotor/official,
+// which stands beside the clone in CI only; there TestVendoredReferenceIsEvotors fails when the
+// copy is stale). The tests read the copy, so a clone needs nothing beside it.
 
 var (
-	officialDir = filepath.Join("..", "..", "shared", "evotor", "official")
-	factsFile   = filepath.Join("testdata", "evotor", "reference-facts.json")
-	updateFacts = flag.Bool("update-facts", false, "rewrite "+factsFile+" from "+officialDir)
+	sharedOfficialDir = filepath.Join("..", "..", "shared", "evotor", "official")
+	vendoredDir       = filepath.Join("testdata", "evotor", "official")
+	referenceFiles    = []string{"definitions.yaml", "info.yaml", "parameters.yaml", "paths.yaml", "responses.yaml"}
 )
 
-const regenerateFacts = "go test ./tests -run TestReferenceFacts -update-facts"
-
-// referenceFacts is what the conformance tests need of the reference. JSON fields are declared
-// in alphabetical order and lists are sorted, so the file is deterministic.
+// referenceFacts is what the conformance tests need of the reference's operations.
 type referenceFacts struct {
-	About      string               `json:"about"`
-	ErrorCodes map[int]int          `json:"errorCodes"` // Evotor's error code → HTTP status
-	Operations []referenceOperation `json:"operations"` // partner-side, /partner.ru prefix removed
+	ErrorCodes map[int]int          // Evotor's error code → HTTP status
+	Operations []referenceOperation // partner-side, /partner.ru prefix removed
 }
 
 type referenceOperation struct {
-	Method                string   `json:"method"`
-	Path                  string   `json:"path"`
-	PathParameters        []string `json:"pathParameters"`        // in the order of the path
-	RequiredRequestFields []string `json:"requiredRequestFields"` // "[]" stands for an array's items
+	Method                string
+	Path                  string
+	PathParameters        []string // in the order of the path
+	RequiredRequestFields []string // "[]" stands for an array's items
+	Codes                 []int    // the Evotor error codes its responses declare
+	Credential            string   // "app" (serverAuth), "user" (clientAuth) or ""
 }
-
-const factsAbout = "Extracted from Evotor's API reference (Swagger 2.0, GitHub evotor/documentation-api) " +
-	"by tests/conformance_test.go; do not edit: " + regenerateFacts
 
 // check refuses facts too thin to test against (a reader that found next to nothing).
 func (f referenceFacts) check(t testing.TB, from string) {
@@ -64,21 +56,7 @@ func (f referenceFacts) check(t testing.TB, from string) {
 	}
 }
 
-func loadReferenceFacts(t testing.TB) referenceFacts {
-	t.Helper()
-	b, err := os.ReadFile(factsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var f referenceFacts
-	if err := dec.Decode(&f); err != nil {
-		t.Fatalf("%s: %v", factsFile, err)
-	}
-	f.check(t, factsFile)
-	return f
-}
+func loadReferenceFacts(t testing.TB) referenceFacts { return extractReferenceFacts(t, vendoredDir) }
 
 func ourSpec(t *testing.T) *openapi3.T {
 	spec, err := generated.GetSpec()
@@ -185,26 +163,38 @@ func TestReferenceRequiredFieldsAreRequired(t *testing.T) {
 	}
 }
 
+// operationCodes is an operation's x-evotor-codes: each error it answers, with its status.
+func operationCodes(t *testing.T, op *openapi3.Operation) map[int]int {
+	codes := map[int]int{}
+	list, _ := op.Extensions["x-evotor-codes"].([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		code, ok1 := m["code"].(float64)
+		status, ok2 := m["status"].(float64)
+		if !ok1 || !ok2 {
+			t.Errorf("%s: x-evotor-codes entry %v wants a code and a status", op.OperationID, e)
+			continue
+		}
+		codes[int(code)] = int(status)
+	}
+	return codes
+}
+
+// TestOurErrorCodesAreEvotors: every Evotor code an operation of ours answers has the HTTP
+// status Evotor's reference gives it.
 func TestOurErrorCodesAreEvotors(t *testing.T) {
 	ours := ourSpec(t)
-	codes := loadReferenceFacts(t).ErrorCodes
+	known := loadReferenceFacts(t).ErrorCodes
 	checked := 0
 	for path, item := range ours.Paths.Map() {
 		for method, op := range item.Operations() {
-			for status, resp := range op.Responses.Map() {
-				raw, ok := resp.Value.Extensions["x-evotor-codes"].([]any)
-				if !ok {
-					continue
+			for code, status := range operationCodes(t, op) {
+				if code < 1000 {
+					continue // our own transport/admin answers (the HTTP status), not Evotor's
 				}
-				for _, c := range raw {
-					code := int(c.(float64))
-					if code < 1000 {
-						continue // our own transport/admin codes (the HTTP status), not Evotor's
-					}
-					checked++
-					if want, ok := codes[code]; !ok || strconv.Itoa(want) != status {
-						t.Errorf("%s %s answers %d with %s; Evotor's reference: %v (known: %v)", method, path, code, status, want, ok)
-					}
+				checked++
+				if want, ok := known[code]; !ok || want != status {
+					t.Errorf("%s %s answers %d with %d; Evotor's reference: %v (known: %v)", method, path, code, status, want, ok)
 				}
 			}
 		}
@@ -212,6 +202,55 @@ func TestOurErrorCodesAreEvotors(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no x-evotor-codes found in our spec")
 	}
+}
+
+// TestOperationsAreEvotors: each partner operation of Evotor's reference takes the credential
+// the reference names and answers every error code the reference declares for it, with its
+// status, unless the operation lists the difference (x-evotor-differences: security, code-N)
+// with why. A listed difference that is no longer one fails too.
+func TestOperationsAreEvotors(t *testing.T) {
+	ours := ourSpec(t)
+	facts := loadReferenceFacts(t)
+	schemes := map[string]string{"app": "[[appToken] [appBasic]]", "user": "[[userToken]]"}
+	for _, o := range facts.Operations {
+		op := ours.Paths.Find(o.Path).GetOperation(o.Method)
+		listed, _ := op.Extensions["x-evotor-differences"].(map[string]any)
+		found := map[string]bool{}
+		differs := func(key, what string) {
+			if why, _ := listed[key].(string); why != "" {
+				found[key] = true
+				return
+			}
+			t.Errorf("%s %s: %s; list it in the operation's x-evotor-differences as %q with why, or remove the difference", o.Method, o.Path, what, key)
+		}
+		if want := schemes[o.Credential]; want != "" && securityOf(ours, op) != want {
+			differs("security", fmt.Sprintf("takes %s, the reference %s", securityOf(ours, op), want))
+		}
+		codes := operationCodes(t, op)
+		for _, code := range o.Codes {
+			if codes[code] != facts.ErrorCodes[code] {
+				differs(fmt.Sprintf("code-%d", code), fmt.Sprintf("the reference declares %d (status %d), ours does not answer it", code, facts.ErrorCodes[code]))
+			}
+		}
+		for key := range listed {
+			if !found[key] {
+				t.Errorf("%s %s: x-evotor-differences lists %q, which no longer differs from the reference", o.Method, o.Path, key)
+			}
+		}
+	}
+}
+
+// securityOf is an operation's security alternatives, each its scheme names: "[[appToken] [appBasic]]".
+func securityOf(spec *openapi3.T, op *openapi3.Operation) string {
+	reqs := spec.Security
+	if op.Security != nil {
+		reqs = *op.Security
+	}
+	var got []string
+	for _, r := range reqs {
+		got = append(got, fmt.Sprint(slices.Sorted(maps.Keys(r))))
+	}
+	return "[" + strings.Join(got, " ") + "]"
 }
 
 // TestSecurityIsDevelopersTable: which credential each operation takes, as DEVELOPERS.md's
@@ -238,21 +277,7 @@ func TestSecurityIsDevelopersTable(t *testing.T) {
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			key := method + " " + path
-			reqs := spec.Security
-			if op.Security != nil {
-				reqs = *op.Security
-			}
-			var got []string
-			for _, r := range reqs {
-				var names []string
-				for n := range r {
-					names = append(names, n)
-				}
-				sort.Strings(names)
-				got = append(got, fmt.Sprint(names))
-			}
-			gotS := "[" + strings.Join(got, " ") + "]"
-			if want[key] != gotS {
+			if gotS := securityOf(spec, op); want[key] != gotS {
 				t.Errorf("%s takes %s; the table says %q", key, gotS, want[key])
 			}
 			seen++
@@ -263,37 +288,26 @@ func TestSecurityIsDevelopersTable(t *testing.T) {
 	}
 }
 
-// TestReferenceFacts: the committed facts are what the reference says. Where the reference is
-// absent (a user's clone) there is nothing to compare with, so it logs that and passes rather
-// than showing as skipped; in CI (CI=true), which always has the reference beside the clone, its
-// absence is a failure. With -update-facts it rewrites the committed file instead.
-func TestReferenceFacts(t *testing.T) {
-	if _, err := os.Stat(officialDir); err != nil {
+// TestVendoredReferenceIsEvotors: the vendored copy is the reference material byte for byte.
+// Where the material is absent (a user's clone) there is nothing to compare with, so it logs that
+// and passes; in CI (CI=true), which always has it beside the clone, its absence is a failure.
+func TestVendoredReferenceIsEvotors(t *testing.T) {
+	if _, err := os.Stat(sharedOfficialDir); err != nil {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			t.Fatalf("CI must have Evotor's reference beside the clone: %v", err)
 		}
-		t.Logf("%s absent: the committed %s is not compared with the reference here (CI compares it)", officialDir, factsFile)
+		t.Logf("%s absent: the vendored copy is not compared with it here (CI compares it)", sharedOfficialDir)
 		return
 	}
-	facts := extractReferenceFacts(t, officialDir)
-	want, err := json.MarshalIndent(facts, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, '\n')
-	if *updateFacts {
-		if err := os.WriteFile(factsFile, want, 0o644); err != nil {
+	for _, name := range referenceFiles {
+		want, err := os.ReadFile(filepath.Join(sharedOfficialDir, name))
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("wrote %s", factsFile)
-		return
-	}
-	got, err := os.ReadFile(factsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is not what %s says now; regenerate it with `%s`, review the diff and commit it", factsFile, officialDir, regenerateFacts)
+		got, err := os.ReadFile(filepath.Join(vendoredDir, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s differs from %s (%v): copy it again, review the diff and commit it", filepath.Join(vendoredDir, name), sharedOfficialDir, err)
+		}
 	}
 }
 
@@ -302,7 +316,7 @@ func TestReferenceFacts(t *testing.T) {
 // its error codes with their HTTP statuses.
 func extractReferenceFacts(t testing.TB, dir string) referenceFacts {
 	ref := &swagger{t: t, dir: dir, files: map[string]any{}}
-	facts := referenceFacts{About: factsAbout, ErrorCodes: ref.errorCodes(), Operations: []referenceOperation{}}
+	facts := referenceFacts{ErrorCodes: ref.errorCodes()}
 	for path, item := range ref.file("paths.yaml").(map[string]any) {
 		if !strings.HasPrefix(path, "/partner.ru/") {
 			continue
@@ -335,9 +349,38 @@ func (s *swagger) operation(path, method string, op map[string]any) referenceOpe
 		if pm, ok := param.(map[string]any); ok && pm["in"] == "body" && pm["schema"] != nil {
 			s.requiredFields(pm["schema"], file, "", required, 0)
 		}
+		switch ref, _ := p.(map[string]any)["$ref"].(string); {
+		case strings.HasSuffix(ref, "#/serverAuth"):
+			o.Credential = "app"
+		case strings.HasSuffix(ref, "#/clientAuth"):
+			o.Credential = "user"
+		}
 	}
 	o.RequiredRequestFields = append([]string{}, slices.Sorted(maps.Keys(required))...) // [] rather than null
+	responses, _ := op["responses"].(map[string]any)
+	for _, r := range responses {
+		o.Codes = append(o.Codes, s.responseCodes(r)...)
+	}
+	slices.Sort(o.Codes)
+	o.Codes = slices.Compact(o.Codes)
 	return o
+}
+
+// responseCodes are the Evotor codes a response of the reference declares: the 4-digit codes
+// of its responses.yaml key (40110021003: 401 with 1002 and 1003).
+func (s *swagger) responseCodes(r any) []int {
+	m, _ := r.(map[string]any)
+	ref, _ := m["$ref"].(string)
+	_, key, ok := strings.Cut(ref, "#/")
+	if !ok || len(key) < 7 {
+		return nil
+	}
+	var codes []int
+	for rest := key[3:]; len(rest) >= 4; rest = rest[4:] {
+		c, _ := strconv.Atoi(rest[:4])
+		codes = append(codes, c)
+	}
+	return codes
 }
 
 // swagger reads the reference as plain YAML: it is split over files with $refs between them and

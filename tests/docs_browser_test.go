@@ -2,20 +2,29 @@ package tests
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl"
 )
 
 // TestDocsInABrowser reads /docs the way a partner does, in Debian's headless Chromium: the
-// page loads, a table-of-contents link takes the reader to its operation, and the example
-// request is there on screen. Screenshots land in the test's temp dir and in ARTIFACTS_DIR.
+// page loads, a table-of-contents link takes the reader to its operation, the example request
+// is there on screen, and so is the operation's error table. Screenshots land in the test's temp dir and in ARTIFACTS_DIR.
 func TestDocsInABrowser(t *testing.T) {
 	browser := chromiumOrSkip(t)
 	server := httptest.NewServer(newEnv(t, backends()[0]).api)
@@ -66,6 +75,105 @@ func TestDocsInABrowser(t *testing.T) {
 			t.Errorf("the example request shown lacks %q:\n%s", want, shown)
 		}
 	}
+
+	// The operation's error table (its x-evotor-codes) is on screen, one row per entry. Until
+	// the spec declares them, the page is rendered from the spec with entries put in.
+	docs, entries := server.URL+"/docs", declaredCodes(t, ourSpec(t), target)
+	if entries == 0 {
+		var injected string
+		injected, entries = docsWithCodes(t, target)
+		docs = injected + "/docs"
+		t.Logf("%s declares no x-evotor-codes yet: its error table is checked on a page rendered with %d entries put in", target, entries)
+	}
+	table := "#" + target + " table.errors"
+	if err := chromedp.Do(ctx, chromedp.Navigate(docs+"#"+target), chromedp.WaitVisible(chromedp.CSS("nav.toc"))); err != nil {
+		t.Fatalf("loading %s in chromium: %v", docs, err)
+	}
+	if !run(t, ctx, chromedp.Evaluate[bool](`document.querySelector("`+table+`") !== null`)) {
+		t.Fatalf("%s has no error table on %s", target, docs)
+	}
+	if err := chromedp.Do(ctx, chromedp.ScrollIntoView(chromedp.CSS(table)), chromedp.WaitVisible(chromedp.CSS(table+" tr.error"))); err != nil {
+		t.Fatalf("the error table of %s: %v", target, err)
+	}
+	rows := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("`+table+` tr.error")].filter(r => r.getBoundingClientRect().height > 0).map(r => r.innerText)`))
+	box := run(t, ctx, chromedp.Evaluate[[]float64](`(b => [b.top, b.bottom, b.width])(document.querySelector("`+table+`").getBoundingClientRect())`))
+	saveScreenshot(t, dir, "docs-error-table.png", run(t, ctx, chromedp.CaptureScreenshot()))
+	if len(rows) != entries {
+		t.Errorf("%d visible rows in %s's error table, want %d: %q", len(rows), target, entries, rows)
+	}
+	if box[2] < 200 || box[1] <= 0 || box[0] >= 1000 {
+		t.Errorf("the error table is not on screen: top %.0f, bottom %.0f, width %.0f", box[0], box[1], box[2])
+	}
+	for _, r := range rows {
+		if cells := strings.Split(r, "\t"); len(cells) != 3 || strings.TrimSpace(cells[2]) == "" {
+			t.Errorf("an error row does not read status, code, when: %q", r)
+		}
+	}
+}
+
+// declaredCodes is how many operation-level x-evotor-codes entries the operation declares.
+func declaredCodes(t *testing.T, spec *openapi3.T, id string) int {
+	t.Helper()
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.OperationID == id {
+				entries, _ := op.Extensions["x-evotor-codes"].([]any)
+				return len(entries)
+			}
+		}
+	}
+	t.Fatalf("no operation %s in the spec", id)
+	return 0
+}
+
+// docsWithCodes serves /docs rendered from the spec with x-evotor-codes put in the operation:
+// one entry per code of its error responses (the response-level lists, else the status).
+func docsWithCodes(t *testing.T, id string) (url string, entries int) {
+	t.Helper()
+	spec := ourSpec(t)
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.OperationID != id {
+				continue
+			}
+			var list []any
+			for _, status := range slices.Sorted(maps.Keys(op.Responses.Map())) {
+				if status[0] != '4' && status[0] != '5' {
+					continue
+				}
+				codes, _ := op.Responses.Value(status).Value.Extensions["x-evotor-codes"].([]any)
+				if len(codes) == 0 {
+					codes = []any{status}
+				}
+				for _, c := range codes {
+					list = append(list, map[string]any{"code": c, "status": status, "when": "An answer of **" + status + "**, put in by the test."})
+				}
+			}
+			if op.Extensions == nil {
+				op.Extensions = map[string]any{}
+			}
+			op.Extensions["x-evotor-codes"] = list
+			entries = len(list)
+		}
+	}
+	srv, err := impl.NewServer(nil, nil, slog.New(slog.DiscardHandler), impl.Policy{}, nil, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := srv.GetDocs(context.Background(), generated.GetDocsRequestObject{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := io.ReadAll(answer.(generated.GetDocs200TexthtmlResponse).Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	}))
+	t.Cleanup(server.Close)
+	return server.URL, entries
 }
 
 // run runs one browser action and returns its value.

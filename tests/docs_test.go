@@ -3,10 +3,12 @@ package tests
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +72,7 @@ func TestReferencePage(t *testing.T) {
 	if strings.Contains(withoutCode(page), "`") {
 		t.Error("Markdown backticks reach the page unrendered")
 	}
+	checkErrorTables(t, page)
 
 	verify := sectionText(t, page, "VerifyUser") // the embedded spec carries Go-cased operationIds
 	for _, want := range []string{
@@ -125,6 +128,69 @@ func TestReferencePage(t *testing.T) {
 	if !regexp.MustCompile(`<tr class="d3 nested"><td class="name">sumPrice</td>`).MatchString(sectionOf(t, page, "PostReceipts")) {
 		t.Error("a receipt item's fields are not nested under data.items")
 	}
+}
+
+// checkErrorTables: every operation that declares operation-level x-evotor-codes has an error
+// table with one row per entry (its status and code, and words for when), and no other
+// operation has one. It holds before the spec declares any (then no table at all) and after.
+func checkErrorTables(t *testing.T, page string) {
+	t.Helper()
+	declaring, tables := 0, 0
+	for _, item := range ourSpec(t).Paths.Map() {
+		for _, op := range item.Operations() {
+			section := sectionOf(t, page, op.OperationID)
+			rows := errorTableRows(section)
+			if strings.Contains(section, `<table class="errors">`) {
+				tables++
+			}
+			entries, _ := op.Extensions["x-evotor-codes"].([]any)
+			if len(entries) == 0 {
+				if len(rows) > 0 {
+					t.Errorf("%s: an error table of %d rows, but the operation declares no x-evotor-codes", op.OperationID, len(rows))
+				}
+				continue
+			}
+			declaring++
+			var want, got []string
+			for _, e := range entries {
+				m, _ := e.(map[string]any)
+				want = append(want, fmt.Sprintf("%v|%v", m["status"], m["code"]))
+			}
+			for _, r := range rows {
+				got = append(got, r[0]+"|"+r[1])
+				if r[2] == "" {
+					t.Errorf("%s: the error row %s|%s says nothing of when", op.OperationID, r[0], r[1])
+				}
+			}
+			slices.Sort(want)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: error table rows (status|code) %v, want one per x-evotor-codes entry %v", op.OperationID, got, want)
+			}
+		}
+	}
+	if tables != declaring {
+		t.Errorf("%d operations have an error table, %d declare x-evotor-codes", tables, declaring)
+	}
+	t.Logf("%d operations declare x-evotor-codes at operation level; %d error tables on /docs", declaring, tables)
+}
+
+// errorTableRows are the rows of a section's error table: status, code, when (as text).
+func errorTableRows(section string) [][3]string {
+	_, table, found := strings.Cut(section, `<table class="errors">`)
+	if !found {
+		return nil
+	}
+	table, _, _ = strings.Cut(table, "</table>")
+	var rows [][3]string
+	for _, tr := range regexp.MustCompile(`(?s)<tr class="error">(.*?)</tr>`).FindAllStringSubmatch(table, -1) {
+		var row [3]string
+		for i, td := range regexp.MustCompile(`(?s)<td[^>]*>(.*?)</td>`).FindAllStringSubmatch(tr[1], 3) {
+			row[i] = strings.TrimSpace(html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(td[1], "")))
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 // sectionText is an operation's section as a reader sees it: tags gone, entities decoded,

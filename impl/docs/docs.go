@@ -1,8 +1,9 @@
-package impl
+// Package docs renders the contract for its readers: /docs, one self-contained reference page
+// built once at start-up from the embedded spec.
+package docs
 
 import (
 	"bytes"
-	"context"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -17,21 +18,11 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/yuin/goldmark"
-
-	"github.com/evotor-partner/evotor-partner/generated"
-	"github.com/evotor-partner/evotor-partner/openapi"
 )
 
-// The server serves its own contract: /openapi.yaml is the file as written, and /docs a
-// reference page rendered once at start-up from the embedded spec — one self-contained HTML
-// page (html/template, Markdown through goldmark, inline CSS), no script, no external resource.
+// The page is html/template with Markdown through goldmark and inline CSS.
 
-type contract struct {
-	yaml []byte
-	html []byte
-}
-
-//go:embed docs.html.tmpl
+//go:embed page.html.tmpl
 var docsTemplateText string
 
 var docsTemplate = template.Must(template.New("docs").Parse(docsTemplateText))
@@ -58,11 +49,20 @@ type docTag struct {
 type docOperation struct {
 	Anchor, Method, Path string
 	Summary              template.HTML
+	Description          template.HTML
 	Credentials          []docScheme // the alternatives: any one of them is enough
 	Parameters           []docRow
 	Body                 *docBody
 	Requests             []docExample
 	Responses            []docResponse
+	Errors               []docError // the operation's x-evotor-codes: every answer but success
+}
+
+// docError is one row of an operation's error table: an answer other than success, the code
+// its envelope carries and when it is given.
+type docError struct {
+	Status, Class, Code string
+	When                template.HTML
 }
 
 // PathBreaks is the path with line-break opportunities after each slash, for the narrow
@@ -81,18 +81,21 @@ func (o docOperation) CredentialNames() string {
 }
 
 type docBody struct {
-	MediaType string
-	Required  bool
-	Shape     string
-	Rows      []docRow
+	MediaType  string
+	Required   bool
+	Shape      string
+	Difference template.HTML // the body schema's x-evotor-difference
+	Rows       []docRow
 }
 
 type docResponse struct {
 	Status, Class string
 	Success       bool // 2xx: its fields are shown unfolded
 	Description   template.HTML
+	Codes         []string // legacy response-level x-evotor-codes the operation's table does not list
 	MediaType     string
 	Shape         string
+	Difference    template.HTML
 	Rows          []docRow
 	Examples      []docExample
 }
@@ -100,22 +103,27 @@ type docResponse struct {
 // docExample is one exchange as it goes over the wire: a request or a response, headers and body.
 type docExample struct {
 	Title, Text string
+	Description template.HTML // the example's own description, if the spec gives one
 }
 
 // docRow is one line of a field table; Depth indents nested fields under their parent.
 type docRow struct {
-	Depth       int
-	Name, Type  string
-	In          string // parameters only: path, query, header
-	Option      bool   // an alternative of a oneOf/anyOf, not a field
-	Required    bool
-	Nullable    bool
-	Enum        []string
-	Facts       []string // default, bounds, pattern, extra keys
-	Description template.HTML
+	Depth      int
+	Name, Type string
+	In         string // parameters only: path, query, header
+	Option     bool   // an alternative of a oneOf/anyOf, not a field
+	Required   bool
+	Nullable   bool
+	Enum       []string
+	Facts      []string // default, bounds, pattern, extra keys
+	// Description is the field's own description or, without one, its type's (the $ref'd
+	// schema's); TypeDescription is the type's when the field has words of its own too.
+	Description, TypeDescription template.HTML
+	Difference                   template.HTML // x-evotor-difference: where and why we differ from Evotor's reference
 }
 
-func renderContract(spec *openapi3.T) (contract, error) {
+// Page renders the reference page of spec: one HTML document, no script, no external resource.
+func Page(spec *openapi3.T) ([]byte, error) {
 	page := docPage{Title: spec.Info.Title, Version: spec.Info.Version, Intro: markdown(spec.Info.Description)}
 	for _, name := range sortedKeys(spec.Components.SecuritySchemes) {
 		page.Schemes = append(page.Schemes, scheme(name, spec.Components.SecuritySchemes[name]))
@@ -143,19 +151,25 @@ func renderContract(spec *openapi3.T) (contract, error) {
 	}
 	var buf bytes.Buffer
 	if err := docsTemplate.Execute(&buf, page); err != nil {
-		return contract{}, err
+		return nil, err
 	}
-	return contract{yaml: openapi.YAML, html: buf.Bytes()}, nil
+	return buf.Bytes(), nil
 }
 
 func operation(spec *openapi3.T, method, path string, op *openapi3.Operation) docOperation {
 	d := docOperation{Anchor: op.OperationID, Method: method, Path: path, Summary: inlineMarkdown(op.Summary),
-		Credentials: credentials(spec, op)}
+		Description: markdown(op.Description), Credentials: credentials(spec, op), Errors: errorTable(op.Extensions[codesExtension])}
 	for _, p := range op.Parameters {
 		row := field(p.Value.Name, p.Value.Schema, p.Value.Required, 0)
 		row.In = p.Value.In
 		if p.Value.Description != "" {
+			if row.TypeDescription == "" && row.Description != markdown(p.Value.Description) {
+				row.TypeDescription = row.Description // the schema's words stay, after the parameter's
+			}
 			row.Description = markdown(p.Value.Description)
+		}
+		if diff := extensionText(p.Value.Extensions, differenceExtension); diff != "" {
+			row.Difference = inlineMarkdown(diff)
 		}
 		d.Parameters = append(d.Parameters, row)
 	}
@@ -165,16 +179,100 @@ func operation(spec *openapi3.T, method, path string, op *openapi3.Operation) do
 		rb := op.RequestBody.Value
 		for _, mediaType := range sortedKeys(rb.Content) {
 			mt := rb.Content[mediaType]
-			d.Body = &docBody{MediaType: mediaType, Required: rb.Required, Shape: shape(mt.Schema), Rows: fieldRows(mt.Schema)}
+			d.Body = &docBody{MediaType: mediaType, Required: rb.Required, Shape: shape(mt.Schema),
+				Difference: inlineMarkdown(difference(mt.Schema)), Rows: fieldRows(mt.Schema)}
 			bodyExamples = examples(mt)
 			break // the spec's bodies have one media type; the first is the one documented
 		}
 	}
 	d.Requests = requestExamples(method, path, op, d.Credentials, d.Body, bodyExamples)
 	for _, status := range sortedKeys(op.Responses.Map()) {
-		d.Responses = append(d.Responses, response(status, op.Responses.Value(status).Value))
+		d.Responses = append(d.Responses, response(status, op.Responses.Value(status).Value, d.Errors))
 	}
 	return d
+}
+
+// The spec's own extensions.
+const (
+	// codesExtension on an operation: a list of {code, status, when}, one per answer other
+	// than success (code is Evotor's error code, or the HTTP status for answers Evotor has no
+	// code for; when is Markdown). On a response (the older form, read while specs still carry
+	// it): a list of the codes alone.
+	codesExtension = "x-evotor-codes"
+	// differenceExtension on a property, parameter or schema: where and why our schema
+	// deliberately differs from Evotor's reference (Markdown).
+	differenceExtension = "x-evotor-difference"
+)
+
+// errorTable reads an operation's x-evotor-codes, ordered by status (entries of one status in
+// the spec's order). It shows what it finds: an entry that lacks a field shows a dash there
+// (tests/descriptions_test.go is what insists on complete entries).
+func errorTable(ext any) []docError {
+	list, _ := ext.([]any)
+	var out []docError
+	for _, e := range list {
+		entry, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		row := docError{Status: "–", Class: "s0", Code: "–"}
+		if status, ok := integer(entry["status"]); ok {
+			row.Status = strconv.Itoa(status)
+			row.Class = "s" + row.Status[:1]
+		}
+		if code, ok := integer(entry["code"]); ok {
+			row.Code = strconv.Itoa(code)
+		}
+		if when, ok := entry["when"].(string); ok {
+			row.When = inlineMarkdown(when)
+		}
+		out = append(out, row)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Status < out[j].Status })
+	return out
+}
+
+// integer is a whole number as a decoded extension holds it (JSON numbers are float64; a
+// spec built in Go may hold ints; a quoted status such as '409' is read too).
+func integer(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		if n == float64(int(n)) {
+			return int(n), true
+		}
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
+	case string:
+		i, err := strconv.Atoi(n)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// extensionText is a string extension, trimmed; "" when absent or not a string.
+func extensionText(ext map[string]any, name string) string {
+	s, _ := ext[name].(string)
+	return strings.TrimSpace(s)
+}
+
+// difference is a schema's x-evotor-difference: the one written next to its $ref, else its
+// own (for a $ref, the named schema's).
+func difference(s *openapi3.SchemaRef) string {
+	if s == nil {
+		return ""
+	}
+	if d := extensionText(s.Extensions, differenceExtension); d != "" {
+		return d
+	}
+	if s.Value != nil {
+		return extensionText(s.Value.Extensions, differenceExtension)
+	}
+	return ""
 }
 
 // credentials lists the operation's security alternatives with their schemes' descriptions
@@ -206,19 +304,41 @@ func scheme(name string, ref *openapi3.SecuritySchemeRef) docScheme {
 	return docScheme{Name: name, Kind: kind, Description: markdown(s.Description)}
 }
 
-func response(status string, r *openapi3.Response) docResponse {
+// response documents one declared response; errors is the operation's error table, whose
+// entries of this status stand in for the response's own (legacy) x-evotor-codes.
+func response(status string, r *openapi3.Response, errors []docError) docResponse {
 	d := docResponse{Status: status, Class: "s" + status[:1], Success: status[:1] == "2"}
 	if r.Description != nil {
 		d.Description = markdown(*r.Description)
+	}
+	var listed []any // the codes the operation's table gives for this status
+	for _, e := range errors {
+		if e.Status == status {
+			if c, err := strconv.Atoi(e.Code); err == nil {
+				listed = append(listed, float64(c))
+			}
+		}
+	}
+	legacy, _ := r.Extensions[codesExtension].([]any)
+	if len(listed) == 0 {
+		for _, c := range legacy {
+			if n, ok := integer(c); ok {
+				d.Codes = append(d.Codes, strconv.Itoa(n))
+			}
+		}
 	}
 	code, _ := strconv.Atoi(status)
 	head := fmt.Sprintf("HTTP/1.1 %s %s", status, http.StatusText(code))
 	for _, mediaType := range sortedKeys(r.Content) {
 		mt := r.Content[mediaType]
 		d.MediaType, d.Shape, d.Rows = mediaType, shape(mt.Schema), fieldRows(mt.Schema)
+		d.Difference = inlineMarkdown(difference(mt.Schema))
 		d.Examples = examples(mt)
 		if len(d.Examples) == 0 {
-			d.Examples = envelopes(r.Extensions["x-evotor-codes"])
+			d.Examples = envelopes(listed)
+		}
+		if len(d.Examples) == 0 {
+			d.Examples = envelopes(legacy)
 		}
 		if len(d.Examples) == 0 {
 			d.Examples = []docExample{{Title: "no example in the spec", Text: "…"}}
@@ -234,35 +354,39 @@ func response(status string, r *openapi3.Response) docResponse {
 	return d
 }
 
-// envelopes builds Evotor's error envelope for each code a response lists as x-evotor-codes,
-// for responses that carry no example of their own.
-func envelopes(ext any) []docExample {
-	codes, _ := ext.([]any)
+// envelopes builds Evotor's error envelope for each code, for responses that carry no example
+// of their own.
+func envelopes(codes []any) []docExample {
 	var out []docExample
 	for _, c := range codes {
-		code, ok := c.(float64)
+		code, ok := integer(c)
 		if !ok {
 			continue
 		}
-		body := map[string]any{"errors": []any{map[string]any{"code": int(code)}}}
-		out = append(out, docExample{Title: fmt.Sprintf("code %d", int(code)), Text: pretty(body)})
+		body := map[string]any{"errors": []any{map[string]any{"code": code}}}
+		out = append(out, docExample{Title: fmt.Sprintf("code %d", code), Text: pretty(body)})
 	}
 	return out
 }
 
-// examples are a media type's example and examples, by name, bodies pretty-printed.
+// examples are a media type's example and every one of its examples, by name, each titled
+// by its summary (else its name) with its description, bodies pretty-printed.
 func examples(mt *openapi3.MediaType) []docExample {
 	var out []docExample
 	if mt.Example != nil {
 		out = append(out, docExample{Title: "example", Text: pretty(mt.Example)})
 	}
 	for _, name := range sortedKeys(mt.Examples) {
-		ex := mt.Examples[name].Value
+		ref := mt.Examples[name]
+		if ref == nil || ref.Value == nil {
+			continue
+		}
+		ex := ref.Value
 		title := name
 		if ex.Summary != "" {
 			title = ex.Summary
 		}
-		out = append(out, docExample{Title: title, Text: pretty(ex.Value)})
+		out = append(out, docExample{Title: title, Text: pretty(ex.Value), Description: markdown(ex.Description)})
 	}
 	return out
 }
@@ -302,7 +426,7 @@ func requestExamples(method, path string, op *openapi3.Operation, creds []docSch
 	}
 	out := make([]docExample, len(bodies))
 	for i, b := range bodies {
-		out[i] = docExample{Title: b.Title, Text: head + b.Text}
+		out[i] = docExample{Title: b.Title, Text: head + b.Text, Description: b.Description}
 	}
 	return out
 }
@@ -358,6 +482,9 @@ func shape(s *openapi3.SchemaRef) string {
 	if s == nil || s.Value == nil {
 		return "any"
 	}
+	if part := wrapped(s); part != nil {
+		return shape(part)
+	}
 	v := s.Value
 	switch {
 	case len(v.OneOf) > 0:
@@ -382,6 +509,20 @@ func shape(s *openapi3.SchemaRef) string {
 	return t
 }
 
+// wrapped is the one schema of `allOf: [X]` when that allOf is all the wrapper says of its
+// type — the form OpenAPI 3.0 leaves for a $ref that needs words (or nullable) of its own.
+func wrapped(s *openapi3.SchemaRef) *openapi3.SchemaRef {
+	if s == nil || s.Value == nil || s.Ref != "" {
+		return nil
+	}
+	v := s.Value
+	if len(v.AllOf) != 1 || v.AllOf[0] == nil || v.AllOf[0].Value == nil || v.Type != nil ||
+		len(v.Properties) > 0 || len(v.OneOf) > 0 || len(v.AnyOf) > 0 || v.Items != nil {
+		return nil
+	}
+	return v.AllOf[0]
+}
+
 func shapes(alts openapi3.SchemaRefs) string {
 	out := make([]string, len(alts))
 	for i, a := range alts {
@@ -403,10 +544,18 @@ func fieldRows(s *openapi3.SchemaRef) []docRow {
 }
 
 // describeOnce leaves out a description that a row above in the same table already gave for
-// the same type (every id field would otherwise repeat the id's paragraph).
+// the same type (every id field would otherwise repeat the id's paragraph). A field's own
+// words are kept; the paragraph of its type under them is given once, like any other.
 func describeOnce(rows []docRow) []docRow {
 	given := map[string]bool{}
 	for i, r := range rows {
+		if r.TypeDescription != "" {
+			key := r.Type + "\x00" + string(r.TypeDescription)
+			if given[key] {
+				rows[i].TypeDescription = ""
+			}
+			given[key] = true
+		}
 		if r.Description == "" {
 			continue
 		}
@@ -497,16 +646,50 @@ func field(name string, s *openapi3.SchemaRef, required bool, depth int) docRow 
 		return row
 	}
 	v := s.Value
-	row.Description = markdown(v.Description)
+	own, typ := descriptions(s)
+	row.Description, row.TypeDescription = markdown(own), markdown(typ)
+	if own == "" || own == typ {
+		row.Description, row.TypeDescription = markdown(typ), ""
+	}
+	if diff := difference(s); diff != "" {
+		row.Difference = inlineMarkdown(diff)
+	} else if part := wrapped(s); part != nil {
+		row.Difference = inlineMarkdown(difference(part))
+	}
 	row.Nullable = v.Nullable
-	for _, alt := range append(slices.Clone(v.OneOf), v.AnyOf...) {
+	typed := v // the schema that states the type: the wrapped one for `allOf: [X]`
+	if part := wrapped(s); part != nil {
+		typed = part.Value
+		row.Nullable = row.Nullable || typed.Nullable
+	}
+	for _, alt := range append(slices.Clone(typed.OneOf), typed.AnyOf...) {
 		row.Nullable = row.Nullable || (alt.Value != nil && alt.Value.Nullable)
 	}
-	for _, e := range v.Enum {
+	for _, e := range typed.Enum {
 		row.Enum = append(row.Enum, literal(e))
 	}
-	row.Facts = facts(v)
+	row.Facts = facts(typed)
+	if typed != v {
+		row.Facts = append(row.Facts, facts(v)...) // the wrapper's own bounds, default, …
+	}
 	return row
+}
+
+// descriptions are a field's own words and its type's: for a bare $ref (whose siblings OpenAPI
+// 3.0 ignores) only the named schema's; for `allOf: [X]` the wrapper's and X's; for an array
+// the array's and its items'.
+func descriptions(s *openapi3.SchemaRef) (own, typ string) {
+	v := s.Value
+	if s.Ref != "" {
+		return "", strings.TrimSpace(v.Description)
+	}
+	own = strings.TrimSpace(v.Description)
+	if part := wrapped(s); part != nil {
+		typ = strings.TrimSpace(part.Value.Description)
+	} else if v.Items != nil && v.Items.Value != nil {
+		typ = strings.TrimSpace(v.Items.Value.Description)
+	}
+	return own, typ
 }
 
 func facts(v *openapi3.Schema) []string {
@@ -576,14 +759,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// GetSpec serves the contract exactly as it is written in openapi/openapi.yaml.
-func (s *Server) GetSpec(context.Context, generated.GetSpecRequestObject) (generated.GetSpecResponseObject, error) {
-	return generated.GetSpec200ApplicationyamlResponse{Body: bytes.NewReader(s.contract.yaml), ContentLength: int64(len(s.contract.yaml))}, nil
-}
-
-// GetDocs serves the reference page.
-func (s *Server) GetDocs(context.Context, generated.GetDocsRequestObject) (generated.GetDocsResponseObject, error) {
-	return generated.GetDocs200TexthtmlResponse{Body: bytes.NewReader(s.contract.html), ContentLength: int64(len(s.contract.html))}, nil
 }
