@@ -43,26 +43,10 @@ func (ExactBinder) Bind(i any, c echo.Context) error {
 		return apperr.Because(apperr.Malformed, "body", "body was not validated")
 	}
 	s := stateOf(ctx)
-	if s.items != nil && isOperation(s.operation, readItemByItem) || s.doc != nil && isOperation(s.operation, readFromTree) {
+	if s.items != nil && s.reading == "items" || s.doc != nil && s.reading == "tree" {
 		return nil
 	}
 	return BindExact(raw, i)
-}
-
-// readItemByItem are the operations whose handlers read their array body one element at a
-// time (BodyItems) rather than bound whole: Evotor's catalogues and document batches, up to
-// 10 MB, would otherwise be held as a second and third copy (the generated structs, the raw
-// elements) besides the body.
-var readItemByItem = []string{"createProducts", "putDocuments"}
-
-// readFromTree are the operations whose handlers read the values they store from the tree the
-// validator checked (BodyTree): receipts, the hot path, where binding cost as much as validating.
-var readFromTree = []string{"postReceipts"}
-
-// isOperation: operation (an id as the embedded spec spells it: oapi-codegen capitalises it)
-// is one of ids.
-func isOperation(operation string, ids []string) bool {
-	return slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, operation) })
 }
 
 // BodyTree returns the validated body as the tree its schema was checked on, for a hot-path

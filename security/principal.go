@@ -24,6 +24,7 @@ const stateKey ctxKey = 0
 // requestState is what the validator leaves on the request's context.
 type requestState struct {
 	operation    string // the spec's operationId
+	reading      string // how the handler reads the body (operation.reading)
 	principal    Principal
 	hasPrincipal bool
 	body         []byte     // exactly as received

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -45,7 +46,14 @@ type operation struct {
 	hasBody  bool
 	body     *schemaNode // the application/json body's schema
 	required bool        // the body is required
+	// reading is how the handler reads the body (the operation's x-body-reading): "" bound
+	// whole into the generated type; "items" an array element by element (BodyItems); "tree"
+	// from the tree the validator checked (BodyTree).
+	reading string
 }
+
+// bodyReadings are the values x-body-reading may take.
+var bodyReadings = []string{"", "items", "tree"}
 
 // authenticator checks one security scheme against the Authorization header. It returns the
 // principal, or the kind of failure to answer with, or an error when it could not decide.
@@ -121,6 +129,10 @@ func (v *Validator) newOperation(spec *openapi3.T, schemas schemaCompiler, path 
 		reqs = *op.Security
 	}
 	o := &operation{id: op.OperationID, hasBody: op.RequestBody != nil}
+	o.reading, _ = op.Extensions["x-body-reading"].(string)
+	if !slices.Contains(bodyReadings, o.reading) {
+		return nil, fmt.Errorf("operation %s: x-body-reading %q is none of %q", op.OperationID, o.reading, bodyReadings)
+	}
 	for _, req := range reqs {
 		names := make([]string, 0, len(req))
 		for name := range req {
@@ -169,7 +181,7 @@ func (v *Validator) Middleware() echo.MiddlewareFunc {
 			}
 			// What the validator learns goes on the request at once (one context value), so a
 			// refusal is logged with its operation.
-			state := &requestState{operation: op.id}
+			state := &requestState{operation: op.id, reading: op.reading}
 			c.SetRequest(r.WithContext(context.WithValue(r.Context(), stateKey, state)))
 			defer state.releaseDoc()
 			if err := v.check(c, op, state); err != nil {
