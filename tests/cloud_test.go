@@ -62,6 +62,7 @@ func TestReplayEveryFixture(t *testing.T) {
 	e := newEnv(t, backends()[0])
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each on a database of its own
 			e := newEnv(t, backends()[0])
 			e.addAccount("test4", "password", false)
 			e.addAccount("И.Иванов", "superpassword", true)

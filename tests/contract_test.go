@@ -31,6 +31,7 @@ func TestEveryEvotorFixtureIsAccepted(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, name := range names {
 			t.Run(name, func(t *testing.T) {
+				t.Parallel() // each on a database of its own
 				e := newEnv(t, b)
 				e.addAccount("test4", "password", false)
 				e.addAccount("И.Иванов", "superpassword", true)

@@ -190,6 +190,9 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 // fails the test; elsewhere the test is skipped with a note.
 func chromiumOrSkip(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: skipped under -short")
+	}
 	if path, err := exec.LookPath("chromium"); err == nil {
 		return path
 	}

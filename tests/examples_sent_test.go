@@ -85,6 +85,7 @@ func TestEveryRequestExampleIsAccepted(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, x := range examples {
 			t.Run(x.op.ID+"/"+x.name, func(t *testing.T) {
+				t.Parallel() // each on a database of its own
 				e := newEnv(t, b)
 				e.addAccount("test4", "password", false) // the account of the UserVerify example
 				credential := credentialFor(x.op, "")

@@ -20,10 +20,14 @@ import (
 	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
-// binaries are evotor-partner and evotor-cloud, built once per run (cmd/internal/gobuild) for
-// the tests that need real processes (kill -9, several replicas).
+// binaries are evotor-partner and evotor-cloud, built once per run (tests/gobuild) for the
+// tests that need real processes (kill -9, several replicas, the README run as written); those
+// tests skip under -short, here.
 func binaries(t testing.TB) (partner, cloud string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level test: skipped under -short")
+	}
 	partner, err := gobuild.Binary("evotor-partner")
 	if err != nil {
 		t.Fatal(err)

@@ -29,15 +29,7 @@ import (
 
 const appToken = "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"
 
-// binary is the real evotor-cloud, built once for these tests.
-var binary string
-
 func TestMain(m *testing.M) {
-	var err error
-	if binary, err = gobuild.Binary("evotor-cloud"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
 	gobuild.Cleanup()
 	os.Exit(code)
@@ -48,12 +40,26 @@ type result struct {
 	stdout, stderr string
 }
 
+// binary is the real evotor-cloud (tests/gobuild builds it once); the tests that run it are
+// process-level, skipped under -short.
+func binary(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level test: skipped under -short")
+	}
+	path, err := gobuild.Binary("evotor-cloud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // evotorCloud runs the binary to its end.
 func evotorCloud(t *testing.T, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, binary(t), args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -358,7 +364,7 @@ func interruptAfterProgress(t *testing.T, args []string) (int, string) {
 // startReadingStderr starts the binary with its stdout kept and its stderr read line by line;
 // the process is killed when the test ends.
 func startReadingStderr(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder, *bufio.Scanner) {
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(binary(t), args...)
 	stdout := &strings.Builder{}
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()

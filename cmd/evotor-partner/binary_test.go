@@ -31,9 +31,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binary is the real evotor-partner (cmd/internal/gobuild builds it once).
+// binary is the real evotor-partner (tests/gobuild builds it once); the tests that run it are
+// process-level, skipped under -short.
 func binary(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level test: skipped under -short")
+	}
 	path, err := gobuild.Binary("evotor-partner")
 	if err != nil {
 		t.Fatal(err)
