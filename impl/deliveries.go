@@ -14,7 +14,7 @@ import (
 // arrived) in one transaction, before the 200. userID is the user the delivery is about: the
 // token's user for notifications, the body's userId for app events.
 func (s *Server) deliver(ctx context.Context, operation, userID string, pathParams map[string]string, apply func(tx *storage.Tx) error) error {
-	entry, err := inboxEntry(ctx, operation, userID, pathParams)
+	entry, err := s.inboxEntry(ctx, operation, userID, pathParams)
 	if err != nil {
 		return err
 	}
@@ -30,8 +30,9 @@ func (s *Server) deliver(ctx context.Context, operation, userID string, pathPara
 	return err
 }
 
-// inboxEntry is the inbox row of a delivery: its operation, user, path parameters and body.
-func inboxEntry(ctx context.Context, operation, userID string, pathParams map[string]string) (storage.InboxEntry, error) {
+// inboxEntry is the inbox row of a delivery: its operation, user, path parameters and body,
+// and where it is forwarded.
+func (s *Server) inboxEntry(ctx context.Context, operation, userID string, pathParams map[string]string) (storage.InboxEntry, error) {
 	if pathParams == nil {
 		pathParams = map[string]string{} // stored as {}: the admin API promises an object
 	}
@@ -40,6 +41,9 @@ func inboxEntry(ctx context.Context, operation, userID string, pathParams map[st
 		return storage.InboxEntry{}, err
 	}
 	entry := storage.InboxEntry{Operation: operation, PathParams: string(params), Body: security.RawBodyFrom(ctx)}
+	if s.forwarding != nil {
+		entry.ForwardTo = s.forwarding.Outbox()
+	}
 	if userID != "" {
 		entry.EvotorUserID = &userID
 	}

@@ -13,8 +13,10 @@ import (
 
 // The admin API of forwarding: what was forwarded where, and re-sending what died.
 
-// Forwarding is what the admin API needs of the forwarding queue (impl/forward.Service).
+// Forwarding is what the handlers need of the forwarding queue (impl/forward.Service).
 type Forwarding interface {
+	// Outbox is where each accepted delivery is forwarded, written with it.
+	Outbox() storage.Outbox
 	// ResendDead re-sends the dead message id (id > 0) or every dead message of destination.
 	ResendDead(ctx context.Context, id int64, destination string) (int, error)
 }

@@ -26,7 +26,7 @@ func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsReq
 	if err != nil {
 		return nil, err
 	}
-	entry, err := inboxEntry(ctx, "postReceipts", p.UserID, nil)
+	entry, err := s.inboxEntry(ctx, "postReceipts", p.UserID, nil)
 	if err != nil {
 		return nil, err
 	}

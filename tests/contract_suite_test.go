@@ -52,9 +52,12 @@ func newSuiteEnv(t *testing.T, m suiteMode) *suiteEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := forward.New(context.Background(), e.store, forward.Config{Destinations: dests}, nil); err != nil {
+		svc, err := forward.New(context.Background(), e.store, forward.Config{Destinations: dests}, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
+		e.cfg.Forwarding = svc
+		e.assemble()
 	}
 	return &suiteEnv{env: e, mode: m, clock: clock}
 }

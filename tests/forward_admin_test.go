@@ -9,10 +9,13 @@ import (
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 // lateForwarding lets the API be built before the forwarding service that needs its store.
 type lateForwarding struct{ svc *forward.Service }
+
+func (l *lateForwarding) Outbox() storage.Outbox { return l.svc.Outbox() }
 
 func (l *lateForwarding) ResendDead(ctx context.Context, id int64, destination string) (int, error) {
 	return l.svc.ResendDead(ctx, id, destination)

@@ -145,6 +145,10 @@ func startForwarding(t testing.TB, e *env, cfg forward.Config, urls ...string) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	if e.cfg.Forwarding == nil { // the API forwards each delivery through svc's outbox
+		e.cfg.Forwarding = svc
+		e.assemble()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)

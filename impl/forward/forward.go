@@ -39,6 +39,7 @@ type Service struct {
 	client       *river.Client[*sql.Tx]
 	listener     *pgxpool.Pool // PostgreSQL: LISTEN for new jobs; nil: poll
 	destinations map[string]Destination
+	urls         []string // the destinations, in the configured order
 	http         *http.Client
 	policy       backoff
 	maxAttempts  int
@@ -101,8 +102,14 @@ func New(ctx context.Context, st *storage.Store, cfg Config, logger *slog.Logger
 		s.closeListener()
 		return nil, fmt.Errorf("forwarding queue: %w", err)
 	}
-	st.ForwardTo(urls, s.insertJobs)
+	s.urls = urls
 	return s, nil
+}
+
+// Outbox is where a delivery is forwarded, for the application to write with it, in the
+// delivery's own transaction: a message per destination and its send job.
+func (s *Service) Outbox() storage.Outbox {
+	return storage.Outbox{Destinations: s.urls, InsertJobs: s.insertJobs}
 }
 
 // Start sends messages until ctx ends or Stop; without destinations it does nothing.

@@ -56,7 +56,7 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, 
 	if tx.duplicate {
 		return nil
 	}
-	if !s.forwarding() { // nothing needs the row's id
+	if !entry.ForwardTo.Forwards() { // nothing needs the row's id
 		return db.Exec(insertInboxSQL, entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt, entry.Body).Error
 	}
 	err := db.Raw(insertInboxSQL+" RETURNING id", entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt,
@@ -67,8 +67,6 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, 
 	return s.enqueueForwarding(ctx, db, entry)
 }
 
-// forwarding reports whether Accept forwards deliveries anywhere (outbox.go).
-func (s *Store) forwarding() bool { return s.forward != nil && len(s.forward.destinations) > 0 }
 
 // insertInboxSQL writes the inbox row: the statement GORM's Create would run, without its
 // reflection (every delivery passes here).

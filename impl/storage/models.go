@@ -41,6 +41,9 @@ type InboxEntry struct {
 	PathParams   string
 	ReceivedAt   time.Time
 	Body         []byte
+	// ForwardTo is where the delivery is forwarded, in its own transaction (outbox.go): the
+	// application's unit of work says so with the entry; empty, nowhere.
+	ForwardTo Outbox `gorm:"-"`
 }
 
 // TableName keeps the table's name singular, as in the migration.

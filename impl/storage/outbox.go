@@ -56,23 +56,22 @@ func (m ForwardMessage) Key() MessageKey {
 // JobInserter puts one send job per key into the job queue inside tx and returns their ids.
 type JobInserter func(ctx context.Context, tx *sql.Tx, keys []MessageKey) ([]int64, error)
 
-// forwarding is where Accept forwards to; nil or no destination: nothing is enqueued.
-type forwarding struct {
-	destinations []string
-	insertJobs   JobInserter
+// Outbox is where a delivery is forwarded: one message per destination, each with its send job
+// (impl/forward's queue inserts them). The zero Outbox forwards nothing.
+type Outbox struct {
+	Destinations []string
+	InsertJobs   JobInserter
 }
 
-// ForwardTo makes every later Accept enqueue one message per destination.
-func (s *Store) ForwardTo(destinations []string, insert JobInserter) {
-	s.forward = &forwarding{destinations: destinations, insertJobs: insert}
-}
+// Forwards reports whether a delivery with this outbox is forwarded anywhere.
+func (o Outbox) Forwards() bool { return len(o.Destinations) > 0 }
 
 // enqueueForwarding writes the delivery's messages and their jobs (in Accept's transaction).
 func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxEntry) error {
-	if !s.forwarding() {
+	f := entry.ForwardTo
+	if !f.Forwards() {
 		return nil
 	}
-	f := s.forward
 	user := ""
 	if entry.EvotorUserID != nil {
 		user = *entry.EvotorUserID
@@ -86,14 +85,14 @@ func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxE
 	if err != nil {
 		return err
 	}
-	msgs := make([]ForwardMessage, len(f.destinations))
-	keys := make([]MessageKey, len(f.destinations))
-	for i, d := range f.destinations {
+	msgs := make([]ForwardMessage, len(f.Destinations))
+	keys := make([]MessageKey, len(f.Destinations))
+	for i, d := range f.Destinations {
 		msgs[i] = ForwardMessage{Destination: d, EvotorUserID: user, Seq: seq, InboxID: entry.ID,
 			State: ForwardPending, CreatedAt: entry.ReceivedAt}
 		keys[i] = msgs[i].Key()
 	}
-	if err := s.withJobs(ctx, db, f.insertJobs, keys, func(i int, job int64) { msgs[i].JobID = &job }); err != nil {
+	if err := s.withJobs(ctx, db, f.InsertJobs, keys, func(i int, job int64) { msgs[i].JobID = &job }); err != nil {
 		return err
 	}
 	return db.Create(&msgs).Error

@@ -14,7 +14,7 @@ import (
 // statement, one round trip, shared with concurrent deliveries (receipts_batch.go); otherwise it
 // is Accept with the same rules.
 func (s *Store) AcceptReceipts(ctx context.Context, entry InboxEntry, token usertoken.Check, owner string, receipts []ReceiptRow) (redelivery bool, err error) {
-	if s.receipts != nil && !s.forwarding() {
+	if s.receipts != nil && !entry.ForwardTo.Forwards() {
 		return s.receipts.submit(&receiptDelivery{ctx: ctx, entry: entry, token: token, owner: owner, receipts: eachOnce(receipts)})
 	}
 	err = s.Accept(ctx, entry, func(tx *Tx) error {

@@ -33,7 +33,6 @@ type Store struct {
 	db       *gorm.DB
 	dialect  goose.Dialect
 	now      func() time.Time
-	forward  *forwarding     // where Accept forwards deliveries (outbox.go); nil: nowhere
 	monitor  *monitor        // PostgreSQL only
 	receipts *receiptBatcher // PostgreSQL only: group commit of receipts (receipts_batch.go)
 	// committer commits concurrent deliveries together (SQLite only; groupcommit.go).
