@@ -67,7 +67,6 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, 
 	return s.enqueueForwarding(ctx, db, entry)
 }
 
-
 // insertInboxSQL writes the inbox row: the statement GORM's Create would run, without its
 // reflection (every delivery passes here).
 const insertInboxSQL = `INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body) VALUES (?, ?, ?, ?, ?)`
