@@ -43,8 +43,8 @@ func observe(m *metrics.Metrics, deliveries []string) echo.MiddlewareFunc {
 			if body.ReadCloser != nil {
 				req.Body = body
 			}
-			stored := metrics.Stored // what deliver reports for this request (noteDelivery)
-			c.SetRequest(req.WithContext(context.WithValue(req.Context(), deliveryNoteKey{}, &stored)))
+			note := &deliveryNote{} // what deliver reports of this request (noteDelivery)
+			c.SetRequest(req.WithContext(context.WithValue(req.Context(), deliveryNoteKey{}, note)))
 			err := next(c)
 			if err != nil {
 				c.Error(err)
@@ -52,10 +52,7 @@ func observe(m *metrics.Metrics, deliveries []string) echo.MiddlewareFunc {
 			r := metrics.Request{Operation: security.OperationOf(c), Status: c.Response().Status, Code: refusalCode(err),
 				Duration: time.Since(start), BodyBytes: body.n}
 			if slices.Contains(deliveries, r.Operation) {
-				r.Delivery = stored
-				if r.Status != http.StatusOK {
-					r.Delivery = metrics.Refused
-				}
+				r.Delivery = note.outcome(r.Status)
 			}
 			m.ObserveRequest(r)
 			return nil
@@ -65,10 +62,25 @@ func observe(m *metrics.Metrics, deliveries []string) echo.MiddlewareFunc {
 
 type deliveryNoteKey struct{}
 
+// deliveryNote is what a request's delivery tells observe once it committed.
+type deliveryNote struct{ redelivered bool }
+
+// outcome is the delivery's outcome as counted: refused unless answered 200, else stored new
+// or found stored already.
+func (n *deliveryNote) outcome(status int) string {
+	switch {
+	case status != http.StatusOK:
+		return metrics.Refused
+	case n.redelivered:
+		return metrics.Redelivered
+	}
+	return metrics.Stored
+}
+
 // noteDelivery tells observe that the request's delivery was committed: new, or a redelivery.
 func noteDelivery(ctx context.Context, redelivery bool) {
-	if outcome, ok := ctx.Value(deliveryNoteKey{}).(*string); ok && redelivery {
-		*outcome = metrics.Redelivered
+	if note, ok := ctx.Value(deliveryNoteKey{}).(*deliveryNote); ok {
+		note.redelivered = redelivery
 	}
 }
 
