@@ -18,7 +18,7 @@ import (
 // round trip and one commit for them all (pgx prepares it once per connection). Per delivery
 // it does what AcceptReceipts does through Accept:
 //
-//   - token: each delivery's user token as it is now (usertoken.Record.Refusal's rule);
+//   - token: each delivery's user token as it is now (usertoken.RefusalSQL, Refusal's rule);
 //     it, stores and receipts are read one key at a time (scalar subqueries): so the cached
 //     plan probes their primary keys, where a join planned while the tables were small would
 //     scan a whole table at every run;
@@ -33,14 +33,13 @@ import (
 // committed after the statement's snapshot was taken (whose it is cannot be known here; a
 // second run sees it). ON CONFLICT DO NOTHING waits for a concurrent insert of the same key,
 // so two deliveries never both write one receipt: the later one retries and finds it stored.
-const receiptsStatement = `
+var receiptsStatement = `
 WITH d AS (
     SELECT *, nextval('inbox_id_seq') AS inbox_id
     FROM unnest($2::text[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bytea[])
         WITH ORDINALITY AS d(owner_id, token_id, cutoff, operation, evotor_user_id, path_params, body, n)
 ), token AS (
-    SELECT coalesce((SELECT CASE WHEN t.revoked_at IS NOT NULL THEN 'bad'
-                                 WHEN t.superseded_at <= d.cutoff THEN 'expired' ELSE 'ok' END
+    SELECT coalesce((SELECT ` + usertoken.RefusalSQL("t", "d.cutoff") + `
                      FROM user_tokens t WHERE t.id = d.token_id), 'bad') AS verdict
     FROM d
 ), named_stores AS (

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
@@ -44,8 +45,9 @@ type Record struct {
 }
 
 // Refusal is why the token does not authenticate (0 when it does): revoked, 1002; superseded by
-// a newer token at or before cutoff (see Check), 1003. The one statement of the rule;
-// storage's PostgreSQL receipts statement repeats it in SQL, next to a test that pins both.
+// a newer token at or before cutoff (see Check), 1003. The rule is stated here, in Go and, for
+// the database's side, in SQL (RefusalSQL); the contract suite (tests/contract_suite_test.go)
+// holds both to the same answers.
 func (r Record) Refusal(cutoff time.Time) apperr.Kind {
 	switch {
 	case r.Revoked:
@@ -72,4 +74,11 @@ type Check struct {
 	// Cutoff: a token superseded at or before this instant has expired (1003); the zero time
 	// when superseded tokens never expire.
 	Cutoff time.Time
+}
+
+// RefusalSQL is Refusal as a SQL expression over a user_tokens row (alias row: its revoked_at
+// and superseded_at) and a cutoff expression: 'bad' (1002), 'expired' (1003) or 'ok'. The
+// PostgreSQL receipts statement judges tokens in the database, inside its one round trip.
+func RefusalSQL(row, cutoff string) string {
+	return fmt.Sprintf("CASE WHEN %[1]s.revoked_at IS NOT NULL THEN 'bad' WHEN %[1]s.superseded_at <= %[2]s THEN 'expired' ELSE 'ok' END", row, cutoff)
 }
