@@ -1,11 +1,9 @@
 package impl
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/generated"
@@ -43,13 +41,12 @@ func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsReq
 // binding a receipt into the generated model cost as much as validating it, on the hot path.
 // What is stored is so the very value validated; a uuid-shaped id is keyed canonically.
 func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error) {
-	body := security.RawBodyFrom(ctx)
 	tree, err := security.BodyTree(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer security.ReleaseBodyTree(ctx) // everything kept is copied out below
-	spans, err := receiptSpans(body)
+	elements, err := security.BodyElements(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +54,8 @@ func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error
 	if tree.Type() == fastjson.TypeArray {
 		receipts = tree.GetArray()
 	}
-	if len(receipts) != len(spans) {
-		return nil, fmt.Errorf("receipts: %d in the tree, %d in the body", len(receipts), len(spans))
+	if len(receipts) != len(elements) {
+		return nil, fmt.Errorf("receipts: %d in the tree, %d in the body", len(receipts), len(elements))
 	}
 	rows := make([]storage.ReceiptRow, len(receipts))
 	for i, r := range receipts {
@@ -69,7 +66,7 @@ func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error
 			ShiftID: memberText(d, "shiftId"), Type: string(d.GetStringBytes("type")), PaymentSource: memberText(d, "paymentSource"),
 			DateTime:    evotorTime(memberScalar(d, "dateTime")),
 			TotalAmount: memberScalar(d, "totalAmount"), TotalTax: memberScalar(d, "totalTax"), TotalDiscount: memberScalar(d, "totalDiscount"),
-			Raw: spans[i].of(body), BodyOffset: spans[i].at}
+			Raw: elements[i].Raw, BodyOffset: elements[i].At}
 		for _, it := range d.GetArray("items") {
 			rows[i].Items = append(rows[i].Items, storage.ReceiptItemRow{ItemUUID: itemID(memberText(it, "id")), Name: memberText(it, "name"),
 				ItemType: memberText(it, "itemType"), Quantity: memberScalar(it, "quantity"), Price: memberScalar(it, "price"),
@@ -77,38 +74,6 @@ func receiptRows(ctx context.Context, owner string) ([]storage.ReceiptRow, error
 		}
 	}
 	return rows, nil
-}
-
-// span is where a value lies in a body: body[at : at+length].
-type span struct{ at, length int }
-
-func (s span) of(body []byte) []byte { return body[s.at : s.at+s.length] }
-
-// receiptSpans: the whole (validated) body for one receipt, each element for an array.
-func receiptSpans(body []byte) ([]span, error) {
-	if !isArray(body) {
-		return []span{{0, len(body)}}, nil
-	}
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.ReadToken(); err != nil { // [
-		return nil, err
-	}
-	var spans []span
-	for dec.PeekKind() != ']' {
-		v, err := dec.ReadValue()
-		if err != nil {
-			return nil, err
-		}
-		end := int(dec.InputOffset())
-		spans = append(spans, span{end - len(v), len(v)})
-	}
-	return spans, nil
-}
-
-// isArray: the (validated) JSON value is an array.
-func isArray(raw []byte) bool {
-	trimmed := bytes.TrimLeft(raw, " \t\r\n")
-	return len(trimmed) > 0 && trimmed[0] == '['
 }
 
 // itemID keys a receipt position by its product; "" for a free-price position (no product).

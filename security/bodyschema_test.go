@@ -182,3 +182,32 @@ func TestAllOfAgreesWithKin(t *testing.T) {
 		}
 	})
 }
+
+// TestElementSpansAreTheElements: whatever the whitespace around and between them, the spans
+// of an array body are exactly its elements' bytes (the one array splitter, eachElement).
+func TestElementSpansAreTheElements(t *testing.T) {
+	space := rapid.StringOf(rapid.SampledFrom([]rune(" \t\r\n")))
+	element := rapid.SampledFrom([]string{`{"id":"a"}`, `{ "id" : "b", "data" : { "items" : [ 1, 2 ] } }`, `{"s":"[ ] , \" ]"}`, `1`, `"x"`, `[]`})
+	rapid.Check(t, func(t *rapid.T) {
+		elements := rapid.SliceOfN(element, 0, 5).Draw(t, "elements")
+		var b strings.Builder
+		b.WriteString(space.Draw(t, "lead") + "[")
+		for i, el := range elements {
+			if i > 0 {
+				b.WriteString(space.Draw(t, "before comma") + ",")
+			}
+			b.WriteString(space.Draw(t, "before") + el + space.Draw(t, "after"))
+		}
+		b.WriteString(space.Draw(t, "inside") + "]" + space.Draw(t, "trail"))
+		body := []byte(b.String())
+		spans, err := elementSpans(body)
+		if err != nil || len(spans) != len(elements) {
+			t.Fatalf("%q: %d spans, %v", body, len(spans), err)
+		}
+		for i, sp := range spans {
+			if got := string(body[sp.start:sp.end]); got != elements[i] {
+				t.Fatalf("%q: element %d is %q, want %q", body, i, got, elements[i])
+			}
+		}
+	})
+}

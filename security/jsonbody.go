@@ -79,6 +79,30 @@ func (s *requestState) releaseDoc() {
 	}
 }
 
+// Element is one value of a body read from the tree: an element of an array body, or the
+// whole body; Raw is exactly as received (a slice of the body), At where it starts.
+type Element struct {
+	At  int
+	Raw []byte
+}
+
+// BodyElements are the values of a body read from the tree (x-body-reading: tree): each
+// element of an array body, or the whole body when it is not an array.
+func BodyElements(ctx context.Context) ([]Element, error) {
+	s := stateOf(ctx)
+	if s == nil || !s.validated || s.reading != "tree" {
+		return nil, apperr.Because(apperr.Malformed, "body", "body was not read from its tree")
+	}
+	if s.items == nil {
+		return []Element{{At: 0, Raw: s.body}}, nil
+	}
+	elements := make([]Element, len(s.items))
+	for i, span := range s.items {
+		elements[i] = Element{At: span.start, Raw: s.body[span.start:span.end:span.end]}
+	}
+	return elements, nil
+}
+
 // BodyItems returns the elements of the request's array body, each exactly as received (a
 // slice of the body, not a copy), when the validator checked them one by one; else an error.
 func BodyItems(ctx context.Context) (iter.Seq[[]byte], error) {

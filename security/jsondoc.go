@@ -217,43 +217,31 @@ type itemSpan struct{ start, end int }
 func checkItems(raw []byte, items *schemaNode) ([]itemSpan, *apperr.Error) {
 	d := jsonDocs.Get().(*jsonDoc)
 	defer d.release()
-	// jsontext reads a bytes.Buffer in place: the values it returns are slices of raw.
-	d.in = *bytes.NewBuffer(raw)
-	d.dec.Reset(&d.in)
-	if _, err := d.dec.ReadToken(); err != nil { // the array's [
-		return nil, notJSON(raw, err)
-	}
 	walk := mayHoldNULOrNestDeep(raw)
 	spans := []itemSpan{} // not nil: an empty array was checked too
 	var treeErr error
 	var deepOrNUL, refused *apperr.Error
-	for d.dec.PeekKind() != ']' {
-		v, err := d.dec.ReadValue()
-		if err != nil {
-			return nil, notJSON(raw, err)
-		}
-		end := int(d.dec.InputOffset())
-		span := itemSpan{end - len(v), end}
+	err := d.eachElement(raw, func(span itemSpan) {
 		spans = append(spans, span)
 		if treeErr != nil || deepOrNUL != nil || (refused != nil && !walk) {
-			continue // the answer is known unless the rest is not JSON
+			return // the answer is known unless the rest is not JSON
 		}
 		item, err := d.parser.ParseBytes(raw[span.start:span.end])
 		if err != nil { // fastjson stops at 300 levels
 			treeErr = err
-			continue
+			return
 		}
 		d.number.value = nil // the parser reuses its values: a cached number may be stale
 		if walk {
 			if deepOrNUL = refuseDeepOrNUL(item, bodySubject, 1); deepOrNUL != nil {
-				continue
+				return
 			}
 		}
 		if refused == nil && !items.check(d, item, bodySubject) {
 			refused = d.refusal.err() // copies the subject out of the parser
 		}
-	}
-	if err := d.readEnd(raw); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	switch {
@@ -267,6 +255,35 @@ func checkItems(raw []byte, items *schemaNode) ([]itemSpan, *apperr.Error) {
 		return nil, refused
 	}
 	return spans, nil
+}
+
+// eachElement reads the JSON array raw holds one element at a time (jsontext, without a tree)
+// and gives where each lies, to its end: the one way an array body is split.
+func (d *jsonDoc) eachElement(raw []byte, element func(span itemSpan)) *apperr.Error {
+	// jsontext reads a bytes.Buffer in place: the values it returns are slices of raw.
+	d.in = *bytes.NewBuffer(raw)
+	d.dec.Reset(&d.in)
+	if _, err := d.dec.ReadToken(); err != nil { // the array's [
+		return notJSON(raw, err)
+	}
+	for d.dec.PeekKind() != ']' {
+		v, err := d.dec.ReadValue()
+		if err != nil {
+			return notJSON(raw, err)
+		}
+		end := int(d.dec.InputOffset())
+		element(itemSpan{end - len(v), end})
+	}
+	return d.readEnd(raw)
+}
+
+// elementSpans is where each element of the (valid) JSON array raw lies.
+func elementSpans(raw []byte) ([]itemSpan, *apperr.Error) {
+	d := jsonDocs.Get().(*jsonDoc)
+	defer d.release()
+	var spans []itemSpan
+	err := d.eachElement(raw, func(span itemSpan) { spans = append(spans, span) })
+	return spans, err
 }
 
 // readEnd reads the array's closing bracket and makes sure nothing but white space follows.

@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
+	"github.com/valyala/fastjson"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/usertoken"
@@ -220,6 +221,14 @@ func (v *Validator) check(c echo.Context, op *operation, state *requestState) er
 		items, doc, err := op.checkBodyItems(raw)
 		if err != nil {
 			return err
+		}
+		if op.reading == "tree" && doc != nil && doc.root.Type() == fastjson.TypeArray {
+			spans, splitErr := elementSpans(raw) // where each element's raw JSON lies
+			if splitErr != nil {
+				doc.release()
+				return splitErr
+			}
+			items = spans
 		}
 		state.validated, state.items, state.doc = true, items, doc
 	}
