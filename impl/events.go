@@ -14,15 +14,12 @@ import (
 
 // SubscriptionEvent stores a billing event once and refolds the subscription's state.
 func (s *Server) SubscriptionEvent(ctx context.Context, req generated.SubscriptionEventRequestObject) (generated.SubscriptionEventResponseObject, error) {
-	err := s.deliver(ctx, "subscriptionEvent", req.Body.UserId, nil, func(tx *storage.Tx) error {
-		res, err := tx.RecordSubscriptionEvent(req.Body.SubscriptionId, security.RawBodyFrom(ctx))
-		if res == storage.EventKeyConflict {
-			s.logger.WarnContext(ctx, "subscription event re-sent with a different body; the first is kept",
-				"subscription", req.Body.SubscriptionId, "sequence", req.Body.SequenceNumber)
-		}
-		return err
-	})
-	if err != nil {
+	res, redelivery, err := s.deliveries.SubscriptionEvent(ctx, delivery(ctx, "subscriptionEvent", req.Body.UserId, nil), req.Body.SubscriptionId)
+	if res == storage.EventKeyConflict {
+		s.logger.WarnContext(ctx, "subscription event re-sent with a different body; the first is kept",
+			"subscription", req.Body.SubscriptionId, "sequence", req.Body.SequenceNumber)
+	}
+	if err := delivered(ctx, redelivery, err); err != nil {
 		return nil, err
 	}
 	return generated.SubscriptionEvent200Response{}, nil
@@ -37,10 +34,8 @@ func (s *Server) InstallationEvent(ctx context.Context, req generated.Installati
 	}
 	ev := storage.InstallationEvent{EventID: evotor.CanonicalID(req.Body.Id), EvotorUserID: req.Body.Data.UserId,
 		ProductID: req.Body.Data.ProductId, Type: req.Body.Type, OccurredMs: ms, Body: security.RawBodyFrom(ctx)}
-	err = s.deliver(ctx, "installationEvent", req.Body.Data.UserId, nil, func(tx *storage.Tx) error {
-		return tx.RecordInstallationEvent(ev)
-	})
-	if err != nil {
+	redelivery, err := s.deliveries.InstallationEvent(ctx, delivery(ctx, "installationEvent", req.Body.Data.UserId, nil), ev)
+	if err := delivered(ctx, redelivery, err); err != nil {
 		return nil, err
 	}
 	return generated.InstallationEvent200Response{}, nil

@@ -16,23 +16,15 @@ import (
 // stores they name for the token's user. Receipts are the hot path: storage takes the whole
 // delivery in one call (on PostgreSQL one statement).
 func (s *Server) PostReceipts(ctx context.Context, req generated.PostReceiptsRequestObject) (generated.PostReceiptsResponseObject, error) {
-	p, err := s.notifier(ctx)
+	from := sender(ctx)
+	rows, err := receiptRows(ctx, from.UserID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := receiptRows(ctx, p.UserID)
-	if err != nil {
+	redelivery, err := s.deliveries.Receipts(ctx, from, delivery(ctx, "postReceipts", "", nil), rows)
+	if err := delivered(ctx, redelivery, err); err != nil {
 		return nil, err
 	}
-	entry, err := s.inboxEntry(ctx, "postReceipts", p.UserID, nil)
-	if err != nil {
-		return nil, err
-	}
-	redelivery, err := s.store.AcceptReceipts(ctx, entry, p.Token, p.UserID, rows)
-	if err != nil {
-		return nil, err
-	}
-	noteDelivery(ctx, redelivery)
 	return generated.PostReceipts200Response{}, nil
 }
 

@@ -16,14 +16,13 @@ import (
 
 // CreateProducts upserts a catalogue (products and groups) of the token user's store.
 func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProductsRequestObject) (generated.CreateProductsResponseObject, error) {
-	err := s.notify(ctx, "createProducts", storeParams(req.StoreUuid), func(owner string, tx *storage.Tx) error {
-		storeUUID, items, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
-		if err != nil {
-			return err
-		}
-		return tx.UpsertProducts(owner, storeUUID, items, boundRow(productRow))
-	})
+	items, err := security.BodyItems(ctx)
 	if err != nil {
+		return nil, err
+	}
+	redelivery, err := s.deliveries.Products(ctx, sender(ctx), delivery(ctx, "createProducts", "", storeParams(req.StoreUuid)),
+		req.StoreUuid, items, boundRow(productRow))
+	if err := delivered(ctx, redelivery, err); err != nil {
 		return nil, err
 	}
 	return generated.CreateProducts200Response{}, nil
@@ -42,32 +41,22 @@ func productRow(p generated.Product, raw []byte) storage.ProductRow {
 
 // PutDocuments upserts documents of the token user's store, each kept whole.
 func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsRequestObject) (generated.PutDocumentsResponseObject, error) {
-	err := s.notify(ctx, "putDocuments", storeParams(req.StoreUuid), func(owner string, tx *storage.Tx) error {
-		storeUUID, items, err := claimStoreItems(ctx, tx, owner, req.StoreUuid)
-		if err != nil {
-			return err
-		}
-		return tx.UpsertDocuments(boundRows(items, boundRow(func(d generated.Document, raw []byte) storage.DocumentRow {
-			return storage.DocumentRow{OwnerID: owner, UUID: d.Uuid, StoreUUID: storeUUID, Type: d.Type,
-				DeviceUUID: canonical(d.DeviceUuid), SessionUUID: canonical(d.SessionUUID), SessionNumber: numberOrText(d.SessionNumber),
-				Number: decimalText(d.Number), OpenAt: evotorTime(d.OpenDate), CloseAt: evotorTime(d.CloseDate),
-				CloseSum: decimalText(d.CloseSum), CloseResultSum: decimalText(d.CloseResultSum), Raw: raw}
-		})))
-	})
+	items, err := security.BodyItems(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return generated.PutDocuments200Response{}, nil
-}
-
-// claimStoreItems makes the path's store the owner's (ErrNotOwner when it is another user's),
-// before anything of the store is written, and gives the body's items, raw.
-func claimStoreItems(ctx context.Context, tx *storage.Tx, owner, storeUUID string) (string, iter.Seq[[]byte], error) {
-	if err := tx.ClaimStores(owner, storeUUID); err != nil {
-		return "", nil, err
+	from, storeUUID := sender(ctx), evotor.CanonicalID(req.StoreUuid)
+	documents := boundRows(items, boundRow(func(d generated.Document, raw []byte) storage.DocumentRow {
+		return storage.DocumentRow{OwnerID: from.UserID, UUID: d.Uuid, StoreUUID: storeUUID, Type: d.Type,
+			DeviceUUID: canonical(d.DeviceUuid), SessionUUID: canonical(d.SessionUUID), SessionNumber: numberOrText(d.SessionNumber),
+			Number: decimalText(d.Number), OpenAt: evotorTime(d.OpenDate), CloseAt: evotorTime(d.CloseDate),
+			CloseSum: decimalText(d.CloseSum), CloseResultSum: decimalText(d.CloseResultSum), Raw: raw}
+	}))
+	redelivery, err := s.deliveries.Documents(ctx, from, delivery(ctx, "putDocuments", "", storeParams(req.StoreUuid)), req.StoreUuid, documents)
+	if err := delivered(ctx, redelivery, err); err != nil {
+		return nil, err
 	}
-	items, err := security.BodyItems(ctx)
-	return evotor.CanonicalID(storeUUID), items, err
+	return generated.PutDocuments200Response{}, nil
 }
 
 // boundRow binds a raw item into an Item (member names matched exactly, as the validator read

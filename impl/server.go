@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/deliver"
 	"github.com/evotor-partner/evotor-partner/impl/docs"
 	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
@@ -18,21 +19,18 @@ import (
 
 // Server implements every operation of openapi/openapi.yaml.
 type Server struct {
-	store                     *storage.Store
-	sealer                    *sealer.Sealer
-	logger                    *slog.Logger
-	requireActiveSubscription bool
-	docsPage                  []byte // /docs, rendered once
-	forwarding                Forwarding
+	store      *storage.Store
+	sealer     *sealer.Sealer
+	logger     *slog.Logger
+	deliveries *deliver.Service // the application layer of events and notifications
+	docsPage   []byte           // /docs, rendered once
+	forwarding Forwarding
 }
 
 var _ generated.StrictServerInterface = (*Server)(nil)
 
 // Policy is how the partner runs its business with Evotor's users.
-type Policy struct {
-	// RequireActiveSubscription: notifications of a user whose subscriptions all ended get 402.
-	RequireActiveSubscription bool
-}
+type Policy = deliver.Policy
 
 // NewServer builds the handlers from what they use: the store, the sealer of Evotor's cloud
 // tokens, the log, the partner's policy, the forwarding queue (nil: none) and the spec they
@@ -42,8 +40,12 @@ func NewServer(st *storage.Store, sealer *sealer.Sealer, logger *slog.Logger, po
 	if err != nil {
 		return nil, fmt.Errorf("rendering the contract: %w", err)
 	}
-	return &Server{store: st, sealer: sealer, logger: logger,
-		requireActiveSubscription: policy.RequireActiveSubscription, docsPage: page, forwarding: forwarding}, nil
+	var outbox func() storage.Outbox
+	if forwarding != nil {
+		outbox = forwarding.Outbox
+	}
+	return &Server{store: st, sealer: sealer, logger: logger, deliveries: deliver.New(deliver.Store(st), policy, outbox),
+		docsPage: page, forwarding: forwarding}, nil
 }
 
 // Healthz answers while the process is up.

@@ -124,8 +124,14 @@ func TestConcurrentDeliveriesEachGetTheirOwnResult(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
 		opened := b.Open(t)
 		st := opened.Store
-		if _, err := forward.New(ctx, st, forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/"}}}, nil); err != nil {
+		svc, err := forward.New(ctx, st, forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/"}}}, nil)
+		if err != nil {
 			t.Fatal(err)
+		}
+		receiptDelivery := func(owner, receipt, store string) (storage.InboxEntry, func(*storage.Tx) error) {
+			entry, apply := receiptDelivery(owner, receipt, store)
+			entry.ForwardTo = svc.Outbox() // every delivery is forwarded
+			return entry, apply
 		}
 		entry, apply := receiptDelivery("alice", "r-alice", "s-alice")
 		if err := st.Accept(ctx, entry, apply); err != nil {
