@@ -13,7 +13,9 @@ import (
 	"iter"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/billing"
 	"github.com/evotor-partner/evotor-partner/impl/evotor"
+	"github.com/evotor-partner/evotor-partner/impl/installation"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
@@ -29,8 +31,10 @@ type UnitOfWork interface {
 	UpsertEmployees([]storage.EmployeeRow) error
 	UpsertProducts(owner, store string, items iter.Seq[[]byte], row func(raw []byte) (storage.ProductRow, error)) error
 	UpsertDocuments(iter.Seq2[storage.DocumentRow, error]) error
-	RecordSubscriptionEvent(subscriptionID string, body []byte) (storage.SubscriptionEventResult, error)
-	RecordInstallationEvent(storage.InstallationEvent) error
+	// RecordSubscriptionEvent stores the event once and saves the state rule folds.
+	RecordSubscriptionEvent(subscriptionID string, body []byte, rule storage.SubscriptionRule) (storage.SubscriptionEventResult, error)
+	// RecordInstallationEvent stores the event once and saves what rule decides (nil: nothing).
+	RecordInstallationEvent(ev storage.InstallationEvent, rule storage.InstallationRule) error
 	// IsRedelivery reports whether the delivery was found applied already (no inbox row).
 	IsRedelivery() bool
 }
@@ -159,7 +163,7 @@ func (s *Service) mayNotify(ctx context.Context, from Sender) error {
 // with another body (the first is kept).
 func (s *Service) SubscriptionEvent(ctx context.Context, d Delivery, subscriptionID string) (result storage.SubscriptionEventResult, redelivery bool, err error) {
 	redelivery, err = s.event(ctx, d, func(uow UnitOfWork) error {
-		result, err = uow.RecordSubscriptionEvent(subscriptionID, d.Body)
+		result, err = uow.RecordSubscriptionEvent(subscriptionID, d.Body, billing.Fold)
 		return err
 	})
 	return result, redelivery, err
@@ -168,7 +172,11 @@ func (s *Service) SubscriptionEvent(ctx context.Context, d Delivery, subscriptio
 // InstallationEvent stores an install or uninstall once (by its id); the newest event decides
 // the installation, and an uninstall revokes the user's tokens.
 func (s *Service) InstallationEvent(ctx context.Context, d Delivery, ev storage.InstallationEvent) (bool, error) {
-	return s.event(ctx, d, func(uow UnitOfWork) error { return uow.RecordInstallationEvent(ev) })
+	var rule storage.InstallationRule = installation.Apply
+	if !installation.Decides(ev.Type) {
+		rule = nil // an event of an unknown type is kept and decides nothing
+	}
+	return s.event(ctx, d, func(uow UnitOfWork) error { return uow.RecordInstallationEvent(ev, rule) })
 }
 
 // Stores upserts the sender's stores.

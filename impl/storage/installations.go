@@ -28,10 +28,14 @@ type Installation struct {
 	UpdatedAt    time.Time
 }
 
-// RecordInstallationEvent stores the event once (by id) and applies installation.Apply to
-// the (user, product) installation under a row lock: the store loads, locks and saves; the
-// rule (newest wins, an uninstall revokes the user's tokens) lives in impl/installation.
-func (tx *Tx) RecordInstallationEvent(ev InstallationEvent) error {
+// InstallationRule decides what an installation event does to the installation (the
+// application passes installation.Apply).
+type InstallationRule func(installation.State, installation.Event) installation.Outcome
+
+// RecordInstallationEvent stores the event once (by id) and, unless rule is nil, applies rule
+// to the (user, product) installation under a row lock: the store loads, locks and saves what
+// the rule decides (a new state, the user's tokens revoked); it decides nothing itself.
+func (tx *Tx) RecordInstallationEvent(ev InstallationEvent, rule InstallationRule) error {
 	ev.ReceivedAt = tx.store.now()
 	res := tx.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&ev)
 	if res.Error != nil || res.RowsAffected == 0 {
@@ -43,8 +47,8 @@ func (tx *Tx) RecordInstallationEvent(ev InstallationEvent) error {
 	if err := noteUser(tx.db, ev.EvotorUserID, ev.ReceivedAt); err != nil {
 		return err
 	}
-	if !installation.Decides(ev.Type) {
-		return nil // unknown type: stored, no state change
+	if rule == nil {
+		return nil // stored, no state change
 	}
 	inst := Installation{EvotorUserID: ev.EvotorUserID, ProductID: ev.ProductID, LastEventMs: -1 << 63, UpdatedAt: ev.ReceivedAt}
 	if err := tx.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&inst).Error; err != nil {
@@ -54,7 +58,7 @@ func (tx *Tx) RecordInstallationEvent(ev InstallationEvent) error {
 		return err
 	}
 	before := installation.State{Known: inst.LastEventMs != -1<<63, Installed: inst.Installed, LastEventMs: inst.LastEventMs}
-	out := installation.Apply(before, installation.Event{Type: ev.Type, OccurredMs: ev.OccurredMs})
+	out := rule(before, installation.Event{Type: ev.Type, OccurredMs: ev.OccurredMs})
 	if !out.Changed {
 		return nil
 	}

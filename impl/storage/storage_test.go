@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/billing"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
+	"github.com/evotor-partner/evotor-partner/impl/installation"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
 )
@@ -205,7 +207,7 @@ func TestLateEventsDoNotUndoNewerOnes(t *testing.T) {
 		sub := func(seq int, typ string) {
 			body := fmt.Sprintf(`{"subscriptionId":"sub","productId":"p","userId":%q,"sequenceNumber":%d,"type":%q}`, user, seq, typ)
 			record(body, func(tx *storage.Tx) error {
-				_, err := tx.RecordSubscriptionEvent("sub", []byte(body))
+				_, err := tx.RecordSubscriptionEvent("sub", []byte(body), billing.Fold)
 				return err
 			})
 		}
@@ -218,7 +220,7 @@ func TestLateEventsDoNotUndoNewerOnes(t *testing.T) {
 		}
 		install := func(id, typ string, ms int64) {
 			record("{}", func(tx *storage.Tx) error {
-				return tx.RecordInstallationEvent(storage.InstallationEvent{EventID: id, EvotorUserID: user, ProductID: "p", Type: typ, OccurredMs: ms, Body: []byte("{}")})
+				return tx.RecordInstallationEvent(storage.InstallationEvent{EventID: id, EvotorUserID: user, ProductID: "p", Type: typ, OccurredMs: ms, Body: []byte("{}")}, installation.Apply)
 			})
 		}
 		install("e2", "ApplicationUninstalled", 200)

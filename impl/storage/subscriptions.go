@@ -58,9 +58,13 @@ const (
 	EventKeyConflict                         // same key, different body: the first is kept
 )
 
-// RecordSubscriptionEvent stores the event once and refolds its subscription's state from all
-// its events in sequence order.
-func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte) (SubscriptionEventResult, error) {
+// SubscriptionRule folds a subscription's events into its state (the application passes
+// billing.Fold).
+type SubscriptionRule func([]billing.Event) billing.State
+
+// RecordSubscriptionEvent stores the event once and saves its subscription's state as rule
+// folds it from all its events: the store loads, locks and saves; it decides nothing itself.
+func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte, rule SubscriptionRule) (SubscriptionEventResult, error) {
 	ev, err := billing.ParseEvent(body)
 	if err != nil {
 		return 0, err
@@ -106,7 +110,7 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte) (Subsc
 			events = append(events, e)
 		}
 	}
-	st := billing.Fold(events)
+	st := rule(events)
 	var addons *string
 	if len(st.Addons) > 0 {
 		a := string(st.Addons)
