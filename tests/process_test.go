@@ -24,19 +24,7 @@ import (
 // tests that need real processes (kill -9, several replicas, the README run as written); those
 // tests skip under -short, here.
 func binaries(t testing.TB) (partner, cloud string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("process-level test: skipped under -short")
-	}
-	partner, err := gobuild.Binary("evotor-partner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err = gobuild.Binary("evotor-cloud")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return partner, cloud
+	return gobuild.ForTest(t, "evotor-partner"), gobuild.ForTest(t, "evotor-cloud")
 }
 
 // freeAddr is a loopback address nobody listens on (yet).

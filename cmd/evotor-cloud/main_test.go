@@ -42,17 +42,7 @@ type result struct {
 
 // binary is the real evotor-cloud (tests/gobuild builds it once); the tests that run it are
 // process-level, skipped under -short.
-func binary(t testing.TB) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("process-level test: skipped under -short")
-	}
-	path, err := gobuild.Binary("evotor-cloud")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func binary(t testing.TB) string { return gobuild.ForTest(t, "evotor-cloud") }
 
 // evotorCloud runs the binary to its end.
 func evotorCloud(t *testing.T, args ...string) result {

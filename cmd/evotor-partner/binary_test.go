@@ -33,17 +33,7 @@ func TestMain(m *testing.M) {
 
 // binary is the real evotor-partner (tests/gobuild builds it once); the tests that run it are
 // process-level, skipped under -short.
-func binary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("process-level test: skipped under -short")
-	}
-	path, err := gobuild.Binary("evotor-partner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func binary(t *testing.T) string { return gobuild.ForTest(t, "evotor-partner") }
 
 const testAppToken = "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"testing"
 )
 
 // Commands is what the module builds: its two programs.
@@ -69,4 +70,18 @@ func moduleRoot() (string, error) {
 		}
 		d = parent
 	}
+}
+
+// ForTest is Binary for a test that runs the command as a process: such tests are skipped
+// under -short, and a build failure fails the test.
+func ForTest(t testing.TB, name string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level test: skipped under -short")
+	}
+	path, err := Binary(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
