@@ -35,6 +35,9 @@ type UnitOfWork interface {
 	RecordSubscriptionEvent(subscriptionID string, body []byte, rule storage.SubscriptionRule) (storage.SubscriptionEventResult, error)
 	// RecordInstallationEvent stores the event once and saves what rule decides (nil: nothing).
 	RecordInstallationEvent(ev storage.InstallationEvent, rule storage.InstallationRule) error
+	// InsertReceipts stores each receipt not stored yet (a receipt of another owner:
+	// apperr.ErrNotOwner); a delivery whose receipts were all stored already is a re-send.
+	InsertReceipts([]storage.ReceiptRow) error
 	// IsRedelivery reports whether the delivery was found applied already (no inbox row).
 	IsRedelivery() bool
 }
@@ -43,8 +46,10 @@ type UnitOfWork interface {
 type Repository interface {
 	// Accept runs apply and writes the inbox entry (and its outbox) in one transaction.
 	Accept(ctx context.Context, entry storage.InboxEntry, apply func(UnitOfWork) error) error
-	// AcceptReceipts is Accept for a receipts notification, by the adapter's fastest path.
-	AcceptReceipts(ctx context.Context, entry storage.InboxEntry, token usertoken.Check, owner string, receipts []storage.ReceiptRow) (redelivery bool, err error)
+	// BatchesReceipts reports whether the adapter has a fast path for this receipts delivery,
+	// and BatchReceipts takes it: the receipts rule (Service.Receipts) in one round trip.
+	BatchesReceipts(entry storage.InboxEntry) bool
+	BatchReceipts(ctx context.Context, entry storage.InboxEntry, token usertoken.Check, owner string, receipts []storage.ReceiptRow) (redelivery bool, err error)
 	// AllSubscriptionsTerminated reports whether every subscription of the user has ended.
 	AllSubscriptionsTerminated(ctx context.Context, userID string) (bool, error)
 }
@@ -235,6 +240,8 @@ func (s *Service) Documents(ctx context.Context, from Sender, d Delivery, store 
 
 // Receipts stores each receipt once (by its event id), with its items, and claims the stores
 // they name for the sender. A delivery whose receipts were all stored already is a re-send.
+// Receipts are the hot path: an adapter with a fast path for them (one statement for a batch
+// of deliveries) takes it, under the same rule; the contract suite holds both to it.
 func (s *Service) Receipts(ctx context.Context, from Sender, d Delivery, rows []storage.ReceiptRow) (bool, error) {
 	if err := s.mayNotify(ctx, from); err != nil {
 		return false, err
@@ -244,5 +251,20 @@ func (s *Service) Receipts(ctx context.Context, from Sender, d Delivery, rows []
 	if err != nil {
 		return false, err
 	}
-	return s.repo.AcceptReceipts(ctx, entry, from.Token, from.UserID, rows)
+	if s.repo.BatchesReceipts(entry) {
+		return s.repo.BatchReceipts(ctx, entry, from.Token, from.UserID, rows)
+	}
+	stores := make([]string, len(rows))
+	for i, r := range rows {
+		stores[i] = r.StoreUUID
+	}
+	return s.event(ctx, d, func(uow UnitOfWork) error {
+		if err := uow.ConfirmToken(from.Token); err != nil {
+			return err
+		}
+		if err := uow.ClaimStores(from.UserID, stores...); err != nil {
+			return err
+		}
+		return uow.InsertReceipts(rows)
+	})
 }

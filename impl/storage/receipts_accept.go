@@ -7,32 +7,20 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
-// AcceptReceipts stores a receipts notification of owner: the stores it names claimed, each
-// receipt not stored yet with its items, and the inbox row, after confirming the user token,
-// all in one transaction. A delivery whose receipts were all stored already is a redelivery
-// (no inbox row). Receipts are the hot path: on PostgreSQL with nothing to forward this is one
-// statement, one round trip, shared with concurrent deliveries (receipts_batch.go); otherwise it
-// is Accept with the same rules.
-func (s *Store) AcceptReceipts(ctx context.Context, entry InboxEntry, token usertoken.Check, owner string, receipts []ReceiptRow) (redelivery bool, err error) {
-	if s.receipts != nil && !entry.ForwardTo.Forwards() {
-		return s.receipts.submit(&receiptDelivery{ctx: ctx, entry: entry, token: token, owner: owner, receipts: eachOnce(receipts)})
-	}
-	err = s.Accept(ctx, entry, func(tx *Tx) error {
-		if err := tx.ConfirmToken(token); err != nil {
-			return err
-		}
-		stores := make([]string, len(receipts))
-		for i, r := range receipts {
-			stores[i] = r.StoreUUID
-		}
-		if err := tx.ClaimStores(owner, stores...); err != nil {
-			return err
-		}
-		err := tx.InsertReceipts(receipts)
-		redelivery = tx.IsRedelivery()
-		return err
-	})
-	return redelivery, err
+// BatchesReceipts reports whether the store has a fast path for this receipts delivery:
+// PostgreSQL, with nothing to forward (one statement for a batch of deliveries,
+// receipts_batch.go). Otherwise a receipts delivery is an Accept like any other.
+func (s *Store) BatchesReceipts(entry InboxEntry) bool {
+	return s.receipts != nil && !entry.ForwardTo.Forwards()
+}
+
+// BatchReceipts stores a receipts notification of owner by the fast path (BatchesReceipts):
+// what impl/deliver's rule does through Accept — the user token confirmed, the stores claimed,
+// each receipt not stored yet inserted with its items, the inbox row unless every receipt was
+// stored already — in one statement, one round trip and one commit shared with concurrent
+// deliveries.
+func (s *Store) BatchReceipts(ctx context.Context, entry InboxEntry, token usertoken.Check, owner string, receipts []ReceiptRow) (redelivery bool, err error) {
+	return s.receipts.submit(&receiptDelivery{ctx: ctx, entry: entry, token: token, owner: owner, receipts: eachOnce(receipts)})
 }
 
 // eachOnce is the receipts with canonical ids and stores, each id once: a repeat in one body

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
+	"github.com/evotor-partner/evotor-partner/impl/deliver"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
 	"github.com/evotor-partner/evotor-partner/impl/usertoken"
@@ -29,13 +30,18 @@ func userToken(t *testing.T, st *storage.Store, user string) usertoken.Check {
 	return usertoken.Check{ID: rec.ID}
 }
 
-// sendReceipt delivers one receipt through AcceptReceipts.
+// sendReceipt delivers one receipt through the application layer's receipts rule.
 func sendReceipt(st *storage.Store, token usertoken.Check, owner, id, store string) (bool, error) {
 	body := fmt.Appendf(nil, `{"id":%q,"data":{"id":"d","storeId":%q,"type":"SELL"}}`, id, store)
-	entry := storage.InboxEntry{Operation: "postReceipts", EvotorUserID: &owner, PathParams: "{}", Body: body}
 	item := "x"
-	return st.AcceptReceipts(ctx, entry, token, owner, []storage.ReceiptRow{{OwnerID: owner, ID: id, ReceiptUUID: "d",
+	return receipts(st, token, owner, body, []storage.ReceiptRow{{OwnerID: owner, ID: id, ReceiptUUID: "d",
 		StoreUUID: store, Type: "SELL", Raw: body, Items: []storage.ReceiptItemRow{{ItemUUID: "i", Name: &item}}}})
+}
+
+// receipts stores a receipts delivery of owner, body and rows, as impl/deliver does.
+func receipts(st *storage.Store, token usertoken.Check, owner string, body []byte, rows []storage.ReceiptRow) (bool, error) {
+	return deliver.New(deliver.Store(st), deliver.Policy{}, nil).Receipts(ctx, deliver.Sender{UserID: owner, Token: token},
+		deliver.Delivery{Operation: "postReceipts", Body: body}, rows)
 }
 
 // TestReceiptsUnderConcurrency: many receipts deliveries at once (on PostgreSQL they share
@@ -118,9 +124,7 @@ func TestReceiptJSONIsKeptOnce(t *testing.T) {
 			rows = append(rows, storage.ReceiptRow{OwnerID: "u", ID: fmt.Sprint("r-", i+1), ReceiptUUID: "x", StoreUUID: "s", Type: "SELL",
 				Raw: body[at : at+len(el)], BodyOffset: at})
 		}
-		user := "u"
-		entry := storage.InboxEntry{Operation: "postReceipts", EvotorUserID: &user, PathParams: "{}", Body: body}
-		if _, err := o.Store.AcceptReceipts(ctx, entry, token, "u", rows); err != nil {
+		if _, err := receipts(o.Store, token, "u", body, rows); err != nil {
 			t.Fatal(err)
 		}
 		items, _, err := o.Store.List(ctx, storage.ReceiptsOf("u"), "", 10)

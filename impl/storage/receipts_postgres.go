@@ -16,7 +16,7 @@ import (
 
 // receiptsStatement stores a batch of receipts deliveries on PostgreSQL in one statement: one
 // round trip and one commit for them all (pgx prepares it once per connection). Per delivery
-// it does what AcceptReceipts does through Accept:
+// it does what impl/deliver's receipts rule does through Accept:
 //
 //   - token: each delivery's user token as it is now (usertoken.RefusalSQL, Refusal's rule);
 //     it, stores and receipts are read one key at a time (scalar subqueries): so the cached
