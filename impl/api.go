@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,12 +39,16 @@ type APIConfig struct {
 	Forwarding                Forwarding       // the outbox's job queue (admin re-sends); nil: none
 }
 
+// embeddedSpec is the contract, parsed once per process: parsing it costs tens of
+// milliseconds, and it is only read once assembled (the tests assemble hundreds of servers).
+var embeddedSpec = sync.OnceValues(generated.GetSpec)
+
 // NewAPI assembles the HTTP API: spec → validator → generated routes → handlers. Requests get
 // a request id, then pass the access log, the body limit and the validator before any handler
 // runs. Every line logged with a request's context carries its request_id.
 func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	cfg.Logger = slog.New(logging.WithRequestIDs(cfg.Logger.Handler()))
-	spec, err := generated.GetSpec()
+	spec, err := embeddedSpec()
 	if err != nil {
 		return nil, fmt.Errorf("loading embedded spec: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -36,7 +37,7 @@ type Policy = deliver.Policy
 // tokens, the log, the partner's policy, the forwarding queue (nil: none) and the spec they
 // implement (for /docs).
 func NewServer(st *storage.Store, sealer *sealer.Sealer, logger *slog.Logger, policy Policy, forwarding Forwarding, spec *openapi3.T) (*Server, error) {
-	page, err := docs.Page(spec)
+	page, err := docsPage(spec)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the contract: %w", err)
 	}
@@ -46,6 +47,21 @@ func NewServer(st *storage.Store, sealer *sealer.Sealer, logger *slog.Logger, po
 	}
 	return &Server{store: st, sealer: sealer, logger: logger, deliveries: deliver.New(deliver.Store(st), policy, outbox),
 		docsPage: page, forwarding: forwarding}, nil
+}
+
+// docsPages are the reference pages rendered, by spec: rendering one costs tens of
+// milliseconds, and servers assembled from one spec share its page.
+var docsPages sync.Map // *openapi3.T → []byte
+
+func docsPage(spec *openapi3.T) ([]byte, error) {
+	if page, ok := docsPages.Load(spec); ok {
+		return page.([]byte), nil
+	}
+	page, err := docs.Page(spec)
+	if err == nil {
+		docsPages.Store(spec, page)
+	}
+	return page, err
 }
 
 // Healthz answers while the process is up.

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -72,6 +73,20 @@ type Config struct {
 	Now        func() time.Time // defaults to time.Now
 }
 
+// prepared holds, per spec, the one preparation of it (validators built concurrently from one
+// parsed spec, as the tests do, prepare it once).
+var prepared sync.Map // *openapi3.T → *sync.Once
+
+// prepare readies a spec for matching and checking: no servers (routes are matched on paths
+// alone) and the spec's own formats registered.
+func prepare(spec *openapi3.T) {
+	once, _ := prepared.LoadOrStore(spec, &sync.Once{})
+	once.(*sync.Once).Do(func() {
+		spec.Servers = nil
+		RegisterFormats(spec)
+	})
+}
+
 // NewValidator builds the validator from the spec (generated.GetSpec()). It fails when an
 // operation names a security scheme the server has no authenticator for, or has a body schema
 // the compiled validator cannot check in full (bodyschema.go).
@@ -82,8 +97,7 @@ func NewValidator(spec *openapi3.T, cfg Config) (*Validator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	spec.Servers = nil
-	RegisterFormats(spec)
+	prepare(spec)
 	app := newAppMatcher(cfg.App)
 	v := &Validator{
 		ops: map[opKey]*operation{},

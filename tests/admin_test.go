@@ -106,6 +106,7 @@ func TestEveryFixtureReadsBackAsSent(t *testing.T) {
 				continue
 			}
 			t.Run(name, func(t *testing.T) {
+				t.Parallel() // each on a database of its own
 				e := newEnv(t, b, withAdmin)
 				const user = "01-000000000000001"
 				token := e.createUser(user)

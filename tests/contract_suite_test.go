@@ -233,6 +233,7 @@ func TestContractSuite(t *testing.T) {
 		for _, forwarding := range []bool{false, true} {
 			m := suiteMode{backend: b, forwarding: forwarding}
 			t.Run(m.String(), func(t *testing.T) {
+				t.Parallel() // each mode on databases of its own
 				for _, c := range contractSuite {
 					t.Run(c.name, func(t *testing.T) { c.run(t, newSuiteEnv(t, m)) })
 				}

@@ -22,6 +22,7 @@ func (l *lateForwarding) ResendDead(ctx context.Context, id int64, destination s
 }
 
 func TestAdminSeesAndResendsDeadMessages(t *testing.T) {
+	t.Parallel() // mostly waiting on retries: runs beside the others
 	eachBackend(t, func(t *testing.T, b backend) {
 		late := &lateForwarding{}
 		e := newEnv(t, b, withAdmin, func(c *impl.APIConfig) { c.Forwarding = late })

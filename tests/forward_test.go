@@ -200,6 +200,7 @@ func checkInOrder(t testing.TB, got []forward.Message, users []string, n int) {
 }
 
 func TestForwardingRetriesUntilDeliveredOnceInOrder(t *testing.T) {
+	t.Parallel() // mostly waiting on retries: runs beside the others
 	eachBackend(t, func(t *testing.T, b backend) {
 		var m *metrics.Metrics
 		e := newEnv(t, b, withMetrics(t, &m))
@@ -250,6 +251,7 @@ func count(xs []int, v int) (n int) {
 }
 
 func TestForwardingCatchesUpWhenTheDestinationReturns(t *testing.T) {
+	t.Parallel() // mostly waiting on retries: runs beside the others
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		dest := newDestination(t, forwardSecret)
@@ -322,6 +324,7 @@ func (d *destination) waitDeliveredNone() []forward.Message {
 }
 
 func TestForwardingGivesUpThenResends(t *testing.T) {
+	t.Parallel() // mostly waiting on retries: runs beside the others
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		dest := newDestination(t, forwardSecret)
