@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -43,6 +44,7 @@ type Service struct {
 	http         *http.Client
 	policy       backoff
 	maxAttempts  int
+	retryAfter   sync.Map // job id → how long its destination asked to wait (Retry-After)
 	logger       *slog.Logger
 }
 
@@ -54,7 +56,7 @@ func New(ctx context.Context, st *storage.Store, cfg Config, logger *slog.Logger
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, store: st, destinations: map[string]Destination{}, logger: logger,
-		http:   &http.Client{Timeout: cfg.Timeout},
+		http:   &http.Client{Timeout: cfg.Timeout, CheckRedirect: noRedirects},
 		policy: backoff{base: cfg.RetryBase, cap: cfg.RetryCap}}
 	s.maxAttempts = s.policy.maxAttempts(cfg.RetryFor)
 	sqlDB, err := st.SQLDB()

@@ -1,0 +1,110 @@
+package tests
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evotor-partner/evotor-partner/impl/forward"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
+)
+
+// Forwarding tells the truth about what a destination answered: a redirect is a failed
+// attempt (never followed: the signed body goes nowhere else), 410 Gone ends the message at
+// once, and a Retry-After on 429/503 is waited out.
+
+// scripted is a destination that answers each request as its script says, and records when.
+type scripted struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	times  []time.Time
+	answer func(n int, w http.ResponseWriter) // n counts requests from 1
+}
+
+func newScripted(t *testing.T, answer func(n int, w http.ResponseWriter)) *scripted {
+	s := &scripted{answer: answer}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.times = append(s.times, time.Now())
+		n := len(s.times)
+		s.mu.Unlock()
+		s.answer(n, w)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *scripted) requests() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.times...)
+}
+
+// onlyMessage is the one forwarded message of the test.
+func onlyMessage(t *testing.T, e *env) storage.ForwardMessage {
+	t.Helper()
+	var msgs []storage.ForwardMessage
+	if err := e.db.Find(&msgs).Error; err != nil || len(msgs) != 1 {
+		t.Fatalf("%d messages, %v", len(msgs), err)
+	}
+	return msgs[0]
+}
+
+func TestForwardingTellsTheTruth(t *testing.T) {
+	t.Parallel() // mostly waiting on retries: runs beside the others
+	event := subscriptionEvent("sub-truth", "01-000000000000777", 1, "SubscriptionCreated", "")
+	eachBackend(t, func(t *testing.T, b backend) {
+		for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+			t.Run("a "+http.StatusText(status)+" is a failed attempt, never followed", func(t *testing.T) {
+				elsewhere := newScripted(t, func(int, http.ResponseWriter) {})
+				dest := newScripted(t, func(_ int, w http.ResponseWriter) {
+					w.Header().Set("Location", elsewhere.srv.URL+"/stolen")
+					w.WriteHeader(status)
+				})
+				e := newEnv(t, b)
+				startForwarding(t, e, forward.Config{}, dest.srv.URL)
+				e.sendEvent(event)
+				waitFor(t, 10*time.Second, func() bool { return len(dest.requests()) >= 2 })
+				m := onlyMessage(t, e)
+				if len(elsewhere.requests()) != 0 || m.State != storage.ForwardPending || m.LastStatus == nil || *m.LastStatus != int64(status) ||
+					m.LastError == nil || !strings.Contains(*m.LastError, "redirect") || !strings.Contains(*m.LastError, "/stolen") {
+					t.Fatalf("after %d redirects: %d requests elsewhere, message %+v", len(dest.requests()), len(elsewhere.requests()), m)
+				}
+			})
+		}
+		t.Run("410 Gone ends the message at once", func(t *testing.T) {
+			dest := newScripted(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
+			e := newEnv(t, b)
+			startForwarding(t, e, forward.Config{}, dest.srv.URL)
+			e.sendEvent(event)
+			waitFor(t, 10*time.Second, func() bool { return onlyMessage(t, e).State == storage.ForwardDead })
+			time.Sleep(300 * time.Millisecond) // retries would come every 20-200 ms
+			if m := onlyMessage(t, e); len(dest.requests()) != 1 || m.Attempts != 1 || m.LastStatus == nil || *m.LastStatus != 410 ||
+				m.LastError == nil || !strings.Contains(*m.LastError, "gone") {
+				t.Fatalf("%d requests, message %+v", len(dest.requests()), m)
+			}
+		})
+		for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+			t.Run(http.StatusText(status)+" with Retry-After is waited out", func(t *testing.T) {
+				dest := newScripted(t, func(n int, w http.ResponseWriter) {
+					if n == 1 {
+						w.Header().Set("Retry-After", "1")
+						w.WriteHeader(status)
+					}
+				})
+				e := newEnv(t, b)
+				startForwarding(t, e, forward.Config{RetryCap: 5 * time.Second}, dest.srv.URL)
+				e.sendEvent(event)
+				waitFor(t, 10*time.Second, func() bool { return onlyMessage(t, e).State == storage.ForwardDelivered })
+				times := dest.requests()
+				// the backoff alone would try again after 20-24 ms
+				if gap := times[1].Sub(times[0]); gap < 950*time.Millisecond {
+					t.Fatalf("second attempt %s after the first; Retry-After asked 1 s", gap)
+				}
+			})
+		}
+	})
+}
