@@ -52,6 +52,10 @@ type operation struct {
 	// whole into the generated type; "items" an array element by element (BodyItems); "tree"
 	// from the tree the validator checked (BodyTree).
 	reading string
+	// bodyLimit is the operation's own largest body in bytes (x-body-limit); 0: only the
+	// server's limit. Account and event operations take kilobytes: a large body is refused
+	// before it is read or parsed, so it cannot cost memory.
+	bodyLimit int64
 }
 
 // bodyReadings are the values x-body-reading may take.
@@ -145,6 +149,9 @@ func (v *Validator) newOperation(spec *openapi3.T, schemas schemaCompiler, path 
 	}
 	o := &operation{id: op.OperationID, hasBody: op.RequestBody != nil}
 	o.reading, _ = op.Extensions["x-body-reading"].(string)
+	if limit, ok := op.Extensions["x-body-limit"].(float64); ok {
+		o.bodyLimit = int64(limit)
+	}
 	if !slices.Contains(bodyReadings, o.reading) {
 		return nil, fmt.Errorf("operation %s: x-body-reading %q is none of %q", op.OperationID, o.reading, bodyReadings)
 	}
@@ -222,9 +229,19 @@ func (v *Validator) check(c echo.Context, op *operation, state *requestState) er
 		if !isJSON(r.Header.Get(echo.HeaderContentType)) {
 			return apperr.New(apperr.UnsupportedMediaType, "")
 		}
+		body := io.Reader(r.Body)
+		if op.bodyLimit > 0 {
+			if r.ContentLength > op.bodyLimit {
+				return apperr.New(apperr.TooLarge, "") // declared over the limit: nothing is read
+			}
+			body = io.LimitReader(body, op.bodyLimit+1) // one byte more tells that it is over
+		}
 		var err error
-		if raw, err = readBody(r.Body, r.ContentLength); err != nil {
+		if raw, err = readBody(body, r.ContentLength); err != nil {
 			return bodyReadFailure(err)
+		}
+		if op.bodyLimit > 0 && int64(len(raw)) > op.bodyLimit {
+			return apperr.New(apperr.TooLarge, "")
 		}
 		state.body = raw
 	}
