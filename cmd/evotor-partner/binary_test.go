@@ -255,7 +255,9 @@ func serveStarts(t *testing.T, env []string) (bool, exit) {
 }
 
 // TestWrongSecretKeyRefusesStartUp: after a start with key A, a start with key C alone is
-// refused with a message naming the variable; C with A after it starts (a rotation).
+// refused with a message naming the variable, and so is "C,A" (the first key would seal what
+// the instances holding A cannot open: a typo, or a rotation not run yet); after `secrets
+// rotate` with "C,A", "C,A" starts.
 func TestWrongSecretKeyRefusesStartUp(t *testing.T) {
 	keyA, keyC := randomKey(), randomKey()
 	for _, db := range databases(t) {
@@ -263,13 +265,18 @@ func TestWrongSecretKeyRefusesStartUp(t *testing.T) {
 			if up, e := serveStarts(t, append(db.env, keysEnv(keyA))); !up {
 				t.Fatalf("first start: %s", e.stderr)
 			}
-			up, e := serveStarts(t, append(db.env, keysEnv(keyC)))
-			t.Logf("with another key: exit %d: %s", e.code, strings.TrimSpace(e.stderr))
-			if up || e.code == 0 || !strings.Contains(e.stderr, envSecretKey) {
-				t.Fatalf("a start with another key: served %v, exit %d, stderr %q", up, e.code, e.stderr)
+			for _, keys := range [][]string{{keyC}, {keyC, keyA}} {
+				up, e := serveStarts(t, append(db.env, keysEnv(keys...)))
+				t.Logf("with %d keys, the first another: exit %d: %s", len(keys), e.code, strings.TrimSpace(e.stderr))
+				if up || e.code == 0 || !strings.Contains(e.stderr, envSecretKey) {
+					t.Fatalf("a start with %d keys, the first another: served %v, exit %d, stderr %q", len(keys), up, e.code, e.stderr)
+				}
+			}
+			if e := runToExit(t, command(t, append(db.env, keysEnv(keyC, keyA)), "secrets", "rotate"), 30*time.Second); e.code != 0 {
+				t.Fatalf("rotate: exit %d: %s", e.code, e.stderr)
 			}
 			if up, e := serveStarts(t, append(db.env, keysEnv(keyC, keyA))); !up {
-				t.Fatalf("a start with a new key before the old one: %s", e.stderr)
+				t.Fatalf("after the rotation, the new key before the old one: %s", e.stderr)
 			}
 		})
 	}

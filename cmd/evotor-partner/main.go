@@ -81,7 +81,7 @@ func serve(ctx context.Context) error {
 	for _, note := range cfg.notes {
 		logger.Info(note)
 	}
-	st, sealer, err := openStoreWithKeys(ctx, cfg.Store, cfg.SecretKeys)
+	st, sealer, err := openStoreWithKeys(ctx, cfg.Store, cfg.SecretKeys, false)
 	if err != nil {
 		return err
 	}
@@ -170,8 +170,9 @@ func openStore(ctx context.Context, c storage.Config) (*storage.Store, error) {
 }
 
 // openStoreWithKeys is openStore, then the check that the secret keys open what the database
-// holds sealed.
-func openStoreWithKeys(ctx context.Context, c storage.Config, keys [][]byte) (*storage.Store, *sealer.Sealer, error) {
+// holds sealed, the first key included (rotating: `secrets rotate`, which re-seals with the
+// first key, may start from a check a later key sealed).
+func openStoreWithKeys(ctx context.Context, c storage.Config, keys [][]byte, rotating bool) (*storage.Store, *sealer.Sealer, error) {
 	sealer, err := sealer.New(keys...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", envSecretKey, err)
@@ -180,11 +181,15 @@ func openStoreWithKeys(ctx context.Context, c storage.Config, keys [][]byte) (*s
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := st.CheckSecretKey(ctx, sealer); err != nil {
+	if err := st.CheckSecretKey(ctx, sealer); err != nil && !(rotating && errors.Is(err, storage.ErrStaleFirstKey)) {
 		_ = st.Close()
+		if errors.Is(err, storage.ErrStaleFirstKey) {
+			return nil, nil, fmt.Errorf("%s: %w: check the first key for a typo, or, rotating, run `evotor-partner secrets rotate` "+
+				"with this list before starting servers with it", envSecretKey, err)
+		}
 		if errors.Is(err, storage.ErrWrongSecretKey) {
 			return nil, nil, fmt.Errorf("%s: %w: they were sealed with another key (another instance's, or one generated "+
-				"into a data directory since lost); configure that key, after the new one if you are rotating", envSecretKey, err)
+				"into a data directory since lost); configure that key (to rotate, put the new one first and run `evotor-partner secrets rotate`)", envSecretKey, err)
 		}
 		return nil, nil, fmt.Errorf("checking %s against the database: %w", envSecretKey, err)
 	}
@@ -230,7 +235,7 @@ func rotateSecrets(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, sealer, err := openStoreWithKeys(ctx, c, keys)
+	st, sealer, err := openStoreWithKeys(ctx, c, keys, true)
 	if err != nil {
 		return err
 	}

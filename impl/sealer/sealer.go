@@ -57,6 +57,17 @@ func (s *Sealer) Seal(plaintext []byte, label string) []byte {
 	return aead.Seal(nonce, nonce, plaintext, []byte(label))
 }
 
+// SealedWithFirst reports whether the first key (the one that seals) opens sealed: a value a
+// ring that seals with another key would not produce.
+func (s *Sealer) SealedWithFirst(sealed []byte, label string) bool {
+	aead := s.aeads[0]
+	if len(sealed) < aead.NonceSize() {
+		return false
+	}
+	_, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(label))
+	return err == nil
+}
+
 // Open decrypts what Seal produced for the same label, with whichever key sealed it.
 func (s *Sealer) Open(sealed []byte, label string) ([]byte, error) {
 	for _, aead := range s.aeads {

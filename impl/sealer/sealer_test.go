@@ -59,3 +59,21 @@ func TestSealerKeyring(t *testing.T) {
 		t.Fatal("a short second key accepted")
 	}
 }
+
+// TestSealedWithFirst: only a ring whose first key sealed a value says so.
+func TestSealedWithFirst(t *testing.T) {
+	keyA, keyB := bytes.Repeat([]byte{1}, SecretKeySize), bytes.Repeat([]byte{2}, SecretKeySize)
+	ringA, _ := New(keyA)
+	sealed := ringA.Seal([]byte("x"), "label")
+	ringAB, _ := New(keyA, keyB)
+	ringBA, _ := New(keyB, keyA)
+	if !ringA.SealedWithFirst(sealed, "label") || !ringAB.SealedWithFirst(sealed, "label") {
+		t.Fatal("a ring whose first key sealed the value does not say so")
+	}
+	if ringBA.SealedWithFirst(sealed, "label") || ringA.SealedWithFirst(sealed, "other label") || ringA.SealedWithFirst([]byte("short"), "label") {
+		t.Fatal("SealedWithFirst of a value the first key did not seal")
+	}
+	if _, err := ringBA.Open(sealed, "label"); err != nil {
+		t.Fatal("the ring still opens it with its second key")
+	}
+}

@@ -32,9 +32,15 @@ func (s *Store) newKeyCheck(sealer *sealer.Sealer) keyCheck {
 	return keyCheck{ID: 1, Sealed: sealer.Seal(keyCheckPlaintext, keyCheckLabel), UpdatedAt: s.now()}
 }
 
-// CheckSecretKey refuses (ErrWrongSecretKey) a keyring that does not open the stored key check
-// value. A database without one gets one sealed with the first key, provided the keyring
-// opens the newest cloud token already stored (a database from before key checks).
+// ErrStaleFirstKey: the keyring opens the key check, but not with its first key, the one it
+// would seal with: a typo in the first key, or a rotation whose `secrets rotate` has not run.
+// Tokens it sealed could not be read by the instances that hold the current key.
+var ErrStaleFirstKey = errors.New("the first secret key does not open the key check, which a later key of the list sealed")
+
+// CheckSecretKey refuses a keyring that does not open the stored key check value
+// (ErrWrongSecretKey), or opens it with another key than its first (ErrStaleFirstKey). A
+// database without one gets one sealed with the first key, provided the keyring opens the
+// newest cloud token already stored (a database from before key checks).
 func (s *Store) CheckSecretKey(ctx context.Context, sealer *sealer.Sealer) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		fresh := s.newKeyCheck(sealer)
@@ -51,6 +57,9 @@ func (s *Store) CheckSecretKey(ctx context.Context, sealer *sealer.Sealer) error
 		}
 		if _, err := sealer.Open(stored.Sealed, keyCheckLabel); err != nil {
 			return ErrWrongSecretKey
+		}
+		if !sealer.SealedWithFirst(stored.Sealed, keyCheckLabel) {
+			return ErrStaleFirstKey
 		}
 		return nil
 	})
