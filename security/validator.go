@@ -199,7 +199,7 @@ func (v *Validator) Middleware() echo.MiddlewareFunc {
 			r := c.Request()
 			op := v.ops[opKey{r.Method, c.Path()}]
 			if op == nil {
-				return next(c) // not an operation of the spec: echo's 404/405 follow
+				return v.unmatched(c.Path()) // fails closed: nothing the spec does not name runs
 			}
 			// What the validator learns goes on the request at once (one context value), so a
 			// refusal is logged with its operation.
@@ -212,6 +212,18 @@ func (v *Validator) Middleware() echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// unmatched is the answer to a request that is no operation of the spec: 405 when the path is
+// one of the spec's with another method, else 404, in the envelope. The request goes no
+// further, whatever else echo may have routed it to.
+func (v *Validator) unmatched(path string) error {
+	for key := range v.ops {
+		if key.path == path {
+			return apperr.New(apperr.MethodNotAllowed, "")
+		}
+	}
+	return apperr.New(apperr.NotFound, "")
 }
 
 // check fills state in: the principal, then the body once it passed its schema.

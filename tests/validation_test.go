@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/evotor-partner/evotor-partner/security"
+	"github.com/labstack/echo/v4"
 )
 
 // badInput is a request that must be refused with code and subject.
@@ -94,5 +96,25 @@ func TestTransportErrorsUseTheEnvelope(t *testing.T) {
 	}
 	if status, body = do("POST", "/api/v1/user/create", "application/json; charset=utf-8", `{"userId":"01-000000000000001"}`); status != 200 {
 		t.Fatalf("charset parameter: %d %s", status, body)
+	}
+}
+
+// TestValidatorFailsClosed: a route echo knows but the spec does not name is never run: the
+// validator answers 404 in the envelope before it (405 for a spec path with another method).
+func TestValidatorFailsClosed(t *testing.T) {
+	e := newEnv(t, backends()[0])
+	ran := false
+	e.api.GET("/api/v1/unlisted", func(c echo.Context) error { ran = true; return c.String(http.StatusOK, "unchecked") })
+	e.api.DELETE("/api/v1/user/create", func(c echo.Context) error { ran = true; return c.String(http.StatusOK, "unchecked") })
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{http.MethodGet, "/api/v1/unlisted", 404}, {http.MethodDelete, "/api/v1/user/create", 405}} {
+		rec := httptest.NewRecorder()
+		e.api.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, http.NoBody))
+		expectError(t, rec.Code, rec.Body.Bytes(), c.status, c.status, "")
+	}
+	if ran {
+		t.Fatal("a handler the spec does not name ran")
 	}
 }
