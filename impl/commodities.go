@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -14,7 +15,15 @@ import (
 // FindCommodity answers a barcode lookup with the token user's product in Evotor's commodity
 // shape; with alcCode, the product must also carry that alcohol code.
 func (s *Server) FindCommodity(ctx context.Context, req generated.FindCommodityRequestObject) (generated.FindCommodityResponseObject, error) {
-	p, _ := security.PrincipalFrom(ctx)
+	p, ok := security.PrincipalFrom(ctx)
+	if !ok || p.UserID == "" {
+		return nil, apperr.New(apperr.BadUserToken, "")
+	}
+	// The token as it is now: an uninstall on any replica refuses the lookup at once, however
+	// the authenticator's cache remembers it.
+	if err := s.store.ConfirmToken(ctx, p.Token); err != nil {
+		return nil, err
+	}
 	rows, err := s.store.ProductsByBarcode(ctx, p.UserID, req.Params.ScanCode)
 	if err != nil {
 		return nil, err

@@ -1,11 +1,13 @@
 package tests
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -45,6 +47,11 @@ func refusedEverywhere(t *testing.T, replica *env, token string, code int) {
 		status, resp := replica.send(o, body, bearer(token))
 		expectError(t, status, resp, 401, code, "")
 	}
+	res, err := replica.client.FindCommodityWithResponse(context.Background(), &generated.FindCommodityParams{ScanCode: "2000000000060"}, auth(bearer(token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, res.StatusCode(), res.Body, 401, code, "") // the barcode lookup too
 	if n := replica.inboxCount(); n != before {
 		t.Fatalf("refused notifications stored %d inbox rows", n-before)
 	}

@@ -72,9 +72,17 @@ func (s *Store) CloudToken(ctx context.Context, userID string) (sealed []byte, f
 // uninstall or expired since the request was authenticated, maybe from a cache and maybe on
 // another replica. Read inside the delivery's transaction: nothing of it commits after the
 // revocation does.
-func (tx *Tx) ConfirmToken(check usertoken.Check) error {
+func (tx *Tx) ConfirmToken(check usertoken.Check) error { return confirmToken(tx.db, check) }
+
+// ConfirmToken is Tx.ConfirmToken for a request that writes nothing (the barcode lookup): the
+// token as it is now, whatever the replica's cache remembers.
+func (s *Store) ConfirmToken(ctx context.Context, check usertoken.Check) error {
+	return confirmToken(s.db.WithContext(ctx), check)
+}
+
+func confirmToken(db *gorm.DB, check usertoken.Check) error {
 	var t UserToken
-	err := tx.db.Select("revoked_at", "superseded_at").Where("id = ?", check.ID).Take(&t).Error
+	err := db.Select("revoked_at", "superseded_at").Where("id = ?", check.ID).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return apperr.New(apperr.BadUserToken, "")
 	}
