@@ -77,6 +77,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
+	server.logins = security.NewLoginThrottle(cfg.Now) // the clock tokens expire by counts failed logins too
 	generated.RegisterHandlers(e, generated.NewStrictHandler(server, nil))
 	return e, nil
 }

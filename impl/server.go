@@ -16,6 +16,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/docs"
 	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
+	"github.com/evotor-partner/evotor-partner/security"
 )
 
 // Server implements every operation of openapi/openapi.yaml.
@@ -24,7 +25,8 @@ type Server struct {
 	sealer     *sealer.Sealer
 	logger     *slog.Logger
 	deliveries *deliver.Service // the application layer of events and notifications
-	docsPage   []byte           // /docs, rendered once
+	logins     *security.LoginThrottle
+	docsPage   []byte // /docs, rendered once
 	forwarding Forwarding
 }
 
@@ -46,6 +48,7 @@ func NewServer(st *storage.Store, sealer *sealer.Sealer, logger *slog.Logger, po
 		outbox = forwarding.Outbox
 	}
 	return &Server{store: st, sealer: sealer, logger: logger, deliveries: deliver.New(deliver.Store(st), policy, outbox),
+		logins:   security.NewLoginThrottle(nil),
 		docsPage: page, forwarding: forwarding}, nil
 }
 

@@ -96,6 +96,10 @@ func (s *Server) VerifyUser(ctx context.Context, req generated.VerifyUserRequest
 	if !ok {
 		return nil, apperr.New(apperr.Missing, "username")
 	}
+	keys := security.LoginKeys(login, userID)
+	if !s.logins.Allowed(keys) {
+		return nil, apperr.New(apperr.TooManyAttempts, "")
+	}
 	acc, found, err := s.store.AccountByLogin(ctx, login)
 	if err != nil {
 		return nil, err
@@ -105,9 +109,15 @@ func (s *Server) VerifyUser(ctx context.Context, req generated.VerifyUserRequest
 		hash = *acc.PasswordHash
 	}
 	// Always runs argon2, so an unknown login costs the same as a wrong password.
-	if !security.CheckPassword(hash, req.Body.Password) {
+	matched, err := security.CheckPassword(ctx, hash, req.Body.Password)
+	if err != nil {
+		return nil, err
+	}
+	if !matched {
+		s.logins.Failed(keys)
 		return nil, apperr.New(apperr.BadLoginPassword, "")
 	}
+	s.logins.Succeeded(keys)
 	token, tokenHash := usertoken.New()
 	err = s.store.LinkEvotorUser(ctx, acc.ID, userID, tokenHash[:])
 	if errors.Is(err, apperr.ErrLinkedElsewhere) {

@@ -51,6 +51,7 @@ var outcomes = map[apperr.Kind]outcome{
 	apperr.LinkedElsewhere:      {http.StatusConflict, CodeLinkedElsewhere},
 	apperr.TooLarge:             {http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
 	apperr.UnsupportedMediaType: {http.StatusUnsupportedMediaType, http.StatusUnsupportedMediaType},
+	apperr.TooManyAttempts:      {http.StatusTooManyRequests, http.StatusTooManyRequests},
 	apperr.Unavailable:          {http.StatusServiceUnavailable, http.StatusServiceUnavailable},
 }
 

@@ -1,11 +1,13 @@
 package security
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -34,15 +36,27 @@ func HashPassword(password string) string {
 // same time as "wrong password".
 var dummyPasswordHash = HashPassword("no account has this password")
 
+// passwordChecks bounds the argon2 work in flight to the CPUs: each check holds 19 MiB for
+// tens of milliseconds, and more at once than there are CPUs only adds memory, not speed (a
+// flood of logins would otherwise take the process's memory with it).
+var passwordChecks = make(chan struct{}, runtime.GOMAXPROCS(0))
+
 // CheckPassword reports whether password matches encoded; an empty encoded (unknown login, or
-// an account without a password) is checked against a dummy hash and never matches.
-func CheckPassword(encoded, password string) bool {
+// an account without a password) is checked against a dummy hash and never matches. It waits
+// its turn among the checks in flight (passwordChecks), or until ctx ends.
+func CheckPassword(ctx context.Context, encoded, password string) (bool, error) {
+	select {
+	case passwordChecks <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-passwordChecks }()
 	if encoded == "" {
 		_, _ = checkPHC(dummyPasswordHash, password)
-		return false
+		return false, nil
 	}
 	ok, err := checkPHC(encoded, password)
-	return err == nil && ok
+	return err == nil && ok, nil
 }
 
 func checkPHC(encoded, password string) (bool, error) {

@@ -1,7 +1,11 @@
 package security
 
 import (
+	"context"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/evotor-partner/evotor-partner/impl/evotor"
@@ -103,10 +107,56 @@ func TestUserTokensAndPasswords(t *testing.T) {
 		t.Fatalf("tokens %q %q", a, b)
 	}
 	h := HashPassword("secret")
-	if strings.Contains(h, "secret") || !CheckPassword(h, "secret") || CheckPassword(h, "Secret") || CheckPassword("", "") {
+	check := func(encoded, password string) bool {
+		ok, _ := CheckPassword(context.Background(), encoded, password)
+		return ok
+	}
+	if strings.Contains(h, "secret") || !check(h, "secret") || check(h, "Secret") || check("", "") {
 		t.Fatal("password hashing")
 	}
 	if h == HashPassword("secret") {
 		t.Fatal("password hashes are not salted")
+	}
+}
+
+// TestPasswordChecksAreBoundedByTheCPUs: however many logins arrive at once, no more argon2
+// checks run together than there are CPUs (each holds 19 MiB).
+func TestPasswordChecksAreBoundedByTheCPUs(t *testing.T) {
+	h := HashPassword("secret")
+	var inFlight, most atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				n := int64(len(passwordChecks))
+				inFlight.Store(n)
+				if n > most.Load() {
+					most.Store(n)
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 8 * runtime.GOMAXPROCS(0) {
+		wg.Go(func() { _, _ = CheckPassword(context.Background(), h, "guess") })
+	}
+	wg.Wait()
+	close(stop)
+	if m := most.Load(); m > int64(runtime.GOMAXPROCS(0)) || cap(passwordChecks) != runtime.GOMAXPROCS(0) {
+		t.Fatalf("%d checks at once, room for %d, %d CPUs", m, cap(passwordChecks), runtime.GOMAXPROCS(0))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range cap(passwordChecks) { // every place taken: a caller whose request ended gives up
+		passwordChecks <- struct{}{}
+	}
+	if _, err := CheckPassword(ctx, h, "secret"); err == nil {
+		t.Fatal("a check waited on past its request's end")
+	}
+	for range cap(passwordChecks) {
+		<-passwordChecks
 	}
 }

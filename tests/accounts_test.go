@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
 )
@@ -154,5 +157,39 @@ func TestAccountStory(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+// TestFailedLoginsAreThrottled: five wrong passwords for a login, then the sixth attempt is
+// refused with 429 without its password being checked — the right password too — for that
+// login and for that Evotor user alike; a minute later one more attempt is allowed, so the
+// real merchant is never locked out for long; another login and user are not affected.
+func TestFailedLoginsAreThrottled(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		var offset atomic.Int64
+		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+		e := newEnv(t, b, func(c *impl.APIConfig) { c.Now = clock })
+		e.addAccount("victim@example.ru", "right", false)
+		e.addAccount("other@example.ru", "right", false)
+		for i := range 5 {
+			if res := e.verify("01-000000000000501", "victim@example.ru", fmt.Sprint("guess-", i)); res.StatusCode() != 401 {
+				t.Fatalf("guess %d: %d %s", i, res.StatusCode(), res.Body)
+			}
+		}
+		for _, attempt := range []struct{ user, login string }{
+			{"01-000000000000501", "victim@example.ru"}, // both spent
+			{"01-000000000000502", "VICTIM@example.ru"}, // the login, from another user, in another case
+			{"01-000000000000501", "other@example.ru"},  // the user, with another login
+		} {
+			res := e.verify(attempt.user, attempt.login, "right")
+			expectError(t, res.StatusCode(), res.Body, 429, 429, "")
+		}
+		if res := e.verify("01-000000000000503", "other@example.ru", "right"); res.JSON200 == nil {
+			t.Fatalf("another login and user: %d %s", res.StatusCode(), res.Body)
+		}
+		offset.Store(int64(61 * time.Second))
+		if res := e.verify("01-000000000000501", "victim@example.ru", "right"); res.JSON200 == nil {
+			t.Fatalf("a minute later, the right password: %d %s", res.StatusCode(), res.Body)
+		}
 	})
 }

@@ -38,7 +38,7 @@ func TestAccountsAdd(t *testing.T) {
 	}
 	defer st.Close()
 	acc, found, err := st.AccountByLogin(context.Background(), "shop")
-	if err != nil || !found || !acc.HasBilling || acc.PasswordHash == nil || !security.CheckPassword(*acc.PasswordHash, "s3cret") {
+	if err != nil || !found || !acc.HasBilling || acc.PasswordHash == nil || !checkPassword(*acc.PasswordHash, "s3cret") {
 		t.Fatalf("account: %+v %v %v", acc, found, err)
 	}
 }
@@ -111,4 +111,9 @@ func TestConfigPostgresNeedsTheSecretKey(t *testing.T) {
 	if err != nil || len(c.SecretKeys) != 2 || c.SecretKeys[0][0] != 0xa1 || c.SecretKeys[1][0] != 0xb2 {
 		t.Fatalf("keys %x, %v", c.SecretKeys, err)
 	}
+}
+
+func checkPassword(encoded, password string) bool {
+	ok, err := security.CheckPassword(context.Background(), encoded, password)
+	return ok && err == nil
 }

@@ -26,6 +26,7 @@ const (
 	LinkedElsewhere           // 409 2004: user/verify of an account linked to another Evotor user
 	TooLarge                  // 413: the body is over the configured limit
 	UnsupportedMediaType      // 415: the body is not application/json
+	TooManyAttempts           // 429: too many failed logins lately for this login or user
 	Unavailable               // 503: the database did not answer in time
 )
 
@@ -35,7 +36,7 @@ var kindNames = map[Kind]string{
 	BadLoginPassword: "bad login or password", BadAdminToken: "unauthorized", PaymentRequired: "payment required",
 	NotOwner: "not the owner", NotFound: "not found", MethodNotAllowed: "method not allowed",
 	LoginTaken: "already exists", LinkedElsewhere: "already linked", TooLarge: "too large",
-	UnsupportedMediaType: "unsupported media type", Unavailable: "unavailable",
+	UnsupportedMediaType: "unsupported media type", TooManyAttempts: "too many attempts", Unavailable: "unavailable",
 }
 
 // Kinds lists every kind, for tables that must cover them all.
