@@ -48,7 +48,7 @@ func newSuiteEnv(t *testing.T, m suiteMode) *suiteEnv {
 	})
 	if m.forwarding {
 		// Messages are written with the delivery; nothing is sent (the service is not started).
-		dests, err := forward.ParseDestinations("http://127.0.0.1:9/evotor-hook", forwardSecret)
+		dests, err := forward.ParseDestinations("http://127.0.0.1:9/evotor-hook", forwardSecret, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -132,7 +132,7 @@ func (d *destination) waitDelivered(n int, within time.Duration) []forward.Messa
 // startForwarding makes e forward to the given destinations with fast retries.
 func startForwarding(t testing.TB, e *env, cfg forward.Config, urls ...string) *forward.Service {
 	for _, u := range urls {
-		dests, err := forward.ParseDestinations(u, forwardSecret)
+		dests, err := forward.ParseDestinations(u, forwardSecret, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,8 +59,10 @@ const (
 	envForwardURL    = "EVOTOR_PARTNER_FORWARD_URL"
 	envForwardSecret = "EVOTOR_PARTNER_FORWARD_SECRET"
 	envForwardRescue = "EVOTOR_PARTNER_FORWARD_RESCUE_AFTER"
-	envDBTimeout     = "EVOTOR_PARTNER_DB_TIMEOUT"
-	envDBConnect     = "EVOTOR_PARTNER_DB_CONNECT_TIMEOUT"
+	// envForwardAllowHTTP lets forwarding use http:// to a host that is not this machine.
+	envForwardAllowHTTP = "EVOTOR_PARTNER_FORWARD_ALLOW_HTTP"
+	envDBTimeout        = "EVOTOR_PARTNER_DB_TIMEOUT"
+	envDBConnect        = "EVOTOR_PARTNER_DB_CONNECT_TIMEOUT"
 
 	secretKeyFile   = "secret.key"
 	devAppTokenFile = "dev-app-token"
@@ -114,12 +116,8 @@ func loadConfig() (config, error) {
 		}
 		c.TokenGrace = d
 	}
-	if v := os.Getenv(envRequireSub); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fmt.Errorf("%s: want true or false, got %q", envRequireSub, v)
-		}
-		c.RequireSub = b
+	if c.RequireSub, err = boolEnv(envRequireSub); err != nil {
+		return c, err
 	}
 	if c.AdminToken = os.Getenv(envAdminToken); c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return c, fmt.Errorf("%s: want at least 16 characters", envAdminToken)
@@ -290,8 +288,25 @@ func readOrCreate(path string, gen func() string) (fileValue, error) {
 }
 
 // forwarding reads the destinations accepted deliveries are forwarded to (none: forwarding off).
+// boolEnv reads a true/false variable; unset is false.
+func boolEnv(name string) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: want true or false, got %q", name, v)
+	}
+	return b, nil
+}
+
 func (c *config) forwarding() error {
-	dests, err := forward.ParseDestinations(os.Getenv(envForwardURL), os.Getenv(envForwardSecret))
+	allowHTTP, err := boolEnv(envForwardAllowHTTP)
+	if err != nil {
+		return err
+	}
+	dests, err := forward.ParseDestinations(os.Getenv(envForwardURL), os.Getenv(envForwardSecret), allowHTTP)
 	if err != nil {
 		return fmt.Errorf("%s / %s: %w", envForwardURL, envForwardSecret, err)
 	}

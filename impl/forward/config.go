@@ -6,6 +6,7 @@ package forward
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -20,8 +21,11 @@ type Destination struct {
 }
 
 // ParseDestinations reads the comma-separated URLs and secrets of the configuration: one
-// secret for every URL, or one per URL in the same order.
-func ParseDestinations(urls, secrets string) ([]Destination, error) {
+// secret for every URL, or one per URL in the same order. A URL is https://, or http:// to a
+// loopback host (a receiver beside the server) or when allowHTTP says so: the messages carry
+// merchants' sales. It carries no credentials and no secret-looking query parameter: the URL is
+// stored with every message, shown by the admin API and logged; the signature authenticates.
+func ParseDestinations(urls, secrets string, allowHTTP bool) ([]Destination, error) {
 	us, ss := splitList(urls), splitList(secrets)
 	if len(us) == 0 {
 		if len(ss) > 0 {
@@ -40,9 +44,15 @@ func ParseDestinations(urls, secrets string) ([]Destination, error) {
 			return nil, fmt.Errorf("URL %d: want http(s)://host/path", i+1)
 		}
 		if u.User != nil {
-			// The URL is stored with every message and shown by the admin API: the signature,
-			// not the URL, authenticates.
 			return nil, fmt.Errorf("URL %d: no credentials in the URL (the signature authenticates)", i+1)
+		}
+		for name := range u.Query() {
+			if secretLooking(name) {
+				return nil, fmt.Errorf("URL %d: no secret in its query (%q; the URL is logged and shown; the signature authenticates)", i+1, name)
+			}
+		}
+		if u.Scheme == "http" && !allowHTTP && !loopback(u.Hostname()) {
+			return nil, fmt.Errorf("URL %d: https:// required (http:// only to a loopback host, or with EVOTOR_PARTNER_FORWARD_ALLOW_HTTP=true)", i+1)
 		}
 		if seen[raw] {
 			return nil, fmt.Errorf("URL %d: listed twice", i+1)
@@ -55,6 +65,26 @@ func ParseDestinations(urls, secrets string) ([]Destination, error) {
 		out[i] = Destination{URL: raw, Secret: secret}
 	}
 	return out, nil
+}
+
+// secretLooking: a query parameter whose name says it holds a secret.
+func secretLooking(name string) bool {
+	name = strings.ToLower(name)
+	for _, word := range []string{"token", "secret", "key", "pass", "pwd", "auth", "sig", "credential"} {
+		if strings.Contains(name, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// loopback: the host is this machine (localhost, 127.0.0.0/8, ::1).
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func splitList(s string) []string {

@@ -8,15 +8,15 @@ import (
 const secretA, secretB = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 func TestParseDestinations(t *testing.T) {
-	d, err := ParseDestinations(" http://a.test/x , https://b.test/y", secretA)
+	d, err := ParseDestinations(" http://a.test/x , https://b.test/y", secretA, true)
 	if err != nil || len(d) != 2 || d[1].URL != "https://b.test/y" || d[1].Secret.String() != secretA {
 		t.Fatalf("one secret for all: %+v %v", d, err)
 	}
-	d, err = ParseDestinations("http://a.test/x,https://b.test/y", secretA+","+secretB)
+	d, err = ParseDestinations("http://a.test/x,https://b.test/y", secretA+","+secretB, true)
 	if err != nil || d[0].Secret.String() != secretA || d[1].Secret.String() != secretB {
 		t.Fatalf("one secret each: %+v %v", d, err)
 	}
-	if d, err := ParseDestinations("", ""); err != nil || d != nil {
+	if d, err := ParseDestinations("", "", false); err != nil || d != nil {
 		t.Fatalf("none: %v %v", d, err)
 	}
 	for name, c := range map[string][2]string{
@@ -29,9 +29,35 @@ func TestParseDestinations(t *testing.T) {
 		"twice":            {"http://a.test/,http://a.test/", secretA},
 		"secret not whsec": {"http://a.test/", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 	} {
-		if _, err := ParseDestinations(c[0], c[1]); err == nil {
+		if _, err := ParseDestinations(c[0], c[1], true); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestDestinationsAreHTTPSWithoutSecretsInTheURL: http:// only to this machine or when allowed;
+// no secret in a query parameter (the URL is logged and shown), whatever the scheme.
+func TestDestinationsAreHTTPSWithoutSecretsInTheURL(t *testing.T) {
+	for raw, allowed := range map[string]bool{
+		"https://erp.example.ru/hook":             true,
+		"https://erp.example.ru/hook?source=evo":  true,
+		"http://127.0.0.1:8090/":                  true,
+		"http://localhost:8090/":                  true,
+		"http://[::1]:8090/":                      true,
+		"http://erp.example.ru/hook":              false,
+		"http://10.0.0.5/hook":                    false,
+		"https://erp.example.ru/hook?token=abc":   false,
+		"https://erp.example.ru/hook?api_key=abc": false,
+		"https://erp.example.ru/hook?Signature=x": false,
+		"http://127.0.0.1/hook?secret=x":          false,
+	} {
+		_, err := ParseDestinations(raw, secretA, false)
+		if (err == nil) != allowed {
+			t.Errorf("%s: accepted %v, want %v (%v)", raw, err == nil, allowed, err)
+		}
+	}
+	if _, err := ParseDestinations("http://erp.example.ru/hook", secretA, true); err != nil {
+		t.Errorf("http:// with the opt-in: %v", err)
 	}
 }
 
