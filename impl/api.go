@@ -22,6 +22,10 @@ import (
 // DefaultBodyLimit is above Evotor's largest bodies (10 MB product catalogues).
 const DefaultBodyLimit = 16 << 20
 
+// DefaultBodyBudget lets three 10 MB catalogues be handled at once: each takes several times
+// its size while it is parsed and stored.
+const DefaultBodyBudget = 32 << 20
+
 // APIConfig is everything the HTTP API is assembled from.
 type APIConfig struct {
 	Store      *storage.Store
@@ -30,6 +34,9 @@ type APIConfig struct {
 	AdminToken string // the admin API's bearer token; empty: admin routes answer 404
 	Logger     *slog.Logger
 	BodyLimit  int64 // bytes; 0 means DefaultBodyLimit
+	// BodyBudget: bytes of large bodies (over 1 MiB) read and handled at once; 0 means
+	// DefaultBodyBudget. A large body beyond it waits up to two seconds, then gets 503.
+	BodyBudget int64
 	// TokenGrace: how long a superseded user token keeps working (0: forever).
 	TokenGrace time.Duration
 	// RequireActiveSubscription: notifications of a user whose subscriptions all ended get 402.
@@ -72,7 +79,11 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 		cfg.Metrics.ExpectDeliveries(deliveries)
 		e.Use(observe(cfg.Metrics, deliveries))
 	}
-	e.Use(middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), validator.Middleware())
+	budget := cfg.BodyBudget
+	if budget <= 0 {
+		budget = DefaultBodyBudget
+	}
+	e.Use(middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), security.BodyBudget(budget, limit, 2*time.Second), validator.Middleware())
 	server, err := NewServer(cfg.Store, cfg.Sealer, cfg.Logger, Policy{RequireActiveSubscription: cfg.RequireActiveSubscription}, cfg.Forwarding, spec)
 	if err != nil {
 		return nil, err

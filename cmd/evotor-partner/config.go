@@ -32,6 +32,7 @@ type config struct {
 	App        security.AppCredentials
 	SecretKeys [][]byte // the first seals, all open
 	BodyLimit  int64
+	BodyBudget int64
 	TokenGrace time.Duration
 	RequireSub bool // EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION
 	AdminToken string
@@ -52,6 +53,7 @@ const (
 	envBasicPassword = "EVOTOR_PARTNER_APP_BASIC_PASSWORD"
 	envSecretKey     = "EVOTOR_PARTNER_SECRET_KEY"
 	envBodyLimit     = "EVOTOR_PARTNER_BODY_LIMIT"
+	envBodyBudget    = "EVOTOR_PARTNER_BODY_BUDGET"
 	envDevAppToken   = "EVOTOR_PARTNER_DEV_APP_TOKEN"
 	envTokenGrace    = "EVOTOR_PARTNER_TOKEN_GRACE"
 	envRequireSub    = "EVOTOR_PARTNER_REQUIRE_ACTIVE_SUBSCRIPTION"
@@ -80,6 +82,7 @@ func loadConfig() (config, error) {
 	c := config{
 		Addr:        env(envAddr, ":8080"),
 		BodyLimit:   impl.DefaultBodyLimit,
+		BodyBudget:  impl.DefaultBodyBudget,
 		TokenGrace:  72 * time.Hour,
 		MetricsAddr: metricsAddr(),
 		App: security.AppCredentials{
@@ -102,12 +105,17 @@ func loadConfig() (config, error) {
 			c.App.Tokens = append(c.App.Tokens, t)
 		}
 	}
-	if v := os.Getenv(envBodyLimit); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1024 {
-			return c, fmt.Errorf("%s: want a number of bytes ≥ 1024, got %q", envBodyLimit, v)
+	for _, b := range []struct {
+		name string
+		into *int64
+	}{{envBodyLimit, &c.BodyLimit}, {envBodyBudget, &c.BodyBudget}} {
+		if v := os.Getenv(b.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1024 {
+				return c, fmt.Errorf("%s: want a number of bytes ≥ 1024, got %q", b.name, v)
+			}
+			*b.into = n
 		}
-		c.BodyLimit = n
 	}
 	if v := os.Getenv(envTokenGrace); v != "" {
 		d, err := time.ParseDuration(v)

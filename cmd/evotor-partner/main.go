@@ -100,7 +100,7 @@ func serve(ctx context.Context) error {
 	}
 	defer metricsSrv.stop()
 	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, AdminToken: cfg.AdminToken, Logger: logger,
-		BodyLimit: cfg.BodyLimit, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub,
+		BodyLimit: cfg.BodyLimit, BodyBudget: cfg.BodyBudget, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub,
 		Metrics: metricsSrv.registry(), Forwarding: fwd})
 	if err != nil {
 		return err
