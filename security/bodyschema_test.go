@@ -3,6 +3,7 @@ package security
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -210,4 +211,23 @@ func TestElementSpansAreTheElements(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRefusedArrayBodyCostsLittle: a 16 MB array of 8 million zeros to a notification (each
+// element refused) is refused reading it once, without keeping where each element lies
+// (that alone took hundreds of megabytes): the check allocates a small fraction of the body.
+func TestRefusedArrayBodyCostsLittle(t *testing.T) {
+	ops, _ := newBodyOperations(t)
+	body := []byte("[" + strings.Repeat("0,", 8<<20-1) + "0]")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got := ops["putdevices"].compiledVerdict(body)
+	runtime.ReadMemStats(&after)
+	if got.code != 2003 {
+		t.Fatalf("verdict %v", got)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > uint64(len(body))/4 {
+		t.Fatalf("refusing a %d MiB array allocated %d MiB", len(body)>>20, allocated>>20)
+	}
 }

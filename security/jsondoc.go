@@ -222,10 +222,20 @@ func checkItems(raw []byte, items *schemaNode) ([]itemSpan, *apperr.Error) {
 	var treeErr error
 	var deepOrNUL, refused *apperr.Error
 	err := d.eachElement(raw, func(span itemSpan) {
-		spans = append(spans, span)
-		if treeErr != nil || deepOrNUL != nil || (refused != nil && !walk) {
-			return // the answer is known unless the rest is not JSON
+		if treeErr != nil || deepOrNUL != nil || refused != nil {
+			// The body is refused: its spans are not needed (8 million of them for a 16 MB
+			// array of zeros would take hundreds of megabytes); only a NUL or too deep a
+			// nesting further on, or the rest not being JSON, can still change the answer.
+			if walk && refused != nil && treeErr == nil && deepOrNUL == nil {
+				if item, err := d.parser.ParseBytes(raw[span.start:span.end]); err != nil {
+					treeErr = err
+				} else {
+					deepOrNUL = refuseDeepOrNUL(item, bodySubject, 1)
+				}
+			}
+			return
 		}
+		spans = append(spans, span)
 		item, err := d.parser.ParseBytes(raw[span.start:span.end])
 		if err != nil { // fastjson stops at 300 levels
 			treeErr = err
