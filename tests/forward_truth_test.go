@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,5 +107,29 @@ func TestForwardingTellsTheTruth(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// TestDestinationsAreIsolated: a destination that never answers holds up its own messages
+// only: with 40 users' events forwarded to it and to a healthy one, the healthy one gets every
+// message within seconds, in order per user, while the other's attempts time out.
+func TestDestinationsAreIsolated(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the others
+	eachBackend(t, func(t *testing.T, b backend) {
+		hanging := newScripted(t, func(int, http.ResponseWriter) { time.Sleep(3 * time.Second) })
+		healthy := newDestination(t, forwardSecret)
+		e := newEnv(t, b)
+		startForwarding(t, e, forward.Config{Workers: 4, Timeout: 2 * time.Second}, hanging.srv.URL, healthy.srv.URL)
+		users := make([]string, 40)
+		for i := range users {
+			users[i] = fmt.Sprintf("01-000000000000%03d", 800+i)
+		}
+		start := time.Now()
+		sendUsersEvents(e, users, 1)
+		got := healthy.waitDelivered(len(users), 20*time.Second)
+		if took := time.Since(start); took > 6*time.Second {
+			t.Fatalf("the healthy destination got its %d messages after %s", len(got), took)
+		}
+		checkInOrder(t, got, users, 1)
 	})
 }

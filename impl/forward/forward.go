@@ -2,7 +2,9 @@ package forward
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,7 +23,8 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
-// queue is the job queue's queue for sending messages.
+// queue names the job queues for sending messages: "forward" held every destination's before
+// each had its own (queueOf); it is still worked, for jobs queued then.
 const queue = "forward"
 
 // Service owns the job queue: it puts a delivery's send jobs in the queue (from Accept's
@@ -98,7 +101,12 @@ func New(ctx context.Context, st *storage.Store, cfg Config, logger *slog.Logger
 		s.destinations[d.URL] = d
 	}
 	if len(urls) > 0 { // no destination: an insert-only client (the admin API may re-send)
-		rc.Queues = map[string]river.QueueConfig{queue: {MaxWorkers: cfg.Workers}}
+		// A queue of its own per destination, each with its own workers: a destination that
+		// hangs or times out holds up its own messages only, never another's.
+		rc.Queues = map[string]river.QueueConfig{queue: {MaxWorkers: 1}} // jobs queued before queues per destination
+		for _, u := range urls {
+			rc.Queues[queueOf(u)] = river.QueueConfig{MaxWorkers: cfg.Workers}
+		}
 	}
 	if s.client, err = river.NewClient(driver, rc); err != nil {
 		s.closeListener()
@@ -155,11 +163,18 @@ func (s *Service) ResendDead(ctx context.Context, id int64, destination string) 
 	return s.store.ResendDead(ctx, id, destination, s.insertJobs)
 }
 
+// queueOf is the job queue of a destination's messages: named after its URL (every replica
+// names it alike), never after anything secret (URLs carry none).
+func queueOf(destination string) string {
+	sum := sha256.Sum256([]byte(destination))
+	return queue + "_" + hex.EncodeToString(sum[:8])
+}
+
 // insertJobs is the store's JobInserter: one send job per message, inside the caller's tx.
 func (s *Service) insertJobs(ctx context.Context, tx *sql.Tx, keys []storage.MessageKey) ([]int64, error) {
 	params := make([]river.InsertManyParams, len(keys))
 	for i, k := range keys {
-		params[i] = river.InsertManyParams{Args: sendArgs{k}, InsertOpts: &river.InsertOpts{Queue: queue, MaxAttempts: s.maxAttempts}}
+		params[i] = river.InsertManyParams{Args: sendArgs{k}, InsertOpts: &river.InsertOpts{Queue: queueOf(k.Destination), MaxAttempts: s.maxAttempts}}
 	}
 	res, err := s.client.InsertManyTx(ctx, tx, params)
 	if err != nil {
