@@ -1048,6 +1048,12 @@ type BadRequest = Errors
 // user id of a 1004.
 type Conflict = Errors
 
+// HeadersTooLarge Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
+// one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
+// the field concerned. A value sent is never echoed back (it may be a secret), except the
+// user id of a 1004.
+type HeadersTooLarge = Errors
+
 // NotFound Evotor's error envelope, the body of every refusal except `404 {}` (and `/readyz`'s 503):
 // one error, with Evotor's code (or the HTTP status where Evotor has none), a reason and
 // the field concerned. A value sent is never echoed back (it may be a secret), except the
@@ -6015,6 +6021,8 @@ type AdminCreateAccountResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6052,6 +6060,11 @@ func (r AdminCreateAccountResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r AdminCreateAccountResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminCreateAccountResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6099,6 +6112,8 @@ type AdminListForwardMessagesResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6121,6 +6136,11 @@ func (r AdminListForwardMessagesResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListForwardMessagesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListForwardMessagesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6168,6 +6188,8 @@ type AdminResendForwardMessageResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6190,6 +6212,11 @@ func (r AdminResendForwardMessageResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminResendForwardMessageResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminResendForwardMessageResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6241,6 +6268,8 @@ type AdminResendDeadMessagesResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6273,6 +6302,11 @@ func (r AdminResendDeadMessagesResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r AdminResendDeadMessagesResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminResendDeadMessagesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6318,6 +6352,8 @@ type AdminForwardingStatsResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6335,6 +6371,11 @@ func (r AdminForwardingStatsResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminForwardingStatsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminForwardingStatsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6382,6 +6423,8 @@ type AdminListUsersResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6404,6 +6447,11 @@ func (r AdminListUsersResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListUsersResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListUsersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6451,6 +6499,8 @@ type AdminGetUserResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6473,6 +6523,11 @@ func (r AdminGetUserResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminGetUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminGetUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6520,6 +6575,8 @@ type AdminListDevicesResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6542,6 +6599,11 @@ func (r AdminListDevicesResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListDevicesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListDevicesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6589,6 +6651,8 @@ type AdminListEmployeesResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6611,6 +6675,11 @@ func (r AdminListEmployeesResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListEmployeesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListEmployeesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6658,6 +6727,8 @@ type AdminListEventsResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6680,6 +6751,11 @@ func (r AdminListEventsResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListEventsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListEventsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6727,6 +6803,8 @@ type AdminListReceiptsResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6749,6 +6827,11 @@ func (r AdminListReceiptsResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListReceiptsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListReceiptsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6796,6 +6879,8 @@ type AdminListStoresResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6818,6 +6903,11 @@ func (r AdminListStoresResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListStoresResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListStoresResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6865,6 +6955,8 @@ type AdminListDocumentsResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6887,6 +6979,11 @@ func (r AdminListDocumentsResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListDocumentsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListDocumentsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -6934,6 +7031,8 @@ type AdminListProductsResponse struct {
 	JSON401 *AdminUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -6956,6 +7055,11 @@ func (r AdminListProductsResponse) GetJSON401() *AdminUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminListProductsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminListProductsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7003,6 +7107,8 @@ type FindCommodityResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Empty
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7025,6 +7131,11 @@ func (r FindCommodityResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r FindCommodityResponse) GetJSON404() *Empty {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r FindCommodityResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7076,6 +7187,8 @@ type PutDevicesResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7108,6 +7221,11 @@ func (r PutDevicesResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r PutDevicesResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PutDevicesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7159,6 +7277,8 @@ type PutEmployeesResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7191,6 +7311,11 @@ func (r PutEmployeesResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r PutEmployeesResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PutEmployeesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7242,6 +7367,8 @@ type PutStoresResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7274,6 +7401,11 @@ func (r PutStoresResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r PutStoresResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PutStoresResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7325,6 +7457,8 @@ type PutDocumentsResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7357,6 +7491,11 @@ func (r PutDocumentsResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r PutDocumentsResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PutDocumentsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7408,6 +7547,8 @@ type CreateProductsResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7440,6 +7581,11 @@ func (r CreateProductsResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateProductsResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateProductsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7487,6 +7633,8 @@ type SubscriptionEventResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7509,6 +7657,11 @@ func (r SubscriptionEventResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SubscriptionEventResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r SubscriptionEventResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7560,6 +7713,8 @@ type CreateUserResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7592,6 +7747,11 @@ func (r CreateUserResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateUserResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7639,6 +7799,8 @@ type StoreCloudTokenResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7661,6 +7823,11 @@ func (r StoreCloudTokenResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r StoreCloudTokenResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r StoreCloudTokenResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7714,6 +7881,8 @@ type VerifyUserResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyAttempts
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7751,6 +7920,11 @@ func (r VerifyUserResponse) GetJSON415() *UnsupportedMediaType {
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
 func (r VerifyUserResponse) GetJSON429() *TooManyAttempts {
 	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r VerifyUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7798,6 +7972,8 @@ type InstallationEventResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7820,6 +7996,11 @@ func (r InstallationEventResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r InstallationEventResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r InstallationEventResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7871,6 +8052,8 @@ type PostReceiptsResponse struct {
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 }
@@ -7903,6 +8086,11 @@ func (r PostReceiptsResponse) GetJSON413() *TooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r PostReceiptsResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PostReceiptsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -7942,6 +8130,13 @@ func (r PostReceiptsResponse) ContentType() string {
 type GetDocsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetDocsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7978,11 +8173,18 @@ type HealthzResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r HealthzResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r HealthzResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8019,11 +8221,18 @@ type GetSpecResponse struct {
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
 	YAML200 *map[string]interface{}
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
 func (r GetSpecResponse) GetYAML200() *map[string]interface{} {
 	return r.YAML200
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetSpecResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8060,6 +8269,8 @@ type ReadyzResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Health
 }
@@ -8067,6 +8278,11 @@ type ReadyzResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ReadyzResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ReadyzResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -9134,6 +9350,13 @@ func ParseAdminCreateAccountResponse(rsp *http.Response) (*AdminCreateAccountRes
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9188,6 +9411,13 @@ func ParseAdminListForwardMessagesResponse(rsp *http.Response) (*AdminListForwar
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9241,6 +9471,13 @@ func ParseAdminResendForwardMessageResponse(rsp *http.Response) (*AdminResendFor
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -9310,6 +9547,13 @@ func ParseAdminResendDeadMessagesResponse(rsp *http.Response) (*AdminResendDeadM
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9356,6 +9600,13 @@ func ParseAdminForwardingStatsResponse(rsp *http.Response) (*AdminForwardingStat
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -9411,6 +9662,13 @@ func ParseAdminListUsersResponse(rsp *http.Response) (*AdminListUsersResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9464,6 +9722,13 @@ func ParseAdminGetUserResponse(rsp *http.Response) (*AdminGetUserResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -9519,6 +9784,13 @@ func ParseAdminListDevicesResponse(rsp *http.Response) (*AdminListDevicesRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9572,6 +9844,13 @@ func ParseAdminListEmployeesResponse(rsp *http.Response) (*AdminListEmployeesRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -9627,6 +9906,13 @@ func ParseAdminListEventsResponse(rsp *http.Response) (*AdminListEventsResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9680,6 +9966,13 @@ func ParseAdminListReceiptsResponse(rsp *http.Response) (*AdminListReceiptsRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -9735,6 +10028,13 @@ func ParseAdminListStoresResponse(rsp *http.Response) (*AdminListStoresResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9788,6 +10088,13 @@ func ParseAdminListDocumentsResponse(rsp *http.Response) (*AdminListDocumentsRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -9843,6 +10150,13 @@ func ParseAdminListProductsResponse(rsp *http.Response) (*AdminListProductsRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9896,6 +10210,13 @@ func ParseFindCommodityResponse(rsp *http.Response) (*FindCommodityResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -9968,6 +10289,13 @@ func ParsePutDevicesResponse(rsp *http.Response) (*PutDevicesResponse, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10038,6 +10366,13 @@ func ParsePutEmployeesResponse(rsp *http.Response) (*PutEmployeesResponse, error
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -10110,6 +10445,13 @@ func ParsePutStoresResponse(rsp *http.Response) (*PutStoresResponse, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10180,6 +10522,13 @@ func ParsePutDocumentsResponse(rsp *http.Response) (*PutDocumentsResponse, error
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -10252,6 +10601,13 @@ func ParseCreateProductsResponse(rsp *http.Response) (*CreateProductsResponse, e
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10308,6 +10664,13 @@ func ParseSubscriptionEventResponse(rsp *http.Response) (*SubscriptionEventRespo
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -10377,6 +10740,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10433,6 +10803,13 @@ func ParseStoreCloudTokenResponse(rsp *http.Response) (*StoreCloudTokenResponse,
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -10509,6 +10886,13 @@ func ParseVerifyUserResponse(rsp *http.Response) (*VerifyUserResponse, error) {
 		}
 		response.JSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10565,6 +10949,13 @@ func ParseInstallationEventResponse(rsp *http.Response) (*InstallationEventRespo
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -10637,6 +11028,13 @@ func ParsePostReceiptsResponse(rsp *http.Response) (*PostReceiptsResponse, error
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10662,6 +11060,16 @@ func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
 		HTTPResponse: rsp,
 	}
 
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
 	return response, nil
 }
 
@@ -10685,6 +11093,13 @@ func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10712,6 +11127,13 @@ func ParseGetSpecResponse(rsp *http.Response) (*GetSpecResponse, error) {
 		}
 		response.YAML200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10737,6 +11159,13 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Health
@@ -11486,6 +11915,8 @@ type BadRequestJSONResponse Errors
 
 type ConflictJSONResponse Errors
 
+type HeadersTooLargeJSONResponse Errors
+
 type NotFoundJSONResponse Errors
 
 type PageJSONResponse Page
@@ -11610,6 +12041,20 @@ func (response AdminCreateAccount415JSONResponse) VisitAdminCreateAccountRespons
 	return err
 }
 
+type AdminCreateAccount431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminCreateAccount431JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminCreateAccount503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminCreateAccount503JSONResponse) VisitAdminCreateAccountResponse(w http.ResponseWriter) error {
@@ -11688,6 +12133,20 @@ func (response AdminListForwardMessages404JSONResponse) VisitAdminListForwardMes
 	return err
 }
 
+type AdminListForwardMessages431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListForwardMessages431JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListForwardMessages503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListForwardMessages503JSONResponse) VisitAdminListForwardMessagesResponse(w http.ResponseWriter) error {
@@ -11762,6 +12221,20 @@ func (response AdminResendForwardMessage404JSONResponse) VisitAdminResendForward
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminResendForwardMessage431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminResendForwardMessage431JSONResponse) VisitAdminResendForwardMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11874,6 +12347,20 @@ func (response AdminResendDeadMessages415JSONResponse) VisitAdminResendDeadMessa
 	return err
 }
 
+type AdminResendDeadMessages431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminResendDeadMessages431JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminResendDeadMessages503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminResendDeadMessages503JSONResponse) VisitAdminResendDeadMessagesResponse(w http.ResponseWriter) error {
@@ -11933,6 +12420,20 @@ func (response AdminForwardingStats404JSONResponse) VisitAdminForwardingStatsRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminForwardingStats431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminForwardingStats431JSONResponse) VisitAdminForwardingStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12015,6 +12516,20 @@ func (response AdminListUsers404JSONResponse) VisitAdminListUsersResponse(w http
 	return err
 }
 
+type AdminListUsers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListUsers431JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListUsers503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListUsers503JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
@@ -12089,6 +12604,20 @@ func (response AdminGetUser404JSONResponse) VisitAdminGetUserResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminGetUser431JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12172,6 +12701,20 @@ func (response AdminListDevices404JSONResponse) VisitAdminListDevicesResponse(w 
 	return err
 }
 
+type AdminListDevices431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListDevices431JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListDevices503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListDevices503JSONResponse) VisitAdminListDevicesResponse(w http.ResponseWriter) error {
@@ -12247,6 +12790,20 @@ func (response AdminListEmployees404JSONResponse) VisitAdminListEmployeesRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListEmployees431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListEmployees431JSONResponse) VisitAdminListEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12330,6 +12887,20 @@ func (response AdminListEvents404JSONResponse) VisitAdminListEventsResponse(w ht
 	return err
 }
 
+type AdminListEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListEvents431JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListEvents503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListEvents503JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
@@ -12409,6 +12980,20 @@ func (response AdminListReceipts404JSONResponse) VisitAdminListReceiptsResponse(
 	return err
 }
 
+type AdminListReceipts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListReceipts431JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListReceipts503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListReceipts503JSONResponse) VisitAdminListReceiptsResponse(w http.ResponseWriter) error {
@@ -12484,6 +13069,20 @@ func (response AdminListStores404JSONResponse) VisitAdminListStoresResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListStores431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListStores431JSONResponse) VisitAdminListStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12568,6 +13167,20 @@ func (response AdminListDocuments404JSONResponse) VisitAdminListDocumentsRespons
 	return err
 }
 
+type AdminListDocuments431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListDocuments431JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListDocuments503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListDocuments503JSONResponse) VisitAdminListDocumentsResponse(w http.ResponseWriter) error {
@@ -12648,6 +13261,20 @@ func (response AdminListProducts404JSONResponse) VisitAdminListProductsResponse(
 	return err
 }
 
+type AdminListProducts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminListProducts431JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListProducts503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListProducts503JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
@@ -12722,6 +13349,20 @@ func (response FindCommodity404JSONResponse) VisitFindCommodityResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FindCommodity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response FindCommodity431JSONResponse) VisitFindCommodityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12842,6 +13483,20 @@ func (response PutDevices415JSONResponse) VisitPutDevicesResponse(w http.Respons
 	return err
 }
 
+type PutDevices431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response PutDevices431JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutDevices503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response PutDevices503JSONResponse) VisitPutDevicesResponse(w http.ResponseWriter) error {
@@ -12958,6 +13613,20 @@ func (response PutEmployees415JSONResponse) VisitPutEmployeesResponse(w http.Res
 	return err
 }
 
+type PutEmployees431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response PutEmployees431JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutEmployees503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response PutEmployees503JSONResponse) VisitPutEmployeesResponse(w http.ResponseWriter) error {
@@ -13070,6 +13739,20 @@ func (response PutStores415JSONResponse) VisitPutStoresResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutStores431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response PutStores431JSONResponse) VisitPutStoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13191,6 +13874,20 @@ func (response PutDocuments415JSONResponse) VisitPutDocumentsResponse(w http.Res
 	return err
 }
 
+type PutDocuments431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response PutDocuments431JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutDocuments503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response PutDocuments503JSONResponse) VisitPutDocumentsResponse(w http.ResponseWriter) error {
@@ -13308,6 +14005,20 @@ func (response CreateProducts415JSONResponse) VisitCreateProductsResponse(w http
 	return err
 }
 
+type CreateProducts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateProducts431JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateProducts503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response CreateProducts503JSONResponse) VisitCreateProductsResponse(w http.ResponseWriter) error {
@@ -13392,6 +14103,20 @@ func (response SubscriptionEvent415JSONResponse) VisitSubscriptionEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubscriptionEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SubscriptionEvent431JSONResponse) VisitSubscriptionEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13504,6 +14229,20 @@ func (response CreateUser415JSONResponse) VisitCreateUserResponse(w http.Respons
 	return err
 }
 
+type CreateUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateUser431JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUser503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response CreateUser503JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
@@ -13588,6 +14327,20 @@ func (response StoreCloudToken415JSONResponse) VisitStoreCloudTokenResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StoreCloudToken431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response StoreCloudToken431JSONResponse) VisitStoreCloudTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13714,6 +14467,20 @@ func (response VerifyUser429JSONResponse) VisitVerifyUserResponse(w http.Respons
 	return err
 }
 
+type VerifyUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response VerifyUser431JSONResponse) VisitVerifyUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyUser503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response VerifyUser503JSONResponse) VisitVerifyUserResponse(w http.ResponseWriter) error {
@@ -13798,6 +14565,20 @@ func (response InstallationEvent415JSONResponse) VisitInstallationEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InstallationEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response InstallationEvent431JSONResponse) VisitInstallationEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13918,6 +14699,20 @@ func (response PostReceipts415JSONResponse) VisitPostReceiptsResponse(w http.Res
 	return err
 }
 
+type PostReceipts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response PostReceipts431JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PostReceipts503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response PostReceipts503JSONResponse) VisitPostReceiptsResponse(w http.ResponseWriter) error {
@@ -13959,6 +14754,20 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	return err
 }
 
+type GetDocs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDocs431JSONResponse) VisitGetDocsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type HealthzRequestObject struct {
 }
 
@@ -13976,6 +14785,20 @@ func (response Healthz200JSONResponse) VisitHealthzResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Healthz431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response Healthz431JSONResponse) VisitHealthzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14007,6 +14830,20 @@ func (response GetSpec200ApplicationyamlResponse) VisitGetSpecResponse(w http.Re
 	return err
 }
 
+type GetSpec431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetSpec431JSONResponse) VisitGetSpecResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReadyzRequestObject struct {
 }
 
@@ -14024,6 +14861,20 @@ func (response Readyz200JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Readyz431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response Readyz431JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15179,618 +16030,623 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L19k9vImSf4VfJ4e1HkDcAGQIAEWTGxS5VKdo0llbZeZLvN3mISSBRhgQAbCapU7lCEuntuvBt2nD23",
-	"vj3f7LzYcxdzf0xchNzunpb7RR0x9wVQX6E/yUU+mYk3giyWVHKrPeo/WiwSyJcnM5/355fvNZxoNo9C",
-	"Eia0MXivQR7h2Twg8HnoONEiTHZighPism/oYjbD8Xlj0DiaEhSSM4T5Mw2l8RAHC8Ie8t3GQFcaQXTq",
-	"h41Bg06j+X8QzbbjRePxY6UxdN0opMdzVzbsEurE/jzxo1A0PiOxM8VhgpxpRAmaY99FETxAUeShZEoQ",
-	"ns8D38HsO3Q29QOC6GLC2pn44SmKYsQaOGWf2dPzAIdtdCuOZghD9ycL3n/7xzQKFYS9hMRo92GURPEW",
-	"RTHxSExCh6DSYAfiZeRThFHg04SN5j3fVdC7CxwmfnL+eBv644NFvssfnQfYIdMocEncbigFSt4rzgwm",
-	"GxapybtrDH7ECdsgj5IYqy556DukoTRkp42B8fgdpTGPI3fhJHvsSavbx15H76iW53iq2ZmYap9MTNWz",
-	"dWJ7es/FTo+NhLy7YPO8u5hNSNwYGGxwk2w5oCnc73sTr6ep3Y7WU03sOOqkqztqz9QJ6RPidR2toTQS",
-	"f0ZogmfzxqBhaHpP1SxV0480e6BpA01ra5r2Z5qmwaPnc9IYVDaC0lhQEkOPmq5qpf90sXFmfng3Sm5F",
-	"i7CyI+9GiC6cKWJNFAlI4jiKOQGdyCWNgamZSiMmmMJeC6MEedAazPvHxEkaAzmOx+9kne573lJ/mP2A",
-	"kugBCdkiO1Ho+aeLmO0S8pDE5+KBOFokBHbBhJLyWdl4cIWRHId4kUyj2P9J9VB+P474xp/5lLJ9Xxjg",
-	"Jb3qhV4XxQ6KHTPKljocArXF0WEf33KAWSgIh8gPaYKDgJ9PHLooOYtQcWsxIjG2U9ztgp0M3mtMMb3h",
-	"B4EfnjYGHg4oUThneaywn3aCaOEewcQGSbxgPxa6E+eFf8OoxB8JME12WZ93aGOgW5qpd+2uaRl97QVO",
-	"DjtuxdnwPvnBlGdJ530eiiMGhyskjxIxsZs4IdlR6aqaeaRpA9MedOziUWGMC4ZFExwnsLlf5JgnOFlQ",
-	"dpadxH9IGi9xykk880Og8wGbGAUeDkvEaHLpEc659l6+QMVdlX2NmhTERmkrnWTLCoy7Vdw+Lk4w+/cF",
-	"6LN22HzrvQAbrGwyyfXqSKA0HpKYggA0VtHpSLZ8mMRwMNZKzoxQVWk5gC/g9DHpVdeTgs78ZIqyqaCz",
-	"2E8SEiLMhBmF7tm7rn/qJ1RhX9eITpc4AY4JRX6Cmng+5we+nbfqU8RoIhpsCflcv9wn2Wsn/HFY/7Iw",
-	"LYyfTTHvaHnMf8R9M7G9jqO7htrDJlFNrztR+47mqgbRvQ42J5bTdSvis7RxGi+8c45Dv/6MFX6oP2WL",
-	"8Js7Z07HNYnldVUdGxPVdDquapO+p2pYnxjix6Vz1u11tdXnrEiIKr12otksckGJqqq4YoJs14iP9ISL",
-	"OKE1gnRGk3PkJxRNcAzytCjQAmcncpk+/aOGtvSf3nhHYY9E0yi4cX4/ChYz0hhYbdPKvr7Hu/2eH7o7",
-	"IKt1o6M0ZgTTRczmePGfLz5oKI0Qszcb6W/TZ+nHF0/YoXBwmHVt5H12NdZpgmMi+9PaVo/R4SbILloV",
-	"8XSG4wQJrh9ku4VLOlrdHD96LxvL36bPL36B0s/SpxfvX7yfPkVf/+V/64AoimJyvIClZrJPMwxbvWXe",
-	"0lVT02+otnZrqPZ3d3aGtmnpt27dEEv9kygk+55HSdIY6JoNk1Eai1I7hnrTsndUU9vVVFuzdPWG1Rne",
-	"vHWrY9tdjekySuNm5NB7+JTULDY+Jeg8WiAcExQT7DIWm02sMVpoWsf5H9zIAZY1TWYBfEX4D+xvFODw",
-	"9M9HDRKOGqXfCHaLf89Igpl1ElOS/PmosUg81S6/kfhJwD8SAnxVneM4CUmM9LbW1tDXT36Fhvf2cl7L",
-	"X3ur8F6DT3YxI2EydBwyTy6RFzFxiP+QuEjX0CJkGzrymOUizgBOkG50TOSHSYRoEjkP2jnPFwYeckWH",
-	"SNPV4c7O7r0j1JxHVHUjh7YULj2ikKgkIPAYjmN8vo3wjKl9lGvwmCIniCg5XMyQE80I+4Jzb4qaowYb",
-	"hDZqtDiLlx1uUUQJZaeaK1/c6uKvQb9+iHAQsClVB03LMuQ7UeTSnBhNPo3yFofx5epbV9X6qt450s1B",
-	"Rx/oelF9g0cPCF0EyeFixlg7G7/8oeYrpmbzox4ugqDwpTgyutEhptXtqcTuT1TdcDsqNq2uahrdrmWZ",
-	"puiXn0/xjoV123aJqZr9ia2azsRUbU0jKpl0J5ahGWanx9gWGJeMATxWGqHQYbtKI5qTcLPJsier45ff",
-	"XW34pcVkr+XfHR/v3eQictLXTEt1iOapJiG22mccwOjrTtfrmwT3Jox1xDikTOmVKvoEUyLPhWyej7T4",
-	"C+9EroDPngW2Vvzm3jQK86+ixTwfr/iOiQo/2pB4gpHl0v7m/s7xnd27Ryf793bvCtlZpOziylTl3JK9",
-	"/Vh5b1nyaKvFjsbIE+DQIf8xczno8CWXeRkVhCzlb8GyZd9xCjYmAS5+e8Qne3f/4M7wdvEHMbWeSfr9",
-	"rq2pHa8/UU08IeqkrxmqR/R+z/EMm7gGvEaTe7Hv8LFejfKw779HzvkGwfM5aCh9Z2KaOrZUy5gYqtn1",
-	"sDoxNVf1evrE8zpk0u0QOGhFjpr+7cWH6b9cvJ9+lj5P/4DS5xcfpB+nn6SfwwITQbnGqNHtkX6HTFzV",
-	"6Tm6anrYVO2+a6oEY9fVLUe3jf6oAWamN4/9MDkkjugj3yyMvDMcP5DkF3qBILTQDeYR9TMjDyxKTibG",
-	"dYoeJLacMTCqe8UH4px3AZ8CXpl9LikS2c492P3O3uHR7sHJvf3DvaO9/Vexe1/zc2w0qrQtka1ywndu",
-	"7x/uXjeR3sk1YZBh2a8N05tYxLB01XPtrmqaE13tW3iiEs/AFvZ6RHe8TF0COt5YnNerDw6mU5/ECPYo",
-	"cZnCsGAKBSVchs4Tbm7SaTTnbtyOZdpMHLM3kRfFTCFAfkJm6/QJ3VRvHP+woEwMUBghLrAU7l6aEsSm",
-	"x/8ocH3pL743/OGN4c73srabmD9PQRE5xT548UA7dUHnYN8HmCatsoIwzGfogTsZOQuaRDMSo+aN4x9u",
-	"qimYvYG1XlNghCorCsVvvkE9QeoG9hrdYGl631bdoMHM1mWW0tB7lmtj0ld7fXeimpZtq7hrYdX2tK7e",
-	"IYareV7jVTGdJeoC/TpvlIdXrjwsUX6ldO5cXTqrei6e2VkvihBVr4hn/kBBPKv8G1r4/E2K583X9oqL",
-	"9QIHg723EfH4N0f4EXwJCs4j2GAn94dMgCb40T0SOyRM5K8HOCFFwiWFdzm5JZVPjoY/eAWUfhF6dNg+",
-	"w+eMnYkjtDM8/C4jUhzKcZX2kZjJ8IeMp7wmkzA3nYT22k3ArQoZ3cjnZcFmBd0pF0JGjeADdh8lOJD7",
-	"uVatPLl172Dvlcz5dVHBV+yPbqPKP2u29B9LBb9x/MNc/+5go2/ZXay6ttZXzb7nqJOuYanY0l3PMTXi",
-	"esaS/j3BzoP1OnhMkkUclpRwoXyTICAxOsUPCWLNwJegh4NGvrESbjElHJTol1HED3dv375OLTybdlOM",
-	"bmNnnTHQ+t9uFby3zj1Xnd4b99wVzPoq8bhZ33mjYb9y91yV8qv9X+a1atiXKtgF/fqbVq+vRkHXp5BY",
-	"w2fRa1v5V3x9dUlRpnvMpYJr5Xt973Bn//juUXVKLzWFq59b3bS6fUt5wdlL5sGp0Om0NSP/8Z7YJZl2",
-	"31n+DV409Hant5J+3cYyzTJGcY3E+4bMqxVcsdfY7Oj8qVlXK8hhb2qY/LGMqz/2Sas9YZWT0i9yms7q",
-	"U9P4RtYQXGnfDuNyeRWWjEvdLjmlloxL/Y1xedX9UYnv1B3oP6Jpyaye3LzcyDVdMi93MJ3uhU40I+st",
-	"TJeANkVcZJi9tpWFcSAphKfcBUFuBno+dXAgYkN5jMhP1qaOmCo7aid7d3f27+yW8kcgKZFZqpmKdWPv",
-	"9u3DopVZthLZvNB8kZQHiJqFDjY1Fi1j0OmuNRaBJGVrsfTVa5bZ0V9jOi5N9o3puDnHWCIe5xi9P57p",
-	"eLXhuSSMZEp3YwBbVo7ZruVy4pGquQNn8ZufzbJrVc/WoF8n/TrrpV95tn8s8fcCOwxyyGoWqMDsXp0Q",
-	"qnQi/Jye3Z9MNKz2LcdQTeJ2VLuva2q/60w62LDIBFvLgmh/kVwuiZgocGNyVhFEEJGXfH6tlLG4lNk/",
-	"PqqImW1I5g0wTYpyBYV4RigvJcPn0SJBDk7IaRSfo6bQE3fEF3uugjDibLZVI48S/ICE5ZEKiSQGs7FI",
-	"Mge6+ackknRtnUyqzvaNTLqCTKoSj3MM/XWRSdXhrZZJpvH6y6Sl2SzLJCNbg06dTDK/fTKpfocVgrQ5",
-	"f4S04lWSSjDBVyyqCr0IWaV1ez1s6arp6Y5qOqah2pZlqx2r7zlde2K5Zqciq4Cp8kVaL6yArbqITn0v",
-	"QbooEA4J4ut1uHt4uLd/tyRtHBzHvpA3sOao2elp3VZmWs3jyCHEpaipW3ZrraTrquV+clFXFk5HkKbH",
-	"hijG2yy9t7FUsgZWb31Urad1Kxnwlv26iiR9nUiqTvXbIJLWn+LqjPgptnjVKey4xkC37Nw31NO6+ckq",
-	"7pdXeICr3fAmsat1SdfUVWw4HdX0tK466VlYnbiGNfFcq+u6vfIJ3p+T8AjHl6iabAEhqK61LRQgJwoT",
-	"7IfsBw8twhmOH7BfeWQONSeExC0IqVMcEDQ5Rw8hQqSgs6nvTPmJltVUMXGi2KUIU8TE7snR8GB3bQS+",
-	"q2bPLXtGPJ8ELucZ1JmSGUZuRCgKowSgChT0gMwTGVQfoJCcKciJWA8J2QsfkjCJ4nOFu2m+E0eLOUU/",
-	"YqR/RxHlXkyzzcq3gBVhJGuzmApOMJvgKmfMsEw6RihJ22Y2q7VcBiAFdOtI15m4KUMKVLlMgXtU/76M",
-	"xbAjofX1jmp3rRuqqVm3VFuzh6rdsYyhdsO+2TF2eIClTDpZaC6JBekCRqdva7amaz1DN6uMqT/RdRN3",
-	"OqplWhPVdCeeijWXqIbXsdye27XNjlZlTOQsq4iXTMpY0puLlOoMLOOKTGpDChR2SmMgtsoS5+oscS7T",
-	"mPSMDrZUTGyimm7XUSd9va+6jqZ1dbPjehquKxS0dEu9aVo7qqn1d1Rb2+2rhm7eNLSbtj3UO6+d/r1u",
-	"EWBW3V6huLFY1nh1nXzDFbskxaCzOsXA0uqSDFS9kGTQMLua1rUtXdMMs9tYDkt2avIN0n9In6Ufpc9r",
-	"kg6Gt3f2v7t/++Tu/tHJneHB93Zv1oQ1na7nOHanr9oT01DNroHV/oRg1TQclxCjY9u6VU5AMKzLFqvK",
-	"WwoFQpzwK1MSuvZLpSRY2rqEBEsrxVQtWVRiaUsVvWu31RUTFF5oa702B6+6lnyZ+rVGpLbZadwgnnN1",
-	"muXqTSYLC6oN7uvY7vRUrWPbqml0uqo90XpqhxBHd3UP2xO7rNrcwxslDHqL0BUIEaCuRB7K0iRIEEi/",
-	"2gBVVw2k//Iig5sMJVOcQHsZLBKzZdgbdDGjUGAdklOc+A/JWsulo8qinVU2y5APO5tIU7zwb6AKp85a",
-	"eVOR86Yi5998Rc63tZz3TcHQm4KhNwVDbwqG3hQMvSkYgp1Xzuq6etHQARTGXAr7I6pnopAA7k8Z9ieJ",
-	"IBxOF/N54JNYAVSdyHmQa+lnfjKNFgkSJ2ut+1JTD3aPjg9WxyAk+o4Yk0jakr2jJn99M+3eGmj2QOtc",
-	"isazDMbzusYizJXqfc1cX516byyp90aP2JpLJmrH8bBq6p6nThzPUHXN6+jYm+ge4KK9puHxGuLxpfo2",
-	"ae/6t1F7r6H8t1V7t64XjGcTLJ4CpswbJJ6Vh7g+X0QQ7Y8r07n0ykV6X7O6FjawqnU6rmpaRFP7rt1R",
-	"nb7bN7vdyaSLtapIZ3JPpMVcApyOw1MikwV8hxRQLJGuaTwBzbSYjLW6qBkFLuw1BYXkTHzCgBsIf6xN",
-	"MdB19WD3/vD28fConGCwjSaE+i6hKJeByE+y9AYZKUPNYlh0i6K9O7t7LRFhzCOOkQfKSHQWKgLynVc3",
-	"xw9JjDw/4FCzi9AlscjUS6Zbopp4qXwYaCKp1CyM/xLtQtdUzTjSu4NOd2DYa7ULq5LmkP+9WQiyo6lW",
-	"39ZUU+toqq11hmrXNns7/f6Nnd4Nq1EfadQszVyONOrWRPM03FV17BHV7PcdFfd6uuo6Pcs2HdP29P4K",
-	"tcOoUTtWE2Hj6OKlk6uqHf0ltYN0tN7E1LCqu7ajmq5FVFuze2q/o1uuqbl9BwhRCSTyvnW7f0M1tWFH",
-	"tTWjp3aHw659q6tpNzrD11BTWU1vwZReLJNvw5WoqCo5V+CxpyVFg5+Giu5ADKdnmsRSjX7HVE3P7qsT",
-	"0+qotuOadq+LO32z33jB2TMeL9lWY2B1lYZkZ42BWUwLzA75K6DL675FOrWC0Oq+RIDrKhR6Z9UyiO2B",
-	"e/2+3sGqa7i2aho9U7V7Vk/1bIvoRn+iO7ZZloWHJAjWx7doFLgZsgXPkcFIqmBIFiYKMcPpnH2roCSK",
-	"HvCscvaALF5ickU4W9bGrgwVcC5yWcj7Z/IrIWEZGKNZOrIKWtLaFLRUgV34aqnAWEFFF6KChBer5hUF",
-	"1fp+ql+3tlFxG3J0XS4fauNxMFVJSapwmBGZo99khPk3gNFRJ0vf4HW8wev4U8fr+NbC6b6BE3kDJ/IG",
-	"TuQNnMgbOJE3cCJv4ETewIn824QTYdbZy2CJfD/2EyLuS1zjnz6Lo4SsCDpHnrfBFTN99fsHe0e7J/u3",
-	"bl0ST5a3l7F2m9lLm0aRdWNgGH9CUWRrTRR5aa5vosibB6CWiMeX6o0N+sqjyEuU/9ZGkc03UeTX8hBb",
-	"r08UORNghfoQz5v0exOiEmz3VdPVdRUbdle1NNMwHR1bXb0CtPKDAzKP4mTDS11C9AMUwwuKuM3F95It",
-	"iviFxxTRCHk4VrJcMCbi/PAU+ckA4VxkRx6/75NreegM7vZmKkCx9N2n4veTH5wc7N7bPzhaG3o21MrT",
-	"ZSiXkBfcFtovySEFlbRX8PSXFV5erQIfaTHqvO7mOSARv3B01OiMGhUfeU7NjMJNPokNVBLzSOsNTG1g",
-	"rAcj6xlWt11RSl7XO+b0Tr1GUj/VV6eRLFeq9vu6q3eMvmo4Xlc1sTtRbbdnqo7n2jYxCO56Rm2NPabT",
-	"tVKrfmpVU0vv2EX0sLwCn6/ukulla0uT0jKzK2fnlQPz6jhVbs3xtrr6hJiOgVXN9vqqqeu22tc7HdVw",
-	"SM/GHU/DvQrGxttXYVPs2L0tTxbUoMHGpjnLQlFYA0x4OY8SFHtbsphVUB2SLwLJKZqcy6xYRLmsX8vK",
-	"OoKVqW+rS6wsL94XxsygjreJqvwyQyoxMPYz47gPyDmawn2cSYz9gLEqOscOQc1RJucOcUAoGjWWau7e",
-	"fnn21bH/dNiXuZ59dexvJ/uyFPiwFxY+/seiCuRwsDbO6Pjn/HfICwkCqeKuqrnuqHrvSLMHhjHQ1/LC",
-	"bs/gvNBQGmEU/oTE0eFidk9cAkEbA8Pq9HW7Y9ltu/gEbOLKrzkj1ZTGPG/ivUZMHpKYCnYpziwtXWv8",
-	"d+kv0/+e/jr9f9K/S/85/dv014XbGLRs+2uMC7Ijwz4W+rghanIv7+cf0v+e/jL9x3b6N+kv09+k/5j+",
-	"ffp/FrrqrOpKHt57xWnxUuBScTnUkhcGIf/gIyy2xNnAFZs5mWTtVIRUx9T5Y+GCGxmUr9AmRPmbiyfp",
-	"J+nH6bOLD9Ln6Reb0ANa35zs/wjU3pDWy7JWfJMRn/M0WvwNyFn8fpV8frssn4tIGB29q+7ovaFqakNb",
-	"tbXOrqrtWvqOtjs0hjeGjTUymPSJa5u9rjrBHUc1rQ5WcQ931Y7hmnYXW4ZLKig5dH9Owo1wrgSaCxe1",
-	"hhS2Mq1zAIIHqttrIK+U/NZnJqPKEgExPrnWGdhTSw1nglPYK5jfIy2fpydsqCdiRfgl5quvp341F00P",
-	"ZUMZCA4tT6pukJticHVfHTrOH1u6GusAuKrz/Da4K9cDcHXr8CrMQiC4uM9fnepe7UUwH6x7jqF3Vcfo",
-	"uKrZwViddLClWnrX7DoG1jqOw5nH7mweROeEM/aS7UvEL9l+l1/Qmi0eYJpIoJhfpx+lT9Mv0+fpR4w5",
-	"l7+F+FoSR+H5zHfEG2xK7HvuD+r17V7XMjsGXHQcBYAwc/PO3l2ZIcxWh7NXwzBU17Id1dSIptqapasT",
-	"q4Ndz+vYdldrvJMTRD5udXuaamrdnmozvebWLeuWqd3Sh0ZnNyNIcl5HjOQcRZMfEyfJJ/7eY/ZCHEex",
-	"rml6+SX2zQCdxVF4iqIYzXwKnhY8nyMnJuCPxEGhqQZh7YidB/uEtcAkMKbAwCfYrb79+J3iAIylARgD",
-	"tAgfhNFZyIYQk4fRA+IitvNQEj0g4WXdG5XuC2+Wu+4sdd1hxhpdzElMiVvqFM0xTSC/8jRmhsycxH7k",
-	"XjaUTmEo5NHcj8ma4ZhLwzH5BWvwBjOnwojnOtLFJBOSqAkj4E9yocBf8N3WZcMzC8OTpmRM3l2wcYI0",
-	"4TtnkB/7rMGGpqta6T+9Mp3u0nS6cmcF0akPizvHlJ5FsYuarIe3HpLY984vHXa3ssBLzRVHYiztcQP2",
-	"OCPXJHLPmYgNowT9xSGwotUdG+WNPcOBF8UzUu3MWOrMYJtKkpXD6LFO5dlqCjILDGg/aV02jOIGF60s",
-	"rdZedVydpXHBZufD4bY6XxzwT0QxgiG8wOiKe94PnSiOOfe5ZHzm0vjE7scOz6P2KQr88AGv28VhlExJ",
-	"XNrwm+8ho7z1cRAT7J6L5i8fqrU0VIsPlW9EnwoQbj4gEMjk0gFZNQMij3ya0KUBgXASQ3rIVLl7+JSU",
-	"x8T05pCcEZoglwT+QxKfo2bgz/zkz/XWNppFMUFeFATRWXFcfkJmIugZuec8uBU4EVMAQHxpS//pTFot",
-	"xQWttmmtDg3qBgDBBdHZUcSz7DmwIY4T3wlIphNdvJ8+Sz/mlQU4SWJ/ski4xE8/Sz+/+F8vfqozEf1p",
-	"+mX69OKn6Sfpl+mz9BO9oWS/GzW/G43HEIXMJmXks+HCV8DNdctBQl3T2jDySvzuf0s/u/jw4v30y4uf",
-	"pX9AF79If5d+nj6/+Kn8AiZx8YRp56dxtJhn8Iq1sTepd/yWvwV6R0zCROpcrkuw3p2o/Z4+UV1CLLXT",
-	"69uqPjH6uIexQYxeKWDXZgpuIbJkLGG59WRi2/3h0Qnk3iRr8PGEYqLpE6zbk65q97SeanlmT+24fUc1",
-	"3Ylm2ZplOhMDzET2NIeNikVZIVdQidgVlGtW03s4xjOuzVVxGQ3DVm+Zt3TV1PQbqq3dGqr93Z2doW1a",
-	"+q1bNxrSB/CQuMMEXjK6qq6rhg0eMmtgWu2epb8N4wnJo2RnEdOIbbD9YYOdoVtRfIZj9w6hFJ+SmsM0",
-	"RC7BLprxB8CAzED8cZIwLav+FIkfaWNgm7Bxkgx0vDFNkjkdvPUWiedtYcK148VbBBiaOo2iB0I913sK",
-	"KKpD3lhhjoaq6UeaPdC0gaa93eCPAZNqDIq9IRzSM8KEjwUqOXvsMMHJggrgxeLyzCOaHHCfCm2sIa3o",
-	"lp2Jt8F4eRfqD2jC7Q5GMWE/8DjysrqgNM7IhE0UHpjR0xPTWF6kO0dOcZX88JQNvaL474cEFclbWI3C",
-	"13xRYGQDja0HMEbCaGwZ2gstkIf9gBFHrjN4awPW0D0SssEOT8khcaIQkI3bltKY8+8bA4Nz8O8SHCTT",
-	"m9FZuMzBXZzgCaYkR9rlK1mcHxUL2cgeXoQxwc4UTwLSyHvY/165/eN5bSvRA3jnLjkbcrlbPQpzHCch",
-	"iTOx7EUxOo8WMWL6urOgSTQrD3CK6Q0/CGDOnNGDmGwMGnQazf9DTlpgBUKBGzSSKfGLGt1jpSF4xnc4",
-	"G11fnwxMhgdtgO2i9P+6eD/9/OLD9PfpM9SkJH7oO4S2EE540VUUJfIKYQcnOIhOmVLN32XDhmMfRqAe",
-	"KajAvNGoMWqg5tkUJ1IdOYv9hFAgDeZNtBSUM3LhbzqCUFFMEyQ9QnkNNT3hMziBt0/EcE9mfujPcACm",
-	"7HLJMU9v41KmaOYKucOJP8X0Po59HLLtWiuKCmKoQLOKKBLuAHkTi4H7jk5Ua9JzVZPYntrH2kTVHcPt",
-	"ENOzcHfC7VSxhId8PpcsInYz9Ej+PEp/lT6/eP/ig/Rp+lH6WfoUpV+lz1H6+/T5xZP0efrxxYeomek7",
-	"foiS6CxscZwXLCgz4Aru4e7B/b2dXV5LNucF6Ql+BKtcIIfE1c68bTHxSExCJ29BaPYi+hVGEpTyXEHU",
-	"Zw/ibPjChhPJh4CID7zhejaAeKa09DVq1jotJP0k/biw/JdSu6qfbLQR8poWrSarXqaJAnFzjaPn2G6f",
-	"aJ6qY2Oimk7HVW1ieiprUf5W2mJ0B+i3LCfkOZEOogrBa9xEb3TgNzrwC+vAj5WGUKfuMClIb+KEHPnr",
-	"LqDKsHLFewCV2xRxLnry0DihJOAsQOGxB9/NUPqZFtB2RR9ZajKY939xuH9XhOpZ68eh/wjNYExcQVGQ",
-	"bva7tqnpuq1pWiG2MYt4wIIiHlbtqlrvSDcGljXQIfz8druOQ7rECXBMKMrGA6yXD2G7iK7BPaRoEiVT",
-	"JjVncGdB1n3iz5YANgQ5RAZF1oFPl+dV0gZxgsW/YhXKcy5iXuiaYfQMg6h909RVc0Im6oRgojrdiWOR",
-	"HvY6GlNxySn2c1Eq3c17mf1i6j3V7N6wVVO70VdtzdhVzZu7N7q9Ha1nda1KYEI4wknH7Tq62p/YnmqS",
-	"Hlax7hhqxkN7DhRJhF60MyXOg6z33PRYOrV5bQsov5tvYd7qOtD0TU/xqhNpwNJK/HSz2zZMcSA7vTYg",
-	"CBRKrXSbmQjCW3kYLWJHlLOciJoXiA8C+W1NOt/z1egbttrRe13V1HaZNblrqENdv6V1jF3DNoayjmQ4",
-	"45TKRsO+vFkkIHxzVBxkocBBLuTEcvrExobacXVPNXGXqP1Jz1ENTyO623HMiYUFSD9N8GwutqPRNSF+",
-	"kqfI8t3ORdrldtVDEvNwqvE4Zz8S0KAsDeU5ktKwls201h+hxiqu0Hhznt6cpz/V80SHcYyXY24Q1Wfy",
-	"VZ6k2qMFT52cxXg+J26Nynn5IesONP21OmT2pO9org7Xy2DVnJiO2nctona9Hpa/lQ8ZV3nlGVuzCwVU",
-	"6bXuRG39JtTqN6CciqoTg23AzkS1HdNVLZJP89VuwIJCSRlL38GxOwzdlTcyCJdE5uxCyVmU700/hLQZ",
-	"2I4Q+xSqJ0ZeTIjKYcwyTBsIPk7OkYNjVxHANvxyBPETdh5AdAae4BZu1lXhSLAT4EbOCSMGPWHm8wMe",
-	"noc2i0/N+bROoD3+RJajui2SbWOagGWdaaB6V3X9Uz9B2TLkKTS5qiirCYqqIvTPdzZ30pSvsCtQbiAm",
-	"ySkmMH7Y35weVzzMTGJ+0weZe3S4Ge+YLtvRKtvSqun0mbEtbG/52+byUqsTlZ2+pnV7E08ltttRTc9x",
-	"VNvpaKo38dxeD2u4B9MriMqs4GutePyH9Hn6afrs4q/SZxe/4A6Li/fTj9Ln6e/S5+nHkODxB3TxV2AK",
-	"f1K8G0dbLsG5V/gtkVyhWPa/WnQe3LwKwyIT1daIoWJd97SOQQzbwFWGxUdxdZbVJ4ZrOt2JamMmM0nH",
-	"VSeW01M13J/YTs/tEssrs6xGiWdxDvTSfEtZfQ4Etpg2MHsDw6oRapsmeK09C5sAii0JNcnVVZBspmdg",
-	"lZ0A1S0w/Jc8CRvWK171JPCqydXoMfn2lvAwL7O/daO6vzfCQSzubzGMjTa4hC+XyyRXQwXZbBLdUxmr",
-	"UgWvgoWqiGVL6/ZN3TAtcGhdk1imJHRvQnypqBXugju6FEOESINPNwhabRaJeiy7T/bDmlQA2a1P0bsL",
-	"siAuwqfYL3UZw9uNgZ43dSjuSS+2FRNSmsnlDXZYg4dz4siM3+XhTcipH4Z+eJrRhVNMvKAUhH4p0Bp6",
-	"Efs38RPItxMEERGq4vo09LbW1th2ieYkxHOfSaC21u4A4Q5Ffl450AW7OVPeuYeqzjnsujGhlMme34C7",
-	"/H0meRSU/i37K/0s/Sh9qqD0txcfpE/Bbf5V+jT9En55lv6BSahPLp6kn1x8mH6ePk8/K4iyv+UVwV+k",
-	"T9Pfp0+ZVINExMVVYuPvZNNbDmsz859Pck5iNGf74yopIq/5xKth5B8PH939yfD8zo9Pk7d/fDC7c6hp",
-	"d27e8m8fnZ69PdtN9r9//8c/NHbNuzePH709e9vnG6OQZzd0Ev8hcIWl7ctVUJlAl+2YwssnWL697E9x",
-	"pjg+JS4kSr/XwJmhrHfb3Z7ScBZxTEKH9XVwDNkObF4ioloqdumqmnmkaQPTrhQFiQgHF6XdPvY6eke1",
-	"PMdTzc7EVPtkYqqerRPb03sudno8nL8goZMFIsClkM8HmsL9vjfxepra7Wg91cSOo066uqP2TJ2QPiFe",
-	"F2RjUbGQt+dlAzW1tq735ECl+lJL9vXMuLpckoVXDnUS+zhANMFxwTAvrZSIHNf4vUAfyYonlcY8wJwQ",
-	"0BwwnGugtH6dlDZVQzvS7YHRHXR67Z7VySjN6HAPclhvLrLcj3u6efOofh02E4nVVTggITnjq7AOrAVT",
-	"JE4BxMwTSF57lIgkWwXRSEbWY96guLejkAULsVdIUczenvAzAhZfG2UBcm7IngcRdpGD58mCGcV+iAxN",
-	"7ytM8Exw4s8g8THfFaLfk5jg4IQ9yffHgJuYiITQxNsoxpCWmExxiIDWirxTPSY80xTl531NcLlZQ8UW",
-	"muEHhKIIvsRBzf3qRYpIUkEWgkiXXM5armUmfZHkY+gD3RxonbZpd9+ubu++R3DfmaiazUxMs6OrfW/S",
-	"U62+6dm6ZZu6rtVsb7Nme5O+p+MOISrp2S7T8Ttqv+N21Y7d93q6PcE2cZa3d5/ZDdkgdaOt98y36zev",
-	"3IYrNm+vY9t9c2nzHvHKolqWX6I0Cd0VzCTJmljmJ9fAK7rXySu6qtY/gpwuWHHdWMOVC6S5GkOQL8Ki",
-	"vLsgNLmUO8RkFj0URx7P54Hv8KQ2P8wPzpzElB0JmZW0vcwgaILPKVpQPAkIP5QODtGEoJjQxYy4ClqE",
-	"iR8IZH/fFWcFFreNbsXRrH5pOXcQU4FV5rnAAEsTylvTozA4BzW2LpHkEvqAcyuZktnygc9TZahIjCbh",
-	"MnO85l1nXa8uwCSULpIJC0rLml1X2jxX3390h1/LcMm+o2d+4kzza6KYuGcyRIgoZgjJ2kO6djOu2j30",
-	"RNwPIUL52EuyjPa1G0ROYADbSnhBxeX8OL+bw4lmBDVB8nBVheOPFNSYbSaPKhIAhVFckFGt5U0HhBBS",
-	"rZBPwBumsvvVqlOnoDrN4+h61KbO9W5KXTvS+gPd4EGWziWbMttRl2/Goyi6zWhbYwSLYpToobhfBGyx",
-	"tWUDpl4stkiiCAXQNs8sPYqiOzg8z5NTSz1GEZrh8BzxDFZeukBRgBMSnK/v1OhXOoV2slxn3vlxiB9i",
-	"P4Ak1DV5rb5bSGuFjD1/RtZ2b5UKTBaFbmTHdDGfR3FC3DvE9TH3ma0iNnSeC5W32Em8hORWqfusMzRj",
-	"vUGGixwJJXFdElp2wgvlIZn6wL5bkYn2XoOn195iZ12k56Vfpc/Tz9MvoWb9k/Tzi59DztUnKP0YqhnF",
-	"H88Rf/Di5+mn6XNmmfPHuQc8T7rNPq7byB3xqzDXE0IT7kfJJ+zWVqNIhiimLgrramZ+Ymja8ux5zRzb",
-	"cvj7mMxNZxotenj6IIpO/UV/b0HxNOn7M7zBKWQjPeLNrV6ZmuHBV6tH5pndid3HlmoTW1NNq6+rEw1j",
-	"tW9alt7ra6ZpTjYc3X0S+55fR0hRBHU5LXklVD0ti0nZwmN9zeSFCZyvoy8fX92Ya5TlK+5Rc3mPmtnQ",
-	"1tdL8VqyKzjCwP1zSEhYUyOh64OO1TYsnVkmU0yzpPosGXsniBau2IsydhDSBAcBW3z+WFGy8cINnrYJ",
-	"XiUCBcPrVmTJF3baeMxoMccxnpGExCAb5M91SlH+usyRn8fkoR8tKPgN2xACaQwa7y5IfJ578hzepNKg",
-	"zpTMIPYjJCiPx8KK3AYxt9TtHqNvwTPpEg8vArhcDHQS4QjnIM01fUvpmXctWoAEHqUxw4/8GVxRA3/5",
-	"If9Lz4S8HybklMS5h5jnn9aRR7iKyx7LFkd2yLLRKcKTaJEMEJa6IvJd1GSyk07xnChIZ6qmYXVHIdO/",
-	"sMNWZhthtFj4rgrPcHQlJ5rNIa/SwZSofkhJSH22E4LzVhvthwgzueZ7maWUoNmCJmhCRiFAZgCvYFtG",
-	"Xl+GoFKBfwwj6IQZHU6A/Rlx0TlJUNOHQglmMjHFkmaVyVu0tT0KpYeh1Cqbsyw9Gpuaid57PG6PwuLq",
-	"bebOFUs8x8k0X+G8UoxJZFG1LE9Mtur/LiZeY9D4H99iVItCEib0Lf4rfYsvw56bcYY99x7ronaRS6Wm",
-	"4+VzNm4piDzCThKc54YeoiRMkJ+Udmx9MKlmhuJUX8P0oEiOzqNQQPYM3ZkfHod4kUyj2P8JlzNOFCYi",
-	"PrOkEzFdSACNsM8mL6qu610+9tZyH2wYGw6d610w8OWlwKxlsY19ugRX0G48Vho3sCuMxCtOTRaMr51b",
-	"Xlr+WGnIqu+N3jDEG52N3+hcC93YYFFWtA7J4Api41lXnA5PdC4vEweK70ShF/jOC9Db3JgWpqCetfEb",
-	"1nVRz3yJavRtRkfrshpxRWxs2YeEcmkBee9Gya1oEV71pEKTAjD98uPKHnzM1YnNXshGdR1UvhslUwB2",
-	"pUjgf3hMeDXDCNGFMwXCKkj+VQxDt7YRDmiECMhaTsY4WiREYKqGUZVpOFHI8WVdoK5UCa9AWZqFjdeS",
-	"qRB+3ZxG4vElCkEBEz4lCiBBIZowyxdFsct23OQ8VyxaYlbn/F5XKT6uNEF945MJT17HDtDlOVuLeQJz",
-	"K3pSriK59Ms5b9b0dQks6W4A94wID+3e3z/aPzi5Nzw4urt7cHJj/+YPT27v3dk7krOrOm+uMkmjv8kk",
-	"Sz1cy1zXeZWE45SRQQK2FBjmtvC8C0CYM8ydM86UOA+I20ZH7FyfYtj2Mz9kR5s1GwO1XkKT0TcW97oQ",
-	"9/rG4l4X4l7fWNzDk/yN7sZvdK/r6OlCtpcBmxRmcxkZJlPuboAfOmgZ2Ah+6G4G9iPXr+gtvMLyWRtQ",
-	"ttj6dZ3oS1yY2+w7kGVsI4OkcNt5EFulEFZqrPFXXomlWRvQoKab62ZvjA7j6mjH7UI/3Pjg+k3BVVij",
-	"4gsd6MfMcJU5GTxUMCdx4vOZ++vf3qKI3wwKXEfUGja5zByLZ+gY3AlMLcYJN/u7ZmPZC5DBFtT1Bz9B",
-	"fO/Uf0igMnvZ0ZEbcT9qgNHKG8xR8QRQ22OFm2cFAIblHqswDLkyWsEB20Z4AkboGTPeC4kIIVmmZ9Et",
-	"WO31+1Michvy3id+EFBO3UwxTigJPNTMDP8kS97wQ1Q++dnMJ1EUEBzKfM4rLunLr1/eODyU0YznTmRz",
-	"i8mpTxM+q2kcLU6nJR++rCgQpN1gBxTovXIbHAtdvLoaAFyRb2vGnKHIIgqrvorv7B6ht0D9feuh/hb7",
-	"kr71HvctPB63tlHItGaEcwYN3iDu617aIjjflesYRmkHP17ydK7aXJmH2GEP59r6lJmfTT7QzIW1agdx",
-	"96mEfKlbb+GlKj2pAOXmjBLzuQLo6gIpwAfOIxy+66e9V2jxEKBwHmdDhCIb9ndRlV0/wNKTMKZSTsMV",
-	"BnZYcSHXDkx6kQE3Yt8D7/ZmDqZ3lPUes/bS/s98W+WdUV2+KrXWHpND6c9/r8ZsKmEjhpmRwex4moDX",
-	"qLrVS479mh1bliuiEIlgdoC8rP0Sc3JxQlQR4qywh3J4oNrbMu5OyQGRWUxFdwISs13Pby85mLUHUibp",
-	"cVry07n2LNZJ+cNoRkonUFKNaZ/MQIfE16S+3fqISL1vHkjhIYKdaXFhqscLNSEpUkECoUlBPLyioDyL",
-	"q1U6b8t7rNggeMFxQgaovl22PIX8sLod8Vqcz+IpKG3SlUdXYigur1Dd6c1bKPhrV2xCCAVtpf/AU8fT",
-	"jwHU5CkCvPbPoKTrKUr/HuBHnnLEmv83/Qju1Hp+8WSLKSXIDwM/FCoraEOtNvo+U+M9jx3iOJqNwuUc",
-	"nAEac4KM0Qyf89QaAVERkFPsnPPfjxe+KyIcZVaSrDtdCEgAF3uASzCfzurJtHJrmnU8QGdTgWQlGMUW",
-	"lYBAoxCsjVwR26JoeG8PNfHcb/OaiXa8AJikmGC3eEAATQSBB8tFlOCAuKOwOdw9VA2rq35n505LkdqD",
-	"UPf45Gd+eJuEp8m0GFAT+1ppPFJFpQYnOqNvEa84E/ox8RaUuAPkJ8iJFoGLhJVPiTSveCYfs6/4hVDo",
-	"DJ6b+i7hyVDFMAzXeV/pOcqVE3bKAQIs61HGD6+lTwrgVIvQFX2GeEZQFLi5F1rkOMP+2OYrC+liYAdk",
-	"uxnCkhT4bJUD8D1be2TllXtrjmrh6LjE80OfM9lxdl3fWMmP8/P02cX76WeiXvM/X3xw8SR9dvG/wKV4",
-	"H198uMVLiaU+hkehuEYQBVH0YDFHXrQIXUWeSJmWh0JCXIr8ZBtNFn6QwOkW0WveUilIF47C8b39wyP0",
-	"9ZN/ekuiQo3baCiiH8UXM0C+KX5ICkSsOfo4cATOUq0dxxvcoij939P/mv4y/XX6WyRQoxCbIkVNP6Fo",
-	"nIFQjS8TQjUNyWGzBjeSNEtwVvWiNYZDzkQbVAwyBfUhvFDWeqLFJCioPAJ8//FqeKy63tL/O/1t+pv0",
-	"l+lvsuk88EM3m9MG3Yl6yRUqd+gngtaFusqxgkj7tI3GbFeOW7XE49Ha9avLnql9mTo43Gh/iC0v94OE",
-	"77p0O4j3Nlr2Ii5WLTxVFCbY59KFLzRTpQM/ifn9E5euweM6bgLaKtPfCwoAdl2flzncK5wmHv2+IseR",
-	"VvutKJ7dxAnOGc9v0k/S3zPWAwznqSgav/jw4qcXf33xgagVTz9Nn6ZfAYN6ttUehRnrbAoteEkBaKF5",
-	"sOCsiGfs5em5XLuF4ZFS1vAonEdxggPUFBfHoH/95/TX6ZeQp/f7fHT/+nkr43NZqrLnM6ULcsSRHzKO",
-	"NZbJT2MFjcGnMUZRPArHZIb9YCw4WjMHUAijUOXiV1wtyDXlWauU71HxkyijcCydBmPAxM19vNznyUUO",
-	"puBFiU+j0PAhjDxtcX9/TCiYMvL6Me4+G4VljQytVciE4zELYk94SjQXpFA8xDSBUZgJRABKg4Hlawb3",
-	"mGHHIfOEuNv8kZD4TEPkYfI61v4K9YhmfcLmxc+V0tJvZYkmYmlamZMKtCPOu2qSVb5VWskSy7hJHH+G",
-	"Ac4Kh+di3MvMJ1wEIqbAGUdVILy39MQcJwmJ2XT+k/rvf6Sp/Xf+rDkatfmn1r//d8tMdIkOQ5ETr3A3",
-	"mkiQLyHxiSPWHI8aUPMwarBjOmp0LNMeNcaDfL9nt/WMQgCVRXTBwfF4E7S1DTgliDtgYfNm+rrgEi6n",
-	"FUrIo0Rq69J7iUehF0Q4gVMyFvCOY1Erk/3Nt3691p7Bywiov+wqwMkikTi42T1KfPBMYQf7CUpdi7PZ",
-	"Xk+vwiSV/FtQ83lpXZhdmiRMhzbfLFkxfQYdvSwmCyX3WzSvbp+ccyt+2Tvkijr/clMSRZxzMrSYoygU",
-	"lR28ZsRlpG2KEBBn2cBsoFzeVVmrmwYkCgDWK4eRueGNR482brYAPlCnBRShxY8PbtdqFlVg7CXvD+Fw",
-	"O2J0QAIcnvOYGds7xqNHcIIgtpYgzMF4Nhj+SvjtJZ+axGHgLIom0kMjV78cOmHWI9ta4qENVc4M7nvl",
-	"CrEJ5uhM5yTZaJ4VW62MIyE7LW4RRUKyV1bmnVr2Wo/OfKmqxQt9xnDGxR/f50ERpqvmitdvAaUHShRG",
-	"4cX76Rfp04snFx+oTMhdPEm/SJ+lX6ZP08+3mC5DZzhOcqOuueb51qAqHe/tH4rKJL7HfMZK079J/yb9",
-	"R9QUF7UC6KoUmy2lGOYRWTZRTKpeojqdZBT6bFPHBEVz/O6CoGZeIQbpSeA3ekDOuZZCCVSj883SUtAY",
-	"FDZGvFE4TvwZ+UkUkn3PoyThbqcJ4ahUNaqIs9Juyv1BgNDOrGYvisEqlsxbGrMLSiDfiv1OzylkYAN7",
-	"neHEmQLyV+QSBZ71OZtaIWI3MY5AOSjpsadgTCfCPe/HFd0GNccALvELlH6WPgXEiafo67/8b53xZkOh",
-	"xSzuzfSdfVFrfZneA+nOJd/DWRQ/YBr+NptQUYdezr4GKVVe73qKyca3KCQZIPY8WAMlDDOCKSCJHx/t",
-	"oOZY12xQ+cboz9k3f9ZR0J2IOtFZvZRZQcQCf11cq8JYOtvcJnhAzmETyLwJrk/WeKjZQGrZVwFo5qoM",
-	"TLwqWFjhdr2iuyr3Pn9w8XOUfpw+Tz+7+DD9Iv2EGWwXP9va5on25dkV1DnE6Y7u64zBZd82q021GPcp",
-	"sz+KHxJXGYWSmxVvueR4frHLlE+wqM6mUQCOatCl0ZiRCrRrJssibzAKx4e7t2+PUfoVh3RPn6b/kj5F",
-	"TYEEKNDuGG8SkEtjBGBqn6YfgU36AXtU3voAdE0WcdhihuGN4x+OedkZm9BX4MFuYiQvq+VMNH+Z9XHj",
-	"uL6PUivPWOM7w8Pvnuzd3dm/swtPf5l+cvG+hDdHTeDo8wXjJCI6lvhBwLqAF/ePj+SbFz9Lv0o/B/Pq",
-	"qXgPEnNHYbSAeRevKhwjcL9/dvHk4mcXH0BXIIzYWv2MNX57/3C38PCn6dPVD/OrU8eQXM3E0CgU114L",
-	"nUQKqcoaI8oUSACOGMhGssvWx+gHKhsid2AwQlVuex2jtwsPsPkNd3Z27x2JHfDs4q/TL/hKnUaRS5G8",
-	"/oU9ebB7dHxwt7o4o5Ctjrwm4OK/pM/YSuXvs/2QBynpYj4PfL7a3z/YO9o92b91a8wIwz0sT+UK8tel",
-	"FRB5Huypg937w9vHwyNOXoEglD4XcH4wbkA8y6qQWT97d+/v3j3aP2DbkekJH/GzBahEz9gaCb9PE+5l",
-	"SPADPzyF3mDpj4YHfKO8X15KeP/iZxBTyv21wj0mL10FQcoOkvBJnAaY0lYb3Wb6BTvFTJKS0Itihxlu",
-	"G3g9ICOaVjL2qfRmcE8G1x/gqDNdhB3mwl2wTMGVF1EsZlRBb6t841GunsgsFmajtRRU1mjYkLmFJxUS",
-	"YbplBeE8E/4Mn6M4WoTuNtPqxZfc6ZT73F06Cpvj4qWqzAwuXRPLvpBAgOwzXAkPF8DQsYK+fvJPrcx7",
-	"JGL6kpnWKkn5lbYrwvmFS38BlYa9AHfn8jOwd7iP7K6mc11yDGXh45IcFTayiPFfqpJUb87dVKxKB0i9",
-	"VC1cJ+yB0AAMPWGGSgRCCjnkMVguVEELusBBcJ7Z1e2NTX75xrZw9mWYADHCmfehzoTn16NwtjAryHuw",
-	"+cWL7YxKr4Y+nDIT4jEFbkPSgONG+GqkAyYCQ6F8zF47Eh5f2d+3of6b3bp7No3koSkdRu5XyO9svm79",
-	"+womIrdo4EQvjzEDAL1KAIK9U3Hx0+r15PIyo6jMZJrgoA2icxwk5xBub23L/ANwphNoSeB8RJRkN1uB",
-	"RGF7YT5vo+8J93keg1zBeXIlWd6Afe0nSm7dyvybEE75gi3GksacPm0pCE4ek2hM9DEZJzDzZL1Hfk33",
-	"Zrybi+AVPBs1x+tuxq7kBF+RqZevBH9VR41tcqbJPbn4EHCNn6WfteD8Cd1jaW9X7hzfdFz8+f34iDxK",
-	"Vh0/3vJmi58rwdVFT8ombr7+22g8ahijxpgxxLExLk6HX5d+3fxEMPKmHGz6tFXeYRMSREztSaJtUXSW",
-	"/SRycEUbSr6hi6YEgst7psD9fbE+r9Y9oWQZ4PlQ5aW+qDmLKDNH84ADciMURklrO4vNUYBi5fV0pVZ8",
-	"pmYE0lAXSUjJdIuicTYnvmbl2+rfu0Q0Fw3bJg/Rpl8Ko+qv0mfps5ZSa/AO0Pjm/s7xnd27RyeM5mNu",
-	"Onxn7/Bo9+Dk3v7hHjcgmhhBLpi4Aw4C7Urh+jZxLRxdzJgZcXPvcGf/+O5R3gBrNvtW9jguPpoNI38H",
-	"jeXnk6PhD8bcsuYvFkd5Y+/27UNoSzbBjUthNS79MJa2rTCKMyNZ2rpVU3bJXM1M0pPyc7kRmVmZ+aNv",
-	"F74qGmclswsUdXQEHj0hJrk2NAqZFDufCwB9AB/IS75AjmWJDZvL4/2QFPfOtnR75IazgsbMUJKWjJ9U",
-	"GRYzQ0TxLRM5Y8CQpKKOv0aU1gqEPKtClPQs73ZIYIm8gj4A5dQ8J5m40qbhx30L4KJlCyCh1uXZXber",
-	"To5xnZOOHalsLjzGxf6dB9gR3s8sLYDwyq8MonkdMxDusi3AheZMdXxf59LgvjHewPlb5zoUD9V5EHeF",
-	"kH0BD6KUz8KDKP/cKAxSEedbbcSTIi8R+EF0Svltl2jZ6wg1IRBvFRDWo3AcRwF3A46HN+/sMU4oIF0o",
-	"SXidtE+TGEOtWhQQRUg4bxE6xURt2UVLMpu93YNyWw6mU5/IVgCSBexotnB3hnePh7eBC7Ofy5EAoeUy",
-	"ZZgfBR50uJKrpOK5QOP5NAqJjKSMwsyci+LrC6skBRVtVYBlo2BFgGlyd2XshC4guwc1L/4yfQrGzefp",
-	"s4tfcNLKm0teIjYjkoKWIjQk5HGx5jj9dfoR27grcuLmOImj8HzmO6snkT+DmtwpmX4CjsSP0uf5TCBL",
-	"JGAc3fN8R8TRcBz7GUeBRRyPYL6QSiE1Fp9uRAbYFytySTaOi7x3WT+1TBW6zhJG4NYayuGpoXaUKSY9",
-	"1Bz3+nava5kdQ9fGrUHBISHfZAecQxHnroS1iSHkUXIV94TQ65siPwb1uL+PhGLMrbpV4mnnwkEIKSY4",
-	"PEeCZGx5a/M64CodL+bCOwuPVpM6GMtYWctHKOU8pSkYnFCOGH9SMs6zjSghLyVfcwSIFTo3LfGDQkwQ",
-	"ilEuiwpuWNqVy+2aipHr1AByviY1gGRKzoHHbhCpE+xGLF1GvBXil+eW1yt9Aiatks0hywd4Mwoav/d4",
-	"XKuuiRvy65KAAO6RibdMnpDwIQmiOWmjQ0JEDZG8LZ8ZONkBgtzcMcgAjurNk3V9WRnOPeRn0/P2hkIm",
-	"HwIMCiTM109+hXTt0SOEC/X5vLaeXz4wj6NJQGYKMvhT4m/OSZIpGYUCq3gLEFAS9g5rNIoVUezKxyo4",
-	"gIgTZNINZDsHUhne21OQqXfY/yxlFFpaR0GWprV4guJ3j47uIX6rfBvtXko2JuRFxqwg2yis0g3E83I8",
-	"WoJxLnuFzsE83A1PA59OFUSxx84ZotPoDBoNolOeLwJqeHMsQI8Yi/BDJ4pj4iTsjwnm4AajEE6pDDyA",
-	"cxbQAecxcXxKEB8Kao7vHt9GGYYbawKymBDHwytWDY5Cn9IFcUWbbXQ3SkC1KG1CtlKsrW1hlLMnuCZR",
-	"pEmBLy34Zl8h2kngwnX0HPyPzWNKMNPenSh0SBwSl5OFqSAihZNHneAGYWbaj8LmWNz2M+aa2RhKheR3",
-	"zF6eRO75ONOJoN6Kw0dNQRkspN7ye/J1TTPbo3BYrlbPdj+MDHYjTGDFzIs36JRyMuGH0hZoo33uawfM",
-	"GalRRCEZVEvoke+Ke4ZLBYOjEIo/SOgyhage25sPY0Joiw24yhfh4L+zikXRS3mCZE5KTuLIE8o6CEsc",
-	"IPKISdYMfg81wSx5KybYPf/JeIsiS+u0BiPIboNWxUXShc3nkizXvXCs2RLFpMwpQtJSAE8Mi8v8eB4E",
-	"D/xlu6uNsvUQ7iOelUqcaUTELYJNP5ERRowocWKSAL4eTAYYmVwZuK1QbJ4l1kpWEPJI7iy6XSrixcEZ",
-	"PqcZG5R4fqKifzNxDOJlSRZXll4MrHbxH7L2JCBVPf5TpZDVDyfRI0UimILyXgOWUV8jcpSjVMIBEDcw",
-	"ZbieG1WXg/iHgddpIUX00aWjyc+7cMAAy5FdXwKgAAOrJ6BQY5Y7K0Fvcjgx4Rzl0SklU3KU3COY30Ml",
-	"8mHAIA4TZRQWGQJn4YqwNwdlhVjyF6YKAZGZKiy8GeI2AkqUUQgV4gLrE55VcjdVmAXbm+NRw7CM/qgx",
-	"bvGE6mIqIW2j4wJkqLCDR+EDcl6HGaoUQvRwv2fChT37UHuv+6n/UMzEHIXCIqCCsfwnSJV/z3is8g+6",
-	"9fjfcQ4vziszFc74jpswhYAE59Ks5ym2ovBEFJLiR1IBN6zuixWW7pX8AINLZoTyCckRo7t31bvl/1o8",
-	"wb12iTklgfh0G2Gpl/puwYaRkdusspXJUOB1D8h5O9/E/JrEWsv0akGp6zFpC+URYnkVvf94s6qIWZTd",
-	"5SbOoCgP8Dkmbhang9RGiM/VXSrO43PKKBx//eSf3ma61ddP/unPtM5A08bbRbtRpkPK63K4R+E49B9V",
-	"rnyl5Xj7KMwroLhxW2dK8zv9GE0lK6ZMUeKTLAfi5Y+jkM/s+GinVThXMiIpypgObu2gTqfTV9CUyNi+",
-	"yBYcF5Z8k6IMuF4XxDFwLV7PzS+/LUya72Sm3gmwKDYSuRjb5WWRyjizrctELFRPKcvWO5XOfdjat6L4",
-	"DMeuyICvF3KysRxA2eNv8SB6VK7YyECdxEMnsn6DaaJZpiQIF3FPQQ2wzcpahe9GZxzVjjs0zpjak8Q+",
-	"B224Sp3GShwRjIxHj5CDZ3nNQXYbTbg5gshVKzdQUzDcChbhrf2D7w8Pbp4cH9yu9+75Ky9PAbIDSBM3",
-	"KHlFdY4+JBbID0/fkmv01nvi0577+C1eBjPeFNIJ00RUMqzBaBFqBRTcnLEDydYuI7TI/clKITcnN2t1",
-	"hTPh+9PzvGOxswQoYtYxT8fCiC7AY9Ve1QVHz6gneFEfF3yo2GVNBQvbZKBit+urZ6SVXt9f9jPPopHp",
-	"oWWo8+Z4HtFEXlIuTdu66cn3Vy5eXggnG2dC9mHl6K1dJUrevWyzQnwK4VkEGBJUatVyg264GaFObLmr",
-	"sajGGaMm4+/nJCkVZW2jmMCG5HyKrQxku6JxxjYgRiIZBP8Fsy+zErNqfdl2frcVhOA4YH64mDG9eU1x",
-	"0Dt1McSsxnVtwWoZMq2wXJNokTCrXWIhLXVwRibTKHqwqg/xs+q70kshM02LzAY1Z/T0BP0Z/ADWEIpF",
-	"icMGMGz5EJRKJRXbPMVDIVdZycVFaRfXmSNlcbeBYZdLOrkDX8K0yyoZX8iwq4jqb962u5XJjxW1nEdc",
-	"XxIPoWiRsM3gh3ll6pzERUFYV9mZ/biiWJSESXxebYizxCkuM46NyLxUonqZ+6A0xDo6fZfgYNVNBgKq",
-	"NPLQ+K0pPPcTEa2WbqFlmtAVQmgcPRiDYn02PQf9tTnOoFEXYUywM2Wa2XiDoyi6qJtNEVaPexmuHpjH",
-	"8zlY7UwgjYc5SOmeBK0Co6Lww3Ho5z8VQ/a/41UAHCqCFz58CUX6n6XPUPoMQXz+afo5r0e5+IWorYB7",
-	"jv9FFKn8YatQjlPuNx8Q97fnl/zJu3Bllin4oFcNGV4ehUv3KPpJaxvVBdVRU1ws4tY4CbYzkHvI12Fj",
-	"lhYOXCrn+C6PcU/98LT1AvF5QHlnFnjmUmgpoghL3s82zj2Cwl7DTBsPgmKVeJ0XkO3IOgUjossIdDx4",
-	"g+fz5TNQuKbumiJqeD7nBT4c07QIB9Z61UhVpb3FE0myzYMApbh07+YahLicLnVn9zoDkA+JQIBVEKca",
-	"gVS9ARi5mc5Ryg5g6q7vZiWW4qK/TQd0B4zcmuFkpgWMCU0Zd4F042UHQ3OsW5qpd+2uaRl9bdzaBll8",
-	"FvF3M9DW4k5UhMSEgg1+uNqrU8lWcI81zKH90iBtnAvkGG05LXKHFh+50MnyyV2e+CUdo6VILCcWxB3H",
-	"xkYW4upZ5GkIsquCdwc1qwkQRivDkWHMh5yVX+ScUBEwNECQwi2hTCNv1yue+Y7MCSJmoXCudZk0PExW",
-	"pcQDs2b7SuBp5oe7CN+ZgQkJBbPEDvl68lWsQ99eDe45TuIFGRcyjlkbTB/jTTIrvG7P1oN9gp3N3ruz",
-	"MnxRbH2LFmVGzYnc0J4rsfsVvDtHpsywgjfQdPKWy5iZxYnWLbzgRkvDgRmCc9EPK7zn+GiHA0blOTxV",
-	"diQv/yo7PUdhczxqlB6F3Kr6OCd3NfpJi4tfqGOvT6Sq8TJfxat8xYSlwtS2JdDQJc5LDlZVyFJapg2/",
-	"j4ecXQGuN4lETiOcvjzOUc0jFNXQTGpUPGdlvPr1uO3iorvaRJnq0azBcpejEGDu26gGzB1TNM67HVfA",
-	"3Vcc5EsQ9AuQaSRGZ34QQGSm0vY2WoQ+0xiXtdQNcrbymyRrAe7yUnb54Da6BMrs0k4rp59ToTCSuqNe",
-	"qropBYAuj/RcAntVE5vh0filU8TzBItQTkVGkkQRBCJtTVbm2No4B6QahasSDwdlBZ7XeBcQnTDlqeUc",
-	"lcrWhHEqe+JgG+TdBYaU3cdKY6kMpi7wK+NAxQgwJXLWe24NlJaSR+/yVEWIYlwWmVy/SJtFKoEVedkt",
-	"OXvuqmAiasqBs/Nzhs8hxQWf84SM0vVWq51ObFdDYpeAQ+e2UBlBV5EFCfzCKQmeBJuWbjGD7kquKfFi",
-	"yTOl8By75YsUpQs/4TeCybBStn/KMJhXqxbhA1m+tRE1Md+6Crop0gN2s/SAezI94GZW+BUj4fRu1SYe",
-	"fsOuMzHgF3CdCH2Fn0NmeD3EsY+ZNj6+u39wZ3gbXCq3d/a/u3/75M7w4Hu7N7kzRXx1d/8o+xqND3cP",
-	"7u/t7I5RUxQDjeHf/3ncWi6MAIAVwMP+iOMtACKUGM8obOY/CTVG6mGncbSYo2b6eyiX+Cr9SsKEw8Ps",
-	"XwWN4aEBAoHY4olEwFy2KHJwgoPodEHao5DjDYBZKUEWJFiTbASwCXBMwuRY/OxErqgBmeHzCQFheV+Q",
-	"bbw9CuVABQ2astgsiZwHCkrwIyVDfBX5hoDOwHWYQsEa3Qy+fIWzBeW+lgquQ7nqnCo5pIRwv89JrIIV",
-	"WMWikHVc0q8kcrorMBACtmEFYnL0kpDJAjn6Zwj8cOyP3ws4TQHqKvBuLj7Magm3BWvlabACiY4ElLwc",
-	"3LKC9L5M7AfAx6X/9FFjFbDwJYVlNSjNL1vMPRRTgH329ZNfyRILEG2MroC4IhBfLn7eqsF+VtBizmuR",
-	"wPrlXbHJW23TGnN5tBr4+ZVMYB12tNwsKP0ofcZ4zhX2jLizud/vi1kF0dlRdEiCoMYkBm28qHiLkczw",
-	"eZb+I0ECsqSNNQUsBcUax4nvBCQv7V53asTDmT3IgRI4bk/6eUsun6HlKcwlqOKcrWxUXYOTJPYni4Rc",
-	"UTCDH4gzzC2aD4VpJw4I/gfk/Osn/5WrrnPsg8303qgBZcKf8mLzUWOARg3TGDUeM+lSrGRubwKSIEG2",
-	"N8fmXgKv/1lrG/mhSx4Jx4u4jWnuM5tOguH7hI43g/EGpRBQcMBPNbyr6h0FsX9tpkGfEf90muQPr4y8",
-	"X8Za1hS+ZbOOYi5msyRhcZAKclaUzWdBiAVl4oyjEo8aXabON/l20y/fbpuh/DkRTe7FAr/yOrAtMsQy",
-	"ENGoKSrQPwQu+NP0y/TpxS+QgKB62oKo4CL0kyKGjMA/KbS8nrJeTIgKtlfhKdRMn5dhsjYjCKzRShcd",
-	"FqpS5GUahYIkr8r0qZV3B0mVZrl9oTVlfLjqd+DdTiOJmpLplM30C4Cie3bxl4wpcXyu9FlL+skLQ7qc",
-	"Mxag/NfB/gOc3zMI1/0VkwDPJAeRMbzWQFwBoKBx+ln6e/j3c/j/F+I7/u8XBv+nI759nn6RfsWfhC3z",
-	"NP0MdGPWIzzyMUiV3/EoagW9NDoLUXPM3mJnSWTSABoGOzmePIB0LebLxlicdAp3LleBa4S+JwRS5hwH",
-	"YUeRPL3F49t66fACjKcYXqjxOUI9P+aPOjgUIhTe5yqnvIKTBySg7EdAbeSq+rVjbfBtXZTvcpW4E17i",
-	"RcVZGlgiCgDn0qDObQ8kDlFIqBj4dTI2SsB3l/G15xcfpF9dfHjxfvrZRlwNNce60WnrhlDqJHLGtY2P",
-	"2UJsP07ZajYlyiC/HqnFBlK6qQPGR+u1z/by7RavRNGsuSCjKTAVhcacIQe28qszVmrMWtvqCeIm+FH9",
-	"0b0/PEIxTgAfgIMw8sui/i79Vfpbxrbu7p/cHx6NUTP9XfpJ+qn8RUHj+8OjE20sPuj5J3usyGM/Ch0c",
-	"OIsA0g5iQMEQT5/oxTdOdN0eZ8CGJftvIN7jkIwiLcHQ/ic+6shDhqb3eV6iuHbhjDskaWtDvlYfFRXG",
-	"BS2vkITcEKdzkLkwQLz+7uJnTKRf/Cz9Q2vZpwGiibHiz9Jn3IkAkhgeH4VVs2GAyCPHp0SFQBTk/EeB",
-	"m6cjFwxHpj4V+ys4TAA76ZOr9Cv0qwkhsYIc3+Vom7nXBU745xcfpr9PnyoFnAhI1PD8eHbGLPhOW2uV",
-	"1nMU5gsqRYDrUiAo91Ny836G4wfERQDgueH6XWuVcpXtKjJcwAgvAVXAhdwsMdstsCiUrFSWP9S6rJqZ",
-	"a1d1/jbhC3wBf5sQtXnW0d8DZ34Ch/sZ5yI/TT9JP0PN+0ZL3I7FI6tcRxqFmbTmD7Yy3DgOVFiCCBnw",
-	"7H9RTIiaY+7BKsZQue9nFI7FpMTdzewXEbceI6O1pCswFu3iBI9XJgSxka5E7GDNcWRTgWsqWoOH5JKs",
-	"S/hZt43ETG6yR19VmgrfYlRcKyD93BJVeVCso89pVobU2f6GcluKnvAst6M2mL4W4UjSgj2hoOr22ch+",
-	"uWoO1IaKWvXWPkn/HNmttlaJgx9kd74GYi3k2zkEWn4d/hYVqRZMKsIO4CXML5QGIzq6JBHmstquumSU",
-	"lfkmxZNSO84lZsPjxgORsa2geUQFbwMOESVMJSvAkdeikDMr6Wqo46gedHyyOGfHrwo4zi/E2gxzfBuN",
-	"BcTCYbSIHTHqe8MfnuwMD7875sjhCmAlgJYjENPhV2h+FHJwcZAu1WcObkILscsTOvePvrt7MG6jG1Ey",
-	"RfXwR0N5d07MeL1wMtQzQpLVEF6Bt8E7a7Le5IoDSDI/zNvr8kJKgWMOIbii4gyCvhM2cyeakQJw7N4r",
-	"h42F9C7pWxOWIjnFdRk3VWeGpEeGU1BQ7poyLCAyOCBBdiPnhaxF3vsmYERBWfWvCRZ3DSQuh8DFGQju",
-	"PI5OYzybkS3a2karoHA58u0WrWDfbuLUvUZJnzG+CnRpDo0p8nj90It2psR5sHIr8bATYg8yXs5TFZph",
-	"FKr8eoBWXnwuvXO81EZcYsM9Y3zvCrR5foPAZlttTZg+Z978UrpPwUkmPXKF3Z+jcW5c+CBEy15CZpt4",
-	"pUs8uL5Q0+dMaY6Z9pVz6Co/LvJeRbLcDa+Rmfpe8iq4UR3orJgOP4whWLF+iOZQYOtwJroKc1cmzLRy",
-	"dNlrTCXnJlR5eBvcdYOaso6g9K1fuAtMQpUIvwdTFri4uy6/Ul4PDY0vOerh25sCC/4VdZphzdf3fsS9",
-	"Pa+i4/vDo+U+L0UozTgdV9UKF8IIratwfUvr1WSX5zK2AJjAgYcn5zDQFVnWcuuvAfws8qG6bE7BAssc",
-	"8OIXImlExmrRkEduuEM1e0mgaEnHxIRMfcijAVUHLvP13by2RST+CBjHoqaXL9kygtirjXmtjmld8ymR",
-	"NLv8mLwC171coFJWEWNt25VVkZJ3ea3bUpYeXXqist7W5FChS1KoOIShcHQKe2ozIbZhXKwa8/r6yT9V",
-	"+ix64F/2RrjyddmFSPdmMJ6vLjaycv9fZ8gjg5mAOAaHmWC7b01Egy5m13vsq8cvL3D4138G9/h/KcWF",
-	"/vXzgaDQ//d/ZMDpjEYAYwq2HW0tS5vrE26FAd8fHok6wMWsHKXi4HsxTkgWSrnHk5Ze0TAgsMHUNJEa",
-	"1Rzr9ri14i5jiZNwI3LPN/MVb+QURs0c4S9zKGe4MwLKpOgq5vcVhwiUbQCNJg9JjINqRccG6jxkoV9F",
-	"/1/Ojn0HKENrS32zg+ISnNfI8wPz7oIsiIvwKfZrKrvja2jxElea6KJOyYBU4hcIB4D+Ivzf8PkyMHGU",
-	"fpE+TX8PeVDP0i+32qNwKNXv8k+tAb+rYppHn2X6QQE4p4IonoOkUWUUZgEUXgks7494gRLg2lxQ140J",
-	"XWGZih9rIaqvhoT9QjjfQNHX9xZVfltq+ofKbliRa3q913pyylz5Nk8x0ZWHx11R/F+LGJWVNo4BEGSM",
-	"OEYUzzjya1A0JrUc+EhCaxZqEjLcm+ZfHO7fbbXXYSJlaCQQEdquQfcQmeXcSzqe0dOT0ULTOo7vwr9k",
-	"UzSkF8Tuga1SQewZF4ENgehc+eOWGJ0TZ4vmDe65K0Hgp/eYFFrjOnyvFsZqGSl+CiVZQqKJVM/sdplR",
-	"Y8BGB0me4/ce547ZmIh09JDUlmRcCkBUCPaUCAYgbhtiENXZpEVImcIgSjRT+I6sPQ3V5XkRsVJoQyBj",
-	"LBV4jMLmuNhXIe5b/HookSnGEgSzFi4DjOePRQ7jZ+mzrTZiJ5eHQ0Yh2NKF7LfiAIXlnb/8tCXvuwA/",
-	"MEpw7Hse2G5wsefFX7ZqL7xVUe2EwLMGpd2lbsv3iRdqqEXH24g7u3AyCpEQCgK9GaMk9nEAcujHC7oM",
-	"NJaBdhc2q89RdLeXxplTOMtkKTcCKGKEQxELOCgiR+AD3GhrudUDEpKzYpsheZQwtdWP3MyNuvzaEYln",
-	"dIffsJq/K1ZACEfplfQEsmp2Jeu2dOETRrLs2jycyAeApLzToetGIT2eu+WZg3MXu64qndL8At8vL36W",
-	"foLS5+lX0j9dvlNkGlFSPxkBpXPAsdGLXS3Bp2QLzy9dzNths4kXIZXbknAzPxuvoCrHeg0RTfwg4Bhd",
-	"dDEj7uqBFYdTOhISeRrF5HQR4BwFngPNwYVfbFuxkTFlKMp0OHj9DPN7ZGHGrfYoHIX7eYFO4TZYfn0M",
-	"D+WxtatP80JN8NrxK8UEkgzTDqs1unnQDKC04PawKHAJL29chA9CpmhJD2ABZIZvD3ZARiG8+lIwM1nl",
-	"0wqtc+UNZS+x+YRKXdrV2xnSB00g2CvrOItLvUUvqQ7g4wEyTaUtA6DtNQWZ1+84472DvgUShqcZcdwH",
-	"nlQUo3kUJ+Iu0qLTZK0LRBwfMbller5o6sOVb/Bypjg+Ja64graqJmARB+cPoSZEUj+5eJL+C0/T4y6T",
-	"9+G+yy/Sp2zbsm1Qy945aHoNjy5DOWKZTclIxLix6J2igBlEAMg+n5OQIncBhcvAbkEc1OfkVfb/tcZb",
-	"qg4ZOATCp3UWFfNdDVPvtru9cQWyouYaXH6p7SJmh/x8VS0//1VB44PjGxveEra0Nbj0WlVZlUPDVi7d",
-	"WmLWc3wOWZIvtGd5rbDAWrjkElQuwoUk8NkGKKEpm0eaNjDtQccu3na6ZkcqqGY38ty8VToB36N+JtFf",
-	"5jLVeYDDVxBsrVEXC8pkzrYKaZMgyYGLyQom0PVIPObkKx9boVhyQp1VqbuWWhzU4BWhjQlvhYODgCfm",
-	"ZIEIpoC2ljcuE0eRuHH13QWTqevKDGW+XxVStSzNBJjTAOkKMhTU4TdE8uzvCJ3iOQWEbTBAZliCvqJo",
-	"wRNcY8iLrFEhOD4BU/chCwENUUyEzo5m+AFHhiFnVdx+eWEPBNpAkdCFvw945SbYr4X2rjPIXmh2W1xg",
-	"XF6FsZJnZ27liGgcVS7LG/UJ5ZfNAkTPUr7o5umfay5T7qmaqRrakW4PjO6g02v3rM7llykv5/IzGXUP",
-	"dOWbi3XuDC8mmYHDUVmywbniRTS+F948YuO7p5s3j8YDpJsAx9Vac2K3+eWFYSJqiEJVlBQtnQw4/lCK",
-	"OoZxjF+qXKEYG+S53Nd4Gej14LlNSH7O5GWT5XMN5/EbQC4Uw5iQmhyAytlUSvBbGYhhEYqtwujW5A0U",
-	"988KKDamntdRSZG0zO6HFgh3frh0yPOsqhe0U7L7tYWhwVcWrG6xu5IpmSnFPLoXxFIp2AJVMBVRVyDV",
-	"//FmKCnrFbCjkqsB5rwUrShMPpt60w+RJDKnbouTA7znwl24IQL9oWinfnRT/3TKSL60ptlR2rCrl1IB",
-	"lRpInbM4Skj5UuM6vWuV8nRFwoZ4xi/+re/ucrC9/IyDQlJ7H+MKkGLOnlFTanMgvYSDTjhmWgoqILU7",
-	"UnsrO9nwGeY32I7CMaDxkjFqsk03KIDzAnYqaMk8nTsp+HGa4LNprb63raJFrFcJaomQ1PizVkGDS2Bh",
-	"+oDDTpCQe7cv84+1thEW6KQ1EhQ5AcFx5brsLNf0KtxZLOiKSdUx5GNKYjGMteDXCUekf0uA8uV5Dlvp",
-	"b9JP0t+nz6Bc8wmvPudQzz+9+OuLDyQYyKfpU+GLfralIEPT0Fb6q6ws7xPu6/784ufppyKX6IP0k/Tz",
-	"i19s1cD3QZrkijScrIpkUIIHFgF8n9dYDRfJNIr9nwCBxohDd8YAK+J7AmSTexYEMgQKoujBYi5CmT4v",
-	"UGkjs4OOD26rcE1eXs69zYEzwEGdgeBx6LvqJU26YV9DBc/mukAmsVATmNGYd8WL6fMrBltr0Is58Vft",
-	"pfsk9j1/w83E8QlLm+mX6UcXH6TPAf/702wzrdwcL7uTqkCQFbzrIsijPP0DicxQBIOEYLa0FRMmV7Lw",
-	"Nnc0cYcSt5aLR7iVp6cX4uK8QlHUP2xR5AX4VEGUJJntWygkGYXNsQS7ZOoEUtUppupEIE0qaA0yZpGv",
-	"FrLbNzpgmVj0g4BfFhOF+eHYoqXTxCuZyqeJckDBAgtqtV+T47Fm/xe2zGWHYYO7KwS8jVwa1gsdv8T1",
-	"FdDAi91dMWSDYMM+XMxmOD5/DSD4gJucszEJKXbFkppL7zgQcoDciuLZTZzgPD3oioyoPQpzWFYOD0ke",
-	"CWTIKrYtU/mA10pIPHiLQ4KSGfaD8SAPWI7CzKQugGom+AHhRkNRKscEg4xrZXFpiZmqoHmwoBm757IN",
-	"h+eiui9D1fNPwyhm53CTSFHW2gyf8+gXTyAZhcH/z9679UZyZHfiXyXAF1b1P8kusi9/iYV9YF8kcadv",
-	"JtmSLyl0RVUGWWlmRZQzMpsqCwQ0rbVnARmw194FDD/Y632Yl8UCPZrRTlsaaYD5BFlfQZ9kEeeciIzM",
-	"undTmu5W6UVNMi+RcTmX3znnd8Qp7408heL4EWiGyrJPzNKEKNjUhqRmPuZQ4AZleAyFK7SYg/IIJrbM",
-	"zTbrCTquE3hYzj5midECALGxy1yGOZ/eZWoBL+/0QTkIkV43Y0Bm7EuMYT4vb6k6yh3Q64vemc3M09jC",
-	"rkLM26a+spa/NzVfc1phGf8xhDC8Ffa5dMjI40vNtuJAuue2ILZsTsyPrnxulChzlnItaJmIDNuuldn2",
-	"bqXcMGennZULggegtHng7cauhEYjc1qKBEznaapyLI7vJlyeaUYHdgkO9dnsyQBV9/I0zkZHZgYtVjKI",
-	"5fFsQ6Ca6IdcuGgXNGrt8fbv3D948OT44c/uPggYz1gijG7YuekzIBlZFsrOLcFTkTLM54Kn2ZQu9lhq",
-	"kQWs0lEdMlVOTpy4S1UOrMtoZl63PY5hX4CJA48v56qfZUPg3BsOb3Ed9ya/9EDqDJb/xB5n/MjAE2bm",
-	"7XZ6ARj08D4MgIRyYk4ePXpya//o4PaTx0d3D+ERM694tH909NHDwzsY5YMWdjDa+sfBF0z7tjmr6D7I",
-	"H7jXRa4ajmYNjl1fg2mjhRVuMx7KnhoM+JYWQ56CgwtxeixjTlXGoaQXPmbegh8bHWdrM6nlmE3A0NjP",
-	"mhRf4LsT9AN+FBidoxKc1UtuCPOI46WMYL8bNtbVW4jS18wk2pzHU6dID+XRB/tbuzdugiCup51TpuPM",
-	"uTKP7/LU5ktIhaC32Gb71HwDr5YuE9fIHPgInQ9FqkVEVeeQCVVbWljWJ+8f7t++SyknNkSUiqfqDO5c",
-	"alovqLB3BkjWj9Noy0iVEcwncGwBRdN3wHLwLfaBYuOfQ67Al8WL8c+bTMeRpeO2JDtln4w9f+toS/RL",
-	"gACo49IumSbO9h8dGE8MCCiw6h4mL5aniWAaimqZOgllluZZf4+kT2D8MggrAZhKOgneU+1Cj2k2p0IK",
-	"PCSEa+OVlCQUSvfbjKW5hK4VkHp05YrxT9GmOO/zbPvKFTb5fexK/eBcYY3iy+Kr4lfjvxl/XnxdvNhC",
-	"aMbM8fjn4y/2/H0b0DGbPFnlxDngeLPm3qEVes6NYLYbDyVzwHZaDJMAB0pnbZLftNuv4Em9whrVqKPf",
-	"agWffaXiYV4JZf3Txp/DL34DrIKuv9geWjhmcWYn6nvsji5H3zU0180glNgsEvuo8F4fUiahdMYV5u62",
-	"WpiKVmtuwzz9SetkJucK7LorZtu1wTo3TwTb2hw2uEIN9RXaZ7QLbpebzWyBj2rLjbsJAyWYNl1RY6xB",
-	"UsVY6NTQGxRBKOdrgqbNW8QfNzWqJNSI7Smuv7mW9kcoCU0rBzRDoMZa5xjJmydMy09QKSB2ohpNQZ+o",
-	"XTMdqofes1/c8eJZpYf1lSvs2M9uPsk1Jfgh8X+lNzlWj5zwOOuf5EkywrRDiBWG0rETQQBxy/UBpVBr",
-	"pes+ujKUjFc2VgEeZaMvShsqlI2OtXw7TUw25JXcPegUIaf6clM7s3vN9UOJnfgxdN3a3d3dim6809u6",
-	"3hKtrXdaN3a2ujeu8ejk5No779xsdbBHvrFhm0s15A+lJ0bqzfmPoZM20clTCF2dnGiRaWozJUZQRTKr",
-	"93coG9bAvYp/19uniqao4zLRO9vsgUfqbj1af8yt7VYLOAIC1x8jlJazQ7OOzJOEnF2bmemxvAOBO/sQ",
-	"GJiNSaRLzI8kDGvYf4YSEkiDMmEZ9I0Grnvzv1QlwA2MkUlzbRMVCnS5jaUf79aW33MWKR1Fzs+xUAqO",
-	"b8/qGaqovnLFr6lGS+NMDUXvTGMio8tKsySXAfmT3lUUnrPCC7pBmyfDXPtb07GrdT4NN0Bv6tD4fSGU",
-	"HoUbe99/9suAhRup4FrJ8medg1ODv7j4+KLTDiVKZ1fNgTOPgD+oK3NwuXS6CVu2jyAFr+PSAICvusMa",
-	"1Kgg1l7fAKxPIoHot5hGkhLzWLfUVNxuC6PMcS+7/2Z9oxMxJdjyPniesTFOsPXGNP6HoJw9My9kn6CH",
-	"Gm44qSaQhgLz8I11YQTbQzs7uFOs0eKKpQAUw86VFj7zWbZC2OkljVGDD+NtnLjtNA/Y0Tk/PRUp291u",
-	"wbQe5lrHXDbx6J6oJFHnbeNdQ75/rIEX1Ig1lJVdsJCSESFS2ppKAeXMeikmfKSZVoRrx1kiygwaEvZe",
-	"67i9jZ3t1naLaoEkH8YbexvXtlvb16iwBBzhSeAcmlsqPaWI5D2rFfFde7aJldlehP55/awgZ7fSxYpq",
-	"Hozw9NY9lIAlaoIJyt56lf5PZg9jjNHa51bVm4VL1ClmxKQqP+1X7DpL4RjrKQ4t7BsPwWCnSmh0E13U",
-	"ocNymcTyDHLoLR2k84intIBCkV/ph8U1Sa4GKNPq8JLE+vQ4K81t9sAqWZfog4Vj8GQj113dmFGoeATR",
-	"IHMjlOLcw2XiyM6TzWPz6rU29jYAHsc4he1jhgiL0JmtRTbb1pZJl27I1b/UmJRF9F0Ir5S90KZBWfbS",
-	"q17bNABq4GQugvIrN1WAoCzNBfxCD5XUOJTdVmvFwffKiPHcwdMgbIB5+Q+YuHGizI3+BNDbdfyAaQ90",
-	"H3r1Fo9sEAFu2Vl8C0ZEpIsSRHjn9cV3PlDZeyqXdMO7i2+4reRJEmPU4/rOtcU3HCt1j6fYY/z6zo3F",
-	"NzyWOh8aa11E90UUc2DcuAg2brSuLXMzf8pjTNPz8UKAYn2k8C8+vvgYeBYggmSXifHJIIg5gWCHn2PE",
-	"pFMV08wPaXaaRpzzU72x9xf4ug3obdhV0WgriQdxtrF388aNaze9vL0eNqL4i0+pWPl6a6fMeIEfzvui",
-	"rMjw4MvSn5gNZDaNCj5PlbHGUzaItaYk+/J11/3XXZ/yuhLA3JvzJuqhxgD91IoMF3wCeILOwrjeuu6P",
-	"YLdV/eJWZQhQokuP/s9HDx/sMc70SGb8E4QpjJ5+ypM4Yo+P39t6hzVSfs6wjyFgQEMOPYwAkj41Syx0",
-	"jw+Nue/3AypL68DCbDNQYMiB1Td70fyRI//FbZQ/Wxj8tRVYrorUoyMGQN5Y7CrPal+8u/iLKT1VpZXA",
-	"m1VXNVjfe/S16Y+e+RD0v+rRu6DWBtJeR9F3Z0b662McQLD72jS5aCnRbMCVnD14fK90Bs3fyj6cKRhy",
-	"ASN6QTTrUNtm59BGy+vg2RUjJSN28zrrAj28uVtgIDMSYmhX7OZ1loinAolVvFm64c/Su5UFQOOi5It1",
-	"Jq6TCXCFq4ZbMQbSrBy/HX+5zA9TdkJiBCh9D6bBW42/qRmIlcB858/iW6zhC5s27NeuimIC8c7iRHVH",
-	"mdDNPdYdTdnNgWfZ4ckA158j7YJt4Ai/qX6FP53mB+8r7BuOKRUZnNm65u6wBmcdsy+0yDplRTjUAMTU",
-	"7tC+7oa/x+EH73URz3iXa8GiOPJwLtiF8UBMRH3u3HpyfHD/7sPHx0xJ9kjp7DQVR39yz7zxY6NDSrua",
-	"TLVYnl61Nf5GJZ2KZSxscvrpAUzlmTEDGx363RP7RPRHy7QKAOYAYcMLQjnErVhlRSCvxxwA6jRe0nxA",
-	"MUWDsiADe4uxgiPBo2bA+uo8lFDvxLPMSAFY6EypMy8gznVm/0y5zrkHF2+z9+LELFh3BAU0maDofccb",
-	"VKeNHhpWGcAepch2mbDR2WaHkB8AJamzDNx7sc7ew5m7b5cC+n8QkcDM2Gt5ydV7oJDNtlpwIWWSmCvr",
-	"GTLJqKR7sEUqlCwfbMTmmr/KRTqyDBh7sG3Fhm9fCpkPIPKJ67NhLEhaIPg392OhZdR0/lggrBdrf0ew",
-	"x4f3Zo3Ku6wytvpbP35lk3xIqUZz7fHaykJ60vJG+fS7L4IZ6U31LKbX3lD/YS3h9yZ4TKoTVLrOcVoR",
-	"CtNN37WVu9gwQzlYGlHWxKGStUyxG61WwDo9FJD2SqMUJqMQgRO/dNmk3GfQDdoqdQaygHpFI4tO3Uoz",
-	"1rBvZb+myvjqp/Svg+jiKhR7RStAYEAIBpPqs4WxBhqg+RBabJCfYENkxiFEVoZQWtXZxMylPU/3AhbV",
-	"5b0zs5a0Htg9FZlJhIzYX6qurTxD3yFLR6E0Mi3KE8H4SSp0f5sdZN7TiJEPijL3XMQcQTNjGgLKZt9X",
-	"0p/xOGO5zOKEzLmJjUFVkpDaADCwsSm3Q+kDVOzTkEjRwo09tnPRmamrge8tqkrlSWU9rY4BLt1EIlXM",
-	"w6imoU7ZAx3CzbFIAXTdkGf9UtW5LbJRx5t8/TJRtzOIZTwwinpnCvXAq6tFJRdrReTNeyhX0YXEtTdF",
-	"/f1Jhf/uJ670jgQcxsrBh5lhjXjWgbM/0GED8dFcK8F5SnDmCB6o6tz3OVUzxJGRo2WVAgQYAoJnYu2E",
-	"GwguK8UaHQqvYTsPd+I7zSU1cnkHaxjp0ZyinNWJlyN4WQoRvszzEum1aS4lZppSvnyqekLruUoR9d8W",
-	"+A/LKsGAKdkTcBBKtyGzRCiROgfaAHMSrLrEpa+sHWQamXv8h8BhCjABZdEhKgMhjvPmXKQilETZ2Whh",
-	"gqs0uhoGZrzYBernjuC+p/jyARHfVVpKYsOrayK7XsET9/r+dG3qGmNpptBImMF/WhvTpCqtuYGVqtGe",
-	"kifxaU4Rqtqpf+/h4Uf7h3eePD68hwbLcjpY99W51cHz6tfr2b/+h0xJAP4BQkRaDZbVvEfm0stQvR/4",
-	"27pCRDtrb78B0aO3KBgE1sBUyVYTjbBm65DPOuRz+SEfHzVdOdRTv3lWiOdNjuGsIyc/cuTkEm1TM4Kl",
-	"Qyebmg2UjDNlNtge9GyoxDmckeisJbNgFvVyWazENom4l7vHxTsst6alWkwUsutBwZXO6ihKKI2LgrQR",
-	"ZgFOU3UOUuVUsIHgUtuUL6crYjSgm354o11WOaAJpkNpya1RVzyhSXhiw0RXOmwgsjTu6ZkG73tuoo9g",
-	"nl/dRrLLtQxo7167MmDv3TkVrBcyS0f19Uf3xCyGXf7ttwqZuMsnXAO3z7sjRzkEu7fczTZoV928a3Bi",
-	"nlHyxwKyoRR++Tgyfk+1y20ZAzAHoS94CpWA33/2380eWbZQpsqCZvsWlsUslMNtnloJUDe6WHEaSrKf",
-	"8Nd2GAER9FuJhtwBTQIDIJhEhMZGR/YpDbNH7aF4KHtQJ+SVM/LhsKTsDlxVpT98vYlHQ1fi0u4mG5vW",
-	"NZ6vXF9uiBrYFf5YgWnkWHBppJVZYw3jPjetKev9Hlg+mrMCxe7CaWFijwto0YBqm2250PnEYk2NowP7",
-	"k5lzJ/SQ0smjGxJTQ+o/UnC7ZNxYXkP696wD2ctpzlq5vp4pJ6vztlaSr0sY25PWk+mH00S3vYzYQ13g",
-	"G88/eLtOALzRsW/Yz1c/RYKHi9Vy0GwSIxZC2K4GFR5OLIfyeVmaXtOBspyo1Mtm5vvG3ad7XZPYpsP8",
-	"SzvCMmVi8hjv9au8veWf9QwqzaXU7/sCtO/KyvcxTOojnvU3LkEjmAldXH5gGY1WqTzw7pnaWweY337q",
-	"OsAWx2KJY6X+PsfNsZb1LxOtdQiXm1iQ4N7U7jGpSiu+YsJXfAqV1voBVWO3xGGzbODWUt6UUVtlxFG1",
-	"ABlE/5sq7K9S253VhL5tyl3rZoAtyZ+PPxs/2xo/A76K3xUvim+L58U34y+aKHc79MYOiXIKHQJSRQsO",
-	"aYDEBxxYrBhIYomQJk5ZHGkoGbf1xqBqyNtDVBpY2FC0h3Kha3WH5uFV5Htw+a7YDJUxX76hZb8216dv",
-	"0wnS6awvBmvR/ZqY6ZaQdaHYxYAS9Pwz/3obLO+rjoflpcSxuxsE8XfjZ+PPoMfQt8WL4uvihZW/7rKa",
-	"BC6PRSgvXQIvxrbuum9fi+C3TgR7BENr4bsWvq+n8AUw4KUkb6rOXRu6ShvhKbV3tO5UcBdiT1VLVOPR",
-	"sHdVnrl3eOV3TnwGOP2lxAqwARJPQglTAyyAM1sSV7r+VBprSvLHsCVuhj1H26Gsc6oxnff6dTJeBGx4",
-	"KprLS36c+DdD7F82fI8fvyJ+X7lpJoD/k4dr7lLOHZW0Em+KJeUrmwTBiW2ucfu1TnrddJIlXnw5rUQ3",
-	"s8b4F8VXvguQli3cwQMAvUV93W2ra6uZPOUBjGHm+yAtESpYuqMMaZzxH7bTjz1zm7psbN+0jkQoa54E",
-	"vuiS/Qnbpn7tTrx97oTdv7R9J5qIrYX3Wnj/8YU30u2+HLIOt7JG8bviefHr4nnx2+JF8W2JoePfZwI4",
-	"gKCH0rXUs1Sk3GzNOMsgkDoP1SEiV2B5xY5sWrETnkJyFg8lYvglcbDjDS5pg7HBGZxTpC2mLgs4Ji2S",
-	"E8aHQ+gABhz4n4YbeR5H4cYe+/6zX150LlMXHOFKrDXB24ftE6X1GlVaK4HXWAlc/RT+/ziPo4urjvZ4",
-	"NdXgsSUDtfvX48+L3xVfFd+OnxnFoE4sv+qkHqHAq31AJyB24PO+Sqb2/PTxf9Zw2FOWcql5DzJiZ2mQ",
-	"UE415BU12HkFKX7HzdsPK8iP7FKtpf7rJvXLMzBnu6+1wZuiDcy/nWBcKwejHGz/jdV0g70LDO3TVEGX",
-	"yfEz6tb32fiLgBW/hnDw74vfj79g5Z/M/6crj1BWtId9xXynY8mgcSgvWzk8svO21g0/Ud0w7QystcRa",
-	"S7w5WmIYGx3RU4OBimJLxjJVCbikeWrb+m/Fd9Bk/Gto1crG/xWakr8Y/03xdfFd8Zvx55usoQVPe33W",
-	"HdmGRNCEo5ocx7g+00HZLsFvrRW4yBmdNF/DNFlX9GNgvbLtsOKM6R6XUkQYXnZtH3jGE3Wai1A6Hiaj",
-	"C7wmCsX/KP6p+Ifin4t/Zzzpqb5KsHOIbQMN8QfoNduLtWA644Nh2zVm5nGmQwm9tqoNuFxTB9psiVJn",
-	"2m/RxPIh4wNzBHmSlAKFxAcc5k1NAfnYdk+HrRnKhtWQT+hhRlOexFAF1x1RN+rvP/ul0/CdZpvKAnnS",
-	"u60i0QkqszvIdcZ4olUooZEgxuhhZiXco27DW7bZ+yjsEGAb8KyHxH72FLumuvg3wPBQ3cZRgG276Z3G",
-	"d2tWGtJ07G4cdRi0RMKjSb1XPHIZeLQA7JDaXJH14LIJZGQPvetR0SZLZoStf4YqiXsj1rje2m2WHF18",
-	"OExGRoDYfntVC+C9WEa37SCX4QG0a92on5JmpbGb3bzYHBv/vcfu7j/Y2rkWwP/fCRhn5yI+7WeuYz52",
-	"gMIawG1227Y1rYbJymYhtBU2WafLU1pO+EbKD9jYMzaA/e9ma1YpY49Lc/dcDsIFxEnTpmrKObS7E6cQ",
-	"J44Vz4tv4J+/pj7R3xbfFf/BsL2eET/F1+O/LV4ULwKW65wnyYjtvMui+DTOdBNOM3X8g46VlUMNOwwI",
-	"PwLqG+mGcN5XWvgnwXE1ut0IczltxujIbSw/Qa+eD9KLoyWqd8q9vHw+iH/PRDoImGA/aC7IDONwhakB",
-	"g39xrgxctUKaDF0/MSUPlNtEttbERRg8dbB9OYar11V1DpLtdrXrSuQEFTCleXrQp4WkpKwtm5Q112Ld",
-	"qdEGVU1WrxthrK0FGlgYL8CAzlN1hgqNS9bZL5f1sfTqKyGg71tSOzXLceaLgS/JNmfF91AvV6NkKo1c",
-	"KzWGnNhpZzdMbLKBgj5bXM5p9coa//8uAyMpEic8T7Im46dqOeqljhXDqzMslXca7WrtgSqH0+r26zx+",
-	"zMr+r9o2JV2m24FVO2Wv+ldkBzGf7O9RbPdpmZM6n150fnzT2tmEAz4ypq2jp/UPCXZXE5KqoMz4tnZa",
-	"Ru5R+w7XtBMzJf39GtgESaBDKDvggl/FyZ0rf21mwpxB1lCp+cc11yzQvHB7I8C37068ndrnmdkkNYie",
-	"jZ/8qZWztXpcsq6xyZITlQ6M3WLM8qjK5mQ2stk+Zltuo5S0LkgszQFW5oP9ArFhvoQr8u/Fd8Vvi98U",
-	"z4tv2Zx6sE1zZmvOhzn81GOr7AWNbX2hn2koM+BxTnt9Ds3LVitAQ/P60cMjRt/kU88X/1L8S/G/msQ8",
-	"YoQN0GudxjqzVNYiAnomAra8YZTsItTzLeWjuq+RD7VIM23LlzPlF8KdiRF5CTm4uOZEqXMpXBfviusR",
-	"SvP3AZBpey4IkAlC/2jspNjwnOamh38EOMdgk0P/bLo9VeehBHMLRKzD48wO7wohESUZiczY+DRQj4mN",
-	"xdpmWLqmdgnXGciBavNXykGwxeKug13pGNg/lZxdeqQzMdB29pGY3ItHtWuJ1cx/oR2X/wpjvNsutLDc",
-	"spfkkYhqvOQd11ycSMsnHJBHuVc8+CpEsO6czTWC7LvmMcDCvqudDTpYZiNTojcQo5hJXWRH4SuNMURG",
-	"MezwFQhUq6MDDPXHtkh3lwFSwQ89tF/0Jliyh9WGp1BhQD51onjEqk1VK91U205duBOy/SZSr84xr49m",
-	"nwEU5p4hXend/fpY0W2AgJiTy+ZeKhHpqcEgzjQ778eJoD/CMTEvjiU7SeLTPrUcdAMCemZjExBDcCx1",
-	"HIl60q4nWJtvqR2/06pax7vuU2pPPbz7J48PDu8+2b99fPDh3SdHj28d3T48eHR88PDBfzIyz/aaN3q4",
-	"wng2xbKOtccZg+iXbfm8qVkHgGow++skKnGEHDVVKgPQ7Wsm3FWYcJ2RlPDemSY7Zjkv7XiS2xYUIUSZ",
-	"YGV02xpGtZiFIxya28q+zTrmC/9aSfEQGr17N968vtWNMxtWabOOkez4Htuau/KK155vd5Zvum8XqJxJ",
-	"XpnLKZ0UvZMyQ6u9NM1vTRjcenjnz57cO7h/cMwaOzfZ/fiWL2NmkPmyRipOcm3kIJL6QgPrilfY64ve",
-	"mYiaP72+iOWCgYSAFUMSRlpVNNIhbyDRiqJEnUORpaOtfSNrOgGqR44LCFHBHViak1hGtJyOfTkxszpi",
-	"XWFe2ecySkQEcRrz87TVvvX4zvt3j0Fn7TLdrg8L2hIsAyjc8J3lsml8JHoJT4Vm11s38NsAVDE3sEa4",
-	"AVObJOpcQGp0NmHZ27XuKWQlJo+RD4fASd0zL2lus3vmX8YU8cwho4q7I0bObtXfUueSdXMdS6E1S/NE",
-	"mEmOe/1KtNbFaGJj1hrjGWCIOLNloORImY+ZAzFUaA9eBmSocR1ssgYmkcBTF8IKWJPk+fMLiBQo5Uao",
-	"YSLYeV+5JvNqyvJohBTMJIcynmKCXh6e4BM7XBKi4M+iSs/ArGzY6gMfVJiOCcAXzwQF2EthAqGcCwqw",
-	"1TGBUC4GBdjKmIDPZ/HyqEDlaCxyKenKRchAub1fAROwr1ujAmtU4A1DBe5O2/9rPGCNB6zxgJ8gHuCZ",
-	"OD4kEJCHHbBOqhLhefT6h4ELzEDQhjYX2FctjxzgKO23OYBgAhboDPtK0h9EDArAc+kluNtvOoTgramP",
-	"IlDSmyxnd40lrLGENZbwNmEJZdH9ykBCtdgeExRAYiwDIHj+uyucmSjfpznvq6H2+5VAt5E6SWnppZn9",
-	"65KmmxSjp4n+AeEExzGwEpYQSjdtmHOshZCoIFYjDSid9VOR6VCaSQJVAtlwUZSazWQ0U/Ml8hF8JCCU",
-	"l5SPUIEegD7nUvIRqtBDKJfAHhzfwcsDD+U5muuy0psWJiPggXgFvAFetAYb1mDDm5aCMLHz10jDGmlY",
-	"Iw0/xcwDNIt8lAFQBXDULx9TWBo5sDgHGVVvZ1IBzj1NzdrtX7v9a7f/7XP7Z9MsLQUG/BtUDHxV/KZ4",
-	"Pn42/js2SbO0yRp9cH9x6PSCOVkFC0ibJkog5lUwNK1iR1mm+VMR7THNE6FDWVJipiLLU6kD1uO6D4LY",
-	"DDg38yq0BvtgKGRs5B8gC4kya6oD9qfw85+zVBgjWQeAY/TOfOIp9Ga5NDLbeM1iS52cmFcahUus5HZZ",
-	"RgH7/rNfNmtARyVpXweVYmOHApyodMAz9uEOa2ghWMcyP3WaddzC1jWfCbv7sr6leCiNIOt1NODQGTlK",
-	"tR+2kLkZQG2JrOIgbjxUr1HyZ9UxETxVPZXkA6ndB5lVgalkUkCP1NFQBG6t3XoEDPkZA1gYtygCpCAu",
-	"ks4HumnbMJe7yhJ4Galnfmx0Un7eWREQaQOho32ihSDQGE7FMOE9mlu6WUmxfPqGl1uxOoYyJ32DMLaX",
-	"w1CWKul4abIxjyLm41dBYPCzF9eD0ED38fKLYKObj5a+61Y+olu6vHe2ym1w/UWwYaTMgeypgVj67tvl",
-	"LfSAh3m28hPsPeYR5rgc4Wla/hn+TRewBeSqz9APvZvoGcc8Xf5DHtobLsw2W20RHnG3CCjzl77zEC+H",
-	"G53kXuHu8h5AQpJk6XuPzMUXwQYoj4cnJ0vf+JG94SLY+OQQxOrS9/4pXX8RbPz1irf+ub11AcBZIaZz",
-	"wjJA9TtCFqzl663oYWu4cw13vmFw553SVsTiWp8xFDqm4ofPhz+NXt4yTlYsTzf26NCscdE1LrrGRd/K",
-	"iizrfExAo0b7XSo0OsEjF3jv39SVfCyU4HG0QvWWGa6Xg8URyKL7D44esndutnbM73U+QOwXPL9qNha5",
-	"g5SLFYlePOBJmb/li9TO3K99Q8FaFzBeoeyrvpNKDNyidV73J185r8HeNdi7BnvfeLDXp00eKr1K5hdA",
-	"vT5X8iZrkJ1jnzo768teEcoK3TJidZZjyRIyz6VgthkCJ16osJZA1gRnQ0nGQ1lbVJXOTvyCu7zcr4Dl",
-	"QxCj0GJyp8Xu32INQBJD6fLM0JEVkhxalWtuvlmdMLDGm23k4dwqpwKeQFqIeCHtKRdRKEvkLZbmpfoH",
-	"gnKJwQclYtUNaxLbZQXktUnXiPF6LNcO4m1QjRy59KhamihzUrEVy0h8IjTIcUv9yaaygaJIH4WyYwTE",
-	"FL7XTo01C0wsO8DuyP7Tkkb1jX4GpdxmXIbSXonEiN1RJjQTf5XzhJ0DAavDf82/zuLh0Fi8fBFUHMpL",
-	"qdubxH1DOQP4NaftZXPnvC3s4F90uByda9YXAy2Sp0a6U4vTVNi+SDOg4lDOwoqxX95L049fFloMMmYh",
-	"CkLDBMJYgBw9sbnMjRq/FmG/FFiBlrzziC5fBKRNYfGuomjGIoHfA6lbTw0E+Tfm/A0ENLpqLg210ejW",
-	"SNsaaXvDkLZHU+juXZahMW6tbbCG2tZQ2xpqW0Nt1RrDabWOgEiBKPlhMbfqUCqoW2fIUyGzxy+RwejX",
-	"PuJHlA/oKpUILtvAHg4g1l/lXGZxNoKxEG8tAl4rQHGOtN3S9loi8inzgTf9tFC5Nbi2BtfW4NrrD675",
-	"qvsqWF6r4Wi/Gn8xfla8GP89tJ8pflP8HrvRFC82WaNiF8DDZ+Bp5tOxFfxQpKHECjGMGfucz/7jGrX3",
-	"PW9atAGnPONpfHICjWqeQ6uP/9Lcs1ZyKDFErVJYaZUbRZGlMU+aATPm31OwpRuIS1GTkmbAUmFsuQgT",
-	"+bQtZAsYj6ItJXUo82Fk7nSZfjBSsk79X4sI2rS4vYtmFM6Aj53Zwj80HFNhzvtIB4TfKbNvORvEMs8E",
-	"nlW3E4apGsRaVBux8TSNn/KkDr9RiR5iYk8xg65H1fLelD/BFfTwsVBWLjiIOuz/Yx1tvlf2xAMMcAUE",
-	"2CQEFvp3AMhnLKpGZryg2vN0Zw9X5epQSOOlsO//9h9xfQT8s5zOmTM+TLgMbNdq7ZYqYFJ8krEuyRuz",
-	"atRgmycJqA78WJyE6gfhfAahPO/zDM4XTnDWFyOcYqjF/XGIrmAt95lRYvSiBlxyJkZN2qCuEQ98PbDJ",
-	"46tTdT61Nw+6SJgcSjI0Q5meywhsozPzpdXoGkCu/q5lmVKB14EIHnAmhhkmh2LWrDxJ4l7GEnV6unqu",
-	"5pG3V+6C6Hq1pEs694srX7337ru7LoINHkVK6scoBBY+Zr9y9UWwQdJppfffpnsAogLptNLth3TPRbBR",
-	"HqaVnnBc3uY9BB5Nh/ClHld5AD1Y30aBu/ID3Y3LQ1OTe+tNwgXfMKyLD4cl1BXAz7e4jnuT0NctEtik",
-	"piCpzFspD/BC+e0hXdCncGPv5o0b127OR7nm9Xas9PqY1rdxz7mQ1PqRhXmrda1n7gRMBH4UnQnLfP/R",
-	"I9sOUhJOBJNghCOVcgy51ucqjabee2v/6OD2k8dHdw+vPto/Ovro4eGdJnXDitZYySpYSd2oCVxwEH+g",
-	"7pQBcjZDtzLzw6SZ4KUFrdITaJ88fduTCreYeZR5JszYHjj90TIgSWWYmHkkPsnoIN3hmehYwMJmKcEc",
-	"zvggNKTsb6YRVAf2q2lCwc09FdFRPtjmA5XLzN6HCMtrD4usClWAZ+YsFfD+BnEWmKf/LL7FGr48amPs",
-	"mHziVLCzOFEQvp0FYgQWvHCHiRCKYI1ZzMYs5iIDpS6aBgxgZ8Fq8yfW6CWxkNl+DnmE3Rw6QWlhvQaI",
-	"TZ4QFKaBKbjPnwpjzHoPGYmMNaYYc/AFXnTkwMZG2NCIvUj4YYImuPrkewhGhoCuIBC+ynLNFiOBAHzK",
-	"jE7nSQ0Y8F6xPCLwP4uvil8bhxzaaz4f/y0gA+PPx78Y/7fxM9sb8rfFc3LbX2yyBnZawsMCGl3a7JUa",
-	"VhDKHk8S2OCEM1lsgFH0SLsPJjHieoClZyKDejassesrpQVAl/iFoYQwjUubods9Lwxj2AHgFWbDuRbF",
-	"VJnHernO1ACFkRuHcTzN2dBm45bFjrWZZw0twJljf/jfxT8X346fmWksJ/AP30wUP+KwtTdZ5EKzDv2s",
-	"O02WxPKszMLw0Nm90i8LpVRyC9uul3oEPs+yA4ABYv4hBjxOOqwrzP7GtBf4m1GQZJqAsjNeXiixZycl",
-	"H50quRuDSusHBHcgZuyQd3QNbXlio4MT+gQntNMEwCTDBB+tc/Pt7CQVul85ljQH5ldP4Fe6E7CjD/a3",
-	"jE40L4cWapijZVExI4VxbkJpc5p4Rk/s8t4ZU7bhrx9FNd4qEzxNYvd6WwBkVBGMSmd8pEMymIw8mB25",
-	"gxU+iMRgqDLK+ZlYNM5SkaUjShRzWxCGa91x6qNPuyCUqYBEKbzGbhWzcrRTJ/NgCBOgOTbHAr5umz1Q",
-	"mfP2JXrwJYZRRRAalIRloZjAqnxvAqcm3ISy8yl+V4CvvejMTr15rEX6Sj6/edNtJ+Pm+pSPy0tX6M7q",
-	"hulcuqW9yFXayy4JHJTfsIorXL1rIldjnzaVzUBowObEjeofCFJX7Snn9kdOmnl38U23CZl6u73pQ2py",
-	"SMec1J0TE5gw74ughd1n15722tNewdN2C2hVmV2PRJzy3sjL9jD3DVOxQmNd+0iV1h6zlM9M46ilONgU",
-	"s9fbY91ttXxnr/VuZRVwkzdKYL60/xYYfs1pMX8SFm18Lrg+Q2NT9LgWW7ExqHScxU9FMgpwr+ZoQHcT",
-	"Ls80i0/lK+cGrB3uP35X5QnXMUMVtKzn6BPw/KJ4jjUSXxdfFd8Wz1nxr8Wvim+K58XX5of/U3xZfGf+",
-	"Pv6MSHngeD0lOVcJL8MojPdU+a3zI0vpWHclRWR9uMD1CiYrv+IZGpcBXEOWW4+SJ0llEBTF3390YGYT",
-	"DHHKWO2KPk9OjAvMI4rCBqG0edAlN65GPh1wgWDmIcjoZ7G45t2eQ2ik00SoV3Dykilf0Xza/t0j4x9t",
-	"vX/7/sRWOLp7+/Du8ZOf3f2zgHXN2bXeJDL+xhG6C2dCDPEkSNbpma8u3S8lBRtWs4PQlRkKnpU8MzGV",
-	"GKDqlpCLVSYvIIGm7kM+hPHJQIDxaBDbmU1GTPORZud9AYKJ0in6Ioma4Ls44hiS2DN8l5WjkOahsNBo",
-	"db2qP3JsD85CUx6vXMEbcYNc3RuZFtNiDSF76QjqNGAlddZcx7kuyTIHo6suR/DQovu/tsfX9vil2uMd",
-	"WCQvWvWDm+jlCy06VEUi2+yVrPj2G23Fr83gt8EMxuKN5e3gfyi+RNO2eFH81kVQINfxm/HfFb+lyuFn",
-	"xVfFN+O/32QNG/Ap4yegGep5ltbkpR4S82InRt4m6hRSzsD48WzKCtQsPoHQGB6dSs4amcQNY4NZXLA7",
-	"KmMTjEcQP3/08OiYXQUrzsyYC13YMgFE10NZi3fVYjCYZVYqCzTQUWE4Axj/TPm1Kzq+NksuUVC/lA9D",
-	"OenegunrvqBdGYWXWo57RWdwxCpxEdbgMpRUMEXj7SkbfMTEP7NNjcIh5Wuf39xmDyXTea8nNC2kjWRp",
-	"igKFcjIMxBpuwNtoFDyByEkcdShEMhliiTXGBqJQNipxFj+oIiLPa6JXbGrW6XNNiQedZeIdeHhAbULR",
-	"VqV+CsaUii3zeS7FEXMLFwYvVrX//ahE+Q1zIxQfwtgvJULxoZMhC10CunR5n6Ac5g8aoYCVjJcMUXxo",
-	"L14tRuHdNhGkuDdpSZKB2J5+XNZhivnO0PXdd5d6230uR/tZZsSs/rGdqHuxPAM1YvRUDOKyGuAAGHMd",
-	"33hZf2qn1bo5+wOnvCxSIGrhUZ5VsccqSi+oKTdbv1ixQfocEtmdml+7ecu5ee1aqgZ6eu2Xc/PaOFgp",
-	"FhpQkAtQd+9+hEBOe/6wsOzUm46JlhdvchDo+uwgkKfvrDVfJgvNIlkDB7NSnT3vbnpFxRncfdcb0q43",
-	"JKXYgMsRO+FxIiIbS0p4ZgzrE/tuFCnTRtK4gdOcqvM2Mv2YXQkV82WBlJJ+1Vxzb8JEh/o9NNOd+6T7",
-	"6hxjBSAAQEa0qyGDLAUvGkxU+zas51/782+NP797lRxl/uqlkuPPxz8fPyueQ0Lkl8XXxQtWvGDjz6Eb",
-	"5TcQ9EKvH2CAb4rviv+Lvyz+Y5M1/HEQE9VAPeUJ9B2cWWLZmZZQ2pnIpLRVUBU4IJQzyTosQccIRyEY",
-	"7sWytHFe6WIo7dHMZRYntQKyFcoU/SmZLFNknTjqYHBJinOhM5op+JOXGx+JXhyJMoLkkkm1FxXE7+FZ",
-	"RfzAHFnON5uE6A9Kd5pt0B1JRKEpiOGZY2cEhcdu1c0zW7cXSvJqIdUwt9OOr7eDRVIVW0LqOeqUe4Xi",
-	"MeuLOIXnlSwwKCdPRcaut3bYTqu1a5cB/OY5VCSY+kglOKG0Er+sdvCYusoaRCz1/HEaSEwpi+QS9kGt",
-	"bnHFIkl/TCgkVowWHnib4tVrFt22XFxsOOX0G3/MPeHYnoMjsFRe6oH1Z1wEG7l8qTF6MmYFFGByctdF",
-	"e69BMNNbV0+QGpnirfK6cm8dv3z1yr14sizvqUh1rMDrA/0UsI4xHO3/t333En5R1vq9ToV7jpiodA8l",
-	"8cXaZyC36867LIpPzfw3VN2FbHrzYd3ZWWV7MEnrkOnaxVqX6r3WpXq7V20DwOXd0X8dPwPn8nnxZfEC",
-	"WbB/UXxVfM0aH+42N1nDrASk6MGDpzuU4IfRFaFs4AOapCAmuhtCny7Y8UBJDb0Lkbs3y1Np/jXMjQuq",
-	"heWsVlKEsnOIL6DpJnJIOD/aeDxGk0tHtlb1PCeYqP02+paJmh33IaLJBkpnjrsw5ScncW+eA0ofXrqg",
-	"dhE6rNEX3Hh51BMwcDFpumRTh9IoaAzk6iF3vprHROmcj6brn8iGSsfouXkvfAK8nZ0glM7dBXrFp8Sv",
-	"B9x7ICVAuSF/tTqX5aU+U2O77GBFbSztd6HUbuBT4IKDCDLC4QDZM7ept9m+m5w4mtaDwQhdDOnbEjHn",
-	"pFUdRpAXbVKYmC4K0Vtg7gTSLCPSKaPALMR2KD8yi46+sFui6uR6AsiOLvDJ6sgd3au4gAH4zmzC+Xto",
-	"dPK5JVr6wcl+yNl0FDsN8jSbmP/qjLNQIklquyqFA9ZTspenQOhDgzXaTPeNPDIzCi46sERC61ApiG11",
-	"aqtEpbNDK3pexYuNeCaM63g/TpJ4MSE1vROvvkP3Qgs+KZa92Taj0yJJbvM02pfRoyV78NlPPpq8FR4I",
-	"Umnpp+wT5/SyLq69D6Z5TVW9pqp+vamqH0qn9lwY19KiOs3SeLrbXImqOkuFWDNVr5mq10zVb2VTOGu4",
-	"EVF17IEznQAHqy0+UV4TEDvxwSs2kHME0M5+hDVFtMUTX1lfDKxxunQyAljP9V5xdX4maw95GQngbNN2",
-	"gwa6mlrJVemsgeF6FRprdB7exlZypRfSWdwObrKdXNXPmWwohE8pNXjdyVizXq9Zr9es168d63Wketgz",
-	"SUxByfaZFsnJlvE1eCxFxD44vn/Pmyw442ihZUbosQYRGVm3OPDOVQB+PW7wAPZGwKw9jQYJuiJIKx1h",
-	"hStkRWTGC0+zrXxYIoBi0BVRJKJQ6qHoATaBIw/MP8UnmUjNaqTkjNiJOFfpmWbq5CSJpdhmD5Q3QADL",
-	"elxiVJvHyTQf/32R3TFTtjABPBOfZFf72SCpu2NDfrpUT3z9yFy4qEcUrIh55PaGa9ukKdg8hZpGlje0",
-	"F83ZNr68jFqCBIRUjv1HB+U28NaLdrvtYldfLGbWynNs1JDcmZrbgllGfcGTrP/XM3fnPaM9zXkYpqoL",
-	"caQy74B9GpKsDDf2wg11Fm5AOzzrdgxTBZUhMFLNPjg+fhRY6vNQZirvgQzMPNE6bbdQ0q3ZLHkqsCMg",
-	"HNZpW+cD+p5Xrh1YorkZvuvhz1Zw6PGWabvm8bC+FY69KYw1y4dLL6oaCsmH8faI48mYurIAQYMksQX/",
-	"AbTwA6kP/+C63FTWBoslT0dGWnTzOEHLGyW0FU/I0JXmUpq1pU0K3gPkd9nEdluQNFs8sDnS4Qi3+ApL",
-	"bKfCX2I4KAtZnYeiZ5vMLxQUD4dCmmN7bbu1fc3Nqyc10L6dtv7H9SM8uR08JRAwCvbSBAt5olLkM1h6",
-	"l4BRMPvkHwLw4Y4+1X8DutTlCZc9ke6xYQzELL5x5JHcYRPOqWICA+c3Wtdqf3WPyWUqeK8PBP0b1GXT",
-	"bA6nf/EdLq7yTqvFBhryFONIQN8d1RXgYOc8YTtMN2t7bdreOsQ5eWXpAXP74woQGPq2h62tgoWrc7nk",
-	"aO+YSy9jvFWLurqq00Shuxa9BNwaS2z2VzLtOexwVtlj1ZapneX2b2BdXUBUHLqD2b7U3dJ28MzTZGNv",
-	"4ypY2PR19cN5G2pnrWvOQSFK1thpMW2E80Bp45n5JKdBmRdkeWk2NeuVfDWs4VKOmmX00FnOm7bXLNSj",
-	"5kPsUmupbhzNaCg9VtF/LL4qfjX+m/HnxdfFiy1kYB1/Vnw3/vn4iz98Y46jFBbU8LvF+pWSKvWKJOHE",
-	"Gq9+Y2+yVMp4cdVZsrztlZYwxDTppzNjUD6YERvH2aHmu9jydanOKFOzi9ld3ut736rAtkMXOpSSZ3nK",
-	"E3YmRsGscBz6yrqeKJppO0+xPK1MFGW2TU7PAbW4xgio5gmeQS9Xt+E2ysRqjj8vvgTmpO+K35XZ43/4",
-	"prlnOYXQaQul20IBE4NhokbC/HEK3xDNMeLz01bDA5IxnEvaD0uDwf0A34h8a4qFevRhJcXqZqWSg5bF",
-	"9v8N5ZQGwC4gPm/izaKZTe2vVwmAUFPqyupU4w6Ti3Q84aLuPzrYwwbLtlgEbDdAQru8d9ZmruCdquDb",
-	"/gjPMcUvlDjbCN5us/3JvQ80RyQb6gmEd+4fPKD0w7ZrZwTJE5jnkqocmYJBjF5vXd9md43kA8C7JCW2",
-	"cnCPYRvr3VZr5/vP/mm31boGs7vbat2AltD2Dqy6N64EQ6lrjkPH3NxBat/zWIvKBMNnTJnY9yjYgAYA",
-	"wHKRg5SN9yx9Y4FtscS6QjhxFesIxuU76XZrlH689R9pWEZdzYNQYpndvA6HFOBKTP5yPbKJ/b5tLDJE",
-	"7gjRsKgb7FaYxpRTWQGXDHjwRATDUFsyN3rmgSq1HyaPGAOc9VUSTaCtjRLEcs3Q4wwzjLgc1YBYeAb8",
-	"PGtsRgqbbatOCJxyGRKZSGmceZI4FIlQaGZ+CUcNFpMnlla4OuMOZpJKmo+FQCJrUDqEDZ3qHLrLw+DI",
-	"HR2wc5UnEfSGr2FfE5UlVubUxgKnJ8ORbqOZKbeEzAe6/BhI+YdgCAgnILaGXLKGFYmVrv7GhTD7jH9i",
-	"/peqBMQoBq8Zogm66c6ikSsEyeBDzf7BE9A1stKYI+Q1RMbc+n8BAAD//w==",
+	"7L17kxvHlS/4VXKxd6OBnSqonkABHRP3gs2m3WOSzdsP2pah20hUZTXKBKqgygKbbQUjKGl2fG/Ysfbs",
+	"9d71zp2HPbsx+8fERtCyNKL1oCJmv0D1V9An2ciTmfVCAY0mmxblof4Q0UBVPk6ePOfkefzyvYYbzeZR",
+	"SMKENvrvNcgjPJtPCXweuG60CJOdmOCEeOwbupjNcHze6DeOJgSF5Axh/kxDaTzE0wVhDwVeo68rjWl0",
+	"GoSNfoNOovl/EM2240Xj8WOlMfC8KKTHc0827BHqxsE8CaJQND4jsTvBYYLcSUQJmuPAQxE8QFHko2RC",
+	"EJ7Pp4GL2XfobBJMCaKLMWtnHISnKIoRa+CUfWZPz6c4bKNbcTRDGLo/WfD+2z+mUagg7CckRrsPoySK",
+	"tyiKiU9iEroElQbbFy+jgCKMpgFN2GjeCzwFvbvAYRIk54+3oT8+WBR4/NH5FLtkEk09ErcbSoGS94oz",
+	"g8mGRWry7hr9H3HCNsijJMaqRx4GLmkoDdlpo288fkdpzOPIW7jJHnvS7vSwb+qmavuur1rm2FJ7ZGyp",
+	"vqMTx9e7Hna7bCTk3QWb593FbEziRt9ggxtnywFN4V7PH/tdTe2YWle1sOuq447uql1LJ6RHiN9xtYbS",
+	"SIIZoQmezRv9hqHpXVWzVU0/0py+pvU1ra1p2p9pmgaPns9Jo19hBKWxoCSGHjVd1Ur/6YJxZkF4N0pu",
+	"RYuwwpF3I0QX7gSxJooEJHEcxZyAbuSRRt/SLKURE0yB18IoQT60BvP+MXGTRl+O4/E7Waf7vr/UH2Y/",
+	"oCR6QEK2yG4U+sHpImZcQh6S+Fw8EEeLhAAXjCkp75WNB1cYyXGIF8kkioOfVDfl9+OIM/4soJTxfWGA",
+	"l/SqF3pdFDsodswoW+pwANQWW4d9fMsFYaEgHKIgpAmeTvn+xKGHkrMIFVmLEYmJnSK3C3HSf68xwfRG",
+	"MJ0G4Wmj7+MpJQqXLI8V9tPONFp4RzCxfhIv2I+F7sR+4d8wKvFHppgmu6zPO7TR123N0jtOx7KNnvYC",
+	"O4dtt+JseJ98Y8q9pPM+D8UWg80VkkeJmNhNnJBsq3RUzTrStL7l9E2nuFWY4IJh0QTHCTD3i2zzBCcL",
+	"yvaymwQPSeMldjmJZ0EIdD5gE6Mgw2GJGE0u3cK51N7LF6jIVdnXqElBbZRY6SRbVhDcrSL7eDjB7N8X",
+	"oM/aYXPWewExWGEyKfXqSKA0HpKYggI0VtHpSLZ8mMSwMdZqzoxQVW3Zhy9g9zHtVdeTgs6CZIKyqaCz",
+	"OEgSEiLMlBmF7tm7XnAaJFRhX9eoTo+4UxwTioIENfF8zjd8O281oIjRRDTYEvq5frlPstdO+OOw/mVl",
+	"Whg/m2Le0fKY/4h8M3Z809U9Q+1ii6iW3xmrPVfzVIPovomtse12vIr6LDFO44U55zgM6vdY4Yf6XbYI",
+	"v7l95pqeRWy/o+rYGKuWa3qqQ3q+qmF9bIgfl/ZZp9vRVu+zIiGq9NqJZrPIAyOqauKKCTKuER/pCVdx",
+	"wmoE7YzG5yhIKBrjGPRpUaFN3Z3IY/b0jxra0n964x2FPRJNoumN8/vRdDEjjb7dtuzs63u82+8FobcD",
+	"ulo3TKUxI5guYjbHi/988UFDaYSYvdlIf5s+Sz++eMI2hYvDrGsj77OjsU4THBPZn9a2u4wON0F30aqK",
+	"pzMcJ0hI/WnGLVzT0Spz/Oi9bCx/mz6/+AVKP0ufXrx/8X76FH39l//NBFUUxeR4AUvNdJ9mGI56y7ql",
+	"q5am31Ad7dZA7e3u7Awcy9Zv3bohlvonUUj2fZ+SpNHXNQcmozQWpXYM9abt7KiWtqupjmbr6g3bHNy8",
+	"dct0nI7GbBmlcTNy6T18SmoWG58SdB4tEI4Jign2mIjNJtYYLjTNdP8HL3JBZE2S2RS+IvwH9jea4vD0",
+	"z4cNEg4bpd8I9op/z0iC2ekkpiT582FjkfiqU34jCZIp/0gIyFV1juMkJDHS21pbQ18/+RUa3NvLZS1/",
+	"7a3Cew0+2cWMhMnAdck8uURfxMQlwUPiIV1Di5AxdOSzk4vYAzhBumFaKAiTCNEkch+0c5kvDnjIEx0i",
+	"TVcHOzu7945Qcx5R1Ytc2lK49ohCopIpgcdwHOPzbYRnzOyj3ILHFLnTiJLDxQy50YywL7j0pqg5bLBB",
+	"aMNGi4t42eEWRZRQtqu58cVPXfw16DcIEZ5O2ZSqg6ZlHfKdKPJoTowmn0aZxWF8ufnWUbWeqptHutU3",
+	"9b6uF803ePSA0MU0OVzMmGhn45c/1HzFzGy+1cPFdFr4UmwZ3TCJZXe6KnF6Y1U3PFPFlt1RLaPTsW3L",
+	"Ev3y/SnesbHuOB6xVKs3dlTLHVuqo2lEJePO2DY0wzK7TGzB4ZIJgMdKIxQ2bEdpRHMSbjZZ9mR1/PK7",
+	"qw2/tJjstfy74+O9m1xFjnuaZasu0XzVIsRRe0wCGD3d7fg9i+DumImOGIeUGb3SRB9jSuS+kM3zkRZ/",
+	"4Z3IFQjYsyDWit/cm0Rh/lW0mOfjFd8xVRFEGxJPCLJc29/c3zm+s3v36GT/3u5doTuLlF1cmapcWrK3",
+	"HyvvLWsebbXa0Rh5pjh0yX/MXA46fMl1XkYFoUv5W7Bs2Xecgo3xFBe/PeKTvbt/cGdwu/iDmFrXIr1e",
+	"x9FU0++NVQuPiTruaYbqE73XdX3DIZ4Br9HkXhy4fKxXozzw/ffIOWcQPJ+DhdJzx5alY1u1jbGhWh0f",
+	"q2NL81S/q4993yTjjklgoxUlavq3Fx+m/3LxfvpZ+jz9A0qfX3yQfpx+kn4OC0wE5RrDRqdLeiYZe6rb",
+	"dXXV8rGlOj3PUgnGnqfbru4YvWEDjpn+PA7C5JC4oo+cWRh5Zzh+IMkv7AJBaGEbzCMaZIc8OFFyMjGp",
+	"U/QgseWMQVDdKz4Q57IL5BTIyuxzyZDIOPdg9zt7h0e7Byf39g/3jvb2XwX3vub72GhUaVsiW2WH79ze",
+	"P9y9biK9k1vCoMOyXxuWP7aJYeuq7zkd1bLGutqz8VglvoFt7HeJ7vqZuQR0vLE4rzcfXEwnAYkR8Cjx",
+	"mMGwYAYFJVyHzhN+3KSTaM7duKZtOUwdszeRH8XMIEBBQmbr7AndUm8c/7BgTPRRGCGusBTuXpoQxKbH",
+	"/yhIfekvvjf44Y3BzveytpuYP0/BEDnFAXjxwDr1wOZg308xTVplA2GQz9AHdzJyFzSJZiRGzRvHP9zU",
+	"UrC6fXu9pcAIVTYUit98g3aCtA2cNbbB0vS+rbZBgx1bl0VKQ+/anoNJT+32vLFq2Y6j4o6NVcfXOrpJ",
+	"DE/z/carEjpL1AX6mW+Mh1duPCxRfqV2Nq+unVU9V89srxdViKpX1DN/oKCeVf4NLXz+JtXz5mt7xcV6",
+	"gY3B3tuIePybI/wIvgQD5xEw2Mn9AVOgCX50j8QuCRP56wFOSJFwSeFdTm5J5ZOjwQ9eAaVfhB4m4zN8",
+	"zsSZ2EI7g8PvMiLFoRxXiY/ETAY/ZDLlNZmEtekktNduAl5VyehGPi8bmBVsp1wJGTWKD8R9lOCp5Oda",
+	"s/Lk1r2DvVcy59fFBF/BH51GVX7WsPQfywS/cfzD3P42sdGznQ5WPUfrqVbPd9Vxx7BVbOue71oa8Xxj",
+	"yf4eY/fBehs8JskiDktGuDC+yXRKYnSKHxLEmoEvwQ4Hi3xjI9xmRjgY0S9jiB/u3r59nVZ4Nu2mGN3G",
+	"zjqjr/W+3SZ4d517rjq9N+65Kxzrq8Tjx3rzjYX9yt1zVcqv9n9Z12phX2pgF+zrb9q8vhoFvYBCYg2f",
+	"Rbdt51/x9dUlRZntMZcGrp3z+t7hzv7x3aPqlF5qClfft7pld3q28oKzl8KDU8E025qR/3hPcElm3ZvL",
+	"v8GLht42uyvp12ks0ywTFNdIvG/oeLVCKnYbm22dP7XT1QpyOJseTP5Yh6s/9k6r3WGVndIrShpz9a5p",
+	"fCNrCK60b8fhcnkVlg6XulNySi0dLvU3h8ur8kclvlO3of+IR0t26smPlxu5pkvHyx1MJ3uhG83I+hOm",
+	"R8CaIh4yrG7bzsI4kBTCU+6m0/wY6AfUxVMRG8pjREGyNnXEUtlWO9m7u7N/Z7eUPwJJieykmplYN/Zu",
+	"3z4snjLLp0Q2LzRfJOUBomahg00Pi7bRNztrD4tAkvJpsfTVa5bZ0VtzdFya7Juj4+YSY4l4XGJ0/3hH",
+	"x6sNzyNhJFO6G31gWTlmp1bKiUeqxx3Yi9/8bJZdq3q2Br067Weu137l2f6x1N8LcBjkkNUsUEHYvTol",
+	"VOlE+Dl9pzcea1jt2a6hWsQzVaena2qv445NbNhkjO1lRbS/SC7XREwVeDE5qygiiMhLOb9Wy9hcy+wf",
+	"H1XUzDYk804xTYp6BYV4RigvJcPn0SJBLk7IaRSfo6awE3fEF3uegjDiYrZVo48S/ICE5ZEKjSQGs7FK",
+	"svq69aekknRtnU6qzvaNTrqCTqoSj0sM/XXRSdXhrdZJlvH666Sl2SzrJCNbA7NOJ1nfPp1Uz2GFIG0u",
+	"HyGteJWmEkLwFauqQi9CV2mdbhfbumr5uqtarmWojm07qmn3fLfjjG3PMiu6CoQqX6T1ygrEqofoJPAT",
+	"pIsC4ZAgvl6Hu4eHe/t3S9rGxXEcCH0Da46aZlfrtLKj1TyOXEI8ipq67bTWarqOWu4nV3Vl5XQEaXps",
+	"iGK8zdJ7G2slu29310fVulqnkgFvO6+rStLXqaTqVL8NKmn9Lq7OiO9im1edAsc1+rrt5L6hrtbJd1aR",
+	"X17hBq52w5vEntYhHUtXseGaquVrHXXctbE69gx77Ht2x/O65R28PyfhEY4vMTXZAkJQXWvbaIrcKExw",
+	"ELIffLQIZzh+wH7lkTnUHBMStyCkTvGUoPE5eggRIgWdTQJ3wne0rKaKiRvFHkWYIqZ2T44GB7trI/Ad",
+	"NXtu2TPiB2TqcZlB3QmZYeRFhKIwSgCqQEEPyDyRQfU+CsmZgtyI9ZCQvfAhCZMoPle4m+Y7cbSYU/Qj",
+	"Rvp3FFHuxSzbrHwLRBFGsjaLmeAEswmucsYMyqRjhJK0bWazWitlAFJAt490nambMqRAVcoUpEf178tE",
+	"DNsSWk83Vadj31Atzb6lOpozUB3TNgbaDeemaezwAEuZdLLQXBIL0gUMs+dojqZrXUO3qoKpN9Z1C5um",
+	"alv2WLW8sa9izSOq4Zu21/U6jmVqVcFEzrKKeCmkjCW7uUgps28bVxRSG1KgwCmNvmCVJcllLkkuyxh3",
+	"DRPbKiYOUS2v46rjnt5TPVfTOrpler6G6woFbd1Wb1r2jmppvR3V0XZ7qqFbNw3tpuMMdPO1s7/XLQLM",
+	"qtMtFDcWyxqvbpNvuGKXpBiYq1MMbK0uyUDVC0kGDaujaR3H1jXNsDqN5bCkWZNvkP5D+iz9KH1ek3Qw",
+	"uL2z/9392yd3949O7gwOvrd7syas6XZ813XMnuqMLUO1OgZWe2OCVctwPUIM03F0u5yAYNiXLVZVthQK",
+	"hDjhV6YkdJyXSkmwtXUJCbZWiqnasqjE1pYqetey1RUTFF6ItV6bjVddS75MvdpDpLbZbtwgnnN1muXm",
+	"TaYLC6YN7unYMbuqZjqOahlmR3XGWlc1CXF1T/exM3bKps09vFHCoL8IPYEQAeZK5KMsTYJMp9Kv1kfV",
+	"VQPtv7zI4CZDyQQn0F4Gi8TOMuwNuphRKLAOySlOgodk7cnFVGXRzqozy4APO5tIU7zwb6AKp+608qYi",
+	"501Fzr/5ipxvaznvm4KhNwVDbwqG3hQMvSkYelMwBJxXzuq6etHQARTGXAr7I6pnopAA7k8Z9ieJIBxO",
+	"F/P5NCCxAqg6kfsgt9LPgmQSLRIkdtZa96WmHuweHR+sjkFI9B0xJpG0JXtHTf76Zta93decvmZeisaz",
+	"DMbzusYirJXmfc1cX515byyZ90aXOJpHxqrp+li1dN9Xx65vqLrmmzr2x7oPuGivaXi8hnh8qb5N1rv+",
+	"bbTeayj/bbXe7esF49kEi6eAKfMGiWflJq7PFxFE++PqdK69cpXe0+yOjQ2saqbpqZZNNLXnOabq9rye",
+	"1emMxx2sVVU603siLeYS4HQcnhKZLBC4pIBiiXRN4wlols10rN1BzWjqAa8pKCRn4hMG3ED4Y22Kga6r",
+	"B7v3B7ePB0flBINtNCY08AhFuQ5EQZKlN8hIGWoWw6JbFO3d2d1riQhjHnGMfDBGorNQEZDvvLo5fkhi",
+	"5AdTDjW7CD0Si0y9ZLIlqomXyoeBJpJKzcL4L7EudE3VjCO90zc7fcNZa13YlTSH/O/NQpCmpto9R1Mt",
+	"zdRURzMHasexuju93o2d7g27UR9p1GzNWo406vZY8zXcUXXsE9Xq9VwVd7u66rld27Fcy/H13gqzw6gx",
+	"O1YTYePo4qWTq5odvSWzg5had2xpWNU9x1UtzyaqozldtWfqtmdpXs8FQlQCibxv3endUC1tYKqOZnTV",
+	"zmDQcW51NO2GOXgNLZXV9BZC6cUy+TZciYqpkksFHntaMjT4bqjYDsRwu5ZFbNXomZZq+U5PHVu2qTqu",
+	"ZzndDjZ7Vq/xgrNnMl6KrUbf7igNKc4afauYFpht8ldAl9edRcxaRWh3XiLAdRUKvbNqGQR74G6vp5tY",
+	"9QzPUS2ja6lO1+6qvmMT3eiNddexyrrwkEyn6+NbNJp6GbIFz5HBSJpgSBYmCjXD6Zx9q6Akih7wrHL2",
+	"gCxeYnpFOFvWxq4MFXAucl3I+2f6KyFhGRijWdqyClqy2hS0VIFd+GqpwFhBRReigoQXq+YVBdX6fqpf",
+	"t7ZRkQ05ui7XD7XxOJiqpCRVOMyIzNFvMsL8G8DoqNOlb/A63uB1/KnjdXxr4XTfwIm8gRN5AyfyBk7k",
+	"DZzIGziRN3Aib+BE/m3CibDT2ctgiXw/DhIi7ktc458+i6OErAg6R76/wRUzPfX7B3tHuyf7t25dEk+W",
+	"t5exdpvZS5tGkXWjbxh/QlFke00UeWmub6LImweglojHl+rNGfSVR5GXKP+tjSJbb6LIr+Umtl+fKHKm",
+	"wAr1Ib4/7nXHRCXY6amWp+sqNpyOamuWYbk6tjt6BWjlBwdkHsXJhpe6hOgHKIYXFHGbS+AnWxTxC48p",
+	"ohHycaxkuWBMxQXhKQqSPsK5yo58ft8nt/LQGdztzUyAYul7QMXvJz84Odi9t39wtDb0bKiVp8tQLiEv",
+	"uC20X9JDCipZr+DpLxu8vFoFPtJi1HndzXNAIn7h6LBhDhsVH3lOzYzCTT6JDUwS60jr9i2tb6wHI+sa",
+	"dqddMUpe1zvmdLPeIqmf6quzSJYrVXs93dNNo6cart9RLeyNVcfrWqrre45DDII7vlFbY4/pZK3Wqp9a",
+	"9ailm04RPSyvwOeru3T0crSlSWnZsSsX55UN8+okVX6a42119DGxXAOrmuP3VEvXHbWnm6ZquKTrYNPX",
+	"cLeCsfH2VcQU23Zvy50FNWjA2DQXWSgKa4AJL5dRgmJvSxGzCqpDykUgOUXjc5kViyjX9WtFmSlEmfq2",
+	"uiTK8uJ9cZjp18k2UZVfFkglAcZ+ZhL3ATlHE7iPM4lxMGWiis6xS1BzmOm5QzwlFA0bSzV3b7+8+DKd",
+	"Px3xZa0XX6bz7RRftgIf9sLCx/9YNIFcDtbGBR3/nP8OeSHTqTRxV9Vcm6rePdKcvmH09bWysNM1uCw0",
+	"lEYYhT8hcXS4mN0Tl0DQRt+wzZ7umLbTdopPABNXfs0FqaY05nkT7zVi8pDEVIhLsWdp6Vrjv0t/mf73",
+	"9Nfp/5P+XfrP6d+mvy7cxqBl7K8xKci2DPtY6OOGqMm9vJ9/SP97+sv0H9vp36S/TH+T/mP69+n/WejK",
+	"XNWV3Lz3itPipcCl4nKoJS8MQv7BR1hsiYuBKzZzMs7aqSgp09L5Y+GCHzIoX6FNiPI3F0/ST9KP02cX",
+	"H6TP0y82oQe0vjnZ/xGovSGtl3Wt+CYjPpdptPgbkLP4/Sr9/HZZPxeRMEy9o+7o3YFqaQNHdTRzV9V2",
+	"bX1H2x0YgxuDxhodTHrEc6xuRx1j01Ut28Qq7uKOahqe5XSwbXikgpJD9+ck3AjnSqC5cFVrSGUr0zr7",
+	"oHigur0G8krJb31mOqqsERCTk2udgV211HCmOMV5BfN7pOXz9IQN9USsCL/EfPX11K/moumBbCgDwaHl",
+	"SdUNclMMrs6rQ8f5Y2tXYx0AV3We3wZ35XoArk4dXoVVCAQX+fzVme7VXoTwwbrvGnpHdQ3TUy0TY3Vs",
+	"Ylu19Y7VcQ2sma7LhcfubD6NzgkX7KWzLxG/ZPwuv6A1LD7FNJFAMb9OP0qfpl+mz9OPmHAufwvxtSSO",
+	"wvNZ4Io32JTY99wf1O053Y5tmQZcdBxNAWHm5p29uzJDmK0OF6+GYaie7biqpRFNdTRbV8e2iT3fNx2n",
+	"ozXeyQkiH7c7XU21tE5XdZhdc+uWfcvSbukDw9zNCJKc1xEjOUfR+MfETfKJv/eYvRDHUaxrml5+iX3T",
+	"R2dxFJ6iKEazgIKnBc/nyI0J+CPxtNBUg7B2BOcBn7AWmAbGFAT4GHvVtx+/UxyAsTQAo48W4YMwOgvZ",
+	"EGLyMHpAPMQ4DyXRAxJe1r1R6b7wZrlrc6lrkx3W6GJOYkq8UqdojmkC+ZWnMTvIzEkcRN5lQzELQyGP",
+	"5kFM1gzHWhqOxS9YgzfYcSqMeK4jXYwzJYmaMAL+JFcK/IXAa102PKswPHmUjMm7CzZO0Cacc/r5ts8a",
+	"bGi6qpX+0yvT6SxNpyM5axqdBrC4c0zpWRR7qMl6eOshiQP//NJhdyoLvNRccSTGEo8bwOOMXOPIO2cq",
+	"NowS9BeHIIpWd2yUGXuGp34Uz0i1M2OpM4MxlSQrh9Fjncq91RRkFhjQQdK6bBhFBhetLK3WXnVc5tK4",
+	"gNn5cPhZnS8O+CeiGMEQXmB0RZ4PQjeKYy59LhmftTQ+wf3Y5XnUAUXTIHzA63ZxGCUTEpcYfnMeMsqs",
+	"j6cxwd65aP7yodpLQ7X5UDkjBlSAcPMBgUImlw7IrhkQeRTQhC4NCJSTGNJDZsrdw6ekPCZmN4fkjNAE",
+	"eWQaPCTxOWpOg1mQ/Lne2kazKCbIj6bT6Kw4riAhMxH0jLxzHtyauhEzAEB9aUv/6UxbLcUF7bZlrw4N",
+	"6gYAwU2js6OIZ9lzYEMcJ4E7JZlNdPF++iz9mFcW4CSJg/Ei4Ro//Sz9/OJ/vfipzlT0p+mX6dOLn6af",
+	"pF+mz9JP9IaS/W7U/G40HkMUMpuUkc+GK18BN9cpBwl1TWvDyCvxu/8t/eziw4v30y8vfpb+AV38Iv1d",
+	"+nn6/OKn8guYxMUTZp2fxtFinsEr1sbepN3xW/4W2B0xCRNpc3kewXpnrPa6+lj1CLFVs9tzVH1s9HAX",
+	"Y4MY3VLArs0M3EJkyVjCcuvKxLb7g6MTyL1J1uDjCcNE08dYd8Yd1elqXdX2ra5qej1XtbyxZjuabblj",
+	"A46J7GkOGxWLskJuoBLBFZRbVpN7OMYzbs1VcRkNw1FvWbd01dL0G6qj3Rqovd2dnYFj2fqtWzca0gfw",
+	"kHiDBF4yOqquq4YDHjK7b9ntrq2/DeMJyaNkZxHTiDHY/qDB9tCtKD7DsXeHUIpPSc1mGiCPYA/N+ANw",
+	"gMxA/HGSMCurfheJH2mj71jAOEkGOt6YJMmc9t96i8TztjjCtePFWwQEmjqJogfCPNe7ChiqA95YYY6G",
+	"qulHmtPXtL6mvd3gj4GQavSLvSEc0jPClI8NJjl77DDByYIK4MXi8swjmhxwnwptrCGt6Jbtibfh8PIu",
+	"1B/QhJ87GMXE+YHHkZfNBaVxRsZsovDAjJ6eWMbyIt05courFISnbOgVw38/JKhI3sJqFL7miwIj62ts",
+	"PUAwEkZj29BeaIF8HEwZceQ6g7d2yhq6R0I22MEpOSRuFAKycdtWGnP+faNvcAn+XYI9EtOjKLqN4zox",
+	"PuEPgKM9ekhi1LHQ94Iba/WJZRZNFdlCEkVoCp1kXU+Tyc3oLFzu1cMJHmNKcpBfzkTFbqngoUb28CKM",
+	"CXYneDwljbyH/e+V2z+e17YSPYB37pKzAVf51V04x3ESkjizCPwoRufRIkbsqOAuaBLNygOcYHojmE6B",
+	"3FzHgIZu9Bt0Es3/Q76qIIWE7dhvJBMSFI3Jx0pDiKvvcAm+vjQa5BuPF4HER+n/dfF++vnFh+nv02eo",
+	"SUn8MHAJbSGc8HqvKErk7cUuTvA0OmX2PH+XDRskThiBZaaggt5Aw8awgZpnE5xIS+gsDhJCgTSYN9FS",
+	"UK5DhKvrCKJUMU2QdEbl5dv0hM/gBN4+EcM9mQVhMMNTOEUvVzvzzDqu4IonbKHyOPEnmN7HcYBDtlNq",
+	"tWBBAxZoVtGCwhMhL4ExcM/ViWqPu55qEcdXe1gbq7preCaxfBt3xvyILJbwkM/nkkXEXgZcyZ9H6a/S",
+	"5xfvX3yQPk0/Sj9Ln6L0q/Q5Sn+fPr94kj5PP774EDUzUysIURKdhS0OMYMFZfrctj7cPbi/t7PLy9jm",
+	"vBY+wY9glQvkkJDemaMvJj6JSejmLYhDhQi8hZHEwzxXEA3Ygzgbvjg+irxHAOMHsXQ9DCCeKS19jYW3",
+	"zgBKP0k/Liz/pdSumkYbMUJeTqPVJPTLDFUgbm7sdF3H6xHNV3VsjFXLNT3VIZavshblbyUWoztAv2UV",
+	"JfeJ9E1VCF7joXpjfr8xv1/Y/H6sNIQld4dpQXoTJ+QoWHf3VQbTK94DlN6mCLHRk4fGCSVTLgIUHvYI",
+	"vOyCAGYFtD3RR5YVDZ6FvzjcvyuyBFjrx2HwCM1gTNw2UpBu9TqOpem6o2laIawyi3ishCIe0e2oWvdI",
+	"N/q23dch8v12u05CesSd4phQlI0HRC8fwnYR2IM7Z9E4SiZMa87guoSs+ySYLWF7CHKI5I2sg4Auz6tk",
+	"iOIEi3/FKpTnXITb0DXD6BoGUXuWpavWmIzVMcFEdTtj1yZd7Jsas67JKQ5yVSo93XvZ0cnSu6rVueGo",
+	"lnajpzqasataN3dvdLo7Wtfu2JWYiPDBE9PruLraGzu+apEuVrHuGmomQ7su1GeEfrQzIe6DrPf81LO0",
+	"a/OyGrC7N2dh3uo6vPZNd/GqHWnA0krodqvTNiyxIc1uG8ALClVeusNOJ8JRehgtYldU0pyIchsITQL5",
+	"HU36/fPV6BmOaurdjmppu+wgu2uoA12/pZnGruEYA1nCMphxSmWjYV/eLBIQvjkqDrJQWyEXcmy7PeJg",
+	"QzU93Vct3CFqb9x1VcPXiO6ZrjW2sbgfgCZ4NhfsaHQsCN3k2bmc27lKu/xI95DEPJJrPM7Fj8RSKGtD",
+	"uY+kNqwVM631W6ixSio03uynN/vpT3U/0UEc4+VwHyQUMP0qd1Lt1oKnTs5iPJ8Tr8bkvHyTdfqa/lpt",
+	"MmfcczVPh5ttsGqNLVfteTZRO34Xy9/Km4ybvHKPreFCgZJ6rZyorWdCrZ4B5VRUnRiMAc2x6riWp9ok",
+	"n+arZcCCQUmZSN/BsTcIvZWXQQiXROZnQ8lZlPNmEELGDrAjhF2F6YmRHxOicgS1DE4H4p7jc+Ti2FME",
+	"pg6/l0H8hN0HEBiCJ/gJN+uqsCXYDvAi94QRg56w4/MDnhkAbRafmvNpnUB7/IksPXZb5PnGNIGTdWaB",
+	"6h3VC06DBGXLkGfv5KaiLGQomorQP+ds7qQp355XoFxfTJJTTMALsb85Pa64mZnG/KY3Mvfo8GO8a3mM",
+	"o1XG0qrl9thhW5y95W+b60utTlWaPU3rdMe+ShzPVC3fdVXHNTXVH/tet4s13IXpFVRlVmu2Vj3+Q/o8",
+	"/TR9dvFX6bOLX3CHxcX76Ufp8/R36fP0Y8gt+QO6+Cs4Cn9SvJZHW67+uVf4LZFSoYg4sFp1Hty8isAi",
+	"Y9XRiKFiXfc10yCGY+CqwOKjuLrI6hHDs9zOWHUw05nE9NSx7XZVDffGjtv1OsT2yyKrUZJZXAK9tNxS",
+	"Vu8DAWum9a1u37BrlNqmuWVr98ImWGZLSk1KdRU0m+UbWGU7QPUKAv8ld8KGpZJX3Qm8YHM1cE3O3hKZ",
+	"5mX4Wzeq/L0RBGORv8UwNmJwiZwul0muhgq62SK6rzJRpQpZBQtVUcu21ulZumHZ4NC6JrVMSejdhNBW",
+	"0SrcBXd0KXwJkYaAbhAv2ywI9lh2n+yHNeEr2W1A0bsLsiAewqc4KHUZw9uNvp43dSiuaC+2FRNSmsnl",
+	"DZqswcM5cWWy8fLwxuQ0CMMgPM3owikmXlAKSr8U4w39iP2bBAmk+gmCiAhVcX0aeltra4xdojkJ8Txg",
+	"GqittU0g3KFIDSwHuoCbM+Ode6jqnMOeFxNKme75DbjL32eaR0Hp37K/0s/Sj9KnCkp/e/FB+hTc5l+l",
+	"T9Mv4Zdn6R+Yhvrk4kn6ycWH6efp8/Szgir7W16M/EX6NP19+pRpNciBXFwlLP9ONr3liDo7/vNJzkmM",
+	"5ow/rpKd8ppPvBrB/vHg0d2fDM7v/Pg0efvHB7M7h5p25+at4PbR6dnbs91k//v3f/xDY9e6e/P40duz",
+	"twPOGIUUv4GbBA9BKiyxLzdBZe5exjGFl0+wfHvZn+JOcHxKPMjRfq+Bs4Oy3ml3ukrDXcQxCV3W18Ex",
+	"JFqweYmIaqnOpqNq1pGm9S2nUo8kIhxclXZ62Dd1U7V911ctc2ypPTK2VN/RiePrXQ+7XZ5JsCChmwUi",
+	"wKWQzweawr2eP/a7mtoxta5qYddVxx3dVbuWTkiPEL8DurFoWMiL+7KBWlpb17tyoNJ8qSX7emFcXS4p",
+	"wiubOokDPEU0wXHhYF5aKRE5rvF7gT2S1W0qjfkUc0JAcyBwroHS+nVS2lIN7Uh3+kanb3bbXdvMKM3o",
+	"cA/SZ28usrSTe7p186h+HTZTidVVOCAhOeOrsA4nBlMkdgHEzBPIm3uUiPxeBdFIRtZj3qC4MqSQgAux",
+	"V8iOzN4e8z0CJ742ygLk/CB7Po2wh1w8TxbsUByEyND0nsIUzxgnwQxyLnOuEP2exARPT9iTnD/6/IiJ",
+	"SAhNvI1iDBmRyQSHCGityOvcY8KTXFG+39cEl5s1VGyhGX5AKIrgSzytudq9SBFJKshCEJmaywnTtcKk",
+	"J/KLDL2vW33NbFtO5+0qe/d8gnvuWNUcdsS0TF3t+eOuavcs39Ftx9J1rYa9rRr2Jj1fxyYhKuk6HrPx",
+	"TbVneh3VdHp+V3fG2CHuMnv32LkhG6RutPWu9XY980o2XMG8XdNxetYS8x7xoqZakV+iNAm9FcIkyZpY",
+	"lifXICs61ykrOqrWO4J0Mlhx3VgjlQukuZpAkC/Cory7IDS5VDrEZBY9FFsez+fTwOX5dEGYb5w5iSnb",
+	"EjIraXtZQNAEn1O0oHg8JXxTujhEY4JiQhcz4iloESbBVFwqEHhir8DittGtOJrVLy2XDmIqsMo8DRkQ",
+	"cUJ5YXsUTs/BjK1LJLmEPuDcSiZktrzh81QZKnKySbgsHK+Z6+zrtQWYhtJFHmPBaFnDdSXmuTr/0R1+",
+	"I8QlfEfPgsSd5DdUMXXPdIhQUewgJMse6VpmXMU99ERcTSFC+dhPsmT6tQwiJ9AHthJeUGAzjoggLrxw",
+	"oxlBTdA83FTh0CcFM2ab6aOKBkBhFBd0VGuZ6YAQQqsV8gl4w1R2v9p0Mgum0zyOrsdsMq+XKXXtSOv1",
+	"dYMHWcxLmDLjqMuZcXWKqayDgfRSKGRgZ7H1GaZ6sc6jmll6FEV3cHie58WWeowiNMPhOeLJs7xqgqIp",
+	"Tsj0fH2nRq/SKbSTpVnzzo9D/BAHU0hCXZPXGniFtFbI2AtmZG33dqm2ZVHoRnZMF/N5FCfEu0O8AHOf",
+	"2SpiQ+e5UnmL7cRLSG6Xus86QzPWG2S4yJFQEtcloWU7vFCZkpkP7LsVmWjvNXh67S2210V6XvpV+jz9",
+	"PP0SyuU/ST+/+DnkXH2C0o+hkFL88RzxBy9+nn6aPmcnc/4494DnSbfZx3WMbIpfxXE9ITThfpR8wl5t",
+	"IYwUiGLqoqavZuYnhqYtz56X6zGWw9/HZG65k2jRxZMHUXQaLHp7C4onSS+Y4Q12IRvpEW9u9crUDA++",
+	"Wj0y3+qMnR62VYc4mmrZPV0daxirPcu29W5PsyxrvOHo7pM48IM6Qor6q8tpyYuw6mlZTMoWHutrJi9M",
+	"4Hwdffn46sZcYyxfkUetZR61sqGtL9XiZWxXcISB++eQkLCmPEPX+6bdNmydnUwmmGZJ9Vky9s40WniC",
+	"F2XsIKQJnk7Z4vPHipqN14zwtE3wKhGoVV63Iku+sNPGY0aLOY7xjCQkBt0gf64zivLXZY78PCYPg2hB",
+	"wW/YhhBIo994d0Hi89yT5/ImlQZ1J2QGsR+hQXk8FlbkNqi5pW73GH0LnkmP+HgxhXvNwCYRjnCOD13T",
+	"t9SeedeiBUjgURoz/CiYwe048FcQ8r/0TMkHYUJOSZx7iHn+aR15hKu47LFscVCJLBudIjyOFkkfYWkr",
+	"osBDTaY76QTPiYJ0ZmoadmcYMvsLu2xlthFGi0XgqfAMB3Zyo9kc8ipdTIkahJSENGCcMD1vtdF+iDDT",
+	"a4GfnZQSNFvQBI3JMAS0DpAVjGXkzWkIKhX4xzCCTtihw53iYEY8dE4S1AygUIIdmZhhSbOi6C3a2h6G",
+	"0sNQapXNWVY9jSzNQu89HrWHYXH1NnPniiWe42SSr3BepMY0siiYljsmW/V/FxO/0W/8j28xqkUhCRP6",
+	"Fv+VvsWXYc/LJMOed491UbvIpSrX0fI+G7UURB5hN5me5wc9REmYoCApcWx9MKlmhmJXX8P0oD6PzqNQ",
+	"oAUNvFkQHod4kUyiOPgJ1zNuFCYiPrNkEzFbSGCcsM8Wr+eu610+9tZyH2wYGw6d210w8OWlwKxlwcYB",
+	"XUJKaDceK40b2BOHxCtOTdaqr51bXtX+WGnIgvON3jDEG+bGb5jXQjc2WJTVy0MyuILYeNbVxcMT5uUV",
+	"6kDxnSj0p4H7AvS2NqaFJahnb/yGfV3Us16iEH6b0dG+rDxdEYwt+5AoMi0gb02N4lU2rHk5U1d7uK7t",
+	"KtxjWzQroySPXEI8UUSJkuiUMPptM7U1CcJTRKaUQFggJtiD2d+NklvRIryqnAKCCqT6y4UVe/AxN6Y2",
+	"eyEb1XWQ6q6YfECRAF7xmepuhhGiC3cCbKUg+VcxCN/aRnhKI0TA0uBMFEeLhAgw2zCqikw3CjmwL6eu",
+	"NIivQFmaBc3XkqkQfN6cRuLxJQpB+RY+JQpAcCGasHM/imKP7bfxeW5WtcSszvmFulJ5XmmC+sZyCZ68",
+	"Dg7QpZRZCzYDc3tRMaBfrneuff9LZws4p0RwbPf+/tH+wcm9wcHR3d2Dkxv7N394cnvvzt6RnF3VdXWV",
+	"SRq9TSZZ6uFa5rrOpybcxowMEimnoC62RdxBIPGcYe6acifEfUC8Njpi+/oUA9vPgpBtbdZsDNR6CTtO",
+	"39jY0YWxo29s7OjC2NE3NnbgSf5GZ+M3Ote19XRh2ZSRshR24jQyMKzc2QI/mGgZUQp+6GyGsiTXr+gr",
+	"vcLy2RtQttj6de3oSxy4uSJnjAyawmvnIXyVQlCtscZbeyWRZm9Ag5purlu8MTqMqqMdtQv98KMXt+4K",
+	"jtKaA46wAH/Mju0yI4UHSuYkTgI+82D921sU8StZQeqISssm15kj8QwdgTOFHQpwwp0eHaux7APJQBvq",
+	"+oOfILp5GjwkUJe+7ObJj7A/asCRnTeYwxEKhLzHCj+cFuAnlnusglDkpngFgG0b4TEcwc8mJCymYYRk",
+	"mZ5Fp2i11+9PiMjsyHsfB9Mp5dTNjgUJJVMfNTO3R5KlrgQhKu/8bObjKJoSHMps1isu6cuvX944PJTR",
+	"jGeOZHOLyWlAEz6rSRwtTielCIaspxCk3YADCvReyQbHwhavrgbAduRszYQzlJhEYdVT853dI/QWmL9v",
+	"PdTfYl/St97jnpXHo9Y2CpnVjHAuoMEXxj39SyyCc65cJzBKHPx4yc+7irky/7jLHs6t9Qk7fDf5QDMH",
+	"3ioO4s5jibVTt97CR1d6UgHKzRkl5nMFYO0FTkIAkke4u9dPe6/Q4iFgED3OhgglRuzvoim7foClJ2FM",
+	"pYyOKwzssOJArx2Y9KEDasa+D779zdxr7yjr/YXtJf7PPHtlzqguX5Vaa7fJoYxmvFdzbCqBUobZIYOi",
+	"aUAT8JlVWb0U1qjh2LJeEWVYBLMN5Gftl4SThxOiigBvRTyUgyPV3pZRh0rul+zEVHSmIDHb9fL2ko1Z",
+	"uyFliiKnJd+da/dinZY/jGaktAMl1Zj1yQ7okPab1LdbHw+qj0wAKXxEsDspLkx1e6EmpIQqSEBjKYgH",
+	"lxSU57C1SvttmceKDUIMACekj+rbZctTyI6r44jXYn8Wd0GJSVduXQleubxCdbs3b6HgrV7BhBAI20r/",
+	"gSfOpx8DpMtTBED5n0FB21OU/j2ArzzleD3/b/oRXGb2/OLJFjNKUBBOg1CYrGANtdro+8yM9322ieNo",
+	"NgyXM5D6aMQJMkIzfM4TiwRAx5ScYvec/368CDwR3ymLkmTd7kJAArhRBRyi+XRWT6aVn6ZZx310NhE4",
+	"XkJQbFEJhzQM4bSRG2JbFA3u7aEmngdtXjHSjhcAEhUT7BU3CGCpIPBgeYgSPCXeMGwOdg9Vw+6o39m5",
+	"01Kk9SDMPT75WRDeJuFpMimGEwVfK41HqqhT4URn9C0CRWdKPyb+ghKvj4IEudFi6iFxyqdEHq94HiM7",
+	"X/GbuNAZPDcJPMJTwYpBKG7zvtJ9lBsnbJcDAFrWo4yeXkufFKC5FqEn+gzxjKBo6uU+eJHhDfyxzVcW",
+	"kuXgHJBxMwRlKcjZqgTgPFu7ZeVdh2u2amHreMQPwoAL2VF2T+JIybfz8/TZxfvpZ6Ja9T9ffHDxJH12",
+	"8b/AbYQfX3y4xQuppT2Gh6G4vxFNo+jBYo78aBF6ityRMikRhYR4FAXJNhovgmkCu1vE7nlLpRBlOAxH",
+	"9/YPj9DXT/7pLYmJNWqjgYj9FF/M4Agn+CEpELFm6+OpK1Cmas9xvMEtitL/Pf2v6S/TX6e/RQIzC7Ep",
+	"UtQMEopGGQTX6DIlVNOQHDZrcCNNswTmVa9aY9jkTLVBvSQzUB/CC2WrJ1qMpwWTR9x68Hg1OFhdb+n/",
+	"nf42/U36y/Q32XQeBKGXzWmD7kS16AqTOwwSQetCVelIQaR92kYjxpWjVi3xeKx6/eqyZ2pfpi4ON+IP",
+	"wfKSHyR42aXsIN7baNmLqGC14FxRmOCAaxe+0MyUngZJzC/+uHQNHtdJE7BWmf1eMACw5wW8yONeYTfx",
+	"2P8VJY48td+K4tlNnOBc8Pwm/ST9PRM9IHCeipL5iw8vfnrx1xcfiEr59NP0afoVCKhnW+1hmInOprCC",
+	"lwyAFppPF1wU8XzFPDmZW7cwPFLKmR6G8yhO8BQ1xY096F//Of11+iVkKf4+H92/ft7K5FyWqO0HzOiC",
+	"DHkUhExijWTq10hBI/BpjFAUD8MRmeFgOhISrZnDR4RRqHL1K+505JbyrFXKdqn4SZRhOJJOgxGAEec+",
+	"Xu7z5CoHU/CixKdRaAQQRJ+0uL8/JhSOMvLeN+4+G4ZliwytNciE4zEL4Y95QjhXpFA6xSyBYZgpRICJ",
+	"g4Hlawa4tth1yTwh3jZ/JCQBsxB5kkCdaH+FdkSzPl314udKaem3sjQbsTStzEkF1hGXXTWpOt8qq2RJ",
+	"ZNwkbjDDAOaFw3Mx7mXhEy6mIqbABUdVIby39MQcJwmJ2XT+k/rvf6SpvXf+rDkctvmn1r//d8tCdIkO",
+	"A1ERoHA3migPKOEQii3WHA0bUPExbLBtOmyYtuUMG6N+zu/ZNUnDECB1EV1waEDeBG1tA0oL4g5YYN7M",
+	"XhdSwuO0Qgl5lEhrXXov8TD0pxFOYJeMBLjlSFQKZX9z1q+32jNwHQF0mN3BOF4kEgU4u8CKD54Z7HB+",
+	"gkLf4my219OrMEkl/xbMfF5YGGa3VYmjQ5szSwYlkGF2L6vJAuDAFs1r+8fn/BS/7B3yBMpBuSkJ384l",
+	"GVrMURSKuhZeMeMx0jZFCIiLbBA2ABbgqazVTQMSBeTwlcPI3PDGo0cbN1uAXqizAoqY7scHt2stiyoi",
+	"+ZL3h3CwITE6IAEOz3nMjPGO8egR7CCIrSUIcyiiDYa/Evd8yacmUSi4iKKJ9NDI1S+HTtjpkbGWeGhD",
+	"kzPDWV+5QmyCOTbVOUk2mmflrFZG0ZCdFllEkVj4lZV5p1a81mNTX2pq8TKnEexx8cf3eVCE2aq54fVb",
+	"wCiCAo1hePF++kX69OLJxQcqU3IXT9Iv0mfpl+nT9PMtZsvQGY6T/FDXXPN8q1/Vjvf2D0VdFuexgInS",
+	"9G/Sv0n/ETXFDbkAOSvVZksphnlElk0Uk6qXqM4mGYaBJxDy5/jdBUHNvD4O0pPAb/SAnHMrhRKoxefM",
+	"0lLQCAw2RrxhOEqCGflJFJJ936ck4W6nMeGYXDWmiLvy3JT7gwCfnp2a/SiGU7EU3vIwu6AE8q3Y7/Sc",
+	"Qv45iNcZTtwJ4J5FHlHg2YCLqRUqdpPDERgHJTv2FA7TiXDPB3HFtkHNEUBr/AKln6VPAW/jKfr6L/+b",
+	"OdpsKLSYw76ZvbMvKs0vs3sg2bvkeziL4gfMwt9mEyra0Mu556ClyutdTzHZ+BaFJAPEnofTQAnBjWAK",
+	"OOrHRzuoOdI1B0y+Efpz9s2fmQq6E1E3OqvXMiuIWJCvi2s1GEt7m58JHpBzYAKZN8HtyRoPNRtIrfgq",
+	"wOxcVYCJV4UIK1xrWHRX5d7nDy5+jtKP0+fpZxcfpl+kn7AD28XPtrZ5mUF5dgVzDnG6o/s6E3DZt81q",
+	"Uy0mfcrij+KHxFOGoZRmxetFOZph7DHjE05UZ5NoCo5qsKXRiJEKrGumyyK/PwxHh7u3b49Q+hUHtE+f",
+	"pv+SPkVNgYMosP6YbBKAUyMEUHKfph/BmfQD9qi88wLomizisMUOhjeOfzjiRXdsQl+BB7uJkbwlmAvR",
+	"/GXWx43j+j5KrTxjje8MDr97snd3Z//OLjz9ZfrJxfsS3B01QaLPF0ySiOhYEkynrAt4cf/4SL558bP0",
+	"q/RzOF49Fe9BWvIwjBYw7+IdkSME7vfPLp5c/OziA+gKlBFbq5+xxm/vH+4WHv40fbr6YX5n7QhSy5ka",
+	"GobivnFhk0glVVljRJkBCbAZfdlIdsv9CP1AZUPkDgxGqMo1uyP0duEBNr/Bzs7uvSPBAc8u/jr9gq/U",
+	"aRR5FMl7d9iTB7tHxwd3q4szDNnqyEsSLv5L+oytVP4+44c8SEkX8/k04Kv9/YO9o92T/Vu3Roww3MPy",
+	"VK4gf12eAiLfB5462L0/uH08OOLkFfhJ6XMBZgjjBry3rAab9bN39/7u3aP9A8aOzE74iO8twGR6xtZI",
+	"+H2acCtFgh8E4Sn0Bkt/NDjgjPJ+eSnh/YufQUwp99cK95i87RYUKdtIwidxOsWUttroNrMv2C5mmpSE",
+	"fhS77OC2gdcDMqJppV6BSm8G92Rw+wG2OrNF2GYuXMLLDFx5DcdiRhX0tsoZj3LzRGaxsDNaS0Fli4YN",
+	"mZ/wpEEijm5ZOTyvAzjD5yiOFqG3zax68SV3OuU+d48Ow+aoeJstOwaX7udlX0gYRPYZ7uKH62/oSEFf",
+	"P/mnVuY9EjF9KUxrjaT8LuEV4fzCbcuAycNegEuL+R7YO9xHTkfTuS05gqL4UUmPijOyiPFfapJUryze",
+	"VK1KB0i9Vi3c4+yD0gAEQXEMlfiLFHLIYzi5UAUt6AJPp+fZubq98ZFfvrEtnH0ZIkKMcOZ9qDvC88th",
+	"uFiYFfQ9nPnFi+2MSq+GPpwyY+IzA25D0oDjRvhqpAMmgoNCeZu9diQ8vrK/b0P7N7vu+GwSyU1T2ozc",
+	"r5Bfln3d9vcVjoj8RAM7enmMGfzpVQIQ7J2Ki59W74WXVzlFZSHTBAftNDrH0+Qcwu2tbZl/AM50Ai0J",
+	"lJOIkuxeL9AojBfm8zb6nnCf5zHIFZInN5Ll1ePXvqMk61bm34RwyhdsMZYs5vRpS0Gw85hGY6qP6TiB",
+	"GCjrPfL70TeT3VwFr5DZqDladyV5JSf4ikK9fBf7q9pqjMmZJffk4kNAdX6WftaC/SdsjyXerlz2vum4",
+	"+PP78RF5lKzafrzlzRY/N4Kri56Uj7j5+m+j0bBhDBsjJhBHxqg4HX5P/XXLEyHIm3Kw6dNWmcPGZBox",
+	"syeJtkXRWfaTyMEVbSg5QxePEgiuLpqA9A/E+rxa94SSZYDnQ5W3KaPmLKLsOJoHHJAXoTBKWttZbI4C",
+	"EC2vpyu1EjAzYyoP6iIJKZlsUTTK5sTXrHhWXeFbLqjm4sG2yUO06ZfiUPVX6bP0WUupPfD20ejm/s7x",
+	"nd27RyeM5iN+dPjO3uHR7sHJvf3DPX6AaGIEuWDiBjwItCuFy+vEpXh0MWPHiJt7hzv7x3eP8gZYs9m3",
+	"ssdR8dFsGPk7aCQ/nxwNfjDiJ2v+YnGUN/Zu3z6EtmQT/HApTo1LP4zk2VYcirNDsjzrVo+yS8fV7Eh6",
+	"Un4uP0Rmp8z80bcLXxUPZ6VjFxjq6Ag8ekJNcmtoGDItdj4X1wcA9EJe8gV6LEts2Fwf74ekyDvb0u2R",
+	"H5wVNGIHJXmSCZKqwGLHEFF6zFTOCBA0qUAxqFGltQohz6oQJT3L3A4JLJFfsAegmJznJBNPnmn4dt8C",
+	"sGzZAmiodXl21+2qk2Nc56RjWyqbC49xsX/nU+wK72eWFkB45VcGUL1OGAh32RagYnOhOrqvc21w3xht",
+	"4Pytcx2Kh+o8iLtCyb6AB1HqZ+FBlH9uFAapqPOtNuJJkZco/Gl0Svldn2jZ6wg1IRBvFQDew3AUR1Pu",
+	"BhwNbt7ZY5JQANpQkvA66YAmMYZatWhKFKHh/EXoFhO1ZRctKWz2dg/KbbmYTgIiWwFAGjhHs4W7M7h7",
+	"PLgNUpj9XI4ECCuXGcN8K/Cgw5VcJRXPBRrNJ1FIZCRlGGbHuSi+vrBKUjDRVgVYNgpWTDFN7q6MndAF",
+	"ZPeg5sVfpk/hcPN5+uziF5y08t6Wl4jNiKSgpQgNCXlcrDlKf51+xBh3RU7cHCdxFJ7PAnf1JPJnUJM7",
+	"JdNPwJH4Ufo8nwlkiUyZRPf9wBVxNBzHQSZRYBFHQ5gvpFJIiyWgG5EB+GJFLsnGcZH3LuunVqhC11nC",
+	"CNzZQzk4N9SOMsOki5qjbs/pdmzLNHRt1OoXHBLyTbbBORBz7kpYmxhCHiVXcU8Iu74p8mNQl/v7SCjG",
+	"3KpbJZ52LhyEkGKCw3MkSMaWtzavAy4S8mOuvLPwaDWpg4mMlbV8hFIuU5pCwAnjiMknJZM824gS8lL6",
+	"NUeAWGFz05I8KMQEoRjlsqjghqVdud6uqRi5Tgsgl2vSAkgm5Bxk7AaROiFuxNJlxFuhfnlueb3RJ0Di",
+	"KtkcsnyAN6Og0XuPR7XmGtQy1ycBAdglU2+ZPiHhQzKN5qSNDgkRNURzEss8oVG2gSA3dwQ6gGOa82Td",
+	"QFaGcw/52eS8vaGSyYcAgwIN8/WTXyFde/QI4UJ9Pq+t51cvzONoPCUzBRn8KfE3lyTJhAzDHIpGVJhD",
+	"o1GsiGJXPlYhAUScINNuoNs5kMrg3p6CLN1k/7OVYWhrpoJsTWvxBMXvHh3dQ/xO/TbavZRsTMmLjFlB",
+	"tmFYpRuo5+V4tIQiXfYKncPxcDc8nQZ0oiCKfbbPEJ1EZ9DoNDrl+SJghjdHAvKJiYggdKM4Jm7C/hhj",
+	"Dm4wDGGXysADOGcBG3EeEzegBPGhoObo7vFtlCHYsSYgiwlxNMBi1eAwDChdEE+02UZ3owRMixITspVi",
+	"bW2LQzl7glsSRZoU5NKCM/sK1U6mHlzGz6EP2Tw4KhHrxyVxSDxOFmaCiBROHnWC+5PZ0X4YNkfirqMR",
+	"t8xGUCokv2Pn5XHknY8ymwjqrTh41gSMwULqLTAe0jXNag/DQblaPeN+GBlwI0xgxcyL9weVcjLhhxIL",
+	"tNE+97UD5oy0KKKQ9Ksl9CjwxC3LpYLBYQjFHyT0mEFUj2zOhzEmtMUGXJWLsPHfWSWi6KUyQQonJSdx",
+	"5AtjHZQlngLQ1DzJwAdRE44lb8UEe+c/GW1RZGtmqz+E7DZoVVyjXWA+j2S57oVtzZYoJmVJEZKWAmhq",
+	"WFxlyPMgeOAv4642ytZDuI94VipxJxERdyg2g0RGGDGixI1JAuiCMBkQZHJl4K5GwTxLopWsIOSR5Cy6",
+	"XSrixdMzfE4zMSjRDEVF/2bqGNTLki6uLL0YWO3iP2TtSUCqevynSiFrEI6jR4rEbwXjvQYso75G5CjH",
+	"6IQNIO6fylBNN6ouB/UPA6+zQorYq0tbk+934YABkSO7vgRAAQZWT0Bhxix3VgIe5XBiwjnKo1NKZuQo",
+	"uUcwv4VL5MPAgThMlGFYFAhchCvivNkvG8RSvjBTCIjMTGHhzRB3MVCiDEOoEBdIp/CskrupwizY3hwN",
+	"G4Zt9IaNUYsnVBdTCWkbHRcAU8U5eBg+IOd1iKlKIUQPt5smXNmzD7W32p8GD8VMrGEoTgRUCJb/BKny",
+	"7xmPVf5Btx//Oy7hxX5lR4UzznFjZhCQ6bk81vMUW1F4IgpJ8SNpgBt258UKS/dKfoD+JTNC+YTkiNHd",
+	"u+rd8n8tnuBeu8SckkB8uo2wtEsDr3CGkZHbrLKV6VCQdQ/IeTtnYn5JZO3J9GpBqes50hbKI8TyKnrv",
+	"8WZVEbMou8lO7EFRHhBwROAsTgepjRCfq7tSncfnlGE4+vrJP73NbKuvn/zTn2lmX9NG28Vzo0yHlJcF",
+	"cY/CcRg8qlx4S8vx9mGYV0Dxw23dUZrfaMhoKkUxZYYSn2Q5EC9/HIZ8ZsdHO63CvpIRSVHGdHBrB5mm",
+	"2VPQhMjYvsgWHBWWfJOiDLhcGNQxSC1ez82v/i1MmnMyM+8EWBQbiVyM7fKySGOcna3LRCxUTynLp3cq",
+	"nfvA2rei+AzHnsiAr1dysrEcPtrnb/EgelSu2MhAncRDJ7J+g1miWaYkKBdxS0MNsM3KWoXvRmcc1Y47",
+	"NM6Y2ZPEAQdtuEqdxkocEYyMR4+Qi2d5zUF2F0+4OYLIVSs3UFMI3AoW4a39g+8PDm6eHB/crvfuBSuv",
+	"jgGyA0gTP1DyiuocfUgsUBCeviXX6K33xKc97/FbvAxmtCmkE6aJqGRYg9EizAoouDljG5KtXUZokfuT",
+	"lUJuTm7W6gpnwvcn53nHgrMEKGLWMU/HwoguwGPVXtUFR8+oJ3jRHhdyqNhlTQULYzIwsdv11TPylF7f",
+	"X/Yzz6KR6aFloPfmaB7RRF7RLo+2ddOT769cvLwQTjbOlOzDytZbu0qUvHsZs0J8CuFZBBgSVFrVkkE3",
+	"ZEaoE1vuaiSqcUaoyeT7OUlKRVnbKCbAkFxOsZWBbFc0ysQGxEikgOC/YPZlVmJWrS/bzm/2ghAcvy4g",
+	"XMyY3bymOOiduhhiVuO6tmC1DJlWWK5xtEjYqV1iIS11cEbGkyh6sKoP8bMaeNJLITNNi8IGNWf09AT9",
+	"GfwApyEUixKHDWDY8iEolUoqxjzFTSFXWcnVRYmL644jZXW3wcEu13SSA1/iaJdVMr7Qwa6iqr/5s92t",
+	"TH+sqOU84vaSeAhFi4QxQxDmlalzEhcVYV1lZ/bjimJREibxebUhLhInuCw4NiLzUonqZe6D0hDr6PRd",
+	"gqer7nEQUKWRj0ZvTeC5n4hotXQLLdOErlBCo+jBCAzrs8k52K/NUQaNughjgt0Js8xGG2xF0UXdbIqw",
+	"etzLcPXAPJ7P4dTOFNJokIOU7knQKjhUFH44DoP8p2LI/ne8CoBDRfDChy+hSP+z9BlKnyGIzz9NP+f1",
+	"KBe/ELUVcMvzv4gilT9sFcpxyv3mA+L+9vyKQ3kTsMwyBR/0qiHDy8Nw6RbJIGlto7qgOmqKa1W8GifB",
+	"dgbxD/k6bMzyhANX6rmBx2PckyA8bb1AfB5Q3tkJPHMptBRRhCVvpxvlHkFxXsPMGp9Oi1XidV5AxpF1",
+	"BkZElxHoePAGz+fLe6BwSd81RdTwfM4LfDimaREOrPWqkapKvMUTSTLmQYBSXLp1dA1CXE6Xur17nQHI",
+	"h0QgwCqIU41Aql4fDrmZzVHKDmDmbuBlJZbimsNNB3QHDrk1w8mOFjAmNGHSBdKNlx0MzZFua5becTqW",
+	"bfS0UWsbdPFZxN/NQFuLnKgIjQkFG3xztVenkq2QHmuEQ/ulQdq4FMgx2nJa5A4tPnJhk+WTuzzxSzpG",
+	"S5FYTiyIO46MjU6Iq2eRpyHIrgreHdSsJkAYrQxHhgkfclZ+kUtCRcDQAEEKd6Qyi7xdb3jmHJkTRMxC",
+	"4VLrMm14mKxKiQdhzfhK4Gnmm7sI35mBCQkDsyQO+XryVaxD314N7jlK4gUZFTKOWRtwr8lDmZ9fx7P1",
+	"YJ9wzmbv3VkZvii2vkWLOqNmR254niuJ+xWyO0emzLCCN7B08pbLmJnFidYtvJBGS8OBGYJzMQgrsuf4",
+	"aIcDRuU5PFVxJK8+Kzs9h2FzNGyUHoXcqvo4J3c1BkmLq1+oY69PpKrxMl/Fq3zFhKXC1LYl0NAlzksO",
+	"VlXIUlqmDb+Ph5xdAa43iUROI+y+PM5RzSMU1dBMa1Q8Z2W8+vW47eKav9pEmerWrMFyl6MQYO7bqAbM",
+	"HVM0yrsdVcDdV2zkSxD0C5BpJEZnwXQKkZlK29toEQbMYly2UjfI2crv0awFuMtL2eWD2+gSKLNLO63s",
+	"fk6Fwkjqtnqp6qYUALo80nMJ7FVNbIZH45d2Ec8TLEI5FQVJEkUQiHQ0WZnjaKMckGoYrko87JcNeF7j",
+	"XUB0wpSnlnNUKkcTh1PZEwfbIO8uMKTsPlYaS2UwdYFfGQcqRoApkbPe82qgtJQ8epenKkIU47LI5PpF",
+	"2ixSCaLIz27J2fNWBRNRUw6c7Z8zfA4pLvicJ2SUrrda7XRiXA2JXQIOnZ+Fygi6iixI4BdOSfAkYFq6",
+	"xQ50V3JNiRdLnimF59gtXyMpXfgJvxFMhpUy/inDYF6tWoQPZPnOStTEnHUVdFOkB+xm6QH3ZHrAzazw",
+	"K0bC6d2qTTz8hl1nYsAv4DoR9grfh+zg9RDHAWbW+Oju/sGdwW1wqdze2f/u/u2TO4OD7+3e5M4U8dXd",
+	"/aPsazQ63D24v7ezO0JNUQw0gn//51FruTACAFYAD/sjjrcAiFBiPMOwmf8kzBhph53G0WKOmunvoVzi",
+	"q/QrCRMOD7N/FTSCh/oIFGKLJxKBcNmiyMUJnkanC9IehhxvAI6VEmRBgjXJRgCbAMckTI7Fz27kiRqQ",
+	"GT4fE1CW9wXZRtvDUA5U0KApi82SyH2goAQ/UjLEV5FvCOgM3IYpFKzRzeDLVzhbUO5rqeA6lKvOqZJD",
+	"Sgj3+5zEKpwCq1gUso5L+pVETncFBkLANqxATI5eEjJZIEf/DIEfjv3xewGnKUBdBd7NxYdZLeG2EK08",
+	"DfY8v4bx5eCWFaT3ZGI/AD4u/acPG6uAhS8pLKtBaX7ZYu6BmALw2ddPfiVLLEC1MboC4opAfLn4easG",
+	"+1lBizmvRYLTL++KTd5uW/aI66PVwM+vZALrsKMls6D0o/QZkzlX4BlxY3Wv1xOzmkZnR9EhmU5rjsRg",
+	"jRcNbzGSGT7P0n8kSECWtLGmgKVgWOM4CdwpyUu71+0a8XB2HuRACRy3J/28JZfP0PIU5hJUcS5WNqqu",
+	"wUkSB+NFQq6omMEPxAXmFs2HwqwTFxT/A3L+9ZP/yk3XOQ7gzPTesAFlwp/yYvNho4+GDcsYNh4z7VKs",
+	"ZG5vApIgQbY3x+ZeAq//WWsbBaFHHgnHi7iNaR6wM50Eww8IHW0G4w1GIaDggJ9qcFfVTQWxfx1mQZ+R",
+	"4HSS5A+vjLxfJlrWFL5ls45irmazJGGxkQp6VpTNZ0GIBWXqjKMSDxsdZs43Obvpl7PbZih/bkSTe7HA",
+	"r7wObIsMsQxUNGqKCvQPQQr+NP0yfXrxCyQgqJ62ICq4CIOkiCEj8E8KLa+nrB8TosLZq/AUaqbPyzBZ",
+	"mxEE1miliw4LUynyM4tCQVJWZfbUyruDpEmz3L6wmjI5XPU78G4nkURNyWzKZvoFQNE9u/hLJpQ4Plf6",
+	"rCX95IUhXS4ZC1D+62D/Ac7vGYTr/oppgGdSgsgYXqsvrgBQ0Cj9LP09/Ps5/P8L8R3/9wuD/2OKb5+n",
+	"X6Rf8SeBZZ6mn4FtzHqERz4GrfI7HkWtoJdGZyFqjthbbC+JTBpAw2A7x5cbkK7FfNkYi5NO4M7lKnCN",
+	"sPeEQsqc46DsKJK7t7h9Wy8dXoDxFMMLNT5HqOfH/FEXh0KFwvvc5JRXcPKABJT9CKiN3FS/dqwNztZF",
+	"/S5XiTvhJV5UnKWBJaIAcC4P1PnZA4lNFBIqBn6dgo0S8N1lcu35xQfpVxcfXryffraRVEPNkW6Ybd0Q",
+	"Rp1Ezri28bGzEOPHCVvNpkQZ5NcjtdhASjd1wPhovfXZXr7d4pUYmjUXZDQFpqKwmDPkwFZ+dcZKi1lr",
+	"211B3AQ/qt+69wdHKMYJ4ANwEEZ+WdTfpb9Kf8vE1t39k/uDoxFqpr9LP0k/lb8oaHR/cHSijcQHPf/k",
+	"jBS57Yehi6fuYgppBzGgYIinT/TiGye67owyYMPS+a8v3uOQjCItwdD+Jz7qyEeGpvd4XqK4duGMOyRp",
+	"a0O5Vh8VFYcLWl4hCbkhdmc/c2GAev3dxc+YSr/4WfqH1rJPA1QTE8Wfpc+4EwE0MTw+DKvHhj4ij9yA",
+	"EhUCUZDzH029PB25cHBk5lOxv4LDBLCTPrlKv8K+GhMSK8gNPI62mXtdYId/fvFh+vv0qVLAiYBEDT+I",
+	"Z2fsBG+2tVZpPYdhvqBSBXgeBYJyPyU/3s9w/IB4CAA8N1y/a61SropdRYYLGOEloAq4kJslYbsFJwol",
+	"K5XlD7Uuq2bm1lWdv034Al/A3yZUbZ519PcgmZ/A5n7GpchP00/Sz1DzvtESt2PxyCq3kYZhpq35g60M",
+	"N44DFZYgQvo8+18UE6LmiHuwijFU7vsZhiMxKXF3M/tFxK1HyGgt2QpMRHs4waOVCUFspCsRO1hzHNlU",
+	"4JqK1uAhuSTrEn7WsZGYyU326KtKU+EsRsW1AtLPLVGV+8U6+pxmZUid7W8ot6XoCc9yO2qD6WsRjiQt",
+	"2BMKqrLPRueXq+ZAbWioVW/tk/TPkd1qa5U4+EF25+tUrIV8O4dAy6/D36Ii1YJpReAAXsL8QmkwoqNL",
+	"EmEuq+2qS0ZZmW9S3Cm141wSNjxu3BcZ2wqaR1TINpAQUcJMsgIceS0KOTslXQ11HNWDjo8X52z7VQHH",
+	"+YVYm2GOb6ORgFg4jBaxK0Z9b/DDk53B4XdHHDlcAawEsHIEYjr8Cs0PQw4uDtql+szBTWgh9nhC5/7R",
+	"d3cPRm10I0omqB7+aCDvzomZrBdOhnpBSLIawivINnhnTdabXHEASeabeXtdXkgpcMwhBFdUnEHQd8xm",
+	"7kYzUgCO3XvlsLGQ3iV9a+KkSE5xXcZN1Zkh6ZHhFBSMu6YMC4gMDkiQ3ch5IWuR974JGFEwVoNrgsVd",
+	"A4nLIXBxBoI7j6PTGM9mZIu2ttEqKFyOfLtFK9i3mzh1r1HTZ4KvAl2aQ2OKPN4g9KOdCXEfrGQlHnZC",
+	"7EEmy3mqQjOMQpVfD9DKi8+ld46X2ohLbLhnjPOuQJvnNwhsxmprwvS58OaX0n0KTjLpkStwf47GuXHh",
+	"g1AtewmZbeKVLsng+kLNgAulOWbWVy6hq/K4KHsVKXI3vEZmEvjJq5BGdaCzYjp8M4Zwig1CNIcCW5cL",
+	"0VWYuzJhppWjy15jKjk/QpWHt8FdN6gp6whK3waFu8AkVInwezBjgau76/Ir5fXQ0PiSox6+vSmw4F9R",
+	"pxnWfH3vR9zb8yo6vj84Wu7zUoTSTNJxU61wIYywugrXt7ReTXZ5rmMLgAkceHh8DgNdkWUtWX8N4GdR",
+	"DtVlcwoRWJaAF78QSSMyVosGPHLDHarZSwJFSzomxmQSQB4NmDpwmW/g5bUtIvFHwDgWLb18yZYRxF5t",
+	"zGt1TOuad4mk2eXb5BW47uUClbKKmGjbrqyK1LzLa92WuvTo0h2V9bYmhwpdkkLFIQyFo1OcpzZTYhvG",
+	"xaoxr6+f/FOlz6IH/mVvhCtfl12IdG8G4/nqYiMr+f86Qx4ZzATEMTjMBOO+NRENuphd77avbr+8wOFf",
+	"/xnc4/+lFBf618/7gkL/3/+RAaczGgGMKZztaGtZ21yfcisM+P7gSNQBLmblKBUH34txQrJQyj2etPSK",
+	"hgGBDWamidSo5kh3Rq0VdxlLnIQbkXe+ma94I6cwauYIf5lDOcOdEVAmRVcxv684RGBsA2g0eUhiPK1W",
+	"dGxgzkMW+lXs/+Xs2HeAMrS21DfbKB7BeY083zDvLsiCeAif4qCmsju+hhYvcaWJLuqMDEglfoFwANgv",
+	"wv8Nny8DE0fpF+nT9PeQB/Us/XKrPQwH0vwu/9Tq87sqJnn0WaYfFIBzKojiOUgaVYZhFkDhlcDy/ogX",
+	"KAGuzQX1vJjQFSdT8WMtRPXVkLBfCOcbKPr63qLKb0tN/1DhhhW5ptd7rSenzJVv8xQTXbl5vBXF/7WI",
+	"UVlp4wgAQUaIY0TxjKOgBkVjXCuBjyS0ZqEmIcO9af7F4f7dVnsdJlKGRgIRoe0adA+RWc69pKMZPT0Z",
+	"LjTNdAMP/iWboiG9IHYPsEoFsWdUBDYEonPjj5/E6Jy4WzRvcM9bCQI/uce00BrX4Xu1MFbLSPETKMkS",
+	"Gk2kema3ywwbfTY6SPIcvfc4d8zGRKSjh6S2JONSAKJCsKdEMABx2xCDqO5MWoSUKQyiRDOFc2Ttbqgu",
+	"z4uolUIbAhljqcBjGDZHxb4Kcd/i1wOJTDGSIJi1cBlweP5Y5DB+lj7baiO2c3k4ZBjCWbqQ/VYcoDh5",
+	"5y8/bcn7LsAPjBIcB74PZze42PPiL1u1F96qqHZC4FmD0u5St+X7xAs11KLjbcSdXTgZhkgoBYHejFES",
+	"B3gKeujHC7oMNJaBdheYNeAouttL48wpnGWylBsBFDHCoYgFHBSRIwgAbrS13OoBCclZsc2QPEqY2RpE",
+	"XuZGXX7tiMQzusNvWM3fFSsglKP0SvoCWTW7knVbuvAJI1l2bR5O5ANAUt7pwPOikB7PvfLMwbmLPU+V",
+	"Tml+ge+XFz9LP0Hp8/Qr6Z8u3ykyiSipn4yA0jng2OjFrpbgU7KF55cu5u2w2cSLkEq2JPyYn41XUJVj",
+	"vYaIJsF0yjG66GJGvNUDKw6ntCUk8jSKyeliinMUeA40Bxd+MbZiI2PGUJTZcPD6Geb3yMKMW+1hOAz3",
+	"8wKdwm2w/PoYHspja1ef5oWa4LXjV4oJJBlmHVZrdPOgGUBpwe1h0dQjvLxxET4ImaElPYAFkBnOHmyD",
+	"DEN49aVgZrLKpxVW58obyl6C+YRJXeLq7QzpgyYQ7JV1nMWl3qKXVAfw8QCZJvIsA6DtNQWZ1+84472D",
+	"vQUahqcZcdwHnlQUo3kUJ+Iu0qLTZK0LRGwfMbller5o6sOVb/ByJzg+JZ64grZqJmARB+cPoSZEUj+5",
+	"eJL+C0/T4y6T9+G+yy/Sp4xtGRvUincOml4jo8tQjlhmUzISMWkseqdoyg5EAMg+n5OQIm8BhcsgbkEd",
+	"1OfkVfj/WuMtVYcMbALh0zqLivmuhqV32p3uqAJZUXMNLr/UdhGzTX6+qpaf/6qg0cHxjQ1vCVtiDa69",
+	"VlVW5dCwlUu3loT1HJ9DluQL8SyvFRZYC5dcgspVuNAEAWOAEpqydaRpfcvpm07xttM1HKmgGm7kuXmr",
+	"bALOo0Gm0V/mMtX5FIevINhaYy4WjMlcbBXSJkGTgxSTFUxg65F4xMlX3rbCsOSEOqtSdy21OKjBK0Ib",
+	"E94KF0+nPDEnC0QwA7S1zLhMHUXixtV3F0ynriszlPl+VUjVsjYTYE59pCvIUJDJb4jk2d8ROsVzCgjb",
+	"cACZYQn6iqIFT3CNIS+yxoTg+ATM3IcsBDRAMRE2O5rhBxwZhpxVcfvlhT0QaANDQhf+PpCVm2C/Ftq7",
+	"ziB7odltcYFxeRVGSp6duZUjonFUuSxvNCCUXzYLED1L+aKbp3+uuUy5q2qWamhHutM3On2z2+7a5uWX",
+	"KS/n8jMddQ9s5ZuLde4MPybZAYejsmSD88SLaHQvvHnExndPt24ejfpItwCOq7Vmx27zywvDRNQQhaoo",
+	"KVraGbD9oRR1BOMYvVS5QjE2yHO5r/Ey0OvBcxuTfJ/JyybL+xr24zeAXCiGMSY1OQCVvamU4LcyEMMi",
+	"FFtF0K3JGyjyzwooNmae11FJkbTM7ocWCHdBuLTJ86yqFzynZPdri4MGX1k4dQvuSiZkphTz6F4QS6Vw",
+	"FqiCqYi6Amn+jzZDSVlvgB2VXA0w56VoRWHy2dSbQYgkkTl1W5wc4D0X7sINEegPRTv1o5sEpxNG8qU1",
+	"zbbShl29lAmo1EDqnMVRQsqXGtfZXauMpysSNsQzfvFvfXeXg+3lexwMktr7GFeAFHPxjJrSmgPtJRx0",
+	"wjHTUlABqd2V1lvZyYbPML/BdhiOAI2XjFCTMV2/AM4L2KlgJfN07qTgx2mCz6a1+t62ihWx3iSoJUJS",
+	"489aBQ0ugYXpAw47QULu3b7MP9baRligk9ZoUOROCY4r12VnuaZXkc5iQVdMqk4gH1MSi2GsBb9OOCL9",
+	"WwKUL89z2Ep/k36S/j59BuWaT3j1OYd6/unFX198IMFAPk2fCl/0sy0FGZqGttJfZWV5n3Bf9+cXP08/",
+	"FblEH6SfpJ9f/GKrBr4P0iRXpOFkVST9EjywCOAHvMZqsEgmURz8BAg0Qhy6MwZYkcAXIJvcsyCQIdA0",
+	"ih4s5iKUGfAClTayTHR8cFuFa/Lycu5tDpwBDuoMBI9D31UvadIN5xoqeDa3BTKNhZogjEa8K15Mn18x",
+	"2FqDXsyJv4qX7pM48IMNmYnjE5aY6ZfpRxcfpM8B//vTjJlWMsfLclIVCLKCd10EeZS7vy+RGYpgkBDM",
+	"lmfFhOmVLLzNHU3cocRPy8Ut3MrT0wtxcV6hKOoftijyp/hUQZQk2dm3UEgyDJsjCXbJzAmkqhNM1bFA",
+	"mlTQGmTMolwtZLdvtMEytRhMp/yymCjMN8cWLe0mXslU3k2UAwoWRFCr/ZpsjzX8X2CZyzbDBndXCHgb",
+	"uTSsFzp6iesroIEXu7tiwAbBhn24mM1wfP4aQPCBNDlnYxJa7IolNZfecSD0ALkVxbObOMF5etAVBVF7",
+	"GOawrBwekjwSyJBVbFtm8oGslZB48BaHBCUz/P+z9269kRzZnfhXCfCFVf1Psovsy18isQ/siyTutLrb",
+	"JFvjSw66gpVRrDSzIsoZmU2VBQJSa+1ZQAbstXcBww/2eh/mZbFAj2a005ZGGmA+QdZX0CdZxDknIiOz",
+	"qlhVbOrSrdSLmmReIuNyLr9zzu/ESXenDFiG0rnUHqlmxk8FOg2+Vk4FBx3XdnFpy5kasFGSayfuUbdx",
+	"OabqPseqF59IlZpzuEykyD1tyMcY/cIEklAm4oT3xp5CcfwINENl2SdmaUIUbGZDUjMfF1DgBmV4DIUr",
+	"tJiD8ggmNszNNusJOq4TeFjOPmaJ0QIAsbHLXIY5n91lagEv7+xBOQiRXjdnQGbsS4zhYl7eUnWUO6A3",
+	"EL1Tm5mnsYVdhZh3l/rKWv7e1HzNSYVl/PsQwvBW2OfSISNPrjTbigPpntuC2LI5MT+68rlxosxZyrWg",
+	"ZSIybLtWZtu7lXLDnJ92Vi4IHoDS5oG3G7sSGo1c0FIkYDpPU5VjcfxxwuWpZnRgl+BQn8+eDFB1L0/j",
+	"bHxoZtBiJcNYHs03BKqJfsiFi3ZBq9Yeb+/e+/sPnx49+tn9hwHjGUuE0Q1bt30GJCPLQtm9I3gqUob5",
+	"XPA0m9LFnkgtsoBVOqpDpkq/78RdqnJgXUYz86btcQz7AkwceHw5V4MsGwHn3mh0h+u4N/2l+1JnsPx9",
+	"e5zxIwNPmJm32+kFYNDD+zAAEsqpOXn8+OmdvcP9u0+fHN4/gEfMveLx3uHhzx8d3MMoH7Swg9HWPw6+",
+	"YNa3XbCK7oP8gXtd5KrhaNbi2PU1mDVaWOFdxkPZU8Mh39BixFNwcCFOj2XMqco4lPTCx1y04EdGx9na",
+	"TGo5ZhMwNPazJsUX+O4E/YAfBUbnuARn9ZIbwjziaCkj2O+GjXX1FqL0NTOJNufx1CnSQ3n43t7G9q3b",
+	"IIjraeeU6Th3rszjj3lq8yWkQtBbbLI9ar6BV0uXiWtkDnyEzkci1SKiqnPIhKotLSzr03cP9u7ep5QT",
+	"GyJKxTN1CncuNa3nVNg7ByQbxGm0YaTKGOYTOLaAoukbYDn4GvtAscknkCvwefFy8kmb6TiydNyWZKfs",
+	"k7Hjbx1tiX4JEAB1XNols8TZ3uN944kBAQVW3cPkxfIkEUxDUS1T/VBmaZ4Ndkj6BMYvg7ASgKmkk+A9",
+	"1S70mGZzIqTAQ0K4Nl5JSUKhdL/NWJpL6FoBqUfXrhn/FG2KswHPNq9dY9Pfx67VD8411io+L74ofj35",
+	"m8mnxZfFyw2EZswcTz6ZfLbj79uAjtn0ySonzgHH6zX3Dq3QM24Es914KJkDttVhmAQ4VDrbJflNu/0a",
+	"ntRrrFWNOvqtVvDZ1yoe5rVQ1j9t8in84rfAKuj6i+2ghWMWZ36ivsfu6HL0XUNz3Q5Cic0isY8K7w0g",
+	"ZRJKZ1xh7nang6loteY2zNOftE5mcq7Brrtmtt0uWOfmiWBbm8MGV6iRvkb7jHbB3XKzmS3w89py427C",
+	"QAmmTVfUGGuRVDEWOjX0BkUQyos1QdvmLeKP6xpVEmrE3Rmuv7mW9kcoCU0rBzRHoMZa5xjJu0iYlp+g",
+	"UkDsRDWagj7Rbs10qB56z35xx4tnlR7W166xIz+7uZ9rSvBD4v9Kb3KsHunzOBv08yQZY9ohxApD6diJ",
+	"IIC44fqAUqi10nUfXRlKxisbqwCPstEXpQ0VylbXWr7dNiYb8kruHnSKkDN9uZmd2b3m+qHETvwYuu5s",
+	"b29vRLfe6m3c7IjOxludW1sbx7du8Kjfv/HWW7c7XeyRb2zY9lIN+UPpiZF6c/4j6KRNdPIUQlf9vhaZ",
+	"pjZTYgxVJPN6f4eyZQ3c6/h3vXmiaIq6LhO9u8keeqTu1qP1x9zZ7HSAIyBw/TFCaTk7NOvKPEnI2bWZ",
+	"mR7LOxC4sw+AgdmYRLrE/EjCsJb9ZyghgTQoE5ZB32jgujf/S1UC3MAYmTTXtlGhQJfbWPrxbm35PeeR",
+	"0lHk/AwLpeD49qyeoYrqa9f8mmq0NE7VSPRONSYyuqw0S3IZkD/pXUXhOSu8oBu0eTLMtb81Hbta96Nw",
+	"DfSmDo3fF0LpUbi28+3HvwpYuJYKrpUsf9Y5ODX4i/NfnHd3Q4nS2VVz4Mwj4A/qyhxcLp1uwpbtY0jB",
+	"67o0AOCr7rIWNSqItdc3AOuTSCD6LaaRpMQ81i01Fbfbwihz3Mvuv9nA6ERMCba8D55nbIwTbL0xi/8h",
+	"KGfPzAvZJ+ihhmtOqgmkocA8fGNdGMH2yM4O7hRrtLhiKQDFsHOlhc98lq0QdnpJY9Tio3gTJ24zzQN2",
+	"eMZPTkTKtjc7MK0HudYxl208un2VJOps13jXkO8fa+AFNWINZeUxWEjJmBApbU2lgHJmvRQTPtZMK8K1",
+	"4ywRZQYNCXuvddzO2tZmZ7NDtUCSj+K1nbUbm53NG1RYAo7wNHAOzS2VnlFE8o7ViviuHdvEymwvQv+8",
+	"flaQs1vpYkU1D0Z4euseSsASNcEEZW+9Sv8ns4cxxmjtc6vqzcIl6gQzYlKVnwwqdp2lcIz1DIcW9o2H",
+	"YLATJTS6iS7q0GW5TGJ5Cjn0lg7SecQzWkChyK/0w+KaJFcLlGl1eElifXqclfYme2iVrEv0wcIxeLKR",
+	"665uzChUPIJokLkRSnHm4TJxZOfJ5rF59VprO2sAj2OcwvYxQ4RF6MzWIptta8ukSzfk+l9qTMoi+i6E",
+	"V8peaLOgLHvpda9tGgA1cDIXQfmVmypAUJbmAn6hR0pqHMp2p7Pi4HtlxPjCwdMgbIB5+Q+YunGqzI3+",
+	"BNDbTfyAWQ90H3r9Do9sEAFu2Vp8C0ZEpIsSRHjnzcV3PlTZOyqXdMPbi2+4q2Q/iTHqcXPrxuIbjpR6",
+	"wFPsMX5z69biG55InY+MtS6i90UUc2DcMDffWGIm3gNiQu2/9FbnxjIv5c94jOl9Ps4IEK6PMP7FL85/",
+	"AfwMEHmyy8v4dPDEnFyw388w0tKtinfmh0K7baMG+Ile2/kLfN0a9EQ8VtF4I4mHcba2c/vWrRu3vXy/",
+	"Hjaw+IuPqMj55o2tMlMGfjgbiJIsCHbUuibqRs3Ehz0hInb7JvtZfIdl6gQbi7a4ZJWsA9udX6Wsp9Sp",
+	"MbdPjFo4S5U8ae+4XmWlRig77KDfwGHzu2F2/GF2qsOsoLOluzQfp22bV8BQzACHsdZUQ1C+7qb/upsz",
+	"XlfiszsXvIlaxDEAd7UiuwyfAI6uM6Budm76I9juVL+4UxkCVCDTo//z4aOHO4wzPZYZ/xBRGGOGPONJ",
+	"HLEnR+9svMVaKT9j2KYRIK4RhxZNgLifmJ0odI+PjDfjtzsqKwfBgN5loJ+R4mtgjpr5I0d6j7soXjcw",
+	"tm0LzFyRrMe2DPEG45CoPKt98fbiL6bsW5VW4opWG9eiFt6jb8x+9NyHoHtZD04GtS6X9jpKLnBWsr8+",
+	"xr8Fs3aXJhcNQZoNuJKzh08elL6u+VvZZjQFOzVgxJ6IVisaE9kZdAnzGpQei7GScD6Pgf3e3C0wThsJ",
+	"MbIrdvsmS8Qzgbwx3izd8mfp7coCoO1U0uE6C96JLrjCFfutGOJpV47flr9c5ocZOyExopq+B7P8rUGz",
+	"rhlIv8DKqZYvE3dhvx6rKCaM8jRO1PE4E7q9w47HM3ZzMCWmSEIFdKaQ0WBKZm3502l+8L7CvuGIMq3B",
+	"V68bJl3W4qxr9oUWWbcseIcSh5i6OdrX3fL3OPzgvS7iGT/mWrAojjwYD3ZhPBRTQa17d54e7b9//9GT",
+	"I6Yke6x0dpKKwz95YN74C6PqSreBLNFYnly3FAZGc56IZRwIwjToAUzlmbFyW1363VP7RHS3y6wRwB0B",
+	"QMQLQjnCrVglfSCnzhwAaqResphArUiLkjwDe4sx8iPBo3bABuoslFDOxbPMSAFY6EypUy/ez3Vm/0yp",
+	"3LmHhm+yd+LELNjxGOqDMkHJCV1vUN1ddECxiAL2KAXuy3yU7iY7gPQHqLidZ78/iHX2Ds7c+3YpoL0J",
+	"8STMDS2Xl1x/AHaD2VYLLqREGXNlPQEoGZdsFrYGh2oBgrXYXPNXuUjHluBjB7atWPPNZyHzIQR2cX3W",
+	"jIFMCwT/5n6otwwKXzwWiFrG2t8R7MnBg3mj8i6rjK3+1l+8sscxokyqC92N2spC9tXyPsfsu8+DOdlb",
+	"9SStH78f8qM09N+ZonepTmyJKMRpRZjMtuwbI/51M+Ln2p0o5ksb0VpwVHCYKXar0wlYt4fy315p5n86",
+	"hhQ47UKXTas1Br28rc3CQNRRp2/kQKobocbY952IH6mtcf0j+td+dH4dSvWiFQBMoHODSfW53lgL7et8",
+	"BA1SyA2yAU7jliOnRiitZdDGvLMdz7QAJPGY907NWtJ6YO9b5JURMmJ/qY5t3SC6Rlk6DqUR2VGeCMb7",
+	"qdCDTbafeU8jPkUoqd1x+Q4IeRrLFzBS+76SvI7HGctlFidkrU5tDKpxhcQUAPGNybwZSh9eZB+FRGkX",
+	"ru2wrfPuXFME2PqiqtKZtkVmVaHApetIg4tZNNUk4hl7oEtRDywxAVU+4tmg1ORui6zV0UJffU5VXQ1j",
+	"GQ+NHbI1gzji1bW+kouVPrIePpKrqHpiSpyh3f+kwl7Y6PRL6fRDAYe4IjBgRlkrnndQ7Q90SEHstBsd",
+	"/wbo+LkjeKiqW2TAqdQmjoyaKEtoIPoVELgWaye7QS5bId3qUuwXe804gdZtL2lwlHewlhGO7Rm2h+p7",
+	"CaxXpe/hyzwfn16b5lJiGjQVc6SqJ7S+UOejet8A729ZHR8wJXsCzmvp9GWWpSdSZ8BpYQ6stQZw6Str",
+	"B2lw5h7/IXDmA8yOWnTWyyidI2Q6E6kIJfHJtjqYfS3h7EHCAbeFoXO16z3BfT//8tE639FdSiHBq2sa",
+	"qV5eFvcG/nSt6xqdbqbQBppDzlsb07SlUHPiKyXNPSX78UlO4dPaqX/n0cHP9w7uPX1y8ADtseVMDD1Q",
+	"Z9bEuIhcoZ6a7n/IjOz07yB+qdVwWcPi0Fx6FZbFe/62rrAkz9vbr4H50UQq0diZKRFrIhXWuolHNvHI",
+	"n2w80of0V45D1m+eF398nQOMTVjvew7rXaHpbUawdFxvXbOhknGmzAbbgX4plSCcs4GdMWgWzGKWLoOc",
+	"mF4RtXT3uGCc5bW1NKeJQmZLKHbUWR0DC6XxwJCyxSzASarOQKqcCDYUXGqbbulUWoz+QduPve2WFUZo",
+	"YepQWmJ5VGlPaRKe2hjmtS4biiyNe3quPf+Om+hDmOdXNwHtci0TUXKvXTma5N05M5IkZJaO6+uP3pdZ",
+	"DLv8mw2utLazdp9PeUzufByPHU0Y7PryFNhIdHXTN9DSG2Bz/VBRFmDZWD6HA7+n2kC7DFCZcz4QPIUi",
+	"428//u9mKy9bg1clWLQtUcs6OSoPMU+tJIe0jrGYPZRkHuKv7TAC6v1hBTbSkrQJyoGALHGlGxNgQBne",
+	"Peo8x0PZgxJEr1Kaj0ZlN4DAFWz7w9freIJ1JSfE3WTzQnSNQjDXV5seAsQtP1RSCNK3uAz1yqyxVpbm",
+	"om0tde/3QCDUnpek4S6claLh0YwtGlBtsy2XtjK1WDNzWIBYzsy5k83IFucxmYmZ6SzfU2JJSeazvAHg",
+	"39MkkXy3hkGNQUTPla/V+W5sgCaFZKUUEk8ZTWc2z9JM9jLiXXZJJyjeAKtw8u21zjuBY3f9I6TGOV8t",
+	"vdXmR2MJme0HU2EwxkJSn9Gq7bVrKQsxS7PDzPxAJJG917XXbruAVGkmWY5hzEvlvUGV8bz8s55DQryU",
+	"dfGuAONiZdviCUzqY54N1q5A4ZkJXVy4ZbngVqnZ8u6Z2ZUMODMbFXc5FWfpCLCovMJ4kuOmalTZG5wp",
+	"4eBXt/6goLwdsMOkKn2wigNW8QhVWmsUV82bIHKzZZMmLBdamTGhjLStMlOAZntdddl16se2mk6j1IZ6",
+	"m5vW5JPi98WLyceT5xuT50Bk9PviZfF18aL4avJZG9VKl97YJU1FYXuAUWnBIRGaiOIDG8gA9nBiKotT",
+	"FkcauEQsEQVoUvLVMWQC9JyouUK50DG+R/PwKuoruHpHeo5GvFgMo1/WaKLLOluzt/dUF4NsIIaNZmqc",
+	"rFWcLEtEvlCrYDAXet2af70JftN1xz92KW3j7gY9883k+eRj6K33dfGy+LJ4adWLu6ymYMrTG8orVzCL",
+	"gdf77tsbDdNomPqWbnRLo1sa3fJKugWQqkspllSdue6yXeBZ6mKEcEbNOa07FZqH2Crd8s953VWOVZ65",
+	"d3hl5047BDj9pUAOsK8hT0IJUwPkvioa+/rL5a+1Ks38Kv2yJXnT2Ok+w1biu6GsU6UynfcGdY59RBN5",
+	"KtrLKzac+NdDq1116Aw/fsXYWeWmucGzBku8bB4NZSsTBQTRqFmO3rJnIJz0dhMza1Ruo3IvpXItXfTl",
+	"lC7dzFqTXxZf+A6c/Yv130AtH+AviRevaxWvpxuB59R8HyR0QwXm8TjD5hP4D9uf0IqGdU2siqk6a1s3",
+	"MJQ1PxBfdMXe4IGdusYZbJzB2omgbT/VMrXRTY1uanTTkroJeyBcLqoFt7JW8fviRfGb4kXxu+Jl8XUZ",
+	"v8K/z0UXIXoVStfn2PLDc7M14yyDHI2LIEdi1wfqfWyTqxXr8xTSWnkoMX5WdnNwzRzKXg7YdRbECfaS",
+	"oNZXOCYtkj7joxG0ZYXGRB+Fa3keR+HaDvv241+dd69S1R3iSjSKrlF0lQPWQJ6Njmt03KvruOsfwf+f",
+	"5HF0ft212lhN83kdOqCd0JeTT4vfF18UX0+eG72n+pbTf1pNUk6HfUA3oI4UZwOVzOwz78feWMsBo1nK",
+	"peY9KJWYpyBDOdMNU9TU8RWU1D03b9+tnjq0S9UotTdFqZVn54Jj0ii7RtldqbIz/3Zyv9F9RvfZlnar",
+	"qT57F7hJJ6mCxu2T59QA++PJZwErfgOZJn8o/jD5jJV/Mv+frRtDWVGO9hUXu4xL5qOE8qp132M7b43q",
+	"a1TfSqpv1tlplGCjBBsleMVKcBQbFdhTw6GKYsuQN1PHuWIxqBlfL/6t+KZ4Ofmk+JIVfyi+YZP/Onk+",
+	"+bh4Ofmb4svim+K3k0/XWUsLnvYG7HhsW5hC275q9jPj+lQHZYM1vxlv4ILrJBB8Bdpmx2IQA2OqbaAb",
+	"Z0z3uJQiwswV1yiOZzxRJ7kIpSPHNKrOa7tW/I/in4p/KP65+HfGk54aqAR7DQLBXJwhmZNRgx/2Yi2Y",
+	"zvhwtGtlDjTrDSV056227HVt4GizJUqdar+pK8tHjA/NEeRJUso9knJwmNc15frEkg4ObM1QtqwB8JQe",
+	"ZgyBfgzF7cdj1n386PCIffvxr5wB023vUrU/T3p3VSS6QWV2h7nOGE+0CiW0Hsf0H5hZCfeou/CWTfYu",
+	"ymREf4c86yGZtD3F0H0DUpvgbwAwozURR/BKad9pPO92pYVl1+7GcZdBE1U8mtSt0WP8g0cLALapMS4Z",
+	"Ry5RSUb20LuudrtkqI2xWehIJXFvzFo3O9vtkjiVj0bJ2AgQ26G7auC8E8vorh3kMtzTdq1b9VPSrrSC",
+	"tpsX1Bn9e4fd33u4sXUjgP+/FTDOzkR8MsigYy920OTS0nhtsrvYJCeqhajL9oK0FdZZ95intJzwjZR6",
+	"tLZjTBz73+3OPIaCHpfm7gt5rxewWc6aqhnn0O5OnEKcOFa8KL6Cf/6m+Kb4avJ3xdfFN8V/MGzIbcRP",
+	"8eXkb4uXxcuA5TrnSTJmW2+zKD6JM92G00w9wqHHfeVQww4DmrKAOs27IZwNlBb+SXD84G43wlzOmjE6",
+	"cmvLT9Crp5r14miJqtVyLy+faubfM5VpBhbmd5pmNsf2XWFqwJ9ZnIYHV62QgUfXT03JQ+U2kS1CdOEv",
+	"Tx1s/rB2uRnS4jCLOw2u/6kTcEB76+lPn4qc8kQ3bJ7om2CQb9W4HKvj9Nqzx9oa2IHFmAMMpj5Tp6iv",
+	"uWTdvXLXPpEebQLkCtVefGOpFwOJZT4SqRYRvQcSE7GbrrVWgHeuQh3AqeHD/A7ybTZU0HiYTzEhg9H/",
+	"9N2Dvbv3Wev/32ZgA0aiz/MkazN+opbjw+xaLbM67WV5pzEerLlTJdZc3Ty/iJO9cryrpltJ0e4OStUM",
+	"26n+FanXzCf7R2mT+XSW3Y/Ou9+/5+BM3iEfG8vddXzwzzK2mxaSqn/N+Da2OkasU8M/MNZst/yssl8D",
+	"m1oOJE69VERCZkACopWxfcBbLX9tZsKcQdZSqfnHDdc93bxwcy3At29PvZ36iZvZJC2PjpufNq+VMyV7",
+	"XLJjY3ImfZUOjVlmvI6oSrFpNrLZPmZbbqISsB5WLM0BVuaD/cLoUb6Ep/XvxTfF74rfFi+Kr9kFddDr",
+	"5szWfCtz+KnpcHuT+a4VUKTrUGbQGiXtDTh0c16t8Bq9h8ePDhl9k990qviX4l+K/9UmvjQjbEB+nsQ6",
+	"s91hRAScmQRLesMoOdGoCXbKx3VXKh9pkWbaspJkyi8APxVjcoJy8ODNiVJnEn835VmF0vx9CP1pPA8L",
+	"iKjNExm2lm95mEDbQ6ECnGNwOcwZFnR7qs5CCdYkiFiHppodfiyERKxqLDLjwtBAPXpcFmubY+66fCdc",
+	"ZyAHHJfpGEEcyP+xHDCupXfp99g/lUSqeqwzMdR29rHXjxcs3a2VpDD/hXZc/iuMb5KKDfgoWG7ZS/JI",
+	"RLVWP9RJvOwDNOVfPc69ovlXaT7gztmFNp5910VdB2Df1c4GHSywJbBEBujczKQuMhPxlcZmI5sfdvgK",
+	"pP3V0QEC/n0b3NvLwODgZh/YL3odDPUDoVWe9gSZG1CbRZBBonhEosD2qCWL2NJky5JwRHtr8hOh+7/A",
+	"ezicf3ZQCXh+gl/v1jgJqzoJuwDgMad2zL1UO9hTw2GcaXY2iBNBf4Q5Mi+OJesn8cmAWsW7AUHHE2Py",
+	"UNONWOo4EvVyB09vtN9QN2WrUzX+t92n1J56cP9Pnuwf3H+6d/do/4P7Tw+f3Dm8e7D/+Gj/0cP/ZEQ6",
+	"sqWhmVGhoZ3hOMTaY7pD7FLIZyJRI+hkB2EG8Grq1G9xhMx6VYYiMF2a7gurdF9wNmDCe6eazLTlnNCj",
+	"6X4KoOchlAkro3et3VeLODmaRNtLoY8RrXroqWu+8K+VFI/6feD8dzfevrlxHGc2KLbLukZx4Xt61hX2",
+	"X/Gj7/Ewz/XeswtUziSvzOWM1vLeSZmjtC/dWqImDO48uvdnTx/sv79/xFpbt9n78R1fxsxpIMFaNRVj",
+	"1qLq9PYGoncqovZPr1F8uWAgIWDFkBmbVhV9EEhqSbSiGF/3QGTpeGPPyJpugOqR4wJCTHcLlqYfy4iW",
+	"03X8SMysjtmxMK8ccBklIoIom/l51mrfeXLv3ftHoLO2md6tDws6fS2Dl9zysYBU0CUsEr2Ep0Kzm51b",
+	"+G2AGZkbWCtcg6lNEnUmoOoim3Jc7Fr3FHbCIIeYj0bQB6VnXtLeZA/Mv4wp4lltRhUfjxn58lV3Up1J",
+	"dpzrWAqtWZonwkxy3BtUYu0uwhYbq934BoCyxJnlByA/0XzMBQhKhe7nMhhKjeNnHWxA+9SFqAlWc3pw",
+	"xQICIcoHE2qUCHY2UCxR2CNFzVgejYiJmeRQxjMs5auDS3xCoysCTPxZVOkpmJUtW9jkYyazIQ/44rmY",
+	"B7sU5BHKCzEPtjrkEcrFmAdbGfLweZwuD3pUjsYij5muXAR8lNv7FSAP+7oG9GhAj58I6HF/1rlp4I4G",
+	"7mjgjgbu+LHCHZ4F5yMeAQEIAeumKhEeYKG/GzTEDARdBHOBfdXywAiO0n6bwz+mUI/uaKAk/UHEICE9",
+	"xEICmvC6IyTemvogCWVkynJ2G6ikgUoaqORNgkpKupKVcZIqTQmml4DEWAYf8eAJV7Q2RXxCcz5QI+33",
+	"yIMOd3WK9NIJNfvXZfS3KcOCJvo7REscO8tKUEko3bRhQrwWQqKCWI1upcQiTkSmQ2kmCVQJpFxGUWo2",
+	"k9FM7Utkk/hARyivKJukgqwAr9qVZJNUkZVQLgGtOKaYy+Mq5Tm60COnNy1MJcED8QpwCryowVIaLOWn",
+	"kkAydWIaIKUBUhogpQFSfrR5I2j1+SAKgCaAQ1w9ZLI0MGJhHLIZ38yUEJx7mpoG1WhQjQbVePNQjfkE",
+	"dUthHf8G5SxfFL8tXkyeT/6OTRPUrbPWALx7HDq94IKckAV0d1P1OReV17StYkdZpvkzEe0wzROhQ1lS",
+	"Oqciy1OpA9bjegCC2Aw4N/MqtAb7YCRkbOQfACeJMmuqA/an8POfs1QYH0AHANP0Tn3KPnTWuTQy+yyN",
+	"M7Gh+n3zSqNwqdmIXZZxwL79+FftGo5TqSjRQaXQ34EcfZUOecY+2GItLQTrWs68brsOy1hOgVNhd182",
+	"sCwwpRFknaoWHDojR6kwyZIItAMofJJVmMeNh4qJSubBOuSDp6qnknwotfsgsyowlUwad6FlPPPArbVb",
+	"j4AhcW8AC+MWRYAUxEXS+VC3qQrQ21WW+tBIPfNjq5vys+6KeM8uMP3aJ1qEBY3hVIwS3qO5pZuVFMsn",
+	"33iZMatDRBck3xCEeDmIaKl6o0vTNHrsU794FYAJP3txsRINdA8vPw/WjvPx0nfdycd0yzHvna5yG1x/",
+	"HqwZKbMve2oolr77bnkLPeBRnq38BHuPeYQ5Lod4mpZ/hn/TOWwBueoz9CPvJnrGEU+X/5BH9oZzs81W",
+	"W4TH3C0Cyvyl7zzAy+FGJ7lXuLu8BwCbJFn63kNz8XmwBsrjUb+/9I0/tzecB2sfHoBYXfreP6Xrz4O1",
+	"v17x1j+3ty7AbyvUnE5YBqh+x0iwt3wxID2sQXMbNPcngubeK21MrBj3OZqhSz9O2MXortHnG8Y5i+XJ",
+	"2g4dtgb2bWDfBvZtYN8frlzQ+lZTyK9R7leK/E5RVAbe+9d1JZsOFVQcrVBaaIbrZdBxxOno/v3DR+yt",
+	"250t83udDxHaBse2mktH3i5l0kWiFw95Umbf+ZK/e+HXvqZYtAv3r1CTWN9JJcRvwUiv96RvezRYdoNl",
+	"N1j2a49l+4TzI6VXydsDJNtnmV9nLbJz7FPn5+zZK0JZIapHKNLym1kq+wvJ622eRt+LhNbS/9rgSynJ",
+	"eChri6rS+Wl7cJeXuRewfARiFBpjb3XY+3dYC4DSULosQfTThSR/XeWam29WfQZOQ3sXKX43yqmAJ5AW",
+	"IspZe8pFFMoSWIylean+jpBqYs9CiVj1MttEpFvBsG3KPELYXn8Ah2C3qICTEAtULW2UOanYiGUkPhQa",
+	"5LhlFWYziYZRpI9D2TUCYgaVdLfGWAcmlh3g8dj+0xK2DYx+BqW8y7gMpb0SOVePx5nQTPxVzhN2BtzO",
+	"Dt42/zqNRyNj8fJFSHgor6SodBrWDuUcXNuctstmPnpb2KHb6HA5puhsIIZaJM+MdKfG7Kmw/QDnIOGh",
+	"nAeFYxvcSzduuCowHGTMQpCHhglc1ICoemJzmRs1fi2imikwci155yFdvggnnNHHoAoSGosEfg+Eij01",
+	"FOTfmPM3FNDgsb00kkija4DEBkj8iQCJj2c0CnE5osYotjZFgyQ2SGKDJDZI4utViUsm8KxCXADcQOJ9",
+	"t5BidSgVULE74qmQ2ZNL5J/6hbn4EeUDjpVKBJe70HcBMLq/yrnM4mwMYyFKbMTzVkAaXbsLywhuWzjM",
+	"mA+86acFOjbYYYMdNtjhjx879FX3dbC8VoMJfz35bPK8eDn5e2jcVfy2+AP28SperrNWxS6Ah8+BC82n",
+	"w9/ZSKShxPJFjNz7dPL+41q1971oWzAFpzzjadzvQ4uvF9Ak6b+0d6wxH0pMFFAprLTKjaLI0pgn7YAZ",
+	"8+8ZmPwthN2ovVM7YKkwtlyEaZjaVlkGjEfRhpI6lPkoMne6PE0YKVmn/q9FBA2u3N5FMwpnwIcGbVUq",
+	"Go6pMOd9rAOCJ5XZt5wNY5lnAs+q2wmjVA1jLaodOnmaxs94UkcXqX4UIb9nmP/YIyoHb8qf4gp68F8o",
+	"KxfsR132/7GuNt8re+Ihxu8CwqMSwkL9OwDDNBZVKzPOWu15uruDq3J9JKRxpti3f/uPuD4C/llO59wZ",
+	"HyVcBqEk9na3VAGT4sOMHZO8MavWxlZ/PElAdeDH4iRUPwjnMwjl2YBncL5wgrOBGOMUQ6H490MyB2u5",
+	"x4wSoxe14JJTMW7TBnUtzODroVEFvjpVZzO7mqGLhKm9JEMzlOm5jMA2OjVfWg0eAqLs71qWKRV4vdvg",
+	"AadilGFqL+Y8y34S9zKWqJOT1TNtD729ch9E16ulzNK5X1yW7b13z911HqzxKFJSP0EhsPAxe5Wrz4M1",
+	"kk4rvf8u3QMIHEinlW4/oHvOg7XyMK30hKPyNu8h8Gg6hJd6XOUB9GB9FwXuyg90Ny6PvE3vrdcJ9vyJ",
+	"QHl8NCqRvAB+vsN13JtG9u6QoCf1BimB3gp7eB7KfQ/Ig86wazu3b926cfuNAPEuavpb6ZI0q6HvjvOQ",
+	"qScwC/NO50bP3AmQD/woulOOx97jx7ZPsCQYDNbKyH6qMxpxrc9UGs28987e4f7dp08O7x9cf7x3ePjz",
+	"Rwf32tQmMWqgoFWgoLrNFrjQLv5AbYsDpIOHNpbmh2kryEvqWqWb2h4BGbZZIW4x8yjzTJixHcA0omUw",
+	"oMowMW9MfJjReb/HM9G1eIzNMYM5nPNBaCfa38zivg/sV9OEghd/IqLDfLjJhyqXmb0PAaQfPeqzKhID",
+	"jqczxMC5HcZZYEVZyxebuxj5J5c/Few0ThQE3+dhNMGUJCMhFjSQzHxI5kLgo1SZs3APbDlbbZvHWr0k",
+	"FjIzmqgdsOMceuhpYZ0iiCz3CenTQEI+4M+EsdW9h4xFxlozbFX4Ai/4s29DP2xkxF4k/ChIG5AMcq0E",
+	"IztHVwAWX2W5LryRwPhCyozJwpMa7uG9YnnA438WXxS/KV5OPoG+yy8mfwvAx+TTyS8n/23y3DYN/l3x",
+	"glCJl+ushT3q8LCA4SFt7lENCglljycJbHCC0Sz0wSg4pt0Hkxhx3RPTU5FBsSUWgA6U0gKQWfzCUEIU",
+	"yiU90e2ek4kZCAHAMWbDud71VDbKernO1BCFkRuH8avN2dBm45aVuLWZZy0twFdlf/zfxT8XX0+em2ks",
+	"J/CPX01V5uKwtTdZhBCwLv2su22WxPK0zKHxwOed0u0MpVRyA2S1p0fg8yx1BRgg5h9iyOOky46F2d+Y",
+	"tAR/MwqSTBNQdsaJDSU2c6bUsRMlt2NQaYOA0ByExF1gAT1fWzvb6uKEPsUJ7bYBD8owPUvr3Hw766dC",
+	"DyrHkubA/Oop/Ep3A3b43t6G0Ynm5dB8EjPsLOhnpDDOTShtRhrP6InHvHfKlO0E78eyjTPOBE+T2L3e",
+	"VqcZVQSj0hkf65AMJiMP5gcmYYX3IzEcqYwytqYWjbNUZOmY0vzcFoThWrRhwP1dEcpUQJobXmO3ilk5",
+	"2qnTWUwEedAcm2MBX7fJHqrMgRkSAYoSoqkCJC1KobOGfWBVvjeBM9OlQtn9CL8rwNeed+cnTj3RIn0l",
+	"SMO86a6TcRe6zE/KS1do2+2G6TzWpZ3kVfqOL4mLlN+wiqdfvWsq02aPNpXNA2nB5sSN6h8IUle7M87t",
+	"95zy9Pbim+4S8NaABbPAggNqK0vigdSkEy9YJuGLroVtyRsgoQES3jwgwS2g1dR2PRJxwntjL1fH3DdK",
+	"xQod1+0jVVp7zFKQAI2jlqBi8x9/3A75dqfj+7KdtyurgJu8VYZVSvN2gV3bnpWxQTJtF58Lnt3ImEw9",
+	"rsVGbOxFHWfxM5GMA9yrOfoHxwmXp5rFJ/KVMzsaPOGHb7c/5RlnqCmXdYx98qtfFi+wgOfL4ovi6+IF",
+	"K/61+HXxVfGi+NL88H+Kz4tvzN8nHxMhFhyvZyTnKskBMArjHFZ+69zkUjrWPWURWRc1cE3kyYmpOL7G",
+	"IwLPl+XWYeZJUhkE5WDsPd43swl+BqVTH4sBT/rGw+cRxdCDUNok/ZJ2WyOXFXh4MPMQIvZzkMBUrHo2",
+	"QL49FagXnEAAyjY1n7Z3/9C4fxvv3n1/aisc3r97cP/o6c/u/1nAjs3Ztc4ykonHEXpDp0KM8CRI1u2Z",
+	"ry69S2MjjKq5XeipjQTPSo6nmOpfUHVLyKQrU0+QY1cPIJvFuJwgwHg0jO3MJmOm+VizswHaL5QMMxBJ",
+	"1AbXzJE2kcSe45qtHEM2D4WFRuPwVd2tI3twFnoqeOUKzpYb5OrO1qyIJGsJ2UvHUEQEK6mzdhOl/IEd",
+	"DzDW6vIHDzuiIo270bgbP0V3owuL5MUav3MPpHyhxfaqOPIueyUnZfe1dlIaK/9NsPKxsmh5M/8fis/R",
+	"ci9eFr9z8S9IxP1q8nfF76hq/3nxRfHV5O/XWcuG68roFyiwehKwteip+85FkS8jbxN1AvmQYNt5JnMl",
+	"UCA+hMAmHp1KQiVZ/C2jjiyqezwuI0uMR5D98PjR4RG7DkaqmTEXeLI1LBgbCWUtWlmLoGEKZKks0P9A",
+	"heHse/wzJX+v6NfbFM5EQXFdPgrltPcOlr37gt3KKLy6B9wrOoMjVolqGQ0fSqrmo/H2lA0dY1aq2aZG",
+	"4ZDytc9vb7JHkum81xOaFtLGITXF8EI5HcRjLTfgTbRdnkLcK466FOCaDpDFGiM7UShblSiZHxITkecU",
+	"0ivWNesOuKa0ke4y0So8PKA2oaKwUtwHY0rFhvk8l3+Lia8LQ0+rujd+TKn8hgvjSx/A2K8kvvSBkyEL",
+	"PR66dHmXpxzmdxpfgpWMlwwwfWAvXi3C5N02FWJ6MG1JkoG4O/u4NEGmBb7e9ttLve19Lsd7WWbErH5d",
+	"fMQHsTwF9WP0WwxithqeAnS3iU694e7iVqdze/4HznhZpECTwKM8o2mHVXR6UNPdtna4YmINOBSROCum",
+	"8WKX82J3a3lE6MjuXs6L3cXBSrHQPoRElbr3+j2E4XYvHhaWfHvTMdUs6HUO4d2cH8Lz1Ll1VspMtnn8",
+	"jeA/V5gRLrqbXlHxdbff9oa07Q1JKTbkcsz6PE5EZCOBCc+M39C370aRMmskrVs4zak620USMbMrga2i",
+	"LE5U0q9Ybe9MeSBQO4teiPMO9UCdYaQHBADIiN1qwCdLASQAC9y+Dbk0GrjijYErtq8TDsBfvUx58unk",
+	"k8nz4gVk635efFm8ZMVLNvkU2hR/BSFLBDUA5fiq+Kb4v/jL4j/WWcsfB5HcDdUznkBD2rnlzd1Z2c7d",
+	"qTRfW4FYQTtCOZcox5LjjHEUguFeLMuKLyobDqU9mrnM4qRWvLlCibA/JdMlwqwbR10MDUpxJnRGMwV/",
+	"8go3ItGLI1HG/1yms/Ziuvg9PKuIH5gjSydpM2T9Qeluexd0RxJRYBEisObYGUHhEecd55mtmQ0lOe2Q",
+	"B5vbacfX28EioZEt3/ZwCEoMRPGYDUScwvNKoiiUkyciYzc7W2yr09m2ywCwwAU0QJiXS2VsobQSvyzF",
+	"8UgAy/pfLLP+flrvzChJ5hL2Qa1meMUCZX9MKCRWjPXue5vi1euF3bZcXOg74/Qbt9E94cieg0OwVC71",
+	"wPozzoO1XF5qjJ6MWQHkmJ7cpmD2NQ5Fe/vBE8BGFnm7o6mabaLPP5mq2Xi6JPaZSHWswKkF9RuwrrGL",
+	"7f83fe8ZflHW2f6YimYd51np/Upi2rbPQFbsrbdZFJ+Y+W+puofc9ubDeuvzSmZhkpqAd+NBNmWyP+oy",
+	"2e3rtjPs8t72v06eg+/8ovi8eIn9A35ZfFF8yVofbLfXWcusBOSPwoNn+8vgZtIVoWzhA9qkIKba3kID",
+	"R9jxQOYPTW2R9TzLU2n+NcqNh62FZftXUoSye4AvoOkm3lk4P9o4dEaTS8fjWHWspzj8LVGXz+HPjgYQ",
+	"j2ZDpTNHi5ryfj/uXeRf04eXHrZdhC5rkV1DzWIDl1FAl6zrUBoFjWF4PeLOFfVIbp1v1XaNddlI6Rgd",
+	"U++FT4G5uBuE0nnzwNz6jKg7gdYTpAQoN2T+V2eyvNQngd0tWxtSf2P7XSi1W/gUuGA/gnIFOED2zK3r",
+	"TbbnJieOZnWvMUIXEzJseabzQav+MMiLXVKYmMsMsXcgBQY+PiPSKR/ELMRmKH9uFh1dfbdE1cn1BJAd",
+	"XeDzYJK3vVPxcAOABtiUb/vI6OQzy+H2nfOIkS/t2Lta5Ei3MTnbGWehRP7l3aoUDlhPyV6eAlcYDdZo",
+	"Mz0w8sjMKCAQQEALPaWlICLnmT10lc4OrOh5FSc94pkwnvH7cZLEi6n86Z149T26F3qzSrHszbZLqRZJ",
+	"cpen0Z6MHi/ZnNV+8uH0rfBAkEpLP2WP2PqX9eDtfTDNDcl/Q/L/ZpL8P5JOXbrotmVqdhqp9Wy7vRLJ",
+	"f5YK0XD8Nxz/Dcd/w/H/w3ULtXYpUfzHHvbUDXCw2sIv5TUB8brvv2JnUUed78xjWFMEkzwpmw3E0Nre",
+	"S6eSgHNQbyJap36z5p6XTwJYAm03aByvqcdotREA9AZYpQEA+kZvYo/R0snqLu4TOt1ntOrGTXeaw6eU",
+	"Bkrdh2r6BTT9App+AT+6fgGR6mEzPTEDBNxjWiT9DeNK8ViKiL139P4Db7LgjKOFlhmhx1rEkWa9/sA7",
+	"VwHAFrjBA9gbAbNmPxok6GkhIX+E1eWQ05IxnfE028hHJcAphsciikQUSj0SPYBecOSB+af4MBOpWY2U",
+	"fC07EWcqPdVM9ftJLMUme6i8AQIW2OMScxJ4nMyCMN4V2T0zZQurEzLxYXZ9kA2Turc54ieLQQfzjsfm",
+	"wkXNA2FFzCM311w/P02pAjNYr2R5w+6iOdu8vK93Xok5g+SEBJ69x/vl9vHWmU6JbYtaX2Rm1tjz29SI",
+	"vLXX0ivDDLiB4Ek2+Ou5Z++BsQ3MaR+l6hiCgGVODPsopM8L13bCNXUarkEXWOtUjVIFRVkwn5q9d3T0",
+	"OLAtMUKZqbwH48o8xTHrLFBCuDkKeSqwES6IolkH4z36nlcu21mipye+69HPVkBj8JZZZ+LJ6Ko2+pE3",
+	"9bFm+egN27JqJCQfxZtjjlJt5r6F6AhoAUuUEkBfXtDY8A+uy4Nt7edY8nRsJP1xHifoNaF2taoFiRvT",
+	"XEozPBIU4PlBZqWtfLGVjvNFO7tAsh+imFlhA9up8DcwCKuFvQxGonePJmihkH80EtKIzhubnc0bbl49",
+	"iY++yazdfVQXo1e32T3FHzDKX6CFEbKvUuSPecPOAJir86X2ASCHTmwTuwfAusc84bIn0h02ioGuyzfb",
+	"PWZX7Bs+U8Rjxsqtzo3aX91jcpkK3htA0501agxutr6zDPEdLqD5VqfDhhryn+NIQC89dSwA+sl5wraY",
+	"btdO0qyTc4Bz8sqSH+b2+xX+MPTNKwC1VwleqTO55FfeM5dexXdWfcTqbticocbctbj/cUu9MUf51Xxq",
+	"DgeYVY5QtYl9d7njGViMCaBMB6uirKF+47anep4maztr18G1pUWoy567wKhgMTEOtppkra0O00azDpXO",
+	"YIpK4vKgzDe0ZGzrmvVKkjbWcqmM7TIrwbms67b7P7AU5CPWKvF0lwKCdGyOKfwfiy+KX0/+ZvJp8WXx",
+	"cgNZ1ScfF99MPpl89sevjLSRwqKJfv9+v35epV7pPAgkyYdGD04Vwpqlrs6SbRlT6WJH7NF+FQgm+wRz",
+	"cm5wdrBShJrwL9XMbWZRBrvPewPvWxU4R4hdhVLyLE95wk7FOJgX5keQStfz6zNt5ymWJ5WJosTe6enZ",
+	"l+YvijIrNE9QVHglDi23UaZWc/Jp8TnQBX5T/L4suvnjV+0dS6SHaEko3RYKmBiOEjUW5o8zSPZojjF+",
+	"N2s1vAgOpomQCYKEEeD3AyhBoBblWHicmSVt+nqlAI6Whfd6YgTNBaehzDLR5qKJN4tmNrW/XiXyiOq+",
+	"W1mdalxyepGOprChvcf7O+zMq6FBLiUIQRzz3ukuczQoxI2y64/wDFOHQ4mzjVGTTSt7/b0P3H4kG+qJ",
+	"yffe339Iac27rgMjJGVh/lyqcmT/BzF6s3Nzk903kg8iTWWjASsHdwB602y709n69uN/2u50bsDsbnc6",
+	"txjXpcRCLhbj5TKUuuY4dM3NXaTrP4u1qEwwfMaMiX2Honxo3wAeHrlYjkgBJ/GQ4g2WWC8dJ65i/MG4",
+	"fHTMbo0SQLPADQ3LaNWLsMtYZrdvwiGFOAEmldrEJE0dbXaNwYmQOUGJVivCboVpTDlVY3HJgPxVRDAM",
+	"tSFzo2ceqlL7YVKa8Z7YQCXRVJijVaLH9CYjizBzkctxLQICz4Cf543NSGGzbVWfUGGXeZWJlMaZJ4mD",
+	"byn8w8wv4ajBYvLEtgqozrjDd6WS5mMh0cAYGhT/wJQMnQ91excHR0jJkJ2pPInYkJ+KGug8VZBnZU5t",
+	"LHB6MhzpJlrRckPIfKjLj4FKKYhCgnCCZhWQo9qyIhGrA6gwzvh/Zp/xD83/UpWAGMWkGIYwnm67s2jk",
+	"CmGh+FCzf/AEHBtZacwRct2MmXT+/wIAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

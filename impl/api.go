@@ -83,7 +83,8 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 	if budget <= 0 {
 		budget = DefaultBodyBudget
 	}
-	e.Use(middleware.Recover(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)), security.BodyBudget(budget, limit, 2*time.Second), validator.Middleware())
+	e.Use(middleware.Recover(), security.HeaderLimit(), middleware.BodyLimit(fmt.Sprintf("%dB", limit)),
+		security.BodyBudget(budget, limit, 2*time.Second), validator.Middleware())
 	server, err := NewServer(cfg.Store, cfg.Sealer, cfg.Logger, Policy{RequireActiveSubscription: cfg.RequireActiveSubscription}, cfg.Forwarding, spec)
 	if err != nil {
 		return nil, err

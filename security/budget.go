@@ -44,3 +44,27 @@ func BodyBudget(budget, bodyLimit int64, wait time.Duration) echo.MiddlewareFunc
 		}
 	}
 }
+
+// MaxHeaderBytes is the most a request's headers may take together. net/http refuses more than
+// its own limit (1 MiB) in plain text; below that, HeaderLimit refuses what is over this, in
+// Evotor's envelope.
+const MaxHeaderBytes = 64 << 10
+
+// HeaderLimit answers 431 in the envelope to a request whose headers exceed MaxHeaderBytes,
+// before anything else (credentials included) is looked at.
+func HeaderLimit() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			size := 0
+			for name, values := range c.Request().Header {
+				for _, v := range values {
+					size += len(name) + len(v) + 4 // ": " and CRLF
+				}
+			}
+			if size > MaxHeaderBytes {
+				return apperr.New(apperr.HeadersTooLarge, "")
+			}
+			return next(c)
+		}
+	}
+}

@@ -50,6 +50,7 @@ var outcomes = map[apperr.Kind]outcome{
 	apperr.LoginTaken:           {http.StatusConflict, CodeAlreadyRegistered},
 	apperr.LinkedElsewhere:      {http.StatusConflict, CodeLinkedElsewhere},
 	apperr.TooLarge:             {http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
+	apperr.HeadersTooLarge:      {http.StatusRequestHeaderFieldsTooLarge, http.StatusRequestHeaderFieldsTooLarge},
 	apperr.UnsupportedMediaType: {http.StatusUnsupportedMediaType, http.StatusUnsupportedMediaType},
 	apperr.TooManyAttempts:      {http.StatusTooManyRequests, http.StatusTooManyRequests},
 	apperr.Unavailable:          {http.StatusServiceUnavailable, http.StatusServiceUnavailable},

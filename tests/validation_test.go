@@ -118,3 +118,31 @@ func TestValidatorFailsClosed(t *testing.T) {
 		t.Fatal("a handler the spec does not name ran")
 	}
 }
+
+// TestOversizedHeadersGetTheEnvelope: headers over 64 KiB together are refused with 431 in
+// Evotor's envelope, before the credential is looked at; just under is served.
+func TestOversizedHeadersGetTheEnvelope(t *testing.T) {
+	e := newEnv(t, backends()[0])
+	for _, c := range []struct {
+		size   int
+		status int
+	}{{60 << 10, 200}, {70 << 10, 431}} {
+		req := httptest.NewRequest(http.MethodGet, "/healthz", http.NoBody)
+		req.Header.Set("X-Padding", strings.Repeat("a", c.size))
+		rec := httptest.NewRecorder()
+		e.api.ServeHTTP(rec, req)
+		if c.status == 200 {
+			if rec.Code != 200 {
+				t.Fatalf("%d KiB of headers: %d %s", c.size>>10, rec.Code, rec.Body)
+			}
+			continue
+		}
+		expectError(t, rec.Code, rec.Body.Bytes(), 431, 431, "")
+	}
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/user/create", strings.NewReader(`{"userId":"01-000000000000001"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", 70<<10)) // a monstrous credential
+	rec := httptest.NewRecorder()
+	e.api.ServeHTTP(rec, req)
+	expectError(t, rec.Code, rec.Body.Bytes(), 431, 431, "")
+}

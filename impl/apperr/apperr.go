@@ -25,6 +25,7 @@ const (
 	LoginTaken                // 409 2005: user/create with a login that exists
 	LinkedElsewhere           // 409 2004: user/verify of an account linked to another Evotor user
 	TooLarge                  // 413: the body is over the configured limit
+	HeadersTooLarge           // 431: the headers are over 64 KiB together
 	UnsupportedMediaType      // 415: the body is not application/json
 	TooManyAttempts           // 429: too many failed logins lately for this login or user
 	Unavailable               // 503: the database did not answer in time
@@ -35,7 +36,7 @@ var kindNames = map[Kind]string{
 	BadAppCredential: "bad app credential", BadUserToken: "bad user token", ExpiredUserToken: "expired user token",
 	BadLoginPassword: "bad login or password", BadAdminToken: "unauthorized", PaymentRequired: "payment required",
 	NotOwner: "not the owner", NotFound: "not found", MethodNotAllowed: "method not allowed",
-	LoginTaken: "already exists", LinkedElsewhere: "already linked", TooLarge: "too large",
+	LoginTaken: "already exists", LinkedElsewhere: "already linked", TooLarge: "too large", HeadersTooLarge: "headers too large",
 	UnsupportedMediaType: "unsupported media type", TooManyAttempts: "too many attempts", Unavailable: "unavailable",
 }
 
