@@ -69,7 +69,7 @@ func (s *Server) AdminResendForwardMessage(ctx context.Context, req generated.Ad
 		return nil, err
 	}
 	if n == 0 {
-		return nil, apperr.Because(apperr.NotFound, "messageId", "no dead message with this id")
+		return nil, apperr.Because(apperr.NotFound, "messageId", "no message with this id")
 	}
 	return generated.AdminResendForwardMessage200JSONResponse{Resent: n}, nil
 }

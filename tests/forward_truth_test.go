@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -131,5 +132,29 @@ func TestDestinationsAreIsolated(t *testing.T) {
 			t.Fatalf("the healthy destination got its %d messages after %s", len(got), took)
 		}
 		checkInOrder(t, got, users, 1)
+	})
+}
+
+// TestAnyMessageCanBeSentAgain: the admin re-send takes a message in any state — here one
+// already delivered (the receiver lost it) — and sends it again with its webhook-id, which a
+// receiver that still has it skips.
+func TestAnyMessageCanBeSentAgain(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		dest := newDestination(t, forwardSecret)
+		svc := startForwarding(t, e, forward.Config{}, dest.srv.URL)
+		e.sendEvent(subscriptionEvent("sub-again", "01-000000000000901", 1, "SubscriptionCreated", ""))
+		dest.waitDelivered(1, 10*time.Second)
+		waitFor(t, 10*time.Second, func() bool { return onlyMessage(t, e).State == storage.ForwardDelivered })
+		n, err := svc.ResendDead(context.Background(), onlyMessage(t, e).ID, "")
+		if err != nil || n != 1 {
+			t.Fatalf("re-send of a delivered message: %d, %v", n, err)
+		}
+		waitFor(t, 10*time.Second, func() bool {
+			dest.mu.Lock()
+			defer dest.mu.Unlock()
+			return dest.duplicates == 1
+		})
+		waitFor(t, 10*time.Second, func() bool { return onlyMessage(t, e).State == storage.ForwardDelivered })
 	})
 }

@@ -277,17 +277,16 @@ func (s *Store) ForwardMessages(ctx context.Context, f ForwardFilter, before int
 	return out, false, err
 }
 
-// ResendDead puts dead messages back in their place in their user's queue, each with a fresh
-// job: the one with id (when id > 0), or every dead message of the destination. It returns how
-// many.
+// ResendDead puts messages back in their place in their user's queue, pending, each with a
+// fresh job: the one with id (when id > 0), whatever its state (dead, delivered, or pending
+// with a job that may be lost: the new job replaces it), or every dead message of the
+// destination. It returns how many.
 func (s *Store) ResendDead(ctx context.Context, id int64, destination string, insert JobInserter) (int, error) {
 	var n int
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		q := db.Where("state = ?", ForwardDead)
+		q := db.Where("state = ?", ForwardDead).Where("destination = ?", destination)
 		if id > 0 {
-			q = q.Where("id = ?", id)
-		} else {
-			q = q.Where("destination = ?", destination)
+			q = db.Where("id = ?", id)
 		}
 		var dead []ForwardMessage
 		if err := s.forUpdate(q).Order("id").Find(&dead).Error; err != nil || len(dead) == 0 {
