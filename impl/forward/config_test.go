@@ -1,8 +1,12 @@
 package forward
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
 
 const secretA, secretB = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -74,5 +78,22 @@ func TestBackoffLastsAtLeastThreeDays(t *testing.T) {
 	}
 	if total < 72*time.Hour || total-b.delay(n-1) >= 72*time.Hour {
 		t.Fatalf("%d attempts span %s: not the fewest that last 72h", n, total)
+	}
+}
+
+// TestMessageCarriesTheBodyByteForByte: the body goes out exactly as Evotor sent it —
+// whitespace, <, > and &, escapes and all — inside a valid JSON message.
+func TestMessageCarriesTheBodyByteForByte(t *testing.T) {
+	body := []byte("{ \"name\" : \"A & B <x>\",\n\t\"esc\": \"\\u0041\\n\", \"n\": 1.50 }")
+	out, err := encode(storage.Outgoing{ForwardMessage: storage.ForwardMessage{InboxID: 7, Seq: 3}, Operation: "putStores", PathParams: `{"storeUuid":"s"}`, Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(out, append(append([]byte(`"body":`), body...), '}')) || !json.Valid(out) {
+		t.Fatalf("message %s", out)
+	}
+	var m Message
+	if err := json.Unmarshal(out, &m); err != nil || m.ID != "msg_7" || m.Seq != 3 || m.PathParams["storeUuid"] != "s" || !bytes.Equal(m.Body, body) {
+		t.Fatalf("decoded %+v %v", m, err)
 	}
 }

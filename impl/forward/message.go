@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -27,19 +28,27 @@ type Message struct {
 // MessageID is a delivery's webhook-id: its inbox row, the same for every destination.
 func MessageID(inboxID int64) string { return "msg_" + strconv.FormatInt(inboxID, 10) }
 
-// encode renders the message a row carries.
+// encode renders the message a row carries, its body spliced in byte for byte: json.Marshal
+// would compact a json.RawMessage and escape its <, > and &, so the receiver would get another
+// text than Evotor sent (and a signature over that).
 func encode(m storage.Outgoing) ([]byte, error) {
 	msg := Message{ID: MessageID(m.InboxID), Operation: m.Operation, Seq: m.Seq,
-		ReceivedAt: m.ReceivedAt.UTC(), Body: m.Body}
+		ReceivedAt: m.ReceivedAt.UTC(), Body: json.RawMessage("null")}
 	if m.EvotorUserID != "" {
 		msg.UserID = &m.EvotorUserID
 	}
 	if err := json.Unmarshal([]byte(m.PathParams), &msg.PathParams); err != nil || msg.PathParams == nil {
 		msg.PathParams = map[string]string{}
 	}
-	if !json.Valid(msg.Body) { // every accepted body is JSON; never send an invalid message anyway
-		quoted, _ := json.Marshal(string(m.Body))
-		msg.Body = quoted
+	body := m.Body
+	if !json.Valid(body) { // every accepted body is JSON; never send an invalid message anyway
+		body, _ = json.Marshal(string(m.Body))
 	}
-	return json.Marshal(msg)
+	head, err := json.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	// head ends in "body":null} (Body is the last field): replace null with the body as sent.
+	head = bytes.TrimSuffix(head, []byte("null}"))
+	return append(append(head, body...), '}'), nil
 }
