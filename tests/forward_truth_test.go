@@ -158,3 +158,29 @@ func TestAnyMessageCanBeSentAgain(t *testing.T) {
 		waitFor(t, 10*time.Second, func() bool { return onlyMessage(t, e).State == storage.ForwardDelivered })
 	})
 }
+
+// TestOrphanedMessagesAreRevived: a pending message whose send job is gone (lost, or
+// finalised while its row stayed pending) is found by the periodic sweep and sent, instead of
+// waiting for ever.
+func TestOrphanedMessagesAreRevived(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the others
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		dest := newDestination(t, forwardSecret)
+		dest.mu.Lock()
+		dest.failFirst = 1 << 30 // down
+		dest.mu.Unlock()
+		startForwarding(t, e, forward.Config{SweepInterval: 200 * time.Millisecond, RetryBase: time.Hour, RetryCap: time.Hour}, dest.srv.URL)
+		e.sendEvent(subscriptionEvent("sub-orphan", "01-000000000000911", 1, "SubscriptionCreated", ""))
+		waitFor(t, 10*time.Second, func() bool { return onlyMessage(t, e).Attempts >= 1 })
+		// The job (waiting an hour to retry) is lost; the destination is back.
+		m := onlyMessage(t, e)
+		if err := e.db.Exec("DELETE FROM river_job WHERE id = ?", *m.JobID).Error; err != nil {
+			t.Fatal(err)
+		}
+		dest.mu.Lock()
+		dest.failFirst = 0
+		dest.mu.Unlock()
+		dest.waitDelivered(1, 10*time.Second)
+	})
+}

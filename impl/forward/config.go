@@ -117,6 +117,9 @@ type Config struct {
 	PollInterval time.Duration
 	// Workers is how many messages one process sends at once (default 32).
 	Workers int
+	// SweepInterval is how often pending messages whose job is gone (finalised while the row
+	// stayed pending, or lost) are given a fresh one (default 1 min).
+	SweepInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -131,6 +134,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RetryFor, 72*time.Hour)
 	def(&c.RescueAfter, time.Minute)
 	def(&c.PollInterval, 200*time.Millisecond)
+	def(&c.SweepInterval, time.Minute)
 	c.RescueAfter = max(c.RescueAfter, c.jobTimeout())
 	if c.Workers <= 0 {
 		c.Workers = 32

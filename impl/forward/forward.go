@@ -127,7 +127,37 @@ func (s *Service) Start(ctx context.Context) error {
 	if len(s.destinations) == 0 {
 		return nil
 	}
+	go s.sweep(ctx)
 	return s.client.Start(ctx)
+}
+
+// sweep revives orphans every SweepInterval until ctx ends: pending messages whose job is gone
+// would otherwise never be sent (nor, being pending, re-sent as dead). Replicas sweeping
+// together are harmless: a message is revived only while it still has the job it was found
+// with.
+func (s *Service) sweep(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.SweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		orphans, err := s.store.OrphanedMessages(ctx, 500)
+		if err != nil {
+			s.logger.Warn("forwarding: looking for orphaned messages", "error", err.Error())
+			continue
+		}
+		for _, m := range orphans {
+			if err := s.store.Revive(ctx, m, s.insertJobs); err != nil {
+				s.logger.Warn("forwarding: reviving a message", "message", MessageID(m.InboxID), "error", err.Error())
+			}
+		}
+		if len(orphans) > 0 {
+			s.logger.Info("forwarding: orphaned messages given a fresh job", "messages", len(orphans))
+		}
+	}
 }
 
 // Stop lets the attempts in flight finish (until ctx ends, then cancels them) and closes.

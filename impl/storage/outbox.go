@@ -365,6 +365,16 @@ func parseDBTime(s *string) *time.Time {
 	return nil
 }
 
+// OrphanedMessages are up to limit pending messages whose send job is gone from the job
+// queue's table (river_job, on the same database) or finished there: nothing will send them.
+func (s *Store) OrphanedMessages(ctx context.Context, limit int) ([]ForwardMessage, error) {
+	var out []ForwardMessage
+	err := s.db.WithContext(ctx).Raw(`SELECT m.* FROM forward_messages m LEFT JOIN river_job j ON j.id = m.job_id
+		WHERE m.state = ? AND (m.job_id IS NULL OR j.id IS NULL OR j.finalized_at IS NOT NULL)
+		ORDER BY m.id LIMIT ?`, ForwardPending, limit).Scan(&out).Error
+	return out, err
+}
+
 // Revive gives a pending message whose job is gone a fresh one (only if it still has that job).
 func (s *Store) Revive(ctx context.Context, m ForwardMessage, insert JobInserter) error {
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
