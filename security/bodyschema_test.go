@@ -231,3 +231,25 @@ func TestRefusedArrayBodyCostsLittle(t *testing.T) {
 		t.Fatalf("refusing a %d MiB array allocated %d MiB", len(body)>>20, allocated>>20)
 	}
 }
+
+// TestLargeBodiesLeaveNothingPooled: the parser that read a large body keeps memory for it, so
+// its doc is not pooled again; a small body's is.
+func TestLargeBodiesLeaveNothingPooled(t *testing.T) {
+	small := []byte(`{"a":[1,2,3]}`)
+	large := []byte(`{"a":"` + strings.Repeat("x", largeValue) + `"}`)
+	for _, c := range []struct {
+		body   []byte
+		pooled bool
+	}{{small, true}, {large, false}} {
+		d, err := parseBody(c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.release()
+		again := jsonDocs.Get().(*jsonDoc) // the pool gives back what this goroutine put, if anything
+		if (again == d) != c.pooled {
+			t.Errorf("%d bytes: pooled again %v, want %v", len(c.body), again == d, c.pooled)
+		}
+		jsonDocs.Put(again)
+	}
+}

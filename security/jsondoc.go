@@ -41,7 +41,14 @@ type jsonDoc struct {
 	root    *fastjson.Value
 	number  number  // the last number looked at (a Decimal's is judged by its anyOf, then itself)
 	refusal refusal // why the last value checked was refused
+	// large: the parser held a value over largeValue; it keeps memory for the largest it ever
+	// parsed, so such a doc is dropped rather than pooled (one 10 MB body would otherwise pin
+	// its tree's size in the pool for good).
+	large bool
 }
+
+// largeValue is the size of a parsed value past which its doc is not pooled again.
+const largeValue = 1 << 20
 
 // number is a number's text and shape.
 type number struct {
@@ -71,6 +78,7 @@ func (d *jsonDoc) read(raw []byte) *apperr.Error {
 	if err := d.readEOF(raw); err != nil {
 		return err
 	}
+	d.large = len(raw) > largeValue
 	root, err := d.parser.ParseBytes(raw)
 	if err != nil { // fastjson stops at 300 levels
 		return notJSON(raw, err)
@@ -99,6 +107,9 @@ func (d *jsonDoc) readEOF(raw []byte) *apperr.Error {
 }
 
 func (d *jsonDoc) release() {
+	if d.large {
+		return // left to the collector, with its parser's memory
+	}
 	d.in, d.root, d.refusal, d.number.value = bytes.Buffer{}, nil, refusal{}, nil
 	d.dec.Reset(&d.in)
 	jsonDocs.Put(d)
@@ -227,6 +238,7 @@ func checkItems(raw []byte, items *schemaNode) ([]itemSpan, *apperr.Error) {
 			// array of zeros would take hundreds of megabytes); only a NUL or too deep a
 			// nesting further on, or the rest not being JSON, can still change the answer.
 			if walk && refused != nil && treeErr == nil && deepOrNUL == nil {
+				d.large = d.large || span.end-span.start > largeValue
 				if item, err := d.parser.ParseBytes(raw[span.start:span.end]); err != nil {
 					treeErr = err
 				} else {
@@ -236,6 +248,7 @@ func checkItems(raw []byte, items *schemaNode) ([]itemSpan, *apperr.Error) {
 			return
 		}
 		spans = append(spans, span)
+		d.large = d.large || span.end-span.start > largeValue
 		item, err := d.parser.ParseBytes(raw[span.start:span.end])
 		if err != nil { // fastjson stops at 300 levels
 			treeErr = err
