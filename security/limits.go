@@ -1,5 +1,8 @@
 package security
 
+// Limits on what a request may make the server hold: its headers, and the large bodies in
+// flight at once.
+
 import (
 	"context"
 	"net/http"
