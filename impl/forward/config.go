@@ -111,12 +111,16 @@ type Config struct {
 	// long as Evotor retries us).
 	RetryFor time.Duration
 	// RescueAfter is how long a job may seem to run before it is taken for lost (its process
-	// killed) and run again elsewhere (default 1 min; at least Timeout + 5 s).
+	// killed) and run again elsewhere (default 1 min; at least a job's time, DrainFor + Timeout + 5 s).
 	RescueAfter time.Duration
 	// PollInterval is how often idle workers look for due jobs (default 200 ms).
 	PollInterval time.Duration
 	// Workers is how many messages one process sends at once (default 32).
 	Workers int
+	// DrainFor is how long one job goes on sending a user's next messages after its own
+	// (default 30 s): a backlog drains without a queue poll between messages; then a fresh job
+	// goes on, so no job runs for long.
+	DrainFor time.Duration
 	// SweepInterval is how often pending messages whose job is gone (finalised while the row
 	// stayed pending, or lost) are given a fresh one (default 1 min).
 	SweepInterval time.Duration
@@ -135,6 +139,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RescueAfter, time.Minute)
 	def(&c.PollInterval, 200*time.Millisecond)
 	def(&c.SweepInterval, time.Minute)
+	def(&c.DrainFor, 30*time.Second)
 	c.RescueAfter = max(c.RescueAfter, c.jobTimeout())
 	if c.Workers <= 0 {
 		c.Workers = 32
@@ -142,5 +147,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// jobTimeout bounds one job run: the HTTP attempt plus the database writes around it.
-func (c Config) jobTimeout() time.Duration { return c.Timeout + 5*time.Second }
+// jobTimeout bounds one job run: draining, then the last HTTP attempt, plus the database
+// writes around them.
+func (c Config) jobTimeout() time.Duration { return c.DrainFor + c.Timeout + 5*time.Second }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,13 +31,14 @@ const queue = "forward"
 // Service owns the job queue: it puts a delivery's send jobs in the queue (from Accept's
 // transaction) and, when started, sends them.
 //
-// Design (River gives no order per key; its sequences are a paid extension): one job per
-// message (River: locking so one process works a job at a time, retries with our backoff,
-// rescue of jobs whose process died). Order comes from the outbox: a job sends its message only
-// when it is the user's earliest pending one and the job still owns it (forward_messages.job_id);
-// otherwise it snoozes. Finishing a message (delivered or dead) gives the next one a fresh job
-// in the same transaction, so a user's messages go out one after another, never two at once,
-// while other users' messages go out in parallel.
+// Design (River gives no order per key; its sequences are a paid extension): River jobs give
+// locking (one process works a job at a time), retries with our backoff, and rescue of jobs
+// whose process died. Order comes from the outbox: only a user's earliest pending message (per
+// destination) is sent, by the one job that owns it (forward_messages.job_id). A delivery gets
+// a job only when nothing of its user is pending there; the job, once its message is answered,
+// claims the user's next messages and sends them at once (a backlog drains at the
+// destination's pace, not the queue's poll), so a user's messages go out one after another,
+// never two at once, while other users' messages go out in parallel.
 type Service struct {
 	cfg          Config
 	store        *storage.Store
@@ -47,7 +49,8 @@ type Service struct {
 	http         *http.Client
 	policy       backoff
 	maxAttempts  int
-	retryAfter   sync.Map // job id → how long its destination asked to wait (Retry-After)
+	retryAfter   sync.Map    // job id → how long its destination asked to wait (Retry-After)
+	stopping     atomic.Bool // Stop was called: jobs stop draining
 	logger       *slog.Logger
 }
 
@@ -166,6 +169,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	if len(s.destinations) == 0 {
 		return nil
 	}
+	s.stopping.Store(true)
 	err := s.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = s.client.StopAndCancel(context.Background())

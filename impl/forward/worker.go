@@ -24,10 +24,15 @@ type sendArgs struct {
 func (sendArgs) Kind() string { return "forward_message" }
 
 // blockedSnooze is how long a job waits behind an earlier pending message before looking
-// again. It is only a safety net: finishing the earlier message hands this one a fresh job.
+// again. It is only a safety net: the earlier message's job takes this one over, or hands it a
+// fresh job, when it finishes.
 const blockedSnooze = time.Hour
 
-// sender sends one message per job.
+// claimSize is how many of a user's next messages a draining job takes over at a time: one
+// transaction records a run of sends and claims the next run.
+const claimSize = 32
+
+// sender sends the messages its job owns, then drains the user's queue behind them.
 type sender struct {
 	river.WorkerDefaults[sendArgs]
 	svc *Service
@@ -35,49 +40,100 @@ type sender struct {
 
 func (w *sender) Timeout(*river.Job[sendArgs]) time.Duration { return w.svc.cfg.jobTimeout() }
 
+// Work sends the job's messages in order, one at a time: the first is its user's head (else it
+// waits behind the head). While every send succeeds it goes on with the user's next messages,
+// claimed claimSize at a time in the transaction that records the last run, so a backlog drains
+// as fast as the destination answers, with no queue poll between messages. It stops draining
+// after the configured DrainFor (another job goes on), when the service stops, or on a failure
+// (River retries the job: it still owns the failed message).
 func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	s := w.svc
-	m, found, err := s.store.ForwardMessageByKey(ctx, job.Args.MessageKey)
-	if err != nil {
-		return err
-	}
-	if !found || m.State != storage.ForwardPending || m.JobID == nil || *m.JobID != job.ID {
-		return nil // delivered, dead, or handed to a newer job
-	}
-	head, _, err := s.store.FirstPending(ctx, m.Destination, m.EvotorUserID)
-	if err != nil {
-		return err
-	}
-	if head.ID != m.ID {
-		return s.waitBehind(ctx, head)
-	}
-	a := storage.Attempt{At: time.Now().UTC()}
-	var wait time.Duration
-	if dest, ok := s.destinations[m.Destination]; ok {
-		a.Status, a.Err, wait = s.send(ctx, dest, m)
-	} else {
-		a.Err = "destination no longer configured"
-	}
-	gone := a.Status == http.StatusGone // the receiver says it will never take it: dead at once
-	a.Final = a.Err != "" && (job.Attempt >= job.MaxAttempts || gone)
-	// The outcome is written even when the job's time ran out meanwhile.
-	owned, err := s.store.FinishAttempt(context.WithoutCancel(ctx), m.ID, job.ID, a, s.insertJobs)
-	if err != nil {
-		return err
-	}
-	if a.Err != "" && owned {
-		if a.Final {
-			s.logger.Warn("forwarding: message dead", "destination", m.Destination, "message", MessageID(m.InboxID), "attempts", job.Attempt, "error", a.Err)
+	started := time.Now()
+	for {
+		owned, err := s.store.OwnedBy(ctx, job.ID)
+		if err != nil || len(owned) == 0 {
+			return err // nothing (left) to send: delivered, dead, or handed to a newer job
 		}
-		if gone {
-			return river.JobCancel(errors.New(a.Err)) // no retry
+		head, _, err := s.store.FirstPending(ctx, owned[0].Destination, owned[0].EvotorUserID)
+		if err != nil {
+			return err
 		}
-		if wait > 0 {
-			s.retryAfter.Store(job.ID, wait)
+		if head.ID != owned[0].ID {
+			return s.waitBehind(ctx, head)
 		}
-		return errors.New(a.Err) // retried by River with our backoff; discarded after the last attempt
+		// A retried job (it failed before) does not drain: its attempt count is its message's.
+		drain := len(job.Errors) == 0 && time.Since(started) < s.cfg.DrainFor && !s.stopping.Load()
+		sent, wait, err := s.sendRun(ctx, job, owned)
+		if err != nil {
+			return err
+		}
+		claim := 0
+		if drain {
+			claim = claimSize
+		}
+		last := sent[len(sent)-1]
+		// The outcome is written even when the job's time ran out meanwhile.
+		stillOwned, err := s.store.FinishAttempts(context.WithoutCancel(ctx), job.ID, sent, claim, s.insertJobs)
+		if err != nil || !stillOwned {
+			return err
+		}
+		if last.Err != "" {
+			return s.failed(job, owned[0].Destination, last, wait)
+		}
+		if claim == 0 {
+			return nil
+		}
 	}
-	return nil
+}
+
+// sendRun sends msgs in order until one fails, and returns the attempts made (at least one)
+// and how long a failing destination asked to wait.
+func (s *Service) sendRun(ctx context.Context, job *river.Job[sendArgs], msgs []storage.ForwardMessage) ([]storage.Sent, time.Duration, error) {
+	var sent []storage.Sent
+	for _, m := range msgs {
+		out, found, err := s.store.OutgoingByID(ctx, m.ID)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !found {
+			break
+		}
+		a := storage.Sent{ID: m.ID, Attempt: storage.Attempt{At: time.Now().UTC()}}
+		var wait time.Duration
+		if dest, ok := s.destinations[m.Destination]; ok {
+			a.Status, a.Err, wait = s.send(ctx, dest, out)
+		} else {
+			a.Err = "destination no longer configured"
+		}
+		gone := a.Status == http.StatusGone // the receiver says it will never take it: dead at once
+		a.Final = a.Err != "" && (job.Attempt >= job.MaxAttempts || gone)
+		sent = append(sent, a)
+		if a.Err != "" {
+			return sent, wait, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(sent) == 0 {
+		return nil, 0, errors.New("forwarding: the job's messages vanished")
+	}
+	return sent, 0, nil
+}
+
+// failed ends a job run whose last attempt failed: dead at once (410), retried by River with
+// our backoff (or the destination's Retry-After), or discarded after the last attempt.
+func (s *Service) failed(job *river.Job[sendArgs], destination string, a storage.Sent, wait time.Duration) error {
+	if a.Final {
+		s.logger.Warn("forwarding: message dead", "destination", destination, "message", a.ID, "attempts", job.Attempt, "error", a.Err)
+	}
+	if a.Status == http.StatusGone {
+		return river.JobCancel(errors.New(a.Err)) // no retry
+	}
+	if wait > 0 {
+		s.retryAfter.Store(job.ID, wait)
+	}
+	return errors.New(a.Err)
 }
 
 // NextRetry honours a destination's Retry-After (429, 503): the next attempt waits what it

@@ -11,11 +11,17 @@ import (
 )
 
 // The forwarding outbox. Every accepted, non-duplicate delivery becomes one ForwardMessage per
-// destination, written in the delivery's own transaction together with the job that sends it
-// (impl/forward owns the job queue and hands Accept a JobInserter). Order per Evotor user:
-// forward_users hands out seq under a row lock, so one user's deliveries commit in seq order;
-// only a user's earliest pending message is ever sent, by the one job that owns it (job_id),
-// and finishing it hands the next one a fresh job in the same transaction.
+// destination, written in the delivery's own transaction (impl/forward owns the job queue and
+// hands Accept a JobInserter). Order per Evotor user and destination: forward_users hands out
+// seq under a row lock, so one user's deliveries commit in seq order; only a user's earliest
+// pending message (the head) is ever sent, by the one job that owns it (job_id).
+//
+// One job drains a user's queue: a delivery gets a send job only when it is the head (nothing
+// of the user is pending there); the job that finishes a message takes the next ones over
+// (ClaimNext) and sends them at once, or hands the head a fresh job (when it stops draining or
+// the message died). Accepting and finishing both take the user's forward_users row lock first,
+// so a delivery committed while the head was finishing is either seen by the finisher or sees
+// the head finished and gets a job itself: no message is left without an owner.
 
 // Message states.
 const (
@@ -86,16 +92,46 @@ func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxE
 		return err
 	}
 	msgs := make([]ForwardMessage, len(f.Destinations))
-	keys := make([]MessageKey, len(f.Destinations))
+	var heads []int // the messages that are their user's head: they get a job
 	for i, d := range f.Destinations {
 		msgs[i] = ForwardMessage{Destination: d, EvotorUserID: user, Seq: seq, InboxID: entry.ID,
 			State: ForwardPending, CreatedAt: entry.ReceivedAt}
-		keys[i] = msgs[i].Key()
+		queued, err := anyPending(db, d, user)
+		if err != nil {
+			return err
+		}
+		if !queued {
+			heads = append(heads, i)
+		}
 	}
-	if err := s.withJobs(ctx, db, f.InsertJobs, keys, func(i int, job int64) { msgs[i].JobID = &job }); err != nil {
-		return err
+	keys := make([]MessageKey, len(heads))
+	for k, i := range heads {
+		keys[k] = msgs[i].Key()
+	}
+	if len(keys) > 0 {
+		if err := s.withJobs(ctx, db, f.InsertJobs, keys, func(k int, job int64) { msgs[heads[k]].JobID = &job }); err != nil {
+			return err
+		}
 	}
 	return db.Create(&msgs).Error
+}
+
+// anyPending reports whether the user has a message pending for destination (read through the
+// pending index: it costs the same whatever was delivered before).
+func anyPending(db *gorm.DB, destination, user string) (bool, error) {
+	var ids []int64
+	err := db.Raw("SELECT id FROM forward_messages WHERE destination = ? AND evotor_user_id = ? AND state = ? LIMIT 1",
+		destination, user, ForwardPending).Scan(&ids).Error
+	return len(ids) > 0, err
+}
+
+// lockUser takes the user's forward_users row lock for the rest of db's transaction
+// (PostgreSQL; SQLite runs one writing transaction at a time anyway).
+func (s *Store) lockUser(db *gorm.DB, user string) error {
+	if !s.OnPostgres() {
+		return nil
+	}
+	return db.Exec("SELECT last_seq FROM forward_users WHERE evotor_user_id = ? FOR UPDATE", user).Error
 }
 
 // withJobs inserts the keys' jobs in db's transaction and passes each job id to set.
@@ -139,18 +175,25 @@ type Outgoing struct {
 	Body       []byte
 }
 
-// ForwardMessageByKey loads a message and its delivery; found is false when there is none.
-func (s *Store) ForwardMessageByKey(ctx context.Context, k MessageKey) (Outgoing, bool, error) {
+// OutgoingByID loads a message and its delivery; found is false when there is none.
+func (s *Store) OutgoingByID(ctx context.Context, id int64) (Outgoing, bool, error) {
 	var out []Outgoing
 	err := s.db.WithContext(ctx).Table("forward_messages AS m").
 		Select("m.*, i.operation, i.path_params, i.received_at, i.body").
 		Joins("JOIN inbox i ON i.id = m.inbox_id").
-		Where("m.destination = ? AND m.evotor_user_id = ? AND m.seq = ?", k.Destination, k.UserID, k.Seq).
-		Limit(1).Scan(&out).Error
+		Where("m.id = ?", id).Limit(1).Scan(&out).Error
 	if err != nil || len(out) == 0 {
 		return Outgoing{}, false, err
 	}
 	return out[0], true, nil
+}
+
+// OwnedBy lists the pending messages job owns, in seq order (a draining job owns a few of one
+// user's; a job owns none once its messages are finished or handed to another job).
+func (s *Store) OwnedBy(ctx context.Context, job int64) ([]ForwardMessage, error) {
+	var out []ForwardMessage
+	err := s.db.WithContext(ctx).Where("job_id = ? AND state = ?", job, ForwardPending).Order("seq").Find(&out).Error
+	return out, err
 }
 
 // FirstPending is the destination's earliest pending message of the user: the only one that
@@ -160,13 +203,19 @@ func (s *Store) FirstPending(ctx context.Context, destination, user string) (For
 }
 
 func firstPending(db *gorm.DB, destination, user string) (ForwardMessage, bool, error) {
-	var m []ForwardMessage
-	err := db.Where("destination = ? AND evotor_user_id = ? AND state = ?", destination, user, ForwardPending).
-		Order("seq").Limit(1).Find(&m).Error
+	m, err := pendingHead(db, destination, user, 1)
 	if err != nil || len(m) == 0 {
 		return ForwardMessage{}, false, err
 	}
 	return m[0], true, nil
+}
+
+// pendingHead is the user's first n pending messages for destination, in seq order.
+func pendingHead(db *gorm.DB, destination, user string, n int) ([]ForwardMessage, error) {
+	var m []ForwardMessage
+	err := db.Where("destination = ? AND evotor_user_id = ? AND state = ?", destination, user, ForwardPending).
+		Order("seq").Limit(n).Find(&m).Error
+	return m, err
 }
 
 // Attempt is the outcome of one send.
@@ -177,46 +226,84 @@ type Attempt struct {
 	Final  bool   // a failure that ends the message (it is dead)
 }
 
-// FinishAttempt records an attempt on the message owned by job. A success (delivered) or a
-// final failure (dead) hands the user's next pending message a fresh job in the same
-// transaction, so the queue never stalls behind a finished message. It reports false when the
-// job no longer owns a pending message (nothing recorded).
-func (s *Store) FinishAttempt(ctx context.Context, id, job int64, a Attempt, insert JobInserter) (bool, error) {
-	var owned bool
+// Sent is one message's attempt, for FinishAttempts.
+type Sent struct {
+	ID int64
+	Attempt
+}
+
+// FinishAttempts records the attempts a job made, in order, on messages it owns, all of one
+// user and destination, in one transaction (only the last may be a failure). Then:
+//   - after a failure that is not final, the job keeps its message (it is retried);
+//   - when claim > 0 and the last one succeeded, the job takes over the user's next claim
+//     pending messages (replacing any job they had) to send them at once: ClaimNext;
+//   - otherwise the user's next pending message is handed a fresh job, so the queue never
+//     stalls behind a finished message.
+//
+// It reports false when the job no longer owned a message it sent (the rest is not recorded,
+// and nothing is handed over: the message's new owner does it).
+func (s *Store) FinishAttempts(ctx context.Context, job int64, sent []Sent, claim int, insert JobInserter) (bool, error) {
+	if len(sent) == 0 {
+		return true, nil
+	}
+	owned := true
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		state := ForwardPending
-		switch {
-		case a.Err == "":
-			state = ForwardDelivered
-		case a.Final:
-			state = ForwardDead
-		}
-		set := map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_attempt_at": a.At, "state": state,
-			"last_status": nil, "last_error": nil}
-		if a.Status != 0 {
-			set["last_status"] = a.Status
-		}
-		if a.Err != "" {
-			set["last_error"] = a.Err
-		}
-		if state == ForwardDelivered {
-			set["delivered_at"] = a.At
-		}
-		res := db.Model(&ForwardMessage{}).Where("id = ? AND job_id = ? AND state = ?", id, job, ForwardPending).Updates(set)
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
-		}
-		owned = true
-		if state == ForwardPending {
-			return nil
-		}
 		var m ForwardMessage
-		if err := db.Take(&m, id).Error; err != nil {
+		if err := db.Take(&m, sent[0].ID).Error; err != nil {
 			return err
+		}
+		if err := s.lockUser(db, m.EvotorUserID); err != nil {
+			return err
+		}
+		for _, a := range sent {
+			ok, err := recordAttempt(db, job, a)
+			if err != nil || !ok {
+				owned = false
+				return err
+			}
+		}
+		last := sent[len(sent)-1]
+		switch {
+		case last.Err != "" && !last.Final:
+			return nil
+		case last.Err == "" && claim > 0:
+			next, err := pendingHead(db, m.Destination, m.EvotorUserID, claim)
+			if err != nil || len(next) == 0 {
+				return err
+			}
+			ids := make([]int64, len(next))
+			for i, n := range next {
+				ids[i] = n.ID
+			}
+			return db.Model(&ForwardMessage{}).Where("id IN ?", ids).Update("job_id", job).Error
 		}
 		return s.handOver(ctx, db, m.Destination, m.EvotorUserID, insert)
 	})
 	return owned, err
+}
+
+// recordAttempt writes one attempt on a message job owns; false when it does not own it.
+func recordAttempt(db *gorm.DB, job int64, a Sent) (bool, error) {
+	state := ForwardPending
+	switch {
+	case a.Err == "":
+		state = ForwardDelivered
+	case a.Final:
+		state = ForwardDead
+	}
+	set := map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_attempt_at": a.At, "state": state,
+		"last_status": nil, "last_error": nil}
+	if a.Status != 0 {
+		set["last_status"] = a.Status
+	}
+	if a.Err != "" {
+		set["last_error"] = a.Err
+	}
+	if state == ForwardDelivered {
+		set["delivered_at"] = a.At
+	}
+	res := db.Model(&ForwardMessage{}).Where("id = ? AND job_id = ? AND state = ?", a.ID, job, ForwardPending).Updates(set)
+	return res.RowsAffected == 1, res.Error
 }
 
 // handOver gives the user's earliest pending message (if any) a fresh job that owns it; the
@@ -365,13 +452,17 @@ func parseDBTime(s *string) *time.Time {
 	return nil
 }
 
-// OrphanedMessages are up to limit pending messages whose send job is gone from the job
-// queue's table (river_job, on the same database) or finished there: nothing will send them.
+// OrphanedMessages are up to limit heads (pending messages with no earlier pending message of
+// their user and destination) whose send job is gone from the job queue's table (river_job,
+// on the same database) or finished there: nothing will send them, nor the messages behind.
+// (A message behind the head has no job of its own: the head's job takes it over.)
 func (s *Store) OrphanedMessages(ctx context.Context, limit int) ([]ForwardMessage, error) {
 	var out []ForwardMessage
 	err := s.db.WithContext(ctx).Raw(`SELECT m.* FROM forward_messages m LEFT JOIN river_job j ON j.id = m.job_id
 		WHERE m.state = ? AND (m.job_id IS NULL OR j.id IS NULL OR j.finalized_at IS NOT NULL)
-		ORDER BY m.id LIMIT ?`, ForwardPending, limit).Scan(&out).Error
+		AND NOT EXISTS (SELECT 1 FROM forward_messages e WHERE e.destination = m.destination
+			AND e.evotor_user_id = m.evotor_user_id AND e.state = ? AND e.seq < m.seq)
+		ORDER BY m.id LIMIT ?`, ForwardPending, ForwardPending, limit).Scan(&out).Error
 	return out, err
 }
 

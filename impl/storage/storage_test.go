@@ -180,14 +180,25 @@ func TestConcurrentDeliveriesEachGetTheirOwnResult(t *testing.T) {
 		if items, _, _ := st.List(ctx, storage.StoresOf("mallory"), "", 100); len(items) != 0 {
 			t.Errorf("refused deliveries kept mallory's stores %v", items)
 		}
-		for _, table := range []string{"forward_messages", "river_job"} {
-			var n int64
-			if err := opened.DB.Table(table).Count(&n).Error; err != nil {
-				t.Fatal(err)
+		var msgs []storage.ForwardMessage
+		if err := opened.DB.Order("seq").Find(&msgs).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != receipts+1 {
+			t.Errorf("%d forwarding messages, want one per stored delivery (%d)", len(msgs), receipts+1)
+		}
+		// One send job, the head's (alice's first message): it drains the rest in order.
+		var jobs int64
+		if err := opened.DB.Table("river_job").Count(&jobs).Error; err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range msgs {
+			if (m.JobID != nil) != (i == 0) || m.Seq != int64(i+1) {
+				t.Errorf("message %d: seq %d, job %v; want seq %d, a job only for the first", i, m.Seq, m.JobID, i+1)
 			}
-			if n != receipts+1 {
-				t.Errorf("%d rows in %s, want one per stored delivery (%d)", n, table, receipts+1)
-			}
+		}
+		if jobs != 1 {
+			t.Errorf("%d send jobs, want 1 (the user's first message's)", jobs)
 		}
 	})
 }
