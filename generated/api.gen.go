@@ -828,10 +828,10 @@ type Store struct {
 	Uuid EvotorId `json:"uuid"`
 }
 
-// StoredEvent One accepted delivery, as the `inbox` table holds it.
+// StoredEvent One accepted delivery, as the `inbox` table holds it (its body on its own request).
 type StoredEvent struct {
-	// Body The body exactly as received (JSON).
-	Body interface{} `json:"body"`
+	// BodyBytes The body's size in bytes, as received; the body itself: `GET /admin/v1/users/{userId}/events/{id}`.
+	BodyBytes int64 `json:"bodyBytes"`
 
 	// Id The inbox row's id; forwarded messages carry it as `msg_<id>`.
 	Id int64 `json:"id"`
@@ -2088,11 +2088,23 @@ type ClientInterface interface {
 	//
 	// For the partner: the user's rows of the `inbox` table, newest first — every accepted
 	// event and notification about the user, with its operation, path parameters, arrival
-	// time and body exactly as received (redeliveries that changed nothing are not there;
-	// webhook requests such as user/create never are). Reads only.
+	// time and body size (redeliveries that changed nothing are not there; webhook requests
+	// such as user/create never are). A body (up to 10 MB each) is not in the listing: a
+	// page of them would be held in memory at once; `GET
+	// /admin/v1/users/{userId}/events/{eventId}` answers one body exactly as received.
+	// Reads only.
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
 	AdminListEvents(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminGetEventBody One stored delivery's body, exactly as received
+	//
+	// For the partner: the body of one row of the user's inbox (as `GET
+	// /admin/v1/users/{userId}/events` lists it), byte for byte as Evotor sent it, as
+	// `application/json`. Reads only.
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/events/{eventId} (the `AdminGetEventBody` operationId).
+	AdminGetEventBody(ctx context.Context, userId UserIdPath, eventId int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminListReceipts The user's receipts, each as Evotor sent it
 	//
@@ -2877,12 +2889,34 @@ func (c *Client) AdminListEmployees(ctx context.Context, userId UserIdPath, para
 //
 // For the partner: the user's rows of the `inbox` table, newest first — every accepted
 // event and notification about the user, with its operation, path parameters, arrival
-// time and body exactly as received (redeliveries that changed nothing are not there;
-// webhook requests such as user/create never are). Reads only.
+// time and body size (redeliveries that changed nothing are not there; webhook requests
+// such as user/create never are). A body (up to 10 MB each) is not in the listing: a
+// page of them would be held in memory at once; `GET
+// /admin/v1/users/{userId}/events/{eventId}` answers one body exactly as received.
+// Reads only.
 //
 // Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
 func (c *Client) AdminListEvents(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminListEventsRequest(c.Server, userId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminGetEventBody One stored delivery's body, exactly as received
+//
+// For the partner: the body of one row of the user's inbox (as `GET
+// /admin/v1/users/{userId}/events` lists it), byte for byte as Evotor sent it, as
+// `application/json`. Reads only.
+//
+// Corresponds with GET /admin/v1/users/{userId}/events/{eventId} (the `AdminGetEventBody` operationId).
+func (c *Client) AdminGetEventBody(ctx context.Context, userId UserIdPath, eventId int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminGetEventBodyRequest(c.Server, userId, eventId)
 	if err != nil {
 		return nil, err
 	}
@@ -4323,6 +4357,47 @@ func NewAdminListEventsRequest(server string, userId UserIdPath, params *AdminLi
 	return req, nil
 }
 
+// NewAdminGetEventBodyRequest constructs an http.Request for the AdminGetEventBody method
+func NewAdminGetEventBodyRequest(server string, userId UserIdPath, eventId int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "eventId", eventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/events/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdminListReceiptsRequest constructs an http.Request for the AdminListReceipts method
 func NewAdminListReceiptsRequest(server string, userId UserIdPath, params *AdminListReceiptsParams) (*http.Request, error) {
 	var err error
@@ -5437,13 +5512,27 @@ type ClientWithResponsesInterface interface {
 	//
 	// For the partner: the user's rows of the `inbox` table, newest first — every accepted
 	// event and notification about the user, with its operation, path parameters, arrival
-	// time and body exactly as received (redeliveries that changed nothing are not there;
-	// webhook requests such as user/create never are). Reads only.
+	// time and body size (redeliveries that changed nothing are not there; webhook requests
+	// such as user/create never are). A body (up to 10 MB each) is not in the listing: a
+	// page of them would be held in memory at once; `GET
+	// /admin/v1/users/{userId}/events/{eventId}` answers one body exactly as received.
+	// Reads only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/events (the `AdminListEvents` operationId).
 	AdminListEventsWithResponse(ctx context.Context, userId UserIdPath, params *AdminListEventsParams, reqEditors ...RequestEditorFn) (*AdminListEventsResponse, error)
+
+	// AdminGetEventBodyWithResponse One stored delivery's body, exactly as received
+	//
+	// For the partner: the body of one row of the user's inbox (as `GET
+	// /admin/v1/users/{userId}/events` lists it), byte for byte as Evotor sent it, as
+	// `application/json`. Reads only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/events/{eventId} (the `AdminGetEventBody` operationId).
+	AdminGetEventBodyWithResponse(ctx context.Context, userId UserIdPath, eventId int64, reqEditors ...RequestEditorFn) (*AdminGetEventBodyResponse, error)
 
 	// AdminListReceiptsWithResponse The user's receipts, each as Evotor sent it
 	//
@@ -6792,6 +6881,82 @@ func (r AdminListEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminGetEventBodyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *json.RawMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminGetEventBodyResponse) GetJSON200() *json.RawMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminGetEventBodyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminGetEventBodyResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminGetEventBodyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminGetEventBodyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminGetEventBodyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminGetEventBodyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminGetEventBodyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminGetEventBodyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminGetEventBodyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8531,8 +8696,11 @@ func (c *ClientWithResponses) AdminListEmployeesWithResponse(ctx context.Context
 //
 // For the partner: the user's rows of the `inbox` table, newest first — every accepted
 // event and notification about the user, with its operation, path parameters, arrival
-// time and body exactly as received (redeliveries that changed nothing are not there;
-// webhook requests such as user/create never are). Reads only.
+// time and body size (redeliveries that changed nothing are not there; webhook requests
+// such as user/create never are). A body (up to 10 MB each) is not in the listing: a
+// page of them would be held in memory at once; `GET
+// /admin/v1/users/{userId}/events/{eventId}` answers one body exactly as received.
+// Reads only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -8543,6 +8711,23 @@ func (c *ClientWithResponses) AdminListEventsWithResponse(ctx context.Context, u
 		return nil, err
 	}
 	return ParseAdminListEventsResponse(rsp)
+}
+
+// AdminGetEventBodyWithResponse One stored delivery's body, exactly as received
+//
+// For the partner: the body of one row of the user's inbox (as `GET
+// /admin/v1/users/{userId}/events` lists it), byte for byte as Evotor sent it, as
+// `application/json`. Reads only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/events/{eventId} (the `AdminGetEventBody` operationId).
+func (c *ClientWithResponses) AdminGetEventBodyWithResponse(ctx context.Context, userId UserIdPath, eventId int64, reqEditors ...RequestEditorFn) (*AdminGetEventBodyResponse, error) {
+	rsp, err := c.AdminGetEventBody(ctx, userId, eventId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminGetEventBodyResponse(rsp)
 }
 
 // AdminListReceiptsWithResponse The user's receipts, each as Evotor sent it
@@ -9933,6 +10118,67 @@ func ParseAdminListEventsResponse(rsp *http.Response) (*AdminListEventsResponse,
 	return response, nil
 }
 
+// ParseAdminGetEventBodyResponse parses an HTTP response from a AdminGetEventBodyWithResponse call
+func ParseAdminGetEventBodyResponse(rsp *http.Response) (*AdminGetEventBodyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminGetEventBodyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest json.RawMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseAdminListReceiptsResponse parses an HTTP response from a AdminListReceiptsWithResponse call
 func ParseAdminListReceiptsResponse(rsp *http.Response) (*AdminListReceiptsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11219,6 +11465,9 @@ type ServerInterface interface {
 	// AdminListEvents Every delivery stored for the user (the inbox), newest first
 	// (GET /admin/v1/users/{userId}/events)
 	AdminListEvents(ctx echo.Context, userId UserIdPath, params AdminListEventsParams) error
+	// AdminGetEventBody One stored delivery's body, exactly as received
+	// (GET /admin/v1/users/{userId}/events/{eventId})
+	AdminGetEventBody(ctx echo.Context, userId UserIdPath, eventId int64) error
 	// AdminListReceipts The user's receipts, each as Evotor sent it
 	// (GET /admin/v1/users/{userId}/receipts)
 	AdminListReceipts(ctx echo.Context, userId UserIdPath, params AdminListReceiptsParams) error
@@ -11516,6 +11765,30 @@ func (w *ServerInterfaceWrapper) AdminListEvents(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminListEvents(ctx, userId, params)
+	return err
+}
+
+// AdminGetEventBody converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminGetEventBody(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "eventId" -------------
+	var eventId int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "eventId", ctx.Param("eventId"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter eventId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminGetEventBody(ctx, userId, eventId)
 	return err
 }
 
@@ -11906,6 +12179,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/stores/:storeUuid/documents", wrapper.AdminListDocuments, options.OperationMiddlewares["adminListDocuments"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/receipts", wrapper.AdminListReceipts, options.OperationMiddlewares["adminListReceipts"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/events", wrapper.AdminListEvents, options.OperationMiddlewares["adminListEvents"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/events/:eventId", wrapper.AdminGetEventBody, options.OperationMiddlewares["adminGetEventBody"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetSpec, options.OperationMiddlewares["getSpec"]...)
 	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
@@ -12912,6 +13186,99 @@ func (response AdminListEvents431JSONResponse) VisitAdminListEventsResponse(w ht
 type AdminListEvents503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListEvents503JSONResponse) VisitAdminListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetEventBodyRequestObject struct {
+	UserId  UserIdPath `json:"userId"`
+	EventId int64      `json:"eventId"`
+}
+
+type AdminGetEventBodyResponseObject interface {
+	VisitAdminGetEventBodyResponse(w http.ResponseWriter) error
+}
+
+type AdminGetEventBody200JSONResponse json.RawMessage
+
+func (response AdminGetEventBody200JSONResponse) VisitAdminGetEventBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetEventBody400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminGetEventBody400JSONResponse) VisitAdminGetEventBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetEventBody401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminGetEventBody401JSONResponse) VisitAdminGetEventBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetEventBody404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminGetEventBody404JSONResponse) VisitAdminGetEventBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetEventBody431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminGetEventBody431JSONResponse) VisitAdminGetEventBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetEventBody503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminGetEventBody503JSONResponse) VisitAdminGetEventBodyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -14933,6 +15300,9 @@ type StrictServerInterface interface {
 	// AdminListEvents Every delivery stored for the user (the inbox), newest first
 	// (GET /admin/v1/users/{userId}/events)
 	AdminListEvents(ctx context.Context, request AdminListEventsRequestObject) (AdminListEventsResponseObject, error)
+	// AdminGetEventBody One stored delivery's body, exactly as received
+	// (GET /admin/v1/users/{userId}/events/{eventId})
+	AdminGetEventBody(ctx context.Context, request AdminGetEventBodyRequestObject) (AdminGetEventBodyResponseObject, error)
 	// AdminListReceipts The user's receipts, each as Evotor sent it
 	// (GET /admin/v1/users/{userId}/receipts)
 	AdminListReceipts(ctx context.Context, request AdminListReceiptsRequestObject) (AdminListReceiptsResponseObject, error)
@@ -15294,6 +15664,32 @@ func (sh *strictHandler) AdminListEvents(ctx echo.Context, userId UserIdPath, pa
 		return err
 	} else if validResponse, ok := response.(AdminListEventsResponseObject); ok {
 		return validResponse.VisitAdminListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminGetEventBody operation middleware
+func (sh *strictHandler) AdminGetEventBody(ctx echo.Context, userId UserIdPath, eventId int64) error {
+	var request AdminGetEventBodyRequestObject
+
+	request.UserId = userId
+	request.EventId = eventId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminGetEventBody(ctx.Request().Context(), request.(AdminGetEventBodyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminGetEventBody")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminGetEventBodyResponseObject); ok {
+		return validResponse.VisitAdminGetEventBodyResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -16038,624 +16434,631 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvHlS/4VXKxd6OBnSqonkABHRP3gs2m3WOSzdsP2pah20hUZTXKBKqgygKbbQUjKGl2fG/Ysfbs",
-	"9d71zp2HPbsx+8fERtCyNKL1oCJmv0D1V9An2ciTmfVCAY0mmxblof4Q0UBVPk6ePOfkefzyvYYbzeZR",
-	"SMKENvrvNcgjPJtPCXweuG60CJOdmOCEeOwbupjNcHze6DeOJgSF5Axh/kxDaTzE0wVhDwVeo68rjWl0",
-	"GoSNfoNOovl/EM2240Xj8WOlMfC8KKTHc0827BHqxsE8CaJQND4jsTvBYYLcSUQJmuPAQxE8QFHko2RC",
-	"EJ7Pp4GL2XfobBJMCaKLMWtnHISnKIoRa+CUfWZPz6c4bKNbcTRDGLo/WfD+2z+mUagg7CckRrsPoySK",
-	"tyiKiU9iEroElQbbFy+jgCKMpgFN2GjeCzwFvbvAYRIk54+3oT8+WBR4/NH5FLtkEk09ErcbSoGS94oz",
-	"g8mGRWry7hr9H3HCNsijJMaqRx4GLmkoDdlpo288fkdpzOPIW7jJHnvS7vSwb+qmavuur1rm2FJ7ZGyp",
-	"vqMTx9e7Hna7bCTk3QWb593FbEziRt9ggxtnywFN4V7PH/tdTe2YWle1sOuq447uql1LJ6RHiN9xtYbS",
-	"SIIZoQmezRv9hqHpXVWzVU0/0py+pvU1ra1p2p9pmgaPns9Jo19hBKWxoCSGHjVd1Ur/6YJxZkF4N0pu",
-	"RYuwwpF3I0QX7gSxJooEJHEcxZyAbuSRRt/SLKURE0yB18IoQT60BvP+MXGTRl+O4/E7Waf7vr/UH2Y/",
-	"oCR6QEK2yG4U+sHpImZcQh6S+Fw8EEeLhAAXjCkp75WNB1cYyXGIF8kkioOfVDfl9+OIM/4soJTxfWGA",
-	"l/SqF3pdFDsodswoW+pwANQWW4d9fMsFYaEgHKIgpAmeTvn+xKGHkrMIFVmLEYmJnSK3C3HSf68xwfRG",
-	"MJ0G4Wmj7+MpJQqXLI8V9tPONFp4RzCxfhIv2I+F7sR+4d8wKvFHppgmu6zPO7TR123N0jtOx7KNnvYC",
-	"O4dtt+JseJ98Y8q9pPM+D8UWg80VkkeJmNhNnJBsq3RUzTrStL7l9E2nuFWY4IJh0QTHCTD3i2zzBCcL",
-	"yvaymwQPSeMldjmJZ0EIdD5gE6Mgw2GJGE0u3cK51N7LF6jIVdnXqElBbZRY6SRbVhDcrSL7eDjB7N8X",
-	"oM/aYXPWewExWGEyKfXqSKA0HpKYggI0VtHpSLZ8mMSwMdZqzoxQVW3Zhy9g9zHtVdeTgs6CZIKyqaCz",
-	"OEgSEiLMlBmF7tm7XnAaJFRhX9eoTo+4UxwTioIENfF8zjd8O281oIjRRDTYEvq5frlPstdO+OOw/mVl",
-	"Whg/m2Le0fKY/4h8M3Z809U9Q+1ii6iW3xmrPVfzVIPovomtse12vIr6LDFO44U55zgM6vdY4Yf6XbYI",
-	"v7l95pqeRWy/o+rYGKuWa3qqQ3q+qmF9bIgfl/ZZp9vRVu+zIiGq9NqJZrPIAyOqauKKCTKuER/pCVdx",
-	"wmoE7YzG5yhIKBrjGPRpUaFN3Z3IY/b0jxra0n964x2FPRJNoumN8/vRdDEjjb7dtuzs63u82+8FobcD",
-	"ulo3TKUxI5guYjbHi/988UFDaYSYvdlIf5s+Sz++eMI2hYvDrGsj77OjsU4THBPZn9a2u4wON0F30aqK",
-	"pzMcJ0hI/WnGLVzT0Spz/Oi9bCx/mz6/+AVKP0ufXrx/8X76FH39l//NBFUUxeR4AUvNdJ9mGI56y7ql",
-	"q5am31Ad7dZA7e3u7Awcy9Zv3bohlvonUUj2fZ+SpNHXNQcmozQWpXYM9abt7KiWtqupjmbr6g3bHNy8",
-	"dct0nI7GbBmlcTNy6T18SmoWG58SdB4tEI4Jign2mIjNJtYYLjTNdP8HL3JBZE2S2RS+IvwH9jea4vD0",
-	"z4cNEg4bpd8I9op/z0iC2ekkpiT582FjkfiqU34jCZIp/0gIyFV1juMkJDHS21pbQ18/+RUa3NvLZS1/",
-	"7a3Cew0+2cWMhMnAdck8uURfxMQlwUPiIV1Di5AxdOSzk4vYAzhBumFaKAiTCNEkch+0c5kvDnjIEx0i",
-	"TVcHOzu7945Qcx5R1Ytc2lK49ohCopIpgcdwHOPzbYRnzOyj3ILHFLnTiJLDxQy50YywL7j0pqg5bLBB",
+	"7L17cxvJlS/4VXKxs0FgpwqqJ1AAY+JeiKJsriVRl6Rku42+RKIqiygLqEJXFkTRCkWou2fH94Yda89e",
+	"713v3HnYsxuzf0xshNzunpb7oY6Y/QLFr9Cf5EaezKwXCiAoUW61R/1HCwSq8nHy5Dknz+OXjxtuNJtH",
+	"IQkT2ug/bpBHeDafEvg8cN1oESY7McEJ8dg3dDGb4fis0W8cTQgKySnC/JmG0niIpwvCHgq8Rl9XGtPo",
+	"JAgb/QadRPN/L5ptx4vGkydKY+B5UUjvzT3ZsEeoGwfzJIhC0fiMxO4EhwlyJxElaI4DD0XwAEWRj5IJ",
+	"QXg+nwYuZt+h00kwJYguxqydcRCeoChGrIET9pk9PZ/isI1uxtEMYej+eMH7b/+YRqGCsJ+QGO0+jJIo",
+	"3qIoJj6JSegSVBpsX7yMAoowmgY0YaN5HHgKem+BwyRIzp5sQ398sCjw+KPzKXbJJJp6JG43lAIl7xZn",
+	"BpMNi9Tk3TX6P+KEbZBHSYxVjzwMXNJQGrLTRt948q7SmMeRt3CTPfak3elh39RN1fZdX7XMsaX2yNhS",
+	"fUcnjq93Pex22UjIews2zzuL2ZjEjb7BBjfOlgOawr2eP/a7mtoxta5qYddVxx3dVbuWTkiPEL/jag2l",
+	"kQQzQhM8mzf6DUPTu6pmq5p+pDl9TetrWlvTtD/XNA0ePZuTRr/CCEpjQUkMPWq6qpX+0wXjzILwTpTc",
+	"jBZhhSPvRIgu3AliTRQJSOI4ijkB3cgjjb6lWUojJpgCr4VRgnxoDeb9Y+Imjb4cx5N3s073fX+pP8x+",
+	"QEn0gIRskd0o9IOTRcy4hDwk8Zl4II4WCQEuGFNS3isbD64wknshXiSTKA5+Ut2U348jzvizgFLG94UB",
+	"XtCrXuh1Ueyg2DGjbKnDAVBbbB328ZoLwkJBOERBSBM8nfL9iUMPJacRKrIWIxITO0VuF+Kk/7gxwfR6",
+	"MJ0G4Umj7+MpJQqXLE8U9tPONFp4RzCxfhIv2I+F7sR+4d8wKvFHppgmu6zP27TR123N0jtOx7KNnvYS",
+	"O4dtt+JseJ98Y8q9pPM+D8UWg80VkkeJmNgNnJBsq3RUzTrStL7l9E2nuFWY4IJh0QTHCTD3y2zzBCcL",
+	"yvaymwQPSeMVdjmJZ0EIdD5gE6Mgw2GJGE0u3MK51N7LF6jIVdnXqElBbZRY6ThbVhDcrSL7eDjB7N+X",
+	"oM/aYXPWewkxWGEyKfXqSKA0HpKYggI0VtHpSLZ8mMSwMdZqzoxQVW3Zhy9g9zHtVdeTgk6DZIKyqaDT",
+	"OEgSEiLMlBmF7tm7XnASJFRhX9eoTo+4UxwTioIENfF8zjd8O281oIjRRDTYEvq5frmPs9eO+eOw/mVl",
+	"Whg/m2Le0fKY/4h8M3Z809U9Q+1ii6iW3xmrPVfzVIPovomtse12vIr6LDFO46U5514Y1O+xwg/1u2wR",
+	"fnP7zDU9i9h+R9WxMVYt1/RUh/R8VcP62BA/Lu2zTrejrd5nRUJU6bUTzWaRB0ZU1cQVE2RcIz7SY67i",
+	"hNUI2hmNz1CQUDTGMejTokKbujuRx+zpHzW0pf/0xrsKeySaRNPrZ/ej6WJGGn27bdnZ13d5t98LQm8H",
+	"dLVumEpjRjBdxGyO5//p/IOG0ggxe7OR/jZ9nn58/pRtCheHWddG3mdHY50mOCayP61tdxkdboDuolUV",
+	"T2c4TpCQ+tOMW7imo1Xm+NHjbCx/m744/wVKP0ufnb9//n76DH39l//VBFUUxeTeApaa6T7NMBz1pnVT",
+	"Vy1Nv6462s2B2tvd2Rk4lq3fvHldLPVPopDs+z4lSaOvaw5MRmksSu0Y6g3b2VEtbVdTHc3W1eu2Obhx",
+	"86bpOB2N2TJK40bk0rv4hNQsNj4h6CxaIBwTFBPsMRGbTawxXGia6f4PXuSCyJoksyl8RfgP7G80xeHJ",
+	"XwwbJBw2Sr8R7BX/npEEs9NJTEnyF8PGIvFVp/xGEiRT/pEQkKvqHMdJSGKkt7W2hr5++is0uLuXy1r+",
+	"2rXCew0+2cWMhMnAdck8uUBfxMQlwUPiIV1Di5AxdOSzk4vYAzhBumFaKAiTCNEkch+0c5kvDnjIEx0i",
+	"TVcHOzu7d49Qcx5R1Ytc2lK49ohCopIpgcdwHOOzbYRnzOyj3ILHFLnTiJLDxQy50YywL7j0pqg5bLBB",
 	"aMNGi4t42eEWRZRQtqu58cVPXfw16DcIEZ5O2ZSqg6ZlHfKdKPJoTowmn0aZxWF8ufnWUbWeqptHutU3",
 	"9b6uF803ePSA0MU0OVzMmGhn45c/1HzFzGy+1cPFdFr4UmwZ3TCJZXe6KnF6Y1U3PFPFlt1RLaPTsW3L",
-	"Ev3y/SnesbHuOB6xVKs3dlTLHVuqo2lEJePO2DY0wzK7TGzB4ZIJgMdKIxQ2bEdpRHMSbjZZ9mR1/PK7",
-	"qw2/tJjstfy74+O9m1xFjnuaZasu0XzVIsRRe0wCGD3d7fg9i+DumImOGIeUGb3SRB9jSuS+kM3zkRZ/",
-	"4Z3IFQjYsyDWit/cm0Rh/lW0mOfjFd8xVRFEGxJPCLJc29/c3zm+s3v36GT/3u5doTuLlF1cmapcWrK3",
-	"HyvvLWsebbXa0Rh5pjh0yX/MXA46fMl1XkYFoUv5W7Bs2Xecgo3xFBe/PeKTvbt/cGdwu/iDmFrXIr1e",
-	"x9FU0++NVQuPiTruaYbqE73XdX3DIZ4Br9HkXhy4fKxXozzw/ffIOWcQPJ+DhdJzx5alY1u1jbGhWh0f",
-	"q2NL81S/q4993yTjjklgoxUlavq3Fx+m/3LxfvpZ+jz9A0qfX3yQfpx+kn4OC0wE5RrDRqdLeiYZe6rb",
-	"dXXV8rGlOj3PUgnGnqfbru4YvWEDjpn+PA7C5JC4oo+cWRh5Zzh+IMkv7AJBaGEbzCMaZIc8OFFyMjGp",
-	"U/QgseWMQVDdKz4Q57IL5BTIyuxzyZDIOPdg9zt7h0e7Byf39g/3jvb2XwX3vub72GhUaVsiW2WH79ze",
-	"P9y9biK9k1vCoMOyXxuWP7aJYeuq7zkd1bLGutqz8VglvoFt7HeJ7vqZuQR0vLE4rzcfXEwnAYkR8Cjx",
-	"mMGwYAYFJVyHzhN+3KSTaM7duKZtOUwdszeRH8XMIEBBQmbr7AndUm8c/7BgTPRRGCGusBTuXpoQxKbH",
-	"/yhIfekvvjf44Y3BzveytpuYP0/BEDnFAXjxwDr1wOZg308xTVplA2GQz9AHdzJyFzSJZiRGzRvHP9zU",
-	"UrC6fXu9pcAIVTYUit98g3aCtA2cNbbB0vS+rbZBgx1bl0VKQ+/anoNJT+32vLFq2Y6j4o6NVcfXOrpJ",
-	"DE/z/carEjpL1AX6mW+Mh1duPCxRfqV2Nq+unVU9V89srxdViKpX1DN/oKCeVf4NLXz+JtXz5mt7xcV6",
-	"gY3B3tuIePybI/wIvgQD5xEw2Mn9AVOgCX50j8QuCRP56wFOSJFwSeFdTm5J5ZOjwQ9eAaVfhB4m4zN8",
-	"zsSZ2EI7g8PvMiLFoRxXiY/ETAY/ZDLlNZmEtekktNduAl5VyehGPi8bmBVsp1wJGTWKD8R9lOCp5Oda",
-	"s/Lk1r2DvVcy59fFBF/BH51GVX7WsPQfywS/cfzD3P42sdGznQ5WPUfrqVbPd9Vxx7BVbOue71oa8Xxj",
-	"yf4eY/fBehs8JskiDktGuDC+yXRKYnSKHxLEmoEvwQ4Hi3xjI9xmRjgY0S9jiB/u3r59nVZ4Nu2mGN3G",
-	"zjqjr/W+3SZ4d517rjq9N+65Kxzrq8Tjx3rzjYX9yt1zVcqv9n9Z12phX2pgF+zrb9q8vhoFvYBCYg2f",
-	"Rbdt51/x9dUlRZntMZcGrp3z+t7hzv7x3aPqlF5qClfft7pld3q28oKzl8KDU8E025qR/3hPcElm3ZvL",
-	"v8GLht42uyvp12ks0ywTFNdIvG/oeLVCKnYbm22dP7XT1QpyOJseTP5Yh6s/9k6r3WGVndIrShpz9a5p",
-	"fCNrCK60b8fhcnkVlg6XulNySi0dLvU3h8ur8kclvlO3of+IR0t26smPlxu5pkvHyx1MJ3uhG83I+hOm",
-	"R8CaIh4yrG7bzsI4kBTCU+6m0/wY6AfUxVMRG8pjREGyNnXEUtlWO9m7u7N/Z7eUPwJJieykmplYN/Zu",
-	"3z4snjLLp0Q2LzRfJOUBomahg00Pi7bRNztrD4tAkvJpsfTVa5bZ0VtzdFya7Juj4+YSY4l4XGJ0/3hH",
-	"x6sNzyNhJFO6G31gWTlmp1bKiUeqxx3Yi9/8bJZdq3q2Br067Weu137l2f6x1N8LcBjkkNUsUEHYvTol",
-	"VOlE+Dl9pzcea1jt2a6hWsQzVaena2qv445NbNhkjO1lRbS/SC7XREwVeDE5qygiiMhLOb9Wy9hcy+wf",
-	"H1XUzDYk804xTYp6BYV4RigvJcPn0SJBLk7IaRSfo6awE3fEF3uegjDiYrZVo48S/ICE5ZEKjSQGs7FK",
-	"svq69aekknRtnU6qzvaNTrqCTqoSj0sM/XXRSdXhrdZJlvH666Sl2SzrJCNbA7NOJ1nfPp1Uz2GFIG0u",
-	"HyGteJWmEkLwFauqQi9CV2mdbhfbumr5uqtarmWojm07qmn3fLfjjG3PMiu6CoQqX6T1ygrEqofoJPAT",
-	"pIsC4ZAgvl6Hu4eHe/t3S9rGxXEcCH0Da46aZlfrtLKj1TyOXEI8ipq67bTWarqOWu4nV3Vl5XQEaXps",
-	"iGK8zdJ7G2slu29310fVulqnkgFvO6+rStLXqaTqVL8NKmn9Lq7OiO9im1edAsc1+rrt5L6hrtbJd1aR",
-	"X17hBq52w5vEntYhHUtXseGaquVrHXXctbE69gx77Ht2x/O65R28PyfhEY4vMTXZAkJQXWvbaIrcKExw",
-	"ELIffLQIZzh+wH7lkTnUHBMStyCkTvGUoPE5eggRIgWdTQJ3wne0rKaKiRvFHkWYIqZ2T44GB7trI/Ad",
-	"NXtu2TPiB2TqcZlB3QmZYeRFhKIwSgCqQEEPyDyRQfU+CsmZgtyI9ZCQvfAhCZMoPle4m+Y7cbSYU/Qj",
-	"Rvp3FFHuxSzbrHwLRBFGsjaLmeAEswmucsYMyqRjhJK0bWazWitlAFJAt490nambMqRAVcoUpEf178tE",
-	"DNsSWk83Vadj31Atzb6lOpozUB3TNgbaDeemaezwAEuZdLLQXBIL0gUMs+dojqZrXUO3qoKpN9Z1C5um",
-	"alv2WLW8sa9izSOq4Zu21/U6jmVqVcFEzrKKeCmkjCW7uUgps28bVxRSG1KgwCmNvmCVJcllLkkuyxh3",
-	"DRPbKiYOUS2v46rjnt5TPVfTOrpler6G6woFbd1Wb1r2jmppvR3V0XZ7qqFbNw3tpuMMdPO1s7/XLQLM",
-	"qtMtFDcWyxqvbpNvuGKXpBiYq1MMbK0uyUDVC0kGDaujaR3H1jXNsDqN5bCkWZNvkP5D+iz9KH1ek3Qw",
-	"uL2z/9392yd3949O7gwOvrd7syas6XZ813XMnuqMLUO1OgZWe2OCVctwPUIM03F0u5yAYNiXLVZVthQK",
-	"hDjhV6YkdJyXSkmwtXUJCbZWiqnasqjE1pYqetey1RUTFF6ItV6bjVddS75MvdpDpLbZbtwgnnN1muXm",
-	"TaYLC6YN7unYMbuqZjqOahlmR3XGWlc1CXF1T/exM3bKps09vFHCoL8IPYEQAeZK5KMsTYJMp9Kv1kfV",
-	"VQPtv7zI4CZDyQQn0F4Gi8TOMuwNuphRKLAOySlOgodk7cnFVGXRzqozy4APO5tIU7zwb6AKp+608qYi",
-	"501Fzr/5ipxvaznvm4KhNwVDbwqG3hQMvSkYelMwBJxXzuq6etHQARTGXAr7I6pnopAA7k8Z9ieJIBxO",
-	"F/P5NCCxAqg6kfsgt9LPgmQSLRIkdtZa96WmHuweHR+sjkFI9B0xJpG0JXtHTf76Zta93decvmZeisaz",
-	"DMbzusYirJXmfc1cX515byyZ90aXOJpHxqrp+li1dN9Xx65vqLrmmzr2x7oPuGivaXi8hnh8qb5N1rv+",
-	"bbTeayj/bbXe7esF49kEi6eAKfMGiWflJq7PFxFE++PqdK69cpXe0+yOjQ2saqbpqZZNNLXnOabq9rye",
-	"1emMxx2sVVU603siLeYS4HQcnhKZLBC4pIBiiXRN4wlols10rN1BzWjqAa8pKCRn4hMG3ED4Y22Kga6r",
-	"B7v3B7ePB0flBINtNCY08AhFuQ5EQZKlN8hIGWoWw6JbFO3d2d1riQhjHnGMfDBGorNQEZDvvLo5fkhi",
-	"5AdTDjW7CD0Si0y9ZLIlqomXyoeBJpJKzcL4L7EudE3VjCO90zc7fcNZa13YlTSH/O/NQpCmpto9R1Mt",
-	"zdRURzMHasexuju93o2d7g27UR9p1GzNWo406vZY8zXcUXXsE9Xq9VwVd7u66rld27Fcy/H13gqzw6gx",
-	"O1YTYePo4qWTq5odvSWzg5had2xpWNU9x1UtzyaqozldtWfqtmdpXs8FQlQCibxv3endUC1tYKqOZnTV",
-	"zmDQcW51NO2GOXgNLZXV9BZC6cUy+TZciYqpkksFHntaMjT4bqjYDsRwu5ZFbNXomZZq+U5PHVu2qTqu",
-	"ZzndDjZ7Vq/xgrNnMl6KrUbf7igNKc4afauYFpht8ldAl9edRcxaRWh3XiLAdRUKvbNqGQR74G6vp5tY",
-	"9QzPUS2ja6lO1+6qvmMT3eiNddexyrrwkEyn6+NbNJp6GbIFz5HBSJpgSBYmCjXD6Zx9q6Akih7wrHL2",
-	"gCxeYnpFOFvWxq4MFXAucl3I+2f6KyFhGRijWdqyClqy2hS0VIFd+GqpwFhBRReigoQXq+YVBdX6fqpf",
-	"t7ZRkQ05ui7XD7XxOJiqpCRVOMyIzNFvMsL8G8DoqNOlb/A63uB1/KnjdXxr4XTfwIm8gRN5AyfyBk7k",
-	"DZzIGziRN3Aib+BE/m3CibDT2ctgiXw/DhIi7ktc458+i6OErAg6R76/wRUzPfX7B3tHuyf7t25dEk+W",
-	"t5exdpvZS5tGkXWjbxh/QlFke00UeWmub6LImweglojHl+rNGfSVR5GXKP+tjSJbb6LIr+Umtl+fKHKm",
-	"wAr1Ib4/7nXHRCXY6amWp+sqNpyOamuWYbk6tjt6BWjlBwdkHsXJhpe6hOgHKIYXFHGbS+AnWxTxC48p",
-	"ohHycaxkuWBMxQXhKQqSPsK5yo58ft8nt/LQGdztzUyAYul7QMXvJz84Odi9t39wtDb0bKiVp8tQLiEv",
-	"uC20X9JDCipZr+DpLxu8vFoFPtJi1HndzXNAIn7h6LBhDhsVH3lOzYzCTT6JDUwS60jr9i2tb6wHI+sa",
-	"dqddMUpe1zvmdLPeIqmf6quzSJYrVXs93dNNo6cart9RLeyNVcfrWqrre45DDII7vlFbY4/pZK3Wqp9a",
-	"9ailm04RPSyvwOeru3T0crSlSWnZsSsX55UN8+okVX6a42119DGxXAOrmuP3VEvXHbWnm6ZquKTrYNPX",
-	"cLeCsfH2VcQU23Zvy50FNWjA2DQXWSgKa4AJL5dRgmJvSxGzCqpDykUgOUXjc5kViyjX9WtFmSlEmfq2",
-	"uiTK8uJ9cZjp18k2UZVfFkglAcZ+ZhL3ATlHE7iPM4lxMGWiis6xS1BzmOm5QzwlFA0bSzV3b7+8+DKd",
-	"Px3xZa0XX6bz7RRftgIf9sLCx/9YNIFcDtbGBR3/nP8OeSHTqTRxV9Vcm6rePdKcvmH09bWysNM1uCw0",
-	"lEYYhT8hcXS4mN0Tl0DQRt+wzZ7umLbTdopPABNXfs0FqaY05nkT7zVi8pDEVIhLsWdp6Vrjv0t/mf73",
-	"9Nfp/5P+XfrP6d+mvy7cxqBl7K8xKci2DPtY6OOGqMm9vJ9/SP97+sv0H9vp36S/TH+T/mP69+n/WejK",
-	"XNWV3Lz3itPipcCl4nKoJS8MQv7BR1hsiYuBKzZzMs7aqSgp09L5Y+GCHzIoX6FNiPI3F0/ST9KP02cX",
-	"H6TP0y82oQe0vjnZ/xGovSGtl3Wt+CYjPpdptPgbkLP4/Sr9/HZZPxeRMEy9o+7o3YFqaQNHdTRzV9V2",
-	"bX1H2x0YgxuDxhodTHrEc6xuRx1j01Ut28Qq7uKOahqe5XSwbXikgpJD9+ck3AjnSqC5cFVrSGUr0zr7",
-	"oHigur0G8krJb31mOqqsERCTk2udgV211HCmOMV5BfN7pOXz9IQN9USsCL/EfPX11K/moumBbCgDwaHl",
-	"SdUNclMMrs6rQ8f5Y2tXYx0AV3We3wZ35XoArk4dXoVVCAQX+fzVme7VXoTwwbrvGnpHdQ3TUy0TY3Vs",
-	"Ylu19Y7VcQ2sma7LhcfubD6NzgkX7KWzLxG/ZPwuv6A1LD7FNJFAMb9OP0qfpl+mz9OPmHAufwvxtSSO",
-	"wvNZ4Io32JTY99wf1O053Y5tmQZcdBxNAWHm5p29uzJDmK0OF6+GYaie7biqpRFNdTRbV8e2iT3fNx2n",
-	"ozXeyQkiH7c7XU21tE5XdZhdc+uWfcvSbukDw9zNCJKc1xEjOUfR+MfETfKJv/eYvRDHUaxrml5+iX3T",
-	"R2dxFJ6iKEazgIKnBc/nyI0J+CPxtNBUg7B2BOcBn7AWmAbGFAT4GHvVtx+/UxyAsTQAo48W4YMwOgvZ",
-	"EGLyMHpAPMQ4DyXRAxJe1r1R6b7wZrlrc6lrkx3W6GJOYkq8UqdojmkC+ZWnMTvIzEkcRN5lQzELQyGP",
-	"5kFM1gzHWhqOxS9YgzfYcSqMeK4jXYwzJYmaMAL+JFcK/IXAa102PKswPHmUjMm7CzZO0Cacc/r5ts8a",
-	"bGi6qpX+0yvT6SxNpyM5axqdBrC4c0zpWRR7qMl6eOshiQP//NJhdyoLvNRccSTGEo8bwOOMXOPIO2cq",
-	"NowS9BeHIIpWd2yUGXuGp34Uz0i1M2OpM4MxlSQrh9Fjncq91RRkFhjQQdK6bBhFBhetLK3WXnVc5tK4",
-	"gNn5cPhZnS8O+CeiGMEQXmB0RZ4PQjeKYy59LhmftTQ+wf3Y5XnUAUXTIHzA63ZxGCUTEpcYfnMeMsqs",
-	"j6cxwd65aP7yodpLQ7X5UDkjBlSAcPMBgUImlw7IrhkQeRTQhC4NCJSTGNJDZsrdw6ekPCZmN4fkjNAE",
-	"eWQaPCTxOWpOg1mQ/Lne2kazKCbIj6bT6Kw4riAhMxH0jLxzHtyauhEzAEB9aUv/6UxbLcUF7bZlrw4N",
-	"6gYAwU2js6OIZ9lzYEMcJ4E7JZlNdPF++iz9mFcW4CSJg/Ei4Ro//Sz9/OJ/vfipzlT0p+mX6dOLn6af",
-	"pF+mz9JP9IaS/W7U/G40HkMUMpuUkc+GK18BN9cpBwl1TWvDyCvxu/8t/eziw4v30y8vfpb+AV38Iv1d",
-	"+nn6/OKn8guYxMUTZp2fxtFinsEr1sbepN3xW/4W2B0xCRNpc3kewXpnrPa6+lj1CLFVs9tzVH1s9HAX",
-	"Y4MY3VLArs0M3EJkyVjCcuvKxLb7g6MTyL1J1uDjCcNE08dYd8Yd1elqXdX2ra5qej1XtbyxZjuabblj",
-	"A46J7GkOGxWLskJuoBLBFZRbVpN7OMYzbs1VcRkNw1FvWbd01dL0G6qj3Rqovd2dnYFj2fqtWzca0gfw",
-	"kHiDBF4yOqquq4YDHjK7b9ntrq2/DeMJyaNkZxHTiDHY/qDB9tCtKD7DsXeHUIpPSc1mGiCPYA/N+ANw",
-	"gMxA/HGSMCurfheJH2mj71jAOEkGOt6YJMmc9t96i8TztjjCtePFWwQEmjqJogfCPNe7ChiqA95YYY6G",
-	"qulHmtPXtL6mvd3gj4GQavSLvSEc0jPClI8NJjl77DDByYIK4MXi8swjmhxwnwptrCGt6Jbtibfh8PIu",
-	"1B/QhJ87GMXE+YHHkZfNBaVxRsZsovDAjJ6eWMbyIt05courFISnbOgVw38/JKhI3sJqFL7miwIj62ts",
-	"PUAwEkZj29BeaIF8HEwZceQ6g7d2yhq6R0I22MEpOSRuFAKycdtWGnP+faNvcAn+XYI9EtOjKLqN4zox",
-	"PuEPgKM9ekhi1LHQ94Iba/WJZRZNFdlCEkVoCp1kXU+Tyc3oLFzu1cMJHmNKcpBfzkTFbqngoUb28CKM",
-	"CXYneDwljbyH/e+V2z+e17YSPYB37pKzAVf51V04x3ESkjizCPwoRufRIkbsqOAuaBLNygOcYHojmE6B",
-	"3FzHgIZu9Bt0Es3/Q76qIIWE7dhvJBMSFI3Jx0pDiKvvcAm+vjQa5BuPF4HER+n/dfF++vnFh+nv02eo",
-	"SUn8MHAJbSGc8HqvKErk7cUuTvA0OmX2PH+XDRskThiBZaaggt5Aw8awgZpnE5xIS+gsDhJCgTSYN9FS",
-	"UK5DhKvrCKJUMU2QdEbl5dv0hM/gBN4+EcM9mQVhMMNTOEUvVzvzzDqu4IonbKHyOPEnmN7HcYBDtlNq",
-	"tWBBAxZoVtGCwhMhL4ExcM/ViWqPu55qEcdXe1gbq7preCaxfBt3xvyILJbwkM/nkkXEXgZcyZ9H6a/S",
-	"5xfvX3yQPk0/Sj9Ln6L0q/Q5Sn+fPr94kj5PP774EDUzUysIURKdhS0OMYMFZfrctj7cPbi/t7PLy9jm",
-	"vBY+wY9glQvkkJDemaMvJj6JSejmLYhDhQi8hZHEwzxXEA3Ygzgbvjg+irxHAOMHsXQ9DCCeKS19jYW3",
-	"zgBKP0k/Liz/pdSumkYbMUJeTqPVJPTLDFUgbm7sdF3H6xHNV3VsjFXLNT3VIZavshblbyUWoztAv2UV",
-	"JfeJ9E1VCF7joXpjfr8xv1/Y/H6sNIQld4dpQXoTJ+QoWHf3VQbTK94DlN6mCLHRk4fGCSVTLgIUHvYI",
-	"vOyCAGYFtD3RR5YVDZ6FvzjcvyuyBFjrx2HwCM1gTNw2UpBu9TqOpem6o2laIawyi3ishCIe0e2oWvdI",
-	"N/q23dch8v12u05CesSd4phQlI0HRC8fwnYR2IM7Z9E4SiZMa87guoSs+ySYLWF7CHKI5I2sg4Auz6tk",
-	"iOIEi3/FKpTnXITb0DXD6BoGUXuWpavWmIzVMcFEdTtj1yZd7Jsas67JKQ5yVSo93XvZ0cnSu6rVueGo",
-	"lnajpzqasataN3dvdLo7Wtfu2JWYiPDBE9PruLraGzu+apEuVrHuGmomQ7su1GeEfrQzIe6DrPf81LO0",
-	"a/OyGrC7N2dh3uo6vPZNd/GqHWnA0krodqvTNiyxIc1uG8ALClVeusNOJ8JRehgtYldU0pyIchsITQL5",
-	"HU36/fPV6BmOaurdjmppu+wgu2uoA12/pZnGruEYA1nCMphxSmWjYV/eLBIQvjkqDrJQWyEXcmy7PeJg",
-	"QzU93Vct3CFqb9x1VcPXiO6ZrjW2sbgfgCZ4NhfsaHQsCN3k2bmc27lKu/xI95DEPJJrPM7Fj8RSKGtD",
-	"uY+kNqwVM631W6ixSio03uynN/vpT3U/0UEc4+VwHyQUMP0qd1Lt1oKnTs5iPJ8Tr8bkvHyTdfqa/lpt",
-	"MmfcczVPh5ttsGqNLVfteTZRO34Xy9/Km4ybvHKPreFCgZJ6rZyorWdCrZ4B5VRUnRiMAc2x6riWp9ok",
-	"n+arZcCCQUmZSN/BsTcIvZWXQQiXROZnQ8lZlPNmEELGDrAjhF2F6YmRHxOicgS1DE4H4p7jc+Ti2FME",
-	"pg6/l0H8hN0HEBiCJ/gJN+uqsCXYDvAi94QRg56w4/MDnhkAbRafmvNpnUB7/IksPXZb5PnGNIGTdWaB",
-	"6h3VC06DBGXLkGfv5KaiLGQomorQP+ds7qQp355XoFxfTJJTTMALsb85Pa64mZnG/KY3Mvfo8GO8a3mM",
-	"o1XG0qrl9thhW5y95W+b60utTlWaPU3rdMe+ShzPVC3fdVXHNTXVH/tet4s13IXpFVRlVmu2Vj3+Q/o8",
-	"/TR9dvFX6bOLX3CHxcX76Ufp8/R36fP0Y8gt+QO6+Cs4Cn9SvJZHW67+uVf4LZFSoYg4sFp1Hty8isAi",
-	"Y9XRiKFiXfc10yCGY+CqwOKjuLrI6hHDs9zOWHUw05nE9NSx7XZVDffGjtv1OsT2yyKrUZJZXAK9tNxS",
-	"Vu8DAWum9a1u37BrlNqmuWVr98ImWGZLSk1KdRU0m+UbWGU7QPUKAv8ld8KGpZJX3Qm8YHM1cE3O3hKZ",
-	"5mX4Wzeq/L0RBGORv8UwNmJwiZwul0muhgq62SK6rzJRpQpZBQtVUcu21ulZumHZ4NC6JrVMSejdhNBW",
-	"0SrcBXd0KXwJkYaAbhAv2ywI9lh2n+yHNeEr2W1A0bsLsiAewqc4KHUZw9uNvp43dSiuaC+2FRNSmsnl",
-	"DZqswcM5cWWy8fLwxuQ0CMMgPM3owikmXlAKSr8U4w39iP2bBAmk+gmCiAhVcX0aeltra4xdojkJ8Txg",
-	"GqittU0g3KFIDSwHuoCbM+Ode6jqnMOeFxNKme75DbjL32eaR0Hp37K/0s/Sj9KnCkp/e/FB+hTc5l+l",
-	"T9Mv4Zdn6R+Yhvrk4kn6ycWH6efp8/Szgir7W16M/EX6NP19+pRpNciBXFwlLP9ONr3liDo7/vNJzkmM",
-	"5ow/rpKd8ppPvBrB/vHg0d2fDM7v/Pg0efvHB7M7h5p25+at4PbR6dnbs91k//v3f/xDY9e6e/P40duz",
-	"twPOGIUUv4GbBA9BKiyxLzdBZe5exjGFl0+wfHvZn+JOcHxKPMjRfq+Bs4Oy3ml3ukrDXcQxCV3W18Ex",
-	"JFqweYmIaqnOpqNq1pGm9S2nUo8kIhxclXZ62Dd1U7V911ctc2ypPTK2VN/RiePrXQ+7XZ5JsCChmwUi",
-	"wKWQzweawr2eP/a7mtoxta5qYddVxx3dVbuWTkiPEL8DurFoWMiL+7KBWlpb17tyoNJ8qSX7emFcXS4p",
-	"wiubOokDPEU0wXHhYF5aKRE5rvF7gT2S1W0qjfkUc0JAcyBwroHS+nVS2lIN7Uh3+kanb3bbXdvMKM3o",
-	"cA/SZ28usrSTe7p186h+HTZTidVVOCAhOeOrsA4nBlMkdgHEzBPIm3uUiPxeBdFIRtZj3qC4MqSQgAux",
-	"V8iOzN4e8z0CJ742ygLk/CB7Po2wh1w8TxbsUByEyND0nsIUzxgnwQxyLnOuEP2exARPT9iTnD/6/IiJ",
-	"SAhNvI1iDBmRyQSHCGityOvcY8KTXFG+39cEl5s1VGyhGX5AKIrgSzytudq9SBFJKshCEJmaywnTtcKk",
-	"J/KLDL2vW33NbFtO5+0qe/d8gnvuWNUcdsS0TF3t+eOuavcs39Ftx9J1rYa9rRr2Jj1fxyYhKuk6HrPx",
-	"TbVneh3VdHp+V3fG2CHuMnv32LkhG6RutPWu9XY980o2XMG8XdNxetYS8x7xoqZakV+iNAm9FcIkyZpY",
-	"lifXICs61ykrOqrWO4J0Mlhx3VgjlQukuZpAkC/Cory7IDS5VDrEZBY9FFsez+fTwOX5dEGYb5w5iSnb",
-	"EjIraXtZQNAEn1O0oHg8JXxTujhEY4JiQhcz4iloESbBVFwqEHhir8DittGtOJrVLy2XDmIqsMo8DRkQ",
-	"cUJ5YXsUTs/BjK1LJLmEPuDcSiZktrzh81QZKnKySbgsHK+Z6+zrtQWYhtJFHmPBaFnDdSXmuTr/0R1+",
-	"I8QlfEfPgsSd5DdUMXXPdIhQUewgJMse6VpmXMU99ERcTSFC+dhPsmT6tQwiJ9AHthJeUGAzjoggLrxw",
-	"oxlBTdA83FTh0CcFM2ab6aOKBkBhFBd0VGuZ6YAQQqsV8gl4w1R2v9p0Mgum0zyOrsdsMq+XKXXtSOv1",
-	"dYMHWcxLmDLjqMuZcXWKqayDgfRSKGRgZ7H1GaZ6sc6jmll6FEV3cHie58WWeowiNMPhOeLJs7xqgqIp",
-	"Tsj0fH2nRq/SKbSTpVnzzo9D/BAHU0hCXZPXGniFtFbI2AtmZG33dqm2ZVHoRnZMF/N5FCfEu0O8AHOf",
-	"2SpiQ+e5UnmL7cRLSG6Xus86QzPWG2S4yJFQEtcloWU7vFCZkpkP7LsVmWjvNXh67S2210V6XvpV+jz9",
-	"PP0SyuU/ST+/+DnkXH2C0o+hkFL88RzxBy9+nn6aPmcnc/4494DnSbfZx3WMbIpfxXE9ITThfpR8wl5t",
-	"IYwUiGLqoqavZuYnhqYtz56X6zGWw9/HZG65k2jRxZMHUXQaLHp7C4onSS+Y4Q12IRvpEW9u9crUDA++",
-	"Wj0y3+qMnR62VYc4mmrZPV0daxirPcu29W5PsyxrvOHo7pM48IM6Qor6q8tpyYuw6mlZTMoWHutrJi9M",
-	"4Hwdffn46sZcYyxfkUetZR61sqGtL9XiZWxXcISB++eQkLCmPEPX+6bdNmydnUwmmGZJ9Vky9s40WniC",
-	"F2XsIKQJnk7Z4vPHipqN14zwtE3wKhGoVV63Iku+sNPGY0aLOY7xjCQkBt0gf64zivLXZY78PCYPg2hB",
-	"wW/YhhBIo994d0Hi89yT5/ImlQZ1J2QGsR+hQXk8FlbkNqi5pW73GH0LnkmP+HgxhXvNwCYRjnCOD13T",
-	"t9SeedeiBUjgURoz/CiYwe048FcQ8r/0TMkHYUJOSZx7iHn+aR15hKu47LFscVCJLBudIjyOFkkfYWkr",
-	"osBDTaY76QTPiYJ0ZmoadmcYMvsLu2xlthFGi0XgqfAMB3Zyo9kc8ipdTIkahJSENGCcMD1vtdF+iDDT",
-	"a4GfnZQSNFvQBI3JMAS0DpAVjGXkzWkIKhX4xzCCTtihw53iYEY8dE4S1AygUIIdmZhhSbOi6C3a2h6G",
-	"0sNQapXNWVY9jSzNQu89HrWHYXH1NnPniiWe42SSr3BepMY0siiYljsmW/V/FxO/0W/8j28xqkUhCRP6",
-	"Fv+VvsWXYc/LJMOed491UbvIpSrX0fI+G7UURB5hN5me5wc9REmYoCApcWx9MKlmhmJXX8P0oD6PzqNQ",
-	"oAUNvFkQHod4kUyiOPgJ1zNuFCYiPrNkEzFbSGCcsM8Wr+eu610+9tZyH2wYGw6d210w8OWlwKxlwcYB",
-	"XUJKaDceK40b2BOHxCtOTdaqr51bXtX+WGnIgvON3jDEG+bGb5jXQjc2WJTVy0MyuILYeNbVxcMT5uUV",
-	"6kDxnSj0p4H7AvS2NqaFJahnb/yGfV3Us16iEH6b0dG+rDxdEYwt+5AoMi0gb02N4lU2rHk5U1d7uK7t",
-	"KtxjWzQroySPXEI8UUSJkuiUMPptM7U1CcJTRKaUQFggJtiD2d+NklvRIryqnAKCCqT6y4UVe/AxN6Y2",
-	"eyEb1XWQ6q6YfECRAF7xmepuhhGiC3cCbKUg+VcxCN/aRnhKI0TA0uBMFEeLhAgw2zCqikw3CjmwL6eu",
-	"NIivQFmaBc3XkqkQfN6cRuLxJQpB+RY+JQpAcCGasHM/imKP7bfxeW5WtcSszvmFulJ5XmmC+sZyCZ68",
-	"Dg7QpZRZCzYDc3tRMaBfrneuff9LZws4p0RwbPf+/tH+wcm9wcHR3d2Dkxv7N394cnvvzt6RnF3VdXWV",
-	"SRq9TSZZ6uFa5rrOpybcxowMEimnoC62RdxBIPGcYe6acifEfUC8Njpi+/oUA9vPgpBtbdZsDNR6CTtO",
-	"39jY0YWxo29s7OjC2NE3NnbgSf5GZ+M3Ote19XRh2ZSRshR24jQyMKzc2QI/mGgZUQp+6GyGsiTXr+gr",
-	"vcLy2RtQttj6de3oSxy4uSJnjAyawmvnIXyVQlCtscZbeyWRZm9Ag5purlu8MTqMqqMdtQv98KMXt+4K",
-	"jtKaA46wAH/Mju0yI4UHSuYkTgI+82D921sU8StZQeqISssm15kj8QwdgTOFHQpwwp0eHaux7APJQBvq",
-	"+oOfILp5GjwkUJe+7ObJj7A/asCRnTeYwxEKhLzHCj+cFuAnlnusglDkpngFgG0b4TEcwc8mJCymYYRk",
-	"mZ5Fp2i11+9PiMjsyHsfB9Mp5dTNjgUJJVMfNTO3R5KlrgQhKu/8bObjKJoSHMps1isu6cuvX944PJTR",
-	"jGeOZHOLyWlAEz6rSRwtTielCIaspxCk3YADCvReyQbHwhavrgbAduRszYQzlJhEYdVT853dI/QWmL9v",
-	"PdTfYl/St97jnpXHo9Y2CpnVjHAuoMEXxj39SyyCc65cJzBKHPx4yc+7irky/7jLHs6t9Qk7fDf5QDMH",
-	"3ioO4s5jibVTt97CR1d6UgHKzRkl5nMFYO0FTkIAkke4u9dPe6/Q4iFgED3OhgglRuzvoim7foClJ2FM",
-	"pYyOKwzssOJArx2Y9KEDasa+D779zdxr7yjr/YXtJf7PPHtlzqguX5Vaa7fJoYxmvFdzbCqBUobZIYOi",
-	"aUAT8JlVWb0U1qjh2LJeEWVYBLMN5Gftl4SThxOiigBvRTyUgyPV3pZRh0rul+zEVHSmIDHb9fL2ko1Z",
-	"uyFliiKnJd+da/dinZY/jGaktAMl1Zj1yQ7okPab1LdbHw+qj0wAKXxEsDspLkx1e6EmpIQqSEBjKYgH",
-	"lxSU57C1SvttmceKDUIMACekj+rbZctTyI6r44jXYn8Wd0GJSVduXQleubxCdbs3b6HgrV7BhBAI20r/",
-	"gSfOpx8DpMtTBED5n0FB21OU/j2ArzzleD3/b/oRXGb2/OLJFjNKUBBOg1CYrGANtdro+8yM9322ieNo",
-	"NgyXM5D6aMQJMkIzfM4TiwRAx5ScYvec/368CDwR3ymLkmTd7kJAArhRBRyi+XRWT6aVn6ZZx310NhE4",
-	"XkJQbFEJhzQM4bSRG2JbFA3u7aEmngdtXjHSjhcAEhUT7BU3CGCpIPBgeYgSPCXeMGwOdg9Vw+6o39m5",
-	"01Kk9SDMPT75WRDeJuFpMimGEwVfK41HqqhT4URn9C0CRWdKPyb+ghKvj4IEudFi6iFxyqdEHq94HiM7",
-	"X/GbuNAZPDcJPMJTwYpBKG7zvtJ9lBsnbJcDAFrWo4yeXkufFKC5FqEn+gzxjKBo6uU+eJHhDfyxzVcW",
-	"kuXgHJBxMwRlKcjZqgTgPFu7ZeVdh2u2amHreMQPwoAL2VF2T+JIybfz8/TZxfvpZ6Ja9T9ffHDxJH12",
-	"8b/AbYQfX3y4xQuppT2Gh6G4vxFNo+jBYo78aBF6ityRMikRhYR4FAXJNhovgmkCu1vE7nlLpRBlOAxH",
-	"9/YPj9DXT/7pLYmJNWqjgYj9FF/M4Agn+CEpELFm6+OpK1Cmas9xvMEtitL/Pf2v6S/TX6e/RQIzC7Ep",
-	"UtQMEopGGQTX6DIlVNOQHDZrcCNNswTmVa9aY9jkTLVBvSQzUB/CC2WrJ1qMpwWTR9x68Hg1OFhdb+n/",
-	"nf42/U36y/Q32XQeBKGXzWmD7kS16AqTOwwSQetCVelIQaR92kYjxpWjVi3xeKx6/eqyZ2pfpi4ON+IP",
-	"wfKSHyR42aXsIN7baNmLqGC14FxRmOCAaxe+0MyUngZJzC/+uHQNHtdJE7BWmf1eMACw5wW8yONeYTfx",
-	"2P8VJY48td+K4tlNnOBc8Pwm/ST9PRM9IHCeipL5iw8vfnrx1xcfiEr59NP0afoVCKhnW+1hmInOprCC",
-	"lwyAFppPF1wU8XzFPDmZW7cwPFLKmR6G8yhO8BQ1xY096F//Of11+iVkKf4+H92/ft7K5FyWqO0HzOiC",
-	"DHkUhExijWTq10hBI/BpjFAUD8MRmeFgOhISrZnDR4RRqHL1K+505JbyrFXKdqn4SZRhOJJOgxGAEec+",
-	"Xu7z5CoHU/CixKdRaAQQRJ+0uL8/JhSOMvLeN+4+G4ZliwytNciE4zEL4Y95QjhXpFA6xSyBYZgpRICJ",
-	"g4Hlawa4tth1yTwh3jZ/JCQBsxB5kkCdaH+FdkSzPl314udKaem3sjQbsTStzEkF1hGXXTWpOt8qq2RJ",
-	"ZNwkbjDDAOaFw3Mx7mXhEy6mIqbABUdVIby39MQcJwmJ2XT+k/rvf6SpvXf+rDkctvmn1r//d8tCdIkO",
-	"A1ERoHA3migPKOEQii3WHA0bUPExbLBtOmyYtuUMG6N+zu/ZNUnDECB1EV1waEDeBG1tA0oL4g5YYN7M",
-	"XhdSwuO0Qgl5lEhrXXov8TD0pxFOYJeMBLjlSFQKZX9z1q+32jNwHQF0mN3BOF4kEgU4u8CKD54Z7HB+",
-	"gkLf4my219OrMEkl/xbMfF5YGGa3VYmjQ5szSwYlkGF2L6vJAuDAFs1r+8fn/BS/7B3yBMpBuSkJ384l",
-	"GVrMURSKuhZeMeMx0jZFCIiLbBA2ABbgqazVTQMSBeTwlcPI3PDGo0cbN1uAXqizAoqY7scHt2stiyoi",
-	"+ZL3h3CwITE6IAEOz3nMjPGO8egR7CCIrSUIcyiiDYa/Evd8yacmUSi4iKKJ9NDI1S+HTtjpkbGWeGhD",
-	"kzPDWV+5QmyCOTbVOUk2mmflrFZG0ZCdFllEkVj4lZV5p1a81mNTX2pq8TKnEexx8cf3eVCE2aq54fVb",
-	"wCiCAo1hePF++kX69OLJxQcqU3IXT9Iv0mfpl+nT9PMtZsvQGY6T/FDXXPN8q1/Vjvf2D0VdFuexgInS",
-	"9G/Sv0n/ETXFDbkAOSvVZksphnlElk0Uk6qXqM4mGYaBJxDy5/jdBUHNvD4O0pPAb/SAnHMrhRKoxefM",
-	"0lLQCAw2RrxhOEqCGflJFJJ936ck4W6nMeGYXDWmiLvy3JT7gwCfnp2a/SiGU7EU3vIwu6AE8q3Y7/Sc",
-	"Qv45iNcZTtwJ4J5FHlHg2YCLqRUqdpPDERgHJTv2FA7TiXDPB3HFtkHNEUBr/AKln6VPAW/jKfr6L/+b",
-	"OdpsKLSYw76ZvbMvKs0vs3sg2bvkeziL4gfMwt9mEyra0Mu556ClyutdTzHZ+BaFJAPEnofTQAnBjWAK",
-	"OOrHRzuoOdI1B0y+Efpz9s2fmQq6E1E3OqvXMiuIWJCvi2s1GEt7m58JHpBzYAKZN8HtyRoPNRtIrfgq",
-	"wOxcVYCJV4UIK1xrWHRX5d7nDy5+jtKP0+fpZxcfpl+kn7AD28XPtrZ5mUF5dgVzDnG6o/s6E3DZt81q",
-	"Uy0mfcrij+KHxFOGoZRmxetFOZph7DHjE05UZ5NoCo5qsKXRiJEKrGumyyK/PwxHh7u3b49Q+hUHtE+f",
-	"pv+SPkVNgYMosP6YbBKAUyMEUHKfph/BmfQD9qi88wLomizisMUOhjeOfzjiRXdsQl+BB7uJkbwlmAvR",
-	"/GXWx43j+j5KrTxjje8MDr97snd3Z//OLjz9ZfrJxfsS3B01QaLPF0ySiOhYEkynrAt4cf/4SL558bP0",
-	"q/RzOF49Fe9BWvIwjBYw7+IdkSME7vfPLp5c/OziA+gKlBFbq5+xxm/vH+4WHv40fbr6YX5n7QhSy5ka",
-	"GobivnFhk0glVVljRJkBCbAZfdlIdsv9CP1AZUPkDgxGqMo1uyP0duEBNr/Bzs7uvSPBAc8u/jr9gq/U",
-	"aRR5FMl7d9iTB7tHxwd3q4szDNnqyEsSLv5L+oytVP4+44c8SEkX8/k04Kv9/YO9o92T/Vu3Roww3MPy",
-	"VK4gf12eAiLfB5462L0/uH08OOLkFfhJ6XMBZgjjBry3rAab9bN39/7u3aP9A8aOzE74iO8twGR6xtZI",
-	"+H2acCtFgh8E4Sn0Bkt/NDjgjPJ+eSnh/YufQUwp99cK95i87RYUKdtIwidxOsWUttroNrMv2C5mmpSE",
-	"fhS77OC2gdcDMqJppV6BSm8G92Rw+wG2OrNF2GYuXMLLDFx5DcdiRhX0tsoZj3LzRGaxsDNaS0Fli4YN",
-	"mZ/wpEEijm5ZOTyvAzjD5yiOFqG3zax68SV3OuU+d48Ow+aoeJstOwaX7udlX0gYRPYZ7uKH62/oSEFf",
-	"P/mnVuY9EjF9KUxrjaT8LuEV4fzCbcuAycNegEuL+R7YO9xHTkfTuS05gqL4UUmPijOyiPFfapJUryze",
-	"VK1KB0i9Vi3c4+yD0gAEQXEMlfiLFHLIYzi5UAUt6AJPp+fZubq98ZFfvrEtnH0ZIkKMcOZ9qDvC88th",
-	"uFiYFfQ9nPnFi+2MSq+GPpwyY+IzA25D0oDjRvhqpAMmgoNCeZu9diQ8vrK/b0P7N7vu+GwSyU1T2ozc",
-	"r5Bfln3d9vcVjoj8RAM7enmMGfzpVQIQ7J2Ki59W74WXVzlFZSHTBAftNDrH0+Qcwu2tbZl/AM50Ai0J",
-	"lJOIkuxeL9AojBfm8zb6nnCf5zHIFZInN5Ll1ePXvqMk61bm34RwyhdsMZYs5vRpS0Gw85hGY6qP6TiB",
-	"GCjrPfL70TeT3VwFr5DZqDladyV5JSf4ikK9fBf7q9pqjMmZJffk4kNAdX6WftaC/SdsjyXerlz2vum4",
-	"+PP78RF5lKzafrzlzRY/N4Kri56Uj7j5+m+j0bBhDBsjJhBHxqg4HX5P/XXLEyHIm3Kw6dNWmcPGZBox",
-	"syeJtkXRWfaTyMEVbSg5QxePEgiuLpqA9A/E+rxa94SSZYDnQ5W3KaPmLKLsOJoHHJAXoTBKWttZbI4C",
-	"EC2vpyu1EjAzYyoP6iIJKZlsUTTK5sTXrHhWXeFbLqjm4sG2yUO06ZfiUPVX6bP0WUupPfD20ejm/s7x",
-	"nd27RyeM5iN+dPjO3uHR7sHJvf3DPX6AaGIEuWDiBjwItCuFy+vEpXh0MWPHiJt7hzv7x3eP8gZYs9m3",
-	"ssdR8dFsGPk7aCQ/nxwNfjDiJ2v+YnGUN/Zu3z6EtmQT/HApTo1LP4zk2VYcirNDsjzrVo+yS8fV7Eh6",
-	"Un4uP0Rmp8z80bcLXxUPZ6VjFxjq6Ag8ekJNcmtoGDItdj4X1wcA9EJe8gV6LEts2Fwf74ekyDvb0u2R",
-	"H5wVNGIHJXmSCZKqwGLHEFF6zFTOCBA0qUAxqFGltQohz6oQJT3L3A4JLJFfsAegmJznJBNPnmn4dt8C",
-	"sGzZAmiodXl21+2qk2Nc56RjWyqbC49xsX/nU+wK72eWFkB45VcGUL1OGAh32RagYnOhOrqvc21w3xht",
-	"4Pytcx2Kh+o8iLtCyb6AB1HqZ+FBlH9uFAapqPOtNuJJkZco/Gl0Svldn2jZ6wg1IRBvFQDew3AUR1Pu",
-	"BhwNbt7ZY5JQANpQkvA66YAmMYZatWhKFKHh/EXoFhO1ZRctKWz2dg/KbbmYTgIiWwFAGjhHs4W7M7h7",
-	"PLgNUpj9XI4ECCuXGcN8K/Cgw5VcJRXPBRrNJ1FIZCRlGGbHuSi+vrBKUjDRVgVYNgpWTDFN7q6MndAF",
-	"ZPeg5sVfpk/hcPN5+uziF5y08t6Wl4jNiKSgpQgNCXlcrDlKf51+xBh3RU7cHCdxFJ7PAnf1JPJnUJM7",
-	"JdNPwJH4Ufo8nwlkiUyZRPf9wBVxNBzHQSZRYBFHQ5gvpFJIiyWgG5EB+GJFLsnGcZH3LuunVqhC11nC",
-	"CNzZQzk4N9SOMsOki5qjbs/pdmzLNHRt1OoXHBLyTbbBORBz7kpYmxhCHiVXcU8Iu74p8mNQl/v7SCjG",
-	"3KpbJZ52LhyEkGKCw3MkSMaWtzavAy4S8mOuvLPwaDWpg4mMlbV8hFIuU5pCwAnjiMknJZM824gS8lL6",
-	"NUeAWGFz05I8KMQEoRjlsqjghqVdud6uqRi5Tgsgl2vSAkgm5Bxk7AaROiFuxNJlxFuhfnlueb3RJ0Di",
-	"KtkcsnyAN6Og0XuPR7XmGtQy1ycBAdglU2+ZPiHhQzKN5qSNDgkRNURzEss8oVG2gSA3dwQ6gGOa82Td",
-	"QFaGcw/52eS8vaGSyYcAgwIN8/WTXyFde/QI4UJ9Pq+t51cvzONoPCUzBRn8KfE3lyTJhAzDHIpGVJhD",
-	"o1GsiGJXPlYhAUScINNuoNs5kMrg3p6CLN1k/7OVYWhrpoJsTWvxBMXvHh3dQ/xO/TbavZRsTMmLjFlB",
-	"tmFYpRuo5+V4tIQiXfYKncPxcDc8nQZ0oiCKfbbPEJ1EZ9DoNDrl+SJghjdHAvKJiYggdKM4Jm7C/hhj",
-	"Dm4wDGGXysADOGcBG3EeEzegBPGhoObo7vFtlCHYsSYgiwlxNMBi1eAwDChdEE+02UZ3owRMixITspVi",
-	"bW2LQzl7glsSRZoU5NKCM/sK1U6mHlzGz6EP2Tw4KhHrxyVxSDxOFmaCiBROHnWC+5PZ0X4YNkfirqMR",
-	"t8xGUCokv2Pn5XHknY8ymwjqrTh41gSMwULqLTAe0jXNag/DQblaPeN+GBlwI0xgxcyL9weVcjLhhxIL",
-	"tNE+97UD5oy0KKKQ9Ksl9CjwxC3LpYLBYQjFHyT0mEFUj2zOhzEmtMUGXJWLsPHfWSWi6KUyQQonJSdx",
-	"5AtjHZQlngLQ1DzJwAdRE44lb8UEe+c/GW1RZGtmqz+E7DZoVVyjXWA+j2S57oVtzZYoJmVJEZKWAmhq",
-	"WFxlyPMgeOAv4642ytZDuI94VipxJxERdyg2g0RGGDGixI1JAuiCMBkQZHJl4K5GwTxLopWsIOSR5Cy6",
-	"XSrixdMzfE4zMSjRDEVF/2bqGNTLki6uLL0YWO3iP2TtSUCqevynSiFrEI6jR4rEbwXjvQYso75G5CjH",
-	"6IQNIO6fylBNN6ouB/UPA6+zQorYq0tbk+934YABkSO7vgRAAQZWT0Bhxix3VgIe5XBiwjnKo1NKZuQo",
-	"uUcwv4VL5MPAgThMlGFYFAhchCvivNkvG8RSvjBTCIjMTGHhzRB3MVCiDEOoEBdIp/CskrupwizY3hwN",
-	"G4Zt9IaNUYsnVBdTCWkbHRcAU8U5eBg+IOd1iKlKIUQPt5smXNmzD7W32p8GD8VMrGEoTgRUCJb/BKny",
-	"7xmPVf5Btx//Oy7hxX5lR4UzznFjZhCQ6bk81vMUW1F4IgpJ8SNpgBt258UKS/dKfoD+JTNC+YTkiNHd",
-	"u+rd8n8tnuBeu8SckkB8uo2wtEsDr3CGkZHbrLKV6VCQdQ/IeTtnYn5JZO3J9GpBqes50hbKI8TyKnrv",
-	"8WZVEbMou8lO7EFRHhBwROAsTgepjRCfq7tSncfnlGE4+vrJP73NbKuvn/zTn2lmX9NG28Vzo0yHlJcF",
-	"cY/CcRg8qlx4S8vx9mGYV0Dxw23dUZrfaMhoKkUxZYYSn2Q5EC9/HIZ8ZsdHO63CvpIRSVHGdHBrB5mm",
-	"2VPQhMjYvsgWHBWWfJOiDLhcGNQxSC1ez82v/i1MmnMyM+8EWBQbiVyM7fKySGOcna3LRCxUTynLp3cq",
-	"nfvA2rei+AzHnsiAr1dysrEcPtrnb/EgelSu2MhAncRDJ7J+g1miWaYkKBdxS0MNsM3KWoXvRmcc1Y47",
-	"NM6Y2ZPEAQdtuEqdxkocEYyMR4+Qi2d5zUF2F0+4OYLIVSs3UFMI3AoW4a39g+8PDm6eHB/crvfuBSuv",
-	"jgGyA0gTP1DyiuocfUgsUBCeviXX6K33xKc97/FbvAxmtCmkE6aJqGRYg9EizAoouDljG5KtXUZokfuT",
-	"lUJuTm7W6gpnwvcn53nHgrMEKGLWMU/HwoguwGPVXtUFR8+oJ3jRHhdyqNhlTQULYzIwsdv11TPylF7f",
-	"X/Yzz6KR6aFloPfmaB7RRF7RLo+2ddOT769cvLwQTjbOlOzDytZbu0qUvHsZs0J8CuFZBBgSVFrVkkE3",
-	"ZEaoE1vuaiSqcUaoyeT7OUlKRVnbKCbAkFxOsZWBbFc0ysQGxEikgOC/YPZlVmJWrS/bzm/2ghAcvy4g",
-	"XMyY3bymOOiduhhiVuO6tmC1DJlWWK5xtEjYqV1iIS11cEbGkyh6sKoP8bMaeNJLITNNi8IGNWf09AT9",
-	"GfwApyEUixKHDWDY8iEolUoqxjzFTSFXWcnVRYmL644jZXW3wcEu13SSA1/iaJdVMr7Qwa6iqr/5s92t",
-	"TH+sqOU84vaSeAhFi4QxQxDmlalzEhcVYV1lZ/bjimJREibxebUhLhInuCw4NiLzUonqZe6D0hDr6PRd",
-	"gqer7nEQUKWRj0ZvTeC5n4hotXQLLdOErlBCo+jBCAzrs8k52K/NUQaNughjgt0Js8xGG2xF0UXdbIqw",
-	"etzLcPXAPJ7P4dTOFNJokIOU7knQKjhUFH44DoP8p2LI/ne8CoBDRfDChy+hSP+z9BlKnyGIzz9NP+f1",
-	"KBe/ELUVcMvzv4gilT9sFcpxyv3mA+L+9vyKQ3kTsMwyBR/0qiHDy8Nw6RbJIGlto7qgOmqKa1W8GifB",
-	"dgbxD/k6bMzyhANX6rmBx2PckyA8bb1AfB5Q3tkJPHMptBRRhCVvpxvlHkFxXsPMGp9Oi1XidV5AxpF1",
-	"BkZElxHoePAGz+fLe6BwSd81RdTwfM4LfDimaREOrPWqkapKvMUTSTLmQYBSXLp1dA1CXE6Xur17nQHI",
-	"h0QgwCqIU41Aql4fDrmZzVHKDmDmbuBlJZbimsNNB3QHDrk1w8mOFjAmNGHSBdKNlx0MzZFua5becTqW",
-	"bfS0UWsbdPFZxN/NQFuLnKgIjQkFG3xztVenkq2QHmuEQ/ulQdq4FMgx2nJa5A4tPnJhk+WTuzzxSzpG",
-	"S5FYTiyIO46MjU6Iq2eRpyHIrgreHdSsJkAYrQxHhgkfclZ+kUtCRcDQAEEKd6Qyi7xdb3jmHJkTRMxC",
-	"4VLrMm14mKxKiQdhzfhK4Gnmm7sI35mBCQkDsyQO+XryVaxD314N7jlK4gUZFTKOWRtwr8lDmZ9fx7P1",
-	"YJ9wzmbv3VkZvii2vkWLOqNmR254niuJ+xWyO0emzLCCN7B08pbLmJnFidYtvJBGS8OBGYJzMQgrsuf4",
-	"aIcDRuU5PFVxJK8+Kzs9h2FzNGyUHoXcqvo4J3c1BkmLq1+oY69PpKrxMl/Fq3zFhKXC1LYl0NAlzksO",
-	"VlXIUlqmDb+Ph5xdAa43iUROI+y+PM5RzSMU1dBMa1Q8Z2W8+vW47eKav9pEmerWrMFyl6MQYO7bqAbM",
-	"HVM0yrsdVcDdV2zkSxD0C5BpJEZnwXQKkZlK29toEQbMYly2UjfI2crv0awFuMtL2eWD2+gSKLNLO63s",
-	"fk6Fwkjqtnqp6qYUALo80nMJ7FVNbIZH45d2Ec8TLEI5FQVJEkUQiHQ0WZnjaKMckGoYrko87JcNeF7j",
-	"XUB0wpSnlnNUKkcTh1PZEwfbIO8uMKTsPlYaS2UwdYFfGQcqRoApkbPe82qgtJQ8epenKkIU47LI5PpF",
-	"2ixSCaLIz27J2fNWBRNRUw6c7Z8zfA4pLvicJ2SUrrda7XRiXA2JXQIOnZ+Fygi6iixI4BdOSfAkYFq6",
-	"xQ50V3JNiRdLnimF59gtXyMpXfgJvxFMhpUy/inDYF6tWoQPZPnOStTEnHUVdFOkB+xm6QH3ZHrAzazw",
-	"K0bC6d2qTTz8hl1nYsAv4DoR9grfh+zg9RDHAWbW+Oju/sGdwW1wqdze2f/u/u2TO4OD7+3e5M4U8dXd",
-	"/aPsazQ63D24v7ezO0JNUQw0gn//51FruTACAFYAD/sjjrcAiFBiPMOwmf8kzBhph53G0WKOmunvoVzi",
-	"q/QrCRMOD7N/FTSCh/oIFGKLJxKBcNmiyMUJnkanC9IehhxvAI6VEmRBgjXJRgCbAMckTI7Fz27kiRqQ",
-	"GT4fE1CW9wXZRtvDUA5U0KApi82SyH2goAQ/UjLEV5FvCOgM3IYpFKzRzeDLVzhbUO5rqeA6lKvOqZJD",
-	"Sgj3+5zEKpwCq1gUso5L+pVETncFBkLANqxATI5eEjJZIEf/DIEfjv3xewGnKUBdBd7NxYdZLeG2EK08",
-	"DfY8v4bx5eCWFaT3ZGI/AD4u/acPG6uAhS8pLKtBaX7ZYu6BmALw2ddPfiVLLEC1MboC4opAfLn4easG",
-	"+1lBizmvRYLTL++KTd5uW/aI66PVwM+vZALrsKMls6D0o/QZkzlX4BlxY3Wv1xOzmkZnR9EhmU5rjsRg",
-	"jRcNbzGSGT7P0n8kSECWtLGmgKVgWOM4CdwpyUu71+0a8XB2HuRACRy3J/28JZfP0PIU5hJUcS5WNqqu",
-	"wUkSB+NFQq6omMEPxAXmFs2HwqwTFxT/A3L+9ZP/yk3XOQ7gzPTesAFlwp/yYvNho4+GDcsYNh4z7VKs",
-	"ZG5vApIgQbY3x+ZeAq//WWsbBaFHHgnHi7iNaR6wM50Eww8IHW0G4w1GIaDggJ9qcFfVTQWxfx1mQZ+R",
-	"4HSS5A+vjLxfJlrWFL5ls45irmazJGGxkQp6VpTNZ0GIBWXqjKMSDxsdZs43Obvpl7PbZih/bkSTe7HA",
-	"r7wObIsMsQxUNGqKCvQPQQr+NP0yfXrxCyQgqJ62ICq4CIOkiCEj8E8KLa+nrB8TosLZq/AUaqbPyzBZ",
-	"mxEE1miliw4LUynyM4tCQVJWZfbUyruDpEmz3L6wmjI5XPU78G4nkURNyWzKZvoFQNE9u/hLJpQ4Plf6",
-	"rCX95IUhXS4ZC1D+62D/Ac7vGYTr/oppgGdSgsgYXqsvrgBQ0Cj9LP09/Ps5/P8L8R3/9wuD/2OKb5+n",
-	"X6Rf8SeBZZ6mn4FtzHqERz4GrfI7HkWtoJdGZyFqjthbbC+JTBpAw2A7x5cbkK7FfNkYi5NO4M7lKnCN",
-	"sPeEQsqc46DsKJK7t7h9Wy8dXoDxFMMLNT5HqOfH/FEXh0KFwvvc5JRXcPKABJT9CKiN3FS/dqwNztZF",
-	"/S5XiTvhJV5UnKWBJaIAcC4P1PnZA4lNFBIqBn6dgo0S8N1lcu35xQfpVxcfXryffraRVEPNkW6Ybd0Q",
-	"Rp1Ezri28bGzEOPHCVvNpkQZ5NcjtdhASjd1wPhovfXZXr7d4pUYmjUXZDQFpqKwmDPkwFZ+dcZKi1lr",
-	"211B3AQ/qt+69wdHKMYJ4ANwEEZ+WdTfpb9Kf8vE1t39k/uDoxFqpr9LP0k/lb8oaHR/cHSijcQHPf/k",
-	"jBS57Yehi6fuYgppBzGgYIinT/TiGye67owyYMPS+a8v3uOQjCItwdD+Jz7qyEeGpvd4XqK4duGMOyRp",
-	"a0O5Vh8VFYcLWl4hCbkhdmc/c2GAev3dxc+YSr/4WfqH1rJPA1QTE8Wfpc+4EwE0MTw+DKvHhj4ij9yA",
-	"EhUCUZDzH029PB25cHBk5lOxv4LDBLCTPrlKv8K+GhMSK8gNPI62mXtdYId/fvFh+vv0qVLAiYBEDT+I",
-	"Z2fsBG+2tVZpPYdhvqBSBXgeBYJyPyU/3s9w/IB4CAA8N1y/a61SropdRYYLGOEloAq4kJslYbsFJwol",
-	"K5XlD7Uuq2bm1lWdv034Al/A3yZUbZ519PcgmZ/A5n7GpchP00/Sz1DzvtESt2PxyCq3kYZhpq35g60M",
-	"N44DFZYgQvo8+18UE6LmiHuwijFU7vsZhiMxKXF3M/tFxK1HyGgt2QpMRHs4waOVCUFspCsRO1hzHNlU",
-	"4JqK1uAhuSTrEn7WsZGYyU326KtKU+EsRsW1AtLPLVGV+8U6+pxmZUid7W8ot6XoCc9yO2qD6WsRjiQt",
-	"2BMKqrLPRueXq+ZAbWioVW/tk/TPkd1qa5U4+EF25+tUrIV8O4dAy6/D36Ii1YJpReAAXsL8QmkwoqNL",
-	"EmEuq+2qS0ZZmW9S3Cm141wSNjxu3BcZ2wqaR1TINpAQUcJMsgIceS0KOTslXQ11HNWDjo8X52z7VQHH",
-	"+YVYm2GOb6ORgFg4jBaxK0Z9b/DDk53B4XdHHDlcAawEsHIEYjr8Cs0PQw4uDtql+szBTWgh9nhC5/7R",
-	"d3cPRm10I0omqB7+aCDvzomZrBdOhnpBSLIawivINnhnTdabXHEASeabeXtdXkgpcMwhBFdUnEHQd8xm",
-	"7kYzUgCO3XvlsLGQ3iV9a+KkSE5xXcZN1Zkh6ZHhFBSMu6YMC4gMDkiQ3ch5IWuR974JGFEwVoNrgsVd",
-	"A4nLIXBxBoI7j6PTGM9mZIu2ttEqKFyOfLtFK9i3mzh1r1HTZ4KvAl2aQ2OKPN4g9KOdCXEfrGQlHnZC",
-	"7EEmy3mqQjOMQpVfD9DKi8+ld46X2ohLbLhnjPOuQJvnNwhsxmprwvS58OaX0n0KTjLpkStwf47GuXHh",
-	"g1AtewmZbeKVLsng+kLNgAulOWbWVy6hq/K4KHsVKXI3vEZmEvjJq5BGdaCzYjp8M4Zwig1CNIcCW5cL",
-	"0VWYuzJhppWjy15jKjk/QpWHt8FdN6gp6whK3waFu8AkVInwezBjgau76/Ir5fXQ0PiSox6+vSmw4F9R",
-	"pxnWfH3vR9zb8yo6vj84Wu7zUoTSTNJxU61wIYywugrXt7ReTXZ5rmMLgAkceHh8DgNdkWUtWX8N4GdR",
-	"DtVlcwoRWJaAF78QSSMyVosGPHLDHarZSwJFSzomxmQSQB4NmDpwmW/g5bUtIvFHwDgWLb18yZYRxF5t",
-	"zGt1TOuad4mk2eXb5BW47uUClbKKmGjbrqyK1LzLa92WuvTo0h2V9bYmhwpdkkLFIQyFo1OcpzZTYhvG",
-	"xaoxr6+f/FOlz6IH/mVvhCtfl12IdG8G4/nqYiMr+f86Qx4ZzATEMTjMBOO+NRENuphd77avbr+8wOFf",
-	"/xnc4/+lFBf618/7gkL/3/+RAaczGgGMKZztaGtZ21yfcisM+P7gSNQBLmblKBUH34txQrJQyj2etPSK",
-	"hgGBDWamidSo5kh3Rq0VdxlLnIQbkXe+ma94I6cwauYIf5lDOcOdEVAmRVcxv684RGBsA2g0eUhiPK1W",
-	"dGxgzkMW+lXs/+Xs2HeAMrS21DfbKB7BeY083zDvLsiCeAif4qCmsju+hhYvcaWJLuqMDEglfoFwANgv",
-	"wv8Nny8DE0fpF+nT9PeQB/Us/XKrPQwH0vwu/9Tq87sqJnn0WaYfFIBzKojiOUgaVYZhFkDhlcDy/ogX",
-	"KAGuzQX1vJjQFSdT8WMtRPXVkLBfCOcbKPr63qLKb0tN/1DhhhW5ptd7rSenzJVv8xQTXbl5vBXF/7WI",
-	"UVlp4wgAQUaIY0TxjKOgBkVjXCuBjyS0ZqEmIcO9af7F4f7dVnsdJlKGRgIRoe0adA+RWc69pKMZPT0Z",
-	"LjTNdAMP/iWboiG9IHYPsEoFsWdUBDYEonPjj5/E6Jy4WzRvcM9bCQI/uce00BrX4Xu1MFbLSPETKMkS",
-	"Gk2kema3ywwbfTY6SPIcvfc4d8zGRKSjh6S2JONSAKJCsKdEMABx2xCDqO5MWoSUKQyiRDOFc2Ttbqgu",
-	"z4uolUIbAhljqcBjGDZHxb4Kcd/i1wOJTDGSIJi1cBlweP5Y5DB+lj7baiO2c3k4ZBjCWbqQ/VYcoDh5",
-	"5y8/bcn7LsAPjBIcB74PZze42PPiL1u1F96qqHZC4FmD0u5St+X7xAs11KLjbcSdXTgZhkgoBYHejFES",
-	"B3gKeujHC7oMNJaBdheYNeAouttL48wpnGWylBsBFDHCoYgFHBSRIwgAbrS13OoBCclZsc2QPEqY2RpE",
-	"XuZGXX7tiMQzusNvWM3fFSsglKP0SvoCWTW7knVbuvAJI1l2bR5O5ANAUt7pwPOikB7PvfLMwbmLPU+V",
-	"Tml+ge+XFz9LP0Hp8/Qr6Z8u3ykyiSipn4yA0jng2OjFrpbgU7KF55cu5u2w2cSLkEq2JPyYn41XUJVj",
-	"vYaIJsF0yjG66GJGvNUDKw6ntCUk8jSKyeliinMUeA40Bxd+MbZiI2PGUJTZcPD6Geb3yMKMW+1hOAz3",
-	"8wKdwm2w/PoYHspja1ef5oWa4LXjV4oJJBlmHVZrdPOgGUBpwe1h0dQjvLxxET4ImaElPYAFkBnOHmyD",
-	"DEN49aVgZrLKpxVW58obyl6C+YRJXeLq7QzpgyYQ7JV1nMWl3qKXVAfw8QCZJvIsA6DtNQWZ1+84472D",
-	"vQUahqcZcdwHnlQUo3kUJ+Iu0qLTZK0LRGwfMbller5o6sOVb/ByJzg+JZ64grZqJmARB+cPoSZEUj+5",
-	"eJL+C0/T4y6T9+G+yy/Sp4xtGRvUincOml4jo8tQjlhmUzISMWkseqdoyg5EAMg+n5OQIm8BhcsgbkEd",
-	"1OfkVfj/WuMtVYcMbALh0zqLivmuhqV32p3uqAJZUXMNLr/UdhGzTX6+qpaf/6qg0cHxjQ1vCVtiDa69",
-	"VlVW5dCwlUu3loT1HJ9DluQL8SyvFRZYC5dcgspVuNAEAWOAEpqydaRpfcvpm07xttM1HKmgGm7kuXmr",
-	"bALOo0Gm0V/mMtX5FIevINhaYy4WjMlcbBXSJkGTgxSTFUxg65F4xMlX3rbCsOSEOqtSdy21OKjBK0Ib",
-	"E94KF0+nPDEnC0QwA7S1zLhMHUXixtV3F0ynriszlPl+VUjVsjYTYE59pCvIUJDJb4jk2d8ROsVzCgjb",
-	"cACZYQn6iqIFT3CNIS+yxoTg+ATM3IcsBDRAMRE2O5rhBxwZhpxVcfvlhT0QaANDQhf+PpCVm2C/Ftq7",
-	"ziB7odltcYFxeRVGSp6duZUjonFUuSxvNCCUXzYLED1L+aKbp3+uuUy5q2qWamhHutM3On2z2+7a5uWX",
-	"KS/n8jMddQ9s5ZuLde4MPybZAYejsmSD88SLaHQvvHnExndPt24ejfpItwCOq7Vmx27zywvDRNQQhaoo",
-	"KVraGbD9oRR1BOMYvVS5QjE2yHO5r/Ey0OvBcxuTfJ/JyybL+xr24zeAXCiGMSY1OQCVvamU4LcyEMMi",
-	"FFtF0K3JGyjyzwooNmae11FJkbTM7ocWCHdBuLTJ86yqFzynZPdri4MGX1k4dQvuSiZkphTz6F4QS6Vw",
-	"FqiCqYi6Amn+jzZDSVlvgB2VXA0w56VoRWHy2dSbQYgkkTl1W5wc4D0X7sINEegPRTv1o5sEpxNG8qU1",
-	"zbbShl29lAmo1EDqnMVRQsqXGtfZXauMpysSNsQzfvFvfXeXg+3lexwMktr7GFeAFHPxjJrSmgPtJRx0",
-	"wjHTUlABqd2V1lvZyYbPML/BdhiOAI2XjFCTMV2/AM4L2KlgJfN07qTgx2mCz6a1+t62ihWx3iSoJUJS",
-	"489aBQ0ugYXpAw47QULu3b7MP9baRligk9ZoUOROCY4r12VnuaZXkc5iQVdMqk4gH1MSi2GsBb9OOCL9",
-	"WwKUL89z2Ep/k36S/j59BuWaT3j1OYd6/unFX198IMFAPk2fCl/0sy0FGZqGttJfZWV5n3Bf9+cXP08/",
-	"FblEH6SfpJ9f/GKrBr4P0iRXpOFkVST9EjywCOAHvMZqsEgmURz8BAg0Qhy6MwZYkcAXIJvcsyCQIdA0",
-	"ih4s5iKUGfAClTayTHR8cFuFa/Lycu5tDpwBDuoMBI9D31UvadIN5xoqeDa3BTKNhZogjEa8K15Mn18x",
-	"2FqDXsyJv4qX7pM48IMNmYnjE5aY6ZfpRxcfpM8B//vTjJlWMsfLclIVCLKCd10EeZS7vy+RGYpgkBDM",
-	"lmfFhOmVLLzNHU3cocRPy8Ut3MrT0wtxcV6hKOoftijyp/hUQZQk2dm3UEgyDJsjCXbJzAmkqhNM1bFA",
-	"mlTQGmTMolwtZLdvtMEytRhMp/yymCjMN8cWLe0mXslU3k2UAwoWRFCr/ZpsjzX8X2CZyzbDBndXCHgb",
-	"uTSsFzp6iesroIEXu7tiwAbBhn24mM1wfP4aQPCBNDlnYxJa7IolNZfecSD0ALkVxbObOMF5etAVBVF7",
-	"GOawrBwekjwSyJBVbFtm8oGslZB48BaHBCUz/P+z9269kRzZnfhXCfCFVf1Psovsy19iYR/YF0ncaXW3",
-	"SbbGlxx0BSuDrDSzIsoZmU2VBQJSa+1ZQAbstXcBww/2eh/mZbFAj2a005ZGGmA+QdZX0CdZxDknIiOz",
-	"qlhVbOrSrdSLmmReIuNyLr9zzu/ESW+nDFiG0rnUHqlmxk8FOg2+Vk4FBx3XdnFpy5kasFGSayfuUbdx",
-	"OabqPseqF59IlZpzuEykyD1tyMcY/cIEklAm4oT3x55CcfwINENl2SdmaUIUbGZDUjMfF1DgBmV4DIUr",
-	"tJiD8ggmNszNNusJOq4TeFjOPmaJ0QIAsbHLXIY5n91lagEv7+xBOQiRXjdnQGbsS4zhYl7eUnWUO6A/",
-	"EP1Tm5mnsYVdhZi3S31lLX9var7mpMIy/n0IYXgr7HPpkJEnV5ptxYF0z21BbNmcmB9d+dw4UeYs5VrQ",
-	"MhEZtl0rs+3dSrlhzk87KxcED0Bp88DbjV0JjUYuaCkSMJ2nqcqxOP4o4fJUMzqwS3Coz2dPBqi6n6dx",
-	"Nj4wM2ixkmEsD+cbAtVEP+TCRbugVWuPt3vv/b2HTw8f/ez+w4DxjCXC6Iat2z4DkpFloezdETwVKcN8",
-	"LniaTeliT6QWWcAqHdUhU+X42Im7VOXAuoxm5k3b4xj2BZg48PhyrgZZNgLOvdHoDtdxf/pL96TOYPmP",
-	"7XHGjww8YWbebqcXgEEP78MASCin5uTx46d3dg/27j59cnB/Hx4x94rHuwcHP3+0fw+jfNDCDkZb/zj4",
-	"glnfdsEqug/yB+51kauGo1mLY9fXYNZoYYW7jIeyr4ZDvqHFiKfg4EKcHsuYU5VxKOmFj7lowQ+NjrO1",
-	"mdRyzCZgaOxnTYov8N0J+gE/CozOcQnO6iU3hHnE4VJGsN8NG+vqLUTpa2YSbc7jqVOkh/Lgvd2N7Vu3",
-	"QRDX084p03HuXJnHH/HU5ktIhaC32GS71HwDr5YuE9fIHPgInY9EqkVEVeeQCVVbWljWp+/u7969Tykn",
-	"NkSUimfqFO5calrPqbB3Dkg2iNNow0iVMcwncGwBRdM3wHLwNfaBYpNPIFfg8+Ll5JM203Fk6bgtyU7Z",
-	"J2PH3zraEv0SIADquLRLZomz3cd7xhMDAgqsuofJi+VJIpiGolqmjkOZpXk22CHpExi/DMJKAKaSToL3",
-	"VLvQY5rNiZACDwnh2nglJQmF0v02Y2kuoWsFpB5du2b8U7QpzgY827x2jU1/H7tWPzjXWKv4vPii+PXk",
-	"byafFl8WLzcQmjFzPPlk8tmOv28DOmbTJ6ucOAccr9fcO7RCz7gRzHbjoWQO2FaHYRLgUOmsS/Kbdvs1",
-	"PKnXWKsadfRbreCzr1U8zGuhrH/a5FP4xW+BVdD1F9tBC8cszvxEfY/d0eXou4bmuh2EEptFYh8V3h9A",
-	"yiSUzrjC3O1OB1PRas1tmKc/aZ3M5FyDXXfNbLsuWOfmiWBbm8MGV6iRvkb7jHbB3XKzmS3w89py427C",
-	"QAmmTVfUGGuRVDEWOjX0BkUQyos1QdvmLeKP6xpVEmrE7gzX31xL+yOUhKaVA5ojUGOtc4zkXSRMy09Q",
-	"KSB2ohpNQZ+oWzMdqofes1/c8eJZpYf1tWvs0M9uPs41Jfgh8X+lNzlWjxzzOBsc50kyxrRDiBWG0rET",
-	"QQBxw/UBpVBrpes+ujKUjFc2VgEeZaMvShsqlK2etXx7bUw25JXcPegUIWf6cjM7s3vN9UOJnfgxdN3Z",
-	"3t7eiG691d+42RGdjbc6t7Y2jm7d4NHx8Y233rrd6WGPfGPDtpdqyB9KT4zUm/MfQidtopOnELo6PtYi",
-	"09RmSoyhimRe7+9QtqyBex3/rjdPFE1Rz2Wi9zbZQ4/U3Xq0/pg7m50OcAQErj9GKC1nh2Y9mScJObs2",
-	"M9NjeQcCd/YBMDAbk0iXmB9JGNay/wwlJJAGZcIy6BsNXPfmf6lKgBsYI5Pm2jYqFOhyG0s/3q0tv+c8",
-	"UjqKnJ9hoRQc377VM1RRfe2aX1ONlsapGon+qcZERpeVZkkuA/InvasoPGeFF3SDNk+Gufa3pmNX630U",
-	"roHe1KHx+0IoPQrXdr79+FcBC9dSwbWS5c86B6cGf3H+i/NeN5QonV01B848Av6grszB5dLpJmzZPoYU",
-	"vJ5LAwC+6h5rUaOCWHt9A7A+iQSi32IaSUrMY91SU3G7LYwyx73s/psNjE7ElGDL++B5xsY4wdYbs/gf",
-	"gnL2zLyQfYIearjmpJpAGgrMwzfWhRFsj+zs4E6xRosrlgJQDDtXWvjMZ9kKYaeXNEYtPoo3ceI20zxg",
-	"B2f85ESkbHuzA9O6n2sdc9nGo3uskkSddY13Dfn+sQZeUCPWUFYegYWUjAmR0tZUCihn1ksx4WPNtCJc",
-	"O84SUWbQkLD3WsftrG1tdjY7VAsk+She21m7sdnZvEGFJeAITwPn0NxS6RlFJO9YrYjv2rFNrMz2IvTP",
-	"62cFObuVLlZU82CEp7fuoQQsURNMUPbWq/R/MnsYY4zWPreq3ixcok4wIyZV+cmgYtdZCsdYz3BoYd94",
-	"CAY7UUKjm+iiDj2WyySWp5BDb+kgnUc8owUUivxKPyyuSXK1QJlWh5ck1qfHWWlvsodWybpEHywcgycb",
-	"ue7qxoxCxSOIBpkboRRnHi4TR3aebB6bV6+1trMG8DjGKWwfM0RYhM5sLbLZtrZMunRDrv+lxqQsou9C",
-	"eKXshTYLyrKXXvfapgFQAydzEZRfuakCBGVpLuAXeqSkxqFsdzorDr5fRowvHDwNwgaYl/+AqRunytzo",
-	"TwC93cQPmPVA96HX7/DIBhHglq3Ft2BERLooQYR33lx850OVvaNySTe8vfiGu0oeJzFGPW5u3Vh8w6FS",
-	"D3iKPcZvbt1afMMTqfORsdZF9L6IYg6MG+bmG0vMxHtATKj9l97q3FjmpfwZjzG9z8cZAcL1Eca/+MX5",
-	"L4CfASJPdnkZnw6emJML9vsZRlp6VfHO/FBor23UAD/Razt/ga9bg56IRyoabyTxMM7Wdm7funXjtpfv",
-	"18cGFn/xERU537yxVWbKwA9nA1GSBcGOWtdE3aiZ+LAvRMRu32Q/i++wTJ1gY9EWl6ySdWC786uU9ZU6",
-	"Neb2iVELZ6mSJ+0d16us1Ahlhx30GzhsfjfMjj/MTnWYFXS2dJfm47Rt8woYihngMNaaagjK1930X3dz",
-	"xutKfHbngjdRizgG4K5WZJfhE8DRdQbUzc5NfwTbneoXdypDgApkevR/Pnj0cIdxpscy4x8iCmPMkGc8",
-	"iSP25PCdjbdYK+VnDNs0AsQ14tCiCRD3E7MThe7zkfFm/HZHZeUgGNBdBvoZKb4G5qiZP3Kk97iL4nUD",
-	"Y9u2wMwVyXpsyxBvMA6JyrPaF28v/mLKvlVpJa5otXEtauE9+sbsR899CLqX9eBkUOtyaa+j5AJnJfvr",
-	"Y/xbMGu7NLloCNJswJWcPXzyoPR1zd/KNqMp2KkBI/ZEtFrRmMjOoEuY16D0SIyVhPN5BOz35m6BcdpI",
-	"iJFdsds3WSKeCeSN8Wbplj9Lb1cWAG2nkg7XWfBOdMEVrthvxRBPu3L8tvzlMj/M2AmJEdX0PZjlbw2a",
-	"dc1A+gVWTrV8mdiF/XqkopgwytM4UUfjTOj2Djsaz9jNwZSYIgkV0JlCRoMpmbXlT6f5wfsK+4ZDyrQG",
-	"X71umPRYi7Oe2RdaZL2y4B1KHGLq5mhfd8vf4/CD97qIZ/yIa8GiOPJgPNiF8VBMBbXu3Xl6uPf+/UdP",
-	"DpmS7LHS2UkqDv7kgXnjL4yqK90GskRjeXLdUhgYzXkilnEgCNOgBzCVZ8bKbfXod0/tE9HdLrNGAHcE",
-	"ABEvCOUIt2KV9IGcOnMAqJF6yWICtSItSvIM7C3GyI8Ej9oBG6izUEI5F88yIwVgoTOlTr14P9eZ/TOl",
-	"cuceGr7J3okTs2BHY6gPygQlJ/S8QfW66IBiEQXsUQrcl/kovU22D+kPUHE7z35/EOvsHZy59+1SQHsT",
-	"4kmYG1ouL7n+AOwGs60WXEiJMubKegJQMi7ZLGwNDtUCBGuxueavcpGOLcHHDmxbseabz0LmQwjs4vqs",
-	"GQOZFgj+zf1QbxkUvngsELWMtb8j2JP9B/NG5V1WGVv9rb94ZY9jRJlUF7obtZWF7KvlfY7Zd58Hc7K3",
-	"6klaP34/5Edp6L8zRe9SndgSUYjTijCZbdk3RvzrZsTPtTtRzJc2orXgqOAwU+xWpxOwXh/lv73SzP90",
-	"DClw2oUum1ZrDHp5W5uFgaijTt/IgVQ3Qo2x7zsRP1Jb4/pH9K+96Pw6lOpFKwCYQOfmGxKYPxZAzAvg",
-	"fWcr7EDVOeRKCdZCAzwfMSVDaR0lGwI1jjuybjjToR3A7W4xJDWcIQ8pZYmCpDUgTT4VYqRD4n2EiOdG",
-	"DA2DLLvsMzR8M+INGaANqk/jEQQDaY1HttOIeRmx2QhjffylOmKpgKJcjM2aK+KMDbh9i52Ns4HSgpnr",
-	"jdeHYzQH+5nx6tqbbM/OTigBOT3i/VOzd+2rrZ1k3m2eQkWS+OVZOgYsPsoTwfhxKvTAPJGVT4olzgIM",
-	"daea3GGsfMCD7btKoj4eZyyXWZyQZT51CEKJBb2QhQMRC+MfVKFU9lFI9H3h2g7bOu/NNbuAmTCqKthp",
-	"u2tWxQ1cuo6Uv5gxVE2YnrHfexThwXIaMFtGPBuUVos7Dmt1ZNQ3FaYqzIaxjIfG5tqaQZLx6haOkosN",
-	"HGR4fCRXMWuIFXKGJfMnFabGxn65lP1yIGTkiYO5wpG14uq5Ze7Y2h/ozILEbTfmzRtg3swdwUPldsyA",
-	"U4ERNGCg+DX2y3GCqtde0mgq72AtI/TaM+wndewl4V6VzQIK1cMp6LVpLiWmclNBSqr6QusL7RY0UTbA",
-	"g13WTgmYkn0BBkTpuGaWaShSZ8DLYU6etWhwDX3+WkzlM/f4D6EDDTkEiw5tqR4dqdSZSEUoiRO31cEM",
-	"cgmHCJImuC1unas17wnuYxWXjzj6zvpSigZeXdM09RK5uD/wp2td1yiBM4WlYXMIhmtjmrYAakBEpSy7",
-	"r+RxfJJTCLh2fN95tP/z3f17T5/sPwAba0nTQQ/UmTUdLiKIqKfX+x8yI8P+O4jBajVc1mA4MJdehcXw",
-	"nr+tK0zP8/b2a2BWNNFWNGJmSsSaSIW1bmKqTUz1JxtT9cMSK8dS6zfPi6G+zkHSJjT5PYcmr9D0NiNY",
-	"Oja5rtlQyThTZoPtQM+XSiDR2cDOGDQLZnFXlwVPbLWIvLp7XEDRcvNaqtZEITsnFGzqrI5thdL4U0g7",
-	"YxbgJFVnIFVOBBsKLrVNGXUqLUb/oO3HD7slkIYWpg6lJcdHlfaUJuGpjcNe67GhyNK4r+fa8++4iT6A",
-	"eX51E9Au1zJRMffalSNi3p0zo2FCZum4vv7ofZnFsMu/2eBFaztr9/mUx+TOx9HYUZ1VsXGHElc3fYMR",
-	"vQE21w8VKQKmkOXzUPB7qk3AyyCbOecDwVMolP724/9utvKydYRVkkjb1rWs9aMSF/PUSoJL6wgL8kNJ",
-	"5iH+2g4joP4lVmAjtUqboBwIKhPfOwZ2tJekH0ARM5RRetXefDQqOxoErujcH75exxOsK3kt7iab26Jr",
-	"NIi5vtoUFyCf+aESW5CCxmXZV2aNtbI0F21rqXu/BxKk9rxEE3fhrDQTjypt0YBqm2251JupxZqZhwPk",
-	"eGbOnWxGxjuPjU3MTMn5npJjSkKi5Q0A/54mEea7NQxqLCh6rnytzndjAzRpMCulwXjKaDo7e5ZmspcR",
-	"d7RLnEHxBliFk2+vde4MHLvrHyG9z/lqKbo2xxvL4GxPmwoLs3QBYZtH3/ZazpTFpKXZYWZ+IJLI3uta",
-	"hLddQKo0kyxPMubW8v6gytpe/lnPIVJeyrp4V4BxsbJt8QQm9THPBmtXoPDMhC4uPrN8dqvUnXn3zOys",
-	"BryfjYq7nIqzlApYGF9hbclxUzWq7A1OeXDwq1t/UFDeDthhUpU+WMUBq3iEKq01u6vmTRBB27JJE5bP",
-	"rcyYUEbaVtk1QLO9rrrsOvWUW02nUWpDvVVPa/JJ8fvixeTjyfONyXMgY/p98bL4unhRfDX5rI1qpUdv",
-	"7JGmorA9wKi04JDMTWT3gQ1kAAM6sa3FKYsjDXwolkwDNCn56hgyAYpR1FyhXOgY36N5eBX1FVy9Iz1H",
-	"I14shtEvazTRZZ2t2dt7qhNDNhDDRjM1TtYqTpYlU1+oVbqUh84xev0m+E3XHYfapbSNuxv0zDeT55OP",
-	"oT/g18XL4svipVUv7rKagilPbyivXMEsBl7vu29vNEyjYepbutEtjW5pdMsr6RZAqi6lWFJ15jrk9oAr",
-	"qocRwhl187TuVCwfYrt3y6HndYg5Unnm3uGVzjvtEOD0lwI5wN6MPAklTA0QFKto7Osvl7/WqjQkrPT8",
-	"luRNY7f+DNuhd0NZp3tlOu8P6n0CEE3kqWgvr9hw4l8PrXbVoTP8+BVjZ5Wb5gbPGizxsnk0lK1MNBZE",
-	"BWd5hsu+h3DS203MrFG5jcq9lMq1lNeXU7p0M2tNfll84Ttw9i/WfwO1vI+/JG6/nlW8nm4ErlbzfZDQ",
-	"DaWUR+MMG2jgP2yPRSsa1jUxQ6bqrG3dwFDW/EB80RV7g/t26hpnsHEGayeCtv1U29dGNzW6qdFNS+om",
-	"7ONwuagW3Mpaxe+LF8VvihfF74qXxddl/Ar/PhddhOhVKF2vZstxz83WjLMMcjQughypQwC0D8BWv1qx",
-	"Y55CWisPJcbPyo4UriFF2Y8CO+eCOMF+GNS+C8ekRXLM+GgErWWhudJH4Vqex1G4tsO+/fhX572rVHUH",
-	"uBKNomsUXeWANZBno+MaHffqOu76R/D/J3kcnV937UJW03xelxFoifTl5NPi98UXxdeT50bvqWPbl2Ba",
-	"TVJOh31AL6CuGmcDlczsle/H3ljLAaNZyqXmfSiVmKcgQznTDVPUmPIVlNQ9N2/frZ46sEvVKLU3RamV",
-	"Z+eCY9Iou0bZXamyM/92cr/RfUb32bZ8q6k+exe4SSepgubzk+fUxPvjyWcBK34DmSZ/KP4w+YyVfzL/",
-	"n60bQ1lRjvYVF7uMS+ajhPKqdd9jO2+N6mtU30qqb9bZaZRgowQbJXjFSnAUGxXYV8OhimLLkDdTx7li",
-	"MagZXy/+rfimeDn5pPiSFX8ovmGT/zp5Pvm4eDn5m+LL4pvit5NP11lLC572B+xobNuwQuvBavYz4/pU",
-	"B2WTOL+hcOCC6yQQfAXaZkdiEAMTqm0CHGdM97mUIsLMFdfsjmc8USe5CGWkBG4Do+q81nHF/yj+qfiH",
-	"4p+Lf2c86auBSrBfIhDMxRmSORk1+GE/1oLpjA9HXStzoOFwKKHDcLXtsGtlR5stUepU+41pWT5ifGiO",
-	"IE+SUu6RlIPDvK4p1yeWdHBga4ayZQ2Ap/QwYwgcx1DcfjRmvcePDg7Ztx//yhkwvXaXqv150r+rItEL",
-	"KrM7zHXGeKJVKKF9Oqb/wMxKuEfdhbdssndRJiP6O+RZH0mi7SmGDiKQ2gR/A4AZrYk4gldK+07jebcr",
-	"bTh7djeOewwaweLRpI6THuMfPFoAsE3Nfck4colKMrKH3nXm65KhNsaGpyOVxP0xa93sbLeZ2xt8NErG",
-	"RoDYLuNVA+edWEZ37SCX4ZS2a92qn5J2pZ213bygzujfO+z+7sONrRsB/P+tgHF2JuKTQQZdh7ELKJeW",
-	"xmuT3cVGP1EtRF22SKStsM56Rzyl5YRvpNSjtR1j4tj/bnfmMRT0uTR3X8hnvYDNctZUzTiHdnfiFOLE",
-	"seJF8RX88zfFN8VXk78rvi6+Kf6DYVNxI36KLyd/W7wsXgYs1zlPkjHbeptF8Umc6TacZupzDn36K4ca",
-	"dhjQlAXULd8NAZnXvZPgeL/dboS5nDVjdOTWlp+gV08168fRElWr5V5ePtXMv2cq0wwszO80zWyO7bvC",
-	"1IA/szgND65aIQOPrp+akofKbSJbhOjCX5462Pxh7XIzpMVhFncaXA9XJ+CA9tbTnz6nuO2aYPNE3wSD",
-	"fKvG5Vgdp9diPtbWwA4sxhxgMPWZOkV9zSXr7Za79on0aBMgV6j24htLvRhILPORSLWI6D2QmIgdga21",
-	"ArxzFeoATo0c5nfBb7OhgubJfIoJGYz+p+/u7969z1r//zYDGzASxzxPsjbjJ2o5Psye1TKr016Wdxrj",
-	"wZo7VWLN1c3zi8jVK8e7arqVhOvuoFTNsJ3qX5F6zXyyf5Q2mU9n2fvovPf9ew7O5B3ysbHcXScH/yxj",
-	"y2whqfrXjG9jq2PEOjUtBGPNdvzPKvs1sKnlQOLUT0UkZAYkINACBb3V8tdmJswZZC2Vmn/ccB3gzQs3",
-	"1wJ8+/bU26knuplN0vLouPlp81o5U7LPJTsyJmdyrNKhMcuM1xFVKTbNRjbbx2zLTVQC1sOKpTnAynyw",
-	"Xxg9ypfwtP69+Kb4XfHb4kXxNbugDnrdnNmab2UOPzVObm8y37UCinQdygxanqT9AYeO1KsVXqP38PjR",
-	"AaNv8htnFf9S/Evxv9rElwbNbIz8PIl1Zru+iAg4MwmW9IZRcqJRI++Uj+uuVD7SIs20ZSXJlF8AfirG",
-	"5ATl4MGbE6XOJP5uyrMKpfn7ENrOeB4WEFGbJzJsj9/yMIG2h0IFOMfgcpgzLOj2VJ2FEqxJELEOTTU7",
-	"/EgIiVjVWGTGhaGBevS4LNY2x9x1Kk+4zkAOOC7TMYI4kP9jOWBcW/LS77F/KolU9VhnYqjt7BsNEEov",
-	"WNqtlaQw/4V2XP4rAmiEtAEfBcst+0keiWgzlDO6odv2PjP8q8e5VzT/Ks0H3Dm70Maz77qo6wDsu9rZ",
-	"oIMFtgSWyACdm5nURWYivtLYbGTzww5fgbS/OjpAwL9vg3t7GRgc3Ox9+0Wvg6G+L7TK074gcwNqswgy",
-	"SBSPSBTYPrtkEVuabFkSjmhvTX4idP8XeA8H888OKgHPT/Dr3RonYVUnoQsAHnNqx9xLtYN9NRxC+7pB",
-	"nAj6I8yReXEs2XESnwyo3b0bEHQ8MSYPNd2IpY4jUS938PRG+w11U7Y6VeN/231K7an79//kyd7+/ae7",
-	"dw/3Prj/9ODJnYO7+3uPD/cePfxPRqQjWxqaGRUa2hmOQ6w9pjvELoV8JhI1gg51EGYAr6ZO/RZHyKxX",
-	"ZSgC06XpvrBK9wVnAya8f6rJTFvOCT2c7qcAeh5CmbAyumvtvlrEydEk2l4KxxjRqoeeeuYL/1pJ8ej4",
-	"GDj/3Y23b24cxZkNinVZzygufE/fusL+K370PR7mud67doHKmeSVuZzRHt87KXOU9qVbS9SEwZ1H9/7s",
-	"6YO99/cOWWvrNns/vuPLmDkNJFirpmLMWlSd3v5A9E9F1P7pNbsvFwwkBKwYMmPTqqIPAkktiVYU4+vt",
-	"iywdb+waWdMLUD1yXECI6W7B0hzHMqLldB0/EjOrY3YkzCsHXEaJiCDKZn6etdp3ntx79/4h6Kxtprv1",
-	"YUGnr2Xwkls+FpAKuoRFop/wVGh2s3MLvw0wI3MDa4VrMLVJos4EVF1kU46LXeu+wk4Y5BDz0Qj6oPTN",
-	"S9qb7IH5lzFFPKvNqOKjMSNfvupOqjPJjnIdS6E1S/NEmEmO+4NKrN1F2GJjtRvfAFCWOLP8AOQnmo+5",
-	"AEGp0P1cBkOpcfysgw1on7oQNcFqTg+uWEAgRPlgQo0SaN7LEoU9UtSM5dGImJhJDmU8w1K+OrjEJzS6",
-	"IsDEn0WVnoJZ2bKFTT5mMhvygC+ei3mwS0EeobwQ82CrQx6hXIx5sJUhD5/H6fKgR+VoLPKY6cpFwEe5",
-	"vV8B8rCva0CPBvT4iYAe92edmwbuaOCOBu5o4I4fK9zhWXA+4hEQgBCwXqoS4QEW+rtBQ8xA0EUwF9hX",
-	"LQ+M4Cjttzn8Ywr16I0GStIfRAwS0kMsJKAJrztC4q2pD5JQRqYsZ7eBShqopIFK3iSopKQrWRknqdKU",
-	"YHoJSIxl8BEPnnBFa1PEJzTnAzXSfo886HBXp0gvnVCzf11Gf5syLGiiv0O0xLGzrASVhNJNGybEayEk",
-	"KojV6FZKLOJEZDqUZpJAlUDKZRSlZjMZzdS+RDaJD3SE8oqySSrICvCqXUk2SRVZCeUS0Ipjirk8rlKe",
-	"ows9cnrTwlQSPBCvAKfAixospcFSfioJJFMnpgFSGiClAVIaIOVHmzeCVp8PogBoAjjE1UMmSwMjFsYh",
-	"m/HNTAnBuaepaVCNBtVoUI03D9WYT1C3FNbxb1DO8kXx2+LF5Pnk79g0Qd06aw3Au8eh0wsuyAlZQHc3",
-	"VZ9zUXlN2yp2lGWaPxPRDtM8ETqUJaVzKrI8lTpgfa4HIIjNgHMzr0JrsA9GQsZG/gFwkiizpjpgfwo/",
-	"/zlLhfEBdAAwTf/Up+xDZ51LI7PP0jgTG+r42LzSKFxqNmKXZRywbz/+VbuG41QqSnRQKfR3IMexSoc8",
-	"Yx9ssZYWgvUsZ16vXYdlLKfAqbC7LxtYFpjSCLJOVQsOnZGjVJhkSQTaARQ+ySrM48ZDxUQl82Ad8sFT",
-	"1VdJPpTafZBZFZhKJo270DKeeeDW2q1HwJC4N4CFcYsiQAriIul8qNtUBejtKkt9aKSe+bHVS/lZb0W8",
-	"pwtMv/aJFmFBYzgVo4T3aW7pZiXF8sk3XmbM6hDRBck3BCFeDiJaqt7o0jSNHvvUL14FYMLPXlysRAPd",
-	"xcvPg7WjfLz0XXfyMd1yxPunq9wG158Ha0bK7Mm+Goql775b3kIPeJRnKz/B3mMeYY7LAZ6m5Z/h33QO",
-	"W0Cu+gz9yLuJnnHI0+U/5JG94dxss9UW4TF3i4Ayf+k79/FyuNFJ7hXuLu8BwCZJlr73wFx8HqyB8nh0",
-	"fLz0jT+3N5wHax/ug1hd+t4/pevPg7W/XvHWP7e3LsBvK9ScTlgGqH7HSLC3fDEgPaxBcxs09yeC5t4r",
-	"bUysGPc5mqFLP07Yxeiu0ecbxjmL5cnaDh22BvZtYN8G9m1g3x+uXND6VlPIr1HuV4r8TlFUBt7713Ul",
-	"mw4VVBytUFpohutl0HHE6ej+vYNH7K3bnS3ze50PEdoGx7aaS0feLmXSRaIfD3lSZt/5kr934de+pli0",
-	"C/evUJNY30klxG/BSK/3pG97NFh2g2U3WPZrj2X7hPMjpVfJ2wMk22eZX2ctsnPsU+fn7NkrQlkhqkco",
-	"0vKbWSr7C8nrbZ7GsRcJraX/tcGXUpLxUNYWVaXz0/bgLi9zL2D5CMQoNMbe6rD377AWAKWhdFmC6KcL",
-	"Sf66yjU336yOGTgN7S5S/G6UUwFPIC1ElLP2lIsolCWwGEvzUv0dIdXEnoUSsepltolIt4Jh25R5hLC9",
-	"/gAOwW5RASchFqha2ihzUrERy0h8KDTIccsqzGYSDaNIH4eyZwTEDCrpXo2xDkwsO8Cjsf2nJWwbGP0M",
-	"SrnLuAylvRI5V4/GmdBM/FXOE3YG3M4O3jb/Oo1HI2Px8kVIeCivpKh0GtYO5Rxc25y2y2Y+elvYodvo",
-	"cDmm6Gwghlokz4x0p8bsqbD9AOcg4aGcB4VjG9xLN264KjAcZMxCkIeGCVzUgKh6YnOZGzV+LaKaKTBy",
-	"LXnnAV2+CCec0cegChIaiwR+D4SKfTUU5N+Y8zcU0OCxvTSSSKNrgMQGSPyJAImPZzQKcTmixii2NkWD",
-	"JDZIYoMkNkji61WJSybwrEJcANxA4n23kGJ1KBVQsTfiqZDZk0vkn/qFufgR5QOOlEoEl13ouwAY3V/l",
-	"XGZxNoaxECU24nkrII2u3YVlBLctHGbMB9700wIdG+ywwQ4b7PDHjx36qvs6WF6rwYS/nnw2eV68nPw9",
-	"NO4qflv8Aft4FS/XWatiF8DD58CF5tPh72wk0lBi+SJG7n06ef9xrdr7XrQtmIJTnvE0Pj6GFl8voEnS",
-	"f2nvWGM+lJgooFJYaZUbRZGlMU/aATPm3zMw+VsIu1F7p3bAUmFsuQjTMLWtsgwYj6INJXUo81Fk7nR5",
-	"mjBSsk79X4sIGly5vYtmFM6ADw3aqlQ0HFNhzvtYBwRPKrNvORvGMs8EnlW3E0apGsZaVDt08jSNn/Gk",
-	"ji5S/ShCfs8w/7FPVA7elD/FFfTgv1BWLtiLeuz/Yz1tvlf2xUOM3wWERyWEhfp3AIZpLKpWZpy12vN0",
-	"bwdX5fpISONMsW//9h9xfQT8s5zOuTM+SrgMQkns7W6pAibFhxk7InljVq2Nrf54koDqwI/FSah+EM5n",
-	"EMqzAc/gfOEEZwMxximGQvHvh2QO1nKXGSVGL2rBJadi3KYN6lqYwddDowp8darOZnY1QxcJU3tJhmYo",
-	"03MZgW10ar60GjwERNnftSxTKvB6t8EDTsUow9RezHmWx0ncz1iiTk5Wz7Q98PbKfRBdr5YyS+d+cVm2",
-	"995dd9d5sMajSEn9BIXAwsfsVq4+D9ZIOq30/rt0DyBwIJ1Wun2f7jkP1srDtNITDsvbvIfAo+kQXupx",
-	"lQfQg/VdFLgrP9DduDzyNr23XifY8ycC5fHRqETyAvj5DtdxfxrZu0OCntQbpAR6K+zheSj3PSAPOsOu",
-	"7dy+devG7TcCxLuo6W+lS9Kshr47zkOmnsAszDudG31zJ0A+8KPoTTkeu48f2z7BkmAwWCsj+6nOaMS1",
-	"PlNpNPPeO7sHe3efPjm4v3/98e7Bwc8f7d9rU5vEqIGCVoGC6jZb4EK7+AO1LQ6QDh7aWJofpq0gL6lr",
-	"lW5quwRk2GaFuMXMo8wzYcZ2ANOIlsGAKsPEvDHxYUbn/R7PRM/iMTbHDOZwzgehnWh/M4v7PrBfTRMK",
-	"XvyJiA7y4SYfqlxm9j4EkH70qM+qSAw4ns4QA+d2GGeBFWUtX2x2MfJPLn8q2GmcKAi+z8NogilJRkIs",
-	"aCCZ+ZDMhcBHqTJn4R7YcrbaNo+1+kksZGY0UTtgRzn00NPCOkUQWT4mpE8DCfmAPxPGVvceMhYZa82w",
-	"VeELvODPng39sJERe5HwoyBtQDLItRKM7BxdAVh8leW68EYC4wspMyYLT2q4h/eK5QGP/1l8UfymeDn5",
-	"BPouv5j8LQAfk08nv5z8t8lz2zT4d8ULQiVerrMW9qjDwwKGh7S5RzUoJJR9niSwwQlGs9AHo+CYdh9M",
-	"YsR1T0xPRQbFllgAOlBKC0Bm8QtDCVEol/REt3tOJmYgBADHmA3netdT2Sjr5zpTQxRGbhzGrzZnQ5uN",
-	"W1bi1maetbQAX5X98X8X/1x8PXluprGcwD9+NVWZi8PW3mQRQsB69LPutVkSy9Myh8YDn3dKtzOUUskN",
-	"kNWeHoHPs9QVYICYf4ghj5MeOxJmf2PSEvzNKEgyTUDZGSc2lNjMmVLHTpTcjkGlDQJCcxASd4EF9Hxt",
-	"7WyrhxP6FCe01wY8KMP0LK1z8+3sOBV6UDmWNAfmV0/hV7oXsIP3djeMTjQvh+aTmGFnQT8jhXFuQmkz",
-	"0nhGTzzi/VOmbCd4P5ZtnHEmeJrE7vW2Os2oIhiVzvhYh2QwGXkwPzAJK7wXieFIZZSxNbVonKUiS8eU",
-	"5ue2IAzXog0D7u+KUKYC0tzwGrtVzMrRTp3OYiLIg+bYHAv4uk32UGUOzJAIUJQQTRUgaVEKnTXsA6vy",
-	"vQmcmS4Vyt5H+F0Bvva8Nz9x6okW6StBGuZNd52Mu9BlflJeukLbbjdM57Eu7SSv0nd8SVyk/IZVPP3q",
-	"XVOZNru0qWweSAs2J25U/0CQuurOOLffc8rT24tvukvAWwMWzAIL9qmtLIkHUpNOvGCZhC+6FrYlb4CE",
-	"Bkh484AEt4BWU9v1SMQJ74+9XB1z3ygVK3Rct49Uae0xS0ECNI5agorNf/xxO+TbnY7vy3berqwCbvJW",
-	"GVYpzdsFdm17VsYGybQuPhc8u5Exmfpci43Y2Is6zuJnIhkHuFdz9A+OEi5PNYtP5CtndjR4wg/fbn/K",
-	"M85QUy7rGPvkV78sXmABz5fFF8XXxQtW/Gvx6+Kr4kXxpfnh/xSfF9+Yv08+JkIsOF7PSM5VkgNgFMY5",
-	"rPzWucmldKx7yiKyLmrgmsiTE1NxfI1HBJ4vy63DzJOkMgjKwdh9vGdmE/wMSqc+EgOeHBsPn0cUQw9C",
-	"aZP0S9ptjVxW4OHBzEOI2M9BAlOx6tkA+fZUoF5wAgEo29R82u79A+P+bbx79/2prXBw/+7+/cOnP7v/",
-	"ZwE7MmfXOstIJh5H6A2dCjHCkyBZr2++uvQujY0wquZ2oac2EjwrOZ5iqn9B1S0hk65MPUGOXT2AbBbj",
-	"coIA49EwtjObjJnmY83OBmi/UDLMQCRRG1wzR9pEEnuOa7ZyDNk8FBYajcNXdbcO7cFZ6KnglSs4W26Q",
-	"qztbsyKSrCVkPx1DERGspM7aTZTyB3Y8wFiryx887IiKNO5G4278FN2NHiySF2v8zj2Q8oUW26viyF32",
-	"Sk5K97V2Uhor/02w8rGyaHkz/x+Kz9FyL14Wv3PxL0jE/Wryd8XvqGr/efFF8dXk79dZy4bryugXKLB6",
-	"ErC16Kn7zkWRLyNvE3UC+ZBg23kmcyVQID6EwCYenUpCJVn8LaOOLKp7NC4jS4xHkP3w+NHBIbsORqqZ",
-	"MRd4sjUsGBsJZS1aWYugYQpkqSzQ/0CF4ex7/DMlf6/o19sUzkRBcV0+CuW09w6WvfuCbmUUXt0D7hWd",
-	"wRGrRLWMhg8lVfPRePvKho4xK9VsU6NwSPna57c32SPJdN7vC00LaeOQmmJ4oZwO4rGWG/Am2i5PIe4V",
-	"Rz0KcE0HyGKNkZ0olK1KlMwPiYnIcwrpFeua9QZcU9pIb5loFR4eUJtQUVgp7oMxpWLDfJ7Lv8XE14Wh",
-	"p1XdGz+mVH7DhfGlD2DsVxJf+sDJkIUeD126vMtTDvM7jS/BSsZLBpg+sBevFmHybpsKMT2YtiTJQOzO",
-	"Pi5NkGmBr7f99lJve5/L8W6WGTGrXxcf8UEsT0H9GP0Wg5ithqcA3W2iU2+4u7jV6dye/4EzXhYp0CTw",
-	"KM9o2mEVnR7UdLetHa6YWAMORSTOimm82OW82G4tjwgd2e7lvNguDlaKhfYhJKrUvdfvIQzXvXhYWPLt",
-	"TcdUs6DXOYR3c34Iz1Pn1lkpM9nm8TeC/1xhRrjobnpFxdfdftsb0rY3JKXYkMsxO+ZxIiIbCUx4ZvyG",
-	"Y/tuFCmzRtK6hdOcqrMukoiZXQlsFWVxopJ+xWp7Z8oDgdpZ9EKcd6gH6gwjPSAAQEZ0qwGfLAWQACxw",
-	"+zbk0mjgijcGrti+TjgAf/Uy5cmnk08mz4sXkK37efFl8ZIVL9nkU2hT/BWELBHUAJTjq+Kb4v/iL4v/",
-	"WGctfxxEcjdUz3gCDWnnljf3ZmU796bSfG0FYgXtCOVcohxLjjPGUQiGe7EsK76obDiU9mjmMouTWvHm",
-	"CiXC/pRMlwizXhz1MDQoxZnQGc0U/Mkr3IhEP45EGf9zmc7ai+ni9/CsIn5gjiydpM2Q9Qele+0u6I4k",
-	"osAiRGDNsTOCwiPOO8ozWzMbSnLaIQ82t9OOr7eDRUIjW77t4RCUGIjiMRuIOIXnlURRKCdPRMZudrbY",
-	"VqezbZcBYIELaIAwL5fK2EJpJX5ZiuORAJb1v1hm/f203plRkswl7INazfCKBcr+mFBIrBjr3fM2xavX",
-	"C7ttubjQd8bpN26je8KhPQcHYKlc6oH1Z5wHa7m81Bg9GbMCyDE9uU3B7Gscivb2gyeAjSzydkdTNdtE",
-	"n38yVbPxdEnsM5HqWIFTC+o3YD1jF9v/b/reM/yirLP9MRXNOs6z0vuVxLRtn4Gs2Ftvsyg+MfPfUnUP",
-	"ue3Nh/XW55XMwiQ1Ae/Gg2zKZH/UZbLb121n2OW97X+dPAff+UXxefES+wf8svii+JK1Pthur7OWWQnI",
-	"H4UHz/aXwc2kK0LZwge0SUFMtb2FBo6w44HMH5raIut5lqfS/GuUGw9bC8v2r6QIZW8fX0DTTbyzcH60",
-	"ceiMJpeOx7HqWE9x+FuiLp/Dnx0OIB7NhkpnjhY15cfHcf8i/5o+vPSw7SL0WIvsGmoWG7iMArpkXYfS",
-	"KGgMw+sRd66oR3LrfKu2a6zLRkrH6Jh6L3wKzMW9IJTOmwfm1mdE3Qm0niAlQLkh8786k+WlPglst2xt",
-	"SP2N7Xeh1G7hU+CCvQjKFeAA2TO3rjfZrpucOJrVvcYIXUzIsOWZzget+sMgL7qkMDGXGWLvQAoMfHxG",
-	"pFM+iFmIzVD+3Cw6uvpuiaqT6wkgO7rA58Ekb3un4uEGAA2wKd/2kdHJZ5bD7TvnESNf2rF3tciRbmNy",
-	"tjPOQon8y92qFA5YX8l+ngJXGA3WaDM9MPLIzCggEEBACz2lpSAi55k9dJXO9q3oeRUnPeKZMJ7x+3GS",
-	"xIup/OmdePU9uhd6s0qx7M22S6kWSXKXp9GujB4v2ZzVfvLB9K3wQJBKSz9ll9j6l/Xg7X0wzQ3Jf0Py",
-	"/2aS/D+STl266LZlanYaqfVsu70SyX+WCtFw/Dcc/w3Hf8Px/8N1C7V2KVH8xx721AtwsNrCL+U1AfG6",
-	"771iZ1FHne/MY1hTBJM8KZsNxNDa3kunkoBzUG8iWqd+s+ael08CWAJtN2gcr6nHaLURAPQGWKUBAPpG",
-	"b2KP0dLJ6i3uEzrdZ7Tqxk13msOnlAZK3Ydq+gU0/QKafgE/un4BkepjMz0xAwTcZVokxxvGleKxFBF7",
-	"7/D9B95kwRlHCy0zQo+1iCPNev2Bd64CgC1wgwewNwJmzX40SNDTQkL+CKvLIaclYzrjabaRj0qAUwyP",
-	"RBSJKJR6JPoAveDIA/NP8WEmUrMaKfladiLOVHqqmTo+TmIpNtlD5Q0QsMA+l5iTwONkFoTxrsjumSlb",
-	"WJ2QiQ+z64NsmNS9zRE/WQw6mHc8Nhcuah4IK2Ieubnm+vlpShWYwXolyxu6i+Zs8/K+3nkl5gySExJ4",
-	"dh/vldvHW2c6JbYtan2RmVljz29TI/LWXkuvDDPgBoIn2eCv5569B8Y2MKd9lKojCAKWOTHso5A+L1zb",
-	"CdfUabgGXWCtUzVKFRRlwXxq9t7h4ePAtsQIZabyPowr8xTHrLNACeHmKOSpwEa4IIpmHYz36HteuWxn",
-	"iZ6e+K5HP1sBjcFbZp2JJ6Or2uiH3tTHmuWjN2zLqpGQfBRvjjlKtZn7FqIjoAUsUUoAfXlBY8M/uC4P",
-	"trWfY8nTsZH0R3mcoNeE2tWqFiRuTHMpzfBIUIDnB5mVtvLFVjrOF+3sAsl+gGJmhQ1sp8LfwCCsFvYy",
-	"GIn+PZqghUL+0UhIIzpvbHY2b7h59SQ++iazdvdhXYxe3Wb3FH/AKH+BFkbIY5Uif8wbdgbAXJ0vtfcB",
-	"OXRim9g9ANY94gmXfZHusFEMdF2+2e4xu2Lf8JkiHjNWbnVu1P7qHpPLVPD+AJrurFFjcLP1nWWI73AB",
-	"zbc6HTbUkP8cRwJ66akjAdBPzhO2xXS7dpJmnZx9nJNXlvwwt9+v8Iehb14BqL1K8EqdySW/8p659Cq+",
-	"s+ojVnfD5gw15q7F/Y9b6o05yq/mU3M4wKxyhKpN7HvLHc/AYkwAZTpYFWUN9Ru3PdXzNFnbWbsOri0t",
-	"Ql323AVGBYuJcbDVJGttdZg2mnWodAZTVBKXB2W+oSVjW9esX5K0sZZLZWyXWQnOZV233f+BpSAfsVaJ",
-	"p7sUEKRjc0zh/1h8Ufx68jeTT4svi5cbyKo++bj4ZvLJ5LM/fmWkjRQWTfT79/v18yr1SudBIEk+NHpw",
-	"qhDWLHV1lmzLmEoXO2KP9qtAMNknmJNzg7ODlSLUhH+pZm4zizLYfd4feN+qwDlC7CqUkmd5yhN2KsbB",
-	"vDA/glS6nl+faTtPsTypTBQl9k5Pz540f1GUWaF5gqLCK3FouY0ytZqTT4vPgS7wm+L3ZdHNH79q71gi",
-	"PURLQum2UMDEcJSosTB/nEGyR3OM8btZq+FFcDBNhEwQJIwAvx9ACQK1KMfC48wsadPXKwVwtCy83xcj",
-	"aC44DWWWiTYXTbxZNLOp/fUqkUdU973K6lTjktOLdDiFDe0+3tthZ14NDXIpQQjiiPdPu8zRoBA3Stcf",
-	"4RmmDocSZxujJptW9vp7H7j9SDbUE5Pvvb/3kNKau64DIyRlYf5cqnJk/wcxerNzc5PdN5IPIk1lowEr",
-	"B3cAetNsu9PZ+vbjf9rudG7A7G53OrcY16XEQi4W4+UylLrmOPTMzT2k6z+LtahMMHzGjIl9h6J8aN8A",
-	"Hh65WI5IASfxkOINllgvHSeuYvzBuHx0zG6NEkCzwA0Ny2jVi7DLWGa3b8IhhTgBJpXaxCRNHW26xuBE",
-	"yJygRKsVYbfCNKacqrG4ZED+KiIYhtqQudEzD1Wp/TApzXhPbKCSaCrM0SrRY3qTkUWYucjluBYBgWfA",
-	"z/PGZqSw2bbqmFBhl3mViZTGmSeJg28p/MPML+GowWLyxLYKqM64w3elkuZjIdHAGBoU/8CUDJ0PdbuL",
-	"gyOkZMjOVJ5EbMhPRQ10nirIszKnNhY4PRmOdBOtaLkhZD7U5cdApRREIUE4QbMKyFFtWZGI1QFUGGf8",
-	"P7PP+Ifmf6lKQIxiUgxDGE+33Vk0coWwUHyo2T94Ao6MrDTmCLluxkw6/38BAAD//w==",
+	"Ev3y/SnesbHuOB6xVKs3dlTLHVuqo2lEJePO2DY0wzK7TGzB4ZIJgCdKIxQ2bEdpRHMSbjZZ9mR1/PK7",
+	"yw2/tJjstfy7e/f2bnAVOe5plq26RPNVixBH7TEJYPR0t+P3LIK7YyY6YhxSZvRKE32MKZH7QjbPR1r8",
+	"hXciVyBgz4JYK35zdxKF+VfRYp6PV3zHVEUQbUg8IchybX9jf+fe7d07R8f7d3fvCN1ZpOzi0lTl0pK9",
+	"/UR5vKx5tNVqR2PkmeLQJf8hczno8CXXeRkVhC7lb8GyZd9xCjbGU1z89ohP9s7+we3BreIPYmpdi/R6",
+	"HUdTTb83Vi08Juq4pxmqT/Re1/UNh3gGvEaTu3Hg8rFejvLA998jZ5xB8HwOFkrPHVuWjm3VNsaGanV8",
+	"rI4tzVP9rj72fZOMOyaBjVaUqOnfnn+Y/sv5++ln6Yv0Dyh9cf5B+nH6Sfo5LDARlGsMG50u6Zlk7Klu",
+	"19VVy8eW6vQ8SyUYe55uu7pj9IYNOGb68zgIk0Piij5yZmHkneH4gSS/sAsEoYVtMI9okB3y4ETJycSk",
+	"TtGDxJYzBkF1t/hAnMsukFMgK7PPJUMi49yD3e/sHR7tHhzf3T/cO9rbfx3c+4bvY6NRpW2JbJUdvnNr",
+	"/3D3qon0bm4Jgw7Lfm1Y/tgmhq2rvud0VMsa62rPxmOV+Aa2sd8luutn5hLQ8frirN58cDGdBCRGwKPE",
+	"YwbDghkUlHAdOk/4cZNOojl345q25TB1zN5EfhQzgwAFCZmtsyd0S71+74cFY6KPwghxhaVw99KEIDY9",
+	"/kdB6kt/8d3BD68Pdr6Xtd3E/HkKhsgJDsCLB9apBzYH+36KadIqGwiDfIY+uJORu6BJNCMxal6/98NN",
+	"LQWr27fXWwqMUGVDofjNN2gnSNvAWWMbLE3v22obNNixdVmkNPSu7TmY9NRuzxurlu04Ku7YWHV8raOb",
+	"xPA032+8LqGzRF2gn/nWeHjtxsMS5VdqZ/Py2lnVc/XM9npRhah6RT3zBwrqWeXf0MLnb1I9b762l1ys",
+	"l9gY7L2NiMe/OcKP4EswcB4Bgx3fHzAFmuBHd0nskjCRvx7ghBQJlxTe5eSWVD4+GvzgNVD6ZehhMj7D",
+	"Z0yciS20Mzj8LiNSHMpxlfhIzGTwQyZT3pBJWJtOQnvjJuBVlYxu5POygVnBdsqVkFGj+EDcRwmeSn6u",
+	"NSuPb9492Hstc35TTPAV/NFpVOVnDUv/sUzw6/d+mNvfJjZ6ttPBqudoPdXq+a467hi2im3d811LI55v",
+	"LNnfY+w+WG+DxyRZxGHJCBfGN5lOSYxO8EOCWDPwJdjhYJFvbITbzAgHI/pVDPHD3Vu3rtIKz6bdFKPb",
+	"2Fln9LXet9sE765zz1Wn99Y9d4ljfZV4/FhvvrWwX7t7rkr51f4v60ot7AsN7IJ9/U2b15ejoBdQSKzh",
+	"s+i27fwrvr66pCizPebSwLVzXt873Nm/d+eoOqVXmsLl961u2Z2erbzk7KXw4FQwzbZm5D/eFVySWffm",
+	"8m/woqG3ze5K+nUayzTLBMUVEu8bOl6tkIrdxmZb50/tdLWCHM6mB5M/1uHqj73TandYZaf0ipLGXL1r",
+	"Gt/IGoIr7dtxuFxehaXDpe6UnFJLh0v97eHysvxRie/Ubeg/4tGSnXry4+VGrunS8XIH08le6EYzsv6E",
+	"6RGwpoiHDKvbtrMwDiSF8JS76TQ/BvoBdfFUxIbyGFGQrE0dsVS21Y737uzs394t5Y9AUiI7qWYm1vW9",
+	"W7cOi6fM8imRzQvNF0l5gKhZ6GDTw6Jt9M3O2sMikKR8Wix99YZldvTWHB2XJvv26Li5xFgiHpcY3T/e",
+	"0fFyw/NIGMmU7kYfWFaO2amVcuKR6nEH9uI3P5tl16qerUGvTvuZ67VfebZ/LPX3EhwGOWQ1C1QQdq9P",
+	"CVU6EX5O3+mNxxpWe7ZrqBbxTNXp6Zra67hjExs2GWN7WRHtL5KLNRFTBV5MTiuKCCLyUs6v1TI21zL7",
+	"944qamYbknmnmCZFvYJCPCOUl5Lhs2iRIBcn5CSKz1BT2Ik74os9T0EYcTHbqtFHCX5AwvJIhUYSg9lY",
+	"JVl93fpTUkm6tk4nVWf7ViddQidVicclhv6m6KTq8FbrJMt483XS0myWdZKRrYFZp5Osb59OquewQpA2",
+	"l4+QVrxKUwkh+JpVVaEXoau0TreLbV21fN1VLdcyVMe2HdW0e77bcca2Z5kVXQVClS/SemUFYtVDdBL4",
+	"CdJFgXBIEF+vw93Dw739OyVt4+I4DoS+gTVHTbOrdVrZ0WoeRy4hHkVN3XZaazVdRy33k6u6snI6gjQ9",
+	"NkQx3mbpvY21kt23u+ujal2tU8mAt503VSXp61RSdarfBpW0fhdXZ8R3sc2rToHjGn3ddnLfUFfr5Dur",
+	"yC+vcQNXu+FNYk/rkI6lq9hwTdXytY467tpYHXuGPfY9u+N53fIO3p+T8AjHF5iabAEhqK61bTRFbhQm",
+	"OAjZDz5ahDMcP2C/8sgcao4JiVsQUqd4StD4DD2ECJGCTieBO+E7WlZTxcSNYo8iTBFTu8dHg4PdtRH4",
+	"jpo9t+wZ8QMy9bjMoO6EzDDyIkJRGCUAVaCgB2SeyKB6H4XkVEFuxHpIyF74kIRJFJ8p3E3znThazCn6",
+	"ESP9u4oo92KWbVa+BaIII1mbxUxwgtkEVzljBmXSMUJJ2jazWa2VMgApoNtHus7UTRlSoCplCtKj+vdF",
+	"IoZtCa2nm6rTsa+rlmbfVB3NGaiOaRsD7bpzwzR2eIClTDpZaC6JBekChtlzNEfTta6hW1XB1BvruoVN",
+	"U7Ute6xa3thXseYR1fBN2+t6HccytapgIqdZRbwUUsaS3VyklNm3jUsKqQ0pUOCURl+wypLkMpckl2WM",
+	"u4aJbRUTh6iW13HVcU/vqZ6raR3dMj1fw3WFgrZuqzcse0e1tN6O6mi7PdXQrRuGdsNxBrr5xtnf6xYB",
+	"ZtXpFoobi2WNl7fJN1yxC1IMzNUpBrZWl2Sg6oUkg4bV0bSOY+uaZlidxnJY0qzJN0j/IX2efpS+qEk6",
+	"GNza2f/u/q3jO/tHx7cHB9/bvVET1nQ7vus6Zk91xpahWh0Dq70xwapluB4hhuk4ul1OQDDsixarKlsK",
+	"BUKc8CtTEjrOK6Uk2Nq6hARbK8VUbVlUYmtLFb1r2eqSCQovxVpvzMarriVfpl7tIVLbbDduEM+5PM1y",
+	"8ybThQXTBvd07JhdVTMdR7UMs6M6Y62rmoS4uqf72Bk7ZdPmLt4oYdBfhJ5AiABzJfJRliZBplPpV+uj",
+	"6qqB9l9eZHCToWSCE2gvg0ViZxn2Bl3MKBRYh+QEJ8FDsvbkYqqyaGfVmWXAh51NpCle+DdQhVN3Wnlb",
+	"kfO2IufffEXOt7Wc923B0NuCobcFQ28Lht4WDL0tGALOK2d1Xb5o6AAKYy6E/RHVM1FIAPenDPuTRBAO",
+	"p4v5fBqQWAFUnch9kFvpp0EyiRYJEjtrrftSUw92j+4drI5BSPQdMSaRtCV7R03++mbWvd3XnL5mXojG",
+	"swzG86bGIqyV5n3NXF+feW8smfdGlziaR8aq6fpYtXTfV8eub6i65ps69se6D7hob2h4vIZ4fKm+Tda7",
+	"/m203mso/2213u2rBePZBIungCnzFoln5SauzxcRRPvj6nSuvXKV3tPsjo0NrGqm6amWTTS15zmm6va8",
+	"ntXpjMcdrFVVOtN7Ii3mAuB0HJ4QmSwQuKSAYol0TeMJaJbNdKzdQc1o6gGvKSgkp+ITBtxA+GNtioGu",
+	"qwe79we37g2OygkG22hMaOARinIdiIIkS2+QkTLULIZFtyjau7271xIRxjziGPlgjESnoSIg33l1c/yQ",
+	"xMgPphxqdhF6JBaZeslkS1QTL5UPA00klZqF8V9gXeiaqhlHeqdvdvqGs9a6sCtpDvnfm4UgTU21e46m",
+	"WpqpqY5mDtSOY3V3er3rO93rdqM+0qjZmrUcadTtseZruKPq2Ceq1eu5Ku52ddVzu7ZjuZbj670VZodR",
+	"Y3asJsLG0cULJ1c1O3pLZgcxte7Y0rCqe46rWp5NVEdzumrP1G3P0ryeC4SoBBJ537rTu65a2sBUHc3o",
+	"qp3BoOPc7GjadXPwBloqq+kthNLLZfJtuBIVUyWXCjz2tGRo8N1QsR2I4XYti9iq0TMt1fKdnjq2bFN1",
+	"XM9yuh1s9qxe4yVnz2S8FFuNvt1RGlKcNfpWMS0w2+SvgS5vOouYtYrQ7rxCgOsyFHp31TII9sDdXk83",
+	"seoZnqNaRtdSna7dVX3HJrrRG+uuY5V14SGZTtfHt2g09TJkC54jg5E0wZAsTBRqhtM5+1ZBSRQ94Fnl",
+	"7AFZvMT0inC2rI1dGSrgXOS6kPfP9FdCwjIwRrO0ZRW0ZLUpaKkCu/DVUoGxgoouRAUJL1bNKwqq9f1U",
+	"v25toyIbcnRdrh9q43EwVUlJqnCYEZmj32SE+TeA0VGnS9/idbzF6/hTx+v41sLpvoUTeQsn8hZO5C2c",
+	"yFs4kbdwIm/hRN7CifzbhBNhp7NXwRL5fhwkRNyXuMY/fRpHCVkRdI58f4MrZnrq9w/2jnaP92/evCCe",
+	"LG8vY+02s5c2jSLrRt8w/oSiyPaaKPLSXN9GkTcPQC0Rjy/V2zPoa48iL1H+WxtFtt5Gkd/ITWy/OVHk",
+	"TIEV6kN8f9zrjolKsNNTLU/XVWw4HdXWLMNydWx39ArQyg8OyDyKkw0vdQnRD1AMLyjiNpfAT7Yo4hce",
+	"U0Qj5ONYyXLBmIoLwhMUJH2Ec5Ud+fy+T27loVO425uZAMXS94CK349/cHywe3f/4Ght6NlQK0+XoVxC",
+	"XnBbaL+khxRUsl7B0182eHm1CnykxajzupvngET8wtFhwxw2Kj7ynJoZhZt8EhuYJNaR1u1bWt9YD0bW",
+	"NexOu2KUvKl3zOlmvUVSP9XXZ5EsV6r2erqnm0ZPNVy/o1rYG6uO17VU1/cchxgEd3yjtsYe08larVU/",
+	"tepRSzedInpYXoHPV3fp6OVoS5PSsmNXLs4rG+b1Sar8NMfb6uhjYrkGVjXH76mWrjtqTzdN1XBJ18Gm",
+	"r+FuBWPjncuIKbbt3pE7C2rQgLFpLrJQFNYAE14sowTF3pEiZhVUh5SLQHKKxmcyKxZRruvXijJTiDL1",
+	"HXVJlOXF++Iw06+TbaIqvyyQSgKM/cwk7gNyhiZwH2cS42DKRBWdY5eg5jDTc4d4SigaNpZq7t55dfFl",
+	"On864staL75M59spvmwFPuyFhY//oWgCuRysjQs6/jn/HfJCplNp4q6quTZVvXukOX3D6OtrZWGna3BZ",
+	"aCiNMAp/QuLocDG7Ky6BoI2+YZs93TFtp+0UnwAmrvyaC1JNaczzJh43YvKQxFSIS7Fnaela479Lf5n+",
+	"t/TX6f+b/l36z+nfpr8u3MagZeyvMSnItgz7WOjjuqjJvbiff0j/W/rL9B/b6d+kv0x/k/5j+vfp/1Xo",
+	"ylzVldy8d4vT4qXApeJyqCUvDEL+wUdYbImLgUs2czzO2qkoKdPS+WPhgh8yKF+hTYjyN+dP00/Sj9Pn",
+	"5x+kL9IvNqEHtL452f8RqL0hrZd1rfgmIz6XabT4G5Cz+P0q/fxOWT8XkTBMvaPu6N2BamkDR3U0c1fV",
+	"dm19R9sdGIPrg8YaHUx6xHOsbkcdY9NVLdvEKu7ijmoanuV0sG14pIKSQ/fnJNwI50qguXBVa0hlK9M6",
+	"+6B4oLq9BvJKyW99ZjqqrBEQk5NrnYFdtdRwpjjFeQXze6Tl8/SYDfVYrAi/xHz19dSv56LpgWwoA8Gh",
+	"5UnVDXJTDK7O60PH+WNrV2MdAFd1nt8Gd+V6AK5OHV6FVQgEF/n89Znu1V6E8MG67xp6R3UN01MtE2N1",
+	"bGJbtfWO1XENrJmuy4XH7mw+jc4IF+ylsy8Rv2T8Lr+gNSw+xTSRQDG/Tj9Kn6Vfpi/Sj5hwLn8L8bUk",
+	"jsKzWeCKN9iU2PfcH9TtOd2ObZkGXHQcTQFh5sbtvTsyQ5itDhevhmGonu24qqURTXU0W1fHtok93zcd",
+	"p6M13s0JIh+3O11NtbROV3WYXXPzpn3T0m7qA8PczQiSnNURIzlD0fjHxE3yiT9+wl6I4yjWNU0vv8S+",
+	"6aPTOApPUBSjWUDB04Lnc+TGBPyReFpoqkFYO4LzgE9YC0wDYwoCfIy96ttP3i0OwFgagNFHi/BBGJ2G",
+	"bAgxeRg9IB5inIeS6AEJL+reqHRfeLPctbnUtckOa3QxJzElXqlTNMc0gfzKk5gdZOYkDiLvoqGYhaGQ",
+	"R/MgJmuGYy0Nx+IXrMEb7DgVRjzXkS7GmZJETRgBf5IrBf5C4LUuGp5VGJ48SsbkvQUbJ2gTzjn9fNtn",
+	"DTY0XdVK/+mV6XSWptORnDWNTgJY3Dmm9DSKPdRkPVx7SOLAP7tw2J3KAi81VxyJscTjBvA4I9c48s6Y",
+	"ig2jBP0vhyCKVndslBl7hqd+FM9ItTNjqTODMZUkK4fRY53KvdUUZBYY0EHSumgYRQYXrSyt1l51XObS",
+	"uIDZ+XD4WZ0vDvgnohjBEF5idEWeD0I3imMufS4Yn7U0PsH92OV51AFF0yB8wOt2cRglExKXGH5zHjLK",
+	"rI+nMcHemWj+4qHaS0O1+VA5IwZUgHDzAYFCJhcOyK4ZEHkU0IQuDQiUkxjSQ2bK3cUnpDwmZjeH5JTQ",
+	"BHlkGjwk8RlqToNZkPyF3tpGsygmyI+m0+i0OK4gITMR9Iy8s+tnCdNadrfD7QQO/xOL8jBuaBAR+KNc",
+	"Q07u4hjPuFau4usZhqPetG7qqqXp11VHuzlQe7s7OwPHsvWbN6835FnuIfEGCbxkdFRdVw0HPB1237Lb",
+	"XVt/B44fIXmU7CxiGjHjaX/QYLS4GcWnOPZuE0rxCakhygB5BHtoxh+Ag0AGxo6ThGnLemqIH2mj71gQ",
+	"wEsy8OjGJEnmtH/tGonnbWGKt+PFNQKMqU6i6IEws/SuAgbHgDdWmKOhavqR5vQ1ra9p7zT4Y8BsjX6x",
+	"N4RDekqYELHBtGKPHSY4WVABoFdcnnlEkwN+NqaNNaQV3bZ1w3wHjND3II+cJtx+ZBQTdiCPBy6LfaVx",
+	"SsZsovDAjJ4cW8byIt0+courFIQnbOgVA24/JKhI3sJqFL7miwIjY+daweCE0dg2tJdaIB8HU0Ycuc7g",
+	"dZuyhu6SkA12cEIOiRuFgFDbtpXGnH/f6Bt8J36XYI/E9CiKbuG4bjtO+APgMI0ekhh1LPS94PpauWCZ",
+	"RZUjW0iiCE2hk6zraTK5EZ2Gy716OMFjTEkO1sqZqNgtFTzUyB5ehDHB7gSPp6SR97D/vXL79+a1rUQP",
+	"4J075HTARXd1F85xnIQkziS7H8XoLFrEiJl87oIm0aw8wAmm14PpFMjNQVBB0jb6DTqJ5v8+X1WQQsIG",
+	"6DeSCQmKRsETpSHEFaCKXlTiCvKN+/1P2PMo/b/P308/P/8w/X36HDUpidkZlLYQTnjdThQl8hZaFyd4",
+	"Gp0wu4y/y4YNEieMQMMqqBB7R8PGsIGapxOcSI12GgcJoUAazJtoKYxwJEygWJW7LI4g2hDTBEmnQl6G",
+	"S4/5DI7h7WMx3ONZEAYzPIXT0HLVKs+QgjdKJyX+jSD+BNP7OA5wyHaKAIstZxIUTlAFmsHqyBlkJ0p5",
+	"mYeBe65OVHvc9VSLOL7aw9pY1V3DM4nl27gz5kcdsYSHfD4XLCL2MgBC/jxKf5W+OH///IP0WfpR+ln6",
+	"DKVfpS9Q+vv0xfnT9EX68fmHqJmpzCBESXQatjhUCBaU6XMb6XD34P7ezi4vR5rzmuYEP4JVLpBDQjNn",
+	"DpuY+CQmoZu3IIxDEUAJI4lreKYgGrAHcTZ8cQwQ+WsAqg5i6WoYQDxTWnrMrISjiNfDcQYQ3FC79Okn",
+	"6ceF5b+Q2hWm2IwR8rIIrSYxW2YaAnFz90LXdbwe0XxVx8ZYtVzTUx1i+SprUf5WYjG6A/RbVlFyn0gf",
+	"Q4XgNZ4GPHWjncjjXgBt6T+dHfqX0qvstmWvzrDSDcDTXVocHCeBOyWZa+n8/fR5+jEv0MRJEgfjRcId",
+	"J+ln6efn/9v5T3W2UJ+mX6bPzn+afpJ+mT5PP2FqXf5u1PxuMHttjONsUkY+G+7DEKi9nXKulc5NjaU0",
+	"qP89/ez8w/P30y/Pf5b+AZ3/Iv1d+nn64vyn8guYxPlTxrDruE+kMEnu+y1/q8pjuucRrHfGaq+rj1WP",
+	"EFs1uz1H1cdGD3cxNojRLeU9tXWjlKBjLEHidiUb3h8cHUMKc7IGZlhwpKaPse6MO6rT1bqq7Vtd1fR6",
+	"rmp5Y812NNtyxwJ0SVhyt5kWpDdwQo6CdXcYZXCr4j1AW22KUAk9fmgcUzLlIkDh7uvAy4DemRXQ9kQf",
+	"WXYrnBDZIVlEe1nr98LgEZrBmLhtpCDd6nUcS9N1R9O0gnt8FnGfN0U8MtdRte6RbvRtu69DBPOddp2E",
+	"9Ig7xTGhKBsPiF4+hO0iQAN3sqFxlEyY1pwB7H3WfRLMljAaBDlEED7rIKDL8yoZojjB4l+xCuU5F2ET",
+	"dM0wuoZB1J5l6ao1JmN1TDBR3c7YtUkX+6bGrGtygoNclUqP5V52dLL0rmp1rjuqpV3vqY5m7KrWjd3r",
+	"ne6O1rU7dsW3LXypxPQ6rq72xo6vWqSLVay7hprJ0K4LefahH+1MiPsg6z0/9Szt2rw8AuzuzVmYt7oO",
+	"d3vTXbxqRxqwtBKC2+q0DUtsSLPbhiL0QrWO7rDTiXB4HUaL2BUVEceibAJCTEB+R5P+23w1eoajmnq3",
+	"o1raLjvI7hrqQNdvaqaxazjGQJYiDGacUtlo2Jc3igSEb46KgyzkyMuFHNtujzjYUE1P91ULd4jaG3dd",
+	"1fA1onuma41tLHDeaYJnc8GORscCF3yeZcm5nau0i490D0nMI3LGk1z8yJr4sjaU+0hqw1ox01q/hRqr",
+	"pELj7X56u5/+VPcTHcQxXg7bQGCY6Ve5k2q3Fjx1fBrj+Zx4NSbnxZus09f0N2qTOeOeq3k63FCCVWts",
+	"uWrPs4na8btY/lbeZNzklXtsDRcKtMsr5URtPRNq9Qwop6LqxGAMaI5Vx7U81Sb5NF8vAxYMSspE+g6O",
+	"vUHorQT1Fy6JzM+GktMo580ghMwLYEcInwnTEyM/JkTlSFgZLArEr8ZnyMWxpwhsFI6vL37C7gNw8MMT",
+	"/ISbdVXYEmwHeJF7zIhBj9nx+QGP8EKbxafmfFrH0B5/Iktz3Bb5mjFN4GSdWaB6R/WCkyBB2TLkWRi5",
+	"qSgT0oumIvTPOZs7acq3oBUo1xeT5BQTMDHsb06PS25mpjG/6Y3MPTr8GO9aHuNolbG0ark9dtgWZ2/5",
+	"2+b6UqtTlWZP0zrdsa8SxzNVy3dd1XFNTfXHvtftYg13YXoFVZnVDK1Vj/+Qvkg/TZ+f/1X6/PwX3GFx",
+	"/n76Ufoi/V36Iv0YcgT+gM7/Co7CnxSvV9GWqzjuFn5LpFQoVo6vVp0HNy4jsMhYdTRiqFjXfc00iOEY",
+	"uCqw+CguL7J6xPAstzNWHcx0JjE9dWy7XVXDvbHjdr0Osf2yyGqUZBaXQK8st5TV+0DAU2l9q9s37Bql",
+	"tmmO0Nq9sAkm1ZJSk1JdBc1m+QZW2Q5QvYLAf8WdsGHJ22V3Ai+8Ww1AkrO3RBh5Ff7WjSp/bwSlV+Rv",
+	"MYyNGFwiYMtlkquhgm62iO6rTFSpQlbBQlXUsq11epZuWDY4tK5ILVMSejcgtFW0CnfBHV0KX0KkIaAb",
+	"xMs2C4I9kd0n+2FN+Ep2G1D03oIsiIfwCQ5KXcbwdqOv500diqu2i23FhJRmcnGDJmvwcE5cmTS6PLwx",
+	"OQnCMAhPMrpwiokXlILSL8V4Qz9i/yZBAilbgiAiQlVcn4be1toaY5doTkI8D5gGamttEwh3yPjWg2j8",
+	"9cg7W4p4CQcxCqMk8AMXlmWLQgIKDE2GZ986jd86ja/MaXwo8g7LvAgiNjtRcrdpXcTC82JCKSPIbyCG",
+	"8z4zhxSU/i37K/0s/Sh9pqD0t+cfpM8glvNV+iz9En55nv6BmU2fnD9NPzn/kC1J+lmBvn/LK52/SJ+l",
+	"v0+fMVMLEiwXl8kVyae3nOaxH4ppoTmJ0ZwJrcukvrzhE6+mVfx48OjOTwZnt398krzz44PZ7UNNu33j",
+	"ZnDr6OT0ndlusv/9+z/+obFr3blx79E7s3cCLq0K+YMDNwkegqpakqn8XCQTAzOOKbx8jOXby04+d4Lj",
+	"E+JBAvjjBs68N3qn3ekqDXcRxyR0WV8H9yD7h81LhPlLRTwdVbOONK1vOZViJyFVuX3X6WHf1E3V9l1f",
+	"tcyxpfbI2FJ9RyeOr3c97HZ5esuChG4m6MDPlc8HmsK9nj/2u5raMbWuamHXVccd3VW7lk5IjxC/AwZb",
+	"0dqVtwJmA7W0tq535UClTV1L9vUWQnW5pF1R2dRJHOApogmOC96i0kqJdIYaZywYyVlRqNKYTzEnBDQH",
+	"WvAKKK1fJaUt1dCOdKdvdPpmt921zYzSjA53ITf3xiLLhbqrWzeO6tdhMzutugoHJCSnfBXWgdBgisQu",
+	"gESOBJLyHiUieVhBNJLpHjFvUNxHUsjuhYQASL3M3h7zPQJuiDbKjAvuXTmbRthDLp4ni5gAKqqh6T2F",
+	"WUNjnAQzSOjMuUL0exwTPD1mT3L+6HO/ByIhNPEOijGkWyYTHCKgtSLvio8Jz6BF+X5fk/HQrKFiC83w",
+	"A0JRBF/iac298UWKSFJBaoxIA13Oxq4VJj2R9Gbofd3qa2bbcjrvVNm75xPcc8eq5uhd1bJMXe35465q",
+	"9yzf0W3H0nWthr2tGvYmPV/HJiEq6ToeO3iaas/0Oqrp9Pyu7oyxQ9xl9u6xw2w2SN1o613rnXrmlWy4",
+	"gnm7puP0rCXmPeIVU7Uiv0RpEnorhEmSNbEsT65AVnSuUlZ0VK13BDmOsOK6sUYqF0hzOYEgX4RFeW9B",
+	"aHKhdIjJLHootjyez6fiVMD2W7Zx5iSmbEvIVLntZQFBE3xG0YLi8ZTwTeniEI0JigldzIinoEWYBFNx",
+	"Y0Hgib0Ci9tGN+NoVr+0XDqIqcAq8xxngNsJ5W3wUTjlB5i67KYL6AMe12RCZssbPs/foiLhm4TLwvGK",
+	"uc6+WluAaShdJNcWjJY1XFdinsvzH93h101cwHf0NEjcSX79FVP3TIcIFcVO57Kmkq5lxlXcQ4/FvRci",
+	"vwT7SZapv5ZB5AT6wFbCNQ9sxuEWxG0abjQjqAmah5sqHFelYMZsM31U0QAojOKCjmotMx0QQmi1QpIL",
+	"b5jK7lebTmbBdJrH0dWYTebVMqWuHWm9vm7wyJ95AVNmHHUxM67Oe5ZFNpDzDFUS7Cy2Pu1ZLxaRVNOd",
+	"j6LoNg7P8mTtUo9RhGY4PEM8o5uXZFA0xQmZnq3v1OhVOoV2stx/3vm9ED/EwRQyo9ckWwdeIdca0kiD",
+	"GVnbvV0qnFkUupEd08V8HsUJ8W4TL8DckbuK2NB5rlSusZ14AcntUvdZZ2jGeoO0KzkSSuK6zMhshxfK",
+	"XjLzgX23Ij3ycYPnfN9ke13kjKZfpS/Sz9MvoRb/k/Tz85+DT+cTlH4MVZrijxeIP3j+8/TT9AU7mfPH",
+	"eVgmzwTPPq5jZFP8Ko7rCaEJd+7lE/Zqq2ykQBRTFwWDNTM/NjRtefa8FpCxHP4+JnPLnUSLLp48iKKT",
+	"YNHbW1A8SXrBDG+wC9lIj3hzq1emZnjw1eqR+VZn7PSwrTrE0VTL7unqWMNY7Vm2rXd7mmVZ4w1Hd5/E",
+	"gR/UEVIUd11MS17hVU/LYqWA8PVdMXlhAmfr6MvHVzfmGmP5kjxqLfOolQ1tfR0Yr5G7hCMM3D+HhIQ1",
+	"NUO63jfttmHr7GQywTSr9MgqBHam0cITvCgDWiFN8HTKFp8/VtRsvJCJu4XBq0SgEHrdiiz5wk4aTxgt",
+	"5jjGM5KQGHSD/LnOKMpfl4Ub85g8DKIFBb9hG+JyjX7jvQWJz3JPnsubVBrUnZAZBCSFBuVJArAit0DN",
+	"LXW7x+hb8Ex6xMeLKVyaBjaJiM5w8OmavqX2zLsWLYCbXGnM8KNgBlfvwF9ByP/SMyUfhAk5IXEetuD+",
+	"7TryCFdx2WPZ4ogVWYkERXgcLZI+wtJWRIGHmkx30gmeEwXpzNQ07M4wZPYXdtnKbCOMFovAU+EZjhrl",
+	"RrM5JPu6mBI1CCkJacA4YXrWaqP9EOFS/AQFCZotaILGZBgCFAjICsYy8lo2BOUz/GMYQSfs0OFOcTAj",
+	"HjojCWoGUL3DjkzMsKRZxfUWbW0PQ+lhKLXK5ixL8UaWZqHHT0btYVhcvc3cuWKJ5ziZ5CucV04yjSyq",
+	"seWOyVb9z2LiN/qN//Eao1oUkjCh1/iv9Bpfhj0vkwx73l3WRe0il0poR8v7bNRSEHmE3WR6lh/0ECVh",
+	"goKkxLH1Ec6aGYpdfQXTg6JROo9CAUU08GZBeC/Ei2QSxcFPuJ5xozARQcMlm4jZQgJAhX22eLF4Xe/y",
+	"sWvLfbBhbDh0bnfBwJeXArOWBRsHdAmGod14ojSuY08cEi85NVkIv3Zuecn8E6Uhq9k3esMQb5gbv2Fe",
+	"Cd3YYFFWjA8VCgpi41lXdA9PmBeXvwPFd6LQnwbuS9Db2pgWlqCevfEb9lVRz3qFKvttRkf7otp3RTC2",
+	"7ENC1LSAvDWFs5fZsObFTF3t4aq2q3CPbdGstpc8cgnxRGUvSqITwui3zdTWJAhPEJlSAmGBmGAPZn8n",
+	"Sm5Gi/CycgoIKmDwLxZW7MEn3Jja7IVsVFdBqjti8gFFAtXFZ6q7GUaILtwJsJWC5F/FzJDWNsJTGiEC",
+	"lgZnojhaJEQg5YZRVWS6UchRgzl1pUF8CcrSLGi+lkyF4PPmNBKPL1EIagrxCVEA3wvRhJ37URR7bL+N",
+	"z3KzqiVmdcZv65XK81IT1DeWS/DkVXCALqXMWiQbmNvLigH9Yr1z5ftfOlvAOSWCY7v394/2D47vDg6O",
+	"7uweHF/fv/HD41t7t/eO5OyqrqvLTNLobTLJUg9XMtd1PjXhNmZkkDA8BXWxLeIOAubnFHPXlDsh7gPi",
+	"tdER29cnGNh+FoRsa7NmY6DWK9hx+sbGji6MHX1jY0cXxo6+sbEDT/I3Ohu/0bmqracLy6YMw6WwE6eR",
+	"IW3lzhb4wUTLcFXwQ2czCCe5fkVf6SWWz96AssXWr2pHX+DAzRU5Y2TQFF47D+GrFIJqjTXe2kuJNHsD",
+	"GtR0c9XijdFhVB3tqF3ohx+9uHVXcJTWHHCEBfhjdmyXGSk8UDIncRLwmQfr396iiN/3ClJHlP82uc4c",
+	"iWfoCJwp7FCAE+706FiNZR9IhiRS1x/8BNHNk+AhAbCEZTdPfoT9UQOO7LzBHOtQwO89UfjhtICJstxj",
+	"FRklN8Ur6G7bCI/hCH46IWExDSMky/QsOkWrvX5/QkRmR977OJhOKadudixIKJn6qJm5PZIsdSUIUXnn",
+	"ZzMfR9GU4FCmWF9ySV99/fLG4aGMZjxzJJtbTE4CmvBZTeJocTIpRTBkkY8g7QYcUKD3Sja4J2zx6moA",
+	"lkzO1kw4Q91TFFY9Nd/ZPULXwPy99lC/xr6k1x5zz8qTUWsbhcxqRjgX0OAL457+JRbBOVeuExglDn6y",
+	"5OddxVyZf9xlD+fW+oQdvpt8oJkDbxUHceexBICqW2/hoys9qQDl5owS87kCmPkCvCMAySPc3eunvVdo",
+	"8RCAsZ5kQ4S6N/Z30ZRdP8DSkzCmUkbHJQZ2WHGg1w5M+tABymXfB9/+Zu61d5X1/sL2Ev9nnr0yZ1SX",
+	"r0qttdvkUEYzHtccm0qIl2F2yKBoGtAEfGZVVi+FNWo4tqxXRG0gwWwD+Vn7JeHk4YSoIsBbEQ/l4Ei1",
+	"t2UorJL7JTsxFZ0pSMx2vby9YGPWbkiZoshpyXfn2r1Yp+UPoxkp7UBJNWZ9sgM6pP0m9e3Wx4PqIxNA",
+	"Ch8R7E6KC1PdXqgJKaEKEnhtCuLBJQXlOWyt0n5b5rFigxADwAnpo/p22fIUsuPqOOKN2J/FXVBi0pVb",
+	"VyJjLq9Q3e7NWyh4q1cwIQTCttJ/4Inz6cdQMvIMAQr/Z1A78gylfw/FHc84iNT/l34EN6W9OH+6xYwS",
+	"FITTIBQmK1hDrTb6PjPjfZ9t4jiaDcPlDKQ+GnGCjNAMn/HEIoEaMyUn2D3jv99bBJ6I75RFSbJudyEg",
+	"AVzXAg7RfDqrJ9PKT9Os4z46nQhwOSEotqjE6BqGcNrIDbEtigZ391ATz4M2L2NqxwtALosJ9oobBAB+",
+	"EC9ZQpTgKfGGYXOwe6gadkf9zs7tliKtB2Hu8cnPgvAWCU+SSTGcKPhaaTxSRfEUJzqjbxGFOlP6MfEX",
+	"lHh9FCTIjRZTD4lTPiXyeMXzGNn5il/zhU7huUngEZ4KVgxCcZv3te6j3DhhuxxQ+bIeZfT0SvqkgBe3",
+	"CD3RZ4hnBEVTL/fBiwxv4I9tvrKQLAfngIybIShLQc5WJQDn2dotKy9SXLNVC1vHI34QBlzIjrJLGEdK",
+	"vp1fpM/P308/EyXU/+n8g/On6fPz/xWuOvz4/MMtXt0v7TE8DMXlkGgaRQ8Wc+RHi9BT5I6USYkoJMSj",
+	"KEi20XgRTBPY3SJ2z1sqhSjDYTi6u394hL5++k/XZB3eqI0GIvZTfDHDyJzgh6RAxJqtj6euqGKrPcfx",
+	"BrcoSv+P9L+kv0x/nf4WiZo8xKZIUTNIKBplJX6ji5RQTUNy2KzBjTTNUrFgvWqNYZMz1QZFvMxAfQgv",
+	"lK2eaDGeFkwecaXCk9XFh3W9pf9P+tv0N+kv099k03kQhF42pw26E8V8K0zuMEgErQtFfyMFkfZJG40Y",
+	"V45atcTjser1q8ueqX2ZujjciD8Ey0t+kMWRF7KDeG+jZS9WHdYixkVhggOuXfhCM1N6GiQxv1XkwjV4",
+	"UidNwFpl9nvBAMCeF/Aij7uF3cRj/5eUOPLUfjOKZzdwgnPB85v0k/T3TPSAwHkmcBzOPzz/6flfn38g",
+	"4BvST9Nn6VcgoJ5vtYdhJjqbwgpeMgBaaD5dcFHE8xXz5GRu3cLwSClnehjOozjBU9QU1wGhf/3n9Nfp",
+	"l5Cl+Pt8dP/6eSuTc1mith8wowsy5FEQMok1kqlfIwWNwKcxQlE8DEdkhoPpSEi0Zo5pEkahytWvuDCS",
+	"W8qzVinbpeInUYbhSDoNRoCQnft4uc+TqxxMwYsSn0ShEUAQfdLi/v6YUDjKyEvluPtsGJYtMrTWIBOO",
+	"xyyEP+YJ4VyRQukUswSGYaYQAbsQBpavGYAtY9cl84R42/yRkATMQuRJAnWi/TXaEc36dNXznyulpd/K",
+	"0mzE0rQyJxVYR1x21aTqfKuskiWRcYO4wQwDwhwOz8S4l4VPuJiKmAIXHFWF8HjpiTlOEhKz6fxH9d/9",
+	"SFN77/55czhs80+tf/dny0J0iQ4DURGgcDeaKA8ogWOKLdYcDRtQ8TFssG06bJi25Qwbo37O79kdTMMQ",
+	"cJ4RXXC8St4EbW0DdBDiDlhg3sxeF1LC47RCCXmUSGtdei/xMPSnEU5gl4xE8fxIVAplf3PWr7faM8Qn",
+	"gb6ZXfA4XiQSmjq7HYsPnhnscH6CQt/ibLbX06swSSX/Fsx8XlgYZldhiaNDmzNLhm+RAckvq8kCCsYW",
+	"zQEnxmf8FL/sHfIE9Ea5KXmnAJdkaDFHUSjqWnjFjMdI2xQhIC6yQdgAgoWnslY3DUgU4OxXDiNzwxuP",
+	"Hm3cbAEPpM4KKF40cO/gVq1lUYXJX/L+EI6AJUYHJMDhGY+ZMd4xHj2CHQSxtQRhjo+1wfBXgvEv+dQk",
+	"NAoXUTSRHhq5+uXQCTs9MtYSD21ocmbg/ytXiE0wB0w7I8lG86yc1crQLrLTIoso8oKGysq8Wyte6wHT",
+	"LzS1eJnTCPa4+OP7PCjCbNXc8PotAGdBgcYwPH8//SJ9dv70/AOVKbnzp+kX6fP0y/RZ+vkWs2XoDMdJ",
+	"fqhrrnm+1a9qx7v7h6Iui/NYwERp+jfp36T/iJri+l3AQZZqs6UUwzwiyyaKSdVLVGeTDMPAE9c2zPF7",
+	"C4KaeX0cpCeB3+gBOeNWCiVQi8+ZpaWgERhsjHjDcJQEM/KTKCT7vk9Jwt1OY8KB4mpMEXfluSn3B8Gl",
+	"CezU7EcxnIql8JaH2QUlkG/FfqdnFPLPQbzOcOJOAIwv8ogCzwZcTK1QsZscjsA4KNmxJ3CYToR7Pogr",
+	"tg1qjgBa4xco/Sx9Bngbz9DXf/lfzdFmQ6HFHPbN7J19UWl+kd0Dyd4l38NpFD9gFv42m1DRhl7OPQct",
+	"VV7veorJxrcoJBkg9jycBkqwggRTAPe/d7SDmiNdc8DkG6G/YN/8uamg2xF1o9N6LbOCiAX5urhSg7G0",
+	"t/mZ4AE5AyaQeRPcnqzxULOB1IqvAvbTZQWYeFWIsMKdiUV3Ve59/uD85yj9OH2Rfnb+YfpF+gk7sJ3/",
+	"bGublxmUZ1cw5xCnO7qvMwGXfdusNtVi0qcs/ih+SDxlGEppVry7lENsxh4zPuFEdTqJpuCoBlsajRip",
+	"wLpmuizy+8NwdLh769YIpV/xWxbSZ+m/pM9QU4BzCgBKJpsECtoIAb7hp+lHcCb9gD0qL2IBuiaLOGyx",
+	"g+H1ez8c8aI7NqGvwIPdxEheQcyFaP4y6+P6vfo+Sq08Z43vDA6/e7x3Z2f/9i48/WX6yfn7EjwKNUGi",
+	"zxdMkojoWBJMp6wLeHH/3pF88/xn6Vfp53C8eibeg7TkYRgtYN7FCyhHCNzvn50/Pf/Z+QfQFSgjtlY/",
+	"Y43f2j/cLTz8afps9cP8QtwRpJYzNTQMxWXmwiaRSqqyxogyAxJgM/qykeMfiCt6R+gHKhsid2AwQlXu",
+	"8B2hdwoPsPkNdnZ27x4JDnh+/tfpF3ylTqLIy9HG2JMHu0f3Du5UF2cYstWRN3ec/+f0OVup/H3GD3mQ",
+	"ki7m82nAV/v7B3tHu8f7N2+OGGG4h+WZXEH+ujwFRL4PPHWwe39w697giJNX4CelLwTCJowbULWyGmzW",
+	"z96d+7t3jvYPGDsyO+EjvrcAk+k5WyPh92nCVSkJfhCEJ9AbLP3R4IAzyvvlpYT3z38GMaXcXyvcY/Iq",
+	"XVCkbCMJn8TJFFPaaqNbzL5gu5hpUhL6Ueyyg9sGXg/IiKaVegUqvRnck8HtB9jqzBZhm7lwwy8zcOXd",
+	"MIsZVdA7Kmc8ys0TmcXCzmgtBZUtGjZkfsKTBok4umXl8LwO4BSfoThahN42s+rFl9zplPvcPToMm6Pi",
+	"VbnsGFy6/Jd9IbE52We46B/uZKIjBX399J9amfdIxPSlMK01kvKLileE8wtXOQMmD3sBbkTme2DvcB85",
+	"HU3ntuQIiuJHJT0qzsgixn+hSVK9D3lTtSodIPVatXBJtA9KA2AtxTFUgoJSyCGP4eRCFbSgCzydnmXn",
+	"6vbGR375xrZw9mWICDHCmfeh7gjPbyziYmFW0Pdw5hcvtjMqvR76cMqMic8MuA1JA44b4auRDpgIDgrl",
+	"bfbGkfDepf19G9q/2V3Kp5NIbprSZuR+hfwm7qu2vy9xROQnGtjRy2PMMHkvE4Bg71Rc/LR66by8Xywq",
+	"C5kmOGin0RmeJmcQbm9ty/wDcKYTaEmgnESUZJfNgUZhvDCft9H3hPs8j0GukDy5kSzvNb/yHSVZtzL/",
+	"JoRTvmCLsWQxp89aCoKdxzQaU31MxwnEQFnvkV++vpns5ip4hcxGzdG6+84rOcGXFOrli95f11ZjTM4s",
+	"uafnHwLU+PP0sxbsP2F7LPF25Sb5TcfFn9+Pj8ijZNX24y1vtvi5EVxd9KR8xM3XfxuNhg1j2BgxgTgy",
+	"RsXp8Evwr1qeCEHelINNn7XKHDYm04iZPUm0LYrOsp9EDq5oQ8kZuniUQHCf1gSkfyDW5/W6J5QsAzwf",
+	"qryqGTVnEWXH0TzggLwIhVHS2s5icxTQkXk9XamVgJkZU3lQF0lIyWSLolE2J75mxbPqCt9yQTUXD7ZN",
+	"HqJNvxSHqr9Kn6fPW0rtgbePRjf2d+7d3r1zdMxoPuJHh+/sHR7tHhzf3T/c4weIJkaQCyauZYRAu1K4",
+	"UVHc1EgXM3aMuLF3uLN/785R3gBrNvtW9jgqPpoNI38HjeTn46PBD0b8ZM1fLI7y+t6tW4fQlmyCHy7F",
+	"qXHph5E824pDcXZIlmfd6lF26biaHUmPy8/lh8jslJk/+k7hq+LhrHTsAkMdHYFHT6hJbg0NQ6bFzubi",
+	"TguAXshLvkCPZYkNm+vj/ZAUeWdbuj3yg7OCRuygJE8yQVIVWOwYIkqPmcoZAYImFSgGNaq0ViHkWRWi",
+	"pGeZ2yGBJfIL9gAUk/OcZOLJMw3f7luA4C5bAA21Ls/uql11cozrnHRsS2Vz4TEu9u98il3h/czSAgiv",
+	"/MpQ09cJA+Eu2wKodi5UR/d1rg3uG6MNnL91rkPxUJ0HcVco2ZfwIEr9LDyI8s+NwiAVdb7VRjwp8gKF",
+	"P41OKL+AFi17HaEmBOKtAsB7GI7iaMrdgKPBjdt7TBIKQBtKEl4nHdAkxlCrFk2JIjScvwjdYqK27KIl",
+	"hc3e7kG5LRfTSUBkKwBIA+dotnC3B3fuDW6BFGY/lyMBwsplxjDfCjzocClXScVzgUbzSRQSGUkZhtlx",
+	"LoqvLqySFEy0VQGWjYIVU0yTOytjJ3QB2T2oef6X6TM43HyePj//BSetvEzoFWIzIiloKUJDQh4Xa47S",
+	"X6cfMcZdkRM3x0kchWezwF09ifwZ1OROyfQTcCR+lL7IZwJZIlMm0X0/cEUcDcdxkEkUWMTREOYLqRTS",
+	"YgnoRmQAvliRS7JxXOTxRf3UClXoOksYgYukKAfnhtpRZph0UXPU7Tndjm2Zhq6NWv2CQ0K+yTY4B2LO",
+	"XQlrE0PIo+Qy7glh1zdFfgzqcn8fCcWYW3WrxNPOhYMQUkxweIYEydjy1uZ1wO1WfsyVdxYerSZ1MJGx",
+	"spaPUMplSlMIOGEcMfmkZJJnG1FCXkm/5ggQK2xuWpIHhZggFKNcFBXcsLQr19s1FSNXaQHkck1aAMmE",
+	"nIGM3SBSJ8SNWLqMeCvUL88trzf6BEhcJZtDlg/wZhQ0evxkVGuuQS1zfRIQgF0y9ZbpExI+JNNoTtro",
+	"kBBRQzQnscwTGmUbCHJzR6ADOKY5T9YNZGU495CfTs7aGyqZfAgwKNAwXz/9FdK1R48QLtTn89p6fvXC",
+	"PI7GUzJTkMGfEn9zSZJMyDDMoWhEhTk0GsWKKHblYxUSQMQJMu0Gup0DqQzu7inI0k32P1sZhrZmKsjW",
+	"tBZPUPzu0dFdyJxa0DbavZBsTMmLjFlBtmFYpRuo5+V4tIQiXfYKncHxcDc8mQZ0oiCKfbbPEJ1Ep9Do",
+	"NDrh+SJghjdHAvKJiYggdKM4Jm7C/hhjDm4wDGGXysADOGcBG3EeEzegBPGhoObozr1bKEOwY01AFhPi",
+	"aIDFqsFhGFC6IJ5os43uRAmYFiUmZCvF2toWh3L2BLckijQpyKUFZ/YVqp1MPWaCCuhDNg+OSsT6cUkc",
+	"Eo+ThZkgIoWTR53gUm92tB+GzZG4gGvELbMRlArJ79h5eRx5Z6PMJoJ6Kw6eNQFjsJB6C4yHdE2z2sNw",
+	"UK5Wz7gfRgbcCBNYMfPipValnEz4ocQCbbTPfe2AOSMtiigk/WoJPQo8cfV3qWBwGELxBwk9ZhDVI5vz",
+	"YYwJbbEBV+UibPx3V4koeqFMkMJJyUkc+cJYB2WJpwA0NU8y8EHUhGPJtZhg7+wnoy2KbM1s9YeQ3Qat",
+	"irvdC8znkSzXvbCt2RLFpCwpQtJSAE0Ni/s1eR4ED/xl3NVG2XoI9xHPSiXuJCLiYs9mkMgII0aUuDFJ",
+	"AF0QJgOCTK4MXCAqmGdJtJIVhDySnEW3S0W8eHqKz2gmBiWaoajo30wdg3pZ0sWVpRcDq138h6w9CUhV",
+	"j/9UKWQNwnH0SJH4rWC814Bl1NeIHOUYnbABxKVoGarpRtXl+aVmdVZIEXt1aWvy/S4cMCByZNcXACjA",
+	"wOoJKMyY5c5KwKMcTkw4R3l0SsmMHCX3COZXw4l8GDgQh4kyDIsCgYtwRZw3+2WDWMoXZgoBkZkpLLwZ",
+	"4i4GSpRhCBXiAukUnlVyN1WYBdubo2HDsI3esDFq8YTqYiohbaN7BcBUcQ4ehg/IWR1iqlII0cOVuwlX",
+	"9uxDu06onQQPxUysYShOBFQIlv8IqfKPjScq/6DbT/6MS3ixX9lR4ZRz3JgZBGR6Jo/1PMVWFJ6IQlL8",
+	"SBrght15ucLSvZIfoH/BjFA+ITlidOeOeqf8X4snuNcuMackEJ9uIyzt0sArnGFk5DarbGU6FGTdA3LW",
+	"zpmY31xaezK9XFDqao60hfIIsbyK3nuyWVXELMquVxR7UJQHBBwROIvTQWojxOfq7vnn8TllGI6+fvpP",
+	"7zDb6uun//TnmtnXtNF28dwo0yHlZUHco3AvDB5VbmGm5Xj7MMwroPjhtu4oza/ZZDSVopgyQ4lPshyI",
+	"lz8OQz6ze0c7rcK+khFJUcZ0cHMHmabZU9CEyNi+yBYcFZZ8k6IMuPEa1DFILV7Pze+jLkyaczIz7wRY",
+	"FBuJXIzt8rJIY5ydrctELFRPKcundyqd+8DaN6P4FMeeyICvV3KysRw+2udv8SB6VK7YyECdxEPHsn6D",
+	"WaJZpiQoF3FLQw2wzcpahe9GpxzVjjs0TpnZk8QBB224TJ3GShwRjIxHj5CLZ3nNQXYXT7g5gshlKzdQ",
+	"UwjcChbhzf2D7w8ObhzfO7hV790LVl4dA2QHkCZ+oOQV1Tn6kFigIDy5Jtfo2mPxac97co2XwYw2hXTC",
+	"NBGVDGswWoRZAQU3p2xDsrXLCC1yf7JSyM3JzVpd4Uz4/uQs71hwlgBFzDrm6VgY0QV4rNqruuDoGfUE",
+	"L9rjQg4Vu6ypYGFMBiZ2u756Rp7S6/vLfuZZNDI9tAz03hzNI5qI641lnl7t9OT7KxcvL4STjTMl+7Cy",
+	"9dauEiXvXcSsEJ9CeBYBhgSVVrVk0A2ZEerElrsaiWqcEWoy+X5GklJR1jaKCTAkl1NsZSDbFY0ysQEx",
+	"Eikg+C+YfZmVmFXry7bzm70gBMevCwgXM2Y3rykOercuhpjVuK4tWC1DphWWaxwtEnZql1hISx2ckvEk",
+	"ih6s6kP8rAae9FLITNOisEHNGT05Rn8OP8BpCMWixGEDGLZ8CEqlkooxT3FTyFVWcnVR4uK640hZ3W1w",
+	"sMs1neTAVzjaZZWML3Wwq6jqb/5sdzPTHytqOY+4vSQeQtEiYcwQhHll6pzERUVYV9mZ/biiWJSESXxW",
+	"bYiLxAkuC46NyLxUonqR+6A0xDo6fZfg6ap7HARUaeSj0bUJPPcTEa2WbqFlmtAVSmgUPRiBYX06OQP7",
+	"tTnKoFEXYUywO2GW2WiDrSi6qJtNEVaPexkuH5jH8zmc2plCGg1ykNI9CVoFh4rCD/fCIP+pGLL/Ha8C",
+	"4FARvPDhSyjS/yx9jtLnCOLzz9LPeT3K+S9EbQXc8vwvokjlD1uFcpxyv/mAuL89v+JQ3gQss0zBB71q",
+	"yPDyMFy6RTJIWtuoLqiOmuJaFa/GSbCdQfxDvg4bszzhwJV6buDxGPckCE9aLxGfB5R3dgLPXAotRRRh",
+	"ydvpRrlHUJzXMLPGp9NilXidF5BxZJ2BEdFlBDoevMHz+fIeKFzSd0URNTyf8wIfjmlahANrvW6kqhJv",
+	"8USSjHkQoBSXbh1dgxCX06Vu715lAPIhEQiwCuJUI5Cq14dDbmZzlLIDmLkbeFmJpbjmcNMB3YZDbs1w",
+	"sqMFjAlNmHSBdONlB0NzpNuapXecjmUbPW3U2gZdfBrxdzPQ1iInKkJjQsEG31zt1alkK6THGuHQfmWQ",
+	"Ni4Fcoy2nBa5Q4uPXNhk+eQuTvySjtFSJJYTC+KOI2OjE+LqWeRpCLKrgncHNasJEEYrw5Fhwoecll/k",
+	"klARMDRAkMIdqcwib9cbnjlH5gQRs1C41LpIGx4mq1LiQVgzvhJ4mvnmLsJ3ZmBCwsAsiUO+nnwV69C3",
+	"V4N7jpJ4QUaFjGPWBtxr8lDm59fxbD3YJ5yz2Xu3V4Yviq1v0aLOqNmRG57nSuJ+hezOkSkzrOANLJ28",
+	"5TJmZnGidQsvpNHScGCG4FwMworsuXe0wwGj8hyeqjiSV5+VnZ7DsDkaNkqPQm5VfZyTuxqDpMXVL9Sx",
+	"1ydS1XiZL+NVvmTCUmFq2xJo6ALnJQerKmQpLdOG38dDTi8B15tEIqcRdl8e56jmEYpqaKY1Kp6zMl79",
+	"etx2cc1fbaJMdWvWYLnLUQgw921UA+aOKRrl3Y4q4O4rNvIFCPoFyDQSo9NgOoXITKXtbbQIA2YxLlup",
+	"G+Rs5fdo1gLc5aXs8sFtdAGU2YWdVnY/p0JhJHVbvVR1UwoAXRzpuQD2qiY2w6PxS7uI5wkWoZyKgiSJ",
+	"IghEOpqszHG0UQ5INQxXJR72ywY8r/EuIDphylPLOSqVo4nDqeyJg22Q9xYYUnafKI2lMpi6wK+MAxUj",
+	"wJTIWe95NVBaSh69y1MVIYpxUWRy/SJtFqkEUeRnt+TseauCiagpB872zyk+gxQXfMYTMkrXW612OjGu",
+	"hsQuAYfOz0JlBF1FFiTwC6ckeBIwLd1iB7pLuabEiyXPlMJz7JavkZQu/ITfCCbDShn/lGEwL1ctwgey",
+	"fGclamLOugq6IdIDdrP0gLsyPeBGVvgVI+H0btUmHn7DrjMx4JdwnQh7he9DdvB6iOMAM2t8dGf/4Pbg",
+	"FrhUbu3sf3f/1vHtwcH3dm9wZ4r46s7+UfY1Gh3uHtzf29kdoaYoBhrBv//zqLVcGAEAK4CH/RHHWwBE",
+	"KDGeYdjMfxJmjLTDTuJoMUfN9PdQLvFV+pWECYeH2b8KGsFDfQQKscUTiUC4bFHk4gRPo5MFaQ9DjjcA",
+	"x0oJsiDBmmQjgE2AYxIm98TPbuSJGpAZPhsTUJb3BdlG28NQDlTQoCmLzZLIfaCgBD9SMsRXkW8I6Azc",
+	"hikUrNHN4MtXOFtQ7mup4DqUq86pkkNKCPf7nMQqnAKrWBSyjkv6lUROdwUGQsA2rEBMjl4RMlkgR/8M",
+	"gR+O/fF7AacpQF0F3s35h1kt4bYQrTwN9iy/hvHV4JYVpPdkYj8APi79pw8bq4CFLygsq0FpftVi7oGY",
+	"AvDZ109/JUssQLUxugLiikB8Of95qwb7WUGLOa9FgtMv74pN3m5b9ojro9XAz69lAuuwoyWzoPSj9DmT",
+	"OZfgGXFjda/XE7OaRqdH0SGZTmuOxGCNFw1vMZIZPsvSfyRIQJa0saaApWBY4zgJ3CnJS7vX7RrxcHYe",
+	"5EAJHLcn/bwll8/Q8hTmElRxLlY2qq7BSRIH40VCLqmYwQ/EBeYWzYfCrBMXFP8Dcvb10//CTdc5DuDM",
+	"9HjYgDLhT3mx+bDRR8OGZQwbT5h2KVYytzcBSZAg25tjcy+B1/+stY2C0COPhONF3MY0D9iZToLhB4SO",
+	"NoPxBqMQUHDATzW4o+qmgti/DrOgT0lwMknyh1dG3i8SLWsK37JZRzFXs1mSsNhIBT0ryuazIMSCMnXG",
+	"UYmHjQ4z55uc3fSL2W0zlD83osndWOBXXgW2RYZYBioaNUUF+ocgBX+afpk+O/8FEhBUz1oQFVyEQVLE",
+	"kBH4J4WW11PWjwlR4exVeAo10xdlmKzNCAJrtNJFh4WpFPmZRaEgKasye2rl3UHSpFluX1hNmRyu+h14",
+	"t5NIoqZkNmUz/QKg6J6f/yUTShyfK33ekn7ywpAulowFKP91sP8A5/ccwnV/xTTAcylBZAyv1RdXACho",
+	"lH6W/h7+/Rz+/4X4jv/7hcH/McW3L9Iv0q/4k8Ayz9LPwDZmPcIjH4NW+R2PolbQS6PTEDVH7C22l0Qm",
+	"DaBhsJ3jyw1I12K+bIzFSSdw53IVuEbYe0IhZc5xUHYUyd1b3L6tVw4vwHiK4YUanyPU82P+qItDoULh",
+	"fW5yyis4eUACyn4E1EZuql851gZn66J+l6vEnfASLyrO0sASUQA4lwfq/OyBxCYKCRUDv0rBRgn47jK5",
+	"9uL8g/Sr8w/P308/20iqoeZIN8y2bgijTiJnXNn42FmI8eOErWZTogzy65FabCClmzpgfLTe+mwv327x",
+	"WgzNmgsymgJTUVjMGXJgK786Y6XFrLXtriBugh/Vb937gyMU4wTwATgII78s6u/SX6W/ZWLrzv7x/cHR",
+	"CDXT36WfpJ/KXxQ0uj84OtZG4oOef3JGitz2w9DFU3cxhbSDGFAwxNPHevGNY113RhmwYen81xfvcUhG",
+	"kZZgaP8TH3XkI0PTezwvUVy7cModkrS1oVyrj4qKwwUtr5CE3BC7s5+5MEC9/u78Z0yln/8s/UNr2acB",
+	"qomJ4s/S59yJAJoYHh+G1WNDH5FHbkCJCoEoyPmPpl6ejlw4ODLzqdhfwWEC2EmfXKZfYV+NCYkV5AYe",
+	"R9vMvS6wwz8//zD9ffpMKeBEQKKGH8SzU3aCN9taq7SewzBfUKkCPI8CQbmfkh/vZzh+QDwEAJ4brt+V",
+	"VilXxa4iwwWM8BJQBVzIzZKw3YIThZKVyvKHWhdVM3Prqs7fJnyBL+FvE6o2zzr6e5DMT2FzP+dS5Kfp",
+	"J+lnqHnfaInbsXhkldtIwzDT1vzBVoYbx4EKSxAhfZ79L4oJUXPEPVjFGCr3/QzDkZiUuLuZ/SLi1iNk",
+	"tJZsBSaiPZzg0cqEIDbSlYgdrDmObCpwTUVr8JBcknUJP+vYSMzkBnv0daWpcBaj4loB6eeWqMr9Yh19",
+	"TrMypM72N5TbUvSEZ7kdtcH0tQhHkhbsCQVV2Wej88tlc6A2NNSqt/ZJ+ufIbrW1Shz8ILvzdSrWQr6d",
+	"Q6Dl1+FvUZFqwbQicAAvYX6pNBjR0QWJMBfVdtUlo6zMNynulNpxLgkbHjfui4xtBc0jKmQbSIgoYSZZ",
+	"AY68FoWcnZIuhzqO6kHHx4sztv2qgOP8QqzNMMe30UhALBxGi9gVo747+OHxzuDwuyOOHK4AVgJYOQIx",
+	"HX6F5ochBxcH7VJ95uAGtBB7PKFz/+i7uwejNroeJRNUD380kHfnxEzWCydDvSAkWQ3hJWQbvLMm602u",
+	"OIAk8828vS4vpBQ45hCCKyrOIOg7ZjN3oxkpAMfuvXbYWEjvkr41cVIkJ7gu46bqzJD0yHAKCsZdU4YF",
+	"RAYHJMhu5LyQtch73wSMKBirwRXB4q6BxOUQuDgDwZ3H0UmMZzOyRVvbaBUULke+3aIV7NtNnLpXqOkz",
+	"wVeBLs2hMUUebxD60c6EuA9WshIPOyH2IJPlPFWhGUahyq8HaOXF59I7x0ttxCU23DPGeVegzfMbBDZj",
+	"tTVh+lx480vpPgUnmfTIFbg/R+PcuPBBqJa9hMw28UqXZHB9oWbAhdIcM+srl9BVeVyUvYoUuRteIzMJ",
+	"/OR1SKM60FkxHb4ZQzjFBiGaQ4Gty4XoKsxdmTDTytFlrzCVnB+hysPb4K4b1JR1BKVvg8JdYBKqRPg9",
+	"mLHA1d1V+ZXyemhofMlRD9/eEFjwr6nTDGu+vvcj7u15HR3fHxwt93khQmkm6bipVrgQRlhdhetbWq8n",
+	"uzzXsQXABA48PD6Dga7IspasvwbwsyiH6rI5hQgsS8DzX4ikERmrRQMeueEO1ewlgaIlHRNjMgkgjwZM",
+	"HbjMN/Dy2haR+CNgHIuWXr5kywhirzfmtTqmdcW7RNLs4m3yGlz3coFKWUVMtG1XVkVq3uW1bktdenTh",
+	"jsp6W5NDhS5IoeIQhsLRKc5TmymxDeNi1ZjX10//qdJn0QP/qjfCla/LLkS6N4PxfH2xkZX8f5Uhjwxm",
+	"AuIYHGaCcd+aiAZdzK5221e3X17g8K//DO7x/1yKC/3r531Bof///8yA0xmNAMYUzna0taxtrk65FQZ8",
+	"f3Ak6gAXs3KUioPvxTghWSjlLk9aek3DgMAGM9NEalRzpDuj1oq7jCVOwvXIO9vMV7yRUxg1c4S/zKGc",
+	"4c4IKJOiq5jfVxwiMLYBNJo8JDGeVis6NjDnIQv9Mvb/cnbsu0AZWlvqm20Uj+C8Rp5vmPcWZEE8hE9w",
+	"UFPZHV9Bixe40kQXdUYGpBK/RDgA7Bfh/4bPF4GJo/SL9Fn6e8iDep5+udUehgNpfpd/avX5XRWTPPos",
+	"0w8KwDkVRPEcJI0qwzALoPBKYHl/xEuUANfmgnpeTOiKk6n4sRai+nJI2C+F8w0UfXNvUeW3paZ/qHDD",
+	"ilzTq73Wk1Pm0rd5iomu3DzeiuL/WsSorLRxBIAgI8QxonjGEaMPY20OmskVFltgAY9bU2PFnrx+lqxK",
+	"BmQ/s+Ns8BMQ/WP2JIxAooNs5yCd0j0ucgFlhRc7EdNrj3m848k1XvB67XHgPdkUD2kVLlOGiAJRqe0a",
+	"hBGR3c49taMZPTkeLjTNdAMP/iWbjuAl8YOAXSuoQaMiuCIsPDdA+WmQzom7RfMG97yVQPSTu0wTrnFf",
+	"Pq6F0lpGq59AWZjQqiLdNLvhZtjos9FBouno8ZPcORwTkRIfktqykAtBkAoBpxLBAEhuQxykunNxEdam",
+	"MIgSzZQC39duy+oavYx+K7QhIDqWKk2GYXNU7KsQgC5+PZAQGSOJxlmL2wGn+I9FMuVn6fOtNmIihMdl",
+	"hiEc6gtpeMUBChdA/vKzlrx4AxzSKMFx4PtwiIQbRs//slV7866KaicELj6oMS91W77YvFDMLTreRtzr",
+	"hpNhiIR2EjDSGCVxgKegEH+8oMuIZxl6eIFjAw7nu700zpzCWUpNuRGAMyMcE1ngUhE5ggBwT1vLrR6Q",
+	"kJwW2wzJo4TZz0HkZf7c5deOSDyjO/yq1/xdsQJCS0v3qC8gXrO7YbdlLIEwkmX39+FEPgAk5Z0OPC8K",
+	"6b25V545eJmx56nSO85vEv7y/GfpJyh9kX4lHeXly00mESX1kxGYPgdcCxW7WsJxyRae3/6Yt8NmEy9C",
+	"KtmScH9DNl5BVQ46GyKaBNMpBwujixnxVg+sOJzSlpAQ2CgmJ4spzuHoOeId3DzG2IqNjFllUWZMwuun",
+	"mEq9S7xWexgOw/28UqhwLS2/x4bHFNna1eeboSa4D/ndZgLShpmp1WLhPHoHmF5wjVk09Qivs1yED0Jm",
+	"EEhXZAHthrMH2yDDEF59JbybrARrhfm78qq0V2A+YduXuHo7gxyhCUSdZUFpcam36AVlCnw8QKaJPFQB",
+	"enxNZejVe/B472B2gYbh+U4cgIJnN8VoHsWJuBS16L1Z64sR20dMbpmeL5uDcemrxNwJjk+IJ+7CrdoK",
+	"WATk+UOoCSHdT86fpv/C8wW57+Z9uHjzi/QZY1vGBrXinaO318joMqYklmmdjERMGoveKZqykxkgw8/n",
+	"JKTIW0AFNYhbUAf1yYEV/r/SwE/VMwSbQDjXTqNi4q1h6Z12pzuqYGfU3MfLb9ddxGyTn60CFeC/Kmh0",
+	"cO/6hteVLbEG116rSrxyjNrK7V9LwnqOzyBd86V4lhctC9CHC25j5SpcaIKAMUAJ1tk60rS+5fRNp3jt",
+	"6hqOVFANN/IkwVU2AefRINPor3Kr63yKw9cQ9a0xFwvGZC62CvmboMlBislSKrD1SDzi5CtvW2FYckKd",
+	"Vqm7llocXeE1wZ4Jt4mLp1OeIZRFRJgB2lpmXKaOInH163sLplPX1TvKxMMqtmtZmwlUqT7SFWQoyORX",
+	"VfI09Aid4DkFqG84gMywRJ9F0YJn2saQoFljQnCgBGbuQzoEGqCYCJsdzfADDlFDTqsXCMibgyDiB4aE",
+	"LhyPICs3AaEttHeV0f5Cs9viJuXyKoyUPE10K4dm416WLIE1IJTfegtYQUuJq5vnoa651bmrapZqaEe6",
+	"0zc6fbPb7trmxbc6LxcVMB11F2zlG4t1Pg0/JtkBh8PDZIPzxItodDe8ccTGd1e3bhyN+ki3ABestWbH",
+	"bvNbFMNEFDOFqqhtWtoZsP2hJnYE4xi9Ut1EMUjJk8qv8FbSqwGWG5N8n8lbL8v7GvbjNwChKIYxJjXJ",
+	"CJW9qZRwwDI0xSImXEXQrUlgKPLPCkw4Zp7XUUmRtMwuqhZQe0G4tMnz9K6XPKdkF32LgwZfWTh1C+5K",
+	"JmSmFBP6XhLUpXAWqKK6iAIHaf6PNoNrWW+AHZVcDTDnpbBJYfLZ1JtBiCSROXVbnBzgxhc+ww2h8A9F",
+	"O/WjmwQnE0bypTXNttKGXb2SCajUYPucxlFCyrcr19ldq4ynSxI2xDN+A3F9dxej/uV7HAyS2oshV6Al",
+	"c/GMmtKaA+0lHHTCMdNSUAEy3pXWW9nJhk8xv0p3GI4AFpiMUJMxXb+AEgwgrmAl87zypODHaYLPprX6",
+	"ArmKFbHeJKglQlLjz1qFUS4RjukDjn9BQu7ivsg/1tpGWMCk1mhQ5E4Jjiv3dmdJr5eRzmJBV0yqTiDf",
+	"oyQWw1iLwp1waPxrAh0wT7jYSn+TfpL+Pn0OdaNPeRk8x5z+6flfn38gUUk+TZ8JX/TzLQUZmoa20l9l",
+	"9YGfcF/35+c/Tz8VSU0fpJ+kn5//YqsmxgX5mivygbJyln4Jp1hkEgS82GuwSCZRHPwECDRCHEM0BnyT",
+	"wBdon9yzICAq0DSKHizmIqYa8EqZNrJMdO/glgr39eV15dscwQMc1BkaH8fgq94WpRvOFZQSbW4LZBoL",
+	"NUEYjXhXvKo/v+uwtQZGmRN/FS/dJ3HgBxsyEwdKLDHTL9OPzj9IXwAQ+acZM61kjlflpCoiZQV4u4g2",
+	"KXd/X0JEFFEpIaouz4oJ0ytZnJ07mrhDiZ+Wi1u4lefJFwL0vFRSFGJsUeRP8YmCKEmys2+homUYNkcS",
+	"dZOZE0hVJ5iqYwF5qaA1EJ1FuVpIs99og2VqMZhO+a01UZhvji1a2k28pKq8myhHNiyIoFb7Ddkea/i/",
+	"wDIXbYYNLtGoi62PXuEeDWjg5S7RGLBBsGEfLmYzHJ/9d/a+rTeSIzvzrwT4wqreJLvIvqzEwj6wL5Lo",
+	"kbrbJFvjSw66gpVBVppZEeWMzKZqhAZ0WXsWGAP22ruA4Qd7vQ/zsligRzPaaUujHmB+QdZf0C9ZxDkn",
+	"IiOzqlhVJCV1t1IvapJ5iYzLuXznnO+8AlyAIE3GZkykxVas7VnYbIH0gHhHpcN7PONlntKKgmgzlCU/",
+	"LPJUio+IorJOsmtMPpC1lpsP7kJuUjHkcdLbKQOWoXQutcfumfFTgU6Dr5VTwUHHtV1c2pK3BmyU5NqJ",
+	"e9RtXI6pzNDR+8UnUqXmHC4TKXJPG/IxRr8wkyWUiTjh/bGnUBxRA81QWX+K6aIQBZvZGdXMxzlcvEEZ",
+	"HkPhCr3uoE6DiQ1zs02/gtbvBB6Ws4/parQAwLDsUqhhzme3u1pAEDx7UA5CpNfNGZAZ+xJjOJ8guFQd",
+	"5Q7oD0T/1KYIauylV2EI7lKDW0sknJqvOanQnX8fQhjeCvtcOmTk8ZWmfXFg/3NbEHtHJ+ZHV8c3TpQ5",
+	"S7kWtEzEym3Xymx7t1JumPPz38oFwQNQ2jzwdmNXQseTc3qbBEznaapyrNI/Srg81YwO7BJk7vNpnAGq",
+	"7udpnI0PzAxarGQYy8P5hkA14xBJedEuaNX69O3e+2DvwZPDhz+5/yBgPGOJMLph67ZPxWRkWSh7dwRP",
+	"RcowqQueZvO62GOpRRawSmt3yFQ5PnbiLlU50D+jmXnTNluGfQEmDjy+nKtBlo2A/G80usN13J/+0j2p",
+	"M1j+Y3uc8SMDT5iZt9vpBWDQw/swABLKqTl59OjJnd2DvbtPHh/c34dHzL3i0e7BwU8f7t/DKB/00oPR",
+	"1j8OvmDWt52ziu6D/IF77eyq4WjW4th+Npg1WljhLuOh7KvhkG9oMeIpOLgQp8d66lRlHGqL4WPOW/BD",
+	"o+NskSj1PrMJGBoba5PiC3x3gn7AjwKjc1yCs3rJDWEecbiUEey35cYCfwtR+pqZRJvzeOpc7aE8eG93",
+	"Y/vWbRDE9fx3SnecO1fm8Uc8tfkSUiHoLTbZLnUBwaulSwk2Mgc+QucjkWoRUfk7ZELVlhaW9cm7+7t3",
+	"71PKiQ0RpeKpOoU7l5rWZ1RhPAckG8RptGGkyhjmE8i+gCvqJdAtfIMNqdjkU8gV+KJ4Mfm0zXQcWV5w",
+	"y/ZTNuzY8beOtozDBAiAOi7tklnibPfRnvHEgAkDy/9h8mJ5kgimobqXqeNQZmmeDXZI+gTGL4OwEoCp",
+	"pJPgPdV2+JhmcyKkwENCuDZeSUlCoXS/zViaS2ifAalH164Z/xRtirMBzzavXWPT38eu1Q/ONdYqvii+",
+	"LH49+ZvJ58VXxYsNhGbMHE8+nfxyx9+3AR2z6ZNVTpwDjtdr7h1aoWfcCGa78VAyB2yrwzAJcKh01iX5",
+	"Tbv9Gp7Ua6xVjTr6PV/w2dcqHua1UNY/bfI5/OK3QG/oGp3toIVjFmd+xYBHM+mKBVxndd0OQoldK7Gh",
+	"C+8PIGUSanhchfB2p4OpaLUuO8zTn7ROZnKuwa67ZrZdF6xz80Swrc1hgyvUSF+jfUa74G652cwW+Glt",
+	"uXE3YaAEc6craoy1SKoYC506i4MiCOX5mqBt8xbxx3WNKgk1YneG6w9Z5bg/QkloWjmgOQI11jrHSN55",
+	"wrT8BJUCYieq0RT0ibo106F66D37xR0vnlWaaV+7xg79FOfjXFOCH3YgqDRJxzKWYx5ng+M8ScaYdgix",
+	"wlA6miQIIG64hqQUaq20/0dXhpLxyg4vQOhs9EVpQ4Wy1bOWb6+NyYa8krsHLSvkTF9uZot4r8t/KKHN",
+	"P4WuO9vb2xvRrbf6Gzc7orPxVufW1sbRrRs8Oj6+8dZbtzs9bNZvbFiPsj2WlqYdqv63b22/Ha712uiM",
+	"emJEC4gz0G2b7BBaehOvPYXQ1fGxFpmmfldiDOUs85qQh7JlDdzr+He9eaJoinouHb23yR547PLWo/XH",
+	"3NnsdICsIHCNOkJpyUM068k8ScjZtZmZHt08MMmzD4EK2phEusT8SMKwlv1nKCGBNCgTlkHfaCDdN/9L",
+	"VQIkxRiZNNe2UaFAu91Y+vFubYlG57HjUeT8DCu24Pj2rZ6h0u5r1/zibrQ0TtVI9E81JjK6rDTLthmQ",
+	"P+ldReE5K7ygLbV5Msy1vzUdzVvv43AN9KYOjd8XQg1UuLbz7Se/Cli4lgqulSx/1jk4NfiLZz971uuG",
+	"EqWzK+nAmUfAH9SVObhcOt2EvePHkILXc2kAQJzdYy3qmBBrr4EBFkqRQPR7XSNbinmsW2qqsrcVWua4",
+	"l22Is4HRiZgSbAkoPM/YGCfYA2QWEUVQzp6ZF7JP0EMN15xUE8iHgXn4xrowgu2hnR3cKdZocVVbAIph",
+	"C00Ln/l0X6HEoiTLp9Tio3gTJ24zzQN2cMZPTkTKtjc7MK37udYxl208uscqSdRZ13jXkO8fayAoNWIN",
+	"ZeURWEjJmBApbU2lgHJmvRQTPtZMK8K14ywRZQYNCXuvh93O2tZmZ7NDBUGSj+K1nbUbm53NG1RdAo7w",
+	"NHAOXTaVnlFE8o7ViviuHdtNy2wvQv+8xlq2mqtsp0U1D0Z4euseSsASNcEEZZO/SiMqs4cxxmjtc6vq",
+	"zcIl6gQzYlKVnwwqdp3lkoz1DIcW9o2HYLATJTS6iS7q0GO5TGJ5Cjn0lpfSecQzelGhyK805uKaJFcL",
+	"lGl1eElifXqclfYme2CVrEv0weoxeLKR6654zChUPIJokLkRSnHm4TJxZOfJ5rF5RVtrO2sAj2OcwjZU",
+	"Q4RF6MwWRZtta+u1Szfk+l9pTMoiHjGEV8qmbLOgLHvpda9/GwA1cDIXQfmVmypAUJbmAn6hR0pqHMp2",
+	"p7Pi4PtlxPjcwdMgbIB5+Q+YunGq1o3+BNDbTfyAWQ90H3r9Do9sEAFu2Vp8C0ZEpIsSRHjnzcV3PlDZ",
+	"OyqXdMPbi2+4q+RxEmPU4+bWjcU3HCr1Pk+x2fnNrVuLb3gsdT4y1rqIPhBRzIH6w9x8Y4mZeA8YErX/",
+	"0ludG8u8lD/lMab3+TgjQLg+wviXP3v2MyCKgMiTXV7Gp4Mn5uSC/X6GkZZeVbwzPxTaaxs1wE/02s5f",
+	"4uvWoDnjkYrGG0k8jLO1ndu3bt247eX79bGTxl9+TNXWN29slZky8MPZQJSsRbCj1jVxSGomPuoLEbHb",
+	"N9lP4jssUyfY4bTFJatkHdANxmroK3VqzO0ToxbOUiVP2juuaVqpEcpWP+g3cNj8bpgdf5id6jAr6Gzp",
+	"Ls3HadvmFTAUM8BhrDXVEJSvu+m/7uaM15X47M45b6JedQzAXa3ILsMngKPrDKibnZv+CLY71S/uVIaA",
+	"Bcz46D85ePhgh3GmxzLjHyEKY8yQpzyJI/b48J2Nt1gr5WcM+0UCxDXi0CsKEPcTsxOF7vOR8Wb8vktl",
+	"5SAY0F0G+hm5xgbmqJk/cizbvovidQNj27bAzFXKerTPEG8wDonKs9oXby/+Ysq+VWklrmi1cS1q4T36",
+	"xuxHz30Iupf14GRQa7dpr6PkAmcl++tj/Fswa7s0uWgI0mzAlZw9ePx+6euav5X9TlOwUwNGNI5otaIx",
+	"kZ1BuzKvU+qRGCsJ5/MIaPjN3QLjtJEQI7tit2+yRDwVSGDjzdItf5beriwA2k4lL6+z4J3ogitcsd+K",
+	"IZ525fht+ctlfpixExIjqul7MMvfGjTrmoH0C6ycavkyscuIciAmjPI0ThQwBbR32NF4xm4OpsQUSaiA",
+	"zhRSK0zJrC1/Os0P3lfYNxxSpjX46nXDpMdanPXMvtAi65VV71DiEFNbSfu6W/4ehx+810U840dcCxbF",
+	"kQfjwS6Mh2IqqHXvzpPDvQ/uP3x8yJRkj5TOTlJx8Kfvmzf+zKi60m0gSzSWJ9ctj4HRnCdiGQeCMA16",
+	"AFN5ZqzcVo9+98Q+Ed3tMmsEcEcAEPGCUI5wK1bZJ8ipMweAOrqXdCpQK9KiJM/A3mKM/EjwqB2wgToL",
+	"JZRz8SwzUgAWOlPq1Iv3c53ZP1Mqd+6h4ZvsnTgxC3Y0hvqgTFByQs8bVK+LDigWUcAepcB9mY/S22T7",
+	"kP4AFbfz7Pf3Y529gzP3gV0K6LNCZAlzQ8vlJdffB7vBbKsFF1KijLmyngCUjEtKC1uDQ7UAwVpsrvnr",
+	"XKRjyzSyA9tWrPnms5D5EAK7uD5rxkCmBYJ/cz/UWwaFzx8LRC1j7e8I9nj//Xmj8i6rjK3+1p9d2uMY",
+	"USbVue5GbWUh+2p5n2P23c+COdlb9SStV98PeSUN/XemOF6qE1siCnFaESazLfvGiH/djPi5dieK+dJG",
+	"tBYcFRxmit3qdALW66P8t1ea+Z+OIQVOu9Bl02qNQVNxa7MwEHXUchzJmOpGqDH2fSfiFbU1rn9M/9qL",
+	"nl2HUr1oBQATeOV8QwLzxwKIeQG872yFHag6h1wpwVpogOcjpmQoraNkQ6DGcUfWDWc6tAO43S2GpM43",
+	"5CGlLFGQtAbszadCjHRIBJQQ8dyIoXORpbl9ioZvRrwhA7RB9Wk8gmAgrfHItjwxLyM2G2Gsj79SRywV",
+	"UJSLsVlzRZyxAbdvsbNxNlBaMHO98fpwjOZgPzVeXXuT7dnZCSUgp0e8f2r2rn21tZPMu81TqEgSvzxL",
+	"x4DFR3kiGD9OhR6YJ7LySbHEWYCh7lSTO4yVD3iwfVfJGMjjjOUyixOyzKcOQSixoBeycCBiYfyDKpTK",
+	"Pg6JRzBc22Fbz3pzzS6gSIyqCnba7ppVcQOXriP3MGYMVROmZ+z3HkV4sJwGzJYRzwal1eKOw1odGfVN",
+	"hakKs2Es46GxubZmkGRc3sJRcrGBg1STD+UqZg3RU86wZP60QhnZ2C8Xsl8OhIw8cTBXOLJWXD23zB1b",
+	"+wOdWZC47ca8eQPMm7kjeKDcjhlwKjCCThAUv8bGPU5Q9dpLGk3lHaxlhF57hv2kjr0k3KuyWUChejgF",
+	"vTbNpcRUbipISVVfaH2u3YImygZ4sMvaKQFTsi/AgCgd18wyDUXqDHg5zMmzFg2uoU+ki6l85h7/IXSg",
+	"IYdg0aEt1aMjlToTqQglkfO2OphBLuEQQdIEt8Wtc7XmPcF9rOLiEUffWV9K0cCra5qmXiIX9wf+dK3r",
+	"GjdxprA0bA7TcW1M0xZADYiolGX3lTyOT3IKAdeO7zsP93+6u3/vyeP998HGWtJ00AN1Zk2H8wgi6un1",
+	"/ofMyLD/DmKwWg2XNRgOzKVXYTG852/rCuX0vL39GpgVTbQVjZiZErEmUmGtm5hqE1P90cZU/bDEyrHU",
+	"+s3zYqivc5C0CU1+z6HJKzS9zQiWjk2uazZUMs6U2WA70HymEkh0NrAzBs2CWdzVZcETWy0ir+4eF1C0",
+	"3LyWqjVRyM4JBZs6q2NboTT+FNLOmAU4SdUZSJUTwYaCS21TRp1Ki9E/aPvxw24JpKGFqUNpWfpRpT2h",
+	"SXhi47DXemwosjTu67n2/Dtuog9gni9vAtrlWiYq5l67ckTMu3NmNEzILB3X1x+9L7MYdvk3G7xobWft",
+	"Pp/ymNz5OBo7qrMqNu5Q4uqmbzCiN8Dm+qEiRcAUsnweCn5PtRt5GWQz53wgeAqF0t9+8j/MVl62jrBK",
+	"Emn7y5a1flTiYp5aSXBpHWFBfijJPMRf22EE1EjFCmykVmkTlANBZeJ7x8CO9pL0AyhihjJKr9qbj0Zl",
+	"R4PAFZ37w9freIJ1Ja/F3WRzW3SNBjHXV5viAuQzP1RiC1LQuCz7yqyxVpbmom0tde/3QILUnpdo4i6c",
+	"lWbiUaUtGlBtsy2XejO1WDPzcIAcz8y5k83IeOexsYmZKTnfU3JMSUi0vAHg39Mkwny3hkGNBUXPla/V",
+	"+W5sgCYNZqU0GE8ZTWdnz9JM9jLijnaJMyjeAKtw8u21zp2pNjZbLUXX5nhjGZztaVNhYZYuIGzz6Nte",
+	"y5mymLQ0O8zMD0QS2Xtdr/K2C0iVZpLlScbcWt4fVFnbyz/rOUTKS1kX7wowLla2LR7DpD7i2WDtChSe",
+	"mdDFxWeWz26VujPvnpnt1YD3s1FxF1NxllIBC+MrrC05bqpGlb3BKQ8OfnXrDwrK2wE7TKrSB6s4YBWP",
+	"UKW1ZnfVvAkiaFs2acLyuZUZE8pI2yq7Bmi211WXXaeecqvpNEptqLfqaU0+LX5fPJ98MvlsY/IZkDH9",
+	"vnhRfFM8L76e/LKNaqVHb+yRpqKwPcCotOCQzE1k94ENZAADOrGtxSmLIw18KJZMAzQp+eoYMgGKUdRc",
+	"oVzoGN+jebiM+gqu3pGeoxHPF8PolzWa6KLO1uztPdWJIRuIYaOZGidrFSfLkqkv1CpdykPnGL1+E/ym",
+	"645D7ULaxt0Neubl5LPJJ9Af8JviRfFV8cKqF3dZTcGUpzeUV65gFgOv9923Nxqm0TD1Ld3olka3NLrl",
+	"UroFkKoLKZZUnbkOuT3giuphhHBG3TytOxXLh9ju3XLoeR1ijlSeuXd4pfNOOwQ4/aVADrA3I09CCVMD",
+	"BMUqGjMd/1ywVqUDYaXJtyT3GXv0Z9j/vDuDF1nn/UG9MQDChzwVQDcH72thQ9mtDvvgDmhQVypAijLB",
+	"7gU7jIfSdqsw8oqdAcnlkUBoMpZsKIbKTFcGSfhdyLMO5YI1vP4x/H8vetZzh8pseRicp8xtMt9mKJfV",
+	"wbhHXg8FfNVRPvz4FcN8lZvmxvka2POiKT+UWE2MG8RaZymRyxaNIJTaTXivsQ4a6+AS1kGpWVazE0Dz",
+	"qGOY2lSdWVuBzAdkl2xRGdFC9VYWIbcDdjTOsMUH/GOq0yf1vphKIF42IAfiGwrCLqnzZrRKQVllZdc5",
+	"hdgLZmFOKTat1CtViA1jWqhoD2Bmyqk/r0wOC9ncFP7JwcMHsNtqO2MT2g6fqA36KDO4zX1+Zgvm54Qk",
+	"Mfffs5QaPX0xPQ2dh6c2PC7UDIu0Uc1vcrjStXkhwu7axvA4k6frtkmq9do7WA6J7CMBVTLFJbc36pYl",
+	"TQX71CUruy9oC7zmJoBt0HExiIBuZq3JL4ovfbjZ/sWizQAi7OMviYm4Z2ECT1QAs/wQ/HoeIfFD1RZw",
+	"HaE9gYOWRqrO2ha0DmUNtcYXXTF2vW+nroGuG+i6diJo20+Zro0ObNzTxj1dUjdh16mL5eDAraxV/L54",
+	"XvymeF78rnhRfFNm2+Df58ZCIdcmlHRoWct25OFma8ZZBhml5wVIqZ8RNDsyrltkNtgxT6EIh4cSs33K",
+	"/lmufVbZPQv7/IM4we5d1GwUx6RFcsz4aASN8MEd/jhcy/M4Ctd22Lef/OpZ7ypV3QGuRKPoGkVXOWBN",
+	"gLbRcY2Ou7yOu/4x/P9xHkfPrrvmZqtpPq8nGjRw/GryefH74svim8lnRu8RUFsFaUlNUgaqfUAvoB5g",
+	"ZwOViGCOemROO7owbpZyqXkfCjvnKchQznTDFLXRvoSSuufm7bvVUwd2qRql9qYotfLsnHNMGmXXKLsr",
+	"VXbm307uN7rP6D7bRHg11WfvAjfpJFX5SLPW5LPiZfEF1F38MmDFbyAv9g/FHya/ZOWfzP9n68ZQVpSj",
+	"fcX5LuOS2bOhvGrd98jOW6P6GtW3kuqbdXYaJdgowUYJXrESHMVGBfbVcKii2PL5ztRxrrQd0kjXi38r",
+	"XhYvJp8WX7HiD8VLNvlvk88mnxQvJn9TfFW8LH47+XydtbTgaX/Ajsa2aTxkrlZrtRjXpzooW9rSMb6b",
+	"qDwKXH4dCQRfgbbZkRjEwNtOT4fmEH0upYgw7da15uUZT9RJLkIZKYHbwKg6r9Ft8T+Lfyr+ofjn4t8Z",
+	"T/pqoBLs7gx0uHGG1JNGDX7Uj7VgOuPDUdfKnDMeZzqUWx2m3YhxbVzjXdpsiVKn2m+jz/IR40NzBHmS",
+	"lHKPpBwc5nVNmcmxpIMDWzOULWsAPKGHGUPgOAYqnqMx6z16eHDIvv3kV86A6bW7xE3Ek/5dFYleUJnd",
+	"Ya4zxhOtQpnEOqPcZZhZCfeou/CWTfYuymREf4c862NLC3uKod8ZJGLD3wBgRmsijuCV0r7TeN7tStPw",
+	"nt2N4x6DtvV4NKk/tsdPDI8WAGybac1HFjlwWdYysofe9RHukqE2xvbsI5XE/TFr3exst5nbG3w0SsZG",
+	"gMTZLAPnnVhGd+0gl+mAYde6VT8lbVxlexRo84I6o3/vsPu7Dza2bgTw/7cCxtmZiE8GWSjpqdilH4mI",
+	"NtldbEsY1ULUZUNn2grrrHfEU1pO+EZKilrbMSaO/e92Zx6fUp9Lc/e5SV8LuLdnTdWMc2h3J04hThwr",
+	"nhdfwz9/U7wsvp78XfFN8bL4D1b8Aczn304+L76a/G3xongRsFznPEnGbOttFsUncabbcJpD6eL21UMN",
+	"OwxIVQOMlXA3BOwT450ElxrndiPM5awZoyO3tvwEXT4Lrh9HS3BslHt5+Wxz/56phDawML/TDLY5tu8q",
+	"CYLGn1mciQ9XrZCET9dPTckD5TaRpUxw4S9PHWz+sHa5GdLiMIs7DS57ygk4IOn39KffAcX2eLJVLm+C",
+	"Qb5VY57emk49cyRAZGAHFmMOMJj6VJ2ivuaS9XbLXftYeiRPkCtUe/GNpV4MlNv5SKRaRPQeqE1IwRC2",
+	"1gqw5FaIjji1nfIrkOiPxADZZkMzR0D/XLM8weh/8u7+7t37rPWftxnYgJE45nmStRk/Ucuxd/esllmd",
+	"pLu80xgP1typ0oCvbp6f1wqmcryrplvZHsYdlKoZtlP9KxLFmk/2j9Im88m3ex8/633/noMzeYd8bCx3",
+	"13fKP8tRfHwsUiGJq8SMb2OrY8Q6tVgGY63PUyqQ8/drYOvigHKyn4pIyAwoy6BhG3qr5a/NTJgzyFoq",
+	"Nf+4AZU3xig1L9xcC/Dt21Nvp4RQzAsGLY+Om1/kp5UzJftcsiNjcibHKh0as8x4HVGVENxsZLN9zLbc",
+	"RCVgPaxYmgOszAf7NC6jfAlP69+Ll8Xvit8Wz4tv2DmsLevmzNZ8K3P48exG7U3mu1bQ0EWHMoMGbWl/",
+	"wGW2Mk0Meg+PHh4w+ia/zWfxL8W/FP+7Teyu0HrPyM+TWGe2R52IgOGbYElvGCWDKxK6pikf112pfKRF",
+	"mmnLoZYpn67mVIzJCcrBgzcnSp1J/N2UZxVK8/chNMnzPCxom2GeCNkymrU8TKDtoVABzjG4HOYMUwI6",
+	"S9VZKMGazGwVBu27jB0JIRGrGovMuDA0UI/Mn8XaJixzTX9IuM5ADjjm9TGCOJD/YxnrMPnUfJPze+yf",
+	"Stp3PdaZGGo7+0YDhNILlnZrBbTMf6Edl/+KANo2bsBHwXLLfpJHUPTpNxzs4SaxzQhn+FePco/i5zKt",
+	"ktw5O9fGs+9aVPxRPxt0sMCWwPpeqI8xk7rITMRXGpuNbH7Y4Su0GKqODstYvmeDe3sZGBzc7H37Ra+D",
+	"ob4vtMrTviBzAyrJCTJIFI9IFFRz/11TD1nSo2lvTX4kzYnO8R4O5p8dVAKen+BX5zdOwqpOQhcAPObU",
+	"jrmXmA76ajiEZruDOBH0R5gj8+JYsuMkPhlkWMbsBgT92YzJQy3CYqnjSNTLHTy90X5D3ZStTtX433af",
+	"Unvq/v0/fby3f//J7t3DvQ/vPzl4fOfg7v7eo8O9hw/+ixHpyO2KZkaFNH+G4xBrj5cXsUshn4pEjaCf",
+	"LoQZwKupE9XGEfIAV/kUwXRpekWt0ivK2YAJ759qMtOWc0IPp7s/gZ6HUCasjO5au68WcXKkzrbz0zFG",
+	"tOqhp575wp8rKR4eH0OHInfj7ZsbR3Fmg2Jd1jOKC9/Tt66w/4pXviPVPNd71y5QOZO8MpdHIlHyBLpY",
+	"WrXtnZQ5SvvCjbBqwuDOw3t//uT9vQ/2Dllr6zb7IL7jy5g57a5Yq6ZizFpUnd7+QPRPRdR+U/pfrQJB",
+	"2AUDCQErhn08aFXRB4GklkQrivH19kWWjjd2jazpBageObEFAFwAS3Mcy4iW0/UnS8ysjtmRMK8ccBkl",
+	"IoIom/l51mrfeXzv3fuHoLO2me7WhwV19MvgJbd8LCAVdAmLRD/hqdDsZucWfhtgRuYG1grXYGqTRJ0J",
+	"qLrIphwXu9Z9hX27yCHmoxF0beubl7Q32fvmX8YU8aw2oPYZM/Llq+6kOpPsKNexFFqzNE+EmeS4P6jE",
+	"2l2ELTZWu/ENAGWJM0tuRH6i+ZhzEJQKOeFFMJQaI+E62ID2qQtRE6zm9OCKBXSHlA8m1CgR7GygWKKw",
+	"o5uasTwaERMzyaGMZ1jKVweX+PSLVwSY+LOo0lMwK1u2sMnHTGZDHvDFczEPdiHII5TnYh5sdcgjlIsx",
+	"D7Yy5OGzTl4c9KgcjUUeM125CPgot/clIA/7ugb0aECPHwnocX/WuWngjgbuaOCOBu54VeEOz4LzEY+A",
+	"AISA9VKVCA+w0N8NGmIGgi6CucC+anlgBEdpv83hH1OoR280UJL+IGKQkB5iIQFNeN0REm9NfZCEMjJl",
+	"ObsNVNJAJQ1U8iZBJSVdyco4SZWmBNNLQGIsg4948IQrWpsiPqE5H6iR9jv6Qj/eekOX0gk1+9dl9Lcp",
+	"w4Im+jtESxw7y0pQSSjdtGFCvBZCooJYjW6lxCJORKZDaSYJVAmkXEZRajaT0UztC2ST+EBHKK8om6SC",
+	"rACv2pVkk1SRlVAuAa04ppiL4yrlOVpMKLpEKgkeiEvAKfCiBktpsJQfSwLJ1IlpgJQGSGmAlAZIeWXz",
+	"RtDq80EUAE0Ah7h6yGRpYMTCOGQzvpkpITj3NDUNqtGgGg2q8eahGvMJ6pbCOv4Nylm+LH5bPJ98Nvk7",
+	"Nk1Qt85aA/Ducej0gnNyQhbQ3U3V55xXXtO2ih1lmeZPRbTDNE+EDmVJ6ZyKLE+lDlif6wEIYjPg3Myr",
+	"0Brsg5GQsZF/AJwkyqypDtifwc9/wVJhfAAdAEzTP/Up+9BZ59LI7LM0zsSGOj42rzQKl1qj2WUZB+zb",
+	"T37VruE4lYoSHVQK/R3Igb1B2IdbrKWFYD3Lmddr12EZyylwKuzuywaWBaY0gqxT1YJDZ+QoFSZZEoF2",
+	"AIVPsgrzuPFQMVHJPFiHfPBU9VWSD6V2H2RWBaaSSeMutIxnHri1dusRMCTuDWBh3KIIkIK4SDof6jZV",
+	"AXq7ylIfGqlnfmz1Un7WWxHv6QLTr32iRVjQGE7FKOF9mlu6WUmxfPKNlxmzOkR0TvINQYgXg4iWqje6",
+	"ME2jxz71s8sATPjZi4uVaKC7ePmzYO0oHy991518TLcc8f7pKrfB9c+CNSNl9mRfDcXSd98tb6EHPMyz",
+	"lZ9g7zGPMMflAE/T8s/wb3oGW0Cu+gz90LuJnnHI0+U/5KG94ZnZZqstwiPuFgFl/tJ37uPlcKOT3Cvc",
+	"Xd4DgE2SLH3vgbn4WbAGyuPh8fHSN/7U3vAsWPtoH8Tq0vf+GV3/LFj7+Yq3/oW9dVEfKJ+a0wnLANXv",
+	"GAn2li8GpIc1aG6D5v5I0Nx7pY2JFeM+RzN0QMIJOx/dNfp8wzhnsTxZ26HD1sC+DezbwL4N7PvDlQta",
+	"32oK+TXK/UqR3ymKysB7/7quZNOhgoqjFUoLzXC9DDqOOB3dv3fwkL11u7Nlfq/zIULb4NhWc+nI26VM",
+	"ukj04yFPyuw7X/L3zv3a1xSLduH+FWoS6zuphPgtGOm1n/ZtjwbLbrDsBst+7bFsn3B+pPQqeXuAZPss",
+	"8+usRXaOfer8nD17RSgrRPUIRVp+M0tlfy55vc3TOPYiobX0vzb4UkoyHsraoqp0ftoe3OVl7gUsH4EY",
+	"PVJ5xrY67IM7rAVAaShdliD66UKSv65yzc03q2MGTkO7ixS/G+VUwBNICxHlrD3lIgplCSzG0rxUf0dI",
+	"NbFnzWo42yYi3QqGbVPmEcL2+gM4BLtFBZyEWKBqaaPMScVGLCPxkdAgxy2rMJtJNIwifRxK6iE+RSXd",
+	"qzHWgYllB3g0tv+0hG0Do59BKXcZl6G0VyLn6tE4E5qJv855ws6A29nB2+Zfp/FoZCxevggJD+WVFJVO",
+	"w9qhnINrm9N20cxHbws7dBsdLscUnQ3EUIvkqZHuqSD71vYDnIOEh3IeFI5tcC/cuOGqwHCQMQtBHhom",
+	"cFEDouqJzWVu1Pi1iGqmwMi15J0HdPkinHBGH4MqSGgsEvg9ECr21VCQf2PO31BAg8f20kgija4BEhsg",
+	"8UcCJD6a0SjE5Ygao9jaFA2S2CCJDZLYIImvVyUumcCzCnEBcAOJ991CitWhVEDF3oinQmaPL5B/6hfm",
+	"4keUDzhSKhFcdqHvAmB0f51zmcXZGMZClNiI562ANLp2F5YR3LZwmDEfeNOPC3RssMMGO2yww1cfO/RV",
+	"93WwvFaDCX89+eXks+LF5O+hcVfx2+IP2MereLHOWhW7AB4+By40nw5/ZyORhhLLFzFy79PJ+49r1d73",
+	"vG3BFJzyjKfx8TG0+HoOTZL+a3vHGvOhxEQBlcJKq9woiiyNedIOmDH/noLJ30LYjdo7tQOWCmPLRZiG",
+	"qW2VZcB4FG0oqUOZjyJzp8vThJGSder/WkTQ4MrtXTSjcAZ8aNBWpaLhmApz3sc6IHhSmX3L2TCWeSbw",
+	"rLqdMErVMNai2qGTp2n8lCd1dJHqRxHye4r5j32icvCm/AmuoAf/hbJywV7UY/+J9bT5XtkXDzB+FxAe",
+	"lRAW6t8BGKaxqFqZcdZqz9O9HVyV6yMhjTPFvv3bf8T1EfDPcjrnzvgo4TIIJbG3u6UKmBQfZeyI5I1Z",
+	"tTa2+uNJAqoDPxYnofpBOJ9BKM8GPIPzhROcDcQYpxgKxb8fkjlYy11mlBi9qAWXnIpxmzaoa2EGXw+N",
+	"KvDVqTqb2dUMXSRM7SUZmqFMz2UEttGp+dJq8BAQZX/XskypwOvdBg84FaMMU3sx51keJ3E/Y4k6OVk9",
+	"0/bA2yv3QXRdLmWWzv3ismzvvbvurmfBGo8iJfVjFAILH7NbufpZsEbSaaX336V7AIED6bTS7ft0z7Ng",
+	"rTxMKz3hsLzNewg8mg7hhR5XeQA9WN9FgbvyA92NyyNv03vrdYI9fyRQHh+NSiQvgJ/vcB33p5G9OyTo",
+	"Sb1BSqC3wh6eh3LfA/KgM+zazu1bt27cfiNAvPOa/la6JM1q6LvjPGTqCczCvNO50Td3AuQDP4relOOx",
+	"++iR7RMsCQaDtTKyn+qMRlzrM5VGM++9s3uwd/fJ44P7+9cf7R4c/PTh/r02tUmMGihoFSiobrMFLrSL",
+	"P1Db4gDp4KGNpflh2grykrpW6aa2S0CGbVaIW8w8yjwTZmwHMI1oGQyoMkzMGxMfZXTe7/FM9CweY3PM",
+	"YA7nfBDaifY3s7jvA/vVNKHgxZ+I6CAfbvKhymVm70MA6ZVHfVZFYsDxdIYYOLfDOAusKGv5YrOLkX9y",
+	"+VPBTuNEQfB9HkYTTEkyEmJBA8nMh2TOBT5KlTkL98CWs9W2eazVT2IhM6OJ2gE7yqGHnhbWKYLI8jEh",
+	"fRpIyAf8qTC2uveQschYa4atCl/gBX/2bOiHjYzYi4QfBWkDkkGulWBk5+gKwOKrLNeFNxIYX0iZMVl4",
+	"UsM9vFcsD3j8r+LL4jfFi8mn0Hf5+eRvAfiYfD75xeS/Tz6zTYN/VzwnVOLFOmthjzo8LGB4SJt7VINC",
+	"QtnnSQIbnGA0C30wCo5p98EkRlz3xPRUZFBsiQWgA6W0AGQWvzCUEIVySU90u+dkYgZCAHCM2XCudz2V",
+	"jbJ+rjM1RGHkxmH8anM2tNm4ZSVubeZZSwvwVdkf/0/xz8U3k8/MNJYT+MevpypzcdjamyxCCFiPfta9",
+	"NktieVrm0Hjg807pdoZSKrkBstrTI/B5lroCDBDzDzHkcdJjR8Lsb0xagr8ZBUmmCSg748SGEps5U+rY",
+	"iZLbMai0QUBoDkLiLrCAnq+tnW31cEKf4IT22oAHZZiepXVuvp0dp0IPKseS5sD86gn8SvcCdvDe7obR",
+	"iebl0HwSM+ws6GekMM5NKG1GGs/oiUe8f8qU7QTvx7KNM84ET5PYvd5WpxlVBKPSGR/rkAwmIw/mByZh",
+	"hfciMRypjDK2phaNs1Rk6ZjS/NwWhOFatGHA/V0RylRAmhteY7eKWTnaqdNZTAR50BybYwFft8keqMyB",
+	"GRIBihKiqQIkLUqhs4Z9YFW+N4Ez06VC2fsYvyvA1z7rzU+ceqxFeilIw7zprpNx57rMj8tLV2jb7Ybp",
+	"PNalneRV+o4viYuU37CKp1+9ayrTZpc2lc0DacHmxI3qHwhSV90Z5/Z7Tnl6e/FNdwl4a8CCWWDBPrWV",
+	"JfFAatKJFyyT8EXXwrbkDZDQAAlvHpDgFtBqarseiTjh/bGXq2PuG6VihY7r9pEqrT1mKUiAxlFLULH5",
+	"j6+2Q77d6fi+bOftyirgJm+VYZXSvF1g17ZnZWyQTOvic8GzGxmTqc+12IiNvajjLH4qknGAezVH/+Ao",
+	"4fJUs/hEXjqzo8ETfvh2+1OecYaaclnH2Ce/+kXxHAt4viq+LL4pnrPiX4tfF18Xz4uvzA//t/iieGn+",
+	"PvmECLHgeD0lOVdJDoBRGOew8lvnJpfSse4pi8i6qIFrIk9OTMXxNR4ReL4stw4zT5LKICgHY/fRnplN",
+	"8DMonfpIDHhybDx8HlEMPQilTdIvabc1clmBhwczDyFiPwcJTMWqZwPk21OBesEJBKBsU/Npu/cPjPu3",
+	"8e7dD6a2wsH9u/v3D5/85P6fB+zInF3rLCOZeByhN3QqxAhPgmS9vvnq0rs0NsKomtuFntpI8KzkeIqp",
+	"/gVVt4RMujL1BDl29QCyWYzLCQKMR8PYzmwyZpqPNTsboP1CyTADkURtcM0caRNJ7Dmu2coxZPNQWGg0",
+	"Di/rbh3ag7PQU8ErV3C23CBXd7ZmRSRZS8h+OoYiIlhJnbWbKOUP7HiAsVaXP3jYERVp3I3G3fgxuhs9",
+	"WCQv1videyDlCy22V8WRu+xSTkr3tXZSGiv/TbDysbJoeTP/H4ov0HIvXhS/c/EvSMT9evJ3xe+oav+z",
+	"4svi68nfr7OWDdeV0S9QYPUkYGvRU/ed8yJfRt4m6gTyIcG280zmSqBAfASBTTw6lYRKsvhbRh1ZVPdo",
+	"XEaWGI8g++HRw4NDdh2MVDNjLvBka1gwNhLKWrSyFkHDFMhSWaD/gQrD2ff4Z0r+XtGvtymciYLiunwU",
+	"ymnvHSx79wXdyii8ugfcKzqDI1aJahkNH0qq5qPx9pUNHWNWqtmmRuGQ8rXPb2+yh5LpvN8XmhbSxiE1",
+	"xfBCOR3EYy034E20XZ5A3CuOehTgmg6QxRojO1EoW5UomR8SE5HnFNIr1jXrDbimtJHeMtEqPDygNqGi",
+	"sFLcB2NKxYb5PJd/i4mvC0NPq7o3fkyp/IZz40sfwtivJL70oZMhCz0eunR5l6cc5ncaX4KVjJcMMH1o",
+	"L14twuTdNhVien/akiQDsTv7uDRBpgW+3vbbS73tAy7Hu1lmxKx+XXzE92N5CurH6LcYxGw1PAXobhOd",
+	"esPdxa1O5/b8D5zxskiBJoFHeUbTDqvo9KCmu23tcMXEGnAoInFWTOPFLufFdmt5ROjIdi/mxXZxsFIs",
+	"tA8hUaXuvX4PYbju+cPCkm9vOqaaBb3OIbyb80N4njq3zkqZyTaPvxH85wozwnl30ysqvu72296Qtr0h",
+	"KcWGXI7ZMY8TEdlIYMIz4zcc23ejSJk1ktYtnOZUnXWRRMzsSmCrKIsTlfQrVts7Ux4I1M6iF+K8Qz1Q",
+	"ZxjpAQEAMqJbDfhkKYAEYIHbtyGXRgNXvDFwxfZ1wgH45cuUJ59PPp18VjyHbN0viq+KF6x4wSafQ5vi",
+	"ryFkiaAGoBxfFy+L/4e/LP5jnbX8cRDJ3VA95Qk0pJ1b3tyble3cm0rztRWIFbQjlHOJciw5zhhHIRju",
+	"xbKs+Lyy4VDao5nLLE5qxZsrlAj7UzJdIsx6cdTD0KAUZ0JnNFPwJ69wIxL9OBJl/M9lOmsvpovfw7OK",
+	"+IE5snSSNkPWH5TutbugO5KIAosQgTXHzggKjzjvKM9szWwoyWmHPNjcTju+3g4WCY1s+baHQ1BiIIrH",
+	"bCDiFJ5XEkWhnDwRGbvZ2WJbnc62XQaABc6hAcK8XCpjC6WV+GUpjkcCWNb/Ypn199N6Z0ZJMpewD2o1",
+	"wysWKPtjQiGxYqx3z9sUl68XdttycaHvjNNv3Eb3hEN7Dg7AUrnQA+vPeBas5fJCY/RkzAogx/TkNgWz",
+	"r3Eo2tsPngA2ssjbHU3VbBN9/tFUzcbTJbFPRapjBU4tqN+A9YxdbP+/6XvP8IuyzvZVKpp1nGel9yuJ",
+	"ads+A1mxt95mUXxi5r+l6h5y25sP663PK5mFSWoC3o0H2ZTJvtJlstvXbWfY5b3tf518Br7z8+KL4gX2",
+	"D/hF8WXxFWt9uN1eZy2zEpA/Cg+e7S+Dm0lXhLKFD2iTgphqewsNHGHHA5k/NLVF1vMsT6X51yg3HrYW",
+	"lu1fSRHK3j6+gKabeGfh/Gjj0BlNLh2PY9WxnuLwt0RdPoc/OxxAPJoNlc4cLWrKj4/j/nn+NX146WHb",
+	"ReixFtk11Cw2cBkFdMm6DqVR0BiG1yPuXFGP5Nb5Vm3XWJeNlI7RMfVe+ASYi3tBKJ03D8ytT4m6E2g9",
+	"QUqAckPmf3Umy0t9Ethu2dqQ+hvb70Kp3cKnwAV7EZQrwAGyZ25db7JdNzlxNKt7jRG6mJBhyzOdD1r1",
+	"h0FedElhYi4zxN6BFBj4+IxIp3wQsxCbofypWXR09d0SVSfXE0B2dIHPg0ne9k7Fww0AGmBTvu1Do5PP",
+	"LIfbd84jRr60Y+9qkSPdxuRsZ5yFEvmXu1UpHLC+kv08Ba4wGqzRZnpg5JGZUUAggIAWekpLQUTOM3vo",
+	"Kp3tW9FzGSc94pkwnvEHcZLEi6n86Z149T26F3qzSrHszbZLqRZJcpen0a6MHi3ZnNV+8sH0rfBAkEpL",
+	"P2WX2PqX9eDtfTDNDcl/Q/L/ZpL8P5ROXbrotmVqdhqp9XS7vRLJf5YK0XD8Nxz/Dcd/w/H/w3ULtXYp",
+	"UfzHHvbUC3Cw2sIv5TUB8brvXbKzqKPOd+YxrCmCSZ6UzQZiaG3vpVNJwDmoNxGtU79Zc8/LJwEsgbYb",
+	"NI7X1GO02ggAegOs0gAAfaM3scdo6WT1FvcJne4zWnXjpjvN4VNKA6XuQzX9App+AU2/gFeuX0Ck+thM",
+	"T8wAAXeZFsnxhnGleCxFxN47/OB9b7LgjKOFlhmhx1rEkWa9/sA7VwHAFrjBA9gbAbNmPxok6GkhIX+E",
+	"1eWQ05IxnfE028hHJcAphkciikQUSj0SfYBecOSB+af4KBOpWY2UfC07EWcqPdVMHR8nsRSb7IHyBghY",
+	"YJ9LzEngcTILwnhXZPfMlC2sTsjER9n1QTZM6t7miJ8sBh3MOx6ZCxc1D4QVMY/cXHP9/DSlCsxgvZLl",
+	"Dd1Fc7Z5cV/vWSXmDJITEnh2H+2V28dbZzolti1qfZGZWWPPb1Mj8tZeS68MM+AGgifZ4Odzz977xjYw",
+	"p32UqiMIApY5MezjkD4vXNsJ19RpuAZdYK1TNUoVFGXBfGr23uHho8C2xAhlpvI+jCvzFMess0AJ4eYo",
+	"5KnARrggimYdjPfoey5dtrNET09818OfrIDG4C2zzsTj0VVt9ENv6mPN8tEbtmXVSEg+ijfHHKXazH0L",
+	"0RHQApYoJYC+vKCx4R9clwfb2s+x5OnYSPqjPE7Qa0LtalULEjemuZRmeCQowPODzEpb+WIrHeeLdnaO",
+	"ZD9AMbPCBrZT4W9gEFYLexmMRP8eTdBCIf9wJKQRnTc2O5s33Lx6Eh99k1m7+7AuRq9us3uKP2CUv0AL",
+	"I+SxSpE/5g07A2Cuzpfa+4AcOrFN7B4A6x7xhMu+SHfYKAa6Lt9s95hdsW/4TBGPGSu3Ojdqf3WPyWUq",
+	"eH8ATXfWqDG42frOMsR3uIDmW50OG2rIf44jAb301JEA6CfnCdtiul07SbNOzj7OyaUlP8zt9yv8Yeib",
+	"VwBqrxK8Umdyya+8Zy69iu+s+ojV3bA5Q425a3H/45Z6Y47y5XxqDgeYVY5QtYl9b7njGViMCaBMB6ui",
+	"rKF+47anep4maztr18G1pUWoy567wKhgMTEOtppkra0O00azDpXOYIpK4vKgzDe0ZGzrmvVLkjbWcqmM",
+	"7TIrwbms67b7P7AU5CPWKvF0lwKCdGyOKfwfiy+LX0/+ZvJ58VXxYgNZ1SefFC8nn05++cevjbSRwqKJ",
+	"fv9+v35epV7pPAgkyYdGD04Vwpqlrs6SbRlT6WJH7NF+FQgm+wRzcm5wdrBShJrwL9XMbWZRBrvP+wPv",
+	"WxU4R4hdhVLyLE95wk7FOJgX5keQStfz6zNt5ymWJ5WJosTe6enZk+YvijIrNE9QVHglDi23UaZWc/J5",
+	"8QXQBb4sfl8W3fzx6/aOJdJDtCSUbgsFTAxHiRoL88cZJHs0xxi/m7UaXgQH00TIBEHCCPD7AZQgUIty",
+	"LDzOzJI2fb1SAEfLwvt9MYLmgtNQZploc97Em0Uzm9pfrxJ5RHXfq6xONS45vUiHU9jQ7qO9HXbm1dAg",
+	"lxKEII54/7TLHA0KcaN0/RGeYepwKHG2MWqyaWWvv/eB249kQz0x+d4Hew8orbnrOjBCUhbmz6UqR/Z/",
+	"EKM3Ozc32X0j+SDSVDYasHJwB6A3zbY7na1vP/mn7U7nBszudqdzi3FdSizkYjFeLkOpa45Dz9zcQ7r+",
+	"s1iLygTDZ8yY2Hcoyof2DeDhkYvliBRwEg8p3mCJ9dJx4irGH4zLR8fs1igBNAvc0LCMVj0Pu4xldvsm",
+	"HFKIE2BSqU1M0tTRpmsMToTMCUq0WhF2K0xjyqkai0sG5K8igmGoDZkbPfNAldoPk9KM98QGKommwhyt",
+	"Ej2mNxlZhJmLXI5rERB4Bvw8b2xGCpttq44JFXaZV5lIaZx5kjj4lsI/zPwSjhosJk9sq4DqjDt8Vypp",
+	"PhYSDYyhQfEPTMnQ+VC3uzg4QkqG7EzlScSG/FTUQOepgjwrc2pjgdOT4Ug30YqWG0LmQ11+DFRKQRQS",
+	"hBM0q4Ac1ZYViVgdQIVxxv8z+4x/ZP6XqgTEKCbFMITxdNudRSNXCAvFh5r9gyfgyMhKY46Q62bMpGf/",
+	"PwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strconv"
 
 	"github.com/evotor-partner/evotor-partner/generated"
@@ -164,13 +165,34 @@ func (s *Server) AdminListEvents(ctx context.Context, req generated.AdminListEve
 	for i, e := range entries {
 		var params map[string]string
 		_ = json.Unmarshal([]byte(e.PathParams), &params)
-		body := json.RawMessage(e.Body)
-		page.Items[i] = generated.StoredEvent{Id: e.ID, Operation: e.Operation, ReceivedAt: e.ReceivedAt, PathParams: params, Body: body}
+		page.Items[i] = generated.StoredEvent{Id: e.ID, Operation: e.Operation, ReceivedAt: e.ReceivedAt, PathParams: params, BodyBytes: e.BodyBytes}
 	}
 	if len(entries) > 0 {
 		page.NextCursor = nextCursor(more, strconv.FormatInt(entries[len(entries)-1].ID, 10))
 	}
 	return generated.AdminListEvents200JSONResponse(page), nil
+}
+
+// AdminGetEventBody answers one stored delivery's body, byte for byte.
+func (s *Server) AdminGetEventBody(ctx context.Context, req generated.AdminGetEventBodyRequestObject) (generated.AdminGetEventBodyResponseObject, error) {
+	body, found, err := s.store.InboxBody(ctx, req.UserId, req.EventId)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, apperr.Because(apperr.NotFound, "eventId", "the user has no stored delivery with this id")
+	}
+	return rawJSON(body), nil
+}
+
+// rawJSON is a JSON body written as it is (the generated response would encode it again).
+type rawJSON []byte
+
+func (b rawJSON) VisitAdminGetEventBodyResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(b)
+	return err
 }
 
 // AdminGetUser shows what is known of an Evotor user (never the cloud token itself).

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -74,17 +75,38 @@ func (s *Store) List(ctx context.Context, l Listing, after string, limit int) ([
 
 // InboxOf lists the deliveries stored for a user, newest first, with ids below before (0: from
 // the newest).
-func (s *Store) InboxOf(ctx context.Context, userID string, before int64, limit int) ([]InboxEntry, bool, error) {
-	var entries []InboxEntry
-	q := s.db.WithContext(ctx).Where("evotor_user_id = ?", userID)
+func (s *Store) InboxOf(ctx context.Context, userID string, before int64, limit int) ([]InboxListed, bool, error) {
+	var entries []InboxListed
+	q := s.db.WithContext(ctx).Model(&InboxEntry{}).
+		Select("id, operation, path_params, received_at, length(body) AS body_bytes").Where("evotor_user_id = ?", userID)
 	if before > 0 {
 		q = q.Where("id < ?", before)
 	}
-	err := q.Order("id DESC").Limit(limit + 1).Find(&entries).Error
+	err := q.Order("id DESC").Limit(limit + 1).Scan(&entries).Error
 	if len(entries) > limit {
 		return entries[:limit], true, err
 	}
 	return entries, false, err
+}
+
+// InboxListed is an inbox row as listed: its body's size, not the body.
+type InboxListed struct {
+	ID         int64
+	Operation  string
+	PathParams string
+	ReceivedAt time.Time
+	BodyBytes  int64
+}
+
+// InboxBody is the body of the user's inbox row id; found is false when the user has none
+// with this id.
+func (s *Store) InboxBody(ctx context.Context, userID string, id int64) ([]byte, bool, error) {
+	var rows []InboxEntry
+	err := s.db.WithContext(ctx).Select("body").Where("id = ? AND evotor_user_id = ?", id, userID).Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, false, err
+	}
+	return rows[0].Body, true, nil
 }
 
 // UserView is what is known of an Evotor user.
