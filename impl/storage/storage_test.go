@@ -20,7 +20,7 @@ import (
 
 var ctx = context.Background()
 
-func inbox(t *testing.T, st *storage.Store, user string) []storage.InboxEntry {
+func inbox(t *testing.T, st *storage.Store, user string) []storage.InboxListed {
 	t.Helper()
 	entries, _, err := st.InboxOf(ctx, user, 0, 100)
 	if err != nil {
