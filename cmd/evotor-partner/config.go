@@ -41,6 +41,7 @@ type config struct {
 
 	MetricsAddr string         // EVOTOR_PARTNER_METRICS_ADDR (metrics.go); empty: no metrics
 	Forward     forward.Config // EVOTOR_PARTNER_FORWARD_*: where accepted deliveries are forwarded
+	Retention   time.Duration  // EVOTOR_PARTNER_RETENTION (retention.go); 0: keep everything
 }
 
 const (
@@ -131,6 +132,9 @@ func loadConfig() (config, error) {
 		return c, fmt.Errorf("%s: want at least 16 characters", envAdminToken)
 	}
 	if err := c.forwarding(); err != nil {
+		return c, err
+	}
+	if c.Retention, err = retention(); err != nil {
 		return c, err
 	}
 	if len(c.App.Tokens) == 0 && c.App.BasicUser == "" && c.App.BasicPassword == "" && env(envDevAppToken, "") == "1" {

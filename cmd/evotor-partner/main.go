@@ -86,6 +86,8 @@ func serve(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	stopRetention := startRetention(ctx, st, cfg.Retention, logger)
+	defer stopRetention()
 	fwd, err := forward.New(ctx, st, cfg.Forward, logger)
 	if err != nil {
 		return err
@@ -118,7 +120,7 @@ func serve(ctx context.Context) error {
 	}
 	logger.Info("serving", "url", "http://"+displayAddr(ln.Addr()), "database", st.Dialect(), "secret_keys", len(cfg.SecretKeys),
 		"app_tokens", len(cfg.App.Tokens), "app_basic", cfg.App.BasicUser != "", "dev_app_token", cfg.DevToken, "admin_api", cfg.AdminToken != "",
-		"forward_destinations", len(cfg.Forward.Destinations))
+		"forward_destinations", len(cfg.Forward.Destinations), "retention", cfg.Retention.String())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
