@@ -1,6 +1,7 @@
 // Package metrics is what an operator alerts on: requests, deliveries, user tokens,
-// installations and subscriptions, the database pool and the Go runtime, in Prometheus'
-// format. It owns its registry (never the global one), served by Handler on a listener of its
+// installations and subscriptions, forwarding, the tables' sizes, the database pool and the Go
+// runtime, in Prometheus' format. No scrape reads a table whole: what comes from the database
+// is read through indexes or the database's own estimates, or at most once a minute. It owns its registry (never the global one), served by Handler on a listener of its
 // own, away from the public port.
 package metrics
 
@@ -37,11 +38,14 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	received   *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
+	// forwarding's attempts, counted as they happen (ForwardAttempt)
+	forwardDelivered, forwardFailed *prometheus.CounterVec
 }
 
-// New builds the metrics of a server over st: the request and delivery counters, the state
-// of installations, subscriptions and tokens read from st at scrape time, st's connection
-// pool, and the Go runtime and process collectors.
+// New builds the metrics of a server over st: the request, delivery and forwarding counters,
+// the state of installations, subscriptions and tokens, forwarding's backlog and the tables'
+// sizes read from st at scrape time, st's connection pool, and the Go runtime and process
+// collectors.
 func New(st *storage.Store) (*Metrics, error) {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
@@ -56,13 +60,18 @@ func New(st *storage.Store) (*Metrics, error) {
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "deliveries_total",
 			Help: "Events and notifications received, by kind (operationId), outcome (stored, redelivered, refused: answered anything but 200) and, when refused, Evotor error code."},
 			[]string{"kind", "outcome", "code"}),
+		forwardDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "forward", Name: "delivered_total",
+			Help: "Messages the destination answered with a 2xx, counted by this process."}, []string{"destination"}),
+		forwardFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "forward", Name: "failed_attempts_total",
+			Help: "Attempts answered with anything but a 2xx (status: the HTTP status), or not answered (status none), counted by this process."},
+			[]string{"destination", "status"}),
 	}
 	sqlDB, err := st.SQLDB()
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.received, m.deliveries,
-		newCensusCollector(st), newForwardingCollector(st), collectors.NewDBStatsCollector(sqlDB, st.Dialect()),
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.received, m.deliveries, m.forwardDelivered, m.forwardFailed,
+		newCensusCollector(st), newForwardingCollector(st), newTablesCollector(st), collectors.NewDBStatsCollector(sqlDB, st.Dialect()),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := m.registry.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
