@@ -88,6 +88,11 @@ func serve(ctx context.Context) error {
 	defer st.Close()
 	stopRetention := startRetention(ctx, st, cfg.Retention, logger)
 	defer stopRetention()
+	metricsSrv, err := startMetrics(cfg.MetricsAddr, st, logger) // its own listener, stopped after the API's
+	if err != nil {
+		return err
+	}
+	defer metricsSrv.stop()
 	fwd, err := forward.New(ctx, st, cfg.Forward, logger)
 	if err != nil {
 		return err
@@ -96,11 +101,6 @@ func serve(ctx context.Context) error {
 		return err
 	}
 	defer stopForwarding(fwd, logger)
-	metricsSrv, err := startMetrics(cfg.MetricsAddr, st, logger) // its own listener, stopped after the API's
-	if err != nil {
-		return err
-	}
-	defer metricsSrv.stop()
 	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, AdminToken: cfg.AdminToken, Logger: logger,
 		BodyLimit: cfg.BodyLimit, BodyBudget: cfg.BodyBudget, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub,
 		Metrics: metricsSrv.registry(), Forwarding: fwd})
