@@ -20,13 +20,32 @@ func catalogue(size int) []byte {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		fmt.Fprintf(&b, `{"uuid":"%08x-8707-4f47-9d9c-4db058054cb2","code":"%d","barCodes":["%013d"],"alcoCodes":null,`+
-			`"name":"Товар номер %d из большого каталога","price":123.12,"quantity":"12.000","costPrice":100.123,"measureName":"шт",`+
-			`"tax":"VAT_20","allowToSell":true,"description":"Описание товара, достаточно длинное для реального каталога: %d",`+
-			`"articleNumber":"A-%d","parentUuid":null,"group":false,"type":"NORMAL","hasVariants":false}`, i, i, 4600000000000+i, i, i, i)
+		writeProduct(&b, i, "123.12")
 	}
 	b.WriteString("]")
 	return b.Bytes()
+}
+
+// products is a catalogue of n products numbered from first, each at price.
+func products(first, n int, price string) []byte {
+	var b bytes.Buffer
+	b.WriteString("[")
+	for i := first; i < first+n; i++ {
+		if i > first {
+			b.WriteString(",")
+		}
+		writeProduct(&b, i, price)
+	}
+	b.WriteString("]")
+	return b.Bytes()
+}
+
+// writeProduct writes product number i (a real catalogue's shape, ~500 bytes).
+func writeProduct(b *bytes.Buffer, i int, price string) {
+	fmt.Fprintf(b, `{"uuid":"%08x-8707-4f47-9d9c-4db058054cb2","code":"%d","barCodes":["%013d"],"alcoCodes":null,`+
+		`"name":"Товар номер %d из большого каталога","price":%s,"quantity":"12.000","costPrice":100.123,"measureName":"шт",`+
+		`"tax":"VAT_20","allowToSell":true,"description":"Описание товара, достаточно длинное для реального каталога: %d",`+
+		`"articleNumber":"A-%d","parentUuid":null,"group":false,"type":"NORMAL","hasVariants":false}`, i, i, 4600000000000+i, i, price, i, i)
 }
 
 // TestTenMegabyteCatalogueIsStoredWhole: Evotor sends whole catalogues in one body.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"iter"
+	"slices"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -55,16 +56,20 @@ var productColumns = []string{"raw_hash", "parent_uuid", "is_group", "has_varian
 	"alco_codes", "price", "quantity", "cost_price", "measure_name", "tax", "allow_to_sell", "article_number",
 	"alcohol_by_volume", "alcohol_product_kind_code", "tare_volume"}
 
-// productBatchRows is how many products are written at a time: a catalogue is written as it
-// is read, never held whole.
-const productBatchRows = 1000
+// productBatchRows is how many products are looked up and written at a time: a catalogue is
+// written as it is read, never held whole. (A variable: tests make batches small.)
+var productBatchRows = 1000
 
 // UpsertProducts writes a store's products: each raw item of items (a slice of the body, not a
-// copy) that differs from what is stored is made a row by row (Raw: the item) and written, a batch at a time,
-// and the barcodes of those written re-indexed. Evotor re-sends whole catalogues when an
-// answer is late, and a re-sent catalogue should cost a read of the store's hashes, not 25,000
-// updates: an item whose bytes are those stored is not even made a row. A uuid sent twice is
-// stored as sent last.
+// copy) that differs from what is stored is made a row by row (Raw: the item) and written, a
+// batch at a time, and the barcodes of those written re-indexed. A uuid sent twice is stored as
+// sent last.
+//
+// Its cost is its own items', whatever the store holds: the items are looked up a batch at a
+// time, by their bytes' hash (products_raw_hash), so Evotor's small notifications (a merchant
+// edited a product) stay small in a store of 25,000, and a re-sent catalogue costs a lookup
+// per item, not 25,000 updates: an item whose bytes are those stored is not even made a row.
+// Into an empty store nothing is looked up.
 //
 // Products are keyed by (owner, store, uuid), so no owner check can apply to them: what
 // protects a catalogue is the store claim, which must come first (ClaimStores) and fails when
@@ -73,71 +78,137 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items iter.Seq[[]byte], ro
 	if err := tx.lockCatalogue(storeUUID); err != nil {
 		return err
 	}
-	stored, err := tx.productHashes(owner, storeUUID)
+	empty, err := tx.storeEmpty(owner, storeUUID)
 	if err != nil {
 		return err
 	}
-	b := productBatch{tx: tx, stored: stored, at: map[string]int{}}
+	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, written: map[string]rawHash{}, at: map[string]int{}}
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
+	read := make([]readItem, 0, productBatchRows)
 	for raw := range items {
-		sum := sha256.Sum256(raw)
-		if stored.holds(sum) {
-			continue
+		read = append(read, readItem{raw: raw, sum: sha256.Sum256(raw)})
+		if len(read) == productBatchRows {
+			if err := b.addRead(read, row); err != nil {
+				return err
+			}
+			read = read[:0]
 		}
-		r, err := row(raw)
-		if err != nil {
-			return err
-		}
-		r.OwnerID, r.StoreUUID = owner, storeUUID
-		if err := b.add(r, sum); err != nil {
-			return err
-		}
+	}
+	if err := b.addRead(read, row); err != nil {
+		return err
 	}
 	if err := b.flush(); err != nil {
 		return err
+	}
+	if b.fresh >= bulkRows {
+		tx.store.bulkLoaded()
 	}
 	return b.wait()
 }
 
 type rawHash = [sha256.Size]byte
 
-// productHashSet is what a store's products are (their raw JSON's SHA-256), as they will be
-// once this delivery's batches are written.
-type productHashSet struct {
-	byUUID map[string]rawHash
-	byHash map[rawHash]string
-}
-
-// holds: a product is stored with exactly these bytes (they hold its uuid: it is that product).
-func (s productHashSet) holds(sum rawHash) bool {
-	uuid, ok := s.byHash[sum]
-	return ok && s.byUUID[uuid] == sum
-}
-
-// replace records that uuid is now sum, and tells whether the store held uuid already.
-func (s productHashSet) replace(uuid string, sum rawHash) (known bool) {
-	old, known := s.byUUID[uuid]
-	delete(s.byHash, old)
-	s.byUUID[uuid], s.byHash[sum] = sum, uuid
-	return known
+// readItem is an item as read from the body, with its bytes' hash.
+type readItem struct {
+	raw []byte
+	sum rawHash
 }
 
 // productBatch gathers the changed products until a batch is full.
 type productBatch struct {
-	tx       *Tx
-	stored   productHashSet
-	rows     []ProductRow
-	replaces []bool         // rows[i] replaces a stored product (its old barcodes go)
-	at       map[string]int // uuid -> index in rows
-	writing  chan error     // the batch being written, if any
+	tx           *Tx
+	owner, store string
+	empty        bool               // the store held no product when the delivery began
+	written      map[string]rawHash // uuid → the hash this delivery gave it
+	rows         []ProductRow
+	replaces     []bool         // rows[i] replaces a stored product (its old barcodes go)
+	at           map[string]int // uuid -> index in rows
+	writing      chan error     // the batch being written, if any
+	fresh        int            // products new to the store
 }
 
-func (b *productBatch) add(row ProductRow, sum rawHash) error {
-	row.UUID = evotor.CanonicalID(row.UUID)
-	if old, ok := b.stored.byUUID[row.UUID]; ok && old == sum {
-		return nil // stored as is (or about to be)
+// addRead skips the items stored as they are, and binds and adds the others.
+func (b *productBatch) addRead(read []readItem, row func(raw []byte) (ProductRow, error)) error {
+	if len(read) == 0 {
+		return nil
 	}
-	known := b.stored.replace(row.UUID, sum)
+	var stored map[rawHash]string // hash → the uuid stored with exactly these bytes
+	if !b.empty {
+		// The lookups share the transaction's connection with the batch being written: one
+		// statement at a time on it (a COPY cannot run while a lookup's rows are read).
+		if err := b.wait(); err != nil {
+			return err
+		}
+		sums := make([][]byte, len(read))
+		for i := range read {
+			sums[i] = read[i].sum[:]
+		}
+		var err error
+		if stored, err = b.tx.productsByHash(b.owner, b.store, sums); err != nil {
+			return err
+		}
+	}
+	var changed []ProductRow
+	var sums []rawHash
+	bound := map[string]rawHash{} // uuid → the hash last bound here (it comes after b.written's)
+	for _, it := range read {
+		if uuid, ok := stored[it.sum]; ok {
+			w, rewritten := bound[uuid]
+			if !rewritten {
+				w, rewritten = b.written[uuid]
+			}
+			if !rewritten || w == it.sum {
+				continue // stored with these very bytes (and not changed since by this delivery)
+			}
+		}
+		r, err := row(it.raw)
+		if err != nil {
+			return err
+		}
+		r.OwnerID, r.StoreUUID, r.UUID = b.owner, b.store, evotor.CanonicalID(r.UUID)
+		changed, sums = append(changed, r), append(sums, it.sum)
+		bound[r.UUID] = it.sum
+	}
+	held, err := b.storedUUIDs(changed)
+	if err != nil {
+		return err
+	}
+	for i, r := range changed {
+		if err := b.add(r, sums[i], held[r.UUID]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storedUUIDs says which of rows' uuids the store held before this delivery (those this
+// delivery wrote are known from b.written).
+func (b *productBatch) storedUUIDs(rows []ProductRow) (map[string]bool, error) {
+	held := map[string]bool{}
+	var lookup []string
+	for _, r := range rows {
+		if _, ok := b.written[r.UUID]; !ok && !b.empty {
+			lookup = append(lookup, r.UUID)
+		}
+	}
+	if len(lookup) == 0 {
+		return held, nil
+	}
+	found, err := b.tx.productsByUUID(b.owner, b.store, lookup)
+	for _, u := range found {
+		held[u] = true
+	}
+	return held, err
+}
+
+// add queues a changed product; storedBefore: the store held its uuid before this delivery.
+func (b *productBatch) add(row ProductRow, sum rawHash, storedBefore bool) error {
+	old, writtenBefore := b.written[row.UUID]
+	if writtenBefore && old == sum {
+		return nil // written as is already by this delivery
+	}
+	known := storedBefore || writtenBefore // an INSERT without a conflict check would fail
+	b.written[row.UUID] = sum
 	row.RawHash = sum[:]
 	if i, ok := b.at[row.UUID]; ok { // sent twice in one batch: the last wins
 		b.rows[i] = row
@@ -145,6 +216,9 @@ func (b *productBatch) add(row ProductRow, sum rawHash) error {
 	}
 	b.at[row.UUID] = len(b.rows)
 	b.rows, b.replaces = append(b.rows, row), append(b.replaces, known)
+	if !known {
+		b.fresh++
+	}
 	if len(b.rows) < productBatchRows {
 		return nil
 	}
@@ -192,35 +266,59 @@ func (tx *Tx) writeProducts(rows []ProductRow, replaces []bool) error {
 }
 
 // lockCatalogue makes deliveries of one store's catalogue take turns (PostgreSQL; SQLite has a
-// single writer already), so that what productHashes reads stays true until the commit: a
-// product it does not find is inserted without a conflict check.
+// single writer already), so that what the lookups find stays true until the commit: a product
+// they do not find is inserted without a conflict check.
 func (tx *Tx) lockCatalogue(storeUUID string) error {
 	var locked []StoreRow
 	return tx.store.forUpdate(tx.db.Model(&StoreRow{}).Select("uuid").Where("uuid = ?", storeUUID)).Find(&locked).Error
 }
 
-// productHashes reads the SHA-256 of each product the store holds (one read of the store: an
-// IN list of thousands of uuids makes PostgreSQL scan the table once per uuid on a freshly
-// filled table).
-func (tx *Tx) productHashes(owner, storeUUID string) (productHashSet, error) {
-	set := productHashSet{byUUID: map[string]rawHash{}, byHash: map[rawHash]string{}}
-	rows, err := tx.db.Model(&ProductRow{}).Select("uuid", "raw_hash").
-		Where("owner_id = ? AND store_uuid = ?", owner, storeUUID).Rows()
-	if err != nil {
-		return set, err
-	}
-	defer rows.Close()
-	var uuid string
-	var hash []byte
-	for rows.Next() {
-		if err := rows.Scan(&uuid, &hash); err != nil {
-			return set, err
+// storeEmpty reports whether the store holds no product (one index probe).
+func (tx *Tx) storeEmpty(owner, storeUUID string) (bool, error) {
+	var one []string
+	err := tx.db.Model(&ProductRow{}).Select("uuid").Where("owner_id = ? AND store_uuid = ?", owner, storeUUID).Limit(1).Find(&one).Error
+	return len(one) == 0, err
+}
+
+// lookupRows is how many keys one lookup statement carries (the SQLite driver binds parameters
+// in time quadratic in their number).
+func (tx *Tx) lookupRows() int { return 5 * tx.batchRows() }
+
+// productsByHash finds which of the hashes the store's products have: hash → uuid. It asks
+// by hash alone, so that the hash's index is the only one the planner can take (given the
+// store too, it may prefer the primary key's prefix: a scan of the whole store), and keeps
+// the store's rows (the same bytes in another store are rare: the bytes hold the uuid).
+func (tx *Tx) productsByHash(owner, storeUUID string, sums [][]byte) (map[rawHash]string, error) {
+	out := map[rawHash]string{}
+	for part := range slices.Chunk(sums, tx.lookupRows()) {
+		var rows []ProductRow
+		err := tx.db.Select("owner_id", "store_uuid", "uuid", "raw_hash").Where("raw_hash IN ?", part).Find(&rows).Error
+		if err != nil {
+			return nil, err
 		}
-		var h rawHash
-		copy(h[:], hash) // a hash of another length matches nothing: the product is rewritten
-		set.byUUID[uuid], set.byHash[h] = h, uuid
+		for _, r := range rows {
+			if r.OwnerID == owner && r.StoreUUID == storeUUID {
+				var h rawHash
+				copy(h[:], r.RawHash)
+				out[h] = r.UUID
+			}
+		}
 	}
-	return set, rows.Err()
+	return out, nil
+}
+
+// productsByUUID finds which of the uuids the store holds.
+func (tx *Tx) productsByUUID(owner, storeUUID string, uuids []string) ([]string, error) {
+	var out []string
+	for part := range slices.Chunk(uuids, tx.lookupRows()) {
+		var found []string
+		err := tx.db.Model(&ProductRow{}).Where("owner_id = ? AND store_uuid = ? AND uuid IN ?", owner, storeUUID, part).Pluck("uuid", &found).Error
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
+	}
+	return out, nil
 }
 
 // writeProductsGORM writes changed products in multi-row statements (SQLite) and re-indexes

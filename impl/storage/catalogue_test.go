@@ -1,10 +1,14 @@
 package storage_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
+
+	"pgregory.net/rapid"
 
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
@@ -66,4 +70,78 @@ func TestCatalogueCommitsWithItsDelivery(t *testing.T) {
 			t.Fatalf("%d products, %d barcodes, %d deliveries; want 2500, 2500, 1", p, bc, d)
 		}
 	})
+}
+
+// TestCatalogueIsWhatWasSentLast: whatever the deliveries — products new, changed, unchanged,
+// sent twice in one delivery or changed and changed back, across batch boundaries, into an
+// empty store or a full one — each product is stored as it was sent last, with its barcodes.
+// (Each delivery looks up only its own items: this checks it never skips one it should write.)
+func TestCatalogueIsWhatWasSentLast(t *testing.T) {
+	defer storage.SetProductBatchRows(3)()
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		db := b.Open(t)
+		const owner = "01-000000000000001"
+		stores := 0
+		rapid.Check(t, func(rt *rapid.T) {
+			stores++ // a store of its own per case
+			store := fmt.Sprintf("20991231-0000-4000-8000-%012d", stores)
+			want := map[string]string{} // uuid → the raw last sent
+			for d := range rapid.IntRange(1, 4).Draw(rt, "deliveries") {
+				n := rapid.IntRange(0, 10).Draw(rt, "items")
+				var items [][]byte
+				for range n {
+					p := rapid.IntRange(0, 5).Draw(rt, "product")
+					v := rapid.IntRange(0, 2).Draw(rt, "version")
+					raw := fmt.Sprintf(`{"uuid":"p%d","name":"v%d","barCodes":["%d%d"]}`, p, v, p, v)
+					items = append(items, []byte(raw))
+					want[fmt.Sprintf("p%d", p)] = raw
+				}
+				entry := storage.InboxEntry{Operation: "createProducts", EvotorUserID: new(string), PathParams: "{}", Body: []byte("[]")}
+				err := db.Store.Accept(ctx, entry, func(tx *storage.Tx) error {
+					if err := tx.ClaimStores(owner, store); err != nil {
+						return err
+					}
+					return tx.UpsertProducts(owner, store, slices.Values(items), productRowOf)
+				})
+				if err != nil {
+					rt.Fatalf("delivery %d: %v", d, err)
+				}
+			}
+			var rows []storage.ProductRow
+			db.DB.Where("store_uuid = ?", store).Find(&rows)
+			var codes []storage.ProductBarcode
+			db.DB.Where("store_uuid = ?", store).Find(&codes)
+			got, gotCodes := map[string]string{}, map[string]string{}
+			for _, r := range rows {
+				got[r.UUID] = string(r.Raw)
+			}
+			for _, c := range codes {
+				gotCodes[c.ProductUUID] += c.Barcode
+			}
+			if !maps.Equal(got, want) {
+				rt.Fatalf("stored %v, sent last %v", got, want)
+			}
+			for uuid, raw := range want {
+				var p struct{ BarCodes []string }
+				_ = json.Unmarshal([]byte(raw), &p)
+				if gotCodes[uuid] != p.BarCodes[0] {
+					rt.Fatalf("%s: barcodes %q, want %q", uuid, gotCodes[uuid], p.BarCodes[0])
+				}
+			}
+		})
+	})
+}
+
+// productRowOf binds an item of TestCatalogueIsWhatWasSentLast.
+func productRowOf(raw []byte) (storage.ProductRow, error) {
+	var p struct {
+		UUID     string
+		Name     string
+		BarCodes json.RawMessage
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return storage.ProductRow{}, err
+	}
+	codes := string(p.BarCodes)
+	return storage.ProductRow{UUID: p.UUID, Name: p.Name, BarCodes: &codes, Raw: raw}, nil
 }

@@ -38,6 +38,7 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 	if s.committer != nil {
 		return s.committer.accept(ctx, entry, apply)
 	}
+	defer s.refreshStatistics()
 	return s.transactionOnConn(ctx, func(db *gorm.DB, conn *sql.Conn) error {
 		return s.applyDelivery(ctx, db, conn, entry, apply)
 	})

@@ -8,3 +8,10 @@ func (s *Store) ReceiptBatches() (batches, deliveries int64) {
 	}
 	return s.receipts.batches.Load(), s.receipts.delivered.Load()
 }
+
+// SetProductBatchRows makes catalogues go in batches of n products until restore is called.
+func SetProductBatchRows(n int) (restore func()) {
+	old := productBatchRows
+	productBatchRows = n
+	return func() { productBatchRows = old }
+}

@@ -51,6 +51,7 @@ type Store struct {
 	receipts *receiptBatcher // PostgreSQL only: group commit of receipts (receipts_batch.go)
 	// committer commits concurrent deliveries together (SQLite only; groupcommit.go).
 	committer *committer
+	stats     statistics // PostgreSQL's planner statistics after a bulk load (statistics.go)
 }
 
 // SQLiteFile is the name of the embedded database file inside the data directory.
