@@ -141,6 +141,9 @@ func startForwarding(t testing.TB, e *env, cfg forward.Config, urls ...string) *
 	cfg.RetryBase = max(cfg.RetryBase, 20*time.Millisecond)
 	cfg.RetryCap = max(cfg.RetryCap, 200*time.Millisecond)
 	cfg.PollInterval = 20 * time.Millisecond
+	if cfg.Observe == nil && e.cfg.Metrics != nil {
+		cfg.Observe = e.cfg.Metrics.ForwardAttempt
+	}
 	svc, err := forward.New(context.Background(), e.store, cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -93,6 +93,7 @@ func serve(ctx context.Context) error {
 		return err
 	}
 	defer metricsSrv.stop()
+	cfg.Forward.Observe = metricsSrv.registry().ForwardAttempt // every attempt counted, by status
 	fwd, err := forward.New(ctx, st, cfg.Forward, logger)
 	if err != nil {
 		return err

@@ -124,6 +124,9 @@ type Config struct {
 	// SweepInterval is how often pending messages whose job is gone (finalised while the row
 	// stayed pending, or lost) are given a fresh one (default 1 min).
 	SweepInterval time.Duration
+	// Observe, when set, is told of every attempt: the destination and the HTTP status (0: no
+	// answer). impl/metrics' Metrics.ForwardAttempt counts them.
+	Observe func(destination string, status int)
 }
 
 func (c Config) withDefaults() Config {

@@ -102,6 +102,9 @@ func (s *Service) sendRun(ctx context.Context, job *river.Job[sendArgs], msgs []
 		var wait time.Duration
 		if dest, ok := s.destinations[m.Destination]; ok {
 			a.Status, a.Err, wait = s.send(ctx, dest, out)
+			if s.cfg.Observe != nil {
+				s.cfg.Observe(dest.URL, a.Status)
+			}
 		} else {
 			a.Err = "destination no longer configured"
 		}
