@@ -268,7 +268,8 @@ func TestSecurityIsDevelopersTable(t *testing.T) {
 		"GET /admin/v1/users/{userId}/devices": admin, "GET /admin/v1/users/{userId}/employees": admin,
 		"GET /admin/v1/users/{userId}/stores/{storeUuid}/products": admin, "GET /admin/v1/users/{userId}/stores/{storeUuid}/documents": admin,
 		"GET /admin/v1/users/{userId}/receipts": admin, "GET /admin/v1/users/{userId}/events": admin,
-		"GET /admin/v1/forwarding/messages": admin, "POST /admin/v1/forwarding/messages/{messageId}/resend": admin,
+		"GET /admin/v1/users/{userId}/events/{eventId}": admin,
+		"GET /admin/v1/forwarding/messages":             admin, "POST /admin/v1/forwarding/messages/{messageId}/resend": admin,
 		"POST /admin/v1/forwarding/resend-dead": admin, "GET /admin/v1/forwarding/stats": admin,
 		"GET /healthz": none, "GET /readyz": none, "GET /openapi.yaml": none, "GET /docs": none,
 	}
