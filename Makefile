@@ -1,7 +1,7 @@
 # evotor-partner — every command a developer or CI needs.
 GO ?= go
 
-.PHONY: run test test-short test-postgres generate check-generated vet lint bench bench-load bench-drain
+.PHONY: run test test-short test-postgres generate check-generated vet lint bench bench-load bench-drain bench-hostile
 
 ## run: the server on the embedded SQLite file in ./data; without configured credentials it
 ## keeps a development app token in ./data/dev-app-token and shows it on first run.
@@ -59,3 +59,11 @@ bench-load:
 ## to the same receiver (bare-msgs/s), in the same run; the goal is >= 200 msgs/s.
 bench-drain:
 	.ci/with-postgres $(GO) test ./tests -run '^$$' -bench BacklogDrain -benchtime 1x -count 2
+
+## bench-hostile: memory under hostile bodies (about a minute; SQLite, no PostgreSQL): each shape
+## (a long array of scalars, deep nesting, one huge string, many keys, a catalogue) at its
+## operation's largest size and just over it, and 8 large bodies at once, sent to a fresh
+## evotor-partner and to a bare echo server that only holds the body; peak RSS growth of each,
+## PASS/FAIL per row against 256 MiB. Flags through BENCH_HOSTILE_FLAGS (e.g. -strict).
+bench-hostile:
+	$(GO) run ./tests/loadbench -hostile $(BENCH_HOSTILE_FLAGS)

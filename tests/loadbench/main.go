@@ -8,6 +8,9 @@
 // PostgreSQL parts run when TEST_DATABASE_URL names a server to create databases in (the
 // Makefile target starts a throw-away one with .ci/with-postgres); without it they are "not run".
 // `loadbench baseline …` is the baseline server mode the harness starts itself in.
+//
+// `loadbench -hostile` (`make bench-hostile`) measures instead our server's peak RSS growth per
+// shape of hostile body against a bare echo server (`loadbench bare-echo …`, hostile.go).
 package main
 
 import (
@@ -34,6 +37,8 @@ type options struct {
 	validatorCount        int
 	strict, catalogueOnly bool
 	sqliteOnly            bool
+	hostile               bool
+	hostileCopies         int
 	databaseURL, keepLogs string
 }
 
@@ -43,6 +48,13 @@ const benchUserID = "01-000000000000001"
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "baseline" {
 		if err := runBaseline(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == bareEchoMode {
+		if err := runBareEcho(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -61,9 +73,11 @@ func main() {
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 unless every goal is met")
 	flag.BoolVar(&o.catalogueOnly, "catalogue-only", false, "run only the catalogue part (PostgreSQL; the other goals are \"not run\")")
 	flag.BoolVar(&o.sqliteOnly, "sqlite-only", false, "run only the SQLite closed loop (no validator benchmark, no PostgreSQL, no catalogue)")
+	flag.BoolVar(&o.hostile, "hostile", false, "run only the hostile-body measurement (make bench-hostile): peak RSS growth per body shape, ours against a bare echo server, on SQLite")
+	flag.IntVar(&o.hostileCopies, "hostile-copies", 8, "hostile bodies: how many large bodies are sent at once in the concurrent rows")
 	flag.StringVar(&o.keepLogs, "logs", "", "keep the servers' logs in this directory (default: a temporary one, removed)")
 	flag.Parse()
-	if !o.sqliteOnly {
+	if !o.sqliteOnly && !o.hostile {
 		o.databaseURL = os.Getenv("TEST_DATABASE_URL")
 	}
 
@@ -100,6 +114,9 @@ func run(ctx context.Context, o options) (bool, error) {
 	defer gobuild.Cleanup()
 	if err != nil {
 		return false, err
+	}
+	if o.hostile {
+		return runHostile(ctx, bins, dir, o)
 	}
 	loadAtStart := loadAverage()
 	r := results{Setting: fmt.Sprintf("%s, %s/%s, %d CPUs, %s; SQLite: WAL, synchronous FULL",
