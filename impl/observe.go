@@ -65,10 +65,12 @@ type deliveryNoteKey struct{}
 // deliveryNote is what a request's delivery tells observe once it committed.
 type deliveryNote struct{ redelivered bool }
 
-// outcome is the delivery's outcome as counted: refused unless answered 200, else stored new
-// or found stored already.
+// outcome is the delivery's outcome as counted: abandoned when the client gave up first,
+// refused unless answered 200, else stored new or found stored already.
 func (n *deliveryNote) outcome(status int) string {
 	switch {
+	case status == security.StatusAbandoned:
+		return metrics.Abandoned
 	case status != http.StatusOK:
 		return metrics.Refused
 	case n.redelivered:

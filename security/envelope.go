@@ -54,7 +54,12 @@ var outcomes = map[apperr.Kind]outcome{
 	apperr.UnsupportedMediaType: {http.StatusUnsupportedMediaType, http.StatusUnsupportedMediaType},
 	apperr.TooManyAttempts:      {http.StatusTooManyRequests, http.StatusTooManyRequests},
 	apperr.Unavailable:          {http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+	apperr.Abandoned:            {StatusAbandoned, 0},
 }
+
+// StatusAbandoned is the status a request the client gave up on is counted with (nginx's 499
+// "client closed request"); it is never read, so nothing is written but the status line.
+const StatusAbandoned = 499
 
 // Status is the HTTP status a kind of failure is answered with.
 func Status(k apperr.Kind) int { return outcomes[k].status }
@@ -99,6 +104,8 @@ func AnswerFor(err error) Answer {
 		f = fromEcho(he)
 	case errors.Is(err, context.DeadlineExceeded):
 		f = apperr.Wrap(apperr.Unavailable, err)
+	case errors.Is(err, context.Canceled):
+		f = apperr.Wrap(apperr.Abandoned, err)
 	}
 	o, known := outcomes[kindOf(f)]
 	if !known {
@@ -143,14 +150,25 @@ func fromEcho(he *echo.HTTPError) *apperr.Error {
 // ErrorHandler is echo's HTTPErrorHandler, installed once: every failure leaves through
 // AnswerFor. A refusal is logged at WARN with the operation, status, Evotor code, subject and
 // reason (never a value, never a header); an internal error at ERROR, answered without detail.
+// A request whose client went away first (its context canceled), whatever failed then, is
+// abandoned: not the server's fault nor a refusal Evotor saw, logged once at INFO, counted
+// with status 499, and nothing is written but the status.
 func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
-		a := AnswerFor(err)
 		ctx := c.Request().Context()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			err = apperr.Wrap(apperr.Abandoned, err)
+		}
+		a := AnswerFor(err)
 		attrs := []any{"operation", OperationOf(c), "method", c.Request().Method, "path", c.Request().URL.Path, "status", a.Status}
+		if a.Status == StatusAbandoned {
+			logger.InfoContext(ctx, "request abandoned by the client", append(attrs, "error", err.Error())...)
+			_ = c.NoContent(a.Status)
+			return
+		}
 		switch {
 		case a.Failure == nil:
 			logger.ErrorContext(ctx, "request failed", append(attrs, "error", err.Error())...)

@@ -29,6 +29,7 @@ const (
 	UnsupportedMediaType      // 415: the body is not application/json
 	TooManyAttempts           // 429: too many failed logins lately for this login or user
 	Unavailable               // 503: the database did not answer in time
+	Abandoned                 // 499 (nginx's "client closed request"): the client gave up first; nobody reads the answer
 )
 
 var kindNames = map[Kind]string{
@@ -38,12 +39,13 @@ var kindNames = map[Kind]string{
 	NotOwner: "not the owner", NotFound: "not found", MethodNotAllowed: "method not allowed",
 	LoginTaken: "already exists", LinkedElsewhere: "already linked", TooLarge: "too large", HeadersTooLarge: "headers too large",
 	UnsupportedMediaType: "unsupported media type", TooManyAttempts: "too many attempts", Unavailable: "unavailable",
+	Abandoned: "abandoned by the client",
 }
 
 // Kinds lists every kind, for tables that must cover them all.
 func Kinds() []Kind {
 	out := make([]Kind, 0, len(kindNames))
-	for k := Malformed; k <= Unavailable; k++ {
+	for k := Malformed; k <= Abandoned; k++ {
 		out = append(out, k)
 	}
 	return out

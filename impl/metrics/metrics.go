@@ -26,6 +26,7 @@ const (
 	Stored      = "stored"      // a new delivery, written before the 200
 	Redelivered = "redelivered" // already stored: answered 200, nothing written
 	Refused     = "refused"     // answered anything but 200: Evotor re-sends it
+	Abandoned   = "abandoned"   // the client gave up before the answer (status 499): Evotor re-sends it
 )
 
 // latencyBuckets reach Evotor's 10 s timeout, finer below a second where answers normally are.
