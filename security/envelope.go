@@ -150,19 +150,20 @@ func fromEcho(he *echo.HTTPError) *apperr.Error {
 // ErrorHandler is echo's HTTPErrorHandler, installed once: every failure leaves through
 // AnswerFor. A refusal is logged at WARN with the operation, status, Evotor code, subject and
 // reason (never a value, never a header); an internal error at ERROR, answered without detail.
-// A request whose client went away first (its context canceled), whatever failed then, is
-// abandoned: not the server's fault nor a refusal Evotor saw, logged once at INFO, counted
-// with status 499, and nothing is written but the status.
+// A request whose client went away first (its context canceled) and then failed on the server's
+// side (the database call canceled with it) is abandoned: not the server's fault nor a refusal
+// Evotor saw, logged once at INFO, counted with status 499, and nothing is written but the
+// status. (A refusal stays one: a body cut short is still the client's 400.)
 func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		ctx := c.Request().Context()
-		if errors.Is(ctx.Err(), context.Canceled) {
-			err = apperr.Wrap(apperr.Abandoned, err)
-		}
 		a := AnswerFor(err)
+		if errors.Is(ctx.Err(), context.Canceled) && a.Internal {
+			a = AnswerFor(apperr.Wrap(apperr.Abandoned, err))
+		}
 		attrs := []any{"operation", OperationOf(c), "method", c.Request().Method, "path", c.Request().URL.Path, "status", a.Status}
 		if a.Status == StatusAbandoned {
 			logger.InfoContext(ctx, "request abandoned by the client", append(attrs, "error", err.Error())...)

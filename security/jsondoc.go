@@ -70,6 +70,9 @@ func parseBody(raw []byte) (*jsonDoc, *apperr.Error) {
 }
 
 func (d *jsonDoc) read(raw []byte) *apperr.Error {
+	if err := checkShape(raw, false); err != nil {
+		return err
+	}
 	d.in = *bytes.NewBuffer(raw)
 	d.dec.Reset(&d.in)
 	if _, err := d.dec.ReadValue(); err != nil {
@@ -226,6 +229,9 @@ type itemSpan struct{ start, end int }
 // each element lies. The refusal is the one the whole-body check (read, then check) gives: the
 // body not JSON anywhere first, then nesting or a NUL anywhere, then the first element refused.
 func checkItems(raw []byte, items *schemaNode) ([]itemSpan, *apperr.Error) {
+	if err := checkShape(raw, true); err != nil {
+		return nil, err
+	}
 	d := jsonDocs.Get().(*jsonDoc)
 	defer d.release()
 	walk := mayHoldNULOrNestDeep(raw)
