@@ -3,8 +3,11 @@ package tests
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/evotor-partner/evotor-partner/impl/forward"
 )
 
 // costRatio times small and big, interleaved rounds times each (so the machine's other load
@@ -56,4 +59,103 @@ func TestAProductsNotificationCostsItsOwnItems(t *testing.T) {
 			t.Fatalf("5 products into a store of 25,000 cost %.1f× what they cost into a store of 5", ratio)
 		}
 	})
+}
+
+// TestCostsDoNotGrowWithHistory: what a partner's server does for every delivery and every
+// admin page costs the same for a user with a long history as for a new one: 25,000 receipts,
+// 25,000 documents in a store, 25,000 deliveries in the inbox and as many forwarded messages,
+// against a user with a few dozen of each (each ratio of medians ≤ 2, measured interleaved).
+func TestCostsDoNotGrowWithHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a database with a long history")
+	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, withAdmin)
+		const oldUser, newUser = "01-000000000000001", "01-000000000000002"
+		const oldStore, newStore = "20991231-0000-4000-8000-000000000001", "20991231-0000-4000-8000-000000000002"
+		tokens := map[string]string{oldUser: bearer(e.createUser(oldUser)), newUser: bearer(e.createUser(newUser))}
+		stores := map[string]string{oldUser: oldStore, newUser: newStore}
+		send := func(op, user string, body []byte) {
+			o := opByID(t, op)
+			if status, resp := e.sendTo(o, stores[user], body, credentialFor(o, tokens[user])); status != 200 {
+				t.Fatalf("%s: %d %s", op, status, resp)
+			}
+		}
+		receipts := func(user string, from, n int) []byte {
+			parts := make([]string, n)
+			for i := range parts {
+				parts[i] = string(receipt(fmt.Sprintf("%s-r%d", user, from+i), stores[user], 2))
+			}
+			return []byte("[" + strings.Join(parts, ",") + "]")
+		}
+		documents := func(user string, from, n int, close string) []byte {
+			parts := make([]string, n)
+			for i := range parts {
+				parts[i] = fmt.Sprintf(`{"uuid":"%s-d%d","type":"CLOSE_SESSION","closeSum":%s}`, user, from+i, close)
+			}
+			return []byte("[" + strings.Join(parts, ",") + "]")
+		}
+		// The old user's history; the new user's few dozen (enough for a page of 50).
+		for i := 0; i < 25_000; i += 500 {
+			send("postReceipts", oldUser, receipts(oldUser, i, 500))
+		}
+		for i := 0; i < 25_000; i += 5_000 {
+			send("putDocuments", oldUser, documents(oldUser, i, 5_000, "1"))
+		}
+		for i := range 60 {
+			send("postReceipts", newUser, receipts(newUser, i, 1))
+		}
+		send("putDocuments", newUser, documents(newUser, 0, 60, "1"))
+		r := newReceiver(t, 1<<30)
+		startForwarding(t, e, forward.Config{}, r.srv.URL)
+		fillInboxAndOutbox(t, e, oldUser, r.srv.URL, 25_000)
+
+		round := 0
+		for _, c := range []struct {
+			name string
+			do   func(user string)
+		}{
+			{"a receipt", func(user string) { send("postReceipts", user, receipts(user, 100_000+round, 1)) }},
+			{"5 documents changed", func(user string) { send("putDocuments", user, documents(user, 0, 5, fmt.Sprint(round+2))) }},
+			{"a subscription event", func(user string) {
+				e.sendEvent(subscriptionEvent(fmt.Sprintf("sub-%s-%d", user, round), user, 1, "SubscriptionCreated", ""))
+			}},
+			{"the newest 50 receipts", func(user string) { e.adminList("receipts", user, "", 50, "") }},
+			{"the newest 50 inbox entries", func(user string) { e.adminList("events", user, "", 50, "") }},
+			{"the newest 50 documents", func(user string) { e.adminList("documents", user, strings.ToLower(stores[user]), 50, "") }},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				ratio := costRatio(t, 30, func(i int) { round = 2 * i; c.do(newUser) }, func(i int) { round = 2*i + 1; c.do(oldUser) })
+				if ratio > 2 {
+					t.Fatalf("%s costs %.1f× for a user with a long history", c.name, ratio)
+				}
+			})
+		}
+	})
+}
+
+// fillInboxAndOutbox gives user n more inbox entries, each forwarded (delivered) to
+// destination: the history months of subscription events leave (written by SQL: how they got
+// there does not matter, that they are there does).
+func fillInboxAndOutbox(t *testing.T, e *env, user, destination string, n int) {
+	t.Helper()
+	now := time.Now().UTC()
+	steps := []struct {
+		sql  string
+		args []any
+	}{
+		{`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+			INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body)
+			SELECT 'subscriptionEvent', ?, '{}', ?, ? FROM n`, []any{n, user, now, []byte(`{"history":true}`)}},
+		{`INSERT INTO forward_messages (destination, evotor_user_id, seq, inbox_id, state, attempts, created_at, delivered_at)
+			SELECT ?, evotor_user_id, id, id, 'delivered', 1, received_at, received_at FROM inbox
+			WHERE evotor_user_id = ? AND body = ?`, []any{destination, user, []byte(`{"history":true}`)}},
+		{`INSERT INTO forward_users (evotor_user_id, last_seq) VALUES (?, (SELECT MAX(id) FROM inbox))
+			ON CONFLICT (evotor_user_id) DO UPDATE SET last_seq = excluded.last_seq`, []any{user}},
+	}
+	for _, s := range steps {
+		if err := e.db.Exec(s.sql, s.args...).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -30,6 +30,12 @@ const (
 	ForwardDead      = "dead"
 )
 
+// pendingOnly selects pending messages, written as a literal: PostgreSQL's plan for a prepared
+// statement (its generic plan, reused once cached) can use the partial indexes WHERE state =
+// 'pending' only when the query says so itself, not through a parameter; with a parameter it
+// read the user's whole history through the unique index.
+const pendingOnly = "state = '" + ForwardPending + "'"
+
 // ForwardMessage is one delivery on its way to one destination.
 type ForwardMessage struct {
 	ID            int64 `gorm:"primaryKey"`
@@ -120,8 +126,8 @@ func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxE
 // pending index: it costs the same whatever was delivered before).
 func anyPending(db *gorm.DB, destination, user string) (bool, error) {
 	var ids []int64
-	err := db.Raw("SELECT id FROM forward_messages WHERE destination = ? AND evotor_user_id = ? AND state = ? LIMIT 1",
-		destination, user, ForwardPending).Scan(&ids).Error
+	err := db.Raw("SELECT id FROM forward_messages WHERE destination = ? AND evotor_user_id = ? AND "+pendingOnly+" LIMIT 1",
+		destination, user).Scan(&ids).Error
 	return len(ids) > 0, err
 }
 
@@ -192,7 +198,7 @@ func (s *Store) OutgoingByID(ctx context.Context, id int64) (Outgoing, bool, err
 // user's; a job owns none once its messages are finished or handed to another job).
 func (s *Store) OwnedBy(ctx context.Context, job int64) ([]ForwardMessage, error) {
 	var out []ForwardMessage
-	err := s.db.WithContext(ctx).Where("job_id = ? AND state = ?", job, ForwardPending).Order("seq").Find(&out).Error
+	err := s.db.WithContext(ctx).Where("job_id = ? AND "+pendingOnly, job).Order("seq").Find(&out).Error
 	return out, err
 }
 
@@ -213,7 +219,7 @@ func firstPending(db *gorm.DB, destination, user string) (ForwardMessage, bool, 
 // pendingHead is the user's first n pending messages for destination, in seq order.
 func pendingHead(db *gorm.DB, destination, user string, n int) ([]ForwardMessage, error) {
 	var m []ForwardMessage
-	err := db.Where("destination = ? AND evotor_user_id = ? AND state = ?", destination, user, ForwardPending).
+	err := db.Where("destination = ? AND evotor_user_id = ? AND "+pendingOnly, destination, user).
 		Order("seq").Limit(n).Find(&m).Error
 	return m, err
 }
@@ -459,10 +465,10 @@ func parseDBTime(s *string) *time.Time {
 func (s *Store) OrphanedMessages(ctx context.Context, limit int) ([]ForwardMessage, error) {
 	var out []ForwardMessage
 	err := s.db.WithContext(ctx).Raw(`SELECT m.* FROM forward_messages m LEFT JOIN river_job j ON j.id = m.job_id
-		WHERE m.state = ? AND (m.job_id IS NULL OR j.id IS NULL OR j.finalized_at IS NOT NULL)
+		WHERE m.state = 'pending' AND (m.job_id IS NULL OR j.id IS NULL OR j.finalized_at IS NOT NULL)
 		AND NOT EXISTS (SELECT 1 FROM forward_messages e WHERE e.destination = m.destination
-			AND e.evotor_user_id = m.evotor_user_id AND e.state = ? AND e.seq < m.seq)
-		ORDER BY m.id LIMIT ?`, ForwardPending, ForwardPending, limit).Scan(&out).Error
+			AND e.evotor_user_id = m.evotor_user_id AND e.state = 'pending' AND e.seq < m.seq)
+		ORDER BY m.id LIMIT ?`, limit).Scan(&out).Error
 	return out, err
 }
 
