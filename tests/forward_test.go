@@ -234,6 +234,14 @@ func TestForwardingRetriesUntilDeliveredOnceInOrder(t *testing.T) {
 		if err != nil || len(stats) != 1 || stats[0].Delivered != 10 || stats[0].Pending != 0 || stats[0].FailedAttempts != 3 {
 			t.Fatalf("stats %+v, %v", stats, err)
 		}
+		// The totals are counters, not a count of the rows: retention deleting every delivered
+		// message leaves them as they were.
+		if pruned, err := e.store.Prune(context.Background(), time.Now().Add(time.Hour), 100); err != nil || pruned.ForwardMessages != 10 {
+			t.Fatalf("pruned %+v, %v; want the 10 delivered messages", pruned, err)
+		}
+		if again, err := e.store.ForwardingStats(context.Background()); err != nil || len(again) != 1 || again[0] != stats[0] {
+			t.Fatalf("after pruning: stats %+v, %v; want %+v", again, err, stats)
+		}
 		families := scrape(t, m)
 		for name, want := range map[string]float64{"evotor_partner_forward_delivered_total": 10, "evotor_partner_forward_failed_attempts_total": 3,
 			"evotor_partner_forward_pending": 0, "evotor_partner_forward_dead": 0, "evotor_partner_forward_oldest_pending_age_seconds": 0} {

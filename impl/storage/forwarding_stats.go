@@ -115,13 +115,15 @@ func (s *Store) ForwardQueues(ctx context.Context) ([]ForwardQueue, error) {
 
 // destinationsQuery lists the outbox's destinations by a skip scan: each step is the least
 // destination above the last one, read off the unique index's edge (PostgreSQL and SQLite
-// both answer such a MIN from an index without scanning).
+// both answer such a MIN from an index without scanning); and those of the counters (a few
+// rows each), so that a destination whose messages retention pruned is still shown.
 const destinationsQuery = `WITH RECURSIVE d(destination) AS (
     SELECT MIN(destination) FROM forward_messages
     UNION ALL
     SELECT (SELECT MIN(f.destination) FROM forward_messages f WHERE f.destination > d.destination)
     FROM d WHERE d.destination IS NOT NULL
-) SELECT destination FROM d WHERE destination IS NOT NULL`
+) SELECT destination FROM d WHERE destination IS NOT NULL
+UNION SELECT destination FROM forward_counts`
 
 // pendingQuery counts pending messages by destination and last status (NotTried, NoAnswer or
 // the HTTP status), with the lowest id of each group: messages are numbered as they are

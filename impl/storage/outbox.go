@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -261,12 +264,21 @@ func (s *Store) FinishAttempts(ctx context.Context, job int64, sent []Sent, clai
 		if err := s.lockUser(db, m.EvotorUserID); err != nil {
 			return err
 		}
+		var delivered, failed int
 		for _, a := range sent {
 			ok, err := recordAttempt(db, job, a)
 			if err != nil || !ok {
 				owned = false
 				return err
 			}
+			if a.Err == "" {
+				delivered++
+			} else {
+				failed++
+			}
+		}
+		if err := countAttempts(db, m.Destination, m.EvotorUserID, delivered, failed); err != nil {
+			return err
 		}
 		last := sent[len(sent)-1]
 		switch {
@@ -310,6 +322,20 @@ func recordAttempt(db *gorm.DB, job int64, a Sent) (bool, error) {
 	}
 	res := db.Model(&ForwardMessage{}).Where("id = ? AND job_id = ? AND state = ?", a.ID, job, ForwardPending).Updates(set)
 	return res.RowsAffected == 1, res.Error
+}
+
+// countShards is how many rows each destination's counters are spread over (by user).
+const countShards = 16
+
+// countAttempts adds a transaction's attempts to the destination's counters (forward_counts),
+// in the user's shard.
+func countAttempts(db *gorm.DB, destination, user string, delivered, failed int) error {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(user))
+	return db.Exec(`INSERT INTO forward_counts (destination, shard, delivered, failed_attempts) VALUES (?, ?, ?, ?)
+		ON CONFLICT (destination, shard) DO UPDATE SET delivered = forward_counts.delivered + excluded.delivered,
+		failed_attempts = forward_counts.failed_attempts + excluded.failed_attempts`,
+		destination, h.Sum32()%countShards, delivered, failed).Error
 }
 
 // handOver gives the user's earliest pending message (if any) a fresh job that owns it; the
@@ -402,60 +428,50 @@ func (s *Store) ResendDead(ctx context.Context, id int64, destination string, in
 type ForwardStats struct {
 	Destination    string
 	Pending        int64
-	Delivered      int64
+	Delivered      int64 // deliveries so far (a message sent again and delivered again counts again)
 	Dead           int64
 	FailedAttempts int64
 	OldestPending  *time.Time // when the oldest pending message was received
 }
 
-// ForwardingStats counts each destination's messages by state.
+// ForwardingStats is each destination's outbox in numbers, at a cost bounded by what waits
+// (ForwardQueues: pending and dead through their partial indexes) and by the destinations
+// (forward_counts: the totals kept up to date), never by the history.
 func (s *Store) ForwardingStats(ctx context.Context) ([]ForwardStats, error) {
-	var rows []struct {
-		Destination string
-		State       string
-		N           int64
-		Attempts    int64
-		Oldest      *string // MIN over a timestamp reads back as text on SQLite
-	}
-	err := s.db.WithContext(ctx).Table("forward_messages").
-		Select("destination, state, COUNT(*) AS n, SUM(attempts) AS attempts, MIN(created_at) AS oldest").
-		Group("destination, state").Order("destination").Scan(&rows).Error
+	queues, err := s.ForwardQueues(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []ForwardStats
-	for _, r := range rows {
-		if len(out) == 0 || out[len(out)-1].Destination != r.Destination {
-			out = append(out, ForwardStats{Destination: r.Destination})
-		}
-		st := &out[len(out)-1]
-		st.FailedAttempts += r.Attempts
-		switch r.State {
-		case ForwardPending:
-			st.Pending = r.N
-			st.OldestPending = parseDBTime(r.Oldest)
-		case ForwardDelivered:
-			st.Delivered = r.N
-			st.FailedAttempts -= r.N // each delivered message's last attempt succeeded
-		case ForwardDead:
-			st.Dead = r.N
-		}
+	var counts []struct {
+		Destination               string
+		Delivered, FailedAttempts int64
 	}
+	err = s.db.WithContext(ctx).Raw(`SELECT destination, SUM(delivered) AS delivered, SUM(failed_attempts) AS failed_attempts
+		FROM forward_counts GROUP BY destination`).Scan(&counts).Error
+	if err != nil {
+		return nil, err
+	}
+	byDestination := map[string]*ForwardStats{}
+	stats := func(d string) *ForwardStats {
+		if byDestination[d] == nil {
+			byDestination[d] = &ForwardStats{Destination: d}
+		}
+		return byDestination[d]
+	}
+	for _, q := range queues {
+		st := stats(q.Destination)
+		st.Pending, st.Dead, st.OldestPending = q.PendingTotal(), q.Dead, q.OldestPending
+	}
+	for _, c := range counts {
+		st := stats(c.Destination)
+		st.Delivered, st.FailedAttempts = c.Delivered, c.FailedAttempts
+	}
+	out := make([]ForwardStats, 0, len(byDestination))
+	for _, st := range byDestination {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b ForwardStats) int { return strings.Compare(a.Destination, b.Destination) })
 	return out, nil
-}
-
-// parseDBTime reads a timestamp aggregated by the database (PostgreSQL's or SQLite's text).
-func parseDBTime(s *string) *time.Time {
-	if s == nil {
-		return nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
-		if t, err := time.Parse(layout, *s); err == nil {
-			t = t.UTC()
-			return &t
-		}
-	}
-	return nil
 }
 
 // OrphanedMessages are up to limit heads (pending messages with no earlier pending message of
