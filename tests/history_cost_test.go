@@ -63,7 +63,8 @@ func TestAProductsNotificationCostsItsOwnItems(t *testing.T) {
 
 // TestCostsDoNotGrowWithHistory: what a partner's server does for every delivery and every
 // admin page costs the same for a user with a long history as for a new one: 25,000 receipts,
-// 25,000 documents in a store, 25,000 deliveries in the inbox and as many forwarded messages,
+// 25,000 documents in a store, 25,000 devices, 25,000 deliveries in the inbox and as many
+// forwarded messages,
 // against a user with a few dozen of each (each ratio of medians ≤ 2, measured interleaved).
 func TestCostsDoNotGrowWithHistory(t *testing.T) {
 	if testing.Short() {
@@ -102,6 +103,14 @@ func TestCostsDoNotGrowWithHistory(t *testing.T) {
 		for i := 0; i < 25_000; i += 5_000 {
 			send("putDocuments", oldUser, documents(oldUser, i, 5_000, "1"))
 		}
+		devices := func(user string, from, n int, name string) []byte {
+			parts := make([]string, n)
+			for i := range parts {
+				parts[i] = fmt.Sprintf(`{"uuid":"%s-t%d","name":%q,"storeUuid":%q}`, user, from+i, name, stores[user])
+			}
+			return []byte("[" + strings.Join(parts, ",") + "]")
+		}
+		send("putDevices", oldUser, devices(oldUser, 0, 25_000, "terminal"))
 		for i := range 60 {
 			send("postReceipts", newUser, receipts(newUser, i, 1))
 		}
@@ -117,6 +126,7 @@ func TestCostsDoNotGrowWithHistory(t *testing.T) {
 		}{
 			{"a receipt", func(user string) { send("postReceipts", user, receipts(user, 100_000+round, 1)) }},
 			{"5 documents changed", func(user string) { send("putDocuments", user, documents(user, 0, 5, fmt.Sprint(round+2))) }},
+			{"a list of 5 devices", func(user string) { send("putDevices", user, devices(user, 0, 5, fmt.Sprint(round))) }},
 			{"a subscription event", func(user string) {
 				e.sendEvent(subscriptionEvent(fmt.Sprintf("sub-%s-%d", user, round), user, 1, "SubscriptionCreated", ""))
 			}},
