@@ -47,7 +47,9 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 // applyDelivery runs apply and, unless it found the delivery already applied, writes the inbox
 // row and its forwarding, all in db's transaction; conn is the connection it is on (nil when
 // not known).
+// A large body is compressed for its row while apply runs (inbox_body.go).
 func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, entry InboxEntry, apply func(tx *Tx) error) error {
+	body := prepareInboxBody(entry)
 	tx := &Tx{db: db, conn: conn, store: s}
 	if apply != nil {
 		if err := apply(tx); err != nil {
@@ -57,11 +59,12 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, 
 	if tx.duplicate {
 		return nil
 	}
+	stored, length := body.row()
 	if !entry.ForwardTo.Forwards() { // nothing needs the row's id
-		return db.Exec(insertInboxSQL, entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt, entry.Body).Error
+		return db.Exec(insertInboxSQL, entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt, stored, length).Error
 	}
 	err := db.Raw(insertInboxSQL+" RETURNING id", entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt,
-		entry.Body).Row().Scan(&entry.ID)
+		stored, length).Row().Scan(&entry.ID)
 	if err != nil {
 		return err
 	}
@@ -69,8 +72,8 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, 
 }
 
 // insertInboxSQL writes the inbox row: the statement GORM's Create would run, without its
-// reflection (every delivery passes here).
-const insertInboxSQL = `INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body) VALUES (?, ?, ?, ?, ?)`
+// reflection (every delivery passes here). body_length is set for a compressed body only.
+const insertInboxSQL = `INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body, body_length) VALUES (?, ?, ?, ?, ?, ?)`
 
 // batchRows is how many rows one multi-row statement carries. The SQLite driver binds
 // parameters in time quadratic in their number per statement, so it gets small statements.

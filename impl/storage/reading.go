@@ -78,7 +78,7 @@ func (s *Store) List(ctx context.Context, l Listing, after string, limit int) ([
 func (s *Store) InboxOf(ctx context.Context, userID string, before int64, limit int) ([]InboxListed, bool, error) {
 	var entries []InboxListed
 	q := s.db.WithContext(ctx).Model(&InboxEntry{}).
-		Select("id, operation, path_params, received_at, length(body) AS body_bytes").Where("evotor_user_id = ?", userID)
+		Select("id, operation, path_params, received_at, COALESCE(body_length, length(body)) AS body_bytes").Where("evotor_user_id = ?", userID)
 	if before > 0 {
 		q = q.Where("id < ?", before)
 	}
@@ -106,7 +106,8 @@ func (s *Store) InboxBody(ctx context.Context, userID string, id int64) ([]byte,
 	if err != nil || len(rows) == 0 {
 		return nil, false, err
 	}
-	return rows[0].Body, true, nil
+	body, err := InboxBodyOf(rows[0].Body)
+	return body, true, err
 }
 
 // UserView is what is known of an Evotor user.
