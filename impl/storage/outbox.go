@@ -194,7 +194,8 @@ func (s *Store) OutgoingByID(ctx context.Context, id int64) (Outgoing, bool, err
 	if err != nil || len(out) == 0 {
 		return Outgoing{}, false, err
 	}
-	return out[0], true, nil
+	out[0].Body, err = InboxBodyOf(out[0].Body)
+	return out[0], true, err
 }
 
 // OwnedBy lists the pending messages job owns, in seq order (a draining job owns a few of one
