@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -182,5 +183,28 @@ func TestOrphanedMessagesAreRevived(t *testing.T) {
 		dest.failFirst = 0
 		dest.mu.Unlock()
 		dest.waitDelivered(1, 10*time.Second)
+	})
+}
+
+// TestForwardedBodiesAreEvotorsBytes: a forwarded message carries the delivery's body byte for
+// byte, a large one (kept compressed in the inbox) as a small one.
+func TestForwardedBodiesAreEvotorsBytes(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		dest := newDestination(t, forwardSecret)
+		startForwarding(t, e, forward.Config{}, dest.srv.URL)
+		token := bearer(e.createUser("01-000000000000921"))
+		large := catalogue(300_000) // stored compressed: over 64 KiB
+		if status, resp := e.send(opByID(t, "createProducts"), large, token); status != 200 {
+			t.Fatalf("%d %s", status, resp)
+		}
+		small := subscriptionEvent("sub-bytes", "01-000000000000921", 1, "SubscriptionCreated", "")
+		e.sendEvent(small)
+		got := dest.waitDelivered(2, 10*time.Second)
+		for i, want := range [][]byte{large, small} {
+			if !bytes.Equal(got[i].Body, want) {
+				t.Fatalf("message %d: %d bytes forwarded, %d sent (%.40q…)", i, len(got[i].Body), len(want), got[i].Body)
+			}
+		}
 	})
 }
