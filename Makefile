@@ -23,9 +23,11 @@ test-short:
 test-postgres:
 	.ci/with-postgres $(MAKE) test
 
-## generate: openapi/openapi.yaml → generated/ (oapi-codegen, pinned in go.mod as a tool).
+## generate: openapi/openapi.yaml → generated/, and openapi/evotor-rest.yaml (Evotor's own REST
+## API, as we call it) → generated/evotorrest/ (oapi-codegen, pinned in go.mod as a tool).
 generate:
 	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi/openapi.yaml
+	$(GO) tool oapi-codegen -config oapi-codegen-evotor-rest.yaml openapi/evotor-rest.yaml
 
 ## check-generated: fails when generated/ is not what the spec generates.
 check-generated: generate
@@ -40,7 +42,7 @@ vet:
 ## lint: the spec against Redocly's recommended rules and ours (redocly.yaml: every operation,
 ## schema and property described); @redocly/cli pinned.
 lint:
-	npx --yes @redocly/cli@2.77.0 lint openapi/openapi.yaml
+	npx --yes @redocly/cli@2.77.0 lint openapi/openapi.yaml openapi/evotor-rest.yaml
 
 ## bench: the Go benchmarks (add TEST_DATABASE_URL for the PostgreSQL ones).
 bench:

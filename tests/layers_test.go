@@ -23,6 +23,8 @@ var lowPackages = []string{"impl/apperr", "impl/evotor", "impl/usertoken", "impl
 var layers = map[string][]string{
 	"openapi":                  nil, // the contract, embedded
 	"generated":                nil,
+	"generated/evotorrest":     nil,                                     // Evotor's REST API contract, generated
+	"impl/evotorapi":           {"generated/evotorrest", "impl/evotor"}, // the client of Evotor's REST API
 	"impl/apperr":              nil,
 	"impl/evotor":              nil,
 	"impl/billing":             nil,
