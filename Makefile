@@ -69,3 +69,14 @@ bench-drain:
 ## PASS/FAIL per row against 256 MiB. Flags through BENCH_HOSTILE_FLAGS (e.g. -strict).
 bench-hostile:
 	$(GO) run ./tests/loadbench -hostile $(BENCH_HOSTILE_FLAGS)
+
+## soak: the evotor mix (`evotor-cloud load --mix evotor`: receipts, small and large product
+## batches, documents, inventory lists, subscription and installation events, re-sends and
+## duplicates in Evotor's proportions; 5 users × 4 stores that grow) at 200/s for 10 minutes on
+## SQLite, then on PostgreSQL (a throw-away one is started), forwarding on to a receiver in the
+## harness: a table every minute and at the end, a plot of p99 and RSS (SVG), PASS/FAIL per goal.
+## About 25 minutes; CI does not run it. Flags through SOAK_FLAGS (e.g. -strict, -duration 2m,
+## -rate 50, -db sqlite; `go run ./tests/loadbench soak -h`).
+.PHONY: soak
+soak:
+	.ci/with-postgres $(GO) run ./tests/loadbench soak $(SOAK_FLAGS)

@@ -54,11 +54,17 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 	userID := userIDFlag(fs)
 	rate := fs.Int("rate", 10, "requests per second")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
-	mix := fs.String("mix", "receipts", "what to send: `receipts|products|mixed`")
+	mix := fs.String("mix", "receipts", "what to send: `receipts|products|mixed|evotor` (evotor: Evotor's proportions of every webhook, several users and stores)")
+	users := fs.Int("users", 5, "evotor mix: how many users (--user-id and the IDs after it)")
+	stores := fs.Int("stores", 4, "evotor mix: stores per user")
+	seed := fs.Uint64("seed", 0, "evotor mix: the random choices' seed (0: a new one each run)")
+	window := fs.Duration("window", 0, "also report each window of this `length` (e.g. 1m) once its requests have finished: a line each (with --json, a JSON line each), and a table at the end")
+	answers := fs.String("answers", "", "write one line per finished delivery to this `file`: status, operationId, kind, SHA-256 of the body (to check what a forwarding receiver got)")
 	quiet := fs.Bool("quiet", false, "no progress line every second on stderr")
 	asJSON := jsonFlag(fs)
 	return func(ctx context.Context, _ []string, out cli.Streams) error {
-		opts := cloud.LoadOptions{Rate: *rate, Duration: *duration, Mix: *mix, UserID: *userID}
+		opts := cloud.LoadOptions{Rate: *rate, Duration: *duration, Mix: *mix, UserID: *userID,
+			Users: *users, Stores: *stores, Seed: *seed, Window: *window}
 		if err := opts.Validate(); err != nil {
 			return cli.UsageError(err)
 		}
@@ -69,7 +75,22 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 		if !*quiet {
 			opts.Progress = (&progress{w: out.Stderr}).print
 		}
+		if *window > 0 {
+			opts.OnWindow = windowPrinter(out.Stdout, *asJSON)
+		}
+		var log *answerLog
+		if *answers != "" {
+			if log, err = newAnswerLog(*answers); err != nil {
+				return err
+			}
+			opts.OnAnswer = log.add
+		}
 		rep, err := c.Load(ctx, opts)
+		if log != nil {
+			if cerr := log.close(); err == nil {
+				err = cerr
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -77,6 +98,7 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 			_ = json.NewEncoder(out.Stdout).Encode(rep)
 		} else {
 			printLoadTable(out.Stdout, rep, *rate)
+			printKindsAndWindows(out.Stdout, rep)
 		}
 		if rep.Errors() > 0 || rep.Dropped > 0 {
 			return cli.ErrFailed

@@ -16,10 +16,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/sealer"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
@@ -126,7 +128,7 @@ func TestEachCommandsHelpShowsItsOwnFlags(t *testing.T) {
 	}{
 		{"lifecycle", []string{"--login", "--password"}, []string{"--rate", "--op", "--quiet", "--user-token"}},
 		{"replay", []string{"--op", "--store", "--user-token"}, []string{"--rate", "--login", "--quiet"}},
-		{"load", []string{"--rate", "--duration", "--mix", "--quiet"}, []string{"--login", "--op", "--store"}},
+		{"load", []string{"--rate", "--duration", "--mix", "--quiet", "--users", "--stores", "--seed", "--window", "--answers"}, []string{"--login", "--op", "--store"}},
 	}
 	for _, c := range cases {
 		for _, args := range [][]string{{c.command, "--help"}, {c.command, "-h"}, {"help", c.command}, {c.command, "help"}} {
@@ -366,4 +368,98 @@ func startReadingStderr(t *testing.T, args ...string) (*exec.Cmd, *strings.Build
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	return cmd, stdout, bufio.NewScanner(stderr)
+}
+
+// TestEvotorMixIsAcceptedWindowedAndLogged: the evotor mix against the real API (in process,
+// SQLite): every delivery, the setup's included, is answered 200; the windows come in order as
+// they end and add up to the run; the kinds add up to the run; each delivery is told once.
+func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
+	p := newPartner(t, 0)
+	c, err := cloud.New(cloud.Config{Target: p.URL, AppAuth: "Bearer " + appToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var windows []cloud.LoadWindow
+	answered := map[string]int{} // kind → deliveries told
+	rep, err := c.Load(context.Background(), cloud.LoadOptions{Rate: 100, Duration: 2 * time.Second, Mix: "evotor",
+		UserID: "01-000000000000101", Users: 2, Stores: 2, Seed: 7, Window: time.Second,
+		OnWindow: func(w cloud.LoadWindow) { windows = append(windows, w) },
+		OnAnswer: func(a cloud.Answered) {
+			mu.Lock()
+			defer mu.Unlock()
+			if a.Status != "200" {
+				t.Errorf("%s (%s): %s", a.Kind, a.Operation, a.Status)
+			}
+			answered[a.Kind]++
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sent != 200 || rep.Errors() != 0 || rep.Dropped != 0 || len(rep.Windows) != 2 || len(windows) != 2 {
+		t.Fatalf("report %+v, %d windows told", rep, len(windows))
+	}
+	sent, kinds := 0, 0
+	for i, w := range windows {
+		if w.Index != i || w.Start != time.Duration(i)*time.Second || w.Length != time.Second || w.P99 <= 0 || w.P99 > w.Max {
+			t.Errorf("window %d: %+v", i, w)
+		}
+		sent += w.Sent
+	}
+	for kind, k := range rep.Kinds {
+		kinds += k.Sent
+		if answered[kind] != k.Sent {
+			t.Errorf("%s: %d sent, %d told", kind, k.Sent, answered[kind])
+		}
+	}
+	if sent != rep.Sent || kinds != rep.Sent || rep.Kinds["receipt"].Sent < 100 || answered["setup"] < 2*(5+2) {
+		t.Errorf("windows add up to %d, kinds to %d, of %d sent; kinds %v; setup %d", sent, kinds, rep.Sent, rep.Kinds, answered["setup"])
+	}
+}
+
+// TestLoadWindowsAndAnswersFile: `load --window --json` prints a JSON line per window as it
+// ends, then the report with its windows and kinds; --answers logs every finished delivery.
+func TestLoadWindowsAndAnswersFile(t *testing.T) {
+	p := newPartner(t, 0)
+	answers := filepath.Join(t.TempDir(), "answers.tsv")
+	r := evotorCloud(t, append([]string{"load", "--mix", "evotor", "--rate", "50", "--duration", "2s", "--window", "1s",
+		"--users", "2", "--stores", "1", "--json", "--quiet", "--answers", answers}, p.flags()...)...)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 3 {
+		t.Fatalf("exit %d, %d lines\n%s%s", r.code, len(lines), r.stdout, r.stderr)
+	}
+	for i, line := range lines[:2] {
+		var w struct {
+			Window   *int
+			Requests int
+			Rate     float64
+			Kinds    map[string]json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(line), &w); err != nil || w.Window == nil || *w.Window != i || w.Requests != 50 || w.Rate != 50 || len(w.Kinds) == 0 {
+			t.Errorf("window line %d: %s (%v)", i, line, err)
+		}
+	}
+	var rep struct {
+		Requests int
+		Windows  []json.RawMessage
+		Kinds    map[string]struct{ Requests int }
+	}
+	if err := json.Unmarshal([]byte(lines[2]), &rep); err != nil || rep.Requests != 100 || len(rep.Windows) != 2 || rep.Kinds["receipt"].Requests == 0 {
+		t.Fatalf("report: %s (%v)", lines[2], err)
+	}
+	b, err := os.ReadFile(answers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := 0
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Split(strings.TrimSpace(line), "\t"); len(f) != 4 || f[0] != "200" || len(f[3]) != 64 {
+			t.Fatalf("answers line %q", line)
+		}
+		logged++
+	}
+	// the run's 100, and each user's setup: subscription, installation, user/token, three lists, one catalogue per store
+	if want := 100 + 2*(3+3+1); logged != want {
+		t.Errorf("%d answers logged, want %d", logged, want)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -17,70 +18,123 @@ import (
 type LoadOptions struct {
 	Rate        int           // requests per second
 	Duration    time.Duration // how long to send
-	Mix         string        // receipts, products or mixed
-	UserID      string        // the user whose token the notifications carry (via user/create)
+	Mix         string        // receipts, products, mixed or evotor (evotormix.go)
+	UserID      string        // the user whose token the notifications carry (via user/create); the evotor mix's first user
 	MaxInFlight int           // beyond this, arrivals are counted as dropped, not sent
+
+	// The evotor mix: Users users (UserID and the IDs after it; default 5), each with Stores
+	// stores (default 4); Seed fixes its random choices (0: a new seed each run).
+	Users, Stores int
+	Seed          uint64
 
 	// Progress, when set, gets a snapshot of the run every ProgressEvery (default 1 s).
 	Progress      func(LoadReport)
 	ProgressEvery time.Duration
+	// Window, when set, cuts the report into windows of this length, each request counted in
+	// the window it was due in; OnWindow, when set, gets each window as soon as every request
+	// sent in it has finished, in order.
+	Window   time.Duration
+	OnWindow func(LoadWindow)
+	// OnAnswer, when set, is told of every delivery once it has finished, the setup's too
+	// (from the senders' goroutines, at once: it must be safe for concurrent use).
+	OnAnswer func(Answered)
 	// Grace is how long answers still in flight are awaited once ctx ends (default 2 s);
 	// those still missing then count as "interrupted".
 	Grace time.Duration
 }
+
+// Answered is one delivery of a load once it has finished, as OnAnswer gets it.
+type Answered struct {
+	Kind      string // the mix's kind of request ("setup" for the evotor mix's setup)
+	Operation string // the operationId
+	Body      []byte // the body as sent (not to be changed)
+	Status    string // as the report counts it: "200", "500", "error", "interrupted"
+}
+
+// Mixes are the loads Load knows.
+var Mixes = []string{"receipts", "products", "mixed", "evotor"}
 
 // Validate tells whether the options describe a load that can run.
 func (o LoadOptions) Validate() error {
 	if o.Rate <= 0 || o.Duration <= 0 {
 		return errors.New("rate and duration must be positive")
 	}
-	if o.Mix != "receipts" && o.Mix != "products" && o.Mix != "mixed" {
-		return fmt.Errorf("mix %q: want receipts, products or mixed", o.Mix)
+	if !slices.Contains(Mixes, o.Mix) {
+		return fmt.Errorf("mix %q: want receipts, products, mixed or evotor", o.Mix)
+	}
+	if o.Users < 0 || o.Stores < 0 || o.Window < 0 {
+		return errors.New("users, stores and window cannot be negative")
 	}
 	return nil
 }
 
-// Load sends generated receipts and/or product batches with fresh ids on a fixed schedule
-// (request i at i/Rate seconds). When ctx ends it stops sending, waits up to Grace for the
-// answers in flight, and returns the partial report with Interrupted set.
+// Load sends generated deliveries with fresh ids on a fixed schedule (request i at i/Rate
+// seconds): receipts and/or product batches of one user, or the evotor mix. When ctx ends it
+// stops sending, waits up to Grace for the answers in flight, and returns the partial report
+// with Interrupted set.
 func (c *Cloud) Load(ctx context.Context, o LoadOptions) (LoadReport, error) {
 	if err := o.Validate(); err != nil {
 		return LoadReport{}, err
 	}
 	o = o.withDefaults()
-	token, err := c.userToken(ctx, o.UserID)
+	deliveries, err := c.traffic(ctx, o)
 	if err != nil {
 		return LoadReport{}, err
 	}
-	stats := newLoadStats(c.Resends)
-	stopProgress := stats.reportEvery(o.ProgressEvery, o.Progress)
+	stats := newLoadStats(c.Resends, o.Window)
+	stopProgress := func() {}
+	if o.Progress != nil {
+		stopProgress = every(o.ProgressEvery, func() { o.Progress(stats.report(nil)) })
+	}
+	var windows []LoadWindow // those complete, for the report
+	emitWindows := func() {  // called by one goroutine at a time: the ticker's, then this one
+		for _, w := range stats.completeWindows() {
+			windows = append(windows, w)
+			if o.OnWindow != nil {
+				o.OnWindow(w)
+			}
+		}
+	}
+	stopWindows := func() {}
+	if o.Window > 0 {
+		stopWindows = every(100*time.Millisecond, emitWindows)
+	}
 	answerCtx, stopWaiting := contextWithGrace(ctx, o.Grace)
 	defer stopWaiting()
 
 	var wg sync.WaitGroup
 	inFlight := make(chan struct{}, o.MaxInFlight)
-	deliveries := loadDeliveries(o, "Bearer "+token)
 	total := max(1, int(math.Round(o.Duration.Seconds()*float64(o.Rate))))
-	for i := 0; i < total && sleepUntil(ctx, stats.start.Add(time.Duration(float64(i)*float64(time.Second)/float64(o.Rate)))); i++ {
+	for i := 0; i < total; i++ {
+		due := time.Duration(float64(i) * float64(time.Second) / float64(o.Rate))
+		if !sleepUntil(ctx, stats.start.Add(due)) {
+			break
+		}
+		d := deliveries(i)
 		select {
 		case inFlight <- struct{}{}:
 		default:
-			stats.dropped()
+			stats.dropped(due, d.kind)
 			continue
 		}
-		stats.sent()
-		d := deliveries(i)
+		w := stats.sent(due, d.kind)
 		wg.Go(func() {
 			res := c.Send(answerCtx, d.op, d.store, d.body, d.auth)
 			<-inFlight
-			stats.answered(statusKey(res, answerCtx), res.Duration)
+			status := statusKey(res, answerCtx)
+			stats.answered(w, d.kind, status, res.Duration)
+			if o.OnAnswer != nil {
+				o.OnAnswer(Answered{Kind: d.kind, Operation: d.op.ID, Body: d.body, Status: status})
+			}
 		})
 	}
 	sleepUntil(ctx, stats.start.Add(o.Duration)) // the sending window is the whole Duration
 	stats.sendingEnded()
 	wg.Wait()
 	stopProgress()
-	rep := stats.report()
+	stopWindows()
+	emitWindows() // the last ones, complete now
+	rep := stats.report(windows)
 	rep.Interrupted = ctx.Err() != nil
 	return rep, nil
 }
@@ -95,25 +149,46 @@ func (o LoadOptions) withDefaults() LoadOptions {
 	if o.Grace <= 0 {
 		o.Grace = 2 * time.Second
 	}
+	if o.Users == 0 {
+		o.Users = 5
+	}
+	if o.Stores == 0 {
+		o.Stores = 4
+	}
 	return o
 }
 
+// delivery is one request of a load: what to send, with which credential, counted as kind.
 type delivery struct {
+	kind        string
 	op          Operation
 	store, auth string
 	body        []byte
 }
 
-// loadDeliveries makes the i-th request of the mix: a receipt or a batch of five products.
+// traffic registers the load's users and returns its i-th request.
+func (c *Cloud) traffic(ctx context.Context, o LoadOptions) (func(i int) delivery, error) {
+	if o.Mix == "evotor" {
+		return c.evotorTraffic(ctx, o)
+	}
+	token, err := c.userToken(ctx, o.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return loadDeliveries(o, "Bearer "+token), nil
+}
+
+// loadDeliveries makes the i-th request of the receipts, products or mixed load: a receipt or
+// a batch of five products.
 func loadDeliveries(o LoadOptions, auth string) func(i int) delivery {
 	store := uuid.NewString()
 	receipts, _ := OperationByID("postReceipts")
 	products, _ := OperationByID("createProducts")
 	return func(i int) delivery {
 		if o.Mix == "products" || (o.Mix == "mixed" && i%2 == 1) {
-			return delivery{products, store, auth, productsBody(5)}
+			return delivery{"products", products, store, auth, productsBody(5)}
 		}
-		return delivery{receipts, store, auth, receiptBody(o.UserID, store, uuid.NewString(), uuid.NewString())}
+		return delivery{"receipt", receipts, store, auth, receiptBody(o.UserID, store, uuid.NewString(), uuid.NewString())}
 	}
 }
 

@@ -1,0 +1,117 @@
+package cloud
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// testMix is the evotor mix for users with stores, without a server (no setup sent).
+func testMix(users, stores int) *evotorMix {
+	m := &evotorMix{rand: rand.New(rand.NewPCG(1, 2)), app: "Bearer app", ops: map[string]Operation{}, nextCode: 1}
+	for _, op := range Operations {
+		m.ops[op.ID] = op
+	}
+	for i := range users {
+		u := &evotorUser{id: "01-00000000000000" + string(rune('1'+i)), auth: "Bearer user", subscription: uuid.NewString(), product: uuid.NewString(), seq: 1}
+		for range stores {
+			s := &evotorStore{uuid: uuid.NewString(), device: uuid.NewString(), employee: uuid.NewString(), group: uuid.NewString()}
+			m.newProducts(s, evotorSetupProducts)
+			u.stores = append(u.stores, s)
+		}
+		m.users = append(m.users, u)
+	}
+	return m
+}
+
+// TestEvotorMixKeepsItsProportions: over many requests each kind comes as often as
+// evotorProportions says; every body is JSON for its operation; a re-send or a duplicate is an
+// earlier request byte for byte; the stores grow.
+func TestEvotorMixKeepsItsProportions(t *testing.T) {
+	m := testMix(5, 4)
+	const n = 20_000
+	counts := map[string]int{}
+	sent := map[string]string{} // body → operation
+	before := 0
+	for _, u := range m.users {
+		for _, s := range u.stores {
+			before += len(s.products)
+		}
+	}
+	for i := range n {
+		d := m.next(i)
+		counts[d.kind]++
+		if !json.Valid(d.body) {
+			t.Fatalf("%s: not JSON: %.200s", d.kind, d.body)
+		}
+		wantApp := d.op.Credential == AppCredential
+		if (d.auth == "Bearer app") != wantApp || d.auth == "" {
+			t.Fatalf("%s (%s) sent with %q", d.kind, d.op.ID, d.auth)
+		}
+		switch d.kind {
+		case "re-send", "duplicate":
+			if op, ok := sent[string(d.body)]; !ok || op != d.op.ID {
+				t.Fatalf("%s of a body never sent to %s", d.kind, d.op.ID)
+			}
+		case "catalogue":
+			var items []json.RawMessage
+			_ = json.Unmarshal(d.body, &items)
+			if len(items) < evotorCatalogueMin || len(items) > evotorCatalogueMax {
+				t.Fatalf("a catalogue of %d products", len(items))
+			}
+			fallthrough
+		default:
+			if _, seen := sent[string(d.body)]; seen {
+				t.Fatalf("%s sent a body already sent", d.kind)
+			}
+			sent[string(d.body)] = d.op.ID
+		}
+	}
+	for _, p := range evotorProportions {
+		share := 100 * float64(counts[p.kind]) / n
+		if math.Abs(share-float64(p.per100)) > 0.5+0.05*float64(p.per100) {
+			t.Errorf("%s: %.2f in 100, want about %d", p.kind, share, p.per100)
+		}
+	}
+	after := 0
+	for _, u := range m.users {
+		for _, s := range u.stores {
+			after += len(s.products)
+		}
+	}
+	// ~1 catalogue in 100 brings ~550 new products, ~15 small batches ~9 between them
+	if grown := after - before; grown < n/100*400 {
+		t.Errorf("the stores grew by %d products over %d requests", grown, n)
+	}
+}
+
+// TestEvotorMixResendsUnchangedProductsAlike: a product sent again unchanged is the same
+// bytes, so that the server can skip it; changed, its price differs.
+func TestEvotorMixResendsUnchangedProductsAlike(t *testing.T) {
+	m := testMix(1, 1)
+	s := m.users[0].stores[0]
+	p := s.products[0]
+	one := productJSON(nil, p.id.String(), p.code, p.kopecks, s.group)
+	if again := productJSON(nil, p.id.String(), p.code, p.kopecks, s.group); !bytes.Equal(one, again) {
+		t.Fatalf("the same product, other bytes:\n%s\n%s", one, again)
+	}
+	var product struct{ Price float64 }
+	if err := json.Unmarshal(one, &product); err != nil || math.Abs(product.Price*100-float64(p.kopecks)) > 0.5 {
+		t.Fatalf("price %v for %d kopecks (%v): %s", product.Price, p.kopecks, err, one)
+	}
+}
+
+// TestEvotorUserIDsCountOn: the mix's users follow --user-id in Evotor's form.
+func TestEvotorUserIDsCountOn(t *testing.T) {
+	ids, err := evotorUserIDs("01-000000000000009", 3)
+	if err != nil || len(ids) != 3 || ids[0] != "01-000000000000009" || ids[2] != "01-000000000000011" {
+		t.Fatalf("%v %v", ids, err)
+	}
+	if _, err := evotorUserIDs("someone", 2); err == nil {
+		t.Fatal("an ID not in Evotor's form was counted on")
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+)
+
+// windowPrinter prints each window of a load as it ends: a line for people, or a JSON line.
+func windowPrinter(w io.Writer, asJSON bool) func(cloud.LoadWindow) {
+	return func(win cloud.LoadWindow) {
+		if asJSON {
+			_ = json.NewEncoder(w).Encode(win)
+			return
+		}
+		fmt.Fprintf(w, "window %d  %s–%s  sent %d  %.1f req/s  p50 %s  p99 %s  max %s  not 200: %d\n",
+			win.Index+1, short(win.Start), short(win.Start+win.Length), win.Sent, win.Rate(),
+			short(win.P50), short(win.P99), short(win.Max), win.Errors()+win.Dropped)
+	}
+}
+
+// printKindsAndWindows adds to the load's table one row per kind of request and, with
+// --window, one per window.
+func printKindsAndWindows(w io.Writer, r cloud.LoadReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\nkind\tsent\tp50\tp99\tmax\tnot 200\t")
+	for _, kind := range slices.Sorted(maps.Keys(r.Kinds)) {
+		t := r.Kinds[kind]
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t\n", kind, t.Sent, short(t.P50), short(t.P99), short(t.Max), t.Errors()+t.Dropped)
+	}
+	if len(r.Windows) > 0 {
+		fmt.Fprintln(tw, "\nwindow\treq/s\tp50\tp99\tmax\tnot 200\t")
+		for _, win := range r.Windows {
+			fmt.Fprintf(tw, "%s–%s\t%.1f\t%s\t%s\t%s\t%d\t\n", short(win.Start), short(win.Start+win.Length), win.Rate(),
+				short(win.P50), short(win.P99), short(win.Max), win.Errors()+win.Dropped)
+		}
+	}
+	_ = tw.Flush()
+}
+
+// answerLog is --answers: one line per finished delivery, "status operationId kind sha256",
+// tab-separated, in the order they finished.
+type answerLog struct {
+	mu   sync.Mutex
+	file *os.File
+	w    *bufio.Writer
+}
+
+func newAnswerLog(path string) (*answerLog, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &answerLog{file: f, w: bufio.NewWriter(f)}, nil
+}
+
+func (l *answerLog) add(a cloud.Answered) {
+	sum := sha256.Sum256(a.Body)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "%s\t%s\t%s\t%s\n", a.Status, a.Operation, a.Kind, hex.EncodeToString(sum[:]))
+}
+
+func (l *answerLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.w.Flush()
+	if cerr := l.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
