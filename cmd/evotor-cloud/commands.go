@@ -11,6 +11,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"github.com/evotor-partner/evotor-partner/cmd/internal/cli"
+	"github.com/evotor-partner/evotor-partner/generated"
 )
 
 func lifecycleCommand(fs *flag.FlagSet) cli.Action {
@@ -19,13 +20,18 @@ func lifecycleCommand(fs *flag.FlagSet) cli.Action {
 	login := fs.String("login", "", "log in with user/verify instead of registering with user/create")
 	password := fs.String("password", "", "the password for --login")
 	asJSON := jsonFlag(fs)
+	rest := restFlags(fs)
 	return func(ctx context.Context, _ []string, out cli.Streams) error {
+		if err := rest.start(ctx, out.Stderr); err != nil {
+			return err
+		}
+		conn.doer = rest.doer()
 		c, err := conn.open()
 		if err != nil {
 			return err
 		}
 		rep := c.Lifecycle(ctx, cloud.LifecycleOptions{UserID: *userID, Login: *login, Password: *password})
-		return printSteps(out.Stdout, "lifecycle", *asJSON, rep)
+		return rest.stay(ctx, out.Stderr, printSteps(out.Stdout, "lifecycle", *asJSON, rep))
 	}
 }
 
@@ -112,6 +118,7 @@ type connection struct {
 	target, appToken, appBasic string
 	retries                    int
 	retryInterval, timeout     time.Duration
+	doer                       generated.HttpRequestDoer // with --rest: records what is sent (restSide.doer); nil: the Cloud's own client
 }
 
 func connectionFlags(fs *flag.FlagSet) *connection {
@@ -140,7 +147,7 @@ func (c *connection) open() (*cloud.Cloud, error) {
 		return nil, cli.UsageError(errors.New("--target and one of --app-token / --app-basic (login:password) are required"))
 	}
 	cl, err := cloud.New(cloud.Config{Target: strings.TrimRight(c.target, "/"), AppAuth: auth, Retries: c.retries,
-		RetryInterval: c.retryInterval, Timeout: c.timeout})
+		RetryInterval: c.retryInterval, Timeout: c.timeout, Doer: c.doer})
 	if err != nil {
 		return nil, cli.UsageError(err)
 	}

@@ -22,6 +22,7 @@ var program = cli.Program{
 		{Name: "replay", Args: "DIR|FILE…", Summary: "send request files, each to the endpoint its name gives", Setup: replayCommand},
 		{Name: "load", Summary: "an open-loop load at a fixed rate, with progress and latency percentiles", Setup: loadCommand},
 		{Name: "receive", Summary: "the partner's end of forwarding: verify each message's signature, print it", Setup: receiveCommand},
+		{Name: "rest", Args: "[DIR|FILE…]", Summary: "serve Evotor's REST API for one user, from request files, until Ctrl-C", Setup: restCommand},
 	},
 }
 
