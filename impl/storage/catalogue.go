@@ -39,6 +39,7 @@ type ProductRow struct {
 	Raw                    []byte
 	RawHash                []byte
 	UpdatedAt              time.Time
+	MissingSince           *time.Time
 }
 
 func (ProductRow) TableName() string { return "products" }

@@ -21,6 +21,8 @@ type StoreRow struct {
 	Code      *string
 	Raw       []byte
 	UpdatedAt time.Time
+	// MissingSince: reconciliation found Evotor no longer lists it (reconcile.go).
+	MissingSince *time.Time
 }
 
 func (StoreRow) TableName() string { return "stores" }
@@ -35,6 +37,7 @@ type DeviceRow struct {
 	TimezoneOffset *int64
 	Raw            []byte
 	UpdatedAt      time.Time
+	MissingSince   *time.Time
 }
 
 func (DeviceRow) TableName() string { return "devices" }
@@ -51,6 +54,7 @@ type EmployeeRow struct {
 	Stores         string
 	Raw            []byte
 	UpdatedAt      time.Time
+	MissingSince   *time.Time
 }
 
 func (EmployeeRow) TableName() string { return "employees" }

@@ -31,6 +31,8 @@ type CloudToken struct {
 	EvotorUserID string `gorm:"primaryKey"`
 	SealedToken  []byte
 	UpdatedAt    time.Time
+	// InvalidSince is when Evotor last refused the token (401); the next user/token clears it.
+	InvalidSince *time.Time
 }
 
 // InboxEntry is one accepted delivery (event or notification), kept as received.

@@ -44,7 +44,8 @@ func (s *Store) LookupUserToken(ctx context.Context, hash usertoken.Hash) (usert
 	return usertoken.Record{ID: t.ID, UserID: t.EvotorUserID, Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}, true, nil
 }
 
-// SaveCloudToken keeps Evotor's (sealed) cloud token for a user; a repeat replaces it.
+// SaveCloudToken keeps Evotor's (sealed) cloud token for a user; a repeat replaces it (and
+// clears the mark a 401 left on the one it replaces).
 func (s *Store) SaveCloudToken(ctx context.Context, userID string, sealed []byte) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := noteUser(tx, userID, s.now()); err != nil {
@@ -52,7 +53,7 @@ func (s *Store) SaveCloudToken(ctx context.Context, userID string, sealed []byte
 		}
 		return tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "evotor_user_id"}},
-			DoUpdates: clause.AssignmentColumns([]string{"sealed_token", "updated_at"}),
+			DoUpdates: clause.AssignmentColumns([]string{"sealed_token", "updated_at", "invalid_since"}),
 		}).Create(&CloudToken{EvotorUserID: userID, SealedToken: sealed, UpdatedAt: s.now()}).Error
 	})
 }
