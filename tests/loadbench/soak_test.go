@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +191,20 @@ func TestSoakPlotIsSVG(t *testing.T) {
 	}
 	if lines != 4 || !bytes.Contains(svg, []byte("goal 50.0 ms")) {
 		t.Errorf("%d polylines (want 4: p99 and RSS of two databases)\n%s", lines, svg)
+	}
+}
+
+// TestProcessTreeIsFound: the soak counts its PostgreSQL's CPU by the postmaster's children.
+func TestProcessTreeIsFound(t *testing.T) {
+	cmd := exec.Command("sleep", "5")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if children := childrenOf(os.Getpid()); !slices.Contains(children, cmd.Process.Pid) {
+		t.Errorf("children of this process %v lack %d", children, cmd.Process.Pid)
+	}
+	if pid := postmasterOf("postgres://postgres@127.0.0.1:1/none"); pid != 0 {
+		t.Errorf("a PostgreSQL on port 1: %d", pid)
 	}
 }

@@ -113,21 +113,21 @@ func bytesPer1000(grown int64, deliveries int) string {
 // soakWindowLine is a window in one line, for the progress as the soak goes.
 func soakWindowLine(w soakWindow, dbStart int64) string {
 	l := w.Load
-	return fmt.Sprintf("%s: %.1f req/s, p50 %s, p99 %s, max %s, not 200: %s, forwarding lag ≤ %.1f s, RSS %s, DB %s (%s per 1,000 deliveries), machine CPU %.0f%% busy, load %s",
+	return fmt.Sprintf("%s: %.1f req/s, p50 %s, p99 %s, max %s, not 200: %s, forwarding lag ≤ %.1f s, RSS %s, DB %s (%s per 1,000 deliveries), machine CPU %.0f%% busy (others' work %.0f%%), load %s",
 		windowLabel(l), l.Rate(), millis(l.P50), millis(l.P99), millis(l.Max), notOKs(l.Tally), w.LagMax,
-		mebibytes(w.RSSEnd), mebibytes(w.DBSize), bytesPer1000(w.DBSize-dbStart, w.Acknowledged), 100*w.MachineBusy, w.LoadAverage)
+		mebibytes(w.RSSEnd), mebibytes(w.DBSize), bytesPer1000(w.DBSize-dbStart, w.Acknowledged), 100*w.MachineBusy, 100*w.Others, w.LoadAverage)
 }
 
 // windowRows: one row per window, what the load measured and what the server did meanwhile.
 func (res *soakResult) windowRows() [][]string {
 	rows := [][]string{{"window", "req/s", "p50", "p99", "max", "not 200", "forwarding lag (max)", "pending (end)",
-		"RSS (end)", "RSS (max)", "server CPU", "DB size", "DB per 1,000 deliveries", "machine CPU busy", "load avg"}}
+		"RSS (end)", "RSS (max)", "server CPU", "DB size", "DB per 1,000 deliveries", "machine CPU busy", "of it others' work", "load avg"}}
 	for _, w := range res.Windows {
 		l := w.Load
 		rows = append(rows, []string{windowLabel(l), fmt.Sprintf("%.1f", l.Rate()), millis(l.P50), millis(l.P99),
 			millis(l.Max), notOKs(l.Tally), fmt.Sprintf("%.1f s", w.LagMax), fmt.Sprintf("%.0f", w.PendingEnd),
 			mebibytes(w.RSSEnd), mebibytes(w.RSSMax), fmt.Sprintf("%.0f%%", 100*w.CPU.Seconds()/l.Length.Seconds()),
-			mebibytes(w.DBSize), bytesPer1000(w.DBSize-res.DBStart, w.Acknowledged), fmt.Sprintf("%.0f%%", 100*w.MachineBusy), w.LoadAverage})
+			mebibytes(w.DBSize), bytesPer1000(w.DBSize-res.DBStart, w.Acknowledged), fmt.Sprintf("%.0f%%", 100*w.MachineBusy), fmt.Sprintf("%.0f%%", 100*w.Others), w.LoadAverage})
 	}
 	return rows
 }

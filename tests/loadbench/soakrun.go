@@ -12,10 +12,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +62,7 @@ type soakWindow struct {
 	Acknowledged   int           // deliveries answered 200 so far
 	LoadAverage    string        // the machine's 1-minute load average at the window's end
 	MachineBusy    float64       // the machine's CPUs, busy share (everything on it: the load, the harness, PostgreSQL, others' work)
+	Others         float64       // of the machine's CPUs, the share busy with work not the soak's (the machine's other users)
 }
 
 // soakRun is one database's soak as it goes.
@@ -75,6 +78,9 @@ type soakRun struct {
 	cpu       []soakSample // the server's CPU time, ns
 	machine   []soakSample // the machine's busy CPU time, jiffies
 	machineT  []soakSample // the machine's CPU time, busy or not, jiffies
+	ours      []soakSample // the soak's CPU time, ns: the server, the load, this harness, the PostgreSQL it runs on
+	loadPID   int          // the load's process, once started
+	postgres  int          // the PostgreSQL server's postmaster (0: SQLite)
 }
 
 // soakDatabase runs the soak on one database: a fresh database, a receiver, our server
@@ -102,6 +108,7 @@ func soakDatabase(ctx context.Context, bins binaries, dir string, o soakOptions,
 			return nil, err
 		}
 		run.size = postgresSize(databaseURL)
+		run.postgres = postmasterOf(databaseURL)
 	} else {
 		run.res.Setting = "SQLite: WAL, synchronous FULL; size: the data directory's files (database, WAL, shared memory)"
 		dataDir := filepath.Join(dir, name+"-data") // startPartner's
@@ -174,6 +181,9 @@ func (r *soakRun) load(ctx context.Context, cloudBin, answers string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	r.mu.Lock()
+	r.loadPID = cmd.Process.Pid
+	r.mu.Unlock()
 	var stderrTail bytes.Buffer
 	stderrDone := make(chan struct{})
 	go func() { defer close(stderrDone); r.readProgress(stderr, &stderrTail) }()
@@ -265,6 +275,7 @@ func (r *soakRun) sample() (stop func()) {
 			rss, _, errRSS := r.server.memory()
 			cpu, errCPU := r.server.cpuTime()
 			busy, total, errMachine := machineCPU()
+			ours := r.oursCPU()
 			var lag, pending float64
 			var errMetrics error
 			if tick%2 == 0 {
@@ -283,6 +294,7 @@ func (r *soakRun) sample() (stop func()) {
 			if errMachine == nil {
 				r.machine = append(r.machine, soakSample{at, busy})
 				r.machineT = append(r.machineT, soakSample{at, total})
+				r.ours = append(r.ours, soakSample{at, float64(ours)})
 			}
 			if tick%2 == 0 && errMetrics == nil {
 				r.res.Lag = append(r.res.Lag, soakSample{at, lag})
@@ -323,8 +335,11 @@ func (r *soakRun) window(ctx context.Context, w cloud.LoadWindow) {
 	}
 	first, last, ok := sampleSpan(r.machine, from, to)
 	firstT, lastT, okT := sampleSpan(r.machineT, from, to)
-	if ok && okT && lastT.Value > firstT.Value {
+	firstOurs, lastOurs, okOurs := sampleSpan(r.ours, from, to)
+	if ok && okT && okOurs && lastT.Value > firstT.Value {
 		sw.MachineBusy = (last.Value - first.Value) / (lastT.Value - firstT.Value)
+		ours := (lastOurs.Value - firstOurs.Value) / float64(clockTick) // in jiffies, as /proc/stat counts
+		sw.Others = max(0, (last.Value-first.Value-ours)/(lastT.Value-firstT.Value))
 	}
 	sw.Acknowledged = w.ByStatus["200"]
 	if n := len(r.res.Windows); n > 0 {
@@ -332,6 +347,72 @@ func (r *soakRun) window(ctx context.Context, w cloud.LoadWindow) {
 	}
 	r.res.Windows = append(r.res.Windows, sw)
 	progress(fmt.Sprintf("%s %s", r.res.Database, soakWindowLine(sw, r.res.DBStart)))
+}
+
+// oursCPU is the CPU time the soak has used so far: the server, the load, this harness and,
+// on PostgreSQL, every process of its server (the postmaster and its children).
+func (r *soakRun) oursCPU() time.Duration {
+	r.mu.Lock()
+	pids := []int{r.server.cmd.Process.Pid, os.Getpid(), r.loadPID}
+	r.mu.Unlock()
+	if r.postgres > 0 {
+		pids = append(pids, r.postgres)
+		pids = append(pids, childrenOf(r.postgres)...)
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		if cpu, err := cpuTimeOf(pid); pid > 0 && err == nil {
+			total += cpu
+		}
+	}
+	return total
+}
+
+// postmasterOf finds the PostgreSQL server of url on this machine: the process started with
+// its port (`postgres … -p PORT`, as .ci/with-postgres starts it); 0 when none is found.
+func postmasterOf(databaseURL string) int {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Port() == "" {
+		return 0
+	}
+	port := u.Port()
+	for _, pid := range processes() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		args := strings.Split(string(b), "\x00")
+		if i := slices.Index(args, "-p"); err == nil && filepath.Base(args[0]) == "postgres" && i > 0 && i+1 < len(args) && args[i+1] == port {
+			return pid
+		}
+	}
+	return 0
+}
+
+// childrenOf are the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	var children []int
+	for _, p := range processes() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		end := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
+		fields := strings.Fields(string(b[end+1:]))
+		if end > 0 && len(fields) > 1 && fields[1] == strconv.Itoa(pid) { // state, then the parent
+			children = append(children, p)
+		}
+	}
+	return children
+}
+
+// processes are the machine's process ids.
+func processes() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // machineCPU reads the machine's CPU time from /proc/stat, in jiffies: busy (not idle, not
