@@ -39,8 +39,9 @@ var layers = map[string][]string{
 	"impl/storage/storagetest": {"impl/storage"},
 	"impl/forward":             append([]string{"impl/storage", "security/webhook"}, lowPackages...),
 	"impl/metrics":             append([]string{"impl/storage"}, lowPackages...),
-	"impl/deliver":             append([]string{"impl/storage"}, lowPackages...), // the application layer: no HTTP, no security
-	"impl": append([]string{"generated", "openapi", "security", "impl/deliver", "impl/storage", "impl/forward", "impl/metrics",
+	"impl/deliver":             append([]string{"impl/storage"}, lowPackages...),                                   // the application layer: no HTTP, no security
+	"impl/reconcile":           append([]string{"impl/deliver", "impl/storage", "impl/evotorapi"}, lowPackages...), // calls Evotor back; its rows are the webhooks' (impl.WebhookRows)
+	"impl": append([]string{"generated", "openapi", "security", "impl/deliver", "impl/reconcile", "impl/storage", "impl/forward", "impl/metrics",
 		"impl/logging", "impl/docs"}, lowPackages...),
 }
 

@@ -96,7 +96,15 @@ type Delivery struct {
 type Sender struct {
 	UserID string
 	Token  usertoken.Check
+	// fetched: what reconciliation read from Evotor's API with the user's cloud token (see
+	// Fetched): no user token sent it, so none is confirmed; every other rule applies.
+	fetched bool
 }
+
+// Fetched is the sender of what reconciliation read from Evotor's REST API for the user (with
+// the user's cloud token): stored through the same rules as a notification (the payment
+// policy, the store claims, each record once, forwarded), with no user token to confirm.
+func Fetched(userID string) Sender { return Sender{UserID: userID, fetched: true} }
 
 // entry is the inbox row of a delivery, with where it is forwarded.
 func (s *Service) entry(d Delivery) (storage.InboxEntry, error) {
@@ -139,8 +147,10 @@ func (s *Service) notification(ctx context.Context, from Sender, d Delivery, app
 	}
 	d.UserID = from.UserID
 	return s.event(ctx, d, func(uow UnitOfWork) error {
-		if err := uow.ConfirmToken(from.Token); err != nil {
-			return err
+		if !from.fetched {
+			if err := uow.ConfirmToken(from.Token); err != nil {
+				return err
+			}
 		}
 		return apply(uow)
 	})

@@ -1,0 +1,138 @@
+package reconcile
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Evotor's webhooks and its REST API describe the same records under different names
+// (openapi/openapi.yaml against openapi/evotor-rest.yaml): the API's `id`, `store_id`,
+// `barcodes` are a webhook's `uuid`, `storeUuid`, `barCodes`. What the API lists is turned
+// back into the webhook's shape, so the webhook handlers' row functions read it: the names the
+// two contracts spell differently are renamed, every other member kept as Evotor wrote it, and
+// the members the API adds of itself (user_id, created_at, updated_at; a product's store_id,
+// the path's) dropped. (cmd/evotor-cloud/restsim does the opposite for the simulator.)
+
+type kind int
+
+const (
+	kindStore kind = iota
+	kindDevice
+	kindEmployee
+	kindProduct
+	kindGroup
+)
+
+// webhookNames are the webhook's names of the API's members that are spelled differently.
+var webhookNames = [...]map[string]string{
+	kindStore: {"id": "uuid"},
+	kindDevice: {"id": "uuid", "store_id": "storeUuid", "timezone_offset": "timezoneOffset", "firmware_version": "firmwareVersion",
+		"serial_number": "serialNumber", "device_model": "deviceModel"},
+	kindEmployee: {"id": "uuid", "last_name": "lastName", "patronymic_name": "patronymicName", "role_id": "roleId"},
+	kindProduct: {"id": "uuid", "parent_id": "parentUuid", "measure_name": "measureName", "allow_to_sell": "allowToSell",
+		"cost_price": "costPrice", "article_number": "articleNumber", "barcodes": "barCodes", "alcocodes": "alcoCodes",
+		"alcohol_by_volume": "alcoholByVolume", "alcohol_product_kind_code": "alcoholProductKindCode", "tare_volume": "tareVolume",
+		"is_excisable": "isExcisable", "is_age_limited": "isAgeLimited", "attributes_choices": "attributesChoices"},
+	kindGroup: {"id": "uuid", "parent_id": "parentUuid", "barcodes": "barCodes"},
+}
+
+// apiOnly are the members the API adds of itself.
+var apiOnly = [...]map[string]bool{
+	kindStore:    {"user_id": true, "created_at": true, "updated_at": true},
+	kindDevice:   {"user_id": true, "created_at": true, "updated_at": true},
+	kindEmployee: {"user_id": true, "created_at": true, "updated_at": true},
+	kindProduct:  {"user_id": true, "created_at": true, "updated_at": true, "store_id": true},
+	kindGroup:    {"user_id": true, "created_at": true, "updated_at": true, "store_id": true, "group": true},
+}
+
+// webhookShape renames an object's members to the webhook's names (a group gains the
+// webhook's "group": true); values are copied byte for byte.
+func webhookShape(k kind, raw []byte) ([]byte, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, fmt.Errorf("an item that is not a JSON object")
+	}
+	out := bytes.NewBufferString("{")
+	if k == kindGroup {
+		out.WriteString(`"group":true`)
+	}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		name := tok.String()
+		value, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		if apiOnly[k][name] {
+			continue
+		}
+		if to, ok := webhookNames[k][name]; ok {
+			name = to
+		}
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		out.WriteString(strconv.Quote(name))
+		out.WriteByte(':')
+		out.Write(value)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
+}
+
+// fields is a row (storage.StoreRow, DeviceRow, EmployeeRow, ProductRow) seen through
+// reflection: its uuid, its missing mark, and the columns a webhook writes.
+type fields struct{ v reflect.Value }
+
+func fieldsOf[R any](row *R) fields { return fields{reflect.ValueOf(row).Elem()} }
+
+func (f fields) uuid() string     { return f.v.FieldByName("UUID").String() }
+func (f fields) setUUID(u string) { f.v.FieldByName("UUID").SetString(u) }
+func (f fields) missing() bool    { return !f.v.FieldByName("MissingSince").IsNil() }
+func bookkeeping(name string) bool {
+	return name == "Raw" || name == "RawHash" || name == "UpdatedAt" || name == "MissingSince"
+}
+
+// fillFrom keeps what Evotor's answer did not carry: a column the fetched row leaves nil
+// keeps the stored value (the API omits members a webhook sends, a store's code say).
+func (f fields) fillFrom(stored fields) {
+	for i := range f.v.NumField() {
+		if name := f.v.Type().Field(i).Name; bookkeeping(name) {
+			continue
+		}
+		if fv := f.v.Field(i); fv.Kind() == reflect.Pointer && fv.IsNil() {
+			fv.Set(stored.v.Field(i))
+		}
+	}
+}
+
+// sameAs reports whether every column a webhook writes holds the same value in both rows.
+func (f fields) sameAs(stored fields) bool {
+	for i := range f.v.NumField() {
+		if bookkeeping(f.v.Type().Field(i).Name) {
+			continue
+		}
+		a, b := f.v.Field(i), stored.v.Field(i)
+		if a.Kind() == reflect.Pointer && !a.IsNil() && !b.IsNil() {
+			a, b = a.Elem(), b.Elem()
+		}
+		if t, ok := a.Interface().(time.Time); ok {
+			if !t.Equal(b.Interface().(time.Time)) {
+				return false
+			}
+			continue
+		}
+		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,274 @@
+package tests
+
+import (
+	"context"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/restsim"
+	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
+	"github.com/evotor-partner/evotor-partner/impl/evotorapi"
+	"github.com/evotor-partner/evotor-partner/impl/reconcile"
+	"github.com/evotor-partner/evotor-partner/impl/storage"
+)
+
+// Reconciliation through the simulator (issue 20 §3): the simulated Cloud plays its lifecycle
+// against our server with some inventory webhooks dropped on purpose (restsim's Recorder keeps
+// them from us, its Model has them), then a sync calls the simulator's REST API with the cloud
+// token user/token brought, and our tables equal the simulator's.
+
+// evotorSim is the simulator's REST side on a loopback port, and a reconcile service of e
+// calling it.
+type evotorSim struct {
+	srv  *restsim.Server
+	sync *reconcile.Service
+}
+
+func newEvotorSim(t *testing.T, e *env) *evotorSim {
+	srv, err := restsim.NewServer(restsim.Config{PageSize: 2, CheckAnswers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	client, err := evotorapi.New(evotorapi.Config{BaseURL: hs.URL, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if v := srv.ContractViolations(); len(v) > 0 {
+			t.Errorf("the simulator answered against its contract: %v", v)
+		}
+	})
+	return &evotorSim{srv: srv, sync: reconcile.New(reconcile.Config{Store: e.store, Sealer: e.sealer, Client: client, Rows: impl.WebhookRows()})}
+}
+
+// lifecycle plays the Cloud's lifecycle for user against e, the webhooks drop says dropped.
+func (s *evotorSim) lifecycle(t *testing.T, e *env, user string, drop func(op string) bool) *restsim.Recorder {
+	rec := &restsim.Recorder{Model: s.srv.Model(), Tokens: s.srv.Tokens(), Drop: drop}
+	hs := httptest.NewServer(e.api)
+	t.Cleanup(hs.Close)
+	c, err := cloud.New(cloud.Config{Target: hs.URL, AppAuth: bearer(appToken), Timeout: 5 * time.Second, Doer: rec.Doer(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireGreen(t, c.Lifecycle(context.Background(), cloud.LifecycleOptions{UserID: user}), 13)
+	return rec
+}
+
+// sameInventory fails unless our stores, devices, employees and products of user are the
+// simulator's: the same uuids, none marked missing, and each row the one the webhook that
+// carried it makes.
+func (s *evotorSim) sameInventory(t *testing.T, e *env, user string) {
+	t.Helper()
+	ctx := context.Background()
+	m, rows := s.srv.Model(), impl.WebhookRows()
+	stores, err := e.store.OwnedStores(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "stores", m.Records(user, restsim.KindStore, ""), stores, func(raw []byte) (storage.StoreRow, error) { return rows.Store(user, raw) })
+	devices, _ := e.store.OwnedDevices(ctx, user)
+	compare(t, "devices", m.Records(user, restsim.KindDevice, ""), devices, func(raw []byte) (storage.DeviceRow, error) { return rows.Device(user, raw) })
+	employees, _ := e.store.OwnedEmployees(ctx, user)
+	compare(t, "employees", m.Records(user, restsim.KindEmployee, ""), employees, func(raw []byte) (storage.EmployeeRow, error) { return rows.Employee(user, raw) })
+	for _, store := range m.StoreIDs(user) {
+		products, _ := e.store.StoreProducts(ctx, user, evotor.CanonicalID(store))
+		want := append(m.Records(user, restsim.KindProduct, store), m.Records(user, restsim.KindProductGroup, store)...)
+		compare(t, "products of "+store, want, products, func(raw []byte) (storage.ProductRow, error) {
+			r, err := rows.Product(raw)
+			r.OwnerID, r.StoreUUID = user, evotor.CanonicalID(store)
+			return r, err
+		})
+	}
+}
+
+// compare holds our rows to the simulator's records (each made a row from the webhook that
+// carried it, as the handler made it).
+func compare[R any](t *testing.T, what string, want []restsim.Record, got []R, row func(raw []byte) (R, error)) {
+	t.Helper()
+	if len(want) == 0 {
+		t.Fatalf("%s: the simulator has none (the test proves nothing)", what)
+	}
+	ours := map[string]R{}
+	for _, r := range got {
+		ours[uuidOf(r)] = r
+	}
+	for _, rec := range want {
+		r, ok := ours[evotor.CanonicalID(rec.ID)]
+		if !ok {
+			t.Errorf("%s: %s is the simulator's, not ours", what, rec.ID)
+			continue
+		}
+		delete(ours, evotor.CanonicalID(rec.ID))
+		if missingOf(r) {
+			t.Errorf("%s: %s is marked missing", what, rec.ID)
+		}
+		w, err := row(rec.Webhook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameColumns(w, r) {
+			t.Errorf("%s: %s is\n%+v\nwant\n%+v", what, rec.ID, r, w)
+		}
+	}
+	for u := range ours {
+		t.Errorf("%s: %s is ours, not the simulator's", what, u)
+	}
+}
+
+// TestReconciliationHealsDroppedWebhooks (issue 20 §3): the lifecycle with the devices,
+// employees and products webhooks dropped, then a sync: our tables equal the simulator's, the
+// healed records are in the inbox under reconciliation's operations; a second sync finds
+// nothing (nothing stored twice); a record Evotor deletes is marked, not deleted.
+func TestReconciliationHealsDroppedWebhooks(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		e := newEnv(t, b, withAdmin)
+		sim := newEvotorSim(t, e)
+		const user = "01-000000000000031"
+		dropped := []string{"putDevices", "putEmployees", "createProducts"}
+		rec := sim.lifecycle(t, e, user, func(op string) bool { return slices.Contains(dropped, op) })
+		if rec.Dropped() != 3 {
+			t.Fatalf("dropped %d webhooks, want 3", rec.Dropped())
+		}
+		inboxBefore := e.inboxCount()
+
+		st, err := sim.sync.Sync(ctx, user)
+		if err != nil || st.State != storage.SyncSucceeded || st.Error != nil {
+			t.Fatalf("sync: %+v %v", st, err)
+		}
+		// 1 store (known), 1 device, 1 employee, 3 products and 1 group (missed)
+		if st.Fetched != 7 || st.Changed != 6 || st.Missing != 0 || st.FinishedAt == nil {
+			t.Fatalf("sync counts: %+v", st)
+		}
+		sim.sameInventory(t, e, user)
+		if got := e.inboxCount() - inboxBefore; got != 3 {
+			t.Fatalf("%d inbox entries for what was healed, want 3 (devices, employees, one store's products)", got)
+		}
+		ops := inboxOperations(t, e, user)
+		for _, op := range []string{reconcile.OpDevices, reconcile.OpEmployees, reconcile.OpProducts} {
+			if !slices.Contains(ops, op) {
+				t.Errorf("no %s in the inbox: %v", op, ops)
+			}
+		}
+		if slices.Contains(ops, reconcile.OpStores) {
+			t.Errorf("the stores webhook arrived, yet reconciliation stored them again: %v", ops)
+		}
+
+		// Again: nothing new, nothing written.
+		st, err = sim.sync.Sync(ctx, user)
+		if err != nil || st.State != storage.SyncSucceeded || st.Changed != 0 || st.Fetched != 7 {
+			t.Fatalf("second sync: %+v %v", st, err)
+		}
+		if got := e.inboxCount() - inboxBefore; got != 3 {
+			t.Fatalf("the second sync wrote %d inbox entries", got-3)
+		}
+
+		// Evotor deletes the terminal (no webhook says so): marked, kept; back, unmarked.
+		device := sim.srv.Model().Records(user, restsim.KindDevice, "")[0]
+		if !sim.srv.Model().Remove(user, restsim.KindDevice, "", device.ID) {
+			t.Fatal("the simulator had no such device")
+		}
+		if st, _ = sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded || st.Missing != 1 || st.Changed != 0 {
+			t.Fatalf("sync after a deletion: %+v", st)
+		}
+		devices, _ := e.store.OwnedDevices(ctx, user)
+		if len(devices) != 1 || devices[0].MissingSince == nil {
+			t.Fatalf("the deleted device: %+v", devices)
+		}
+		if err := sim.srv.Model().PutDevices(user, []byte("["+string(device.Webhook)+"]")); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ = sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded || st.Missing != 0 {
+			t.Fatalf("sync after the device came back: %+v", st)
+		}
+		sim.sameInventory(t, e, user)
+	})
+}
+
+// TestRevokedCloudTokenMarksTheUser (issue 20 §3): Evotor revokes the cloud token; the sync
+// gets 401, fails, and marks the token invalid; the user's deliveries go on; the next
+// user/token clears the mark and the sync succeeds.
+func TestRevokedCloudTokenMarksTheUser(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		e := newEnv(t, b, withAdmin)
+		sim := newEvotorSim(t, e)
+		const user = "01-000000000000032"
+		sim.lifecycle(t, e, user, nil)
+		token, _ := sim.srv.Tokens().Token(user)
+		if !sim.srv.Tokens().Revoke(user) {
+			t.Fatal("no token to revoke")
+		}
+		st, err := sim.sync.Sync(ctx, user)
+		if err != nil || st.State != storage.SyncFailed || st.Error == nil || !strings.Contains(*st.Error, "401") {
+			t.Fatalf("sync with a revoked token: %+v %v", st, err)
+		}
+		if strings.Contains(*st.Error, token) || strings.Contains(e.logs.String(), token) {
+			t.Fatal("the cloud token is in the sync's error or the log")
+		}
+		if _, valid, _ := e.store.CloudTokenValid(ctx, user); valid {
+			t.Fatal("the token is not marked invalid")
+		}
+		calls := sim.srv.Stats()
+		if st, _ = sim.sync.Sync(ctx, user); st.State != storage.SyncFailed {
+			t.Fatalf("a marked token synced: %+v", st)
+		}
+		if sim.srv.Stats().Requests != calls.Requests {
+			t.Fatal("Evotor was called again with a token it refused")
+		}
+		// Nothing else breaks: the user's webhooks are still stored.
+		sim.lifecycle(t, e, "01-000000000000033", nil)
+		// user/token brings a new token (the simulator's, through the server's own endpoint).
+		sim.srv.Tokens().Set(user, "fresh-cloud-token-0001")
+		resp, err := e.client.StoreCloudTokenWithBodyWithResponse(ctx, "application/json",
+			strings.NewReader(`{"userId":"`+user+`","token":"fresh-cloud-token-0001"}`), auth(bearer(appToken)))
+		if err != nil || resp.StatusCode() != 200 {
+			t.Fatalf("user/token: %v %s", err, resp.Body)
+		}
+		if st, _ = sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded {
+			t.Fatalf("sync after user/token: %+v", st)
+		}
+	})
+}
+
+func inboxOperations(t *testing.T, e *env, user string) []string {
+	t.Helper()
+	entries, _, err := e.store.InboxOf(context.Background(), user, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := make([]string, len(entries))
+	for i, en := range entries {
+		ops[i] = en.Operation
+	}
+	return ops
+}
+
+func uuidOf(row any) string {
+	return evotor.CanonicalID(reflect.ValueOf(row).FieldByName("UUID").String())
+}
+
+func missingOf(row any) bool { return !reflect.ValueOf(row).FieldByName("MissingSince").IsNil() }
+
+// sameColumns compares what a webhook writes of a row (not its raw bytes, times or marks).
+func sameColumns(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		switch va.Type().Field(i).Name {
+		case "UUID", "Raw", "RawHash", "UpdatedAt", "MissingSince":
+			continue
+		}
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			return false
+		}
+	}
+	return true
+}
