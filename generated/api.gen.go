@@ -45,6 +45,27 @@ func (e ForwardMessageState) Valid() bool {
 	}
 }
 
+// Defines values for SyncStateState.
+const (
+	Failed    SyncStateState = "failed"
+	Running   SyncStateState = "running"
+	Succeeded SyncStateState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the SyncStateState enum.
+func (e SyncStateState) Valid() bool {
+	switch e {
+	case Failed:
+		return true
+	case Running:
+		return true
+	case Succeeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AdminListForwardMessagesParamsState.
 const (
 	AdminListForwardMessagesParamsStateDead      AdminListForwardMessagesParamsState = "dead"
@@ -115,6 +136,9 @@ type AdminAccount struct {
 type AdminUser struct {
 	// Account The partner account linked to the Evotor user; absent when there is none.
 	Account *AdminAccount `json:"account,omitempty"`
+
+	// CloudTokenValid Whether the cloud token held is still good: false once Evotor answered a sync 401, until the next `user/token` brings another; absent without a cloud token.
+	CloudTokenValid *bool `json:"cloudTokenValid,omitempty"`
 
 	// HasCloudToken Whether Evotor's cloud token is held (never the token).
 	HasCloudToken bool `json:"hasCloudToken"`
@@ -950,6 +974,36 @@ type SubscriptionState struct {
 	// TerminationRequested The merchant asked to end it (SubscriptionTerminationRequested); a later SubscriptionCreated clears it.
 	TerminationRequested bool `json:"terminationRequested"`
 }
+
+// SyncState One sync of a user with Evotor (reconciliation); never a token.
+type SyncState struct {
+	// Changed Records new or changed against what was stored (the webhooks had missed them); each stored and forwarded once.
+	Changed int64 `json:"changed"`
+
+	// Error Why it failed (Evotor's status and code, never a token); absent unless it failed.
+	Error *string `json:"error,omitempty"`
+
+	// Fetched Records read from Evotor (stores, devices, employees, products and groups).
+	Fetched int64 `json:"fetched"`
+
+	// FinishedAt When it ended (UTC); absent while it runs.
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+
+	// Missing Records newly marked as no longer listed by Evotor (kept, not deleted).
+	Missing int64 `json:"missing"`
+
+	// StartedAt When the sync started (UTC).
+	StartedAt time.Time `json:"startedAt"`
+
+	// State `running` (not finished yet), `succeeded`, `failed` (`error` says why).
+	State SyncStateState `json:"state"`
+
+	// UserId The Evotor user.
+	UserId EvotorId `json:"userId"`
+}
+
+// SyncStateState `running` (not finished yet), `succeeded`, `failed` (`error` says why).
+type SyncStateState string
 
 // UserCreated The answer to user/create (Evotor's 'Регистрация учётной записи', 200 'Данные пользователя').
 type UserCreated struct {
@@ -2143,6 +2197,31 @@ type ClientInterface interface {
 	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
 	AdminListProducts(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminGetUserSync The user's last sync with Evotor
+	//
+	// For the partner: the user's last sync (started by `POST` here, `evotor-partner sync` or
+	// the periodic job, EVOTOR_PARTNER_SYNC_INTERVAL): its state (`running`, `succeeded`,
+	// `failed`), when it started and finished, how many records it read from Evotor, how many
+	// it found new or changed (the webhooks had missed them), how many it newly marked as no
+	// longer listed, and why it failed (never a token). Reads only.
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/sync (the `AdminGetUserSync` operationId).
+	AdminGetUserSync(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminSyncUser Sync the user with Evotor now (reconciliation)
+	//
+	// For the partner: call Evotor back for this user now, with the cloud token Evotor sent in
+	// `user/token` (EVOTOR_PARTNER_EVOTOR_API_URL): list the user's stores, smart terminals,
+	// employees and each store's products and groups, store what the webhooks missed (through
+	// the same rules as a webhook; forwarded under the operations `reconcileStores`,
+	// `reconcileDevices`, `reconcileEmployees`, `reconcileProducts`) and mark what Evotor no
+	// longer lists (`missing_since`, never deleted). Runs before it answers and answers the
+	// sync as recorded: `200` also when the sync failed (`state: failed`, `error` says why —
+	// Evotor's 401 marks the cloud token invalid, see `cloudTokenValid`). Takes no body.
+	//
+	// Corresponds with POST /admin/v1/users/{userId}/sync (the `AdminSyncUser` operationId).
+	AdminSyncUser(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// FindCommodity The user's product with this barcode (and alcohol code)
 	//
 	// Evotor's page 'Поиск по штрихкоду' (search by barcode). A smart terminal asks, through
@@ -2994,6 +3073,51 @@ func (c *Client) AdminListDocuments(ctx context.Context, userId UserIdPath, stor
 // Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
 func (c *Client) AdminListProducts(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminListProductsRequest(c.Server, userId, storeUuid, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminGetUserSync The user's last sync with Evotor
+//
+// For the partner: the user's last sync (started by `POST` here, `evotor-partner sync` or
+// the periodic job, EVOTOR_PARTNER_SYNC_INTERVAL): its state (`running`, `succeeded`,
+// `failed`), when it started and finished, how many records it read from Evotor, how many
+// it found new or changed (the webhooks had missed them), how many it newly marked as no
+// longer listed, and why it failed (never a token). Reads only.
+//
+// Corresponds with GET /admin/v1/users/{userId}/sync (the `AdminGetUserSync` operationId).
+func (c *Client) AdminGetUserSync(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminGetUserSyncRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminSyncUser Sync the user with Evotor now (reconciliation)
+//
+// For the partner: call Evotor back for this user now, with the cloud token Evotor sent in
+// `user/token` (EVOTOR_PARTNER_EVOTOR_API_URL): list the user's stores, smart terminals,
+// employees and each store's products and groups, store what the webhooks missed (through
+// the same rules as a webhook; forwarded under the operations `reconcileStores`,
+// `reconcileDevices`, `reconcileEmployees`, `reconcileProducts`) and mark what Evotor no
+// longer lists (`missing_since`, never deleted). Runs before it answers and answers the
+// sync as recorded: `200` also when the sync failed (`state: failed`, `error` says why —
+// Evotor's 401 marks the cloud token invalid, see `cloudTokenValid`). Takes no body.
+//
+// Corresponds with POST /admin/v1/users/{userId}/sync (the `AdminSyncUser` operationId).
+func (c *Client) AdminSyncUser(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSyncUserRequest(c.Server, userId)
 	if err != nil {
 		return nil, err
 	}
@@ -4704,6 +4828,74 @@ func NewAdminListProductsRequest(server string, userId UserIdPath, storeUuid Sto
 	return req, nil
 }
 
+// NewAdminGetUserSyncRequest constructs an http.Request for the AdminGetUserSync method
+func NewAdminGetUserSyncRequest(server string, userId UserIdPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/sync", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminSyncUserRequest constructs an http.Request for the AdminSyncUser method
+func NewAdminSyncUserRequest(server string, userId UserIdPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/v1/users/%s/sync", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewFindCommodityRequest constructs an http.Request for the FindCommodity method
 func NewFindCommodityRequest(server string, params *FindCommodityParams) (*http.Request, error) {
 	var err error
@@ -5578,6 +5770,35 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /admin/v1/users/{userId}/stores/{storeUuid}/products (the `AdminListProducts` operationId).
 	AdminListProductsWithResponse(ctx context.Context, userId UserIdPath, storeUuid StoreUuid, params *AdminListProductsParams, reqEditors ...RequestEditorFn) (*AdminListProductsResponse, error)
+
+	// AdminGetUserSyncWithResponse The user's last sync with Evotor
+	//
+	// For the partner: the user's last sync (started by `POST` here, `evotor-partner sync` or
+	// the periodic job, EVOTOR_PARTNER_SYNC_INTERVAL): its state (`running`, `succeeded`,
+	// `failed`), when it started and finished, how many records it read from Evotor, how many
+	// it found new or changed (the webhooks had missed them), how many it newly marked as no
+	// longer listed, and why it failed (never a token). Reads only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/v1/users/{userId}/sync (the `AdminGetUserSync` operationId).
+	AdminGetUserSyncWithResponse(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*AdminGetUserSyncResponse, error)
+
+	// AdminSyncUserWithResponse Sync the user with Evotor now (reconciliation)
+	//
+	// For the partner: call Evotor back for this user now, with the cloud token Evotor sent in
+	// `user/token` (EVOTOR_PARTNER_EVOTOR_API_URL): list the user's stores, smart terminals,
+	// employees and each store's products and groups, store what the webhooks missed (through
+	// the same rules as a webhook; forwarded under the operations `reconcileStores`,
+	// `reconcileDevices`, `reconcileEmployees`, `reconcileProducts`) and mark what Evotor no
+	// longer lists (`missing_since`, never deleted). Runs before it answers and answers the
+	// sync as recorded: `200` also when the sync failed (`state: failed`, `error` says why —
+	// Evotor's 401 marks the cloud token invalid, see `cloudTokenValid`). Takes no body.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/v1/users/{userId}/sync (the `AdminSyncUser` operationId).
+	AdminSyncUserWithResponse(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*AdminSyncUserResponse, error)
 
 	// FindCommodityWithResponse The user's product with this barcode (and alcohol code)
 	//
@@ -7267,6 +7488,158 @@ func (r AdminListProductsResponse) ContentType() string {
 	return ""
 }
 
+type AdminGetUserSyncResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SyncState
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminGetUserSyncResponse) GetJSON200() *SyncState {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminGetUserSyncResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminGetUserSyncResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminGetUserSyncResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminGetUserSyncResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminGetUserSyncResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminGetUserSyncResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminGetUserSyncResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminGetUserSyncResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminGetUserSyncResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminSyncUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SyncState
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminSyncUserResponse) GetJSON200() *SyncState {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminSyncUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminSyncUserResponse) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminSyncUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AdminSyncUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminSyncUserResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminSyncUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminSyncUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminSyncUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminSyncUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type FindCommodityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8797,6 +9170,47 @@ func (c *ClientWithResponses) AdminListProductsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseAdminListProductsResponse(rsp)
+}
+
+// AdminGetUserSyncWithResponse The user's last sync with Evotor
+//
+// For the partner: the user's last sync (started by `POST` here, `evotor-partner sync` or
+// the periodic job, EVOTOR_PARTNER_SYNC_INTERVAL): its state (`running`, `succeeded`,
+// `failed`), when it started and finished, how many records it read from Evotor, how many
+// it found new or changed (the webhooks had missed them), how many it newly marked as no
+// longer listed, and why it failed (never a token). Reads only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/v1/users/{userId}/sync (the `AdminGetUserSync` operationId).
+func (c *ClientWithResponses) AdminGetUserSyncWithResponse(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*AdminGetUserSyncResponse, error) {
+	rsp, err := c.AdminGetUserSync(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminGetUserSyncResponse(rsp)
+}
+
+// AdminSyncUserWithResponse Sync the user with Evotor now (reconciliation)
+//
+// For the partner: call Evotor back for this user now, with the cloud token Evotor sent in
+// `user/token` (EVOTOR_PARTNER_EVOTOR_API_URL): list the user's stores, smart terminals,
+// employees and each store's products and groups, store what the webhooks missed (through
+// the same rules as a webhook; forwarded under the operations `reconcileStores`,
+// `reconcileDevices`, `reconcileEmployees`, `reconcileProducts`) and mark what Evotor no
+// longer lists (`missing_since`, never deleted). Runs before it answers and answers the
+// sync as recorded: `200` also when the sync failed (`state: failed`, `error` says why —
+// Evotor's 401 marks the cloud token invalid, see `cloudTokenValid`). Takes no body.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/v1/users/{userId}/sync (the `AdminSyncUser` operationId).
+func (c *ClientWithResponses) AdminSyncUserWithResponse(ctx context.Context, userId UserIdPath, reqEditors ...RequestEditorFn) (*AdminSyncUserResponse, error) {
+	rsp, err := c.AdminSyncUser(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminSyncUserResponse(rsp)
 }
 
 // FindCommodityWithResponse The user's product with this barcode (and alcohol code)
@@ -10423,6 +10837,128 @@ func ParseAdminListProductsResponse(rsp *http.Response) (*AdminListProductsRespo
 	return response, nil
 }
 
+// ParseAdminGetUserSyncResponse parses an HTTP response from a AdminGetUserSyncWithResponse call
+func ParseAdminGetUserSyncResponse(rsp *http.Response) (*AdminGetUserSyncResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminGetUserSyncResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SyncState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminSyncUserResponse parses an HTTP response from a AdminSyncUserWithResponse call
+func ParseAdminSyncUserResponse(rsp *http.Response) (*AdminSyncUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminSyncUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SyncState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseFindCommodityResponse parses an HTTP response from a FindCommodityWithResponse call
 func ParseFindCommodityResponse(rsp *http.Response) (*FindCommodityResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11480,6 +12016,12 @@ type ServerInterface interface {
 	// AdminListProducts The products and groups of one of the user's stores, as Evotor sent them
 	// (GET /admin/v1/users/{userId}/stores/{storeUuid}/products)
 	AdminListProducts(ctx echo.Context, userId UserIdPath, storeUuid StoreUuid, params AdminListProductsParams) error
+	// AdminGetUserSync The user's last sync with Evotor
+	// (GET /admin/v1/users/{userId}/sync)
+	AdminGetUserSync(ctx echo.Context, userId UserIdPath) error
+	// AdminSyncUser Sync the user with Evotor now (reconciliation)
+	// (POST /admin/v1/users/{userId}/sync)
+	AdminSyncUser(ctx echo.Context, userId UserIdPath) error
 	// FindCommodity The user's product with this barcode (and alcohol code)
 	// (GET /api/v1/commodities)
 	FindCommodity(ctx echo.Context, params FindCommodityParams) error
@@ -11936,6 +12478,38 @@ func (w *ServerInterfaceWrapper) AdminListProducts(ctx echo.Context) error {
 	return err
 }
 
+// AdminGetUserSync converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminGetUserSync(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminGetUserSync(ctx, userId)
+	return err
+}
+
+// AdminSyncUser converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminSyncUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId UserIdPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminSyncUser(ctx, userId)
+	return err
+}
+
 // FindCommodity converts echo context to params.
 func (w *ServerInterfaceWrapper) FindCommodity(ctx echo.Context) error {
 	var err error
@@ -12172,6 +12746,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/admin/v1/accounts", wrapper.AdminCreateAccount, options.OperationMiddlewares["adminCreateAccount"]...)
 	router.GET(options.BaseURL+"/admin/v1/users", wrapper.AdminListUsers, options.OperationMiddlewares["adminListUsers"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId", wrapper.AdminGetUser, options.OperationMiddlewares["adminGetUser"]...)
+	router.GET(options.BaseURL+"/admin/v1/users/:userId/sync", wrapper.AdminGetUserSync, options.OperationMiddlewares["adminGetUserSync"]...)
+	router.POST(options.BaseURL+"/admin/v1/users/:userId/sync", wrapper.AdminSyncUser, options.OperationMiddlewares["adminSyncUser"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/stores", wrapper.AdminListStores, options.OperationMiddlewares["adminListStores"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/devices", wrapper.AdminListDevices, options.OperationMiddlewares["adminListDevices"]...)
 	router.GET(options.BaseURL+"/admin/v1/users/:userId/employees", wrapper.AdminListEmployees, options.OperationMiddlewares["adminListEmployees"]...)
@@ -13653,6 +14229,190 @@ func (response AdminListProducts431JSONResponse) VisitAdminListProductsResponse(
 type AdminListProducts503JSONResponse struct{ UnavailableJSONResponse }
 
 func (response AdminListProducts503JSONResponse) VisitAdminListProductsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUserSyncRequestObject struct {
+	UserId UserIdPath `json:"userId"`
+}
+
+type AdminGetUserSyncResponseObject interface {
+	VisitAdminGetUserSyncResponse(w http.ResponseWriter) error
+}
+
+type AdminGetUserSync200JSONResponse SyncState
+
+func (response AdminGetUserSync200JSONResponse) VisitAdminGetUserSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUserSync400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminGetUserSync400JSONResponse) VisitAdminGetUserSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUserSync401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminGetUserSync401JSONResponse) VisitAdminGetUserSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUserSync404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminGetUserSync404JSONResponse) VisitAdminGetUserSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUserSync431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminGetUserSync431JSONResponse) VisitAdminGetUserSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUserSync503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminGetUserSync503JSONResponse) VisitAdminGetUserSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSyncUserRequestObject struct {
+	UserId UserIdPath `json:"userId"`
+}
+
+type AdminSyncUserResponseObject interface {
+	VisitAdminSyncUserResponse(w http.ResponseWriter) error
+}
+
+type AdminSyncUser200JSONResponse SyncState
+
+func (response AdminSyncUser200JSONResponse) VisitAdminSyncUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSyncUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminSyncUser400JSONResponse) VisitAdminSyncUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSyncUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminSyncUser401JSONResponse) VisitAdminSyncUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSyncUser404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminSyncUser404JSONResponse) VisitAdminSyncUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSyncUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AdminSyncUser431JSONResponse) VisitAdminSyncUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSyncUser503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response AdminSyncUser503JSONResponse) VisitAdminSyncUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -15315,6 +16075,12 @@ type StrictServerInterface interface {
 	// AdminListProducts The products and groups of one of the user's stores, as Evotor sent them
 	// (GET /admin/v1/users/{userId}/stores/{storeUuid}/products)
 	AdminListProducts(ctx context.Context, request AdminListProductsRequestObject) (AdminListProductsResponseObject, error)
+	// AdminGetUserSync The user's last sync with Evotor
+	// (GET /admin/v1/users/{userId}/sync)
+	AdminGetUserSync(ctx context.Context, request AdminGetUserSyncRequestObject) (AdminGetUserSyncResponseObject, error)
+	// AdminSyncUser Sync the user with Evotor now (reconciliation)
+	// (POST /admin/v1/users/{userId}/sync)
+	AdminSyncUser(ctx context.Context, request AdminSyncUserRequestObject) (AdminSyncUserResponseObject, error)
 	// FindCommodity The user's product with this barcode (and alcohol code)
 	// (GET /api/v1/commodities)
 	FindCommodity(ctx context.Context, request FindCommodityRequestObject) (FindCommodityResponseObject, error)
@@ -15796,6 +16562,56 @@ func (sh *strictHandler) AdminListProducts(ctx echo.Context, userId UserIdPath, 
 		return err
 	} else if validResponse, ok := response.(AdminListProductsResponseObject); ok {
 		return validResponse.VisitAdminListProductsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminGetUserSync operation middleware
+func (sh *strictHandler) AdminGetUserSync(ctx echo.Context, userId UserIdPath) error {
+	var request AdminGetUserSyncRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminGetUserSync(ctx.Request().Context(), request.(AdminGetUserSyncRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminGetUserSync")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminGetUserSyncResponseObject); ok {
+		return validResponse.VisitAdminGetUserSyncResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminSyncUser operation middleware
+func (sh *strictHandler) AdminSyncUser(ctx echo.Context, userId UserIdPath) error {
+	var request AdminSyncUserRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminSyncUser(ctx.Request().Context(), request.(AdminSyncUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminSyncUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminSyncUserResponseObject); ok {
+		return validResponse.VisitAdminSyncUserResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -16434,634 +17250,651 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17cxvJlS/4VXKxs0FgpwqqJ1AAY+JeiKJsriVRl6Rku42+RKIqiygLqEJXFkTRCkWou2fH94Yda89e",
-	"713v3HnYsxuzf0xshNzunpb7oY6Y/QLFr9Cf5EaezKwXCiAoUW61R/1HCwSq8nHy5Dknz+OXjxtuNJtH",
-	"IQkT2ug/bpBHeDafEvg8cN1oESY7McEJ8dg3dDGb4fis0W8cTQgKySnC/JmG0niIpwvCHgq8Rl9XGtPo",
-	"JAgb/QadRPN/L5ptx4vGkydKY+B5UUjvzT3ZsEeoGwfzJIhC0fiMxO4EhwlyJxElaI4DD0XwAEWRj5IJ",
-	"QXg+nwYuZt+h00kwJYguxqydcRCeoChGrIET9pk9PZ/isI1uxtEMYej+eMH7b/+YRqGCsJ+QGO0+jJIo",
-	"3qIoJj6JSegSVBpsX7yMAoowmgY0YaN5HHgKem+BwyRIzp5sQ398sCjw+KPzKXbJJJp6JG43lAIl7xZn",
-	"BpMNi9Tk3TX6P+KEbZBHSYxVjzwMXNJQGrLTRt948q7SmMeRt3CTPfak3elh39RN1fZdX7XMsaX2yNhS",
-	"fUcnjq93Pex22UjIews2zzuL2ZjEjb7BBjfOlgOawr2eP/a7mtoxta5qYddVxx3dVbuWTkiPEL/jag2l",
-	"kQQzQhM8mzf6DUPTu6pmq5p+pDl9TetrWlvTtD/XNA0ePZuTRr/CCEpjQUkMPWq6qpX+0wXjzILwTpTc",
-	"jBZhhSPvRIgu3AliTRQJSOI4ijkB3cgjjb6lWUojJpgCr4VRgnxoDeb9Y+Imjb4cx5N3s073fX+pP8x+",
-	"QEn0gIRskd0o9IOTRcy4hDwk8Zl4II4WCQEuGFNS3isbD64wknshXiSTKA5+Ut2U348jzvizgFLG94UB",
-	"XtCrXuh1Ueyg2DGjbKnDAVBbbB328ZoLwkJBOERBSBM8nfL9iUMPJacRKrIWIxITO0VuF+Kk/7gxwfR6",
-	"MJ0G4Umj7+MpJQqXLE8U9tPONFp4RzCxfhIv2I+F7sR+4d8wKvFHppgmu6zP27TR123N0jtOx7KNnvYS",
-	"O4dtt+JseJ98Y8q9pPM+D8UWg80VkkeJmNgNnJBsq3RUzTrStL7l9E2nuFWY4IJh0QTHCTD3y2zzBCcL",
-	"yvaymwQPSeMVdjmJZ0EIdD5gE6Mgw2GJGE0u3MK51N7LF6jIVdnXqElBbZRY6ThbVhDcrSL7eDjB7N+X",
-	"oM/aYXPWewkxWGEyKfXqSKA0HpKYggI0VtHpSLZ8mMSwMdZqzoxQVW3Zhy9g9zHtVdeTgk6DZIKyqaDT",
-	"OEgSEiLMlBmF7tm7XnASJFRhX9eoTo+4UxwTioIENfF8zjd8O281oIjRRDTYEvq5frmPs9eO+eOw/mVl",
-	"Whg/m2Le0fKY/4h8M3Z809U9Q+1ii6iW3xmrPVfzVIPovomtse12vIr6LDFO46U5514Y1O+xwg/1u2wR",
-	"fnP7zDU9i9h+R9WxMVYt1/RUh/R8VcP62BA/Lu2zTrejrd5nRUJU6bUTzWaRB0ZU1cQVE2RcIz7SY67i",
-	"hNUI2hmNz1CQUDTGMejTokKbujuRx+zpHzW0pf/0xrsKeySaRNPrZ/ej6WJGGn27bdnZ13d5t98LQm8H",
-	"dLVumEpjRjBdxGyO5//p/IOG0ggxe7OR/jZ9nn58/pRtCheHWddG3mdHY50mOCayP61tdxkdboDuolUV",
-	"T2c4TpCQ+tOMW7imo1Xm+NHjbCx/m744/wVKP0ufnb9//n76DH39l//VBFUUxeTeApaa6T7NMBz1pnVT",
-	"Vy1Nv6462s2B2tvd2Rk4lq3fvHldLPVPopDs+z4lSaOvaw5MRmksSu0Y6g3b2VEtbVdTHc3W1eu2Obhx",
-	"86bpOB2N2TJK40bk0rv4hNQsNj4h6CxaIBwTFBPsMRGbTawxXGia6f4PXuSCyJoksyl8RfgP7G80xeHJ",
-	"XwwbJBw2Sr8R7BX/npEEs9NJTEnyF8PGIvFVp/xGEiRT/pEQkKvqHMdJSGKkt7W2hr5++is0uLuXy1r+",
-	"2rXCew0+2cWMhMnAdck8uUBfxMQlwUPiIV1Di5AxdOSzk4vYAzhBumFaKAiTCNEkch+0c5kvDnjIEx0i",
-	"TVcHOzu7d49Qcx5R1Ytc2lK49ohCopIpgcdwHOOzbYRnzOyj3ILHFLnTiJLDxQy50YywL7j0pqg5bLBB",
-	"aMNGi4t42eEWRZRQtqu58cVPXfw16DcIEZ5O2ZSqg6ZlHfKdKPJoTowmn0aZxWF8ufnWUbWeqptHutU3",
-	"9b6uF803ePSA0MU0OVzMmGhn45c/1HzFzGy+1cPFdFr4UmwZ3TCJZXe6KnF6Y1U3PFPFlt1RLaPTsW3L",
-	"Ev3y/SnesbHuOB6xVKs3dlTLHVuqo2lEJePO2DY0wzK7TGzB4ZIJgCdKIxQ2bEdpRHMSbjZZ9mR1/PK7",
-	"yw2/tJjstfy7e/f2bnAVOe5plq26RPNVixBH7TEJYPR0t+P3LIK7YyY6YhxSZvRKE32MKZH7QjbPR1r8",
-	"hXciVyBgz4JYK35zdxKF+VfRYp6PV3zHVEUQbUg8IchybX9jf+fe7d07R8f7d3fvCN1ZpOzi0lTl0pK9",
-	"/UR5vKx5tNVqR2PkmeLQJf8hczno8CXXeRkVhC7lb8GyZd9xCjbGU1z89ohP9s7+we3BreIPYmpdi/R6",
-	"HUdTTb83Vi08Juq4pxmqT/Re1/UNh3gGvEaTu3Hg8rFejvLA998jZ5xB8HwOFkrPHVuWjm3VNsaGanV8",
-	"rI4tzVP9rj72fZOMOyaBjVaUqOnfnn+Y/sv5++ln6Yv0Dyh9cf5B+nH6Sfo5LDARlGsMG50u6Zlk7Klu",
-	"19VVy8eW6vQ8SyUYe55uu7pj9IYNOGb68zgIk0Piij5yZmHkneH4gSS/sAsEoYVtMI9okB3y4ETJycSk",
-	"TtGDxJYzBkF1t/hAnMsukFMgK7PPJUMi49yD3e/sHR7tHhzf3T/cO9rbfx3c+4bvY6NRpW2JbJUdvnNr",
-	"/3D3qon0bm4Jgw7Lfm1Y/tgmhq2rvud0VMsa62rPxmOV+Aa2sd8luutn5hLQ8frirN58cDGdBCRGwKPE",
-	"YwbDghkUlHAdOk/4cZNOojl345q25TB1zN5EfhQzgwAFCZmtsyd0S71+74cFY6KPwghxhaVw99KEIDY9",
-	"/kdB6kt/8d3BD68Pdr6Xtd3E/HkKhsgJDsCLB9apBzYH+36KadIqGwiDfIY+uJORu6BJNCMxal6/98NN",
-	"LQWr27fXWwqMUGVDofjNN2gnSNvAWWMbLE3v22obNNixdVmkNPSu7TmY9NRuzxurlu04Ku7YWHV8raOb",
-	"xPA032+8LqGzRF2gn/nWeHjtxsMS5VdqZ/Py2lnVc/XM9npRhah6RT3zBwrqWeXf0MLnb1I9b762l1ys",
-	"l9gY7L2NiMe/OcKP4EswcB4Bgx3fHzAFmuBHd0nskjCRvx7ghBQJlxTe5eSWVD4+GvzgNVD6ZehhMj7D",
-	"Z0yciS20Mzj8LiNSHMpxlfhIzGTwQyZT3pBJWJtOQnvjJuBVlYxu5POygVnBdsqVkFGj+EDcRwmeSn6u",
-	"NSuPb9492Hstc35TTPAV/NFpVOVnDUv/sUzw6/d+mNvfJjZ6ttPBqudoPdXq+a467hi2im3d811LI55v",
-	"LNnfY+w+WG+DxyRZxGHJCBfGN5lOSYxO8EOCWDPwJdjhYJFvbITbzAgHI/pVDPHD3Vu3rtIKz6bdFKPb",
-	"2Fln9LXet9sE765zz1Wn99Y9d4ljfZV4/FhvvrWwX7t7rkr51f4v60ot7AsN7IJ9/U2b15ejoBdQSKzh",
-	"s+i27fwrvr66pCizPebSwLVzXt873Nm/d+eoOqVXmsLl961u2Z2erbzk7KXw4FQwzbZm5D/eFVySWffm",
-	"8m/woqG3ze5K+nUayzTLBMUVEu8bOl6tkIrdxmZb50/tdLWCHM6mB5M/1uHqj73TandYZaf0ipLGXL1r",
-	"Gt/IGoIr7dtxuFxehaXDpe6UnFJLh0v97eHysvxRie/Ubeg/4tGSnXry4+VGrunS8XIH08le6EYzsv6E",
-	"6RGwpoiHDKvbtrMwDiSF8JS76TQ/BvoBdfFUxIbyGFGQrE0dsVS21Y737uzs394t5Y9AUiI7qWYm1vW9",
-	"W7cOi6fM8imRzQvNF0l5gKhZ6GDTw6Jt9M3O2sMikKR8Wix99YZldvTWHB2XJvv26Li5xFgiHpcY3T/e",
-	"0fFyw/NIGMmU7kYfWFaO2amVcuKR6nEH9uI3P5tl16qerUGvTvuZ67VfebZ/LPX3EhwGOWQ1C1QQdq9P",
-	"CVU6EX5O3+mNxxpWe7ZrqBbxTNXp6Zra67hjExs2GWN7WRHtL5KLNRFTBV5MTiuKCCLyUs6v1TI21zL7",
-	"944qamYbknmnmCZFvYJCPCOUl5Lhs2iRIBcn5CSKz1BT2Ik74os9T0EYcTHbqtFHCX5AwvJIhUYSg9lY",
-	"JVl93fpTUkm6tk4nVWf7ViddQidVicclhv6m6KTq8FbrJMt483XS0myWdZKRrYFZp5Osb59OquewQpA2",
-	"l4+QVrxKUwkh+JpVVaEXoau0TreLbV21fN1VLdcyVMe2HdW0e77bcca2Z5kVXQVClS/SemUFYtVDdBL4",
-	"CdJFgXBIEF+vw93Dw739OyVt4+I4DoS+gTVHTbOrdVrZ0WoeRy4hHkVN3XZaazVdRy33k6u6snI6gjQ9",
-	"NkQx3mbpvY21kt23u+ujal2tU8mAt503VSXp61RSdarfBpW0fhdXZ8R3sc2rToHjGn3ddnLfUFfr5Dur",
-	"yC+vcQNXu+FNYk/rkI6lq9hwTdXytY467tpYHXuGPfY9u+N53fIO3p+T8AjHF5iabAEhqK61bTRFbhQm",
-	"OAjZDz5ahDMcP2C/8sgcao4JiVsQUqd4StD4DD2ECJGCTieBO+E7WlZTxcSNYo8iTBFTu8dHg4PdtRH4",
-	"jpo9t+wZ8QMy9bjMoO6EzDDyIkJRGCUAVaCgB2SeyKB6H4XkVEFuxHpIyF74kIRJFJ8p3E3znThazCn6",
-	"ESP9u4oo92KWbVa+BaIII1mbxUxwgtkEVzljBmXSMUJJ2jazWa2VMgApoNtHus7UTRlSoCplCtKj+vdF",
-	"IoZtCa2nm6rTsa+rlmbfVB3NGaiOaRsD7bpzwzR2eIClTDpZaC6JBekChtlzNEfTta6hW1XB1BvruoVN",
-	"U7Ute6xa3thXseYR1fBN2+t6HccytapgIqdZRbwUUsaS3VyklNm3jUsKqQ0pUOCURl+wypLkMpckl2WM",
-	"u4aJbRUTh6iW13HVcU/vqZ6raR3dMj1fw3WFgrZuqzcse0e1tN6O6mi7PdXQrRuGdsNxBrr5xtnf6xYB",
-	"ZtXpFoobi2WNl7fJN1yxC1IMzNUpBrZWl2Sg6oUkg4bV0bSOY+uaZlidxnJY0qzJN0j/IX2efpS+qEk6",
-	"GNza2f/u/q3jO/tHx7cHB9/bvVET1nQ7vus6Zk91xpahWh0Dq70xwapluB4hhuk4ul1OQDDsixarKlsK",
-	"BUKc8CtTEjrOK6Uk2Nq6hARbK8VUbVlUYmtLFb1r2eqSCQovxVpvzMarriVfpl7tIVLbbDduEM+5PM1y",
-	"8ybThQXTBvd07JhdVTMdR7UMs6M6Y62rmoS4uqf72Bk7ZdPmLt4oYdBfhJ5AiABzJfJRliZBplPpV+uj",
-	"6qqB9l9eZHCToWSCE2gvg0ViZxn2Bl3MKBRYh+QEJ8FDsvbkYqqyaGfVmWXAh51NpCle+DdQhVN3Wnlb",
-	"kfO2IufffEXOt7Wc923B0NuCobcFQ28Lht4WDL0tGALOK2d1Xb5o6AAKYy6E/RHVM1FIAPenDPuTRBAO",
-	"p4v5fBqQWAFUnch9kFvpp0EyiRYJEjtrrftSUw92j+4drI5BSPQdMSaRtCV7R03++mbWvd3XnL5mXojG",
-	"swzG86bGIqyV5n3NXF+feW8smfdGlziaR8aq6fpYtXTfV8eub6i65ps69se6D7hob2h4vIZ4fKm+Tda7",
-	"/m203mso/2213u2rBePZBIungCnzFoln5SauzxcRRPvj6nSuvXKV3tPsjo0NrGqm6amWTTS15zmm6va8",
-	"ntXpjMcdrFVVOtN7Ii3mAuB0HJ4QmSwQuKSAYol0TeMJaJbNdKzdQc1o6gGvKSgkp+ITBtxA+GNtioGu",
-	"qwe79we37g2OygkG22hMaOARinIdiIIkS2+QkTLULIZFtyjau7271xIRxjziGPlgjESnoSIg33l1c/yQ",
-	"xMgPphxqdhF6JBaZeslkS1QTL5UPA00klZqF8V9gXeiaqhlHeqdvdvqGs9a6sCtpDvnfm4UgTU21e46m",
-	"WpqpqY5mDtSOY3V3er3rO93rdqM+0qjZmrUcadTtseZruKPq2Ceq1eu5Ku52ddVzu7ZjuZbj670VZodR",
-	"Y3asJsLG0cULJ1c1O3pLZgcxte7Y0rCqe46rWp5NVEdzumrP1G3P0ryeC4SoBBJ537rTu65a2sBUHc3o",
-	"qp3BoOPc7GjadXPwBloqq+kthNLLZfJtuBIVUyWXCjz2tGRo8N1QsR2I4XYti9iq0TMt1fKdnjq2bFN1",
-	"XM9yuh1s9qxe4yVnz2S8FFuNvt1RGlKcNfpWMS0w2+SvgS5vOouYtYrQ7rxCgOsyFHp31TII9sDdXk83",
-	"seoZnqNaRtdSna7dVX3HJrrRG+uuY5V14SGZTtfHt2g09TJkC54jg5E0wZAsTBRqhtM5+1ZBSRQ94Fnl",
-	"7AFZvMT0inC2rI1dGSrgXOS6kPfP9FdCwjIwRrO0ZRW0ZLUpaKkCu/DVUoGxgoouRAUJL1bNKwqq9f1U",
-	"v25toyIbcnRdrh9q43EwVUlJqnCYEZmj32SE+TeA0VGnS9/idbzF6/hTx+v41sLpvoUTeQsn8hZO5C2c",
-	"yFs4kbdwIm/hRN7CifzbhBNhp7NXwRL5fhwkRNyXuMY/fRpHCVkRdI58f4MrZnrq9w/2jnaP92/evCCe",
-	"LG8vY+02s5c2jSLrRt8w/oSiyPaaKPLSXN9GkTcPQC0Rjy/V2zPoa48iL1H+WxtFtt5Gkd/ITWy/OVHk",
-	"TIEV6kN8f9zrjolKsNNTLU/XVWw4HdXWLMNydWx39ArQyg8OyDyKkw0vdQnRD1AMLyjiNpfAT7Yo4hce",
-	"U0Qj5ONYyXLBmIoLwhMUJH2Ec5Ud+fy+T27loVO425uZAMXS94CK349/cHywe3f/4Ght6NlQK0+XoVxC",
-	"XnBbaL+khxRUsl7B0182eHm1CnykxajzupvngET8wtFhwxw2Kj7ynJoZhZt8EhuYJNaR1u1bWt9YD0bW",
-	"NexOu2KUvKl3zOlmvUVSP9XXZ5EsV6r2erqnm0ZPNVy/o1rYG6uO17VU1/cchxgEd3yjtsYe08larVU/",
-	"tepRSzedInpYXoHPV3fp6OVoS5PSsmNXLs4rG+b1Sar8NMfb6uhjYrkGVjXH76mWrjtqTzdN1XBJ18Gm",
-	"r+FuBWPjncuIKbbt3pE7C2rQgLFpLrJQFNYAE14sowTF3pEiZhVUh5SLQHKKxmcyKxZRruvXijJTiDL1",
-	"HXVJlOXF++Iw06+TbaIqvyyQSgKM/cwk7gNyhiZwH2cS42DKRBWdY5eg5jDTc4d4SigaNpZq7t55dfFl",
-	"On864staL75M59spvmwFPuyFhY//oWgCuRysjQs6/jn/HfJCplNp4q6quTZVvXukOX3D6OtrZWGna3BZ",
-	"aCiNMAp/QuLocDG7Ky6BoI2+YZs93TFtp+0UnwAmrvyaC1JNaczzJh43YvKQxFSIS7Fnaela479Lf5n+",
-	"t/TX6f+b/l36z+nfpr8u3MagZeyvMSnItgz7WOjjuqjJvbiff0j/W/rL9B/b6d+kv0x/k/5j+vfp/1Xo",
-	"ylzVldy8d4vT4qXApeJyqCUvDEL+wUdYbImLgUs2czzO2qkoKdPS+WPhgh8yKF+hTYjyN+dP00/Sj9Pn",
-	"5x+kL9IvNqEHtL452f8RqL0hrZd1rfgmIz6XabT4G5Cz+P0q/fxOWT8XkTBMvaPu6N2BamkDR3U0c1fV",
-	"dm19R9sdGIPrg8YaHUx6xHOsbkcdY9NVLdvEKu7ijmoanuV0sG14pIKSQ/fnJNwI50qguXBVa0hlK9M6",
-	"+6B4oLq9BvJKyW99ZjqqrBEQk5NrnYFdtdRwpjjFeQXze6Tl8/SYDfVYrAi/xHz19dSv56LpgWwoA8Gh",
-	"5UnVDXJTDK7O60PH+WNrV2MdAFd1nt8Gd+V6AK5OHV6FVQgEF/n89Znu1V6E8MG67xp6R3UN01MtE2N1",
-	"bGJbtfWO1XENrJmuy4XH7mw+jc4IF+ylsy8Rv2T8Lr+gNSw+xTSRQDG/Tj9Kn6Vfpi/Sj5hwLn8L8bUk",
-	"jsKzWeCKN9iU2PfcH9TtOd2ObZkGXHQcTQFh5sbtvTsyQ5itDhevhmGonu24qqURTXU0W1fHtok93zcd",
-	"p6M13s0JIh+3O11NtbROV3WYXXPzpn3T0m7qA8PczQiSnNURIzlD0fjHxE3yiT9+wl6I4yjWNU0vv8S+",
-	"6aPTOApPUBSjWUDB04Lnc+TGBPyReFpoqkFYO4LzgE9YC0wDYwoCfIy96ttP3i0OwFgagNFHi/BBGJ2G",
-	"bAgxeRg9IB5inIeS6AEJL+reqHRfeLPctbnUtckOa3QxJzElXqlTNMc0gfzKk5gdZOYkDiLvoqGYhaGQ",
-	"R/MgJmuGYy0Nx+IXrMEb7DgVRjzXkS7GmZJETRgBf5IrBf5C4LUuGp5VGJ48SsbkvQUbJ2gTzjn9fNtn",
-	"DTY0XdVK/+mV6XSWptORnDWNTgJY3Dmm9DSKPdRkPVx7SOLAP7tw2J3KAi81VxyJscTjBvA4I9c48s6Y",
-	"ig2jBP0vhyCKVndslBl7hqd+FM9ItTNjqTODMZUkK4fRY53KvdUUZBYY0EHSumgYRQYXrSyt1l51XObS",
-	"uIDZ+XD4WZ0vDvgnohjBEF5idEWeD0I3imMufS4Yn7U0PsH92OV51AFF0yB8wOt2cRglExKXGH5zHjLK",
-	"rI+nMcHemWj+4qHaS0O1+VA5IwZUgHDzAYFCJhcOyK4ZEHkU0IQuDQiUkxjSQ2bK3cUnpDwmZjeH5JTQ",
-	"BHlkGjwk8RlqToNZkPyF3tpGsygmyI+m0+i0OK4gITMR9Iy8s+tnCdNadrfD7QQO/xOL8jBuaBAR+KNc",
-	"Q07u4hjPuFau4usZhqPetG7qqqXp11VHuzlQe7s7OwPHsvWbN6835FnuIfEGCbxkdFRdVw0HPB1237Lb",
-	"XVt/B44fIXmU7CxiGjHjaX/QYLS4GcWnOPZuE0rxCakhygB5BHtoxh+Ag0AGxo6ThGnLemqIH2mj71gQ",
-	"wEsy8OjGJEnmtH/tGonnbWGKt+PFNQKMqU6i6IEws/SuAgbHgDdWmKOhavqR5vQ1ra9p7zT4Y8BsjX6x",
-	"N4RDekqYELHBtGKPHSY4WVABoFdcnnlEkwN+NqaNNaQV3bZ1w3wHjND3II+cJtx+ZBQTdiCPBy6LfaVx",
-	"SsZsovDAjJ4cW8byIt0+courFIQnbOgVA24/JKhI3sJqFL7miwIjY+daweCE0dg2tJdaIB8HU0Ycuc7g",
-	"dZuyhu6SkA12cEIOiRuFgFDbtpXGnH/f6Bt8J36XYI/E9CiKbuG4bjtO+APgMI0ekhh1LPS94PpauWCZ",
-	"RZUjW0iiCE2hk6zraTK5EZ2Gy716OMFjTEkO1sqZqNgtFTzUyB5ehDHB7gSPp6SR97D/vXL79+a1rUQP",
-	"4J075HTARXd1F85xnIQkziS7H8XoLFrEiJl87oIm0aw8wAmm14PpFMjNQVBB0jb6DTqJ5v8+X1WQQsIG",
-	"6DeSCQmKRsETpSHEFaCKXlTiCvKN+/1P2PMo/b/P308/P/8w/X36HDUpidkZlLYQTnjdThQl8hZaFyd4",
-	"Gp0wu4y/y4YNEieMQMMqqBB7R8PGsIGapxOcSI12GgcJoUAazJtoKYxwJEygWJW7LI4g2hDTBEmnQl6G",
-	"S4/5DI7h7WMx3ONZEAYzPIXT0HLVKs+QgjdKJyX+jSD+BNP7OA5wyHaKAIstZxIUTlAFmsHqyBlkJ0p5",
-	"mYeBe65OVHvc9VSLOL7aw9pY1V3DM4nl27gz5kcdsYSHfD4XLCL2MgBC/jxKf5W+OH///IP0WfpR+ln6",
-	"DKVfpS9Q+vv0xfnT9EX68fmHqJmpzCBESXQatjhUCBaU6XMb6XD34P7ezi4vR5rzmuYEP4JVLpBDQjNn",
-	"DpuY+CQmoZu3IIxDEUAJI4lreKYgGrAHcTZ8cQwQ+WsAqg5i6WoYQDxTWnrMrISjiNfDcQYQ3FC79Okn",
-	"6ceF5b+Q2hWm2IwR8rIIrSYxW2YaAnFz90LXdbwe0XxVx8ZYtVzTUx1i+SprUf5WYjG6A/RbVlFyn0gf",
-	"Q4XgNZ4GPHWjncjjXgBt6T+dHfqX0qvstmWvzrDSDcDTXVocHCeBOyWZa+n8/fR5+jEv0MRJEgfjRcId",
-	"J+ln6efn/9v5T3W2UJ+mX6bPzn+afpJ+mT5PP2FqXf5u1PxuMHttjONsUkY+G+7DEKi9nXKulc5NjaU0",
-	"qP89/ez8w/P30y/Pf5b+AZ3/Iv1d+nn64vyn8guYxPlTxrDruE+kMEnu+y1/q8pjuucRrHfGaq+rj1WP",
-	"EFs1uz1H1cdGD3cxNojRLeU9tXWjlKBjLEHidiUb3h8cHUMKc7IGZlhwpKaPse6MO6rT1bqq7Vtd1fR6",
-	"rmp5Y812NNtyxwJ0SVhyt5kWpDdwQo6CdXcYZXCr4j1AW22KUAk9fmgcUzLlIkDh7uvAy4DemRXQ9kQf",
-	"WXYrnBDZIVlEe1nr98LgEZrBmLhtpCDd6nUcS9N1R9O0gnt8FnGfN0U8MtdRte6RbvRtu69DBPOddp2E",
-	"9Ig7xTGhKBsPiF4+hO0iQAN3sqFxlEyY1pwB7H3WfRLMljAaBDlEED7rIKDL8yoZojjB4l+xCuU5F2ET",
-	"dM0wuoZB1J5l6ao1JmN1TDBR3c7YtUkX+6bGrGtygoNclUqP5V52dLL0rmp1rjuqpV3vqY5m7KrWjd3r",
-	"ne6O1rU7dsW3LXypxPQ6rq72xo6vWqSLVay7hprJ0K4LefahH+1MiPsg6z0/9Szt2rw8AuzuzVmYt7oO",
-	"d3vTXbxqRxqwtBKC2+q0DUtsSLPbhiL0QrWO7rDTiXB4HUaL2BUVEceibAJCTEB+R5P+23w1eoajmnq3",
-	"o1raLjvI7hrqQNdvaqaxazjGQJYiDGacUtlo2Jc3igSEb46KgyzkyMuFHNtujzjYUE1P91ULd4jaG3dd",
-	"1fA1onuma41tLHDeaYJnc8GORscCF3yeZcm5nau0i490D0nMI3LGk1z8yJr4sjaU+0hqw1ox01q/hRqr",
-	"pELj7X56u5/+VPcTHcQxXg7bQGCY6Ve5k2q3Fjx1fBrj+Zx4NSbnxZus09f0N2qTOeOeq3k63FCCVWts",
-	"uWrPs4na8btY/lbeZNzklXtsDRcKtMsr5URtPRNq9Qwop6LqxGAMaI5Vx7U81Sb5NF8vAxYMSspE+g6O",
-	"vUHorQT1Fy6JzM+GktMo580ghMwLYEcInwnTEyM/JkTlSFgZLArEr8ZnyMWxpwhsFI6vL37C7gNw8MMT",
-	"/ISbdVXYEmwHeJF7zIhBj9nx+QGP8EKbxafmfFrH0B5/Iktz3Bb5mjFN4GSdWaB6R/WCkyBB2TLkWRi5",
-	"qSgT0oumIvTPOZs7acq3oBUo1xeT5BQTMDHsb06PS25mpjG/6Y3MPTr8GO9aHuNolbG0ark9dtgWZ2/5",
-	"2+b6UqtTlWZP0zrdsa8SxzNVy3dd1XFNTfXHvtftYg13YXoFVZnVDK1Vj/+Qvkg/TZ+f/1X6/PwX3GFx",
-	"/n76Ufoi/V36Iv0YcgT+gM7/Co7CnxSvV9GWqzjuFn5LpFQoVo6vVp0HNy4jsMhYdTRiqFjXfc00iOEY",
-	"uCqw+CguL7J6xPAstzNWHcx0JjE9dWy7XVXDvbHjdr0Osf2yyGqUZBaXQK8st5TV+0DAU2l9q9s37Bql",
-	"tmmO0Nq9sAkm1ZJSk1JdBc1m+QZW2Q5QvYLAf8WdsGHJ22V3Ai+8Ww1AkrO3RBh5Ff7WjSp/bwSlV+Rv",
-	"MYyNGFwiYMtlkquhgm62iO6rTFSpQlbBQlXUsq11epZuWDY4tK5ILVMSejcgtFW0CnfBHV0KX0KkIaAb",
-	"xMs2C4I9kd0n+2FN+Ep2G1D03oIsiIfwCQ5KXcbwdqOv500diqu2i23FhJRmcnGDJmvwcE5cmTS6PLwx",
-	"OQnCMAhPMrpwiokXlILSL8V4Qz9i/yZBAilbgiAiQlVcn4be1toaY5doTkI8D5gGamttEwh3yPjWg2j8",
-	"9cg7W4p4CQcxCqMk8AMXlmWLQgIKDE2GZ986jd86ja/MaXwo8g7LvAgiNjtRcrdpXcTC82JCKSPIbyCG",
-	"8z4zhxSU/i37K/0s/Sh9pqD0t+cfpM8glvNV+iz9En55nv6BmU2fnD9NPzn/kC1J+lmBvn/LK52/SJ+l",
-	"v0+fMVMLEiwXl8kVyae3nOaxH4ppoTmJ0ZwJrcukvrzhE6+mVfx48OjOTwZnt398krzz44PZ7UNNu33j",
-	"ZnDr6OT0ndlusv/9+z/+obFr3blx79E7s3cCLq0K+YMDNwkegqpakqn8XCQTAzOOKbx8jOXby04+d4Lj",
-	"E+JBAvjjBs68N3qn3ekqDXcRxyR0WV8H9yD7h81LhPlLRTwdVbOONK1vOZViJyFVuX3X6WHf1E3V9l1f",
-	"tcyxpfbI2FJ9RyeOr3c97HZ5esuChG4m6MDPlc8HmsK9nj/2u5raMbWuamHXVccd3VW7lk5IjxC/AwZb",
-	"0dqVtwJmA7W0tq535UClTV1L9vUWQnW5pF1R2dRJHOApogmOC96i0kqJdIYaZywYyVlRqNKYTzEnBDQH",
-	"WvAKKK1fJaUt1dCOdKdvdPpmt921zYzSjA53ITf3xiLLhbqrWzeO6tdhMzutugoHJCSnfBXWgdBgisQu",
-	"gESOBJLyHiUieVhBNJLpHjFvUNxHUsjuhYQASL3M3h7zPQJuiDbKjAvuXTmbRthDLp4ni5gAKqqh6T2F",
-	"WUNjnAQzSOjMuUL0exwTPD1mT3L+6HO/ByIhNPEOijGkWyYTHCKgtSLvio8Jz6BF+X5fk/HQrKFiC83w",
-	"A0JRBF/iac298UWKSFJBaoxIA13Oxq4VJj2R9Gbofd3qa2bbcjrvVNm75xPcc8eq5uhd1bJMXe35465q",
-	"9yzf0W3H0nWthr2tGvYmPV/HJiEq6ToeO3iaas/0Oqrp9Pyu7oyxQ9xl9u6xw2w2SN1o613rnXrmlWy4",
-	"gnm7puP0rCXmPeIVU7Uiv0RpEnorhEmSNbEsT65AVnSuUlZ0VK13BDmOsOK6sUYqF0hzOYEgX4RFeW9B",
-	"aHKhdIjJLHootjyez6fiVMD2W7Zx5iSmbEvIVLntZQFBE3xG0YLi8ZTwTeniEI0JigldzIinoEWYBFNx",
-	"Y0Hgib0Ci9tGN+NoVr+0XDqIqcAq8xxngNsJ5W3wUTjlB5i67KYL6AMe12RCZssbPs/foiLhm4TLwvGK",
-	"uc6+WluAaShdJNcWjJY1XFdinsvzH93h101cwHf0NEjcSX79FVP3TIcIFcVO57Kmkq5lxlXcQ4/FvRci",
-	"vwT7SZapv5ZB5AT6wFbCNQ9sxuEWxG0abjQjqAmah5sqHFelYMZsM31U0QAojOKCjmotMx0QQmi1QpIL",
-	"b5jK7lebTmbBdJrH0dWYTebVMqWuHWm9vm7wyJ95AVNmHHUxM67Oe5ZFNpDzDFUS7Cy2Pu1ZLxaRVNOd",
-	"j6LoNg7P8mTtUo9RhGY4PEM8o5uXZFA0xQmZnq3v1OhVOoV2stx/3vm9ED/EwRQyo9ckWwdeIdca0kiD",
-	"GVnbvV0qnFkUupEd08V8HsUJ8W4TL8DckbuK2NB5rlSusZ14AcntUvdZZ2jGeoO0KzkSSuK6zMhshxfK",
-	"XjLzgX23Ij3ycYPnfN9ke13kjKZfpS/Sz9MvoRb/k/Tz85+DT+cTlH4MVZrijxeIP3j+8/TT9AU7mfPH",
-	"eVgmzwTPPq5jZFP8Ko7rCaEJd+7lE/Zqq2ykQBRTFwWDNTM/NjRtefa8FpCxHP4+JnPLnUSLLp48iKKT",
-	"YNHbW1A8SXrBDG+wC9lIj3hzq1emZnjw1eqR+VZn7PSwrTrE0VTL7unqWMNY7Vm2rXd7mmVZ4w1Hd5/E",
-	"gR/UEVIUd11MS17hVU/LYqWA8PVdMXlhAmfr6MvHVzfmGmP5kjxqLfOolQ1tfR0Yr5G7hCMM3D+HhIQ1",
-	"NUO63jfttmHr7GQywTSr9MgqBHam0cITvCgDWiFN8HTKFp8/VtRsvJCJu4XBq0SgEHrdiiz5wk4aTxgt",
-	"5jjGM5KQGHSD/LnOKMpfl4Ub85g8DKIFBb9hG+JyjX7jvQWJz3JPnsubVBrUnZAZBCSFBuVJArAit0DN",
-	"LXW7x+hb8Ex6xMeLKVyaBjaJiM5w8OmavqX2zLsWLYCbXGnM8KNgBlfvwF9ByP/SMyUfhAk5IXEetuD+",
-	"7TryCFdx2WPZ4ogVWYkERXgcLZI+wtJWRIGHmkx30gmeEwXpzNQ07M4wZPYXdtnKbCOMFovAU+EZjhrl",
-	"RrM5JPu6mBI1CCkJacA4YXrWaqP9EOFS/AQFCZotaILGZBgCFAjICsYy8lo2BOUz/GMYQSfs0OFOcTAj",
-	"HjojCWoGUL3DjkzMsKRZxfUWbW0PQ+lhKLXK5ixL8UaWZqHHT0btYVhcvc3cuWKJ5ziZ5CucV04yjSyq",
-	"seWOyVb9z2LiN/qN//Eao1oUkjCh1/iv9Bpfhj0vkwx73l3WRe0il0poR8v7bNRSEHmE3WR6lh/0ECVh",
-	"goKkxLH1Ec6aGYpdfQXTg6JROo9CAUU08GZBeC/Ei2QSxcFPuJ5xozARQcMlm4jZQgJAhX22eLF4Xe/y",
-	"sWvLfbBhbDh0bnfBwJeXArOWBRsHdAmGod14ojSuY08cEi85NVkIv3Zuecn8E6Uhq9k3esMQb5gbv2Fe",
-	"Cd3YYFFWjA8VCgpi41lXdA9PmBeXvwPFd6LQnwbuS9Db2pgWlqCevfEb9lVRz3qFKvttRkf7otp3RTC2",
-	"7ENC1LSAvDWFs5fZsObFTF3t4aq2q3CPbdGstpc8cgnxRGUvSqITwui3zdTWJAhPEJlSAmGBmGAPZn8n",
-	"Sm5Gi/CycgoIKmDwLxZW7MEn3Jja7IVsVFdBqjti8gFFAtXFZ6q7GUaILtwJsJWC5F/FzJDWNsJTGiEC",
-	"lgZnojhaJEQg5YZRVWS6UchRgzl1pUF8CcrSLGi+lkyF4PPmNBKPL1EIagrxCVEA3wvRhJ37URR7bL+N",
-	"z3KzqiVmdcZv65XK81IT1DeWS/DkVXCALqXMWiQbmNvLigH9Yr1z5ftfOlvAOSWCY7v394/2D47vDg6O",
-	"7uweHF/fv/HD41t7t/eO5OyqrqvLTNLobTLJUg9XMtd1PjXhNmZkkDA8BXWxLeIOAubnFHPXlDsh7gPi",
-	"tdER29cnGNh+FoRsa7NmY6DWK9hx+sbGji6MHX1jY0cXxo6+sbEDT/I3Ohu/0bmqracLy6YMw6WwE6eR",
-	"IW3lzhb4wUTLcFXwQ2czCCe5fkVf6SWWz96AssXWr2pHX+DAzRU5Y2TQFF47D+GrFIJqjTXe2kuJNHsD",
-	"GtR0c9XijdFhVB3tqF3ohx+9uHVXcJTWHHCEBfhjdmyXGSk8UDIncRLwmQfr396iiN/3ClJHlP82uc4c",
-	"iWfoCJwp7FCAE+706FiNZR9IhiRS1x/8BNHNk+AhAbCEZTdPfoT9UQOO7LzBHOtQwO89UfjhtICJstxj",
-	"FRklN8Ur6G7bCI/hCH46IWExDSMky/QsOkWrvX5/QkRmR977OJhOKadudixIKJn6qJm5PZIsdSUIUXnn",
-	"ZzMfR9GU4FCmWF9ySV99/fLG4aGMZjxzJJtbTE4CmvBZTeJocTIpRTBkkY8g7QYcUKD3Sja4J2zx6moA",
-	"lkzO1kw4Q91TFFY9Nd/ZPULXwPy99lC/xr6k1x5zz8qTUWsbhcxqRjgX0OAL457+JRbBOVeuExglDn6y",
-	"5OddxVyZf9xlD+fW+oQdvpt8oJkDbxUHceexBICqW2/hoys9qQDl5owS87kCmPkCvCMAySPc3eunvVdo",
-	"8RCAsZ5kQ4S6N/Z30ZRdP8DSkzCmUkbHJQZ2WHGg1w5M+tABymXfB9/+Zu61d5X1/sL2Ev9nnr0yZ1SX",
-	"r0qttdvkUEYzHtccm0qIl2F2yKBoGtAEfGZVVi+FNWo4tqxXRG0gwWwD+Vn7JeHk4YSoIsBbEQ/l4Ei1",
-	"t2UorJL7JTsxFZ0pSMx2vby9YGPWbkiZoshpyXfn2r1Yp+UPoxkp7UBJNWZ9sgM6pP0m9e3Wx4PqIxNA",
-	"Ch8R7E6KC1PdXqgJKaEKEnhtCuLBJQXlOWyt0n5b5rFigxADwAnpo/p22fIUsuPqOOKN2J/FXVBi0pVb",
-	"VyJjLq9Q3e7NWyh4q1cwIQTCttJ/4Inz6cdQMvIMAQr/Z1A78gylfw/FHc84iNT/l34EN6W9OH+6xYwS",
-	"FITTIBQmK1hDrTb6PjPjfZ9t4jiaDcPlDKQ+GnGCjNAMn/HEIoEaMyUn2D3jv99bBJ6I75RFSbJudyEg",
-	"AVzXAg7RfDqrJ9PKT9Os4z46nQhwOSEotqjE6BqGcNrIDbEtigZ391ATz4M2L2NqxwtALosJ9oobBAB+",
-	"EC9ZQpTgKfGGYXOwe6gadkf9zs7tliKtB2Hu8cnPgvAWCU+SSTGcKPhaaTxSRfEUJzqjbxGFOlP6MfEX",
-	"lHh9FCTIjRZTD4lTPiXyeMXzGNn5il/zhU7huUngEZ4KVgxCcZv3te6j3DhhuxxQ+bIeZfT0SvqkgBe3",
-	"CD3RZ4hnBEVTL/fBiwxv4I9tvrKQLAfngIybIShLQc5WJQDn2dotKy9SXLNVC1vHI34QBlzIjrJLGEdK",
-	"vp1fpM/P308/EyXU/+n8g/On6fPz/xWuOvz4/MMtXt0v7TE8DMXlkGgaRQ8Wc+RHi9BT5I6USYkoJMSj",
-	"KEi20XgRTBPY3SJ2z1sqhSjDYTi6u394hL5++k/XZB3eqI0GIvZTfDHDyJzgh6RAxJqtj6euqGKrPcfx",
-	"BrcoSv+P9L+kv0x/nf4WiZo8xKZIUTNIKBplJX6ji5RQTUNy2KzBjTTNUrFgvWqNYZMz1QZFvMxAfQgv",
-	"lK2eaDGeFkwecaXCk9XFh3W9pf9P+tv0N+kv099k03kQhF42pw26E8V8K0zuMEgErQtFfyMFkfZJG40Y",
-	"V45atcTjser1q8ueqX2ZujjciD8Ey0t+kMWRF7KDeG+jZS9WHdYixkVhggOuXfhCM1N6GiQxv1XkwjV4",
-	"UidNwFpl9nvBAMCeF/Aij7uF3cRj/5eUOPLUfjOKZzdwgnPB85v0k/T3TPSAwHkmcBzOPzz/6flfn38g",
-	"4BvST9Nn6VcgoJ5vtYdhJjqbwgpeMgBaaD5dcFHE8xXz5GRu3cLwSClnehjOozjBU9QU1wGhf/3n9Nfp",
-	"l5Cl+Pt8dP/6eSuTc1mith8wowsy5FEQMok1kqlfIwWNwKcxQlE8DEdkhoPpSEi0Zo5pEkahytWvuDCS",
-	"W8qzVinbpeInUYbhSDoNRoCQnft4uc+TqxxMwYsSn0ShEUAQfdLi/v6YUDjKyEvluPtsGJYtMrTWIBOO",
-	"xyyEP+YJ4VyRQukUswSGYaYQAbsQBpavGYAtY9cl84R42/yRkATMQuRJAnWi/TXaEc36dNXznyulpd/K",
-	"0mzE0rQyJxVYR1x21aTqfKuskiWRcYO4wQwDwhwOz8S4l4VPuJiKmAIXHFWF8HjpiTlOEhKz6fxH9d/9",
-	"SFN77/55czhs80+tf/dny0J0iQ4DURGgcDeaKA8ogWOKLdYcDRtQ8TFssG06bJi25Qwbo37O79kdTMMQ",
-	"cJ4RXXC8St4EbW0DdBDiDlhg3sxeF1LC47RCCXmUSGtdei/xMPSnEU5gl4xE8fxIVAplf3PWr7faM8Qn",
-	"gb6ZXfA4XiQSmjq7HYsPnhnscH6CQt/ibLbX06swSSX/Fsx8XlgYZldhiaNDmzNLhm+RAckvq8kCCsYW",
-	"zQEnxmf8FL/sHfIE9Ea5KXmnAJdkaDFHUSjqWnjFjMdI2xQhIC6yQdgAgoWnslY3DUgU4OxXDiNzwxuP",
-	"Hm3cbAEPpM4KKF40cO/gVq1lUYXJX/L+EI6AJUYHJMDhGY+ZMd4xHj2CHQSxtQRhjo+1wfBXgvEv+dQk",
-	"NAoXUTSRHhq5+uXQCTs9MtYSD21ocmbg/ytXiE0wB0w7I8lG86yc1crQLrLTIoso8oKGysq8Wyte6wHT",
-	"LzS1eJnTCPa4+OP7PCjCbNXc8PotAGdBgcYwPH8//SJ9dv70/AOVKbnzp+kX6fP0y/RZ+vkWs2XoDMdJ",
-	"fqhrrnm+1a9qx7v7h6Iui/NYwERp+jfp36T/iJri+l3AQZZqs6UUwzwiyyaKSdVLVGeTDMPAE9c2zPF7",
-	"C4KaeX0cpCeB3+gBOeNWCiVQi8+ZpaWgERhsjHjDcJQEM/KTKCT7vk9Jwt1OY8KB4mpMEXfluSn3B8Gl",
-	"CezU7EcxnIql8JaH2QUlkG/FfqdnFPLPQbzOcOJOAIwv8ogCzwZcTK1QsZscjsA4KNmxJ3CYToR7Pogr",
-	"tg1qjgBa4xco/Sx9Bngbz9DXf/lfzdFmQ6HFHPbN7J19UWl+kd0Dyd4l38NpFD9gFv42m1DRhl7OPQct",
-	"VV7veorJxrcoJBkg9jycBkqwggRTAPe/d7SDmiNdc8DkG6G/YN/8uamg2xF1o9N6LbOCiAX5urhSg7G0",
-	"t/mZ4AE5AyaQeRPcnqzxULOB1IqvAvbTZQWYeFWIsMKdiUV3Ve59/uD85yj9OH2Rfnb+YfpF+gk7sJ3/",
-	"bGublxmUZ1cw5xCnO7qvMwGXfdusNtVi0qcs/ih+SDxlGEppVry7lENsxh4zPuFEdTqJpuCoBlsajRip",
-	"wLpmuizy+8NwdLh769YIpV/xWxbSZ+m/pM9QU4BzCgBKJpsECtoIAb7hp+lHcCb9gD0qL2IBuiaLOGyx",
-	"g+H1ez8c8aI7NqGvwIPdxEheQcyFaP4y6+P6vfo+Sq08Z43vDA6/e7x3Z2f/9i48/WX6yfn7EjwKNUGi",
-	"zxdMkojoWBJMp6wLeHH/3pF88/xn6Vfp53C8eibeg7TkYRgtYN7FCyhHCNzvn50/Pf/Z+QfQFSgjtlY/",
-	"Y43f2j/cLTz8afps9cP8QtwRpJYzNTQMxWXmwiaRSqqyxogyAxJgM/qykeMfiCt6R+gHKhsid2AwQlXu",
-	"8B2hdwoPsPkNdnZ27x4JDnh+/tfpF3ylTqLIy9HG2JMHu0f3Du5UF2cYstWRN3ec/+f0OVup/H3GD3mQ",
-	"ki7m82nAV/v7B3tHu8f7N2+OGGG4h+WZXEH+ujwFRL4PPHWwe39w697giJNX4CelLwTCJowbULWyGmzW",
-	"z96d+7t3jvYPGDsyO+EjvrcAk+k5WyPh92nCVSkJfhCEJ9AbLP3R4IAzyvvlpYT3z38GMaXcXyvcY/Iq",
-	"XVCkbCMJn8TJFFPaaqNbzL5gu5hpUhL6Ueyyg9sGXg/IiKaVegUqvRnck8HtB9jqzBZhm7lwwy8zcOXd",
-	"MIsZVdA7Kmc8ys0TmcXCzmgtBZUtGjZkfsKTBok4umXl8LwO4BSfoThahN42s+rFl9zplPvcPToMm6Pi",
-	"VbnsGFy6/Jd9IbE52We46B/uZKIjBX399J9amfdIxPSlMK01kvKLileE8wtXOQMmD3sBbkTme2DvcB85",
-	"HU3ntuQIiuJHJT0qzsgixn+hSVK9D3lTtSodIPVatXBJtA9KA2AtxTFUgoJSyCGP4eRCFbSgCzydnmXn",
-	"6vbGR375xrZw9mWICDHCmfeh7gjPbyziYmFW0Pdw5hcvtjMqvR76cMqMic8MuA1JA44b4auRDpgIDgrl",
-	"bfbGkfDepf19G9q/2V3Kp5NIbprSZuR+hfwm7qu2vy9xROQnGtjRy2PMMHkvE4Bg71Rc/LR66by8Xywq",
-	"C5kmOGin0RmeJmcQbm9ty/wDcKYTaEmgnESUZJfNgUZhvDCft9H3hPs8j0GukDy5kSzvNb/yHSVZtzL/",
-	"JoRTvmCLsWQxp89aCoKdxzQaU31MxwnEQFnvkV++vpns5ip4hcxGzdG6+84rOcGXFOrli95f11ZjTM4s",
-	"uafnHwLU+PP0sxbsP2F7LPF25Sb5TcfFn9+Pj8ijZNX24y1vtvi5EVxd9KR8xM3XfxuNhg1j2BgxgTgy",
-	"RsXp8Evwr1qeCEHelINNn7XKHDYm04iZPUm0LYrOsp9EDq5oQ8kZuniUQHCf1gSkfyDW5/W6J5QsAzwf",
-	"qryqGTVnEWXH0TzggLwIhVHS2s5icxTQkXk9XamVgJkZU3lQF0lIyWSLolE2J75mxbPqCt9yQTUXD7ZN",
-	"HqJNvxSHqr9Kn6fPW0rtgbePRjf2d+7d3r1zdMxoPuJHh+/sHR7tHhzf3T/c4weIJkaQCyauZYRAu1K4",
-	"UVHc1EgXM3aMuLF3uLN/785R3gBrNvtW9jgqPpoNI38HjeTn46PBD0b8ZM1fLI7y+t6tW4fQlmyCHy7F",
-	"qXHph5E824pDcXZIlmfd6lF26biaHUmPy8/lh8jslJk/+k7hq+LhrHTsAkMdHYFHT6hJbg0NQ6bFzubi",
-	"TguAXshLvkCPZYkNm+vj/ZAUeWdbuj3yg7OCRuygJE8yQVIVWOwYIkqPmcoZAYImFSgGNaq0ViHkWRWi",
-	"pGeZ2yGBJfIL9gAUk/OcZOLJMw3f7luA4C5bAA21Ls/uql11cozrnHRsS2Vz4TEu9u98il3h/czSAgiv",
-	"/MpQ09cJA+Eu2wKodi5UR/d1rg3uG6MNnL91rkPxUJ0HcVco2ZfwIEr9LDyI8s+NwiAVdb7VRjwp8gKF",
-	"P41OKL+AFi17HaEmBOKtAsB7GI7iaMrdgKPBjdt7TBIKQBtKEl4nHdAkxlCrFk2JIjScvwjdYqK27KIl",
-	"hc3e7kG5LRfTSUBkKwBIA+dotnC3B3fuDW6BFGY/lyMBwsplxjDfCjzocClXScVzgUbzSRQSGUkZhtlx",
-	"LoqvLqySFEy0VQGWjYIVU0yTOytjJ3QB2T2oef6X6TM43HyePj//BSetvEzoFWIzIiloKUJDQh4Xa47S",
-	"X6cfMcZdkRM3x0kchWezwF09ifwZ1OROyfQTcCR+lL7IZwJZIlMm0X0/cEUcDcdxkEkUWMTREOYLqRTS",
-	"YgnoRmQAvliRS7JxXOTxRf3UClXoOksYgYukKAfnhtpRZph0UXPU7Tndjm2Zhq6NWv2CQ0K+yTY4B2LO",
-	"XQlrE0PIo+Qy7glh1zdFfgzqcn8fCcWYW3WrxNPOhYMQUkxweIYEydjy1uZ1wO1WfsyVdxYerSZ1MJGx",
-	"spaPUMplSlMIOGEcMfmkZJJnG1FCXkm/5ggQK2xuWpIHhZggFKNcFBXcsLQr19s1FSNXaQHkck1aAMmE",
-	"nIGM3SBSJ8SNWLqMeCvUL88trzf6BEhcJZtDlg/wZhQ0evxkVGuuQS1zfRIQgF0y9ZbpExI+JNNoTtro",
-	"kBBRQzQnscwTGmUbCHJzR6ADOKY5T9YNZGU495CfTs7aGyqZfAgwKNAwXz/9FdK1R48QLtTn89p6fvXC",
-	"PI7GUzJTkMGfEn9zSZJMyDDMoWhEhTk0GsWKKHblYxUSQMQJMu0Gup0DqQzu7inI0k32P1sZhrZmKsjW",
-	"tBZPUPzu0dFdyJxa0DbavZBsTMmLjFlBtmFYpRuo5+V4tIQiXfYKncHxcDc8mQZ0oiCKfbbPEJ1Ep9Do",
-	"NDrh+SJghjdHAvKJiYggdKM4Jm7C/hhjDm4wDGGXysADOGcBG3EeEzegBPGhoObozr1bKEOwY01AFhPi",
-	"aIDFqsFhGFC6IJ5os43uRAmYFiUmZCvF2toWh3L2BLckijQpyKUFZ/YVqp1MPWaCCuhDNg+OSsT6cUkc",
-	"Eo+ThZkgIoWTR53gUm92tB+GzZG4gGvELbMRlArJ79h5eRx5Z6PMJoJ6Kw6eNQFjsJB6C4yHdE2z2sNw",
-	"UK5Wz7gfRgbcCBNYMfPipValnEz4ocQCbbTPfe2AOSMtiigk/WoJPQo8cfV3qWBwGELxBwk9ZhDVI5vz",
-	"YYwJbbEBV+UibPx3V4koeqFMkMJJyUkc+cJYB2WJpwA0NU8y8EHUhGPJtZhg7+wnoy2KbM1s9YeQ3Qat",
-	"irvdC8znkSzXvbCt2RLFpCwpQtJSAE0Ni/s1eR4ED/xl3NVG2XoI9xHPSiXuJCLiYs9mkMgII0aUuDFJ",
-	"AF0QJgOCTK4MXCAqmGdJtJIVhDySnEW3S0W8eHqKz2gmBiWaoajo30wdg3pZ0sWVpRcDq138h6w9CUhV",
-	"j/9UKWQNwnH0SJH4rWC814Bl1NeIHOUYnbABxKVoGarpRtXl+aVmdVZIEXt1aWvy/S4cMCByZNcXACjA",
-	"wOoJKMyY5c5KwKMcTkw4R3l0SsmMHCX3COZXw4l8GDgQh4kyDIsCgYtwRZw3+2WDWMoXZgoBkZkpLLwZ",
-	"4i4GSpRhCBXiAukUnlVyN1WYBdubo2HDsI3esDFq8YTqYiohbaN7BcBUcQ4ehg/IWR1iqlII0cOVuwlX",
-	"9uxDu06onQQPxUysYShOBFQIlv8IqfKPjScq/6DbT/6MS3ixX9lR4ZRz3JgZBGR6Jo/1PMVWFJ6IQlL8",
-	"SBrght15ucLSvZIfoH/BjFA+ITlidOeOeqf8X4snuNcuMackEJ9uIyzt0sArnGFk5DarbGU6FGTdA3LW",
-	"zpmY31xaezK9XFDqao60hfIIsbyK3nuyWVXELMquVxR7UJQHBBwROIvTQWojxOfq7vnn8TllGI6+fvpP",
-	"7zDb6uun//TnmtnXtNF28dwo0yHlZUHco3AvDB5VbmGm5Xj7MMwroPjhtu4oza/ZZDSVopgyQ4lPshyI",
-	"lz8OQz6ze0c7rcK+khFJUcZ0cHMHmabZU9CEyNi+yBYcFZZ8k6IMuPEa1DFILV7Pze+jLkyaczIz7wRY",
-	"FBuJXIzt8rJIY5ydrctELFRPKcundyqd+8DaN6P4FMeeyICvV3KysRw+2udv8SB6VK7YyECdxEPHsn6D",
-	"WaJZpiQoF3FLQw2wzcpahe9GpxzVjjs0TpnZk8QBB224TJ3GShwRjIxHj5CLZ3nNQXYXT7g5gshlKzdQ",
-	"UwjcChbhzf2D7w8ObhzfO7hV790LVl4dA2QHkCZ+oOQV1Tn6kFigIDy5Jtfo2mPxac97co2XwYw2hXTC",
-	"NBGVDGswWoRZAQU3p2xDsrXLCC1yf7JSyM3JzVpd4Uz4/uQs71hwlgBFzDrm6VgY0QV4rNqruuDoGfUE",
-	"L9rjQg4Vu6ypYGFMBiZ2u756Rp7S6/vLfuZZNDI9tAz03hzNI5qI641lnl7t9OT7KxcvL4STjTMl+7Cy",
-	"9dauEiXvXcSsEJ9CeBYBhgSVVrVk0A2ZEerElrsaiWqcEWoy+X5GklJR1jaKCTAkl1NsZSDbFY0ysQEx",
-	"Eikg+C+YfZmVmFXry7bzm70gBMevCwgXM2Y3rykOercuhpjVuK4tWC1DphWWaxwtEnZql1hISx2ckvEk",
-	"ih6s6kP8rAae9FLITNOisEHNGT05Rn8OP8BpCMWixGEDGLZ8CEqlkooxT3FTyFVWcnVR4uK640hZ3W1w",
-	"sMs1neTAVzjaZZWML3Wwq6jqb/5sdzPTHytqOY+4vSQeQtEiYcwQhHll6pzERUVYV9mZ/biiWJSESXxW",
-	"bYiLxAkuC46NyLxUonqR+6A0xDo6fZfg6ap7HARUaeSj0bUJPPcTEa2WbqFlmtAVSmgUPRiBYX06OQP7",
-	"tTnKoFEXYUywO2GW2WiDrSi6qJtNEVaPexkuH5jH8zmc2plCGg1ykNI9CVoFh4rCD/fCIP+pGLL/Ha8C",
-	"4FARvPDhSyjS/yx9jtLnCOLzz9LPeT3K+S9EbQXc8vwvokjlD1uFcpxyv/mAuL89v+JQ3gQss0zBB71q",
-	"yPDyMFy6RTJIWtuoLqiOmuJaFa/GSbCdQfxDvg4bszzhwJV6buDxGPckCE9aLxGfB5R3dgLPXAotRRRh",
-	"ydvpRrlHUJzXMLPGp9NilXidF5BxZJ2BEdFlBDoevMHz+fIeKFzSd0URNTyf8wIfjmlahANrvW6kqhJv",
-	"8USSjHkQoBSXbh1dgxCX06Vu715lAPIhEQiwCuJUI5Cq14dDbmZzlLIDmLkbeFmJpbjmcNMB3YZDbs1w",
-	"sqMFjAlNmHSBdONlB0NzpNuapXecjmUbPW3U2gZdfBrxdzPQ1iInKkJjQsEG31zt1alkK6THGuHQfmWQ",
-	"Ni4Fcoy2nBa5Q4uPXNhk+eQuTvySjtFSJJYTC+KOI2OjE+LqWeRpCLKrgncHNasJEEYrw5Fhwoecll/k",
-	"klARMDRAkMIdqcwib9cbnjlH5gQRs1C41LpIGx4mq1LiQVgzvhJ4mvnmLsJ3ZmBCwsAsiUO+nnwV69C3",
-	"V4N7jpJ4QUaFjGPWBtxr8lDm59fxbD3YJ5yz2Xu3V4Yviq1v0aLOqNmRG57nSuJ+hezOkSkzrOANLJ28",
-	"5TJmZnGidQsvpNHScGCG4FwMworsuXe0wwGj8hyeqjiSV5+VnZ7DsDkaNkqPQm5VfZyTuxqDpMXVL9Sx",
-	"1ydS1XiZL+NVvmTCUmFq2xJo6ALnJQerKmQpLdOG38dDTi8B15tEIqcRdl8e56jmEYpqaKY1Kp6zMl79",
-	"etx2cc1fbaJMdWvWYLnLUQgw921UA+aOKRrl3Y4q4O4rNvIFCPoFyDQSo9NgOoXITKXtbbQIA2YxLlup",
-	"G+Rs5fdo1gLc5aXs8sFtdAGU2YWdVnY/p0JhJHVbvVR1UwoAXRzpuQD2qiY2w6PxS7uI5wkWoZyKgiSJ",
-	"IghEOpqszHG0UQ5INQxXJR72ywY8r/EuIDphylPLOSqVo4nDqeyJg22Q9xYYUnafKI2lMpi6wK+MAxUj",
-	"wJTIWe95NVBaSh69y1MVIYpxUWRy/SJtFqkEUeRnt+TseauCiagpB872zyk+gxQXfMYTMkrXW612OjGu",
-	"hsQuAYfOz0JlBF1FFiTwC6ckeBIwLd1iB7pLuabEiyXPlMJz7JavkZQu/ITfCCbDShn/lGEwL1ctwgey",
-	"fGclamLOugq6IdIDdrP0gLsyPeBGVvgVI+H0btUmHn7DrjMx4JdwnQh7he9DdvB6iOMAM2t8dGf/4Pbg",
-	"FrhUbu3sf3f/1vHtwcH3dm9wZ4r46s7+UfY1Gh3uHtzf29kdoaYoBhrBv//zqLVcGAEAK4CH/RHHWwBE",
-	"KDGeYdjMfxJmjLTDTuJoMUfN9PdQLvFV+pWECYeH2b8KGsFDfQQKscUTiUC4bFHk4gRPo5MFaQ9DjjcA",
-	"x0oJsiDBmmQjgE2AYxIm98TPbuSJGpAZPhsTUJb3BdlG28NQDlTQoCmLzZLIfaCgBD9SMsRXkW8I6Azc",
-	"hikUrNHN4MtXOFtQ7mup4DqUq86pkkNKCPf7nMQqnAKrWBSyjkv6lUROdwUGQsA2rEBMjl4RMlkgR/8M",
-	"gR+O/fF7AacpQF0F3s35h1kt4bYQrTwN9iy/hvHV4JYVpPdkYj8APi79pw8bq4CFLygsq0FpftVi7oGY",
-	"AvDZ109/JUssQLUxugLiikB8Of95qwb7WUGLOa9FgtMv74pN3m5b9ojro9XAz69lAuuwoyWzoPSj9DmT",
-	"OZfgGXFjda/XE7OaRqdH0SGZTmuOxGCNFw1vMZIZPsvSfyRIQJa0saaApWBY4zgJ3CnJS7vX7RrxcHYe",
-	"5EAJHLcn/bwll8/Q8hTmElRxLlY2qq7BSRIH40VCLqmYwQ/EBeYWzYfCrBMXFP8Dcvb10//CTdc5DuDM",
-	"9HjYgDLhT3mx+bDRR8OGZQwbT5h2KVYytzcBSZAg25tjcy+B1/+stY2C0COPhONF3MY0D9iZToLhB4SO",
-	"NoPxBqMQUHDATzW4o+qmgti/DrOgT0lwMknyh1dG3i8SLWsK37JZRzFXs1mSsNhIBT0ryuazIMSCMnXG",
-	"UYmHjQ4z55uc3fSL2W0zlD83osndWOBXXgW2RYZYBioaNUUF+ocgBX+afpk+O/8FEhBUz1oQFVyEQVLE",
-	"kBH4J4WW11PWjwlR4exVeAo10xdlmKzNCAJrtNJFh4WpFPmZRaEgKasye2rl3UHSpFluX1hNmRyu+h14",
-	"t5NIoqZkNmUz/QKg6J6f/yUTShyfK33ekn7ywpAulowFKP91sP8A5/ccwnV/xTTAcylBZAyv1RdXACho",
-	"lH6W/h7+/Rz+/4X4jv/7hcH/McW3L9Iv0q/4k8Ayz9LPwDZmPcIjH4NW+R2PolbQS6PTEDVH7C22l0Qm",
-	"DaBhsJ3jyw1I12K+bIzFSSdw53IVuEbYe0IhZc5xUHYUyd1b3L6tVw4vwHiK4YUanyPU82P+qItDoULh",
-	"fW5yyis4eUACyn4E1EZuql851gZn66J+l6vEnfASLyrO0sASUQA4lwfq/OyBxCYKCRUDv0rBRgn47jK5",
-	"9uL8g/Sr8w/P308/20iqoeZIN8y2bgijTiJnXNn42FmI8eOErWZTogzy65FabCClmzpgfLTe+mwv327x",
-	"WgzNmgsymgJTUVjMGXJgK786Y6XFrLXtriBugh/Vb937gyMU4wTwATgII78s6u/SX6W/ZWLrzv7x/cHR",
-	"CDXT36WfpJ/KXxQ0uj84OtZG4oOef3JGitz2w9DFU3cxhbSDGFAwxNPHevGNY113RhmwYen81xfvcUhG",
-	"kZZgaP8TH3XkI0PTezwvUVy7cModkrS1oVyrj4qKwwUtr5CE3BC7s5+5MEC9/u78Z0yln/8s/UNr2acB",
-	"qomJ4s/S59yJAJoYHh+G1WNDH5FHbkCJCoEoyPmPpl6ejlw4ODLzqdhfwWEC2EmfXKZfYV+NCYkV5AYe",
-	"R9vMvS6wwz8//zD9ffpMKeBEQKKGH8SzU3aCN9taq7SewzBfUKkCPI8CQbmfkh/vZzh+QDwEAJ4brt+V",
-	"VilXxa4iwwWM8BJQBVzIzZKw3YIThZKVyvKHWhdVM3Prqs7fJnyBL+FvE6o2zzr6e5DMT2FzP+dS5Kfp",
-	"J+lnqHnfaInbsXhkldtIwzDT1vzBVoYbx4EKSxAhfZ79L4oJUXPEPVjFGCr3/QzDkZiUuLuZ/SLi1iNk",
-	"tJZsBSaiPZzg0cqEIDbSlYgdrDmObCpwTUVr8JBcknUJP+vYSMzkBnv0daWpcBaj4loB6eeWqMr9Yh19",
-	"TrMypM72N5TbUvSEZ7kdtcH0tQhHkhbsCQVV2Wej88tlc6A2NNSqt/ZJ+ufIbrW1Shz8ILvzdSrWQr6d",
-	"Q6Dl1+FvUZFqwbQicAAvYX6pNBjR0QWJMBfVdtUlo6zMNynulNpxLgkbHjfui4xtBc0jKmQbSIgoYSZZ",
-	"AY68FoWcnZIuhzqO6kHHx4sztv2qgOP8QqzNMMe30UhALBxGi9gVo747+OHxzuDwuyOOHK4AVgJYOQIx",
-	"HX6F5ochBxcH7VJ95uAGtBB7PKFz/+i7uwejNroeJRNUD380kHfnxEzWCydDvSAkWQ3hJWQbvLMm602u",
-	"OIAk8828vS4vpBQ45hCCKyrOIOg7ZjN3oxkpAMfuvXbYWEjvkr41cVIkJ7gu46bqzJD0yHAKCsZdU4YF",
-	"RAYHJMhu5LyQtch73wSMKBirwRXB4q6BxOUQuDgDwZ3H0UmMZzOyRVvbaBUULke+3aIV7NtNnLpXqOkz",
-	"wVeBLs2hMUUebxD60c6EuA9WshIPOyH2IJPlPFWhGUahyq8HaOXF59I7x0ttxCU23DPGeVegzfMbBDZj",
-	"tTVh+lx480vpPgUnmfTIFbg/R+PcuPBBqJa9hMw28UqXZHB9oWbAhdIcM+srl9BVeVyUvYoUuRteIzMJ",
-	"/OR1SKM60FkxHb4ZQzjFBiGaQ4Gty4XoKsxdmTDTytFlrzCVnB+hysPb4K4b1JR1BKVvg8JdYBKqRPg9",
-	"mLHA1d1V+ZXyemhofMlRD9/eEFjwr6nTDGu+vvcj7u15HR3fHxwt93khQmkm6bipVrgQRlhdhetbWq8n",
-	"uzzXsQXABA48PD6Dga7IspasvwbwsyiH6rI5hQgsS8DzX4ikERmrRQMeueEO1ewlgaIlHRNjMgkgjwZM",
-	"HbjMN/Dy2haR+CNgHIuWXr5kywhirzfmtTqmdcW7RNLs4m3yGlz3coFKWUVMtG1XVkVq3uW1bktdenTh",
-	"jsp6W5NDhS5IoeIQhsLRKc5TmymxDeNi1ZjX10//qdJn0QP/qjfCla/LLkS6N4PxfH2xkZX8f5Uhjwxm",
-	"AuIYHGaCcd+aiAZdzK5221e3X17g8K//DO7x/1yKC/3r531Bof///8yA0xmNAMYUzna0taxtrk65FQZ8",
-	"f3Ak6gAXs3KUioPvxTghWSjlLk9aek3DgMAGM9NEalRzpDuj1oq7jCVOwvXIO9vMV7yRUxg1c4S/zKGc",
-	"4c4IKJOiq5jfVxwiMLYBNJo8JDGeVis6NjDnIQv9Mvb/cnbsu0AZWlvqm20Uj+C8Rp5vmPcWZEE8hE9w",
-	"UFPZHV9Bixe40kQXdUYGpBK/RDgA7Bfh/4bPF4GJo/SL9Fn6e8iDep5+udUehgNpfpd/avX5XRWTPPos",
-	"0w8KwDkVRPEcJI0qwzALoPBKYHl/xEuUANfmgnpeTOiKk6n4sRai+nJI2C+F8w0UfXNvUeW3paZ/qHDD",
-	"ilzTq73Wk1Pm0rd5iomu3DzeiuL/WsSorLRxBIAgI8QxonjGEaMPY20OmskVFltgAY9bU2PFnrx+lqxK",
-	"BmQ/s+Ns8BMQ/WP2JIxAooNs5yCd0j0ucgFlhRc7EdNrj3m848k1XvB67XHgPdkUD2kVLlOGiAJRqe0a",
-	"hBGR3c49taMZPTkeLjTNdAMP/iWbjuAl8YOAXSuoQaMiuCIsPDdA+WmQzom7RfMG97yVQPSTu0wTrnFf",
-	"Pq6F0lpGq59AWZjQqiLdNLvhZtjos9FBouno8ZPcORwTkRIfktqykAtBkAoBpxLBAEhuQxykunNxEdam",
-	"MIgSzZQC39duy+oavYx+K7QhIDqWKk2GYXNU7KsQgC5+PZAQGSOJxlmL2wGn+I9FMuVn6fOtNmIihMdl",
-	"hiEc6gtpeMUBChdA/vKzlrx4AxzSKMFx4PtwiIQbRs//slV7866KaicELj6oMS91W77YvFDMLTreRtzr",
-	"hpNhiIR2EjDSGCVxgKegEH+8oMuIZxl6eIFjAw7nu700zpzCWUpNuRGAMyMcE1ngUhE5ggBwT1vLrR6Q",
-	"kJwW2wzJo4TZz0HkZf7c5deOSDyjO/yq1/xdsQJCS0v3qC8gXrO7YbdlLIEwkmX39+FEPgAk5Z0OPC8K",
-	"6b25V545eJmx56nSO85vEv7y/GfpJyh9kX4lHeXly00mESX1kxGYPgdcCxW7WsJxyRae3/6Yt8NmEy9C",
-	"KtmScH9DNl5BVQ46GyKaBNMpBwujixnxVg+sOJzSlpAQ2CgmJ4spzuHoOeId3DzG2IqNjFllUWZMwuun",
-	"mEq9S7xWexgOw/28UqhwLS2/x4bHFNna1eeboSa4D/ndZgLShpmp1WLhPHoHmF5wjVk09Qivs1yED0Jm",
-	"EEhXZAHthrMH2yDDEF59JbybrARrhfm78qq0V2A+YduXuHo7gxyhCUSdZUFpcam36AVlCnw8QKaJPFQB",
-	"enxNZejVe/B472B2gYbh+U4cgIJnN8VoHsWJuBS16L1Z64sR20dMbpmeL5uDcemrxNwJjk+IJ+7CrdoK",
-	"WATk+UOoCSHdT86fpv/C8wW57+Z9uHjzi/QZY1vGBrXinaO318joMqYklmmdjERMGoveKZqykxkgw8/n",
-	"JKTIW0AFNYhbUAf1yYEV/r/SwE/VMwSbQDjXTqNi4q1h6Z12pzuqYGfU3MfLb9ddxGyTn60CFeC/Kmh0",
-	"cO/6hteVLbEG116rSrxyjNrK7V9LwnqOzyBd86V4lhctC9CHC25j5SpcaIKAMUAJ1tk60rS+5fRNp3jt",
-	"6hqOVFANN/IkwVU2AefRINPor3Kr63yKw9cQ9a0xFwvGZC62CvmboMlBislSKrD1SDzi5CtvW2FYckKd",
-	"Vqm7llocXeE1wZ4Jt4mLp1OeIZRFRJgB2lpmXKaOInH163sLplPX1TvKxMMqtmtZmwlUqT7SFWQoyORX",
-	"VfI09Aid4DkFqG84gMywRJ9F0YJn2saQoFljQnCgBGbuQzoEGqCYCJsdzfADDlFDTqsXCMibgyDiB4aE",
-	"LhyPICs3AaEttHeV0f5Cs9viJuXyKoyUPE10K4dm416WLIE1IJTfegtYQUuJq5vnoa651bmrapZqaEe6",
-	"0zc6fbPb7trmxbc6LxcVMB11F2zlG4t1Pg0/JtkBh8PDZIPzxItodDe8ccTGd1e3bhyN+ki3ABestWbH",
-	"bvNbFMNEFDOFqqhtWtoZsP2hJnYE4xi9Ut1EMUjJk8qv8FbSqwGWG5N8n8lbL8v7GvbjNwChKIYxJjXJ",
-	"CJW9qZRwwDI0xSImXEXQrUlgKPLPCkw4Zp7XUUmRtMwuqhZQe0G4tMnz9K6XPKdkF32LgwZfWTh1C+5K",
-	"JmSmFBP6XhLUpXAWqKK6iAIHaf6PNoNrWW+AHZVcDTDnpbBJYfLZ1JtBiCSROXVbnBzgxhc+ww2h8A9F",
-	"O/WjmwQnE0bypTXNttKGXb2SCajUYPucxlFCyrcr19ldq4ynSxI2xDN+A3F9dxej/uV7HAyS2oshV6Al",
-	"c/GMmtKaA+0lHHTCMdNSUAEy3pXWW9nJhk8xv0p3GI4AFpiMUJMxXb+AEgwgrmAl87zypODHaYLPprX6",
-	"ArmKFbHeJKglQlLjz1qFUS4RjukDjn9BQu7ivsg/1tpGWMCk1mhQ5E4Jjiv3dmdJr5eRzmJBV0yqTiDf",
-	"oyQWw1iLwp1waPxrAh0wT7jYSn+TfpL+Pn0OdaNPeRk8x5z+6flfn38gUUk+TZ8JX/TzLQUZmoa20l9l",
-	"9YGfcF/35+c/Tz8VSU0fpJ+kn5//YqsmxgX5mivygbJyln4Jp1hkEgS82GuwSCZRHPwECDRCHEM0BnyT",
-	"wBdon9yzICAq0DSKHizmIqYa8EqZNrJMdO/glgr39eV15dscwQMc1BkaH8fgq94WpRvOFZQSbW4LZBoL",
-	"NUEYjXhXvKo/v+uwtQZGmRN/FS/dJ3HgBxsyEwdKLDHTL9OPzj9IXwAQ+acZM61kjlflpCoiZQV4u4g2",
-	"KXd/X0JEFFEpIaouz4oJ0ytZnJ07mrhDiZ+Wi1u4lefJFwL0vFRSFGJsUeRP8YmCKEmys2+homUYNkcS",
-	"dZOZE0hVJ5iqYwF5qaA1EJ1FuVpIs99og2VqMZhO+a01UZhvji1a2k28pKq8myhHNiyIoFb7Ddkea/i/",
-	"wDIXbYYNLtGoi62PXuEeDWjg5S7RGLBBsGEfLmYzHJ/9d/a+rTeSIzvzrwT4wqreJLvIvqxEYh/YF0n0",
-	"qC8m2RpfUugKVgZZaWZFlDMym6oRCEittWeBMWCvvQsYfrDX+zAviwV6NKOdtjTqAeYXZP0F/ZJFnHMi",
-	"MjKrilVFUhp1d+pFTTIvkXE5l++c850fARcgSJORGRNpsSVre+Y2WyA9IN5T6eAez3iZp7SkIFoPZckP",
-	"izyV4hOiqKyT7BqTD2St5eaDu5CbVAx4nHS3yoBlKJ1L7bF7ZvxEoNPga+VUcNBxbReXtuStARsmuXbi",
-	"HnUblyMqM3T0fvGxVKk5h4tEitzTBnyE0S/MZAllIo55b+QpFEfUQDNU1p9iuihEwaZ2RjXzcQ4Xb1CG",
-	"x1C4Qq87qNNgYs3cbNOvoPU7gYfl7GO6Gi0AMCy7FGqY8+ntruYQBE8flIMQ6XUzBmTGvsAYzicILlVH",
-	"uQN6fdE7sSmCGnvpVRiCt6nBrSUSTs3XHFfozn8IIQxvhX0uHTLy5ErTvjiw/7ktiL2jE/Ojq+MbJcqc",
-	"pVwLWiZi5bZrZba9Wyk3zNn5b+WC4AEobR54u7EroePJOb1NAqbzNFU5VukfJlyeaEYHdgEy99k0zgBV",
-	"9/I0zkb7ZgYtVjKI5cFsQ6CacYikvGgXtGp9+nbuPdh9+PTg0U/uPwwYz1gijG7YuO1TMRlZFsruHcFT",
-	"kTJM6oKn2bwu9kRqkQWs0todMlWOjpy4S1UO9M9oZt60zZZhX4CJA48v56qfZUMg/xsO73Ad9ya/dFfq",
-	"DJb/yB5n/MjAE2bm7XZ6ARj08D4MgIRyYk4eP356Z2d/9+7TJ/v39+ARM694vLO//9NHe/cwyge99GC0",
-	"9Y+DL5j2beesovsgf+BeO7tqOJq1OLafDaaNFlZ4m/FQ9tRgwNe0GPIUHFyI02M9daoyDrXF8DHnLfiB",
-	"0XG2SJR6n9kEDI2NtUnxBb47QT/gR4HROSrBWb3ghjCPOFjICPbbcmOBv4Uofc1Mos15PHWu9lDuf7Cz",
-	"tnnrNgjiev47pTvOnCvz+EOe2nwJqRD0Futsh7qA4NXSpQQbmQMfofOhSLWIqPwdMqFqSwvL+vT9vZ27",
-	"9ynlxIaIUvFMncCdC03rGVUYzwDJ+nEarRmpMoL5BLIv4Ip6BXQL32JDKjb+HHIFvixejj9vMx1Hlhfc",
-	"sv2UDTu2/K2jLeMwAQKgjku7ZJo423m8azwxYMLA8n+YvFgeJ4JpqO5l6iiUWZpn/S2SPoHxyyCsBGAq",
-	"6SR4T7UdPqbZHAsp8JAQro1XUpJQKN1vM5bmEtpnQOrRtWvGP0Wb4rTPs/Vr19jk97Fr9YNzjbWKL4uv",
-	"il+N/2b8RfF18XINoRkzx+PPx7/Y8vdtQMds8mSVE+eA49Wae4dW6Ck3gtluPJTMAdvoMEwCHCidbZP8",
-	"pt1+DU/qNdaqRh39ni/47GsVD/NaKOufNv4CfvEboDd0jc620MIxizO7YsCjmXTFAq6zum4HocSuldjQ",
-	"hff6kDIJNTyuQniz08FUtFqXHebpT1onMznXYNddM9tuG6xz80Swrc1hgyvUUF+jfUa74G652cwW+Glt",
-	"uXE3YaAEc6craoy1SKoYC506i4MiCOX5mqBt8xbxx1WNKgk14vYU1x+yynF/hJLQtHJAMwRqrHWOkbzz",
-	"hGn5CSoFxE5UoynoE23XTIfqoffsF3e8eFZppn3tGjvwU5yPck0JftiBoNIkHctYjnic9Y/yJBlh2iHE",
-	"CkPpaJIggLjmGpJSqLXS/h9dGUrGKzu8AKGz0RelDRXKVtdavt02JhvySu4etKyQU325qS3ivS7/oYQ2",
-	"/xS67mxubq5Ft97prd3siM7aO51bG2uHt27w6Ojoxjvv3O50sVm/sWE9yvZYWpp2qPrfvLX5brjSbaMz",
-	"6okRLSDOQLetswNo6U289hRCV0dHWmSa+l2JEZSzzGpCHsqWNXCv49/1+rGiKeq6dPTuOnvosctbj9Yf",
-	"c2e90wGygsA16gilJQ/RrCvzJCFn12ZmenTzwCTPPgIqaGMS6RLzIwnDWvafoYQE0qBMWAZ9o4F03/wv",
-	"VQmQFGNk0lzbRoUC7XZj6ce7tSUancWOR5HzU6zYguPbs3qGSruvXfOLu9HSOFFD0TvRmMjostIs22ZA",
-	"/qR3FYXnrPCCttTmyTDX/tZ0NG/dT8MV0Js6NH5fCDVQ4crWd5/9MmDhSiq4VrL8Wefg1OAvzj4+626H",
-	"EqWzK+nAmUfAH9SVObhcOt2EveNHkILXdWkAQJzdZS3qmBBrr4EBFkqRQPR7XSNbinmsW2qqsrcVWua4",
-	"l22Is77RiZgSbAkoPM/YGCfYA2QaEUVQzp6ZF7JP0EMNV5xUE8iHgXn4xrowgu2RnR3cKdZocVVbAIph",
-	"C00Ln/l0X6HEoiTLp9Tiw3gdJ249zQO2f8qPj0XKNtc7MK17udYxl208ukcqSdTptvGuId8/1kBQasQa",
-	"yspDsJCSESFS2ppKAeXMeikmfKSZVoRrx1kiygwaEvZeD7utlY31znqHCoIkH8YrWys31jvrN6i6BBzh",
-	"SeAcumwqPaWI5D2rFfFdW7abltlehP55jbVsNVfZTotqHozw9NY9lIAlaoIJyiZ/lUZUZg9jjNHa51bV",
-	"m4VL1DFmxKQqP+5X7DrLJRnrKQ4t7BsPwWDHSmh0E13UoctymcTyBHLoLS+l84in9KJCkV9pzMU1Sa4W",
-	"KNPq8JLE+vQ4K+119tAqWZfog9Vj8GQj113xmFGoeATRIHMjlOLUw2XiyM6TzWPzirZWtlYAHsc4hW2o",
-	"hgiL0Jktijbb1tZrl27I9b/SmJRFPGIIr5RN2aZBWfbS617/NgBq4GTOg/IrN1WAoCzNBfxCD5XUOJTN",
-	"TmfJwffKiPG5g6dB2ADz4h8wceNErRv9CaC3m/gB0x7oPvT6HR7ZIALcsjH/FoyISBcliPDOm/PvfKiy",
-	"91Qu6YZ3599wV8mjJMaox82NG/NvOFDqQ55is/ObG7fm3/BE6nxorHURPRBRzIH6w9x8Y4GZ+AAYErX/",
-	"0ludG4u8lD/jMab3+TgjQLg+wviXH599DEQREHmyy8v4ZPDEnFyw308x0tKtinfmh0K7baMG+LFe2fpL",
-	"fN0KNGc8VNFoLYkHcbaydfvWrRu3vXy/HnbS+MtPqdr65o2NMlMGfjjti5K1CHbUqiYOSc3EJz0hInb7",
-	"JvtJfIdl6hg7nLa4ZJWsA7rBWA09pU6MuX1s1MJpquRxe8s1TSs1QtnqB/0GDpvfDbPjD7NTHWYFnS3d",
-	"pdk4bdu8AoZiBjiItaYagvJ1N/3X3ZzyuhKf3TrnTdSrjgG4qxXZZfgEcHSdAXWzc9MfwWan+sWdyhCw",
-	"gBkf/Sf7jx5uMc70SGb8E0RhjBnyjCdxxJ4cvLf2Dmul/JRhv0iAuIYcekUB4n5sdqLQPT403ozfd6ms",
-	"HAQDepuBfkausb45auaPHMu276J4XcPYti0wc5WyHu0zxBuMQ6LyrPbFm/O/mLJvVVqJK1ptXItaeI++",
-	"Mf3RMx+C7mU9OBnU2m3a6yi5wFnJ/voY/xbM2m2aXDQEaTbgSs4ePvmw9HXN38p+pynYqQEjGke0WtGY",
-	"yE6hXZnXKfVQjJSE83kINPzmboFx2kiIoV2x2zdZIp4JJLDxZumWP0vvVhYAbaeSl9dZ8E50wRWu2G/J",
-	"EE+7cvw2/OUyP0zZCYkR1fQ9mOVvDZpVzUD6BVZOtXyZuM2IciAmjPIkThQwBbS32OFoym4OJsQUSaiA",
-	"zhRSK0zIrFlfsWN3hI27wCcZ12mAJcFcso1O0Ol02ECgx96COS4FJr5xyFM9MXX+GpofvKmzn3VA6d0A",
-	"ENStoS5rcdY1m1GLrFuW2kNdRUy9LO3rbvkHC37wXhfxjB9yLVgURx52CFs/HoiJSNq9O08Pdh/cf/Tk",
-	"gCnJHiudHadi/08/NG/82OjX0lch8zeWx9cteYJR18diEa+FgBR6AFN5ZkzrVpd+99Q+EX38MlUFwE5A",
-	"LfGCUA5x/1cpL8iTNKeO2siXHC5QoNKizNLA3mI8i0jwqB2wvjoNJdSQ8Swzogd2V6bUiZdkwHVm/0z5",
-	"47kHwa+z9+LELNjhCIqSMkEZEV1vUN1t9HqxcgMOBmULlEkw3XW2BzkXUOY7y2n4MNbZezhzD+xSQHMX",
-	"YmiYGc8uL7n+IRgrZlvNuZCyc8yV9ayjZFTyaNjCHypACFZic81f5yIdWXqTLdi2YsW32YXMBxBNxvVZ",
-	"MVY5LRD8m/vx5TISff5YIFQaa39HsCd7H84alXdZZWz1t358aTdnSOlb5/o4tZWFlK/FHZ3pd58FM1LG",
-	"6plhP37n50fpXbw3QSxTndgSxojTijCZ7k40nsPr5jnMNHZRzJeGqTUbqcoxU+xWpxOwbg/lv73SzP9k",
-	"4Cpw2oUum1RrDDqZW0OJgaijPufIAFW3fI2H4XsuP1Jb4/qn9K/d6Ow61AdGS6CmQGbnGxKYtBZAoA1i",
-	"Cs5W2IJSd0jQEqyFVn8+ZEqG0npnNu5qjEmk+nCmQzuA291iSGq3Q25ZyhIFmXJAGX0ixFCHxHoJYda1",
-	"GNolWW7dZ2htZ0RW0kfDV5/EQ4hA0hoPbZ8V8zKi0BHG+vgrdchSAZXAGBA2V8QZ63P7Fjsbp32lBTPX",
-	"G1cTx2gO9jPjSrbX2a6dnVACXHvIeydm79pXWzvJvNs8hSoz8cuzdAQBgChPBONHqdB980RWPimWOAsw",
-	"1K1qRolxLQCEtu8qaQp5nLFcZnFCxvnEIQglVhFD6g+ESYzdX8Vv2achkReGK1ts46w70+wCXsaoqmAn",
-	"7a5pZT5w6SoSHmOaUjVLe8p+71JYCWt4wGwZ8qxfWi3uOKzU4VjfVJgoaxvEMh4Ym2tjCjPH5S0cJecb",
-	"OMhv+UguY9YQJ+YUS+ZPKzyVjf1yIftlX8jIEwczhSNrxdVzy9yxtT/QmQWJ227MmzfAvJk5gofK7Zg+",
-	"p6omaD9BQXPsFuQEVbe9oNFU3sFaRui1p9hP6sjL/L0qmwUUqodT0GvTXErMH6cqmFT1hNbn2i1ooqyB",
-	"B7uonRIwJXsCDIjScc0svVGkToEMxJw8a9HgGvrsvZg/aO7xH0IHGhIX5h3aUj06JqtTkYpQEiNwq4Np",
-	"6xIOEWRqcFtRO1Nr3hPcxyouHub0nfWFFA28uqZp6nV5ca/vT9eqrhEiZwrr0WbQK9fGNGkB1ICISi14",
-	"T8mj+DinuHPt+L73aO+nO3v3nj7Z+xBsrAVNB91Xp9Z0OI+Vop7T73/IlLT+7yHwq9VgUYNh31x6FRbD",
-	"B/62rvBcz9rbr4FZ0YR40YiZKhFrIhXWugnkNoHctzaQ64cllg7g1m+eFbh9nSOzTTz0bYiHXqG9b0aw",
-	"cEB01cyzjDNldvUWtNmpRC+d4e0sULNLLNjr8v2JlxfhXnePi2JaFmJLSpso5CGF0lSd1QG1UJr1R4Id",
-	"swDHqToFUXYs2EBwqW1yrNOjMTolbT9ouV2id2jW6lDafgSoR5/SJDy1wd9rXTYQWRr39Ewn4j030fsw",
-	"z5e3O+1yLRKKc69dOgzn3Tk1BCdklo7q648uHxxGWv71BqRa2Vq5zyfcNHc+DkeO1K0KyDtourrpG2Dq",
-	"DTD0/ljhKeBEWTz5Bb+n2ne9jOyZc94XPIWS8O8++x9mKy9aMVmlw7SddMuqRirmMU+tZNW0DpF6IJRk",
-	"k+Kv7TACahljBTaSyLQJP4JINjHbYzRJe+UIAZRrQ8GoV9fOh8Oyd0Pgyuv94etVPMG6kkzjbrIJNbpG",
-	"+Jjrq82rAZqdP1Y2DZLtuHqCyqyxVpbmom3dA+/3QPfUnpXd4i6cltvikcLNG1Btsy2W7zOxWFOTf4AG",
-	"0My5k83I7efxzompeUA/UEZOSb20uAHg39Nk33y/hkGN70XPlK/V+W5sgCb3ZqncG08ZTeahT9NM9jJi",
-	"yXbZOijeACBx8u21TtiptnBbLi/YZrNjwZ/t3lPhm5YuCm0rBtpec52ybLY0O8zM90US2XtdV/a2i4KV",
-	"ZpJlhMaEXt7rV/npyz/rGZTRC1kX7wswLpa2LZ7ApD7mWX/lChSemdD5ZXaWuW+ZCjvvnqmN5IDhtFFx",
-	"F1NxljwCKQAq/DQ5bqpGlb3BeRYO83XrDwrK2wFbTKrSB6s4YBWPUKW1tn7VZA2iols0U8My15VpGspI",
-	"2yqPCGi211WXXafuecvpNMqnqDclao0/L35XvBh/Nn6+Nn4OtFO/K14W3xYvim/Gv2ijWunSG7ukqShX",
-	"AGBUWnDIICda/8BGT4DrnfD8OGVxpIH5xdKGgCYlXx3jNECmiporlHMd43s0D5dRX8HVO9IzNOL5Yhj9",
-	"skYTXdTZmr69J3pOZH0xaDRT42Qt42RZ2vi5WmWbkt85hszfBL/pumOLu5C2cXeDnnk1fj7+DDohflu8",
-	"LL4uXlr14i6rKZjy9IbyyhXMfOD1vvv2RsM0Gqa+pRvd0uiWRrdcSrcAUnUhxZKqU9cLuAusWF2MEE4p",
-	"1qd1pwr9EBvbW7ZArxfOocoz9w6vXt9phwCnvxTIAXah5EkoYWqAillFI6bjnwnWqvRarLQzl+Q+8xT5",
-	"VKHT+/YUBmid9/r1FggIH/JUALEevK+FrXM3OuzBHdCgrj6BFGWCfRq2GA+l7cth5BU7BTrPQ4HQZCzZ",
-	"QAyUma4MMv+3Ibk7lHPW8Pqn8P/d6KzrDpXZ8jA4T5nbDML1UC6qg3GPvB4K+KqjfPjxS4b5KjfNjPM1",
-	"sOdFU34om5toPoifz5I/l80oQSi1m/BeYx001sElrINSsyxnJ4DmUUcwtak6tbYCmQ/Io9mi2qW56q2s",
-	"fG4H7HCUYTMT+MdET1Pq8jGRQLxoQA7EN1ShXVLnTWkKg7LKyq5zqr/nzMKM+m9aqR9V9TeMaa6i3YeZ",
-	"Kaf+vNo8rJ5zU/gn+48ewm6r7Yx1aLB8rNboo8zg1vf4qa3SnxGSxIIDz1Jq9PTF9DT0WJ7Y8LhQUyzS",
-	"RjW/yeFK19CGqMlrG8Njh54sFiep1m1vYQ0mUp4EVD4VlyzmqFsWNBXsUxcsJ7+gLfCamwC2FcnFIAK6",
-	"mbXGPy++8uFm+xeLNgOIsIe/JM7lroUJPFEBHPoD8Ot5hGwTVVvA9b72BA5aGqk6bVvQOpQ11BpfdMXY",
-	"9Z6duga6bqDr2omgbT9hujY6sHFPG/d0Qd2E/bUuloMDt7JW8bviRfHr4kXx2+Jl8W2ZbYN/nxkLhVyb",
-	"UNKhZS3be4ibrRlnGWSUnhcgpc5N0NbJuG6R2WBHPIUiHB5KzPYpO4W5RmFlnzCzQiROsE8ZtVXFMWmR",
-	"HDE+HELLf3CHPw1X8jyOwpUt9t1nvzzrXqWq28eVaBRdo+gqB6wJ0DY6rtFxl9dx1z+F/z/J4+jsumvj",
-	"tpzm87q/QavKr8dfFL8rviq+HT83eo+A2ipIS2qSMlDtA7oBdTs77atEBDPUI3Pa0YVxs5RLzXtQ2DlL",
-	"QYZyqhumqGH4JZTUPTdv36+e2rdL1Si1N0WplWfnnGPSKLtG2V2psjP/dnK/0X1G99l2ycupPnsXuEnH",
-	"qcqHmrXGz4tXxZdQd/GLgBW/hrzY3xe/H/+ClX8y/5+uG0NZUY72Fee7jAtmz4byqnXfYztvjeprVN9S",
-	"qm/a2WmUYKMEGyV4xUpwGBsV2FODgYpiSyI8Vce50nZII10t/q14Vbwcf158zYrfF6/Y+L+Nn48/K16O",
-	"/6b4unhV/Gb8xSpracHTXp8djmx7fMhcrdZqMa5PdFA276VjfDdReRS4/DoSCL4CbbND0Y+BLJ6eDh0p",
-	"elxKEWHarWtCzDOeqONchDJSAreBUXVeS9/ifxb/VPxD8c/FvzOe9FRfJdjHGjh44wz5Lo0a/KQXa8F0",
-	"xgfDbStzTnmc6VBudJh2I8a1cS2GabMlSp0gBZ0dcz5kfGCOIE+SUu6RlIPDvKopMzmWdHBga4ayZQ2A",
-	"p/QwYwgcxUDFczhi3ceP9g/Yd5/90hkw3fY2cRPxpHdXRaIbVGZ3kOuM8USrUCaxzih3GWZWwj3qLrxl",
-	"nb2PMhnR3wHPethHw55iaLIGidjwNwCY0ZqII3iltO80nne70h69a3fjqMugQT8eTeoE7pEiw6MFANtm",
-	"WvOhRQ5clrWM7KF3HZO3yVAbYSP6oUri3oi1bnY228ztDT4cJiMjQOJsmoHzXiyju3aQi7TdsGvdqp+S",
-	"Nq6yPQq0eUGd0b+32P2dh2sbNwL4/zsB4+xUxMf9LJT01ABaaiMR0Tq7iw0Yo1qIumxdTVthlXUPeUrL",
-	"Cd9ISVErW8bEsf/d7sziU+pxae4+N+lrDuH3tKmacg7t7sQpxIljxYviG/jnr4tXxTfjvyu+LV4V/8GK",
-	"34P5/JvxF8XX478tXhYvA5brnCfJiG28y6L4OM50G05zKF3cvnqoYYcBk2uAsRLuhoDNabyT4FLj3G6E",
-	"uZw2Y3TkVhafoMtnwfXiaAGOjXIvL55t7t8zkdAGFub3msE2w/ZdJkHQ+DPzM/HhqiWS8On6iSl5qNwm",
-	"spQJLvzlqYP1P65dboY0P8ziToPLnnICDjoDePrTb7tiG0vZKpc3wSDfqNFdb0ymnjkSIDKwA4sxBxhM",
-	"faZOUF9zybo75a59Ij2SJ8gVqr34xkIvBp7vfChSLSJ6D9QmpGAIW2sFWHIrREecel35FUj0R2KAbHsM",
-	"zTXLE4z+p+/v7dy9z1r/eZOBDRiJI54nWZvxY7UYZXjXapnlmcHLO43xYM2dKvf48ub5ef1nKse7arqV",
-	"PWncQamaYVvVvyJRrPlk/yitM5/xu/vpWfeH9xycyTvgI2O5u2ZX/lmO4qMjkQpJXCVmfGsbHSPWqZk0",
-	"GGs9nlKBnL9fA1sXB5STvVREQmZAWQZd4tBbLX9tZsKcQdZSqfnHDai8MUapeeH6SoBv35x4OyWEYl4w",
-	"aHl03PwiP62cKdnjkh0akzM5UunAmGXG64iqhOBmI5vtY7blOioB62HF0hxgZT7Yp3EZ5gt4Wv9evCp+",
-	"W/ymeFF8y85hbVk1Z7bmW5nDj2c3aq8z37WCLjI6lBl0hUt7fS6zpWli0Ht4/Gif0Tf5vUWLfyn+pfjf",
-	"bWJ3hX5/Rn4exzqzjfFEBAzfBEt6wygZXJHQNU35qO5K5UMt0kxbDrVM+XQ1J2JETlAOHrw5UepU4u8m",
-	"PKtQmr8PoDOf52FBrw7zRMiW0azlYQJtD4UKcI7B5TBnmBLQWapOQwnWZGarMGjfZexQCIlY1UhkxoWh",
-	"gXodBFisbcIy1/SHhOsM5IBjXh8hiAP5P5axDpNPzTc5v8f+qaR91yOdiYG2s280QCi9YOl2rYCW+S+0",
-	"4/JfEUCvyDX4KFhu2UvyCIo+/S6HXdwktgPiFP/qce5R/FymP5M7Z+faePZd84o/6meDDhbYEljfC/Ux",
-	"ZlLnmYn4SmOzkc0PO3yJvkbV0WEZyw9scG8uAoODm71nv+h1MNT3hFZ52hNkbkAlOUEGieIRiYJq7r/r",
-	"JCJLejTtrclb0hHpHO9hf/bZQSXg+Ql+dX7jJCzrJGwDgMec2jH3EtNBTw0G0OG3HyeC/ghzZF4cS3aU",
-	"xMf9DMuY3YCgKZwxeagvWSx1HIl6uYOnN9pvqJuy0aka/5vuU2pP3bv/p0929+4/3bl7sPvR/af7T+7s",
-	"393bfXyw++jhfzEiHbld0cyokOZPcRxi7fHyInYp5DORqCE08YUwA3g1daLaOEIe4CqfIpguTYOqZRpU",
-	"ORsw4b0TTWbaYk7owWTLKdDzEMqEldHb1u6rRZwcqbNtN3WEEa166KlrvvBnSopHR0fQocjdePvm2mGc",
-	"2aDYNusaxYXv6VlX2H/Fj74N1izXe8cuUDmTvDKXhyJR8hhaZ1q17Z2UGUr7wt23asLgzqN7f/70w90H",
-	"uwestXGbPYjv+DJmRo8t1qqpGLMWVae31xe9ExG1L9Z0yw7euAF9PhREB5PxE4HSkthgMoVttfDTuHS9",
-	"Q8ga2vJkq9n5nU4HC6PhJINSOSW6YGzPZfllUMmQ940yXiQCKwyOyoMCh9hY1DhPYmBFh9czbFabsHV2",
-	"d3absNe0S9gyQI3d1iBHYV9jtxNaQfTUIPUn0Yoiod09kaWjtR0jkbsBGhGcOBUAVIENfBTLiDa9ax2X",
-	"mKUasUNhXtnnMkpEBLFI8/O0M3Hnyb337x+AZt9kers+LGAbWARVuuUjJqmgS1gkeglPhWY3O7fw2wBZ",
-	"MzewVrgCU5sk6lRAbUo24d7Zte4p7G5GsAEfDqGhXs+8pL3OPjT/MgabZ9sCAdKIEeJRdbrVqWSHuY6l",
-	"0JqleSLMJMe9fiUjwcUhY+PbmEMBWFScWQoo8qbNx5yDM1UoHC+CNNV4G1fBUrZPnYstYc2rB+rMIYWk",
-	"rDmhholgp33FEoV979SU5dGIK5lJDmU8xZ+4OlDJJ6m8IljJn0WVnoCcbNnyLx9Zmg4MwRfPRIbYhYCh",
-	"UJ6LDLHlgaFQzkeG2NLAkM/NeXFoqHI05uEKdOU8eKjc3pcAhuzrGmiogYbeEmjo/rRz04BCDSjUgEIN",
-	"KPRjBYU8C87HhQKCWQLWTVUiPFhHfz+YkRlI6TfbVy0OH+Eo7bc5lGgCG+oO+0rSH0QMEtLDdSRgLq87",
-	"juStqQ8lUd6qLGe3AZQaQKkBlBpA6W0DlErqm6XRpCrlDaYqgVxdBEXyQBxXADlBokNz3ldD7XeHht7O",
-	"9eZApatu9q+rDmlTtg5N9PeIKTmmn6UApVC6acPiCi2ERDW6HHVPidgci0yH0kwSKFxI342i1Gwmo7/b",
-	"F8hM8uGgUF5RZlIFfwKOvivJTKriT6FcAIByrEMXR5/KczSfnHaBtCQ8EJcAneBFDeLUIE5vSzLSxIlp",
-	"4KYGbmrgpgZu+tHmIKHV50NNAC0BWnP1wNLC8JEFu8hmfDPTi3DuaWoa7KfBfhrsp8F+3k7sZzYl5EKI",
-	"0L9BAdlXxW+KF+Pn479jk5SQq6zVBwwEh04vOCe/aA7B5ERF3HkFbW1r/qDE1/yZiLaY5onQoSxJ1FOR",
-	"5anUAetx3Qd1ZQacm3kVWoMVNRQyNloC4KVEmTXVAfsz+PkvWCqMp6QDALN6Jz5JJkIaXBrNdprGmVhT",
-	"R0fmlUYGUjNCuyyjgH332S/bNbSrUsOlgwq1hoOCsBsP+2iDtbQQrGtZKrvtOnhlWTxOhN19Wd/yLpWm",
-	"onU9W3DojLahUkBL29EOoNRQVsEwNx4q3yu5PuvAGJ6qnkrygdTug8yqwFQyaZyqVjYaisCttVuPgCFV",
-	"dgAL4xZFgBTERdL5QLep7tbbVZZs1Eg982Orm/LT7pKo2DZwa9snWhwKXYZUDBPeo7mlm5UUiydyeVlW",
-	"ywNp5yRyEdB6MSBtoQq/CxOjenxvH18GhsPPnl8eSAPdwcvPgpXDfLTwXXfyEd1yyHsny9wG158FK0bK",
-	"7MqeGoiF775b3kIPeJRnSz/B3mMeYY7LPp6mxZ/h33QGW0Au+wz9yLuJnnHA08U/5JG94cxss+UW4TF3",
-	"i4Ayf+E79/ByuNFJ7iXuLu8BWCtJFr5331x8FqyA8nh0dLTwjT+1N5wFK5/sgVhd+N4/o+vPgpWfLXnr",
-	"X9hb53Ve88lwnbAMUP2OkNJy8fJbeliDeTeY91uCed8rbUzkaPBZ0cFNxgk7HwM3+nzNOGexPF7ZosPW",
-	"gOMNON6A4w04/scr0LW+1QQ+bpT7leLjE6Swgff+VV3JzEQFFUdLFPOa4XrZmBxxOrp/d/8Re+d2Z8P8",
-	"XucDDACAY1vNyyRvl7IyI9GLBzwpMzl9yd8992tfU8TeJUUsUQVc30llIMSCkV7Dd9/2aBD/BvFvEP8G",
-	"8X8rEH+/EcZQ6WVyQAHv97tfrLIWWYP2qbPzP+0Voaw00EDA1vIu2hYb5zbVsDk/R15UvZZK2gaPU0nG",
-	"Q1lbVJXOTgGFu7ws0IDlQ1A2hyrP2EaHPbjDWgAnh9JlnCKaISShGirX3HyzOgJppdvbSD2+Vk4FPIHE",
-	"G1Fh21MuolCW8GtsBBrT3xOeT6x+0xpht4ngu4L0W+mMQL/Xt8Th/C0qmSZcBxVwG2VOKtZiGYlPjErI",
-	"HE2mZlMJ0FHxjULZNQJiCsV9t8akCVrCDvBwZP9piST7xooB02WbcRlKeyVyQR+OMqGZ+OucJ05Xkalg",
-	"/nUSD4fGL+Dz4gWhvJIy7knwP5Qz0H9z2i6aRettYRcDQJ3sGOyzvhhokTwz0j0V5AXYPqUz4gWhnBUw",
-	"wPbcF24oc1UhA5Axc6EwGiZw5APu7InNRW7U+LWI/abAFLjgnft0+Tw0dUp/lSqUaiwS+D0QvfbUQJAX",
-	"aM4fWUjthfFWGl0DtzZw61sCtz6e0sDI5Rsbo9jaFA3e2uCtDd7a4K2vV+07mcDTSt8BlgSJ9/0Cr9Wh",
-	"VKDX7pCnQmZPLpDL7JfC40eUDzhUKhFcbkM/GEAy/zrnMouzEYyFqPoR9VwCj3VteGynAttaZsp84E1v",
-	"FzTbIKwNwtogrA3C+mYgrL6Bcx3s0+XA1F+NfzF+Xrwc/z20XSx+U/weuzAWL1dZq2I9wcNngKpwnM3f",
-	"2VCkocSCYcwC8ZuB+I9r1d73om0hJ5zyjKfx0RE0aHwBLe7+a3vLujyhxKQTlcJKq9yo0yyNedIOmDGS",
-	"n4Fj1EJwkprztQOWCmPxRpjSq21dc8B4FK0pqUOZDyNzp8v5hZGSDe//WkTQntDtXTQ2cQZ8ANXWgaN5",
-	"nQpz3kc6IBAX5CJng1jmmcCz6nbCMFWDWItqf2WepvEzntQxWKrYRmD0GebS9ohixpvyp7iCHkgaysoF",
-	"u1GX/SfW1eZ7ZU88xFhwQKhdQoixfwcgvcbubGXGpa09T3e3cFWuD4U0Lif77m//EddHwD/L6Zw548OE",
-	"yyCU1HvDLVXApPgkY4ckb8yqtbFRK08SULD4sTgJ1Q/C+QxCaTQVnC+c4KwvRjjFQM3ww5BfwlruMKPq",
-	"6UUtuOREjNq0QV0DSvh6aDOEr07V6dSelOhIYpo4ydAMZXouI7AgT8yXVgPRgLv7u5ZlSgVe5014wIkY",
-	"Zpgmjvnz8iiJexlL1PHx8lnb+95euQ+i63Lp13Tu5xMheO/dcXedBSs8ipTUT1AIzH3MTuXqs2CFpNNS",
-	"779L9wBOCdJpqdv36J6zYKU8TEs94aC8zXsIPJoO4YUeV3kAPVjfRYG79APdjYvjk5N763UCh98SwJMP",
-	"hyXeGcDPd7iOe5P45x0S9KTeIL3UW2EP9US578Gd0Nd7Zev2rVs3br8RUOd5LdsrPe6mtWPfcjgCdXRn",
-	"Yd7p3OiZOwEYgx9Fd8Lx2Hn82HZ5lwQWwloZ2U81a0Ou9alKo6n33tnZ37379Mn+/b3rj3f293/6aO9e",
-	"m5rcRg1gtgxgVrfZAhcAxx+o6XyAzTygCbH5YdIK8hIEl+mFuUNwj201i1vMPMo8E2ZsC5CfaBGkrDJM",
-	"zEEUn2R03u/xTHQtamXzFWEOZ3wQ2on2N9M6lwT2q2lCwYs/FtF+PljnA5XLzN6HMNuPHhtbFq8Cx9MZ",
-	"YuDcDuIssKKs5YvNbcyPIJc/FewkThSkKMxCsoIJSUZCLLgYcLXjIz9u6s3WmwUDsVZvNgzUbnAghwOd",
-	"i7aUenoa2IJdyqudVlmrl8RCZkb9tQN2mEPbVS2sJwZB/yMCYTV0ZOjzZ8I4CN5DRiJjrSkGMnyBF5fb",
-	"tVE5NjSyNhJ+gKoN8An5c4KRcaUrqI6vJ13j9khg6Cdlxk7iSQ1s8V6xOMryv4qvil8XL8efQ6v+F+O/",
-	"BbRl/MX45+P/Pn5u+8z/tnhBUMjLVdbCtqZ4Qi0+imlhNfwllD2eJHCqCLuzeAujuKV2H0yyyzXcTU9E",
-	"BtXCWMHcV0oLAM3xC0MJAUKXj0a3e54tJocEgAGZDWc1j617Zr1cZ2qAEtCNwzjz5mxos3HLUvLazLOW",
-	"FuAgsz/8n+Kfi2/Hz800lhP4h28mSstx2NqbLIIlWJd+1t02S2J5UqY3eXGBrdLXDaVUcg0UhKe84PMs",
-	"Qw1YPeYfYsDjpMsOhdnfmE8GfzNamewh0LDGcw4l9v+nrL5jJTdj0KP9gCAkjFa4mA+627b4u9XFCX2K",
-	"E9ptAwiVYeac1rn5dnaUCt2vHEuaA/Orp/Ar3Q3Y/gc7a0YRm5dDv2JMfrRIoxH9ODehtMmCPKMnHvLe",
-	"CUNEMB0xP81gne1IJniaxO71trzS6D8Ylc74SIdkpRl5MDtmDCu8G4nBUGWUTDexaJylIktHlIHptiAM",
-	"10Icfe7vilCmAjIQ8Rq7VczK0U6dTDAjnIXm2BwL+Lp19lBlDkGRiIqUuFAVlWlRdqP1JgJrZ3gTODWT",
-	"LZTdT/G7AnztWXd2TtsTLdJL4SjmTXedjDvXT39SXrq4Z14O07nJC3vmS3zGomBM+Q3LwAvVuyaSoHZo",
-	"U9kUnRZsTtyo/oEgdbU95dz+wNlo786/6S6hfQ1CMQ2h2KNO5CQeSE068YJ1Pr7o8jCLU3HYV+pkjQ5t",
-	"g1406MUbi164BbSa2q5HIo55b+SlUYHXlorFgQn3SJXWHrMQDkHjqOUO2dTUHzcKsNnp+L5s593KKuAm",
-	"b5WxnNK8nWPXtqcl05BM28bngmc3NCZTj2uxFht7UcdZ/EwkowD3ao7+wWHC5Ylm8bG8dNJNA2K84SCG",
-	"81KNu3SCEc31lbOPJ9zxDNXzot64Txn38+IFFnR9XXxVfFu8YMW/Fr8qvileFF+bH/5v8WXxyvx9/BnR",
-	"yMGZfkbCtZIGAaMwHmnlt843L0Vy3T0XkfWLKSOnzA2ueNvGDQN3m+XWS+dJUhkEZZvsPN41swnODaXX",
-	"H4o+T45YC2Q4ZgsEobRFGyWlv0YGOHArYeYhGO7npIF9WnWngNh/IiVBcEIeKPvYfNrO/X3jc669f/fB",
-	"xFbYv3937/7B05/c//OAHRqBYT10bFQQR+iCnQgxxOMnWbdnvrp0aY1hMqzm+qF7OBQ8K5nRYqqHQntB",
-	"QmZlmWSD/N26D3k7xs8FqcmjQWxnNhkxzUeanfbRaKK0n75Iojb4g47qjNTEDH9w6Wi5eSgsNFqkl/Xx",
-	"DuzBmese4ZVLeHhukMt7eNNir6wlZC8dQVEZrKTO2k089o/s7YCFWJc/eNgRiml8nMbHeRt9nC4skhdV",
-	"/d7dnvKFFlCsgtfb7FKe0fZr7Rk1rkXjWlzQtcDytsV9i38ovkR3oXhZ/NZF+iDP+Zvx3xW/JeqI58VX",
-	"xTfjv19lLRuYLON8oDXrOdbWjaB2YufF+IyQT9QxFmIYg9Kz0yshEfEJhHDxvFbyVcnNaBkdaPHrw1EZ",
-	"Q2M8guSSx4/2D9h1sIzNjLkQmy2kwihQKGtx2VqsEDNMSw2FTg9qKedU4J8pt35JBMNmyCYKKjzzYSgn",
-	"cQpwJ9wXbFdG4RXf4F7RGZzrSvzOmBWhpJJSGm9P2SA5Jv2abWq0HGl8+/z2Onskmc57PaFpIW3EVVO0",
-	"MpST4UrWcgNeR4PpKUT44qhLobzJUGCsMYYVhbJViQf6wT8ReZ4ovWJVs26fa8rK6S4Sl8PDA7oaylor",
-	"FaYwplSsmc9z6c2YVzw3yLasT+VHz8pvODeS9hGM/UoiaR85GTLXzaJLF/ezymF+r5E0WMl4wVDaR/bi",
-	"5WJp3m0TwbQPJ81Xskq3px+XJpw2x8HcfHehtz3gcrSTZUbM6tfFMf0wliegfox+i0HMVgNxgGM3cbg3",
-	"3Efd6HRuz/7AKS+LFGgSeJRnNG2xik4ParrbFqdWTCxjfEtVWjGN67yY67xdy5hC73n7Yq7zNg5Wirn2",
-	"IaTk1F3mHyDguH3+sJB3wJuOie5nr3Ow8ubsYKWnzq2zUubszaJaBae9Qs9x3t30ioqvu/muN6RNb0hK",
-	"sQGXI3bE40RENuaZ8Mz4DUf23ShSpo2kdQunOVWn28hkZ3YleOdl7aeSfkFwe2vCA4HSZPRCnHeo++oU",
-	"w0sgAEBGbFejTFkKyARY4PZtSOjSYCQNRnIZjGTzOoEP/PKl5+Mvxp+PnxcvIBn6y+Lr4iUrXrLxF9Ds",
-	"/RsIziKSAtDKN8Wr4v/hL4v/WGUtfxxE7zhQz3gCbb1nlqx3pyWTdyeyqG1VaQViCeVMiihLCzXCUQiG",
-	"B6AsFT+vFDyUVh7kMouTWkHuEmXf/pRMln2zbhx1MQgqxanQGc0U/MkrxolEL45EGel0ieTai17j9/Cs",
-	"IvNgjiyRqk1A9gelu+1tUFhJRCFUiDWbs26kk0cZeZhntg46lIQUQJpxbqcdX28Hi1RetiTfAz/o7KNM",
-	"zvoiTuF5JUUaCudjkbGbnQ220els2mUALOIcAixMe6bSxFBaNVOWV3n0l2VNN5bO/zCtuaaUmXMJ+6BW",
-	"B75k0bk/JhQSS0a1d71NcfkacLct5xdvTzn9xld1Tziw52AfzKMLPbD+jLNgJZcXGqMnY5ZAViYntymC",
-	"fo2D7t5+8ASwkUXe7mgqoZs4+1tTCR1Pljk/E6mOFXjSoH4D1jV2sf3/uu+ywy/K2ukfUyG0Y/srXW5J",
-	"HPP2GcgHv/Eui+JjM/8tVXfL2958WIhgVhk0TFIT2m/c1qb0uSl9rpc+b1637aoXd/H/dfwcHPYXxZfF",
-	"S2zX8fPiq+Jr1vpos73KWmYlID0XHjzdSQfflq4IZQsf0CatNNGLG7rKwjGD3hnQaRubDGR5Ks2/hrlx",
-	"67WwzTWUFKHs7uELaLqJ5hkOrTZepDEfpKOorHrzEy0zLOOb3zKDHfQh8s4GSrvDnKX86CjunefU04eX",
-	"br1dhC5rkTFFHawDlztBl6zqUAIvJyQc6CF3/q/HKe0curbr9s2GSsfoDXsvfApE4d0glA5CAKLkZ8SU",
-	"Cyy6ICVAo2KjDXUqy0t9zuXtst8qNV2334WqooVPgQt2IyhBgQNkz9yqXmc7bnLiaFpLLSPpMfXEltw6",
-	"x7fqhIO82CYtjanikGUAHNxA7GiELmW+mIVYD+VPzaIjvuCWqDq5ngCyowt82lly8bcqbnUAeASbcKgf",
-	"GUPg1JIBfu+EdOTAOxq4Fnnvbcx9dxZhKJHufLsqhQPWU7KXp0A6R4M1KlT3jTwyMwqwBzC/QqN7KYg3",
-	"fWpjb6WzPSt6LoMMRDwTxh1/ECdJPL9zBr0Tr75H90LDaCkWvdm2TtYiSe7yNNqR0eMFO0bbT96fvBUe",
-	"CFJp4afsUHOMRWEDex9Mc9NTo+mp8Wb21Hgknbp0cXxLjO40UuvZZnupnhpZKkTTUqNpqdG01Ghaavzx",
-	"Whhbu5Q6asQe4NUNcLDaYj7lNQG1Udi9ZLtj16nCmceIY8ialM36YmBt74WTZsA5qHc2rnMIWnPPy5wB",
-	"LIG2mzGchabGx9W+G9CKY5l+G+gbvYmNj0snqzu/efFk8+OqGzfZ2BGfUhoodR+qac/RtOdo2nM07Tle",
-	"y/Yckephh08xBSrdYVokR2vG4eSxFBH74ODBh95kgSREOzYzqoG1iB3QYiOBJ30CAHdwgwd0hK1zhGYb",
-	"+qPY/yJCigNIN8qYzniareXDEgY2ZzWKRBRKPRQ9AKhw5IH5p/gkE6lZjZQ8UjsRpyo90UwdHSWxFOvs",
-	"ofIGCIhpj0tMF+FxMg3oeV9k98yUza1WycQn2fV+NkjqPvmQH8+HZsw7HpsL53U0hRUxj1xfcU1GNWVx",
-	"TOF7k+UN2/PmbP3iHvFZJR0AxDHkVu083i23j7fOdEpsr+b6IjOzxp53q4bk076WvismJ/YFT7L+z2ae",
-	"vQ+NBWVO+zBVhxCfLdOV2KchfV64shWuqJNwBVpTW9dzmCoo0oP51OyDg4PHge1AE8pM5T0YV+Ypjmln",
-	"gQoEzFHIU4HduUEUTTsYH9D3XLqMa4FGw/iuRz9ZArPCW6adiSfDq9roB97Ux5rlwzdsy6qhkHwYr484",
-	"SrWp+xZiSKAFLFtPAM3CQWPDP7guD7b1MmLJ05GR9Id5nKBvidrVqhakLE1zKc3wSFCAfwxJr7YSyla+",
-	"zhbt7BzJvo9iZokNbKfC38AgrOa2DhmK3j2aoLlC/tFQSCM6b6x31m+4efUkPlq103b3QV2MXt1m9xR/",
-	"wCi1hBZGyCOVIonRG3YGwFydLbX3AF91YpsoZgD8PuQJlz2RbrFhDER1vtnucRqHcqaIx2SiW50btb+6",
-	"x+QyFbzXhx5XqBKENFvfWYb4Dhf2fce4PRpS0+NIQINPdSgAIMt5wjaYbtdO0rSTs4dzcmnJD3P7wwp/",
-	"GPr6FUD/y4T41Klc8CvvmUuv4jurPmJ1N6xPUWPuWtz/uKXemKN8OZ+awwFmlSOE2fEW1+kudjwDi8QB",
-	"4OvAZ5Q1ECAywhSnNU+Tla2V6+Da0iLUZc9dYNiwyCEHW02y1kaHaaNZB0pnMEUlZX9QpoJaRsBVzXol",
-	"UyBruSzTdpm74VzWVXbIU/CPE6VO8iFrlVEHlyiDnICOI/8fi6+KX43/ZvxF8XXxcg37CYw/K16NPx//",
-	"4g/fGGkjhcVcvZKECp+CSj0qBRBIkg+MHpwojDZLXZ0l26Gp0jSSeNP9Ah1MiQpmZCbh7GARz5oWMluw",
-	"d+LUehl2n/f63rcqcI4Q4Qul5Fme8oSdiFEwKxkCoTxdL33ItJ2nWB5XJopyrienZ1eavyjKP9E8QVHh",
-	"VZ+03EaZWM3xF8WXwFn5qvhdWQ/1h2/aW5bNEdGSULotFDAxGCZqJMwfpzA90hxjlHPaanhxLkymIRME",
-	"CUTA7wdQgkAtykTx2GLLhgGrlYJIWhbe64kh9PKcBHzLdKTzJt4smtnU/nqV+Cyq+25ldarR28lFOpjA",
-	"hnYe724hZGprLsHwBhz0kPdOtpmjxSGunG1/hKeY1R1KnG2MLa1b2evvfSCYJNlQzxm/92D3IWWcb7uG",
-	"p5C6hlmGqcqx7wWI0Zudm+vsvpF8EI8rW2xYObgF0Jtmm53Oxnef/dNmp3MDZnez07nFuC4lFnLzGC+X",
-	"odQ1x6Frbu5io4rTWIvKBMNnTJnY9ygWivYNIMaRi3iJFHASD09fY4n10nHiKsYfjMtHx+zWKAE0C9zQ",
-	"sIxWPQ+7jGV2+yYcUoimYL6vTd/S1EBq2xicGFggKNFqRditMI0pp0I5LhnQHosIhqHWZG70zENVaj9M",
-	"3TPeE+urJJoIBrVK9JjeZGQR5ndyOarFieAZ8POssRkpbLatOiJU2OWnZSKlceZJ4uBbCpIx80s4arCY",
-	"PLFNMqoz7vBdqaT5WEjHMIYGRYkwcUXnA93exsERUjKgWMeAn4ga6DxRK2llTm0scHoyHOk6WtFyTch8",
-	"oMuPgSI2ioJkCtu0QCZvy4pELNygmkXj/5l9xj8x/0tVAmIUU4cYwni67c6ikSuEheJDzf7BE3BoZKUx",
-	"R8h1M2bS2f8PAAD//w==",
+	"7P3rkhvJlSeIv4r/8Z81AtsRYFxxS2ubAZNJKVckk5MXSiqhJuGI8EiECESgwgNMQjSa1aW3NWNqW/Xs",
+	"9M5qe3q6W71rvR/a1owqVbWourDMel8g8hXqSdb8uHvcgUSSSVWVmvWhiAQi/HL8+DnHz+XnTxtOOF+E",
+	"AQli2hg8bZAneL6YEfg8dJxwGcS7EcExcdk3dDmf42jVGDSOpwQF5Bxh/kxDaTzGsyVhD/luY6ArjVl4",
+	"5geNQYNOw8W/E822o2Xj2TOlMXTdMKAnC1c27BLqRP4i9sNAND4nkTPFQYycaUgJWmDfRSE8QFHooXhK",
+	"EF4sZr6D2XfofOrPCKLLCWtn4gdnKIwQa+CMfWZPL2Y4aKM7UThHGLo/XfL+2z+lYaAg7MUkQnuPwziM",
+	"blAUEY9EJHAIKgx2IF5GPkUYzXwas9E89V0FvbfEQezHq2c70B8fLPJd/uhihh0yDWcuidoNJUfJB/mZ",
+	"wWSDPDV5d43BTzhhG+RJHGHVJY99hzSUhuy0MTCevas0FlHoLp14nz1pd/rYM3VTtT3HUy1zYql9MrFU",
+	"r6eTnqd3Xex02UjIe0s2z/vL+YREjYHBBjdJlwOawv2+N/G6mtoxta5qYcdRJx3dUbuWTkifEK/jaA2l",
+	"EftzQmM8XzQGDUPTu6pmq5p+rPUGmjbQtLamaX+iaRo8ulqQxqDECEpjSUkEPWq6qhX+0wXjzP3gfhjf",
+	"CZdBiSPvh4gunSliTeQJSKIojDgBndAljYGlWUojIpgCrwVhjDxoDeb9U+LEjYEcx7N3004PPK/SH2Y/",
+	"oDh8RAK2yE4YeP7ZMmJcQh6TaCUeiMJlTIALJpQU98rWg8uN5CTAy3gaRv7Pypvyh1HIGX/uU8r4PjfA",
+	"S3rVc70u8x3kO2aULXQ4BGqLrcM+3nRAWCgIB8gPaIxnM74/ceCi+DxEedZiRGJiJ8/tQpwMnjammN7y",
+	"ZzM/OGsMPDyjROGS5ZnCftqdhUv3GCY2iKMl+zHXndgv/BtGJf7IDNN4j/V5jzYGuq1ZeqfXsWyjr73C",
+	"zmHbLT8b3iffmHIv6bzPI7HFYHMF5EksJnYbxyTdKh1Vs441bWD1BmYvv1WY4IJh0RhHMTD3q2zzGMdL",
+	"yvayE/uPSeM1djmJ5n4AdD5kE6Mgw2GJGE0u3cKZ1N7PFijPVenXqElBbRRY6TRdVhDcrTz7uDjG7N9X",
+	"oM/GYXPWewUxWGIyKfXqSKA0HpOIggI01tHpWLZ8FEewMTZqzpRQZW05gC9g9zHtVdeTgs79eIrSqaDz",
+	"yI9jEiDMlBmF7tm7rn/mx1RhX9eoTpc4MxwRivwYNfFiwTd8O2vVp4jRRDTYEvq5frlP09dO+eOw/kVl",
+	"mhs/m2LWUXXMf0C+mfQ809FdQ+1ii6iW15mofUdzVYPonomtie103JL6LDBO45U55yTw6/dY7of6XbYM",
+	"vrl95piuRWyvo+rYmKiWY7pqj/Q9VcP6xBA/VvZZp9vR1u+zPCHK9NoN5/PQBSOqbOKKCTKuER/pKVdx",
+	"wmoE7YwmK+THFE1wBPo0r9Bmzm7oMnv6Jw2t8p/eeFdhj4TTcHZr9TCcLeekMbDblp1+/YB3+wM/cHdB",
+	"V+uGqTTmBNNlxOZ48R8vPmwojQCzNxvJr5MXyScX77NN4eAg7drI+uxorNMYR0T2p7XtLqPDbdBdtKzi",
+	"6RxHMRJSf5ZyC9d0tMwcP3majuVvkpcXv0TJZ8nziw8uPkieo6//7L+aoIrCiJwsYamZ7tMMo6fese7o",
+	"qqXpt9Sedmeo9vd2d4c9y9bv3LkllvpnYUAOPI+SuDHQtR5MRmksC+0Y6m27t6ta2p6m9jRbV2/Z5vD2",
+	"nTtmr9fRmC2jNG6HDn2Az0jNYuMzglbhEuGIoIhgl4nYdGKN0VLTTOf/54YOiKxpPJ/BV4T/wP5GMxyc",
+	"/emoQYJRo/AbwW7+7zmJMTudRJTEfzpqLGNP7RXfiP14xj8SAnJVXeAoDkiE9LbW1tDX7/8VGj7Yz2Qt",
+	"f+1m7r0Gn+xyToJ46DhkEV+iLyLiEP8xcZGuoWXAGDr02MlF7AEcI90wLeQHcYhoHDqP2pnMFwc85IoO",
+	"kaarw93dvQfHqLkIqeqGDm0pXHuEAVHJjMBjOIrwagfhOTP7KLfgMUXOLKTkaDlHTjgn7AsuvSlqjhps",
+	"ENqo0eIiXnZ4gyJKKNvV3Pjipy7+GvTrBwjPZmxK5UHTog75Xhi6NCNGk0+jyOIwvsx866haX9XNY90a",
+	"mPpA1/PmGzx6SOhyFh8t50y0s/HLH2q+YmY23+rBcjbLfSm2jG6YxLI7XZX0+hNVN1xTxZbdUS2j07Ft",
+	"yxL98v0p3rGx3uu5xFKt/qSnWs7EUnuaRlQy6UxsQzMss8vEFhwumQB4pjQCYcN2lEa4IMF2k2VPlscv",
+	"v7va8AuLyV7Lvjs52b/NVeSkr1m26hDNUy1CemqfSQCjrzsdr28R3J0w0RHhgDKjV5roE0yJ3BeyeT7S",
+	"/C+8E7kCPnsWxFr+mwfTMMi+CpeLbLziO6Yq/HBL4glBlmn72we7J/f27h+fHjzYuy90Z56yyytTlUtL",
+	"9vYz5WlV82jr1Y7GyDPDgUP+fepy0OFLrvNSKghdyt+CZUu/4xRsTGY4/+0xn+z9g8N7w7v5H8TUuhbp",
+	"9zs9TTW9/kS18ISok75mqB7R+13HM3rENeA1Gj+IfIeP9WqUB77/AVlxBsGLBVgofWdiWTq2VduYGKrV",
+	"8bA6sTRX9br6xPNMMumYBDZaXqImf3PxUfLPFx8knyUvk9+j5OXFh8knyafJ57DARFCuMWp0uqRvkomr",
+	"Ol1HVy0PW2qv71oqwdh1ddvRe0Z/1IBjpreI/CA+Io7oI2MWRt45jh5J8gu7QBBa2AaLkPrpIQ9OlJxM",
+	"TOrkPUhsOSMQVA/yD0SZ7AI5BbIy/VwwJFLOPdz73v7R8d7h6YODo/3j/YM3wb3f8n1sNMq0LZCttMN3",
+	"7x4c7V03kd7NLGHQYemvDcub2MSwddVzex3Vsia62rfxRCWegW3sdYnueKm5BHS8tVzVmw8OplOfRAh4",
+	"lLjMYFgyg4ISrkMXMT9u0mm44G5c07Z6TB2zN5EXRswgQH5M5pvsCd1Sb538OGdMDFAQIq6wFO5emhLE",
+	"psf/yEl96S9+MPzxreHuD9K2m5g/T8EQOcM+ePHAOnXB5mDfzzCNW0UDYZjN0AN3MnKWNA7nJELNWyc/",
+	"3tZSsLoDe7OlwAhVNBTy33yDdoK0DXobbIPK9L6rtkGDHVurIqWhd223h0lf7fbdiWrZvZ6KOzZWe57W",
+	"0U1iuJrnNd6U0KlQF+hnvjUe3rjxUKH8Wu1sXl07q3qmntlez6sQVS+pZ/5ATj2r/Bua+/xNquft1/aK",
+	"i/UKG4O9txXx+DfH+Al8CQbOE2Cw04dDpkBj/OQBiRwSxPLXQxyTPOHi3Luc3JLKp8fDH70BSr8KPUzG",
+	"Z3jFxJnYQrvDo+8zIkWBHFeBj8RMhj9mMuVbMglr20lo37oJuGUloxvZvGxgVrCdMiVk1Cg+EPdhjGeS",
+	"n2vNytM7Dw7338icvy0m+Br+6DTK8rOGpf9QJvitkx9n9reJjb7d62DV7Wl91ep7jjrpGLaKbd31HEsj",
+	"rmdU7O8Jdh5ttsEjEi+joGCEC+ObzGYkQmf4MUGsGfgS7HCwyLc2wm1mhIMR/TqG+NHe3bvXaYWn026K",
+	"0W3trDMGWv+7bYJ3N7nnytN76567wrG+TDx+rDffWthv3D1Xpvx6/5d1rRb2pQZ2zr7+ps3rq1HQ9Skk",
+	"1vBZdNt29hVfX11SlNkeC2ng2hmv7x/tHpzcPy5P6bWmcPV9q1t2p28rrzh7KTw4FUyzrRnZjw8El6TW",
+	"vVn9DV409LbZXUu/TqNKs1RQXCPxvqHj1Rqp2G1st3X+2E5Xa8jR2/Zg8oc6XP2hd1rtDivtlH5e0pjr",
+	"d03jG1lDcKV9Nw6X1VWoHC71XsEpVTlc6m8Pl1flj1J8p25D/wGPluzUkx0vt3JNF46Xu5hO9wMnnJPN",
+	"J0yXgDVFXGRY3badhnEgKYSn3M1m2THQ86mDZyI2lMWI/Hhj6oilsq12un9/9+DeXiF/BJIS2Uk1NbFu",
+	"7d+9e5Q/ZRZPiWxeaLGMiwNEzVwH2x4WbWNgdjYeFoEkxdNi4atvWWZHf8PRsTLZt0fH7SVGhXhcYnT/",
+	"cEfHqw3PJUEoU7obA2BZOeZerZQTj5SPO7AXv/nZVF2reroG/TrtZ27WfsXZ/qHU3ytwGOSQ1SxQTti9",
+	"OSVU6kT4Ob1efzLRsNq3HUO1iGuqvb6uqf2OMzGxYZMJtquK6GAZX66JmCpwI3JeUkQQkZdyfqOWsbmW",
+	"OTg5LqmZHUjmnWEa5/UKCvCcUF5KhlfhMkYOjslZGK1QU9iJu+KLfVdBGHEx26rRRzF+RILiSIVGEoPZ",
+	"WiVZA936Y1JJurZJJ5Vn+1YnXUEnlYnHJYb+bdFJ5eGt10mW8e3XSZXZVHWSka6BWaeTrO+eTqrnsFyQ",
+	"NpOPkFa8TlMJIfiGVVWuF6GrtE63i21dtTzdUS3HMtSebfdU0+57Tqc3sV3LLOkqEKp8kTYrKxCrLqJT",
+	"34uRLgqEA4L4eh3tHR3tH9wvaBsHR5Ev9A2sOWqaXa3TSo9Wiyh0CHEpaup2r7VR03XUYj+Zqisqp2NI",
+	"02NDFONtFt7bWivZA7u7OarW1TqlDHi7921VSfomlVSe6ndBJW3exeUZ8V1s86pT4LjGQLd7mW+oq3Wy",
+	"nZXnlze4gcvd8Caxq3VIx9JVbDimanlaR510baxOXMOeeK7dcd1ucQcfLEhwjKNLTE22gBBU19o2miEn",
+	"DGLsB+wHDy2DOY4esV95ZA41J4RELQipUzwjaLJCjyFCpKDzqe9M+Y6W1VQRccLIpQhTxNTu6fHwcG9j",
+	"BL6jps9VPSOeT2YulxnUmZI5Rm5IKArCGKAKFPSILGIZVB+ggJwryAlZDzHZDx6TIA6jlcLdNN+LwuWC",
+	"op8w0r+riHIvZtmm5VsgijCStVnMBCeYTXCdM2ZYJB0jlKRtM53VRikDkAK6fazrTN0UIQXKUiYnPcp/",
+	"XyZi2JbQ+rqp9jr2LdXS7DtqT+sN1Z5pG0PtVu+2aezyAEuRdLLQXBIL0gUMs9/TepqudQ3dKgum/kTX",
+	"LWyaqm3ZE9VyJ56KNZeohmfabtft9CxTKwsmcp5WxEshZVTs5jylzIFtXFFIbUmBHKc0BoJVKpLLrEgu",
+	"y5h0DRPbKiY9olpux1Enfb2vuo6mdXTLdD0N1xUK2rqt3rbsXdXS+rtqT9vrq4Zu3Ta0273eUDe/dfb3",
+	"pkWAWXW6ueLGfFnj1W3yLVfskhQDc32Kga3VJRmoei7JoGF1NK3Ts3VNM6xOoxqWNGvyDZK/S14kHycv",
+	"a5IOhnd3D75/cPf0/sHx6b3h4Q/2bteENZ2O5zg9s6/2JpahWh0Dq/0JwaplOC4hhtnr6XYxAcGwL1us",
+	"smzJFQhxwq9NSej0XislwdY2JSTYWiGmasuiElurVPRuZKsrJii8Emt9azZeeS35MvVrD5Hadrtxi3jO",
+	"1WmWmTepLsyZNriv457ZVTWz11Mtw+yovYnWVU1CHN3VPdyb9IqmzQO8VcKgtwxcgRAB5krooTRNgsxm",
+	"0q82QOVVA+1fXWRwk6F4imNoL4VFYmcZ9gZdzikUWAfkDMf+Y7Lx5GKqsmhn3ZllyIedTqQpXvhXUIVT",
+	"d1p5W5HztiLnX31Fzne1nPdtwdDbgqG3BUNvC4beFgy9LRgCzitmdV29aOgQCmMuhf0R1TNhQAD3pwj7",
+	"E4cQDqfLxWLmk0gBVJ3QeZRZ6ed+PA2XMRI7a6P7UlMP945PDtfHICT6jhiTSNqSvaMmf307694eaL2B",
+	"Zl6KxlMF4/m2xiKsteZ9zVzfnHlvVMx7o0t6mksmqul4WLV0z1MnjmeouuaZOvYmuge4aN/S8HgN8fhS",
+	"fZesd/27aL3XUP67ar3b1wvGsw0WTw5T5i0Sz9pNXJ8vIoj2h9XpXHtlKr2v2R0bG1jVTNNVLZtoat/t",
+	"marTd/tWpzOZdLBWVulM74m0mEuA03FwRmSygO+QHIol0jWNJ6BZNtOxdgc1w5kLvKaggJyLTxhwA+GP",
+	"jSkGuq4e7j0c3j0ZHhcTDHbQhFDfJRRlOhD5cZreICNlqJkPi96gaP/e3n5LRBiziGPogTESngeKgHzn",
+	"1c3RYxIhz59xqNll4JJIZOrF0xuimrhSPgw0kVRq5sZ/iXWha6pmHOudgdkZGL2N1oVdSnPI/t4uBGlq",
+	"qt3vaaqlmZra08yh2ulZ3d1+/9Zu95bdqI80arZmVSONuj3RPA13VB17RLX6fUfF3a6uuk7X7lmO1fP0",
+	"/hqzw6gxO9YTYevo4qWTK5sd/YrZQUytO7E0rOpuz1Et1yZqT+t11b6p266luX0HCFEKJPK+9V7/lmpp",
+	"Q1PtaUZX7QyHnd6djqbdMoffQktlPb2FUHq1TL4tV6JkqmRSgceeKoYG3w0l24EYTteyiK0afdNSLa/X",
+	"VyeWbao9x7V63Q42+1a/8YqzZzJeiq3GwO4oDSnOGgMrnxaYbvI3QJdvO4uYtYrQ7rxGgOsqFHp33TII",
+	"9sDdfl83seoabk+1jK6l9rp2V/V6NtGN/kR3elZRFx6R2WxzfIuGMzdFtuA5MhhJEwzJwkShZjid028V",
+	"FIfhI55Vzh6QxUtMrwhny8bYlaECzkWmC3n/TH/FJCgCYzQLW1ZBFatNQZUK7NxXlQJjBeVdiAoSXqya",
+	"VxRU6/spf93aQXk25Oi6XD/UxuNgqpKSVOEwIzJHv8kI868Ao6NOl77F63iL1/HHjtfxnYXTfQsn8hZO",
+	"5C2cyFs4kbdwIm/hRN7CibyFE/nXCSfCTmevgyXyw8iPibgvcYN/+jwKY7Im6Bx63hZXzPTVHx7uH++d",
+	"Hty5c0k8Wd5extptpi9tG0XWjYFh/BFFke0NUeTKXN9GkbcPQFWIx5fq7Rn0jUeRK5T/zkaRrbdR5G/l",
+	"Jra/PVHkVIHl6kM8b9LvTohKcK+vWq6uq9jodVRbswzL0bHd0UtAKz86JIswire81CVAP0IRvKCI21x8",
+	"L75BEb/wmCIaIg9HSpoLxlScH5whPx4gnKns0OP3fXIrD53D3d7MBMiXvvtU/H76o9PDvQcHh8cbQ8+G",
+	"Wnq6COUS8ILbXPsFPaSggvUKnv6iwcurVeAjzUedN908ByTiF46OGuaoUfKRZ9RMKdzkk9jCJLGOte7A",
+	"0gbGZjCyrmF32iWj5Nt6x5xu1lsk9VN9cxZJtVK139dd3TT6quF4HdXC7kTtuV1LdTy31yMGwR3PqK2x",
+	"x3S6UWvVT6181NLNXh49LKvA56tbOXr1tMqktPTYlYnz0oZ5c5IqO83xtjr6hFiOgVWt5/VVS9d7al83",
+	"TdVwSLeHTU/D3RLGxjtXEVNs270jdxbUoAFj00xkoTCoASa8XEYJir0jRcw6qA4pF4HkFE1WMisWUa7r",
+	"N4oyU4gy9R21Isqy4n1xmBnUyTZRlV8USAUBxn5mEvcRWaEp3McZR9ifMVFFF9ghqDlK9dwRnhGKRo1K",
+	"zd07ry++zN4fj/iyNosvs/fdFF+2Ah/2g9zHf583gRwO1sYFHf+c/Q55IbOZNHHX1Vybqt491noDwxjo",
+	"G2Vhp2twWWgojSAMfkai8Gg5fyAugaCNgWGbfb1n2r12L/8EMHHp10yQakpjkTXxtBGRxySiQlyKPUsL",
+	"1xr/9+Qvk/+W/Cr5v5P/nvxT8jfJr3K3MWgp+2tMCrItwz7m+rglanIv7+fvkv+W/GXyD+3kr5O/TP4+",
+	"+Yfkb5P/I9eVua4ruXkf5KfFS4ELxeVQS54bhPyDjzDfEhcDV2zmdJK2U1JSpqXzx4IlP2RQvkLbEOWv",
+	"L95PPk0+SV5cfJi8TL7Yhh7Q+vZk/weg9pa0rupa8U1KfC7TaP43IGf++3X6+Z2ifs4jYZh6R93Vu0PV",
+	"0oY9taeZe6q2Z+u72t7QGN4aNjboYNInbs/qdtQJNh3Vsk2s4i7uqKbhWr0Otg2XlFBy6MGCBFvhXAk0",
+	"F65qDalsZVrnABQPVLfXQF4p2a3PTEcVNQJicnKjM7CrFhpOFac4r2B+j7R8np6yoZ6KFeGXmK+/nvrN",
+	"XDQ9lA2lIDi0OKm6QW6LwdV5c+g4f2jtamwC4CrP87vgrtwMwNWpw6uwcoHgPJ+/OdO93IsQPlj3HEPv",
+	"qI5huqplYqxOTGyrtt6xOo6BNdNxuPDYmy9m4YpwwV44+xLxS8rv8gtaw+IzTGMJFPOr5OPkefJl8jL5",
+	"mAnn4rcQX4ujMFjNfUe8wabEvuf+oG6/1+3YlmnARcfhDBBmbt/bvy8zhNnqcPFqGIbq2j1HtTSiqT3N",
+	"1tWJbWLX88xer6M13s0IIh+3O11NtbROV+0xu+bOHfuOpd3Rh4a5lxIkXtURI16hcPJT4sTZxJ8+Yy9E",
+	"URjpmqYXX2LfDNB5FAZnKIzQ3KfgacGLBXIiAv5IPMs11SCsHcF5wCesBaaBMQUBPsFu+e1n7+YHYFQG",
+	"YAzQMngUhOcBG0JEHoePiIsY56E4fESCy7o3St3n3ix2bVa6NtlhjS4XJKLELXSKFpjGkF95FrGDzIJE",
+	"fuheNhQzNxTyZOFHZMNwrMpwLH7BGrzBjlNByHMd6XKSKknUhBHwJ7lS4C/4buuy4Vm54cmjZETeW7Jx",
+	"gjbhnDPItn3aYEPTVa3wn16aTqcynY7krFl45sPiLjCl52Hkoibr4eZjEvne6tJhd0oLXGkuPxKjwuMG",
+	"8Dgj1yR0V0zFBmGM/qcjEEXrOzaKjD3HMy+M5qTcmVHpzGBMJcnKYfRYp3JvNQWZBQa0H7cuG0aewUUr",
+	"ldXaL4/LrIwLmJ0Ph5/V+eKAfyKMEAzhFUaX53k/cMIo4tLnkvFZlfEJ7scOz6P2KZr5wSNet4uDMJ6S",
+	"qMDw2/OQUWR9PIsIdlei+cuHaleGavOhckb0qQDh5gMChUwuHZBdMyDyxKcxrQwIlJMY0mNmyj3AZ6Q4",
+	"JmY3B+Sc0Bi5ZOY/JtEKNWf+3I//VG/toHkYEeSFs1l4nh+XH5O5CHqG7urWKmZay+52uJ3A4X8iUR7G",
+	"DQ0iAn+Ua8jpAxzhOdfKZXw9w+ipd6w7umpp+i21p90Zqv293d1hz7L1O3duNeRZ7jFxhzG8ZHRUXVeN",
+	"Hng67IFlt7u2/g4cPwLyJN5dRjRkxtPBsMFocSeMznHk3iOU4jNSQ5Qhcgl20Zw/AAeBFIwdxzHTlvXU",
+	"ED/SxqBnQQAvTsGjG9M4XtDBzZskWrSFKd6OljcJMKY6DcNHwszSuwoYHEPeWG6Ohqrpx1pvoGkDTXun",
+	"wR8DZmsM8r0hHNBzwoSIDaYVe+woxvGSCgC9/PIsQhof8rMxbWwgrei2rRvmO2CEvgd55DTm9iOjmLAD",
+	"eTywKvaVxjmZsInCA3N6dmoZ1UW6d+zkV8kPztjQSwbcQUBQnry51ch9zRcFRsbOtYLBCaOxbWivtEAe",
+	"9meMOHKdwes2Yw09IAEb7PCMHBEnDAChtm0rjQX/vjEw+E78PsEuiehxGN7FUd12nPIHwGEaPiYR6ljo",
+	"B/6tjXLBMvMqR7YQhyGaQSdp17N4ejs8D6q9ujjGE0xJBtbKmSjfLRU81EgfXgYRwc4UT2akkfVw8INi",
+	"+yeL2lbCR/DOfXI+5KK7vAsXOIoDEqWS3QsjtAqXEWImn7OkcTgvDnCK6S1/NgNycxBUkLSNQYNOw8W/",
+	"y1YVpJCwAQaNeEr8vFHwTGkIcQWoopeVuIJ8437/M/Y8Sv7Piw+Szy8+Sn6bvEBNSiJ2BqUthGNetxOG",
+	"sbyF1sExnoVnzC7j77Jhg8QJQtCwCsrF3tGoMWqg5vkUx1KjnUd+TCiQBvMmWgojHAliKFblLotjiDZE",
+	"NEbSqZCV4dJTPoNTePtUDPd07gf+HM/gNFStWuUZUvBG4aTEvxHEn2L6EEc+DthOEWCxxUyC3AkqRzNY",
+	"HTmD9EQpL/MwcN/RiWpPuq5qkZ6n9rE2UXXHcE1ieTbuTPhRRyzhEZ/PJYuI3RSAkD+Pkr9KXl58cPFh",
+	"8jz5OPkseY6Sr5KXKPlt8vLi/eRl8snFR6iZqkw/QHF4HrQ4VAgWlBlwG+lo7/Dh/u4eL0da8JrmGD+B",
+	"Vc6RQ0Izpw6biHgkIoGTtSCMQxFACUKJa7hSEPXZgzgdvjgGiPw1AFUHsXQ9DCCeKSw9ZlbCccjr4TgD",
+	"CG6oXfrk0+ST3PJfSu0SU2zHCFlZhFaTmC0zDYG4mXuh6/TcPtE8VcfGRLUc01V7xPJU1qL8rcBidBfo",
+	"V1VRcp9IH0OJ4DWeBjxzwt3Q5V4ArfKfzg79lfQqu23Z6zOsdAPwdCuLg6PYd2YkdS1dfJC8SD7hBZo4",
+	"jiN/soy54yT5LPn84n+5+LnOFup3yZfJ84ufJ58mXyYvkk+ZWpe/GzW/G8xem+AonZSRzYb7MARqb6eY",
+	"a6VzU6OSBvW/Jp9dfHTxQfLlxS+S36OLXya/ST5PXl78XH4Bk7h4nzHsJu4TKUyS+37N3yrzmO66BOud",
+	"idrv6hPVJcRWzW6/p+oTo4+7GBvE6Bbyntq6UUjQMSqQuF3Jhg+Hx6eQwhxvgBkWHKnpE6z3Jh2119W6",
+	"qu1ZXdV0+45quRPN7mm25UwE6JKw5O4xLUhv45gc+5vuMErhVsV7gLbaFKESevrYOKVkxkWAwt3XvpsC",
+	"vTMroO2KPtLsVjghskOyiPay1k8C/wmaw5i4baQg3ep3epam6z1N03Lu8XnIfd4U8chcR9W6x7oxsO2B",
+	"DhHMd9p1EtIlzgxHhKJ0PCB6+RB28gAN3MmGJmE8ZVpzDrD3afexP69gNAhyiCB82oFPq/MqGKI4xuJf",
+	"sQrFOedhE3TNMLqGQdS+ZemqNSETdUIwUZ3OxLFJF3umxqxrcob9TJVKj+V+enSy9K5qdW71VEu71Vd7",
+	"mrGnWrf3bnW6u1rX7tgl37bwpRLT7Ti62p/0PNUiXaxi3THUVIZ2HcizD7xwd0qcR2nv2amnsmuz8giw",
+	"u7dnYd7qJtztbXfxuh1pwNJKCG6r0zYssSHNbhuK0HPVOnqPnU6Ew+soXEaOqIg4FWUTEGIC8vc06b/N",
+	"VqNv9FRT73ZUS9tjB9k9Qx3q+h3NNPaMnjGUpQjDOadUOhr25e08AeGb4/wgcznyciEnttMnPWyopqt7",
+	"qoU7RO1Puo5qeBrRXdOxJjYWOO80xvOFYEejY4ELPsuy5NzOVdrlR7rHJOIROeNZJn5kTXxRG8p9JLVh",
+	"rZhpbd5CjXVSofF2P73dT3+s+4kOowhXwzYQGGb6Ve6k2q0FT52eR3ixIG6NyXn5JusMNP1btcl6k76j",
+	"uTrcUIJVa2I5at+1idrxulj+Vtxk3OSVe2wDFwq0y2vlRG0zE2r1DCinourEYAxoTtSeY7mqTbJpvlkG",
+	"zBmUlIn0XRy5w8BdC+ovXBKpnw3F52HGm34AmRfAjhA+E6YnRl5EiMqRsFJYFIhfTVbIwZGrCGwUjq8v",
+	"fsLOI3DwwxP8hJt2ldsSbAe4oXPKiEFP2fH5EY/wQpv5pxZ8WqfQHn8iTXPcEfmaEY3hZJ1aoHpHdf0z",
+	"P0bpMmRZGJmpKBPS86Yi9M85mztpireg5Sg3EJPkFBMwMexvTo8rbmamMb/pjcw9OvwY71gu42iVsbRq",
+	"OX122BZnb/nb9vpSq1OVZl/TOt2Jp5Kea6qW5zhqzzE11Zt4breLNdyF6eVUZVoztFE9/l3yMvld8uLi",
+	"z5MXF7/kDouLD5KPk5fJb5KXySeQI/B7dPHncBT+NH+9ilat4niQ+y2WUiFfOb5edR7evorAIhO1pxFD",
+	"xbruaaZBjJ6BywKLj+LqIqtPDNdyOhO1h5nOJKarTmynq2q4P+k5XbdDbK8oshoFmcUl0GvLLWX9PhDw",
+	"VNrA6g4Mu0apbZsjtHEvbINJVVFqUqqroNksz8Aq2wGqmxP4r7kTtix5u+pO4IV36wFIMvaWCCOvw9+6",
+	"UebvraD08vwthrEVg0sEbLlMcjVU0M0W0T2ViSpVyCpYqJJatrVO39INywaH1jWpZUoC9zaEtvJW4R64",
+	"owvhS4g0+HSLeNl2QbBnsvv4IKgJX8lufYreW5IlcRE+w36hywjebgz0rKkjcdV2vq2IkMJMLm/QZA0e",
+	"LYgjk0arw5uQMz8I/OAspQunmHhBySn9Qow38EL2b+zHkLIlCCIiVPn1aehtra0xdgkXJMALn2mgttY2",
+	"gXBHjG9diMbfCt1VJeIlHMQoCGPf8x1YlhsUElBgaDI8+9Zp/NZpfG1O4yORd1jkRRCx6YmSu03rIhau",
+	"GxFKGUH+HmI4HzBzSEHJ37C/ks+Sj5PnCkp+ffFh8hxiOV8lz5Mv4ZcXye+Z2fTpxfvJpxcfsSVJPsvR",
+	"9294pfMXyfPkt8lzZmpBguXyKrki2fSqaR4HgZgWWpAILZjQukrqy7d84uW0ip8On9z/2XB176dn8Ts/",
+	"PZzfO9K0e7fv+HePz87fme/FBz98+NMfG3vW/dsnT96Zv+NzaZXLHxw6sf8YVFVFpvJzkUwMTDkm9/Ip",
+	"lm9XnXzOFEdnxIUE8KcNnHpv9E6701UazjKKSOCwvg5PIPuHzUuE+QtFPB1Vs441bWD1SsVOQqpy+67T",
+	"x56pm6rtOZ5qmRNL7ZOJpXo9nfQ8vetip8vTW5YkcFJBB36ubD7QFO73vYnX1dSOqXVVCzuOOunojtq1",
+	"dEL6hHgdMNjy1q68FTAdqKW1db0rBypt6lqyb7YQyssl7YrSpo4jH88QjXGU8xYVVkqkM9Q4Y8FITotC",
+	"lcZihjkhoDnQgtdAaf06KW2phnas9wZGZ2B2213bTCnN6PAAcnNvL9NcqAe6dfu4fh22s9PKq3BIAnLO",
+	"V2ETCA2mSOwCSOSIISnvSSyShxVEQ5nuEfEGxX0kuexeSAiA1Mv07QnfI+CGaKPUuODeldUsxC5y8CJe",
+	"RgRQUQ1N7yvMGprg2J9DQmfGFaLf04jg2Sl7kvPHgPs9EAmgiXdQhCHdMp7iAAGtFXlXfER4Bi3K9vuG",
+	"jIdmDRVbaI4fEYpC+BLPau6Nz1NEkgpSY0QaaDUbu1aY9EXSm6EPdGugmW2r13mnzN59j+C+M1G1nt5V",
+	"LcvU1b436ap23/J6ut2zdF2rYW+rhr1J39OxSYhKuj2XHTxNtW+6HdXs9b2u3pvgHnGq7N1nh9l0kLrR",
+	"1rvWO/XMK9lwDfN2zV6vb1WY95hXTNWK/AKlSeCuESZx2kRVnlyDrOhcp6zoqFr/GHIcYcV1Y4NUzpHm",
+	"agJBvgiL8t6S0PhS6RCRefhYbHm8WMzEqYDtt3TjLEhE2ZaQqXI7VQFBY7yiaEnxZEb4pnRwgCYERYQu",
+	"58RV0DKI/Zm4scB3xV6BxW2jO1E4r19aLh3EVGCVeY4zwO0E8jb4MJjxA0xddtMl9AGPazwl8+qGz/K3",
+	"qEj4JkFVOF4z19nXawswDaWL5Nqc0bKB6wrMc3X+o7v8uolL+I6e+7Ezza6/Yuqe6RChotjpXNZU0o3M",
+	"uI576Km490Lkl2AvTjP1NzKInMAA2Eq45oHNONyCuE3DCecENUHzcFOF46rkzJgdpo9KGgAFYZTTUa0q",
+	"0wEhhFbLJbnwhqnsfr3pZOZMp0UUXo/ZZF4vU+rasdYf6AaP/JmXMGXKUVsw4ypwvk/wrGqa0lXg8AX0",
+	"wiUEOdwoXCyIm1JWpI/foCnjlc4RnKt1peERYF3IUPf8wKfTQka7oWqmzGjXmc6U1TFQIA3W7LrHwV8s",
+	"k97p0nEIcbea+PqEb1ldBMneUB7CDqGb8731fPVMOc/7OAzv4WCVZakXegxDNMfBCvFUdl6LQtEMx2S2",
+	"2typ0S91Cu2kRQ+885MAP8b+DFLCN2SZ+24uyRzyZ/052di9XagYWua6kR3T5WIRsrW7R1wfcw/2OmJD",
+	"55k2vclE0CUktwvdp52hOesN8s3kSCiJ6lJCU9GWq/dJ7Sb23Zq80KcNnux+hwk5kSybfJW8TD5PvgQQ",
+	"gk+Tzy/+ApxZn6LkEyhPFX+8RPzBi79Ifpe8TD5OnvPHeTwqS4FPP25iZFP8KvwUMaEx92pmE3Zry4uk",
+	"JhBTF5WSNTM/NTStOnteBMlYDv8Qk4XlTMNlF08fheGZv+zvLymexn1/jrfYhWykx7y59StTMzz4av3I",
+	"PKsz6fWxrfZIT1Mtu6+rEw1jtW/Ztt7ta5ZlTbYc3UMS+Z5fR0hR1XY5LXlpWz0t8yUSwsl5zeSFCaw2",
+	"0ZePr27MNaeEK/KoVeVRKx3a5gI4Xhx4BQ8g+L2OCAlqiqV0fWDabcMG9TLFNC1xSUsjdmfh0hW8KCN5",
+	"AY3xDHQjfyyv0nkFF/eHgzuNQAX4phWpOAHPGs8YLRY4wnMSkwh0g/y5zhrMXpcVK4uIPPbDJQWHaRsC",
+	"ko1B470liVaZC9PhTSoN6kzJHCKxwnTg2RGwIndBzVW63Wf0zblkXeLh5QxuiwNjTISlOOp2Td9Se2Zd",
+	"ixYgPqA05viJP4c7h+AvP+B/6al14wcxOSNRFq/hjv068ggfedFV2+JQHWltCEV4Ei7jAcLSSEa+i5pM",
+	"d9IpXhAF6czGNuzOKGCGJ3bYyuwgjJZL31XhGQ6X5YTzBWQ5O5gS1Q8oCajPOGG2arXRQYBwIXCE/BjN",
+	"lzRGEzIKAAMFZAVjGXkfHYK6If4xCKETdtpyZtifExetSIyaPpQtsbMis6hpWmp+g7Z2RoF0rRRaZXOW",
+	"NYhjS7PQ02fj9ijIr952fmyxxAscT7MVzkpGmUYWZehyx6Sr/m8i4jUGjf//TUa1MCBBTG/yX+lNvgz7",
+	"bioZ9t0HrIvaRS7UDo+r+2zcUhB5gp14tspOuIiSIEZ+XODY+tBuzQzFrr6G6UG1LF2EgcBgGrpzPzgJ",
+	"8DKehpH/M65nnDCIRbS0YhMxW0ggx7DPFq+Sr+tdPnaz2gcbxpZD53YXDLy6FJi1LNjYpxX8iXbjmdK4",
+	"hV1xOr7i1CQCwMa5ZVgBz5SGLOPf6g1DvGFu/YZ5LXRjg0UpCgGUZiiIjWcT2gA8YV5e9w8U3w0Db+Y7",
+	"r0Bva2taWIJ69tZv2NdFPes14AV2GB3ty4r+FcHYsg+JzdMC8tZUDF9lw5qXM3W5h+varsIveIOmRc3k",
+	"CTswi5JmFIdnhNFvh6mtqR+cITKjBOIhEcEuzP5+GN8Jl8FV5RQQVOD/Xy6s2IPPuDG13QvpqK6DVPfF",
+	"5H2KBJyNx1R3MwgRXTpTYCsFyb/yKTGtHYRnNEQELA3ORFG4jImACA7Cssh0woDDJXPqSoP4CpSlabbA",
+	"RjLlou7b00g8XqEQFFPiM6IAsBmiMTv3ozBy2X6brDKzqiVmteLXFEvleaUJ6lvLJXjyOjhAl1JmI4QP",
+	"zO1VxYB+ud659v0vnS3gnBJRwb2HB8cHh6cPhofH9/cOT28d3P7x6d39e/vHcnZl19VVJmn0t5lkoYdr",
+	"mesmn5rwlzMySPyhnLrYEQEXgW90jrlrypkS5xFx2+iY7eszDGw/9wO2tVmzEVDrNew4fWtjRxfGjr61",
+	"saMLY0ff2tiBJ/kbna3f6FzX1tOFZVPEH1PYidNIIcYyZwv8YKIqThf80NkOu0quX95XeoXls7egbL71",
+	"69rRlzhwM0XOGBk0hdvOchdUCtHExgZv7ZVEmr0FDWq6uW7xxugwLo923M71w49e3LrLOUprDjjCAvwp",
+	"O7bLVBweIVqQKPb5zP3Nb9+giF90C1JH1D03uc4ci2foGJwp7FCAY+706FiNqg8khVCp6w9+grDumf+Y",
+	"AEpE1c2THWF/0oAjO28wA3kUuIPPFH44zYHBVHssQ8JkpngJ1m4H4Qkcwc+nJMjnnwSkSs+8U7Tc6w+n",
+	"RKS0ZL1P/NmMcuqmx4KYkpmHmqnbI05zdvwAFXd+OvNJGM4IDmRu+RWX9PXXL2scHkppxlNm0rlF5Myn",
+	"MZ/VNAqXZ9NCBENWNwnSbsEBOXqvZYMTYYuXVwNAdDK2ZsIZCr7CoOyp+d7eMboJ5u/Nx/pN9iW9+ZR7",
+	"Vp6NWzsoYFYzwpmABl8Y9/RXWARnXLlJYBQ4+BnA1gon70M8q1vjPHvBw8JUn4rzOI392QydhaE7QOAl",
+	"RmHgpDNNuQ3z8Kml6fk8DkgDG2cxjTGasEWh8tyabRKxhDg/hnpGLXmu180n9fjnJ+VTPq8mJ33qkly3",
+	"J7g7XGJ51XGw8DoWnlSAFxZsbRcLBa4/EDgsPshS4cDfvJD7uRaPINz7LB0ilDCyv/PG+eYBFp6EMRWS",
+	"c64wsKNSSKB2YDIqAKg8Bx5EK7ZzGL6rbPaAtis7OvVVFjmjvHxlam3c+EcyPvO05iBYAC8N0mMTRTOf",
+	"xuAFLG/eQqCmhmOLmlKUeRLMRIKXtl8Qty6OiSpC1iWBVwz3lHuropoVHErpGTDvHkJitps1yCUbs3ZD",
+	"ymxTTku+OzfuxTq75Sick8IOlFRj9rRPEc/gjuvbrY9w1cdagBQeItiZ5hemvL1QE7J7FSSg9xTEw2UK",
+	"ytIRW4X9VuWxfIMQ1cAxGaD6dtny5BId6zjiW7E/87ugwKRrt64EOa2uUN3uzVrI+d/XMCGE9m4kf8dr",
+	"IJJPoPrnOYILFT6DMqDnKPlbqNN5zvHA/p/kY7j07uXF+zeYmYX8YOYHwggH+67VRj9kBxPPY5s4Cuej",
+	"oJpMNuD6cN8dozle8RwxAQA0I2fYWfHfT5a+KyJWRVESb9pdCEgAN++AizebzvrJtDL/AOt4gM6nAidQ",
+	"CIobVMKtjQI4P2Wm5Q2Khg/2URMv/DavSGtHSwChiwh28xsEsJoQrz5DFPKvRkFzuHekGnZH/d7uvZYi",
+	"7SFhUvDJz/3gLgnO4mk+QCr4Wmk8UUUdHCc6o28eUDxV+hHxlpS4A+THyAmXMxcJvwUl8sDIU1LZiZHf",
+	"2IbO4bmp7xKeFJYPq3Er/o3uo8w4YbscABbTHmU8+Fr6pAD9twxc0WeA5wSFMzeLKohkfeCPHb6ykPcI",
+	"J5uUmyHMTEHOliUA59naLSvvxNywVXNbxyWeH/hcyI7T+zTHSradXyYvLj5IPhPV8P/x4sOL95MXF/8z",
+	"3Fr5ycVHNzhQg7TH8CgQ93yiWRg+Wi546p8id6RM80MBIS5FfryDJkt/FsPuFtkIvKVC0DUYBeMHB0fH",
+	"6Ov3//GmLKkct9FQRLPyL6Zwp1P8mOSIWLP18cwRBYm1J1Pe4A2Kkv8t+S/JXya/Sn6NRHklYlOkqOnH",
+	"FI3Tas3xZUqopiE5bNbgVpqmUvdZr1oj2ORMtUE9NjNQH8MLRasnXE5mOZNH3I7xbH0daV1vyf+V/Dr5",
+	"++Qvk79Pp/PID9x0Tlt0J+oy15jcgR8LWufqN8cKIu2zNhozrhy3aonHo++bV5c9U/sydXCwFX8Ilpf8",
+	"IOtcL2UH8d5Wy54vIK0F/wuDGPtcu/CFZqb0zI8jfkHMpWvwrE6agLXK7PecAYBd1+f1Og9yu4lnM1xR",
+	"4kg/xJ0wmt/GMc4Ez98nnya/ZaIHBM5zAclx8dHFzy/+88WHAokj+V3yPPkKBNSLG+1RkIrOprCCKwZA",
+	"Cy1mSy6KeAZmlmfOrVsYHimkv4+CRRjFeIaa4mYn9C//lPwq+RLyLn+bje5fPm+lci7Nufd8ZnRBsQPy",
+	"AyaxxjKZbaygMXhpxiiMRsGYzLE/GwuJ1szgaYIwULn6FXd/ckt53irk75Q8P8ooGEs3yBjAzjOvNffi",
+	"cpWDKfiForMwMHxIC5i2eAQjIhSOMvJ+QO4QHAVFiwxtNMiEKzVNSpjw3H6uSKEKjlkCoyBViABDCQPL",
+	"1gxws7HjkEVM3B3+SEB8ZiHytIc60f4G7YhmfQLuxV8ohaW/kSYOiaVppW43sI647KpJPvpOWSUVkXGb",
+	"OP4cA1ggDlZi3FXhEyxnIkrCBUdZITytPLHAcUwiNp3/oP7bn2hq/90/aY5Gbf6p9W//TVWIVugwFMUd",
+	"CncMikqPAs6p2GLN8agBxTujBtumo4ZpW71RYzzI+D29TmsUAGQ3oksOPcqboK0dQIFC3KUMzJva60JK",
+	"uJxWKCZPYmmtS38sHgXeLMQx7JKxwEEYi6Kv9G/O+vVWewreJYBU07s6J8tYooynF53xwTODHc5PULOd",
+	"n83OZnrlJqlk34KZz2tEg/RWM3F0aHNmSaFK0jsBqmoyB2hyg2bYIZMVP8VXvUOuQFEpNiWvh+CSDC0X",
+	"KAxEiRIvfnIZaZsiqMVFNggbACNxVdbqtiGW3M0Ea4eRunqNJ0+2bjYH7VJnBeTvjDg5vFtrWZRvPKh4",
+	"fwgHMxOjAxLgYMWjgIx3jCdPYAdBtDBGmEOdbTH8tfcqVHxqEuWGiygaSw+NXP1iMIidHhlriYe2NDnT",
+	"exzWrhCbYIZ9tyLxVvMsndWKKD2y0zyLKPKujdLKvFsrXuux7y81tXjJ1Rj2uPjjhzxGwGzVzPD6NWCg",
+	"QcnJKLj4IPkieX7x/sWHKlNyF+8nXyQvki+T58nnN5gtQ+c4irNDXXPD861BWTs+ODgShWCcx3wmSpO/",
+	"Tv46+QfUFDcpA6S1VJstJR+4EnlDYUTKXqI6m2QU+K64gWOB31sS1MxKHSHhCvxGj8iKWymUAKwCZ5aW",
+	"gsZgsDHijYJx7M/Jz8KAHHgeJTF3O00Ix/yrMUWcteemzB8E91+wU7MXRnAqlsJbHmaXlEAGGfudrihk",
+	"1IN4nePYmQKuYugSBZ71uZhao2K3ORyBcVCwY8/gMB0L97wflWwb1BwDSsovUfJZ8hygU56jr//sv5rj",
+	"7YZC81n529k7BwI04DK7B9LXC76H8zB6xCz8HTahvA1dzaYHLVVc73qKycZvUEibQOx5OA0UECIJpnBP",
+	"w8nxLmqOda0HJt8Y/Sn75k9MBd0LqROe12uZNUTMydfltRqMhb3NzwSPyAqYQGaCcHuyxkPNBlIrvnIw",
+	"XlcVYOJVIcJy11/m3VWZ9/nDi79AySfJy+Szi4+SL5JP2YHt4hc3dnjhRHF2OXMOcbqjhzoTcOm3zXJT",
+	"LSZ9iuKP4sfEVUaBlGb5a2g5WmrkMuMTTlTn03AGjmqwpdGYkQqsa6bLQm8wCsZHe3fvjlHyFb8wI3me",
+	"/HPyHDUFzqrAEmWySQDajRFAVf4u+RjOpB+yR+WdOkDXeBkFLXYwvHXy4zEvI2QT+go82E2M5G3SXIhm",
+	"L7M+bp3U91Fo5QVrfHd49P3T/fu7B/f24Okvk08vPpA4YKgJEn2xZJJERMdifzZjXcCLByfH8s2LXyRf",
+	"JZ/D8eq5eA8SrUdBuIR55+8SHSNwv3928f7FLy4+hK5AGbG1+gVr/O7B0V7u4d8lz9c/zO82HkOyPFND",
+	"o0DcSy9sEqmkSmuMKDMgAQFlIBs5/ZG4bXmMfqSyIXIHBiNU6TrmMXon9wCb33B3d+/BseCAFxf/OfmC",
+	"r9RZGLoZcBx78nDv+OTwfnlxRgFbHXkJy8V/Sl6wlcreZ/yQBSnpcrGY+Xy1f3i4f7x3enDnzpgRhntY",
+	"nssV5K/LU0DoecBTh3sPh3dPhsecvAIKK3kpwFJh3ACQlpbTs3727z/cu398cMjYkdkJH/O9BfBaL9ga",
+	"Cb9PE269ifEjPziD3mDpj4eHnFE+KC4lvH/xC4gpZf5a4R6TtyKDImUbSfgkzmaY0lYb3WX2BdvFTJOS",
+	"wAsjhx3ctvB6QI43LVVgUOnN4J4Mbj/AVme2CNvMucuamYErr/lZzqmC3lE541FunsikDnZGaymoaNGw",
+	"IfMTnjRIxNEtRTbglQ3neIWicBm4O8yqF19yp1Pmc3fpKGiO87ces2Nw4R5n9oWEWWWfF5Ef8Ou16FhB",
+	"X7//j63UeyRi+lKY1hpJ2Z3Ta8L5uVu5AV6JvQCXW/M9sH90gHodTee25BjwDcYFPSrOyCLGf6lJUr7a",
+	"elu1Kh0g9Vo1d9+3B0oDEErFMVTiu1LIio/g5EIVtKRLPJut0nN1e+sjv3xjRzj7UnCLCOHU+1B3hOeX",
+	"T3GxMM/pezjzixfbKZXeDH04ZSbEYwbclqQBx43w1UgHTAgHheI2+9aR8OTK/r4t7d/0WuzzaSg3TWEz",
+	"cr9Cdqn6ddvfVzgi8hMN7OjqGFN45asEINg7JRc/k8jF84C4Ki4sCpkmOGhn4QrP4hWE21s7Mv8AnOkE",
+	"WhKANSEl6b2BoFEYLywWbfQD4T7PYpBrJE9mJMsr6q99R0nWLc2/CeGUL9hiVCzm5HlLQbDzmEZjqo/p",
+	"OAH+KCtYsnv0t5PdXAWvkdmoOd50dX0py/mKQr14Z/+b2mqMyZkl9/7FR4Aa/yL5rAX7T9geFd4W0un+",
+	"FReeP38QHZMn8brtx1vebvEzI7i86HHxiJut/w4ajxrGqDFmAnFsjPPTOTnZv3398kQI8qYcbPK8VeSw",
+	"CZmFzOyJwx1RRpf+JLKKRRtKxtD5owSCq9GmIP19sT5v1j2hpDnt2VDlrduoOQ8pO45mAQfkhigI49ZO",
+	"GpujAHTNKwQLrfjMzJjJg7pIQoqnNygap3Pia5Y/q67xLedUc/5g2+Qh2uRLcaj68+RF8qKl1B54B2h8",
+	"+2D35N7e/eNTRvMxPzp8b//oeO/w9MHB0T4/QDQxglwwccMmBNqV3OWY4tJNupyzY8Tt/aPdg5P7x1kD",
+	"rNn0W9njOP9oOozsHTSWn0+Phz8a85M1fzE/ylv7d+8eQVuyCX64FKfGyg9jebYVh+L0kCzPuuWjbOW4",
+	"mh5JT4vPZYfI9JSZPfpO7qv84axw7AJDHR2DR0+oSW4NjQKmxVYLcT0JgElkRWygx9LEhu318UFA8ryz",
+	"I90e2cFZQWN2UJInGT8uCyx2DBHF1EzljAEMlQpchhpVWqsQsqwKUaRU5XZIYAm9nD0A5fE8J5m48kzD",
+	"t/sNAOOXLYCG2pRnd92uOjnGTU46tqXSufAYF/t3McOO8H6maQGE17KlAPibhIFwl90A1H0uVMcPda4N",
+	"HhrjLZy/da5D8VCdB3FPKNlX8CBK/Sw8iPLPrcIgJXV+o414UuQlCn8WnlF+lzCqeh2hygXirQKLfRSM",
+	"o3DG3YDj4e17+0wSCogeSmJe+e3TOMJQfRfOiCI0nLcMnHyituyiJYXN/t5hsS0H06lPZCsAsQPnaLZw",
+	"94b3T4Z3QQqzn4uRAGHlMmOYbwUedLiSq6TkuUDjxTQMiIykjIL0OBdG1xdWiXMm2roAy1bBihmm8f21",
+	"sRO6hOwe1Lz4s+Q5HG4+T15c/JKTVt4L9RqxGZEUVInQkIDHxZrj5FfJx4xx1+TELXAchcFq7jvrJ5E9",
+	"g5rcKZl8Co7Ej5OX2UwgS2TGJLrn+Y6Io+Eo8lOJAos4HsF8IZVCWiw+3YoMwBdrckm2jos8vayfWqEK",
+	"XacJI3AnGOU461ANywyTLmqOu/1et2NbpqFr49Yg55CQb7INzjG1M1fCxsQQ8iS+intC2PVNkR+Dutzf",
+	"RwIx5lbdKvG0c+EghBQTHKyQIBlb3tq8DsDw9CKuvNPwaDmpg4mMtdWJhFIuU5pCwAnjiMknJZU8O4gS",
+	"8lr6NcO0WGNz04I8yMUEoRjlsqjglqVdmd6uqRi5Tgsgk2vSAoinZAUydotInRA3YulS4q1Rvzy3vN7o",
+	"E7B3pWwOWT7Am1HQ+Omzca25BtXZ9UlAAN/J1FuqT0jwmMzCBWmjI0JEDdGCRDJPaJxuIMjNHYMO4PD0",
+	"PFnXl7Xu3EN+Pl21t1Qy2RBgUKBhvn7/r5CuPXmCcA5xgKMF8Fs0FlE4mZG5ggz+lPibS5J4SkZBBq4j",
+	"auah0TBSRPkuH6uQACJOkGo30O0cGmb4YF9Blm6y/9nKKLA1U0G2prV4guL3j48fQObUkrbR3qVkY0pe",
+	"ZMwKso2CMt1APVfj0RJcteoVWsHxcC84m/l0qiCKPbbPEJ2G59DoLDzj+SJghjfHAsSKiQg/cMIoIk7M",
+	"/phgDtcwCng5rAg8gHMW0B4XEXF8ShAfCmqO75/cRSkmH2sCspgQxzfMVw2OAp/SJXFFm210P4zBtCgw",
+	"IVsp1taOOJSzJ7glkadJTi4tObOvUe1k5jITVIA5snlwnCXWj0OigLicLMwEESmcPOoE97Ozo/0oaI7F",
+	"XWpjbpmNoVRIfsfOy5PQXY1TmwjqrTgc2BSMwVzqLTAe0jXNao+CYbH+PuV+GBlwI0xgzczz95MVcjLh",
+	"hwILtNEB97UDio60KMKADMqgAMh3xS3uhYLBUQDFHyRwmUFUD1LPhzEhtMUGXJaLsPHfXSei6KUyQQon",
+	"JSNx6AljHZQlngF01iJO4RRRE44lNyOC3dXPxjcosjWzNRhBdhu0Kq7pzzGfS9Jc99y2ZksUkaKkCEhL",
+	"AXw4LK5K5XkQPPCXclcbpesh3Ec8K5U405CIO1qbfiwjjBhR4kQkBrxEmAwIMrkycBesYJ6KaCVrCHks",
+	"OYvuFIp48ewcr2gqBiU+o8Ao2E4dg3qp6OLS0ouB1S7+Y9aehNiqR7QqFbL6wSR8okhEWjDea+A/6mtE",
+	"jjPUUdgA4n67FKd1q+ry7H66OiskjyZb2Zp8vwsHDIgc2fUlkBAwsHoCCjOm2lkBSpUDpAnnKI9OKamR",
+	"o2QeweyWP5EPAwfiIFZGQV4gcBGuiPPmoGgQS/nCTCEgMjOFhTdDXKtBiTIKoEJcYLfCs0rmpgrSYHtz",
+	"PGoYttEfNcYtnlCdTyWkbXSSg4AV5+BR8Iis6jBglVyIHm5PjrmyZx/adULtzH8sZmKNAnEioEKw/AdI",
+	"lX9qPFP5B91+9m+4hBf7lR0VzjnHTZhBQGYreaznKbai8EQUkuIn0gA37M6rFZbuF/wAg0tmhLIJyRGj",
+	"+/fV+8X/WjzBvXaJOSWB+HQHYWmX+m7uDCMjt2llK9OhIOsekVU7Y2J+CW3tyfRqQanrOdLmyiPE8ip6",
+	"/9l2VRHzML0pU+xBUR7gc4zjNE4HqY0QnytfQJ3F55RRMP76/X98h9lWX7//j3+imQNNG+/kz40yHVLe",
+	"+8Q9CieB/6R0oTYtxttHQVYBxQ+3dUdpfmMqo6kUxZQZSnySxUC8/HEU8JmdHO+2cvtKRiRFGdPhnV1k",
+	"mmZfQVMiY/siW3CcW/JtijLg8nJQxyC1eD03v1o8N2nOycy8E/BXbCRyMXaKyyKNcXa2LhIxVz2lVE/v",
+	"VDr3gbXvhNE5jlyRAV+v5GRjGSC2x9/iQfSwWLGRwlSJh05l/QazRNNMSVAu4t6JGqietbUK3w/POU4f",
+	"d2icM7MnjnwO2nCVOo21OCIYGU+eIAfPs5qDFI4n2B5B5KqVG6gpBG4JXfHOweEPh4e3T08O79Z79/y1",
+	"twAB2QF2ih8oeUV1hqckFsgPzm7KNbr5VHzad5/d5GUw421BqjCNRSXDBowWYVZAwc0525Bs7VJCi9yf",
+	"tBRye3KzVtc4E344XWUdC84SMI9pxzwdCyO4DobS9rouOHpGPcHz9riQQ/kuaypYGJOBid2ur56Rp/T6",
+	"/tKfeRaNTA8tQtc3x4uQxuKmapmnVzs9+f7axcsK4WTjTMk+Lm29jatEyXuXMSvEpxCeh4AhQaVVLRl0",
+	"S2YU1/uUuxqLapwxajL5viJxoShrB0UEGJLLKbYykO2KxqnYgBiJFBD8F8y+TEvMyvVlO9klbRCC4xcg",
+	"BMs5s5s3FAe9WxdDTGtcNxasFkHgcss1CZcxO7VLLKRKB+J6pnV9iJ9V35VeCplpmhc2qDmnZ6foT+AH",
+	"OA2hSJQ4bAEslw1BKVVSMebJbwq5ykqmLgpcXHccKaq7LQ52maaTHPgaR7u0kvGVDnYlVf3Nn+3upPpj",
+	"TS3nMbeXxEMoXMaMGfwgq0xdkCivCOsqO9Mf1xSLkiCOVuWGuEic4qLg2IrMlRLVy9wHhSHW0en7BM/W",
+	"3UwhwFdDD41vTuG5n4lotXQLVWlC1yihcfhoDIb1+XQF9mtznIK9LoOIYGfKLLPxFltRdFE3mzysHvcy",
+	"XD0wjxcLOLUzhTQeZrCr+xK0Cg4VuR9OAj/7KR+y/w2vAuBQEbzw4Uso0v8seYGSFwji88+Tz3k9ysUv",
+	"RW0FXNj9z6JI5fc3cuU4xX6zAXF/e3ZbpbzUWWaZgg963ZDh5VFQuRDUj1s7qC6ojpriohi3xkmwk15a",
+	"APk6bMzyhAO3Izq+y2PcUz84a71CfB5w69kJPHUptBRRhCUvGhxnHkFxXsPMGp/N8lXidV5AxpF1BkZI",
+	"qwh0PHiDF4vqHsjdt3hNETW8WPACH47SmocDa71ppKoCb/FEkpR5EOAuFy6Q3YAQl9Glbu9eZwDyMRGY",
+	"tgriVCOQqjeAQ25qcxSyA5i567tpiaW4sXLbAd2DQ27NcNKjBYwJTZl0gXTjqoOhOdZtzdI7vY5lG31t",
+	"3NoBXXwe8ndTGNo8JypCY0LBBt9c7fWpZGukxwbh0H5tkDYuBTKMtowWmUOLj1zYZNnkLk/8ko7RQiSW",
+	"EwvijmNjqxPi+llkaQiyq5x3BzXLCRBGK8WRYcKHnBdf5JJQETA0QJDcdbfMIm/XG54ZR2YEEbNQuNS6",
+	"TBsexetS4kFYM74SeJrZ5s7Dd6ZgQsLALIhDvp58FevwxNeDe47jaEnGuYxj1gbc1PJY5ufX8Ww92Cec",
+	"s9l799aGL/Kt36B5nVGzI7c8zxXE/RrZnSFTpljBW1g6WctFzMz8ROsWXkijynBghuBc9IOS7Dk53uWA",
+	"UVkOT1kcycvcik7PUdAcjxqFRyG3qj7OyV2Nftzi6hfq2OsTqWq8zFfxKl8xYSk3tR0JNHSJ85KDVeWy",
+	"lKq04TcMkfMrwPXGochphN2XxTnKeYSiGpppjZLnrIjAvxmJXlxcWJsoU96aNej0chQCnn4H1cDTY4rG",
+	"WbfjElz9mo18yZ0AOcg0EqFzgDD3H5NS2ztoGfjMYqxaqVvkbGU3g9YC3GWl7PLBHXQJlNmlnZZ2P6dC",
+	"biR1W71QdVMIAF0e6bkE9qomNsOj8ZVdxPME81BOeUEShyEEInuarMzpaeMMkGoUrEs8HBQNeF7jnUN0",
+	"wpSnlnNUqp4mDqeyJw62Qd5bYkjZfaY0KmUwdYFfGQfKR4ApkbPed2ugtJQsepelKkIU47LI5OZF2i5S",
+	"CaLIS+/92XfXBRNRUw6c7Z9zvIIUF7ziCRmFC7vWO50YV0Nil4BD52ehIoKuIgsS+BVaEjwJmJbeYAe6",
+	"K7mmxIsFz5TCc+yqF2NKF37M7ziTYaWUf4owmFerFuEDqd7CiZqYs66Cbov0gL00PeCBTA+4nRZ+RUg4",
+	"vVu1iYffsOtMDPgVXCfCXuH7kB28HuPIx8waH98/OLw3vAsulbu7B98/uHt6b3j4g73b3Jkivrp/cJx+",
+	"jcZHe4cP93f3xqgpioHG8O//OG5VCyMAYAXwsD/meAuACCXGMwqa2U/CjJF22FkULheomfwWyiW+Sr6S",
+	"MOHwMPtXQWN4aIBAIbZ4IhEIlxsUOTjGs/BsSdqjgOMNwLFSgixIsCbZCGAT4IgE8Yn42QldUQMyx6sJ",
+	"AWX5UJBtvDMK5EAFDZqy2CwOnUcKivETJUV8FfmGgM7AbZhcwRrdDr58jbMFZb6WEq5DseqcKhmkhHC/",
+	"L0ikwimwjEUh67ikX0nkdJdgIARswxrE5PA1IZMFcvQvEPjh2B+/FXCaAtRV4N1cfJTWEu4I0crTYFfZ",
+	"xZKvB7esIL0vE/sB8LHynz5qrAMWvqSwrAal+XWLuYdiCsBnX7//V7LEAlQboysgrgjEl4u/aNVgPyto",
+	"ueC1SHD65V2xydttyx5zfbQe+PmNTGATdrRkFpR8nLxgMucKPCPu4O73+2JWs/D8ODwis1nNkRis8bzh",
+	"LUYyx6s0/UeCBKRJGxsKWHKGNY5i35mRrLR7064RD6fnQQ6UwHF7ks9bcvkMLUthLkAVZ2Jlq+oaHMeR",
+	"P1nG5IqKGfxAXGDeoNlQmHXigOJ/RFZfv/9fuOm6wD6cmZ6OGlAm/DtebD5qDNCoYRmjxjOmXfKVzO1t",
+	"QBIkyPb22NwV8PpftHaQH7jkiXC8iPulFj4700kwfJ/Q8XYw3mAUAgoO+KmG91XdVBD7t8cs6HPin03j",
+	"7OG1kffLRMuGwrd01mHE1WyaJCw2Uk7PirL5NAixpEydcVTiUaPDzPkmZzf9cnbbDuXPCWn8IBL4ldeB",
+	"bZEiloGKRk1Rgf4RSMGfJ18mzy9+iQQE1fMWRAWXgR/nMWQE/kmu5c2U9SJCVDh75Z5CzeRlESZrO4LA",
+	"Gq110WFhKoVealEoSMqq1J5ae3eQNGmq7QurKZXDZb8D73YaStSU1KZsJl8AFN2Liz9jQonjcyUvWtJP",
+	"nhvS5ZIxB+W/CfYf4PxeQLjuz5kGeCEliIzhtQbiCgAFjZPPkt/Cv5/D/78Q3/F/vzD4P6b49mXyRfIV",
+	"fxJY5nnyGdjGrEd45BPQKr/hUdQSeml4HqDmmL3F9pLIpAE0DLZzPLkB6UbMl62xOOkUbpEuA9cIe08o",
+	"pNQ5DsqOIrl789u39drhBRhPPrxQ43OEen7MH3VwIFQovM9NTnmpKA9IQNmPgNrITPVrx9rgbJ3X73KV",
+	"uBNe4kVFaRpYLAoAF/JAnZ09kNhEAaFi4Ncp2CgB310q115efJh8dfHRxQfJZ1tJNdQc64bZ1g1h1Enk",
+	"jGsbHzsLMX6cstVsSpRBfj1Siw2kcFMHjI/WW5/t6u0Wb8TQrLkgoykwFYXFnCIHtrKrM9ZazFrb7gri",
+	"xvhJ/dZ9ODxGEY4BH4CDMPLLov578lfJr5nYun9w+nB4PEbN5DfJp8nv5C8KGj8cHp9qY/FBzz71xorc",
+	"9qPAwTNnOYO0gwhQMMTTp3r+jVNd741TYMPC+W8g3uOQjCItwdD+Bz7q0EOGpvd5XqK4duGcOyRpa0u5",
+	"Vh8VFYcLWlwhCbkhducgdWGAev3NxS+YSr/4RfL7VtWnAaqJieLPkhfciQCaGB4fBeVjwwCRJ45PiQqB",
+	"KMj5D2dulo6cOzgy8ynfX85hAthJn16lX2FfTQiJFOT4LkfbzLwusMM/v/go+W3yXMnhRECihudH83N2",
+	"gjfbWquwnqMgW1CpAlyXAkG5n5If7+c4ekRcuHt0W710rVXKZbGryHABI7wEVAEXcrMgbG/AiUJJS2X5",
+	"Q63Lqpm5dVXnbxO+wFfwtwlVm2Ud/S1I5vdhc7/gUuTnyafJZ6j50GiJ27F4ZJXbSKMg1db8wVaKG8eB",
+	"CgsQIQOe/S+KCVFzzD1Y+Rgq9/2MgrGYlLiNmv0i4tZjZLQqtgIT0S6O8XhtQhAb6VrEDtYcRzYVuKai",
+	"NXhILsmmhJ9NbCRmcps9+qbSVDiLUXGtgPRzS1TlQb6OPqNZEVJn5xvKbcl7wtPcjtpg+kaEI0kL9oSC",
+	"yuyz1fnlqjlQWxpq5Vv7JP0zZLfaWiUOfpDe+ToTayHfziDQsgv+b1CRasG0InAAL2F+pTQY0dEliTCX",
+	"1XbVJaOszTfJ75TacVaEDY8bD0TGtoIWIRWyDSREGDOTLAdHXotCzk5JV0MdR/Wg45Plim2/MuA4vxBr",
+	"O8zxHTQWEAtH4TJyxKgfDH98ujs8+v6YI4crgJUAVo5ATIdfoflRwMHFQbuUnzm8DS1ELk/oPDj+/t7h",
+	"uI1uhfEU1cMfDeXdORGT9cLJUC8ISVpDeAXZBu9syHqTKw4gyXwz72zKCykEjjmE4JqKMwj6TtjMnXBO",
+	"csCx+28cNhbSu6RvTZwUyRmuy7gpOzMkPVKcgpxx15RhAZHBAQmyWzkvZC3y/jcBIwrGqn9NsLgbIHE5",
+	"BC5OQXAXUXgW4fmc3KCtHbQOCpcj396gJezbbZy616jpU8FXgi7NoDFFHq8feOHulDiP1rISDzsh9iCT",
+	"5TxVoRmEgcqvB2hlxefSO8dLbcQlNtwzxnlXoM3zGwS2Y7UNYfpMePNL6X4HTjLpkctxf4bGuXXhg1At",
+	"+zGZb+OVLsjg+kJNnwulBWbWVyahy/I4L3sVKXK3vEZm6nvxm5BGdaCzYjp8MwZwivUDtIACW4cL0XWY",
+	"uzJhppWhy15jKjk/QhWHt8VdN6gp6wgK3/q5u8AkVInwezBjgau76/IrZfXQ0HjFUQ/f3hZY8G+o0xRr",
+	"vr73Y+7teRMdPxweV/u8FKE0lXTcVMtdCCOsrtz1La03k12e6dgcYAIHHp6sYKBrsqwl628A/MzLobps",
+	"TiECixLw4pciaUTGatGQR264QzV9SaBoScfEhEx9yKMBUwcu8/XdrLZFJP4IGMe8pZctWRVB7M3GvNbH",
+	"tK55l0iaXb5N3oDrXi5QIauIibad0qpIzVtd67bUpceX7qi0tw05VOiSFCoOYSgcneI8tZ0S2zIuVo55",
+	"ff3+P5b6zHvgX/dGuOJ12blI93Ywnm8uNrKW/68z5JHCTEAcg8NMMO7bENGgy/n1bvvy9ssKHP7ln8A9",
+	"/p8KcaF/+XwgKPT//u8pcDqjEcCYwtmOtqra5vqUW27AD4fHog5wOS9GqTj4XoRjkoZSHvCkpTc0DAhs",
+	"MDNNpEY1x3pv3Fpzl7HESbgVuqvtfMVbOYVRM0P4Sx3KKe6MgDLJu4r5fcUBAmMbQKPJYxLhWbmiYwtz",
+	"HrLQr2L/V7Nj3wXK0NpS33SjuARnNfJ8w7y3JEviInyG/ZrK7ugaWrzElSa6qDMyIJX4FcIBYL8I/zd8",
+	"vgxMHCVfJM+T30Ie1IvkyxvtUTCU5nfxp9aA31UxzaLPMv0gB5xTQhTPQNKoMgrSAAqvBJb3R7xCCXBt",
+	"LqjrRoSuOZmKH2shqq+GhP1KON9A0W/vLar8ttTk9yVuWJNrer3XenLKXPk2TzHRtZvHXVP8X4sYlZY2",
+	"jgEQZIw4RhTPOGL0YazNQTO5wmILLOBxa2qs2JO3VvG6ZED2MzvO+j8D0T9hT8IIJDrITgbSKd3jIhdQ",
+	"VnixEzG9+ZTHO57d5AWvN5/67rNt8ZDW4TKliCgQldqpQRgR2e3cUzue07PT0VLTTMd34V+y7QheET8I",
+	"2LWEGjTOgyvCwnMDlJ8G6YI4N2jW4L67Foh++oBpwg3uy6e1UFpVtPoplIUJrSrSTdMbbkaNARsdJJqO",
+	"nz7LnMMRESnxAaktC7kUBCkXcCoQDIDktsRBqjsX52FtcoMo0EzJ8X3ttiyv0avot1wbAqKjUmkyCprj",
+	"fF+5AHT+66GEyBhLNM5a3A44xX8ikik/S17caCMmQnhcZhTAoT6XhpcfoHABZC8/b8mLN8AhjWIc+Z4H",
+	"h0i4YfTiz1q1N++qqHZC4OKDGvNCt8WLzXPF3KLjHcS9bjgeBUhoJwEjjVEc+XgGCvGnS1pFPEvRw3Mc",
+	"63M4353KODMKpyk1xUYAzoxwTGSBS0XkCHzAPW1VWz0kATnPtxmQJzGzn/3QTf251deOSTSnu/yq1+xd",
+	"sQJCS0v3qCcgXtO7YXdkLIEwkqX39+FYPgAk5Z0OXTcM6MnCLc4cvMzYdVXpHec3CX958YvkU5S8TL6S",
+	"jvLi5SbTkJL6yQhMn0OuhfJdVXBc0oXntz9m7bDZRMuASrYk3N+QjldQlYPOBojG/mzGwcLock7c9QPL",
+	"D6ewJSQENorI2XKGMzh6jngHN48xtmIjY1ZZmBqT8Po5plLvErfVHgWj4CCrFMpdS8vvseExRbZ29flm",
+	"qAnuQ363mYC0YWZquVg4i94BphdcYxbOXMLrLJfBo4AZBNIVmUO74ezBNsgogFdfC+8mLcFaY/6uvSrt",
+	"NZhP2PYFrt5JIUdoDFFnWVCaX+ob9JIyBT4eINNUHqoAPb6mMvT6PXi8dzC7QMPwfCcOQMGzmyK0CKNY",
+	"XIqa995s9MWI7SMmV6Xnq+ZgXPkqMWeKozPiirtwy7YCFgF5/hBqQkj304v3k3/m+YLcd/MBXLz5RfKc",
+	"sS1jg1rxztHba2R0EVMSy7RORiImjUXvFM3YyQyQ4RcLElDkLqGCGsQtqIP65MAS/19r4KfsGYJNIJxr",
+	"52E+8daw9E670x2XsDNq7uPlt+suI7bJV+tABfivChofntza8rqyCmtw7bWuxCvDqC3d/lUR1gu8gnTN",
+	"V+JZXrQsQB8uuY2Vq3ChCXzGAAVYZ+tY0wZWb2D28teubuBIBdVwI08SXGcTcB71U43+Ore6LmY4eANR",
+	"3xpzMWdMZmIrl78JmhykmCylAluPRGNOvuK2FYYlJ9R5mbobqcXRFd4Q7Jlwmzh4NuMZQmlEhBmgrSrj",
+	"MnUUiqtf31synbqp3lEmHpaxXYvaTKBKDZCuIENBJr+qkqehh+gMLyhAfcMBZI4l+iwKlzzTNoIEzRoT",
+	"ggMlMHMf0iHQEEVE2Oxojh9xiBpyXr5AQN4cBBE/MCR04XgEWbkNCG2uveuM9uea3RE3KRdXYaxkaaI3",
+	"Mmg27mVJE1h9Qvmtt4AVVElc3T4PdcOtzl1Vs1RDO9Z7A6MzMLvtrm1efqtztaiA6agHYCvfXm7yaXgR",
+	"SQ84HB4mHZwrXkTjB8HtYza+B7p1+3g8QLoFuGCtDTt2h9+iGMSimClQRW1TZWfA9oea2DGMY/xadRP5",
+	"ICVPKr/GW0mvB1huQrJ9Jm+9LO5r2I/fAISiGMaE1CQjlPamUsABS9EU85hwJUG3IYEhzz9rMOGYeV5H",
+	"JUXSMr2oWkDt+UFlk2fpXa94Tkkv+hYHDb6ycOoW3BVPyVzJJ/S9IqhL7ixQRnURBQ7S/B9vB9ey2QA7",
+	"LrgaYM6VsElu8unUm36AJJE5dVucHODGFz7DLaHwj0Q79aOb+mdTRvLKmqZbacuuXssEVGqwfc6jMCbF",
+	"25Xr7K51xtMVCRvgOb+BuL67y1H/sj0OBkntxZBr0JK5eEZNac2B9hIOOuGYaSkoBxnvSOut6GTD55hf",
+	"pTsKxgALTMaoyZhukEMJBhBXsJJ5Xnmc8+M0wWfTWn+BXMmK2GwS1BIhrvFnrcMolwjH9BHHvyABd3Ff",
+	"5h9r7SAsYFJrNChyZgRHpXu706TXq0hnsaBrJlUrkFeBs0kQrwKHO2dBk+SuXEPNiDhh4PgzH7pp7Yjr",
+	"0TBPp6zJ/uLmerWjQ+KEkUvBmcxMbWHmg0VJYw7vBemb3LcF6kxg4VM0xS6a+5QKkdwSl5bm/GBZFCkU",
+	"YCBbCA+y/sIMXzoMc2kn4m4LLMBalCItWrnrUsDfkDZRy5EeiZ3pJkJFBLt5Bx5q8ltK5fVghdB3ipcA",
+	"o+OF+K0tqeD5gU+nG2I+fiy9qifHu62cz4WXToCDd/s7MMTNlhs5ZLaSpZs8XXEWBmckklp5skpJ8ogs",
+	"YkXg+84IuGy3viDj/2PvzXrjOLJ88a8S4Aur9E+WitTyt0ncB2pxm9OypCEp9yxpKIOVUawcZkXWZGSK",
+	"rjYI2PKd6Qt0A7NeYDAPs9yHfrm4gNrdvtbYbTfQnyDrK/iTXMQ5JyIjs6pYVSS9SEq/WCRziYzlLL+z",
+	"/NJsUZxLnwu6cLUI13wCjjSXsiTgMFPPxkApGNh4RQCZ9RH2Tg9gnwbYZOB0MK5QaNADtVwwN+tBwr0L",
+	"SDSu2gY9py23Yaoop708AZ4VGuXmmCXFniiRkjA9l0sgQ4KP69TjtDy/68V/FJ8Xvy1eQvX7x9jMAzvn",
+	"/2LyD5PnprfSF8ULiqi9XPfYVrfL1ot/tlXOn2PE7qvJr4ovKDXzefF58dXk79ZnROpBNMzJarRFeduV",
+	"buuUDxVhyepung2SNPo5yN+AYSfkFLo0RX3qWYz4KDXaYXGSnOQjygyJsN6vw27eYE/2H2wA62jZHWMH",
+	"+xBBmM32FMVOonXOu82tt77X3WTtbtYCKRjgq7A3ScnY2j5n1+Hkz9tL74s06kdLbiZs91rZTH9ffDZ5",
+	"XnwDdApf2M00d3NcdifV++rW6APcnrnGhtk2jW7c3rqQG2QQr0zLOpsthHA5wuKI+bmGSLus9nHSjLDg",
+	"m8rJ1hXrx/zYY0pkFsFz6vJ82QpM72DtFLGNjQFXG0fUuNdj5zQadq1Dp1hoqQNmjfsojpF7K5Hl4VhX",
+	"ldOEOrR6mhT2Z3VEULvzIzke5+x/Z8ssOgxLUAHNyhAKLsEGBA+4GBXQrh6EHvZBPhzydPwj6GgK0mSs",
+	"x0S2+IoVigspY0gPiHeSdHiPZ7zMtlxREHV8WXa5xm674kNqtFtvFa4dV5C1psMo3IUdlsWQR3GwXaZd",
+	"+NICg06P4oyfCIQ+XK2srVto0m6za0wLao+N4lxZcY+6jcsxFUvbJqXRsdTW/3Lxbvu0IR9jDB/z8XwZ",
+	"i2PeGzsKxbaboRkqq+gx6R1i+TP5nfV8nNNR3CuD/ChcgbETqs2Y2NA3myTSHTT+4fJy9jHplhYA+sTb",
+	"QhCY89mkfQvanM8elA2E0OvmDEiPfYkxnN/mvFQd5Q7oDUTvxPEOIyg6cvqcGz/UtENP9dccz3G1vkPU",
+	"Vb8V9rm0+O6TK01e5dDD1G5BZMCP9Y+2GnkcJ/os5UrQMhG3gFkrve3tStlhzs/iLRcED0Bp88DbtV0J",
+	"vE3nMDR5TOVpmuTYa+Qo5vJEMTqwS1BSzG9GDwG3Xp5G2fhAz6BBfIeRPJxvCFTzprG1ONoFrRrb6O69",
+	"9/YePj189NP7Dz3GMxYLrRs2b7sN5bQs82VwR/BUpAxTU+FpJjuVPZFKZB6laeiX7T7eg3y7ft+KuzTJ",
+	"oYk9mpk3DWU87AswceDx5VwNsmwELUxHoztcRb3pL92TKoPl75vjjB/pOcJMv91ML4Q3nKgFhnF9OTUn",
+	"jx8/vbN7sHf36ZOD+/vwiLlXPN49OPjZo/17mKsAjKAw2vrHwRfM+rZzVtF+kDtwh5SzmlTDWhxJtL1Z",
+	"o4UV3mHcl71kOOQbSox4CjAdZBshtJEmGYcOCfAx5y34odZxptSdUCuTRqZ86Sg+z3Un6Af8KDA6x2WI",
+	"SS25IfQjDpcygsHOssm7WZ5KE2hxNTOJNuvx1BknfHnw7u7G1q3bIIjrVTyUtD13rvTjj3hqsr5kgqE7",
+	"0WG7xGWEV0tb2KBlDnyEykciVSKkJh6Qz1lbWljWpz/Z3717nxLnTKA7Fc+SE7hzqWk9oz4Jc6D+QZSG",
+	"G1qqjGE+oWUhdLz7BprGfI20emzyCWQ8fVa8nHzSZioKDbuB6VlW0g5tu1tHmb7pBAiAOi7tklnibPfx",
+	"nvbEoJ8PNjGByYvkcSyYgh4FLOn7MkvzbLBN0sfTfhkExyEkRDoJ3gOQk+3DhcmCx0IKPCQUncMrKdXR",
+	"l/a3AAkCCRAkUF67pv1TtClOBzzrXLvGpr+PXasfnGusVXxWfF78ZvI3k0+LL4uXGwjN6DmefDL55ba7",
+	"bz06ZtMnq5w4G/5ar7l3aIWeci2YzcZDyeyxzS7DVOZhorIdkt+026/hSb3GWtXcCZe5Cp99reJhXvNl",
+	"/dMmn8IvfgdNWi1d4zYzoO85dU9Os1xb8uTZ5kxtz5fIvYu0VLw3gMRvqES0fQ62ul1MqK1xhTFHf9I6",
+	"6cm5Brvumt52O2Cd6yeCba0PG1yRjNQ12me0C+6Wm01vgZ/Vlht3E4Z7sQKkosZYi6SKttBRtKMi8OX5",
+	"mqBtsq/xx3WFKgk14s4M1x9qY3B/+JLQtHJAcwRqpFSO+QjnCdPyE5IUEDtRjQmjT7RTMx2qh96xX+zx",
+	"4pnLFaNn99At1OjnitKUMdASuQkMWIzX51E26OdxPMbkach48KVt9gZpEBuWVpkSRnalQ2GDrgylFJc8",
+	"VdCWXuuL0obyZSswlm/QRgCfVzKQgXhHzvTlUsFjlqW83496tgcdgPFqwGE/6AcpSsDpbm1tbYS33upt",
+	"3OyK7sZb3VubG0e3bvCw37/x1lu3u+DvjcGGdYgnImnIJqB3ydatrbf9taCNzqgjRpSAaCnd1mGH0dDW",
+	"L5lEoKTfVyJTxNonxlCUlyE18JBnLHCSfwJftoyBex3/rjrHCU1RYEMOQYc9dDgyjEfrjrnb6Xah5Ypn",
+	"6YZ8aVogKRbIPI7J2TX55Q5pBvBhsPehob02iVSJ+ZGEYS3zT19CGrxXll2AvlFAHaL/lyYxhKswv0Jf",
+	"20aFAqThkXSzdpRplzyvxyfl/5xi3Skc357RM9Sg4to1t0UFWhonyUj0ThSmY9vcWtMz2MTynKsoWGSE",
+	"F5Dr6yfDXLtb0zarDD7yMaSofO33+VDJ6a9tf/vxrz3mr6WCq0SWP6scnBr8xdkHZ8GOL1E628I0nHkE",
+	"/EFd6YPLpdVNoLUGY0gkDmwyE7T/D1iLeF8i5dCwYOCSBKLL2I89n/Rj7VJTrxBTZ6qPe0mmng20TsTC",
+	"BtNGx/GMtXGCTEaz2ul45ezpeSH7BD1Uf81KNYFdfbCaSFsXWrA9MrODO8UYLbb2FEAxJAI28JnbtNCX",
+	"WFppusK1+Cjq4MR10txjB6f8+FikbKvThWndz5WKuGzj0e0ncZyc7mjvGqqWIgVtlrVYQ1l5BBZSPCZE",
+	"ShlTyaPMfydRjo8VUwnh2lEWizIPkIS9w8S5vbbZ6Xa6VNYo+Sha21670el2blCNHDjC08A5cAUnakaY",
+	"8x2jFfFd24YTUG8vQv8cekBTk1qSAlLllhaezrr7ErBERTBBSVVaodPTexgzJYx9blS9Xrg4Oca8vjTJ",
+	"jwcVu850xI3UDIcW9o2DYLDjRCh0E23UIWC5jCN5ApVApruu9YhnMOqhyK/QC3JFkqsFyrQ6vDg2Pj3O",
+	"SrvDHhola9MVsQYWngxhYJO8oBUqHkE0yOwIpTh1cJkoNPNksnGd0tO17TWAxzFOYWghEWERKjOtHfS2",
+	"NV0nSjfk+l8pTC2lbogIr5TUkrOgLHPpdYeFEoAaOJmLoPzKTRUgKEtzAb9Qo0QqHMpWt7vi4HtlxPjc",
+	"wdMgTIB5+Q+YunGqYpf+BNDbTfyAWQ+0H3r9Dg9NEAFu2Vx8C0ZEpI0ShHjnzcV3Pkyyd5Jc0g1vL77h",
+	"biL7cYRRj5ubNxbfcJgkD3h6LPCGW4tveCJVPtLWugjfE2HEoYGRvvnGEjPxLvR5Ve5Lb3VvLPNS/oxH",
+	"mKTs4owA4boI419+cPYBtLuByJNZXsangyf65IL9foqRlqAq3pkbCg3aWg3wY7W2/Zf4ujWgmD1KwvFG",
+	"HA2jbG379q1bN247Wcs95AP6y4+oZ8TNG5tlvh/8cDoQZe812FHrijrhKiY+7AkRsts32U+jOyxLjpGn",
+	"ucUlq2Qd0A2QtpUkJ9rcPtZq4TRN5HF721I/lhqhJCxDv4HD5rfD7LrD7FaHWUFnS3dpPk7b1q+AoegB",
+	"UgJJ9XU33dfdnPG6Ep/dPudNxLjJANxVCdll+ARwdK0BdbN70x3BVrf6xd3KELANAz76Tw4ePdxmnKmx",
+	"zPiHiMJoM+QZj6OQPTl8Z+Mt1ko5pNChssrliAPjHSDux3onCtXjI+3NuOxxZf0zGNA7DPQzptwN9FHT",
+	"f+TYfOIuitcNjG2bMllb7+80r4d4g3ZIkjyrffHW4i+mGoIkrcQVjTauRS2cR9+Y/ei5D0H3sh6c9Gqk",
+	"weY6Si6wVrK7Ptq/BbN2hyYXDUGaDbiSs4dPHpS+rv5bydqcgp3qMWpGi1YrGhPZKZAuOnzPR2KcSDif",
+	"R0Amou8WGKcNhRiZFbt9k8XimcA2XM4s3XJn6e3KAqDtVHYXtxa8FV1whS1ZXjHE064cv013ufQPM3ZC",
+	"rEU1fQ/WKhmDZl0xkH6ekVMtVybuMGqcEhFGeRLFCfQ7aW+zo/GM3exNiSmSUB6dKWwQMyWz5n3FrtkR",
+	"Ju4Cn6RdpyE2NuCSbXa9brfLhgI99hbMcSkw8Y0jnqqpqXPXUP/gTJ35rEMqUgGAoG4NBazFWaA3oxJZ",
+	"UDYMgeqwiBh5zetuuQcLfnBeF/KMH3ElWBiFDnYIWz8aiqlI2r07Tw/33rv/6MkhSyR7nKjsOBUHf/pA",
+	"v/EDrV9LX4XM30geXzctYLS6PhbLeC0EpNADWJJn2rRuBfS7p+aJ6OOXqSoAdgJqiRf4coT7v9q4hzxJ",
+	"feo41cXZTlRQZtei/HjP3KI9i1DwsO2xQXLqS6iE5VmmRQ/srixJTpwkA64y8+dqjjEI/w57J4r1gh2N",
+	"obQyE5QRETiDCnbQ68X6MzgYlC1QJsEEHbYPORfQrGCe0/AgUtk7OHPvmaUAiirqMzM3nl1ecv0BGCt6",
+	"Wy24kLJz9JX1rKN4XHYDMuWLVEblrUX6mr/ORTo2TZq2ywRTa7ObBFlanzVtldMCwb/5rPTYRWOBUGmk",
+	"3B3Bnuw/mDcq57LK2Opv/eDSbs6I0rfO9XFqKwspX8s7OrPvPvPmpIzVM8N+/M7Pj9K7eGeqPVZ1YksY",
+	"I0orwmS2O9F4Dq+a5zDX2EUxXxqmxmykWu0sYbe6XY8FPZT/5ko9/9OBK89qF7psWq3pSQqtocRA1KEz",
+	"QX3s6pav9jBcz+VHamtc/4j+tReeXYcq53AF1BRacrqGBCateRBog5iCtRW2oWEHJGgJ1kKrPx+xRPrS",
+	"eGcm7qqNSao/MqZD24Pb7WJIIg0jtyxlcQKZctD4/kSIkfKpdy+EWTciIH0zHcKfobWdUculARq+6iQa",
+	"QQSS1nhk2KL0y6gRmNDWx18lRywV0M8AA8L6iihjA27eYmbjdJAowfT12tXEMeqD/Uy7ku0O2zOz40uA",
+	"a49470TvXfNqYyfpd+unUH05fnmWjiEAEOaxYLyfCjXQT2TlkyKJswBD3a5mlGjXAkBo866y2SqPMpbL",
+	"LIrJOJ86BL7EXgiQ+gNhEm33V/Fb9pFPLVj9tW22eRbMNbugu2xYVbDTdtesYkW4dB3btmOaUjVLe8Z+",
+	"DyishJWIYLaMeDYorRZ7HNbqcKxrKkwVWQ0jGQ21zbU5o7/Q5S2cRC42cLBL7yO5illDnX1nWDJ/Wum2",
+	"29gvF7JfDoQMHXEwVziyVlQ9t8weW/MDnVmQuO3GvHkNzJu5I3iY2B0z4FTVBCQ6FDRHzjMrqIL2kkZT",
+	"eQdraaHXnmE/JX0n8/eqbBZQqA5OQa+l6k3r447SpCeUOtduQRNlAzzYZe0UD8qiwYAoHdfM1FyHySm0",
+	"NNInz1g0uIZuD3LMH9T3uA+hAw2JC4sObakebT++U5EKX1Jf81YX09YlHCLI1OCmL8BcrXlPcBeruHiY",
+	"03XWl1I08OqapqnX5UW9gTtd66rW1j1LsB5tTpP42pimLYAaEFHpaNFLZD86zinuXDu+7zza/9nu/r2n",
+	"T/YfgI21pOmgBsmpMR3O661Tz+l3P2RGWv93EPhVyXBZg+FAX3oVFsO77raudOuft7dfAbOiCfGiETNT",
+	"ItZEKqx1E8htArlvbCDXDUusHMCt3zwvcPsqR2abeOibEA+9Qntfj2DpgOi6nmcZZYne1dtAFlaJXlrD",
+	"21qgepcYsNfm+1NXJYR77T02iml6qZvW2nGC3ZShNFVldUDNl3r9sU2YXoDjNDkFUXYs2FBwqUxyrNWj",
+	"ETolbTdouVOid2jWKl8aVhXUo09pEp6a4O+1gA1FlkY9NdeJeMdO9AHM8+XtTrNcy4Ti7GtXDsM5d84M",
+	"wQmZpeP6+qPLB4eRlr/TgFRr22v3+ZSbZs/H0di2pqwC8haarm76Bph6DQy9Hyo8BT1Rlk9+we9xGxK4",
+	"kT19zgeCp1AS/u3H/6y38rIVk9WmvoYPvKxqpGIe/dRKVk3rCFsP+JJsUvy1GYZHxFdGYGMTmTbhRxDJ",
+	"Jn4OjCYppxzBg3JtKBh16tr5aFQy0Hi2vN4dvlrHE6wqyTT2JpNQo2pta3N1tXk10Gbnh8qmwWY7tp6g",
+	"MmuslaW5aBv3wPk9tHtqz8tusRfOym1xWlsuGlBtsy2X7zO1WDOTf6CZqZ5zK5uxQ6nTPXNmm7zvKyOn",
+	"bL20vAHg3tNk33y3hkGt34uaK1+r893YAE3uzUq5N44yms5Dn6WZzGXU699m66B4A4DEyrdXOmGnSkS5",
+	"Wl6wyWbHgj/DQVbpmi9tFNpUDLQdirCybLY0O/TMD0QcmnuhsQQ0ALZRsNJMMn3tMaGX9wZVlo3yz2pO",
+	"4/ulrIufCDAuVrYtnsCkPubZYO0KFJ6e0MVldqZz3yoVds49M+kwqflso+IuouJM8whsAVDpT5PjpmpU",
+	"2WucZ2ExX7v+oKCcHbDNZFL6YBUHrOIRJmmNnLSarEGt6JbN1DCd68o0jURL22ofEdBsr6ouu0593FfT",
+	"aZRPUadWa00+KX5fvJh8PHm+MXkObad+X7wsvi5eFF9NftlGtRLQGwPSVJQrADAqLThkkBM5iWeiJ8BY",
+	"QXh+lLIoVND5xbQNAU1KvjrGaaCZKmouXy50jO/RPFxGfXlX70jP0Yjni2H0yxpNdFFna/b2nmLOyQZi",
+	"2GimxslaxckybeMXapUdSn7nGDJ/Hfym67Zb3IW0jb0b9Mw3k+eTj4HP9eviZfFl8dKoF3tZTcGUp9eX",
+	"V65gFgOv9+23Nxqm0TD1Ld3olka3NLrlUroFkKoLKZY0ObWM5gF0xQowQjijWJ/WnSr0fYkRSOoW6HDh",
+	"HCV5Zt/h1Otb7eDh9JcC2UMuXR77EqYGWjEn4Zip6OeCtSqMsZBBYdjLJLnPPMV+qvogi50ZHaBV3hvU",
+	"KRCIPSwV0FgP3tdCAvDNLnvvDmhQW59AijJGnoZtxn1peDm0vGKn0M7zSCA0GUk2FMNET1cGmf87kNzt",
+	"ywVreP0j+P9eeBbYQ6W3PAzOUeYmg7Djy2V1MO6RV0MBX3WUDz9+xTBf5aa5cb4G9rxoyg9lc1ObD+rP",
+	"Z5o/l5S6IJTaTXivsQ4a6+AS1kGpWVazE0DzJH2Y2jQ5NbYCmQ/YR7NFtUsL1VtZ+dz22NE4QzIT+McU",
+	"MzOxfEwlEC8bkAPxDVVol9R5M0hhUFYZ2XVO9feCWZhT/00r9aOq/oYxLVS0BzAz5dSfV5uH1XN2Cv/k",
+	"4NFD2G21ndEBmvjjZIM+Sg+us89PTZX+nJAkFhw4llKjpy+mp4GgeGrD40LNsEgb1fw6hystoQ21Jq9t",
+	"DKc79HSxOEm1oL2NNZjY8sSj8qmo7GKOumVJU8E8dcly8gvaAq+4CWCoSC4GEdDNrDX5RfG5Czebvxi0",
+	"GUCEffwl9VwODEzgiArooT8Ev56H2G2iagtYBn9H4KClkSanbQNa+7KGWuOLrhi73jdT10DXDXRdOxG0",
+	"7adM10YHNu5p454uqZuQX+tiOThwK2sVvy9eFL8tXhRfFC+Lr8tsG/z73Fgo5Nr4kg4taxnuIa63ZpRl",
+	"kFF6XoCUmJuA1km7bqHeYH2eQhEO9yVm+5RMYZYorOQJ0ytE4gR5yohWFcekRNxnfDQSHIbly+Ajfy3P",
+	"o9Bf22bffvzrs+AqVd0BrkSj6BpFVzlgTYC20XGNjru8jrv+Efz/SR6FZ9ctjdtqms9hfwOqyi8nnxa/",
+	"Lz4vvp4813qPgNoqSEtqkjJQzQMCj9jOTgdJLLw56pFZ7WjDuFnKpeI9KOycpyB9OdMNS4gw/BJK6p6d",
+	"t+9WTx2YpWqU2uui1Mqzc84xaZRdo+yuVNnpf1u53+g+rfsMXfJqqs/cBW7ScZrkI8Vak+fFN8VnUHfx",
+	"S48Vv4W82D8Uf5j8kpV/0v+frRt9WVGO5hXnu4xLZs/68qp132Mzb43qa1TfSqpv1tlplGCjBBsl+D0p",
+	"wbHsXQjiRH0zlj3WAuIFvbfHLHj86OAwYAORCm+K1FJfHQC9PTxUpFESRj32V8nR1N49+POHd5/uPTy8",
+	"v//+7oP2ttsMPqBOeQG0P+jp4ylC7TMG2IUrwDJ9CawVNDItXPqRjNRAuF3rUtFLUiDWxy6XsJ9QupRX",
+	"Qb+ivpakwDShDzjl+EIWIGX0KjbgIZwsAa2/hm3nPVGmb43HbMjTEwEdlWXiyziRehfHkcpMg6LTAVxN",
+	"/cSojwCnLgKrVPwf6HX9Yav+B4LHS9Dr6pG+i5cunwKrbzoAYq85WTZ2ezbpNZdHW8uzDlgLnpBG677m",
+	"NAuw4Kbq30Zw0ryp3wet6i3Nns/j2NiskFOCqeRmUmVy6hDOu+1kKrF76cug7MMXTA2Wftx9vPf0yb5W",
+	"mVqtzDKg6wXUvixrOE0vGrx4Xc0yzz3yFk8Nd7/VgKT9Wpae33ZlTfNYQPiSm6t3Smp7lsuQuuVYfaYg",
+	"hyeRvSgWBxQs9WX5u3u2XUH5u/tOjWn5W+OaBhjF1BoYh06zW1PEirUCOqlPVSR7IvAo8hmKWGRATLWf",
+	"S+V0JDZHC7gS6N+QBQQHCDMQtSMebhN3P49VgiYKTJC+yij8gOjAyJTRNlSaapNW8bEC6+Dbj//Z6T50",
+	"s7sJn6SmNg8dEY8pIVgAfwFB/77+bdCu01PNMye0ov0RdBD6QW0JvUIe5YcJGTYpuxdnS9B73VbROMaE",
+	"loKsZQ5tBBuhIXJqGgw1DYbqneOrZ8QsS5XQZ3YD+VGk/f9eMhwmYWRohGb6/Va9QCHpevHvxTfFy8kn",
+	"xZes+EPxDZv8j8nzycfFy8nfFF8W3xS/m3y6zlpK8LQ3YEdjdsRT/a1Qu1o1NhhXJ8pj1j6glb6r19Wz",
+	"FXZkc7gQepsdiUEEdHH0dPDue1xKcLd5hnW8p5L1eMbj5DgXvgwTgbNzUrWxiv9Z/FPx98W/FP/JeNxL",
+	"BknM4JEGNQAsgEstIyIlmMr4cLRjtuUpjzLly80uU3bEuEwdX/oS9AXCTTEYRVCqRGPOR4wP9WHVFqE1",
+	"rQjnhH29rqg2OZJ0xMDY8mXLhACe0sO0ldOPoBmvwV3Ytx//2oYwgvYOdSfmce9uEmpDxp3dYa4ysER8",
+	"SZYiz3AaIgn3JHfhLR32E0Rl0Qoa8qyHTJqOqUOl2PA3SDFDC1FbH5meU3qnL6OwDYRTZn8FZjeOA6YG",
+	"fIRbPLjZvck+OgscWiR4tIDUNj2t+cjkDtg6axmas2ANyx2yw8dDITNfjpI46o1Z62Z3q83s3tCWx5hl",
+	"CYuyWUbQO5EM75pBLkO8ada6VT8lbVxlcxRo84JdQf/eZvd3H25s3vDg/295YC1Hx4PMl/RUTysYIibp",
+	"sLvJcMRT2ABukrrd52YrrLPgiKe0nPCNZDCtbWtTzPx3uzuvo3KPS333uWVfCyi/Zk3VjHNodidOIU4c",
+	"K14UX8E/f1t8U3w1+VXxdfFN8V+s+AME0H43+bT4cvK3xcvipcdylfM4HrPNt1kYHUeZasNp9qXN3K8e",
+	"athhwOXiYbYkt0NAelrnJNjiOLsbYS5nzRgdubXlJ+jyJnIvCpfoslnu5eUNZPeeKQMZLM7v1CCeYwuv",
+	"UiI4HGXjxbX4cNUKZfh0/dSUPEzsJpqCTxx10Plh7XQ9pMXQnz0Ntn7KCjjwdx396drrhlra9Ll4HUz3",
+	"zRrh1eZ08ZltA0ymuGeyzMh0e5acoL7mkgW75a59Ip02z1AtVHvxjaVeDExf+UikSoT0HuhOkEIozFgr",
+	"gMhUWh1zYrt2e5DQH4kDou1wNNWcBHAPnv5kf/fufdb6/7cY2ICh6PM8ztqMHyfLkYYFRsuszg1W3qmN",
+	"B2PuVNnHVrfUz4NGK8e7arqVrLT2oFTNsO3qX5EqRn+ye5Q6zOX8Cj46C75/lNOavEM+1pa7pbt2z3IY",
+	"9fsiFZK6lerxbWx2tVjHMAwaaz2eUoscd796pjMOkE70UhEKmUHTcuCJR7+2/LWeCX0GWStJ9T9utA00",
+	"p1/YWfPw7VtTb6eSUKwMBi2PoVu3zY9KrCnZ45IdaZMz7ifpUJtl2usIq5RgeiPr7aO3ZQeVgPGwIqkP",
+	"cKI/2G3kOsqX8LT+s/im+KL4XfGi+Jqd07d1XZ/Zmm+lDz+e3bDdYa5rBTyyCuHYoUh7Ay6zlRvFovfw",
+	"+NEBo2+ydmaUsuJfi38t/leb+F2A8V/Lz+NIZYYaX4TA8UWJSc4wSg4XpHRJUz6uu1L5SIk0U6aLepa4",
+	"DWtPxJicoBxi+PpEJacSfzflWfkSYeAToVwPC9g69ROhXkYBEmuyAtoOjO7hHIPLoc8wlaCzNDn1ZYnp",
+	"2nwqvcOPhJCI4o9Fpl0YGqjDIcgiZUqWuaI/xFxlIAcs99oY4R6oADI967H8FALcFlCnP5XEb2qsMjFU",
+	"Zva1BvClky69U2uhxdwXmnG5r9C+SSo24KNguWUvzkNo+2SInBHrhk1yDsj8OHea/F6Godmes3NtPPOu",
+	"Re0f6meDDpYT/YcOGXpSF5mJ+Epts5HNDzt8BWbj6uiwkcX3bHBvLZMIB272vvmiV8FQ3xcqydOeIHMD",
+	"eskRZBAnPCRRUK3+t1yissQvlbMmbwgn8jnew8H8s4NKwPET3P58jZOwqpOwUwsl6nup12EvGQ6jTLHT",
+	"QRQL+iPMkX5xJFk/jo4HGaYw2QEBiqxNHmImj6SKQlFveODojfZr6qZsdqvG/5b9lNpT9+//6ZO9/ftP",
+	"d+8e7r1//+nBkzsHd/f3Hh/uPXr437RIx4g6mhkV2rwZjkOkHGYexC6FfCbiZCTWFQsg0RC8mjpVTRQi",
+	"E1A14AGmS0NRvQpFtbUBY947UWSmLeeEHk6TToOeh2RmWBm1Y+y+Ws6ppXUyhNN9zGmtJ58G+gt/nkjx",
+	"qN8HjmJ74+2bG0dRZtJid1igFRe+p2dcYfcVP3oi7Hmu965ZoHImeWUuj0ScyGOlp8+obeekzFHaF+bf",
+	"rgmDO4/u/fnTB3vv7R2y1uZt9l50x5Uxc1i2WaumYiCRo+L09gaidyLC9sVot83gtRsw4CNBDWEzfiJQ",
+	"WlI/2CxBYm38NC4teyhZQ9uObNU7v9vtYms0OMmgVE6JMAgJuk2HWVQy5H2jjBexwB4D/fKgwCHWFjXO",
+	"E2TQIrtoyRo+jyi8w+7OJwp/RXnCVwFqzLYGOQr7GtOJaQXRU4Pin1glFAkN9kWWjjd2tUQOKGWaU1dF",
+	"AFVgA/cjGdKmt+TxsV6qMTsS+pUDLsNYhBCL1D/POhN3ntz7yf1D0OxbTO3UhwX9BpdBlW65iEkq6BIW",
+	"il7MU6HYze4t/DZA1vQNrOWvwdTGcXIqoDtFNuXelUF05Dcn2ICPRkCp39MvaXfYA/0vbbA5ti20QB4z",
+	"QjyqTndyKtlRriIplIIMOD3JUW9QqUmwcchI+zb6UAAWBRnjkPtN3rT+mHNwpgqJw0WQphpzwzpYyuap",
+	"C7ElzHdzQJ0FtBBUNyeSUSzY6SBhcYLM98mM5VGIK+lJ9mU0w5+4OlDJpam4IljJncUkPQE52TINYFxk",
+	"aTYwBF88FxliFwKGfHkuMsRWB4Z8uRgZYisDQy47x8WhocrRWIQr0JWL4KFye18CGDKva6ChBhp6Q6Ch",
+	"+7POTQMKNaBQAwo1oNCPFRRyLDgXF/IIZvFYkCaxcGAd9d1gRnogpd9sXrU8fISjNN9mUaIpbCgYDRJJ",
+	"fxARSEgH15GAubzqOJKzpi6URHmrspzdBlBqAKUGUGoApTcNUCqb366MJlWb3mKqElaMLoEiOSCObYE0",
+	"1UaX5nyQjEyna9sDcIoeuFrcaqtD2pStQxP9HWJKttfvSoCSL+20YXGFElDUaWNUyzbvLRGbY5EpX+pJ",
+	"AoUL6bthmOrNpPV3+wKZSS4c5Msrykyq4E/Qpf9KMpOq+JMvlwCgbN/hi6NP5TlaTE+zRFoSHohLgE7w",
+	"ogZxahCnNyUZaerENHBTAzc1cFMDN/1oc5DQ6nOhJoCWAK25emBpafjIgF1kM76e6UU49zQ1DfbTYD8N",
+	"9tNgP28m9jOfFGIpROjfoYDs8+J3xYvJ88mv2DQpxDprDQADwaHTC87JL1pAMTFVEXdeQVvbmD8o8RV/",
+	"JsJtpngslC9LGrVUZHkqlcd6XA1AXekB53pehVJgRY2EjLSWAHgpTvSaKo/9Gfz8FywV2lNSHoBZvROX",
+	"JgMhDS61ZjtNo0xsJP2+fqWWgSAjwN6BZRl77NuPf92uoV2VGi7lVVprWCgI+XjZ+5usBa3ADE9F0K6D",
+	"V6aLx4kwuy8bmMZxpaloXM8WHDqtbagU0LTtaHtQaiirYJgdD5XvlWwfdWAMT1UvifOhVPaD9KrAVDIp",
+	"oMnceCQ8u9Z2PTyGZFkeLIxdFAFSEBdJ5UPVprpbZ1cZuhEt9fSPrSDlp8GKqNgOsGuZJxocCl2GVIxi",
+	"3qO5pZsTKZZP5HKyrFYH0s5J5CKg9WJA2lIVfhemRnE6vn9wGRgOP3txeSANdBcvP/PWjvLx0nfdycd0",
+	"yxHvnaxyG1x/5q1pKbMne8lQLH333fIWesCjPFv5CeYe/Qh9XA7wNC3/DPemM9gCctVnqEfOTfSMQ54u",
+	"/yGPzA1neputtgiPuV0ElPlL37mPl8ONVnKvcHd5D8Bacbz0vQf64jNvDZTHo35/6Rt/Zm4489Y+3Aex",
+	"uvS9f0bXn3lrP1/x1r8wty7iXnfpcKyw9FD9jpHUYvnyW3pYg3k3mPcbgnnfK21M7NHg8qKBm4wTdj4G",
+	"rvX5hnbOInm8tk2HrQHHG3C8AccbcPyHK9A1vtUUPq6V+5Xi41O0MJ7z/nVVycxEBRWFKxTz6uE62Zgc",
+	"cTq6f+/gEXvrdndT/17lQwwAgGNbzcskb5eyMkPRi4Y8LjM5XckfnPu1ryhib5MiVqgCru+kMhBiwEhy",
+	"h/vO0jaIf4P4N4h/g/i/MYi/S4U5m+hkbg4o4P0u/+U6a5E1aJ46P//TXOHLCoUmAram76Ih2TyXVtPk",
+	"/PSdqHotlbQNHmciGfdlbVGTdH4KKNzlZIF6LB+BsjlK8oxtdtl7d1gL4GRf2oxTRDOEJFQjyRXX35z0",
+	"QVqp9g62Ht8opwKeQOKNWmGbUy5CX5bwa6QFGlPfEZ5PXf1QJlZ98TY1+K4g/UY6I9DvMJdanL9FJdOE",
+	"66ACbqPMScVGJEPxoVYJmW2TqdjMBuio+Ma+DLSAmNHiPqh10gQtYQZ4NDb/NI0kB9qKAdNlh3HpS3Ml",
+	"9oI+GmdCMfHXOY+triJTQf/rJBqNtF/AF8ULfHklZdzT4L8v56D/+rRdNIvW2cI2BoA62XawzwZiqET8",
+	"TEv3VJAXQN/RnhMv8OW8gMFdOLcXppS9qpAByJiFUBgNE3rkA+7siM1lblT4tYj9ptApcMk7D+jyRWjq",
+	"TAonF0rVFgn8Hhq99pKhIC9Qnz+ykNpL4600ugZubeDWNwRufTyDwtjmG2uj2NgUDd7a4K0N3trgra9W",
+	"7TuZwLNK3wGWBIn33QKv1aFUoNdgxFMhsycXyGV2S+HxI8oHHCVJLLjcAT4YQDL/Oucyi7IxjIVa9SPq",
+	"uQIea2l4DFOBoZaZMR9405sFzTYIa4OwNghrg7C+Hgira+BcB/t0NTD1N5NfTp4XLyd/B7SLxe+KPyAL",
+	"Y/FynbUq1hM8fA6oCsdZ/52NROpLLBjGLBCXDKRCn1l734u2gZxwyjOeRv0+EDS+AIq7/97eNi6PLzHp",
+	"JEF+1yTX6jRLIx63PaaN5GfgGLUQnCRyvrbHUqEt3hBTepWpa/YYD8ONRCpf5qNQ32lzfmGkZMO7vxYh",
+	"0BPavYvGJs6AC6CaOnA0r1Ohz/tYeQTiglzkbBjJPBN4Vu1OGKXJMFKoCBBB0bOZptEzHtcxWKrYRmD0",
+	"GebS9qjFjDPlT3EFHZDUl5UL9sKA/X8sUPp7ZU88xFiwR6hdTIixewcgvdrubGXapa09TwXbuCrXR0Jq",
+	"l5N9+7f/iOsj4J/ldM6d8VHMpedL4t6wS+UxKT7M2BHJG71qbQb8ezyOQcHix+IkVD8I59PzpdZUcL5w",
+	"grOBGOMUQ2uG76f5JazlLtOqnl7UgktOxLhNG9QSUMLXA80QvjpNTmdyUqIjiWniJEMzlOnIgs710+uB",
+	"aMDd3V3LsiTxHOZNeMCJGGWYJo7587IfR72Mxcnx8epZ2wfOXrkPouty6dd07hc3QnDeu2vvOvPWeBgm",
+	"Uj1BIbDwMbuVq8+8NZJOK73/Lt0DOCVIp5Vu36d7zry18jCt9ITD8jbnIfBoOoQXelzlAfRgdRcF7soP",
+	"tDeuQLg+tbdeJXD4DQE8+WhU4p0e/HyHq6g3jX/eIUFP6g3SS50VdlBPlPsO3BlHwyhb275969aN268F",
+	"1HkeuXuF424Wcfu2xRGI+535ebd7o6fvBGAMfhTBlOOx+/ix4YOXBBbCWmnZTzVrI67UaZKGM++9s3uw",
+	"d/fpk4P7+9cf7x4c/OzR/r02kdyGDWC2CmBWt9k8GwDHH4ha3kMyDyAh1j9MW0FOguAqXJi7BPcYqlnc",
+	"YvpR+pkwY9uA/ITLIGWVYWIOovgwo/N+j2ciMKiVyVcknvqZH4R2ovnNLOYSz3w1TSh48cciPMiHHT5M",
+	"cpmZ+xBm+9FjY6viVeB4WkMMnNthlHlGlLVcsbmD+RHk8qeCnURxAikK85Asb0qSkRDzLgZc7brIj516",
+	"vfXmwUCs1ZsPA7UbHMjiQOeiLaWengW2IEt5lWmVtXpxJGSm1V/bY0c50K4qYTwxCPr3CYRVwMgw4M+E",
+	"dhCch4xFxlozDGT4Aicut2eicmykZW0o3ABVG+AT8ucEI+NKVVAdV09a4vZQYOgnZdpO4nENbHFesTzK",
+	"8h/F58Vvi5eTT4Cq/8XkbwFtmXw6+cXkHybPDc/8F8ULgkJerrMW0priCTX4KKaF1fAXX/Z4HMOpIuzO",
+	"4C2M4pbKfjDJLku4m56IDKqFsYJ5kCRKAGiOX+hLCBDafDS63fFsMTnEAwxIbzijeUzdM+vlKkuGKAHt",
+	"OLQzr8+G0hu3LCWvzTxrKQEOMvvj/y7+pfh68lxPYzmBf/xqqrQch62cySJYggX0swraLI7kSZne5MQF",
+	"tktf15cykRugIBzlBZ9nOtSA1aP/IYY8igN2JPT+xnwy+JvWymQPgYbVnrMvkf+fsvqOE7kVgR4deAQh",
+	"YbTCxnzQ3TbF360AJ/QpTmjQBhAqw8w5pXL97ayfCjWoHEuaA/2rp/ArFXjs4N3dDa2I9cuBrxiTHw3S",
+	"qEU/zo0vTbIgz+iJR7x3whARTMfMTTPosF3JBE/jyL7elFdq/QejUhkfK5+sNC0P5seMYYX3QjEcJRkl",
+	"000tGmepyNIxZWDaLQjDNRDHgLu7wpepgAxEvMZsFb1ytFOnE8wIZ6E51scCvq7DHiaZRVAkoiIlLlRF",
+	"ZVqU3Wi8Cc/YGc4Ezsxk82XwEX6Xh689C+bntD1RIr0UjqLfdNfKuHP99Cflpct75uUwrZu8tGe+wmcs",
+	"C8aU37AKvFC9ayoJapc2lUnRacHmxI3qHghSVzszzu33nI329uKb7hLa1yAUsxCKfWIiJ/FAatKKF6zz",
+	"cUWXg1mciqNBkpxs0KFt0IsGvXht0Qu7gEZTm/WIxTHvjZ00KvDaUrE8MGEfmaS1xyyFQ9A4arlDJjX1",
+	"x40CbHW7ri/bfbuyCrjJW2UspzRvF9i17VnJNCTTdvC54NmNtMnU40psRNpeVFEWPRPx2MO9mqN/cBRz",
+	"eaJYdCwvnXTTgBivOYhhvVTtLp1gRLOzdvbBlDueoXpe1ht3W8b9oniBBV1fFp8XXxcvWPFvxW+Kr4oX",
+	"xZf6h/9TfFZ8o/8++ZjayMGZfkbCtZIGAaPQHmnlt9Y3L0Vy3T0XofGLKSOnzA2ueNvaDQN3m+XGS+dx",
+	"XBkEZZvsPt7TswnODaXXH4kBj/usBTIcswU8X5qijbKlv8IOcOBWwsxDMNzNSQP7tOpOQWP/qZQEwQl5",
+	"oOxj/Wm79w+0z7nxk7vvTW2Fg/t39+8fPv3p/T/32JEWGMZDR6KCKEQX7ESIER4/yYKe/urSpdWGyaia",
+	"64fu4UjwrOyMFlE9FNoLEjIryyQb7N+tBpC3o/1ckJo8HEZmZuMxU3ys2OkAjSZK+xmIOGyDP2hbnZGa",
+	"mOMPrhwt1w+FhUaL9LI+3qE5OAvdI7xyBQ/PDnJ1D29W7JW1hOylYygqg5VUWbuJx/7A3g5YiHX5g4cd",
+	"oZjGx2l8nDfRxwlgkZyo6nfu9pQvNIBiFbzeYZfyjHZeac+ocS0a1+KCrgWWty3vW/x98Rm6C8XL4gsb",
+	"6YM8568mvyq+oNYRz4vPi68mf7fOWiYwWcb5QGvWc6yNG0F0YufF+LSQj5NjLMTQBqVjp1dCIuJDCOHi",
+	"ea3kq5Kb0dI60ODXR+MyhsZ4CMkljx8dHLLrYBnrGbMhNlNIhVEgX9bisrVYIWaYlhoKnR7UUtapwD9T",
+	"bv2KCIbJkI0TqPDMR76cxinAnbBfsFMZhVN8g3tFZXCuK/E7bVb4kkpKaby9xATJMelXb1Ot5Ujjm+e3",
+	"O+yRZCrv9YSihTQRV0XRSl9OhytZyw64gwbTU4jwRWFAobzpUGCkMIYV+rJViQe6wT8ROp4ovWJdsWDA",
+	"FWXlBMvE5fDwgK6GstZKhSmMKRUb+vNsejPmFS8Msq3qU7nRs/Ibzo2kvQ9jv5JI2vtWhix0s+jS5f2s",
+	"cpjfaSQNVjJaMpT2vrl4tViac9tUMO3BtPlKVunO7OPShNMWOJhbby/1tve4HO9mmRaz6lVxTB9E8gTU",
+	"j9ZvEYjZaiAOcOwmDvea+6ib3e7t+R8442VhApoEHuUYTdusotO9mu42xakVE0sb3zIprZjGdV7Odd6p",
+	"ZUyh97xzMdd5BwcrxUL7EFJy6i7z9xBw3Dl/WNh3wJmOKfazVzlYeXN+sNJR58ZZKXP25rVaBae90p7j",
+	"vLvpFRVfd+ttZ0hbzpCShA25HLM+j2IRmphnzDPtN/TNu1GkzBpJ6xZOc5qc7mAnO70rwTsvaz8T6RYE",
+	"t7enPBAoTUYvxHqHapCcYngJBADIiJ1qlClLAZkAC9y8DRu6NBhJg5FcBiPZuk7gA7986fnk08knk+fF",
+	"C0iG/qz4snjJipds8imQvX8FwVlEUgBa+ar4pvi/+Mviv9ZZyx0HtXccJs94DLTec0vWg1nJ5MFUFrWp",
+	"Kq1ALL6c2yLKtIUa4ygEwwNQloqfVwruSyMPcplFca0gd4Wyb3dKpsu+WRCFAQZBpTgVKqOZgj85xTih",
+	"6EWhKCOdNpFcOdFr/B6eVWQezJFppGoSkN1BqaC9AworDimECrFmfda1dHJaRh7lmamD9iUhBZBmnJtp",
+	"x9ebwWIrL1OS74AfdPZRJmcDEaXwvLJFGgrnY5Gxm91NttntbpllACzinAZYmPZMpYm+NGqmLK9y2l+W",
+	"Nd1YOv/9UHPNKDPnEvZBrQ58xaJzd0woJFaMau85m+LyNeB2Wy4u3p5x+rWvap9waM7BAZhHF3pg/Rln",
+	"3louLzRGR8asgKxMT25TBP0KB92d/eAIYC2LnN3RVEI3cfY3phI6mi5zfiZSFSXgSYP69Vig7WLz/47r",
+	"ssMvytrpH1MhtO32V7rcknrMm2dgP/jNt1kYHev5byV1t7ztzIeBCOaVQcMkNaH9xm1tSp+b0ud66fPW",
+	"dUNXvbyL/2+T5+Cwvyg+K14iXccvis+LL1nr/a32OmvplYD0XHjwbCcdfFu6wpctfECbtNIUFzewysIx",
+	"A+4MYNpGkoEsT6X+1yjXbr0ShlwjkcKXwT6+gKab2jzDoVXai9Tmg7QtKqve/BRlhun45lJmsMMBRN7Z",
+	"MFH2MGcp7/ej3nlOPX146dabRQhYi4wpYrD2bO4EXbKufAl9OSHhQI249X+dntLWoWtbtm82SlSE3rDz",
+	"wqfQKDzwfGkhBGiU/Iw65UIXXZASoFGRaCM5leWlbs/lnZJvlUjXzXehqmjhU+CCvRBKUOAAmTO3rjps",
+	"105OFM6i1NKSHlNPTMmtdXyrTjjIix3S0pgqDlkG0IMbGjtqoUuZL3ohOr78mV50xBfsElUn1xFAZnSe",
+	"23aWXPztilvtAR7BphzqR9oQODXNAL/zhnTkwNs2cC3y3tuY+24tQl9iu/OdqhT2WC+RvTyFpnM0WK1C",
+	"1UDLIz2jAHtA51cgupeC+qbPJPZOVLZvRM9lkIGQZ0K74+9FcRwtZs6gd+LV9+heIIyWYtmbDXWyEnF8",
+	"l6fhrgwfL8kYbT75YPpWeCBIpaWfskvkGMvCBuY+mOaGU6Ph1Hg9OTUeSasubRzfNEa3Gqn1bKu9EqdG",
+	"lgrRUGo0lBoNpUZDqfHDURgbu5QYNSIH8Ao8HKwymE95jUc0CnuXpDu2TBXWPEYcQ9akbDYQQ2N7L500",
+	"A85Bndm43kPQmHtO5gxgCbTdtOEsFBEfV3k3gIpjFb4N9I1eR+Lj0skKFpMXT5MfV924aWJHfEppoNR9",
+	"qIaeo6HnaOg5GnqOV5KeI0x6yPApZkClu0yJuL+hHU4eSRGydw/fe+BMFkhCtGMzrRpYi7oDGmzEc6SP",
+	"B+AObnCPjrBxjtBsQ38U+S9CbHEA6UYZUxlPs418VMLA+qyGoQh9qUaiBwAVjtzT/xQfZiLVq5GSR2om",
+	"4jRJTxRL+v04kqLDHibOAAEx7XGJ6SI8imcBPT8R2T09ZQurVTLxYXZ9kA3juk8+4seLoRn9jsf6wkWM",
+	"prAi+pGdNUsyqiiLY0a/N1nesLNozjoX94jPKukAII4ht2r38V65fZx1plNiuJrri8z0GjvebTIin/aV",
+	"9F0xOXEgeJwNfj737D3QFpQ+7aM0OYL4bJmuxD7y6fP8tW1/LTnx14Ca2rieozSBIj2YT8XePTx87BkG",
+	"Gl9mSd6DcWWO4ph1FqhAQB+FPBXIzg2iaNbBeJe+59JlXEsQDeO7Hv10BcwKb5l1Jp6MrmqjHzpTHymW",
+	"j16zLZuMhOSjqDPmKNVm7luIIYEWMN16PCALB40N/+CqPNjGy4gkT8da0h/lUYy+JWpXo1qwZWmaS6mH",
+	"R4IC/GNIejWVUKbydb5oZ+dI9gMUMytsYDMV7gYGYbWQOmQkevdoghYK+UcjIbXovNHpdm7YeXUkPlq1",
+	"s3b3YV2MXt1mdxS/xyi1hBZGyH6SYhOj1+wMgLk6X2rvA75qxTa1mAHw+4jHXPZEus1GETSqc812p6ex",
+	"L+eKeEwmutW9UfurfUwuU8F7A+C4QpUgpN761jLEd9iw71va7VGQmh6FAgg+kyMBAFnOY7bJVLt2kmad",
+	"nH2ck0tLfpjb71f4w9A7VwD9rxLiS07lkl95T196Fd9Z9RGru6EzQ43Za3H/45Z6bY7y5XxqDgeYVY4Q",
+	"ZscbXCdY7nh6BokDwNeCzyhrIECkhSlOa57Ga9tr18G1pUWoy5670GHDIIccbDXJWptdprRmHSYqgykq",
+	"W/Z7ZSqo6Qi4rliv7BTIWjbLtF3mbliXdZ0d8RT84zhJTvIRa5VRB5sogz0BbY/8fyw+L34z+ZvJp8WX",
+	"xcsN5BOYfFx8M/lk8ss/fqWljRQGc3VKEir9FJLUaaUAAknyodaDU4XReqmrs2QYmiqkkdQ33S3QwZQo",
+	"b05mEs4OFvFsKCGzJbkTZ9bLsPu8N3C+NQHnCBE+X0qe5SmP2YkYe/OSIRDKU/XSh0yZeYrkcWWiKOd6",
+	"enr2pP5LQvkniscoKpzqk5bdKFOrOfm0+Ax6Vn5T/L6sh/rjV+1t080R0RJf2i3kMTEcxclY6D/O6PRI",
+	"c4xRzlmr4cS5MJmGTBBsIAJ+P4ASBGpRJorTLbYkDFivFETSsvBeT4yAy3Ma8C3Tkc6beL1oelO761Xi",
+	"s6jug8rqVKO304t0OIUN7T7e20bI1NRcguENOOgR753sMNsWh3rl7LgjPMWsbl/ibGNsqWNkr7v3ocEk",
+	"yYZ6zvi99/YeUsb5jiU8hdQ1zDJMkxx5L0CM3uze7LD7WvJBPK6k2DBycBugN8W2ut3Nbz/+p61u9wbM",
+	"7la3e4txVUos7M2jvVyGUlcfh0DfHCBRxWmkRGWC4TNmTOw7FAtF+wYQ49BGvEQKOImDp2+w2HjpOHEV",
+	"4w/G5aJjZmuUAJoBbmhYWqueh11GMrt9Ew4pRFMw39ekbykikNrRBicGFghKNFoRditMY8qpUI5LBm2P",
+	"RQjDSDZkrvXMw6TUfpi6p70nNkjicCoY1CrRY3qTlkWY38nluBYngmfAz/PGpqWw3rZJn1Bhm5+WiZTG",
+	"mcexhW8pSMb0L+GowWLy2JBkVGfc4rsykfpjIR1DGxoUJcLEFZUPVXsHB0dIyZBiHUN+Imqg81StpJE5",
+	"tbHA6clwpB20ouWGkPlQlR8DRWwUBckSpGmBTN6WEYlYuEE1i9r/0/uMf6j/lyYxiFFMHWII46m2PYta",
+	"rhAWig/V+wdPwJGWldocIddNm0ln/y8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

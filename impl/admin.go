@@ -206,6 +206,9 @@ func (s *Server) AdminGetUser(ctx context.Context, req generated.AdminGetUserReq
 	}
 	out := generated.AdminUser{UserId: req.UserId, HasCloudToken: v.HasCloudToken,
 		Installations: []generated.InstallationState{}, Subscriptions: []generated.SubscriptionState{}}
+	if v.HasCloudToken {
+		out.CloudTokenValid = &v.CloudTokenValid
+	}
 	if a := v.Account; a != nil {
 		out.Account = &generated.AdminAccount{Id: a.ID, Login: a.Login, HasBilling: a.HasBilling}
 	}

@@ -44,6 +44,7 @@ type APIConfig struct {
 	Now                       func() time.Time // the clock tokens expire by; nil: time.Now
 	Metrics                   *metrics.Metrics // nil: nothing counted
 	Forwarding                Forwarding       // the outbox's job queue (admin re-sends); nil: none
+	Sync                      Syncer           // reconciliation (admin syncs); nil: POST …/sync answers 503
 }
 
 // embeddedSpec is the contract, parsed once per process: parsing it costs tens of
@@ -90,6 +91,7 @@ func NewAPI(cfg APIConfig) (*echo.Echo, error) {
 		return nil, err
 	}
 	server.logins = security.NewLoginThrottle(cfg.Now) // the clock tokens expire by counts failed logins too
+	server.sync = cfg.Sync
 	generated.RegisterHandlers(e, generated.NewStrictHandler(server, nil))
 	return e, nil
 }

@@ -28,6 +28,7 @@ type Server struct {
 	logins     *security.LoginThrottle
 	docsPage   []byte // /docs, rendered once
 	forwarding Forwarding
+	sync       Syncer // nil: reconciliation is not configured
 }
 
 var _ generated.StrictServerInterface = (*Server)(nil)

@@ -265,6 +265,7 @@ func TestSecurityIsDevelopersTable(t *testing.T) {
 		"PUT /api/v1/inventories/devices": user, "PUT /api/v1/inventories/employees": user, "PUT /api/v1/inventories/stores": user,
 		"POST /api/v2/receipts": user, "GET /api/v1/commodities": user,
 		"POST /admin/v1/accounts": admin, "GET /admin/v1/users": admin, "GET /admin/v1/users/{userId}": admin, "GET /admin/v1/users/{userId}/stores": admin,
+		"POST /admin/v1/users/{userId}/sync": admin, "GET /admin/v1/users/{userId}/sync": admin,
 		"GET /admin/v1/users/{userId}/devices": admin, "GET /admin/v1/users/{userId}/employees": admin,
 		"GET /admin/v1/users/{userId}/stores/{storeUuid}/products": admin, "GET /admin/v1/users/{userId}/stores/{storeUuid}/documents": admin,
 		"GET /admin/v1/users/{userId}/receipts": admin, "GET /admin/v1/users/{userId}/events": admin,

@@ -46,7 +46,10 @@ func newEvotorSim(t *testing.T, e *env) *evotorSim {
 			t.Errorf("the simulator answered against its contract: %v", v)
 		}
 	})
-	return &evotorSim{srv: srv, sync: reconcile.New(reconcile.Config{Store: e.store, Sealer: e.sealer, Client: client, Rows: impl.WebhookRows()})}
+	sim := &evotorSim{srv: srv, sync: reconcile.New(reconcile.Config{Store: e.store, Sealer: e.sealer, Client: client, Rows: impl.WebhookRows()})}
+	e.cfg.Sync = sim.sync // the admin API's POST …/sync
+	e.assemble()
+	return sim
 }
 
 // lifecycle plays the Cloud's lifecycle for user against e, the webhooks drop says dropped.
@@ -139,14 +142,22 @@ func TestReconciliationHealsDroppedWebhooks(t *testing.T) {
 			t.Fatalf("dropped %d webhooks, want 3", rec.Dropped())
 		}
 		inboxBefore := e.inboxCount()
+		admin := auth(bearer(adminToken))
 
-		st, err := sim.sync.Sync(ctx, user)
-		if err != nil || st.State != storage.SyncSucceeded || st.Error != nil {
-			t.Fatalf("sync: %+v %v", st, err)
+		if got, _ := e.client.AdminGetUserSyncWithResponse(ctx, user, admin); got.StatusCode() != 404 {
+			t.Fatalf("the last sync before any: %d %s", got.StatusCode(), got.Body)
+		}
+		posted, err := e.client.AdminSyncUserWithResponse(ctx, user, admin)
+		if err != nil || posted.JSON200 == nil {
+			t.Fatalf("POST sync: %v %s", err, posted.Body)
 		}
 		// 1 store (known), 1 device, 1 employee, 3 products and 1 group (missed)
-		if st.Fetched != 7 || st.Changed != 6 || st.Missing != 0 || st.FinishedAt == nil {
-			t.Fatalf("sync counts: %+v", st)
+		if st := posted.JSON200; st.State != "succeeded" || st.Error != nil || st.Fetched != 7 || st.Changed != 6 || st.Missing != 0 || st.FinishedAt == nil {
+			t.Fatalf("sync: %s", posted.Body)
+		}
+		last, _ := e.client.AdminGetUserSyncWithResponse(ctx, user, admin)
+		if last.JSON200 == nil || last.JSON200.Changed != 6 || last.JSON200.State != "succeeded" {
+			t.Fatalf("the last sync: %s", last.Body)
 		}
 		sim.sameInventory(t, e, user)
 		if got := e.inboxCount() - inboxBefore; got != 3 {
@@ -163,7 +174,7 @@ func TestReconciliationHealsDroppedWebhooks(t *testing.T) {
 		}
 
 		// Again: nothing new, nothing written.
-		st, err = sim.sync.Sync(ctx, user)
+		st, err := sim.sync.Sync(ctx, user)
 		if err != nil || st.State != storage.SyncSucceeded || st.Changed != 0 || st.Fetched != 7 {
 			t.Fatalf("second sync: %+v %v", st, err)
 		}
@@ -214,8 +225,9 @@ func TestRevokedCloudTokenMarksTheUser(t *testing.T) {
 		if strings.Contains(*st.Error, token) || strings.Contains(e.logs.String(), token) {
 			t.Fatal("the cloud token is in the sync's error or the log")
 		}
-		if _, valid, _ := e.store.CloudTokenValid(ctx, user); valid {
-			t.Fatal("the token is not marked invalid")
+		view, _ := e.client.AdminGetUserWithResponse(ctx, user, auth(bearer(adminToken)))
+		if view.JSON200 == nil || !view.JSON200.HasCloudToken || view.JSON200.CloudTokenValid == nil || *view.JSON200.CloudTokenValid {
+			t.Fatalf("the admin view after a 401: %s", view.Body)
 		}
 		calls := sim.srv.Stats()
 		if st, _ = sim.sync.Sync(ctx, user); st.State != storage.SyncFailed {
@@ -235,6 +247,9 @@ func TestRevokedCloudTokenMarksTheUser(t *testing.T) {
 		}
 		if st, _ = sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded {
 			t.Fatalf("sync after user/token: %+v", st)
+		}
+		if view, _ = e.client.AdminGetUserWithResponse(ctx, user, auth(bearer(adminToken))); view.JSON200 == nil || !*view.JSON200.CloudTokenValid {
+			t.Fatalf("the admin view after user/token: %s", view.Body)
 		}
 	})
 }

@@ -42,6 +42,7 @@ type config struct {
 	MetricsAddr string         // EVOTOR_PARTNER_METRICS_ADDR (metrics.go); empty: no metrics
 	Forward     forward.Config // EVOTOR_PARTNER_FORWARD_*: where accepted deliveries are forwarded
 	Retention   time.Duration  // EVOTOR_PARTNER_RETENTION (retention.go); 0: keep everything
+	Sync        syncConfig     // EVOTOR_PARTNER_EVOTOR_API_URL, EVOTOR_PARTNER_SYNC_INTERVAL (sync.go)
 }
 
 const (
@@ -135,6 +136,9 @@ func loadConfig() (config, error) {
 		return c, err
 	}
 	if c.Retention, err = retention(); err != nil {
+		return c, err
+	}
+	if c.Sync, err = loadSyncConfig(); err != nil {
 		return c, err
 	}
 	if len(c.App.Tokens) == 0 && c.App.BasicUser == "" && c.App.BasicPassword == "" && env(envDevAppToken, "") == "1" {

@@ -37,6 +37,8 @@ var program = cli.Program{
 		{Name: "accounts add", Summary: "create a partner account before any Evotor user exists", Details: configNote, Setup: accountsAddCommand},
 		{Name: "secrets rotate", Summary: "re-seal the stored cloud tokens with the first key of " + envSecretKey,
 			Details: "Run it once every instance runs with the new key first; then the old keys can go.\n" + configNote, Setup: secretsRotateCommand},
+		{Name: "sync", Summary: "sync one Evotor user with Evotor now (reconciliation: what the webhooks missed)",
+			Details: "Prints the sync as GET /admin/v1/users/{userId}/sync shows it; exits 1 when it failed.\n" + configNote, Setup: syncCommand},
 	},
 	Default: "serve",
 	Footer:  configNote,
@@ -102,9 +104,14 @@ func serve(ctx context.Context) error {
 		return err
 	}
 	defer stopForwarding(fwd, logger)
+	policy := impl.Policy{RequireActiveSubscription: cfg.RequireSub}
+	rec, err := newReconciler(st, sealer, cfg.Sync, policy, fwd.Outbox, logger, nil, nil)
+	if err != nil {
+		return err
+	}
 	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, AdminToken: cfg.AdminToken, Logger: logger,
 		BodyLimit: cfg.BodyLimit, BodyBudget: cfg.BodyBudget, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub,
-		Metrics: metricsSrv.registry(), Forwarding: fwd})
+		Metrics: metricsSrv.registry(), Forwarding: fwd, Sync: rec})
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,9 @@ func (s *Store) InboxBody(ctx context.Context, userID string, id int64) ([]byte,
 type UserView struct {
 	Account       *Account
 	HasCloudToken bool
-	Installations []Installation
+	// CloudTokenValid: the cloud token held was not refused by Evotor (401) since it came.
+	CloudTokenValid bool
+	Installations   []Installation
 	Subscriptions []Subscription
 }
 
@@ -135,11 +137,12 @@ func (s *Store) User(ctx context.Context, userID string) (UserView, error) {
 		v.Account = &acc
 	}
 	var cloud CloudToken
-	err = db.Select("evotor_user_id").Where("evotor_user_id = ?", userID).Take(&cloud).Error
+	err = db.Select("evotor_user_id", "invalid_since").Where("evotor_user_id = ?", userID).Take(&cloud).Error
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return v, err
 	}
 	v.HasCloudToken = err == nil
+	v.CloudTokenValid = v.HasCloudToken && cloud.InvalidSince == nil
 	if err := db.Where("evotor_user_id = ?", userID).Order("product_id").Find(&v.Installations).Error; err != nil {
 		return v, err
 	}
