@@ -14,6 +14,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl"
 	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/evotorapi"
+	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/reconcile"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
@@ -286,4 +287,47 @@ func sameColumns(a, b any) bool {
 		}
 	}
 	return true
+}
+
+// TestPeriodicSyncQueuesEachUserOnce: the periodic plan queues one River job per user with a
+// valid cloud token, once per interval however often it plans (replicas plan together), and
+// the job syncs the user: the dropped webhooks are healed.
+func TestPeriodicSyncQueuesEachUserOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		e := newEnv(t, b)
+		sim := newEvotorSim(t, e)
+		const user = "01-000000000000034"
+		sim.lifecycle(t, e, user, func(op string) bool { return op == "createProducts" })
+		if _, err := forward.New(ctx, e.store, forward.Config{}, nil); err != nil { // River's tables
+			t.Fatal(err)
+		}
+		db, err := e.store.SQLDB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := reconcile.NewPeriodic(sim.sync, db, e.store.OnPostgres(), reconcile.PeriodicConfig{Interval: time.Hour, RescueAfter: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := p.Plan(ctx); err != nil || n != 1 {
+			t.Fatalf("planned %d, %v; want 1", n, err)
+		}
+		if n, err := p.Plan(ctx); err != nil || n != 0 {
+			t.Fatalf("planned again %d, %v; want 0 within the interval", n, err)
+		}
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Stop(context.Background()) })
+		waitFor(t, 20*time.Second, func() bool {
+			st, found, _ := e.store.LastSync(ctx, user)
+			return found && st.State == storage.SyncSucceeded
+		})
+		st, _, _ := e.store.LastSync(ctx, user)
+		if st.Changed != 4 { // 3 products and a group
+			t.Fatalf("the periodic sync: %+v", st)
+		}
+		sim.sameInventory(t, e, user)
+	})
 }

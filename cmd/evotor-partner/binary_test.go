@@ -40,7 +40,7 @@ const testAppToken = "3a5f1c2e-7b9d-4e8f-a1b2-c3d4e5f6a7b8"
 // command is the binary with args and only the given environment (and PATH).
 func command(t *testing.T, env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), envAppToken + "=" + testAppToken, envAddr + "=127.0.0.1:0", "EVOTOR_PARTNER_METRICS_ADDR="}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), envAppToken + "=" + testAppToken, envAddr + "=127.0.0.1:0", "EVOTOR_PARTNER_METRICS_ADDR=", "EVOTOR_PARTNER_SYNC_INTERVAL=off"}, env...)
 	return cmd
 }
 

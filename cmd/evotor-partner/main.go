@@ -109,6 +109,11 @@ func serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stopSync, err := startPeriodicSync(ctx, st, rec, cfg.Sync, cfg.Forward.Rescue(), logger)
+	if err != nil {
+		return err
+	}
+	defer stopSync()
 	api, err := impl.NewAPI(impl.APIConfig{Store: st, Sealer: sealer, App: cfg.App, AdminToken: cfg.AdminToken, Logger: logger,
 		BodyLimit: cfg.BodyLimit, BodyBudget: cfg.BodyBudget, TokenGrace: cfg.TokenGrace, RequireActiveSubscription: cfg.RequireSub,
 		Metrics: metricsSrv.registry(), Forwarding: fwd, Sync: rec})
@@ -128,7 +133,8 @@ func serve(ctx context.Context) error {
 	}
 	logger.Info("serving", "url", "http://"+displayAddr(ln.Addr()), "database", st.Dialect(), "secret_keys", len(cfg.SecretKeys),
 		"app_tokens", len(cfg.App.Tokens), "app_basic", cfg.App.BasicUser != "", "dev_app_token", cfg.DevToken, "admin_api", cfg.AdminToken != "",
-		"forward_destinations", len(cfg.Forward.Destinations), "retention", cfg.Retention.String())
+		"forward_destinations", len(cfg.Forward.Destinations), "retention", cfg.Retention.String(),
+		"evotor_api", cfg.Sync.APIURL, "sync_interval", cfg.Sync.Interval.String())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -125,3 +125,30 @@ func syncUser(ctx context.Context, userID string, stdout io.Writer) error {
 	}
 	return nil
 }
+
+// startPeriodicSync syncs every user with a valid cloud token every c.Interval (nothing when
+// it is 0); stop lets running syncs end (up to 10 s).
+func startPeriodicSync(ctx context.Context, st *storage.Store, rec *reconcile.Service, c syncConfig, rescue time.Duration, logger *slog.Logger) (stop func(), err error) {
+	if c.Interval <= 0 {
+		logger.Info("periodic sync off", "variable", envSyncInterval)
+		return func() {}, nil
+	}
+	db, err := st.SQLDB()
+	if err != nil {
+		return nil, err
+	}
+	p, err := reconcile.NewPeriodic(rec, db, st.OnPostgres(), reconcile.PeriodicConfig{Interval: c.Interval, RescueAfter: rescue, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Start(ctx); err != nil {
+		return nil, err
+	}
+	return func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Stop(stopCtx); err != nil {
+			logger.Warn("periodic sync: stopping", "error", err)
+		}
+	}, nil
+}

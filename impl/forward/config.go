@@ -153,3 +153,8 @@ func (c Config) withDefaults() Config {
 // jobTimeout bounds one job run: draining, then the last HTTP attempt, plus the database
 // writes around them.
 func (c Config) jobTimeout() time.Duration { return c.DrainFor + c.Timeout + 5*time.Second }
+
+// Rescue is the rescue delay forwarding's River client runs with (RescueAfter with the
+// defaults applied): another River client on the same database (the periodic sync) runs the
+// rescuer with the same delay when it leads.
+func (c Config) Rescue() time.Duration { return c.withDefaults().RescueAfter }

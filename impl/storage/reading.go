@@ -117,7 +117,7 @@ type UserView struct {
 	// CloudTokenValid: the cloud token held was not refused by Evotor (401) since it came.
 	CloudTokenValid bool
 	Installations   []Installation
-	Subscriptions []Subscription
+	Subscriptions   []Subscription
 }
 
 // Known reports whether anything at all is known of the user.

@@ -60,6 +60,7 @@ func startPartner(ctx context.Context, name, dir, bin, databaseURL string) (*par
 	env := []string{
 		"EVOTOR_PARTNER_ADDR=" + addr,
 		"EVOTOR_PARTNER_METRICS_ADDR=" + metricsAddr,
+		"EVOTOR_PARTNER_SYNC_INTERVAL=off", // the load's cloud tokens are not Evotor's: never call api.evotor.ru
 		"EVOTOR_PARTNER_APP_TOKEN=" + appToken,
 		"EVOTOR_PARTNER_SECRET_KEY=" + hex.EncodeToString(key),
 		"EVOTOR_PARTNER_DATA_DIR=" + filepath.Join(dir, name+"-data"),
