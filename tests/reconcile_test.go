@@ -15,6 +15,7 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/evotorapi"
 	"github.com/evotor-partner/evotor-partner/impl/forward"
+	"github.com/evotor-partner/evotor-partner/impl/metrics"
 	"github.com/evotor-partner/evotor-partner/impl/reconcile"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 )
@@ -38,7 +39,8 @@ func newEvotorSim(t *testing.T, e *env) *evotorSim {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	client, err := evotorapi.New(evotorapi.Config{BaseURL: hs.URL, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond})
+	m := e.cfg.Metrics // nil: nothing counted
+	client, err := evotorapi.New(evotorapi.Config{BaseURL: hs.URL, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, Observe: m.EvotorCall})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,8 @@ func newEvotorSim(t *testing.T, e *env) *evotorSim {
 			t.Errorf("the simulator answered against its contract: %v", v)
 		}
 	})
-	sim := &evotorSim{srv: srv, sync: reconcile.New(reconcile.Config{Store: e.store, Sealer: e.sealer, Client: client, Rows: impl.WebhookRows()})}
+	sim := &evotorSim{srv: srv, sync: reconcile.New(reconcile.Config{Store: e.store, Sealer: e.sealer, Client: client, Rows: impl.WebhookRows(),
+		Observe: m.SyncEnded})}
 	e.cfg.Sync = sim.sync // the admin API's POST …/sync
 	e.assemble()
 	return sim
@@ -329,5 +332,38 @@ func TestPeriodicSyncQueuesEachUserOnce(t *testing.T) {
 			t.Fatalf("the periodic sync: %+v", st)
 		}
 		sim.sameInventory(t, e, user)
+	})
+}
+
+// TestSyncMetrics: syncs by outcome, the records they changed, Evotor's answers by status.
+func TestSyncMetrics(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		var m *metrics.Metrics
+		e := newEnv(t, b, withMetrics(t, &m))
+		sim := newEvotorSim(t, e)
+		const user = "01-000000000000035"
+		sim.lifecycle(t, e, user, func(op string) bool { return op == "putDevices" })
+		if st, _ := sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded {
+			t.Fatalf("sync: %+v", st)
+		}
+		sim.srv.Tokens().Revoke(user)
+		_, _ = sim.sync.Sync(ctx, user)
+		got := scrape(t, m)
+		expectValues(t, "sync_total", values(t, got, "evotor_partner_sync_total", "outcome"), map[string]float64{"succeeded": 1, "token_invalid": 1})
+		expectValues(t, "sync_changes_total", values(t, got, "evotor_partner_sync_changes_total"), map[string]float64{"": 1})
+		calls := values(t, got, "evotor_partner_evotor_api_calls_total", "operation", "status")
+		ok, refused := 0.0, 0.0
+		for k, v := range calls {
+			switch {
+			case strings.HasSuffix(k, "/200"):
+				ok += v
+			case strings.HasSuffix(k, "/401"):
+				refused += v
+			}
+		}
+		if ok < 5 || refused != 1 {
+			t.Fatalf("Evotor's answers: %v", calls)
+		}
 	})
 }

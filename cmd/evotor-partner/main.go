@@ -105,7 +105,7 @@ func serve(ctx context.Context) error {
 	}
 	defer stopForwarding(fwd, logger)
 	policy := impl.Policy{RequireActiveSubscription: cfg.RequireSub}
-	rec, err := newReconciler(st, sealer, cfg.Sync, policy, fwd.Outbox, logger, nil, nil)
+	rec, err := newReconciler(st, sealer, cfg.Sync, policy, fwd.Outbox, logger, metricsSrv.registry().SyncEnded, metricsSrv.registry().EvotorCall)
 	if err != nil {
 		return err
 	}

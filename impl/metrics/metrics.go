@@ -41,6 +41,8 @@ type Metrics struct {
 	deliveries *prometheus.CounterVec
 	// forwarding's attempts, counted as they happen (ForwardAttempt)
 	forwardDelivered, forwardFailed *prometheus.CounterVec
+	// reconciliation (sync.go)
+	syncs, syncChanges, evotorCalls *prometheus.CounterVec
 }
 
 // New builds the metrics of a server over st: the request, delivery and forwarding counters,
@@ -67,11 +69,13 @@ func New(st *storage.Store) (*Metrics, error) {
 			Help: "Attempts answered with anything but a 2xx (status: the HTTP status), or not answered (status none), counted by this process."},
 			[]string{"destination", "status"}),
 	}
+	m.newSyncCounters()
 	sqlDB, err := st.SQLDB()
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.latency, m.received, m.deliveries, m.forwardDelivered, m.forwardFailed,
+		m.syncs, m.syncChanges, m.evotorCalls,
 		newCensusCollector(st), newForwardingCollector(st), newTablesCollector(st), collectors.NewDBStatsCollector(sqlDB, st.Dialect()),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := m.registry.Register(c); err != nil {
