@@ -49,8 +49,12 @@ func newEvotorSim(t *testing.T, e *env) *evotorSim {
 			t.Errorf("the simulator answered against its contract: %v", v)
 		}
 	})
+	var outbox func() storage.Outbox
+	if e.cfg.Forwarding != nil { // what a sync finds is forwarded, as the server does
+		outbox = e.cfg.Forwarding.Outbox
+	}
 	sim := &evotorSim{srv: srv, sync: reconcile.New(reconcile.Config{Store: e.store, Sealer: e.sealer, Client: client, Rows: impl.WebhookRows(),
-		Observe: m.SyncEnded})}
+		Observe: m.SyncEnded, Outbox: outbox})}
 	e.cfg.Sync = sim.sync // the admin API's POST …/sync
 	e.assemble()
 	return sim
@@ -364,6 +368,43 @@ func TestSyncMetrics(t *testing.T) {
 		}
 		if ok < 5 || refused != 1 {
 			t.Fatalf("Evotor's answers: %v", calls)
+		}
+	})
+}
+
+// TestForwardingSeesOnlyWhatTheWebhooksMissed: with forwarding on, a sync forwards one
+// message, under its own operation, with only the dropped webhook's terminal; a second sync
+// forwards nothing.
+func TestForwardingSeesOnlyWhatTheWebhooksMissed(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		e := newEnv(t, b)
+		dest := newDestination(t, forwardSecret)
+		startForwarding(t, e, forward.Config{}, dest.srv.URL)
+		sim := newEvotorSim(t, e)
+		const user = "01-000000000000036"
+		sim.lifecycle(t, e, user, func(op string) bool { return op == "putDevices" })
+		sent := len(dest.waitDelivered(int(e.inboxCount()), 10*time.Second))
+		if st, _ := sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded || st.Changed != 1 {
+			t.Fatalf("sync: %+v", st)
+		}
+		got := dest.waitDelivered(sent+1, 10*time.Second)
+		m := got[len(got)-1]
+		device := sim.srv.Model().Records(user, restsim.KindDevice, "")[0]
+		if m.Operation != reconcile.OpDevices || m.UserID == nil || *m.UserID != user || !strings.Contains(string(m.Body), device.ID) {
+			t.Fatalf("the forwarded message: %s %v %s", m.Operation, m.UserID, m.Body)
+		}
+		for _, earlier := range got[:len(got)-1] {
+			if strings.HasPrefix(earlier.Operation, "reconcile") {
+				t.Fatalf("another reconciliation message: %s", earlier.Operation)
+			}
+		}
+		if st, _ := sim.sync.Sync(ctx, user); st.Changed != 0 {
+			t.Fatalf("second sync: %+v", st)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := len(dest.waitDelivered(0, time.Second)); n != sent+1 {
+			t.Fatalf("%d messages after the second sync, want %d", n, sent+1)
 		}
 	})
 }
