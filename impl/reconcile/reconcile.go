@@ -28,6 +28,7 @@ import (
 	"iter"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl/deliver"
 	"github.com/evotor-partner/evotor-partner/impl/evotor"
@@ -72,6 +73,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Observe, when set, learns how each sync ended and how many records it changed.
 	Observe func(outcome string, changed int64)
+	// StaleAfter: a sync still marked running after this long is taken for one whose process
+	// died, and another may start (default an hour, twice the periodic job's timeout).
+	StaleAfter time.Duration
+}
+
+func (c Config) staleAfter() time.Duration {
+	if c.StaleAfter > 0 {
+		return c.StaleAfter
+	}
+	return time.Hour
 }
 
 // Service syncs users with Evotor.
@@ -103,7 +114,10 @@ func (s *Service) Sync(ctx context.Context, userID string) (storage.SyncState, e
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
 
-	state, err := s.cfg.Store.StartSync(ctx, userID)
+	state, err := s.cfg.Store.StartSync(ctx, userID, s.cfg.staleAfter())
+	if errors.Is(err, storage.ErrSyncRunning) {
+		return state, nil // the running sync will tell (GET …/sync shows it running)
+	}
 	if err != nil {
 		return state, err
 	}

@@ -62,14 +62,30 @@ type SyncState struct {
 
 func (SyncState) TableName() string { return "sync_states" }
 
-// StartSync records that a sync of the user began now.
-func (s *Store) StartSync(ctx context.Context, userID string) (SyncState, error) {
-	st := SyncState{EvotorUserID: userID, State: SyncRunning, StartedAt: s.now()}
-	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+// ErrSyncRunning: a sync of the user is running already (on this replica or another).
+var ErrSyncRunning = errors.New("a sync of this user is running already")
+
+// StartSync records that a sync of the user began now, unless one is running (ErrSyncRunning,
+// with that sync's state): replicas syncing the same user at once would each find the same
+// changes and forward them twice. A sync marked running for longer than stale is taken for one
+// whose process died.
+func (s *Store) StartSync(ctx context.Context, userID string, stale time.Duration) (SyncState, error) {
+	now := s.now()
+	st := SyncState{EvotorUserID: userID, State: SyncRunning, StartedAt: now}
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "evotor_user_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"state", "started_at", "finished_at", "fetched", "changed", "missing", "error"}),
-	}).Create(&st).Error
-	return st, err
+		Where: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "sync_states.state <> ? OR sync_states.started_at < ?",
+			Vars: []any{SyncRunning, now.Add(-stale)}}}},
+	}).Create(&st)
+	if res.Error != nil || res.RowsAffected > 0 {
+		return st, res.Error
+	}
+	running, _, err := s.LastSync(ctx, userID)
+	if err != nil {
+		return running, err
+	}
+	return running, ErrSyncRunning
 }
 
 // FinishSync records how the user's sync ended (st.State, its counts and error).

@@ -1,7 +1,9 @@
 package storage_test
 
 import (
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
@@ -46,9 +48,12 @@ func TestSyncStateAndMissingMarks(t *testing.T) {
 		if _, found, err := st.LastSync(ctx, "u1"); err != nil || found {
 			t.Fatalf("a sync before any: %v %v", found, err)
 		}
-		s, err := st.StartSync(ctx, "u1")
+		s, err := st.StartSync(ctx, "u1", time.Hour)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := st.StartSync(ctx, "u1", time.Hour); !errors.Is(err, storage.ErrSyncRunning) {
+			t.Fatalf("a second sync while one runs: %v", err)
 		}
 		msg := "Evotor answered 500"
 		s.State, s.Fetched, s.Changed, s.Missing, s.Error = storage.SyncFailed, 7, 2, 1, &msg
@@ -60,7 +65,7 @@ func TestSyncStateAndMissingMarks(t *testing.T) {
 			got.FinishedAt == nil || got.Error == nil || *got.Error != msg {
 			t.Fatalf("last sync %+v %v %v", got, found, err)
 		}
-		if s, err = st.StartSync(ctx, "u1"); err != nil {
+		if s, err = st.StartSync(ctx, "u1", time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if got, _, _ := st.LastSync(ctx, "u1"); got.State != storage.SyncRunning || got.FinishedAt != nil || got.Error != nil {
@@ -92,6 +97,21 @@ func TestSyncStateAndMissingMarks(t *testing.T) {
 		}
 		if err := st.MarkMissing(ctx, storage.TableProducts, "u1", "s-1", []string{"p"}, []string{"q"}); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestStaleRunningSyncIsTakenOver: a sync marked running for longer than the stale delay (its
+// process died) does not keep the user from being synced.
+func TestStaleRunningSyncIsTakenOver(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		st := b.Open(t).Store
+		if _, err := st.StartSync(ctx, "u1", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if _, err := st.StartSync(ctx, "u1", 10*time.Millisecond); err != nil {
+			t.Fatalf("a stale running sync: %v", err)
 		}
 	})
 }
