@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/evotor-partner/evotor-partner/impl/evotor"
 )
 
 // Evotor's webhooks and its REST API describe the same records under different names
@@ -28,17 +30,19 @@ const (
 	kindGroup
 )
 
-// webhookNames are the webhook's names of the API's members that are spelled differently.
+// webhookNames are the webhook's names of the API's members that are spelled differently
+// (evotor.APINames, inverted).
 var webhookNames = [...]map[string]string{
-	kindStore: {"id": "uuid"},
-	kindDevice: {"id": "uuid", "store_id": "storeUuid", "timezone_offset": "timezoneOffset", "firmware_version": "firmwareVersion",
-		"serial_number": "serialNumber", "device_model": "deviceModel"},
-	kindEmployee: {"id": "uuid", "last_name": "lastName", "patronymic_name": "patronymicName", "role_id": "roleId"},
-	kindProduct: {"id": "uuid", "parent_id": "parentUuid", "measure_name": "measureName", "allow_to_sell": "allowToSell",
-		"cost_price": "costPrice", "article_number": "articleNumber", "barcodes": "barCodes", "alcocodes": "alcoCodes",
-		"alcohol_by_volume": "alcoholByVolume", "alcohol_product_kind_code": "alcoholProductKindCode", "tare_volume": "tareVolume",
-		"is_excisable": "isExcisable", "is_age_limited": "isAgeLimited", "attributes_choices": "attributesChoices"},
-	kindGroup: {"id": "uuid", "parent_id": "parentUuid", "barcodes": "barCodes"},
+	kindStore: inverted("store"), kindDevice: inverted("device"), kindEmployee: inverted("employee"),
+	kindProduct: inverted("product"), kindGroup: inverted("product group"),
+}
+
+func inverted(kind string) map[string]string {
+	out := map[string]string{}
+	for webhook, api := range evotor.APINames[kind] {
+		out[api] = webhook
+	}
+	return out
 }
 
 // apiOnly are the members the API adds of itself.

@@ -1,5 +1,7 @@
 package restsim
 
+import "github.com/evotor-partner/evotor-partner/impl/evotor"
+
 // Evotor's webhooks and its REST API describe the same records under different names: a
 // webhook's `uuid`, `storeUuid`, `barCodes` are the API's `id`, `store_id`, `barcodes`
 // (openapi/openapi.yaml against openapi/evotor-rest.yaml). A record is kept in the API's shape:
@@ -27,20 +29,11 @@ func (k Kind) String() string { return kindNames[k] }
 // storeScoped kinds live in a store (/stores/{store_id}/…).
 func (k Kind) storeScoped() bool { return k >= KindProduct }
 
-// renames are the webhook's names of the fields the REST contract names differently.
+// renames are the webhook's names of the fields the REST contract names differently
+// (evotor.APINames, shared with reconciliation, which turns the API's answers back).
 var renames = [...]map[string]string{
-	KindStore: {"uuid": "id"},
-	KindDevice: {"uuid": "id", "storeUuid": "store_id", "timezoneOffset": "timezone_offset", "firmwareVersion": "firmware_version",
-		"serialNumber": "serial_number", "deviceModel": "device_model"},
-	KindEmployee: {"uuid": "id", "lastName": "last_name", "patronymicName": "patronymic_name", "roleId": "role_id"},
-	KindProduct: {"uuid": "id", "parentUuid": "parent_id", "measureName": "measure_name", "allowToSell": "allow_to_sell",
-		"costPrice": "cost_price", "articleNumber": "article_number", "barCodes": "barcodes", "alcoCodes": "alcocodes",
-		"alcoholByVolume": "alcohol_by_volume", "alcoholProductKindCode": "alcohol_product_kind_code", "tareVolume": "tare_volume",
-		"isExcisable": "is_excisable", "isAgeLimited": "is_age_limited", "attributesChoices": "attributes_choices"},
-	KindProductGroup: {"uuid": "id", "parentUuid": "parent_id", "barCodes": "barcodes"},
-	KindDocument: {"uuid": "id", "closeDate": "close_date", "timezoneOffset": "time_zone_offset", "sessionUUID": "session_id",
-		"sessionUuid": "session_id", "sessionNumber": "session_number", "closeUserUuid": "close_user_id", "deviceUuid": "device_id",
-		"storeUuid": "store_id"},
+	KindStore: evotor.APINames["store"], KindDevice: evotor.APINames["device"], KindEmployee: evotor.APINames["employee"],
+	KindProduct: evotor.APINames["product"], KindProductGroup: evotor.APINames["product group"], KindDocument: evotor.APINames["document"],
 }
 
 // documentHeader are the document fields the contract types; everything else a webhook's
