@@ -408,3 +408,34 @@ func TestForwardingSeesOnlyWhatTheWebhooksMissed(t *testing.T) {
 		}
 	})
 }
+
+// TestFailedSyncMarksNothing: Evotor failing in the middle of a sync (5xx past the client's
+// retries) fails the sync with Evotor's status in its error, marks nothing missing, and the
+// next sync heals as if nothing had happened.
+func TestFailedSyncMarksNothing(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		e := newEnv(t, b)
+		sim := newEvotorSim(t, e)
+		const user = "01-000000000000037"
+		sim.lifecycle(t, e, user, func(op string) bool { return op == "createProducts" })
+		sim.srv.FailNext(100, 503)
+		st, err := sim.sync.Sync(ctx, user)
+		if err != nil || st.State != storage.SyncFailed || st.Error == nil || !strings.Contains(*st.Error, "503") || st.Missing != 0 {
+			t.Fatalf("sync while Evotor fails: %+v %v", st, err)
+		}
+		stores, _ := e.store.OwnedStores(ctx, user)
+		devices, _ := e.store.OwnedDevices(ctx, user)
+		if len(stores) != 1 || stores[0].MissingSince != nil || len(devices) != 1 || devices[0].MissingSince != nil {
+			t.Fatalf("marked after a failed sync: %+v %+v", stores, devices)
+		}
+		if _, valid, _ := e.store.CloudTokenValid(ctx, user); !valid {
+			t.Fatal("a 503 marked the cloud token")
+		}
+		sim.srv.FailNext(0, 0)
+		if st, _ = sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded || st.Changed != 4 {
+			t.Fatalf("the next sync: %+v", st)
+		}
+		sim.sameInventory(t, e, user)
+	})
+}
