@@ -76,6 +76,8 @@ func TestBadCommandLinesExitTwoWithUsage(t *testing.T) {
 		{[]string{"accounts", "add", "--login", "x", "--password-stdin", "garbage"}, `unexpected argument "garbage"`},
 		{[]string{"accounts", "add", "--login", "x"}, "--password-stdin are required"},
 		{[]string{"secrets", "rotate", "now"}, `unexpected argument "now"`},
+		{[]string{"sync"}, "--user is required"},
+		{[]string{"sync", "--user", "u", "more"}, `unexpected argument "more"`},
 		{[]string{"help", "bogus"}, `unknown command "bogus"`},
 		{[]string{"--version", "x"}, `unexpected argument "x"`},
 	} {
@@ -124,6 +126,10 @@ func TestStartupNamesTheVariableAtFault(t *testing.T) {
 		{"accounts add, data dir under a file", []string{envDataDir + "=" + filepath.Join(notADir, "data")},
 			[]string{"accounts", "add", "--login", "shop", "--password-stdin"}, envDataDir},
 		{"log level", []string{envLogLevel + "=loud"}, nil, envLogLevel},
+		{"sync interval", []string{envSyncInterval + "=6m0"}, nil, envSyncInterval},
+		{"sync interval too short", []string{envSyncInterval + "=1m"}, nil, envSyncInterval},
+		{"evotor api url", []string{envEvotorAPIURL + "=ftp://api.evotor.ru"}, nil, envEvotorAPIURL},
+		{"sync, evotor api url", []string{envEvotorAPIURL + "=api.evotor.ru"}, []string{"sync", "--user", "u"}, envEvotorAPIURL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env, _ := quietEnv(t)
