@@ -261,6 +261,9 @@ func (s *Server) AdminListUsers(ctx context.Context, req generated.AdminListUser
 	for i, u := range users {
 		page.Items[i] = generated.AdminUserSummary{UserId: u.EvotorUserID, FirstSeenAt: u.FirstSeenAt, HasAccount: u.HasAccount,
 			HasCloudToken: u.HasCloudToken, Installed: u.Installed, SubscriptionStatuses: u.SubscriptionStatuses}
+		if u.HasCloudToken {
+			page.Items[i].CloudTokenValid = &users[i].CloudTokenValid
+		}
 	}
 	if len(users) > 0 {
 		page.NextCursor = nextCursor(more, strconv.FormatInt(users[len(users)-1].Seq, 10))

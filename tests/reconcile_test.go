@@ -238,6 +238,10 @@ func TestRevokedCloudTokenMarksTheUser(t *testing.T) {
 		if view.JSON200 == nil || !view.JSON200.HasCloudToken || view.JSON200.CloudTokenValid == nil || *view.JSON200.CloudTokenValid {
 			t.Fatalf("the admin view after a 401: %s", view.Body)
 		}
+		list, _ := e.client.AdminListUsersWithResponse(ctx, nil, auth(bearer(adminToken)))
+		if list.JSON200 == nil || len(list.JSON200.Items) != 1 || list.JSON200.Items[0].CloudTokenValid == nil || *list.JSON200.Items[0].CloudTokenValid {
+			t.Fatalf("the users listing after a 401: %s", list.Body)
+		}
 		calls := sim.srv.Stats()
 		if st, _ = sim.sync.Sync(ctx, user); st.State != storage.SyncFailed {
 			t.Fatalf("a marked token synced: %+v", st)

@@ -34,6 +34,7 @@ type UserSummary struct {
 	EvotorUser
 	HasAccount           bool
 	HasCloudToken        bool
+	CloudTokenValid      bool // not refused by Evotor (401) since it came
 	Installed            bool
 	SubscriptionStatuses []string
 }
@@ -74,7 +75,7 @@ func (s *Store) summarize(db *gorm.DB, users []EvotorUser) ([]UserSummary, error
 	for i, u := range users {
 		ids[i] = u.EvotorUserID
 	}
-	var accounts, clouds, installed []string
+	var accounts, clouds, refused, installed []string
 	var subs []Subscription
 	for _, q := range []struct {
 		table, where string
@@ -82,6 +83,7 @@ func (s *Store) summarize(db *gorm.DB, users []EvotorUser) ([]UserSummary, error
 	}{
 		{"accounts", "evotor_user_id IN ?", &accounts},
 		{"cloud_tokens", "evotor_user_id IN ?", &clouds},
+		{"cloud_tokens", "evotor_user_id IN ? AND invalid_since IS NOT NULL", &refused},
 		{"installations", "evotor_user_id IN ? AND installed", &installed},
 	} {
 		if err := db.Table(q.table).Where(q.where, ids).Distinct().Pluck("evotor_user_id", q.into).Error; err != nil {
@@ -95,6 +97,7 @@ func (s *Store) summarize(db *gorm.DB, users []EvotorUser) ([]UserSummary, error
 	for i, u := range users {
 		out[i] = UserSummary{EvotorUser: u, HasAccount: slices.Contains(accounts, u.EvotorUserID),
 			HasCloudToken: slices.Contains(clouds, u.EvotorUserID), Installed: slices.Contains(installed, u.EvotorUserID),
+			CloudTokenValid:      slices.Contains(clouds, u.EvotorUserID) && !slices.Contains(refused, u.EvotorUserID),
 			SubscriptionStatuses: []string{}}
 		for _, sub := range subs {
 			if sub.EvotorUserID == u.EvotorUserID {
