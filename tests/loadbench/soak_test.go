@@ -189,8 +189,8 @@ func TestSoakPlotIsSVG(t *testing.T) {
 			lines++
 		}
 	}
-	if lines != 4 || !bytes.Contains(svg, []byte("goal 50.0 ms")) {
-		t.Errorf("%d polylines (want 4: p99 and RSS of two databases)\n%s", lines, svg)
+	if lines != 6 || !bytes.Contains(svg, []byte("goal 50.0 ms")) {
+		t.Errorf("%d polylines (want 6: p99, RSS and others' work of two databases)\n%s", lines, svg)
 	}
 }
 
@@ -206,5 +206,17 @@ func TestProcessTreeIsFound(t *testing.T) {
 	}
 	if pid := postmasterOf("postgres://postgres@127.0.0.1:1/none"); pid != 0 {
 		t.Errorf("a PostgreSQL on port 1: %d", pid)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{10 * time.Minute: "10m", 90 * time.Second: "1m30s", 20 * time.Second: "20s",
+		time.Hour: "1h", time.Minute: "1m"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("%s: %q, want %q", d, got, want)
+		}
+	}
+	if windowUnit(time.Minute) != "minute" || windowUnit(20*time.Second) != "20s window" {
+		t.Errorf("%q, %q", windowUnit(time.Minute), windowUnit(20*time.Second))
 	}
 }

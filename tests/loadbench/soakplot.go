@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -30,9 +31,10 @@ var soakColors = map[string]string{"SQLite": "#1f77b4", "PostgreSQL": "#d62728"}
 
 // soakPlot draws the report's runs.
 func soakPlot(r soakReport) []byte {
-	p99 := plotPanel{title: fmt.Sprintf("p99 per %s, the whole mix", r.Options.window), unit: "ms",
+	p99 := plotPanel{title: fmt.Sprintf("p99 per %s, the whole mix", strings.TrimSuffix(windowUnit(r.Options.window), " window")), unit: "ms",
 		goal: float64(soakGoalP99) / float64(time.Millisecond), goalLabel: "goal " + millis(soakGoalP99)}
 	rss := plotPanel{title: "server RSS (VmRSS, every second)", unit: "MiB"}
+	others := plotPanel{title: "the machine's CPUs busy with others' work (not the soak's), per " + strings.TrimSuffix(windowUnit(r.Options.window), " window"), unit: "%"}
 	xMax := r.Options.duration.Minutes()
 	for _, res := range r.Runs {
 		color := soakColors[res.Database]
@@ -42,6 +44,12 @@ func soakPlot(r soakReport) []byte {
 			s.y = append(s.y, float64(w.Load.P99)/float64(time.Millisecond))
 		}
 		p99.series = append(p99.series, s)
+		o := plotSeries{name: res.Database, color: color, markers: true}
+		for _, w := range res.Windows {
+			o.x = append(o.x, (w.Load.Start + w.Load.Length/2).Minutes())
+			o.y = append(o.y, 100*w.Others)
+		}
+		others.series = append(others.series, o)
 		m := plotSeries{name: res.Database, color: color}
 		for _, sample := range res.RSS {
 			m.x = append(m.x, sample.At.Minutes())
@@ -50,8 +58,9 @@ func soakPlot(r soakReport) []byte {
 		}
 		rss.series = append(rss.series, m)
 	}
-	title := fmt.Sprintf("Soak, %s UTC: evotor mix at %d/s for %s per database", r.Start.UTC().Format("2006-01-02 15:04"), r.Options.rate, r.Options.duration)
-	return drawPlot(title, "minutes since the load started", xMax, []plotPanel{p99, rss})
+	title := fmt.Sprintf("Soak, %s UTC: evotor mix at %d/s for %s per database", r.Start.UTC().Format("2006-01-02 15:04"), r.Options.rate,
+		shortDuration(r.Options.duration))
+	return drawPlot(title, "minutes since the load started", xMax, []plotPanel{p99, rss, others})
 }
 
 const (

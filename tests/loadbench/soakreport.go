@@ -32,7 +32,7 @@ func (r soakReport) write(out string) (bool, error) {
 	var b bytes.Buffer
 	met := r.print(&b)
 	report, plot := filepath.Join(out, "report.md"), filepath.Join(out, "soak.svg")
-	fmt.Fprintf(&b, "\nPlot of p99 and RSS over time: %s\n", plot)
+	fmt.Fprintf(&b, "\nPlot of p99, RSS and others' work on the machine over time: %s\n", plot)
 	if err := os.WriteFile(report, b.Bytes(), 0o644); err != nil {
 		return false, err
 	}
@@ -50,7 +50,7 @@ func (r soakReport) print(w io.Writer) bool {
 	o := r.Options
 	fmt.Fprintf(w, "%s–%s, %s\n", r.Start.UTC().Format("2006-01-02 15:04"), r.End.UTC().Format("15:04 MST"), r.Setting)
 	fmt.Fprintf(w, "evotor mix (`evotor-cloud load --mix evotor`) at %d/s for %s per database, %d users × %d stores, windows of %s; "+
-		"forwarding on, to a receiver in the harness\n", o.rate, o.duration, o.users, o.stores, o.window)
+		"forwarding on, to a receiver in the harness\n", o.rate, shortDuration(o.duration), o.users, o.stores, shortDuration(o.window))
 	fmt.Fprintf(w, "Load average %s at the start, %s at the end (on %d CPUs)\n", r.LoadAtStart, r.LoadAtEnd, runtime.NumCPU())
 	var goals [][]string
 	met := 0
@@ -113,21 +113,21 @@ func bytesPer1000(grown int64, deliveries int) string {
 // soakWindowLine is a window in one line, for the progress as the soak goes.
 func soakWindowLine(w soakWindow, dbStart int64) string {
 	l := w.Load
-	return fmt.Sprintf("%s: %.1f req/s, p50 %s, p99 %s, max %s, not 200: %s, forwarding lag ≤ %.1f s, RSS %s, DB %s (%s per 1,000 deliveries), machine CPU %.0f%% busy (others' work %.0f%%), load %s",
+	return fmt.Sprintf("%s: %.1f req/s, p50 %s, p99 %s, max %s, not 200: %s, forwarding lag ≤ %.1f s, RSS %s, DB %s (%s per 1,000 deliveries), machine CPU %.0f%% busy (others' work %.0f%%), %.0f%% waiting for the disk",
 		windowLabel(l), l.Rate(), millis(l.P50), millis(l.P99), millis(l.Max), notOKs(l.Tally), w.LagMax,
-		mebibytes(w.RSSEnd), mebibytes(w.DBSize), bytesPer1000(w.DBSize-dbStart, w.Acknowledged), 100*w.MachineBusy, 100*w.Others, w.LoadAverage)
+		mebibytes(w.RSSEnd), mebibytes(w.DBSize), bytesPer1000(w.DBSize-dbStart, w.Acknowledged), 100*w.MachineBusy, 100*w.Others, 100*w.IOWait)
 }
 
 // windowRows: one row per window, what the load measured and what the server did meanwhile.
 func (res *soakResult) windowRows() [][]string {
 	rows := [][]string{{"window", "req/s", "p50", "p99", "max", "not 200", "forwarding lag (max)", "pending (end)",
-		"RSS (end)", "RSS (max)", "server CPU", "DB size", "DB per 1,000 deliveries", "machine CPU busy", "of it others' work", "load avg"}}
+		"RSS (end)", "RSS (max)", "Go heap (end)", "goroutines", "server CPU", "DB size", "DB per 1,000 deliveries", "machine CPU busy", "of it others' work", "machine CPU waiting for disk"}}
 	for _, w := range res.Windows {
 		l := w.Load
 		rows = append(rows, []string{windowLabel(l), fmt.Sprintf("%.1f", l.Rate()), millis(l.P50), millis(l.P99),
 			millis(l.Max), notOKs(l.Tally), fmt.Sprintf("%.1f s", w.LagMax), fmt.Sprintf("%.0f", w.PendingEnd),
-			mebibytes(w.RSSEnd), mebibytes(w.RSSMax), fmt.Sprintf("%.0f%%", 100*w.CPU.Seconds()/l.Length.Seconds()),
-			mebibytes(w.DBSize), bytesPer1000(w.DBSize-res.DBStart, w.Acknowledged), fmt.Sprintf("%.0f%%", 100*w.MachineBusy), fmt.Sprintf("%.0f%%", 100*w.Others), w.LoadAverage})
+			mebibytes(w.RSSEnd), mebibytes(w.RSSMax), mebibytes(int64(w.HeapEnd)), fmt.Sprintf("%.0f", w.RoutinesEnd), fmt.Sprintf("%.0f%%", 100*w.CPU.Seconds()/l.Length.Seconds()),
+			mebibytes(w.DBSize), bytesPer1000(w.DBSize-res.DBStart, w.Acknowledged), fmt.Sprintf("%.0f%%", 100*w.MachineBusy), fmt.Sprintf("%.0f%%", 100*w.Others), fmt.Sprintf("%.0f%%", 100*w.IOWait)})
 	}
 	return rows
 }
@@ -188,11 +188,19 @@ func windowUnit(d time.Duration) string {
 	if d == time.Minute {
 		return "minute"
 	}
+	return shortDuration(d) + " window"
+}
+
+// shortDuration is d as Go writes it, without a trailing "0s" ("10m", "1m30s", "20s").
+func shortDuration(d time.Duration) string {
 	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
 	}
-	return s + " window"
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
 }
 
 // goals checks the run against the soak's goals.

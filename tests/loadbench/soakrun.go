@@ -39,6 +39,8 @@ type soakResult struct {
 	RSS      []soakSample     // the server's VmRSS, bytes, every second
 	Lag      []soakSample     // forwarding's oldest pending message, seconds, every 2 s
 	Pending  []soakSample     // forwarding's pending messages, every 2 s
+	Heap     []soakSample     // the server's Go heap in use (go_memstats_heap_inuse_bytes), every 2 s
+	Routines []soakSample     // the server's goroutines, every 2 s
 	DBStart  int64            // the database's size when the load started
 	Drain    time.Duration    // from the load's end until nothing was pending
 	Ledger   soakLedger
@@ -57,12 +59,14 @@ type soakWindow struct {
 	RSSEnd, RSSMax int64   // at the window's end, and its highest sample
 	LagMax         float64 // seconds, the highest scrape in the window
 	PendingEnd     float64
+	HeapEnd        float64       // the Go heap in use at the window's end, bytes
+	RoutinesEnd    float64       // goroutines at the window's end
 	CPU            time.Duration // the server's CPU time in the window
 	DBSize         int64         // at the window's end
 	Acknowledged   int           // deliveries answered 200 so far
-	LoadAverage    string        // the machine's 1-minute load average at the window's end
 	MachineBusy    float64       // the machine's CPUs, busy share (everything on it: the load, the harness, PostgreSQL, others' work)
 	Others         float64       // of the machine's CPUs, the share busy with work not the soak's (the machine's other users)
+	IOWait         float64       // of the machine's CPUs, the share idle waiting for the disk (anyone's writes, ours too)
 }
 
 // soakRun is one database's soak as it goes.
@@ -78,6 +82,7 @@ type soakRun struct {
 	cpu       []soakSample // the server's CPU time, ns
 	machine   []soakSample // the machine's busy CPU time, jiffies
 	machineT  []soakSample // the machine's CPU time, busy or not, jiffies
+	iowait    []soakSample // the machine's CPU time idle waiting for the disk, jiffies
 	ours      []soakSample // the soak's CPU time, ns: the server, the load, this harness, the PostgreSQL it runs on
 	loadPID   int          // the load's process, once started
 	postgres  int          // the PostgreSQL server's postmaster (0: SQLite)
@@ -121,12 +126,10 @@ func soakDatabase(ctx context.Context, bins binaries, dir string, o soakOptions,
 		return nil, err
 	}
 	defer receiver.close()
-	adminToken := "soak-admin-" + strings.ToLower(rand.Text())
 	progress(fmt.Sprintf("%s: starting evotor-partner, forwarding to %s", run.res.Database, receiver.url))
 	run.server, err = withEnv(map[string]string{
 		"EVOTOR_PARTNER_FORWARD_URL":    receiver.url,
 		"EVOTOR_PARTNER_FORWARD_SECRET": receiver.secret,
-		"EVOTOR_PARTNER_ADMIN_TOKEN":    adminToken,
 	}, func() (*partner, error) { return startPartner(ctx, name, dir, bins.partner, databaseURL) })
 	if err != nil {
 		return nil, err
@@ -181,6 +184,12 @@ func (r *soakRun) load(ctx context.Context, cloudBin, answers string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	defer func() {
+		if cmd.ProcessState == nil { // returned before waiting for it: a report it did not finish
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
 	r.mu.Lock()
 	r.loadPID = cmd.Process.Pid
 	r.mu.Unlock()
@@ -274,15 +283,12 @@ func (r *soakRun) sample() (stop func()) {
 			}
 			rss, _, errRSS := r.server.memory()
 			cpu, errCPU := r.server.cpuTime()
-			busy, total, errMachine := machineCPU()
+			busy, iowait, total, errMachine := machineCPU()
 			ours := r.oursCPU()
-			var lag, pending float64
+			var m soakMetrics
 			var errMetrics error
 			if tick%2 == 0 {
-				var m soakMetrics
-				if m, errMetrics = scrapeMetrics(r.metricsURL); errMetrics == nil {
-					lag, pending = m.max("evotor_partner_forward_oldest_pending_age_seconds"), m.sum("evotor_partner_forward_pending", nil)
-				}
+				m, errMetrics = scrapeMetrics(r.metricsURL)
 			}
 			r.mu.Lock()
 			if errRSS == nil {
@@ -294,11 +300,14 @@ func (r *soakRun) sample() (stop func()) {
 			if errMachine == nil {
 				r.machine = append(r.machine, soakSample{at, busy})
 				r.machineT = append(r.machineT, soakSample{at, total})
+				r.iowait = append(r.iowait, soakSample{at, iowait})
 				r.ours = append(r.ours, soakSample{at, float64(ours)})
 			}
 			if tick%2 == 0 && errMetrics == nil {
-				r.res.Lag = append(r.res.Lag, soakSample{at, lag})
-				r.res.Pending = append(r.res.Pending, soakSample{at, pending})
+				r.res.Lag = append(r.res.Lag, soakSample{at, m.max("evotor_partner_forward_oldest_pending_age_seconds")})
+				r.res.Pending = append(r.res.Pending, soakSample{at, m.sum("evotor_partner_forward_pending", nil)})
+				r.res.Heap = append(r.res.Heap, soakSample{at, m.sum("go_memstats_heap_inuse_bytes", nil)})
+				r.res.Routines = append(r.res.Routines, soakSample{at, m.sum("go_goroutines", nil)})
 			}
 			r.mu.Unlock()
 		}
@@ -317,7 +326,7 @@ func (r *soakRun) window(ctx context.Context, w cloud.LoadWindow) {
 	defer r.mu.Unlock()
 	from, to := w.Start, w.Start+w.Length
 	in := func(s soakSample) bool { return s.At >= from && s.At <= to }
-	sw := soakWindow{Load: w, DBSize: size, LoadAverage: loadAverage()}
+	sw := soakWindow{Load: w, DBSize: size}
 	for _, s := range r.res.RSS {
 		if in(s) {
 			sw.RSSMax = max(sw.RSSMax, int64(s.Value))
@@ -328,6 +337,7 @@ func (r *soakRun) window(ctx context.Context, w cloud.LoadWindow) {
 		if in(s) {
 			sw.LagMax = max(sw.LagMax, s.Value)
 			sw.PendingEnd = r.res.Pending[i].Value
+			sw.HeapEnd, sw.RoutinesEnd = r.res.Heap[i].Value, r.res.Routines[i].Value
 		}
 	}
 	if first, last, ok := sampleSpan(r.cpu, from, to); ok {
@@ -336,10 +346,13 @@ func (r *soakRun) window(ctx context.Context, w cloud.LoadWindow) {
 	first, last, ok := sampleSpan(r.machine, from, to)
 	firstT, lastT, okT := sampleSpan(r.machineT, from, to)
 	firstOurs, lastOurs, okOurs := sampleSpan(r.ours, from, to)
-	if ok && okT && okOurs && lastT.Value > firstT.Value {
-		sw.MachineBusy = (last.Value - first.Value) / (lastT.Value - firstT.Value)
+	firstIO, lastIO, okIO := sampleSpan(r.iowait, from, to)
+	if ok && okT && okOurs && okIO && lastT.Value > firstT.Value {
+		all := lastT.Value - firstT.Value
+		sw.MachineBusy = (last.Value - first.Value) / all
 		ours := (lastOurs.Value - firstOurs.Value) / float64(clockTick) // in jiffies, as /proc/stat counts
-		sw.Others = max(0, (last.Value-first.Value-ours)/(lastT.Value-firstT.Value))
+		sw.Others = max(0, (last.Value-first.Value-ours)/all)
+		sw.IOWait = (lastIO.Value - firstIO.Value) / all
 	}
 	sw.Acknowledged = w.ByStatus["200"]
 	if n := len(r.res.Windows); n > 0 {
@@ -416,31 +429,32 @@ func processes() []int {
 }
 
 // machineCPU reads the machine's CPU time from /proc/stat, in jiffies: busy (not idle, not
-// waiting for the disk) and total.
-func machineCPU() (busy, total float64, err error) {
+// waiting for the disk), waiting for the disk, and total.
+func machineCPU() (busy, iowait, total float64, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	fields := strings.Fields(line)
 	if len(fields) < 8 || fields[0] != "cpu" {
-		return 0, 0, errors.New("unexpected /proc/stat")
+		return 0, 0, 0, errors.New("unexpected /proc/stat")
 	}
-	for i, f := range fields[1:] {
+	for i, f := range fields[1:min(len(fields), 9)] { // guest time (after steal) is in user time already
 		v, err := strconv.ParseFloat(f, 64)
 		if err != nil {
-			return 0, 0, err
-		}
-		if i >= 8 { // guest time is counted in user time already
-			break
+			return 0, 0, 0, err
 		}
 		total += v
-		if i != 3 && i != 4 { // idle, iowait
+		switch i {
+		case 3: // idle
+		case 4:
+			iowait += v
+		default:
 			busy += v
 		}
 	}
-	return busy, total, nil
+	return busy, iowait, total, nil
 }
 
 // sampleSpan is the first and last sample within [from, to].
