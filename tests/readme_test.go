@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -29,10 +30,18 @@ func TestReadmeExamplesRunAsWritten(t *testing.T) {
 
 	// curl fails the script on any HTTP error the README's own `curl -s` would print and ignore.
 	script := "set -euo pipefail\ncurl() { command curl --fail-with-body --show-error \"$@\"; }\n" +
-		strings.NewReplacer("localhost:8080", addr, "localhost:9090", metrics).Replace(strings.Join(blocks, "\n"))
+		strings.NewReplacer("localhost:8080", addr, "localhost:9090", metrics, "127.0.0.1:8081", freeAddr(t)).Replace(strings.Join(blocks, "\n"))
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "DATABASE_URL=", "EVOTOR_PARTNER_DATA_DIR=")
+	// Its own process group, killed whole at the end: a step that fails leaves no simulator
+	// behind holding its port.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	defer func() {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README's examples failed: %v\n%s\nserver log:\n%s", err, out, p.out.String())

@@ -137,15 +137,18 @@ func (p *Periodic) Plan(ctx context.Context) (int, error) {
 	return queued, err
 }
 
-// Start works the queue and plans within a minute of now (at a random moment, so replicas
-// started together spread out), then every interval, until ctx ends or Stop.
+// Start works the queue and plans first at a random moment 5 to 15 minutes from now (never
+// later than one interval): replicas started together spread out, a deploy does not call
+// Evotor for every user at once, and a sync asked for by hand right after a start (the
+// README's walk-through) is not raced by the planner; then every interval, until ctx ends or
+// Stop.
 func (p *Periodic) Start(ctx context.Context) error {
 	if err := p.client.Start(ctx); err != nil {
 		return err
 	}
 	go func() {
 		defer close(p.done)
-		wait := time.Duration(rand.Int64N(int64(time.Minute)))
+		wait := min(p.cfg.Interval, 5*time.Minute+time.Duration(rand.Int64N(int64(10*time.Minute))))
 		for {
 			select {
 			case <-ctx.Done():
