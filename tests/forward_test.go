@@ -152,16 +152,7 @@ func startForwarding(t testing.TB, e *env, cfg forward.Config, urls ...string) *
 		e.cfg.Forwarding = svc
 		e.assemble()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
-		defer done()
-		_ = svc.Stop(stopCtx)
-		cancel()
-	})
+	start(t, svc)
 	return svc
 }
 
