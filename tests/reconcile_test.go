@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"reflect"
 	"slices"
@@ -442,5 +443,59 @@ func TestFailedSyncMarksNothing(t *testing.T) {
 			t.Fatalf("the next sync: %+v", st)
 		}
 		sim.sameInventory(t, e, user)
+	})
+}
+
+// TestReconciliationFollowsEvotorsEdits: what Evotor changes without a webhook reaching us is
+// Evotor's state after a sync — a member Evotor no longer sends clears its column (it is not
+// kept from the webhook), and a store Evotor no longer has is marked with every product in it
+// (none deleted).
+func TestReconciliationFollowsEvotorsEdits(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		e := newEnv(t, b)
+		sim := newEvotorSim(t, e)
+		const user = "01-000000000000038"
+		sim.lifecycle(t, e, user, func(string) bool { return false })
+		m := sim.srv.Model()
+		store := m.StoreIDs(user)[0]
+
+		// The merchant clears a product's cost price in Evotor; no webhook tells us.
+		product := m.Records(user, restsim.KindProduct, store)[0]
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(product.Webhook, &members); err != nil || members["costPrice"] == nil {
+			t.Fatalf("the lifecycle's product has no cost price to clear: %s", product.Webhook)
+		}
+		delete(members, "costPrice")
+		edited, _ := json.Marshal(members)
+		if err := m.PutProducts(user, store, []byte("["+string(edited)+"]")); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded || st.Changed != 1 || st.Missing != 0 {
+			t.Fatalf("sync after the edit: %+v", st)
+		}
+		sim.sameInventory(t, e, user) // the product's cost price is nil, as the edited webhook makes it
+
+		// The merchant deletes the store.
+		want := len(m.Records(user, restsim.KindProduct, store)) + len(m.Records(user, restsim.KindProductGroup, store))
+		if !m.Remove(user, restsim.KindStore, "", store) {
+			t.Fatal("the simulator had no such store")
+		}
+		if st, _ := sim.sync.Sync(ctx, user); st.State != storage.SyncSucceeded || st.Missing != int64(1+want) || st.Changed != 0 {
+			t.Fatalf("sync after the store was deleted: %+v, want %d marked", st, 1+want)
+		}
+		stores, _ := e.store.OwnedStores(ctx, user)
+		products, _ := e.store.StoreProducts(ctx, user, evotor.CanonicalID(store))
+		if len(stores) != 1 || stores[0].MissingSince == nil || len(products) != want {
+			t.Fatalf("after the store was deleted: stores %+v, %d products (want %d kept)", stores, len(products), want)
+		}
+		for _, p := range products {
+			if p.MissingSince == nil {
+				t.Errorf("product %s of the deleted store is not marked", p.UUID)
+			}
+		}
+		if st, _ := sim.sync.Sync(ctx, user); st.Missing != 0 || st.Changed != 0 {
+			t.Fatalf("a third sync marked or changed again: %+v", st)
+		}
 	})
 }

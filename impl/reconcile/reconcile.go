@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -178,7 +179,7 @@ func (r *run) sync(ctx context.Context) error {
 	r.session = r.s.cfg.Client.Session(evotorapi.NewCloudToken(string(plain)))
 	clear(plain)
 
-	stores, err := r.stores(ctx)
+	stores, unlisted, err := r.stores(ctx)
 	if err != nil {
 		return err
 	}
@@ -189,22 +190,28 @@ func (r *run) sync(ctx context.Context) error {
 		return err
 	}
 	for _, store := range stores {
-		if err := r.products(ctx, store); err != nil {
+		if err := r.products(ctx, store, true); err != nil {
+			return err
+		}
+	}
+	for _, store := range unlisted { // a store Evotor no longer has has no products either
+		if err := r.products(ctx, store, false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// stores reconciles the user's stores and gives the ids Evotor listed.
-func (r *run) stores(ctx context.Context) ([]string, error) {
+// stores reconciles the user's stores and gives the ids Evotor listed and those of our stores
+// it did not list.
+func (r *run) stores(ctx context.Context) (listed, unlisted []string, err error) {
 	items, err := fetch(r.session.Stores(ctx), kindStore)
 	if err != nil {
-		return nil, fmt.Errorf("listing stores: %w", err)
+		return nil, nil, fmt.Errorf("listing stores: %w", err)
 	}
 	stored, err := r.s.cfg.Store.OwnedStores(ctx, r.user)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	err = reconcileKind(ctx, r, storage.TableStores, "", items, stored,
 		func(raw []byte) (storage.StoreRow, error) { return r.s.cfg.Rows.Store(r.user, raw) },
@@ -212,11 +219,15 @@ func (r *run) stores(ctx context.Context) ([]string, error) {
 			_, err := r.s.deliveries.Stores(ctx, deliver.Fetched(r.user), deliver.Delivery{Operation: OpStores, Body: body}, rows)
 			return err
 		})
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.id
+	for _, it := range items {
+		listed = append(listed, it.id)
 	}
-	return ids, err
+	for _, st := range stored {
+		if !slices.Contains(listed, st.UUID) {
+			unlisted = append(unlisted, st.UUID)
+		}
+	}
+	return listed, unlisted, err
 }
 
 func (r *run) devices(ctx context.Context) error {
@@ -260,18 +271,22 @@ func (r *run) employees(ctx context.Context) error {
 }
 
 // products reconciles a store's products and groups (Evotor lists them apart; our products
-// table holds both, as the createProducts webhook sends both).
-func (r *run) products(ctx context.Context, store string) error {
+// table holds both, as the createProducts webhook sends both); of a store Evotor did not list,
+// every product is Evotor's no longer.
+func (r *run) products(ctx context.Context, store string, listed bool) error {
 	store = evotor.CanonicalID(store)
-	items, err := fetch(r.session.Products(ctx, store, evotorapi.ProductFilter{}), kindProduct)
-	if err != nil {
-		return fmt.Errorf("listing the products of store %s: %w", store, err)
+	var items []fetched
+	if listed {
+		products, err := fetch(r.session.Products(ctx, store, evotorapi.ProductFilter{}), kindProduct)
+		if err != nil {
+			return fmt.Errorf("listing the products of store %s: %w", store, err)
+		}
+		groups, err := fetch(r.session.ProductGroups(ctx, store), kindGroup)
+		if err != nil {
+			return fmt.Errorf("listing the product groups of store %s: %w", store, err)
+		}
+		items = append(products, groups...)
 	}
-	groups, err := fetch(r.session.ProductGroups(ctx, store), kindGroup)
-	if err != nil {
-		return fmt.Errorf("listing the product groups of store %s: %w", store, err)
-	}
-	items = append(items, groups...)
 	stored, err := r.s.cfg.Store.StoreProducts(ctx, r.user, store)
 	if err != nil {
 		return err
@@ -303,14 +318,16 @@ func (r *run) products(ctx context.Context, store string) error {
 
 // fetched is one record Evotor listed, in the webhook's shape.
 type fetched struct {
-	id  string // canonical
-	raw []byte
+	id        string // canonical
+	raw       []byte
+	described map[string]bool // the webhook members Evotor's API describes for it (fillFrom)
 }
 
 // fetch reads a whole listing (every page) and turns each item into the webhook's shape; an
 // error anywhere is the listing's (nothing of a listing read in part is marked missing).
 func fetch[T any](seq iter.Seq2[evotorapi.Item[T], error], k kind) ([]fetched, error) {
 	var out []fetched
+	described := describedMembers[T](k)
 	for it, err := range seq {
 		if err != nil {
 			return nil, err
@@ -322,7 +339,7 @@ func fetch[T any](seq iter.Seq2[evotorapi.Item[T], error], k kind) ([]fetched, e
 		if it.ID == "" {
 			continue // no id to store it under (Evotor's ids are required; a webhook without one is refused too)
 		}
-		out = append(out, fetched{id: evotor.CanonicalID(it.ID), raw: raw})
+		out = append(out, fetched{id: evotor.CanonicalID(it.ID), raw: raw, described: described})
 	}
 	return out, nil
 }
@@ -352,7 +369,7 @@ func reconcileKind[R any](ctx context.Context, r *run, table, store string, item
 		f := fieldsOf(&row)
 		f.setUUID(it.id)
 		if old, ok := held[it.id]; ok {
-			f.fillFrom(fieldsOf(old))
+			f.fillFrom(fieldsOf(old), it.described)
 			if f.sameAs(fieldsOf(old)) {
 				continue // stored already as Evotor has it (a webhook brought it)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -105,17 +106,49 @@ func bookkeeping(name string) bool {
 	return name == "Raw" || name == "RawHash" || name == "UpdatedAt" || name == "MissingSince"
 }
 
-// fillFrom keeps what Evotor's answer did not carry: a column the fetched row leaves nil
-// keeps the stored value (the API omits members a webhook sends, a store's code say).
-func (f fields) fillFrom(stored fields) {
+// fillFrom keeps what Evotor's API does not describe: a column whose webhook member the API's
+// record has no property for (a store's code, a product's hasVariants) keeps the stored value,
+// the webhook's. Every other column is Evotor's answer, and a member the answer leaves out is
+// one Evotor cleared.
+func (f fields) fillFrom(stored fields, described map[string]bool) {
 	for i := range f.v.NumField() {
-		if name := f.v.Type().Field(i).Name; bookkeeping(name) {
+		name := f.v.Type().Field(i).Name
+		if bookkeeping(name) || described[columnMember(name)] {
 			continue
 		}
 		if fv := f.v.Field(i); fv.Kind() == reflect.Pointer && fv.IsNil() {
 			fv.Set(stored.v.Field(i))
 		}
 	}
+}
+
+// columnMember is the webhook member a row's column is read from (impl's row functions): the
+// field's name in lower camel case, UUID written Uuid (StoreUUID from storeUuid); IsGroup is
+// read from group.
+func columnMember(field string) string {
+	if field == "IsGroup" {
+		return "group"
+	}
+	field = strings.ReplaceAll(field, "UUID", "Uuid")
+	return strings.ToLower(field[:1]) + field[1:]
+}
+
+// describedMembers are the webhook's names of the members Evotor's API describes for a record
+// of type T (its generated type's JSON names, openapi/evotor-rest.yaml), for kind k.
+func describedMembers[T any](k kind) map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeFor[T]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		if to, ok := webhookNames[k][name]; ok {
+			name = to
+		}
+		out[name] = true
+	}
+	return out
 }
 
 // sameAs reports whether every column a webhook writes holds the same value in both rows.
