@@ -126,7 +126,19 @@ type productBatch struct {
 	at           map[string]int // uuid -> index in rows
 	writing      chan error     // the batch being written, if any
 	fresh        int            // products new to the store
+	// A re-sent catalogue: once a batch's lookup finds most of its items stored as they are,
+	// the store's hashes are read at once (if the store is not too large) instead of a lookup
+	// per batch.
+	looked, found int                // items looked up a batch at a time, and of them found stored
+	whole         map[rawHash]string // the store's hashes, read once; nil: looked up per batch
+	wholeUUIDs    map[string]bool    // the uuids of whole
+	wholeTried    bool
 }
+
+// wholeStoreRows is the largest store whose hashes a re-sent catalogue reads at once (about
+// 5 MB of memory); a larger store is looked up a batch at a time, so the read costs no more
+// than a bounded multiple of the items that asked for it.
+const wholeStoreRows = 40_000
 
 // addRead skips the items stored as they are, and binds and adds the others.
 func (b *productBatch) addRead(read []readItem, row func(raw []byte) (ProductRow, error)) error {
@@ -140,12 +152,8 @@ func (b *productBatch) addRead(read []readItem, row func(raw []byte) (ProductRow
 		if err := b.wait(); err != nil {
 			return err
 		}
-		sums := make([][]byte, len(read))
-		for i := range read {
-			sums[i] = read[i].sum[:]
-		}
 		var err error
-		if stored, err = b.tx.productsByHash(b.owner, b.store, sums); err != nil {
+		if stored, err = b.lookup(read); err != nil {
 			return err
 		}
 	}
@@ -182,6 +190,29 @@ func (b *productBatch) addRead(read []readItem, row func(raw []byte) (ProductRow
 	return nil
 }
 
+// lookup finds which of read's hashes the store holds (hash → uuid): by the store's hashes
+// read once, when this is a re-sent catalogue of a store of at most wholeStoreRows; otherwise
+// a batch at a time.
+func (b *productBatch) lookup(read []readItem) (map[rawHash]string, error) {
+	if b.whole == nil && !b.wholeTried && b.looked > 0 && 2*b.found >= b.looked {
+		b.wholeTried = true
+		var err error
+		if b.whole, b.wholeUUIDs, err = b.tx.storeHashes(b.owner, b.store, wholeStoreRows); err != nil {
+			return nil, err
+		}
+	}
+	if b.whole != nil {
+		return b.whole, nil
+	}
+	sums := make([][]byte, len(read))
+	for i := range read {
+		sums[i] = read[i].sum[:]
+	}
+	stored, err := b.tx.productsByHash(b.owner, b.store, sums)
+	b.looked, b.found = b.looked+len(read), b.found+len(stored)
+	return stored, err
+}
+
 // storedUUIDs says which of rows' uuids the store held before this delivery (those this
 // delivery wrote are known from b.written).
 func (b *productBatch) storedUUIDs(rows []ProductRow) (map[string]bool, error) {
@@ -189,6 +220,10 @@ func (b *productBatch) storedUUIDs(rows []ProductRow) (map[string]bool, error) {
 	var lookup []string
 	for _, r := range rows {
 		if _, ok := b.written[r.UUID]; !ok && !b.empty {
+			if b.whole != nil {
+				held[r.UUID] = b.wholeUUIDs[r.UUID]
+				continue
+			}
 			lookup = append(lookup, r.UUID)
 		}
 	}
@@ -306,6 +341,27 @@ func (tx *Tx) productsByHash(owner, storeUUID string, sums [][]byte) (map[rawHas
 		}
 	}
 	return out, nil
+}
+
+// storeHashes reads the hashes of the store's products (hash → uuid, and the uuids), unless
+// it holds more than limit (nil maps).
+func (tx *Tx) storeHashes(owner, storeUUID string, limit int) (map[rawHash]string, map[string]bool, error) {
+	var rows []struct { // not ProductRow: tens of thousands of its empty columns add up
+		UUID    string `gorm:"column:uuid"`
+		RawHash []byte
+	}
+	err := tx.db.Table("products").Select("uuid", "raw_hash").Where("owner_id = ? AND store_uuid = ?", owner, storeUUID).
+		Limit(limit + 1).Find(&rows).Error
+	if err != nil || len(rows) > limit {
+		return nil, nil, err
+	}
+	byHash, uuids := make(map[rawHash]string, len(rows)), make(map[string]bool, len(rows))
+	for _, r := range rows {
+		var h rawHash
+		copy(h[:], r.RawHash)
+		byHash[h], uuids[r.UUID] = r.UUID, true
+	}
+	return byHash, uuids, nil
 }
 
 // productsByUUID finds which of the uuids the store holds.
