@@ -44,6 +44,27 @@ vet:
 lint:
 	npx --yes @redocly/cli@2.77.0 lint openapi/openapi.yaml openapi/evotor-rest.yaml
 
+## image: the container image (Containerfile) with podman, tagged $(IMAGE) (nothing is pulled):
+## evotor-partner and evotor-cloud built static here (CGO_ENABLED=0, -trimpath), this machine's
+## CA bundle and time-zone data, a non-root user (65532), on an empty base; its labels carry the
+## module version and VCS revision the binaries were built from. Needs podman (apt-get install
+## podman); .ci/image-check unpacks it and runs the server from it.
+IMAGE ?= evotor-partner:latest
+.PHONY: image
+image:
+	rm -rf bin/image && mkdir -p bin/image/base/etc/ssl/certs bin/image/base/usr/share bin/image/base/tmp bin/image/data/evotor-partner
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags='-s -w' -o bin/image/bin/ ./cmd/evotor-partner ./cmd/evotor-cloud
+	cp /etc/ssl/certs/ca-certificates.crt bin/image/base/etc/ssl/certs/ && cp -a /usr/share/zoneinfo bin/image/base/usr/share/ \
+	  || { echo "image: needs the CA bundle and time-zone data (apt-get install ca-certificates tzdata)"; exit 1; }
+	printf '%s\n' root:x:0:0:root:/root:/sbin/nologin nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin \
+	  nonroot:x:65532:65532:nonroot:/var/lib/evotor-partner:/sbin/nologin >bin/image/base/etc/passwd
+	printf '%s\n' root:x:0: nobody:x:65534: nonroot:x:65532: >bin/image/base/etc/group
+	chmod -R u=rwX,go=rX bin/image/base bin/image/bin && chmod 1777 bin/image/base/tmp && chmod 700 bin/image/data/evotor-partner
+	ver=$$($(GO) version -m bin/image/bin/evotor-partner | awk '$$1 == "mod" {print $$3}'); \
+	rev=$$($(GO) version -m bin/image/bin/evotor-partner | awk -F= '$$1 ~ /vcs.revision$$/ {print $$2}'); \
+	podman build --format docker -f Containerfile -t $(IMAGE) --build-arg VERSION="$${ver:-unknown}" \
+	  --build-arg REVISION="$${rev:-unknown}" --build-arg CREATED="$$(date -u +%Y-%m-%dT%H:%M:%SZ)" bin/image
+
 ## bench: the Go benchmarks (add TEST_DATABASE_URL for the PostgreSQL ones).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
