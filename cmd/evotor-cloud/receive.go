@@ -50,7 +50,10 @@ func receiveCommand(fs *flag.FlagSet) cli.Action {
 			},
 			Duplicate: func(id string) { say(out.Stderr, []byte("duplicate "+id+" (answered 200, not printed again)")) },
 		}
-		srv := &http.Server{Handler: refusalLog(recv, func(s string) { say(out.Stderr, []byte(s)) }), ReadHeaderTimeout: 5 * time.Second}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }) // the container's probe
+		mux.Handle("/", refusalLog(recv, func(s string) { say(out.Stderr, []byte(s)) }))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		say(out.Stderr, []byte("receiving on http://"+ln.Addr().String()+"/ (Ctrl-C stops)"))
 		go func() {
 			<-ctx.Done()

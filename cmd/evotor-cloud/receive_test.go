@@ -47,6 +47,11 @@ func TestReceiveVerifiesAndPrintsOnce(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
+	if res, err := http.Get(strings.TrimSuffix(url, "/") + "/healthz"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /healthz (the container's probe): %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	tampered := bytes.Replace(body, []byte(`"a": 1`), []byte(`"a": 2`), 1)
 	for _, c := range []struct {
 		name         string

@@ -39,6 +39,8 @@ var program = cli.Program{
 			Details: "Run it once every instance runs with the new key first; then the old keys can go.\n" + configNote, Setup: secretsRotateCommand},
 		{Name: "sync", Summary: "sync one Evotor user with Evotor now (reconciliation: what the webhooks missed)",
 			Details: "Prints the sync as GET /admin/v1/users/{userId}/sync shows it; exits 1 when it failed.\n" + configNote, Setup: syncCommand},
+		{Name: "healthcheck", Summary: "GET /healthz of the server on this machine: exit 0 when it answers 200 (the container's probe)",
+			Details: "Reads only " + envAddr + " (for the port).", Setup: healthcheckCommand},
 	},
 	Default: "serve",
 	Footer:  configNote,
