@@ -19,6 +19,8 @@ package evotorapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -166,7 +168,7 @@ func (s *Session) do(ctx context.Context, op string, idempotent bool, send call)
 			if ctx.Err() != nil { // the caller gave up: not Evotor's fault, nothing to retry
 				return answer{}, newCallError(s.tok, op, attempt, nil, ctx.Err())
 			}
-			if !idempotent || attempt >= cfg.MaxAttempts {
+			if !idempotent || attempt >= cfg.MaxAttempts || untrusted(err) {
 				return answer{}, newCallError(s.tok, op, attempt, ErrUnavailable, err)
 			}
 			wait := s.c.backoff(attempt)
@@ -194,6 +196,16 @@ func (s *Session) do(ctx context.Context, op string, idempotent bool, send call)
 			return answer{}, newCallError(s.tok, op, attempt, nil, err)
 		}
 	}
+}
+
+// untrusted reports a server certificate this machine does not trust (a CA missing from the
+// bundle, a name that does not match): asking again gets the same certificate.
+func untrusted(err error) bool {
+	var verification *tls.CertificateVerificationError
+	var hostname x509.HostnameError
+	var authority x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verification) || errors.As(err, &hostname) || errors.As(err, &authority) || errors.As(err, &invalid)
 }
 
 // attempt sends one request and reads its whole answer within cfg.Timeout.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -633,4 +634,22 @@ func deref(b *evotorrest.RawObject) string {
 		return "<nil>"
 	}
 	return string(*b)
+}
+
+// TestAnUntrustedCertificateIsNotRetried: a server whose certificate this machine does not
+// trust (its CA in no bundle) gets one request, and the error says why; asking again would get
+// the same certificate.
+func TestAnUntrustedCertificateIsNotRetried(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answerJSON(w, 200, `{"id":"s"}`)
+	}))
+	defer srv.Close()
+	c, _ := newTestClient(t, srv.URL, Config{MaxAttempts: 4})
+	_, err := c.Session(NewCloudToken(testToken)).Store(context.Background(), "s")
+	if err == nil || !strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "attempts") {
+		t.Fatalf("err %v: want a certificate error after one attempt", err)
+	}
+	if strings.Contains(err.Error(), testToken) {
+		t.Fatal("the token is in the error")
+	}
 }
