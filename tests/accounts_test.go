@@ -47,6 +47,7 @@ func (e *env) tokenWorks(token string) bool {
 }
 
 func TestAccountStory(t *testing.T) {
+	t.Parallel() // on databases of its own: runs beside the others
 	eachBackend(t, func(t *testing.T, b backend) {
 		t.Run("accounts add, verify, token works", func(t *testing.T) {
 			e := newEnv(t, b)

@@ -113,6 +113,7 @@ var listingOf = map[string]string{
 // API, returns each object exactly as sent (field by field, numbers as written); every event
 // fixture is in the user's inbox byte for byte and reflected in the user's state.
 func TestEveryFixtureReadsBackAsSent(t *testing.T) {
+	t.Parallel() // on databases of its own: runs beside the others
 	entries, _ := readFixtureNames(t)
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, name := range entries {

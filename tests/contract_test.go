@@ -27,6 +27,7 @@ func fixtureOperation(t *testing.T, name string) cloud.Operation {
 // credential, each on a fresh database holding the accounts the verify fixtures log in to, and
 // requires 200 — and, for events and notifications, the body stored byte for byte.
 func TestEveryEvotorFixtureIsAccepted(t *testing.T) {
+	t.Parallel() // on databases of its own: runs beside the others
 	names, _ := readFixtureNames(t)
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, name := range names {

@@ -63,6 +63,7 @@ func webhookRequestExamples(t *testing.T) []requestExample {
 // notification is sent by a user created first, on the store of the path parameter's example;
 // user/verify's example logs in to the account its sample names.
 func TestEveryRequestExampleIsAccepted(t *testing.T) {
+	t.Parallel() // on databases of its own: runs beside the others
 	examples := webhookRequestExamples(t)
 	if len(examples) < 38 { // as many as the spec had when this test was written
 		t.Fatalf("only %d request examples", len(examples))

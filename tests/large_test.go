@@ -50,6 +50,7 @@ func writeProduct(b *bytes.Buffer, i int, price string) {
 
 // TestTenMegabyteCatalogueIsStoredWhole: Evotor sends whole catalogues in one body.
 func TestTenMegabyteCatalogueIsStoredWhole(t *testing.T) {
+	t.Parallel() // on databases of its own: runs beside the others
 	body := catalogue(10 << 20)
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
@@ -163,6 +164,7 @@ func cutShort(body []byte) []byte {
 // those three are rewritten (updated_at) and re-indexed (barcodes), and the rest kept as is;
 // a product sent changed and then as stored is stored as sent last.
 func TestResentCatalogueRewritesOnlyChangedProducts(t *testing.T) {
+	t.Parallel() // on databases of its own: runs beside the others
 	body := catalogue(1_300_000)
 	n := bytes.Count(body, []byte(`"uuid"`))
 	changed := map[int]bool{7: true, n / 2: true, n - 1: true}

@@ -1,10 +1,13 @@
 package tests
 
 import (
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +87,12 @@ func undeclaredAnswers() []string {
 }
 
 func TestMain(m *testing.M) {
+	// Most parallel tests here wait (on retries, on the forwarding's pace, on their databases)
+	// more than they compute: four at a time on a two-CPU machine, unless -parallel says.
+	flag.Parse()
+	if !flagSet("test.parallel") {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
+	}
 	code := m.Run()
 	gobuild.Cleanup()
 	if code == 0 {
@@ -94,6 +103,12 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// flagSet reports whether the command line set the flag.
+func flagSet(name string) (set bool) {
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // TestEveryMappedStatusIsDeclared: for each operation, every status the error mapper can give
