@@ -79,6 +79,21 @@ func (s *Store) AccountByEvotorUser(ctx context.Context, userID string) (Account
 // create for the same user already succeeded (Evotor retries), reuses that account; either way
 // it records a new user token. ErrLoginTaken when a.Login belongs to another account.
 func (s *Store) RegisterEvotorUser(ctx context.Context, userID string, a NewAccount, tokenHash []byte) (Account, error) {
+	acc, err := s.registerEvotorUser(ctx, userID, a, tokenHash, errCreateRaced)
+	if errors.Is(err, errCreateRaced) {
+		// The login's index refused the insert: another account has the login, or a
+		// concurrent copy of this create committed first (PostgreSQL checks the login's index
+		// before the user's, so ON CONFLICT did not apply). Once more: the copy's account is
+		// found and reused; a login taken by another account is refused again.
+		acc, err = s.registerEvotorUser(ctx, userID, a, tokenHash, ErrLoginTaken)
+	}
+	return acc, err
+}
+
+// errCreateRaced: RegisterEvotorUser's insert hit the login's unique index.
+var errCreateRaced = errors.New("storage: user create raced")
+
+func (s *Store) registerEvotorUser(ctx context.Context, userID string, a NewAccount, tokenHash []byte, taken error) (Account, error) {
 	var acc Account
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		err := tx.Where("evotor_user_id = ?", userID).Take(&acc).Error
@@ -88,7 +103,7 @@ func (s *Store) RegisterEvotorUser(ctx context.Context, userID string, a NewAcco
 			acc.EvotorUserID = &userID
 			res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "evotor_user_id"}}, DoNothing: true}).Create(&acc)
 			if errors.Is(res.Error, gorm.ErrDuplicatedKey) {
-				return ErrLoginTaken
+				return taken
 			}
 			if res.Error != nil {
 				return res.Error
