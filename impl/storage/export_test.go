@@ -15,3 +15,9 @@ func SetProductBatchRows(n int) (restore func()) {
 	productBatchRows = n
 	return func() { productBatchRows = old }
 }
+
+// Pragma reads a SQLite pragma on the store's own connection.
+func (s *Store) Pragma(name string) (value string, err error) {
+	err = s.db.Raw("PRAGMA " + name).Row().Scan(&value)
+	return value, err
+}

@@ -139,8 +139,11 @@ func open(cfg Config) (*Store, error) {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
+		// cache_size: 32 MiB of pages (SQLite's default is 2 MB). A catalogue's transaction
+		// spilled its dirty pages to the WAL mid-way, and every index insert into a database of a
+		// gigabyte read its pages back through a system call: a fifth of a 10 MB catalogue's time.
 		dsn := "file:" + filepath.Join(cfg.DataDir, SQLiteFile) +
-			"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)"
+			"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)&_pragma=cache_size(-32768)"
 		dialector, s.dialect = sqlite.Open(dsn), goose.DialectSQLite3
 	default:
 		return nil, fmt.Errorf("DATABASE_URL must start with postgres:// (or be unset for SQLite)")

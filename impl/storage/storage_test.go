@@ -242,3 +242,18 @@ func TestLateEventsDoNotUndoNewerOnes(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteRunsAsConfigured: the server's SQLite connection is durable (WAL, synchronous
+// FULL = 2) and keeps 32 MiB of pages (cache_size in KiB, negative), not SQLite's 2 MB.
+func TestSQLiteRunsAsConfigured(t *testing.T) {
+	st, err := storage.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "cache_size": "-32768", "foreign_keys": "1"} {
+		if got, err := st.Pragma(name); err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q (%v), want %q", name, got, err, want)
+		}
+	}
+}
