@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	_ "github.com/jackc/pgx/v5/stdlib" // the admin connection that creates and drops schemas
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
