@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/libtnb/sqlite"
 	_ "github.com/jackc/pgx/v5/stdlib" // the admin connection that creates and drops schemas
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
