@@ -75,14 +75,7 @@ var productBatchRows = 1000
 // Products are keyed by (owner, store, uuid), so no owner check can apply to them: what
 // protects a catalogue is the store claim, which must come first (ClaimStores) and fails when
 // the store is another user's.
-//
-// On SQLite a catalogue yields between batches of yieldRows products when other deliveries
-// wait (groupcommit.go), so it may read items twice: before its first part commits, it binds
-// the items not written yet, so that one refused half-way leaves nothing stored.
 func (tx *Tx) UpsertProducts(owner, storeUUID string, items iter.Seq[[]byte], row func(raw []byte) (ProductRow, error)) error {
-	if tx.store.committer != nil && tx.store.committer.busyStore == storeUUID {
-		return errCatalogueBusy // this store's catalogue yielded to us: we go after it
-	}
 	if err := tx.lockCatalogue(storeUUID); err != nil {
 		return err
 	}
@@ -92,23 +85,14 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items iter.Seq[[]byte], ro
 	}
 	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, written: map[string]rawHash{}, at: map[string]int{}}
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
-	readRows := productBatchRows
-	if tx.yield != nil {
-		readRows = min(readRows, yieldRows)
-	}
-	read := make([]readItem, 0, readRows)
-	done := 0
+	read := make([]readItem, 0, productBatchRows)
 	for raw := range items {
 		read = append(read, readItem{raw: raw, sum: sha256.Sum256(raw)})
-		if len(read) == readRows {
+		if len(read) == productBatchRows {
 			if err := b.addRead(read, row); err != nil {
 				return err
 			}
-			done += len(read)
 			read = read[:0]
-			if err := b.letOthersIn(items, done, row); err != nil {
-				return err
-			}
 		}
 	}
 	if err := b.addRead(read, row); err != nil {
@@ -149,39 +133,6 @@ type productBatch struct {
 	whole         map[rawHash]string // the store's hashes, read once; nil: looked up per batch
 	wholeUUIDs    map[string]bool    // the uuids of whole
 	wholeTried    bool
-	checked       bool // the items not written yet were bound once (letOthersIn)
-}
-
-// yieldRows is how many products a catalogue on SQLite writes between two turns it gives to
-// the deliveries waiting (tens of milliseconds).
-const yieldRows = 250
-
-// letOthersIn gives the deliveries waiting a turn (SQLite): the products written so far are
-// committed, the others run, and the catalogue goes on in a new transaction. Before its first
-// turn the items after the first done are bound once, so that none can be refused once part
-// of the catalogue is stored.
-func (b *productBatch) letOthersIn(items iter.Seq[[]byte], done int, row func(raw []byte) (ProductRow, error)) error {
-	if b.tx.yield == nil || !b.tx.store.committer.othersWaiting() {
-		return nil
-	}
-	if !b.checked {
-		b.checked = true
-		i := 0
-		for raw := range items {
-			if i++; i > done {
-				if _, err := row(raw); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if err := b.flush(); err != nil {
-		return err
-	}
-	if err := b.wait(); err != nil {
-		return err
-	}
-	return b.tx.yield(b.tx, b.store)
 }
 
 // wholeStoreRows is the largest store whose hashes a re-sent catalogue reads at once (about
