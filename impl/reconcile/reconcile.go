@@ -205,13 +205,15 @@ func (r *run) sync(ctx context.Context) error {
 // stores reconciles the user's stores and gives the ids Evotor listed and those of our stores
 // it did not list.
 func (r *run) stores(ctx context.Context) (listed, unlisted []string, err error) {
-	items, err := fetch(r.session.Stores(ctx), kindStore)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing stores: %w", err)
-	}
+	// What is stored is read first: a store a webhook brings while Evotor is asked is then
+	// neither stored before nor listed, and nothing marks it.
 	stored, err := r.s.cfg.Store.OwnedStores(ctx, r.user)
 	if err != nil {
 		return nil, nil, err
+	}
+	items, err := fetch(r.session.Stores(ctx), kindStore)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing stores: %w", err)
 	}
 	err = reconcileKind(ctx, r, storage.TableStores, "", items, stored,
 		func(raw []byte) (storage.StoreRow, error) { return r.s.cfg.Rows.Store(r.user, raw) },
@@ -231,13 +233,13 @@ func (r *run) stores(ctx context.Context) (listed, unlisted []string, err error)
 }
 
 func (r *run) devices(ctx context.Context) error {
+	stored, err := r.s.cfg.Store.OwnedDevices(ctx, r.user) // first, as in stores
+	if err != nil {
+		return err
+	}
 	items, err := fetch(r.session.Devices(ctx, evotorapi.StoreFilter{}), kindDevice)
 	if err != nil {
 		return fmt.Errorf("listing devices: %w", err)
-	}
-	stored, err := r.s.cfg.Store.OwnedDevices(ctx, r.user)
-	if err != nil {
-		return err
 	}
 	return reconcileKind(ctx, r, storage.TableDevices, "", items, stored,
 		func(raw []byte) (storage.DeviceRow, error) { return r.s.cfg.Rows.Device(r.user, raw) },
@@ -248,13 +250,13 @@ func (r *run) devices(ctx context.Context) error {
 }
 
 func (r *run) employees(ctx context.Context) error {
+	stored, err := r.s.cfg.Store.OwnedEmployees(ctx, r.user) // first, as in stores
+	if err != nil {
+		return err
+	}
 	items, err := fetch(r.session.Employees(ctx, evotorapi.StoreFilter{}), kindEmployee)
 	if err != nil {
 		return fmt.Errorf("listing employees: %w", err)
-	}
-	stored, err := r.s.cfg.Store.OwnedEmployees(ctx, r.user)
-	if err != nil {
-		return err
 	}
 	return reconcileKind(ctx, r, storage.TableEmployees, "", items, stored,
 		func(raw []byte) (storage.EmployeeRow, error) { return r.s.cfg.Rows.Employee(r.user, raw) },
@@ -275,6 +277,10 @@ func (r *run) employees(ctx context.Context) error {
 // every product is Evotor's no longer.
 func (r *run) products(ctx context.Context, store string, listed bool) error {
 	store = evotor.CanonicalID(store)
+	stored, err := r.s.cfg.Store.StoreProducts(ctx, r.user, store) // first, as in stores
+	if err != nil {
+		return err
+	}
 	var items []fetched
 	if listed {
 		products, err := fetch(r.session.Products(ctx, store, evotorapi.ProductFilter{}), kindProduct)
@@ -286,10 +292,6 @@ func (r *run) products(ctx context.Context, store string, listed bool) error {
 			return fmt.Errorf("listing the product groups of store %s: %w", store, err)
 		}
 		items = append(products, groups...)
-	}
-	stored, err := r.s.cfg.Store.StoreProducts(ctx, r.user, store)
-	if err != nil {
-		return err
 	}
 	return reconcileKind(ctx, r, storage.TableProducts, store, items, stored,
 		func(raw []byte) (storage.ProductRow, error) {

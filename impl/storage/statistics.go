@@ -21,8 +21,9 @@ import (
 const analyzeCatalogue = `ANALYZE products (owner_id, store_uuid, uuid, raw_hash), product_barcodes (owner_id, store_uuid, product_uuid)`
 
 // sampleSmall makes that ANALYZE sample 3,000 rows, not 30,000: what the lookups need is
-// the store's rough size, and autovacuum's own ANALYZE, with the full sample, follows within
-// minutes.
+// the store's rough size. Autovacuum's own ANALYZE, with the full sample, replaces these
+// statistics once a tenth of the table has changed (on a table of many stores that may be
+// long after; the plans the lookups need do not depend on the finer figures).
 const sampleSmall = `SET LOCAL default_statistics_target = 10`
 
 // bulkRows is how many new products make a delivery a bulk load.
