@@ -53,6 +53,9 @@ func TestSmallOperationsRefuseLargeBodies(t *testing.T) {
 // Retry-After rather than read (Evotor re-sends); a small body (a receipt) is never held back;
 // once the budget frees, the large one is stored.
 func TestLargeBodiesAtOnceAreBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a load of large bodies: make test runs it")
+	}
 	e := newEnv(t, backends()[0], func(c *impl.APIConfig) { c.BodyBudget = 3 << 20 })
 	user := bearer(e.createUser("01-000000000000001"))
 	body := catalogue(2 << 20)

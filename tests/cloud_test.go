@@ -138,6 +138,9 @@ func TestSimulatorResendsWhenNoAnswerInTime(t *testing.T) {
 }
 
 func TestLoadIsBoundedAndCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a second of load: make test runs it")
+	}
 	e := newEnv(t, backends()[0])
 	c := simulator(t, e.api, bearer(appToken))
 	start := time.Now()
