@@ -109,6 +109,12 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items iter.Seq[[]byte], ro
 
 type rawHash = [sha256.Size]byte
 
+// hashOf is a stored raw_hash as a map key.
+func hashOf(stored []byte) (h rawHash) {
+	copy(h[:], stored)
+	return h
+}
+
 // readItem is an item as read from the body, with its bytes' hash.
 type readItem struct {
 	raw []byte
@@ -334,9 +340,7 @@ func (tx *Tx) productsByHash(owner, storeUUID string, sums [][]byte) (map[rawHas
 		}
 		for _, r := range rows {
 			if r.OwnerID == owner && r.StoreUUID == storeUUID {
-				var h rawHash
-				copy(h[:], r.RawHash)
-				out[h] = r.UUID
+				out[hashOf(r.RawHash)] = r.UUID
 			}
 		}
 	}
@@ -357,9 +361,7 @@ func (tx *Tx) storeHashes(owner, storeUUID string, limit int) (map[rawHash]strin
 	}
 	byHash, uuids := make(map[rawHash]string, len(rows)), make(map[string]bool, len(rows))
 	for _, r := range rows {
-		var h rawHash
-		copy(h[:], r.RawHash)
-		byHash[h], uuids[r.UUID] = r.UUID, true
+		byHash[hashOf(r.RawHash)], uuids[r.UUID] = r.UUID, true
 	}
 	return byHash, uuids, nil
 }
