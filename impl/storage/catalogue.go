@@ -66,11 +66,12 @@ var productBatchRows = 1000
 // batch at a time, and the barcodes of those written re-indexed. A uuid sent twice is stored as
 // sent last.
 //
-// Its cost is its own items', whatever the store holds: the items are looked up a batch at a
-// time, by their bytes' hash (products_raw_hash), so Evotor's small notifications (a merchant
-// edited a product) stay small in a store of 25,000, and a re-sent catalogue costs a lookup
-// per item, not 25,000 updates: an item whose bytes are those stored is not even made a row.
-// Into an empty store nothing is looked up.
+// Its cost is its own items', whatever the store holds: the items of a batch are looked up by
+// their uuids (the primary key), so Evotor's small notifications (a merchant edited a product)
+// stay small in a store of 25,000, and an item whose bytes hash to what is stored is not
+// written. A re-sent catalogue (its first batch found stored as it is) reads the store's
+// hashes once instead and skips an unchanged item before it is even made a row. Into an
+// empty store nothing is looked up.
 //
 // Products are keyed by (owner, store, uuid), so no owner check can apply to them: what
 // protects a catalogue is the store claim, which must come first (ClaimStores) and fails when
@@ -83,19 +84,19 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items iter.Seq[[]byte], ro
 	if err != nil {
 		return err
 	}
-	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, written: map[string]rawHash{}, at: map[string]int{}}
+	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, row: row, written: map[string]rawHash{}, at: map[string]int{}}
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
 	read := make([]readItem, 0, productBatchRows)
 	for raw := range items {
 		read = append(read, readItem{raw: raw, sum: sha256.Sum256(raw)})
 		if len(read) == productBatchRows {
-			if err := b.addRead(read, row); err != nil {
+			if err := b.addRead(read); err != nil {
 				return err
 			}
 			read = read[:0]
 		}
 	}
-	if err := b.addRead(read, row); err != nil {
+	if err := b.addRead(read); err != nil {
 		return err
 	}
 	if err := b.flush(); err != nil {
@@ -125,17 +126,18 @@ type readItem struct {
 type productBatch struct {
 	tx           *Tx
 	owner, store string
-	empty        bool               // the store held no product when the delivery began
+	empty        bool // the store held no product when the delivery began
+	row          func(raw []byte) (ProductRow, error)
 	written      map[string]rawHash // uuid → the hash this delivery gave it
 	rows         []ProductRow
 	replaces     []bool         // rows[i] replaces a stored product (its old barcodes go)
 	at           map[string]int // uuid -> index in rows
 	writing      chan error     // the batch being written, if any
 	fresh        int            // products new to the store
-	// A re-sent catalogue: once a batch's lookup finds most of its items stored as they are,
-	// the store's hashes are read at once (if the store is not too large) instead of a lookup
-	// per batch.
-	looked, found int                // items looked up a batch at a time, and of them found stored
+	// A re-sent catalogue: once the batches looked up find most of their items stored as they
+	// are, the store's hashes are read at once (if the store is not too large) instead of a
+	// lookup per batch.
+	looked, found int                // items looked up a batch at a time, and of them found stored as they are
 	whole         map[rawHash]string // the store's hashes, read once; nil: looked up per batch
 	wholeUUIDs    map[string]bool    // the uuids of whole
 	wholeTried    bool
@@ -146,101 +148,98 @@ type productBatch struct {
 // than a bounded multiple of the items that asked for it.
 const wholeStoreRows = 40_000
 
-// addRead skips the items stored as they are, and binds and adds the others.
-func (b *productBatch) addRead(read []readItem, row func(raw []byte) (ProductRow, error)) error {
+// addRead adds the items that differ from what is stored (and from what this delivery wrote).
+func (b *productBatch) addRead(read []readItem) error {
 	if len(read) == 0 {
 		return nil
 	}
-	var stored map[rawHash]string // hash → the uuid stored with exactly these bytes
 	if !b.empty {
 		// The lookups share the transaction's connection with the batch being written: one
 		// statement at a time on it (a COPY cannot run while a lookup's rows are read).
 		if err := b.wait(); err != nil {
 			return err
 		}
+		if err := b.readWholeIfResent(); err != nil {
+			return err
+		}
+	}
+	if b.whole != nil {
+		for _, it := range read {
+			if uuid, ok := b.whole[it.sum]; ok {
+				if w, rewritten := b.written[uuid]; !rewritten || w == it.sum {
+					continue // stored with these very bytes (and not changed since by this delivery)
+				}
+			}
+			r, err := b.bind(it.raw)
+			if err == nil {
+				err = b.add(r, it.sum, b.wholeUUIDs[r.UUID])
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rows := make([]ProductRow, len(read))
+	for i, it := range read {
 		var err error
-		if stored, err = b.lookup(read); err != nil {
+		if rows[i], err = b.bind(it.raw); err != nil {
 			return err
 		}
 	}
-	var changed []ProductRow
-	var sums []rawHash
-	bound := map[string]rawHash{} // uuid → the hash last bound here (it comes after b.written's)
-	for _, it := range read {
-		if uuid, ok := stored[it.sum]; ok {
-			w, rewritten := bound[uuid]
-			if !rewritten {
-				w, rewritten = b.written[uuid]
-			}
-			if !rewritten || w == it.sum {
-				continue // stored with these very bytes (and not changed since by this delivery)
-			}
-		}
-		r, err := row(it.raw)
-		if err != nil {
-			return err
-		}
-		r.OwnerID, r.StoreUUID, r.UUID = b.owner, b.store, evotor.CanonicalID(r.UUID)
-		changed, sums = append(changed, r), append(sums, it.sum)
-		bound[r.UUID] = it.sum
-	}
-	held, err := b.storedUUIDs(changed)
+	stored, err := b.storedHashes(rows)
 	if err != nil {
 		return err
 	}
-	for i, r := range changed {
-		if err := b.add(r, sums[i], held[r.UUID]); err != nil {
+	for i, r := range rows {
+		sum := read[i].sum
+		storedSum, held := stored[r.UUID]
+		if _, rewritten := b.written[r.UUID]; !rewritten {
+			b.looked++
+			if held && storedSum == sum {
+				b.found++
+				continue // stored with these very bytes
+			}
+		}
+		if err := b.add(r, sum, held); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// lookup finds which of read's hashes the store holds (hash → uuid): by the store's hashes
-// read once, when this is a re-sent catalogue of a store of at most wholeStoreRows; otherwise
-// a batch at a time.
-func (b *productBatch) lookup(read []readItem) (map[rawHash]string, error) {
-	if b.whole == nil && !b.wholeTried && b.looked > 0 && 2*b.found >= b.looked {
-		b.wholeTried = true
-		var err error
-		if b.whole, b.wholeUUIDs, err = b.tx.storeHashes(b.owner, b.store, wholeStoreRows); err != nil {
-			return nil, err
-		}
-	}
-	if b.whole != nil {
-		return b.whole, nil
-	}
-	sums := make([][]byte, len(read))
-	for i := range read {
-		sums[i] = read[i].sum[:]
-	}
-	stored, err := b.tx.productsByHash(b.owner, b.store, sums)
-	b.looked, b.found = b.looked+len(read), b.found+len(stored)
-	return stored, err
+// bind makes a raw item a row of the store.
+func (b *productBatch) bind(raw []byte) (ProductRow, error) {
+	r, err := b.row(raw)
+	r.OwnerID, r.StoreUUID, r.UUID = b.owner, b.store, evotor.CanonicalID(r.UUID)
+	return r, err
 }
 
-// storedUUIDs says which of rows' uuids the store held before this delivery (those this
-// delivery wrote are known from b.written).
-func (b *productBatch) storedUUIDs(rows []ProductRow) (map[string]bool, error) {
-	held := map[string]bool{}
+// readWholeIfResent reads the store's hashes once, when the items looked up so far were
+// mostly found stored as they are: a re-sent catalogue.
+func (b *productBatch) readWholeIfResent() error {
+	if b.whole != nil || b.wholeTried || b.looked == 0 || 2*b.found < b.looked {
+		return nil
+	}
+	b.wholeTried = true
+	var err error
+	b.whole, b.wholeUUIDs, err = b.tx.storeHashes(b.owner, b.store, wholeStoreRows)
+	return err
+}
+
+// storedHashes finds which of rows' uuids the store held before this delivery, with their
+// stored hash (those this delivery wrote are known from b.written).
+func (b *productBatch) storedHashes(rows []ProductRow) (map[string]rawHash, error) {
+	if b.empty {
+		return nil, nil
+	}
 	var lookup []string
 	for _, r := range rows {
-		if _, ok := b.written[r.UUID]; !ok && !b.empty {
-			if b.whole != nil {
-				held[r.UUID] = b.wholeUUIDs[r.UUID]
-				continue
-			}
+		if _, ok := b.written[r.UUID]; !ok {
 			lookup = append(lookup, r.UUID)
 		}
 	}
-	if len(lookup) == 0 {
-		return held, nil
-	}
-	found, err := b.tx.productsByUUID(b.owner, b.store, lookup)
-	for _, u := range found {
-		held[u] = true
-	}
-	return held, err
+	return b.tx.productHashes(b.owner, b.store, lookup)
 }
 
 // add queues a changed product; storedBefore: the store held its uuid before this delivery.
@@ -326,27 +325,6 @@ func (tx *Tx) storeEmpty(owner, storeUUID string) (bool, error) {
 // in time quadratic in their number).
 func (tx *Tx) lookupRows() int { return 5 * tx.batchRows() }
 
-// productsByHash finds which of the hashes the store's products have: hash → uuid. It asks
-// by hash alone, so that the hash's index is the only one the planner can take (given the
-// store too, it may prefer the primary key's prefix: a scan of the whole store), and keeps
-// the store's rows (the same bytes in another store are rare: the bytes hold the uuid).
-func (tx *Tx) productsByHash(owner, storeUUID string, sums [][]byte) (map[rawHash]string, error) {
-	out := map[rawHash]string{}
-	for part := range slices.Chunk(sums, tx.lookupRows()) {
-		var rows []ProductRow
-		err := tx.db.Select("owner_id", "store_uuid", "uuid", "raw_hash").Where("raw_hash IN ?", part).Find(&rows).Error
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			if r.OwnerID == owner && r.StoreUUID == storeUUID {
-				out[hashOf(r.RawHash)] = r.UUID
-			}
-		}
-	}
-	return out, nil
-}
-
 // storeHashes reads the hashes of the store's products (hash → uuid, and the uuids), unless
 // it holds more than limit (nil maps).
 func (tx *Tx) storeHashes(owner, storeUUID string, limit int) (map[rawHash]string, map[string]bool, error) {
@@ -366,16 +344,22 @@ func (tx *Tx) storeHashes(owner, storeUUID string, limit int) (map[rawHash]strin
 	return byHash, uuids, nil
 }
 
-// productsByUUID finds which of the uuids the store holds.
-func (tx *Tx) productsByUUID(owner, storeUUID string, uuids []string) ([]string, error) {
-	var out []string
+// productHashes finds which of the uuids the store holds: uuid → its stored hash.
+func (tx *Tx) productHashes(owner, storeUUID string, uuids []string) (map[string]rawHash, error) {
+	out := make(map[string]rawHash, len(uuids))
 	for part := range slices.Chunk(uuids, tx.lookupRows()) {
-		var found []string
-		err := tx.db.Model(&ProductRow{}).Where("owner_id = ? AND store_uuid = ? AND uuid IN ?", owner, storeUUID, part).Pluck("uuid", &found).Error
+		var rows []struct {
+			UUID    string `gorm:"column:uuid"`
+			RawHash []byte
+		}
+		err := tx.db.Table("products").Select("uuid", "raw_hash").
+			Where("owner_id = ? AND store_uuid = ? AND uuid IN ?", owner, storeUUID, part).Find(&rows).Error
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, found...)
+		for _, r := range rows {
+			out[r.UUID] = hashOf(r.RawHash)
+		}
 	}
 	return out, nil
 }

@@ -18,7 +18,7 @@ import (
 
 // analyzeCatalogue samples only the columns lookups plan on: the whole tables' statistics cost
 // several times the CPU, competing with the deliveries that follow (a re-sent catalogue).
-const analyzeCatalogue = `ANALYZE products (owner_id, store_uuid, uuid, raw_hash), product_barcodes (owner_id, store_uuid, product_uuid)`
+const analyzeCatalogue = `ANALYZE products (owner_id, store_uuid, uuid), product_barcodes (owner_id, store_uuid, product_uuid)`
 
 // sampleSmall makes that ANALYZE sample 3,000 rows, not 30,000: what the lookups need is
 // the store's rough size. Autovacuum's own ANALYZE, with the full sample, replaces these
