@@ -106,6 +106,6 @@ func WebhookRows() reconcile.Rows {
 				return r
 			})(raw)
 		},
-		Product: boundRow(productRow),
+		Product: productRow,
 	}
 }

@@ -3,7 +3,6 @@ package impl
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf16"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -29,18 +27,7 @@ import (
 // the validator accepts: ids of any shape and written with any escapes, amounts as numbers or
 // strings, optional members absent or null, unknown members, one receipt or an array.
 func TestReceiptRowsAreTheBoundReceipts(t *testing.T) {
-	spec, err := generated.GetSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, hash := usertoken.New()
-	v, err := security.NewValidator(spec, security.Config{App: security.AppCredentials{Tokens: []string{uuid.NewString()}}, UserTokens: oneToken{hash}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	e.HTTPErrorHandler = security.ErrorHandler(slog.New(slog.DiscardHandler))
-	e.Use(v.Middleware())
+	e, token := validating(t)
 	var got, want []storage.ReceiptRow
 	var rowsErr error
 	e.POST("/api/v2/receipts", func(c echo.Context) error {
@@ -55,20 +42,8 @@ func TestReceiptRowsAreTheBoundReceipts(t *testing.T) {
 	})
 	rapid.Check(t, func(rt *rapid.T) {
 		body := receiptsBody().Draw(rt, "body")
-		req := httptest.NewRequest(http.MethodPost, "/api/v2/receipts", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			rt.Fatalf("validator refused %s: %d %s", body, rec.Code, rec.Body)
-		}
-		if rowsErr != nil {
-			rt.Fatal(rowsErr)
-		}
-		if !reflect.DeepEqual(got, want) {
-			rt.Fatalf("%s:\ntree  %s\nbound %s", body, dump(got), dump(want))
-		}
+		req := postValidated(rt, e, token, "/api/v2/receipts", body)
+		sameRows(rt, body, rowsErr, got, want)
 		// The rows outlive the request: a value left pointing into the validator's pooled tree
 		// would change under the next request's parse.
 		before, beforeWant := got, want
@@ -81,13 +56,54 @@ func TestReceiptRowsAreTheBoundReceipts(t *testing.T) {
 	})
 }
 
+// validating is an echo server behind the validator, and a user token it accepts.
+func validating(t *testing.T) (*echo.Echo, string) {
+	spec, err := generated.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, hash := usertoken.New()
+	v, err := security.NewValidator(spec, security.Config{App: security.AppCredentials{Tokens: []string{uuid.NewString()}}, UserTokens: oneToken{hash}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	e.HTTPErrorHandler = security.ErrorHandler(slog.New(slog.DiscardHandler))
+	e.Use(v.Middleware())
+	return e, token
+}
+
+// postValidated posts body to path with the user token and fails unless the validator let it
+// through to the handler.
+func postValidated(rt *rapid.T, e *echo.Echo, token, path, body string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		rt.Fatalf("validator refused %s: %d %s", body, rec.Code, rec.Body)
+	}
+	return req
+}
+
+// sameRows fails unless the rows read from the tree are those binding made.
+func sameRows[Row any](rt *rapid.T, body string, err error, tree, bound []Row) {
+	if err != nil {
+		rt.Fatal(err)
+	}
+	if !reflect.DeepEqual(tree, bound) {
+		rt.Fatalf("%s:\ntree  %s\nbound %s", body, dump(tree), dump(bound))
+	}
+}
+
 type oneToken struct{ hash usertoken.Hash }
 
 func (o oneToken) LookupUserToken(_ context.Context, h usertoken.Hash) (usertoken.Record, bool, error) {
 	return usertoken.Record{ID: 1, UserID: "01-000000000000001"}, h == o.hash, nil
 }
 
-func dump(rows []storage.ReceiptRow) string {
+func dump(rows any) string {
 	b, _ := json.Marshal(rows)
 	return string(b)
 }
@@ -126,58 +142,8 @@ func boundMoment(v *generated.EvotorTime) *time.Time {
 	return evotorTime(scalarText(v))
 }
 
-// jsonString writes s as a JSON string, each character escaped as \uXXXX or not, at random.
-func jsonString(t *rapid.T, s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case rapid.Bool().Draw(t, "escape"):
-			for _, u := range utf16.Encode([]rune{r}) {
-				fmt.Fprintf(&b, `\u%04x`, u)
-			}
-		case r == '"' || r == '\\':
-			b.WriteString(`\` + string(r))
-		case r < 0x20:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
 func receiptsBody() *rapid.Generator[string] {
-	id := rapid.OneOf(
-		rapid.Custom(func(t *rapid.T) string {
-			u := uuid.NewString()
-			return map[bool]string{true: strings.ToUpper(u), false: u}[rapid.Bool().Draw(t, "upper")]
-		}),
-		rapid.SampledFrom([]string{"2529", "02-000000000000001", "20170928-3176-40EB-80E2-A11F032E282A", "Ёлка \"№1\"", `a\b`, "😀"}),
-		rapid.StringN(1, 12, -1).Filter(func(s string) bool { return !strings.ContainsRune(s, 0) }), // no column holds NUL
-	)
-	// member: a member written or left out; optional ones may be null.
-	member := func(t *rapid.T, name, value string, optional bool) string {
-		if optional {
-			switch rapid.IntRange(0, 2).Draw(t, name+" presence") {
-			case 0:
-				return ""
-			case 1:
-				return `"` + name + `":null,`
-			}
-		}
-		return `"` + name + `":` + value + ","
-	}
-	str := func(t *rapid.T, label string) string { return jsonString(t, id.Draw(t, label)) }
-	decimal := func(t *rapid.T, label string) string {
-		n := rapid.SampledFrom([]string{"0", "-1", "123.12", "0.000", "984.96", "1e3", "-2.5E-2", "12345678901234567890.5"}).Draw(t, label)
-		if rapid.Bool().Draw(t, label+" as string") && !strings.ContainsAny(n, "eE") {
-			return jsonString(t, n)
-		}
-		return n
-	}
-	object := func(members string) string { return "{" + strings.TrimSuffix(members, ",") + "}" }
+	member, str, decimal, object := jsonMember, jsonID, jsonDecimal, jsonObject
 	item := rapid.Custom(func(t *rapid.T) string {
 		m := member(t, "id", str(t, "item id"), true) + member(t, "name", str(t, "name"), true) +
 			member(t, "itemType", jsonString(t, "NORMAL"), true) + member(t, "measureName", `"шт"`, true)

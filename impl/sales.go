@@ -4,7 +4,10 @@ import (
 	"context"
 	"iter"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/evotor-partner/evotor-partner/generated"
+	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/evotor"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/security"
@@ -21,23 +24,35 @@ func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProduct
 		return nil, err
 	}
 	redelivery, err := s.deliveries.Products(ctx, sender(ctx), delivery(ctx, "createProducts", "", storeParams(req.StoreUuid)),
-		req.StoreUuid, items, boundRow(productRow))
+		req.StoreUuid, items, productRow)
 	if err := delivered(ctx, redelivery, err); err != nil {
 		return nil, err
 	}
 	return generated.CreateProducts200Response{}, nil
 }
 
-// productRow is a product as stored (its owner and store are the delivery's).
-func productRow(p generated.Product, raw []byte) storage.ProductRow {
-	return storage.ProductRow{UUID: p.Uuid, ParentUUID: canonical(p.ParentUuid),
-		IsGroup: p.Group, HasVariants: p.HasVariants, Type: p.Type, Name: p.Name, Code: p.Code,
-		BarCodes: jsonText(p.BarCodes), AlcoCodes: jsonText(p.AlcoCodes), Price: decimalText(p.Price),
-		Quantity: decimalText(p.Quantity), CostPrice: decimalText(p.CostPrice), MeasureName: p.MeasureName,
-		Tax: p.Tax, AllowToSell: p.AllowToSell, ArticleNumber: p.ArticleNumber,
-		AlcoholByVolume: decimalText(p.AlcoholByVolume), AlcoholProductKindCode: decimalText(p.AlcoholProductKindCode),
-		TareVolume: decimalText(p.TareVolume), Raw: raw}
+// productRow is a product as stored (its owner and store are the delivery's), read from its
+// item as the validator read it: parsed by the validator's parser, the values taken from the
+// tree, not bound into the generated model (binding cost a catalogue as much as validating
+// it). TestProductRowsAreTheBoundProducts holds it to the rows binding would give.
+func productRow(raw []byte) (storage.ProductRow, error) {
+	p := productParsers.Get()
+	defer productParsers.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		return storage.ProductRow{}, &apperr.Error{Kind: apperr.Incorrect, Subject: "body", Reason: "a product is not an object", Err: err}
+	}
+	return storage.ProductRow{UUID: string(v.GetStringBytes("uuid")), ParentUUID: canonical(memberText(v, "parentUuid")),
+		IsGroup: v.GetBool("group"), HasVariants: memberBool(v, "hasVariants"), Type: memberText(v, "type"),
+		Name: string(v.GetStringBytes("name")), Code: memberText(v, "code"), BarCodes: memberList(v, "barCodes"),
+		AlcoCodes: memberList(v, "alcoCodes"), Price: memberScalar(v, "price"), Quantity: memberScalar(v, "quantity"),
+		CostPrice: memberScalar(v, "costPrice"), MeasureName: memberText(v, "measureName"), Tax: memberText(v, "tax"),
+		AllowToSell: memberBool(v, "allowToSell"), ArticleNumber: memberText(v, "articleNumber"),
+		AlcoholByVolume: memberScalar(v, "alcoholByVolume"), AlcoholProductKindCode: memberScalar(v, "alcoholProductKindCode"),
+		TareVolume: memberScalar(v, "tareVolume"), Raw: raw}, nil
 }
+
+var productParsers fastjson.ParserPool
 
 // PutDocuments upserts documents of the token user's store, each kept whole.
 func (s *Server) PutDocuments(ctx context.Context, req generated.PutDocumentsRequestObject) (generated.PutDocumentsResponseObject, error) {

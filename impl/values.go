@@ -77,6 +77,31 @@ func memberScalar(v *fastjson.Value, name string) *string {
 	return &t
 }
 
+// memberBool is a boolean member of a validated tree; nil when absent or null.
+func memberBool(v *fastjson.Value, name string) *bool {
+	m := v.Get(name)
+	if m == nil || m.Type() == fastjson.TypeNull {
+		return nil
+	}
+	b := m.Type() == fastjson.TypeTrue
+	return &b
+}
+
+// memberList is jsonText of a list-of-strings member of a validated tree; nil when absent or
+// null.
+func memberList(v *fastjson.Value, name string) *string {
+	m := v.Get(name)
+	if m == nil || m.Type() != fastjson.TypeArray {
+		return nil
+	}
+	elements, _ := m.Array()
+	list := make([]string, len(elements))
+	for i, e := range elements {
+		list[i] = string(e.GetStringBytes())
+	}
+	return jsonText(&list)
+}
+
 // jsonText renders a list as a JSON array; nil for absent.
 func jsonText(list *[]string) *string {
 	if list == nil {
