@@ -19,7 +19,7 @@ import (
 
 // CreateProducts upserts a catalogue (products and groups) of the token user's store.
 func (s *Server) CreateProducts(ctx context.Context, req generated.CreateProductsRequestObject) (generated.CreateProductsResponseObject, error) {
-	items, err := security.BodyItems(ctx)
+	items, err := rawItems(ctx)
 	if err != nil {
 		return nil, err
 	}

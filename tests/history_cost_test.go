@@ -32,7 +32,8 @@ func costRatio(t *testing.T, rounds int, small, big func(round int)) float64 {
 
 // TestAProductsNotificationCostsItsOwnItems: Evotor sends a few products whenever a merchant
 // edits them; such a notification costs the same into a store of 25,000 products as into one
-// of 5 (it used to read every product's hash of the store: 42× on SQLite).
+// of 5 (it used to read every product's hash of the store: 42× on SQLite); so does a
+// catalogue sent again.
 func TestAProductsNotificationCostsItsOwnItems(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a store of 25,000 products")
@@ -57,6 +58,15 @@ func TestAProductsNotificationCostsItsOwnItems(t *testing.T) {
 		}
 		if ratio := costRatio(t, 40, edit(small), edit(big)); ratio > 2 {
 			t.Fatalf("5 products into a store of 25,000 cost %.1f× what they cost into a store of 5", ratio)
+		}
+		// A catalogue of 1,200 sent again costs the same into the store of 25,000 as into a
+		// store of its own 1,200 (it used to read the hashes of every product of a store of up
+		// to 40,000 once its first batch was found stored).
+		const own = "20991231-0000-4000-8000-000000001200"
+		resend := func(store string) func(int) { return func(int) { send(store, products(0, 1200, "1")) } }
+		resend(own)(0)
+		if ratio := costRatio(t, 20, resend(own), resend(big)); ratio > 2 {
+			t.Fatalf("a catalogue of 1,200 sent again into a store of 25,000 cost %.1f× what it cost into a store of 1,200", ratio)
 		}
 	})
 }

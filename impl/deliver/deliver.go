@@ -29,7 +29,7 @@ type UnitOfWork interface {
 	UpsertStores([]storage.StoreRow) error
 	UpsertDevices([]storage.DeviceRow) error
 	UpsertEmployees([]storage.EmployeeRow) error
-	UpsertProducts(owner, store string, items iter.Seq[[]byte], row func(raw []byte) (storage.ProductRow, error)) error
+	UpsertProducts(owner, store string, items [][]byte, row func(raw []byte) (storage.ProductRow, error)) error
 	UpsertDocuments(iter.Seq2[storage.DocumentRow, error]) error
 	// RecordSubscriptionEvent stores the event once and saves the state rule folds.
 	RecordSubscriptionEvent(subscriptionID string, body []byte, rule storage.SubscriptionRule) (storage.SubscriptionEventResult, error)
@@ -227,7 +227,7 @@ func (s *Service) Employees(ctx context.Context, from Sender, d Delivery, rows [
 
 // Products upserts a catalogue of one of the sender's stores (the path's store, claimed
 // first), item by item as the items come.
-func (s *Service) Products(ctx context.Context, from Sender, d Delivery, store string, items iter.Seq[[]byte], row func(raw []byte) (storage.ProductRow, error)) (bool, error) {
+func (s *Service) Products(ctx context.Context, from Sender, d Delivery, store string, items [][]byte, row func(raw []byte) (storage.ProductRow, error)) (bool, error) {
 	store = evotor.CanonicalID(store)
 	return s.notification(ctx, from, d, func(uow UnitOfWork) error {
 		if err := uow.ClaimStores(from.UserID, store); err != nil {

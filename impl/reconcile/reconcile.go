@@ -304,15 +304,12 @@ func (r *run) products(ctx context.Context, store string, listed bool) error {
 			for _, row := range rows {
 				byRaw[string(row.Raw)] = row
 			}
-			items := func(yield func([]byte) bool) {
-				for _, row := range rows {
-					if !yield(row.Raw) {
-						return
-					}
-				}
+			items := make([][]byte, len(rows))
+			for i, row := range rows {
+				items[i] = row.Raw
 			}
 			d := deliver.Delivery{Operation: OpProducts, PathParams: map[string]string{"storeUuid": store}, Body: body}
-			_, err := r.s.deliveries.Products(ctx, deliver.Fetched(r.user), d, store, iter.Seq[[]byte](items),
+			_, err := r.s.deliveries.Products(ctx, deliver.Fetched(r.user), d, store, items,
 				func(raw []byte) (storage.ProductRow, error) { return byRaw[string(raw)], nil })
 			return err
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"iter"
 	"slices"
 	"time"
 
@@ -76,7 +75,7 @@ var productBatchRows = 1000
 // Products are keyed by (owner, store, uuid), so no owner check can apply to them: what
 // protects a catalogue is the store claim, which must come first (ClaimStores) and fails when
 // the store is another user's.
-func (tx *Tx) UpsertProducts(owner, storeUUID string, items iter.Seq[[]byte], row func(raw []byte) (ProductRow, error)) error {
+func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(raw []byte) (ProductRow, error)) error {
 	if err := tx.lockCatalogue(storeUUID); err != nil {
 		return err
 	}
@@ -84,10 +83,10 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items iter.Seq[[]byte], ro
 	if err != nil {
 		return err
 	}
-	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, row: row, written: map[string]rawHash{}, at: map[string]int{}}
+	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, items: len(items), row: row, written: map[string]rawHash{}, at: map[string]int{}}
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
 	read := make([]readItem, 0, productBatchRows)
-	for raw := range items {
+	for _, raw := range items {
 		read = append(read, readItem{raw: raw, sum: sha256.Sum256(raw)})
 		if len(read) == productBatchRows {
 			if err := b.addRead(read); err != nil {
@@ -127,6 +126,7 @@ type productBatch struct {
 	tx           *Tx
 	owner, store string
 	empty        bool // the store held no product when the delivery began
+	items        int  // how many items the delivery carries
 	row          func(raw []byte) (ProductRow, error)
 	written      map[string]rawHash // uuid → the hash this delivery gave it
 	rows         []ProductRow
@@ -143,10 +143,14 @@ type productBatch struct {
 	wholeTried    bool
 }
 
-// wholeStoreRows is the largest store whose hashes a re-sent catalogue reads at once (about
-// 5 MB of memory); a larger store is looked up a batch at a time, so the read costs no more
-// than a bounded multiple of the items that asked for it.
-const wholeStoreRows = 40_000
+// A re-sent catalogue reads the store's hashes at once only if the store holds at most
+// wholeStoreItems times its items, and at most wholeStoreRows products (about 5 MB of memory):
+// the read costs no more than a bounded multiple of the delivery's own items. A catalogue
+// into a larger store is looked up a batch at a time.
+const (
+	wholeStoreItems = 2
+	wholeStoreRows  = 40_000
+)
 
 // addRead adds the items that differ from what is stored (and from what this delivery wrote).
 func (b *productBatch) addRead(read []readItem) error {
@@ -223,7 +227,7 @@ func (b *productBatch) readWholeIfResent() error {
 	}
 	b.wholeTried = true
 	var err error
-	b.whole, b.wholeUUIDs, err = b.tx.storeHashes(b.owner, b.store, wholeStoreRows)
+	b.whole, b.wholeUUIDs, err = b.tx.storeHashes(b.owner, b.store, min(wholeStoreRows, wholeStoreItems*b.items))
 	return err
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -50,7 +49,7 @@ func TestCatalogueCommitsWithItsDelivery(t *testing.T) {
 				if err := tx.ClaimStores(owner, store); err != nil {
 					return err
 				}
-				if err := tx.UpsertProducts(owner, store, slices.Values(items), row); err != nil {
+				if err := tx.UpsertProducts(owner, store, items, row); err != nil {
 					return err
 				}
 				return fail
@@ -101,7 +100,7 @@ func TestCatalogueIsWhatWasSentLast(t *testing.T) {
 					if err := tx.ClaimStores(owner, store); err != nil {
 						return err
 					}
-					return tx.UpsertProducts(owner, store, slices.Values(items), productRowOf)
+					return tx.UpsertProducts(owner, store, items, productRowOf)
 				})
 				if err != nil {
 					rt.Fatalf("delivery %d: %v", d, err)
