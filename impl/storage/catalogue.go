@@ -75,7 +75,15 @@ var productBatchRows = 1000
 // Products are keyed by (owner, store, uuid), so no owner check can apply to them: what
 // protects a catalogue is the store claim, which must come first (ClaimStores) and fails when
 // the store is another user's.
+//
+// On SQLite a catalogue yields between batches of yieldRows products when other deliveries
+// wait (groupcommit.go): before its first part commits, it binds the items not written yet,
+// so that one refused half-way leaves nothing stored. Of the deliveries let in, those that
+// write its store's products, and other catalogues, go after it.
 func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(raw []byte) (ProductRow, error)) error {
+	if tx.store.committer != nil && tx.store.committer.mustWait(storeUUID, len(items)) {
+		return errCatalogueBusy // a catalogue yielded to us: we go after it
+	}
 	if err := tx.lockCatalogue(storeUUID); err != nil {
 		return err
 	}
@@ -85,14 +93,21 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(r
 	}
 	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, items: len(items), row: row, written: map[string]rawHash{}, at: map[string]int{}}
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
-	read := make([]readItem, 0, productBatchRows)
-	for _, raw := range items {
+	readRows := productBatchRows
+	if tx.yield != nil {
+		readRows = min(readRows, yieldRows)
+	}
+	read := make([]readItem, 0, readRows)
+	for i, raw := range items {
 		read = append(read, readItem{raw: raw, sum: sha256.Sum256(raw)})
-		if len(read) == productBatchRows {
+		if len(read) == readRows {
 			if err := b.addRead(read); err != nil {
 				return err
 			}
 			read = read[:0]
+			if err := b.letOthersIn(items[i+1:]); err != nil {
+				return err
+			}
 		}
 	}
 	if err := b.addRead(read); err != nil {
@@ -141,6 +156,36 @@ type productBatch struct {
 	whole         map[rawHash]string // the store's hashes, read once; nil: looked up per batch
 	wholeUUIDs    map[string]bool    // the uuids of whole
 	wholeTried    bool
+	checked       bool // the items not written yet were bound once (letOthersIn)
+}
+
+// yieldRows is how many products a catalogue on SQLite writes between two turns it gives to
+// the deliveries waiting (tens of milliseconds).
+const yieldRows = 100
+
+// letOthersIn gives the deliveries waiting a turn (SQLite): the products written so far are
+// committed, the others run, and the catalogue goes on in a new transaction. Before its first
+// turn the items still to come (rest) are bound once, so that none can be refused once part
+// of the catalogue is stored.
+func (b *productBatch) letOthersIn(rest [][]byte) error {
+	if b.tx.yield == nil || len(rest) == 0 || !b.tx.store.committer.othersWaiting() {
+		return nil
+	}
+	if !b.checked {
+		b.checked = true
+		for _, raw := range rest {
+			if _, err := b.row(raw); err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	if err := b.wait(); err != nil {
+		return err
+	}
+	return b.tx.yield(b.tx, b.store)
 }
 
 // A re-sent catalogue reads the store's hashes at once only if the store holds at most

@@ -19,6 +19,9 @@ type Tx struct {
 	conn      *sql.Conn // the connection the transaction is on (catalogue_postgres.go: COPY)
 	store     *Store
 	duplicate bool
+	// yield, on SQLite, commits what the delivery wrote so far and lets the deliveries waiting
+	// meanwhile run (groupcommit.go); nil where there is no need.
+	yield func(tx *Tx, store string) error
 }
 
 // Redelivery marks the delivery as one already applied: no inbox row is added.
@@ -40,7 +43,7 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 	}
 	defer s.refreshStatistics()
 	return s.transactionOnConn(ctx, func(db *gorm.DB, conn *sql.Conn) error {
-		return s.applyDelivery(ctx, db, conn, entry, apply)
+		return s.applyDelivery(ctx, db, conn, entry, apply, nil)
 	})
 }
 
@@ -48,14 +51,16 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 // row and its forwarding, all in db's transaction; conn is the connection it is on (nil when
 // not known).
 // A large body is compressed for its row while apply runs (inbox_body.go).
-func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, entry InboxEntry, apply func(tx *Tx) error) error {
+func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, entry InboxEntry, apply func(tx *Tx) error,
+	yield func(tx *Tx, store string) error) error {
 	body := prepareInboxBody(entry)
-	tx := &Tx{db: db, conn: conn, store: s}
+	tx := &Tx{db: db, conn: conn, store: s, yield: yield}
 	if apply != nil {
 		if err := apply(tx); err != nil {
 			return err
 		}
 	}
+	db = tx.db // a new transaction, when apply yielded
 	if tx.duplicate {
 		return nil
 	}
