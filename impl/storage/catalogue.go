@@ -78,10 +78,12 @@ var productBatchRows = 1000
 //
 // On SQLite a catalogue yields between batches of yieldRows products when other deliveries
 // wait (groupcommit.go): before its first part commits, it binds the items not written yet,
-// so that one refused half-way leaves nothing stored. Of the deliveries let in, those that
-// write its store's products, and other catalogues, go after it.
+// so that one refused half-way leaves nothing stored. Of the deliveries let in, other
+// catalogues go after it; the products of its store that the others write are newer than its
+// own, and it does not write them over.
 func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(raw []byte) (ProductRow, error)) error {
-	if tx.store.committer != nil && tx.store.committer.mustWait(storeUUID, len(items)) {
+	c := tx.store.committer
+	if c != nil && c.mustWait(len(items)) {
 		return errCatalogueBusy // a catalogue yielded to us: we go after it
 	}
 	if err := tx.lockCatalogue(storeUUID); err != nil {
@@ -91,7 +93,9 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(r
 	if err != nil {
 		return err
 	}
-	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, items: len(items), row: row, written: map[string]rawHash{}, at: map[string]int{}}
+	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, items: len(items), row: row, written: map[string]rawHash{},
+		at: map[string]int{}, overtaken: map[string]bool{}}
+	b.letIn = c != nil && c.busyStore == storeUUID
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
 	readRows := productBatchRows
 	if tx.yield != nil {
@@ -119,7 +123,13 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(r
 	if b.fresh >= bulkRows {
 		tx.store.bulkLoaded()
 	}
-	return b.wait()
+	if err := b.wait(); err != nil {
+		return err
+	}
+	if b.letIn {
+		c.overtake(storeUUID, b.covered)
+	}
+	return nil
 }
 
 type rawHash = [sha256.Size]byte
@@ -142,13 +152,19 @@ type productBatch struct {
 	owner, store string
 	empty        bool // the store held no product when the delivery began
 	items        int  // how many items the delivery carries
-	row          func(raw []byte) (ProductRow, error)
-	written      map[string]rawHash // uuid → the hash this delivery gave it
-	rows         []ProductRow
-	replaces     []bool         // rows[i] replaces a stored product (its old barcodes go)
-	at           map[string]int // uuid -> index in rows
-	writing      chan error     // the batch being written, if any
-	fresh        int            // products new to the store
+	// A catalogue on SQLite, between its turns (letOthersIn): the products that deliveries let
+	// in wrote, newer than its own. A delivery let in during its own store's catalogue's turn
+	// (letIn) gives the products it covers (covered).
+	overtaken map[string]bool
+	letIn     bool
+	covered   []string
+	row       func(raw []byte) (ProductRow, error)
+	written   map[string]rawHash // uuid → the hash this delivery gave it
+	rows      []ProductRow
+	replaces  []bool         // rows[i] replaces a stored product (its old barcodes go)
+	at        map[string]int // uuid -> index in rows
+	writing   chan error     // the batch being written, if any
+	fresh     int            // products new to the store
 	// A re-sent catalogue: once the batches looked up find most of their items stored as they
 	// are, the store's hashes are read at once (if the store is not too large) instead of a
 	// lookup per batch.
@@ -185,7 +201,11 @@ func (b *productBatch) letOthersIn(rest [][]byte) error {
 	if err := b.wait(); err != nil {
 		return err
 	}
-	return b.tx.yield(b.tx, b.store)
+	overtaken, err := b.tx.yield(b.tx, b.store)
+	for _, uuid := range overtaken {
+		b.overtaken[uuid] = true
+	}
+	return err
 }
 
 // A re-sent catalogue reads the store's hashes at once only if the store holds at most
@@ -216,14 +236,18 @@ func (b *productBatch) addRead(read []readItem) error {
 		for _, it := range read {
 			if uuid, ok := b.whole[it.sum]; ok {
 				if w, rewritten := b.written[uuid]; !rewritten || w == it.sum {
+					b.cover(uuid)
 					continue // stored with these very bytes (and not changed since by this delivery)
 				}
 			}
 			r, err := b.bind(it.raw)
-			if err == nil {
-				err = b.add(r, it.sum, b.wholeUUIDs[r.UUID])
-			}
 			if err != nil {
+				return err
+			}
+			if b.cover(r.UUID); b.overtaken[r.UUID] {
+				continue
+			}
+			if err := b.add(r, it.sum, b.wholeUUIDs[r.UUID]); err != nil {
 				return err
 			}
 		}
@@ -241,6 +265,9 @@ func (b *productBatch) addRead(read []readItem) error {
 		return err
 	}
 	for i, r := range rows {
+		if b.cover(r.UUID); b.overtaken[r.UUID] {
+			continue // written since by a delivery let in: newer
+		}
 		sum := read[i].sum
 		storedSum, held := stored[r.UUID]
 		if _, rewritten := b.written[r.UUID]; !rewritten {
@@ -255,6 +282,13 @@ func (b *productBatch) addRead(read []readItem) error {
 		}
 	}
 	return nil
+}
+
+// cover notes a product the delivery covers, when it is let in during its store's catalogue.
+func (b *productBatch) cover(uuid string) {
+	if b.letIn {
+		b.covered = append(b.covered, uuid)
+	}
 }
 
 // bind makes a raw item a row of the store.

@@ -21,7 +21,7 @@ type Tx struct {
 	duplicate bool
 	// yield, on SQLite, commits what the delivery wrote so far and lets the deliveries waiting
 	// meanwhile run (groupcommit.go); nil where there is no need.
-	yield func(tx *Tx, store string) error
+	yield func(tx *Tx, store string) (overtaken []string, err error)
 }
 
 // Redelivery marks the delivery as one already applied: no inbox row is added.
@@ -52,7 +52,7 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 // not known).
 // A large body is compressed for its row while apply runs (inbox_body.go).
 func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, entry InboxEntry, apply func(tx *Tx) error,
-	yield func(tx *Tx, store string) error) error {
+	yield func(tx *Tx, store string) ([]string, error)) error {
 	body := prepareInboxBody(entry)
 	tx := &Tx{db: db, conn: conn, store: s, yield: yield}
 	if apply != nil {

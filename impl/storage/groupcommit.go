@@ -44,9 +44,11 @@ type committer struct {
 
 	waiting atomic.Int64 // deliveries handed to Accept and not yet taken
 	commits atomic.Int64 // transactions committed (tests)
-	// busyStore is the store whose catalogue yields to the jobs running now; behind, how many
-	// jobs of its batch wait behind the job running (committer's goroutine only).
+	// busyStore is the store whose catalogue yields to the jobs running now, overtaken the
+	// products of that store they wrote; behind, how many jobs of its batch wait behind the
+	// job running (committer's goroutine only).
 	busyStore string
+	overtaken []string
 	behind    int
 }
 
@@ -201,10 +203,14 @@ func (r *batchRun) run(batch []*commitJob, alone bool) {
 			continue
 		}
 		r.c.behind = len(r.rest)
+		overtaken := len(r.c.overtaken)
 		if alone {
 			j.err = r.apply(j, false)
 		} else {
 			j.err = r.inSavepoint(j)
+		}
+		if j.err != nil {
+			r.c.overtaken = r.c.overtaken[:overtaken] // what it wrote is rolled back
 		}
 		switch {
 		case errors.Is(j.err, errCatalogueBusy):
@@ -273,45 +279,51 @@ func (r *batchRun) inSavepoint(j *commitJob) error {
 
 // apply runs the job in the open transaction; when this batch may yield, the job may too.
 func (r *batchRun) apply(j *commitJob, inSavepoint bool) error {
-	var yield func(tx *Tx, store string) error
+	var yield func(tx *Tx, store string) ([]string, error)
 	if r.mayYield {
-		yield = func(tx *Tx, store string) error { return r.yield(tx, store, inSavepoint) }
+		yield = func(tx *Tx, store string) ([]string, error) { return r.yield(tx, store, inSavepoint) }
 	}
 	return r.c.applyJob(r.tx, j, yield)
 }
 
 // yield commits what is open (the yielding job's writes so far, and the jobs run before it),
 // runs the deliveries waiting meanwhile in a transaction of their own, and opens a new
-// transaction (and savepoint) for the yielding job, which tx then writes in.
-func (r *batchRun) yield(tx *Tx, store string, inSavepoint bool) error {
+// transaction (and savepoint) for the yielding job, which tx then writes in. It returns the
+// products of store that those deliveries wrote (committed): they are newer than the
+// catalogue's.
+func (r *batchRun) yield(tx *Tx, store string, inSavepoint bool) (overtaken []string, err error) {
 	if inSavepoint {
 		if err := r.tx.Exec("RELEASE delivery").Error; err != nil {
-			return fmt.Errorf("%w: %w", errBatchBroken, err)
+			return nil, fmt.Errorf("%w: %w", errBatchBroken, err)
 		}
 	}
 	if err := r.commit(); err != nil {
-		return err
+		return nil, err
 	}
 	// The batch's jobs after the yielding one go now too, with those waiting.
 	others := slices.Concat(r.rest, r.c.takeNow())
 	r.rest, r.c.behind = nil, 0
 	if len(others) > 0 {
-		r.c.busyStore = store
+		r.c.busyStore, r.c.overtaken = store, nil
+		commits := r.c.commits.Load()
 		(&batchRun{c: r.c, deferred: r.deferred}).run(others, false)
-		r.c.busyStore = ""
+		if r.c.commits.Load() > commits { // else nothing they wrote is stored
+			overtaken = r.c.overtaken
+		}
+		r.c.busyStore, r.c.overtaken = "", nil
 	}
 	if err := r.begin(); err != nil {
 		r.tx = nil
-		return err
+		return nil, err
 	}
 	if inSavepoint {
 		if err := r.tx.Exec("SAVEPOINT delivery").Error; err != nil {
 			r.rollback(err)
-			return err
+			return nil, err
 		}
 	}
 	tx.db = r.tx.WithContext(tx.db.Statement.Context)
-	return nil
+	return overtaken, nil
 }
 
 // takeNow takes the jobs already waiting, without waiting for any.
@@ -331,10 +343,16 @@ func (c *committer) takeNow() []*commitJob {
 }
 
 // mustWait reports whether a delivery of a store's products, of n items, must wait for the
-// catalogue yielding to the jobs running now: it writes that catalogue's store, or is a
-// catalogue itself.
-func (c *committer) mustWait(store string, n int) bool {
-	return c.busyStore != "" && (c.busyStore == store || n > yieldRows)
+// catalogue yielding to the jobs running now: it is a catalogue itself.
+func (c *committer) mustWait(n int) bool { return c.busyStore != "" && n > yieldRows }
+
+// overtake notes the products of store a delivery let in wrote (it wrote them whole, or
+// found them stored as they are), when store's catalogue is the one yielding: it will not
+// write them over.
+func (c *committer) overtake(store string, uuids []string) {
+	if c.busyStore == store {
+		c.overtaken = append(c.overtaken, uuids...)
+	}
 }
 
 // othersWaiting reports whether deliveries wait: for the connection, or behind the running
@@ -344,7 +362,7 @@ func (c *committer) othersWaiting() bool { return c.waiting.Load() > 0 || c.behi
 // applyJob runs the delivery with its caller's context values but not its cancellation (that
 // would interrupt the shared transaction), turning a panic of apply into an error here (so its
 // writes are rolled back) and a panic again in the caller.
-func (c *committer) applyJob(db *gorm.DB, j *commitJob, yield func(tx *Tx, store string) error) (err error) {
+func (c *committer) applyJob(db *gorm.DB, j *commitJob, yield func(tx *Tx, store string) ([]string, error)) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			j.panicked = p
