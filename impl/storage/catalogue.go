@@ -429,6 +429,9 @@ func (tx *Tx) storeHashes(owner, storeUUID string, limit int) (map[rawHash]strin
 
 // productHashes finds which of the uuids the store holds: uuid → its stored hash.
 func (tx *Tx) productHashes(owner, storeUUID string, uuids []string) (map[string]rawHash, error) {
+	if tx.store.OnPostgres() {
+		return tx.productHashesPostgres(owner, storeUUID, uuids)
+	}
 	out := make(map[string]rawHash, len(uuids))
 	for part := range slices.Chunk(uuids, tx.lookupRows()) {
 		var rows []struct {

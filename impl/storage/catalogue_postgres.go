@@ -206,6 +206,35 @@ func (tx *Tx) insertProducts(ctx context.Context, sqlTx *sql.Tx, rows []*Product
 	return nil
 }
 
+// productHashesSQL looks a batch's uuids up with one array parameter: one statement text
+// whatever the batch's size (an IN list of n parameters is a new statement for every n,
+// prepared and kept in pgx's per-connection cache), planned as primary-key probes.
+const productHashesSQL = `SELECT p.uuid, p.raw_hash FROM unnest($3::text[]) AS u(uuid)
+	JOIN products p ON p.owner_id = $1 AND p.store_uuid = $2 AND p.uuid = u.uuid`
+
+// productHashesPostgres is productHashes in one statement (productHashesSQL).
+func (tx *Tx) productHashesPostgres(owner, storeUUID string, uuids []string) (map[string]rawHash, error) {
+	sqlTx, err := sqlTx(tx.db)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := sqlTx.QueryContext(tx.db.Statement.Context, productHashesSQL, owner, storeUUID, uuids)
+	if err != nil {
+		return nil, fmt.Errorf("looking products up: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]rawHash, len(uuids))
+	for rows.Next() {
+		var uuid string
+		var sum []byte
+		if err := rows.Scan(&uuid, &sum); err != nil {
+			return nil, err
+		}
+		out[uuid] = hashOf(sum)
+	}
+	return out, rows.Err()
+}
+
 // uniqueBarcodesOf is the product's barcodes, each once.
 func uniqueBarcodesOf(r ProductRow) []string {
 	codes := barcodesOf(r)
