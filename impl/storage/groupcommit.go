@@ -92,24 +92,26 @@ func (c *committer) run() {
 		case <-c.stop:
 			return
 		case first := <-c.jobs:
-			c.commitBatch(c.takeWaiting(first))
+			c.waiting.Add(-1) // first is taken
+			c.commitBatch(c.takeWaiting([]*commitJob{first}))
 		}
 	}
 }
 
-// takeWaiting is first and the jobs already waiting to be taken, without waiting for more.
-func (c *committer) takeWaiting(first *commitJob) []*commitJob {
-	batch := []*commitJob{first}
-	for len(batch) < maxBatch {
+// takeWaiting adds to batch the jobs already waiting to be taken, up to maxBatch, without
+// waiting for more.
+func (c *committer) takeWaiting(batch []*commitJob) []*commitJob {
+	taken := 0
+	for ; len(batch) < maxBatch; taken++ {
 		select {
 		case j := <-c.jobs:
 			batch = append(batch, j)
 		default:
-			c.waiting.Add(-int64(len(batch)))
+			c.waiting.Add(-int64(taken))
 			return batch
 		}
 	}
-	c.waiting.Add(-int64(len(batch)))
+	c.waiting.Add(-int64(taken))
 	return batch
 }
 
@@ -301,7 +303,7 @@ func (r *batchRun) yield(tx *Tx, store string, inSavepoint bool) (overtaken []st
 		return nil, err
 	}
 	// The batch's jobs after the yielding one go now too, with those waiting.
-	others := slices.Concat(r.rest, r.c.takeNow())
+	others := r.c.takeWaiting(slices.Clip(r.rest))
 	r.rest, r.c.behind = nil, 0
 	if len(others) > 0 {
 		r.c.busyStore, r.c.overtaken = store, nil
@@ -324,22 +326,6 @@ func (r *batchRun) yield(tx *Tx, store string, inSavepoint bool) (overtaken []st
 	}
 	tx.db = r.tx.WithContext(tx.db.Statement.Context)
 	return overtaken, nil
-}
-
-// takeNow takes the jobs already waiting, without waiting for any.
-func (c *committer) takeNow() []*commitJob {
-	var batch []*commitJob
-	for len(batch) < maxBatch {
-		select {
-		case j := <-c.jobs:
-			batch = append(batch, j)
-		default:
-			c.waiting.Add(-int64(len(batch)))
-			return batch
-		}
-	}
-	c.waiting.Add(-int64(len(batch)))
-	return batch
 }
 
 // mustWait reports whether a delivery of a store's products, of n items, must wait for the
