@@ -94,7 +94,7 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(r
 		return err
 	}
 	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, items: len(items), row: row, written: map[string]rawHash{},
-		at: map[string]int{}, overtaken: map[string]bool{}}
+		at: map[string]int{}}
 	b.letIn = c != nil && c.busyStore == storeUUID
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
 	readRows := productBatchRows
@@ -153,7 +153,7 @@ type productBatch struct {
 	empty        bool // the store held no product when the delivery began
 	items        int  // how many items the delivery carries
 	// A catalogue on SQLite, between its turns (letOthersIn): the products that deliveries let
-	// in wrote, newer than its own. A delivery let in during its own store's catalogue's turn
+	// in wrote, newer than its own (nil until there are some). A delivery let in during its own store's catalogue's turn
 	// (letIn) gives the products it covers (covered).
 	overtaken map[string]bool
 	letIn     bool
@@ -202,6 +202,9 @@ func (b *productBatch) letOthersIn(rest [][]byte) error {
 		return err
 	}
 	overtaken, err := b.tx.yield(b.tx, b.store)
+	if len(overtaken) > 0 && b.overtaken == nil {
+		b.overtaken = map[string]bool{}
+	}
 	for _, uuid := range overtaken {
 		b.overtaken[uuid] = true
 	}
