@@ -49,8 +49,8 @@ func (r soakReport) write(out string) (bool, error) {
 func (r soakReport) print(w io.Writer) bool {
 	o := r.Options
 	fmt.Fprintf(w, "%s–%s, %s\n", r.Start.UTC().Format("2006-01-02 15:04"), r.End.UTC().Format("15:04 MST"), r.Setting)
-	fmt.Fprintf(w, "evotor mix (`evotor-cloud load --mix evotor`) at %d/s for %s per database, %d users × %d stores, windows of %s; "+
-		"forwarding on, to a receiver in the harness\n", o.rate, shortDuration(o.duration), o.users, o.stores, shortDuration(o.window))
+	fmt.Fprintf(w, "evotor mix (`evotor-cloud load --mix evotor`) at %d/s for %s per database, %d users × %d stores, %d catalogues in 1,000 requests, "+
+		"windows of %s; forwarding on, to a receiver in the harness\n", o.rate, shortDuration(o.duration), o.users, o.stores, o.catalogues, shortDuration(o.window))
 	fmt.Fprintf(w, "Load average %s at the start, %s at the end (on %d CPUs)\n", r.LoadAtStart, r.LoadAtEnd, runtime.NumCPU())
 	var goals [][]string
 	met := 0
@@ -224,6 +224,8 @@ func (res *soakResult) goals(o soakOptions) []goal {
 		fmt.Sprintf("%s at most (%s)", millis(ws[worst].P99), windowLabel(ws[worst])), "≤ " + millis(soakGoalP99),
 		verdict(ws[worst].P99 <= soakGoalP99)})
 
+	gs = append(gs, catalogueGoal(unit, res.Windows))
+
 	growth, at := 1.0, 0
 	for i, w := range ws[1:] {
 		if g := float64(w.P99) / float64(max(ws[0].P99, time.Microsecond)); g > growth {
@@ -274,6 +276,24 @@ func (res *soakResult) goals(o soakOptions) []goal {
 		fmt.Sprintf("%.1f/s at least, %d dropped", lowRate, dropped), fmt.Sprintf("≥ %g/s, 0 dropped", soakGoalRate*float64(o.rate)),
 		verdict(lowRate >= soakGoalRate*float64(o.rate) && dropped == 0)})
 	return gs
+}
+
+// catalogueGoal: every window's p99 of the catalogues (not run when none was sent).
+func catalogueGoal(unit string, windows []soakWindow) goal {
+	g := goal{fmt.Sprintf("p99 of every %s's catalogues (200–2,000 products)", unit), "none sent", "≤ " + millis(soakGoalCatalogueP99), notRun}
+	var worst *cloud.LoadWindow
+	for i := range windows {
+		w := &windows[i].Load
+		if t, ok := w.Kinds["catalogue"]; ok && t.Answered > 0 && (worst == nil || t.P99 > worst.Kinds["catalogue"].P99) {
+			worst = w
+		}
+	}
+	if worst != nil {
+		p99 := worst.Kinds["catalogue"].P99
+		g.measured = fmt.Sprintf("%s at most (%s)", millis(p99), windowLabel(*worst))
+		g.result = verdict(p99 <= soakGoalCatalogueP99)
+	}
+	return g
 }
 
 // writeJSONFile writes v as indented JSON.

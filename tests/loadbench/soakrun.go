@@ -166,7 +166,8 @@ func (r *soakRun) load(ctx context.Context, cloudBin, answers string) error {
 	o := r.o
 	args := []string{"load", "--target", r.server.URL, "--app-token", r.server.appToken, "--mix", "evotor",
 		"--rate", strconv.Itoa(o.rate), "--duration", o.duration.String(), "--window", o.window.String(),
-		"--users", strconv.Itoa(o.users), "--stores", strconv.Itoa(o.stores), "--seed", strconv.FormatUint(o.seed, 10),
+		"--users", strconv.Itoa(o.users), "--stores", strconv.Itoa(o.stores),
+		"--catalogues", strconv.Itoa(o.catalogues), "--seed", strconv.FormatUint(o.seed, 10),
 		"--answers", answers, "--json"}
 	cmd := exec.CommandContext(ctx, cloudBin, args...)
 	stdout, err := cmd.StdoutPipe()

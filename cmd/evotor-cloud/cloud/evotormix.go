@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,35 +16,65 @@ import (
 // Cloud for a few merchants, in the proportions below. Evotor publishes no traffic figures;
 // these follow from how its webhooks are made: every sale on a terminal is a receipt, so
 // receipts dominate; product changes come in small batches as a merchant edits goods, mostly
-// edits of existing ones, and a whole catalogue only when a store is (re)synchronised;
-// documents follow the shifts; inventory lists, subscription and installation events are rare;
-// and Evotor re-sends whatever got no 200 in time, now and then twice at once.
+// edits of existing ones; documents follow the shifts; inventory lists, subscription and
+// installation events are rare; and Evotor re-sends whatever got no 200 in time, now and then
+// twice at once.
 //
-// The stores grow over the run — each catalogue brings about 550 new products — so that a
-// soak shows whether a request's cost grows with what is stored.
-var evotorProportions = []struct {
-	kind   string
-	per100 int // requests of this kind in 100, on average
-}{
-	{"receipt", 70},     // a sale of 1–5 items in one of the user's stores
-	{"products", 15},    // 1–5 products into a store: 4 in 5 edits (a new price) of one already sent, else new
-	{"catalogue", 1},    // 200–2,000 products into a store: half new, half sent before (1 in 10 of them changed)
-	{"documents", 5},    // 1–3 documents of a store's terminal (sales, paybacks, cash in)
-	{"stores", 1},       // the user's whole list of stores, one renamed
-	{"devices", 1},      // the user's whole list of terminals, one renamed
-	{"employees", 1},    // the user's whole list of employees, one renamed
-	{"subscription", 2}, // the next event of the user's subscription: renewed, terms changed, add-ons
-	{"installation", 1}, // the app installed again (a new event id)
-	{"re-send", 2},      // one of the last 1,000 requests (catalogues aside) sent again, byte for byte
-	{"duplicate", 1},    // the request just sent, sent again at once
+// A large batch of products (a catalogue) comes when goods are loaded onto a terminal in bulk:
+// a few times in a store's life. 2 in 1,000 (LoadOptions.Catalogues; receipts make up the
+// difference) is still far more than that (at 200 requests a second, 34,560 catalogues a day,
+// each store of the mix getting one every 50 s), enough for the catalogues to compete with
+// everything else all the time. Its share is under 1 in 100 on purpose: a kind that is 1 in
+// 100 sets the whole mix's p99 by itself, so the soak judges the catalogue by a goal of its own.
+//
+// The stores start as full as a real partner's (each user's first store has
+// evotorSetupLargeStore products, the others evotorSetupStore) and grow over the run (each
+// catalogue brings about 550 new products), so that a soak shows whether a request's cost
+// grows with what is stored.
+var evotorProportions = []evotorShare{
+	{"receipt", 708},                 // a sale of 1–5 items in one of the user's stores
+	{"products", 150},                // 1–5 products into a store: 4 in 5 edits (a new price) of one already sent, else new
+	{"catalogue", defaultCatalogues}, // 200–2,000 products into a store: half new, half sent before (1 in 10 of them changed)
+	{"documents", 50},                // 1–3 documents of a store's terminal (sales, paybacks, cash in)
+	{"stores", 10},                   // the user's whole list of stores, one renamed
+	{"devices", 10},                  // the user's whole list of terminals, one renamed
+	{"employees", 10},                // the user's whole list of employees, one renamed
+	{"subscription", 20},             // the next event of the user's subscription: renewed, terms changed, add-ons
+	{"installation", 10},             // the app installed again (a new event id)
+	{"re-send", 20},                  // one of the last 1,000 requests (catalogues aside) sent again, byte for byte
+	{"duplicate", 10},                // the request just sent, sent again at once
+}
+
+type evotorShare struct {
+	kind    string
+	per1000 int // requests of this kind in 1,000, on average
+}
+
+// evotorShares are evotorProportions with catalogues in 1,000 instead of the default, the
+// difference made up by receipts.
+func evotorShares(catalogues int) []evotorShare {
+	shares := slices.Clone(evotorProportions)
+	for i := range shares {
+		switch shares[i].kind {
+		case "catalogue":
+			shares[i].per1000 = catalogues
+		case "receipt":
+			shares[i].per1000 += defaultCatalogues - catalogues
+		}
+	}
+	return shares
 }
 
 // The evotor mix's sizes.
 const (
-	evotorSetupProducts = 100 // products each store starts with, so that edits have something to edit
-	evotorCatalogueMin  = 200
-	evotorCatalogueMax  = 2000
-	evotorResendWindow  = 1000 // a re-send is one of the last this many requests
+	defaultCatalogues     = 2     // catalogues in 1,000 requests, unless LoadOptions.Catalogues says
+	maxCatalogues         = 100   // LoadOptions.Catalogues at most
+	evotorSetupLargeStore = 20000 // products of each user's first store at the start (a supermarket)
+	evotorSetupStore      = 1000  // products of each other store at the start
+	evotorSetupBatch      = 2000  // products per setup request
+	evotorCatalogueMin    = 200
+	evotorCatalogueMax    = 2000
+	evotorResendWindow    = 1000 // a re-send is one of the last this many requests
 )
 
 // evotorUser is one merchant of the mix: an Evotor user with its token, subscription and stores.
@@ -69,7 +100,8 @@ type evotorProduct struct {
 // evotorMix makes the mix's requests; only the sending loop calls it, one request at a time.
 type evotorMix struct {
 	rand     *rand.Rand
-	app      string // the app credential's Authorization, for events
+	shares   []evotorShare // evotorProportions with the catalogues asked for
+	app      string        // the app credential's Authorization, for events
 	users    []*evotorUser
 	ops      map[string]Operation
 	recent   []delivery // the last evotorResendWindow requests, catalogues and re-sends aside (a ring)
@@ -90,7 +122,8 @@ func (c *Cloud) evotorTraffic(ctx context.Context, o LoadOptions) (func(int) del
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	m := &evotorMix{rand: rand.New(rand.NewPCG(seed, seed>>1)), app: c.cfg.AppAuth, ops: map[string]Operation{}, nextCode: 1}
+	m := &evotorMix{rand: rand.New(rand.NewPCG(seed, seed>>1)), shares: evotorShares(o.Catalogues), app: c.cfg.AppAuth,
+		ops: map[string]Operation{}, nextCode: 1}
 	for _, op := range Operations {
 		m.ops[op.ID] = op
 	}
@@ -157,10 +190,17 @@ func (c *Cloud) evotorSetup(ctx context.Context, o LoadOptions, m *evotorMix, id
 			return nil, err
 		}
 	}
-	for _, s := range u.stores {
-		body := append(groupJSON([]byte("["), s.group), ',')
-		if err := send(m.productsDelivery(u, s, "setup", m.newProducts(s, evotorSetupProducts), body)); err != nil {
-			return nil, err
+	for i, s := range u.stores {
+		n := evotorSetupStore
+		if i == 0 {
+			n = evotorSetupLargeStore
+		}
+		body := append(groupJSON([]byte("["), s.group), ',') // the products' group first
+		for sent := 0; sent < n; sent += evotorSetupBatch {
+			if err := send(m.productsDelivery(u, s, "setup", m.newProducts(s, min(evotorSetupBatch, n-sent)), body)); err != nil {
+				return nil, err
+			}
+			body = []byte("[")
 		}
 	}
 	return u, nil
@@ -201,20 +241,20 @@ func (m *evotorMix) next(int) delivery {
 	return d
 }
 
-// kind draws a kind of request by evotorProportions.
+// kind draws a kind of request by the mix's shares.
 func (m *evotorMix) kind() string {
 	total := 0
-	for _, p := range evotorProportions {
-		total += p.per100
+	for _, p := range m.shares {
+		total += p.per1000
 	}
 	n := m.rand.IntN(total)
-	for _, p := range evotorProportions {
-		if n < p.per100 {
+	for _, p := range m.shares {
+		if n < p.per1000 {
 			return p.kind
 		}
-		n -= p.per100
+		n -= p.per1000
 	}
-	return evotorProportions[0].kind
+	return m.shares[0].kind
 }
 
 // remember keeps d for a later re-send (not a catalogue: a re-send is a small request).

@@ -3,6 +3,7 @@ package cloud
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -12,7 +13,7 @@ import (
 
 // testMix is the evotor mix for users with stores, without a server (no setup sent).
 func testMix(users, stores int) *evotorMix {
-	m := &evotorMix{rand: rand.New(rand.NewPCG(1, 2)), app: "Bearer app", ops: map[string]Operation{}, nextCode: 1}
+	m := &evotorMix{rand: rand.New(rand.NewPCG(1, 2)), shares: evotorShares(defaultCatalogues), app: "Bearer app", ops: map[string]Operation{}, nextCode: 1}
 	for _, op := range Operations {
 		m.ops[op.ID] = op
 	}
@@ -20,7 +21,7 @@ func testMix(users, stores int) *evotorMix {
 		u := &evotorUser{id: "01-00000000000000" + string(rune('1'+i)), auth: "Bearer user", subscription: uuid.NewString(), product: uuid.NewString(), seq: 1}
 		for range stores {
 			s := &evotorStore{uuid: uuid.NewString(), device: uuid.NewString(), employee: uuid.NewString(), group: uuid.NewString()}
-			m.newProducts(s, evotorSetupProducts)
+			m.newProducts(s, evotorSetupStore)
 			u.stores = append(u.stores, s)
 		}
 		m.users = append(m.users, u)
@@ -29,10 +30,18 @@ func testMix(users, stores int) *evotorMix {
 }
 
 // TestEvotorMixKeepsItsProportions: over many requests each kind comes as often as
-// evotorProportions says; every body is JSON for its operation; a re-send or a duplicate is an
-// earlier request byte for byte; the stores grow.
+// evotorProportions says, with the catalogues asked for (receipts making up the difference);
+// every body is JSON for its operation; a re-send or a duplicate is an earlier request byte for
+// byte; the stores grow.
 func TestEvotorMixKeepsItsProportions(t *testing.T) {
+	for _, catalogues := range []int{defaultCatalogues, 10} {
+		t.Run(fmt.Sprintf("%d catalogues in 1,000", catalogues), func(t *testing.T) { testEvotorMixProportions(t, catalogues) })
+	}
+}
+
+func testEvotorMixProportions(t *testing.T, catalogues int) {
 	m := testMix(5, 4)
+	m.shares = evotorShares(catalogues)
 	const n = 20_000
 	counts := map[string]int{}
 	sent := map[string]string{} // body → operation
@@ -72,9 +81,15 @@ func TestEvotorMixKeepsItsProportions(t *testing.T) {
 		}
 	}
 	for _, p := range evotorProportions {
-		share := 100 * float64(counts[p.kind]) / n
-		if math.Abs(share-float64(p.per100)) > 0.5+0.05*float64(p.per100) {
-			t.Errorf("%s: %.2f in 100, want about %d", p.kind, share, p.per100)
+		switch p.kind {
+		case "catalogue":
+			p.per1000 = catalogues
+		case "receipt":
+			p.per1000 -= catalogues - defaultCatalogues
+		}
+		want := float64(p.per1000) / 1000 * n
+		if sd := math.Sqrt(want * (1 - float64(p.per1000)/1000)); math.Abs(float64(counts[p.kind])-want) > 4*sd+1 {
+			t.Errorf("%s: %d in %d, want about %.0f", p.kind, counts[p.kind], n, want)
 		}
 	}
 	after := 0
@@ -83,8 +98,8 @@ func TestEvotorMixKeepsItsProportions(t *testing.T) {
 			after += len(s.products)
 		}
 	}
-	// ~1 catalogue in 100 brings ~550 new products, ~15 small batches ~9 between them
-	if grown := after - before; grown < n/100*400 {
+	// a catalogue brings ~550 new products, 150 small batches in 1,000 ~90
+	if grown := after - before; grown < n*catalogues/1000*400 {
 		t.Errorf("the stores grew by %d products over %d requests", grown, n)
 	}
 }

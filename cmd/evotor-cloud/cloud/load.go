@@ -23,8 +23,10 @@ type LoadOptions struct {
 	MaxInFlight int           // beyond this, arrivals are counted as dropped, not sent
 
 	// The evotor mix: Users users (UserID and the IDs after it; default 5), each with Stores
-	// stores (default 4); Seed fixes its random choices (0: a new seed each run).
+	// stores (default 4); Catalogues in 1,000 requests are catalogues (default 2, at most 100;
+	// receipts make up the difference); Seed fixes its random choices (0: a new seed each run).
 	Users, Stores int
+	Catalogues    int
 	Seed          uint64
 
 	// Progress, when set, gets a snapshot of the run every ProgressEvery (default 1 s).
@@ -64,6 +66,9 @@ func (o LoadOptions) Validate() error {
 	}
 	if o.Users < 0 || o.Stores < 0 || o.Window < 0 {
 		return errors.New("users, stores and window cannot be negative")
+	}
+	if o.Catalogues < 0 || o.Catalogues > maxCatalogues {
+		return fmt.Errorf("catalogues: %d in 1,000, want 0 (the default, %d) to %d", o.Catalogues, defaultCatalogues, maxCatalogues)
 	}
 	return nil
 }
@@ -154,6 +159,9 @@ func (o LoadOptions) withDefaults() LoadOptions {
 	}
 	if o.Stores == 0 {
 		o.Stores = 4
+	}
+	if o.Catalogues == 0 {
+		o.Catalogues = defaultCatalogues
 	}
 	return o
 }
