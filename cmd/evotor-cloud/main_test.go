@@ -383,7 +383,7 @@ func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
 	var windows []cloud.LoadWindow
 	answered := map[string]int{} // kind → deliveries told
 	rep, err := c.Load(context.Background(), cloud.LoadOptions{Rate: 100, Duration: 2 * time.Second, Mix: "evotor",
-		UserID: "01-000000000000101", Users: 2, Stores: 2, Seed: 7, Window: time.Second,
+		UserID: "01-000000000000101", Users: 2, Stores: 2, Catalogues: cloud.DefaultCatalogues, Seed: 7, Window: time.Second,
 		OnWindow: func(w cloud.LoadWindow) { windows = append(windows, w) },
 		OnAnswer: func(a cloud.Answered) {
 			mu.Lock()

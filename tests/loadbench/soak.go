@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
@@ -78,7 +79,7 @@ func soakMain(args []string) int {
 	fs.DurationVar(&o.window, "window", time.Minute, "the report's row: figures per window of this length")
 	fs.IntVar(&o.users, "users", 5, "Evotor users")
 	fs.IntVar(&o.stores, "stores", 4, "stores per user")
-	fs.IntVar(&o.catalogues, "catalogues", 2, "catalogues (200–2,000 products) in 1,000 requests (evotor-cloud load --catalogues)")
+	fs.IntVar(&o.catalogues, "catalogues", cloud.DefaultCatalogues, "catalogues (200–2,000 products) in 1,000 requests (evotor-cloud load --catalogues)")
 	fs.Uint64Var(&o.seed, "seed", 0, "the mix's random choices (0: a new seed each run)")
 	fs.StringVar(&databases, "db", "", "databases, comma-separated: sqlite,postgres (default: both with TEST_DATABASE_URL set, else sqlite)")
 	fs.StringVar(&o.out, "out", "", "directory for the report, its plot (SVG), the raw figures (JSON), the servers' logs and the load's answers (default: a new one under $TMPDIR)")

@@ -34,7 +34,7 @@ import (
 var evotorProportions = []evotorShare{
 	{"receipt", 708},                 // a sale of 1–5 items in one of the user's stores
 	{"products", 150},                // 1–5 products into a store: 4 in 5 edits (a new price) of one already sent, else new
-	{"catalogue", defaultCatalogues}, // 200–2,000 products into a store: half new, half sent before (1 in 10 of them changed)
+	{"catalogue", DefaultCatalogues}, // 200–2,000 products into a store: half new, half sent before (1 in 10 of them changed)
 	{"documents", 50},                // 1–3 documents of a store's terminal (sales, paybacks, cash in)
 	{"stores", 10},                   // the user's whole list of stores, one renamed
 	{"devices", 10},                  // the user's whole list of terminals, one renamed
@@ -59,7 +59,7 @@ func evotorShares(catalogues int) []evotorShare {
 		case "catalogue":
 			shares[i].per1000 = catalogues
 		case "receipt":
-			shares[i].per1000 += defaultCatalogues - catalogues
+			shares[i].per1000 += DefaultCatalogues - catalogues
 		}
 	}
 	return shares
@@ -67,7 +67,7 @@ func evotorShares(catalogues int) []evotorShare {
 
 // The evotor mix's sizes.
 const (
-	defaultCatalogues     = 2     // catalogues in 1,000 requests, unless LoadOptions.Catalogues says
+	DefaultCatalogues     = 2     // catalogues in 1,000 requests, unless LoadOptions.Catalogues says
 	maxCatalogues         = 100   // LoadOptions.Catalogues at most
 	evotorSetupLargeStore = 20000 // products of each user's first store at the start (a supermarket)
 	evotorSetupStore      = 1000  // products of each other store at the start

@@ -23,8 +23,9 @@ type LoadOptions struct {
 	MaxInFlight int           // beyond this, arrivals are counted as dropped, not sent
 
 	// The evotor mix: Users users (UserID and the IDs after it; default 5), each with Stores
-	// stores (default 4); Catalogues in 1,000 requests are catalogues (default 2, at most 100;
-	// receipts make up the difference); Seed fixes its random choices (0: a new seed each run).
+	// stores (default 4); Catalogues in 1,000 requests are catalogues (0 to 100, receipts making
+	// up the difference; the command's default is 2); Seed fixes its random choices (0: a new
+	// seed each run).
 	Users, Stores int
 	Catalogues    int
 	Seed          uint64
@@ -68,7 +69,7 @@ func (o LoadOptions) Validate() error {
 		return errors.New("users, stores and window cannot be negative")
 	}
 	if o.Catalogues < 0 || o.Catalogues > maxCatalogues {
-		return fmt.Errorf("catalogues: %d in 1,000, want 0 (the default, %d) to %d", o.Catalogues, defaultCatalogues, maxCatalogues)
+		return fmt.Errorf("catalogues: %d in 1,000, want 0 to %d", o.Catalogues, maxCatalogues)
 	}
 	return nil
 }
@@ -159,9 +160,6 @@ func (o LoadOptions) withDefaults() LoadOptions {
 	}
 	if o.Stores == 0 {
 		o.Stores = 4
-	}
-	if o.Catalogues == 0 {
-		o.Catalogues = defaultCatalogues
 	}
 	return o
 }
