@@ -74,9 +74,8 @@ func TestAProductsNotificationCostsItsOwnItems(t *testing.T) {
 
 // TestCostsDoNotGrowWithHistory: what a partner's server does for every delivery and every
 // admin page costs the same for a user with a long history as for a new one: 25,000 receipts,
-// 25,000 documents in a store, 25,000 devices, 25,000 deliveries in the inbox and as many
-// forwarded messages,
-// against a user with a few dozen of each (each ratio of medians ≤ 2, measured interleaved).
+// 25,000 documents in a store, 25,000 devices, a subscription of 25,000 events, 25,000
+// deliveries in the inbox and as many forwarded messages, against a user with a few dozen of each (each ratio of medians ≤ 2, measured interleaved).
 func TestCostsDoNotGrowWithHistory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a database with a long history")
@@ -126,6 +125,11 @@ func TestCostsDoNotGrowWithHistory(t *testing.T) {
 			send("postReceipts", newUser, receipts(newUser, i, 1))
 		}
 		send("putDocuments", newUser, documents(newUser, 0, 60, "1"))
+		subs := map[string]string{oldUser: "sub-long", newUser: "sub-new"}
+		for user, sub := range subs {
+			e.sendEvent(subscriptionEvent(sub, user, 1, "SubscriptionCreated", `,"planId":"starter"`))
+		}
+		fillSubscription(t, e, oldUser, subs[oldUser], 25_000)
 		r := newReceiver(t, 1<<30)
 		startForwarding(t, e, forward.Config{}, r.srv.URL)
 		fillInboxAndOutbox(t, e, oldUser, r.srv.URL, 25_000)
@@ -141,6 +145,9 @@ func TestCostsDoNotGrowWithHistory(t *testing.T) {
 			{"a subscription event", func(user string) {
 				e.sendEvent(subscriptionEvent(fmt.Sprintf("sub-%s-%d", user, round), user, 1, "SubscriptionCreated", ""))
 			}},
+			{"the next event of a subscription", func(user string) {
+				e.sendEvent(subscriptionEvent(subs[user], user, 100_000+round, "SubscriptionRenewed", ""))
+			}},
 			{"the newest 50 receipts", func(user string) { e.adminList("receipts", user, "", 50, "") }},
 			{"the newest 50 inbox entries", func(user string) { e.adminList("events", user, "", 50, "") }},
 			{"the newest 50 documents", func(user string) { e.adminList("documents", user, strings.ToLower(stores[user]), 50, "") }},
@@ -153,6 +160,22 @@ func TestCostsDoNotGrowWithHistory(t *testing.T) {
 			})
 		}
 	})
+}
+
+// fillSubscription gives the user's subscription events 2 to n (renewals, written by SQL),
+// the history of years of billing, and saves the state they fold to.
+func fillSubscription(t *testing.T, e *env, user, sub string, n int) {
+	t.Helper()
+	err := e.db.Exec(`WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO subscription_events (event_key, subscription_id, sequence_number, evotor_user_id, type, body, received_at)
+		SELECT ? || ':' || i, ?, i, ?, 'SubscriptionRenewed', ?, ? FROM n`,
+		n, sub, sub, user, subscriptionEvent(sub, user, 2, "SubscriptionRenewed", ""), time.Now().UTC()).Error
+	if err == nil {
+		err = e.db.Exec(`UPDATE subscriptions SET status = 'active', last_sequence = ? WHERE subscription_id = ?`, n, sub).Error
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // fillInboxAndOutbox gives user n more inbox entries, each forwarded (delivered) to

@@ -70,29 +70,37 @@ func Fold(events []Event) State {
 	sort.SliceStable(sorted, func(i, j int) bool { return seq(sorted[i]) < seq(sorted[j]) })
 	s := State{Status: StatusPending}
 	for _, e := range sorted {
-		switch strings.ToLower(e.Type) {
-		case "subscriptioncreated":
-			s.Status = StatusPending
-			if e.TrialPeriodDuration != nil && *e.TrialPeriodDuration != "" {
-				s.Status = StatusTrial
-			}
-			s.TerminationRequested = false
-			s.applyTerms(e)
-		case "subscriptionactivated", "subscriptionrenewed":
-			s.Status = StatusActive
-			s.applyTerms(e)
-		case "subscriptiontermschanged", "addonsupdated":
-			s.applyTerms(e)
-		case "subscriptionterminationrequested":
-			s.TerminationRequested = true
-		case "subscriptionterminated":
-			s.Status = StatusTerminated
-		default:
-			continue
+		s = Step(s, e)
+	}
+	return s
+}
+
+// Step is the state after one more event: Fold(append(events, e)) is Step(Fold(events), e)
+// when e's sequence number is above all of theirs. An event in order (Evotor numbers a
+// subscription's events) so costs the same however many came before it.
+func Step(s State, e Event) State {
+	switch strings.ToLower(e.Type) {
+	case "subscriptioncreated":
+		s.Status = StatusPending
+		if e.TrialPeriodDuration != nil && *e.TrialPeriodDuration != "" {
+			s.Status = StatusTrial
 		}
-		if e.SequenceNumber != nil {
-			s.LastSequence = e.SequenceNumber
-		}
+		s.TerminationRequested = false
+		s.applyTerms(e)
+	case "subscriptionactivated", "subscriptionrenewed":
+		s.Status = StatusActive
+		s.applyTerms(e)
+	case "subscriptiontermschanged", "addonsupdated":
+		s.applyTerms(e)
+	case "subscriptionterminationrequested":
+		s.TerminationRequested = true
+	case "subscriptionterminated":
+		s.Status = StatusTerminated
+	default:
+		return s
+	}
+	if e.SequenceNumber != nil {
+		s.LastSequence = e.SequenceNumber
 	}
 	return s
 }

@@ -173,12 +173,15 @@ func (s *Service) mayNotify(ctx context.Context, from Sender) error {
 	return nil
 }
 
+// subscriptionRule is billing's: how a subscription's state follows from its events.
+var subscriptionRule = storage.SubscriptionRule{Fold: billing.Fold, Step: billing.Step}
+
 // SubscriptionEvent stores a billing event once (by subscription and sequence number) and
-// refolds the subscription's state; result says whether it was new, a re-send, or a re-send
+// updates the subscription's state; result says whether it was new, a re-send, or a re-send
 // with another body (the first is kept).
 func (s *Service) SubscriptionEvent(ctx context.Context, d Delivery, subscriptionID string) (result storage.SubscriptionEventResult, redelivery bool, err error) {
 	redelivery, err = s.event(ctx, d, func(uow UnitOfWork) error {
-		result, err = uow.RecordSubscriptionEvent(subscriptionID, d.Body, billing.Fold)
+		result, err = uow.RecordSubscriptionEvent(subscriptionID, d.Body, subscriptionRule)
 		return err
 	})
 	return result, redelivery, err

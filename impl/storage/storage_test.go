@@ -218,7 +218,7 @@ func TestLateEventsDoNotUndoNewerOnes(t *testing.T) {
 		sub := func(seq int, typ string) {
 			body := fmt.Sprintf(`{"subscriptionId":"sub","productId":"p","userId":%q,"sequenceNumber":%d,"type":%q}`, user, seq, typ)
 			record(body, func(tx *storage.Tx) error {
-				_, err := tx.RecordSubscriptionEvent("sub", []byte(body), billing.Fold)
+				_, err := tx.RecordSubscriptionEvent("sub", []byte(body), storage.SubscriptionRule{Fold: billing.Fold, Step: billing.Step})
 				return err
 			})
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -58,12 +59,19 @@ const (
 	EventKeyConflict                         // same key, different body: the first is kept
 )
 
-// SubscriptionRule folds a subscription's events into its state (the application passes
-// billing.Fold).
-type SubscriptionRule func([]billing.Event) billing.State
+// SubscriptionRule is how a subscription's state follows from its events (the application
+// passes billing's): Fold from all of them; Step from the state and one event numbered after
+// all the others.
+type SubscriptionRule struct {
+	Fold func([]billing.Event) billing.State
+	Step func(billing.State, billing.Event) billing.State
+}
 
-// RecordSubscriptionEvent stores the event once and saves its subscription's state as rule
-// folds it from all its events: the store loads, locks and saves; it decides nothing itself.
+// RecordSubscriptionEvent stores the event once and saves its subscription's state: the store
+// loads, locks and saves; it decides nothing itself. An event numbered after every stored one
+// (Evotor's order) is stepped from the saved state, at a cost that does not grow with the
+// subscription's history; one that is not (late, or without a number) is folded with all the
+// events stored.
 func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte, rule SubscriptionRule) (SubscriptionEventResult, error) {
 	ev, err := billing.ParseEvent(body)
 	if err != nil {
@@ -77,6 +85,10 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte, rule S
 		return 0, err
 	}
 	if err := tx.store.forUpdate(tx.db).Where("subscription_id = ?", subscriptionID).Take(&sub).Error; err != nil {
+		return 0, err
+	}
+	latest, err := latestSequence(tx, subscriptionID)
+	if err != nil {
 		return 0, err
 	}
 	key := subscriptionEventKey(subscriptionID, ev.SequenceNumber, body)
@@ -100,17 +112,22 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte, rule S
 	if err := noteUser(tx.db, ev.UserID, now); err != nil {
 		return 0, err
 	}
-	var stored []SubscriptionEvent
-	if err := tx.db.Where("subscription_id = ?", subscriptionID).Find(&stored).Error; err != nil {
-		return 0, err
-	}
-	events := make([]billing.Event, 0, len(stored))
-	for _, s := range stored {
-		if e, err := billing.ParseEvent(s.Body); err == nil {
-			events = append(events, e)
+	var st billing.State
+	if ev.SequenceNumber != nil && (latest == nil || *ev.SequenceNumber > *latest) {
+		st = rule.Step(sub.state(), ev)
+	} else {
+		var stored []SubscriptionEvent
+		if err := tx.db.Where("subscription_id = ?", subscriptionID).Order("id").Find(&stored).Error; err != nil {
+			return 0, err
 		}
+		events := make([]billing.Event, 0, len(stored))
+		for _, s := range stored {
+			if e, err := billing.ParseEvent(s.Body); err == nil {
+				events = append(events, e)
+			}
+		}
+		st = rule.Fold(events)
 	}
-	st := rule(events)
 	var addons *string
 	if len(st.Addons) > 0 {
 		a := string(st.Addons)
@@ -121,6 +138,28 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte, rule S
 		"device_number": st.DeviceNumber, "next_billing_date": st.NextBillingDate, "addons": addons,
 		"last_sequence": st.LastSequence, "updated_at": now,
 	}).Error
+}
+
+// latestSequence is the highest sequence number of the subscription's stored events (nil: none
+// numbered), read through the index on (subscription_id, sequence_number).
+func latestSequence(tx *Tx, subscriptionID string) (*int64, error) {
+	var seqs []int64
+	err := tx.db.Raw(`SELECT sequence_number FROM subscription_events WHERE subscription_id = ? AND sequence_number IS NOT NULL
+		ORDER BY sequence_number DESC LIMIT 1`, subscriptionID).Scan(&seqs).Error
+	if err != nil || len(seqs) == 0 {
+		return nil, err
+	}
+	return &seqs[0], nil
+}
+
+// state is the subscription's saved state, as the rule folded it.
+func (s Subscription) state() billing.State {
+	st := billing.State{Status: s.Status, TerminationRequested: s.TerminationRequested, PlanID: s.PlanID,
+		DeviceNumber: s.DeviceNumber, NextBillingDate: s.NextBillingDate, LastSequence: s.LastSequence}
+	if s.Addons != nil {
+		st.Addons = json.RawMessage(*s.Addons)
+	}
+	return st
 }
 
 // SubscriptionsOf lists a user's subscriptions.
