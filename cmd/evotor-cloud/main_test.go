@@ -458,8 +458,9 @@ func TestLoadWindowsAndAnswersFile(t *testing.T) {
 		}
 		logged++
 	}
-	// the run's 100, and each user's setup: subscription, installation, user/token, three lists, one catalogue per store
-	if want := 100 + 2*(3+3+1); logged != want {
+	// the run's 100, and each user's setup: subscription, installation, user/token, three lists,
+	// and its one store's 20,000 products in 10 requests of 2,000
+	if want := 100 + 2*(3+3+10); logged != want {
 		t.Errorf("%d answers logged, want %d", logged, want)
 	}
 }
