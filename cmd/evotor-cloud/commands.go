@@ -63,6 +63,7 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 	mix := fs.String("mix", "receipts", "what to send: `receipts|products|mixed|evotor` (evotor: Evotor's proportions of every webhook, several users and stores)")
 	users := fs.Int("users", 5, "evotor mix: how many users (--user-id and the IDs after it)")
 	stores := fs.Int("stores", 4, "evotor mix: stores per user")
+	largeStore := fs.Int("large-store", cloud.DefaultLargeStore, "evotor mix: products of each user's first store at the start (the others get 1,000)")
 	catalogues := fs.Int("catalogues", cloud.DefaultCatalogues, "evotor mix: catalogues (200–2,000 products) in 1,000 requests, 0 to 100 (receipts make up the difference)")
 	seed := fs.Uint64("seed", 0, "evotor mix: the random choices' seed (0: a new one each run)")
 	window := fs.Duration("window", 0, "also report each window of this `length` (e.g. 1m) once its requests have finished: a line each (with --json, a JSON line each), and a table at the end")
@@ -71,7 +72,7 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 	asJSON := jsonFlag(fs)
 	return func(ctx context.Context, _ []string, out cli.Streams) error {
 		opts := cloud.LoadOptions{Rate: *rate, Duration: *duration, Mix: *mix, UserID: *userID,
-			Users: *users, Stores: *stores, Catalogues: *catalogues, Seed: *seed, Window: *window}
+			Users: *users, Stores: *stores, Catalogues: *catalogues, LargeStore: *largeStore, Seed: *seed, Window: *window}
 		if err := opts.Validate(); err != nil {
 			return cli.UsageError(err)
 		}

@@ -383,7 +383,7 @@ func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
 	var windows []cloud.LoadWindow
 	answered := map[string]int{} // kind → deliveries told
 	rep, err := c.Load(context.Background(), cloud.LoadOptions{Rate: 100, Duration: 2 * time.Second, Mix: "evotor",
-		UserID: "01-000000000000101", Users: 2, Stores: 2, Catalogues: cloud.DefaultCatalogues, Seed: 7, Window: time.Second,
+		UserID: "01-000000000000101", Users: 2, Stores: 2, Catalogues: cloud.DefaultCatalogues, LargeStore: 2000, Seed: 7, Window: time.Second,
 		OnWindow: func(w cloud.LoadWindow) { windows = append(windows, w) },
 		OnAnswer: func(a cloud.Answered) {
 			mu.Lock()
@@ -423,7 +423,7 @@ func TestLoadWindowsAndAnswersFile(t *testing.T) {
 	p := newPartner(t, 0)
 	answers := filepath.Join(t.TempDir(), "answers.tsv")
 	r := evotorCloud(t, append([]string{"load", "--mix", "evotor", "--rate", "50", "--duration", "2s", "--window", "1s",
-		"--users", "2", "--stores", "1", "--json", "--quiet", "--answers", answers}, p.flags()...)...)
+		"--users", "2", "--stores", "1", "--large-store", "2000", "--json", "--quiet", "--answers", answers}, p.flags()...)...)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if r.code != 0 || len(lines) != 3 {
 		t.Fatalf("exit %d, %d lines\n%s%s", r.code, len(lines), r.stdout, r.stderr)
@@ -459,8 +459,8 @@ func TestLoadWindowsAndAnswersFile(t *testing.T) {
 		logged++
 	}
 	// the run's 100, and each user's setup: subscription, installation, user/token, three lists,
-	// and its one store's 20,000 products in 10 requests of 2,000
-	if want := 100 + 2*(3+3+10); logged != want {
+	// and its one store's 2,000 products in one request
+	if want := 100 + 2*(3+3+1); logged != want {
 		t.Errorf("%d answers logged, want %d", logged, want)
 	}
 }

@@ -28,7 +28,7 @@ import (
 // 100 sets the whole mix's p99 by itself, so the soak judges the catalogue by a goal of its own.
 //
 // The stores start as full as a real partner's (each user's first store has
-// evotorSetupLargeStore products, the others evotorSetupStore) and grow over the run (each
+// LoadOptions.LargeStore products, DefaultLargeStore unless set; the others evotorSetupStore) and grow over the run (each
 // catalogue brings about 550 new products), so that a soak shows whether a request's cost
 // grows with what is stored.
 var evotorProportions = []evotorShare{
@@ -67,14 +67,14 @@ func evotorShares(catalogues int) []evotorShare {
 
 // The evotor mix's sizes.
 const (
-	DefaultCatalogues     = 2     // catalogues in 1,000 requests, unless LoadOptions.Catalogues says
-	maxCatalogues         = 100   // LoadOptions.Catalogues at most
-	evotorSetupLargeStore = 20000 // products of each user's first store at the start (a supermarket)
-	evotorSetupStore      = 1000  // products of each other store at the start
-	evotorSetupBatch      = 2000  // products per setup request
-	evotorCatalogueMin    = 200
-	evotorCatalogueMax    = 2000
-	evotorResendWindow    = 1000 // a re-send is one of the last this many requests
+	DefaultCatalogues  = 2     // catalogues in 1,000 requests: the commands' default
+	maxCatalogues      = 100   // LoadOptions.Catalogues at most
+	DefaultLargeStore  = 20000 // products of each user's first store at the start (a supermarket), unless LoadOptions.LargeStore says
+	evotorSetupStore   = 1000  // products of each other store at the start
+	evotorSetupBatch   = 2000  // products per setup request
+	evotorCatalogueMin = 200
+	evotorCatalogueMax = 2000
+	evotorResendWindow = 1000 // a re-send is one of the last this many requests
 )
 
 // evotorUser is one merchant of the mix: an Evotor user with its token, subscription and stores.
@@ -193,7 +193,7 @@ func (c *Cloud) evotorSetup(ctx context.Context, o LoadOptions, m *evotorMix, id
 	for i, s := range u.stores {
 		n := evotorSetupStore
 		if i == 0 {
-			n = evotorSetupLargeStore
+			n = o.LargeStore
 		}
 		body := append(groupJSON([]byte("["), s.group), ',') // the products' group first
 		for sent := 0; sent < n; sent += evotorSetupBatch {

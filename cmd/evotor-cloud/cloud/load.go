@@ -26,8 +26,11 @@ type LoadOptions struct {
 	// stores (default 4); Catalogues in 1,000 requests are catalogues (0 to 100, receipts making
 	// up the difference; the command's default is 2); Seed fixes its random choices (0: a new
 	// seed each run).
+	// LargeStore is how many products each user's first store starts with (default 20,000; the
+	// others start with 1,000).
 	Users, Stores int
 	Catalogues    int
+	LargeStore    int
 	Seed          uint64
 
 	// Progress, when set, gets a snapshot of the run every ProgressEvery (default 1 s).
@@ -65,8 +68,8 @@ func (o LoadOptions) Validate() error {
 	if !slices.Contains(Mixes, o.Mix) {
 		return fmt.Errorf("mix %q: want receipts, products, mixed or evotor", o.Mix)
 	}
-	if o.Users < 0 || o.Stores < 0 || o.Window < 0 {
-		return errors.New("users, stores and window cannot be negative")
+	if o.Users < 0 || o.Stores < 0 || o.LargeStore < 0 || o.Window < 0 {
+		return errors.New("users, stores, the large store and window cannot be negative")
 	}
 	if o.Catalogues < 0 || o.Catalogues > maxCatalogues {
 		return fmt.Errorf("catalogues: %d in 1,000, want 0 to %d", o.Catalogues, maxCatalogues)
@@ -160,6 +163,9 @@ func (o LoadOptions) withDefaults() LoadOptions {
 	}
 	if o.Stores == 0 {
 		o.Stores = 4
+	}
+	if o.LargeStore == 0 {
+		o.LargeStore = DefaultLargeStore
 	}
 	return o
 }
