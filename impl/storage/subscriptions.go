@@ -87,10 +87,6 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte, rule S
 	if err := tx.store.forUpdate(tx.db).Where("subscription_id = ?", subscriptionID).Take(&sub).Error; err != nil {
 		return 0, err
 	}
-	latest, err := latestSequence(tx, subscriptionID)
-	if err != nil {
-		return 0, err
-	}
 	key := subscriptionEventKey(subscriptionID, ev.SequenceNumber, body)
 	row := SubscriptionEvent{EventKey: key, SubscriptionID: subscriptionID, SequenceNumber: ev.SequenceNumber,
 		EvotorUserID: ev.UserID, Type: ev.Type, Body: body, ReceivedAt: now}
@@ -112,8 +108,12 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte, rule S
 	if err := noteUser(tx.db, ev.UserID, now); err != nil {
 		return 0, err
 	}
+	inOrder, err := numberedLast(tx, subscriptionID, ev.SequenceNumber)
+	if err != nil {
+		return 0, err
+	}
 	var st billing.State
-	if ev.SequenceNumber != nil && (latest == nil || *ev.SequenceNumber > *latest) {
+	if inOrder {
 		st = rule.Step(sub.state(), ev)
 	} else {
 		var stored []SubscriptionEvent
@@ -140,16 +140,18 @@ func (tx *Tx) RecordSubscriptionEvent(subscriptionID string, body []byte, rule S
 	}).Error
 }
 
-// latestSequence is the highest sequence number of the subscription's stored events (nil: none
-// numbered), read through the index on (subscription_id, sequence_number).
-func latestSequence(tx *Tx, subscriptionID string) (*int64, error) {
-	var seqs []int64
-	err := tx.db.Raw(`SELECT sequence_number FROM subscription_events WHERE subscription_id = ? AND sequence_number IS NOT NULL
-		ORDER BY sequence_number DESC LIMIT 1`, subscriptionID).Scan(&seqs).Error
-	if err != nil || len(seqs) == 0 {
-		return nil, err
+// numberedLast reports whether the event just stored, numbered seq, has the highest number of
+// its subscription's events (unknown types included, which the saved LastSequence does not
+// count): read through the index on (subscription_id, sequence_number). A number is stored
+// once per subscription (the event key), so no other event shares it.
+func numberedLast(tx *Tx, subscriptionID string, seq *int64) (bool, error) {
+	if seq == nil {
+		return false, nil
 	}
-	return &seqs[0], nil
+	var top []int64
+	err := tx.db.Raw(`SELECT sequence_number FROM subscription_events WHERE subscription_id = ? AND sequence_number IS NOT NULL
+		ORDER BY sequence_number DESC LIMIT 1`, subscriptionID).Scan(&top).Error
+	return err == nil && len(top) == 1 && top[0] == *seq, err
 }
 
 // state is the subscription's saved state, as the rule folded it.

@@ -28,9 +28,9 @@ import (
 // 100 sets the whole mix's p99 by itself, so the soak judges the catalogue by a goal of its own.
 //
 // The stores start as full as a real partner's (each user's first store has
-// LoadOptions.LargeStore products, DefaultLargeStore unless set; the others evotorSetupStore) and grow over the run (each
-// catalogue brings about 550 new products), so that a soak shows whether a request's cost
-// grows with what is stored.
+// LoadOptions.LargeStore products, DefaultLargeStore unless set; the others evotorSetupStore)
+// and grow over the run (each catalogue brings about 550 new products), so that a soak shows
+// whether a request's cost grows with what is stored.
 var evotorProportions = []evotorShare{
 	{"receipt", 708},                 // a sale of 1–5 items in one of the user's stores
 	{"products", 150},                // 1–5 products into a store: 4 in 5 edits (a new price) of one already sent, else new

@@ -23,11 +23,10 @@ type LoadOptions struct {
 	MaxInFlight int           // beyond this, arrivals are counted as dropped, not sent
 
 	// The evotor mix: Users users (UserID and the IDs after it; default 5), each with Stores
-	// stores (default 4); Catalogues in 1,000 requests are catalogues (0 to 100, receipts making
-	// up the difference; the command's default is 2); Seed fixes its random choices (0: a new
-	// seed each run).
-	// LargeStore is how many products each user's first store starts with (default 20,000; the
-	// others start with 1,000).
+	// stores (default 4), the first of them starting with LargeStore products (default 20,000;
+	// the others with 1,000); Catalogues in 1,000 requests are catalogues, taken as given (0 to
+	// 100, receipts making up the difference; the commands default to 2); Seed fixes its random
+	// choices (0: a new seed each run).
 	Users, Stores int
 	Catalogues    int
 	LargeStore    int
