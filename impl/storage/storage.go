@@ -145,7 +145,7 @@ func open(cfg Config) (*Store, error) {
 		// gigabyte read its pages back through a system call: a fifth of a 10 MB catalogue's time.
 		dsn := "file:" + filepath.Join(cfg.DataDir, SQLiteFile) +
 			"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)&_pragma=cache_size(-32768)"
-		dialector, s.dialect = sqlite.Open(dsn), goose.DialectSQLite3
+		dialector, s.dialect = sqlite.New(sqlite.Config{DriverName: sqliteDriverName, DSN: dsn}), goose.DialectSQLite3
 	default:
 		return nil, fmt.Errorf("DATABASE_URL must start with postgres:// (or be unset for SQLite)")
 	}
