@@ -95,9 +95,11 @@ bench-hostile:
 ## batches, documents, inventory lists, subscription and installation events, re-sends and
 ## duplicates in Evotor's proportions; 5 users × 4 stores that grow) at 200/s for 10 minutes on
 ## SQLite, then on PostgreSQL (a throw-away one is started), forwarding on to a receiver in the
-## harness: a table every minute and at the end, a plot of p99 and RSS (SVG), PASS/FAIL per goal.
+## harness: a table every minute and at the end, a plot of p99 and RSS (SVG), PASS/FAIL per goal;
+## PostgreSQL's own log (checkpoints, autovacuum, lock waits) is kept beside them.
 ## About 25 minutes; CI does not run it. Flags through SOAK_FLAGS (e.g. -strict, -duration 2m,
 ## -rate 50, -db sqlite; `go run ./tests/loadbench soak -h`).
 .PHONY: soak
 soak:
-	.ci/with-postgres $(GO) run ./tests/loadbench soak $(SOAK_FLAGS)
+	PG_EXTRA_OPTIONS="-c log_autovacuum_min_duration=0 -c log_lock_waits=on" \
+		.ci/with-postgres $(GO) run ./tests/loadbench soak $(SOAK_FLAGS)

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -77,4 +80,33 @@ func (pg postgres) warmWAL(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("WAL warmed: %d segments switched, then CHECKPOINT", warmSegments), nil
+}
+
+// keepPostgresLog copies the server's own log into dir as postgres-server.log, when
+// .ci/with-postgres said where it is (from): the server and its log are removed when the soak
+// ends, and its checkpoints, autovacuum passes and lock waits (make soak logs them) are what a
+// slow minute is matched with.
+func keepPostgresLog(from, dir string) {
+	if from == "" {
+		return
+	}
+	err := func() error {
+		src, err := os.Open(from)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		dst, err := os.Create(filepath.Join(dir, "postgres-server.log"))
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(dst, src); err != nil {
+			_ = dst.Close()
+			return err
+		}
+		return dst.Close()
+	}()
+	if err != nil {
+		progress("PostgreSQL's own log not kept: " + err.Error())
+	}
 }

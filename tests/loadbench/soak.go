@@ -48,6 +48,7 @@ type soakOptions struct {
 	seed             uint64
 	databases        []string // soakSQLite, soakPostgres
 	databaseURL      string   // where PostgreSQL's database is made (TEST_DATABASE_URL)
+	postgresLog      string   // that server's own log, kept beside the report (TEST_POSTGRES_LOG; "": none)
 	out              string   // the report, the plot, the raw figures, the logs; the SQLite data is removed after its run
 	strict           bool
 }
@@ -91,6 +92,7 @@ func soakMain(args []string) int {
 		return 2
 	}
 	o.databaseURL = os.Getenv("TEST_DATABASE_URL")
+	o.postgresLog = os.Getenv("TEST_POSTGRES_LOG")
 	var err error
 	if o.databases, err = soakDatabases(databases, o.databaseURL); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench soak:", err)

@@ -114,6 +114,7 @@ func soakDatabase(ctx context.Context, bins binaries, dir string, o soakOptions,
 		}
 		run.size = postgresSize(databaseURL)
 		run.postgres = postmasterOf(databaseURL)
+		defer keepPostgresLog(o.postgresLog, dir)
 	} else {
 		run.res.Setting = "SQLite: WAL, synchronous FULL; size: the data directory's files (database, WAL, shared memory)"
 		dataDir := filepath.Join(dir, name+"-data") // startPartner's
