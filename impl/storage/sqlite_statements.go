@@ -44,9 +44,8 @@ func (d sqliteDriver) Open(name string) (driver.Conn, error) {
 		return nil, err
 	}
 	conn, ok := c.(sqliteConn)
-	if !ok {
-		_ = c.Close()
-		return nil, driver.ErrSkip
+	if !ok { // not modernc's connection as this file knows it: used as it is, uncached
+		return c, nil
 	}
 	cached := &cachingConn{sqliteConn: conn}
 	cached.stmts, _ = simplelru.NewLRU(d.statements, func(_ string, s *cachedStmt) { s.evict() })
@@ -85,7 +84,8 @@ func (s *cachedStmt) evict() {
 	}
 }
 
-// statement is query's prepared statement, nil when it is busy.
+// statement is query's prepared statement, nil when it is busy (the caller runs the text
+// uncached). A text that fails to prepare fails the same way run uncached: its error is final.
 func (c *cachingConn) statement(ctx context.Context, query string) (*cachedStmt, error) {
 	if s, ok := c.stmts.Get(query); ok {
 		if s.busy {
@@ -104,7 +104,10 @@ func (c *cachingConn) statement(ctx context.Context, query string) (*cachedStmt,
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	s, err := c.statement(ctx, query)
-	if err != nil || s == nil {
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
 		return c.sqliteConn.ExecContext(ctx, query, args)
 	}
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
@@ -112,7 +115,10 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	s, err := c.statement(ctx, query)
-	if err != nil || s == nil {
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
 		return c.sqliteConn.QueryContext(ctx, query, args)
 	}
 	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -90,22 +89,10 @@ func keepPostgresLog(from, dir string) {
 	if from == "" {
 		return
 	}
-	err := func() error {
-		src, err := os.Open(from)
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		dst, err := os.Create(filepath.Join(dir, "postgres-server.log"))
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(dst, src); err != nil {
-			_ = dst.Close()
-			return err
-		}
-		return dst.Close()
-	}()
+	log, err := os.ReadFile(from) // megabytes at most: a throw-away server's one run
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "postgres-server.log"), log, 0o644)
+	}
 	if err != nil {
 		progress("PostgreSQL's own log not kept: " + err.Error())
 	}
