@@ -66,13 +66,15 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 	largeStore := fs.Int("large-store", cloud.DefaultLargeStore, "evotor mix: products of each user's first store at the start (the others get 1,000)")
 	catalogues := fs.Int("catalogues", cloud.DefaultCatalogues, "evotor mix: catalogues (200–2,000 products) in 1,000 requests, 0 to 100 (receipts make up the difference)")
 	seed := fs.Uint64("seed", 0, "evotor mix: the random choices' seed (0: a new one each run)")
+	history := fs.Int("history", 0, "first send this many of the mix's requests as fast as the server answers (16 at a time), not timed: a database with a past")
+	historyDrain := fs.String("history-drain", "", "after the history, wait until the evotor-partner whose metrics are at this `URL` has forwarded it all (at most 5 minutes)")
 	window := fs.Duration("window", 0, "also report each window of this `length` (e.g. 1m) once its requests have finished: a line each (with --json, a JSON line each), and a table at the end")
 	answers := fs.String("answers", "", "write one line per finished delivery to this `file`: status, operationId, kind, SHA-256 of the body (to check what a forwarding receiver got)")
 	quiet := fs.Bool("quiet", false, "no progress line every second on stderr")
 	asJSON := jsonFlag(fs)
 	return func(ctx context.Context, _ []string, out cli.Streams) error {
 		opts := cloud.LoadOptions{Rate: *rate, Duration: *duration, Mix: *mix, UserID: *userID,
-			Users: *users, Stores: *stores, Catalogues: *catalogues, LargeStore: *largeStore, Seed: *seed, Window: *window}
+			Users: *users, Stores: *stores, Catalogues: *catalogues, LargeStore: *largeStore, Seed: *seed, Window: *window, History: *history}
 		if err := opts.Validate(); err != nil {
 			return cli.UsageError(err)
 		}
@@ -80,6 +82,7 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 		if err != nil {
 			return err
 		}
+		opts.AfterHistory = historyDone(out.Stderr, *historyDrain)
 		if !*quiet {
 			opts.Progress = (&progress{w: out.Stderr}).print
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 )
@@ -79,4 +81,24 @@ func (l *answerLog) close() error {
 		err = cerr
 	}
 	return err
+}
+
+// historyDone is --history's report (a line on stderr, which `loadbench soak` keeps), after
+// waiting, with --history-drain, for the server to forward the history.
+func historyDone(stderr io.Writer, drainMetrics string) func(context.Context, time.Duration) error {
+	return func(ctx context.Context, took time.Duration) error {
+		line := fmt.Sprintf("history: sent in %.1f s", took.Seconds())
+		if drainMetrics != "" {
+			waited, drained, err := cloud.WaitForwarded(ctx, drainMetrics, 5*time.Minute)
+			if err != nil {
+				return fmt.Errorf("--history-drain: %w", err)
+			}
+			if !drained {
+				return fmt.Errorf("--history-drain: still forwarding the history after %s", waited.Round(time.Second))
+			}
+			line += fmt.Sprintf(", forwarded %.1f s later", waited.Seconds())
+		}
+		fmt.Fprintln(stderr, line)
+		return nil
+	}
 }

@@ -128,7 +128,7 @@ func TestEachCommandsHelpShowsItsOwnFlags(t *testing.T) {
 	}{
 		{"lifecycle", []string{"--login", "--password"}, []string{"--rate", "--op", "--quiet", "--user-token"}},
 		{"replay", []string{"--op", "--store", "--user-token"}, []string{"--rate", "--login", "--quiet"}},
-		{"load", []string{"--rate", "--duration", "--mix", "--quiet", "--users", "--stores", "--seed", "--window", "--answers"}, []string{"--login", "--op", "--store"}},
+		{"load", []string{"--rate", "--duration", "--mix", "--quiet", "--users", "--stores", "--seed", "--window", "--answers", "--history", "--history-drain"}, []string{"--login", "--op", "--store"}},
 	}
 	for _, c := range cases {
 		for _, args := range [][]string{{c.command, "--help"}, {c.command, "-h"}, {"help", c.command}, {c.command, "help"}} {
@@ -371,8 +371,10 @@ func startReadingStderr(t *testing.T, args ...string) (*exec.Cmd, *strings.Build
 }
 
 // TestEvotorMixIsAcceptedWindowedAndLogged: the evotor mix against the real API (in process,
-// SQLite): every delivery, the setup's included, is answered 200; the windows come in order as
-// they end and add up to the run; the kinds add up to the run; each delivery is told once.
+// SQLite): every delivery, the setup's and the history's included, is answered 200; the history
+// is all sent and answered before AfterHistory and the timed run, and is not in the report; the
+// windows come in order as they end and add up to the run; the kinds add up to the run; each
+// delivery is told once.
 func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
 	p := newPartner(t, 0)
 	c, err := cloud.New(cloud.Config{Target: p.URL, AppAuth: "Bearer " + appToken})
@@ -382,8 +384,20 @@ func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
 	var mu sync.Mutex
 	var windows []cloud.LoadWindow
 	answered := map[string]int{} // kind → deliveries told
+	const history = 150
+	historyAnswered := -1 // the history's answers told when AfterHistory ran
 	rep, err := c.Load(context.Background(), cloud.LoadOptions{Rate: 100, Duration: 2 * time.Second, Mix: "evotor",
 		UserID: "01-000000000000101", Users: 2, Stores: 2, Catalogues: cloud.DefaultCatalogues, LargeStore: 2000, Seed: 7, Window: time.Second,
+		History: history,
+		AfterHistory: func(_ context.Context, took time.Duration) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if took <= 0 || len(answered) != 2 { // setup and history only
+				t.Errorf("after the history (%s): answers %v", took, answered)
+			}
+			historyAnswered = answered["history"]
+			return nil
+		},
 		OnWindow: func(w cloud.LoadWindow) { windows = append(windows, w) },
 		OnAnswer: func(a cloud.Answered) {
 			mu.Lock()
@@ -398,6 +412,9 @@ func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
 	}
 	if rep.Sent != 200 || rep.Errors() != 0 || rep.Dropped != 0 || len(rep.Windows) != 2 || len(windows) != 2 {
 		t.Fatalf("report %+v, %d windows told", rep, len(windows))
+	}
+	if historyAnswered != history || answered["history"] != history {
+		t.Errorf("history: %d answered before AfterHistory, %d in all; want %d", historyAnswered, answered["history"], history)
 	}
 	sent, kinds := 0, 0
 	for i, w := range windows {

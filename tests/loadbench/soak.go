@@ -45,6 +45,7 @@ type soakOptions struct {
 	duration, window time.Duration
 	users, stores    int
 	catalogues       int // in 1,000 requests
+	history          int // requests of the mix sent before the timed run (evotor-cloud load --history)
 	seed             uint64
 	databases        []string // soakSQLite, soakPostgres
 	databaseURL      string   // where PostgreSQL's database is made (TEST_DATABASE_URL)
@@ -52,6 +53,11 @@ type soakOptions struct {
 	out              string   // the report, the plot, the raw figures, the logs; the SQLite data is removed after its run
 	strict           bool
 }
+
+// soakHistory is how many requests of the mix the database holds before the timed run, by
+// default: the first minute is then timed against a database with a past, as a partner's
+// is, not one fresh enough to fit in every cache.
+const soakHistory = 60_000
 
 const (
 	soakSQLite   = "sqlite"
@@ -81,6 +87,7 @@ func soakMain(args []string) int {
 	fs.IntVar(&o.users, "users", 5, "Evotor users")
 	fs.IntVar(&o.stores, "stores", 4, "stores per user")
 	fs.IntVar(&o.catalogues, "catalogues", cloud.DefaultCatalogues, "catalogues (200–2,000 products) in 1,000 requests (evotor-cloud load --catalogues)")
+	fs.IntVar(&o.history, "history", soakHistory, "requests of the mix sent before the timed run, as fast as the server answers: the database's past (evotor-cloud load --history; 0: none)")
 	fs.Uint64Var(&o.seed, "seed", 0, "the mix's random choices (0: a new seed each run)")
 	fs.StringVar(&databases, "db", "", "databases, comma-separated: sqlite,postgres (default: both with TEST_DATABASE_URL set, else sqlite)")
 	fs.StringVar(&o.out, "out", "", "directory for the report, its plot (SVG), the raw figures (JSON), the servers' logs and the load's answers (default: a new one under $TMPDIR)")

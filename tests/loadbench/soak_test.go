@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func TestSoakShort(t *testing.T) {
 	}
 	t.Chdir("../..") // runSoak runs from the repository root
 	o := soakOptions{rate: 50, duration: time.Minute, window: 20 * time.Second, users: 3, stores: 2, catalogues: 2, seed: 19,
-		databases: []string{soakSQLite}, out: t.TempDir()}
+		history: 2000, databases: []string{soakSQLite}, out: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stdout := captureStdout(t)
@@ -63,6 +64,10 @@ func TestSoakShort(t *testing.T) {
 	}
 	if !strings.Contains(report, "| 0:40–1:00 |") || strings.Count(report, "| SQLite") != 7 {
 		t.Errorf("the report lacks the third window or a goal")
+	}
+	// the history is sent and forwarded before the timed run (and, by the goal above, none of it lost)
+	if !regexp.MustCompile(`the setup and 2000 requests of the mix \(sent in [0-9.]+ s, forwarded [0-9.]+ s later\)`).MatchString(report) {
+		t.Errorf("the report does not tell of the history")
 	}
 }
 
@@ -155,7 +160,7 @@ func TestLedgerFindsWhatWasLostOrStoredTwice(t *testing.T) {
 	}
 	rcv := &soakReceiver{messages: 6, byBody: map[[32]byte]int{
 		sum("receipt"): 1, sum("receipt twice"): 2, sum("stores"): 1, sum("given up"): 1, sum("never sent"): 1}}
-	l, err := checkLedger(path, rcv, soakMetrics{})
+	l, err := checkLedger(path, rcv, cloud.Metrics{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +174,7 @@ func TestLedgerFindsWhatWasLostOrStoredTwice(t *testing.T) {
 	if err := os.WriteFile(path, []byte("200\tpostReceipts\tkind\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := checkLedger(path, rcv, soakMetrics{}); err == nil {
+	if _, err := checkLedger(path, rcv, cloud.Metrics{}); err == nil {
 		t.Error("a line of three fields was read")
 	}
 }

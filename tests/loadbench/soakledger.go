@@ -6,13 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
 )
 
 // Which operations are forwarded, and how often a body sent again is (README, Forwarding): a
@@ -72,7 +69,7 @@ type sentBody struct {
 
 // checkLedger reads the load's answers (`evotor-cloud load --answers`: status, operationId,
 // kind, SHA-256 of the body per line) and holds them against the receiver and the metrics.
-func checkLedger(answersPath string, rcv *soakReceiver, m soakMetrics) (soakLedger, error) {
+func checkLedger(answersPath string, rcv *soakReceiver, m cloud.Metrics) (soakLedger, error) {
 	f, err := os.Open(answersPath)
 	if err != nil {
 		return soakLedger{}, err
@@ -85,11 +82,11 @@ func checkLedger(answersPath string, rcv *soakReceiver, m soakMetrics) (soakLedg
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	l := soakLedger{Received: rcv.messages, Undecoded: rcv.undecoded, OutOfOrder: rcv.outOfOrder, Duplicates: rcv.duplicates,
-		Stored:         int(m.sum("evotor_partner_deliveries_total", map[string]string{"outcome": "stored"})),
-		Redelivered:    int(m.sum("evotor_partner_deliveries_total", map[string]string{"outcome": "redelivered"})),
-		Pending:        int(m.sum("evotor_partner_forward_pending", nil)),
-		Dead:           int(m.sum("evotor_partner_forward_dead", nil)),
-		ForwardedTotal: int(m.sum("evotor_partner_forward_delivered_total", nil))}
+		Stored:         int(m.Sum("evotor_partner_deliveries_total", map[string]string{"outcome": "stored"})),
+		Redelivered:    int(m.Sum("evotor_partner_deliveries_total", map[string]string{"outcome": "redelivered"})),
+		Pending:        int(m.Sum(cloud.ForwardPending, nil)),
+		Dead:           int(m.Sum("evotor_partner_forward_dead", nil)),
+		ForwardedTotal: int(m.Sum("evotor_partner_forward_delivered_total", nil))}
 	for sum, b := range sent {
 		got := rcv.byBody[sum]
 		if b.acknowledged == 0 {
@@ -146,64 +143,3 @@ func readAnswers(r io.Reader) (map[[32]byte]*sentBody, error) {
 }
 
 func sha256Of(b []byte) [32]byte { return sha256.Sum256(b) }
-
-// soakMetrics is one scrape of the server's metrics.
-type soakMetrics map[string]*dto.MetricFamily
-
-func scrapeMetrics(url string) (soakMetrics, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics: %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(resp.Body)
-}
-
-// values are the samples of name whose labels include match.
-func (m soakMetrics) values(name string, match map[string]string) []float64 {
-	family := m[name]
-	if family == nil {
-		return nil
-	}
-	var vs []float64
-	for _, metric := range family.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range metric.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		matched := true
-		for k, v := range match {
-			matched = matched && labels[k] == v
-		}
-		if !matched {
-			continue
-		}
-		switch {
-		case metric.Gauge != nil:
-			vs = append(vs, metric.GetGauge().GetValue())
-		case metric.Counter != nil:
-			vs = append(vs, metric.GetCounter().GetValue())
-		}
-	}
-	return vs
-}
-
-func (m soakMetrics) sum(name string, match map[string]string) float64 {
-	total := 0.0
-	for _, v := range m.values(name, match) {
-		total += v
-	}
-	return total
-}
-
-func (m soakMetrics) max(name string) float64 {
-	highest := 0.0
-	for _, v := range m.values(name, nil) {
-		highest = max(highest, v)
-	}
-	return highest
-}

@@ -55,7 +55,12 @@ func (r soakReport) print(w io.Writer) bool {
 	var goals [][]string
 	met := 0
 	for _, res := range r.Runs {
-		fmt.Fprintf(w, "\n#### %s\n%s\n\n", res.Database, res.Setting)
+		fmt.Fprintf(w, "\n#### %s\n%s\n", res.Database, res.Setting)
+		if o.history > 0 {
+			fmt.Fprintf(w, "Before the timed run: the setup and %d requests of the mix (%s); the database then: %s.\n",
+				o.history, res.History, mebibytes(res.DBStart))
+		}
+		fmt.Fprintln(w)
 		writeTable(w, res.windowRows())
 		fmt.Fprintln(w)
 		writeTable(w, res.kindWindowRows())

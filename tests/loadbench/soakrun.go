@@ -41,10 +41,11 @@ type soakResult struct {
 	Pending  []soakSample     // forwarding's pending messages, every 2 s
 	Heap     []soakSample     // the server's Go heap in use (go_memstats_heap_inuse_bytes), every 2 s
 	Routines []soakSample     // the server's goroutines, every 2 s
-	DBStart  int64            // the database's size when the load started
+	DBStart  int64            // the database's size when the timed load started (after the setup and the history), within a second
 	Drain    time.Duration    // from the load's end until nothing was pending
 	Ledger   soakLedger
 	LoadExit string // how `evotor-cloud load` ended when not 0 ("exit status 1": some answer was not 200)
+	History  string // how the history went, as the load told it ("sent in 43.1 s, forwarded 12.3 s later")
 }
 
 // soakSample is a figure At from the load's start.
@@ -139,9 +140,6 @@ func soakDatabase(ctx context.Context, bins binaries, dir string, o soakOptions,
 	if run.metricsURL, err = metricsURLFromLog(run.server.logPath); err != nil {
 		return nil, err
 	}
-	if run.res.DBStart, err = run.size(ctx); err != nil {
-		return nil, err
-	}
 
 	stopSampling := run.sample()
 	answers := filepath.Join(dir, name+"-answers.tsv")
@@ -154,7 +152,7 @@ func soakDatabase(ctx context.Context, bins binaries, dir string, o soakOptions,
 	if err := run.drain(ctx); err != nil {
 		return nil, err
 	}
-	m, err := scrapeMetrics(run.metricsURL)
+	m, err := cloud.ScrapeMetrics(ctx, run.metricsURL)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +166,11 @@ func (r *soakRun) load(ctx context.Context, cloudBin, answers string) error {
 	args := []string{"load", "--target", r.server.URL, "--app-token", r.server.appToken, "--mix", "evotor",
 		"--rate", strconv.Itoa(o.rate), "--duration", o.duration.String(), "--window", o.window.String(),
 		"--users", strconv.Itoa(o.users), "--stores", strconv.Itoa(o.stores),
-		"--catalogues", strconv.Itoa(o.catalogues), "--seed", strconv.FormatUint(o.seed, 10),
+		"--catalogues", strconv.Itoa(o.catalogues), "--history", strconv.Itoa(o.history), "--seed", strconv.FormatUint(o.seed, 10),
 		"--answers", answers, "--json"}
+	if o.history > 0 { // the timed run starts once the server has forwarded its past
+		args = append(args, "--history-drain", r.metricsURL)
+	}
 	cmd := exec.CommandContext(ctx, cloudBin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -243,6 +244,13 @@ func (r *soakRun) readProgress(stderr io.Reader, tail *bytes.Buffer) {
 	lines := bufio.NewScanner(stderr)
 	for lines.Scan() {
 		m := progressLine.FindStringSubmatch(lines.Text())
+		if history, ok := strings.CutPrefix(lines.Text(), "history: "); ok {
+			progress(fmt.Sprintf("%s: %d requests of history %s", r.res.Database, r.o.history, history))
+			r.mu.Lock()
+			r.res.History = history
+			r.mu.Unlock()
+			continue
+		}
 		if m == nil {
 			tail.WriteString(lines.Text() + "\n")
 			continue
@@ -283,14 +291,21 @@ func (r *soakRun) sample() (stop func()) {
 			if !ok {
 				continue
 			}
+			if r.res.DBStart == 0 { // the first second of the timed load: its setup and history are written
+				if size, err := r.size(context.Background()); err == nil {
+					r.mu.Lock()
+					r.res.DBStart = size
+					r.mu.Unlock()
+				}
+			}
 			rss, _, errRSS := r.server.memory()
 			cpu, errCPU := r.server.cpuTime()
 			busy, iowait, total, errMachine := machineCPU()
 			ours := r.oursCPU()
-			var m soakMetrics
+			var m cloud.Metrics
 			var errMetrics error
 			if tick%2 == 0 {
-				m, errMetrics = scrapeMetrics(r.metricsURL)
+				m, errMetrics = cloud.ScrapeMetrics(context.Background(), r.metricsURL)
 			}
 			r.mu.Lock()
 			if errRSS == nil {
@@ -306,10 +321,10 @@ func (r *soakRun) sample() (stop func()) {
 				r.ours = append(r.ours, soakSample{at, float64(ours)})
 			}
 			if tick%2 == 0 && errMetrics == nil {
-				r.res.Lag = append(r.res.Lag, soakSample{at, m.max("evotor_partner_forward_oldest_pending_age_seconds")})
-				r.res.Pending = append(r.res.Pending, soakSample{at, m.sum("evotor_partner_forward_pending", nil)})
-				r.res.Heap = append(r.res.Heap, soakSample{at, m.sum("go_memstats_heap_inuse_bytes", nil)})
-				r.res.Routines = append(r.res.Routines, soakSample{at, m.sum("go_goroutines", nil)})
+				r.res.Lag = append(r.res.Lag, soakSample{at, m.Max("evotor_partner_forward_oldest_pending_age_seconds")})
+				r.res.Pending = append(r.res.Pending, soakSample{at, m.Sum(cloud.ForwardPending, nil)})
+				r.res.Heap = append(r.res.Heap, soakSample{at, m.Sum("go_memstats_heap_inuse_bytes", nil)})
+				r.res.Routines = append(r.res.Routines, soakSample{at, m.Sum("go_goroutines", nil)})
 			}
 			r.mu.Unlock()
 		}
@@ -475,27 +490,12 @@ func sampleSpan(samples []soakSample, from, to time.Duration) (first, last soakS
 
 // drain waits until forwarding has nothing pending (at most two minutes).
 func (r *soakRun) drain(ctx context.Context) error {
-	start := time.Now()
-	for {
-		m, err := scrapeMetrics(r.metricsURL)
-		if err != nil {
-			return err
-		}
-		if m.sum("evotor_partner_forward_pending", nil) == 0 {
-			r.res.Drain = time.Since(start)
-			return nil
-		}
-		if time.Since(start) > 2*time.Minute {
-			r.res.Drain = time.Since(start)
-			progress("forwarding still has messages pending after two minutes")
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+	waited, drained, err := cloud.WaitForwarded(ctx, r.metricsURL, 2*time.Minute)
+	r.res.Drain = waited
+	if err == nil && !drained {
+		progress("forwarding still has messages pending after two minutes")
 	}
+	return err
 }
 
 // withEnv runs f (which starts a child process: it inherits this environment) with env set,

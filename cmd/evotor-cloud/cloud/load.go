@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,13 @@ type LoadOptions struct {
 	Catalogues    int
 	LargeStore    int
 	Seed          uint64
+	// History is how many of the mix's requests are sent before the timed run, as fast as the
+	// server answers (historyInFlight at a time): the past a partner's database holds (any mix;
+	// their answers go to OnAnswer with Kind "history", not into the report).
+	History int
+	// AfterHistory, when set, runs once the history is answered (took is how long it took),
+	// before the timed run: e.g. to wait for the server to forward it.
+	AfterHistory func(ctx context.Context, took time.Duration) error
 
 	// Progress, when set, gets a snapshot of the run every ProgressEvery (default 1 s).
 	Progress      func(LoadReport)
@@ -67,8 +75,8 @@ func (o LoadOptions) Validate() error {
 	if !slices.Contains(Mixes, o.Mix) {
 		return fmt.Errorf("mix %q: want receipts, products, mixed or evotor", o.Mix)
 	}
-	if o.Users < 0 || o.Stores < 0 || o.LargeStore < 0 || o.Window < 0 {
-		return errors.New("users, stores, the large store and window cannot be negative")
+	if o.Users < 0 || o.Stores < 0 || o.LargeStore < 0 || o.Window < 0 || o.History < 0 {
+		return errors.New("users, stores, the large store, window and history cannot be negative")
 	}
 	if o.Catalogues < 0 || o.Catalogues > maxCatalogues {
 		return fmt.Errorf("catalogues: %d in 1,000, want 0 to %d", o.Catalogues, maxCatalogues)
@@ -89,7 +97,11 @@ func (c *Cloud) Load(ctx context.Context, o LoadOptions) (LoadReport, error) {
 	if err != nil {
 		return LoadReport{}, err
 	}
-	stats := newLoadStats(c.Resends, o.Window)
+	if err := c.sendHistory(ctx, o, deliveries); err != nil {
+		return LoadReport{}, err
+	}
+	resendsBefore := c.Resends() // the history's
+	stats := newLoadStats(func() int64 { return c.Resends() - resendsBefore }, o.Window)
 	stopProgress := func() {}
 	if o.Progress != nil {
 		stopProgress = every(o.ProgressEvery, func() { o.Progress(stats.report(nil)) })
@@ -201,6 +213,56 @@ func loadDeliveries(o LoadOptions, auth string) func(i int) delivery {
 		}
 		return delivery{"receipt", receipts, store, auth, receiptBody(o.UserID, store, uuid.NewString(), uuid.NewString())}
 	}
+}
+
+// historyInFlight is how many requests of the history are in flight at once.
+const historyInFlight = 16
+
+// sendHistory sends the first o.History requests of deliveries before the timed run, closed
+// loop: historyInFlight at a time, each sender taking the next request as soon as it has
+// its answer. An answer that is not 200 ends it with an error: the history is a database's
+// past, not a measurement, and a server that refuses it is not worth timing.
+func (c *Cloud) sendHistory(ctx context.Context, o LoadOptions, deliveries func(int) delivery) error {
+	if o.History == 0 {
+		return nil
+	}
+	start := time.Now()
+	var mu sync.Mutex // deliveries is not safe for concurrent use
+	next, failed := 0, error(nil)
+	take := func() (delivery, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next == o.History || failed != nil || ctx.Err() != nil {
+			return delivery{}, false
+		}
+		next++
+		return deliveries(next - 1), true
+	}
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failed = cmp.Or(failed, err)
+	}
+	var wg sync.WaitGroup
+	for range min(historyInFlight, o.History) {
+		wg.Go(func() {
+			for d, ok := take(); ok; d, ok = take() {
+				res := c.Send(ctx, d.op, d.store, d.body, d.auth)
+				status := statusKey(res, ctx)
+				if o.OnAnswer != nil {
+					o.OnAnswer(Answered{Kind: "history", Operation: d.op.ID, Body: d.body, Status: status})
+				}
+				if status != "200" {
+					fail(fmt.Errorf("history: %s (%s) answered %s: %v %.200s", d.op.ID, d.kind, status, res.Err, res.Body))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := cmp.Or(failed, ctx.Err()); err != nil || o.AfterHistory == nil {
+		return err
+	}
+	return o.AfterHistory(ctx, time.Since(start))
 }
 
 const statusInterrupted = "interrupted"
