@@ -94,10 +94,11 @@ bench-hostile:
 ## soak: the evotor mix (`evotor-cloud load --mix evotor`: receipts, small and large product
 ## batches, documents, inventory lists, subscription and installation events, re-sends and
 ## duplicates in Evotor's proportions; 5 users × 4 stores that grow) at 200/s for 10 minutes on
-## SQLite, then on PostgreSQL (a throw-away one is started), forwarding on to a receiver in the
-## harness: a table every minute and at the end, a plot of p99 and RSS (SVG), PASS/FAIL per goal;
+## SQLite, then on PostgreSQL (a throw-away one is started), each from a database with a past
+## (60,000 requests of the mix first, untimed), forwarding on to a receiver in the harness: a
+## table every minute and at the end, a plot of p99 and RSS (SVG), PASS/FAIL per goal;
 ## PostgreSQL's own log (checkpoints, autovacuum, lock waits) is kept beside them.
-## About 25 minutes; CI does not run it. Flags through SOAK_FLAGS (e.g. -strict, -duration 2m,
+## About 27 minutes; CI does not run it. Flags through SOAK_FLAGS (e.g. -strict, -duration 2m,
 ## -rate 50, -db sqlite; `go run ./tests/loadbench soak -h`).
 .PHONY: soak
 soak:

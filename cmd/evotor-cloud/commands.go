@@ -68,6 +68,7 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 	seed := fs.Uint64("seed", 0, "evotor mix: the random choices' seed (0: a new one each run)")
 	history := fs.Int("history", 0, "first send this many of the mix's requests as fast as the server answers (16 at a time), not timed: a database with a past")
 	historyDrain := fs.String("history-drain", "", "after the history, wait until the evotor-partner whose metrics are at this `URL` has forwarded it all (at most 5 minutes)")
+	historyWait := fs.Bool("history-wait", false, "after the history (and --history-drain), print a line and wait for one on stdin before the timed run: time for the database's own upkeep")
 	window := fs.Duration("window", 0, "also report each window of this `length` (e.g. 1m) once its requests have finished: a line each (with --json, a JSON line each), and a table at the end")
 	answers := fs.String("answers", "", "write one line per finished delivery to this `file`: status, operationId, kind, SHA-256 of the body (to check what a forwarding receiver got)")
 	quiet := fs.Bool("quiet", false, "no progress line every second on stderr")
@@ -82,7 +83,7 @@ func loadCommand(fs *flag.FlagSet) cli.Action {
 		if err != nil {
 			return err
 		}
-		opts.AfterHistory = historyDone(out.Stderr, *historyDrain)
+		opts.AfterHistory = historyDone(out, *historyDrain, *historyWait)
 		if !*quiet {
 			opts.Progress = (&progress{w: out.Stderr}).print
 		}

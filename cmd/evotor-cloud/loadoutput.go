@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
+	"github.com/evotor-partner/evotor-partner/cmd/internal/cli"
 )
 
 // windowPrinter prints each window of a load as it ends: a line for people, or a JSON line.
@@ -83,9 +85,10 @@ func (l *answerLog) close() error {
 	return err
 }
 
-// historyDone is --history's report (a line on stderr, which `loadbench soak` keeps), after
-// waiting, with --history-drain, for the server to forward the history.
-func historyDone(stderr io.Writer, drainMetrics string) func(context.Context, time.Duration) error {
+// historyDone is --history's report (a line on stderr, which `loadbench soak` reads), after
+// waiting, with --history-drain, for the server to forward the history; with --history-wait
+// it then waits for a line on stdin (`loadbench soak` vacuums and checkpoints meanwhile).
+func historyDone(out cli.Streams, drainMetrics string, wait bool) func(context.Context, time.Duration) error {
 	return func(ctx context.Context, took time.Duration) error {
 		line := fmt.Sprintf("history: sent in %.1f s", took.Seconds())
 		if drainMetrics != "" {
@@ -98,7 +101,15 @@ func historyDone(stderr io.Writer, drainMetrics string) func(context.Context, ti
 			}
 			line += fmt.Sprintf(", forwarded %.1f s later", waited.Seconds())
 		}
-		fmt.Fprintln(stderr, line)
+		if wait {
+			line += "; waiting for a line on stdin"
+		}
+		fmt.Fprintln(out.Stderr, line)
+		if wait {
+			if _, err := bufio.NewReader(out.Stdin).ReadString('\n'); err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("--history-wait: %w", err)
+			}
+		}
 		return nil
 	}
 }

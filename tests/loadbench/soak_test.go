@@ -13,8 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,5 +232,40 @@ func TestShortDuration(t *testing.T) {
 	}
 	if windowUnit(time.Minute) != "minute" || windowUnit(20*time.Second) != "20s window" {
 		t.Errorf("%q, %q", windowUnit(time.Minute), windowUnit(20*time.Second))
+	}
+}
+
+// TestCPUProbeCountsItsOwnWork: the probe's CPU time is its own computation's, whatever else
+// runs: positive, and not the wall time a busy machine adds (a goroutine spinning on every
+// other CPU meanwhile does not make it several times longer).
+func TestCPUProbeCountsItsOwnWork(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the probe reads a thread's CPU time on Linux only")
+	}
+	alone, err := cpuProbe()
+	if err != nil || alone <= 0 {
+		t.Fatalf("probe: %s, %v", alone, err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 * runtime.NumCPU() {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	busy, err := cpuProbe()
+	close(stop)
+	wg.Wait()
+	if err != nil || busy <= 0 || busy > 4*alone+10*time.Millisecond {
+		t.Errorf("probe alone %s, beside busy goroutines %s (%v)", alone, busy, err)
+	}
+	if got := cpuSpeed(2*time.Millisecond, time.Millisecond); got != "0.50" {
+		t.Errorf("cpuSpeed(2 ms, first 1 ms) = %s, want 0.50", got)
 	}
 }

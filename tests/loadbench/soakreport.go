@@ -118,21 +118,32 @@ func bytesPer1000(grown int64, deliveries int) string {
 // soakWindowLine is a window in one line, for the progress as the soak goes.
 func soakWindowLine(w soakWindow, dbStart int64) string {
 	l := w.Load
-	return fmt.Sprintf("%s: %.1f req/s, p50 %s, p99 %s, max %s, not 200: %s, forwarding lag ≤ %.1f s, RSS %s, DB %s (%s per 1,000 deliveries), machine CPU %.0f%% busy (others' work %.0f%%), %.0f%% waiting for the disk",
+	return fmt.Sprintf("%s: %.1f req/s, p50 %s, p99 %s, max %s, not 200: %s, forwarding lag ≤ %.1f s, RSS %s, DB %s (%s per 1,000 deliveries), machine CPU %.0f%% busy (others' work %.0f%%), %.0f%% waiting for the disk, CPU probe %.1f ms",
 		windowLabel(l), l.Rate(), millis(l.P50), millis(l.P99), millis(l.Max), notOKs(l.Tally), w.LagMax,
-		mebibytes(w.RSSEnd), mebibytes(w.DBSize), bytesPer1000(w.DBSize-dbStart, w.Acknowledged), 100*w.MachineBusy, 100*w.Others, 100*w.IOWait)
+		mebibytes(w.RSSEnd), mebibytes(w.DBSize), bytesPer1000(w.DBSize-dbStart, w.Acknowledged), 100*w.MachineBusy, 100*w.Others, 100*w.IOWait,
+		w.Probe.Seconds()*1000)
+}
+
+// cpuSpeed is how fast cpuProbe ran against the first window ("0.80": its computation took
+// a quarter more CPU time); "–" without probes.
+func cpuSpeed(probe, first time.Duration) string {
+	if probe <= 0 || first <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", first.Seconds()/probe.Seconds())
 }
 
 // windowRows: one row per window, what the load measured and what the server did meanwhile.
 func (res *soakResult) windowRows() [][]string {
 	rows := [][]string{{"window", "req/s", "p50", "p99", "max", "not 200", "forwarding lag (max)", "pending (end)",
-		"RSS (end)", "RSS (max)", "Go heap (end)", "goroutines", "server CPU", "DB size", "DB per 1,000 deliveries", "machine CPU busy", "of it others' work", "machine CPU waiting for disk"}}
+		"RSS (end)", "RSS (max)", "Go heap (end)", "goroutines", "server CPU", "DB size", "DB per 1,000 deliveries", "machine CPU busy", "of it others' work", "machine CPU waiting for disk", "CPU speed (first window = 1)"}}
 	for _, w := range res.Windows {
 		l := w.Load
 		rows = append(rows, []string{windowLabel(l), fmt.Sprintf("%.1f", l.Rate()), millis(l.P50), millis(l.P99),
 			millis(l.Max), notOKs(l.Tally), fmt.Sprintf("%.1f s", w.LagMax), fmt.Sprintf("%.0f", w.PendingEnd),
 			mebibytes(w.RSSEnd), mebibytes(w.RSSMax), mebibytes(int64(w.HeapEnd)), fmt.Sprintf("%.0f", w.RoutinesEnd), fmt.Sprintf("%.0f%%", 100*w.CPU.Seconds()/l.Length.Seconds()),
-			mebibytes(w.DBSize), bytesPer1000(w.DBSize-res.DBStart, w.Acknowledged), fmt.Sprintf("%.0f%%", 100*w.MachineBusy), fmt.Sprintf("%.0f%%", 100*w.Others), fmt.Sprintf("%.0f%%", 100*w.IOWait)})
+			mebibytes(w.DBSize), bytesPer1000(w.DBSize-res.DBStart, w.Acknowledged), fmt.Sprintf("%.0f%%", 100*w.MachineBusy), fmt.Sprintf("%.0f%%", 100*w.Others), fmt.Sprintf("%.0f%%", 100*w.IOWait),
+			cpuSpeed(w.Probe, res.Windows[0].Probe)})
 	}
 	return rows
 }

@@ -68,6 +68,7 @@ type soakWindow struct {
 	MachineBusy    float64       // the machine's CPUs, busy share (everything on it: the load, the harness, PostgreSQL, others' work)
 	Others         float64       // of the machine's CPUs, the share busy with work not the soak's (the machine's other users)
 	IOWait         float64       // of the machine's CPUs, the share idle waiting for the disk (anyone's writes, ours too)
+	Probe          time.Duration // the median CPU time of cpuProbe in the window: the CPUs' speed (lower is faster)
 }
 
 // soakRun is one database's soak as it goes.
@@ -77,6 +78,7 @@ type soakRun struct {
 	server     *partner
 	metricsURL string
 	size       func(context.Context) (int64, error)
+	upkeep     func(context.Context) (string, error) // between the history and the timed run: what months of autovacuum and checkpoints would have done
 
 	mu        sync.Mutex
 	loadStart time.Time    // zero until the load's first progress line
@@ -84,6 +86,7 @@ type soakRun struct {
 	machine   []soakSample // the machine's busy CPU time, jiffies
 	machineT  []soakSample // the machine's CPU time, busy or not, jiffies
 	iowait    []soakSample // the machine's CPU time idle waiting for the disk, jiffies
+	probes    []soakSample // cpuProbe's CPU time, ns, every 5 s
 	ours      []soakSample // the soak's CPU time, ns: the server, the load, this harness, the PostgreSQL it runs on
 	loadPID   int          // the load's process, once started
 	postgres  int          // the PostgreSQL server's postmaster (0: SQLite)
@@ -114,6 +117,7 @@ func soakDatabase(ctx context.Context, bins binaries, dir string, o soakOptions,
 			return nil, err
 		}
 		run.size = postgresSize(databaseURL)
+		run.upkeep = postgresUpkeep(databaseURL)
 		run.postgres = postmasterOf(databaseURL)
 		defer keepPostgresLog(o.postgresLog, dir)
 	} else {
@@ -168,8 +172,8 @@ func (r *soakRun) load(ctx context.Context, cloudBin, answers string) error {
 		"--users", strconv.Itoa(o.users), "--stores", strconv.Itoa(o.stores),
 		"--catalogues", strconv.Itoa(o.catalogues), "--history", strconv.Itoa(o.history), "--seed", strconv.FormatUint(o.seed, 10),
 		"--answers", answers, "--json"}
-	if o.history > 0 { // the timed run starts once the server has forwarded its past
-		args = append(args, "--history-drain", r.metricsURL)
+	if o.history > 0 { // the timed run starts once the server has forwarded its past, and the database has caught up with it
+		args = append(args, "--history-drain", r.metricsURL, "--history-wait")
 	}
 	cmd := exec.CommandContext(ctx, cloudBin, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -180,6 +184,11 @@ func (r *soakRun) load(ctx context.Context, cloudBin, answers string) error {
 	if err != nil {
 		return err
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	defer stdin.Close()
 	// Each run pays only for its own writes (as openLoop does): what came before is written out
 	// now, not by the kernel's writeback in the middle of this run.
 	syncDisks()
@@ -198,7 +207,7 @@ func (r *soakRun) load(ctx context.Context, cloudBin, answers string) error {
 	r.mu.Unlock()
 	var stderrTail bytes.Buffer
 	stderrDone := make(chan struct{})
-	go func() { defer close(stderrDone); r.readProgress(stderr, &stderrTail) }()
+	go func() { defer close(stderrDone); r.readProgress(ctx, stderr, stdin, &stderrTail) }()
 	lines := bufio.NewScanner(stdout)
 	lines.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	var final []byte
@@ -238,19 +247,29 @@ func (r *soakRun) load(ctx context.Context, cloudBin, answers string) error {
 var progressLine = regexp.MustCompile(`^\s*(\d+(?:\.\d+)?)s\s+sent `)
 
 // readProgress reads the load's progress lines: the first one tells when the load started
-// (after its setup), which places the server's samples in the load's windows. Other lines
+// (after its setup), which places the server's samples in the load's windows. The history's
+// line (--history-wait) is answered on stdin once the database's upkeep is done. Other lines
 // (errors) are kept for a message.
-func (r *soakRun) readProgress(stderr io.Reader, tail *bytes.Buffer) {
+func (r *soakRun) readProgress(ctx context.Context, stderr io.Reader, stdin io.Writer, tail *bytes.Buffer) {
 	lines := bufio.NewScanner(stderr)
 	for lines.Scan() {
-		m := progressLine.FindStringSubmatch(lines.Text())
 		if history, ok := strings.CutPrefix(lines.Text(), "history: "); ok {
+			history, _, _ = strings.Cut(history, "; waiting")
+			if r.upkeep != nil {
+				done, err := r.upkeep(ctx)
+				if err != nil {
+					done = "upkeep failed: " + err.Error()
+				}
+				history += "; then " + done
+			}
 			progress(fmt.Sprintf("%s: %d requests of history %s", r.res.Database, r.o.history, history))
 			r.mu.Lock()
 			r.res.History = history
 			r.mu.Unlock()
+			_, _ = io.WriteString(stdin, "\n")
 			continue
 		}
+		m := progressLine.FindStringSubmatch(lines.Text())
 		if m == nil {
 			tail.WriteString(lines.Text() + "\n")
 			continue
@@ -302,6 +321,11 @@ func (r *soakRun) sample() (stop func()) {
 			cpu, errCPU := r.server.cpuTime()
 			busy, iowait, total, errMachine := machineCPU()
 			ours := r.oursCPU()
+			var probe time.Duration
+			errProbe := errors.New("not this tick")
+			if tick%5 == 0 {
+				probe, errProbe = cpuProbe()
+			}
 			var m cloud.Metrics
 			var errMetrics error
 			if tick%2 == 0 {
@@ -319,6 +343,9 @@ func (r *soakRun) sample() (stop func()) {
 				r.machineT = append(r.machineT, soakSample{at, total})
 				r.iowait = append(r.iowait, soakSample{at, iowait})
 				r.ours = append(r.ours, soakSample{at, float64(ours)})
+			}
+			if errProbe == nil {
+				r.probes = append(r.probes, soakSample{at, float64(probe)})
 			}
 			if tick%2 == 0 && errMetrics == nil {
 				r.res.Lag = append(r.res.Lag, soakSample{at, m.Max("evotor_partner_forward_oldest_pending_age_seconds")})
@@ -370,6 +397,16 @@ func (r *soakRun) window(ctx context.Context, w cloud.LoadWindow) {
 		ours := (lastOurs.Value - firstOurs.Value) / float64(clockTick) // in jiffies, as /proc/stat counts
 		sw.Others = max(0, (last.Value-first.Value-ours)/all)
 		sw.IOWait = (lastIO.Value - firstIO.Value) / all
+	}
+	var probes []float64
+	for _, p := range r.probes {
+		if in(p) {
+			probes = append(probes, p.Value)
+		}
+	}
+	if len(probes) > 0 {
+		slices.Sort(probes)
+		sw.Probe = time.Duration(probes[len(probes)/2])
 	}
 	sw.Acknowledged = w.ByStatus["200"]
 	if n := len(r.res.Windows); n > 0 {
@@ -560,6 +597,27 @@ func postgresSize(url string) func(context.Context) (int64, error) {
 		var size int64
 		err = conn.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&size)
 		return size, err
+	}
+}
+
+// postgresUpkeep is what a partner's PostgreSQL has done for the months the history stands
+// for, done at once: VACUUM (ANALYZE) of the whole database, then a CHECKPOINT. Sent in a
+// minute, the history leaves autovacuum and the checkpointer behind, and would hand their
+// work to the timed run's first minutes.
+func postgresUpkeep(url string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		start := time.Now()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return "", err
+		}
+		defer conn.Close(ctx)
+		for _, sql := range []string{"VACUUM (ANALYZE)", "CHECKPOINT"} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				return "", fmt.Errorf("%s: %w", sql, err)
+			}
+		}
+		return fmt.Sprintf("VACUUM (ANALYZE) and CHECKPOINT in %.1f s", time.Since(start).Seconds()), nil
 	}
 }
 
