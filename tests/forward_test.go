@@ -131,6 +131,13 @@ func (d *destination) waitDelivered(n int, within time.Duration) []forward.Messa
 
 // startForwarding makes e forward to the given destinations with fast retries.
 func startForwarding(t testing.TB, e *env, cfg forward.Config, urls ...string) *forward.Service {
+	svc := newForwarding(t, e, cfg, urls...)
+	start(t, svc)
+	return svc
+}
+
+// newForwarding is startForwarding's service, not started.
+func newForwarding(t testing.TB, e *env, cfg forward.Config, urls ...string) *forward.Service {
 	for _, u := range urls {
 		dests, err := forward.ParseDestinations(u, forwardSecret, false)
 		if err != nil {
@@ -152,8 +159,30 @@ func startForwarding(t testing.TB, e *env, cfg forward.Config, urls ...string) *
 		e.cfg.Forwarding = svc
 		e.assemble()
 	}
-	start(t, svc)
 	return svc
+}
+
+// TestAcknowledgedDeliveriesAreForwardedAfterARestart: deliveries acknowledged by a process
+// that died before forwarding anything (on PostgreSQL, before even numbering them) are
+// forwarded by the next process to start, each once, in order per user.
+func TestAcknowledgedDeliveriesAreForwardedAfterARestart(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		dest := newDestination(t, forwardSecret)
+		newForwarding(t, e, forward.Config{}, dest.srv.URL) // the process that answered: never started
+		users := []string{"01-000000000000121", "01-000000000000122"}
+		sendUsersEvents(e, users, 4)
+		time.Sleep(100 * time.Millisecond)
+		dest.mu.Lock()
+		early := dest.requests
+		dest.mu.Unlock()
+		if early != 0 {
+			t.Fatalf("%d requests before any forwarding started", early)
+		}
+		startForwarding(t, e, forward.Config{}, dest.srv.URL) // the next process
+		got := dest.waitDelivered(8, 20*time.Second)
+		checkInOrder(t, got, users, 4)
+	})
 }
 
 // sendUsersEvents sends n subscription events to each user, interleaved (user a's 1, user b's

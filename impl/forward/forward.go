@@ -49,8 +49,11 @@ type Service struct {
 	http         *http.Client
 	policy       backoff
 	maxAttempts  int
-	retryAfter   sync.Map    // job id → how long its destination asked to wait (Retry-After)
-	stopping     atomic.Bool // Stop was called: jobs stop draining
+	retryAfter   sync.Map           // job id → how long its destination asked to wait (Retry-After)
+	stopping     atomic.Bool        // Stop was called: jobs stop draining
+	committed    chan struct{}      // PostgreSQL: a delivery's messages await numbering (sequence)
+	stopped      context.Context    // done once Stop is called: sweep and sequence end
+	stopLoops    context.CancelFunc // ends stopped
 	logger       *slog.Logger
 }
 
@@ -62,8 +65,10 @@ func New(ctx context.Context, st *storage.Store, cfg Config, logger *slog.Logger
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, store: st, destinations: map[string]Destination{}, logger: logger,
-		http:   &http.Client{Timeout: cfg.Timeout, CheckRedirect: noRedirects},
-		policy: backoff{base: cfg.RetryBase, cap: cfg.RetryCap}}
+		committed: make(chan struct{}, 1),
+		http:      &http.Client{Timeout: cfg.Timeout, CheckRedirect: noRedirects},
+		policy:    backoff{base: cfg.RetryBase, cap: cfg.RetryCap}}
+	s.stopped, s.stopLoops = context.WithCancel(context.Background())
 	s.maxAttempts = s.policy.maxAttempts(cfg.RetryFor)
 	sqlDB, err := st.SQLDB()
 	if err != nil {
@@ -122,7 +127,54 @@ func New(ctx context.Context, st *storage.Store, cfg Config, logger *slog.Logger
 // Outbox is where a delivery is forwarded, for the application to write with it, in the
 // delivery's own transaction: a message per destination and its send job.
 func (s *Service) Outbox() storage.Outbox {
-	return storage.Outbox{Destinations: s.urls, InsertJobs: s.insertJobs}
+	return storage.Outbox{Destinations: s.urls, InsertJobs: s.insertJobs, Committed: s.wakeSequencer}
+}
+
+// Sequence numbers every committed, unnumbered message and gives the heads among them their
+// send jobs (PostgreSQL; on SQLite messages are numbered as they are written).
+func (s *Service) Sequence(ctx context.Context) error {
+	for {
+		n, err := s.store.SequenceMessages(ctx, sequenceBatch, s.insertJobs)
+		if err != nil || n < sequenceBatch {
+			return err
+		}
+	}
+}
+
+// wakeSequencer tells sequence that messages await numbering (without waiting: one wake-up
+// pending is enough, its round numbers them all).
+func (s *Service) wakeSequencer() {
+	select {
+	case s.committed <- struct{}{}:
+	default:
+	}
+}
+
+// sequenceBatch is how many messages one numbering transaction takes; sequenceEvery is how
+// often the sequencer looks without being woken (for messages another replica committed and
+// could not number, e.g. it was killed right after the commit).
+const (
+	sequenceBatch = 500
+	sequenceEvery = time.Second
+)
+
+// sequence numbers committed messages (PostgreSQL; storage.SequenceMessages) until ctx ends:
+// at once, then whenever a delivery of this process commits, and every sequenceEvery. A
+// delivery is answered before it is numbered: the number is the forwarding order only.
+func (s *Service) sequence(ctx context.Context) {
+	tick := time.NewTicker(sequenceEvery)
+	defer tick.Stop()
+	for {
+		if err := s.Sequence(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("forwarding: numbering messages", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.committed:
+		case <-tick.C:
+		}
+	}
 }
 
 // Start sends messages until ctx ends or Stop; without destinations it does nothing.
@@ -130,7 +182,12 @@ func (s *Service) Start(ctx context.Context) error {
 	if len(s.destinations) == 0 {
 		return nil
 	}
-	go s.sweep(ctx)
+	loops, cancel := context.WithCancel(ctx)
+	context.AfterFunc(s.stopped, cancel)
+	go s.sweep(loops)
+	if s.store.OnPostgres() {
+		go s.sequence(loops)
+	}
 	return s.client.Start(ctx)
 }
 
@@ -170,6 +227,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.stopping.Store(true)
+	s.stopLoops() // what is left unnumbered is numbered at the next start
 	err := s.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = s.client.StopAndCancel(context.Background())

@@ -42,9 +42,13 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 		return s.committer.accept(ctx, entry, apply)
 	}
 	defer s.refreshStatistics()
-	return s.transactionOnConn(ctx, func(db *gorm.DB, conn *sql.Conn) error {
+	err := s.transactionOnConn(ctx, func(db *gorm.DB, conn *sql.Conn) error {
 		return s.applyDelivery(ctx, db, conn, entry, apply, nil)
 	})
+	if err == nil && entry.ForwardTo.Forwards() && entry.ForwardTo.Committed != nil {
+		entry.ForwardTo.Committed() // its messages wait, unnumbered, for SequenceMessages
+	}
+	return err
 }
 
 // applyDelivery runs apply and, unless it found the delivery already applied, writes the inbox

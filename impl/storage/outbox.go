@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -15,16 +16,25 @@ import (
 
 // The forwarding outbox. Every accepted, non-duplicate delivery becomes one ForwardMessage per
 // destination, written in the delivery's own transaction (impl/forward owns the job queue and
-// hands Accept a JobInserter). Order per Evotor user and destination: forward_users hands out
-// seq under a row lock, so one user's deliveries commit in seq order; only a user's earliest
-// pending message (the head) is ever sent, by the one job that owns it (job_id).
+// hands Accept a JobInserter). Order per Evotor user and destination: each delivery gets the
+// user's next seq (forward_users.last_seq, shared by its messages to every destination), and
+// only a user's earliest pending message (the head) is ever sent, by the one job that owns it
+// (job_id).
 //
-// One job drains a user's queue: a delivery gets a send job only when it is the head (nothing
-// of the user is pending there); the job that finishes a message takes the next ones over
-// (ClaimNext) and sends them at once, or hands the head a fresh job (when it stops draining or
-// the message died). Accepting and finishing both take the user's forward_users row lock first,
-// so a delivery committed while the head was finishing is either seen by the finisher or sees
-// the head finished and gets a job itself: no message is left without an owner.
+// Numbering (number) hands out seq and gives heads their jobs. On SQLite it runs in the
+// delivery's transaction (one writer at a time: it holds nobody up). On PostgreSQL a delivery
+// writes its messages unnumbered (seq NULL) and, once committed, they are numbered in id order
+// by SequenceMessages, one short transaction per batch: the user's forward_users row lock is
+// taken there, not in the delivery, so one user's deliveries commit side by side instead of
+// one after another (the lock used to be held from seq to COMMIT). Unnumbered messages are
+// pending but not yet in their user's queue: nothing sends, claims or revives them.
+//
+// One job drains a user's queue: numbering gives a message a send job only when it is the head
+// (nothing of the user is pending there); the job that finishes a message takes the next ones
+// over (ClaimNext) and sends them at once, or hands the head a fresh job (when it stops
+// draining or the message died). Numbering and finishing both take the user's forward_users
+// row lock first, so a message numbered while the head was finishing is either seen by the
+// finisher or sees the head finished and gets a job itself: no message is left without an owner.
 
 // Message states.
 const (
@@ -39,12 +49,15 @@ const (
 // read the user's whole history through the unique index.
 const pendingOnly = "state = '" + ForwardPending + "'"
 
+// queued selects the pending messages that are in their user's queue: numbered.
+const queued = pendingOnly + " AND seq IS NOT NULL"
+
 // ForwardMessage is one delivery on its way to one destination.
 type ForwardMessage struct {
 	ID            int64 `gorm:"primaryKey"`
 	Destination   string
 	EvotorUserID  string // "" for a delivery about no user
-	Seq           int64
+	Seq           int64  // 0 while not yet numbered (NULL in the table; PostgreSQL)
 	InboxID       int64
 	State         string
 	JobID         *int64
@@ -76,12 +89,16 @@ type JobInserter func(ctx context.Context, tx *sql.Tx, keys []MessageKey) ([]int
 type Outbox struct {
 	Destinations []string
 	InsertJobs   JobInserter
+	// Committed is told, on PostgreSQL, that a delivery's unnumbered messages are committed:
+	// it wakes SequenceMessages (nil: they wait for its next round).
+	Committed func()
 }
 
 // Forwards reports whether a delivery with this outbox is forwarded anywhere.
 func (o Outbox) Forwards() bool { return len(o.Destinations) > 0 }
 
-// enqueueForwarding writes the delivery's messages and their jobs (in Accept's transaction).
+// enqueueForwarding writes the delivery's messages (in Accept's transaction): numbered, with
+// their jobs, on SQLite; unnumbered on PostgreSQL.
 func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxEntry) error {
 	f := entry.ForwardTo
 	if !f.Forwards() {
@@ -91,47 +108,146 @@ func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxE
 	if entry.EvotorUserID != nil {
 		user = *entry.EvotorUserID
 	}
-	// Increment-and-return under the user's row lock: a second delivery of the same user waits
-	// here until this one commits, so seq order is commit order.
-	var seq int64
-	err := db.Raw(`INSERT INTO forward_users (evotor_user_id, last_seq) VALUES (?, 1)
-		ON CONFLICT (evotor_user_id) DO UPDATE SET last_seq = forward_users.last_seq + 1
-		RETURNING last_seq`, user).Scan(&seq).Error
+	msgs := make([]ForwardMessage, len(f.Destinations))
+	for i, d := range f.Destinations {
+		msgs[i] = ForwardMessage{Destination: d, EvotorUserID: user, InboxID: entry.ID,
+			State: ForwardPending, CreatedAt: entry.ReceivedAt}
+	}
+	if s.OnPostgres() {
+		return db.Omit("Seq").Create(&msgs).Error
+	}
+	if err := s.number(ctx, db, msgs, f.InsertJobs); err != nil {
+		return err
+	}
+	return db.Create(&msgs).Error
+}
+
+// number gives msgs (their deliveries in the order they came) their seq, one per delivery,
+// following their user's last one, and a job to each that is its user's head: the first of its
+// user and destination when nothing of theirs is queued. It takes the users' forward_users row
+// locks for the rest of db's transaction.
+func (s *Store) number(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, insert JobInserter) error {
+	deliveries := map[string]int64{} // user → how many of its deliveries msgs hold
+	numbered := map[int64]int64{}    // delivery (inbox id) → its seq, once given
+	for _, m := range msgs {
+		if _, seen := numbered[m.InboxID]; !seen {
+			numbered[m.InboxID] = 0
+			deliveries[m.EvotorUserID]++
+		}
+	}
+	seq, err := reserveSeqs(db, deliveries)
 	if err != nil {
 		return err
 	}
-	msgs := make([]ForwardMessage, len(f.Destinations))
+	type queue struct{ destination, user string }
+	checked := map[queue]bool{}
 	var heads []int // the messages that are their user's head: they get a job
-	for i, d := range f.Destinations {
-		msgs[i] = ForwardMessage{Destination: d, EvotorUserID: user, Seq: seq, InboxID: entry.ID,
-			State: ForwardPending, CreatedAt: entry.ReceivedAt}
-		queued, err := anyPending(db, d, user)
+	for i := range msgs {
+		m := &msgs[i]
+		if numbered[m.InboxID] == 0 {
+			seq[m.EvotorUserID]++
+			numbered[m.InboxID] = seq[m.EvotorUserID]
+		}
+		m.Seq = numbered[m.InboxID]
+		q := queue{m.Destination, m.EvotorUserID}
+		if checked[q] {
+			continue
+		}
+		checked[q] = true
+		busy, err := anyQueued(db, m.Destination, m.EvotorUserID)
 		if err != nil {
 			return err
 		}
-		if !queued {
+		if !busy {
 			heads = append(heads, i)
 		}
+	}
+	if len(heads) == 0 {
+		return nil
 	}
 	keys := make([]MessageKey, len(heads))
 	for k, i := range heads {
 		keys[k] = msgs[i].Key()
 	}
-	if len(keys) > 0 {
-		if err := s.withJobs(ctx, db, f.InsertJobs, keys, func(k int, job int64) { msgs[heads[k]].JobID = &job }); err != nil {
-			return err
-		}
-	}
-	return db.Create(&msgs).Error
+	return s.withJobs(ctx, db, insert, keys, func(k int, job int64) { msgs[heads[k]].JobID = &job })
 }
 
-// anyPending reports whether the user has a message pending for destination (read through the
-// pending index: it costs the same whatever was delivered before).
-func anyPending(db *gorm.DB, destination, user string) (bool, error) {
+// reserveSeqs moves each user's last_seq on by its count of deliveries, in one statement that
+// locks the users' rows (in one order), and returns each user's seq before the first of them.
+func reserveSeqs(db *gorm.DB, deliveries map[string]int64) (map[string]int64, error) {
+	users := slices.Sorted(maps.Keys(deliveries))
+	values := make([]string, len(users))
+	args := make([]any, 0, 2*len(users))
+	for i, u := range users {
+		values[i] = "(?, ?)"
+		args = append(args, u, deliveries[u])
+	}
+	var rows []struct {
+		EvotorUserID string
+		LastSeq      int64
+	}
+	err := db.Raw(`INSERT INTO forward_users (evotor_user_id, last_seq) VALUES `+strings.Join(values, ", ")+`
+		ON CONFLICT (evotor_user_id) DO UPDATE SET last_seq = forward_users.last_seq + excluded.last_seq
+		RETURNING evotor_user_id, last_seq`, args...).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	before := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		before[r.EvotorUserID] = r.LastSeq - deliveries[r.EvotorUserID]
+	}
+	if len(before) != len(users) {
+		return nil, fmt.Errorf("forwarding: %d users numbered, %d returned", len(users), len(before))
+	}
+	return before, nil
+}
+
+// anyQueued reports whether the user has a numbered message pending for destination (read
+// through the pending index: it costs the same whatever was delivered before).
+func anyQueued(db *gorm.DB, destination, user string) (bool, error) {
 	var ids []int64
-	err := db.Raw("SELECT id FROM forward_messages WHERE destination = ? AND evotor_user_id = ? AND "+pendingOnly+" LIMIT 1",
+	err := db.Raw("SELECT id FROM forward_messages WHERE destination = ? AND evotor_user_id = ? AND "+queued+" LIMIT 1",
 		destination, user).Scan(&ids).Error
 	return len(ids) > 0, err
+}
+
+// SequenceMessages (PostgreSQL) numbers the committed, unnumbered messages of up to limit
+// deliveries, in the order of their inbox ids (a delivery that began after another committed
+// has the higher one), and gives the heads among them their jobs, in one transaction; it
+// returns how many deliveries it numbered (limit: there may be more).
+func (s *Store) SequenceMessages(ctx context.Context, limit int, insert JobInserter) (int, error) {
+	if !s.OnPostgres() {
+		return 0, nil // numbered as they are written
+	}
+	var n int
+	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		if err := db.Exec("SELECT pg_advisory_xact_lock(?)", sequencerLock).Error; err != nil {
+			return err
+		}
+		var msgs []ForwardMessage // a delivery's messages are committed together: all or none
+		err := db.Raw(`SELECT id, destination, evotor_user_id, inbox_id FROM forward_messages
+			WHERE seq IS NULL AND inbox_id IN (SELECT DISTINCT inbox_id FROM forward_messages WHERE seq IS NULL ORDER BY inbox_id LIMIT ?)
+			ORDER BY inbox_id, id`, limit).Scan(&msgs).Error
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		if err := s.number(ctx, db, msgs, insert); err != nil {
+			return err
+		}
+		ids, seqs, jobs := make([]int64, len(msgs)), make([]int64, len(msgs)), make([]*int64, len(msgs))
+		for i, m := range msgs {
+			ids[i], seqs[i], jobs[i] = m.ID, m.Seq, m.JobID
+		}
+		tx, err := sqlTx(db)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE forward_messages AS m SET seq = v.seq, job_id = v.job
+			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v (id, seq, job) WHERE m.id = v.id`, ids, seqs, jobs)
+		n = len(slices.CompactFunc(msgs, func(a, b ForwardMessage) bool { return a.InboxID == b.InboxID }))
+		return err
+	})
+	return n, err
 }
 
 // lockUser takes the user's forward_users row lock for the rest of db's transaction
@@ -223,7 +339,7 @@ func firstPending(db *gorm.DB, destination, user string) (ForwardMessage, bool, 
 // pendingHead is the user's first n pending messages for destination, in seq order.
 func pendingHead(db *gorm.DB, destination, user string, n int) ([]ForwardMessage, error) {
 	var m []ForwardMessage
-	err := db.Where("destination = ? AND evotor_user_id = ? AND "+pendingOnly, destination, user).
+	err := db.Where("destination = ? AND evotor_user_id = ? AND "+queued, destination, user).
 		Order("seq").Limit(n).Find(&m).Error
 	return m, err
 }
@@ -405,8 +521,8 @@ func (s *Store) ResendDead(ctx context.Context, id int64, destination string, in
 	var n int
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		q := db.Where("state = ?", ForwardDead).Where("destination = ?", destination)
-		if id > 0 {
-			q = db.Where("id = ?", id)
+		if id > 0 { // not one still unnumbered: that one is on its way
+			q = db.Where("id = ? AND seq IS NOT NULL", id)
 		}
 		var dead []ForwardMessage
 		if err := s.forUpdate(q).Order("id").Find(&dead).Error; err != nil || len(dead) == 0 {
@@ -482,7 +598,7 @@ func (s *Store) ForwardingStats(ctx context.Context) ([]ForwardStats, error) {
 func (s *Store) OrphanedMessages(ctx context.Context, limit int) ([]ForwardMessage, error) {
 	var out []ForwardMessage
 	err := s.db.WithContext(ctx).Raw(`SELECT m.* FROM forward_messages m LEFT JOIN river_job j ON j.id = m.job_id
-		WHERE m.state = 'pending' AND (m.job_id IS NULL OR j.id IS NULL OR j.finalized_at IS NOT NULL)
+		WHERE m.state = 'pending' AND m.seq IS NOT NULL AND (m.job_id IS NULL OR j.id IS NULL OR j.finalized_at IS NOT NULL)
 		AND NOT EXISTS (SELECT 1 FROM forward_messages e WHERE e.destination = m.destination
 			AND e.evotor_user_id = m.evotor_user_id AND e.state = 'pending' AND e.seq < m.seq)
 		ORDER BY m.id LIMIT ?`, limit).Scan(&out).Error

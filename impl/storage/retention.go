@@ -43,9 +43,6 @@ type Pruned struct {
 // Any reports whether anything was deleted.
 func (p Pruned) Any() bool { return p.ForwardMessages+p.Inbox > 0 }
 
-// pruneLockID is the advisory lock of pruning (PostgreSQL), apart from the migrations' lock.
-const pruneLockID = 4097083627
-
 // inboxMark names retention_marks' row for the inbox.
 const inboxMark = "inbox"
 

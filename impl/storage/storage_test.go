@@ -180,6 +180,9 @@ func TestConcurrentDeliveriesEachGetTheirOwnResult(t *testing.T) {
 		if items, _, _ := st.List(ctx, storage.StoresOf("mallory"), "", 100); len(items) != 0 {
 			t.Errorf("refused deliveries kept mallory's stores %v", items)
 		}
+		if err := svc.Sequence(ctx); err != nil { // PostgreSQL numbers them after their commit
+			t.Fatal(err)
+		}
 		var msgs []storage.ForwardMessage
 		if err := opened.DB.Order("seq").Find(&msgs).Error; err != nil {
 			t.Fatal(err)
