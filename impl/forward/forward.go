@@ -150,7 +150,7 @@ func (s *Service) wakeSequencer() {
 	}
 }
 
-// sequenceBatch is how many messages one numbering transaction takes; sequenceEvery is how
+// sequenceBatch is how many deliveries' messages one numbering transaction takes; sequenceEvery is how
 // often the sequencer looks without being woken (for messages another replica committed and
 // could not number, e.g. it was killed right after the commit).
 const (

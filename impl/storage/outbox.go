@@ -23,8 +23,8 @@ import (
 //
 // Numbering (number) hands out seq and gives heads their jobs. On SQLite it runs in the
 // delivery's transaction (one writer at a time: it holds nobody up). On PostgreSQL a delivery
-// writes its messages unnumbered (seq NULL) and, once committed, they are numbered in id order
-// by SequenceMessages, one short transaction per batch: the user's forward_users row lock is
+// writes its messages unnumbered (seq NULL) and, once committed, they are numbered in the order
+// of their deliveries (inbox ids) by SequenceMessages, one short transaction per batch: the user's forward_users row lock is
 // taken there, not in the delivery, so one user's deliveries commit side by side instead of
 // one after another (the lock used to be held from seq to COMMIT). Unnumbered messages are
 // pending but not yet in their user's queue: nothing sends, claims or revives them.
@@ -116,7 +116,7 @@ func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxE
 	if s.OnPostgres() {
 		return db.Omit("Seq").Create(&msgs).Error
 	}
-	if err := s.number(ctx, db, msgs, f.InsertJobs); err != nil {
+	if _, err := s.number(ctx, db, msgs, f.InsertJobs); err != nil {
 		return err
 	}
 	return db.Create(&msgs).Error
@@ -125,8 +125,8 @@ func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxE
 // number gives msgs (their deliveries in the order they came) their seq, one per delivery,
 // following their user's last one, and a job to each that is its user's head: the first of its
 // user and destination when nothing of theirs is queued. It takes the users' forward_users row
-// locks for the rest of db's transaction.
-func (s *Store) number(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, insert JobInserter) error {
+// locks for the rest of db's transaction, and returns how many deliveries it numbered.
+func (s *Store) number(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, insert JobInserter) (int, error) {
 	deliveries := map[string]int64{} // user → how many of its deliveries msgs hold
 	numbered := map[int64]int64{}    // delivery (inbox id) → its seq, once given
 	for _, m := range msgs {
@@ -137,7 +137,7 @@ func (s *Store) number(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, 
 	}
 	seq, err := reserveSeqs(db, deliveries)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	type queue struct{ destination, user string }
 	checked := map[queue]bool{}
@@ -156,20 +156,20 @@ func (s *Store) number(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, 
 		checked[q] = true
 		busy, err := anyQueued(db, m.Destination, m.EvotorUserID)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if !busy {
 			heads = append(heads, i)
 		}
 	}
 	if len(heads) == 0 {
-		return nil
+		return len(numbered), nil
 	}
 	keys := make([]MessageKey, len(heads))
 	for k, i := range heads {
 		keys[k] = msgs[i].Key()
 	}
-	return s.withJobs(ctx, db, insert, keys, func(k int, job int64) { msgs[heads[k]].JobID = &job })
+	return len(numbered), s.withJobs(ctx, db, insert, keys, func(k int, job int64) { msgs[heads[k]].JobID = &job })
 }
 
 // reserveSeqs moves each user's last_seq on by its count of deliveries, in one statement that
@@ -231,7 +231,7 @@ func (s *Store) SequenceMessages(ctx context.Context, limit int, insert JobInser
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
-		if err := s.number(ctx, db, msgs, insert); err != nil {
+		if n, err = s.number(ctx, db, msgs, insert); err != nil {
 			return err
 		}
 		ids, seqs, jobs := make([]int64, len(msgs)), make([]int64, len(msgs)), make([]*int64, len(msgs))
@@ -244,7 +244,6 @@ func (s *Store) SequenceMessages(ctx context.Context, limit int, insert JobInser
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE forward_messages AS m SET seq = v.seq, job_id = v.job
 			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v (id, seq, job) WHERE m.id = v.id`, ids, seqs, jobs)
-		n = len(slices.CompactFunc(msgs, func(a, b ForwardMessage) bool { return a.InboxID == b.InboxID }))
 		return err
 	})
 	return n, err
