@@ -26,6 +26,7 @@ import (
 // each store of the mix getting one every 50 s), enough for the catalogues to compete with
 // everything else all the time. Its share is under 1 in 100 on purpose: a kind that is 1 in
 // 100 sets the whole mix's p99 by itself, so the soak judges the catalogue by a goal of its own.
+// Catalogues are spread evenly over the requests (catalogueSchedule), the other kinds drawn.
 //
 // The stores start as full as a real partner's (each user's first store has
 // LoadOptions.LargeStore products, DefaultLargeStore unless set; the others evotorSetupStore)
@@ -108,6 +109,42 @@ type evotorMix struct {
 	sent     int        // requests put in recent so far
 	previous *delivery  // the request just made (for a duplicate)
 	nextCode int64
+	made     int               // requests made so far
+	catalog  catalogueSchedule // where the next catalogue goes
+}
+
+// Catalogues come evenly, not drawn like the other kinds: exactly one in each run of
+// 1,000/per1000 requests, at a random place in it. Drawn, a minute's count varied like a
+// Poisson variable (24 ± 5 at the default share and 200 requests a second), and as the
+// catalogues set SQLite's p99, so did the minute's p99: a first minute light in catalogues made
+// the minutes after it look grown. The soak compares minutes to find costs that grow with what
+// is stored; each minute now brings the same number of catalogues (their sizes still drawn),
+// so what differs between minutes is the history, not the draw.
+type catalogueSchedule struct {
+	run, at int // the run the next catalogue is in, and its request's number
+	placed  bool
+}
+
+// due reports whether request i (counted from 0, one after another) is a catalogue, for
+// catalogues per 1,000 requests.
+func (c *catalogueSchedule) due(i, per1000 int, r *rand.Rand) bool {
+	if per1000 <= 0 {
+		return false
+	}
+	if !c.placed {
+		c.place(per1000, r)
+	}
+	if i != c.at {
+		return false
+	}
+	c.run++
+	c.place(per1000, r)
+	return true
+}
+
+func (c *catalogueSchedule) place(per1000 int, r *rand.Rand) {
+	from, to := c.run*1000/per1000, (c.run+1)*1000/per1000
+	c.at, c.placed = from+r.IntN(to-from), true
 }
 
 // evotorTraffic registers the mix's users, sends each its setup (subscription created,
@@ -209,7 +246,11 @@ func (c *Cloud) evotorSetup(ctx context.Context, o LoadOptions, m *evotorMix, id
 // next is the i-th request of the mix: a kind drawn by evotorProportions, for a user and
 // store drawn at random.
 func (m *evotorMix) next(int) delivery {
-	kind := m.kind()
+	kind := "catalogue"
+	if !m.catalog.due(m.made, m.share("catalogue"), m.rand) {
+		kind = m.kind()
+	}
+	m.made++
 	u := m.users[m.rand.IntN(len(m.users))]
 	s := u.stores[m.rand.IntN(len(u.stores))]
 	var d delivery
@@ -241,20 +282,36 @@ func (m *evotorMix) next(int) delivery {
 	return d
 }
 
-// kind draws a kind of request by the mix's shares.
+// kind draws a kind of request other than a catalogue (catalogueSchedule places those) by the
+// mix's shares.
 func (m *evotorMix) kind() string {
 	total := 0
 	for _, p := range m.shares {
-		total += p.per1000
+		if p.kind != "catalogue" {
+			total += p.per1000
+		}
 	}
 	n := m.rand.IntN(total)
 	for _, p := range m.shares {
+		if p.kind == "catalogue" {
+			continue
+		}
 		if n < p.per1000 {
 			return p.kind
 		}
 		n -= p.per1000
 	}
 	return m.shares[0].kind
+}
+
+// share is kind's requests in 1,000.
+func (m *evotorMix) share(kind string) int {
+	for _, p := range m.shares {
+		if p.kind == kind {
+			return p.per1000
+		}
+	}
+	return 0
 }
 
 // remember keeps d for a later re-send (not a catalogue: a re-send is a small request).

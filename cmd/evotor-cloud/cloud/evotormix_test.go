@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"pgregory.net/rapid"
 )
 
 // testMix is the evotor mix for users with stores, without a server (no setup sent).
@@ -91,6 +92,12 @@ func testEvotorMixProportions(t *testing.T, catalogues int) {
 			p.per1000 -= catalogues - DefaultCatalogues
 		}
 		want := float64(p.per1000) / 1000 * float64(n)
+		if p.kind == "catalogue" { // placed, not drawn: one in each run of 1,000/share
+			if math.Abs(float64(counts[p.kind])-want) > 1 {
+				t.Errorf("catalogues: %d in %d, want %.0f", counts[p.kind], n, want)
+			}
+			continue
+		}
 		if sd := math.Sqrt(want * (1 - float64(p.per1000)/1000)); math.Abs(float64(counts[p.kind])-want) > 4*sd+1 {
 			t.Errorf("%s: %d in %d, want about %.0f", p.kind, counts[p.kind], n, want)
 		}
@@ -105,6 +112,30 @@ func testEvotorMixProportions(t *testing.T, catalogues int) {
 	if grown := after - before; grown < n*catalogues/1000*400+n/100 {
 		t.Errorf("the stores grew by %d products over %d requests", grown, n)
 	}
+}
+
+// TestCataloguesComeEvenly: whatever the share and the draw, the first k requests hold their
+// share of catalogues to within one, for every k (so every minute holds the same number, give
+// or take two), each run of 1,000/share holding exactly one.
+func TestCataloguesComeEvenly(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		per1000 := rapid.IntRange(1, maxCatalogues).Draw(t, "per1000")
+		seed := rapid.Uint64().Draw(t, "seed")
+		r := rand.New(rand.NewPCG(seed, seed>>1))
+		var c catalogueSchedule
+		count := 0
+		for k := range 50 * 1000 / per1000 {
+			if math.Abs(float64(count)-float64(k*per1000)/1000) > 1.1 {
+				t.Fatalf("%d catalogues in the first %d requests at %d in 1,000", count, k, per1000)
+			}
+			if c.due(k, per1000, r) {
+				count++
+			}
+		}
+		if count != 50 {
+			t.Fatalf("%d catalogues in 50 runs", count)
+		}
+	})
 }
 
 // TestEvotorMixResendsUnchangedProductsAlike: a product sent again unchanged is the same
