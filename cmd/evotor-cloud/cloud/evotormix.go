@@ -243,8 +243,9 @@ func (c *Cloud) evotorSetup(ctx context.Context, o LoadOptions, m *evotorMix, id
 	return u, nil
 }
 
-// next is the i-th request of the mix: a kind drawn by evotorProportions, for a user and
-// store drawn at random.
+// next is the mix's next request: a catalogue where catalogueSchedule places one, else a kind
+// drawn by evotorProportions; for a user and store drawn at random. It counts the requests
+// itself (made): the history and the timed run each number theirs from 0.
 func (m *evotorMix) next(int) delivery {
 	kind := "catalogue"
 	if !m.catalog.due(m.made, m.share("catalogue"), m.rand) {
