@@ -16,6 +16,7 @@ import (
 // at INFO, as abandoned, counted with status 499 and the delivery outcome "abandoned" — not a
 // 500 at ERROR level (an operator's alert) nor a refusal.
 func TestAnAbandonedRequestIsNotAServerError(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		var m *metrics.Metrics
 		e := newEnv(t, b, withMetrics(t, &m))

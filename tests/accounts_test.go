@@ -166,6 +166,7 @@ func TestAccountStory(t *testing.T) {
 // login and for that Evotor user alike; a minute later one more attempt is allowed, so the
 // real merchant is never locked out for long; another login and user are not affected.
 func TestFailedLoginsAreThrottled(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		var offset atomic.Int64
 		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }

@@ -183,6 +183,7 @@ func TestEveryFixtureReadsBackAsSent(t *testing.T) {
 }
 
 func TestAdminPaginationAndEvents(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, withAdmin)
 		const user = "01-000000000000001"
@@ -268,6 +269,7 @@ func TestAdminPaginationAndEvents(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestAdminAccountsAndAccess(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, withAdmin)
 		res, err := e.client.AdminCreateAccountWithResponse(context.Background(),
@@ -299,6 +301,7 @@ func TestAdminAccountsAndAccess(t *testing.T) {
 }
 
 func TestCommodityLookup(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		owner, other := e.createUser("01-000000000000001"), e.createUser("01-000000000000002")

@@ -13,6 +13,7 @@ import (
 // subscription or installation event) is listed once, newest first, page by page, and the
 // installation and subscription filters keep exactly the users they name.
 func TestAdminListsUsersNewestFirst(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, withAdmin)
 		e.createUser("01-000000000000001")

@@ -13,6 +13,7 @@ import (
 // one and the other kind's are refused with the operation's code, and every accepted form
 // passes. All refusals of one code are byte-identical.
 func TestEveryOperationEnforcesItsCredential(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		e.addAccount("test4", "password", false)
@@ -58,6 +59,7 @@ func redact(h string) string {
 
 // TestRefusedRequestsStoreNothing: a refused credential leaves no trace in the inbox.
 func TestRefusedRequestsStoreNothing(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		for _, o := range cloud.Operations {
@@ -73,6 +75,7 @@ func TestRefusedRequestsStoreNothing(t *testing.T) {
 
 // TestAppTokenHeaderVariants: Evotor's documented header shapes (testdata/evotor/headers_variants.json).
 func TestAppTokenHeaderVariants(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	o := opByID(t, "subscriptionEvent")
 	for _, h := range []string{

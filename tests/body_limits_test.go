@@ -16,6 +16,7 @@ import (
 // length is declared or it comes chunked — so no such body can cost the server memory.
 // Notifications keep the server's limit (Evotor's catalogues reach 10 MB).
 func TestSmallOperationsRefuseLargeBodies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	huge := []byte("[" + strings.Repeat("0,", 1<<20) + "0]") // 2 MiB of a long array of scalars
 	fits := []byte(`{"userId":"01-000000000000001","note":"` + strings.Repeat("x", 60<<10) + `"}`)
@@ -53,6 +54,7 @@ func TestSmallOperationsRefuseLargeBodies(t *testing.T) {
 // Retry-After rather than read (Evotor re-sends); a small body (a receipt) is never held back;
 // once the budget frees, the large one is stored.
 func TestLargeBodiesAtOnceAreBounded(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a load of large bodies: make test runs it")
 	}

@@ -31,6 +31,7 @@ func momentForms(ms int64) map[string]string {
 }
 
 func TestReceiptDateTimeFormsStoreOneTime(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		user := bearer(e.createUser("01-000000000000001"))
@@ -62,6 +63,7 @@ func TestReceiptDateTimeFormsStoreOneTime(t *testing.T) {
 }
 
 func TestDocumentSessionNumberFormsStoreOneText(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		user := bearer(e.createUser("01-000000000000001"))
@@ -88,6 +90,7 @@ func TestDocumentSessionNumberFormsStoreOneText(t *testing.T) {
 // TestVerifyTakesTheLoginFieldCreateTook: an account created with an app's login field (email,
 // login or username) logs in through user/verify with the same field.
 func TestVerifyTakesTheLoginFieldCreateTook(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		for i, field := range []string{"email", "login", "username"} {

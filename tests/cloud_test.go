@@ -35,6 +35,7 @@ func requireGreen(t *testing.T, rep cloud.Report, steps int) {
 }
 
 func TestLifecycleAgainstOurServer(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, withAdmin)
 		rep := simulator(t, e.api, bearer(appToken)).Lifecycle(context.Background(), cloud.LifecycleOptions{UserID: "01-000000000000001"})
@@ -84,6 +85,7 @@ func TestReplayEveryFixture(t *testing.T) {
 // TestSimulatorGoesRedOnBrokenServers: the lifecycle can fail, and fails for what Evotor would
 // not accept: a 5xx (re-sent, then failed), a 2xx that is not 200, a user/create without a token.
 func TestSimulatorGoesRedOnBrokenServers(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, path string
 		broken     http.HandlerFunc
@@ -119,7 +121,7 @@ func TestSimulatorGoesRedOnBrokenServers(t *testing.T) {
 }
 
 // TestSimulatorResendsWhenNoAnswerInTime: an answer later than the timeout counts as none.
-func TestSimulatorResendsWhenNoAnswerInTime(t *testing.T) {
+func TestSimulatorResendsWhenNoAnswerInTime(t *testing.T) { // alone: its 100 ms timeout must not meet a busy CPU
 	e := newEnv(t, backends()[0])
 	var calls atomic.Int64
 	slowOnce := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +140,7 @@ func TestSimulatorResendsWhenNoAnswerInTime(t *testing.T) {
 }
 
 func TestLoadIsBoundedAndCounts(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a second of load: make test runs it")
 	}

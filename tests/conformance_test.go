@@ -67,6 +67,7 @@ func ourSpec(t *testing.T) *openapi3.T {
 }
 
 func TestEveryPartnerPathOfTheReferenceIsServed(t *testing.T) {
+	t.Parallel()
 	ours := ourSpec(t)
 	for _, o := range loadReferenceFacts(t).Operations {
 		item := ours.Paths.Find(o.Path)
@@ -135,6 +136,7 @@ func ourRequired(s *openapi3.SchemaRef, at string, out map[string]bool, depth in
 }
 
 func TestReferenceRequiredFieldsAreRequired(t *testing.T) {
+	t.Parallel()
 	ours := ourSpec(t)
 	used := map[string]bool{}
 	for _, o := range loadReferenceFacts(t).Operations {
@@ -183,6 +185,7 @@ func operationCodes(t *testing.T, op *openapi3.Operation) map[int]int {
 // TestOurErrorCodesAreEvotors: every Evotor code an operation of ours answers has the HTTP
 // status Evotor's reference gives it.
 func TestOurErrorCodesAreEvotors(t *testing.T) {
+	t.Parallel()
 	ours := ourSpec(t)
 	known := loadReferenceFacts(t).ErrorCodes
 	checked := 0
@@ -209,6 +212,7 @@ func TestOurErrorCodesAreEvotors(t *testing.T) {
 // status, unless the operation lists the difference (x-evotor-differences: security, code-N)
 // with why. A listed difference that is no longer one fails too.
 func TestOperationsAreEvotors(t *testing.T) {
+	t.Parallel()
 	ours := ourSpec(t)
 	facts := loadReferenceFacts(t)
 	schemes := map[string]string{"app": "[[appToken] [appBasic]]", "user": "[[userToken]]"}
@@ -257,6 +261,7 @@ func securityOf(spec *openapi3.T, op *openapi3.Operation) string {
 // table says, read from the embedded spec: a spec edit that moves an operation to the wrong
 // scheme fails here.
 func TestSecurityIsDevelopersTable(t *testing.T) {
+	t.Parallel()
 	app, user, admin, none := "[[appToken] [appBasic]]", "[[userToken]]", "[[adminToken]]", "[]"
 	want := map[string]string{
 		"POST /api/v1/user/create": app, "POST /api/v1/user/verify": app, "POST /api/v1/user/token": app,
@@ -294,6 +299,7 @@ func TestSecurityIsDevelopersTable(t *testing.T) {
 // Where the material is absent (a user's clone) there is nothing to compare with, so it logs that
 // and passes; in CI (CI=true), which always has it beside the clone, its absence is a failure.
 func TestVendoredReferenceIsEvotors(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(sharedOfficialDir); err != nil {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			t.Fatalf("CI must have Evotor's reference beside the clone: %v", err)

@@ -75,6 +75,7 @@ func readFixtureNames(t *testing.T) ([]string, error) {
 
 // TestOperationTableCoversSpec keeps the tests' operation table equal to the spec's webhooks.
 func TestOperationTableCoversSpec(t *testing.T) {
+	t.Parallel()
 	spec, err := generated.GetSpec()
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ const (
 )
 
 func TestDeployComposeAgreesWithServerAndImage(t *testing.T) {
+	t.Parallel()
 	in := readDeployInputs(t)
 	for _, p := range checkDeployCompose(in) {
 		t.Error(p)
@@ -48,6 +49,7 @@ func TestDeployComposeAgreesWithServerAndImage(t *testing.T) {
 // Containerfile in the ways they could go wrong and wants each caught: the check above is only
 // worth what it finds.
 func TestDeployComposeCatchesMistakes(t *testing.T) {
+	t.Parallel()
 	in := readDeployInputs(t)
 	for _, c := range []struct {
 		name, old, new, want string

@@ -22,6 +22,7 @@ const (
 )
 
 func TestSpecIsDescribed(t *testing.T) {
+	t.Parallel()
 	spec := ourSpec(t)
 
 	var ops coverage
@@ -184,6 +185,7 @@ func propertyDescribed(p *openapi3.SchemaRef) bool {
 // responses, and non-empty words for when — and each 4xx/5xx response it declares is given by
 // at least one entry. /docs renders the list as the operation's error table.
 func TestEveryOperationListsItsErrors(t *testing.T) {
+	t.Parallel()
 	spec := ourSpec(t)
 	var without, problems []string
 	total := 0

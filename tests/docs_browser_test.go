@@ -26,6 +26,7 @@ import (
 // page loads, a table-of-contents link takes the reader to its operation, the example request
 // is there on screen, and so is the operation's error table. Screenshots land in the test's temp dir and in ARTIFACTS_DIR.
 func TestDocsInABrowser(t *testing.T) {
+	t.Parallel()
 	browser := chromiumOrSkip(t)
 	server := httptest.NewServer(newEnv(t, backends()[0]).api)
 	defer server.Close()

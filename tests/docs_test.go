@@ -18,6 +18,7 @@ import (
 )
 
 func TestServerServesItsContract(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	spec, err := e.client.GetSpecWithResponse(context.Background())
 	if err != nil || spec.StatusCode() != 200 || !strings.HasPrefix(spec.HTTPResponse.Header.Get("Content-Type"), "application/yaml") {
@@ -42,6 +43,7 @@ func TestServerServesItsContract(t *testing.T) {
 // TestReferencePage reads /docs as a partner would: a table of contents linking every
 // operation with its credential, nested field tables, examples, the exact error bodies.
 func TestReferencePage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0], withAdmin)
 	docs, err := e.client.GetDocsWithResponse(context.Background())
 	if err != nil || docs.StatusCode() != 200 || !strings.HasPrefix(docs.HTTPResponse.Header.Get("Content-Type"), "text/html") {
@@ -221,6 +223,7 @@ func sectionOf(t *testing.T, page, id string) string {
 // with the spec's own formats; every JSON body has at least one; and no component example is
 // left unchecked because nothing uses it.
 func TestEveryExampleFitsItsSchema(t *testing.T) {
+	t.Parallel()
 	spec := ourSpec(t)
 	security.RegisterFormats(spec)
 	c := exampleChecker{t: t, opts: spec.GetSchemaValidationOptions(), used: map[string]bool{}}

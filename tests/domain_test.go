@@ -69,6 +69,7 @@ func stateOf(s storage.Subscription) string {
 }
 
 func TestSubscriptionStateFollowsSequenceNotArrival(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		story := lifecycle("in-order", "01-000000000000001")
@@ -114,6 +115,7 @@ func TestSubscriptionStateFollowsSequenceNotArrival(t *testing.T) {
 // TestSubscriptionStateProperty: any arrival order of any prefix of the story ends in the state
 // the in-order delivery gives.
 func TestSubscriptionStateProperty(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	var n atomic.Int64
 	rapid.Check(t, func(rt *rapid.T) {
@@ -145,6 +147,7 @@ func seqTo(k int) []int {
 // TestConcurrentCopiesOfEvents: 50 overlapping copies of each of 20 events: 20 stored, each
 // applied once, no 5xx.
 func TestConcurrentCopiesOfEvents(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		var events [][]byte
@@ -184,6 +187,7 @@ func installation(id, typ string, ms int64) []byte {
 }
 
 func TestUninstallRevokesTokensAndReinstallWorks(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		inst := opByID(t, "installationEvent")
@@ -212,6 +216,7 @@ func TestUninstallRevokesTokensAndReinstallWorks(t *testing.T) {
 }
 
 func TestSupersededTokenExpiresAfterGrace(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		var offset atomic.Int64
 		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
@@ -232,6 +237,7 @@ func TestSupersededTokenExpiresAfterGrace(t *testing.T) {
 }
 
 func TestPaymentPolicy(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, func(c *impl.APIConfig) { c.RequireActiveSubscription = true })
 		paying, lapsed := e.createUser("01-000000000000001"), e.createUser("01-000000000000002")
@@ -258,6 +264,7 @@ func TestPaymentPolicy(t *testing.T) {
 // TestOtherUsersObjectsAreAbsent: user A's token on user B's store, device, employee → 404 {}
 // and B's rows byte-for-byte unchanged; nothing of A's delivery is stored.
 func TestOtherUsersObjectsAreAbsent(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		tokenA := e.createUser("01-000000000000001")

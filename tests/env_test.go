@@ -187,10 +187,23 @@ func (e *env) createUser(userID string) string {
 func (e *env) addAccount(login, password string, hasBilling bool) {
 	e.t.Helper()
 	_, err := e.store.AddAccount(context.Background(), storage.NewAccount{
-		Login: login, PasswordHash: security.HashPassword(password), HasBilling: hasBilling})
+		Login: login, PasswordHash: passwordHash(password), HasBilling: hasBilling})
 	if err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// passwordHashes keeps one argon2id hash per password for the whole test binary: a hash
+// carries its own salt and parameters, so any database may store it, and hashing afresh for
+// every fixture's accounts was a third of the suite's CPU.
+var passwordHashes sync.Map
+
+func passwordHash(password string) string {
+	if h, ok := passwordHashes.Load(password); ok {
+		return h.(string)
+	}
+	h, _ := passwordHashes.LoadOrStore(password, security.HashPassword(password))
+	return h.(string)
 }
 
 // inboxCount counts stored deliveries.
@@ -232,6 +245,7 @@ func expectError(t testing.TB, status int, body []byte, wantStatus, wantCode int
 
 // TestPostgresRunsInCI: CI must exercise PostgreSQL, not skip it silently.
 func TestPostgresRunsInCI(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("CI") == "true" && os.Getenv("TEST_DATABASE_URL") == "" {
 		t.Fatal("CI=true but TEST_DATABASE_URL is unset: the PostgreSQL suite would be skipped")
 	}

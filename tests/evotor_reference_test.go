@@ -48,6 +48,7 @@ type referenceComparison struct {
 }
 
 func TestOurSchemasAdmitWhatEvotorDeclares(t *testing.T) {
+	t.Parallel()
 	c := newReferenceComparison(t)
 	for _, op := range c.referenceOperations() {
 		ourOp := c.ours.Paths.Find(op.path).GetOperation(op.method)

@@ -166,6 +166,7 @@ func newForwarding(t testing.TB, e *env, cfg forward.Config, urls ...string) *fo
 // that died before forwarding anything (on PostgreSQL, before even numbering them) are
 // forwarded by the next process to start, each once, in order per user.
 func TestAcknowledgedDeliveriesAreForwardedAfterARestart(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		dest := newDestination(t, forwardSecret)
@@ -301,6 +302,7 @@ func TestForwardingCatchesUpWhenTheDestinationReturns(t *testing.T) {
 }
 
 func TestForwardingSignsEveryMessage(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		good := newDestination(t, forwardSecret)

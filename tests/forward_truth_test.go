@@ -140,6 +140,7 @@ func TestDestinationsAreIsolated(t *testing.T) {
 // already delivered (the receiver lost it) — and sends it again with its webhook-id, which a
 // receiver that still has it skips.
 func TestAnyMessageCanBeSentAgain(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		dest := newDestination(t, forwardSecret)
@@ -189,6 +190,7 @@ func TestOrphanedMessagesAreRevived(t *testing.T) {
 // TestForwardedBodiesAreEvotorsBytes: a forwarded message carries the delivery's body byte for
 // byte, a large one (kept compressed in the inbox) as a small one.
 func TestForwardedBodiesAreEvotorsBytes(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		dest := newDestination(t, forwardSecret)

@@ -76,6 +76,7 @@ func expectRefusalLogged(t *testing.T, logs, operation string, code int, subject
 
 // TestNulInAPathParameterIsRefused: a NUL in the store of the path is a 2003 on it.
 func TestNulInAPathParameterIsRefused(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		user := bearer(e.createUser("01-000000000000001"))
@@ -87,6 +88,7 @@ func TestNulInAPathParameterIsRefused(t *testing.T) {
 // TestCaseVariantKeysAreNotStored: members whose names differ from the spec's only by case are
 // never read as the spec's: the value validated is the value stored.
 func TestCaseVariantKeysAreNotStored(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, withAdmin)
 		user := bearer(e.createUser("01-000000000000001"))
@@ -128,6 +130,7 @@ func TestCaseVariantKeysAreNotStored(t *testing.T) {
 // nothing refuses them. Elsewhere a member bound into a Go integer is still a 2003 when written
 // so (BindExact). Beyond int64 a version is refused all the same (hostileCases).
 func TestReceiptVersionWrittenAsAWholeFloatIsAccepted(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		user := bearer(e.createUser("01-000000000000001"))
@@ -148,6 +151,7 @@ func TestReceiptVersionWrittenAsAWholeFloatIsAccepted(t *testing.T) {
 // TestCutShortBodiesAreTheClientsFault: a body that ends before its Content-Length, or trickles
 // in past the read timeout, is a 400 2001 logged at WARN — not a 500, not an ERROR.
 func TestCutShortBodiesAreTheClientsFault(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	srv := httptest.NewUnstartedServer(e.api)
 	srv.Config.ReadTimeout = 300 * time.Millisecond

@@ -76,6 +76,7 @@ func TestTenMegabyteCatalogueIsStoredWhole(t *testing.T) {
 // on the nested loops meant for a few receipts it took seconds, growing with the square of the
 // rows (receipts_batch.go).
 func TestLargeReceiptsArrayIsStoredWhole(t *testing.T) {
+	t.Parallel()
 	const n = 3000
 	parts := make([]string, n)
 	for i := range parts {
@@ -122,6 +123,7 @@ func withProductChanged(t testing.TB, body []byte, i int, old, new string) []byt
 // the whole body): the same code and subject, nothing stored; a body that is not JSON further
 // on is refused as not JSON whatever comes before.
 func TestBigArrayBodyWithABadElementInTheMiddle(t *testing.T) {
+	t.Parallel()
 	body := catalogue(1 << 20)
 	const middle = 1000
 	cases := []struct {

@@ -49,6 +49,7 @@ var layers = map[string][]string{
 var forbiddenBelowHTTP = []string{"github.com/labstack/echo", "github.com/getkin/kin-openapi", "github.com/valyala/fastjson"}
 
 func TestImportsPointDownward(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "../...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

@@ -106,6 +106,7 @@ func (b *bodyBytes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestMetricsCountWhatWasSent: after the lifecycle, a redelivery, a 401 and a 400, every
 // counter says exactly what was sent.
 func TestMetricsCountWhatWasSent(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		var m *metrics.Metrics
@@ -176,6 +177,7 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 
 // TestPublicAPIDoesNotServeMetrics: /metrics lives on its own listener only.
 func TestPublicAPIDoesNotServeMetrics(t *testing.T) {
+	t.Parallel()
 	var m *metrics.Metrics
 	e := newEnv(t, backends()[0], withMetrics(t, &m))
 	rec := httptest.NewRecorder()

@@ -28,6 +28,7 @@ var idKey = regexp.MustCompile(`^(id|uuid|.*(Id|Uuid|UUID))$`)
 // userId-shaped string, a uuid of any version in any case, or null where the spec lets the
 // field be optional), is answered 200 and reads back through the admin API exactly as sent.
 func TestEvotorIdsAreOpaque(t *testing.T) {
+	t.Parallel()
 	names, _ := readFixtureNames(t)
 	spec, err := generated.GetSpec()
 	if err != nil {

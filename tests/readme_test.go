@@ -15,6 +15,7 @@ import (
 // checkout's layout, and every HTTP call in them must succeed. Only the addresses change (a
 // free port instead of :8080 and :9090), so the README cannot rot.
 func TestReadmeExamplesRunAsWritten(t *testing.T) {
+	t.Parallel()
 	blocks := readmeShellBlocks(t, filepath.Join("..", "README.md"))
 	if len(blocks) < 4 {
 		t.Fatalf("only %d sh blocks in README.md", len(blocks))

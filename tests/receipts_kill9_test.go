@@ -17,6 +17,7 @@ import (
 // acknowledged receipt is stored with its inbox row, nothing is stored twice, and each
 // acknowledged receipt sent again is a redelivery.
 func TestAcknowledgedReceiptsSurviveKill9(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}

@@ -141,6 +141,7 @@ func compare[R any](t *testing.T, what string, want []restsim.Record, got []R, r
 // healed records are in the inbox under reconciliation's operations; a second sync finds
 // nothing (nothing stored twice); a record Evotor deletes is marked, not deleted.
 func TestReconciliationHealsDroppedWebhooks(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b, withAdmin)
@@ -218,6 +219,7 @@ func TestReconciliationHealsDroppedWebhooks(t *testing.T) {
 // gets 401, fails, and marks the token invalid; the user's deliveries go on; the next
 // user/token clears the mark and the sync succeeds.
 func TestRevokedCloudTokenMarksTheUser(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b, withAdmin)
@@ -306,6 +308,7 @@ func sameColumns(a, b any) bool {
 // valid cloud token, once per interval however often it plans (replicas plan together), and
 // the job syncs the user: the dropped webhooks are healed.
 func TestPeriodicSyncQueuesEachUserOnce(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b)
@@ -347,6 +350,7 @@ func TestPeriodicSyncQueuesEachUserOnce(t *testing.T) {
 
 // TestSyncMetrics: syncs by outcome, the records they changed, Evotor's answers by status.
 func TestSyncMetrics(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		var m *metrics.Metrics
@@ -382,6 +386,7 @@ func TestSyncMetrics(t *testing.T) {
 // message, under its own operation, with only the dropped webhook's terminal; a second sync
 // forwards nothing.
 func TestForwardingSeesOnlyWhatTheWebhooksMissed(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b)
@@ -419,6 +424,7 @@ func TestForwardingSeesOnlyWhatTheWebhooksMissed(t *testing.T) {
 // retries) fails the sync with Evotor's status in its error, marks nothing missing, and the
 // next sync heals as if nothing had happened.
 func TestFailedSyncMarksNothing(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b)
@@ -451,6 +457,7 @@ func TestFailedSyncMarksNothing(t *testing.T) {
 // kept from the webhook), and a store Evotor no longer has is marked with every product in it
 // (none deleted).
 func TestReconciliationFollowsEvotorsEdits(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b)

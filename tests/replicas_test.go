@@ -22,6 +22,7 @@ import (
 // Then: exactly 100 receipts, subscription states as if in order, every acknowledged delivery
 // stored, every stored delivery forwarded, in order per user, never two of a user at once.
 func TestThreeReplicasOnePostgres(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}

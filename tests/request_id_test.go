@@ -38,6 +38,7 @@ func logLines(logs, msg string) []map[string]any {
 // TestRequestIDIsAnsweredAndLogged: every answer carries X-Request-Id, and the refusal line and
 // the access log line of that request carry the same request_id.
 func TestRequestIDIsAnsweredAndLogged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	rec := createUserWith(e, "")
 	id := rec.Header().Get("X-Request-Id")
@@ -60,6 +61,7 @@ func TestRequestIDIsAnsweredAndLogged(t *testing.T) {
 // TestRequestIDFromTheCaller: a sane incoming X-Request-Id is kept; one that could bloat or
 // forge the log is replaced.
 func TestRequestIDFromTheCaller(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	const traced = "edge-7f3a9c:42"
 	if got := createUserWith(e, traced).Header().Get("X-Request-Id"); got != traced {

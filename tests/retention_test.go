@@ -17,6 +17,7 @@ import (
 // rows, the inbox rows receipts are spans of (PostgreSQL's receipts path), and every domain
 // table: receipts, products and subscriptions read back through the admin API as sent.
 func TestRetentionPrunesDeliveredHistoryOnly(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b, withAdmin)
@@ -154,6 +155,7 @@ func TestRetentionPrunesDeliveredHistoryOnly(t *testing.T) {
 // TestRetentionWalksInBatches: a thousand old deliveries pruned 100 at a time, with recent
 // ones after them, leave exactly the recent ones.
 func TestRetentionWalksInBatches(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		old := time.Now().UTC().Add(-48 * time.Hour)

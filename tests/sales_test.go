@@ -23,6 +23,7 @@ func receipt(id, storeID string, items int) []byte {
 // TestConcurrentCopiesOfReceiptsAndProducts: 50 overlapping copies of 20 receipts and of a
 // catalogue: each receipt stored once with its items, each product once, no 5xx.
 func TestConcurrentCopiesOfReceiptsAndProducts(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		user := bearer(e.createUser("01-000000000000001"))
@@ -70,6 +71,7 @@ func TestConcurrentCopiesOfReceiptsAndProducts(t *testing.T) {
 // TestOtherUsersReceiptsAndDocumentsAreAbsent: ids that belong to user B, sent with user A's
 // token on A's own store, are refused and B's rows stay as they were.
 func TestOtherUsersReceiptsAndDocumentsAreAbsent(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		userA, userB := bearer(e.createUser("01-000000000000001")), bearer(e.createUser("01-000000000000002"))

@@ -43,6 +43,7 @@ func (e *env) dumpTables() string {
 // TestSecretsAreNeitherStoredNorLogged: issued user tokens, passwords, cloud tokens and the app
 // credentials appear in no table and no log line.
 func TestSecretsAreNeitherStoredNorLogged(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		const password, createPassword, cloud = "pw-Verify-7f3k", "pw-Create-9q2z", "cloud-token-Zx81"

@@ -13,6 +13,7 @@ import (
 // TestConcurrentCreateRetries: Evotor re-sends user/create when it gets no answer in time, so
 // copies of one create can overlap. All answer 200, one account exists, every token works.
 func TestConcurrentCreateRetries(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		const copies = 12
@@ -46,6 +47,7 @@ func TestConcurrentCreateRetries(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		h, err := e.client.HealthzWithResponse(context.Background())
@@ -66,6 +68,7 @@ func TestHealthAndReadiness(t *testing.T) {
 
 // TestOneLogLinePerRequest: method, path, status, duration and the token's user; JSON.
 func TestOneLogLinePerRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	token := e.createUser("01-000000000000005")
 	e.send(opByID(t, "putDevices"), fixture(t, "devices.json"), bearer(token))

@@ -116,6 +116,7 @@ func flagSet(name string) (set bool) {
 // 400 where it takes parameters, 503 wherever it reads the database — and each domain outcome
 // its handler returns (recorded across the whole run, checked in TestMain).
 func TestEveryMappedStatusIsDeclared(t *testing.T) {
+	t.Parallel()
 	spec, err := generated.GetSpec()
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,7 @@ func refusedEverywhere(t *testing.T, replica *env, token string, code int) {
 // (and cached it) refuses it with 1002 as soon as an uninstall on another replica commits,
 // for every user-token notification.
 func TestUninstallRefusesCachedTokenOnEveryReplica(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		a := newEnv(t, b)
 		other := a.replica()
@@ -80,6 +81,7 @@ func TestUninstallRefusesCachedTokenOnEveryReplica(t *testing.T) {
 // TestSupersededCachedTokenExpiresOnEveryReplica: a token superseded on one replica expires
 // after the grace period on another that cached it while it was the newest (1003).
 func TestSupersededCachedTokenExpiresOnEveryReplica(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		var offset atomic.Int64
 		clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }

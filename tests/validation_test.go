@@ -24,6 +24,7 @@ type badInput struct {
 // invalid UTF-8) — each with the field as subject, never the value, the same on every database
 // — nothing stored, and the refusal logged at WARN with operation, code and subject.
 func TestBadInputGetsEvotorErrors(t *testing.T) {
+	t.Parallel()
 	cases := []badInput{
 		{"truncated json", "subscriptionEvent", `{"subscriptionId":`, security.CodeMalformed, ""},
 		{"not json", "putStores", `uuid=1`, security.CodeMalformed, ""},
@@ -71,6 +72,7 @@ func TestBadInputGetsEvotorErrors(t *testing.T) {
 // TestTransportErrorsUseTheEnvelope: unknown path 404, wrong method 405, wrong content type 415,
 // too large 413 — all in Evotor's envelope; a trailing slash is tolerated.
 func TestTransportErrorsUseTheEnvelope(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0], withBodyLimit(4096))
 	do := func(method, path, contentType, body string) (int, []byte) {
 		req, _ := http.NewRequestWithContext(context.Background(), method, "http://x"+path, strings.NewReader(body))
@@ -102,6 +104,7 @@ func TestTransportErrorsUseTheEnvelope(t *testing.T) {
 // TestValidatorFailsClosed: a route echo knows but the spec does not name is never run: the
 // validator answers 404 in the envelope before it (405 for a spec path with another method).
 func TestValidatorFailsClosed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	ran := false
 	e.api.GET("/api/v1/unlisted", func(c echo.Context) error { ran = true; return c.String(http.StatusOK, "unchecked") })
@@ -122,6 +125,7 @@ func TestValidatorFailsClosed(t *testing.T) {
 // TestOversizedHeadersGetTheEnvelope: headers over 64 KiB together are refused with 431 in
 // Evotor's envelope, before the credential is looked at; just under is served.
 func TestOversizedHeadersGetTheEnvelope(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, backends()[0])
 	for _, c := range []struct {
 		size   int
