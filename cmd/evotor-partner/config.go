@@ -40,6 +40,7 @@ type config struct {
 	notes      []string
 
 	MetricsAddr string         // EVOTOR_PARTNER_METRICS_ADDR (metrics.go); empty: no metrics
+	Profiling   bool           // EVOTOR_PARTNER_PPROF: Go's profiles beside the metrics
 	Forward     forward.Config // EVOTOR_PARTNER_FORWARD_*: where accepted deliveries are forwarded
 	Retention   time.Duration  // EVOTOR_PARTNER_RETENTION (retention.go); 0: keep everything
 	Sync        syncConfig     // EVOTOR_PARTNER_EVOTOR_API_URL, EVOTOR_PARTNER_SYNC_INTERVAL (sync.go)
@@ -67,6 +68,7 @@ const (
 	envForwardAllowHTTP = "EVOTOR_PARTNER_FORWARD_ALLOW_HTTP"
 	envDBTimeout        = "EVOTOR_PARTNER_DB_TIMEOUT"
 	envDBConnect        = "EVOTOR_PARTNER_DB_CONNECT_TIMEOUT"
+	envPprof            = "EVOTOR_PARTNER_PPROF"
 
 	secretKeyFile   = "secret.key"
 	devAppTokenFile = "dev-app-token"
@@ -125,6 +127,9 @@ func loadConfig() (config, error) {
 			return c, fmt.Errorf("%s: want a duration such as 72h, got %q", envTokenGrace, v)
 		}
 		c.TokenGrace = d
+	}
+	if c.Profiling, err = boolEnv(envPprof); err != nil {
+		return c, err
 	}
 	if c.RequireSub, err = boolEnv(envRequireSub); err != nil {
 		return c, err

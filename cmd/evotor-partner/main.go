@@ -92,7 +92,7 @@ func serve(ctx context.Context) error {
 	defer st.Close()
 	stopRetention := startRetention(ctx, st, cfg.Retention, logger)
 	defer stopRetention()
-	metricsSrv, err := startMetrics(cfg.MetricsAddr, st, logger) // its own listener, stopped after the API's
+	metricsSrv, err := startMetrics(cfg.MetricsAddr, cfg.Profiling, st, logger) // its own listener, stopped after the API's
 	if err != nil {
 		return err
 	}

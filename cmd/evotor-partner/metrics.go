@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -35,8 +36,10 @@ type metricsServer struct {
 }
 
 // startMetrics builds the metrics of st and serves them on addr; addr "" turns metrics off
-// (a nil server: nothing listens, nothing is counted).
-func startMetrics(addr string, st *storage.Store, logger *slog.Logger) (*metricsServer, error) {
+// (a nil server: nothing listens, nothing is counted). profiling adds Go's profiles
+// (/debug/pprof/) on the same private listener: where a server spends its CPU under real
+// traffic, which no benchmark shows as well.
+func startMetrics(addr string, profiling bool, st *storage.Store, logger *slog.Logger) (*metricsServer, error) {
 	if addr == "" {
 		logger.Info("metrics off", "variable", envMetricsAddr)
 		return nil, nil
@@ -51,6 +54,12 @@ func startMetrics(addr string, st *storage.Store, logger *slog.Logger) (*metrics
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler(logger))
+	if profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index) // and every named profile under it
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	}
 	s := &metricsServer{metrics: m, addr: ln.Addr().String(),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}}
 	go func() {

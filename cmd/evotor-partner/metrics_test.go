@@ -39,7 +39,8 @@ func TestMetricsAddrConfig(t *testing.T) {
 	}
 }
 
-// TestMetricsListener: the metrics answer on their own port, and nothing listens when off.
+// TestMetricsListener: the metrics answer on their own port, and nothing listens when off;
+// Go's profiles are there only when asked for.
 func TestMetricsListener(t *testing.T) {
 	st, err := storage.Open(context.Background(), "", t.TempDir())
 	if err != nil {
@@ -48,13 +49,13 @@ func TestMetricsListener(t *testing.T) {
 	defer st.Close()
 	logger := slog.New(slog.DiscardHandler)
 
-	off, err := startMetrics("", st, logger)
+	off, err := startMetrics("", true, st, logger)
 	if err != nil || off != nil || off.registry() != nil {
 		t.Fatalf("metrics off: %v %v", off, err)
 	}
 	off.stop() // a no-op, as serve() defers it
 
-	on, err := startMetrics("127.0.0.1:0", st, logger)
+	on, err := startMetrics("127.0.0.1:0", false, st, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +63,24 @@ func TestMetricsListener(t *testing.T) {
 		!strings.Contains(body, "evotor_partner_installations{") || !strings.Contains(body, "go_sql_open_connections") {
 		t.Fatalf("GET /metrics: %d %.300s", status, body)
 	}
-	if status, _ := get(t, "http://"+on.addr+"/"); status != http.StatusNotFound {
-		t.Fatalf("GET / on the metrics port: %d, want 404", status)
+	for _, path := range []string{"/", "/debug/pprof/", "/debug/pprof/heap"} {
+		if status, _ := get(t, "http://"+on.addr+path); status != http.StatusNotFound {
+			t.Fatalf("GET %s on the metrics port: %d, want 404", path, status)
+		}
 	}
 	on.stop()
+
+	profiled, err := startMetrics("127.0.0.1:0", true, st, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer profiled.stop()
+	if status, body := get(t, "http://"+profiled.addr+"/debug/pprof/"); status != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Fatalf("GET /debug/pprof/ with profiling on: %d %.200s", status, body)
+	}
+	if status, body := get(t, "http://"+profiled.addr+"/debug/pprof/heap?debug=1"); status != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Fatalf("GET /debug/pprof/heap with profiling on: %d %.200s", status, body)
+	}
 	if _, err := http.Get("http://" + on.addr + "/metrics"); err == nil {
 		t.Fatal("the metrics listener still answers after stop")
 	}
