@@ -152,15 +152,21 @@ func (s *Service) wakeSequencer() {
 
 // sequenceBatch is how many deliveries' messages one numbering transaction takes; sequenceEvery is how
 // often the sequencer looks without being woken (for messages another replica committed and
-// could not number, e.g. it was killed right after the commit).
+// could not number, e.g. it was killed right after the commit). sequenceGather is how long a
+// wake-up waits for the deliveries committing right behind the one that woke it.
 const (
-	sequenceBatch = 500
-	sequenceEvery = time.Second
+	sequenceBatch  = 500
+	sequenceEvery  = time.Second
+	sequenceGather = 50 * time.Millisecond
 )
 
 // sequence numbers committed messages (PostgreSQL; storage.SequenceMessages) until ctx ends:
-// at once, then whenever a delivery of this process commits, and every sequenceEvery. A
-// delivery is answered before it is numbered: the number is the forwarding order only.
+// at once, then sequenceGather after a delivery of this process commits, and every
+// sequenceEvery. A delivery is answered before it is numbered: the number is the forwarding
+// order only. Gathering costs each message 50 ms of forwarding and saves most of the work:
+// numbered one by one (as they were, at 200 deliveries a second), every delivery took a
+// numbering transaction of 8 round trips and a send job of its own; numbered ten at a time,
+// a user's messages of the batch share one job, which sends them as one run.
 func (s *Service) sequence(ctx context.Context) {
 	tick := time.NewTicker(sequenceEvery)
 	defer tick.Stop()
@@ -172,6 +178,11 @@ func (s *Service) sequence(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.committed:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(sequenceGather):
+			}
 		case <-tick.C:
 		}
 	}

@@ -61,9 +61,14 @@ func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 		if head.ID != owned[0].ID {
 			return s.waitBehind(ctx, head)
 		}
-		// A retried job (it failed before) does not drain: its attempt count is its message's.
+		// A retried job (it failed before) sends its first message only and does not drain: its
+		// attempt count is that message's; the rest it owns get a fresh job (FinishAttempts).
 		drain := len(job.Errors) == 0 && time.Since(started) < s.cfg.DrainFor && !s.stopping.Load()
-		sent, wait, err := s.sendRun(ctx, job, owned)
+		run := owned
+		if len(job.Errors) > 0 {
+			run = owned[:1]
+		}
+		sent, wait, err := s.sendRun(ctx, job, run)
 		if err != nil {
 			return err
 		}

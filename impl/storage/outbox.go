@@ -123,9 +123,12 @@ func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxE
 }
 
 // number gives msgs (their deliveries in the order they came) their seq, one per delivery,
-// following their user's last one, and a job to each that is its user's head: the first of its
-// user and destination when nothing of theirs is queued. It takes the users' forward_users row
-// locks for the rest of db's transaction, and returns how many deliveries it numbered.
+// following their user's last one, and a job to each user's head: the first of its user and
+// destination when nothing of theirs is queued. The head's job owns the rest of its user's
+// messages in msgs too, as if it had claimed them (FinishAttempts): it sends them as one run,
+// where a job each would cost a round of the job queue apiece. It takes the users'
+// forward_users row locks for the rest of db's transaction, and returns how many deliveries it
+// numbered.
 func (s *Store) number(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, insert JobInserter) (int, error) {
 	deliveries := map[string]int64{} // user → how many of its deliveries msgs hold
 	numbered := map[int64]int64{}    // delivery (inbox id) → its seq, once given
@@ -141,7 +144,8 @@ func (s *Store) number(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, 
 	}
 	type queue struct{ destination, user string }
 	checked := map[queue]bool{}
-	var heads []int // the messages that are their user's head: they get a job
+	var keys []MessageKey     // the heads' jobs to insert
+	headOf := map[queue]int{} // a queue whose head is in msgs → its job's index in keys
 	for i := range msgs {
 		m := &msgs[i]
 		if numbered[m.InboxID] == 0 {
@@ -159,17 +163,23 @@ func (s *Store) number(ctx context.Context, db *gorm.DB, msgs []ForwardMessage, 
 			return 0, err
 		}
 		if !busy {
-			heads = append(heads, i)
+			headOf[q] = len(keys)
+			keys = append(keys, m.Key())
 		}
 	}
-	if len(heads) == 0 {
+	if len(keys) == 0 {
 		return len(numbered), nil
 	}
-	keys := make([]MessageKey, len(heads))
-	for k, i := range heads {
-		keys[k] = msgs[i].Key()
+	jobs := make([]int64, len(keys))
+	if err := s.withJobs(ctx, db, insert, keys, func(k int, job int64) { jobs[k] = job }); err != nil {
+		return 0, err
 	}
-	return len(numbered), s.withJobs(ctx, db, insert, keys, func(k int, job int64) { msgs[heads[k]].JobID = &job })
+	for i := range msgs {
+		if k, ok := headOf[queue{msgs[i].Destination, msgs[i].EvotorUserID}]; ok {
+			msgs[i].JobID = &jobs[k]
+		}
+	}
+	return len(numbered), nil
 }
 
 // reserveSeqs moves each user's last_seq on by its count of deliveries, in one statement that
