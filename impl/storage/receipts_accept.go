@@ -8,16 +8,16 @@ import (
 )
 
 // BatchesReceipts reports whether the store has a fast path for this receipts delivery:
-// PostgreSQL, with nothing to forward (one statement for a batch of deliveries,
-// receipts_batch.go). Otherwise a receipts delivery is an Accept like any other.
-func (s *Store) BatchesReceipts(entry InboxEntry) bool {
-	return s.receipts != nil && !entry.ForwardTo.Forwards()
+// PostgreSQL (one statement for a batch of deliveries, receipts_batch.go, forwarded or not).
+// Otherwise a receipts delivery is an Accept like any other.
+func (s *Store) BatchesReceipts(InboxEntry) bool {
+	return s.receipts != nil
 }
 
 // BatchReceipts stores a receipts notification of owner by the fast path (BatchesReceipts):
 // what impl/deliver's rule does through Accept — the user token confirmed, the stores claimed,
-// each receipt not stored yet inserted with its items, the inbox row unless every receipt was
-// stored already — in one statement, one round trip and one commit shared with concurrent
+// each receipt not stored yet inserted with its items, the inbox row and its forwarding
+// messages unless every receipt was stored already — in one statement, one round trip and one commit shared with concurrent
 // deliveries.
 func (s *Store) BatchReceipts(ctx context.Context, entry InboxEntry, token usertoken.Check, owner string, receipts []ReceiptRow) (redelivery bool, err error) {
 	return s.receipts.submit(&receiptDelivery{ctx: ctx, entry: entry, token: token, owner: owner, receipts: eachOnce(receipts)})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/deliver"
+	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
 	"github.com/evotor-partner/evotor-partner/impl/usertoken"
@@ -32,26 +33,48 @@ func userToken(t *testing.T, st *storage.Store, user string) usertoken.Check {
 
 // sendReceipt delivers one receipt through the application layer's receipts rule.
 func sendReceipt(st *storage.Store, token usertoken.Check, owner, id, store string) (bool, error) {
+	return sendReceiptTo(nil, st, token, owner, id, store)
+}
+
+// sendReceiptTo is sendReceipt with the delivery forwarded to outbox (nil: nowhere).
+func sendReceiptTo(outbox func() storage.Outbox, st *storage.Store, token usertoken.Check, owner, id, store string) (bool, error) {
 	body := fmt.Appendf(nil, `{"id":%q,"data":{"id":"d","storeId":%q,"type":"SELL"}}`, id, store)
 	item := "x"
-	return receipts(st, token, owner, body, []storage.ReceiptRow{{OwnerID: owner, ID: id, ReceiptUUID: "d",
+	return receiptsTo(outbox, st, token, owner, body, []storage.ReceiptRow{{OwnerID: owner, ID: id, ReceiptUUID: "d",
 		StoreUUID: store, Type: "SELL", Raw: body, Items: []storage.ReceiptItemRow{{ItemUUID: "i", Name: &item}}}})
 }
 
 // receipts stores a receipts delivery of owner, body and rows, as impl/deliver does.
 func receipts(st *storage.Store, token usertoken.Check, owner string, body []byte, rows []storage.ReceiptRow) (bool, error) {
-	return deliver.New(deliver.Store(st), deliver.Policy{}, nil).Receipts(ctx, deliver.Sender{UserID: owner, Token: token},
+	return receiptsTo(nil, st, token, owner, body, rows)
+}
+
+func receiptsTo(outbox func() storage.Outbox, st *storage.Store, token usertoken.Check, owner string, body []byte, rows []storage.ReceiptRow) (bool, error) {
+	return deliver.New(deliver.Store(st), deliver.Policy{}, outbox).Receipts(ctx, deliver.Sender{UserID: owner, Token: token},
 		deliver.Delivery{Operation: "postReceipts", Body: body}, rows)
 }
 
 // TestReceiptsUnderConcurrency: many receipts deliveries at once (on PostgreSQL they share
 // statements, see receipts_batch.go), mixing a duplicate storm, another owner's receipt and a
 // revoked token: each receipt is stored exactly once with one inbox row, each copy but one is a
-// redelivery, and every refused delivery is refused alone and writes nothing.
+// redelivery, and every refused delivery is refused alone and writes nothing. Every delivery
+// is forwarded to two destinations: each stored one has a message for each, the others none,
+// and (on PostgreSQL, where they are numbered after the commit) the sequencer was woken for
+// each stored one and numbers them all.
 func TestReceiptsUnderConcurrency(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
 		o := b.Open(t)
 		st := o.Store
+		svc, err := forward.New(ctx, st, forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/a"}, {URL: "http://127.0.0.1:1/b"}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var woken atomic.Int64
+		outbox := func() storage.Outbox {
+			out := svc.Outbox()
+			out.Committed = func() { woken.Add(1) }
+			return out
+		}
 		alice, bob, carol := userToken(t, st, "alice"), userToken(t, st, "bob"), userToken(t, st, "carol")
 		if _, err := sendReceipt(st, bob, "bob", "bob-1", "bob-store"); err != nil {
 			t.Fatal(err)
@@ -64,7 +87,7 @@ func TestReceiptsUnderConcurrency(t *testing.T) {
 		var wg sync.WaitGroup
 		send := func(token usertoken.Check, owner, id, store string) {
 			defer wg.Done()
-			redelivery, err := sendReceipt(st, token, owner, id, store)
+			redelivery, err := sendReceiptTo(outbox, st, token, owner, id, store)
 			switch {
 			case err == nil && redelivery:
 				redelivered.Add(1)
@@ -106,6 +129,31 @@ func TestReceiptsUnderConcurrency(t *testing.T) {
 		o.DB.Table("stores").Where("owner_id = ?", "carol").Count(&carolStores)
 		if stored != receipts || inboxRows != receipts || items != receipts || carolStores != 0 {
 			t.Fatalf("alice: %d receipts, %d inbox rows, %d items (want %d each); carol: %d stores", stored, inboxRows, items, receipts, carolStores)
+		}
+		if b.Name == "postgres" && woken.Load() != receipts {
+			t.Errorf("the sequencer was woken %d times, want once per stored delivery (%d)", woken.Load(), receipts)
+		}
+		if err := svc.Sequence(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var messages []struct {
+			Destination string
+			Seq         *int64
+			Operation   string
+		}
+		o.DB.Raw(`SELECT m.destination, m.seq, i.operation FROM forward_messages m JOIN inbox i ON i.id = m.inbox_id
+			WHERE m.evotor_user_id = 'alice'`).Scan(&messages)
+		perDestination := map[string]int{}
+		for _, m := range messages {
+			if m.Seq == nil || m.Operation != "postReceipts" {
+				t.Fatalf("message %+v: want numbered, of a receipts delivery", m)
+			}
+			perDestination[m.Destination]++
+		}
+		var others int64
+		o.DB.Table("forward_messages").Where("evotor_user_id <> ?", "alice").Count(&others)
+		if len(messages) != 2*receipts || perDestination["http://127.0.0.1:1/a"] != receipts || others != 0 {
+			t.Fatalf("messages: alice's %d %v, the others' %d; want %d to each destination, none of others (carol's were refused)", len(messages), perDestination, others, receipts)
 		}
 	})
 }

@@ -25,7 +25,10 @@ import (
 //   - stores: those not stored yet are claimed for the delivery's owner;
 //   - receipts: those not stored yet are inserted (fresh), with their items; a receipt's JSON
 //     is not copied: it is a span of its delivery's body (migration 00008);
-//   - an inbox row for each delivery with a fresh receipt, its id drawn first for the spans.
+//   - an inbox row for each delivery with a fresh receipt, its id drawn first for the spans;
+//   - and, where the delivery is forwarded, its messages, one per destination, unnumbered
+//     (seq NULL) as enqueueForwarding writes them on PostgreSQL: SequenceMessages numbers them
+//     once committed.
 //
 // The final SELECT checks what was read and written; evotor_refuse (migration 00007) aborts
 // the whole statement, writes included, naming the first failure: a token that no longer
@@ -87,6 +90,12 @@ WITH d AS (
     SELECT d.inbox_id, d.operation, d.evotor_user_id, d.path_params, $1, d.body FROM d
     WHERE d.n IN (SELECT r.n FROM named_receipts r JOIN fresh USING (id))
     ORDER BY d.n
+), forwards AS (
+    INSERT INTO forward_messages (destination, evotor_user_id, inbox_id, state, attempts, created_at)
+    SELECT f.destination, coalesce(d.evotor_user_id, ''), d.inbox_id, '` + ForwardPending + `', 0, $1
+    FROM unnest($36::bigint[], $37::text[]) AS f(n, destination) JOIN d USING (n)
+    WHERE d.n IN (SELECT r.n FROM named_receipts r JOIN fresh USING (id))
+    ORDER BY d.n
 )
 SELECT CASE
     WHEN EXISTS (SELECT 1 FROM token WHERE verdict = 'bad') THEN evotor_refuse('bad token')
@@ -142,6 +151,9 @@ func (s *Store) storeReceipts(ctx context.Context, conns *receiptConns, batch []
 				out.redelivery = false
 			}
 		}
+		if out.err == nil && !out.redelivery && d.entry.ForwardTo.Committed != nil {
+			d.entry.ForwardTo.Committed() // its messages wait, unnumbered, for SequenceMessages
+		}
 		d.done <- out
 	}
 	return err
@@ -192,8 +204,9 @@ func (s *Store) translate(err error) error {
 	return err
 }
 
-// receiptsArguments are receiptsStatement's parameters: deliveries, the stores they name and
-// their receipts and items, as column arrays; n numbers the deliveries from 1.
+// receiptsArguments are receiptsStatement's parameters: deliveries, the stores they name,
+// their receipts and items, and where they are forwarded, as column arrays; n numbers the
+// deliveries from 1.
 func receiptsArguments(batch []*receiptDelivery, now time.Time) []any {
 	var (
 		owners, operations, params                 []string
@@ -211,11 +224,16 @@ func receiptsArguments(batch []*receiptDelivery, now time.Time) []any {
 		positions                                  []int32
 		names, itemTypes, quantities, prices       []*string
 		sums, itemTaxes, itemDiscounts             []*string
+		forwardN                                   []int64
+		destinations                               []string
 	)
 	for i, d := range batch {
 		n := int64(i + 1)
 		owners, operations, params, users = append(owners, d.owner), append(operations, d.entry.Operation), append(params, d.entry.PathParams), append(users, d.entry.EvotorUserID)
 		tokens, cutoffs, bodies = append(tokens, d.token.ID), append(cutoffs, d.token.Cutoff), append(bodies, d.entry.Body)
+		for _, dest := range d.entry.ForwardTo.Destinations {
+			forwardN, destinations = append(forwardN, n), append(destinations, dest)
+		}
 		named := map[string]bool{}
 		for _, r := range d.receipts {
 			if r.StoreUUID != "" && !named[r.StoreUUID] {
@@ -238,5 +256,5 @@ func receiptsArguments(batch []*receiptDelivery, now time.Time) []any {
 		receiptN, ids, receiptUUIDs, storeUUIDs, devices, employees, shifts, types, paymentSources,
 		dateTimes, amounts, taxes, discounts, rawAt,
 		itemReceipts, positions, itemUUIDs, names, itemTypes, quantities, prices, sums, itemTaxes, itemDiscounts,
-		rawLength}
+		rawLength, forwardN, destinations}
 }
