@@ -30,6 +30,7 @@ type destination struct {
 
 	mu          sync.Mutex
 	failFirst   int       // answer 503 to this many requests first
+	failEach    int       // answer 503 to each message's first this many attempts
 	downUntil   time.Time // close the connection without answering until then
 	requests    int
 	attempts    []forward.Message // every request, in arrival order
@@ -79,7 +80,8 @@ func (d *destination) serve(w http.ResponseWriter, r *http.Request) {
 		d.overlapping = append(d.overlapping, m.ID)
 	}
 	d.inFlight[user] = true
-	fail, down := d.requests <= d.failFirst, time.Now().Before(d.downUntil)
+	fail := d.requests <= d.failFirst || len(d.statuses[r.Header.Get(webhook.HeaderID)]) < d.failEach
+	down := time.Now().Before(d.downUntil)
 	d.mu.Unlock()
 	defer func() { d.mu.Lock(); d.inFlight[user] = false; d.mu.Unlock() }()
 	time.Sleep(2 * time.Millisecond) // a receiver takes a moment: overlaps would show
@@ -354,6 +356,31 @@ func (d *destination) waitDeliveredNone() []forward.Message {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.delivered
+}
+
+// TestEachMessageHasItsOwnAttempts: a message's retries are its own. Every message fails as
+// many attempts as the schedule allows but one: the first is delivered on its job's last
+// attempt, and the one behind it, which that job may own (PostgreSQL numbers a batch of
+// deliveries together and the head's job takes the batch), still gets all its attempts, not
+// the rest of the job's.
+func TestEachMessageHasItsOwnAttempts(t *testing.T) {
+	t.Parallel() // mostly waiting on retries: runs beside the others
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		dest := newDestination(t, forwardSecret)
+		dest.failEach = 2 // of 3 attempts: 60 ms of retries, after 20 and 40 ms (startForwarding's backoff)
+		startForwarding(t, e, forward.Config{RetryFor: 60 * time.Millisecond}, dest.srv.URL)
+		user := "01-000000000000501"
+		sendUsersEvents(e, []string{user}, 2)
+		checkInOrder(t, dest.waitDelivered(2, 20*time.Second), []string{user}, 2)
+		var msgs []storage.ForwardMessage
+		e.db.Order("seq").Find(&msgs)
+		for _, m := range msgs {
+			if m.State != storage.ForwardDelivered || m.Attempts != 3 {
+				t.Errorf("message %d: %s after %d attempts, want delivered after 3", m.Seq, m.State, m.Attempts)
+			}
+		}
+	})
 }
 
 func TestForwardingGivesUpThenResends(t *testing.T) {
