@@ -374,7 +374,10 @@ func TestEachMessageHasItsOwnAttempts(t *testing.T) {
 		sendUsersEvents(e, []string{user}, 2)
 		checkInOrder(t, dest.waitDelivered(2, 20*time.Second), []string{user}, 2)
 		var msgs []storage.ForwardMessage
-		e.db.Order("seq").Find(&msgs)
+		waitFor(t, 10*time.Second, func() bool { // the receiver answers before the attempt is written
+			e.db.Order("seq").Find(&msgs)
+			return len(msgs) == 2 && msgs[1].State != storage.ForwardPending
+		})
 		for _, m := range msgs {
 			if m.State != storage.ForwardDelivered || m.Attempts != 3 {
 				t.Errorf("message %d: %s after %d attempts, want delivered after 3", m.Seq, m.State, m.Attempts)
