@@ -46,9 +46,9 @@ type UnitOfWork interface {
 type Repository interface {
 	// Accept runs apply and writes the inbox entry (and its outbox) in one transaction.
 	Accept(ctx context.Context, entry storage.InboxEntry, apply func(UnitOfWork) error) error
-	// BatchesReceipts reports whether the adapter has a fast path for this receipts delivery,
+	// BatchesReceipts reports whether the adapter has a fast path for receipts deliveries,
 	// and BatchReceipts takes it: the receipts rule (Service.Receipts) in one round trip.
-	BatchesReceipts(entry storage.InboxEntry) bool
+	BatchesReceipts() bool
 	BatchReceipts(ctx context.Context, entry storage.InboxEntry, token usertoken.Check, owner string, receipts []storage.ReceiptRow) (redelivery bool, err error)
 	// AllSubscriptionsTerminated reports whether every subscription of the user has ended.
 	AllSubscriptionsTerminated(ctx context.Context, userID string) (bool, error)
@@ -264,7 +264,7 @@ func (s *Service) Receipts(ctx context.Context, from Sender, d Delivery, rows []
 	if err != nil {
 		return false, err
 	}
-	if s.repo.BatchesReceipts(entry) {
+	if s.repo.BatchesReceipts() {
 		return s.repo.BatchReceipts(ctx, entry, from.Token, from.UserID, rows)
 	}
 	stores := make([]string, len(rows))

@@ -45,8 +45,8 @@ func (s *Store) Accept(ctx context.Context, entry InboxEntry, apply func(tx *Tx)
 	err := s.transactionOnConn(ctx, func(db *gorm.DB, conn *sql.Conn) error {
 		return s.applyDelivery(ctx, db, conn, entry, apply, nil)
 	})
-	if err == nil && entry.ForwardTo.Forwards() && entry.ForwardTo.Committed != nil {
-		entry.ForwardTo.Committed() // its messages wait, unnumbered, for SequenceMessages
+	if err == nil {
+		entry.ForwardTo.committed()
 	}
 	return err
 }

@@ -97,6 +97,14 @@ type Outbox struct {
 // Forwards reports whether a delivery with this outbox is forwarded anywhere.
 func (o Outbox) Forwards() bool { return len(o.Destinations) > 0 }
 
+// committed tells Committed (if set) that a delivery's messages are committed: on PostgreSQL
+// they wait, unnumbered, for SequenceMessages.
+func (o Outbox) committed() {
+	if o.Forwards() && o.Committed != nil {
+		o.Committed()
+	}
+}
+
 // enqueueForwarding writes the delivery's messages (in Accept's transaction): numbered, with
 // their jobs, on SQLite; unnumbered on PostgreSQL.
 func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxEntry) error {

@@ -7,10 +7,10 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/usertoken"
 )
 
-// BatchesReceipts reports whether the store has a fast path for this receipts delivery:
+// BatchesReceipts reports whether the store has a fast path for receipts deliveries:
 // PostgreSQL (one statement for a batch of deliveries, receipts_batch.go, forwarded or not).
 // Otherwise a receipts delivery is an Accept like any other.
-func (s *Store) BatchesReceipts(InboxEntry) bool {
+func (s *Store) BatchesReceipts() bool {
 	return s.receipts != nil
 }
 

@@ -90,11 +90,11 @@ WITH d AS (
     SELECT d.inbox_id, d.operation, d.evotor_user_id, d.path_params, $1, d.body FROM d
     WHERE d.n IN (SELECT r.n FROM named_receipts r JOIN fresh USING (id))
     ORDER BY d.n
+    RETURNING id
 ), forwards AS (
     INSERT INTO forward_messages (destination, evotor_user_id, inbox_id, state, attempts, created_at)
     SELECT f.destination, coalesce(d.evotor_user_id, ''), d.inbox_id, '` + ForwardPending + `', 0, $1
-    FROM unnest($36::bigint[], $37::text[]) AS f(n, destination) JOIN d USING (n)
-    WHERE d.n IN (SELECT r.n FROM named_receipts r JOIN fresh USING (id))
+    FROM inbox_rows i JOIN d ON d.inbox_id = i.id JOIN unnest($36::bigint[], $37::text[]) AS f(n, destination) USING (n)
     ORDER BY d.n
 )
 SELECT CASE
@@ -151,8 +151,8 @@ func (s *Store) storeReceipts(ctx context.Context, conns *receiptConns, batch []
 				out.redelivery = false
 			}
 		}
-		if out.err == nil && !out.redelivery && d.entry.ForwardTo.Committed != nil {
-			d.entry.ForwardTo.Committed() // its messages wait, unnumbered, for SequenceMessages
+		if out.err == nil && !out.redelivery {
+			d.entry.ForwardTo.committed()
 		}
 		d.done <- out
 	}
