@@ -44,28 +44,25 @@ func (w *sender) Timeout(*river.Job[sendArgs]) time.Duration { return w.svc.cfg.
 // waits behind the head). While every send succeeds it goes on with the user's next messages,
 // claimed claimSize at a time in the transaction that records the last run, so a backlog drains
 // as fast as the destination answers, with no queue poll between messages. It stops draining
-// after the configured DrainFor (another job goes on), when the service stops, or on a failure
-// (River retries the job: it still owns the failed message).
+// after the configured DrainFor (another job goes on), when the service stops or the job's time
+// is up, or on a failure (River retries the job: it still owns the failed message).
 func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	s := w.svc
 	started := time.Now()
+	owned, head, err := s.store.OwnedBy(ctx, job.ID)
+	if err != nil || len(owned) == 0 {
+		return err // nothing (left) to send: delivered, dead, or handed to a newer job
+	}
+	if head != owned[0].ID {
+		return s.waitBehind(ctx, owned[0])
+	}
 	for {
-		owned, err := s.store.OwnedBy(ctx, job.ID)
-		if err != nil || len(owned) == 0 {
-			return err // nothing (left) to send: delivered, dead, or handed to a newer job
-		}
-		head, _, err := s.store.FirstPending(ctx, owned[0].Destination, owned[0].EvotorUserID)
-		if err != nil {
-			return err
-		}
-		if head.ID != owned[0].ID {
-			return s.waitBehind(ctx, head)
-		}
 		// A retried job (it failed before) sends its first message only and does not drain: its
 		// attempt count is that message's; the rest it owns get a fresh job (FinishAttempts).
-		drain := len(job.Errors) == 0 && time.Since(started) < s.cfg.DrainFor && !s.stopping.Load()
+		retried := len(job.Errors) > 0
+		drain := !retried && time.Since(started) < s.cfg.DrainFor && !s.stopping.Load()
 		run := owned
-		if len(job.Errors) > 0 {
+		if retried {
 			run = owned[:1]
 		}
 		sent, wait, err := s.sendRun(ctx, job, run)
@@ -73,21 +70,23 @@ func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 			return err
 		}
 		claim := 0
-		if drain {
+		if drain && ctx.Err() == nil {
 			claim = claimSize
 		}
 		last := sent[len(sent)-1]
-		// The outcome is written even when the job's time ran out meanwhile.
-		stillOwned, err := s.store.FinishAttempts(context.WithoutCancel(ctx), job.ID, sent, claim, s.insertJobs)
+		// The outcome is written even when the job's time ran out meanwhile. Claimed messages
+		// come back the queue's head first: they are sent next without looking again.
+		next, stillOwned, err := s.store.FinishAttempts(context.WithoutCancel(ctx), job.ID, owned[0], sent, claim, s.insertJobs)
 		if err != nil || !stillOwned {
 			return err
 		}
 		if last.Err != "" {
 			return s.failed(job, owned[0].Destination, last, wait)
 		}
-		if claim == 0 {
+		if len(next) == 0 {
 			return nil
 		}
+		owned = next
 	}
 }
 
@@ -183,10 +182,17 @@ func retryAfter(resp *http.Response) time.Duration {
 	return 0
 }
 
-// waitBehind snoozes behind the earlier pending message head. Should head have lost its job
-// (finished without handing over, e.g. a database failure on its last attempt), it gets a
-// fresh one so the user's queue cannot stall.
-func (s *Service) waitBehind(ctx context.Context, head storage.ForwardMessage) error {
+// waitBehind snoozes m's job behind the earlier pending message of its queue, the head. Should
+// the head have lost its job (finished without handing over, e.g. a database failure on its
+// last attempt), it gets a fresh one so the user's queue cannot stall.
+func (s *Service) waitBehind(ctx context.Context, m storage.ForwardMessage) error {
+	head, found, err := s.store.FirstPending(ctx, m.Destination, m.EvotorUserID)
+	if err != nil {
+		return err
+	}
+	if !found || head.ID == m.ID { // the head finished meanwhile: look again soon
+		return river.JobSnooze(time.Second)
+	}
 	alive := false
 	if head.JobID != nil {
 		j, err := s.client.JobGet(ctx, *head.JobID)

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -332,11 +333,26 @@ func (s *Store) OutgoingByID(ctx context.Context, id int64) (Outgoing, bool, err
 }
 
 // OwnedBy lists the pending messages job owns, in seq order (a draining job owns a few of one
-// user's; a job owns none once its messages are finished or handed to another job).
-func (s *Store) OwnedBy(ctx context.Context, job int64) ([]ForwardMessage, error) {
-	var out []ForwardMessage
-	err := s.db.WithContext(ctx).Where("job_id = ? AND "+pendingOnly, job).Order("seq").Find(&out).Error
-	return out, err
+// user's; a job owns none once its messages are finished or handed to another job), and the id
+// of their queue's head (the user's earliest queued message for that destination): the job may
+// send only when it owns the head. One round trip: it is every job's first.
+func (s *Store) OwnedBy(ctx context.Context, job int64) ([]ForwardMessage, int64, error) {
+	var rows []struct {
+		ForwardMessage
+		HeadID int64
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT m.*, (SELECT h.id FROM forward_messages h
+			WHERE h.destination = m.destination AND h.evotor_user_id = m.evotor_user_id AND `+queued+`
+			ORDER BY h.seq LIMIT 1) AS head_id
+		FROM forward_messages m WHERE m.job_id = ? AND m.`+pendingOnly+` ORDER BY m.seq`, job).Scan(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, 0, err
+	}
+	out := make([]ForwardMessage, len(rows))
+	for i, r := range rows {
+		out[i] = r.ForwardMessage
+	}
+	return out, rows[0].HeadID, nil
 }
 
 // FirstPending is the destination's earliest pending message of the user: the only one that
@@ -376,73 +392,145 @@ type Sent struct {
 }
 
 // FinishAttempts records the attempts a job made, in order, on messages it owns, all of one
-// user and destination, in one transaction (only the last may be a failure). Then:
+// user and destination (first's), the first of them first, in one transaction (only the last
+// may be a failure). Then:
 //   - after a failure that is not final, the job keeps its message (it is retried);
 //   - when claim > 0 and the last one succeeded, the job takes over the user's next claim
-//     pending messages (replacing any job they had) to send them at once: ClaimNext;
+//     pending messages (replacing any job they had) to send them at once; they are returned,
+//     in seq order, the head first;
 //   - otherwise the user's next pending message is handed a fresh job, so the queue never
 //     stalls behind a finished message.
 //
-// It reports false when the job no longer owned a message it sent (the rest is not recorded,
-// and nothing is handed over: the message's new owner does it).
-func (s *Store) FinishAttempts(ctx context.Context, job int64, sent []Sent, claim int, insert JobInserter) (bool, error) {
+// It reports false when the job no longer owned a message it sent (the attempts on the others
+// are recorded, and nothing is handed over: the message's new owner does it).
+func (s *Store) FinishAttempts(ctx context.Context, job int64, first ForwardMessage, sent []Sent, claim int, insert JobInserter) ([]ForwardMessage, bool, error) {
 	if len(sent) == 0 {
-		return true, nil
+		return nil, true, nil
 	}
 	owned := true
+	var next []ForwardMessage
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		var m ForwardMessage
-		if err := db.Take(&m, sent[0].ID).Error; err != nil {
+		if err := s.lockUser(db, first.EvotorUserID); err != nil {
 			return err
 		}
-		if err := s.lockUser(db, m.EvotorUserID); err != nil {
+		recorded, err := s.recordAttempts(ctx, db, job, sent)
+		if err != nil {
 			return err
 		}
 		var delivered, failed int
-		for _, a := range sent {
-			ok, err := recordAttempt(db, job, a)
-			if err != nil || !ok {
-				owned = false
-				return err
-			}
+		for _, a := range recorded {
 			if a.Err == "" {
 				delivered++
 			} else {
 				failed++
 			}
 		}
-		if err := countAttempts(db, m.Destination, m.EvotorUserID, delivered, failed); err != nil {
+		if err := countAttempts(db, first.Destination, first.EvotorUserID, delivered, failed); err != nil {
 			return err
+		}
+		if owned = len(recorded) == len(sent); !owned {
+			return nil
 		}
 		last := sent[len(sent)-1]
 		switch {
 		case last.Err != "" && !last.Final:
 			return nil
 		case last.Err == "" && claim > 0:
-			next, err := pendingHead(db, m.Destination, m.EvotorUserID, claim)
-			if err != nil || len(next) == 0 {
-				return err
-			}
-			ids := make([]int64, len(next))
-			for i, n := range next {
-				ids[i] = n.ID
-			}
-			return db.Model(&ForwardMessage{}).Where("id IN ?", ids).Update("job_id", job).Error
+			next, err = claimNext(db, job, first.Destination, first.EvotorUserID, claim)
+			return err
 		}
-		return s.handOver(ctx, db, m.Destination, m.EvotorUserID, insert)
+		return s.handOver(ctx, db, first.Destination, first.EvotorUserID, insert)
 	})
-	return owned, err
+	return next, owned, err
+}
+
+// claimNext makes job the owner of the user's next n queued messages for destination, in one
+// statement, and returns them in seq order.
+func claimNext(db *gorm.DB, job int64, destination, user string, n int) ([]ForwardMessage, error) {
+	var next []ForwardMessage
+	err := db.Raw(`UPDATE forward_messages SET job_id = ? WHERE id IN (SELECT id FROM forward_messages
+		WHERE destination = ? AND evotor_user_id = ? AND `+queued+` ORDER BY seq LIMIT ?) RETURNING *`,
+		job, destination, user, n).Scan(&next).Error
+	slices.SortFunc(next, func(a, b ForwardMessage) int { return cmp.Compare(a.Seq, b.Seq) })
+	return next, err
+}
+
+// recordAttempts writes the attempts on the messages job still owns, and returns those it
+// wrote. On PostgreSQL in one statement (each a round trip); SQLite's statements are calls.
+func (s *Store) recordAttempts(ctx context.Context, db *gorm.DB, job int64, sent []Sent) ([]Sent, error) {
+	if !s.OnPostgres() {
+		var recorded []Sent
+		for _, a := range sent {
+			ok, err := recordAttempt(db, job, a)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				recorded = append(recorded, a)
+			}
+		}
+		return recorded, nil
+	}
+	n := len(sent)
+	ids, at, states := make([]int64, n), make([]time.Time, n), make([]string, n)
+	statuses, errs := make([]*int64, n), make([]*string, n)
+	for i, a := range sent {
+		ids[i], at[i], states[i] = a.ID, a.At, a.state()
+		if a.Status != 0 {
+			status := int64(a.Status)
+			statuses[i] = &status
+		}
+		if a.Err != "" {
+			errs[i] = &a.Err
+		}
+	}
+	tx, err := sqlTx(db)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `UPDATE forward_messages AS m SET attempts = m.attempts + 1,
+			last_attempt_at = v.at, state = v.state, last_status = v.status, last_error = v.err,
+			delivered_at = CASE WHEN v.state = '`+ForwardDelivered+`' THEN v.at ELSE m.delivered_at END
+		FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::bigint[], $5::text[]) AS v (id, at, state, status, err)
+		WHERE m.id = v.id AND m.job_id = $6 AND m.`+pendingOnly+` RETURNING m.id`, ids, at, states, statuses, errs, job)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	written := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		written[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var recorded []Sent
+	for _, a := range sent {
+		if written[a.ID] {
+			recorded = append(recorded, a)
+		}
+	}
+	return recorded, nil
+}
+
+// state is the message's state after the attempt.
+func (a Attempt) state() string {
+	switch {
+	case a.Err == "":
+		return ForwardDelivered
+	case a.Final:
+		return ForwardDead
+	}
+	return ForwardPending
 }
 
 // recordAttempt writes one attempt on a message job owns; false when it does not own it.
 func recordAttempt(db *gorm.DB, job int64, a Sent) (bool, error) {
-	state := ForwardPending
-	switch {
-	case a.Err == "":
-		state = ForwardDelivered
-	case a.Final:
-		state = ForwardDead
-	}
+	state := a.state()
 	set := map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_attempt_at": a.At, "state": state,
 		"last_status": nil, "last_error": nil}
 	if a.Status != 0 {

@@ -152,3 +152,103 @@ func TestMessagesAreNumberedInCommitOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestFinishAttemptsRecordsWhatTheJobOwns: a job's run of attempts is written on the messages
+// the job still owns, and only on them (one taken over by another job meanwhile keeps its
+// state; the job then hands nothing over); a successful run claims the user's next queued
+// messages, returned head first; a failure that is not final leaves the message pending with
+// the job, its status and error written; the counters count what was written.
+func TestFinishAttemptsRecordsWhatTheJobOwns(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		opened := b.Open(t)
+		st := opened.Store
+		svc, err := forward.New(ctx, st, forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/a"}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliver := func(receipts ...string) {
+			for _, r := range receipts {
+				entry, apply := receiptDelivery("u1", r, "s-1")
+				entry.ForwardTo = svc.Outbox()
+				if err := st.Accept(ctx, entry, apply); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := svc.Sequence(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		messages := func() []storage.ForwardMessage {
+			var all []storage.ForwardMessage
+			if err := opened.DB.Order("seq").Find(&all).Error; err != nil {
+				t.Fatal(err)
+			}
+			return all
+		}
+		setJob := func(job int64, ms ...storage.ForwardMessage) {
+			for _, m := range ms {
+				if err := opened.DB.Model(&storage.ForwardMessage{}).Where("id = ?", m.ID).Update("job_id", job).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ok := func(m storage.ForwardMessage) storage.Sent {
+			return storage.Sent{ID: m.ID, Attempt: storage.Attempt{At: time.Now().UTC(), Status: 200}}
+		}
+		const job, thief = 1_000_001, 1_000_002
+
+		// One of the run taken over meanwhile: the others are written, nothing is claimed.
+		deliver("r1", "r2", "r3")
+		m := messages()
+		setJob(job, m...)
+		setJob(thief, m[1])
+		next, owned, err := st.FinishAttempts(ctx, job, m[0], []storage.Sent{ok(m[0]), ok(m[1]), ok(m[2])}, 32, nil)
+		if err != nil || owned || len(next) != 0 {
+			t.Fatalf("FinishAttempts with one message taken over: next %v, owned %v, %v; want none, false", next, owned, err)
+		}
+		after := messages()
+		for i, want := range []struct {
+			state    string
+			attempts int64
+		}{{storage.ForwardDelivered, 1}, {storage.ForwardPending, 0}, {storage.ForwardDelivered, 1}} {
+			if after[i].State != want.state || after[i].Attempts != want.attempts {
+				t.Errorf("message %d: %s after %d attempts, want %s after %d", i+1, after[i].State, after[i].Attempts, want.state, want.attempts)
+			}
+		}
+		if after[0].DeliveredAt == nil || after[0].LastStatus == nil || *after[0].LastStatus != 200 || after[0].LastError != nil {
+			t.Errorf("delivered message: delivered at %v, status %v, error %v", after[0].DeliveredAt, after[0].LastStatus, after[0].LastError)
+		}
+		stats, err := st.ForwardingStats(ctx)
+		if err != nil || len(stats) != 1 || stats[0].Delivered != 2 {
+			t.Fatalf("stats %+v, %v: want 2 delivered", stats, err)
+		}
+
+		// A whole run written: the user's next messages are claimed, the head first.
+		deliver("r4", "r5")
+		m = messages()
+		setJob(job, m[1])
+		next, owned, err = st.FinishAttempts(ctx, job, m[1], []storage.Sent{ok(m[1])}, 32, nil)
+		if err != nil || !owned || len(next) != 2 || next[0].ID != m[3].ID || next[1].ID != m[4].ID {
+			t.Fatalf("FinishAttempts claiming: next %+v, owned %v, %v; want messages 4 and 5", next, owned, err)
+		}
+		run, head, err := st.OwnedBy(ctx, job)
+		if err != nil || len(run) != 2 || head != m[3].ID || run[0].ID != m[3].ID {
+			t.Fatalf("OwnedBy after the claim: %+v, head %d, %v; want messages 4 and 5, head 4", run, head, err)
+		}
+
+		// A failure that is not final: pending, still the job's, its status and error written.
+		failed := storage.Sent{ID: m[3].ID, Attempt: storage.Attempt{At: time.Now().UTC(), Status: 503, Err: "HTTP 503"}}
+		next, owned, err = st.FinishAttempts(ctx, job, m[3], []storage.Sent{failed}, 32, nil)
+		if err != nil || !owned || len(next) != 0 {
+			t.Fatalf("FinishAttempts after a failure: next %v, owned %v, %v", next, owned, err)
+		}
+		m4 := messages()[3]
+		if m4.State != storage.ForwardPending || m4.JobID == nil || *m4.JobID != job || m4.Attempts != 1 ||
+			m4.LastStatus == nil || *m4.LastStatus != 503 || m4.LastError == nil || *m4.LastError != "HTTP 503" || m4.DeliveredAt != nil {
+			t.Errorf("failed message: %+v", m4)
+		}
+		if stats, err = st.ForwardingStats(ctx); err != nil || stats[0].Delivered != 3 || stats[0].FailedAttempts != 1 || stats[0].Pending != 2 {
+			t.Fatalf("stats %+v, %v: want 3 delivered, 1 failed attempt, 2 pending", stats, err)
+		}
+	})
+}
