@@ -252,3 +252,23 @@ func TestFinishAttemptsRecordsWhatTheJobOwns(t *testing.T) {
 		}
 	})
 }
+
+// TestOnlyBookkeepingCommitsWithoutWaitingForTheDisk: on PostgreSQL forwarding's records commit
+// without waiting for the WAL's flush; every other transaction (a delivery's) waits for it.
+func TestOnlyBookkeepingCommitsWithoutWaitingForTheDisk(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		st := b.Open(t).Store
+		if !st.OnPostgres() {
+			t.Skip("SQLite: one connection, synchronous FULL for every transaction")
+		}
+		for _, c := range []struct {
+			bookkeeping bool
+			want        string
+		}{{true, "off"}, {false, "on"}, {true, "off"}, {false, "on"}} {
+			got, err := st.SynchronousCommit(ctx, c.bookkeeping)
+			if err != nil || got != c.want {
+				t.Errorf("bookkeeping %v: synchronous_commit %q, %v; want %q", c.bookkeeping, got, err, c.want)
+			}
+		}
+	})
+}
