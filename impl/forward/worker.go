@@ -56,10 +56,10 @@ func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	if head != owned[0].ID {
 		return s.waitBehind(ctx, owned[0])
 	}
+	// A retried job (it failed before) sends its first message only and does not drain: its
+	// attempt count is that message's; the rest it owns get a fresh job (FinishAttempts).
+	retried := len(job.Errors) > 0
 	for {
-		// A retried job (it failed before) sends its first message only and does not drain: its
-		// attempt count is that message's; the rest it owns get a fresh job (FinishAttempts).
-		retried := len(job.Errors) > 0
 		drain := !retried && time.Since(started) < s.cfg.DrainFor && !s.stopping.Load()
 		run := owned
 		if retried {

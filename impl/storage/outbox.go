@@ -387,11 +387,14 @@ func firstPending(db *gorm.DB, destination, user string) (ForwardMessage, bool, 
 	return m[0], true, nil
 }
 
+// inQueueOrder selects a user's first queued messages for a destination, in the order they
+// are sent (parameters: destination, user, how many).
+const inQueueOrder = "destination = ? AND evotor_user_id = ? AND " + queued + " ORDER BY seq LIMIT ?"
+
 // pendingHead is the user's first n pending messages for destination, in seq order.
 func pendingHead(db *gorm.DB, destination, user string, n int) ([]ForwardMessage, error) {
 	var m []ForwardMessage
-	err := db.Where("destination = ? AND evotor_user_id = ? AND "+queued, destination, user).
-		Order("seq").Limit(n).Find(&m).Error
+	err := db.Raw("SELECT * FROM forward_messages WHERE "+inQueueOrder, destination, user, n).Scan(&m).Error
 	return m, err
 }
 
@@ -466,9 +469,8 @@ func (s *Store) FinishAttempts(ctx context.Context, job int64, first ForwardMess
 // statement, and returns them in seq order.
 func claimNext(db *gorm.DB, job int64, destination, user string, n int) ([]ForwardMessage, error) {
 	var next []ForwardMessage
-	err := db.Raw(`UPDATE forward_messages SET job_id = ? WHERE id IN (SELECT id FROM forward_messages
-		WHERE destination = ? AND evotor_user_id = ? AND `+queued+` ORDER BY seq LIMIT ?) RETURNING *`,
-		job, destination, user, n).Scan(&next).Error
+	err := db.Raw("UPDATE forward_messages SET job_id = ? WHERE id IN (SELECT id FROM forward_messages WHERE "+
+		inQueueOrder+") RETURNING *", job, destination, user, n).Scan(&next).Error
 	slices.SortFunc(next, func(a, b ForwardMessage) int { return cmp.Compare(a.Seq, b.Seq) })
 	return next, err
 }

@@ -24,15 +24,8 @@ func TestMessagesAreNumberedInCommitOrder(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
 		opened := b.Open(t)
 		st := opened.Store
-		cfg := forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/a"}, {URL: "http://127.0.0.1:1/b"}}}
-		var replicas []*forward.Service
-		for range 2 {
-			svc, err := forward.New(ctx, st, cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			replicas = append(replicas, svc)
-		}
+		destinations := []string{"http://127.0.0.1:1/a", "http://127.0.0.1:1/b"}
+		replicas := []*forward.Service{forwarding(t, st, destinations...), forwarding(t, st, destinations...)}
 		users := []string{"u1", "u2", "u3"}
 		const writersPerUser, perWriter = 3, 12
 		stop := make(chan struct{})
@@ -94,7 +87,7 @@ func TestMessagesAreNumberedInCommitOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := len(users) * writersPerUser * perWriter * len(cfg.Destinations); len(rows) != want {
+		if want := len(users) * writersPerUser * perWriter * len(destinations); len(rows) != want {
 			t.Fatalf("%d messages, want %d", len(rows), want)
 		}
 		seqOf := map[string]int64{}           // receipt → its number
@@ -162,10 +155,7 @@ func TestFinishAttemptsRecordsWhatTheJobOwns(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
 		opened := b.Open(t)
 		st := opened.Store
-		svc, err := forward.New(ctx, st, forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/a"}}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc := forwarding(t, st, "http://127.0.0.1:1/a")
 		deliver := func(receipts ...string) {
 			for _, r := range receipts {
 				entry, apply := receiptDelivery("u1", r, "s-1")
@@ -271,4 +261,19 @@ func TestOnlyBookkeepingCommitsWithoutWaitingForTheDisk(t *testing.T) {
 			}
 		}
 	})
+}
+
+// forwarding is a forwarding service of st to destinations that are never called (the tests
+// drive numbering and finishing themselves).
+func forwarding(t *testing.T, st *storage.Store, urls ...string) *forward.Service {
+	t.Helper()
+	cfg := forward.Config{}
+	for _, u := range urls {
+		cfg.Destinations = append(cfg.Destinations, forward.Destination{URL: u})
+	}
+	svc, err := forward.New(ctx, st, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

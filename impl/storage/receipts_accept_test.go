@@ -11,7 +11,6 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/deliver"
-	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
 	"github.com/evotor-partner/evotor-partner/impl/usertoken"
@@ -65,10 +64,7 @@ func TestReceiptsUnderConcurrency(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
 		o := b.Open(t)
 		st := o.Store
-		svc, err := forward.New(ctx, st, forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/a"}, {URL: "http://127.0.0.1:1/b"}}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc := forwarding(t, st, "http://127.0.0.1:1/a", "http://127.0.0.1:1/b")
 		var woken atomic.Int64
 		outbox := func() storage.Outbox {
 			out := svc.Outbox()

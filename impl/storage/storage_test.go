@@ -9,7 +9,6 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/impl/apperr"
 	"github.com/evotor-partner/evotor-partner/impl/billing"
-	"github.com/evotor-partner/evotor-partner/impl/forward"
 	"github.com/evotor-partner/evotor-partner/impl/installation"
 	"github.com/evotor-partner/evotor-partner/impl/storage"
 	"github.com/evotor-partner/evotor-partner/impl/storage/storagetest"
@@ -126,10 +125,7 @@ func TestConcurrentDeliveriesEachGetTheirOwnResult(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
 		opened := b.Open(t)
 		st := opened.Store
-		svc, err := forward.New(ctx, st, forward.Config{Destinations: []forward.Destination{{URL: "http://127.0.0.1:1/"}}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc := forwarding(t, st, "http://127.0.0.1:1/")
 		receiptDelivery := func(owner, receipt, store string) (storage.InboxEntry, func(*storage.Tx) error) {
 			entry, apply := receiptDelivery(owner, receipt, store)
 			entry.ForwardTo = svc.Outbox() // every delivery is forwarded
