@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -33,8 +34,9 @@ func HashPassword(password string) string {
 }
 
 // dummyPasswordHash is checked when a login does not exist, so that "no such login" costs the
-// same time as "wrong password".
-var dummyPasswordHash = HashPassword("no account has this password")
+// same time as "wrong password". Made at the first such check, not at start-up: every program
+// and test binary importing this package paid for it.
+var dummyPasswordHash = sync.OnceValue(func() string { return HashPassword("no account has this password") })
 
 // passwordChecks bounds the argon2 work in flight to the CPUs: each check holds 19 MiB for
 // tens of milliseconds, and more at once than there are CPUs only adds memory, not speed (a
@@ -52,7 +54,7 @@ func CheckPassword(ctx context.Context, encoded, password string) (bool, error) 
 	}
 	defer func() { <-passwordChecks }()
 	if encoded == "" {
-		_, _ = checkPHC(dummyPasswordHash, password)
+		_, _ = checkPHC(dummyPasswordHash(), password)
 		return false, nil
 	}
 	ok, err := checkPHC(encoded, password)
