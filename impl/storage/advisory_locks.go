@@ -8,4 +8,7 @@ const (
 	// sequencerLock: one replica numbers forwarding messages at a time (SequenceMessages), so
 	// a message committed after another is numbered after it.
 	sequencerLock = 4097083628
+	// catalogueLockSeed: a store's products deliveries lock hashtextextended(store uuid, this
+	// seed) (lockCatalogue); a collision with another number only makes two of them take turns.
+	catalogueLockSeed = 4097083629
 )

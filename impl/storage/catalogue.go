@@ -86,15 +86,19 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(r
 	if c != nil && c.mustWait(len(items)) {
 		return errCatalogueBusy // a catalogue yielded to us: we go after it
 	}
-	if err := tx.lockCatalogue(storeUUID); err != nil {
+	small := tx.store.OnPostgres() && len(items) <= min(smallDeliveryItems, productBatchRows)
+	if err := tx.lockCatalogue(storeUUID, small); err != nil {
 		return err
 	}
-	empty, err := tx.storeEmpty(owner, storeUUID)
-	if err != nil {
-		return err
+	empty := false
+	if !small {
+		var err error
+		if empty, err = tx.storeEmpty(owner, storeUUID); err != nil {
+			return err
+		}
 	}
-	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, items: len(items), row: row, written: map[string]rawHash{},
-		at: map[string]int{}}
+	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, small: small, items: len(items), row: row,
+		written: map[string]rawHash{}, at: map[string]int{}}
 	b.letIn = c != nil && c.busyStore == storeUUID
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
 	readRows := productBatchRows
@@ -151,6 +155,7 @@ type productBatch struct {
 	tx           *Tx
 	owner, store string
 	empty        bool // the store held no product when the delivery began
+	small        bool // a small delivery (PostgreSQL): nothing looked up, every row written by upsert
 	items        int  // how many items the delivery carries
 	// A catalogue on SQLite, between its turns (letOthersIn): the products that deliveries let
 	// in wrote, newer than its own (nil until there are some). A delivery let in during its own store's catalogue's turn
@@ -316,7 +321,7 @@ func (b *productBatch) readWholeIfResent() error {
 // storedHashes finds which of rows' uuids the store held before this delivery, with their
 // stored hash (those this delivery wrote are known from b.written).
 func (b *productBatch) storedHashes(rows []ProductRow) (map[string]rawHash, error) {
-	if b.empty {
+	if b.empty || b.small {
 		return nil, nil
 	}
 	var lookup []string
@@ -334,7 +339,7 @@ func (b *productBatch) add(row ProductRow, sum rawHash, storedBefore bool) error
 	if writtenBefore && old == sum {
 		return nil // written as is already by this delivery
 	}
-	known := storedBefore || writtenBefore // an INSERT without a conflict check would fail
+	known := storedBefore || writtenBefore || b.small // an INSERT without a conflict check would fail
 	b.written[row.UUID] = sum
 	row.RawHash = sum[:]
 	if i, ok := b.at[row.UUID]; ok { // sent twice in one batch: the last wins
@@ -392,12 +397,26 @@ func (tx *Tx) writeProducts(rows []ProductRow, replaces []bool) error {
 	return tx.writeProductsGORM(rows, replaces)
 }
 
-// lockCatalogue makes deliveries of one store's catalogue take turns (PostgreSQL; SQLite has a
-// single writer already), so that what the lookups find stays true until the commit: a product
-// they do not find is inserted without a conflict check.
-func (tx *Tx) lockCatalogue(storeUUID string) error {
-	var locked []StoreRow
-	return tx.store.forUpdate(tx.db.Model(&StoreRow{}).Select("uuid").Where("uuid = ?", storeUUID)).Find(&locked).Error
+// smallDeliveryItems: a products delivery of at most this many items (Evotor's notification
+// that a merchant edited a product) shares its store's catalogue lock with the others like it.
+const smallDeliveryItems = 100
+
+// lockCatalogue makes the products deliveries of one store take turns (PostgreSQL; SQLite has
+// a single writer already), so that what a delivery's lookups find stays true until its commit:
+// a product they do not find is inserted without a conflict check. Small deliveries do not look
+// up: they write every row by upsert (with its conflict check, in uuid order, so two of them
+// lock shared products in one order and never deadlock), so they share the lock and run side by
+// side; a larger one takes it alone. A transaction-level advisory lock on the store's uuid: it
+// writes nothing, and it does not make the store's own row wait (a stores list updating it).
+func (tx *Tx) lockCatalogue(storeUUID string, shared bool) error {
+	if !tx.store.OnPostgres() {
+		return nil
+	}
+	lock := "pg_advisory_xact_lock"
+	if shared {
+		lock += "_shared"
+	}
+	return tx.db.Exec("SELECT "+lock+"(hashtextextended(?, ?))", storeUUID, int64(catalogueLockSeed)).Error
 }
 
 // storeEmpty reports whether the store holds no product (one index probe).

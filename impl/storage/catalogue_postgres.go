@@ -73,9 +73,18 @@ var productReplaceSQL = func() string {
 }()
 
 const (
-	deleteBarcodesSQL = `DELETE FROM product_barcodes WHERE owner_id = $1 AND store_uuid = $2 AND product_uuid = ANY($3::text[])`
-	// Without a conflict check: the products written have no barcodes left (new to the store,
-	// or their old ones deleted) and the catalogue is locked (lockCatalogue).
+	// reindexBarcodesSQL makes the barcodes of the products replaced ($3) exactly theirs
+	// ($4, $5: product, barcode pairs): it deletes those no longer listed and adds the new ones,
+	// so a product whose barcodes did not change (a new price: most edits) writes nothing here.
+	// It runs after the upsert, which holds the products' row locks until the commit: no other
+	// delivery changes their barcodes meanwhile, and its snapshot sees what the last one wrote.
+	reindexBarcodesSQL = `WITH listed AS (SELECT * FROM unnest($4::text[], $5::text[]) AS u(product_uuid, barcode)),
+	stale AS (DELETE FROM product_barcodes b WHERE b.owner_id = $1 AND b.store_uuid = $2 AND b.product_uuid = ANY($3::text[])
+		AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.product_uuid = b.product_uuid AND l.barcode = b.barcode))
+	INSERT INTO product_barcodes (owner_id, store_uuid, product_uuid, barcode) SELECT $1, $2, l.* FROM listed l
+	ON CONFLICT DO NOTHING`
+	// Without a conflict check: the products are new to the store and the catalogue is locked
+	// (lockCatalogue), so they have no barcodes yet.
 	insertBarcodesSQL = `INSERT INTO product_barcodes (owner_id, store_uuid, product_uuid, barcode)
 	SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[]) AS u`
 )
@@ -110,53 +119,53 @@ func (c *productColumnsOf) args(owner, store string, updatedAt time.Time) []any 
 		c.alcoholByVolume, c.alcoholProductKindCode, c.tareVolume, c.raw, c.rawHash, updatedAt}
 }
 
-// writeProductsPostgres writes a batch of changed products of one store: those new to the
-// store in one INSERT, those replacing stored ones in one upsert; then it re-indexes the
-// barcodes of those written (the old ones of a replaced product go).
+// writeProductsPostgres writes a batch of changed products of one store: those that may be
+// stored in one upsert, whose barcodes are then re-indexed (reindexBarcodesSQL); those known
+// to be new to the store copied, with their barcodes.
 func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
 	sqlTx, err := sqlTx(tx.db)
 	if err != nil {
 		return err
 	}
 	ctx, owner, store, at := tx.db.Statement.Context, rows[0].OwnerID, rows[0].StoreUUID, rows[0].UpdatedAt
-	var fresh []*ProductRow
-	var replacing productColumnsOf
+	var fresh, replacingRows []*ProductRow
 	for i := range rows {
 		if replaces[i] {
-			replacing.add(&rows[i])
+			replacingRows = append(replacingRows, &rows[i])
 		} else {
 			fresh = append(fresh, &rows[i])
 		}
 	}
-	wrote := make(map[string]bool, len(rows))
-	if len(fresh) > 0 {
-		if err := tx.insertProducts(ctx, sqlTx, fresh); err != nil {
-			return err
-		}
-		for _, r := range fresh {
-			wrote[r.UUID] = true
-		}
+	// In uuid order: deliveries sharing the store's lock (lockCatalogue) lock the products they
+	// both write in the same order.
+	slices.SortFunc(replacingRows, func(a, b *ProductRow) int { return strings.Compare(a.UUID, b.UUID) })
+	var replacing productColumnsOf
+	for _, r := range replacingRows {
+		replacing.add(r)
 	}
-	var replaced []string
-	if len(replacing.uuid) > 0 {
-		if replaced, err = queryStrings(ctx, sqlTx, productReplaceSQL, replacing.args(owner, store, at)...); err != nil {
+	if len(replacingRows) > 0 {
+		replaced, err := queryStrings(ctx, sqlTx, productReplaceSQL, replacing.args(owner, store, at)...)
+		if err != nil {
 			return fmt.Errorf("replacing products: %w", err)
 		}
-		if _, err := sqlTx.ExecContext(ctx, deleteBarcodesSQL, owner, store, replaced); err != nil {
-			return fmt.Errorf("deleting barcodes: %w", err)
-		}
-		for _, u := range replaced {
-			wrote[u] = true
-		}
-	}
-	var codeProducts, codes []string
-	for _, r := range rows {
-		if wrote[r.UUID] {
-			for _, c := range uniqueBarcodesOf(r) {
-				codeProducts, codes = append(codeProducts, r.UUID), append(codes, c)
+		if len(replaced) > 0 {
+			wrote := make(map[string]bool, len(replaced))
+			for _, u := range replaced {
+				wrote[u] = true
+			}
+			codeProducts, codes := barcodePairs(replacingRows, wrote)
+			if _, err := sqlTx.ExecContext(ctx, reindexBarcodesSQL, owner, store, replaced, codeProducts, codes); err != nil {
+				return fmt.Errorf("re-indexing barcodes: %w", err)
 			}
 		}
 	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := tx.insertProducts(ctx, sqlTx, fresh); err != nil {
+		return err
+	}
+	codeProducts, codes := barcodePairs(fresh, nil)
 	if len(codes) == 0 {
 		return nil
 	}
@@ -233,6 +242,18 @@ func (tx *Tx) productHashesPostgres(owner, storeUUID string, uuids []string) (ma
 		out[uuid] = hashOf(sum)
 	}
 	return out, rows.Err()
+}
+
+// barcodePairs lists the barcodes of rows (of those in only, unless nil) as (product, barcode) pairs.
+func barcodePairs(rows []*ProductRow, only map[string]bool) (products, codes []string) {
+	for _, r := range rows {
+		if only == nil || only[r.UUID] {
+			for _, c := range uniqueBarcodesOf(*r) {
+				products, codes = append(products, r.UUID), append(codes, c)
+			}
+		}
+	}
+	return products, codes
 }
 
 // uniqueBarcodesOf is the product's barcodes, each once.
