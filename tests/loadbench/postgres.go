@@ -38,17 +38,20 @@ func (pg postgres) freshDatabase(ctx context.Context, name string) (string, erro
 	return u.String(), nil
 }
 
-// settings describes the server: its version and whether commits are durable.
+// settings describes the server: its version, whether commits are durable, and the settings
+// that decide how much the WAL writes.
 func (pg postgres) settings(ctx context.Context) (string, error) {
 	conn, err := pgx.Connect(ctx, pg.url)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close(ctx)
-	var version, fsync, syncCommit string
-	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'), current_setting('synchronous_commit')`).
-		Scan(&version, &fsync, &syncCommit)
-	return "PostgreSQL " + version + " (fsync " + fsync + ", synchronous_commit " + syncCommit + ")", err
+	var version, fsync, syncCommit, walCompression, shared, maxWAL string
+	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'), current_setting('synchronous_commit'),
+		current_setting('wal_compression'), current_setting('shared_buffers'), current_setting('max_wal_size')`).
+		Scan(&version, &fsync, &syncCommit, &walCompression, &shared, &maxWAL)
+	return "PostgreSQL " + version + " (fsync " + fsync + ", synchronous_commit " + syncCommit + ", wal_compression " + walCompression +
+		", shared_buffers " + shared + ", max_wal_size " + maxWAL + ")", err
 }
 
 // warmSegments is how many WAL segments warmWAL leaves recycled: 1 GiB (PostgreSQL's default
