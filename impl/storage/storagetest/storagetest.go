@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the admin connection that creates and drops schemas
 	"github.com/libtnb/sqlite"
@@ -41,7 +42,7 @@ func Backends() []Backend {
 	bs := []Backend{{Name: "sqlite", open: openSQLite}}
 	if url := os.Getenv("TEST_DATABASE_URL"); url != "" {
 		bs = append(bs, Backend{Name: "postgres", open: func(t testing.TB) (*storage.Store, gorm.Dialector) {
-			return openPostgresSchema(t, url)
+			return openPostgresSchema(t, url, suiteTimeout)
 		}})
 	}
 	return bs
@@ -51,9 +52,16 @@ func Backends() []Backend {
 // say); each store still gets a schema of its own.
 func PostgresAt(name string, urlFor func(t testing.TB) string) Backend {
 	return Backend{Name: name, open: func(t testing.TB) (*storage.Store, gorm.Dialector) {
-		return openPostgresSchema(t, urlFor(t))
+		return openPostgresSchema(t, urlFor(t), storage.DefaultTimeout)
 	}}
 }
+
+// suiteTimeout is how long the suite's PostgreSQL stores let the database go unanswered before
+// they call it down (storage.Config.Timeout). The suite runs many tests at once beside other
+// packages on two cores, where a ping can wait a whole second for a CPU: with the default
+// (2 s: down after one ping unanswered for 1 s) that false alarm failed a test now and then
+// with 503s. PostgresAt keeps the default, for the tests of a database that stops answering.
+const suiteTimeout = 10 * time.Second
 
 // Each runs f once per backend, as a subtest.
 func Each(t *testing.T, f func(t *testing.T, b Backend)) {
@@ -114,7 +122,7 @@ func openSQLite(t testing.TB) (*storage.Store, gorm.Dialector) {
 	return st, sqlite.Open("file:" + filepath.Join(dir, storage.SQLiteFile) + "?_pragma=busy_timeout(5000)")
 }
 
-func openPostgresSchema(t testing.TB, url string) (*storage.Store, gorm.Dialector) {
+func openPostgresSchema(t testing.TB, url string, timeout time.Duration) (*storage.Store, gorm.Dialector) {
 	admin, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +139,7 @@ func openPostgresSchema(t testing.TB, url string) (*storage.Store, gorm.Dialecto
 		sep = "&"
 	}
 	dsn := url + sep + "search_path=" + schema
-	st, err := storage.Open(context.Background(), dsn, "")
+	st, err := storage.Connect(context.Background(), storage.Config{DatabaseURL: dsn, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
