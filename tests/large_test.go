@@ -51,6 +51,9 @@ func writeProduct(b *bytes.Buffer, i int, price string) {
 // TestTenMegabyteCatalogueIsStoredWhole: Evotor sends whole catalogues in one body.
 func TestTenMegabyteCatalogueIsStoredWhole(t *testing.T) {
 	t.Parallel() // on databases of its own: runs beside the others
+	if testing.Short() {
+		t.Skip("10 MB bodies, seconds of CPU: make test runs it")
+	}
 	body := catalogue(10 << 20)
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)

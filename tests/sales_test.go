@@ -103,6 +103,9 @@ func TestOtherUsersReceiptsAndDocumentsAreAbsent(t *testing.T) {
 // TestTenMegabyteCatalogueBecomesProducts: every product of a 10 MB body is stored.
 func TestTenMegabyteCatalogueBecomesProducts(t *testing.T) {
 	t.Parallel() // on databases of its own: runs beside the others
+	if testing.Short() {
+		t.Skip("10 MB bodies, seconds of CPU: make test runs it")
+	}
 	body := catalogue(10 << 20)
 	want := int64(strings.Count(string(body), `"uuid"`))
 	eachBackend(t, func(t *testing.T, b backend) {
