@@ -85,6 +85,7 @@ func serve(ctx context.Context) error {
 	for _, note := range cfg.notes {
 		logger.Info(note)
 	}
+	cfg.Store.Logger = logger
 	st, sealer, err := openStoreWithKeys(ctx, cfg.Store, cfg.SecretKeys, false)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"database/sql/driver"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -20,17 +21,23 @@ import (
 
 // monitor watches PostgreSQL on a connection of its own, outside the pool, so that a busy pool
 // or a statement waiting for a row lock is never mistaken for a database that does not answer,
-// and legitimate long work (a 10 MB catalogue is hundreds of statements) is never cut. When a
-// ping goes unanswered, the database is down: every pooled connection is closed, which fails
-// the statements, BEGINs and COMMITs waiting on them at once, and new connections fail
-// immediately, so requests get apperr.Unavailable instead of hanging. The first answered ping
-// ends it; the pool then connects afresh.
+// and legitimate long work (a 10 MB catalogue is hundreds of statements) is never cut. When
+// pings go unanswered missesBeforeDown times in a row, the database is down: every pooled
+// connection is closed, which fails the statements, BEGINs and COMMITs waiting on them at once,
+// and new connections fail immediately, so requests get apperr.Unavailable instead of hanging.
+// The first answered ping ends it; the pool then connects afresh.
 //
-// A freeze is noticed within 3/4 of the timeout: a ping every timeout/4, each given half of it.
+// A ping every timeout/4, each given a third of the timeout: a freeze is noticed within 11/12
+// of the timeout (a tick, then two unanswered pings back to back), and a stall shorter than
+// 2/3 of it (a loaded machine not running us or PostgreSQL for a second) is no outage: one
+// unanswered ping alone failed every request for half a second on a busy 2-core machine.
 type monitor struct {
 	config   *pgx.ConnConfig // the monitor's own connection, not watched
 	interval time.Duration
 	deadline time.Duration
+	logger   *slog.Logger
+	ping     func(context.Context) bool // pingOwnConn; replaced in tests
+	own      *pgx.Conn                  // pingOwnConn's connection, kept between pings
 
 	mu    sync.Mutex
 	down  bool
@@ -40,10 +47,16 @@ type monitor struct {
 	done chan struct{}
 }
 
-func newMonitor(config *pgx.ConnConfig, timeout time.Duration) *monitor {
+// missesBeforeDown is how many pings in a row must go unanswered before the database is down.
+const missesBeforeDown = 2
+
+func newMonitor(config *pgx.ConnConfig, timeout time.Duration, logger *slog.Logger) *monitor {
 	config = config.Copy()
-	config.ConnectTimeout = timeout / 2
-	return &monitor{config: config, interval: timeout / 4, deadline: timeout / 2, conns: map[*watchedConn]struct{}{}}
+	config.ConnectTimeout = timeout / 3
+	m := &monitor{config: config, interval: timeout / 4, deadline: timeout / 3, logger: logger,
+		conns: map[*watchedConn]struct{}{}}
+	m.ping = m.pingOwnConn
+	return m
 }
 
 // notAnswering is why the pool cannot connect while the database is down.
@@ -96,12 +109,13 @@ func (m *monitor) isDown() bool {
 	return m.down
 }
 
-// setDown records the verdict; on the way down it closes every pooled connection.
-func (m *monitor) setDown(down bool) {
+// setDown records the verdict, and says whether it changed; on the way down it closes every
+// pooled connection.
+func (m *monitor) setDown(down bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down == down {
-		return
+		return false
 	}
 	m.down = down
 	if down {
@@ -111,6 +125,7 @@ func (m *monitor) setDown(down bool) {
 		}
 		clear(m.conns)
 	}
+	return true
 }
 
 // shouldPing (stdlib.OptionShouldPing) has the pool check a connection before reusing it when
@@ -131,19 +146,33 @@ func (m *monitor) start() {
 	m.stop, m.done = stop, make(chan struct{})
 	go func() {
 		defer close(m.done)
-		var conn *pgx.Conn
 		ticker := time.NewTicker(m.interval)
 		defer ticker.Stop()
+		misses := 0
+		var since time.Time // of the first unanswered ping in a row, or of the outage
 		for {
-			var answered bool
-			conn, answered = m.ping(ctx, conn)
+			began := time.Now()
+			answered := m.ping(ctx)
 			if ctx.Err() != nil {
-				if conn != nil {
-					_ = conn.Close(context.Background())
-				}
+				m.closeOwnConn(ctx) // ended: no goodbye awaited
 				return
 			}
-			m.setDown(!answered)
+			switch {
+			case answered:
+				if m.setDown(false) {
+					m.logger.Info("database answers again", "down_for", time.Since(since).Round(time.Millisecond).String())
+				}
+				misses = 0
+			default:
+				if misses == 0 {
+					since = began
+				}
+				misses++
+				if misses >= missesBeforeDown && m.setDown(true) {
+					m.logger.Warn("database not answering: requests fail with 503 until it answers",
+						"unanswered_for", time.Since(since).Round(time.Millisecond).String())
+				}
+			}
 			select {
 			case <-ctx.Done():
 			case <-ticker.C:
@@ -157,24 +186,31 @@ func (m *monitor) close() {
 	<-m.done
 }
 
-// ping asks the database for an answer within the deadline, connecting first when needed, and
-// returns the connection to ping on next time. An error the database sends back (too many
-// clients, say) is an answer too.
-func (m *monitor) ping(ctx context.Context, conn *pgx.Conn) (*pgx.Conn, bool) {
+// pingOwnConn asks the database for an answer within the deadline, connecting first when
+// needed. An error the database sends back (too many clients, say) is an answer too.
+func (m *monitor) pingOwnConn(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, m.deadline)
 	defer cancel()
 	var err error
-	if conn == nil {
-		conn, err = pgx.ConnectConfig(ctx, m.config)
+	if m.own == nil {
+		m.own, err = pgx.ConnectConfig(ctx, m.config)
 	}
 	if err == nil {
-		if err = conn.Ping(ctx); err != nil {
-			_ = conn.Close(ctx)
-			conn = nil
+		if err = m.own.Ping(ctx); err != nil {
+			m.closeOwnConn(ctx)
 		}
 	}
 	var pgErr *pgconn.PgError
-	return conn, err == nil || errors.As(err, &pgErr)
+	return err == nil || errors.As(err, &pgErr)
+}
+
+// closeOwnConn closes the monitor's connection, waiting for the database's goodbye no longer
+// than ctx lives (a ping's context: the database may be the one not answering).
+func (m *monitor) closeOwnConn(ctx context.Context) {
+	if m.own != nil {
+		_ = m.own.Close(ctx)
+		m.own = nil
+	}
 }
 
 // postgresDialector is GORM's PostgreSQL dialector whose error translation (every error GORM

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,8 @@ type Config struct {
 	// ConnectTimeout bounds start-up: the database's first answer and the migrations.
 	// Zero: DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Logger hears when PostgreSQL stops and starts answering again. Nil: nothing is logged.
+	Logger *slog.Logger
 }
 
 // Open is Connect with the default timeouts.
@@ -128,7 +131,11 @@ func open(cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.monitor = newMonitor(pgConfig, cfg.Timeout)
+		verdicts := cfg.Logger
+		if verdicts == nil {
+			verdicts = slog.New(slog.DiscardHandler)
+		}
+		s.monitor = newMonitor(pgConfig, cfg.Timeout, verdicts)
 		pgConfig.DialFunc = s.monitor.watch(pgConfig.DialFunc)
 		if pgConfig.ConnectTimeout == 0 { // else connect_timeout in the URL wins
 			pgConfig.ConnectTimeout = cfg.Timeout
