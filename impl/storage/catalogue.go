@@ -416,7 +416,7 @@ func (tx *Tx) lockCatalogue(storeUUID string, shared bool) error {
 	if shared {
 		lock += "_shared"
 	}
-	return tx.db.Exec("SELECT "+lock+"(hashtextextended(?, ?))", storeUUID, int64(catalogueLockSeed)).Error
+	return tx.db.Exec("SELECT "+lock+"(hashtextextended(?, ?)), "+genericPlans, storeUUID, int64(catalogueLockSeed)).Error
 }
 
 // storeEmpty reports whether the store holds no product (one index probe).

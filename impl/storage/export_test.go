@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 )
@@ -36,4 +38,32 @@ func (s *Store) SynchronousCommit(ctx context.Context, bookkeeping bool) (value 
 		return value, s.bookkeeping(ctx, read)
 	}
 	return value, s.db.WithContext(ctx).Transaction(read)
+}
+
+var probes atomic.Int64
+
+// PlansOfArrayStatement runs a statement taking an array n times in one transaction, a
+// bookkeeping one or not, each time with an array of 1–3 elements, and returns how PostgreSQL
+// planned those runs (pg_prepared_statements of the transaction's connection): for their
+// values (custom) or once for all (generic).
+func (s *Store) PlansOfArrayStatement(ctx context.Context, bookkeeping bool, n int) (custom, generic int64, err error) {
+	probe := fmt.Sprintf("SELECT count(*) FROM unnest($1::bigint[]) AS u(id) WHERE id > 0 -- probe %d", probes.Add(1))
+	run := func(db *gorm.DB) error {
+		tx, err := sqlTx(db)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			var count int64
+			if err := tx.QueryRowContext(ctx, probe, []int64{1, 2, 3}[:1+i%3]).Scan(&count); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRowContext(ctx, "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement = $1",
+			probe).Scan(&custom, &generic)
+	}
+	if bookkeeping {
+		return custom, generic, s.bookkeeping(ctx, run)
+	}
+	return custom, generic, s.db.WithContext(ctx).Transaction(run)
 }

@@ -275,10 +275,11 @@ func (s *Store) SequenceMessages(ctx context.Context, limit int, insert JobInser
 // ×3), never a delivery: each was committed durably before its 200, and any durable commit
 // after them carries them too (the WAL is one sequence). Lost records are made again: messages
 // numbered again in the same order, sent again with the same webhook-id (receivers deduplicate).
+// Its statements, lookups by key taking arrays, run with generic plans (genericPlans).
 func (s *Store) bookkeeping(ctx context.Context, f func(db *gorm.DB) error) error {
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		if s.OnPostgres() {
-			if err := db.Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
+			if err := db.Exec("SELECT set_config('synchronous_commit', 'off', true), " + genericPlans).Error; err != nil {
 				return err
 			}
 		}

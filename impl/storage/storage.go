@@ -56,6 +56,15 @@ type Store struct {
 	stats     statistics // PostgreSQL's planner statistics after a bulk load (statistics.go)
 }
 
+// genericPlans, a select-list item on PostgreSQL, has the rest of the transaction execute its
+// prepared statements with the plan each connection made once. Statements taking arrays
+// (`unnest($1::bigint[])`) are otherwise planned anew at every execution, because the generic
+// plan's guess of 100 elements looks costlier than a plan for the actual few: in a soak,
+// forwarding's attempts were planned 7,624 times in 8,339 executions, the planning costing more
+// than the statement. Set only where every statement is a lookup by key: a range condition
+// (retention's `< $1`) is better planned with its value.
+const genericPlans = "set_config('plan_cache_mode', 'force_generic_plan', true)"
+
 // SQLiteFile is the name of the embedded database file inside the data directory.
 const SQLiteFile = "evotor-partner.db"
 
