@@ -93,11 +93,21 @@ func (w *sender) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 // sendRun sends msgs in order until one fails, and returns the attempts made (at least one)
 // and how long a failing destination asked to wait.
 func (s *Service) sendRun(ctx context.Context, job *river.Job[sendArgs], msgs []storage.ForwardMessage) ([]storage.Sent, time.Duration, error) {
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	small, err := s.store.SmallOutgoing(ctx, ids) // one round trip for the run, not one each
+	if err != nil {
+		return nil, 0, err
+	}
 	var sent []storage.Sent
 	for _, m := range msgs {
-		out, found, err := s.store.OutgoingByID(ctx, m.ID)
-		if err != nil {
-			return nil, 0, err
+		out, found := small[m.ID]
+		if !found { // a large body, loaded when its turn comes; or gone
+			if out, found, err = s.store.OutgoingByID(ctx, m.ID); err != nil {
+				return nil, 0, err
+			}
 		}
 		if !found {
 			break

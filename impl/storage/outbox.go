@@ -339,16 +339,43 @@ type Outgoing struct {
 
 // OutgoingByID loads a message and its delivery; found is false when there is none.
 func (s *Store) OutgoingByID(ctx context.Context, id int64) (Outgoing, bool, error) {
-	var out []Outgoing
-	err := s.db.WithContext(ctx).Table("forward_messages AS m").
-		Select("m.*, i.operation, i.path_params, i.received_at, i.body").
-		Joins("JOIN inbox i ON i.id = m.inbox_id").
-		Where("m.id = ?", id).Limit(1).Scan(&out).Error
+	out, err := s.outgoing(ctx, "m.id = ?", id)
 	if err != nil || len(out) == 0 {
 		return Outgoing{}, false, err
 	}
-	out[0].Body, err = InboxBodyOf(out[0].Body)
-	return out[0], true, err
+	return out[0], true, nil
+}
+
+// smallBody bounds the bodies SmallOutgoing loads together, as received: a run of forwarding's
+// (at most 32 messages) then holds at most 2 MiB of them at once.
+const smallBody = 64 << 10
+
+// SmallOutgoing loads those of the messages ids whose delivery was at most smallBody bytes
+// (receipts, events: most of what is forwarded), with it, in one statement, by id. The others
+// (catalogues, or gone) are left to OutgoingByID, one at a time. A body's length as received
+// is body_length when it is stored compressed, else its stored length.
+func (s *Store) SmallOutgoing(ctx context.Context, ids []int64) (map[int64]Outgoing, error) {
+	out, err := s.outgoing(ctx, "m.id IN ? AND COALESCE(i.body_length, length(i.body)) <= ?", ids, smallBody)
+	byID := make(map[int64]Outgoing, len(out))
+	for _, o := range out {
+		byID[o.ID] = o
+	}
+	return byID, err
+}
+
+// outgoing loads the messages the condition selects, each with its delivery, the body as
+// received.
+func (s *Store) outgoing(ctx context.Context, condition string, args ...any) ([]Outgoing, error) {
+	var out []Outgoing
+	err := s.db.WithContext(ctx).Table("forward_messages AS m").
+		Select("m.*, i.operation, i.path_params, i.received_at, i.body").
+		Joins("JOIN inbox i ON i.id = m.inbox_id").Where(condition, args...).Scan(&out).Error
+	for i := range out {
+		if err == nil {
+			out[i].Body, err = InboxBodyOf(out[i].Body)
+		}
+	}
+	return out, err
 }
 
 // OwnedBy lists the pending messages job owns, in seq order (a draining job owns a few of one

@@ -1,9 +1,11 @@
 package storage_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -282,6 +284,66 @@ func TestBookkeepingPlansItsStatementsOnce(t *testing.T) {
 		custom, generic, err = st.PlansOfArrayStatement(ctx, false, runs)
 		if err != nil || custom == 0 {
 			t.Errorf("a plain transaction: %d custom plans and %d generic of %d runs, %v; want PostgreSQL's own choice (custom plans)", custom, generic, runs, err)
+		}
+	})
+}
+
+// A run's messages are loaded together when their deliveries are small; a large one (a
+// catalogue: it may be 10 MB), whether stored compressed or as received, is left to be loaded
+// alone, and loads whole.
+func TestSmallDeliveriesOfARunLoadTogether(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		opened := b.Open(t)
+		st := opened.Store
+		svc := forwarding(t, st, "http://127.0.0.1:1/a")
+		random := make([]byte, 150<<10) // incompressible: stored as large as received
+		for i := range random {
+			random[i] = 'a' + byte(rand.IntN(26))
+		}
+		bodies := map[string][]byte{}
+		for i, filler := range []string{"", strings.Repeat("0", 200<<10), string(random), "x"} {
+			id := fmt.Sprintf("r%d", i)
+			entry, apply := receiptDelivery("u1", id, "s-1")
+			entry.Operation = "createProducts" // not receipts: a large body is stored compressed if it can be
+			entry.Body = fmt.Appendf(nil, `{"id":%q,"filler":%q}`, id, filler)
+			entry.ForwardTo = svc.Outbox()
+			if err := st.Accept(ctx, entry, apply); err != nil {
+				t.Fatal(err)
+			}
+			bodies[id] = entry.Body
+		}
+		var all []storage.ForwardMessage
+		if err := opened.DB.Order("id").Find(&all).Error; err != nil {
+			t.Fatal(err)
+		}
+		ids := []int64{-1} // gone
+		for _, m := range all {
+			ids = append(ids, m.ID)
+		}
+		small, err := st.SmallOutgoing(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range all {
+			whole, found, err := st.OutgoingByID(ctx, m.ID)
+			if err != nil || !found {
+				t.Fatalf("message %d: found %v, %v", m.ID, found, err)
+			}
+			var receipt struct{ ID string }
+			if err := json.Unmarshal(whole.Body, &receipt); err != nil || !bytes.Equal(whole.Body, bodies[receipt.ID]) {
+				t.Fatalf("message %d alone: %.40q…, not a body delivered (%v)", m.ID, whole.Body, err)
+			}
+			got, loaded := small[m.ID]
+			if wantLoaded := len(whole.Body) < 1000; loaded != wantLoaded {
+				t.Errorf("%s (%d bytes): loaded with the small ones %v, want %v", receipt.ID, len(whole.Body), loaded, wantLoaded)
+			}
+			if loaded && (!bytes.Equal(got.Body, whole.Body) || got.ID != m.ID || got.Operation != whole.Operation) {
+				t.Errorf("%s: loaded with the others as %d %q %.40q…, alone as %d %q %.40q…", receipt.ID,
+					got.ID, got.Operation, got.Body, whole.ID, whole.Operation, whole.Body)
+			}
+		}
+		if len(small) != 2 {
+			t.Errorf("%d loaded of %d messages, want the two small ones", len(small), len(all))
 		}
 	})
 }
