@@ -356,11 +356,14 @@ const smallBody = 64 << 10
 // is body_length when it is stored compressed, else its stored length.
 func (s *Store) SmallOutgoing(ctx context.Context, ids []int64) (map[int64]Outgoing, error) {
 	out, err := s.outgoing(ctx, "m.id IN ? AND COALESCE(i.body_length, length(i.body)) <= ?", ids, smallBody)
+	if err != nil {
+		return nil, err
+	}
 	byID := make(map[int64]Outgoing, len(out))
 	for _, o := range out {
 		byID[o.ID] = o
 	}
-	return byID, err
+	return byID, nil
 }
 
 // outgoing loads the messages the condition selects, each with its delivery, the body as
@@ -370,12 +373,15 @@ func (s *Store) outgoing(ctx context.Context, condition string, args ...any) ([]
 	err := s.db.WithContext(ctx).Table("forward_messages AS m").
 		Select("m.*, i.operation, i.path_params, i.received_at, i.body").
 		Joins("JOIN inbox i ON i.id = m.inbox_id").Where(condition, args...).Scan(&out).Error
+	if err != nil {
+		return nil, err
+	}
 	for i := range out {
-		if err == nil {
-			out[i].Body, err = InboxBodyOf(out[i].Body)
+		if out[i].Body, err = InboxBodyOf(out[i].Body); err != nil {
+			return nil, err
 		}
 	}
-	return out, err
+	return out, nil
 }
 
 // OwnedBy lists the pending messages job owns, in seq order (a draining job owns a few of one
