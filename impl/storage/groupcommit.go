@@ -330,7 +330,7 @@ func (r *batchRun) yield(tx *Tx, store string, inSavepoint bool) (overtaken []st
 
 // mustWait reports whether a delivery of a store's products, of n items, must wait for the
 // catalogue yielding to the jobs running now: it is a catalogue itself.
-func (c *committer) mustWait(n int) bool { return c.busyStore != "" && n > yieldRows }
+func (c *committer) mustWait(n int) bool { return c.busyStore != "" && n > smallDeliveryItems }
 
 // overtake notes the products of store a delivery let in wrote (it wrote them whole, or
 // found them stored as they are), when store's catalogue is the one yielding: it will not

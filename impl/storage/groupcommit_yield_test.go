@@ -91,7 +91,7 @@ func TestACatalogueLetsOthersIn(t *testing.T) {
 		},
 		"another store's catalogue": func() (InboxEntry, func(tx *Tx) error) {
 			// it could not yield in the turn it is let in: it goes after
-			return productsJob("alice", "s-third", catalogueItems(yieldRows+1, "v1"), bindProduct)
+			return productsJob("alice", "s-third", catalogueItems(smallDeliveryItems+1, "v1"), bindProduct)
 		},
 		"an edit of the same store": func() (InboxEntry, func(tx *Tx) error) {
 			// a product of the catalogue's last part, which the catalogue reaches after the
@@ -119,8 +119,8 @@ func TestACatalogueLetsOthersIn(t *testing.T) {
 	if big, other, third := stored("s-big"), stored("s-other"), stored("s-third"); !(other < big && big < third) {
 		t.Errorf("stored in the order s-other %d, s-big %d, s-third %d: the other store's products go in the catalogue's turn, another catalogue after it", other, big, third)
 	}
-	if c := count(t, st, "products", "store_uuid = ?", "s-third"); c != yieldRows+1 {
-		t.Errorf("%d products of the other catalogue, want %d", c, yieldRows+1)
+	if c := count(t, st, "products", "store_uuid = ?", "s-third"); c != smallDeliveryItems+1 {
+		t.Errorf("%d products of the other catalogue, want %d", c, smallDeliveryItems+1)
 	}
 	if c := count(t, st, "products", "store_uuid = ?", "s-big"); c != n {
 		t.Errorf("%d products of the catalogue's store, want %d", c, n)
