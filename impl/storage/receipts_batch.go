@@ -119,7 +119,7 @@ func (s *Store) flushReceipts(ctx context.Context, b *receiptBatcher) {
 			return
 		}
 		var batch []*receiptDelivery
-		batch, carried = nextReceiptBatch(ctx, b.queue, carried)
+		batch, carried = nextReceiptBatch(ctx, b.queue, carried, receiptLinger)
 		if len(batch) == 0 {
 			continue
 		}
@@ -216,10 +216,10 @@ func discard(conn *sql.Conn) {
 }
 
 // nextReceiptBatch waits for a first delivery (carried over, or queued) and adds what else is
-// queued already. A delivery naming a receipt the batch has already is carried to the next
+// queued already; a lone one waits up to linger for a second. A delivery naming a receipt the batch has already is carried to the next
 // batch: in one statement the two could not tell which one stored it. Deliveries whose caller
 // has gone are answered and left out.
-func nextReceiptBatch(ctx context.Context, queue <-chan *receiptDelivery, carried *receiptDelivery) (batch []*receiptDelivery, carry *receiptDelivery) {
+func nextReceiptBatch(ctx context.Context, queue <-chan *receiptDelivery, carried *receiptDelivery, linger time.Duration) (batch []*receiptDelivery, carry *receiptDelivery) {
 	first := carried
 	if first == nil {
 		select {
@@ -251,12 +251,12 @@ func nextReceiptBatch(ctx context.Context, queue <-chan *receiptDelivery, carrie
 		var d *receiptDelivery
 		select {
 		case d = <-queue:
-		default: // nothing queued: a lone delivery waits once for company (receiptLinger)
+		default: // nothing queued: a lone delivery waits once for company
 			if len(batch) > 1 || lingered {
 				return batch, nil
 			}
 			lingered = true
-			if d = receiveWithin(queue, receiptLinger); d == nil {
+			if d = receiveWithin(queue, linger); d == nil {
 				return batch, nil
 			}
 		}
