@@ -97,10 +97,11 @@ bench-hostile:
 ## SQLite, then on PostgreSQL (a throw-away one is started), each from a database with a past
 ## (60,000 requests of the mix first, untimed), forwarding on to a receiver in the harness: a
 ## table every minute and at the end, a plot of p99 and RSS (SVG), PASS/FAIL per goal;
-## PostgreSQL's own log (checkpoints, autovacuum, lock waits) is kept beside them.
-## About 27 minutes; CI does not run it. Flags through SOAK_FLAGS (e.g. -strict, -duration 2m,
-## -rate 50, -db sqlite; `go run ./tests/loadbench soak -h`).
+## PostgreSQL's own log (checkpoints, autovacuum, lock waits) is kept beside them. PostgreSQL
+## runs with its defaults but for wal_compression=lz4, as deploy/compose.yaml runs it (README:
+## Soak). About 27 minutes; CI does not run it. Flags through SOAK_FLAGS (e.g. -strict,
+## -duration 2m, -rate 50, -db sqlite; `go run ./tests/loadbench soak -h`).
 .PHONY: soak
 soak:
-	PG_EXTRA_OPTIONS="-c log_autovacuum_min_duration=0 -c log_lock_waits=on" \
+	PG_EXTRA_OPTIONS="-c wal_compression=lz4 -c log_autovacuum_min_duration=0 -c log_lock_waits=on" \
 		.ci/with-postgres $(GO) run ./tests/loadbench soak $(SOAK_FLAGS)
