@@ -108,14 +108,29 @@ func (tx *Tx) ClaimStores(owner string, uuids ...string) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := tx.db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "uuid"}}, DoNothing: true}).Create(&rows).Error; err != nil {
-		return err
-	}
-	var others int64
 	keys := make([]string, len(rows))
 	for i, r := range rows {
 		keys[i] = r.UUID
 	}
+	// Nearly every delivery names stores claimed before: one read settles them (a store's owner
+	// never changes). Only when one is new is it inserted, and the owners read again after the
+	// insert, which waits for a claim of the same store in flight.
+	var claimed []struct{ OwnerID string }
+	if err := tx.db.Model(&StoreRow{}).Select("owner_id").Where("uuid IN ?", keys).Find(&claimed).Error; err != nil {
+		return err
+	}
+	for _, c := range claimed {
+		if c.OwnerID != owner {
+			return ErrNotOwner
+		}
+	}
+	if len(claimed) == len(keys) {
+		return nil
+	}
+	if err := tx.db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "uuid"}}, DoNothing: true}).Create(&rows).Error; err != nil {
+		return err
+	}
+	var others int64
 	if err := tx.db.Model(&StoreRow{}).Where("uuid IN ? AND owner_id <> ?", keys, owner).Count(&others).Error; err != nil {
 		return err
 	}
