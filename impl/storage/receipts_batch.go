@@ -216,9 +216,9 @@ func discard(conn *sql.Conn) {
 }
 
 // nextReceiptBatch waits for a first delivery (carried over, or queued) and adds what else is
-// queued already; a lone one waits up to linger for a second. A delivery naming a receipt the batch has already is carried to the next
-// batch: in one statement the two could not tell which one stored it. Deliveries whose caller
-// has gone are answered and left out.
+// queued already; a lone one waits up to linger for a second. A delivery naming a receipt the
+// batch has already is carried to the next batch: in one statement the two could not tell
+// which one stored it. Deliveries whose caller has gone are answered and left out.
 func nextReceiptBatch(ctx context.Context, queue <-chan *receiptDelivery, carried *receiptDelivery, linger time.Duration) (batch []*receiptDelivery, carry *receiptDelivery) {
 	first := carried
 	if first == nil {
