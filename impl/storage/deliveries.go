@@ -72,6 +72,15 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, 
 	if !entry.ForwardTo.Forwards() { // nothing needs the row's id
 		return db.Exec(insertInboxSQL, entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt, stored, length).Error
 	}
+	if s.OnPostgres() {
+		sqlTx, err := sqlTx(db)
+		if err != nil {
+			return err
+		}
+		_, err = sqlTx.ExecContext(ctx, insertForwardedInboxSQL, entry.Operation, entry.EvotorUserID, entry.PathParams,
+			entry.ReceivedAt, stored, length, entry.ForwardTo.Destinations)
+		return err
+	}
 	err := db.Raw(insertInboxSQL+" RETURNING id", entry.Operation, entry.EvotorUserID, entry.PathParams, entry.ReceivedAt,
 		stored, length).Row().Scan(&entry.ID)
 	if err != nil {
@@ -83,6 +92,15 @@ func (s *Store) applyDelivery(ctx context.Context, db *gorm.DB, conn *sql.Conn, 
 // insertInboxSQL writes the inbox row: the statement GORM's Create would run, without its
 // reflection (every delivery passes here). body_length is set for a compressed body only.
 const insertInboxSQL = `INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body, body_length) VALUES (?, ?, ?, ?, ?, ?)`
+
+// insertForwardedInboxSQL writes the inbox row and, in the same statement (one round trip, not
+// two), its forwarding messages on PostgreSQL: one per destination ($7), unnumbered (seq NULL)
+// until SequenceMessages numbers them after the commit (outbox.go).
+const insertForwardedInboxSQL = `WITH i AS (
+	INSERT INTO inbox (operation, evotor_user_id, path_params, received_at, body, body_length)
+	VALUES ($1, $2, $3, $4, $5, $6) RETURNING id)
+INSERT INTO forward_messages (destination, evotor_user_id, inbox_id, state, attempts, created_at)
+SELECT d, coalesce($2, ''), i.id, '` + ForwardPending + `', 0, $4 FROM i, unnest($7::text[]) AS d`
 
 // batchRows is how many rows one multi-row statement carries. The SQLite driver binds
 // parameters in time quadratic in their number per statement, so it gets small statements.

@@ -106,8 +106,9 @@ func (o Outbox) committed() {
 	}
 }
 
-// enqueueForwarding writes the delivery's messages (in Accept's transaction): numbered, with
-// their jobs, on SQLite; unnumbered on PostgreSQL.
+// enqueueForwarding writes the delivery's messages (in Accept's transaction), numbered, with
+// their jobs (SQLite; on PostgreSQL they are written unnumbered with the inbox row:
+// insertForwardedInboxSQL).
 func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxEntry) error {
 	f := entry.ForwardTo
 	if !f.Forwards() {
@@ -121,9 +122,6 @@ func (s *Store) enqueueForwarding(ctx context.Context, db *gorm.DB, entry InboxE
 	for i, d := range f.Destinations {
 		msgs[i] = ForwardMessage{Destination: d, EvotorUserID: user, InboxID: entry.ID,
 			State: ForwardPending, CreatedAt: entry.ReceivedAt}
-	}
-	if s.OnPostgres() {
-		return db.Omit("Seq").Create(&msgs).Error
 	}
 	if _, err := s.number(ctx, db, msgs, f.InsertJobs); err != nil {
 		return err

@@ -27,7 +27,7 @@ import (
 //     is not copied: it is a span of its delivery's body (migration 00008);
 //   - an inbox row for each delivery with a fresh receipt, its id drawn first for the spans;
 //   - and, where the delivery is forwarded, its messages, one per destination, unnumbered
-//     (seq NULL) as enqueueForwarding writes them on PostgreSQL: SequenceMessages numbers them
+//     (seq NULL) as insertForwardedInboxSQL writes them: SequenceMessages numbers them
 //     once committed.
 //
 // The final SELECT checks what was read and written; evotor_refuse (migration 00007) aborts
