@@ -87,7 +87,10 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(r
 		return errCatalogueBusy // a catalogue yielded to us: we go after it
 	}
 	small := tx.store.OnPostgres() && len(items) <= min(smallDeliveryItems, productBatchRows)
-	if err := tx.lockCatalogue(storeUUID, small); err != nil {
+	var lock *statement // a small delivery's lock, sent with its write (it looks nothing up before)
+	if small && tx.conn != nil {
+		lock = catalogueLock(storeUUID, true)
+	} else if err := tx.lockCatalogue(storeUUID, small); err != nil {
 		return err
 	}
 	empty := false
@@ -97,8 +100,8 @@ func (tx *Tx) UpsertProducts(owner, storeUUID string, items [][]byte, row func(r
 			return err
 		}
 	}
-	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, small: small, items: len(items), row: row,
-		written: map[string]rawHash{}, at: map[string]int{}}
+	b := productBatch{tx: tx, owner: owner, store: storeUUID, empty: empty, small: small, lock: lock, items: len(items),
+		row: row, written: map[string]rawHash{}, at: map[string]int{}}
 	b.letIn = c != nil && c.busyStore == storeUUID
 	defer b.wait() // no write may outlive the call (the transaction ends after it)
 	readRows := productBatchRows
@@ -154,9 +157,10 @@ type readItem struct {
 type productBatch struct {
 	tx           *Tx
 	owner, store string
-	empty        bool // the store held no product when the delivery began
-	small        bool // a small delivery (PostgreSQL): nothing looked up, every row written by upsert
-	items        int  // how many items the delivery carries
+	empty        bool       // the store held no product when the delivery began
+	small        bool       // a small delivery (PostgreSQL): nothing looked up, every row written by upsert
+	lock         *statement // the catalogue lock the first write takes, if not taken yet
+	items        int        // how many items the delivery carries
 	// A catalogue on SQLite, between its turns (letOthersIn): the products that deliveries let
 	// in wrote, newer than its own (nil until there are some). A delivery let in during its own store's catalogue's turn
 	// (letIn) gives the products it covers (covered).
@@ -370,13 +374,13 @@ func (b *productBatch) flush() error {
 	if err := b.wait(); err != nil {
 		return err
 	}
-	rows, replaces := b.rows, b.replaces
+	rows, replaces, lock := b.rows, b.replaces, b.lock
 	now := b.tx.store.now()
 	for i := range rows {
 		rows[i].UpdatedAt = now
 	}
-	b.writing = make(chan error, 1)
-	go func() { b.writing <- b.tx.writeProducts(rows, replaces) }()
+	b.writing, b.lock = make(chan error, 1), nil
+	go func() { b.writing <- b.tx.writeProducts(rows, replaces, lock) }()
 	clear(b.at)
 	b.rows, b.replaces = make([]ProductRow, 0, productBatchRows), make([]bool, 0, productBatchRows)
 	return nil
@@ -392,10 +396,11 @@ func (b *productBatch) wait() error {
 	return err
 }
 
-// writeProducts writes a batch of changed products of one store and re-indexes their barcodes.
-func (tx *Tx) writeProducts(rows []ProductRow, replaces []bool) error {
+// writeProducts writes a batch of changed products of one store and re-indexes their barcodes
+// (after taking the catalogue lock, if given: PostgreSQL).
+func (tx *Tx) writeProducts(rows []ProductRow, replaces []bool, lock *statement) error {
 	if tx.store.OnPostgres() {
-		return tx.writeProductsPostgres(rows, replaces)
+		return tx.writeProductsPostgres(rows, replaces, lock)
 	}
 	return tx.writeProductsGORM(rows, replaces)
 }
@@ -416,11 +421,23 @@ func (tx *Tx) lockCatalogue(storeUUID string, shared bool) error {
 	if !tx.store.OnPostgres() {
 		return nil
 	}
+	sqlTx, err := sqlTx(tx.db)
+	if err != nil {
+		return err
+	}
+	lock := catalogueLock(storeUUID, shared)
+	_, err = sqlTx.ExecContext(tx.db.Statement.Context, lock.sql, lock.args...)
+	return err
+}
+
+// catalogueLock is the statement that takes the store's catalogue lock (and plans the
+// transaction's statements once: genericPlans).
+func catalogueLock(storeUUID string, shared bool) *statement {
 	lock := "pg_advisory_xact_lock"
 	if shared {
 		lock += "_shared"
 	}
-	return tx.db.Exec("SELECT "+lock+"(hashtextextended(?, ?)), "+genericPlans, storeUUID, int64(catalogueLockSeed)).Error
+	return &statement{"SELECT " + lock + "(hashtextextended($1, $2)), " + genericPlans, []any{storeUUID, int64(catalogueLockSeed)}}
 }
 
 // storeEmpty reports whether the store holds no product (one index probe).

@@ -59,8 +59,8 @@ const productInsertSQL = `INSERT INTO products (owner_id, store_uuid, uuid, pare
 		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
 		$17::boolean[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bytea[], $23::bytea[]) AS u`
 
-// productReplaceSQL replaces stored products and returns the uuids it wrote: one whose stored
-// raw_hash is the same is left as is.
+// productReplaceSQL writes products that may be stored already: one whose stored raw_hash is
+// the same is left as is (though locked, as every row the upsert meets, until the commit).
 var productReplaceSQL = func() string {
 	var set []string
 	for _, c := range append(productColumns, "raw", "updated_at") {
@@ -68,16 +68,16 @@ var productReplaceSQL = func() string {
 	}
 	return productInsertSQL + `
 	ON CONFLICT (owner_id, store_uuid, uuid) DO UPDATE SET ` + strings.Join(set, ", ") + `
-	WHERE products.raw_hash IS DISTINCT FROM excluded.raw_hash
-	RETURNING uuid`
+	WHERE products.raw_hash IS DISTINCT FROM excluded.raw_hash`
 }()
 
 const (
-	// reindexBarcodesSQL makes the barcodes of the products replaced ($3) exactly theirs
+	// reindexBarcodesSQL makes the barcodes of the products upserted ($3) exactly theirs
 	// ($4, $5: product, barcode pairs): it deletes those no longer listed and adds the new ones,
-	// so a product whose barcodes did not change (a new price: most edits) writes nothing here.
-	// It runs after the upsert, which holds the products' row locks until the commit: no other
-	// delivery changes their barcodes meanwhile, and its snapshot sees what the last one wrote.
+	// so a product whose barcodes did not change (a new price: most edits; or the upsert left
+	// it as stored) writes nothing here. It runs after the upsert, as a statement of its own,
+	// while the upsert holds the products' row locks until the commit: no other delivery
+	// changes their barcodes meanwhile, and its snapshot sees what the last one wrote.
 	reindexBarcodesSQL = `WITH listed AS (SELECT * FROM unnest($4::text[], $5::text[]) AS u(product_uuid, barcode)),
 	stale AS (DELETE FROM product_barcodes b WHERE b.owner_id = $1 AND b.store_uuid = $2 AND b.product_uuid = ANY($3::text[])
 		AND NOT EXISTS (SELECT 1 FROM listed l WHERE l.product_uuid = b.product_uuid AND l.barcode = b.barcode))
@@ -121,8 +121,9 @@ func (c *productColumnsOf) args(owner, store string, updatedAt time.Time) []any 
 
 // writeProductsPostgres writes a batch of changed products of one store: those that may be
 // stored in one upsert, whose barcodes are then re-indexed (reindexBarcodesSQL); those known
-// to be new to the store copied, with their barcodes.
-func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
+// to be new to the store copied, with their barcodes. lock, if not nil, takes the store's
+// catalogue lock first, in the same round trip as the upsert (a small delivery's).
+func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool, lock *statement) error {
 	sqlTx, err := sqlTx(tx.db)
 	if err != nil {
 		return err
@@ -139,24 +140,21 @@ func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
 	// In uuid order: deliveries sharing the store's lock (lockCatalogue) lock the products they
 	// both write in the same order.
 	slices.SortFunc(replacingRows, func(a, b *ProductRow) int { return strings.Compare(a.UUID, b.UUID) })
-	var replacing productColumnsOf
-	for _, r := range replacingRows {
-		replacing.add(r)
-	}
 	if len(replacingRows) > 0 {
-		replaced, err := queryStrings(ctx, sqlTx, productReplaceSQL, replacing.args(owner, store, at)...)
-		if err != nil {
-			return fmt.Errorf("replacing products: %w", err)
+		var replacing productColumnsOf
+		for _, r := range replacingRows {
+			replacing.add(r)
 		}
-		if len(replaced) > 0 {
-			wrote := make(map[string]bool, len(replaced))
-			for _, u := range replaced {
-				wrote[u] = true
-			}
-			codeProducts, codes := barcodePairs(replacingRows, wrote)
-			if _, err := sqlTx.ExecContext(ctx, reindexBarcodesSQL, owner, store, replaced, codeProducts, codes); err != nil {
-				return fmt.Errorf("re-indexing barcodes: %w", err)
-			}
+		codeProducts, codes := barcodePairs(replacingRows)
+		statements := []statement{
+			{productReplaceSQL, replacing.args(owner, store, at)},
+			{reindexBarcodesSQL, []any{owner, store, replacing.uuid, codeProducts, codes}},
+		}
+		if lock != nil {
+			statements = slices.Insert(statements, 0, *lock)
+		}
+		if err := tx.execAll(ctx, sqlTx, statements); err != nil {
+			return fmt.Errorf("replacing products: %w", err)
 		}
 	}
 	if len(fresh) == 0 {
@@ -165,7 +163,7 @@ func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool) error {
 	if err := tx.insertProducts(ctx, sqlTx, fresh); err != nil {
 		return err
 	}
-	codeProducts, codes := barcodePairs(fresh, nil)
+	codeProducts, codes := barcodePairs(fresh)
 	if len(codes) == 0 {
 		return nil
 	}
@@ -192,6 +190,32 @@ func productCopyRow(r *ProductRow) []any {
 	return []any{r.OwnerID, r.StoreUUID, r.UUID, r.ParentUUID, r.IsGroup, r.HasVariants, r.Type, r.Name, r.Code,
 		r.BarCodes, r.AlcoCodes, r.Price, r.Quantity, r.CostPrice, r.MeasureName, r.Tax, r.AllowToSell,
 		r.ArticleNumber, r.AlcoholByVolume, r.AlcoholProductKindCode, r.TareVolume, r.Raw, r.RawHash, r.UpdatedAt}
+}
+
+// statement is a statement with its arguments ($1, $2, …).
+type statement struct {
+	sql  string
+	args []any
+}
+
+// execAll runs the statements in order, in one round trip (a pgx batch on the transaction's
+// connection) where one is known, else one at a time. Each is a statement of its own: it sees
+// what the ones before it wrote, and what others committed meanwhile.
+func (tx *Tx) execAll(ctx context.Context, sqlTx *sql.Tx, statements []statement) error {
+	sent, err := tx.withPgx(func(conn *pgx.Conn) error {
+		var batch pgx.Batch
+		for _, s := range statements {
+			batch.Queue(s.sql, s.args...)
+		}
+		return conn.SendBatch(ctx, &batch).Close()
+	})
+	for _, s := range statements {
+		if err != nil || sent {
+			break
+		}
+		_, err = sqlTx.ExecContext(ctx, s.sql, s.args...)
+	}
+	return err
 }
 
 // insertProducts inserts products new to the store: COPY on the transaction's connection,
@@ -244,13 +268,11 @@ func (tx *Tx) productHashesPostgres(owner, storeUUID string, uuids []string) (ma
 	return out, rows.Err()
 }
 
-// barcodePairs lists the barcodes of rows (of those in only, unless nil) as (product, barcode) pairs.
-func barcodePairs(rows []*ProductRow, only map[string]bool) (products, codes []string) {
+// barcodePairs lists the barcodes of rows as (product, barcode) pairs.
+func barcodePairs(rows []*ProductRow) (products, codes []string) {
 	for _, r := range rows {
-		if only == nil || only[r.UUID] {
-			for _, c := range uniqueBarcodesOf(*r) {
-				products, codes = append(products, r.UUID), append(codes, c)
-			}
+		for _, c := range uniqueBarcodesOf(*r) {
+			products, codes = append(products, r.UUID), append(codes, c)
 		}
 	}
 	return products, codes
@@ -261,22 +283,4 @@ func uniqueBarcodesOf(r ProductRow) []string {
 	codes := barcodesOf(r)
 	slices.Sort(codes)
 	return slices.Compact(codes)
-}
-
-// queryStrings runs a query returning one text column.
-func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
