@@ -140,22 +140,21 @@ func (tx *Tx) writeProductsPostgres(rows []ProductRow, replaces []bool, lock *st
 	// In uuid order: deliveries sharing the store's lock (lockCatalogue) lock the products they
 	// both write in the same order.
 	slices.SortFunc(replacingRows, func(a, b *ProductRow) int { return strings.Compare(a.UUID, b.UUID) })
+	var statements []statement // sent together (execAll): the lock first, if any
+	if lock != nil {
+		statements = append(statements, *lock)
+	}
 	if len(replacingRows) > 0 {
 		var replacing productColumnsOf
 		for _, r := range replacingRows {
 			replacing.add(r)
 		}
 		codeProducts, codes := barcodePairs(replacingRows)
-		statements := []statement{
-			{productReplaceSQL, replacing.args(owner, store, at)},
-			{reindexBarcodesSQL, []any{owner, store, replacing.uuid, codeProducts, codes}},
-		}
-		if lock != nil {
-			statements = slices.Insert(statements, 0, *lock)
-		}
-		if err := tx.execAll(ctx, sqlTx, statements); err != nil {
-			return fmt.Errorf("replacing products: %w", err)
-		}
+		statements = append(statements, statement{productReplaceSQL, replacing.args(owner, store, at)},
+			statement{reindexBarcodesSQL, []any{owner, store, replacing.uuid, codeProducts, codes}})
+	}
+	if err := tx.execAll(ctx, sqlTx, statements); err != nil {
+		return fmt.Errorf("replacing products: %w", err)
 	}
 	if len(fresh) == 0 {
 		return nil
@@ -202,6 +201,9 @@ type statement struct {
 // connection) where one is known, else one at a time. Each is a statement of its own: it sees
 // what the ones before it wrote, and what others committed meanwhile.
 func (tx *Tx) execAll(ctx context.Context, sqlTx *sql.Tx, statements []statement) error {
+	if len(statements) == 0 {
+		return nil
+	}
 	sent, err := tx.withPgx(func(conn *pgx.Conn) error {
 		var batch pgx.Batch
 		for _, s := range statements {
