@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -30,14 +31,36 @@ func (s *Store) Pragma(name string) (value string, err error) {
 	return value, err
 }
 
-// SynchronousCommit is the synchronous_commit setting a bookkeeping transaction runs with
-// (bookkeeping true) or any other transaction of the store (PostgreSQL).
-func (s *Store) SynchronousCommit(ctx context.Context, bookkeeping bool) (value string, err error) {
-	read := func(db *gorm.DB) error { return db.Raw("SHOW synchronous_commit").Row().Scan(&value) }
-	if bookkeeping {
-		return value, s.bookkeeping(ctx, read)
+// SynchronousCommit is how a bookkeeping transaction (bookkeeping true) or any other
+// transaction of the store commits: "off" without waiting for the disk, "on" waiting for it
+// (PostgreSQL's synchronous_commit; SQLite's synchronous, NORMAL or FULL). fail makes the
+// bookkeeping transaction fail after reading it, its context canceled.
+func (s *Store) SynchronousCommit(ctx context.Context, bookkeeping, fail bool) (value string, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	read := func(db *gorm.DB) error {
+		if s.OnPostgres() {
+			return db.Raw("SHOW synchronous_commit").Row().Scan(&value)
+		}
+		var level int
+		err := db.Raw("PRAGMA synchronous").Row().Scan(&level)
+		value = map[int]string{1: "off", 2: "on"}[level]
+		return err
 	}
-	return value, s.db.WithContext(ctx).Transaction(read)
+	if !bookkeeping {
+		return value, s.db.WithContext(ctx).Transaction(read)
+	}
+	err = s.bookkeeping(ctx, func(db *gorm.DB) error {
+		if err := read(db); err != nil || !fail {
+			return err
+		}
+		cancel()
+		return context.Canceled
+	})
+	if fail && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return value, err
 }
 
 var probes atomic.Int64

@@ -267,21 +267,44 @@ func (s *Store) SequenceMessages(ctx context.Context, limit int, insert JobInser
 }
 
 // bookkeeping runs f in a transaction of forwarding's own records (what was numbered, sent,
-// claimed) whose commit does not wait for the disk (PostgreSQL: synchronous_commit off; half the
-// commits of a forwarded delivery, each an fsync the deliveries' commits queued behind). A crash
-// of the database can lose at most its last few hundred milliseconds of them (wal_writer_delay
-// ×3), never a delivery: each was committed durably before its 200, and any durable commit
-// after them carries them too (the WAL is one sequence). Lost records are made again: messages
-// numbered again in the same order, sent again with the same webhook-id (receivers deduplicate).
-// Its statements, lookups by key taking arrays, run with generic plans (genericPlans).
+// claimed) whose commit does not wait for the disk: half the commits of a forwarded delivery,
+// each an fsync the deliveries' commits queued behind (PostgreSQL: synchronous_commit off;
+// SQLite: synchronous NORMAL, a third of its fsyncs in a soak, each holding its one connection).
+// A crash can lose at most its last records (PostgreSQL: the last few hundred milliseconds,
+// wal_writer_delay ×3; SQLite: those since the last durable commit), never a delivery: each was
+// committed durably before its 200, and any durable commit after them carries them too (the
+// WAL is one sequence). Lost records are made again: messages numbered again in the same
+// order, sent again with the same webhook-id (receivers deduplicate). On PostgreSQL its
+// statements, lookups by key taking arrays, run with generic plans (genericPlans).
 func (s *Store) bookkeeping(ctx context.Context, f func(db *gorm.DB) error) error {
+	if !s.OnPostgres() {
+		return s.withoutSync(ctx, func(db *gorm.DB) error { return db.Transaction(f) })
+	}
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		if s.OnPostgres() {
-			if err := db.Exec("SELECT set_config('synchronous_commit', 'off', true), " + genericPlans).Error; err != nil {
-				return err
-			}
+		if err := db.Exec("SELECT set_config('synchronous_commit', 'off', true), " + genericPlans).Error; err != nil {
+			return err
 		}
 		return f(db)
+	})
+}
+
+// withoutSync runs f on SQLite's connection with synchronous NORMAL (a commit appends to the
+// WAL without an fsync), then sets it back to FULL, which SQLite allows outside a transaction
+// only. The connection is every delivery's: when FULL cannot be set again (even with f's
+// context over), it is closed rather than left to commit a delivery without an fsync.
+func (s *Store) withoutSync(ctx context.Context, f func(db *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Connection(func(db *gorm.DB) error {
+		if err := db.Exec("PRAGMA synchronous = NORMAL").Error; err != nil {
+			return err
+		}
+		err := f(db)
+		if rerr := db.WithContext(context.Background()).Exec("PRAGMA synchronous = FULL").Error; rerr != nil {
+			if conn, ok := db.Statement.ConnPool.(*sql.Conn); ok {
+				discard(conn)
+			}
+			return errors.Join(err, rerr)
+		}
+		return err
 	})
 }
 

@@ -245,21 +245,25 @@ func TestFinishAttemptsRecordsWhatTheJobOwns(t *testing.T) {
 	})
 }
 
-// TestOnlyBookkeepingCommitsWithoutWaitingForTheDisk: on PostgreSQL forwarding's records commit
-// without waiting for the WAL's flush; every other transaction (a delivery's) waits for it.
+// TestOnlyBookkeepingCommitsWithoutWaitingForTheDisk: forwarding's records commit without
+// waiting for the disk (PostgreSQL: the WAL's flush; SQLite: the WAL's fsync); every other
+// transaction (a delivery's) waits for it, also after a bookkeeping transaction that failed
+// with its context canceled (SQLite's one connection is set back).
 func TestOnlyBookkeepingCommitsWithoutWaitingForTheDisk(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
 		st := b.Open(t).Store
-		if !st.OnPostgres() {
-			t.Skip("SQLite: one connection, synchronous FULL for every transaction")
-		}
 		for _, c := range []struct {
-			bookkeeping bool
-			want        string
-		}{{true, "off"}, {false, "on"}, {true, "off"}, {false, "on"}} {
-			got, err := st.SynchronousCommit(ctx, c.bookkeeping)
+			bookkeeping, fail bool
+			want              string
+		}{{true, false, "off"}, {false, false, "on"}, {true, true, "off"}, {false, false, "on"}, {true, false, "off"}, {false, false, "on"}} {
+			got, err := st.SynchronousCommit(ctx, c.bookkeeping, c.fail)
 			if err != nil || got != c.want {
-				t.Errorf("bookkeeping %v: synchronous_commit %q, %v; want %q", c.bookkeeping, got, err, c.want)
+				t.Errorf("bookkeeping %v (failing %v): commits %q, %v; want %q", c.bookkeeping, c.fail, got, err, c.want)
+			}
+		}
+		if !st.OnPostgres() {
+			if got, err := st.Pragma("synchronous"); err != nil || got != "2" {
+				t.Errorf("after bookkeeping: synchronous %q, %v; want 2 (FULL)", got, err)
 			}
 		}
 	})
