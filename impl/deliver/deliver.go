@@ -22,10 +22,10 @@ import (
 
 // UnitOfWork is one delivery's transaction, as the rules use it.
 type UnitOfWork interface {
-	// ConfirmToken refuses the delivery when its user token no longer authenticates.
-	ConfirmToken(usertoken.Check) error
-	// ClaimStores makes the stores the owner's (apperr.ErrNotOwner when one is another user's).
-	ClaimStores(owner string, uuids ...string) error
+	// Admit refuses the delivery when its user token (nil: none to confirm) no longer
+	// authenticates, then makes the stores the owner's (apperr.ErrNotOwner when one is another
+	// user's).
+	Admit(token *usertoken.Check, owner string, stores ...string) error
 	UpsertStores([]storage.StoreRow) error
 	UpsertDevices([]storage.DeviceRow) error
 	UpsertEmployees([]storage.EmployeeRow) error
@@ -140,17 +140,20 @@ func (s *Service) event(ctx context.Context, d Delivery, apply func(UnitOfWork) 
 }
 
 // notification stores a user-token delivery on behalf of its sender, once the payment policy
-// lets them: the token confirmed, then apply's writes, in one transaction.
-func (s *Service) notification(ctx context.Context, from Sender, d Delivery, apply func(UnitOfWork) error) (bool, error) {
+// lets them: the token confirmed and the stores it names claimed for the sender (Admit), then
+// apply's writes, in one transaction.
+func (s *Service) notification(ctx context.Context, from Sender, d Delivery, stores []string, apply func(UnitOfWork) error) (bool, error) {
 	if err := s.mayNotify(ctx, from); err != nil {
 		return false, err
 	}
 	d.UserID = from.UserID
+	var token *usertoken.Check
+	if !from.fetched {
+		token = &from.Token
+	}
 	return s.event(ctx, d, func(uow UnitOfWork) error {
-		if !from.fetched {
-			if err := uow.ConfirmToken(from.Token); err != nil {
-				return err
-			}
+		if err := uow.Admit(token, from.UserID, stores...); err != nil {
+			return err
 		}
 		return apply(uow)
 	})
@@ -199,7 +202,7 @@ func (s *Service) InstallationEvent(ctx context.Context, d Delivery, ev storage.
 
 // Stores upserts the sender's stores.
 func (s *Service) Stores(ctx context.Context, from Sender, d Delivery, rows []storage.StoreRow) (bool, error) {
-	return s.notification(ctx, from, d, func(uow UnitOfWork) error { return uow.UpsertStores(rows) })
+	return s.notification(ctx, from, d, nil, func(uow UnitOfWork) error { return uow.UpsertStores(rows) })
 }
 
 // Devices upserts the sender's smart terminals; the stores they name become the sender's.
@@ -210,32 +213,19 @@ func (s *Service) Devices(ctx context.Context, from Sender, d Delivery, rows []s
 			stores = append(stores, *r.StoreUUID)
 		}
 	}
-	return s.notification(ctx, from, d, func(uow UnitOfWork) error {
-		if err := uow.ClaimStores(from.UserID, stores...); err != nil {
-			return err
-		}
-		return uow.UpsertDevices(rows)
-	})
+	return s.notification(ctx, from, d, stores, func(uow UnitOfWork) error { return uow.UpsertDevices(rows) })
 }
 
 // Employees upserts the sender's employees; the stores they name become the sender's.
 func (s *Service) Employees(ctx context.Context, from Sender, d Delivery, rows []storage.EmployeeRow, stores []string) (bool, error) {
-	return s.notification(ctx, from, d, func(uow UnitOfWork) error {
-		if err := uow.ClaimStores(from.UserID, stores...); err != nil {
-			return err
-		}
-		return uow.UpsertEmployees(rows)
-	})
+	return s.notification(ctx, from, d, stores, func(uow UnitOfWork) error { return uow.UpsertEmployees(rows) })
 }
 
 // Products upserts a catalogue of one of the sender's stores (the path's store, claimed
 // first), item by item as the items come.
 func (s *Service) Products(ctx context.Context, from Sender, d Delivery, store string, items [][]byte, row func(raw []byte) (storage.ProductRow, error)) (bool, error) {
 	store = evotor.CanonicalID(store)
-	return s.notification(ctx, from, d, func(uow UnitOfWork) error {
-		if err := uow.ClaimStores(from.UserID, store); err != nil {
-			return err
-		}
+	return s.notification(ctx, from, d, []string{store}, func(uow UnitOfWork) error {
 		return uow.UpsertProducts(from.UserID, store, items, row)
 	})
 }
@@ -243,10 +233,7 @@ func (s *Service) Products(ctx context.Context, from Sender, d Delivery, store s
 // Documents upserts documents of one of the sender's stores (the path's store, claimed first),
 // each kept whole.
 func (s *Service) Documents(ctx context.Context, from Sender, d Delivery, store string, documents iter.Seq2[storage.DocumentRow, error]) (bool, error) {
-	return s.notification(ctx, from, d, func(uow UnitOfWork) error {
-		if err := uow.ClaimStores(from.UserID, evotor.CanonicalID(store)); err != nil {
-			return err
-		}
+	return s.notification(ctx, from, d, []string{evotor.CanonicalID(store)}, func(uow UnitOfWork) error {
 		return uow.UpsertDocuments(documents)
 	})
 }
@@ -272,10 +259,7 @@ func (s *Service) Receipts(ctx context.Context, from Sender, d Delivery, rows []
 		stores[i] = r.StoreUUID
 	}
 	return s.event(ctx, d, func(uow UnitOfWork) error {
-		if err := uow.ConfirmToken(from.Token); err != nil {
-			return err
-		}
-		if err := uow.ClaimStores(from.UserID, stores...); err != nil {
+		if err := uow.Admit(&from.Token, from.UserID, stores...); err != nil {
 			return err
 		}
 		return uow.InsertReceipts(rows)

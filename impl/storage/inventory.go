@@ -97,41 +97,56 @@ var uuidKey = []string{"uuid"}
 // them); ErrNotOwner when one belongs to another user. Evotor does not promise to send a store
 // before the products, documents or devices that name it.
 func (tx *Tx) ClaimStores(owner string, uuids ...string) error {
+	c := newStoreClaim(owner, tx.store.now(), uuids)
+	if len(c.keys) == 0 {
+		return nil
+	}
+	// Nearly every delivery names stores claimed before: one read settles them (a store's owner
+	// never changes).
+	var owners []string
+	if err := tx.db.Model(&StoreRow{}).Where("uuid IN ?", c.keys).Pluck("owner_id", &owners).Error; err != nil {
+		return err
+	}
+	return tx.finishClaim(c, owners)
+}
+
+// storeClaim is a claim of stores for owner: each store once, by its canonical id.
+type storeClaim struct {
+	owner string
+	keys  []string
+	rows  []StoreRow
+}
+
+func newStoreClaim(owner string, now time.Time, uuids []string) storeClaim {
+	c := storeClaim{owner: owner}
 	seen := map[string]bool{}
-	rows := make([]StoreRow, 0, len(uuids))
 	for _, u := range uuids {
 		if u = evotor.CanonicalID(u); u != "" && !seen[u] {
 			seen[u] = true
-			rows = append(rows, StoreRow{OwnerID: owner, UUID: u, UpdatedAt: tx.store.now()})
+			c.keys = append(c.keys, u)
+			c.rows = append(c.rows, StoreRow{OwnerID: owner, UUID: u, UpdatedAt: now})
 		}
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	keys := make([]string, len(rows))
-	for i, r := range rows {
-		keys[i] = r.UUID
-	}
-	// Nearly every delivery names stores claimed before: one read settles them (a store's owner
-	// never changes). Only when one is new is it inserted, and the owners read again after the
-	// insert, which waits for a claim of the same store in flight.
-	var claimed []struct{ OwnerID string }
-	if err := tx.db.Model(&StoreRow{}).Select("owner_id").Where("uuid IN ?", keys).Find(&claimed).Error; err != nil {
-		return err
-	}
-	for _, c := range claimed {
-		if c.OwnerID != owner {
+	return c
+}
+
+// finishClaim decides the claim from the owners stored of its stores, read in the delivery's
+// transaction. Only when a store is new is it inserted, and the owners read again after the
+// insert, which waits for a claim of the same store in flight.
+func (tx *Tx) finishClaim(c storeClaim, owners []string) error {
+	for _, o := range owners {
+		if o != c.owner {
 			return ErrNotOwner
 		}
 	}
-	if len(claimed) == len(keys) {
+	if len(owners) == len(c.keys) {
 		return nil
 	}
-	if err := tx.db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "uuid"}}, DoNothing: true}).Create(&rows).Error; err != nil {
+	if err := tx.db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "uuid"}}, DoNothing: true}).Create(&c.rows).Error; err != nil {
 		return err
 	}
 	var others int64
-	if err := tx.db.Model(&StoreRow{}).Where("uuid IN ? AND owner_id <> ?", keys, owner).Count(&others).Error; err != nil {
+	if err := tx.db.Model(&StoreRow{}).Where("uuid IN ? AND owner_id <> ?", c.keys, c.owner).Count(&others).Error; err != nil {
 		return err
 	}
 	if others > 0 {

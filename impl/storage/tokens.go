@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -85,14 +86,89 @@ func confirmToken(db *gorm.DB, check usertoken.Check) error {
 	var t UserToken
 	err := db.Select("revoked_at", "superseded_at").Where("id = ?", check.ID).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return apperr.New(apperr.BadUserToken, "")
+		return refusal(false, usertoken.Record{}, check)
 	}
 	if err != nil {
 		return err
 	}
-	rec := usertoken.Record{Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}
-	if refusal := rec.Refusal(check.Cutoff); refusal != 0 {
-		return apperr.New(refusal, "")
+	return refusal(true, usertoken.Record{Revoked: t.RevokedAt != nil, SupersededAt: t.SupersededAt}, check)
+}
+
+// refusal is the delivery's error when its token, as stored (found: its row is there), no
+// longer authenticates.
+func refusal(found bool, rec usertoken.Record, check usertoken.Check) error {
+	if !found {
+		return apperr.New(apperr.BadUserToken, "")
+	}
+	if kind := rec.Refusal(check.Cutoff); kind != 0 {
+		return apperr.New(kind, "")
 	}
 	return nil
+}
+
+// Admit lets a notification in: its user token confirmed (ConfirmToken; nil: none to confirm,
+// what reconciliation fetched), then the stores it names claimed for owner (ClaimStores). On
+// PostgreSQL the token and the stores' owners are read in one statement (admitSQL), one round
+// trip for both; the token is judged first all the same.
+func (tx *Tx) Admit(token *usertoken.Check, owner string, stores ...string) error {
+	if !tx.store.OnPostgres() {
+		if token != nil {
+			if err := tx.ConfirmToken(*token); err != nil {
+				return err
+			}
+		}
+		return tx.ClaimStores(owner, stores...)
+	}
+	c := newStoreClaim(owner, tx.store.now(), stores)
+	if token == nil && len(c.keys) == 0 {
+		return nil
+	}
+	found, rec, owners, err := tx.readAdmission(token, c.keys)
+	if err != nil {
+		return err
+	}
+	if token != nil {
+		if err := refusal(found, rec, *token); err != nil {
+			return err
+		}
+	}
+	if len(c.keys) == 0 {
+		return nil
+	}
+	return tx.finishClaim(c, owners)
+}
+
+// admitSQL reads the token's row ($1; NULL: none) and the owners of the stores ($2) in one.
+const admitSQL = `SELECT true, t.revoked_at, t.superseded_at, NULL::text FROM user_tokens t WHERE t.id = $1
+	UNION ALL
+	SELECT false, NULL, NULL, s.owner_id FROM stores s WHERE s.uuid = ANY($2::text[])`
+
+func (tx *Tx) readAdmission(token *usertoken.Check, keys []string) (found bool, rec usertoken.Record, owners []string, err error) {
+	sqlTx, err := sqlTx(tx.db)
+	if err != nil {
+		return false, rec, nil, err
+	}
+	var id *int64
+	if token != nil {
+		id = &token.ID
+	}
+	rows, err := sqlTx.QueryContext(tx.db.Statement.Context, admitSQL, id, keys)
+	if err != nil {
+		return false, rec, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var isToken bool
+		var revokedAt, supersededAt *time.Time
+		var owner *string
+		if err := rows.Scan(&isToken, &revokedAt, &supersededAt, &owner); err != nil {
+			return false, rec, nil, err
+		}
+		if isToken {
+			found, rec = true, usertoken.Record{Revoked: revokedAt != nil, SupersededAt: supersededAt}
+		} else if owner != nil {
+			owners = append(owners, *owner)
+		}
+	}
+	return found, rec, owners, rows.Err()
 }
