@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evotor-partner/evotor-partner/tests/freeport"
 	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
@@ -27,15 +27,14 @@ func binaries(t testing.TB) (partner, cloud string) {
 	return gobuild.ForTest(t, "evotor-partner"), gobuild.ForTest(t, "evotor-cloud")
 }
 
-// freeAddr is a loopback address nobody listens on (yet).
+// freeAddr is a loopback address nobody listens on (yet), that stays free (tests/freeport).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // proc is a running binary; its output is kept for the failure message.

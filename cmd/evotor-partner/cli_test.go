@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/evotor-partner/evotor-partner/tests/freeport"
 )
 
 // quietEnv is the environment of a run that must not start anything: the data directory it
@@ -20,14 +22,13 @@ func quietEnv(t *testing.T) (env []string, dataDir string) {
 	return []string{envDataDir + "=" + dataDir, envMetricsAddr + "=", envAddr + "=" + freeAddr(t)}, dataDir
 }
 
-// freeAddr is a loopback address nothing listens on.
+// freeAddr is a loopback address nothing listens on (tests/freeport).
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func expectNoDataDir(t *testing.T, dir string) {

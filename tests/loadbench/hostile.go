@@ -31,6 +31,7 @@ import (
 
 	"github.com/evotor-partner/evotor-partner/generated"
 	"github.com/evotor-partner/evotor-partner/impl"
+	"github.com/evotor-partner/evotor-partner/tests/freeport"
 )
 
 // goalHostileRSSGrowth: no body, of whatever shape, may grow the server's resident memory more.
@@ -239,7 +240,7 @@ func measureOurs(ctx context.Context, bins binaries, dir string, c hostileCase, 
 
 // measureBare sends the case to a fresh bare echo server.
 func measureBare(ctx context.Context, bins binaries, dir string, c hostileCase, i int) (hostileMeasure, error) {
-	addr, err := freeAddr()
+	addr, err := freeport.Loopback()
 	if err != nil {
 		return hostileMeasure{}, err
 	}

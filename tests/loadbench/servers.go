@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/evotor-partner/evotor-partner/tests/freeport"
 	"github.com/evotor-partner/evotor-partner/tests/gobuild"
 )
 
@@ -46,11 +47,11 @@ type partner struct {
 // startPartner runs our server on databaseURL (empty: SQLite in a data directory under dir)
 // with a fresh app token and secret key.
 func startPartner(ctx context.Context, name, dir, bin, databaseURL string) (*partner, error) {
-	addr, err := freeAddr()
+	addr, err := freeport.Loopback()
 	if err != nil {
 		return nil, err
 	}
-	metricsAddr, err := freeAddr() // metrics stay on, as in production, on a port of their own
+	metricsAddr, err := freeport.Loopback() // metrics stay on, as in production, on a port of their own
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func startPartner(ctx context.Context, name, dir, bin, databaseURL string) (*par
 // startBaseline runs this program's baseline mode: on PostgreSQL with databaseURL, else on
 // a SQLite file in a directory under dir.
 func startBaseline(ctx context.Context, name, dir, self, databaseURL string) (*process, error) {
-	addr, err := freeAddr()
+	addr, err := freeport.Loopback()
 	if err != nil {
 		return nil, err
 	}
