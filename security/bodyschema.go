@@ -2,7 +2,6 @@ package security
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -209,16 +208,17 @@ func (c schemaCompiler) compileAll(refs openapi3.SchemaRefs) ([]*schemaNode, err
 	return nodes, nil
 }
 
-// checkKeywords refuses a schema using a keyword compile does not implement. The schema's
-// own JSON form lists exactly the keywords it sets.
+// checkKeywords refuses a schema using a keyword compile does not implement. The keys of the
+// map kin-openapi writes a schema from are exactly the keywords it sets (the map, not its JSON:
+// that would encode the whole subtree again at every node).
 func checkKeywords(s *openapi3.Schema) error {
-	b, err := json.Marshal(s)
+	written, err := s.MarshalYAML()
 	if err != nil {
 		return err
 	}
-	var keywords map[string]json.RawMessage
-	if err := json.Unmarshal(b, &keywords); err != nil {
-		return err
+	keywords, ok := written.(map[string]any)
+	if !ok {
+		return fmt.Errorf("boolean schema %v is not supported by the compiled body validator (security/bodyschema.go)", written)
 	}
 	for k := range keywords {
 		if !supportedKeywords[k] && !strings.HasPrefix(k, "x-") {

@@ -68,8 +68,9 @@ func deep(levels int) string { return strings.Repeat("[", levels) + strings.Repe
 // TestCompilerRefusesWhatItCannotCheck: a request schema with a keyword or format the compiled
 // validator does not implement stops start-up instead of going unchecked.
 func TestCompilerRefusesWhatItCannotCheck(t *testing.T) {
-	one := 1.0
+	one, always := 1.0, true
 	refused := map[string]*openapi3.Schema{
+		"true":      {Always: &always}, // a boolean schema: no keywords to compile
 		"not":       {Not: openapi3.NewStringSchema().NewRef()},
 		"minItems":  {Type: &openapi3.Types{"array"}, MinItems: 1},
 		"multiple":  {Type: &openapi3.Types{"number"}, MultipleOf: &one},
