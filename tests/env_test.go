@@ -195,15 +195,20 @@ func (e *env) addAccount(login, password string, hasBilling bool) {
 
 // passwordHashes keeps one argon2id hash per password for the whole test binary: a hash
 // carries its own salt and parameters, so any database may store it, and hashing afresh for
-// every fixture's accounts was a third of the suite's CPU.
-var passwordHashes sync.Map
+// every fixture's accounts was a third of the suite's CPU. The lock is held while hashing: the
+// fixtures' parallel subtests all ask at once, and each would otherwise hash before any stored.
+var passwordHashes = struct {
+	sync.Mutex
+	of map[string]string
+}{of: map[string]string{}}
 
 func passwordHash(password string) string {
-	if h, ok := passwordHashes.Load(password); ok {
-		return h.(string)
+	passwordHashes.Lock()
+	defer passwordHashes.Unlock()
+	if _, ok := passwordHashes.of[password]; !ok {
+		passwordHashes.of[password] = security.HashPassword(password)
 	}
-	h, _ := passwordHashes.LoadOrStore(password, security.HashPassword(password))
-	return h.(string)
+	return passwordHashes.of[password]
 }
 
 // inboxCount counts stored deliveries.
