@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -223,12 +224,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	var opts []goose.ProviderOption
 	if s.dialect == goose.DialectSQLite3 {
-		dir, err := os.MkdirTemp("", "evotor-sqlite-migrations")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		if fsys, err = sqliteMigrations(fsys, dir); err != nil {
+		if fsys, err = sqliteMigrations(fsys); err != nil {
 			return err
 		}
 	} else {
@@ -266,13 +262,14 @@ var sqliteTypes = strings.NewReplacer(
 // postgresOnly ends the name of a migration that has no meaning on SQLite (a PostgreSQL function).
 const postgresOnly = ".postgres.sql"
 
-// sqliteMigrations writes the migrations into dir, every file translated for SQLite, and
-// gives dir to read them from.
-func sqliteMigrations(pg fs.FS, dir string) (fs.FS, error) {
+// sqliteMigrations are the migrations, every file translated for SQLite, in memory (a map
+// file system: nothing written to disk at each start).
+func sqliteMigrations(pg fs.FS) (fs.FS, error) {
 	names, err := fs.Glob(pg, "*.sql")
 	if err != nil {
 		return nil, err
 	}
+	translated := fstest.MapFS{}
 	for _, name := range names {
 		b, err := fs.ReadFile(pg, name)
 		if err != nil {
@@ -281,11 +278,9 @@ func sqliteMigrations(pg fs.FS, dir string) (fs.FS, error) {
 		if strings.HasSuffix(name, postgresOnly) { // its version is applied, its statements are not
 			b = []byte("-- +goose Up\nSELECT 1;\n")
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(sqliteTypes.Replace(string(b))), 0o600); err != nil {
-			return nil, err
-		}
+		translated[name] = &fstest.MapFile{Data: []byte(sqliteTypes.Replace(string(b))), Mode: 0o444}
 	}
-	return os.DirFS(dir), nil
+	return translated, nil
 }
 
 // Dialect names the database in use ("postgres" or "sqlite3").
