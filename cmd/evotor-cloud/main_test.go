@@ -384,10 +384,10 @@ func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
 	var mu sync.Mutex
 	var windows []cloud.LoadWindow
 	answered := map[string]int{} // kind → deliveries told
-	const history = 150
+	const history, window = 150, 500 * time.Millisecond
 	historyAnswered := -1 // the history's answers told when AfterHistory ran
-	rep, err := c.Load(context.Background(), cloud.LoadOptions{Rate: 100, Duration: 2 * time.Second, Mix: "evotor",
-		UserID: "01-000000000000101", Users: 2, Stores: 2, Catalogues: cloud.DefaultCatalogues, LargeStore: 2000, Seed: 7, Window: time.Second,
+	rep, err := c.Load(context.Background(), cloud.LoadOptions{Rate: 200, Duration: time.Second, Mix: "evotor",
+		UserID: "01-000000000000101", Users: 2, Stores: 2, Catalogues: cloud.DefaultCatalogues, LargeStore: 2000, Seed: 7, Window: window,
 		History: history,
 		AfterHistory: func(_ context.Context, took time.Duration) error {
 			mu.Lock()
@@ -418,7 +418,7 @@ func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
 	}
 	sent, kinds := 0, 0
 	for i, w := range windows {
-		if w.Index != i || w.Start != time.Duration(i)*time.Second || w.Length != time.Second || w.P99 <= 0 || w.P99 > w.Max {
+		if w.Index != i || w.Start != time.Duration(i)*window || w.Length != window || w.P99 <= 0 || w.P99 > w.Max {
 			t.Errorf("window %d: %+v", i, w)
 		}
 		sent += w.Sent
