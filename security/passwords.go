@@ -22,14 +22,22 @@ const (
 	argonKeyLen  = 32
 )
 
-// HashPassword returns an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$key).
+// HashPassword returns an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$key) at the
+// cost above.
 func HashPassword(password string) string {
+	return HashPasswordAt(password, argonMemory, argonTime)
+}
+
+// HashPasswordAt is HashPassword at another cost (memory in KiB, passes). A check reads the
+// cost from the hash, so hashes of any cost stay valid: the tests' accounts are hashed at the
+// least, and logging in to them costs next to nothing.
+func HashPasswordAt(password string, memoryKiB, passes uint32) string {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		panic("crypto/rand failed: " + err.Error())
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime,
+	key := argon2.IDKey([]byte(password), salt, passes, memoryKiB, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes,
 		argonThreads, base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 

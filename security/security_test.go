@@ -117,6 +117,13 @@ func TestUserTokensAndPasswords(t *testing.T) {
 	if h == HashPassword("secret") {
 		t.Fatal("password hashes are not salted")
 	}
+	if !strings.Contains(h, "$m=19456,t=2,p=1$") { // OWASP's minimum for argon2id
+		t.Fatalf("cost of %s", h)
+	}
+	cheap := HashPasswordAt("secret", 8, 1) // checked at the cost it carries
+	if !strings.Contains(cheap, "$m=8,t=1,p=1$") || !check(cheap, "secret") || check(cheap, "Secret") {
+		t.Fatalf("a hash at another cost: %s", cheap)
+	}
 }
 
 // TestPasswordChecksAreBoundedByTheCPUs: however many logins arrive at once, no more argon2
