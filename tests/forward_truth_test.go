@@ -92,6 +92,7 @@ func TestForwardingTellsTheTruth(t *testing.T) {
 		})
 		for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
 			t.Run(http.StatusText(status)+" with Retry-After is waited out", func(t *testing.T) {
+				t.Parallel() // a second's wait each, side by side
 				dest := newScripted(t, func(n int, w http.ResponseWriter) {
 					if n == 1 {
 						w.Header().Set("Retry-After", "1")
@@ -118,10 +119,17 @@ func TestForwardingTellsTheTruth(t *testing.T) {
 func TestDestinationsAreIsolated(t *testing.T) {
 	t.Parallel() // mostly waiting: runs beside the others
 	eachBackend(t, func(t *testing.T, b backend) {
-		hanging := newScripted(t, func(int, http.ResponseWriter) { time.Sleep(3 * time.Second) })
+		over := make(chan struct{})
+		hanging := newScripted(t, func(int, http.ResponseWriter) {
+			select {
+			case <-time.After(3 * time.Second):
+			case <-over:
+			}
+		})
 		healthy := newDestination(t, forwardSecret)
 		e := newEnv(t, b)
 		startForwarding(t, e, forward.Config{Workers: 4, Timeout: 2 * time.Second}, hanging.srv.URL, healthy.srv.URL)
+		t.Cleanup(func() { close(over) }) // first: the forwarding's Stop and the server's Close wait for the hanging sends
 		users := make([]string, 40)
 		for i := range users {
 			users[i] = fmt.Sprintf("01-000000000000%03d", 800+i)
