@@ -59,6 +59,7 @@ func TestLifecycleAgainstOurServer(t *testing.T) {
 
 // TestReplayEveryFixture: `evotor-cloud replay` of each of Evotor's request files is green.
 func TestReplayEveryFixture(t *testing.T) {
+	t.Parallel() // on databases of its own: runs beside the others
 	names, _ := readFixtureNames(t)
 	e := newEnv(t, backends()[0])
 	for _, name := range names {

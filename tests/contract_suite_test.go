@@ -229,6 +229,7 @@ var contractSuite = []struct {
 }
 
 func TestContractSuite(t *testing.T) {
+	t.Parallel() // on databases of its own: runs beside the others
 	for _, b := range backends() {
 		for _, forwarding := range []bool{false, true} {
 			m := suiteMode{backend: b, forwarding: forwarding}
