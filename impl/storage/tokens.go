@@ -143,6 +143,8 @@ const admitSQL = `SELECT true, t.revoked_at, t.superseded_at, NULL::text FROM us
 	UNION ALL
 	SELECT false, NULL, NULL, s.owner_id FROM stores s WHERE s.uuid = ANY($2::text[])`
 
+// readAdmission runs admitSQL: whether the token's row exists, and its state; the owners the
+// named stores already have (a store nobody claimed yet has no row, so no owner).
 func (tx *Tx) readAdmission(token *usertoken.Check, keys []string) (found bool, rec usertoken.Record, owners []string, err error) {
 	sqlTx, err := sqlTx(tx.db)
 	if err != nil {
