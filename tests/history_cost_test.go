@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -10,24 +11,37 @@ import (
 	"github.com/evotor-partner/evotor-partner/impl/forward"
 )
 
-// costRatio times small and big, interleaved rounds times each (so the machine's other load
-// falls on both alike), and returns the ratio of their medians, big ÷ small.
+// maxCostRatio is how much more the full side may cost: a cost that grew with what is stored
+// was 42× (a store's every product hash read), noise stays well under it.
+const maxCostRatio = 2
+
+// costRatio is what big costs over small: each timed in rounds interleaved pairs, the
+// median of the pairs' ratios (the two sides of a pair run a moment apart, so the machine's
+// other load falls on both alike). It measures up to three times and gives the lowest: a cost
+// that grows shows in every attempt, a burst of other work (CI runs other packages' load
+// tests beside this one) in one at most. small and big get a round number unique across the
+// attempts.
 func costRatio(t *testing.T, rounds int, small, big func(round int)) float64 {
 	t.Helper()
-	var s, b []time.Duration
-	for i := range rounds {
-		start := time.Now()
-		small(i)
-		s = append(s, time.Since(start))
-		start = time.Now()
-		big(i)
-		b = append(b, time.Since(start))
+	lowest := math.Inf(1)
+	for attempt := range 3 {
+		ratios := make([]float64, rounds)
+		for i := range ratios {
+			round := attempt*rounds + i
+			start := time.Now()
+			small(round)
+			s := time.Since(start)
+			start = time.Now()
+			big(round)
+			ratios[i] = float64(time.Since(start)) / float64(s)
+		}
+		slices.Sort(ratios)
+		t.Logf("attempt %d: median of %d ratios, full side ÷ empty side: %.2f×", attempt+1, rounds, ratios[rounds/2])
+		if lowest = min(lowest, ratios[rounds/2]); lowest <= maxCostRatio {
+			break
+		}
 	}
-	slices.Sort(s)
-	slices.Sort(b)
-	ratio := float64(b[rounds/2]) / float64(s[rounds/2])
-	t.Logf("median %s into the empty side, %s into the full one: %.2f×", s[rounds/2], b[rounds/2], ratio)
-	return ratio
+	return lowest
 }
 
 // TestAProductsNotificationCostsItsOwnItems: Evotor sends a few products whenever a merchant
@@ -56,7 +70,7 @@ func TestAProductsNotificationCostsItsOwnItems(t *testing.T) {
 		edit := func(store string) func(int) {
 			return func(round int) { send(store, products(100, 5, fmt.Sprint(round+2))) }
 		}
-		if ratio := costRatio(t, 40, edit(small), edit(big)); ratio > 2 {
+		if ratio := costRatio(t, 40, edit(small), edit(big)); ratio > maxCostRatio {
 			t.Fatalf("5 products into a store of 25,000 cost %.1f× what they cost into a store of 5", ratio)
 		}
 		// A catalogue of 1,200 sent again costs the same into the store of 25,000 as into a
@@ -66,7 +80,7 @@ func TestAProductsNotificationCostsItsOwnItems(t *testing.T) {
 		const own = "20991231-0000-4000-8000-000000002500"
 		send(own, products(0, 2500, "1"))
 		resend := func(store string) func(int) { return func(int) { send(store, products(0, 1200, "1")) } }
-		if ratio := costRatio(t, 20, resend(own), resend(big)); ratio > 2 {
+		if ratio := costRatio(t, 20, resend(own), resend(big)); ratio > maxCostRatio {
 			t.Fatalf("a catalogue of 1,200 sent again into a store of 25,000 cost %.1f× what it cost into a store of 2,500", ratio)
 		}
 	})
@@ -154,7 +168,7 @@ func TestCostsDoNotGrowWithHistory(t *testing.T) {
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				ratio := costRatio(t, 30, func(i int) { round = 2 * i; c.do(newUser) }, func(i int) { round = 2*i + 1; c.do(oldUser) })
-				if ratio > 2 {
+				if ratio > maxCostRatio {
 					t.Fatalf("%s costs %.1f× for a user with a long history", c.name, ratio)
 				}
 			})
