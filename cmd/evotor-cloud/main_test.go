@@ -376,6 +376,9 @@ func startReadingStderr(t *testing.T, args ...string) (*exec.Cmd, *strings.Build
 // windows come in order as they end and add up to the run; the kinds add up to the run; each
 // delivery is told once.
 func TestEvotorMixIsAcceptedWindowedAndLogged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a load test (a second at 200 requests/s): skipped under -short")
+	}
 	p := newPartner(t, 0)
 	c, err := cloud.New(cloud.Config{Target: p.URL, AppAuth: "Bearer " + appToken})
 	if err != nil {

@@ -26,6 +26,9 @@ import (
 // closed loop against our server and against the GORM baseline; both answer nothing but 200s
 // and the report prints every goal.
 func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a load test: skipped under -short")
+	}
 	o := closedLoopOptions{Connections: 4, Duration: 400 * time.Millisecond, Rounds: 2} // a smoke test: answers, not speed
 	ctx := context.Background()
 
