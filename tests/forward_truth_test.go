@@ -59,9 +59,10 @@ func onlyMessage(t *testing.T, e *env) storage.ForwardMessage {
 func TestForwardingTellsTheTruth(t *testing.T) {
 	t.Parallel() // mostly waiting on retries: runs beside the others
 	event := subscriptionEvent("sub-truth", "01-000000000000777", 1, "SubscriptionCreated", "")
-	eachBackend(t, func(t *testing.T, b backend) {
+	eachBackend(t, func(t *testing.T, b backend) { // each case waits on retries, on a database of its own: side by side
 		for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
 			t.Run("a "+http.StatusText(status)+" is a failed attempt, never followed", func(t *testing.T) {
+				t.Parallel()
 				elsewhere := newScripted(t, func(int, http.ResponseWriter) {})
 				dest := newScripted(t, func(_ int, w http.ResponseWriter) {
 					w.Header().Set("Location", elsewhere.srv.URL+"/stolen")
@@ -79,6 +80,7 @@ func TestForwardingTellsTheTruth(t *testing.T) {
 			})
 		}
 		t.Run("410 Gone ends the message at once", func(t *testing.T) {
+			t.Parallel()
 			dest := newScripted(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
 			e := newEnv(t, b)
 			startForwarding(t, e, forward.Config{}, dest.srv.URL)
@@ -92,7 +94,7 @@ func TestForwardingTellsTheTruth(t *testing.T) {
 		})
 		for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
 			t.Run(http.StatusText(status)+" with Retry-After is waited out", func(t *testing.T) {
-				t.Parallel() // a second's wait each, side by side
+				t.Parallel()
 				dest := newScripted(t, func(n int, w http.ResponseWriter) {
 					if n == 1 {
 						w.Header().Set("Retry-After", "1")
