@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -58,8 +59,14 @@ func (f referenceFacts) check(t testing.TB, from string) {
 
 func loadReferenceFacts(t testing.TB) referenceFacts { return extractReferenceFacts(t, vendoredDir) }
 
-func ourSpec(t *testing.T) *openapi3.T {
-	spec, err := generated.GetSpec()
+// parsedSpec is our spec parsed once for the test binary (each test parsing its own was a
+// twelfth of the in-process suite's CPU).
+var parsedSpec = sync.OnceValues(generated.GetSpec)
+
+// ourSpec is the spec every test shares: read it, never change it (a test that changes the
+// spec parses its own copy with generated.GetSpec).
+func ourSpec(t testing.TB) *openapi3.T {
+	spec, err := parsedSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/evotor-partner/evotor-partner/cmd/evotor-cloud/cloud"
-	"github.com/evotor-partner/evotor-partner/generated"
 )
 
 // idKey is what the property calls an id field: a key named id or uuid, or ending in Id, Uuid
@@ -30,10 +29,7 @@ var idKey = regexp.MustCompile(`^(id|uuid|.*(Id|Uuid|UUID))$`)
 func TestEvotorIdsAreOpaque(t *testing.T) {
 	t.Parallel()
 	names, _ := readFixtureNames(t)
-	spec, err := generated.GetSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := ourSpec(t)
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, withAdmin)
 		const owner = "03-000000000000001" // the user behind every notification
