@@ -289,10 +289,18 @@ func TestForwardingCatchesUpWhenTheDestinationReturns(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		dest := newDestination(t, forwardSecret)
-		dest.downUntil = time.Now().Add(1500 * time.Millisecond)
+		dest.downUntil = time.Now().Add(time.Hour) // until the test brings it back
 		startForwarding(t, e, forward.Config{}, dest.srv.URL)
 		users := []string{"01-000000000000201", "01-000000000000202", "01-000000000000203"}
 		sendUsersEvents(e, users, 4)
+		waitFor(t, 10*time.Second, func() bool { // each user's first message tried twice, on average
+			dest.mu.Lock()
+			defer dest.mu.Unlock()
+			return dest.requests >= 2*len(users)
+		})
+		dest.mu.Lock()
+		dest.downUntil = time.Time{} // back up (a fixed 1.5 s down failed under -race: the first attempt came after it)
+		dest.mu.Unlock()
 		got := dest.waitDelivered(12, 20*time.Second)
 		checkInOrder(t, got, users, 4)
 		var retried int64
